@@ -1,0 +1,319 @@
+//! Configuration: the typed shape of `revokd.toml`, loaded by figment in one explicit order
+//! (field defaults → TOML file → `REVOKD_…` environment with `__` nesting) and validated before
+//! anything else runs. Owns no IO beyond reading the config and `*_file` secrets; never
+//! `Serialize`, so secrets cannot leak through a dump of it (see [`redacted`] for the view
+//! `revokd config check` prints).
+
+pub mod duration;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// A configuration error. Every variant names the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// figment could not read or deserialize a source; its message names the key and source.
+    #[error(transparent)]
+    Figment(#[from] Box<figment::Error>),
+    /// A value parsed but is not acceptable.
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl Error {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid { key: key.into(), message: message.into() }
+    }
+}
+
+/// Whether a sweep only records what it would revoke, or revokes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Plan and record (`planned`), revoke nothing. The default: safe by default.
+    #[default]
+    DryRun,
+    /// Revoke what policy selects.
+    Enforce,
+}
+
+impl Mode {
+    /// The spelling used in config, the database and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::DryRun => "dry-run",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub mode: Mode,
+    pub okta: OktaConfig,
+    pub database: DatabaseConfig,
+    pub schedule: ScheduleConfig,
+    pub safety: SafetyConfig,
+    pub server: ServerConfig,
+    pub revocation: RevocationConfig,
+    pub offboarding: OffboardingConfig,
+    pub reports: ReportsConfig,
+    pub targets: Vec<TargetConfig>,
+    pub policies: Vec<PolicyConfig>,
+    pub exemptions: Vec<ExemptionConfig>,
+}
+
+/// How revokd authenticates to Okta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// `Authorization: SSWS <api token>`.
+    #[default]
+    Ssws,
+    /// OAuth 2.0 service app (client credentials, `private_key_jwt`).
+    Oauth,
+}
+
+/// `[okta]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OktaConfig {
+    /// `https://{yourOktaDomain}`; plain http only for loopback hosts.
+    pub org_url: Option<String>,
+    pub auth: AuthMode,
+    /// SSWS API token. Prefer `api_token_file`.
+    pub api_token: Option<SecretString>,
+    /// A file holding the SSWS API token (pairs with systemd `LoadCredential=`).
+    pub api_token_file: Option<PathBuf>,
+    pub client_id: Option<String>,
+    pub private_key_file: Option<PathBuf>,
+    pub key_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub dpop: bool,
+    /// Tokens per page, 1..=200 (Okta's maximum).
+    pub page_size: u32,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Whole-request timeout.
+    #[serde(with = "duration::human")]
+    pub timeout: Duration,
+    /// Retries after the first attempt, for 429, 5xx and transport faults.
+    pub max_retries: u32,
+    /// Floor of every backoff wait.
+    #[serde(with = "duration::human")]
+    pub min_backoff: Duration,
+    /// Ceiling of every backoff wait, including 429 waits.
+    #[serde(with = "duration::human")]
+    pub max_backoff: Duration,
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for OktaConfig {
+    fn default() -> Self {
+        OktaConfig {
+            org_url: None,
+            auth: AuthMode::Ssws,
+            api_token: None,
+            api_token_file: None,
+            client_id: None,
+            private_key_file: None,
+            key_id: None,
+            scopes: vec!["okta.users.read".into(), "okta.users.manage".into()],
+            dpop: false,
+            page_size: 200,
+            concurrency: 8,
+            timeout: Duration::from_secs(30),
+            max_retries: 4,
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(90),
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+/// `[okta.rate_limit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Largest fraction of any bucket's limit revokd may use, in (0, 1].
+    pub max_share: f64,
+    /// Optional fixed cap on requests per minute, across all buckets.
+    pub requests_per_minute: Option<u32>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig { max_share: 0.5, requests_per_minute: None }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// A sqlx SQLite URL, e.g. `sqlite://revokd.db`.
+    pub url: String,
+    /// How long token snapshots are kept.
+    #[serde(with = "duration::human")]
+    pub snapshot_retention: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://revokd.db".into(),
+            snapshot_retention: Duration::from_secs(400 * 86_400),
+        }
+    }
+}
+
+/// `[schedule]`: six-field cron expressions, seconds first, UTC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    pub sweep: String,
+    pub prune: String,
+    pub report: Option<String>,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            sweep: "0 0 * * * *".into(),
+            prune: "0 30 3 * * *".into(),
+            report: None,
+        }
+    }
+}
+
+/// `[safety]`: the blast-radius guard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SafetyConfig {
+    /// Above this many planned revocations, a sweep revokes nothing.
+    pub max_revocations_per_sweep: u64,
+    /// Above this fraction of the active tokens seen, a sweep revokes nothing. In (0, 1].
+    pub max_revocation_fraction: f64,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        SafetyConfig { max_revocations_per_sweep: 500, max_revocation_fraction: 0.5 }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub hook_secret: Option<SecretString>,
+    pub hook_secret_file: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            hook_secret: None,
+            hook_secret_file: None,
+        }
+    }
+}
+
+/// `[revocation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationConfig {
+    /// Attempts before a revocation is recorded `irrevocable`.
+    pub max_attempts: u32,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        RevocationConfig { max_attempts: 6 }
+    }
+}
+
+/// `[offboarding]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OffboardingConfig {
+    pub event_types: Vec<String>,
+    pub system_log: bool,
+}
+
+impl Default for OffboardingConfig {
+    fn default() -> Self {
+        OffboardingConfig {
+            event_types: vec!["user.lifecycle.deactivate".into(), "user.lifecycle.suspend".into()],
+            system_log: false,
+        }
+    }
+}
+
+/// `[reports]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    pub dir: PathBuf,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig { dir: PathBuf::from("reports") }
+    }
+}
+
+/// `[[targets]]`: either one `user` + `client`, or `users` × `clients`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetConfig {
+    pub user: Option<String>,
+    pub client: Option<String>,
+    pub users: Vec<String>,
+    pub clients: Vec<String>,
+}
+
+/// What a matching rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Revoke,
+    Flag,
+}
+
+/// `[[policies]]`: a named rule; every condition given must hold for it to match.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    pub name: String,
+    #[serde(with = "duration::human_opt")]
+    pub older_than: Option<Duration>,
+    #[serde(with = "duration::human_opt")]
+    pub idle_for: Option<Duration>,
+    #[serde(with = "duration::human_opt")]
+    pub expires_after: Option<Duration>,
+    pub scopes_any: Vec<String>,
+    pub scopes_all: Vec<String>,
+    pub clients: Vec<String>,
+    pub users: Vec<String>,
+    pub action: Action,
+}
+
+/// `[[exemptions]]`: tokens that are never revoked, whatever the rules say.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExemptionConfig {
+    pub name: Option<String>,
+    pub users: Vec<String>,
+    pub clients: Vec<String>,
+    pub tokens: Vec<String>,
+}

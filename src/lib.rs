@@ -1,0 +1,5 @@
+//! revokd keeps the OAuth 2.0 refresh tokens of an Okta org hygienic: it lists the tokens Okta
+//! holds for configured user/client pairs, records every observation in SQLite, revokes what
+//! policy selects, and leaves an audit trail that proves it.
+
+pub mod config;
