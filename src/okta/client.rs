@@ -1,0 +1,479 @@
+//! The Okta HTTP client: one reqwest client built once (rustls, timeouts, no redirects,
+//! `User-Agent: revokd/<version>`, `Accept: application/json`), SSWS authentication held as a
+//! secret and sent in a header marked sensitive, retries per [`super::retry`], capped bodies,
+//! and the operations revokd needs on `/api/v1/users/{userId}/clients…`. It talks HTTP only:
+//! no storage, no policy, no logging of errors (callers log them once, where handled).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use tracing::warn;
+use url::Url;
+
+use super::error::{Error, excerpt};
+use super::ids::{ClientId, TokenId, UserId};
+use super::model::{self, ObservedToken, OktaErrorBody, UserClient};
+use super::page::{Cursor, parse_link_header};
+use super::retry::{Attempt, RateLimitHeaders, RetryInfo, RetryPolicy, with_retries};
+use super::stats::HttpStats;
+
+/// Okta's largest page for token listings.
+pub const MAX_PAGE_SIZE: u32 = 200;
+/// Largest response body read; a page of 200 tokens is well under 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Pages followed in one listing before giving up (200 × 10,000 = two million tokens a pair).
+pub const MAX_PAGES: usize = 10_000;
+
+/// How revokd proves itself to Okta.
+#[derive(Clone)]
+pub enum Auth {
+    /// `Authorization: SSWS <token>`.
+    Ssws(SecretString),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Ssws(_) => f.write_str("Ssws([redacted])"),
+        }
+    }
+}
+
+/// Client settings, from `[okta]`.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub page_size: u32,
+    pub retry: RetryPolicy,
+    pub max_body_bytes: usize,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            page_size: MAX_PAGE_SIZE,
+            retry: RetryPolicy::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// A client for one Okta org. Cheap to clone; clones share the connection pool and counters.
+#[derive(Debug, Clone)]
+pub struct OktaClient {
+    http: reqwest::Client,
+    base: Url,
+    authorization: HeaderValue,
+    settings: ClientSettings,
+    stats: Arc<HttpStats>,
+}
+
+/// A successful response, with Okta's request id.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+    request_id: Option<String>,
+}
+
+/// One page of a token listing.
+#[derive(Debug)]
+pub struct TokenPage {
+    pub tokens: Vec<ObservedToken>,
+    pub request_id: Option<String>,
+    pub rate_limit: RateLimitHeaders,
+}
+
+/// The answer to a revocation (HTTP 204).
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    pub status: u16,
+    pub request_id: Option<String>,
+}
+
+impl OktaClient {
+    /// Builds the client. `base_url` is the org URL (`https://{yourOktaDomain}`); tests point
+    /// it at the simulated org.
+    pub fn new(base_url: Url, auth: &Auth, settings: ClientSettings) -> Result<Self, Error> {
+        let mut defaults = HeaderMap::new();
+        defaults.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(concat!(
+                env!("CARGO_PKG_NAME"),
+                "/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .default_headers(defaults)
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(Error::Transport)?;
+        let Auth::Ssws(token) = auth;
+        let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose_secret()))
+            .map_err(|_| Error::Refused {
+            reason: "the API token contains characters not allowed in an HTTP header".into(),
+            request_id: None,
+        })?;
+        authorization.set_sensitive(true);
+        Ok(OktaClient {
+            http,
+            base: base_url,
+            authorization,
+            settings,
+            stats: Arc::default(),
+        })
+    }
+
+    /// A clone that counts into fresh counters (one per sweep).
+    pub fn with_fresh_stats(&self) -> (OktaClient, Arc<HttpStats>) {
+        let stats = Arc::new(HttpStats::default());
+        (
+            OktaClient {
+                stats: Arc::clone(&stats),
+                ..self.clone()
+            },
+            stats,
+        )
+    }
+
+    /// The org URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.clear().extend(segments);
+        }
+        url
+    }
+
+    fn tokens_url(&self, user: &UserId, client: &ClientId) -> Url {
+        self.url(&[
+            "api",
+            "v1",
+            "users",
+            user.as_str(),
+            "clients",
+            client.as_str(),
+            "tokens",
+        ])
+    }
+
+    /// The first page URL of `GET /api/v1/users/{userId}/clients/{clientId}/tokens`.
+    pub fn first_tokens_page(&self, user: &UserId, client: &ClientId) -> Url {
+        let mut url = self.tokens_url(user, client);
+        url.query_pairs_mut()
+            .append_pair("expand", "scope")
+            .append_pair("limit", &self.settings.page_size.to_string());
+        url
+    }
+
+    /// Lists a pair's refresh tokens page by page (`expand=scope`, `limit` = page size),
+    /// following `Link rel="next"` verbatim.
+    pub fn list_tokens(&self, user: &UserId, client: &ClientId) -> TokenPages<'_> {
+        let first = self.first_tokens_page(user, client);
+        TokenPages {
+            cursor: Cursor::new(&self.base, &first, MAX_PAGES),
+            next: Some(first),
+            client: self,
+        }
+    }
+
+    /// Fetches one page of tokens from a URL (the first page or a vetted `next` link).
+    async fn token_page(&self, url: &Url) -> Result<(TokenPage, Option<String>), Error> {
+        let reply = self.execute(Method::GET, url.clone()).await?;
+        let next = parse_link_header(&reply.headers);
+        let tokens = model::decode_tokens(&reply.body).map_err(|source| Error::Decode {
+            source,
+            body: excerpt(&reply.body),
+            request_id: reply.request_id.clone(),
+        })?;
+        let rate_limit = RateLimitHeaders::parse(&reply.headers);
+        Ok((
+            TokenPage {
+                tokens,
+                request_id: reply.request_id,
+                rate_limit,
+            },
+            next,
+        ))
+    }
+
+    /// `GET …/tokens/{tokenId}?expand=scope`; `None` when Okta answers 404.
+    pub async fn get_token(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        token: &TokenId,
+    ) -> Result<Option<ObservedToken>, Error> {
+        let mut url = self.tokens_url(user, client);
+        if let Ok(mut p) = url.path_segments_mut() {
+            p.push(token.as_str());
+        }
+        url.query_pairs_mut().append_pair("expand", "scope");
+        let reply = match self.execute(Method::GET, url).await {
+            Err(e) if e.is_not_found() => return Ok(None),
+            other => other?,
+        };
+        let token = model::decode(&reply.body).map_err(|source| Error::Decode {
+            source,
+            body: excerpt(&reply.body),
+            request_id: reply.request_id.clone(),
+        })?;
+        Ok(Some(ObservedToken {
+            token,
+            raw_json: reply.body,
+        }))
+    }
+
+    /// `DELETE …/tokens/{tokenId}`: revokes one refresh token (and its access tokens).
+    /// A 404 comes back as an [`Error::Api`] for which `is_not_found()` holds.
+    pub async fn revoke_token(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        token: &TokenId,
+    ) -> Result<Revoked, Error> {
+        let mut url = self.tokens_url(user, client);
+        if let Ok(mut p) = url.path_segments_mut() {
+            p.push(token.as_str());
+        }
+        let reply = self.execute(Method::DELETE, url).await?;
+        Ok(Revoked {
+            status: reply.status.as_u16(),
+            request_id: reply.request_id,
+        })
+    }
+
+    /// `DELETE …/tokens`: revokes every refresh token of the pair.
+    pub async fn revoke_all(&self, user: &UserId, client: &ClientId) -> Result<Revoked, Error> {
+        let reply = self
+            .execute(Method::DELETE, self.tokens_url(user, client))
+            .await?;
+        Ok(Revoked {
+            status: reply.status.as_u16(),
+            request_id: reply.request_id,
+        })
+    }
+
+    /// `GET /api/v1/users/{userId}/clients`: the clients the user holds tokens for.
+    pub async fn list_user_clients(&self, user: &UserId) -> Result<Vec<UserClient>, Error> {
+        let url = self.url(&["api", "v1", "users", user.as_str(), "clients"]);
+        let reply = self.execute(Method::GET, url).await?;
+        model::decode(&reply.body).map_err(|source| Error::Decode {
+            source,
+            body: excerpt(&reply.body),
+            request_id: reply.request_id,
+        })
+    }
+
+    /// Sends one logical request with retries; every method revokd uses is idempotent.
+    async fn execute(&self, method: Method, url: Url) -> Result<Reply, Error> {
+        let path = url.path().to_owned();
+        let (result, attempts) = with_retries(
+            &self.settings.retry,
+            true,
+            |info| self.send_once(method.clone(), url.clone(), info),
+            |delay, attempt, status| {
+                self.stats.waited(delay.kind, delay.wait);
+                warn!(
+                    http.method = %method,
+                    http.path = %path,
+                    http.status = status,
+                    attempt,
+                    wait.kind = delay.kind.as_str(),
+                    http.retry_in_ms = u64::try_from(delay.wait.as_millis()).unwrap_or(u64::MAX),
+                    "Okta request will be retried"
+                );
+            },
+        )
+        .await;
+        let response = result.map_err(Error::Transport)?;
+        let status = response.status();
+        let request_id = Attempt::request_id(&response);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Error::RateLimited {
+                attempts,
+                request_id,
+            });
+        }
+        let headers = response.headers().clone();
+        let body = self.read_body(response, request_id.as_deref()).await?;
+        if !status.is_success() {
+            let body = model::decode::<OktaErrorBody>(&body).unwrap_or_else(|_| OktaErrorBody {
+                error_summary: Some(excerpt(&body)),
+                ..OktaErrorBody::default()
+            });
+            return Err(Error::Api {
+                status: status.as_u16(),
+                body,
+                request_id,
+            });
+        }
+        if status != StatusCode::NO_CONTENT && !is_json(&headers) {
+            return Err(Error::Refused {
+                reason: format!(
+                    "expected application/json, got {}",
+                    headers
+                        .get(CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("no content type")
+                ),
+                request_id,
+            });
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            request_id,
+        })
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        url: Url,
+        info: RetryInfo,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let mut request = self
+            .http
+            .request(method, url)
+            .header(AUTHORIZATION, self.authorization.clone());
+        if info.retry_count > 0 {
+            request = request.header("X-Okta-Retry-Count", info.retry_count);
+            if let Some(id) = &info.retry_for {
+                request = request.header("X-Okta-Retry-For", id);
+            }
+        }
+        self.stats.request_sent();
+        match request.send().await {
+            Ok(response) => {
+                let concurrency =
+                    RateLimitHeaders::parse(response.headers()).is_concurrency_signal();
+                self.stats
+                    .status_seen(response.status().as_u16(), concurrency);
+                Ok(response)
+            }
+            Err(e) => {
+                self.stats.transport_failed();
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads a body up to the size cap; a larger one is refused, not buffered.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        request_id: Option<&str>,
+    ) -> Result<String, Error> {
+        let cap = self.settings.max_body_bytes;
+        let refused = || Error::Refused {
+            reason: format!("response body larger than {cap} bytes"),
+            request_id: request_id.map(str::to_owned),
+        };
+        if response.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(refused());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(Error::Transport)? {
+            if bytes.len() + chunk.len() > cap {
+                return Err(refused());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        String::from_utf8(bytes).map_err(|_| Error::Refused {
+            reason: "response body is not UTF-8".into(),
+            request_id: request_id.map(str::to_owned),
+        })
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+}
+
+/// The pages of one token listing. Call [`TokenPages::next_page`] until it returns `None`.
+pub struct TokenPages<'c> {
+    client: &'c OktaClient,
+    cursor: Cursor,
+    next: Option<Url>,
+}
+
+impl TokenPages<'_> {
+    /// The next page, or `None` after the last. A `next` link that is foreign, loops or
+    /// runs past the page cap ends the listing with [`Error::Refused`].
+    pub async fn next_page(&mut self) -> Result<Option<TokenPage>, Error> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let (page, next) = self.client.token_page(&url).await?;
+        if let Some(next) = next {
+            let url = self
+                .cursor
+                .advance(&next)
+                .map_err(|refusal| Error::Refused {
+                    reason: refusal.to_string(),
+                    request_id: page.request_id.clone(),
+                })?;
+            self.next = Some(url);
+        }
+        Ok(Some(page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let auth = Auth::Ssws(SecretString::from("00SECRETsecret-token-value"));
+        let client = OktaClient::new(
+            Url::parse("https://o.okta.com").unwrap(),
+            &auth,
+            ClientSettings::default(),
+        )
+        .unwrap();
+        let shown = format!("{auth:?} {client:?}");
+        assert!(!shown.contains("00SECRET"), "{shown}");
+    }
+
+    #[test]
+    fn ids_are_placed_as_path_segments_with_expand_and_limit() {
+        let auth = Auth::Ssws(SecretString::from("t"));
+        let client = OktaClient::new(
+            Url::parse("https://o.okta.com/").unwrap(),
+            &auth,
+            ClientSettings::default(),
+        )
+        .unwrap();
+        let url = client.first_tokens_page(
+            &UserId::new("00u1").unwrap(),
+            &ClientId::new("0oa2").unwrap(),
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://o.okta.com/api/v1/users/00u1/clients/0oa2/tokens?expand=scope&limit=200"
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! The typed error of every Okta call. Each kind that came with a response carries Okta's
+//! `X-Okta-Request-Id`, so what an error caused can be traced in Okta's System Log. Messages
+//! never contain credentials: requests are never echoed, only their method and path.
+
+use super::model::{DecodeError, OktaErrorBody};
+
+/// What went wrong talking to Okta.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Okta answered with a non-success status and (usually) its error body.
+    #[error("Okta answered {status}{}", summary(body))]
+    Api {
+        status: u16,
+        body: OktaErrorBody,
+        request_id: Option<String>,
+    },
+    /// No usable HTTP exchange: connect failure, timeout, reset, unreadable body.
+    #[error("transport error: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// A success response whose body is not the JSON the contract promises.
+    #[error("undecodable response {source} (body starts: {body:?})")]
+    Decode {
+        source: DecodeError,
+        body: String,
+        request_id: Option<String>,
+    },
+    /// Still rate limited after every allowed attempt.
+    #[error("still rate limited (HTTP 429) after {attempts} attempts")]
+    RateLimited {
+        attempts: u32,
+        request_id: Option<String>,
+    },
+    /// A response broke the contract in a way that makes it unsafe to go on: a body over the
+    /// size cap, a non-JSON content type, a `next` link to another origin, a cursor loop.
+    #[error("refused Okta response: {reason}")]
+    Refused {
+        reason: String,
+        request_id: Option<String>,
+    },
+}
+
+fn summary(body: &OktaErrorBody) -> String {
+    let mut out = String::new();
+    if let Some(code) = &body.error_code {
+        out.push_str(&format!(" {code}"));
+    }
+    if let Some(s) = &body.error_summary {
+        out.push_str(&format!(": {s}"));
+    }
+    for cause in &body.error_causes {
+        out.push_str(&format!(" ({cause})"));
+    }
+    out
+}
+
+impl Error {
+    /// The `X-Okta-Request-Id` of the response that caused this error, if there was one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api { request_id, .. }
+            | Error::Decode { request_id, .. }
+            | Error::RateLimited { request_id, .. }
+            | Error::Refused { request_id, .. } => request_id.as_deref(),
+            Error::Transport(_) => None,
+        }
+    }
+
+    /// The HTTP status Okta answered with, if any.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+
+    /// Whether Okta said the resource does not exist (HTTP 404, `E0000007`).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// The body excerpt kept in errors: enough to diagnose, never a whole page.
+pub(crate) fn excerpt(body: &str) -> String {
+    const MAX: usize = 200;
+    if body.len() <= MAX {
+        return body.to_owned();
+    }
+    let mut end = MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &body[..end])
+}

@@ -1,0 +1,16 @@
+//! The Okta edge: HTTP only. Operations on a user's OAuth refresh tokens
+//! (`/api/v1/users/{userId}/clients…`), Okta's JSON models and error body, Link-header
+//! pagination, and the retry and backoff rules for 429, 5xx and transport faults.
+
+pub mod client;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod page;
+pub mod retry;
+pub mod stats;
+
+pub use client::{Auth, ClientSettings, OktaClient, Revoked, TokenPage, TokenPages};
+pub use error::Error;
+pub use ids::{ClientId, TokenId, UserId};
+pub use model::{ObservedToken, RefreshToken, TokenStatus};
