@@ -1,0 +1,204 @@
+//! The `sweeps` table: one row per pass, opened `running` and closed with its counts.
+
+use chrono::{DateTime, Utc};
+
+use super::{Error, Store, ts};
+use crate::config::Mode;
+
+/// What started a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Cli,
+    Demo,
+    Offboard,
+}
+
+impl Trigger {
+    /// The spelling stored in `sweeps.trigger`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Cli => "cli",
+            Trigger::Demo => "demo",
+            Trigger::Offboard => "offboard",
+        }
+    }
+}
+
+/// How a sweep ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepStatus {
+    Running,
+    /// Every target listed, every revocation done.
+    Ok,
+    /// Finished, but some targets or revocations failed, or the safety guard tripped.
+    Partial,
+    /// Nothing could be done (every target failed, or a fatal error).
+    Failed,
+    /// Cut short by shutdown.
+    Aborted,
+}
+
+impl SweepStatus {
+    /// The spelling stored in `sweeps.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepStatus::Running => "running",
+            SweepStatus::Ok => "ok",
+            SweepStatus::Partial => "partial",
+            SweepStatus::Failed => "failed",
+            SweepStatus::Aborted => "aborted",
+        }
+    }
+}
+
+/// The counters a sweep row closes with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepCounts {
+    pub targets_total: u64,
+    pub targets_failed: u64,
+    pub tokens_seen: u64,
+    pub revocations_planned: u64,
+    pub revocations_done: u64,
+    pub revocations_failed: u64,
+    pub http_requests: u64,
+    pub http_429: u64,
+    pub http_429_concurrency: u64,
+    pub wait_ms: u64,
+}
+
+/// A `sweeps` row as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SweepRow {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub trigger: String,
+    pub mode: String,
+    pub status: String,
+    pub targets_total: i64,
+    pub targets_failed: i64,
+    pub tokens_seen: i64,
+    pub revocations_planned: i64,
+    pub revocations_done: i64,
+    pub revocations_failed: i64,
+    pub http_requests: i64,
+    pub http_429: i64,
+    pub http_429_concurrency: i64,
+    pub wait_ms: i64,
+    pub error: Option<String>,
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Opens a sweep row in state `running`; returns its id.
+    pub async fn begin_sweep(
+        &self,
+        trigger: Trigger,
+        mode: Mode,
+        started_at: DateTime<Utc>,
+    ) -> Result<i64, Error> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO sweeps (started_at, trigger, mode, status) VALUES (?, ?, ?, 'running') RETURNING id",
+        )
+        .bind(ts(started_at))
+        .bind(trigger.as_str())
+        .bind(mode.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Closes a sweep row with its status and counts.
+    pub async fn finish_sweep(
+        &self,
+        id: i64,
+        status: SweepStatus,
+        counts: &SweepCounts,
+        error: Option<&str>,
+        finished_at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE sweeps SET finished_at = ?, status = ?, targets_total = ?, targets_failed = ?,
+                tokens_seen = ?, revocations_planned = ?, revocations_done = ?, revocations_failed = ?,
+                http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, error = ?
+             WHERE id = ?",
+        )
+        .bind(ts(finished_at))
+        .bind(status.as_str())
+        .bind(int(counts.targets_total))
+        .bind(int(counts.targets_failed))
+        .bind(int(counts.tokens_seen))
+        .bind(int(counts.revocations_planned))
+        .bind(int(counts.revocations_done))
+        .bind(int(counts.revocations_failed))
+        .bind(int(counts.http_requests))
+        .bind(int(counts.http_429))
+        .bind(int(counts.http_429_concurrency))
+        .bind(int(counts.wait_ms))
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One sweep row.
+    pub async fn sweep(&self, id: i64) -> Result<Option<SweepRow>, Error> {
+        Ok(
+            sqlx::query_as::<_, SweepRow>("SELECT * FROM sweeps WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn a_sweep_row_opens_running_and_closes_with_its_counts(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let now = Utc::now();
+        let id = store
+            .begin_sweep(Trigger::Cli, Mode::Enforce, now)
+            .await
+            .unwrap();
+        assert_eq!(store.sweep(id).await.unwrap().unwrap().status, "running");
+        let counts = SweepCounts {
+            targets_total: 3,
+            targets_failed: 1,
+            http_429: 2,
+            ..Default::default()
+        };
+        store
+            .finish_sweep(id, SweepStatus::Partial, &counts, Some("why"), now)
+            .await
+            .unwrap();
+        let row = store.sweep(id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                row.status.as_str(),
+                row.targets_total,
+                row.targets_failed,
+                row.http_429
+            ),
+            ("partial", 3, 1, 2)
+        );
+        assert_eq!(
+            (
+                row.mode.as_str(),
+                row.trigger.as_str(),
+                row.error.as_deref()
+            ),
+            ("enforce", "cli", Some("why"))
+        );
+        assert_eq!(row.finished_at, Some(ts(now)));
+    }
+}
