@@ -26,7 +26,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { key: key.into(), message: message.into() }
+        Error::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -149,7 +152,10 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        RateLimitConfig { max_share: 0.5, requests_per_minute: None }
+        RateLimitConfig {
+            max_share: 0.5,
+            requests_per_minute: None,
+        }
     }
 }
 
@@ -204,7 +210,10 @@ pub struct SafetyConfig {
 
 impl Default for SafetyConfig {
     fn default() -> Self {
-        SafetyConfig { max_revocations_per_sweep: 500, max_revocation_fraction: 0.5 }
+        SafetyConfig {
+            max_revocations_per_sweep: 500,
+            max_revocation_fraction: 0.5,
+        }
     }
 }
 
@@ -252,7 +261,10 @@ pub struct OffboardingConfig {
 impl Default for OffboardingConfig {
     fn default() -> Self {
         OffboardingConfig {
-            event_types: vec!["user.lifecycle.deactivate".into(), "user.lifecycle.suspend".into()],
+            event_types: vec![
+                "user.lifecycle.deactivate".into(),
+                "user.lifecycle.suspend".into(),
+            ],
             system_log: false,
         }
     }
@@ -267,7 +279,9 @@ pub struct ReportsConfig {
 
 impl Default for ReportsConfig {
     fn default() -> Self {
-        ReportsConfig { dir: PathBuf::from("reports") }
+        ReportsConfig {
+            dir: PathBuf::from("reports"),
+        }
     }
 }
 
