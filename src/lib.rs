@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod okta;
+pub mod policy;
 pub mod store;

@@ -5,6 +5,15 @@
 //! `revokd config check` prints).
 
 pub mod duration;
+mod load;
+pub mod redacted;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use load::load;
+pub use redacted::effective_toml;
+pub use validate::validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +79,36 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     pub policies: Vec<PolicyConfig>,
     pub exemptions: Vec<ExemptionConfig>,
+}
+
+/// The annotated example configuration (`config/revokd.toml`), every key with its default.
+pub const EXAMPLE: &str = include_str!("../../config/revokd.toml");
+
+impl Config {
+    /// Checks the configuration; see [`validate()`].
+    pub fn validate(&self) -> Result<(), Error> {
+        validate(self)
+    }
+
+    /// Every `(user, client)` pair the targets name: `user` + `client` as one pair,
+    /// `users` × `clients` expanded users-major; de-duplicated, in config order.
+    pub fn target_pairs(&self) -> Vec<(String, String)> {
+        let mut seen = std::collections::HashSet::new();
+        let mut pairs = Vec::new();
+        for t in &self.targets {
+            let single = t.user.iter().zip(t.client.iter());
+            let cross = t
+                .users
+                .iter()
+                .flat_map(|u| t.clients.iter().map(move |c| (u, c)));
+            for (u, c) in single.chain(cross) {
+                if seen.insert((u.as_str(), c.as_str())) {
+                    pairs.push((u.clone(), c.clone()));
+                }
+            }
+        }
+        pairs
+    }
 }
 
 /// How revokd authenticates to Okta.

@@ -1,0 +1,125 @@
+//! Loading: field defaults → the TOML file → `REVOKD_…` environment (`__` nests), then secrets
+//! from their `*_file`s, then [`super::validate`]. The only IO here is reading the config file
+//! and the secret files; no error message ever carries a secret's value.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::error::Kind;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+
+use super::{Config, Error};
+
+/// Environment variables under `REVOKD_` that are not config keys: `REVOKD_CONFIG` (the file,
+/// read by the CLI) and `REVOKD_LOG` (the log filter).
+const NOT_CONFIG_KEYS: &[&str] = &["config", "log"];
+
+/// Keys whose values are secrets: never echoed in an error.
+const SECRET_KEYS: &[&str] = &["okta.api_token", "server.hook_secret"];
+
+/// Loads and validates the configuration.
+///
+/// Order (later wins): field defaults, then `file` (if given; a missing or unreadable file is
+/// an error naming it), then `REVOKD_…` environment variables with `__` for nesting
+/// (`REVOKD_OKTA__ORG_URL`). `okta.api_token_file` and `server.hook_secret_file` are then read
+/// into `okta.api_token` / `server.hook_secret` (one trailing newline trimmed), and the result
+/// is checked by [`super::validate`]. Every error names the offending key.
+pub fn load(file: Option<&Path>) -> Result<Config, Error> {
+    let mut figment = Figment::new();
+    if let Some(path) = file {
+        // Toml::file would silently skip a missing file; an explicitly named one must exist.
+        std::fs::File::open(path).map_err(|e| {
+            Error::invalid("--config", format!("cannot read {}: {e}", path.display()))
+        })?;
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let env = Env::prefixed("REVOKD_").ignore(NOT_CONFIG_KEYS).split("__");
+    let mut config: Config = figment.merge(env).extract().map_err(keyed)?;
+    read_secrets(&mut config)?;
+    super::validate(&config)?;
+    Ok(config)
+}
+
+/// Reads `*_file` secrets into their value fields. `*_file` keeps its path, so the effective
+/// config can say where a secret came from.
+fn read_secrets(config: &mut Config) -> Result<(), Error> {
+    let okta = &mut config.okta;
+    read_secret(
+        &mut okta.api_token,
+        okta.api_token_file.as_deref(),
+        "okta.api_token",
+    )?;
+    let server = &mut config.server;
+    read_secret(
+        &mut server.hook_secret,
+        server.hook_secret_file.as_deref(),
+        "server.hook_secret",
+    )
+}
+
+fn read_secret(
+    value: &mut Option<SecretString>,
+    file: Option<&Path>,
+    key: &str,
+) -> Result<(), Error> {
+    let Some(path) = file else { return Ok(()) };
+    let file_key = format!("{key}_file");
+    if value.is_some() {
+        return Err(Error::invalid(
+            key,
+            format!("set either {key} or {file_key}, not both"),
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::invalid(&file_key, format!("cannot read {}: {e}", path.display())))?;
+    let secret = text.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        return Err(Error::invalid(
+            file_key,
+            format!("{} is empty", path.display()),
+        ));
+    }
+    *value = Some(SecretString::from(secret));
+    Ok(())
+}
+
+/// Turns figment's error into one that starts with the dotted key (`okta.bogus: …`), since
+/// figment's own text names only the parent table for unknown fields, and could quote a
+/// secret's value in a type error.
+fn keyed(error: figment::Error) -> Error {
+    let Some(e) = error.into_iter().next() else {
+        return Error::invalid("config", "could not be read");
+    };
+    let mut path = e.path.clone();
+    let field = match &e.kind {
+        Kind::UnknownField(field, _) => Some(field.as_str()),
+        Kind::MissingField(field) => Some(field.as_ref()),
+        Kind::DuplicateField(field) => Some(*field),
+        _ => None,
+    };
+    // figment usually puts the field in the path already; add it where it does not.
+    if let Some(field) = field.filter(|f| path.last().is_none_or(|last| last != f)) {
+        path.push(field.to_owned());
+    }
+    let key = if path.is_empty() {
+        "config".to_owned()
+    } else {
+        path.join(".")
+    };
+    let mut message = match &e.kind {
+        Kind::UnknownField(_, expected) => {
+            format!("unknown key; expected one of: {}", expected.join(", "))
+        }
+        _ if SECRET_KEYS.contains(&key.as_str()) => "must be a string (value not shown)".into(),
+        kind => kind.to_string(),
+    };
+    if let Some(md) = &e.metadata {
+        message.push_str(&format!(" (from {}", md.name));
+        if let Some(source) = &md.source {
+            message.push_str(&format!(" {source}"));
+        }
+        message.push(')');
+    }
+    Error::invalid(key, message)
+}

@@ -1,0 +1,185 @@
+//! The effective configuration as TOML text, for `revokd config check`: every key shown, unset
+//! optional keys as comments, secrets as `"[redacted]"`. Built by hand from [`Config`] (which
+//! is deliberately not `Serialize`), so a secret's value has no path into the output.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::{Action, AuthMode, Config, duration};
+
+/// Renders `config` as TOML that [`super::load`] would read back to the same values (secrets
+/// aside). Secrets appear as `"[redacted]"`, or `"[redacted] (from file /path)"`.
+pub fn effective_toml(config: &Config) -> String {
+    let mut w = Writer(String::new());
+    w.kv("mode", &q(config.mode.as_str()));
+
+    let o = &config.okta;
+    w.table("okta");
+    w.opt("org_url", o.org_url.as_deref().map(q));
+    w.kv(
+        "auth",
+        &q(match o.auth {
+            AuthMode::Ssws => "ssws",
+            AuthMode::Oauth => "oauth",
+        }),
+    );
+    w.opt(
+        "api_token",
+        secret(o.api_token.as_ref(), o.api_token_file.as_deref()),
+    );
+    w.opt("api_token_file", o.api_token_file.as_deref().map(path));
+    w.opt("client_id", o.client_id.as_deref().map(q));
+    w.opt("private_key_file", o.private_key_file.as_deref().map(path));
+    w.opt("key_id", o.key_id.as_deref().map(q));
+    w.kv("scopes", &list(&o.scopes));
+    w.kv("dpop", &o.dpop.to_string());
+    w.kv("page_size", &o.page_size.to_string());
+    w.kv("concurrency", &o.concurrency.to_string());
+    w.kv("timeout", &dur(o.timeout));
+    w.kv("max_retries", &o.max_retries.to_string());
+    w.kv("min_backoff", &dur(o.min_backoff));
+    w.kv("max_backoff", &dur(o.max_backoff));
+    w.table("okta.rate_limit");
+    w.kv("max_share", &float(o.rate_limit.max_share));
+    w.opt(
+        "requests_per_minute",
+        o.rate_limit.requests_per_minute.map(|n| n.to_string()),
+    );
+
+    w.table("database");
+    w.kv("url", &q(&config.database.url));
+    w.kv(
+        "snapshot_retention",
+        &dur(config.database.snapshot_retention),
+    );
+
+    w.table("schedule");
+    w.kv("sweep", &q(&config.schedule.sweep));
+    w.kv("prune", &q(&config.schedule.prune));
+    w.opt("report", config.schedule.report.as_deref().map(q));
+
+    w.table("safety");
+    w.kv(
+        "max_revocations_per_sweep",
+        &config.safety.max_revocations_per_sweep.to_string(),
+    );
+    w.kv(
+        "max_revocation_fraction",
+        &float(config.safety.max_revocation_fraction),
+    );
+
+    let s = &config.server;
+    w.table("server");
+    w.kv("listen", &q(&s.listen.to_string()));
+    w.opt(
+        "hook_secret",
+        secret(s.hook_secret.as_ref(), s.hook_secret_file.as_deref()),
+    );
+    w.opt("hook_secret_file", s.hook_secret_file.as_deref().map(path));
+
+    w.table("revocation");
+    w.kv("max_attempts", &config.revocation.max_attempts.to_string());
+    w.table("offboarding");
+    w.kv("event_types", &list(&config.offboarding.event_types));
+    w.kv("system_log", &config.offboarding.system_log.to_string());
+    w.table("reports");
+    w.kv("dir", &path(&config.reports.dir));
+
+    for t in &config.targets {
+        w.array_table("targets");
+        w.opt("user", t.user.as_deref().map(q));
+        w.opt("client", t.client.as_deref().map(q));
+        w.kv("users", &list(&t.users));
+        w.kv("clients", &list(&t.clients));
+    }
+    for p in &config.policies {
+        w.array_table("policies");
+        w.kv("name", &q(&p.name));
+        w.kv(
+            "action",
+            &q(match p.action {
+                Action::Revoke => "revoke",
+                Action::Flag => "flag",
+            }),
+        );
+        w.opt("older_than", p.older_than.map(dur));
+        w.opt("idle_for", p.idle_for.map(dur));
+        w.opt("expires_after", p.expires_after.map(dur));
+        for (key, l) in [
+            ("scopes_any", &p.scopes_any),
+            ("scopes_all", &p.scopes_all),
+            ("clients", &p.clients),
+            ("users", &p.users),
+        ] {
+            w.kv(key, &list(l));
+        }
+    }
+    for e in &config.exemptions {
+        w.array_table("exemptions");
+        w.opt("name", e.name.as_deref().map(q));
+        w.kv("users", &list(&e.users));
+        w.kv("clients", &list(&e.clients));
+        w.kv("tokens", &list(&e.tokens));
+    }
+    w.0
+}
+
+struct Writer(String);
+
+impl Writer {
+    fn table(&mut self, name: &str) {
+        let _ = write!(self.0, "\n[{name}]\n");
+    }
+
+    fn array_table(&mut self, name: &str) {
+        let _ = write!(self.0, "\n[[{name}]]\n");
+    }
+
+    fn kv(&mut self, key: &str, value: &str) {
+        let _ = writeln!(self.0, "{key} = {value}");
+    }
+
+    /// An unset optional key is shown as a comment, so every key appears.
+    fn opt(&mut self, key: &str, value: Option<String>) {
+        match value {
+            Some(v) => self.kv(key, &v),
+            None => {
+                let _ = writeln!(self.0, "# {key} is unset");
+            }
+        }
+    }
+}
+
+/// A TOML basic string. JSON string escapes (`\"`, `\\`, `\n`, `\uXXXX`) are valid TOML.
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| q(s)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn path(p: &Path) -> String {
+    q(&p.display().to_string())
+}
+
+fn dur(d: Duration) -> String {
+    q(&duration::format(d))
+}
+
+/// `Debug` keeps a decimal point or exponent (`1.0`, `0.5`), so TOML reads a float back.
+fn float(f: f64) -> String {
+    format!("{f:?}")
+}
+
+fn secret(value: Option<&SecretString>, file: Option<&Path>) -> Option<String> {
+    match (value, file) {
+        (_, Some(file)) => Some(q(&format!("[redacted] (from file {})", file.display()))),
+        (Some(_), None) => Some(q("[redacted]")),
+        (None, None) => None,
+    }
+}

@@ -1,0 +1,300 @@
+// figment::Jail's closures return figment's (large) error type; that is its API, not ours.
+#![allow(clippy::result_large_err)]
+
+use std::path::Path;
+
+use figment::Jail;
+use secrecy::ExposeSecret;
+
+use super::*;
+
+const TOKEN: &str = "00SECRETsecret-token-value";
+
+fn minimal() -> String {
+    format!("[okta]\norg_url = \"https://example.okta.com\"\napi_token = \"{TOKEN}\"\n")
+}
+
+/// Writes `toml` as `revokd.toml` in the jail and loads it.
+fn load_toml(jail: &mut Jail, toml: &str) -> Result<Config, Error> {
+    jail.create_file("revokd.toml", toml).unwrap();
+    load(Some(Path::new("revokd.toml")))
+}
+
+/// The error text of loading `toml` (with the minimal keys prepended) plus `env`.
+fn error_of(extra: &str, env: &[(&str, &str)]) -> String {
+    let mut text = String::new();
+    Jail::expect_with(|jail| {
+        for (k, v) in env {
+            jail.set_env(k, v);
+        }
+        text = load_toml(jail, &format!("{extra}\n{}", minimal()))
+            .unwrap_err()
+            .to_string();
+        Ok(())
+    });
+    assert!(!text.contains(TOKEN), "{text}");
+    text
+}
+
+#[test]
+fn defaults_fill_every_key_the_file_leaves_out() {
+    Jail::expect_with(|jail| {
+        let c = load_toml(jail, &minimal()).unwrap();
+        assert_eq!(c.mode, Mode::DryRun);
+        assert_eq!(c.okta.page_size, 200);
+        assert_eq!(c.okta.rate_limit.max_share, 0.5);
+        assert_eq!(c.schedule.sweep, "0 0 * * * *");
+        assert_eq!(c.safety.max_revocations_per_sweep, 500);
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9464");
+        assert!(c.targets.is_empty() && c.policies.is_empty());
+        Ok(())
+    });
+}
+
+#[test]
+fn env_beats_file_and_double_underscore_nests() {
+    Jail::expect_with(|jail| {
+        jail.set_env("REVOKD_MODE", "enforce");
+        jail.set_env("REVOKD_OKTA__ORG_URL", "https://env.okta.com");
+        jail.set_env("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "0.25");
+        jail.set_env("REVOKD_CONFIG", "/somewhere/else.toml");
+        jail.set_env("REVOKD_LOG", "debug");
+        let toml = format!(
+            "mode = \"dry-run\"\n{}[okta.rate_limit]\nmax_share = 0.9\n",
+            minimal()
+        );
+        let c = load_toml(jail, &toml).unwrap();
+        assert_eq!(c.mode, Mode::Enforce);
+        assert_eq!(c.okta.org_url.as_deref(), Some("https://env.okta.com"));
+        assert_eq!(c.okta.rate_limit.max_share, 0.25);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_naming_its_path() {
+    Jail::expect_with(|_| {
+        let err = load(Some(Path::new("nowhere/revokd.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--config: cannot read nowhere/revokd.toml"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_keys_in_file_or_env_are_refused_naming_the_key() {
+    let err = error_of("mode = \"dry-run\"\n[okta.rate_limit]\nbogus = 1", &[]);
+    assert!(
+        err.starts_with("okta.rate_limit.bogus: unknown key"),
+        "{err}"
+    );
+    assert!(err.contains("revokd.toml"), "{err}");
+    let err = error_of("", &[("REVOKD_OKTA__BOGUS", "1")]);
+    assert!(err.starts_with("okta.bogus: unknown key"), "{err}");
+    assert!(err.contains("REVOKD_"), "{err}");
+    let err = error_of("colour = \"blue\"", &[]);
+    assert!(err.starts_with("colour: unknown key"), "{err}");
+}
+
+#[test]
+fn bad_values_are_refused_naming_the_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[database]\nsnapshot_retention = \"forever\"",
+            "database.snapshot_retention: ",
+        ),
+        (
+            "[revocation]\nmax_attempts = \"six\"",
+            "revocation.max_attempts: ",
+        ),
+        ("mode = \"yolo\"", "mode: "),
+        (
+            "[schedule]\nsweep = \"0 * * * *\"",
+            "schedule.sweep: `0 * * * *` has 5 fields; expected six fields, seconds first (UTC), e.g. \"0 0 * * * *\"",
+        ),
+        (
+            "[schedule]\nprune = \"0 0 25 * * *\"",
+            "schedule.prune: `0 0 25 * * *` does not parse",
+        ),
+        ("[schedule]\nreport = \"daily\"", "schedule.report: "),
+        (
+            "[safety]\nmax_revocation_fraction = 0.0",
+            "safety.max_revocation_fraction: ",
+        ),
+        (
+            "[safety]\nmax_revocation_fraction = 1.5",
+            "safety.max_revocation_fraction: ",
+        ),
+        (
+            "[safety]\nmax_revocations_per_sweep = 0",
+            "safety.max_revocations_per_sweep: ",
+        ),
+        (
+            "[revocation]\nmax_attempts = 0",
+            "revocation.max_attempts: ",
+        ),
+    ];
+    for (toml, expected) in cases {
+        let err = error_of(toml, &[]);
+        assert!(err.starts_with(expected), "{toml}\n=> {err}");
+    }
+}
+
+#[test]
+fn okta_ranges_are_enforced_naming_the_key() {
+    let cases: &[(&str, &str)] = &[
+        ("REVOKD_OKTA__PAGE_SIZE", "0"),
+        ("REVOKD_OKTA__PAGE_SIZE", "201"),
+        ("REVOKD_OKTA__CONCURRENCY", "76"),
+        ("REVOKD_OKTA__MAX_RETRIES", "21"),
+        ("REVOKD_OKTA__MIN_BACKOFF", "2m"),
+        ("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "0"),
+        ("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "1.01"),
+        ("REVOKD_OKTA__RATE_LIMIT__REQUESTS_PER_MINUTE", "0"),
+    ];
+    for (var, value) in cases {
+        let key = var
+            .trim_start_matches("REVOKD_")
+            .replace("__", ".")
+            .to_lowercase();
+        let err = error_of("", &[(var, value)]);
+        assert!(
+            err.starts_with(&format!("{key}: ")),
+            "{var}={value} => {err}"
+        );
+    }
+    Jail::expect_with(|jail| {
+        jail.set_env("REVOKD_OKTA__PAGE_SIZE", "1");
+        jail.set_env("REVOKD_OKTA__CONCURRENCY", "75");
+        jail.set_env("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "1.0");
+        load_toml(jail, &minimal()).unwrap();
+        Ok(())
+    });
+}
+
+#[test]
+fn org_url_must_be_https_unless_loopback() {
+    for (url, ok) in [
+        ("https://example.okta.com", true),
+        ("https://example.okta.com/", true),
+        ("http://127.0.0.1:8080", true),
+        ("http://127.3.4.5", true),
+        ("http://localhost:9000/", true),
+        ("http://[::1]:9000", true),
+        ("http://example.okta.com", false),
+        ("http://10.0.0.1", false),
+        ("ftp://127.0.0.1", false),
+        ("https://example.okta.com/api/v1", false),
+        ("https://example.okta.com/?x=1", false),
+        ("https://user:pw@example.okta.com", false),
+        ("example.okta.com", false),
+    ] {
+        let result = Jail::try_with(|jail| {
+            jail.set_env("REVOKD_OKTA__ORG_URL", url);
+            load_toml(jail, &minimal())
+                .map(drop)
+                .map_err(|e| e.to_string().into())
+        });
+        match result {
+            Ok(()) => assert!(ok, "{url} accepted"),
+            Err(e) => {
+                assert!(!ok, "{url} refused: {e}");
+                assert!(e.to_string().starts_with("okta.org_url: "), "{e}");
+            }
+        }
+    }
+    let err = error_of("", &[("REVOKD_OKTA__ORG_URL", "http://example.okta.com")]);
+    assert!(err.contains("must use https"), "{err}");
+}
+
+#[test]
+fn the_credentials_auth_needs_are_required_by_name() {
+    Jail::expect_with(|jail| {
+        let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("okta.api_token: "), "{err}");
+        let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n";
+        let err = load_toml(jail, oauth).unwrap_err();
+        assert!(err.to_string().starts_with("okta.client_id: "), "{err}");
+        let err = load_toml(jail, &format!("{oauth}client_id = \"0oa1\"\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("okta.private_key_file: "),
+            "{err}"
+        );
+        let full = format!("{oauth}client_id = \"0oa1\"\nprivate_key_file = \"key.pem\"\n");
+        load_toml(jail, &full).unwrap();
+        let err = load_toml(jail, "").unwrap_err();
+        assert!(
+            err.to_string().starts_with("okta.org_url: is required"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_are_read_from_their_files_with_the_newline_trimmed() {
+    Jail::expect_with(|jail| {
+        jail.create_file("okta-token", &format!("{TOKEN}\n"))?;
+        jail.create_file("hook", "hook-secret-value\r\n")?;
+        jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "okta-token");
+        jail.set_env("REVOKD_SERVER__HOOK_SECRET_FILE", "hook");
+        let c = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap();
+        assert_eq!(c.okta.api_token.as_ref().unwrap().expose_secret(), TOKEN);
+        assert_eq!(
+            c.server.hook_secret.as_ref().unwrap().expose_secret(),
+            "hook-secret-value"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn secret_file_problems_name_the_key_and_path_but_never_the_value() {
+    let err = error_of("", &[("REVOKD_OKTA__API_TOKEN_FILE", "missing-token")]);
+    assert!(err.starts_with("okta.api_token: set either okta.api_token or okta.api_token_file"));
+    Jail::expect_with(|jail| {
+        jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "missing-token");
+        let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("okta.api_token_file: cannot read missing-token")
+        );
+        jail.create_file("empty", "\n")?;
+        jail.set_env("REVOKD_SERVER__HOOK_SECRET_FILE", "empty");
+        jail.create_file("missing-token", TOKEN)?;
+        let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
+        assert_eq!(err.to_string(), "server.hook_secret_file: empty is empty");
+        Ok(())
+    });
+    let err = error_of("", &[("REVOKD_SERVER__HOOK_SECRET", "12345")]);
+    assert!(
+        err.starts_with("server.hook_secret: must be a string (value not shown)"),
+        "{err}"
+    );
+    assert!(!err.contains("12345"), "{err}");
+}
+
+#[test]
+fn neither_debug_nor_the_effective_config_show_secrets() {
+    Jail::expect_with(|jail| {
+        jail.set_env("REVOKD_SERVER__HOOK_SECRET", "hook-secret-value");
+        let c = load_toml(jail, &minimal()).unwrap();
+        let debug = format!("{c:?}");
+        let effective = effective_toml(&c);
+        for text in [&debug, &effective] {
+            assert!(
+                !text.contains(TOKEN) && !text.contains("hook-secret-value"),
+                "{text}"
+            );
+        }
+        assert!(
+            effective.contains("api_token = \"[redacted]\""),
+            "{effective}"
+        );
+        Ok(())
+    });
+}

@@ -1,0 +1,224 @@
+//! Validation of a loaded [`Config`]: every value that parsed but cannot be right is refused
+//! here, before anything runs, with an error naming its key. Pure apart from nothing: no IO.
+
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+use super::{AuthMode, Config, Error, TargetConfig};
+use crate::policy::PolicySet;
+
+/// Checks `config`, returning the first problem found.
+///
+/// * `okta.org_url`: required; an absolute URL, `https` unless the host is loopback
+///   (`localhost`, 127.0.0.0/8, `::1`); no credentials, path, query or fragment.
+/// * `auth = "ssws"` needs `okta.api_token` (or `okta.api_token_file`); `auth = "oauth"` needs
+///   `okta.client_id` and `okta.private_key_file`.
+/// * Ranges: `okta.page_size` 1..=200, `okta.concurrency` 1..=75, `okta.max_retries` ≤ 20,
+///   `okta.min_backoff` ≤ `okta.max_backoff`, `okta.rate_limit.max_share` in (0, 1],
+///   `okta.rate_limit.requests_per_minute` > 0, `safety.max_revocation_fraction` in (0, 1],
+///   `safety.max_revocations_per_sweep` ≥ 1, `revocation.max_attempts` ≥ 1.
+/// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
+/// * `targets[i]`: `user` + `client` or non-empty `users` + `clients`, ids of `[A-Za-z0-9._-]`.
+/// * `policies[i]`, `exemptions[i]`: see [`PolicySet::from_config`].
+pub fn validate(config: &Config) -> Result<(), Error> {
+    validate_okta(config)?;
+    let s = &config.safety;
+    if !(s.max_revocation_fraction > 0.0 && s.max_revocation_fraction <= 1.0) {
+        return Err(Error::invalid(
+            "safety.max_revocation_fraction",
+            "must be in (0, 1]",
+        ));
+    }
+    if s.max_revocations_per_sweep == 0 {
+        return Err(Error::invalid(
+            "safety.max_revocations_per_sweep",
+            "must be at least 1 (0 would refuse every sweep; use mode = \"dry-run\" instead)",
+        ));
+    }
+    if config.revocation.max_attempts == 0 {
+        return Err(Error::invalid(
+            "revocation.max_attempts",
+            "must be at least 1",
+        ));
+    }
+    check_cron("schedule.sweep", &config.schedule.sweep)?;
+    check_cron("schedule.prune", &config.schedule.prune)?;
+    if let Some(report) = &config.schedule.report {
+        check_cron("schedule.report", report)?;
+    }
+    for (i, target) in config.targets.iter().enumerate() {
+        check_target(&format!("targets[{i}]"), target)?;
+    }
+    PolicySet::from_config(&config.policies, &config.exemptions)?;
+    Ok(())
+}
+
+fn validate_okta(config: &Config) -> Result<(), Error> {
+    let okta = &config.okta;
+    let Some(org_url) = &okta.org_url else {
+        return Err(Error::invalid(
+            "okta.org_url",
+            "is required, e.g. https://example.okta.com",
+        ));
+    };
+    check_org_url(org_url).map_err(|m| Error::invalid("okta.org_url", m))?;
+    match okta.auth {
+        AuthMode::Ssws if okta.api_token.is_none() => {
+            return Err(Error::invalid(
+                "okta.api_token",
+                "auth = \"ssws\" needs an API token: set okta.api_token_file (preferred) or \
+                 okta.api_token",
+            ));
+        }
+        AuthMode::Oauth if okta.client_id.as_deref().is_none_or(str::is_empty) => {
+            return Err(Error::invalid(
+                "okta.client_id",
+                "auth = \"oauth\" needs a client_id",
+            ));
+        }
+        AuthMode::Oauth if okta.private_key_file.is_none() => {
+            return Err(Error::invalid(
+                "okta.private_key_file",
+                "auth = \"oauth\" needs the service app's private key file",
+            ));
+        }
+        _ => {}
+    }
+    let checks: [(&str, bool, &str); 6] = [
+        (
+            "okta.page_size",
+            (1..=200).contains(&okta.page_size),
+            "must be in 1..=200",
+        ),
+        (
+            "okta.concurrency",
+            (1..=75).contains(&okta.concurrency),
+            "must be in 1..=75",
+        ),
+        (
+            "okta.max_retries",
+            okta.max_retries <= 20,
+            "must be at most 20",
+        ),
+        (
+            "okta.min_backoff",
+            okta.min_backoff <= okta.max_backoff,
+            "must not exceed okta.max_backoff",
+        ),
+        (
+            "okta.rate_limit.max_share",
+            okta.rate_limit.max_share > 0.0 && okta.rate_limit.max_share <= 1.0,
+            "must be in (0, 1]",
+        ),
+        (
+            "okta.rate_limit.requests_per_minute",
+            okta.rate_limit.requests_per_minute != Some(0),
+            "must be greater than 0 if set",
+        ),
+    ];
+    match checks.into_iter().find(|(_, ok, _)| !ok) {
+        Some((key, _, message)) => Err(Error::invalid(key, message)),
+        None => Ok(()),
+    }
+}
+
+fn check_org_url(text: &str) -> Result<(), String> {
+    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
+    let loopback = match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => return Err(format!("`{text}` has no host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+                "`{text}` must use https (http only for loopback hosts)"
+            ));
+        }
+        other => return Err(format!("`{text}`: scheme {other} is not https")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials".into());
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{text}` must be the org's base URL, without path or query"
+        ));
+    }
+    Ok(())
+}
+
+/// Six whitespace-separated fields, parsed exactly as tokio-cron-scheduler 0.15 parses them.
+fn check_cron(key: &str, text: &str) -> Result<(), Error> {
+    let hint = "expected six fields, seconds first (UTC), e.g. \"0 0 * * * *\"";
+    let fields = text.split_whitespace().count();
+    if fields != 6 {
+        return Err(Error::invalid(
+            key,
+            format!("`{text}` has {fields} fields; {hint}"),
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(text)
+        .map_err(|e| Error::invalid(key, format!("`{text}` does not parse ({e}); {hint}")))?;
+    Ok(())
+}
+
+fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
+    let single = t.user.is_some() || t.client.is_some();
+    let cross = !t.users.is_empty() || !t.clients.is_empty();
+    let shape = "set either user + client, or users + clients";
+    if single && cross {
+        return Err(Error::invalid(key, format!("{shape}, not both")));
+    }
+    if single {
+        let Some(user) = &t.user else {
+            return Err(Error::invalid(
+                format!("{key}.user"),
+                format!("missing; {shape}"),
+            ));
+        };
+        let Some(client) = &t.client else {
+            return Err(Error::invalid(
+                format!("{key}.client"),
+                format!("missing; {shape}"),
+            ));
+        };
+        check_id(&format!("{key}.user"), user)?;
+        return check_id(&format!("{key}.client"), client);
+    }
+    for (field, list) in [("users", &t.users), ("clients", &t.clients)] {
+        if list.is_empty() {
+            return Err(Error::invalid(
+                format!("{key}.{field}"),
+                format!("empty; {shape}"),
+            ));
+        }
+        for (j, id) in list.iter().enumerate() {
+            check_id(&format!("{key}.{field}[{j}]"), id)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_id(key: &str, id: &str) -> Result<(), Error> {
+    let ok = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            key,
+            format!("`{id}` is not an Okta id (letters, digits, . _ - only)"),
+        ))
+    }
+}

@@ -1,0 +1,333 @@
+//! Compiling `[[policies]]` and `[[exemptions]]` into the form [`super::decide`] evaluates:
+//! validation of names and conditions, durations converted once, long id lists hashed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::TokenFacts;
+use crate::config::{Action, Error, ExemptionConfig, PolicyConfig};
+
+/// Lists longer than this are hashed; shorter ones are scanned (faster for a handful of ids).
+const HASH_THRESHOLD: usize = 8;
+
+/// A set of ids, scanned when short and hashed when long.
+#[derive(Debug, Clone)]
+pub(super) enum IdSet {
+    Small(Vec<String>),
+    Large(HashSet<String>),
+}
+
+impl IdSet {
+    fn new(ids: &[String]) -> Self {
+        if ids.len() > HASH_THRESHOLD {
+            IdSet::Large(ids.iter().cloned().collect())
+        } else {
+            IdSet::Small(ids.to_vec())
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            IdSet::Small(v) => v.is_empty(),
+            IdSet::Large(s) => s.is_empty(),
+        }
+    }
+
+    pub(super) fn contains(&self, id: &str) -> bool {
+        match self {
+            IdSet::Small(v) => v.iter().any(|x| x == id),
+            IdSet::Large(s) => s.contains(id),
+        }
+    }
+}
+
+/// One compiled rule. A `None` / empty condition is unset and always holds.
+#[derive(Debug, Clone)]
+pub(super) struct Rule {
+    pub(super) name: String,
+    pub(super) action: Action,
+    pub(super) older_than: Option<(TimeDelta, Duration)>,
+    pub(super) idle_for: Option<(TimeDelta, Duration)>,
+    pub(super) expires_after: Option<(TimeDelta, Duration)>,
+    pub(super) scopes_any: IdSet,
+    pub(super) scopes_all: Vec<String>,
+    pub(super) clients: IdSet,
+    pub(super) users: IdSet,
+}
+
+impl Rule {
+    /// Whether every condition this rule sets holds for `t` at `now`.
+    pub(super) fn matches(&self, t: &TokenFacts<'_>, now: DateTime<Utc>) -> bool {
+        // Cheap id checks first: they reject most tokens in real configs.
+        (self.clients.is_empty() || self.clients.contains(t.client_id))
+            && (self.users.is_empty() || self.users.contains(t.user_id))
+            && self.older_than.is_none_or(|(d, _)| older_than(t, now, d))
+            && self.idle_for.is_none_or(|(d, _)| idle_for(t, now, d))
+            && self
+                .expires_after
+                .is_none_or(|(d, _)| expires_after(t, now, d))
+            && (self.scopes_any.is_empty() || t.scopes.iter().any(|s| self.scopes_any.contains(s)))
+            && self.scopes_all.iter().all(|s| t.scopes.contains(s))
+    }
+}
+
+/// `created` is strictly more than `d` before `now`.
+pub(super) fn older_than(t: &TokenFacts<'_>, now: DateTime<Utc>, d: TimeDelta) -> bool {
+    t.created.is_some_and(|c| now.signed_duration_since(c) > d)
+}
+
+/// `now − last_updated ≥ d`.
+pub(super) fn idle_for(t: &TokenFacts<'_>, now: DateTime<Utc>, d: TimeDelta) -> bool {
+    t.last_updated
+        .is_some_and(|u| now.signed_duration_since(u) >= d)
+}
+
+/// `expires_at` is absent (never expires) or strictly later than `now + d`.
+pub(super) fn expires_after(t: &TokenFacts<'_>, now: DateTime<Utc>, d: TimeDelta) -> bool {
+    t.expires_at
+        .is_none_or(|e| e.signed_duration_since(now) > d)
+}
+
+/// One compiled exemption.
+#[derive(Debug, Clone)]
+struct Exemption {
+    name: Option<String>,
+    users: IdSet,
+    clients: IdSet,
+    tokens: IdSet,
+}
+
+/// Compiled `[[policies]]` and `[[exemptions]]`, ready for [`super::decide`].
+///
+/// Conditions of a rule (all that are set must hold):
+/// * `older_than d` — `created` is strictly more than `d` before `now` (exactly `d` old does not
+///   match); a token without `created` does not match.
+/// * `idle_for d` — `now − last_updated ≥ d`; a token without `last_updated` does not match.
+/// * `expires_after h` — `expires_at` is absent (never expires) or strictly later than `now + h`.
+/// * `scopes_any` — at least one listed scope is granted; `scopes_all` — every listed scope is.
+/// * `clients` / `users` — the token's client / user id is listed.
+///
+/// An exemption matches when any of its `users`, `clients` or `tokens` lists holds the token's
+/// value.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub(super) rules: Vec<Rule>,
+    exemptions: Vec<Exemption>,
+}
+
+impl PolicySet {
+    /// Validates and compiles rules and exemptions. Errors name the key, e.g.
+    /// `policies[1].name`: names must be non-empty and unique, every rule must set at least one
+    /// condition (a rule without one would match every token), and list entries must be
+    /// non-empty; each exemption must list something.
+    pub fn from_config(
+        policies: &[PolicyConfig],
+        exemptions: &[ExemptionConfig],
+    ) -> Result<Self, Error> {
+        let mut names = HashSet::new();
+        let mut rules = Vec::with_capacity(policies.len());
+        for (i, p) in policies.iter().enumerate() {
+            let key = format!("policies[{i}]");
+            let name = p.name.trim();
+            if name.is_empty() {
+                return Err(Error::invalid(
+                    format!("{key}.name"),
+                    "every policy needs a name",
+                ));
+            }
+            if !names.insert(name) {
+                return Err(Error::invalid(
+                    format!("{key}.name"),
+                    format!("duplicate policy name `{name}`; names must be unique"),
+                ));
+            }
+            let no_condition = p.older_than.is_none()
+                && p.idle_for.is_none()
+                && p.expires_after.is_none()
+                && p.scopes_any.is_empty()
+                && p.scopes_all.is_empty()
+                && p.clients.is_empty()
+                && p.users.is_empty();
+            if no_condition {
+                return Err(Error::invalid(
+                    key,
+                    format!(
+                        "policy `{name}` sets no condition and would match every token; set at \
+                         least one of older_than, idle_for, expires_after, scopes_any, \
+                         scopes_all, clients, users"
+                    ),
+                ));
+            }
+            for (field, list) in [
+                ("scopes_any", &p.scopes_any),
+                ("scopes_all", &p.scopes_all),
+                ("clients", &p.clients),
+                ("users", &p.users),
+            ] {
+                check_entries(&format!("{key}.{field}"), list)?;
+            }
+            rules.push(Rule {
+                name: name.to_owned(),
+                action: p.action,
+                older_than: delta(&format!("{key}.older_than"), p.older_than)?,
+                idle_for: delta(&format!("{key}.idle_for"), p.idle_for)?,
+                expires_after: delta(&format!("{key}.expires_after"), p.expires_after)?,
+                scopes_any: IdSet::new(&p.scopes_any),
+                scopes_all: p.scopes_all.clone(),
+                clients: IdSet::new(&p.clients),
+                users: IdSet::new(&p.users),
+            });
+        }
+        let mut compiled = Vec::with_capacity(exemptions.len());
+        for (i, e) in exemptions.iter().enumerate() {
+            let key = format!("exemptions[{i}]");
+            if e.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                return Err(Error::invalid(
+                    format!("{key}.name"),
+                    "must not be empty if set",
+                ));
+            }
+            if e.users.is_empty() && e.clients.is_empty() && e.tokens.is_empty() {
+                return Err(Error::invalid(
+                    key,
+                    "exempts nothing; list at least one of users, clients, tokens",
+                ));
+            }
+            for (field, list) in [
+                ("users", &e.users),
+                ("clients", &e.clients),
+                ("tokens", &e.tokens),
+            ] {
+                check_entries(&format!("{key}.{field}"), list)?;
+            }
+            compiled.push(Exemption {
+                name: e.name.as_ref().map(|n| n.trim().to_owned()),
+                users: IdSet::new(&e.users),
+                clients: IdSet::new(&e.clients),
+                tokens: IdSet::new(&e.tokens),
+            });
+        }
+        Ok(PolicySet {
+            rules,
+            exemptions: compiled,
+        })
+    }
+
+    /// The rule names, in config order.
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// True when there are no rules (nothing will ever be flagged or revoked).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The first exemption (config order) that covers `t`, as its name or what it matched.
+    pub(super) fn exemption_for(&self, t: &TokenFacts<'_>) -> Option<String> {
+        self.exemptions.iter().find_map(|e| {
+            let what = if e.users.contains(t.user_id) {
+                format!("user {}", t.user_id)
+            } else if e.clients.contains(t.client_id) {
+                format!("client {}", t.client_id)
+            } else if e.tokens.contains(t.token_id) {
+                format!("token {}", t.token_id)
+            } else {
+                return None;
+            };
+            Some(e.name.clone().unwrap_or(what))
+        })
+    }
+}
+
+fn check_entries(key: &str, list: &[String]) -> Result<(), Error> {
+    match list.iter().position(|s| s.trim().is_empty()) {
+        Some(j) => Err(Error::invalid(format!("{key}[{j}]"), "must not be empty")),
+        None => Ok(()),
+    }
+}
+
+fn delta(key: &str, d: Option<Duration>) -> Result<Option<(TimeDelta, Duration)>, Error> {
+    d.map(|d| {
+        TimeDelta::from_std(d)
+            .map(|td| (td, d))
+            .map_err(|_| Error::invalid(key, "duration is too large"))
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn rule(name: &str) -> PolicyConfig {
+        PolicyConfig {
+            name: name.into(),
+            ..PolicyConfig::default()
+        }
+    }
+
+    #[test]
+    fn invalid_rules_are_refused_naming_the_key() {
+        let cases: [(Vec<PolicyConfig>, Vec<ExemptionConfig>, &str); 6] = [
+            (
+                vec![PolicyConfig {
+                    users: strings(&["u"]),
+                    ..rule("")
+                }],
+                vec![],
+                "policies[0].name",
+            ),
+            (
+                vec![
+                    PolicyConfig {
+                        users: strings(&["u"]),
+                        ..rule("a")
+                    },
+                    PolicyConfig {
+                        users: strings(&["u"]),
+                        ..rule("a")
+                    },
+                ],
+                vec![],
+                "policies[1].name: duplicate",
+            ),
+            (
+                vec![rule("everything")],
+                vec![],
+                "policies[0]: policy `everything` sets no condition",
+            ),
+            (
+                vec![PolicyConfig {
+                    scopes_any: strings(&["a", " "]),
+                    ..rule("a")
+                }],
+                vec![],
+                "policies[0].scopes_any[1]",
+            ),
+            (
+                vec![],
+                vec![ExemptionConfig::default()],
+                "exemptions[0]: exempts nothing",
+            ),
+            (
+                vec![],
+                vec![ExemptionConfig {
+                    name: Some(String::new()),
+                    ..Default::default()
+                }],
+                "exemptions[0].name",
+            ),
+        ];
+        for (p, e, expected) in cases {
+            let err = PolicySet::from_config(&p, &e).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{err}");
+        }
+    }
+}

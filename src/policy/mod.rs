@@ -1,0 +1,119 @@
+//! Policy: decides, for one refresh token at one instant, whether to keep, flag or revoke it,
+//! and whether a sweep's plan is small enough to apply (the blast-radius guard).
+//!
+//! Pure: no IO, no clock, no logging. The caller supplies `now`, so every rule is table-tested
+//! at its boundaries. [`PolicySet::from_config`] compiles `[[policies]]` and `[[exemptions]]`
+//! once (durations converted, long id lists hashed) so that [`decide`] allocates nothing for a
+//! token that no rule matches.
+
+mod compile;
+mod guard;
+mod reason;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Action;
+
+pub use compile::PolicySet;
+pub use guard::{GuardTrip, check_guard};
+
+/// What policy needs to know about one refresh token, borrowed from wherever it is held.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenFacts<'a> {
+    /// Okta's token id (`oar…`).
+    pub token_id: &'a str,
+    /// The user the token was issued to (`00u…`).
+    pub user_id: &'a str,
+    /// The OAuth client the token was issued to (`0oa…`).
+    pub client_id: &'a str,
+    /// Whether Okta still reports the token as `ACTIVE`.
+    pub active: bool,
+    /// The token's granted scopes.
+    pub scopes: &'a [String],
+    /// Okta's `created`.
+    pub created: Option<DateTime<Utc>>,
+    /// Okta's `lastUpdated`, used as the last time the token was used or refreshed.
+    pub last_updated: Option<DateTime<Utc>>,
+    /// Okta's `expiresAt`; `None` means the token never expires.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The outcome of [`decide`] for one token. Rule names borrow from the [`PolicySet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision<'p> {
+    /// No rule matches, or the token is not active.
+    Keep,
+    /// Only `action = "flag"` rules match: record, never revoke.
+    Flag {
+        /// Every matching rule, in config order.
+        rules: Vec<&'p str>,
+    },
+    /// At least one `action = "revoke"` rule matches.
+    Revoke {
+        /// Every matching rule (revoke and flag), in config order.
+        rules: Vec<&'p str>,
+        /// Each matching rule with the conditions that hold, e.g.
+        /// `admin-scopes-7d: older_than 7d (created 2026-01-02T00:00:00Z, 331d ago); scopes_any admin:write`;
+        /// several rules are joined by ` | `.
+        reason: String,
+    },
+    /// Some rule matches but an exemption applies; exemptions always win.
+    Exempt {
+        /// Every matching rule, in config order.
+        rules: Vec<&'p str>,
+        /// The exemption's name, or what it matched (`user 00u…`, `client 0oa…`, `token oar…`).
+        exemption: String,
+    },
+}
+
+impl Decision<'_> {
+    /// The matching rule names (empty for [`Decision::Keep`]).
+    pub fn rules(&self) -> &[&str] {
+        match self {
+            Decision::Keep => &[],
+            Decision::Flag { rules }
+            | Decision::Revoke { rules, .. }
+            | Decision::Exempt { rules, .. } => rules,
+        }
+    }
+}
+
+/// Decides what to do with `token` at `now`.
+///
+/// * A non-active token is [`Decision::Keep`].
+/// * A rule matches when every condition it sets holds (AND); see [`PolicySet`] for each
+///   condition's exact boundary.
+/// * No matching rule: [`Decision::Keep`] (exemptions are not consulted).
+/// * Some rule matches and an exemption lists the token's user, client or id:
+///   [`Decision::Exempt`] naming the first such exemption in config order.
+/// * Otherwise [`Decision::Revoke`] if any matching rule has `action = "revoke"`, else
+///   [`Decision::Flag`].
+///
+/// Allocates only when some rule matches.
+pub fn decide<'p>(set: &'p PolicySet, token: &TokenFacts<'_>, now: DateTime<Utc>) -> Decision<'p> {
+    if !token.active {
+        return Decision::Keep;
+    }
+    let Some(first) = set.rules.iter().position(|r| r.matches(token, now)) else {
+        return Decision::Keep;
+    };
+    let matching: Vec<&compile::Rule> = std::iter::once(&set.rules[first])
+        .chain(
+            set.rules[first + 1..]
+                .iter()
+                .filter(|r| r.matches(token, now)),
+        )
+        .collect();
+    let rules: Vec<&'p str> = matching.iter().map(|r| r.name.as_str()).collect();
+    if let Some(exemption) = set.exemption_for(token) {
+        return Decision::Exempt { rules, exemption };
+    }
+    if matching.iter().any(|r| r.action == Action::Revoke) {
+        let reason = reason::describe(&matching, token, now);
+        Decision::Revoke { rules, reason }
+    } else {
+        Decision::Flag { rules }
+    }
+}
