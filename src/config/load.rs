@@ -102,24 +102,52 @@ fn keyed(error: figment::Error) -> Error {
     if let Some(field) = field.filter(|f| path.last().is_none_or(|last| last != f)) {
         path.push(field.to_owned());
     }
-    let key = if path.is_empty() {
-        "config".to_owned()
-    } else {
-        path.join(".")
-    };
+    let key = dotted(&path);
     let mut message = match &e.kind {
         Kind::UnknownField(_, expected) => {
             format!("unknown key; expected one of: {}", expected.join(", "))
         }
+        Kind::UnknownVariant(found, expected) => {
+            format!(
+                "unknown value `{found}`; expected one of: {}",
+                expected.join(", ")
+            )
+        }
         _ if SECRET_KEYS.contains(&key.as_str()) => "must be a string (value not shown)".into(),
         kind => kind.to_string(),
     };
-    if let Some(md) = &e.metadata {
-        message.push_str(&format!(" (from {}", md.name));
-        if let Some(source) = &md.source {
-            message.push_str(&format!(" {source}"));
+    match e.metadata.as_ref().map(|md| (md.source.as_ref(), &md.name)) {
+        Some((Some(source), name)) => message.push_str(&format!(" (from {name} {source})")),
+        Some((None, name)) if name.contains("REVOKD_") => {
+            let var = path
+                .iter()
+                .map(|p| p.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join("__");
+            message.push_str(&format!(" (from REVOKD_{var})"));
         }
-        message.push(')');
+        Some((None, name)) => message.push_str(&format!(" (from {name})")),
+        None => {}
     }
     Error::invalid(key, message)
+}
+
+/// `["targets", "2", "user"]` → `targets[2].user`.
+fn dotted(path: &[String]) -> String {
+    let mut key = String::new();
+    for part in path {
+        if part.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty() {
+            key.push_str(&format!("[{part}]"));
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(part);
+        }
+    }
+    if key.is_empty() {
+        "config".to_owned()
+    } else {
+        key
+    }
 }

@@ -1,0 +1,158 @@
+//! The example config, targets, policies and the effective-config view.
+
+use figment::providers::{Format, Toml};
+
+use super::*;
+
+#[test]
+fn the_example_config_loads_and_validates() {
+    Jail::expect_with(|jail| {
+        jail.create_file("token", &format!("{TOKEN}\n"))?;
+        jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
+        let c = load_toml(jail, EXAMPLE).unwrap();
+        assert_eq!(c.okta.api_token.as_ref().unwrap().expose_secret(), TOKEN);
+        let names: Vec<_> = c.policies.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "admin-scopes-7d",
+                "idle-30d",
+                "retired-app",
+                "never-expires"
+            ]
+        );
+        assert_eq!(c.target_pairs().len(), 5);
+        Ok(())
+    });
+}
+
+#[test]
+fn the_example_shows_every_default() {
+    Jail::expect_with(|jail| {
+        jail.create_file("token", TOKEN)?;
+        jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
+        let example = load_toml(jail, EXAMPLE).unwrap();
+        let defaults = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"").unwrap();
+        let strip = |c: &Config| {
+            let text = effective_toml(c);
+            let end = text.find("\n[[").unwrap_or(text.len());
+            text[..end]
+                .lines()
+                .filter(|l| !l.contains("api_token"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(strip(&example), strip(&defaults));
+        Ok(())
+    });
+}
+
+#[test]
+fn the_effective_config_reads_back_to_the_same_config() {
+    Jail::expect_with(|jail| {
+        jail.create_file("token", TOKEN)?;
+        jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
+        let c = load_toml(jail, EXAMPLE).unwrap();
+        let text = effective_toml(&c);
+        assert!(text.contains(
+            "api_token = \"[redacted] (from file token)\"\napi_token_file = \"token\"\n"
+        ));
+        assert!(text.contains("# requests_per_minute is unset\n"), "{text}");
+        let back: Config = figment::Figment::from(Toml::string(&text))
+            .extract()
+            .unwrap();
+        assert_eq!(effective_toml(&back), text);
+        Ok(())
+    });
+}
+
+#[test]
+fn target_pairs_expand_cross_products_without_duplicates_in_config_order() {
+    let t =
+        |user: Option<&str>, client: Option<&str>, users: &[&str], clients: &[&str]| TargetConfig {
+            user: user.map(Into::into),
+            client: client.map(Into::into),
+            users: users.iter().map(|s| (*s).into()).collect(),
+            clients: clients.iter().map(|s| (*s).into()).collect(),
+        };
+    let c = Config {
+        targets: vec![
+            t(Some("u2"), Some("c1"), &[], &[]),
+            t(None, None, &["u1", "u2"], &["c1", "c2"]),
+            t(Some("u1"), Some("c2"), &[], &[]),
+        ],
+        ..Config::default()
+    };
+    let pairs = c.target_pairs();
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(u, c)| (u.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [("u2", "c1"), ("u1", "c1"), ("u1", "c2"), ("u2", "c2")]
+    );
+}
+
+#[test]
+fn malformed_targets_are_refused_naming_the_key() {
+    let cases: &[(&str, &str)] = &[
+        ("[[targets]]\nuser = \"00u1\"", "targets[0].client: missing"),
+        ("[[targets]]\nclient = \"0oa1\"", "targets[0].user: missing"),
+        (
+            "[[targets]]\nusers = [\"00u1\"]",
+            "targets[0].clients: empty",
+        ),
+        ("[[targets]]", "targets[0].users: empty"),
+        (
+            "[[targets]]\nuser = \"a\"\nclient = \"b\"\nusers = [\"c\"]\nclients = [\"d\"]",
+            "targets[0]: set either user + client, or users + clients, not both",
+        ),
+        (
+            "[[targets]]\nuser = \"a\"\nclient = \"b\"\n[[targets]]\nusers = [\"a\", \"b/../x\"]\nclients = [\"c\"]",
+            "targets[1].users[1]: `b/../x` is not an Okta id",
+        ),
+        (
+            "[[targets]]\nuser = \"\"\nclient = \"b\"",
+            "targets[0].user: ",
+        ),
+        (
+            "[[targets]]\nuser = \"a\"\nclient = \"b\"\nbogus = 1",
+            "targets[0].bogus: unknown key",
+        ),
+    ];
+    for (toml, expected) in cases {
+        let err = error_of(toml, &[]);
+        assert!(err.starts_with(expected), "{toml}\n=> {err}");
+    }
+}
+
+#[test]
+fn policy_and_exemption_errors_name_their_entry() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[policies]]\nname = \"a\"\nidle_for = \"30d\"\n[[policies]]\nname = \"a\"\nidle_for = \"1d\"",
+            "policies[1].name: duplicate policy name `a`",
+        ),
+        (
+            "[[policies]]\nname = \"all\"",
+            "policies[0]: policy `all` sets no condition",
+        ),
+        (
+            "[[policies]]\nname = \"x\"\nolder_than = \"0s\"",
+            "policies[0].older_than: `0s` must be",
+        ),
+        (
+            "[[policies]]\nname = \"x\"\nidle_for = \"1d\"\naction = \"nuke\"",
+            "policies[0].action: unknown value `nuke`; expected one of: revoke, flag",
+        ),
+        (
+            "[[exemptions]]\nname = \"nobody\"",
+            "exemptions[0]: exempts nothing",
+        ),
+    ];
+    for (toml, expected) in cases {
+        let err = error_of(toml, &[]);
+        assert!(err.starts_with(expected), "{toml}\n=> {err}");
+    }
+}
