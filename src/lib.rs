@@ -3,3 +3,4 @@
 //! policy selects, and leaves an audit trail that proves it.
 
 pub mod config;
+pub mod sim;
