@@ -5,4 +5,5 @@
 pub mod config;
 pub mod okta;
 pub mod policy;
+pub mod sim;
 pub mod store;

@@ -1,0 +1,210 @@
+//! The simulated Okta org: a stateful, deterministic, in-process fake of the Okta Management
+//! API operations revokd uses (`/api/v1/users/{userId}/clients…`), served by axum on
+//! `127.0.0.1:0`. It honours the contract in `shared/okta/README.md` (snake_case clients,
+//! camelCase tokens, `Link` pagination, `expand=scope`, Okta error bodies) and the rate-limit
+//! behaviour in `shared/okta/FACTS.md` §1 (per-bucket windows, `X-Rate-Limit-*` headers, the
+//! concurrency 429), and it can inject faults. Tests, the benchmark and `revokd demo` run
+//! against it and assert on its state (which tokens are gone, how many 429s were served).
+//! It must never be used against, or pretend to be, a real org: it binds loopback only.
+
+mod conn;
+mod faults;
+mod limits;
+mod render;
+mod reply;
+mod routes;
+mod seed;
+mod server;
+mod store;
+mod types;
+
+#[cfg(test)]
+mod tests_api;
+#[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
+mod tests_limits;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
+pub use types::{
+    Fault, FaultKind, LinkStyle, RequestRecord, RevokeHow, RevokedToken, RouteKind, SimStats,
+    SimToken,
+};
+
+use server::Shared;
+
+/// How the simulated org is seeded and how it behaves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seed of every generated id and timestamp: the same config (and `now`) gives the same org.
+    pub seed: u64,
+    /// The instant token timestamps are generated relative to.
+    pub now: DateTime<Utc>,
+    /// Number of users (`00u…`).
+    pub users: usize,
+    /// Number of OAuth clients (`0oa…`).
+    pub clients: usize,
+    /// Distinct user/client pairs to seed; clamped to `users × clients`.
+    pub pairs: usize,
+    /// How many of the pairs get 250..=600 tokens (so paging matters); the rest get 0..=3.
+    pub big_pairs: usize,
+    /// The SSWS token the sim accepts (`Authorization: SSWS <api_token>`).
+    pub api_token: String,
+    /// Requests per bucket per window. `0` and `u32::MAX` both mean unlimited; the headers
+    /// then report a limit of `u32::MAX`.
+    pub rate_limit_per_window: u32,
+    /// Rate-limit window length (Okta: 60 s). Windows start at a bucket's first request.
+    pub window: Duration,
+    /// Simultaneous requests admitted; one more gets Okta's concurrency 429.
+    pub concurrency_limit: usize,
+    /// Delay added to every request while it counts as in flight.
+    pub latency: Duration,
+    /// How `Link` relations are sent.
+    pub link_style: LinkStyle,
+    /// Keep a log of requests for [`SimOrg::requests`]. Turn off for large benchmarks; when on,
+    /// only the most recent [`REQUEST_LOG_CAPACITY`] requests are kept.
+    pub record_requests: bool,
+}
+
+/// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
+pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 1,
+            now: Utc::now(),
+            users: 20,
+            clients: 5,
+            pairs: 40,
+            big_pairs: 2,
+            api_token: "sim-api-token".to_owned(),
+            rate_limit_per_window: 1200,
+            window: Duration::from_secs(60),
+            concurrency_limit: 75,
+            latency: Duration::ZERO,
+            link_style: LinkStyle::Separate,
+            record_requests: true,
+        }
+    }
+}
+
+/// Handle on a running simulated org. Clones share one server, which stops when the last clone
+/// is dropped or on [`SimOrg::shutdown`].
+#[derive(Clone)]
+pub struct SimOrg {
+    handle: Arc<Handle>,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop_server();
+    }
+}
+
+impl Handle {
+    fn stop_server(&self) {
+        let sender = self
+            .stop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(sender) = sender {
+            // The server may already be gone; nothing to do then.
+            let _ = sender.send(());
+        }
+    }
+}
+
+impl SimOrg {
+    /// Seed the org and serve it on `127.0.0.1:0`. The listener is bound before the server
+    /// task is spawned, so the org accepts requests as soon as this returns.
+    pub async fn start(config: SimConfig) -> std::io::Result<SimOrg> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let base_url = url::Url::parse(&format!("http://127.0.0.1:{port}/"))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let shared = Arc::new(Shared::new(config, base_url));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        server::spawn(conn::SimListener(listener), shared.clone(), stop_rx);
+        Ok(SimOrg {
+            handle: Arc::new(Handle {
+                shared,
+                stop: std::sync::Mutex::new(Some(stop_tx)),
+            }),
+        })
+    }
+
+    /// Stop accepting requests; connections still open finish their current request.
+    pub fn shutdown(&self) {
+        self.handle.stop_server();
+    }
+
+    /// The org's base URL, `http://127.0.0.1:PORT/`.
+    pub fn base_url(&self) -> url::Url {
+        self.handle.shared.base_url.clone()
+    }
+
+    /// Every (user_id, client_id) pair, including those with no tokens, in seeding order;
+    /// pairs first created by [`SimOrg::add_token`] follow the seeded ones.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.handle.shared.store().pairs()
+    }
+
+    /// The ACTIVE tokens of one pair, in listing order (by id).
+    pub fn tokens(&self, user: &str, client: &str) -> Vec<SimToken> {
+        self.handle.shared.store().tokens(user, client)
+    }
+
+    /// Every ACTIVE token, pair by pair.
+    pub fn all_tokens(&self) -> Vec<SimToken> {
+        self.handle.shared.store().all_tokens()
+    }
+
+    /// Every token revoked through the API, in revocation order.
+    pub fn revoked(&self) -> Vec<RevokedToken> {
+        self.handle.shared.store().revoked.clone()
+    }
+
+    /// Counters of what the org has served so far.
+    pub fn stats(&self) -> SimStats {
+        self.handle.shared.stats()
+    }
+
+    /// The request log (empty when `record_requests` is off), oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.handle.shared.requests()
+    }
+
+    /// Add a fault; it applies to matching requests until its `times` run out.
+    pub fn inject(&self, fault: Fault) {
+        self.handle.shared.faults.inject(fault);
+    }
+
+    /// Remove every pending fault.
+    pub fn clear_faults(&self) {
+        self.handle.shared.faults.clear();
+    }
+
+    /// Add (or replace, by id within its pair) an ACTIVE token. Unknown users, clients and
+    /// pairs are created, so a test can make a token "come back" after revocation.
+    pub fn add_token(&self, token: SimToken) {
+        self.handle.shared.store().add(token);
+    }
+
+    /// Let "other integrations" consume `fraction` (0.0..=1.0) of every bucket's budget at the
+    /// start of each window, from the next window on.
+    pub fn set_background_load(&self, fraction: f64) {
+        self.handle.shared.limits.set_background_load(fraction);
+    }
+}

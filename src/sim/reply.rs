@@ -1,0 +1,191 @@
+//! A response on its way out: the [`Reply`] an operation (or a throttle) produced, the
+//! response-shaping faults applied to it (links, bodies, headers), and its conversion into an
+//! HTTP response with the headers Okta sends on every response. No org state here.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::limits::RateHeaders;
+use super::routes::Outcome;
+use super::types::{FaultKind, LinkStyle};
+
+/// A response before headers are written.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    body: Option<Vec<u8>>,
+    content_type: &'static str,
+    self_link: Option<String>,
+    next_link: Option<String>,
+    pub(crate) rate: RateHeaders,
+}
+
+/// A reply after faults, with the connection-level effects the handler must carry out.
+#[derive(Debug)]
+pub(crate) struct Shaped {
+    pub(crate) reply: Reply,
+    pub(crate) strip_date: bool,
+    pub(crate) reset: bool,
+    pub(crate) duplicate_rate: bool,
+}
+
+impl Reply {
+    pub(crate) fn from_outcome(outcome: Outcome, rate: RateHeaders) -> Reply {
+        let body = outcome
+            .body
+            .map(|v| serde_json::to_vec(&v).unwrap_or_default());
+        Reply {
+            status: outcome.status,
+            body,
+            content_type: "application/json",
+            self_link: outcome.self_link,
+            next_link: outcome.next_link,
+            rate,
+        }
+    }
+
+    pub(crate) fn raw(
+        status: u16,
+        content_type: &'static str,
+        body: Vec<u8>,
+        rate: RateHeaders,
+    ) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            content_type,
+            self_link: None,
+            next_link: None,
+            rate,
+        }
+    }
+
+    /// Write the reply with Okta's standard headers. `date` is `None` only for the
+    /// missing-`Date` fault (the connection strips the one hyper adds).
+    pub(crate) fn into_response(
+        self,
+        request_id: &str,
+        date: Option<&str>,
+        style: LinkStyle,
+        duplicate_rate: bool,
+    ) -> Response {
+        let mut response = Response::new(self.body.map_or_else(Body::empty, Body::from));
+        *response.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let h = response.headers_mut();
+        if response_has_body(self.status) {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.content_type),
+            );
+        }
+        put(h, "x-okta-request-id", request_id);
+        if let Some(date) = date {
+            put(h, "date", date);
+        }
+        let rate = self.rate;
+        h.append("x-rate-limit-limit", HeaderValue::from(rate.limit));
+        h.append("x-rate-limit-remaining", HeaderValue::from(rate.remaining));
+        h.append("x-rate-limit-reset", HeaderValue::from(rate.reset));
+        if duplicate_rate {
+            // A second, looser copy of each: clients must take the minimum (FACTS.md §1).
+            h.append(
+                "x-rate-limit-limit",
+                HeaderValue::from(u64::from(rate.limit) + 100),
+            );
+            h.append(
+                "x-rate-limit-remaining",
+                HeaderValue::from(u64::from(rate.remaining) + 50),
+            );
+            h.append("x-rate-limit-reset", HeaderValue::from(rate.reset + 30));
+        }
+        let links: Vec<String> = [(self.self_link, "self"), (self.next_link, "next")]
+            .into_iter()
+            .filter_map(|(url, rel)| url.map(|u| format!("<{u}>; rel=\"{rel}\"")))
+            .collect();
+        match style {
+            LinkStyle::Separate => links.iter().for_each(|l| append(h, header::LINK, l)),
+            LinkStyle::Joined if !links.is_empty() => append(h, header::LINK, &links.join(", ")),
+            LinkStyle::Joined => {}
+        }
+        response
+    }
+}
+
+fn response_has_body(status: u16) -> bool {
+    status != 204
+}
+
+fn put(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(HeaderName::from_static(name), v);
+    }
+}
+
+fn append(h: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.append(name, v);
+    }
+}
+
+/// A JSON array of at least `min_len` bytes, repeating the body's first element.
+fn oversized(body: Option<&[u8]>, min_len: usize) -> Vec<u8> {
+    let first = body
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        .and_then(|v| v.as_array().and_then(|a| a.first().cloned()))
+        .unwrap_or_else(|| serde_json::json!({ "filler": "x".repeat(64) }));
+    let item = serde_json::to_vec(&first).unwrap_or_else(|_| b"{}".to_vec());
+    let mut out = Vec::with_capacity(min_len + item.len() + 2);
+    out.push(b'[');
+    while out.len() < min_len.max(2) {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item);
+    }
+    out.push(b']');
+    out
+}
+
+/// Apply the response-shaping faults (those that do not replace the response).
+pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> Shaped {
+    let (mut strip_date, mut reset, mut duplicate_rate) = (false, false, false);
+    for fault in faults {
+        match fault {
+            FaultKind::TruncatedBody => {
+                if let Some(body) = &mut reply.body {
+                    body.truncate(body.len() / 2);
+                }
+            }
+            FaultKind::ForeignNextLink(url) => reply.next_link = Some(url.to_string()),
+            FaultKind::CursorLoop => reply.next_link = Some(self_url.to_owned()),
+            FaultKind::DuplicateRateLimitHeaders => duplicate_rate = true,
+            FaultKind::MissingDateHeader => strip_date = true,
+            FaultKind::OversizedBody(n) => {
+                reply.body = Some(oversized(reply.body.as_deref(), *n));
+                reply.status = 200;
+                reply.content_type = "application/json";
+            }
+            FaultKind::WrongContentType => {
+                reply.status = 200;
+                reply.content_type = "text/html; charset=utf-8";
+                reply.body = Some(b"<!DOCTYPE html><html><head><title>Sign In</title></head><body>Okta</body></html>".to_vec());
+            }
+            FaultKind::ResetConnection => reset = true,
+            // The replacing faults were handled before the operation ran.
+            FaultKind::Status(_)
+            | FaultKind::RateLimited { .. }
+            | FaultKind::ConcurrencyLimited
+            | FaultKind::Latency(_)
+            | FaultKind::MalformedJson => {}
+        }
+    }
+    Shaped {
+        reply,
+        strip_date,
+        reset,
+        duplicate_rate,
+    }
+}

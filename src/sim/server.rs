@@ -1,0 +1,300 @@
+//! The request pipeline every request goes through, in Okta's order: concurrency admission
+//! (held for the whole request, including the configured latency), the rate-limit bucket,
+//! `SSWS` auth, injected faults, the operation itself, then the headers every Okta response
+//! carries (`X-Okta-Request-Id`, `Date`, `X-Rate-Limit-*`, `Link`). Also owns the counters and
+//! request log. What each operation answers lives in `routes`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use chrono::Utc;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+use super::conn::{ConnControl, SimListener};
+use super::faults::Faults;
+use super::limits::{Charge, Limits, RateHeaders, epoch_after};
+use super::reply::{Reply, shape};
+use super::routes::{self, Outcome, Route};
+use super::store::Store;
+use super::types::{FaultKind, LinkStyle, RequestRecord, RouteKind, SimStats};
+use super::{REQUEST_LOG_CAPACITY, SimConfig, seed};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Counters behind [`SimStats`], minus the live concurrency figures.
+#[derive(Debug, Default)]
+struct Counters(SimStats);
+
+/// State shared by the handle and the server task.
+pub(crate) struct Shared {
+    pub(crate) base_url: url::Url,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    origin: String,
+    api_token: String,
+    pub(crate) link_style: LinkStyle,
+    latency: Duration,
+    record: bool,
+    store: Mutex<Store>,
+    pub(crate) limits: Limits,
+    pub(crate) faults: Faults,
+    counters: Mutex<Counters>,
+    log: Mutex<VecDeque<RequestRecord>>,
+    next_request: AtomicU64,
+    /// Randomness for request and error ids (seeded, though ids also carry a counter).
+    ids: Mutex<StdRng>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: SimConfig, base_url: url::Url) -> Shared {
+        let origin = base_url.as_str().trim_end_matches('/').to_owned();
+        let store = seed::seed(&config, &origin);
+        Shared {
+            base_url,
+            origin,
+            limits: Limits::new(
+                config.rate_limit_per_window,
+                config.window,
+                config.concurrency_limit,
+            ),
+            api_token: config.api_token,
+            link_style: config.link_style,
+            latency: config.latency,
+            record: config.record_requests,
+            store: Mutex::new(store),
+            faults: Faults::default(),
+            counters: Mutex::new(Counters::default()),
+            log: Mutex::new(VecDeque::new()),
+            next_request: AtomicU64::new(1),
+            ids: Mutex::new(StdRng::seed_from_u64(config.seed.rotate_left(17))),
+        }
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    pub(crate) fn stats(&self) -> SimStats {
+        let mut stats = lock(&self.counters).0.clone();
+        stats.peak_concurrency = self.limits.peak();
+        stats.in_flight = self.limits.in_flight();
+        stats
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.log).iter().cloned().collect()
+    }
+
+    fn random_alnum(&self, len: usize) -> String {
+        const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut rng = lock(&self.ids);
+        (0..len)
+            .map(|_| char::from(ALNUM[rng.random_range(0..ALNUM.len())]))
+            .collect()
+    }
+
+    /// A unique `X-Okta-Request-Id`: random text plus a sequence number.
+    fn request_id(&self) -> String {
+        let n = self.next_request.fetch_add(1, Ordering::SeqCst);
+        format!("{}{n:011}", self.random_alnum(16))
+    }
+
+    fn error_id(&self) -> String {
+        format!("oae{}", self.random_alnum(22))
+    }
+
+    fn error_reply(&self, status: u16, rate: RateHeaders) -> Reply {
+        Reply::from_outcome(Outcome::error(status, None, &[], &self.error_id()), rate)
+    }
+
+    /// Everything after concurrency admission.
+    async fn serve_admitted(&self, route: &Route, req: &Parts) -> (Reply, Vec<FaultKind>) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let rate = match self.limits.charge(route.kind) {
+            Charge::Allowed(h) => h,
+            Charge::Exhausted(h) => return (self.error_reply(429, h), Vec::new()),
+        };
+        let expected = format!("SSWS {}", self.api_token);
+        let authorized = req
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+        if !authorized {
+            return (self.error_reply(401, rate), Vec::new());
+        }
+        let faults = self
+            .faults
+            .take(route.user.as_deref(), route.client.as_deref());
+        for fault in &faults {
+            if let FaultKind::Latency(d) = fault {
+                tokio::time::sleep(*d).await;
+            }
+        }
+        for fault in &faults {
+            let replaced = match fault {
+                FaultKind::Status(s) => Some(self.error_reply(*s, rate)),
+                FaultKind::RateLimited { reset_in } => Some(self.error_reply(
+                    429,
+                    RateHeaders {
+                        limit: rate.limit,
+                        remaining: 0,
+                        reset: epoch_after(*reset_in),
+                    },
+                )),
+                FaultKind::ConcurrencyLimited => Some(self.concurrency_reply()),
+                // The operation must not run when the client can never hear its outcome.
+                FaultKind::ResetConnection => {
+                    Some(Reply::raw(200, "application/json", Vec::new(), rate))
+                }
+                FaultKind::MalformedJson => Some(Reply::raw(
+                    200,
+                    "application/json",
+                    b"{\"id\": oar<<not json".to_vec(),
+                    rate,
+                )),
+                _ => None,
+            };
+            if let Some(reply) = replaced {
+                return (reply, faults);
+            }
+        }
+        let path = req.uri.path();
+        let query = req.uri.query().unwrap_or_default();
+        let outcome = {
+            let mut store = self.store();
+            routes::dispatch(
+                &mut store,
+                route,
+                &self.origin,
+                path,
+                query,
+                &self.error_id(),
+            )
+        };
+        (Reply::from_outcome(outcome, rate), faults)
+    }
+
+    /// Okta's concurrency 429: limit and remaining both 0, reset a suggestion one second out.
+    fn concurrency_reply(&self) -> Reply {
+        self.error_reply(
+            429,
+            RateHeaders {
+                limit: 0,
+                remaining: 0,
+                reset: epoch_after(Duration::from_secs(1)),
+            },
+        )
+    }
+
+    fn count(&self, route: RouteKind, status: u16, rate: RateHeaders) {
+        let mut c = lock(&self.counters);
+        c.0.requests += 1;
+        *c.0.by_route.entry(route).or_insert(0) += 1;
+        match status {
+            429 if rate.limit == 0 => c.0.concurrency_limited += 1,
+            429 => c.0.rate_limited += 1,
+            500..=599 => c.0.server_errors += 1,
+            _ => {}
+        }
+    }
+
+    fn log(&self, record: RequestRecord) {
+        if !self.record {
+            return;
+        }
+        let mut log = lock(&self.log);
+        if log.len() >= REQUEST_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(record);
+    }
+}
+
+fn header_text(req: &Parts, name: &str) -> Option<String> {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<ConnControl>,
+    req: Request,
+) -> Response {
+    let received_at = Instant::now();
+    let received_at_utc = Utc::now();
+    // Only the head is needed; the body type is not `Sync`, so it must not be held across awaits.
+    let (req, _body) = req.into_parts();
+    let request_id = shared.request_id();
+    let route = routes::parse(&req.method, req.uri.path());
+    let (reply, faults) = match shared.limits.admit() {
+        Some(_in_flight) => shared.serve_admitted(&route, &req).await,
+        None => (shared.concurrency_reply(), Vec::new()),
+    };
+    let self_url = format!(
+        "{}{}",
+        shared.origin,
+        req.uri.path_and_query().map_or("", |p| p.as_str())
+    );
+    let shaped = shape(reply, &faults, &self_url);
+    if shaped.strip_date {
+        conn.strip_next_date();
+    }
+    let status = if shaped.reset { 0 } else { shaped.reply.status };
+    shared.count(route.kind, shaped.reply.status, shaped.reply.rate);
+    shared.log(RequestRecord {
+        method: req.method.to_string(),
+        path_and_query: req
+            .uri
+            .path_and_query()
+            .map_or_else(String::new, ToString::to_string),
+        route: route.kind,
+        status,
+        received_at,
+        received_at_utc,
+        request_id: request_id.clone(),
+        retry_for: header_text(&req, "x-okta-retry-for"),
+        retry_count: header_text(&req, "x-okta-retry-count"),
+    });
+    if shaped.reset {
+        conn.kill();
+    }
+    let date = (!shaped.strip_date).then(|| httpdate::fmt_http_date(SystemTime::now()));
+    shaped.reply.into_response(
+        &request_id,
+        date.as_deref(),
+        shared.link_style,
+        shaped.duplicate_rate,
+    )
+}
+
+/// Serve `shared` on `listener` until `stop` fires (or its sender is dropped).
+pub(crate) fn spawn(listener: SimListener, shared: Arc<Shared>, stop: oneshot::Receiver<()>) {
+    let app = Router::new().fallback(handle).with_state(shared);
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<ConnControl>(),
+    )
+    .with_graceful_shutdown(async move {
+        // A dropped sender means the last handle is gone: stop as well.
+        let _ = stop.await;
+    });
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::warn!(error.message = %e, "simulated Okta org stopped with an error");
+        }
+    });
+}

@@ -1,0 +1,196 @@
+//! Plain data the simulated org exposes to its users: tokens as tests see them, revocation
+//! records, statistics, the request log and the fault-injection vocabulary. No behaviour
+//! lives here beyond small accessors.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+/// An ACTIVE refresh token as the org holds it (the fields of Okta's `OAuth2RefreshToken`
+/// that vary per token; `status` is always `ACTIVE` and `_links` are derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimToken {
+    /// Token id, `oar` + 17 alphanumerics for seeded tokens.
+    pub id: String,
+    /// Owning user's id (`00u…`).
+    pub user_id: String,
+    /// The client's `client_id` (`0oa…`).
+    pub client_id: String,
+    /// Custom authorization server URL, `{base}oauth2/aus…`.
+    pub issuer: String,
+    /// Scope names; seeded tokens always include `offline_access`.
+    pub scopes: Vec<String>,
+    /// Creation time, millisecond precision.
+    pub created: DateTime<Utc>,
+    /// Last use or rotation, between `created` and the seeding `now`.
+    pub last_updated: DateTime<Utc>,
+    /// Expiry; `None` for non-expiring tokens (then omitted from the JSON).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// How a token was revoked through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeHow {
+    /// `DELETE …/tokens/{tokenId}`.
+    Single,
+    /// `DELETE …/tokens` (every token of the pair).
+    AllForPair,
+}
+
+/// A token revoked through the API, with how and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedToken {
+    /// The token as it was when revoked.
+    pub token: SimToken,
+    /// Which DELETE revoked it.
+    pub how: RevokeHow,
+    /// Wall-clock time of the revocation.
+    pub at: DateTime<Utc>,
+}
+
+/// The kind of route a request hit; also the rate-limit bucket (method + path template).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RouteKind {
+    /// `GET /api/v1/users/{id}/clients`.
+    ListClients,
+    /// `GET /api/v1/users/{id}/clients/{id}/tokens`.
+    ListTokens,
+    /// `DELETE /api/v1/users/{id}/clients/{id}/tokens`.
+    RevokeAll,
+    /// `GET /api/v1/users/{id}/clients/{id}/tokens/{id}`.
+    GetToken,
+    /// `DELETE /api/v1/users/{id}/clients/{id}/tokens/{id}`.
+    RevokeToken,
+    /// Anything else (answered 404 or 405).
+    Other,
+}
+
+/// Counters of what the org has served.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Every request answered (or reset), whatever the status.
+    pub requests: u64,
+    /// Requests by route kind.
+    pub by_route: BTreeMap<RouteKind, u64>,
+    /// 429s for an exhausted rate-limit bucket (including injected ones).
+    pub rate_limited: u64,
+    /// 429s for the concurrency limit (including injected ones).
+    pub concurrency_limited: u64,
+    /// 5xx responses served.
+    pub server_errors: u64,
+    /// Highest number of admitted requests in flight at once.
+    pub peak_concurrency: usize,
+    /// Requests in flight right now.
+    pub in_flight: usize,
+}
+
+impl SimStats {
+    /// Requests served for one route kind.
+    pub fn route(&self, kind: RouteKind) -> u64 {
+        self.by_route.get(&kind).copied().unwrap_or(0)
+    }
+}
+
+/// One entry of the request log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method, e.g. `GET`.
+    pub method: String,
+    /// Path plus query, as received.
+    pub path_and_query: String,
+    /// Route kind the path matched.
+    pub route: RouteKind,
+    /// Status sent; `0` when the connection was reset instead.
+    pub status: u16,
+    /// When the request arrived (monotonic).
+    pub received_at: Instant,
+    /// When the request arrived (wall clock).
+    pub received_at_utc: DateTime<Utc>,
+    /// The `X-Okta-Request-Id` sent back.
+    pub request_id: String,
+    /// `X-Okta-Retry-For` as sent by the client, if any.
+    pub retry_for: Option<String>,
+    /// `X-Okta-Retry-Count` as sent by the client, if any.
+    pub retry_count: Option<String>,
+}
+
+/// How `Link` relations are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkStyle {
+    /// One `Link` header line per relation (Okta's form).
+    #[default]
+    Separate,
+    /// One comma-joined `Link` header.
+    Joined,
+}
+
+/// A fault to inject into matching requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// Only requests whose path names this user; `None` matches every request.
+    pub user: Option<String>,
+    /// Only requests whose path also names this client; `None` matches any.
+    pub client: Option<String>,
+    /// What goes wrong.
+    pub kind: FaultKind,
+    /// How many matching requests it applies to; `None` means every one, forever.
+    pub times: Option<u32>,
+}
+
+impl Fault {
+    /// A fault on every request, forever.
+    pub fn always(kind: FaultKind) -> Fault {
+        Fault {
+            user: None,
+            client: None,
+            kind,
+            times: None,
+        }
+    }
+
+    /// A fault on the next `times` requests.
+    pub fn times(kind: FaultKind, times: u32) -> Fault {
+        Fault {
+            user: None,
+            client: None,
+            kind,
+            times: Some(times),
+        }
+    }
+}
+
+/// What an injected fault does. Response-shaping faults (links, headers, bodies) apply to the
+/// response the request would otherwise get; the others replace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// That status with an Okta error body (500 → E0000009, 503 → E0000010, …).
+    Status(u16),
+    /// 429 E0000047 with `X-Rate-Limit-Remaining: 0` and Reset = now + `reset_in`, rounded up.
+    RateLimited {
+        /// How far in the future the reset lies.
+        reset_in: Duration,
+    },
+    /// Okta's concurrency 429: `X-Rate-Limit-Limit: 0`, `-Remaining: 0`, Reset = now + 1 s.
+    ConcurrencyLimited,
+    /// Extra delay, counted as in flight; the response is otherwise normal.
+    Latency(Duration),
+    /// 200, `application/json`, a body that is not JSON.
+    MalformedJson,
+    /// The normal JSON body cut in half (Content-Length matches the cut body).
+    TruncatedBody,
+    /// `rel="next"` is exactly this URL (normally on another origin).
+    ForeignNextLink(url::Url),
+    /// `rel="next"` repeats the request's own URL.
+    CursorLoop,
+    /// Every `X-Rate-Limit-*` header twice: the true value, then a larger one.
+    DuplicateRateLimitHeaders,
+    /// The response carries no `Date` header.
+    MissingDateHeader,
+    /// 200 with a valid JSON array body of at least that many bytes.
+    OversizedBody(usize),
+    /// 200 with `Content-Type: text/html` and an HTML body.
+    WrongContentType,
+    /// The connection is closed without any response.
+    ResetConnection,
+}
