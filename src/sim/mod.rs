@@ -101,6 +101,14 @@ pub struct SimOrg {
     handle: Arc<Handle>,
 }
 
+impl std::fmt::Debug for SimOrg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOrg")
+            .field("base_url", &self.handle.shared.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Handle {
     shared: Arc<Shared>,
     stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
