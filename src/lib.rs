@@ -2,8 +2,13 @@
 //! holds for configured user/client pairs, records every observation in SQLite, revokes what
 //! policy selects, and leaves an audit trail that proves it.
 
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod okta;
 pub mod policy;
 pub mod sim;
 pub mod store;
+pub mod sweep;
+pub mod telemetry;

@@ -19,6 +19,7 @@ use super::model::{self, ObservedToken, OktaErrorBody, UserClient};
 use super::page::{Cursor, parse_link_header};
 use super::retry::{Attempt, RateLimitHeaders, RetryInfo, RetryPolicy, with_retries};
 use super::stats::HttpStats;
+use crate::config::{self, AuthMode, OktaConfig};
 
 /// Okta's largest page for token listings.
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -129,6 +130,36 @@ impl OktaClient {
             authorization,
             settings,
             stats: Arc::default(),
+        })
+    }
+
+    /// The client `[okta]` describes. Configuration problems name their key.
+    pub fn from_config(okta: &OktaConfig) -> Result<Self, config::Error> {
+        if okta.auth == AuthMode::Oauth {
+            return Err(config::Error::invalid(
+                "okta.auth",
+                "\"oauth\" is not available in this build; use \"ssws\" with okta.api_token_file",
+            ));
+        }
+        let org = okta.org_url.as_deref().unwrap_or_default();
+        let base =
+            Url::parse(org).map_err(|e| config::Error::invalid("okta.org_url", e.to_string()))?;
+        let token = okta.api_token.clone().ok_or_else(|| {
+            config::Error::invalid("okta.api_token", "required with auth = \"ssws\"")
+        })?;
+        let settings = ClientSettings {
+            timeout: okta.timeout,
+            page_size: okta.page_size,
+            retry: RetryPolicy {
+                max_retries: okta.max_retries,
+                min_backoff: okta.min_backoff,
+                max_backoff: okta.max_backoff,
+                rate_limit_jitter: okta.max_backoff.min(Duration::from_secs(1)),
+            },
+            ..ClientSettings::default()
+        };
+        OktaClient::new(base, &Auth::Ssws(token), settings).map_err(|e| {
+            config::Error::invalid("okta", format!("cannot build the HTTP client: {e}"))
         })
     }
 

@@ -369,31 +369,3 @@ async fn delete_one_then_all_revokes_and_records() {
     assert!(revoked[1..].iter().all(|r| r.how == RevokeHow::AllForPair));
     assert_eq!(send(reqwest::Method::POST, &all).await.status(), 405);
 }
-
-#[tokio::test]
-#[ignore = "slow in debug builds; run with --ignored --release to check seeding speed"]
-async fn seeding_a_million_tokens_takes_seconds() {
-    let cfg = SimConfig {
-        users: 10_000,
-        clients: 50,
-        pairs: 5_000,
-        big_pairs: 2_350,
-        record_requests: false,
-        ..config()
-    };
-    let started = std::time::Instant::now();
-    let org = SimOrg::start(cfg).await.expect("start");
-    let elapsed = started.elapsed();
-    let (user, client) = org.pairs()[0].clone();
-    assert!(org.tokens(&user, &client).len() >= 250);
-    let rss = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss = rss
-        .lines()
-        .find(|l| l.starts_with("VmRSS"))
-        .unwrap_or_default()
-        .to_owned();
-    eprintln!(
-        "seeded {} tokens in {elapsed:?}; {rss}",
-        org.all_tokens().len()
-    );
-}

@@ -1,0 +1,22 @@
+//! `revokd config check`: validate and print the effective configuration, secrets redacted.
+
+use super::{Exit, Failure, load_config};
+use crate::cli::Cli;
+use crate::config::{EXAMPLE, redacted::effective_toml};
+
+pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
+    if example {
+        print!("{EXAMPLE}");
+        return Ok(Exit::Success);
+    }
+    let config = load_config(cli)?;
+    print!("{}", effective_toml(&config));
+    eprintln!(
+        "configuration OK: {} target pair(s), {} policy rule(s), {} exemption(s), mode {}",
+        config.target_pairs().len(),
+        config.policies.len(),
+        config.exemptions.len(),
+        config.mode.as_str()
+    );
+    Ok(Exit::Success)
+}

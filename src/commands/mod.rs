@@ -1,0 +1,83 @@
+//! The command layer: turns a parsed command line into calls on the library and an exit code
+//! (0 ok, 3 finished with failures, 78 bad configuration, 1 anything else). Fatal errors are
+//! reported once, here, on stderr.
+
+mod audit;
+mod config_check;
+mod db;
+mod demo;
+mod output;
+mod sweep;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, DbCommand};
+use crate::config::{self, Config};
+use crate::store::Store;
+use crate::sweep::Deps;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked.
+    Success,
+    /// Finished, with failures the output names.
+    Failures,
+}
+
+/// Why a command could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("configuration error: {0}")]
+    Config(#[from] config::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Exit codes of PRODUCT §5.
+pub const EXIT_FAILURES: u8 = 3;
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Runs the parsed command and maps its outcome to an exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let outcome = match &cli.command {
+        Command::Sweep(args) => sweep::run(&cli, args).await,
+        Command::Config(ConfigCommand::Check { example }) => config_check::run(&cli, *example),
+        Command::Db(DbCommand::Migrate) => db::migrate(&cli).await,
+        Command::Audit(AuditCommand::Verify) => audit::verify(&cli).await,
+        Command::Demo(args) => demo::run(args).await,
+    };
+    match outcome {
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Failures) => ExitCode::from(EXIT_FAILURES),
+        Err(Failure::Config(e)) => {
+            eprintln!("revokd: configuration error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("revokd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads and validates the configuration named on the command line.
+fn load_config(cli: &Cli) -> Result<Config, Failure> {
+    Ok(config::load(cli.config.as_deref())?)
+}
+
+/// Opens the configured database (applying migrations).
+async fn open_store(config: &Config) -> Result<Store, Failure> {
+    Store::connect(&config.database.url)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database.url))
+        .map_err(Failure::Other)
+}
+
+/// Everything a sweep needs, from the configuration.
+async fn deps(config: &Config) -> Result<Deps, Failure> {
+    let store = open_store(config).await?;
+    Ok(Deps::from_config(config, store)?)
+}

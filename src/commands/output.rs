@@ -1,0 +1,75 @@
+//! What commands print for people: the sweep summary.
+
+use std::fmt::Write;
+
+use crate::sweep::SweepReport;
+
+/// A short readable summary of one sweep.
+pub(super) fn sweep_summary(report: &SweepReport) -> String {
+    let c = &report.counts;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sweep #{} ({}): {}",
+        report.sweep_id,
+        report.mode.as_str(),
+        report.status.as_str()
+    );
+    let _ = writeln!(
+        out,
+        "  pairs {} ({} failed) · tokens seen {} ({} active) · pages {}",
+        c.targets_total, c.targets_failed, c.tokens_seen, report.active_seen, report.pages
+    );
+    let _ = writeln!(
+        out,
+        "  revocations planned {} · done {} · failed {}",
+        c.revocations_planned, c.revocations_done, c.revocations_failed
+    );
+    let _ = writeln!(
+        out,
+        "  Okta requests {} · 429s waited out {} ({} concurrency) · waiting {:.1} s",
+        c.http_requests,
+        c.http_429,
+        c.http_429_concurrency,
+        c.wait_ms as f64 / 1000.0
+    );
+    if !report.policies.is_empty() {
+        let width = report
+            .policies
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "policy", "planned", "revoked", "gone", "failed", "exempt", "flagged"
+        );
+        for (name, t) in &report.policies {
+            let _ = writeln!(
+                out,
+                "  {name:width$}  {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                t.planned, t.revoked, t.already_gone, t.failed, t.exempted, t.flagged
+            );
+        }
+    }
+    if let Some(reason) = &report.guard {
+        let _ = writeln!(out, "  SAFETY GUARD TRIPPED, nothing revoked: {reason}");
+    }
+    for f in report.failures.iter().take(10) {
+        let _ = writeln!(
+            out,
+            "  target {}:{} failed: {}",
+            f.user_id, f.client_id, f.error
+        );
+    }
+    if report.failures.len() > 10 {
+        let _ = writeln!(
+            out,
+            "  … and {} more failed targets (see the targets table)",
+            report.failures.len() - 10
+        );
+    }
+    out
+}

@@ -1,0 +1,79 @@
+//! `revokd sweep`: one pass now, then exit.
+
+use chrono::Utc;
+
+use super::{Exit, Failure, deps, load_config, output};
+use crate::cli::{Cli, SweepArgs};
+use crate::config::{self, Mode};
+use crate::okta::{ClientId, UserId};
+use crate::store::Trigger;
+use crate::sweep::{SweepPlan, Target, run_once};
+
+pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
+    let config = load_config(cli)?;
+    let targets = if args.targets.is_empty() {
+        configured_targets(&config)?
+    } else {
+        args.targets
+            .iter()
+            .map(|t| parse_target(t))
+            .collect::<Result<_, _>>()?
+    };
+    if targets.is_empty() {
+        return Err(config::Error::invalid(
+            "targets",
+            "no targets: add [[targets]] or pass --target USER:CLIENT",
+        )
+        .into());
+    }
+    let mode = match (args.dry_run, args.enforce) {
+        (true, _) => Mode::DryRun,
+        (_, true) => Mode::Enforce,
+        _ => config.mode,
+    };
+    let deps = deps(&config).await?;
+    let plan = SweepPlan {
+        trigger: Trigger::Cli,
+        mode,
+        targets,
+    };
+    let report = run_once(&deps, &plan, Utc::now())
+        .await
+        .map_err(anyhow::Error::from)?;
+    deps.store.close().await;
+    print!("{}", output::sweep_summary(&report));
+    Ok(if report.is_clean() {
+        Exit::Success
+    } else {
+        Exit::Failures
+    })
+}
+
+/// The configured pairs as sweep targets.
+pub(super) fn configured_targets(config: &config::Config) -> Result<Vec<Target>, config::Error> {
+    config
+        .target_pairs()
+        .into_iter()
+        .map(|(u, c)| {
+            Ok(Target {
+                user: UserId::new(u)
+                    .map_err(|e| config::Error::invalid("targets", e.to_string()))?,
+                client: ClientId::new(c)
+                    .map_err(|e| config::Error::invalid("targets", e.to_string()))?,
+                source: "config",
+            })
+        })
+        .collect()
+}
+
+fn parse_target(text: &str) -> Result<Target, config::Error> {
+    let bad = |why: String| config::Error::invalid("--target", format!("`{text}`: {why}"));
+    let (user, client) = text
+        .split_once(':')
+        .ok_or_else(|| bad("expected USER:CLIENT".into()))?;
+    Ok(Target {
+        user: UserId::new(user).map_err(|e| bad(e.to_string()))?,
+        client: ClientId::new(client).map_err(|e| bad(e.to_string()))?,
+        source: "config",
+    })
+}

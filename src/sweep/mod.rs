@@ -1,0 +1,206 @@
+//! The sweep: the one orchestrator. A pass lists every target (bounded concurrency), records
+//! each page and decides each token as it arrives, then checks the blast-radius guard over the
+//! whole plan, and only then revokes (enforce) or records the plan (dry-run). One target's
+//! failure never stops the others. Okta calls go through `okta`, SQL through `store`,
+//! decisions through `policy`: this module only sequences them and keeps the tally.
+
+mod list;
+mod report;
+mod revoke;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tracing::{Instrument, info, info_span};
+
+use crate::config::{self, Config, Mode, SafetyConfig};
+use crate::okta::{ClientId, OktaClient, UserId};
+use crate::policy::{PolicySet, check_guard};
+use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
+
+pub use list::{Listed, Planned};
+pub use report::{PolicyTally, SweepReport, TargetFailure};
+
+/// One user/client pair to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub user: UserId,
+    pub client: ClientId,
+    /// `config`, `discovered` or `offboard` (`targets.source`).
+    pub source: &'static str,
+}
+
+/// What a sweep needs: the two edges and the settings that shape a pass.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub okta: OktaClient,
+    pub policies: Arc<PolicySet>,
+    pub safety: SafetyConfig,
+    /// Targets listed at once, and revocations sent at once.
+    pub concurrency: usize,
+}
+
+impl Deps {
+    /// The sweep's dependencies as the configuration describes them, over an open store.
+    pub fn from_config(config: &Config, store: Store) -> Result<Deps, config::Error> {
+        Ok(Deps {
+            store,
+            okta: OktaClient::from_config(&config.okta)?,
+            policies: Arc::new(PolicySet::from_config(
+                &config.policies,
+                &config.exemptions,
+            )?),
+            safety: config.safety.clone(),
+            concurrency: config.okta.concurrency,
+        })
+    }
+}
+
+/// What this pass is.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    pub trigger: Trigger,
+    pub mode: Mode,
+    pub targets: Vec<Target>,
+}
+
+/// Runs one pass. Decisions are taken as of `now`. Returns the report; fails only when the
+/// database fails (Okta faults are recorded per target and the pass goes on).
+pub async fn run_once(
+    deps: &Deps,
+    plan: &SweepPlan,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, store::Error> {
+    let sweep_id = deps
+        .store
+        .begin_sweep(plan.trigger, plan.mode, Utc::now())
+        .await?;
+    let span = info_span!(
+        "revocation_run",
+        run_id = sweep_id,
+        trigger = plan.trigger.as_str(),
+        dry_run = plan.mode == Mode::DryRun
+    );
+    async move {
+        let (okta, stats) = deps.okta.with_fresh_stats();
+        let mut report = SweepReport::new(sweep_id, plan.mode, plan.targets.len());
+
+        let listed: Vec<_> = futures::stream::iter(&plan.targets)
+            .map(|target| list::list_target(deps, &okta, sweep_id, target, now))
+            .buffer_unordered(deps.concurrency.max(1))
+            .collect()
+            .await;
+        let (mut planned, mut exempt) = (Vec::new(), Vec::new());
+        for (target, outcome) in listed {
+            match outcome? {
+                Ok(listed) => {
+                    report.absorb(&listed);
+                    planned.extend(listed.planned);
+                    exempt.extend(listed.exempt);
+                }
+                Err(error) => report.target_failed(target, &error),
+            }
+        }
+        record_all(
+            deps,
+            sweep_id,
+            plan.mode,
+            &exempt,
+            RevocationState::SkippedExempt,
+        )
+        .await?;
+
+        let counts = &mut report.counts;
+        counts.revocations_planned = planned.len() as u64;
+        match check_guard(counts.revocations_planned, report.active_seen, &deps.safety) {
+            Err(trip) => {
+                record_all(
+                    deps,
+                    sweep_id,
+                    plan.mode,
+                    &planned,
+                    RevocationState::SkippedSafety,
+                )
+                .await?;
+                info!(reason = %trip, "safety guard tripped: nothing revoked");
+                report.guard = Some(trip.to_string());
+            }
+            Ok(()) if plan.mode == Mode::DryRun => {
+                record_all(
+                    deps,
+                    sweep_id,
+                    plan.mode,
+                    &planned,
+                    RevocationState::Planned,
+                )
+                .await?;
+            }
+            Ok(()) => {
+                let outcomes: Vec<_> = futures::stream::iter(&planned)
+                    .map(|p| {
+                        let okta = &okta;
+                        async move { (p, revoke::revoke_planned(deps, okta, sweep_id, p).await) }
+                    })
+                    .buffer_unordered(deps.concurrency.max(1))
+                    .collect()
+                    .await;
+                for (p, outcome) in outcomes {
+                    report.revocation(p, outcome?);
+                }
+            }
+        }
+
+        let http = stats.snapshot();
+        let counts = &mut report.counts;
+        counts.http_requests = http.requests;
+        counts.http_429 = http.http_429();
+        counts.http_429_concurrency = http.concurrency_429;
+        counts.wait_ms = http.wait_ms;
+        report.status = report.derive_status();
+        deps.store
+            .finish_sweep(
+                sweep_id,
+                report.status,
+                &report.counts,
+                report.guard.as_deref(),
+                Utc::now(),
+            )
+            .await?;
+        report.log_summary();
+        Ok(report)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Appends one audit row per planned revocation, all in one state, in one transaction.
+async fn record_all(
+    deps: &Deps,
+    sweep_id: i64,
+    mode: Mode,
+    planned: &[Planned],
+    state: RevocationState,
+) -> Result<(), store::Error> {
+    let now = ts(Utc::now());
+    let rows: Vec<NewRevocation> = planned
+        .iter()
+        .map(|p| p.audit_row(sweep_id, mode, state, &now))
+        .collect();
+    deps.store.append_revocations(&rows).await?;
+    Ok(())
+}
+
+impl SweepReport {
+    fn derive_status(&self) -> SweepStatus {
+        let c = &self.counts;
+        if c.targets_total > 0 && c.targets_failed == c.targets_total {
+            SweepStatus::Failed
+        } else if c.targets_failed > 0 || c.revocations_failed > 0 || self.guard.is_some() {
+            SweepStatus::Partial
+        } else {
+            SweepStatus::Ok
+        }
+    }
+}

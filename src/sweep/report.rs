@@ -1,0 +1,137 @@
+//! The result of one sweep: counts, per-policy tallies, failures, and the one summary line.
+
+use std::collections::BTreeMap;
+
+use tracing::info;
+
+use super::revoke::RevocationOutcome;
+use super::{Listed, Planned, Target};
+use crate::config::Mode;
+use crate::store::{SweepCounts, SweepStatus};
+
+/// What happened under one policy rule in a sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyTally {
+    pub planned: u64,
+    pub revoked: u64,
+    pub already_gone: u64,
+    pub failed: u64,
+    pub exempted: u64,
+    pub flagged: u64,
+}
+
+/// A target that could not be listed.
+#[derive(Debug, Clone)]
+pub struct TargetFailure {
+    pub user_id: String,
+    pub client_id: String,
+    pub error: String,
+}
+
+/// One sweep's outcome, as recorded in `sweeps` and shown to the operator.
+#[derive(Debug, Clone)]
+pub struct SweepReport {
+    pub sweep_id: i64,
+    pub mode: Mode,
+    pub status: SweepStatus,
+    pub counts: SweepCounts,
+    pub active_seen: u64,
+    pub pages: u64,
+    pub policies: BTreeMap<String, PolicyTally>,
+    pub failures: Vec<TargetFailure>,
+    /// Why the safety guard tripped, if it did.
+    pub guard: Option<String>,
+}
+
+impl SweepReport {
+    pub(super) fn new(sweep_id: i64, mode: Mode, targets: usize) -> Self {
+        SweepReport {
+            sweep_id,
+            mode,
+            status: SweepStatus::Running,
+            counts: SweepCounts {
+                targets_total: targets as u64,
+                ..SweepCounts::default()
+            },
+            active_seen: 0,
+            pages: 0,
+            policies: BTreeMap::new(),
+            failures: Vec::new(),
+            guard: None,
+        }
+    }
+
+    fn tally(&mut self, rules: &[String], bump: impl Fn(&mut PolicyTally)) {
+        for rule in rules {
+            bump(self.policies.entry(rule.clone()).or_default());
+        }
+    }
+
+    pub(super) fn absorb(&mut self, listed: &Listed) {
+        self.counts.tokens_seen += listed.tokens_seen;
+        self.active_seen += listed.active_seen;
+        self.pages += listed.pages;
+        for p in &listed.planned {
+            self.tally(&p.rules, |t| t.planned += 1);
+        }
+        for p in &listed.exempt {
+            self.tally(&p.rules, |t| t.exempted += 1);
+        }
+        for rules in &listed.flagged {
+            self.tally(rules, |t| t.flagged += 1);
+        }
+    }
+
+    pub(super) fn target_failed(&mut self, target: &Target, error: &crate::okta::Error) {
+        self.counts.targets_failed += 1;
+        self.failures.push(TargetFailure {
+            user_id: target.user.to_string(),
+            client_id: target.client.to_string(),
+            error: error.to_string(),
+        });
+    }
+
+    pub(super) fn revocation(&mut self, planned: &Planned, outcome: RevocationOutcome) {
+        match outcome {
+            RevocationOutcome::Done => {
+                self.counts.revocations_done += 1;
+                self.tally(&planned.rules, |t| t.revoked += 1);
+            }
+            RevocationOutcome::AlreadyGone => {
+                self.counts.revocations_done += 1;
+                self.tally(&planned.rules, |t| t.already_gone += 1);
+            }
+            RevocationOutcome::Failed => {
+                self.counts.revocations_failed += 1;
+                self.tally(&planned.rules, |t| t.failed += 1);
+            }
+        }
+    }
+
+    /// Whether the sweep finished cleanly (exit 0) rather than with failures (exit 3).
+    pub fn is_clean(&self) -> bool {
+        self.status == SweepStatus::Ok
+    }
+
+    pub(super) fn log_summary(&self) {
+        let c = &self.counts;
+        info!(
+            sweep.id = self.sweep_id,
+            mode = self.mode.as_str(),
+            status = self.status.as_str(),
+            targets = c.targets_total,
+            targets_failed = c.targets_failed,
+            pages = self.pages,
+            examined = c.tokens_seen,
+            planned = c.revocations_planned,
+            revoked = c.revocations_done,
+            failed = c.revocations_failed,
+            skipped = self.policies.values().map(|t| t.exempted).sum::<u64>(),
+            http.requests = c.http_requests,
+            http.status_429 = c.http_429,
+            wait_ms = c.wait_ms,
+            guard = self.guard.as_deref(),
+            "sweep finished"
+        );
+    }
+}
