@@ -18,7 +18,8 @@ use crate::store::{Store, Trigger};
 use crate::sweep::{Deps, SweepPlan, SweepReport, Target, run_once};
 
 /// The simulated org the demo sweeps: 240 pairs, four of them with hundreds of tokens, and a
-/// modest rate limit (60 requests per 2 s window per bucket) so waiting out 429s is visible.
+/// modest rate limit (300 requests per 1 s window per bucket, of which revokd takes its
+/// `max_share`) so pacing on the budget is visible.
 pub fn demo_org() -> SimConfig {
     SimConfig {
         seed: 2026,
@@ -28,8 +29,8 @@ pub fn demo_org() -> SimConfig {
         pairs: 240,
         big_pairs: 4,
         api_token: "demo-only-token".into(),
-        rate_limit_per_window: 60,
-        window: Duration::from_secs(2),
+        rate_limit_per_window: 300,
+        window: Duration::from_secs(1),
         ..SimConfig::default()
     }
 }

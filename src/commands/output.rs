@@ -27,7 +27,7 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  Okta requests {} · 429s waited out {} ({} concurrency) · waiting {:.1} s",
+        "  Okta requests {} · 429s waited out {} ({} concurrency) · waits {:.1} s (summed over requests)",
         c.http_requests,
         c.http_429,
         c.http_429_concurrency,

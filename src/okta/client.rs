@@ -17,6 +17,7 @@ use super::error::{Error, excerpt};
 use super::ids::{ClientId, TokenId, UserId};
 use super::model::{self, ObservedToken, OktaErrorBody, UserClient};
 use super::page::{Cursor, parse_link_header};
+use super::ratelimit::{Budget, BudgetSettings, bucket_of};
 use super::retry::{Attempt, RateLimitHeaders, RetryInfo, RetryPolicy, with_retries};
 use super::stats::HttpStats;
 use crate::config::{self, AuthMode, OktaConfig};
@@ -50,6 +51,7 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     pub page_size: u32,
     pub retry: RetryPolicy,
+    pub budget: BudgetSettings,
     pub max_body_bytes: usize,
 }
 
@@ -60,6 +62,7 @@ impl Default for ClientSettings {
             connect_timeout: Duration::from_secs(10),
             page_size: MAX_PAGE_SIZE,
             retry: RetryPolicy::default(),
+            budget: BudgetSettings::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -72,6 +75,7 @@ pub struct OktaClient {
     base: Url,
     authorization: HeaderValue,
     settings: ClientSettings,
+    budget: Arc<Budget>,
     stats: Arc<HttpStats>,
 }
 
@@ -124,11 +128,13 @@ impl OktaClient {
             request_id: None,
         })?;
         authorization.set_sensitive(true);
+        let budget = Arc::new(Budget::new(settings.budget));
         Ok(OktaClient {
             http,
             base: base_url,
             authorization,
             settings,
+            budget,
             stats: Arc::default(),
         })
     }
@@ -155,6 +161,11 @@ impl OktaClient {
                 min_backoff: okta.min_backoff,
                 max_backoff: okta.max_backoff,
                 rate_limit_jitter: okta.max_backoff.min(Duration::from_secs(1)),
+            },
+            budget: BudgetSettings {
+                max_share: okta.rate_limit.max_share,
+                requests_per_minute: okta.rate_limit.requests_per_minute,
+                max_wait: okta.max_backoff,
             },
             ..ClientSettings::default()
         };
@@ -312,10 +323,11 @@ impl OktaClient {
     /// Sends one logical request with retries; every method revokd uses is idempotent.
     async fn execute(&self, method: Method, url: Url) -> Result<Reply, Error> {
         let path = url.path().to_owned();
+        let bucket = bucket_of(&method, &path);
         let (result, attempts) = with_retries(
             &self.settings.retry,
             true,
-            |info| self.send_once(method.clone(), url.clone(), info),
+            |info| self.send_once(method.clone(), url.clone(), &bucket, info),
             |delay, attempt, status| {
                 self.stats.waited(delay.kind, delay.wait);
                 warn!(
@@ -376,8 +388,14 @@ impl OktaClient {
         &self,
         method: Method,
         url: Url,
+        bucket: &str,
         info: RetryInfo,
     ) -> Result<reqwest::Response, reqwest::Error> {
+        let wait = self.budget.reserve(bucket);
+        if !wait.is_zero() {
+            self.stats.budget_waited(wait);
+            tokio::time::sleep(wait).await;
+        }
         let mut request = self
             .http
             .request(method, url)

@@ -7,6 +7,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod page;
+pub mod ratelimit;
 pub mod retry;
 pub mod stats;
 

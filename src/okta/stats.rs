@@ -16,6 +16,8 @@ pub struct HttpStats {
     transport_errors: AtomicU64,
     retries: AtomicU64,
     wait_ms: AtomicU64,
+    budget_waits: AtomicU64,
+    budget_wait_ms: AtomicU64,
 }
 
 /// A copy of the counters at one instant.
@@ -27,7 +29,12 @@ pub struct StatsSnapshot {
     pub server_errors: u64,
     pub transport_errors: u64,
     pub retries: u64,
+    /// Milliseconds spent waiting before retries.
     pub wait_ms: u64,
+    /// Requests held back by the rate-limit budget.
+    pub budget_waits: u64,
+    /// Milliseconds spent waiting on the rate-limit budget.
+    pub budget_wait_ms: u64,
 }
 
 impl StatsSnapshot {
@@ -63,6 +70,12 @@ impl HttpStats {
         self.wait_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
+    pub(crate) fn budget_waited(&self, wait: Duration) {
+        self.budget_waits.fetch_add(1, Ordering::Relaxed);
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.budget_wait_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -74,6 +87,8 @@ impl HttpStats {
             transport_errors: get(&self.transport_errors),
             retries: get(&self.retries),
             wait_ms: get(&self.wait_ms),
+            budget_waits: get(&self.budget_waits),
+            budget_wait_ms: get(&self.budget_wait_ms),
         }
     }
 }
