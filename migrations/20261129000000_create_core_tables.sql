@@ -18,8 +18,10 @@ CREATE TABLE sweeps (
     http_429             INTEGER NOT NULL DEFAULT 0,
     -- 429s that signalled Okta's concurrency limit (a subset of http_429).
     http_429_concurrency INTEGER NOT NULL DEFAULT 0,
-    -- Milliseconds spent waiting before retries (429s, 5xx, transport faults).
+    -- Milliseconds spent waiting before retries (429s, 5xx, transport faults), summed over requests.
     wait_ms              INTEGER NOT NULL DEFAULT 0,
+    -- Milliseconds requests were held back to stay within revokd's rate-limit share, summed.
+    budget_wait_ms       INTEGER NOT NULL DEFAULT 0,
     -- Why the sweep is not `ok`: the safety guard's reason, or a fatal error.
     error                TEXT
 );

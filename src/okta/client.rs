@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::warn;
 use url::Url;
 
+use super::concurrency::{Aimd, Signal};
 use super::error::{Error, excerpt};
 use super::ids::{ClientId, TokenId, UserId};
 use super::model::{self, ObservedToken, OktaErrorBody, UserClient};
@@ -52,6 +53,8 @@ pub struct ClientSettings {
     pub page_size: u32,
     pub retry: RetryPolicy,
     pub budget: BudgetSettings,
+    /// Requests in flight at most; lowered adaptively on Okta's concurrency 429.
+    pub concurrency: usize,
     pub max_body_bytes: usize,
 }
 
@@ -63,6 +66,7 @@ impl Default for ClientSettings {
             page_size: MAX_PAGE_SIZE,
             retry: RetryPolicy::default(),
             budget: BudgetSettings::default(),
+            concurrency: 8,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -76,6 +80,7 @@ pub struct OktaClient {
     authorization: HeaderValue,
     settings: ClientSettings,
     budget: Arc<Budget>,
+    aimd: Arc<Aimd>,
     stats: Arc<HttpStats>,
 }
 
@@ -129,12 +134,14 @@ impl OktaClient {
         })?;
         authorization.set_sensitive(true);
         let budget = Arc::new(Budget::new(settings.budget));
+        let settings_concurrency = settings.concurrency;
         Ok(OktaClient {
             http,
             base: base_url,
             authorization,
             settings,
             budget,
+            aimd: Arc::new(Aimd::new(settings_concurrency)),
             stats: Arc::default(),
         })
     }
@@ -167,6 +174,7 @@ impl OktaClient {
                 requests_per_minute: okta.rate_limit.requests_per_minute,
                 max_wait: okta.max_backoff,
             },
+            concurrency: okta.concurrency,
             ..ClientSettings::default()
         };
         OktaClient::new(base, &Auth::Ssws(token), settings).map_err(|e| {
@@ -391,11 +399,11 @@ impl OktaClient {
         bucket: &str,
         info: RetryInfo,
     ) -> Result<reqwest::Response, reqwest::Error> {
-        let wait = self.budget.reserve(bucket);
-        if !wait.is_zero() {
-            self.stats.budget_waited(wait);
-            tokio::time::sleep(wait).await;
+        let ticket = self.budget.acquire(bucket).await;
+        if !ticket.waited.is_zero() {
+            self.stats.budget_waited(ticket.waited);
         }
+        let permit = self.aimd.acquire().await;
         let mut request = self
             .http
             .request(method, url)
@@ -409,10 +417,16 @@ impl OktaClient {
         self.stats.request_sent();
         match request.send().await {
             Ok(response) => {
-                let concurrency =
-                    RateLimitHeaders::parse(response.headers()).is_concurrency_signal();
-                self.stats
-                    .status_seen(response.status().as_u16(), concurrency);
+                let rl = RateLimitHeaders::parse(response.headers());
+                let status = response.status().as_u16();
+                let concurrency = status == 429 && rl.is_concurrency_signal();
+                permit.finish(if concurrency {
+                    Signal::Concurrency
+                } else {
+                    Signal::Other
+                });
+                ticket.complete(&rl, status);
+                self.stats.status_seen(status, concurrency);
                 Ok(response)
             }
             Err(e) => {

@@ -3,6 +3,7 @@
 //! pagination, and the retry and backoff rules for 429, 5xx and transport faults.
 
 pub mod client;
+pub mod concurrency;
 pub mod error;
 pub mod ids;
 pub mod model;

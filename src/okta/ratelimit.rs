@@ -1,15 +1,20 @@
-//! Proactive pacing: revokd's share of each Okta rate-limit bucket. Every response's
-//! `X-Rate-Limit-Limit/-Remaining/-Reset` (with `Date`) updates the state of its bucket (method
-//! plus path template, the way Okta matches buckets). Once `Remaining` falls to the part of the
-//! limit reserved for the org's other integrations (`1 − okta.rate_limit.max_share`), requests
-//! to that bucket wait for its reset instead of spending the rest. An optional fixed
-//! `requests_per_minute` spaces all requests evenly on top of that.
+//! Proactive pacing: revokd's share of each Okta rate-limit bucket.
+//!
+//! Every response's `X-Rate-Limit-Limit/-Remaining/-Reset` (with `Date`) updates the state of
+//! its bucket: the method plus the path template, the way Okta matches buckets. Within one
+//! window revokd sends at most `floor(limit × okta.rate_limit.max_share)` requests to a bucket,
+//! never more than `Remaining` allows, and spreads them evenly over what is left of the window
+//! instead of bursting at its start. When a window ends, one probe request learns the next
+//! window's limit and reset before the rest follow. Windows are Okta's: their end comes from
+//! `X-Rate-Limit-Reset`, measured on Okta's clock when ours is off by more than `Date`'s
+//! one-second precision. An optional `requests_per_minute` spaces all requests on top.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use reqwest::Method;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::retry::RateLimitHeaders;
@@ -17,7 +22,7 @@ use super::retry::RateLimitHeaders;
 /// Pacing settings, from `[okta.rate_limit]`.
 #[derive(Debug, Clone, Copy)]
 pub struct BudgetSettings {
-    /// Largest fraction of a bucket revokd may use, in (0, 1].
+    /// Largest fraction of a bucket revokd may use per window, in (0, 1].
     pub max_share: f64,
     /// Optional cap on requests per minute across all buckets.
     pub requests_per_minute: Option<u32>,
@@ -33,21 +38,6 @@ impl Default for BudgetSettings {
             max_wait: Duration::from_secs(90),
         }
     }
-}
-
-/// Shared pacing state of one client and its clones.
-#[derive(Debug)]
-pub struct Budget {
-    settings: BudgetSettings,
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Buckets closed until an instant.
-    closed_until: HashMap<String, Instant>,
-    /// The next free slot under `requests_per_minute`.
-    next_slot: Option<Instant>,
 }
 
 /// Okta's bucket key for a request: the method and the path with ids replaced,
@@ -68,67 +58,235 @@ pub fn bucket_of(method: &Method, path: &str) -> String {
     key
 }
 
+/// What revokd knows of one bucket.
+#[derive(Debug)]
+struct Bucket {
+    limit: u64,
+    /// The lowest `Remaining` seen in the current window.
+    remaining: u64,
+    /// `X-Rate-Limit-Reset` of the current window; identifies it.
+    reset_epoch: u64,
+    /// When the current window ends; `None` until a response says (first use, or after a
+    /// window ended), during which one probe request at a time goes out.
+    window_end: Option<Instant>,
+    /// Requests revokd sent (or is about to send) in the current window.
+    used: u64,
+    /// Requests sent whose response has not been seen.
+    outstanding: u64,
+    next_slot: Instant,
+    probe_out: bool,
+}
+
+impl Bucket {
+    fn new(now: Instant) -> Self {
+        Bucket {
+            limit: 0,
+            remaining: 0,
+            reset_epoch: 0,
+            window_end: None,
+            used: 0,
+            outstanding: 0,
+            next_slot: now,
+            probe_out: false,
+        }
+    }
+}
+
+enum Step {
+    /// Send after this long.
+    Go(Duration),
+    /// Wait until this instant (or a response changes things), then decide again.
+    Retry(Instant),
+}
+
+/// Shared pacing state of one client and its clones.
+#[derive(Debug)]
+pub struct Budget {
+    settings: BudgetSettings,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    next_rpm_slot: Mutex<Option<Instant>>,
+    changed: Notify,
+}
+
+/// A claimed send. Complete it with the response's headers; dropping it unanswered (an error
+/// or a cancelled request) releases the claim.
+pub struct Ticket<'a> {
+    budget: &'a Budget,
+    bucket: String,
+    /// How long the request was held back.
+    pub waited: Duration,
+    done: bool,
+}
+
+impl Ticket<'_> {
+    /// Feeds the response's rate-limit headers back into the bucket.
+    pub fn complete(mut self, rl: &RateLimitHeaders, status: u16) {
+        self.done = true;
+        self.budget.observe(&self.bucket, Some(rl), status);
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.budget.observe(&self.bucket, None, 0);
+        }
+    }
+}
+
 impl Budget {
     /// A budget with the given settings.
     pub fn new(settings: BudgetSettings) -> Self {
         Budget {
             settings,
-            state: Mutex::new(State::default()),
+            buckets: Mutex::new(HashMap::new()),
+            next_rpm_slot: Mutex::new(None),
+            changed: Notify::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bucket>> {
+        self.buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// How long a request to `bucket` must wait before it may be sent, claiming its
-    /// `requests_per_minute` slot. Zero when it may go now.
-    pub fn reserve(&self, bucket: &str) -> Duration {
-        let now = Instant::now();
-        let mut state = self.lock();
-        let mut at = state
-            .closed_until
-            .get(bucket)
-            .copied()
-            .filter(|t| *t > now)
-            .unwrap_or(now);
-        if let Some(rpm) = self.settings.requests_per_minute.filter(|r| *r > 0) {
-            let spacing = Duration::from_secs(60) / rpm;
-            let slot = state.next_slot.filter(|s| *s > at).unwrap_or(at);
-            state.next_slot = Some(slot + spacing);
-            at = slot;
+    /// Waits until a request to `bucket` may be sent within revokd's share, and claims it.
+    pub async fn acquire(&self, bucket: &str) -> Ticket<'_> {
+        let started = Instant::now();
+        loop {
+            let notified = self.changed.notified();
+            match self.step(bucket, Instant::now()) {
+                Step::Go(wait) => {
+                    let wait = wait.max(self.rpm_wait());
+                    tokio::time::sleep(wait).await;
+                    return Ticket {
+                        budget: self,
+                        bucket: bucket.to_owned(),
+                        waited: started.elapsed(),
+                        done: false,
+                    };
+                }
+                Step::Retry(until) => {
+                    tokio::select! {
+                        () = notified => {}
+                        () = tokio::time::sleep_until(until) => {}
+                    }
+                }
+            }
         }
-        at.saturating_duration_since(now)
     }
 
-    /// Learns from a response to `bucket`. Returns true when the bucket was closed until its
-    /// reset because revokd's share is spent.
-    pub fn observe(&self, bucket: &str, rl: &RateLimitHeaders, status: u16) -> bool {
-        if rl.is_concurrency_signal() {
-            return false;
-        }
-        let (Some(limit), Some(remaining)) = (rl.limit, rl.remaining) else {
-            return false;
+    fn rpm_wait(&self) -> Duration {
+        let Some(rpm) = self.settings.requests_per_minute.filter(|r| *r > 0) else {
+            return Duration::ZERO;
         };
-        let reserve = (limit as f64 * (1.0 - self.settings.max_share)).floor() as u64;
-        if remaining > reserve && status != 429 {
-            return false;
-        }
-        let Some(wait) = rl.until_reset(SystemTime::now()) else {
-            return false;
-        };
-        // Reset is second-granular: the window may end up to a second after it says.
-        let wait = (wait + Duration::from_millis(250)).min(self.settings.max_wait);
-        let until = Instant::now() + wait;
-        let mut state = self.lock();
-        let entry = state.closed_until.entry(bucket.to_owned()).or_insert(until);
-        if *entry < until {
-            *entry = until;
-        }
-        true
+        let now = Instant::now();
+        let mut next = self
+            .next_rpm_slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = next.filter(|s| *s > now).unwrap_or(now);
+        *next = Some(slot + Duration::from_secs(60) / rpm);
+        slot - now
     }
+
+    fn step(&self, key: &str, now: Instant) -> Step {
+        let mut buckets = self.lock();
+        let b = buckets
+            .entry(key.to_owned())
+            .or_insert_with(|| Bucket::new(now));
+        if b.window_end.is_some_and(|end| now >= end) {
+            b.window_end = None;
+            b.used = 0;
+        }
+        let Some(end) = b.window_end else {
+            if b.probe_out {
+                // A probe is learning the window; others wait for its answer (or a second).
+                return Step::Retry(now + Duration::from_secs(1));
+            }
+            b.probe_out = true;
+            b.used += 1;
+            b.outstanding += 1;
+            return Step::Go(Duration::ZERO);
+        };
+        let share = ((b.limit as f64 * self.settings.max_share).floor() as u64).max(1);
+        let by_share = share.saturating_sub(b.used);
+        let by_remaining = b.remaining.saturating_sub(b.outstanding);
+        let allowance = by_share.min(by_remaining);
+        if allowance == 0 {
+            return Step::Retry(end);
+        }
+        let slot = b.next_slot.max(now);
+        if slot >= end {
+            return Step::Retry(end);
+        }
+        // Spread what is left of the share evenly over what is left of the window.
+        let interval = (end - slot) / u32::try_from(allowance).unwrap_or(u32::MAX);
+        b.next_slot = slot + interval;
+        b.used += 1;
+        b.outstanding += 1;
+        Step::Go(slot - now)
+    }
+
+    /// Learns from the response to a request sent under a ticket (or from its absence).
+    fn observe(&self, key: &str, rl: Option<&RateLimitHeaders>, status: u16) {
+        {
+            let mut buckets = self.lock();
+            let Some(b) = buckets.get_mut(key) else {
+                return;
+            };
+            b.outstanding = b.outstanding.saturating_sub(1);
+            if b.window_end.is_none() {
+                b.probe_out = false;
+            }
+            if let Some(rl) = rl.filter(|rl| !rl.is_concurrency_signal()) {
+                learn(b, rl, status, self.settings.max_wait);
+            }
+        }
+        self.changed.notify_waiters();
+    }
+}
+
+fn learn(b: &mut Bucket, rl: &RateLimitHeaders, status: u16, max_wait: Duration) {
+    let (Some(limit), Some(remaining), Some(reset)) = (rl.limit, rl.remaining, rl.reset) else {
+        return;
+    };
+    if reset < b.reset_epoch {
+        return; // a late answer from an earlier window
+    }
+    let remaining = if status == 429 { 0 } else { remaining };
+    if reset > b.reset_epoch || b.window_end.is_none() {
+        let until = until_reset(reset, rl.date).min(max_wait);
+        let now = Instant::now();
+        b.reset_epoch = reset;
+        b.window_end = Some(now + until);
+        b.remaining = remaining;
+        b.next_slot = b.next_slot.max(now);
+    } else {
+        b.remaining = b.remaining.min(remaining);
+    }
+    b.limit = limit;
+}
+
+/// Time until `reset` (epoch seconds) on Okta's clock: the local clock unless it disagrees
+/// with the response's `Date` by more than `Date`'s one-second precision can explain.
+fn until_reset(reset: u64, date: Option<SystemTime>) -> Duration {
+    let local = SystemTime::now();
+    let okta_now = match date {
+        Some(d)
+            if d.duration_since(local)
+                .or_else(|_| local.duration_since(d))
+                .unwrap_or_default()
+                > Duration::from_secs(2) =>
+        {
+            d
+        }
+        _ => local,
+    };
+    (SystemTime::UNIX_EPOCH + Duration::from_secs(reset))
+        .duration_since(okta_now)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -169,32 +327,88 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_bucket_closes_when_remaining_reaches_the_others_reserve() {
-        let budget = Budget::new(BudgetSettings::default());
-        let b = "GET /x";
-        assert!(!budget.observe(b, &headers(100, 51, 30), 200));
-        assert_eq!(budget.reserve(b), Duration::ZERO);
-        assert!(budget.observe(b, &headers(100, 50, 30), 200));
-        let wait = budget.reserve(b);
+    #[test]
+    fn okta_clock_is_used_only_when_the_local_clock_is_clearly_off() {
+        let now = SystemTime::now();
+        let reset = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 10;
+        let near = until_reset(reset, Some(now - Duration::from_millis(900)));
         assert!(
-            wait >= Duration::from_secs(29) && wait <= Duration::from_secs(31),
-            "{wait:?}"
+            near <= Duration::from_secs(10) && near > Duration::from_secs(8),
+            "{near:?}"
         );
-        assert_eq!(budget.reserve("GET /other"), Duration::ZERO);
+        let skewed = until_reset(reset, Some(now - Duration::from_secs(3600)));
+        assert!(skewed > Duration::from_secs(3600), "{skewed:?}");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn concurrency_signals_and_headerless_responses_do_not_close_buckets() {
+    async fn the_first_request_probes_and_the_rest_wait_for_its_answer() {
         let budget = Budget::new(BudgetSettings::default());
-        let conc = RateLimitHeaders {
-            limit: Some(0),
-            remaining: Some(0),
-            ..headers(0, 0, 5)
-        };
-        assert!(!budget.observe("b", &conc, 429));
-        assert!(!budget.observe("b", &RateLimitHeaders::default(), 200));
-        assert_eq!(budget.reserve("b"), Duration::ZERO);
+        let probe = budget.acquire("b").await;
+        assert!(matches!(budget.step("b", Instant::now()), Step::Retry(_)));
+        probe.complete(&headers(100, 99, 60), 200);
+        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_allows_the_share_spread_evenly_and_no_more() {
+        let budget = Budget::new(BudgetSettings::default());
+        budget
+            .acquire("b")
+            .await
+            .complete(&headers(100, 99, 10), 200);
+        // Share is 50 of 100; the probe used one, 49 remain for about 10 s: ~200 ms apart.
+        let mut waits = Vec::new();
+        for _ in 0..49 {
+            match budget.step("b", Instant::now()) {
+                Step::Go(w) => waits.push(w),
+                Step::Retry(_) => panic!("refused within the share"),
+            }
+        }
+        assert!(
+            waits[1] > Duration::from_millis(150) && waits[1] < Duration::from_millis(250),
+            "{:?}",
+            waits[1]
+        );
+        assert!(waits[48] < Duration::from_secs(10));
+        assert!(
+            matches!(budget.step("b", Instant::now()), Step::Retry(_)),
+            "the 51st must wait for the next window"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn others_using_the_bucket_shrink_revokds_allowance() {
+        let budget = Budget::new(BudgetSettings::default());
+        budget
+            .acquire("b")
+            .await
+            .complete(&headers(100, 2, 10), 200);
+        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
+        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
+        assert!(matches!(budget.step("b", Instant::now()), Step::Retry(_)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_closes_the_bucket_until_its_reset() {
+        let budget = Budget::new(BudgetSettings::default());
+        budget.acquire("b").await.complete(&headers(100, 0, 5), 429);
+        assert!(matches!(budget.step("b", Instant::now()), Step::Retry(_)));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(
+            matches!(budget.step("b", Instant::now()), Step::Go(Duration::ZERO)),
+            "a new window starts with a probe"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_probe_releases_its_claim() {
+        let budget = Budget::new(BudgetSettings::default());
+        drop(budget.acquire("b").await);
+        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
     }
 
     #[tokio::test(start_paused = true)]
@@ -203,7 +417,7 @@ mod tests {
             requests_per_minute: Some(120),
             ..BudgetSettings::default()
         });
-        let waits: Vec<_> = (0..3).map(|_| budget.reserve("b")).collect();
+        let waits: Vec<_> = (0..3).map(|_| budget.rpm_wait()).collect();
         assert_eq!(
             waits,
             vec![

@@ -1,6 +1,8 @@
 //! Okta's two throttles as the sim enforces them (FACTS.md §1): a per-bucket request budget
-//! per window, keyed by method + path template ([`RouteKind`]), with windows that start at a
-//! bucket's first request rather than on the wall clock; and an org-wide limit on requests in
+//! per window, keyed by method + path template ([`RouteKind`]), with windows that start at the
+//! whole second of a bucket's first request rather than on the wall clock's minute (so
+//! `X-Rate-Limit-Reset`, in whole seconds, is exact for whole-second windows, as the windows in
+//! Okta's docs are, e.g. 12:00:20–12:01:19); and an org-wide limit on requests in
 //! flight. A request refused with 429 is counted against its bucket, as Okta counts it; this
 //! only matters for the headers, since the bucket is already empty then.
 
@@ -128,8 +130,12 @@ impl Limits {
         });
         if now >= bucket.window_end {
             let background = f64::from_bits(self.background.load(Ordering::SeqCst));
-            bucket.window_end = now + self.window;
-            bucket.reset_epoch = epoch_after(self.window);
+            let now_ms = Utc::now().timestamp_millis();
+            let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
+            let end_ms = (now_ms - now_ms.rem_euclid(1000)).saturating_add(window_ms);
+            let left = u64::try_from(end_ms - now_ms).unwrap_or(0);
+            bucket.window_end = now + Duration::from_millis(left);
+            bucket.reset_epoch = end_ms.div_euclid(1000) + i64::from(end_ms.rem_euclid(1000) > 0);
             // Truncation is intended: other integrations use whole requests.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let pre = (background * f64::from(self.limit)) as u32;

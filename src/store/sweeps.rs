@@ -66,6 +66,7 @@ pub struct SweepCounts {
     pub http_429: u64,
     pub http_429_concurrency: u64,
     pub wait_ms: u64,
+    pub budget_wait_ms: u64,
 }
 
 /// A `sweeps` row as stored.
@@ -87,6 +88,7 @@ pub struct SweepRow {
     pub http_429: i64,
     pub http_429_concurrency: i64,
     pub wait_ms: i64,
+    pub budget_wait_ms: i64,
     pub error: Option<String>,
 }
 
@@ -125,7 +127,7 @@ impl Store {
         sqlx::query(
             "UPDATE sweeps SET finished_at = ?, status = ?, targets_total = ?, targets_failed = ?,
                 tokens_seen = ?, revocations_planned = ?, revocations_done = ?, revocations_failed = ?,
-                http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, error = ?
+                http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, budget_wait_ms = ?, error = ?
              WHERE id = ?",
         )
         .bind(ts(finished_at))
@@ -140,6 +142,7 @@ impl Store {
         .bind(int(counts.http_429))
         .bind(int(counts.http_429_concurrency))
         .bind(int(counts.wait_ms))
+        .bind(int(counts.budget_wait_ms))
         .bind(error)
         .bind(id)
         .execute(&self.pool)

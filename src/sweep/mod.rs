@@ -157,7 +157,8 @@ pub async fn run_once(
         counts.http_requests = http.requests;
         counts.http_429 = http.http_429();
         counts.http_429_concurrency = http.concurrency_429;
-        counts.wait_ms = http.wait_ms + http.budget_wait_ms;
+        counts.wait_ms = http.wait_ms;
+        counts.budget_wait_ms = http.budget_wait_ms;
         report.status = report.derive_status();
         deps.store
             .finish_sweep(

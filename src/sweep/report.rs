@@ -129,7 +129,9 @@ impl SweepReport {
             skipped = self.policies.values().map(|t| t.exempted).sum::<u64>(),
             http.requests = c.http_requests,
             http.status_429 = c.http_429,
+            http.status_429_concurrency = c.http_429_concurrency,
             wait_ms = c.wait_ms,
+            budget_wait_ms = c.budget_wait_ms,
             guard = self.guard.as_deref(),
             "sweep finished"
         );
