@@ -1,0 +1,294 @@
+//! revokd's performance benchmark: `cargo bench --bench revokd` prints one table per scenario,
+//! each with the median of several runs. It measures, never asserts: targets are in the README.
+//!
+//! (a) rate budget: a sweep of 2,000 pairs (~20k tokens) against a simulated org limited to
+//!     600 requests per window per bucket, max_share 0.5, with a short window so a run takes
+//!     well under a minute: wall ÷ ideal, 429s served, requests ÷ the minimum.
+//! (b) ingest: 100k and 1M tokens, no rate limit: tokens per second into SQLite and peak RSS.
+//!     The sweep runs in a child process (this binary again) so the simulated org's own memory,
+//!     in the parent, is not counted.
+//! (c) policy evaluations per second.
+//!
+//! Options after `--`: `--runs N` (default 3), `--only a|b|c`, `--skip-1m`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use revokd::config::{Config, ExemptionConfig, Mode, PolicyConfig};
+use revokd::okta::{ClientId, UserId};
+use revokd::policy::{PolicySet, TokenFacts, decide};
+use revokd::sim::{SimConfig, SimOrg};
+use revokd::store::{Store, Trigger};
+use revokd::sweep::{Deps, SweepPlan, Target, run_once};
+use secrecy::SecretString;
+
+const TOKEN: &str = "bench-token";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child-ingest") {
+        return child_ingest(&args[i + 1], &args[i + 2], &args[i + 3]);
+    }
+    let runs = flag(&args, "--runs").and_then(|v| v.parse().ok()).unwrap_or(3usize);
+    let only = flag(&args, "--only");
+    let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    if want("a") {
+        rt.block_on(rate_budget(runs));
+    }
+    if want("b") {
+        rt.block_on(ingest(runs, args.iter().any(|a| a == "--skip-1m")));
+    }
+    if want("c") {
+        policy_rate(runs.max(5));
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+}
+
+fn config_for(base: &str, db: &Path, max_share: f64) -> Config {
+    let mut config = Config::default();
+    config.mode = Mode::DryRun;
+    config.okta.org_url = Some(base.to_owned());
+    config.okta.api_token = Some(SecretString::from(TOKEN));
+    config.okta.rate_limit.max_share = max_share;
+    config.okta.min_backoff = Duration::from_millis(50);
+    config.okta.max_backoff = Duration::from_secs(20);
+    config.database.url = format!("sqlite://{}", db.display());
+    config
+}
+
+fn targets(pairs: &[(String, String)]) -> Vec<Target> {
+    pairs
+        .iter()
+        .map(|(u, c)| Target {
+            user: UserId::new(u.clone()).expect("user id"),
+            client: ClientId::new(c.clone()).expect("client id"),
+            source: "config",
+        })
+        .collect()
+}
+
+/// Σ max(1, ceil(tokens / 200)) over the pairs: the fewest list requests a full sweep needs.
+fn minimum_requests(org: &SimOrg) -> u64 {
+    org.pairs().iter().map(|(u, c)| (org.tokens(u, c).len() as u64).div_ceil(200).max(1)).sum()
+}
+
+async fn rate_budget(runs: usize) {
+    let window = Duration::from_secs(6);
+    let limit = 600;
+    let share = 0.5;
+    println!(
+        "\n(a) rate budget: 2,000 pairs, sim limit {limit} per {} s window per bucket, max_share {share}",
+        window.as_secs()
+    );
+    println!(
+        "{:>4} {:>8} {:>9} {:>9} {:>8} {:>8} {:>10} {:>6}",
+        "run", "tokens", "requests", "minimum", "wall s", "ideal s", "wall/ideal", "429s"
+    );
+    let (mut ratios, mut r429, mut req_ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        let org = SimOrg::start(SimConfig {
+            seed: 7,
+            users: 1_000,
+            clients: 40,
+            pairs: 2_000,
+            big_pairs: 40,
+            api_token: TOKEN.into(),
+            rate_limit_per_window: limit,
+            window,
+            record_requests: false,
+            ..SimConfig::default()
+        })
+        .await
+        .expect("sim");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_for(org.base_url().as_str(), &dir.path().join("bench.db"), share);
+        let store = Store::connect(&config.database.url).await.expect("store");
+        let deps = Deps::from_config(&config, store).expect("deps");
+        let minimum = minimum_requests(&org);
+        let plan = SweepPlan { trigger: Trigger::Cli, mode: Mode::DryRun, targets: targets(&org.pairs()) };
+        let started = Instant::now();
+        let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
+        let wall = started.elapsed().as_secs_f64();
+        let stats = org.stats();
+        let allowed_per_sec = f64::from(limit) * share / window.as_secs_f64();
+        let ideal = minimum as f64 / allowed_per_sec;
+        let served_429 = stats.rate_limited + stats.concurrency_limited;
+        println!(
+            "{run:>4} {:>8} {:>9} {:>9} {wall:>8.1} {ideal:>8.1} {:>10.3} {served_429:>6}",
+            report.counts.tokens_seen,
+            report.counts.http_requests,
+            minimum,
+            wall / ideal
+        );
+        ratios.push(wall / ideal);
+        r429.push(served_429 as f64);
+        req_ratio.push(report.counts.http_requests as f64 / minimum as f64);
+    }
+    println!(
+        "median: wall/ideal {:.3} (target ≤ 1.10) · 429s served {:.0} (target 0) · requests/minimum {:.3} (target 1.000)",
+        median(ratios),
+        median(r429),
+        median(req_ratio)
+    );
+}
+
+async fn ingest(runs: usize, skip_1m: bool) {
+    println!("\n(b) ingest into SQLite, no rate limit (sweep in a child process; RSS is the child's peak)");
+    println!(
+        "{:>6} {:>4} {:>10} {:>8} {:>12} {:>13}",
+        "pairs", "run", "tokens", "wall s", "tokens/s", "peak RSS MiB"
+    );
+    let sizes: &[(usize, usize)] = if skip_1m { &[(500, 240)] } else { &[(500, 240), (5_000, 2_350)] };
+    let exe = std::env::current_exe().expect("current exe");
+    for &(pairs, big) in sizes {
+        let org = SimOrg::start(SimConfig {
+            seed: 11,
+            users: pairs,
+            clients: 20,
+            pairs,
+            big_pairs: big,
+            api_token: TOKEN.into(),
+            rate_limit_per_window: 0,
+            concurrency_limit: 1_000,
+            record_requests: false,
+            ..SimConfig::default()
+        })
+        .await
+        .expect("sim");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pairs_file = dir.path().join("pairs.txt");
+        let lines: String = org.pairs().iter().map(|(u, c)| format!("{u} {c}\n")).collect();
+        std::fs::write(&pairs_file, lines).expect("pairs file");
+        let (mut rates, mut rss, mut seen_all) = (Vec::new(), Vec::new(), 0.0);
+        for run in 1..=runs {
+            let db = dir.path().join(format!("ingest-{run}.db"));
+            let out = tokio::process::Command::new(&exe)
+                .arg("--child-ingest")
+                .arg(org.base_url().as_str())
+                .arg(&db)
+                .arg(&pairs_file)
+                .output()
+                .await
+                .expect("child");
+            assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let nums: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let (seen, wall, peak_kib) = (nums[0], nums[1], nums[2]);
+            seen_all = seen;
+            println!(
+                "{pairs:>6} {run:>4} {seen:>10.0} {wall:>8.2} {:>12.0} {:>13.1}",
+                seen / wall,
+                peak_kib / 1024.0
+            );
+            rates.push(seen / wall);
+            rss.push(peak_kib / 1024.0);
+        }
+        println!(
+            "median for {seen_all:.0} tokens: {:.0} tokens/s (target ≥ 50,000) · peak RSS {:.1} MiB (target ≤ 64)",
+            median(rates),
+            median(rss)
+        );
+    }
+}
+
+/// The child side of (b): one dry-run sweep with no policies; prints `seen wall_s peak_kib`.
+fn child_ingest(base: &str, db: &str, pairs_file: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let pairs: Vec<(String, String)> = std::fs::read_to_string(pairs_file)
+            .expect("pairs")
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(u, c)| (u.to_owned(), c.to_owned())))
+            .collect();
+        let config = config_for(base, Path::new(db), 0.5);
+        let store = Store::connect(&config.database.url).await.expect("store");
+        let deps = Deps::from_config(&config, store).expect("deps");
+        let plan = SweepPlan { trigger: Trigger::Cli, mode: Mode::DryRun, targets: targets(&pairs) };
+        let started = Instant::now();
+        let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
+        let wall = started.elapsed().as_secs_f64();
+        assert_eq!(report.counts.targets_failed, 0, "targets failed: {:?}", report.failures.first());
+        println!("{} {wall} {}", report.counts.tokens_seen, peak_rss_kib());
+    });
+}
+
+fn peak_rss_kib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+fn policy_rate(runs: usize) {
+    let rule = |name: &str| PolicyConfig { name: name.into(), ..PolicyConfig::default() };
+    let policies = vec![
+        PolicyConfig {
+            scopes_any: vec!["admin:write".into(), "okta.users.manage".into()],
+            older_than: Some(Duration::from_secs(7 * 86_400)),
+            ..rule("admin-scopes-7d")
+        },
+        PolicyConfig { idle_for: Some(Duration::from_secs(30 * 86_400)), ..rule("idle-30d") },
+        PolicyConfig { clients: vec!["0oaretired".into()], ..rule("retired-app") },
+        PolicyConfig {
+            expires_after: Some(Duration::from_secs(365 * 86_400)),
+            action: revokd::config::Action::Flag,
+            ..rule("never-expires")
+        },
+    ];
+    let exemptions = vec![ExemptionConfig {
+        name: Some("break-glass".into()),
+        users: vec!["00ubreakglass".into()],
+        ..ExemptionConfig::default()
+    }];
+    let set = Arc::new(PolicySet::from_config(&policies, &exemptions).expect("policies"));
+    let now: DateTime<Utc> = Utc::now();
+    let scopes: Vec<Vec<String>> = vec![
+        vec!["offline_access".into(), "openid".into()],
+        vec!["offline_access".into(), "admin:write".into()],
+        vec!["offline_access".into(), "profile".into(), "email".into()],
+    ];
+    let ids: Vec<String> = (0..1_000).map(|i| format!("oar{i:017}")).collect();
+    let n = 2_000_000usize;
+    println!("\n(c) policy evaluations (4 rules, 1 exemption, one core)");
+    println!("{:>4} {:>12} {:>14}", "run", "evaluations", "per second");
+    let mut rates = Vec::new();
+    for run in 1..=runs {
+        let started = Instant::now();
+        let mut revoke = 0u64;
+        for i in 0..n {
+            let age = chrono::Duration::hours((i % 9_000) as i64);
+            let facts = TokenFacts {
+                token_id: &ids[i % ids.len()],
+                user_id: "00uuser",
+                client_id: if i % 50 == 0 { "0oaretired" } else { "0oaapp" },
+                active: true,
+                scopes: &scopes[i % scopes.len()],
+                created: Some(now - age),
+                last_updated: Some(now - age / 2),
+                expires_at: if i % 10 == 0 { None } else { Some(now + age) },
+            };
+            if matches!(decide(&set, &facts, now), revokd::policy::Decision::Revoke { .. }) {
+                revoke += 1;
+            }
+        }
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        std::hint::black_box(revoke);
+        println!("{run:>4} {n:>12} {rate:>14.0}");
+        rates.push(rate);
+    }
+    println!("median: {:.0} evaluations/s (target ≥ 2,000,000)", median(rates));
+}
