@@ -65,20 +65,29 @@ async fn sweep_exits_0_when_everything_worked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tripped_guard_exits_3_says_why_and_revokes_nothing() {
-    let (org, dir) = org_and_dir().await;
-    let extra = format!("[safety]\nmax_revocations_per_sweep = 1\n{ADMIN_POLICY}");
-    let config = config_for(&org, dir.path(), &extra);
+    let limits = [
+        (
+            "max_revocations_per_sweep = 1",
+            "safety.max_revocations_per_sweep = 1",
+        ),
+        (
+            "max_revocation_fraction = 0.01",
+            "safety.max_revocation_fraction = 0.01",
+        ),
+    ];
+    for (limit, reason) in limits {
+        let (org, dir) = org_and_dir().await;
+        let extra = format!("[safety]\n{limit}\n{ADMIN_POLICY}");
+        let config = config_for(&org, dir.path(), &extra);
 
-    let out = run_revokd(&["--config", &config, "sweep", "--enforce"], &[]).await;
+        let out = run_revokd(&["--config", &config, "sweep", "--enforce"], &[]).await;
 
-    let text = all_output(&out);
-    assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("SAFETY GUARD TRIPPED"), "{text}");
-    assert!(
-        text.contains("safety.max_revocations_per_sweep = 1"),
-        "{text}"
-    );
-    assert!(org.revoked().is_empty());
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(3), "{text}");
+        assert!(text.contains("SAFETY GUARD TRIPPED"), "{text}");
+        assert!(text.contains(reason), "{text}");
+        assert!(org.revoked().is_empty());
+    }
 }
 
 /// Runs `revokd config check` on `toml` and returns the exit code and stderr.

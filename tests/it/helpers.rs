@@ -47,7 +47,6 @@ pub fn small_org() -> SimConfig {
 /// A running org, a real configuration pointed at it, and the store and deps built from it.
 pub struct TestApp {
     pub org: SimOrg,
-    pub config: Config,
     pub store: Store,
     pub deps: Deps,
     pub db_path: PathBuf,
@@ -69,8 +68,10 @@ pub async fn spawn_app_with(sim: SimConfig, configure: impl FnOnce(&mut Config))
     let org = SimOrg::start(sim).await.expect("the simulated org starts");
     let dir = tempfile::tempdir().expect("a temp dir");
     let db_path = dir.path().join("revokd.db");
-    let mut config = Config::default();
-    config.mode = Mode::Enforce;
+    let mut config = Config {
+        mode: Mode::Enforce,
+        ..Config::default()
+    };
     config.okta.org_url = Some(org.base_url().to_string());
     config.okta.api_token = Some(SecretString::from(token));
     config.okta.min_backoff = Duration::from_millis(1);
@@ -84,7 +85,6 @@ pub async fn spawn_app_with(sim: SimConfig, configure: impl FnOnce(&mut Config))
     let deps = Deps::from_config(&config, store.clone()).expect("deps build");
     TestApp {
         org,
-        config,
         store,
         deps,
         db_path,
