@@ -1,0 +1,234 @@
+//! The real `revokd` binary: exit codes (0 / 3 / 78), what it prints, and what it leaves in
+//! the database. The sim runs in the test's multi-thread runtime while the binary is a child.
+
+use std::path::Path;
+
+use revokd::config::Mode;
+use revokd::sim::{Fault, FaultKind, SimOrg};
+use tempfile::TempDir;
+
+use crate::helpers::{
+    SIM_TOKEN, admin_policy, all_output, run_revokd, small_org, spawn_app_with, write_config,
+};
+
+const ADMIN_POLICY: &str =
+    "[[policies]]\nname = \"old-admin\"\nolder_than = \"180d\"\nscopes_any = [\"admin:write\"]\n";
+
+async fn org_and_dir() -> (SimOrg, TempDir) {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    (org, tempfile::tempdir().expect("temp dir"))
+}
+
+fn config_for(org: &SimOrg, dir: &Path, extra: &str) -> String {
+    let path = write_config(
+        dir,
+        org.base_url().as_str(),
+        &format!("api_token = \"{SIM_TOKEN}\""),
+        &dir.join("revokd.db"),
+        &org.pairs(),
+        extra,
+    );
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sweep_exits_3_when_a_target_fails() {
+    let (org, dir) = org_and_dir().await;
+    let (user, client) = org.pairs()[0].clone();
+    org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::Status(500),
+        times: None,
+    });
+    let config = config_for(&org, dir.path(), "");
+
+    let out = run_revokd(&["--config", &config, "sweep"], &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&format!("target {user}:{client} failed")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sweep_exits_0_when_everything_worked() {
+    let (org, dir) = org_and_dir().await;
+    let config = config_for(&org, dir.path(), "");
+
+    let out = run_revokd(&["--config", &config, "sweep", "--dry-run"], &[]).await;
+
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tripped_guard_exits_3_says_why_and_revokes_nothing() {
+    let limits = [
+        (
+            "max_revocations_per_sweep = 1",
+            "safety.max_revocations_per_sweep = 1",
+        ),
+        (
+            "max_revocation_fraction = 0.01",
+            "safety.max_revocation_fraction = 0.01",
+        ),
+    ];
+    for (limit, reason) in limits {
+        let (org, dir) = org_and_dir().await;
+        let extra = format!("[safety]\n{limit}\n{ADMIN_POLICY}");
+        let config = config_for(&org, dir.path(), &extra);
+
+        let out = run_revokd(&["--config", &config, "sweep", "--enforce"], &[]).await;
+
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(3), "{text}");
+        assert!(text.contains("SAFETY GUARD TRIPPED"), "{text}");
+        assert!(text.contains(reason), "{text}");
+        assert!(org.revoked().is_empty());
+    }
+}
+
+/// Runs `revokd config check` on `toml` and returns the exit code and stderr.
+async fn config_check(toml: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("revokd.toml");
+    std::fs::write(&path, toml).expect("written");
+    let out = run_revokd(
+        &["--config", &path.display().to_string(), "config", "check"],
+        &[],
+    )
+    .await;
+    (out.status.code(), all_output(&out))
+}
+
+const VALID: &str =
+    "[okta]\norg_url = \"https://example.okta.com\"\napi_token = \"00VALIDtoken\"\n";
+
+#[tokio::test]
+async fn config_mistakes_exit_78_and_name_the_key() {
+    let cases = [
+        (format!("{VALID}bogus = 1\n"), "okta.bogus"),
+        (
+            format!("{VALID}[schedule]\nsweep = \"* * *\"\n"),
+            "schedule.sweep",
+        ),
+        (format!("{VALID}timeout = \"soon\"\n"), "okta.timeout"),
+        (
+            "[okta]\norg_url = \"http://example.com\"\napi_token = \"t\"\n".to_owned(),
+            "okta.org_url",
+        ),
+        (
+            "[okta]\norg_url = \"https://example.okta.com\"\n".to_owned(),
+            "okta.api_token",
+        ),
+    ];
+    for (toml, key) in cases {
+        let (code, text) = config_check(&toml).await;
+        assert_eq!(code, Some(78), "{toml}\n{text}");
+        assert!(text.contains(key), "`{key}` not named for\n{toml}\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn config_check_accepts_a_valid_file_and_redacts_the_token() {
+    let (code, text) = config_check(VALID).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("[redacted]"), "{text}");
+    assert!(!text.contains("00VALIDtoken"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verify_passes_an_intact_chain_and_names_a_tampered_record() {
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    app.sweep(Mode::Enforce).await;
+    let rows = app.store.revocations().await.expect("rows");
+    assert!(rows.len() >= 4, "the sweep left an audit trail");
+    app.store.close().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(
+        dir.path(),
+        "https://example.okta.com",
+        "api_token = \"t\"",
+        &app.db_path,
+        &[],
+        "",
+    );
+    let args = [
+        "--config",
+        config.to_str().expect("utf-8"),
+        "audit",
+        "verify",
+    ];
+    let verify = || run_revokd(&args, &[]);
+
+    let out = verify().await;
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(all_output(&out).contains("intact"));
+
+    let victim = rows[2].id;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .expect("raw pool");
+    for sql in [
+        "DROP TRIGGER revocations_are_append_only_update",
+        "DROP TRIGGER revocations_are_append_only_delete",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    sqlx::query("UPDATE revocations SET reason = 'nothing to see here' WHERE id = ?")
+        .bind(victim)
+        .execute(&pool)
+        .await
+        .expect("tampered");
+    pool.close().await;
+
+    let out = verify().await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains(&format!("record {victim}")), "{text}");
+}
+
+#[tokio::test]
+async fn db_migrate_creates_a_fresh_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("fresh.db");
+    let config = write_config(
+        dir.path(),
+        "https://example.okta.com",
+        "api_token = \"t\"",
+        &db,
+        &[],
+        "",
+    );
+
+    let out = run_revokd(
+        &["--config", &config.display().to_string(), "db", "migrate"],
+        &[],
+    )
+    .await;
+
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(db.exists());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("opens");
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .expect("tables");
+    for table in [
+        "revocations",
+        "sweeps",
+        "targets",
+        "token_snapshots",
+        "tokens",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} missing: {tables:?}"
+        );
+    }
+}

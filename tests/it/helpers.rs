@@ -1,0 +1,258 @@
+//! Shared set-up: a simulated org plus a real configuration, store and sweep dependencies
+//! pointed at it (only isolation knobs changed), and helpers to run the `revokd` binary.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use revokd::config::{Config, Mode, PolicyConfig};
+use revokd::okta::{ClientId, UserId};
+use revokd::sim::{SimConfig, SimOrg, SimToken};
+use revokd::store::{Store, Trigger};
+use revokd::sweep::{Deps, SweepPlan, SweepReport, Target, run_once};
+use secrecy::SecretString;
+use tempfile::TempDir;
+
+/// Logs go to a sink unless `TEST_LOG` is set (zero2prod), initialised once per process.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        revokd::telemetry::init(revokd::telemetry::LogFormat::Pretty, 1);
+    } else {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .try_init();
+    }
+});
+
+/// The API token every test org accepts, unless a test picks its own.
+pub const SIM_TOKEN: &str = "sim-api-token";
+
+/// A small org: 12 pairs, one of them big enough (250–600 tokens) for paging to matter.
+pub fn small_org() -> SimConfig {
+    SimConfig {
+        seed: 7,
+        now: Utc::now(),
+        users: 6,
+        clients: 4,
+        pairs: 12,
+        big_pairs: 1,
+        api_token: SIM_TOKEN.to_owned(),
+        ..SimConfig::default()
+    }
+}
+
+/// A running org, a real configuration pointed at it, and the store and deps built from it.
+pub struct TestApp {
+    pub org: SimOrg,
+    pub store: Store,
+    pub deps: Deps,
+    pub db_path: PathBuf,
+    /// The instant sweeps decide at (tests compute expectations against the same instant).
+    pub now: DateTime<Utc>,
+    _dir: TempDir,
+}
+
+/// Starts an org and builds the app with the default test configuration.
+pub async fn spawn_app(sim: SimConfig) -> TestApp {
+    spawn_app_with(sim, |_| {}).await
+}
+
+/// Starts an org and builds the app, letting the test adjust the configuration first.
+pub async fn spawn_app_with(sim: SimConfig, configure: impl FnOnce(&mut Config)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let now = sim.now;
+    let token = sim.api_token.clone();
+    let org = SimOrg::start(sim).await.expect("the simulated org starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db_path = dir.path().join("revokd.db");
+    let mut config = Config {
+        mode: Mode::Enforce,
+        ..Config::default()
+    };
+    config.okta.org_url = Some(org.base_url().to_string());
+    config.okta.api_token = Some(SecretString::from(token));
+    config.okta.min_backoff = Duration::from_millis(1);
+    config.okta.max_backoff = Duration::from_millis(50);
+    config.database.url = format!("sqlite://{}", db_path.display());
+    configure(&mut config);
+    config.validate().expect("the test configuration is valid");
+    let store = Store::connect(&config.database.url)
+        .await
+        .expect("the store opens");
+    let deps = Deps::from_config(&config, store.clone()).expect("deps build");
+    TestApp {
+        org,
+        store,
+        deps,
+        db_path,
+        now,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Every pair of the org as a `config` target.
+    pub fn targets(&self) -> Vec<Target> {
+        self.org
+            .pairs()
+            .into_iter()
+            .map(|(u, c)| target(&u, &c))
+            .collect()
+    }
+
+    /// One sweep over every pair, deciding at `self.now`.
+    pub async fn sweep(&self, mode: Mode) -> SweepReport {
+        let plan = SweepPlan {
+            trigger: Trigger::Cli,
+            mode,
+            targets: self.targets(),
+        };
+        run_once(&self.deps, &plan, self.now)
+            .await
+            .expect("the database does not fail")
+    }
+
+    /// The pair with the most tokens (the big one).
+    pub fn big_pair(&self) -> (String, String) {
+        self.org
+            .pairs()
+            .into_iter()
+            .max_by_key(|(u, c)| self.org.tokens(u, c).len())
+            .expect("the org has pairs")
+    }
+
+    /// A pair holding between 1 and 3 tokens.
+    pub fn small_pair(&self) -> (String, String) {
+        self.org
+            .pairs()
+            .into_iter()
+            .find(|(u, c)| (1..=3).contains(&self.org.tokens(u, c).len()))
+            .expect("the seed gives a pair with a few tokens")
+    }
+
+    /// The token ids the store holds (not gone) for a pair.
+    pub async fn stored_ids(&self, user: &str, client: &str) -> BTreeSet<String> {
+        self.store
+            .tokens_of_pair(user, client)
+            .await
+            .expect("tokens of pair")
+            .into_iter()
+            .filter(|t| t.gone_at.is_none())
+            .map(|t| t.token_id)
+            .collect()
+    }
+
+    /// Asserts that every pair except `except` is stored exactly as the org holds it.
+    pub async fn assert_pairs_stored(&self, except: Option<&(String, String)>) {
+        for (u, c) in self.org.pairs() {
+            if except == Some(&(u.clone(), c.clone())) {
+                continue;
+            }
+            assert_eq!(
+                self.stored_ids(&u, &c).await,
+                sim_ids(&self.org.tokens(&u, &c)),
+                "pair {u}:{c}"
+            );
+        }
+    }
+
+    /// `(last_result, last_error)` of a pair's `targets` row.
+    pub async fn target_row(&self, user: &str, client: &str) -> (String, Option<String>) {
+        sqlx::query_as(
+            "SELECT last_result, last_error FROM targets WHERE user_id = ? AND client_id = ?",
+        )
+        .bind(user)
+        .bind(client)
+        .fetch_one(self.store.pool())
+        .await
+        .expect("a targets row")
+    }
+
+    /// `(status, error)` of a `sweeps` row.
+    pub async fn sweep_row(&self, id: i64) -> (String, Option<String>) {
+        let row = self.store.sweep(id).await.expect("query").expect("the row");
+        (row.status, row.error)
+    }
+}
+
+/// A `config` target; panics on an invalid id (the sim only makes valid ones).
+pub fn target(user: &str, client: &str) -> Target {
+    Target {
+        user: UserId::new(user).expect("user id"),
+        client: ClientId::new(client).expect("client id"),
+        source: "config",
+    }
+}
+
+/// The ids of some sim tokens.
+pub fn sim_ids(tokens: &[SimToken]) -> BTreeSet<String> {
+    tokens.iter().map(|t| t.id.clone()).collect()
+}
+
+/// The policy most tests use: admin scopes on tokens older than 180 days.
+pub fn admin_policy() -> PolicyConfig {
+    PolicyConfig {
+        name: "old-admin".into(),
+        older_than: Some(Duration::from_secs(180 * 86_400)),
+        scopes_any: vec!["admin:write".into()],
+        ..PolicyConfig::default()
+    }
+}
+
+/// What [`admin_policy`] selects, computed from the org's own state with plain chrono.
+pub fn admin_policy_selects(org: &SimOrg, now: DateTime<Utc>) -> Vec<SimToken> {
+    org.all_tokens()
+        .into_iter()
+        .filter(|t| now - t.created > TimeDelta::days(180))
+        .filter(|t| t.scopes.iter().any(|s| s == "admin:write"))
+        .collect()
+}
+
+/// Runs the real `revokd` binary with a clean environment plus `env`, and waits for it. The
+/// sim keeps serving meanwhile because this awaits (the test runtime is multi-thread).
+pub async fn run_revokd(args: &[&str], env: &[(&str, &str)]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("revokd runs")
+}
+
+/// stdout and stderr of a run, together, as text.
+pub fn all_output(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A config file for the binary: the org URL, one auth line (e.g. `api_token = "…"`), the
+/// database, one `[[targets]]` per pair, then `extra` TOML (appended verbatim).
+pub fn write_config(
+    dir: &Path,
+    org_url: &str,
+    auth_line: &str,
+    db_path: &Path,
+    pairs: &[(String, String)],
+    extra: &str,
+) -> PathBuf {
+    let mut text = format!(
+        "mode = \"dry-run\"\n[okta]\norg_url = \"{org_url}\"\n{auth_line}\nmin_backoff = \"1ms\"\n\
+         max_backoff = \"50ms\"\n[database]\nurl = \"sqlite://{}\"\n",
+        db_path.display()
+    );
+    for (u, c) in pairs {
+        text.push_str(&format!("[[targets]]\nuser = \"{u}\"\nclient = \"{c}\"\n"));
+    }
+    text.push_str(extra);
+    let path = dir.join("revokd.toml");
+    std::fs::write(&path, text).expect("config written");
+    path
+}

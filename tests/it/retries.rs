@@ -1,0 +1,95 @@
+//! Throttling and transient failures are waited out: nothing is lost, and retries wait as
+//! long as Okta asks and say what they retry.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use revokd::config::Mode;
+use revokd::sim::{Fault, FaultKind, RouteKind};
+use revokd::store::SweepStatus;
+
+use crate::helpers::{small_org, spawn_app, spawn_app_with};
+
+/// The first whole second at or after `t`.
+fn ceil_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = DateTime::from_timestamp(t.timestamp(), 0).expect("in range");
+    if floor == t {
+        floor
+    } else {
+        floor + TimeDelta::seconds(1)
+    }
+}
+
+#[tokio::test]
+async fn a_429_is_retried_no_earlier_than_its_reset_and_says_what_it_retries() {
+    // The wait is clamped to max_backoff, so leave room for a 2 s reset.
+    let app = spawn_app_with(small_org(), |c| c.okta.max_backoff = Duration::from_secs(5)).await;
+    let (user, client) = app.small_pair();
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::RateLimited {
+            reset_in: Duration::from_secs(2),
+        },
+        times: Some(1),
+    });
+
+    let report = app.sweep(Mode::DryRun).await;
+
+    assert_eq!(report.status, SweepStatus::Ok, "{:?}", report.failures);
+    let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
+    let requests: Vec<_> = app
+        .org
+        .requests()
+        .into_iter()
+        .filter(|r| r.path_and_query.starts_with(&path))
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    let (first, retry) = (&requests[0], &requests[1]);
+    assert_eq!((first.status, retry.status), (429, 200));
+    // The sim sets Reset = receipt + 2 s rounded up to a whole second.
+    let reset = ceil_second(first.received_at_utc + TimeDelta::seconds(2));
+    assert!(
+        retry.received_at_utc >= reset,
+        "retried at {} before the reset {reset}",
+        retry.received_at_utc
+    );
+    assert_eq!(retry.retry_count.as_deref(), Some("1"));
+    assert_eq!(retry.retry_for.as_deref(), Some(first.request_id.as_str()));
+    assert_eq!(first.retry_count, None);
+    assert_eq!(report.counts.http_429, 1);
+    app.assert_pairs_stored(None).await;
+}
+
+#[tokio::test]
+async fn concurrency_429s_are_waited_out_and_every_token_is_stored() {
+    let app = spawn_app(small_org()).await;
+    app.org
+        .inject(Fault::times(FaultKind::ConcurrencyLimited, 2));
+
+    let report = app.sweep(Mode::DryRun).await;
+
+    assert_eq!(report.status, SweepStatus::Ok, "{:?}", report.failures);
+    assert_eq!(app.org.stats().concurrency_limited, 2, "the faults fired");
+    assert_eq!(report.counts.http_429_concurrency, 2);
+    app.assert_pairs_stored(None).await;
+}
+
+#[tokio::test]
+async fn a_burst_of_503s_is_retried_and_every_token_is_stored() {
+    let app = spawn_app(small_org()).await;
+    app.org.inject(Fault::times(FaultKind::Status(503), 2));
+
+    let report = app.sweep(Mode::DryRun).await;
+
+    assert_eq!(report.status, SweepStatus::Ok, "{:?}", report.failures);
+    assert_eq!(app.org.stats().server_errors, 2, "the faults fired");
+    let retried = app
+        .org
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == RouteKind::ListTokens && r.retry_count.is_some())
+        .count();
+    assert_eq!(retried, 2, "each 503 is followed by a retry");
+    app.assert_pairs_stored(None).await;
+}

@@ -1,0 +1,129 @@
+//! The Okta API token never leaves the process: not in output at the most verbose log level,
+//! not in `config check`, not anywhere in the database.
+
+use std::path::Path;
+
+use revokd::sim::{SimConfig, SimOrg};
+use sqlx::SqlitePool;
+
+use crate::helpers::{all_output, run_revokd, small_org, write_config};
+
+const SECRET: &str = "00SECRETsecret-token-value";
+
+const ADMIN_POLICY: &str =
+    "[[policies]]\nname = \"old-admin\"\nolder_than = \"180d\"\nscopes_any = [\"admin:write\"]\n";
+
+/// How the token reaches the binary.
+enum Given {
+    File,
+    Env,
+}
+
+/// How many values in every column of every table contain `needle`, and how many rows were
+/// looked at (so an empty database cannot pass vacuously).
+async fn occurrences_in_database(db: &Path, needle: &str) -> (i64, i64) {
+    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("the database opens");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tables");
+    let (mut hits, mut rows) = (0_i64, 0_i64);
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
+            .bind(&table)
+            .fetch_all(&pool)
+            .await
+            .expect("columns");
+        let any = columns
+            .iter()
+            .map(|c| format!("instr(CAST(\"{c}\" AS TEXT), ?1) > 0"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!("SELECT COUNT(*) FROM \"{table}\" WHERE {any}");
+        hits += sqlx::query_scalar::<_, i64>(&sql)
+            .bind(needle)
+            .fetch_one(&pool)
+            .await
+            .expect("scan");
+        rows += sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM \"{table}\""))
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    }
+    pool.close().await;
+    (hits, rows)
+}
+
+async fn assert_token_stays_secret(given: Given) {
+    let org = SimOrg::start(SimConfig {
+        api_token: SECRET.to_owned(),
+        ..small_org()
+    })
+    .await
+    .expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("revokd.db");
+    let token_file = dir.path().join("okta-token");
+    std::fs::write(&token_file, format!("{SECRET}\n")).expect("token file");
+    let auth_line = match given {
+        Given::File => format!("api_token_file = \"{}\"", token_file.display()),
+        Given::Env => String::new(),
+    };
+    let config = write_config(
+        dir.path(),
+        org.base_url().as_str(),
+        &auth_line,
+        &db,
+        &org.pairs(),
+        ADMIN_POLICY,
+    );
+    let config = config.to_str().expect("utf-8");
+    let mut env = vec![("REVOKD_LOG", "trace")];
+    if matches!(given, Given::Env) {
+        env.push(("REVOKD_OKTA__API_TOKEN", SECRET));
+    }
+
+    let sweep = run_revokd(&["--config", config, "sweep", "--enforce"], &env).await;
+    let check = run_revokd(&["--config", config, "config", "check"], &env).await;
+
+    let sweep_text = all_output(&sweep);
+    assert_eq!(sweep.status.code(), Some(0), "{sweep_text}");
+    assert!(
+        !org.revoked().is_empty(),
+        "the token worked: revocations happened"
+    );
+    assert!(sweep_text.contains("TRACE"), "trace logging was on");
+    assert!(!sweep_text.contains(SECRET), "the sweep printed the token");
+    let check_text = all_output(&check);
+    assert_eq!(check.status.code(), Some(0), "{check_text}");
+    assert!(check_text.contains("[redacted]"), "{check_text}");
+    assert!(
+        !check_text.contains(SECRET),
+        "config check printed the token"
+    );
+
+    let (hits, rows) = occurrences_in_database(&db, SECRET).await;
+    assert!(rows > 100, "the database holds the sweep ({rows} rows)");
+    assert_eq!(hits, 0, "the token is stored in the database");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", db.display());
+        if let Ok(bytes) = std::fs::read(&file) {
+            let found = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+            assert!(!found, "the token is in {file}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_token_from_a_file_appears_in_no_output_and_nowhere_in_the_database() {
+    assert_token_stays_secret(Given::File).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_token_from_the_environment_appears_in_no_output_and_nowhere_in_the_database() {
+    assert_token_stays_secret(Given::Env).await;
+}
