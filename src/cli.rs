@@ -67,6 +67,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// A compliance report from the database (no Okta calls): inventory, revocations, policies,
     /// sweeps or exposure.
+    ///
+    /// Times (T) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01, meaning 00:00 UTC) or
+    /// a duration back from now (30d, 12h).
     Report(ReportArgs),
 }
 
@@ -118,9 +121,6 @@ pub struct DemoArgs {
 }
 
 /// `revokd report`.
-///
-/// Times (--since, --until, --at) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01,
-/// 00:00 UTC) or a duration back from now (30d, 12h).
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Which report.
