@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::report::{self, TimeArg};
 use crate::telemetry::LogFormat;
 
 /// revokd keeps the OAuth 2.0 refresh tokens of an Okta org hygienic: it lists the tokens Okta
@@ -64,6 +65,12 @@ pub enum Command {
     /// A full pass against a built-in simulated Okta org: nothing to set up. Runs a dry-run
     /// sweep, then an enforce sweep with the example policies, into ./revokd-demo.db.
     Demo(DemoArgs),
+    /// A compliance report from the database (no Okta calls): inventory, revocations, policies,
+    /// sweeps or exposure.
+    ///
+    /// Times (T) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01, meaning 00:00 UTC) or
+    /// a duration back from now (30d, 12h).
+    Report(ReportArgs),
 }
 
 /// `revokd sweep`.
@@ -111,4 +118,30 @@ pub struct DemoArgs {
     /// Where the demo database goes.
     #[arg(long, default_value = "revokd-demo.db", value_name = "FILE")]
     pub db: PathBuf,
+}
+
+/// `revokd report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Which report.
+    #[arg(value_enum)]
+    pub kind: report::Kind,
+    /// Start of the window, inclusive (revocations, policies, sweeps).
+    #[arg(long, value_name = "T")]
+    pub since: Option<TimeArg>,
+    /// End of the window, exclusive (revocations, policies, sweeps).
+    #[arg(long, value_name = "T")]
+    pub until: Option<TimeArg>,
+    /// Answer for this past instant from the token snapshots (inventory, exposure).
+    #[arg(long, value_name = "T")]
+    pub at: Option<TimeArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = report::Format::Table)]
+    pub format: report::Format,
+    /// Write to FILE atomically (temp file + rename) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Joins scopes and rule names within one table or CSV cell (JSON uses arrays).
+    #[arg(long, default_value = report::DEFAULT_SCOPE_DELIMITER, value_name = "TEXT")]
+    pub scope_delimiter: String,
 }

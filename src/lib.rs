@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod okta;
 pub mod policy;
+pub mod report;
 pub mod sim;
 pub mod store;
 pub mod sweep;

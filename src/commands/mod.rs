@@ -7,6 +7,7 @@ mod config_check;
 mod db;
 mod demo;
 mod output;
+mod report;
 mod sweep;
 
 use std::process::ExitCode;
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Db(DbCommand::Migrate) => db::migrate(&cli).await,
         Command::Audit(AuditCommand::Verify) => audit::verify(&cli).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Report(args) => report::run(&cli, args).await,
     };
     match outcome {
         Ok(Exit::Success) => ExitCode::SUCCESS,

@@ -1,0 +1,244 @@
+//! Rendering a [`Table`] as aligned text for a terminal, RFC 4180 CSV, or JSON. Pure text: no
+//! IO. CSV cells that a spreadsheet would read as a formula are neutralised.
+
+use std::fmt::Write;
+
+use super::table::{Cell, Table};
+
+/// Output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Columns aligned for a terminal.
+    Table,
+    /// RFC 4180 CSV (CRLF line ends, header row), spreadsheet-safe.
+    Csv,
+    /// A JSON array of objects with snake_case keys.
+    Json,
+}
+
+impl Format {
+    /// The file extension for this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Table => "txt",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// How lists (scopes, rule names) are joined in table and CSV output. JSON uses arrays.
+pub const DEFAULT_SCOPE_DELIMITER: &str = ";";
+
+/// Renders `table` in `format`, joining lists with `delimiter` (table and CSV).
+pub fn render(table: &Table, format: Format, delimiter: &str) -> String {
+    match format {
+        Format::Table => text(table, delimiter),
+        Format::Csv => csv(table, delimiter),
+        Format::Json => json(table),
+    }
+}
+
+fn plain(cell: &Cell, delimiter: &str) -> String {
+    match cell {
+        Cell::Null => String::new(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Text(s) => s.clone(),
+        Cell::List(items) => items.join(delimiter),
+    }
+}
+
+/// Aligned columns; control characters shown escaped so one row stays on one line.
+fn text(table: &Table, delimiter: &str) -> String {
+    let cells: Vec<Vec<String>> = table
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|c| match c {
+                    Cell::Null => "-".to_owned(),
+                    other => plain(other, delimiter).escape_debug().to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([name.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    let line = |out: &mut String, row: &[String], ints: &[bool]| {
+        let mut text = String::new();
+        for (i, value) in row.iter().enumerate() {
+            let pad = widths[i].saturating_sub(value.chars().count());
+            if i > 0 {
+                text.push_str("  ");
+            }
+            if ints[i] {
+                text.push_str(&" ".repeat(pad));
+                text.push_str(value);
+            } else {
+                text.push_str(value);
+                text.push_str(&" ".repeat(pad));
+            }
+        }
+        let _ = writeln!(out, "{}", text.trim_end());
+    };
+    let header: Vec<String> = table.columns.iter().map(|c| (*c).to_owned()).collect();
+    line(&mut out, &header, &vec![false; header.len()]);
+    for (row, source) in cells.iter().zip(&table.rows) {
+        let ints: Vec<bool> = source.iter().map(|c| matches!(c, Cell::Int(_))).collect();
+        line(&mut out, row, &ints);
+    }
+    out
+}
+
+/// Neutralises a CSV cell a spreadsheet would evaluate (OWASP "CSV injection"): a leading
+/// `=`, `+`, `-`, `@`, tab or carriage return gets a `'` prefix.
+pub fn neutralise(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
+fn csv_field(out: &mut String, value: &str) {
+    if value.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+/// RFC 4180: header row, CRLF line ends, fields quoted when they hold a comma, quote, CR or LF.
+/// Text and list cells are neutralised; numbers are not (they are never formulas).
+fn csv(table: &Table, delimiter: &str) -> String {
+    let mut out = String::new();
+    for (i, name) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_field(&mut out, name);
+    }
+    out.push_str("\r\n");
+    for row in &table.rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let value = match cell {
+                Cell::Int(_) | Cell::Null => plain(cell, delimiter),
+                Cell::Text(_) | Cell::List(_) => neutralise(&plain(cell, delimiter)),
+            };
+            csv_field(&mut out, &value);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn json_value(cell: &Cell) -> serde_json::Value {
+    match cell {
+        Cell::Null => serde_json::Value::Null,
+        Cell::Int(n) => (*n).into(),
+        Cell::Text(s) => s.as_str().into(),
+        Cell::List(items) => items.clone().into(),
+    }
+}
+
+/// A JSON array, one object per line, keys in column order.
+fn json(table: &Table) -> String {
+    if table.rows.is_empty() {
+        return "[]\n".to_owned();
+    }
+    let mut out = String::from("[\n");
+    for (n, row) in table.rows.iter().enumerate() {
+        out.push_str("  {");
+        for (i, (name, cell)) in table.columns.iter().zip(row).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(
+                out,
+                "{}: {}",
+                serde_json::Value::from(*name),
+                json_value(cell)
+            );
+        }
+        out.push('}');
+        if n + 1 < table.rows.len() {
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    out.push_str("]\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        let mut t = Table::new(&["name", "n", "scopes"]);
+        t.push(vec![
+            Cell::Text("=SUM(A1)".into()),
+            Cell::Int(-3),
+            Cell::List(vec!["a".into(), "b,c".into()]),
+        ]);
+        t.push(vec![
+            Cell::Text("say \"hi\"\nbye".into()),
+            Cell::Null,
+            Cell::List(vec![]),
+        ]);
+        t
+    }
+
+    #[test]
+    fn csv_quotes_and_neutralises_text_but_leaves_numbers_alone() {
+        let out = render(&sample(), Format::Csv, ";");
+        assert_eq!(
+            out,
+            "name,n,scopes\r\n'=SUM(A1),-3,\"a;b,c\"\r\n\"say \"\"hi\"\"\nbye\",,\r\n"
+        );
+    }
+
+    #[test]
+    fn json_keeps_column_order_types_and_nulls() {
+        let out = render(&sample(), Format::Json, ";");
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed[0]["scopes"], serde_json::json!(["a", "b,c"]));
+        assert_eq!(parsed[0]["n"], serde_json::json!(-3));
+        assert_eq!(parsed[1]["n"], serde_json::Value::Null);
+        assert!(out.starts_with("[\n  {\"name\": "));
+    }
+
+    #[test]
+    fn table_output_aligns_columns_and_keeps_each_row_on_one_line() {
+        let out = render(&sample(), Format::Table, ",");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].find("scopes"), lines[1].find("a,b,c"));
+        assert!(lines[2].contains("\\n"));
+    }
+
+    #[test]
+    fn every_formula_prefix_is_neutralised() {
+        for p in ["=", "+", "-", "@", "\t", "\r"] {
+            assert_eq!(neutralise(&format!("{p}x")), format!("'{p}x"));
+        }
+        assert_eq!(neutralise("x=1"), "x=1");
+    }
+}
