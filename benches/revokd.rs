@@ -31,10 +31,15 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--child-ingest") {
         return child_ingest(&args[i + 1], &args[i + 2], &args[i + 3]);
     }
-    let runs = flag(&args, "--runs").and_then(|v| v.parse().ok()).unwrap_or(3usize);
+    let runs = flag(&args, "--runs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3usize);
     let only = flag(&args, "--only");
     let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     if want("a") {
         rt.block_on(rate_budget(runs));
     }
@@ -47,18 +52,26 @@ fn main() {
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
-    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 fn config_for(base: &str, db: &Path, max_share: f64) -> Config {
-    let mut config = Config::default();
-    config.mode = Mode::DryRun;
+    let mut config = Config {
+        mode: Mode::DryRun,
+        ..Config::default()
+    };
     config.okta.org_url = Some(base.to_owned());
     config.okta.api_token = Some(SecretString::from(TOKEN));
     config.okta.rate_limit.max_share = max_share;
@@ -81,7 +94,10 @@ fn targets(pairs: &[(String, String)]) -> Vec<Target> {
 
 /// Σ max(1, ceil(tokens / 200)) over the pairs: the fewest list requests a full sweep needs.
 fn minimum_requests(org: &SimOrg) -> u64 {
-    org.pairs().iter().map(|(u, c)| (org.tokens(u, c).len() as u64).div_ceil(200).max(1)).sum()
+    org.pairs()
+        .iter()
+        .map(|(u, c)| (org.tokens(u, c).len() as u64).div_ceil(200).max(1))
+        .sum()
 }
 
 async fn rate_budget(runs: usize) {
@@ -117,7 +133,11 @@ async fn rate_budget(runs: usize) {
         let store = Store::connect(&config.database.url).await.expect("store");
         let deps = Deps::from_config(&config, store).expect("deps");
         let minimum = minimum_requests(&org);
-        let plan = SweepPlan { trigger: Trigger::Cli, mode: Mode::DryRun, targets: targets(&org.pairs()) };
+        let plan = SweepPlan {
+            trigger: Trigger::Cli,
+            mode: Mode::DryRun,
+            targets: targets(&org.pairs()),
+        };
         let started = Instant::now();
         let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
         let wall = started.elapsed().as_secs_f64();
@@ -145,12 +165,18 @@ async fn rate_budget(runs: usize) {
 }
 
 async fn ingest(runs: usize, skip_1m: bool) {
-    println!("\n(b) ingest into SQLite, no rate limit (sweep in a child process; RSS is the child's peak)");
+    println!(
+        "\n(b) ingest into SQLite, no rate limit (sweep in a child process; RSS is the child's peak)"
+    );
     println!(
         "{:>6} {:>4} {:>10} {:>8} {:>12} {:>13}",
         "pairs", "run", "tokens", "wall s", "tokens/s", "peak RSS MiB"
     );
-    let sizes: &[(usize, usize)] = if skip_1m { &[(500, 240)] } else { &[(500, 240), (5_000, 2_350)] };
+    let sizes: &[(usize, usize)] = if skip_1m {
+        &[(500, 240)]
+    } else {
+        &[(500, 240), (5_000, 2_350)]
+    };
     let exe = std::env::current_exe().expect("current exe");
     for &(pairs, big) in sizes {
         let org = SimOrg::start(SimConfig {
@@ -169,7 +195,11 @@ async fn ingest(runs: usize, skip_1m: bool) {
         .expect("sim");
         let dir = tempfile::tempdir().expect("tempdir");
         let pairs_file = dir.path().join("pairs.txt");
-        let lines: String = org.pairs().iter().map(|(u, c)| format!("{u} {c}\n")).collect();
+        let lines: String = org
+            .pairs()
+            .iter()
+            .map(|(u, c)| format!("{u} {c}\n"))
+            .collect();
         std::fs::write(&pairs_file, lines).expect("pairs file");
         let (mut rates, mut rss, mut seen_all) = (Vec::new(), Vec::new(), 0.0);
         for run in 1..=runs {
@@ -182,9 +212,16 @@ async fn ingest(runs: usize, skip_1m: bool) {
                 .output()
                 .await
                 .expect("child");
-            assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let text = String::from_utf8_lossy(&out.stdout);
-            let nums: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let nums: Vec<f64> = text
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             let (seen, wall, peak_kib) = (nums[0], nums[1], nums[2]);
             seen_all = seen;
             println!(
@@ -205,7 +242,10 @@ async fn ingest(runs: usize, skip_1m: bool) {
 
 /// The child side of (b): one dry-run sweep with no policies; prints `seen wall_s peak_kib`.
 fn child_ingest(base: &str, db: &str, pairs_file: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let pairs: Vec<(String, String)> = std::fs::read_to_string(pairs_file)
             .expect("pairs")
@@ -215,11 +255,20 @@ fn child_ingest(base: &str, db: &str, pairs_file: &str) {
         let config = config_for(base, Path::new(db), 0.5);
         let store = Store::connect(&config.database.url).await.expect("store");
         let deps = Deps::from_config(&config, store).expect("deps");
-        let plan = SweepPlan { trigger: Trigger::Cli, mode: Mode::DryRun, targets: targets(&pairs) };
+        let plan = SweepPlan {
+            trigger: Trigger::Cli,
+            mode: Mode::DryRun,
+            targets: targets(&pairs),
+        };
         let started = Instant::now();
         let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
         let wall = started.elapsed().as_secs_f64();
-        assert_eq!(report.counts.targets_failed, 0, "targets failed: {:?}", report.failures.first());
+        assert_eq!(
+            report.counts.targets_failed,
+            0,
+            "targets failed: {:?}",
+            report.failures.first()
+        );
         println!("{} {wall} {}", report.counts.tokens_seen, peak_rss_kib());
     });
 }
@@ -234,15 +283,24 @@ fn peak_rss_kib() -> f64 {
 }
 
 fn policy_rate(runs: usize) {
-    let rule = |name: &str| PolicyConfig { name: name.into(), ..PolicyConfig::default() };
+    let rule = |name: &str| PolicyConfig {
+        name: name.into(),
+        ..PolicyConfig::default()
+    };
     let policies = vec![
         PolicyConfig {
             scopes_any: vec!["admin:write".into(), "okta.users.manage".into()],
             older_than: Some(Duration::from_secs(7 * 86_400)),
             ..rule("admin-scopes-7d")
         },
-        PolicyConfig { idle_for: Some(Duration::from_secs(30 * 86_400)), ..rule("idle-30d") },
-        PolicyConfig { clients: vec!["0oaretired".into()], ..rule("retired-app") },
+        PolicyConfig {
+            idle_for: Some(Duration::from_secs(30 * 86_400)),
+            ..rule("idle-30d")
+        },
+        PolicyConfig {
+            clients: vec!["0oaretired".into()],
+            ..rule("retired-app")
+        },
         PolicyConfig {
             expires_after: Some(Duration::from_secs(365 * 86_400)),
             action: revokd::config::Action::Flag,
@@ -281,7 +339,10 @@ fn policy_rate(runs: usize) {
                 last_updated: Some(now - age / 2),
                 expires_at: if i % 10 == 0 { None } else { Some(now + age) },
             };
-            if matches!(decide(&set, &facts, now), revokd::policy::Decision::Revoke { .. }) {
+            if matches!(
+                decide(&set, &facts, now),
+                revokd::policy::Decision::Revoke { .. }
+            ) {
                 revoke += 1;
             }
         }
@@ -290,5 +351,8 @@ fn policy_rate(runs: usize) {
         println!("{run:>4} {n:>12} {rate:>14.0}");
         rates.push(rate);
     }
-    println!("median: {:.0} evaluations/s (target ≥ 2,000,000)", median(rates));
+    println!(
+        "median: {:.0} evaluations/s (target ≥ 2,000,000)",
+        median(rates)
+    );
 }

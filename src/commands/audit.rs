@@ -2,12 +2,12 @@
 
 use anyhow::Context;
 
-use super::{Exit, Failure, load_config, open_store};
+use super::{Exit, Failure, load_config, open_existing_store};
 use crate::cli::Cli;
 
 pub(super) async fn verify(cli: &Cli) -> Result<Exit, Failure> {
     let config = load_config(cli)?;
-    let store = open_store(&config).await?;
+    let store = open_existing_store(&config).await?;
     let verdict = store
         .verify_audit()
         .await

@@ -72,9 +72,23 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
 
 /// Opens the configured database (applying migrations).
 async fn open_store(config: &Config) -> Result<Store, Failure> {
-    Store::connect(&config.database.url)
-        .await
-        .with_context(|| format!("cannot open the database {}", config.database.url))
+    open(config, true).await
+}
+
+/// Opens the configured database, which must exist: for commands that only read it.
+async fn open_existing_store(config: &Config) -> Result<Store, Failure> {
+    open(config, false).await
+}
+
+async fn open(config: &Config, create: bool) -> Result<Store, Failure> {
+    let url = &config.database.url;
+    let store = if create {
+        Store::connect(url).await
+    } else {
+        Store::connect_existing(url).await
+    };
+    store
+        .with_context(|| format!("cannot open the database {url}"))
         .map_err(Failure::Other)
 }
 

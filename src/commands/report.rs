@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 use chrono::Utc;
 
-use super::{Exit, Failure, load_config, open_store};
+use super::{Exit, Failure, load_config, open_existing_store};
 use crate::cli::{Cli, ReportArgs};
 use crate::report::{self, Request};
 
@@ -19,7 +19,7 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
         until: args.until.map(|t| t.resolve(now)),
         at: args.at.map(|t| t.resolve(now)),
     };
-    let store = open_store(&config).await?;
+    let store = open_existing_store(&config).await?;
     let built = report::build(&store, &config, &request, now).await;
     store.close().await;
     let table = match built {

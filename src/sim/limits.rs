@@ -1,6 +1,7 @@
 //! Okta's two throttles as the sim enforces them (FACTS.md §1): a per-bucket request budget
 //! per window, keyed by method + path template ([`RouteKind`]), with windows that start at the
-//! whole second of a bucket's first request rather than on the wall clock's minute (so
+//! whole second of a bucket's first request (for whole-second windows) rather than on the wall
+//! clock's minute (so
 //! `X-Rate-Limit-Reset`, in whole seconds, is exact for whole-second windows, as the windows in
 //! Okta's docs are, e.g. 12:00:20–12:01:19); and an org-wide limit on requests in
 //! flight. A request refused with 429 is counted against its bucket, as Okta counts it; this
@@ -132,7 +133,14 @@ impl Limits {
             let background = f64::from_bits(self.background.load(Ordering::SeqCst));
             let now_ms = Utc::now().timestamp_millis();
             let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
-            let end_ms = (now_ms - now_ms.rem_euclid(1000)).saturating_add(window_ms);
+            // Whole-second windows start on a whole second, so Reset is exact; shorter or
+            // fractional windows (tests) start now.
+            let start_ms = if window_ms % 1000 == 0 {
+                now_ms - now_ms.rem_euclid(1000)
+            } else {
+                now_ms
+            };
+            let end_ms = start_ms.saturating_add(window_ms);
             let left = u64::try_from(end_ms - now_ms).unwrap_or(0);
             bucket.window_end = now + Duration::from_millis(left);
             bucket.reset_epoch = end_ms.div_euclid(1000) + i64::from(end_ms.rem_euclid(1000) > 0);

@@ -39,8 +39,18 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) the database at a sqlx SQLite URL and applies migrations.
     pub async fn connect(url: &str) -> Result<Store, Error> {
+        Store::open(url, true).await
+    }
+
+    /// Opens an existing database (applying migrations); a missing file is an error, so a
+    /// mistyped path is not answered from a new, empty database.
+    pub async fn connect_existing(url: &str) -> Result<Store, Error> {
+        Store::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Store, Error> {
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             // The audit trail must survive power loss, not only process crashes.
             .synchronous(SqliteSynchronous::Full)

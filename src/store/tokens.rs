@@ -154,6 +154,16 @@ impl Store {
         Ok(())
     }
 
+    /// Records that a token is gone from Okta (without revokd having revoked it).
+    pub async fn mark_token_gone(&self, token_id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query("UPDATE tokens SET gone_at = COALESCE(gone_at, ?) WHERE token_id = ?")
+            .bind(ts(at))
+            .bind(token_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records how listing a pair went (`targets` row, created on first sight).
     pub async fn record_target(
         &self,
@@ -265,6 +275,36 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.present_tokens().await.unwrap().len(), 2);
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn revoked_and_gone_tokens_are_told_apart(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let t0 = Utc::now();
+        store
+            .record_page(None, &[obs("oar1", "{}"), obs("oar2", "{}")], t0)
+            .await
+            .unwrap();
+        store.mark_revoked("oar1", t0).await.unwrap();
+        store.mark_token_gone("oar2", t0).await.unwrap();
+        let rows = store.tokens_of_pair("00u1", "0oa1").await.unwrap();
+        assert_eq!(
+            (
+                rows[0].revoked_by.as_deref(),
+                rows[0].revoked_at.clone(),
+                rows[0].gone_at.clone()
+            ),
+            (Some("revokd"), Some(ts(t0)), Some(ts(t0)))
+        );
+        assert_eq!(
+            (
+                rows[1].revoked_by.as_deref(),
+                rows[1].revoked_at.clone(),
+                rows[1].gone_at.clone()
+            ),
+            (None, None, Some(ts(t0)))
+        );
+        assert!(store.present_tokens().await.unwrap().is_empty());
     }
 
     #[sqlx::test(migrations = "./migrations")]

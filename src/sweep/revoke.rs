@@ -70,8 +70,11 @@ pub(super) async fn revoke_planned(
             }
         };
         deps.store.append_revocation(&row).await?;
-        if outcome != RevocationOutcome::Failed {
-            deps.store.mark_revoked(&planned.token_id, Utc::now()).await?;
+        match outcome {
+            RevocationOutcome::Done => deps.store.mark_revoked(&planned.token_id, Utc::now()).await?,
+            // Okta no longer had it: gone, but not revoked by revokd.
+            RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&planned.token_id, Utc::now()).await?,
+            RevocationOutcome::Failed => {}
         }
         Ok(outcome)
     }
