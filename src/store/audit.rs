@@ -73,6 +73,10 @@ pub struct NewRevocation {
     pub error: Option<String>,
     pub sweep_id: Option<i64>,
     pub job_id: Option<i64>,
+    /// When Okta confirmed the token gone.
+    pub verified_at: Option<String>,
+    /// For `failed` / `irrevocable`: when to try again.
+    pub next_attempt_at: Option<String>,
 }
 
 /// A `revocations` row as stored.
@@ -98,6 +102,8 @@ pub struct AuditRow {
     pub job_id: Option<i64>,
     pub prev_hash: String,
     pub hash: String,
+    pub verified_at: Option<String>,
+    pub next_attempt_at: Option<String>,
 }
 
 impl AuditRow {
@@ -175,13 +181,16 @@ impl Store {
                 job_id: new.job_id,
                 prev_hash: prev,
                 hash: String::new(),
+                verified_at: new.verified_at.clone(),
+                next_attempt_at: new.next_attempt_at.clone(),
             };
             row.hash = row.expected_hash();
             sqlx::query(
                 "INSERT INTO revocations (id, intent_id, token_id, user_id, client_id, trigger, policy,
                     reason, mode, state, requested_at, completed_at, attempts, http_status,
-                    okta_request_id, error, sweep_id, job_id, prev_hash, hash)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
+                    next_attempt_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(row.id)
             .bind(row.intent_id)
@@ -203,11 +212,21 @@ impl Store {
             .bind(row.job_id)
             .bind(&row.prev_hash)
             .bind(&row.hash)
+            .bind(&row.verified_at)
+            .bind(&row.next_attempt_at)
             .execute(&mut *tx)
             .await?;
             ids.push(id);
             prev = row.hash;
         }
+        sqlx::query(
+            "INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
+        )
+        .bind(id)
+        .bind(&prev)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -250,7 +269,42 @@ impl Store {
             expected_id += 1;
             n += 1;
         }
-        Ok(Ok(n))
+        drop(rows);
+        let head: Option<(i64, String)> = sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        let last = expected_id - 1;
+        match head {
+            Some((head_id, _)) if head_id != last => Ok(Err(AuditBreak {
+                id: last + 1,
+                problem: format!(
+                    "the chain ends at record {last} but its head says {head_id} (records at the end were deleted)"
+                ),
+            })),
+            Some((_, head_hash)) if head_hash != prev => Ok(Err(AuditBreak {
+                id: last,
+                problem: "the last record's hash differs from the recorded head".to_owned(),
+            })),
+            None if n > 0 => Ok(Err(AuditBreak { id: 1, problem: "the audit head record is missing".to_owned() })),
+            _ => Ok(Ok(n)),
+        }
+    }
+
+    /// The audit chain's head: the last record's id and hash (`None` while empty). Logged after
+    /// each sweep so an external copy can anchor `revokd audit verify --anchor`.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>, Error> {
+        Ok(sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Whether record `id` exists with exactly `hash`: checks an externally kept anchor.
+    pub async fn audit_has(&self, id: i64, hash: &str) -> Result<bool, Error> {
+        let found: Option<String> = sqlx::query_scalar("SELECT hash FROM revocations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.as_deref() == Some(hash))
     }
 }
 
@@ -277,6 +331,8 @@ mod tests {
             error: None,
             sweep_id: None,
             job_id: None,
+            verified_at: None,
+            next_attempt_at: None,
         }
     }
 
@@ -364,6 +420,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 3);
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn a_deleted_tail_is_caught_by_the_head(pool: sqlx::SqlitePool) {
+        let store = seeded(pool).await;
+        drop_guards(&store).await;
+        sqlx::query("DELETE FROM revocations WHERE id = 4").execute(store.pool()).await.unwrap();
+        let broken = store.verify_audit().await.unwrap().unwrap_err();
+        assert_eq!(broken.id, 4);
+        assert!(broken.problem.contains("deleted"), "{}", broken.problem);
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn an_anchor_confirms_a_record(pool: sqlx::SqlitePool) {
+        let store = seeded(pool).await;
+        let (id, hash) = store.audit_head().await.unwrap().unwrap();
+        assert_eq!(id, 4);
+        assert!(store.audit_has(id, &hash).await.unwrap());
+        assert!(!store.audit_has(id, "00").await.unwrap());
     }
 
     #[sqlx::test(migrations = "./migrations")]

@@ -3,6 +3,7 @@
 //! as ISO-8601 UTC text with milliseconds so `sqlite3` users can read and compare them.
 
 mod audit;
+mod intents;
 mod snapshots;
 mod sweeps;
 mod tokens;

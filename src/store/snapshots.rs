@@ -106,6 +106,8 @@ mod tests {
                 error: None,
                 sweep_id: None,
                 job_id: None,
+                verified_at: None,
+                next_attempt_at: None,
             })
             .await
             .unwrap();

@@ -67,6 +67,9 @@ pub struct SweepCounts {
     pub http_429_concurrency: u64,
     pub wait_ms: u64,
     pub budget_wait_ms: u64,
+    pub revocations_retried: u64,
+    pub revocations_irrevocable: u64,
+    pub tokens_reappeared: u64,
 }
 
 /// A `sweeps` row as stored.
@@ -89,6 +92,10 @@ pub struct SweepRow {
     pub http_429_concurrency: i64,
     pub wait_ms: i64,
     pub budget_wait_ms: i64,
+    pub runner: Option<String>,
+    pub revocations_retried: i64,
+    pub revocations_irrevocable: i64,
+    pub tokens_reappeared: i64,
     pub error: Option<String>,
 }
 
@@ -97,19 +104,22 @@ fn int(v: u64) -> i64 {
 }
 
 impl Store {
-    /// Opens a sweep row in state `running`; returns its id.
+    /// Opens a sweep row in state `running`, run by `runner` (`host:pid:start`); returns its id.
     pub async fn begin_sweep(
         &self,
         trigger: Trigger,
         mode: Mode,
         started_at: DateTime<Utc>,
+        runner: &str,
     ) -> Result<i64, Error> {
         let id = sqlx::query_scalar(
-            "INSERT INTO sweeps (started_at, trigger, mode, status) VALUES (?, ?, ?, 'running') RETURNING id",
+            "INSERT INTO sweeps (started_at, trigger, mode, status, runner) VALUES (?, ?, ?, 'running', ?)
+             RETURNING id",
         )
         .bind(ts(started_at))
         .bind(trigger.as_str())
         .bind(mode.as_str())
+        .bind(runner)
         .fetch_one(&self.pool)
         .await?;
         Ok(id)
@@ -127,7 +137,8 @@ impl Store {
         sqlx::query(
             "UPDATE sweeps SET finished_at = ?, status = ?, targets_total = ?, targets_failed = ?,
                 tokens_seen = ?, revocations_planned = ?, revocations_done = ?, revocations_failed = ?,
-                http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, budget_wait_ms = ?, error = ?
+                http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, budget_wait_ms = ?, revocations_retried = ?,
+                revocations_irrevocable = ?, tokens_reappeared = ?, error = ?
              WHERE id = ?",
         )
         .bind(ts(finished_at))
@@ -143,7 +154,30 @@ impl Store {
         .bind(int(counts.http_429_concurrency))
         .bind(int(counts.wait_ms))
         .bind(int(counts.budget_wait_ms))
+        .bind(int(counts.revocations_retried))
+        .bind(int(counts.revocations_irrevocable))
+        .bind(int(counts.tokens_reappeared))
         .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sweeps still marked `running`, with their runners.
+    pub async fn running_sweeps(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
+        Ok(sqlx::query_as("SELECT id, runner FROM sweeps WHERE status = 'running' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Closes a sweep whose process is gone as `aborted`, keeping its counts.
+    pub async fn abort_sweep(&self, id: i64, reason: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE sweeps SET status = 'aborted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'",
+        )
+        .bind(ts(at))
+        .bind(reason)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -170,10 +204,11 @@ mod tests {
         let store = Store::from_pool(pool).await.unwrap();
         let now = Utc::now();
         let id = store
-            .begin_sweep(Trigger::Cli, Mode::Enforce, now)
+            .begin_sweep(Trigger::Cli, Mode::Enforce, now, "host:1:1")
             .await
             .unwrap();
         assert_eq!(store.sweep(id).await.unwrap().unwrap().status, "running");
+        assert_eq!(store.running_sweeps().await.unwrap(), vec![(id, Some("host:1:1".into()))]);
         let counts = SweepCounts {
             targets_total: 3,
             targets_failed: 1,
@@ -203,5 +238,16 @@ mod tests {
             ("enforce", "cli", Some("why"))
         );
         assert_eq!(row.finished_at, Some(ts(now)));
+        assert!(store.running_sweeps().await.unwrap().is_empty());
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn an_interrupted_sweep_is_closed_as_aborted(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let now = Utc::now();
+        let id = store.begin_sweep(Trigger::Schedule, Mode::Enforce, now, "host:2:2").await.unwrap();
+        store.abort_sweep(id, "process gone", now).await.unwrap();
+        let row = store.sweep(id).await.unwrap().unwrap();
+        assert_eq!((row.status.as_str(), row.error.as_deref()), ("aborted", Some("process gone")));
     }
 }

@@ -43,6 +43,7 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
     pub revoked_by: Option<String>,
     pub policy_matches: String,
+    pub reappeared_at: Option<String>,
 }
 
 /// How listing a pair went.
@@ -58,16 +59,19 @@ const CHUNK: usize = 500;
 impl Store {
     /// Records one page of a listing in a single transaction: upserts `tokens` (keeping
     /// `first_seen_at`, clearing `gone_at`) and appends one `token_snapshots` row per token.
+    /// Returns the ids of tokens revokd had revoked that are listed as ACTIVE again (their
+    /// `reappeared_at` is set).
     pub async fn record_page(
         &self,
         sweep_id: Option<i64>,
         tokens: &[TokenObservation<'_>],
         observed_at: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<String>, Error> {
         if tokens.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let seen = ts(observed_at);
+        let mut reappeared = Vec::new();
         let mut tx = self.pool.begin().await?;
         for chunk in tokens.chunks(CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -94,9 +98,13 @@ impl Store {
                     scopes = excluded.scopes, created_at = excluded.created_at,
                     last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
                     last_seen_at = excluded.last_seen_at, gone_at = NULL,
-                    policy_matches = excluded.policy_matches",
+                    policy_matches = excluded.policy_matches,
+                    reappeared_at = CASE WHEN tokens.revoked_at IS NOT NULL AND excluded.status = 'ACTIVE'
+                        THEN excluded.last_seen_at ELSE tokens.reappeared_at END
+                 RETURNING token_id, revoked_at IS NOT NULL AND status = 'ACTIVE' AS back",
             );
-            q.build().execute(&mut *tx).await?;
+            let rows: Vec<(String, bool)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            reappeared.extend(rows.into_iter().filter(|(_, back)| *back).map(|(id, _)| id));
 
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO token_snapshots (sweep_id, token_id, observed_at, status, scopes,
@@ -115,7 +123,7 @@ impl Store {
             q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(reappeared)
     }
 
     /// After a complete listing of a pair that started at `listed_since`: marks `gone_at` on
@@ -286,6 +294,10 @@ mod tests {
             .await
             .unwrap();
         store.mark_revoked("oar1", t0).await.unwrap();
+        store.mark_token_gone("oar2", t0).await.unwrap();
+        let back = store.record_page(None, &[obs("oar1", "{}"), obs("oar2", "{}")], t0).await.unwrap();
+        assert_eq!(back, vec!["oar1".to_owned()], "only the revoked token is flagged as back");
+        store.mark_token_gone("oar1", t0).await.unwrap();
         store.mark_token_gone("oar2", t0).await.unwrap();
         let rows = store.tokens_of_pair("00u1", "0oa1").await.unwrap();
         assert_eq!(

@@ -2,7 +2,7 @@
 //! decided as it arrives, so memory holds one page and the plan, never the whole org.
 
 use chrono::{DateTime, Utc};
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, error, info_span, warn};
 
 use super::{Deps, Target};
 use crate::config::Mode;
@@ -35,7 +35,7 @@ impl Planned {
     /// The audit row recording this plan entry in `state`.
     pub fn audit_row(
         &self,
-        sweep_id: i64,
+        sweep_id: Option<i64>,
         mode: Mode,
         state: RevocationState,
         now: &str,
@@ -56,8 +56,10 @@ impl Planned {
             http_status: None,
             okta_request_id: None,
             error: None,
-            sweep_id: Some(sweep_id),
+            sweep_id,
             job_id: None,
+            verified_at: None,
+            next_attempt_at: None,
         }
     }
 }
@@ -73,6 +75,8 @@ pub struct Listed {
     pub exempt: Vec<Planned>,
     /// Rule names of every flag-only match.
     pub flagged: Vec<Vec<String>>,
+    /// Tokens revokd had revoked that Okta lists as ACTIVE again.
+    pub reappeared: u64,
 }
 
 /// Lists a target completely. The outer `Result` is the database (fatal for the sweep); the
@@ -139,9 +143,14 @@ async fn list_pages(
         for observed in &page.tokens {
             rows.push(observe(deps, target, observed, now, &mut listed));
         }
-        deps.store
-            .record_page(Some(sweep_id), &rows, Utc::now())
-            .await?;
+        let back = deps.store.record_page(Some(sweep_id), &rows, Utc::now()).await?;
+        for token_id in &back {
+            error!(
+                okta.token_id = %token_id,
+                "a token revokd revoked is ACTIVE again in Okta; policy decides it anew"
+            );
+        }
+        listed.reappeared += back.len() as u64;
     }
 }
 

@@ -5,8 +5,10 @@
 //! decisions through `policy`: this module only sequences them and keeps the tally.
 
 mod list;
+mod reconcile;
 mod report;
 mod revoke;
+pub mod runner;
 
 use std::sync::Arc;
 
@@ -20,7 +22,9 @@ use crate::policy::{PolicySet, check_guard};
 use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
 
 pub use list::{Listed, Planned};
+pub use reconcile::{Reconciled, reconcile, retry_work};
 pub use report::{PolicyTally, SweepReport, TargetFailure};
+pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation, retry_after};
 
 /// One user/client pair to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub struct Deps {
     pub safety: SafetyConfig,
     /// Targets listed at once, and revocations sent at once.
     pub concurrency: usize,
+    /// Attempts before a revocation is `irrevocable` (`revocation.max_attempts`).
+    pub max_attempts: u32,
 }
 
 impl Deps {
@@ -54,6 +60,7 @@ impl Deps {
             )?),
             safety: config.safety.clone(),
             concurrency: config.okta.concurrency,
+            max_attempts: config.revocation.max_attempts,
         })
     }
 }
@@ -75,7 +82,7 @@ pub async fn run_once(
 ) -> Result<SweepReport, store::Error> {
     let sweep_id = deps
         .store
-        .begin_sweep(plan.trigger, plan.mode, Utc::now())
+        .begin_sweep(plan.trigger, plan.mode, Utc::now(), runner::current())
         .await?;
     let span = info_span!(
         "revocation_run",
@@ -86,6 +93,9 @@ pub async fn run_once(
     async move {
         let (okta, stats) = deps.okta.with_fresh_stats();
         let mut report = SweepReport::new(sweep_id, plan.mode, plan.targets.len());
+        if plan.mode == Mode::Enforce {
+            report.reconciled = reconcile(deps, &okta).await?;
+        }
 
         let listed: Vec<_> = futures::stream::iter(&plan.targets)
             .map(|target| list::list_target(deps, &okta, sweep_id, target, now))
@@ -138,16 +148,17 @@ pub async fn run_once(
                 .await?;
             }
             Ok(()) => {
-                let outcomes: Vec<_> = futures::stream::iter(&planned)
-                    .map(|p| {
+                let work = enforce_work(deps, plan, planned, now).await?;
+                let outcomes: Vec<_> = futures::stream::iter(&work)
+                    .map(|w| {
                         let okta = &okta;
-                        async move { (p, revoke::revoke_planned(deps, okta, sweep_id, p).await) }
+                        async move { (w, revoke::attempt(deps, okta, Some(sweep_id), w).await) }
                     })
                     .buffer_unordered(deps.concurrency.max(1))
                     .collect()
                     .await;
-                for (p, outcome) in outcomes {
-                    report.revocation(p, outcome?);
+                for (w, outcome) in outcomes {
+                    report.revocation(w, outcome?);
                 }
             }
         }
@@ -160,6 +171,9 @@ pub async fn run_once(
         counts.wait_ms = http.wait_ms;
         counts.budget_wait_ms = http.budget_wait_ms;
         report.status = report.derive_status();
+        if let Some((id, hash)) = deps.store.audit_head().await? {
+            info!(audit.head_id = id, audit.head_hash = %hash, "audit chain head");
+        }
         deps.store
             .finish_sweep(
                 sweep_id,
@@ -176,6 +190,36 @@ pub async fn run_once(
     .await
 }
 
+/// What an enforce sweep attempts: each planned token that has no open intent (as a new
+/// intent), plus every open `failed` or `irrevocable` intent of the plan's targets whose
+/// `next_attempt_at` has come. A planned token whose open intent is not yet due waits for it.
+async fn enforce_work(
+    deps: &Deps,
+    plan: &SweepPlan,
+    planned: Vec<Planned>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Work>, store::Error> {
+    let pairs: std::collections::HashSet<(&str, &str)> =
+        plan.targets.iter().map(|t| (t.user.as_str(), t.client.as_str())).collect();
+    let open = deps.store.open_intents().await?;
+    let open_tokens: std::collections::HashSet<&str> = open.iter().filter_map(|r| r.token_id.as_deref()).collect();
+    let due_by = ts(now);
+    let mut work: Vec<Work> = open
+        .iter()
+        .filter(|r| r.state != "pending" && r.token_id.is_some())
+        .filter(|r| pairs.contains(&(r.user_id.as_str(), r.client_id.as_str())))
+        .filter(|r| r.next_attempt_at.as_deref().is_none_or(|at| at <= due_by.as_str()))
+        .map(retry_work)
+        .collect();
+    work.extend(
+        planned
+            .into_iter()
+            .filter(|p| !open_tokens.contains(p.token_id.as_str()))
+            .map(|planned| Work { planned, intent: None, trigger: "policy", job_id: None }),
+    );
+    Ok(work)
+}
+
 /// Appends one audit row per planned revocation, all in one state, in one transaction.
 async fn record_all(
     deps: &Deps,
@@ -187,7 +231,7 @@ async fn record_all(
     let now = ts(Utc::now());
     let rows: Vec<NewRevocation> = planned
         .iter()
-        .map(|p| p.audit_row(sweep_id, mode, state, &now))
+        .map(|p| p.audit_row(Some(sweep_id), mode, state, &now))
         .collect();
     deps.store.append_revocations(&rows).await?;
     Ok(())

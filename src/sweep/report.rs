@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use tracing::info;
 
-use super::revoke::RevocationOutcome;
-use super::{Listed, Planned, Target};
+use super::reconcile::Reconciled;
+use super::revoke::{RevocationOutcome, Work};
+use super::{Listed, Target};
 use crate::config::Mode;
 use crate::store::{SweepCounts, SweepStatus};
 
@@ -41,6 +42,8 @@ pub struct SweepReport {
     pub failures: Vec<TargetFailure>,
     /// Why the safety guard tripped, if it did.
     pub guard: Option<String>,
+    /// What restart reconciliation did before this sweep.
+    pub reconciled: Reconciled,
 }
 
 impl SweepReport {
@@ -58,6 +61,7 @@ impl SweepReport {
             policies: BTreeMap::new(),
             failures: Vec::new(),
             guard: None,
+            reconciled: Reconciled::default(),
         }
     }
 
@@ -71,6 +75,7 @@ impl SweepReport {
         self.counts.tokens_seen += listed.tokens_seen;
         self.active_seen += listed.active_seen;
         self.pages += listed.pages;
+        self.counts.tokens_reappeared += listed.reappeared;
         for p in &listed.planned {
             self.tally(&p.rules, |t| t.planned += 1);
         }
@@ -91,7 +96,11 @@ impl SweepReport {
         });
     }
 
-    pub(super) fn revocation(&mut self, planned: &Planned, outcome: RevocationOutcome) {
+    pub(super) fn revocation(&mut self, work: &Work, outcome: RevocationOutcome) {
+        let planned = &work.planned;
+        if work.intent.is_some() {
+            self.counts.revocations_retried += 1;
+        }
         match outcome {
             RevocationOutcome::Done => {
                 self.counts.revocations_done += 1;
@@ -103,6 +112,11 @@ impl SweepReport {
             }
             RevocationOutcome::Failed => {
                 self.counts.revocations_failed += 1;
+                self.tally(&planned.rules, |t| t.failed += 1);
+            }
+            RevocationOutcome::Irrevocable => {
+                self.counts.revocations_failed += 1;
+                self.counts.revocations_irrevocable += 1;
                 self.tally(&planned.rules, |t| t.failed += 1);
             }
         }
@@ -126,6 +140,9 @@ impl SweepReport {
             planned = c.revocations_planned,
             revoked = c.revocations_done,
             failed = c.revocations_failed,
+            retried = c.revocations_retried,
+            irrevocable = c.revocations_irrevocable,
+            reappeared = c.tokens_reappeared,
             skipped = self.policies.values().map(|t| t.exempted).sum::<u64>(),
             http.requests = c.http_requests,
             http.status_429 = c.http_429,

@@ -1,83 +1,188 @@
-//! Revoking one planned token: the intent (`pending`) is committed before the DELETE and the
-//! outcome appended after it, so a crash at any instant leaves the intent visible.
+//! One revocation's life cycle in the audit trail. The intent (`pending`) is committed before
+//! the DELETE and every outcome is a new chained row pointing at it:
+//!
+//! - 204, then GET → 404 (or `REVOKED`): `done` with `verified_at`. A 204 is not proof;
+//!   if the GET fails the row is `done` without `verified_at` and the next listing verifies.
+//! - 204 but the token is still listed `ACTIVE`, or any other failure: `failed` with the
+//!   error and `next_attempt_at` (exponential backoff with jitter, across sweeps), or
+//!   `irrevocable` once `revocation.max_attempts` attempts failed (tried again daily).
+//! - 404: `already_gone`, verified.
+//!
+//! Every outcome carries the Okta request id of the DELETE that caused it.
 
-use chrono::Utc;
-use tracing::{Instrument, info_span, warn};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{Instrument, error, info_span, warn};
 
 use super::{Deps, Planned};
 use crate::config::Mode;
-use crate::okta::{ClientId, OktaClient, TokenId, UserId};
+use crate::okta::{self, ClientId, OktaClient, TokenId, UserId};
 use crate::store::{self, NewRevocation, RevocationState, ts};
 
-/// How one revocation ended.
+/// How one revocation attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RevocationOutcome {
-    /// Okta answered 204.
+    /// Okta answered 204 (verified, or to be verified by the next listing).
     Done,
     /// Okta answered 404: it was already gone.
     AlreadyGone,
-    /// Anything else; recorded with the error.
+    /// Failed; will be retried.
     Failed,
+    /// Failed `revocation.max_attempts` times; retried daily.
+    Irrevocable,
 }
 
-pub(super) async fn revoke_planned(
+/// A revocation to attempt: a new plan entry, or an open intent being retried.
+#[derive(Debug, Clone)]
+pub struct Work {
+    pub planned: Planned,
+    /// `(intent id, attempts so far)` when retrying an existing intent.
+    pub intent: Option<(i64, i64)>,
+    pub trigger: &'static str,
+    pub job_id: Option<i64>,
+}
+
+/// The wait before trying a failed revocation again: 5 minutes doubling per attempt, capped
+/// at a day, jittered into [½, 1] of that so retries of a batch spread out. `jitter` ∈ [0, 1).
+pub fn retry_after(attempt: i64, jitter: f64) -> Duration {
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let full = Duration::from_secs(300).saturating_mul(2u32.saturating_pow(exp)).min(DAY);
+    full.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// Irrevocable revocations are tried again once a day.
+pub const DAY: Duration = Duration::from_secs(86_400);
+
+fn after(now: DateTime<Utc>, wait: Duration) -> String {
+    ts(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX))
+}
+
+fn ids(p: &Planned) -> Result<(UserId, ClientId, TokenId), okta::Error> {
+    let bad = |e: okta::ids::InvalidId| okta::Error::Refused { reason: e.to_string(), request_id: None };
+    Ok((
+        UserId::new(&p.user_id).map_err(bad)?,
+        ClientId::new(&p.client_id).map_err(bad)?,
+        TokenId::new(&p.token_id).map_err(bad)?,
+    ))
+}
+
+/// Attempts one revocation and appends its outcome (and, for new work, its intent first).
+pub async fn attempt(
     deps: &Deps,
     okta: &OktaClient,
-    sweep_id: i64,
-    planned: &Planned,
+    sweep_id: Option<i64>,
+    work: &Work,
 ) -> Result<RevocationOutcome, store::Error> {
-    let span = info_span!("revoke", okta.token_id = %planned.token_id, policy.rule = %planned.rules.join(","));
+    let p = &work.planned;
+    let span = info_span!("revoke", okta.token_id = %p.token_id, policy.rule = %p.rules.join(","));
     async {
-        let requested_at = ts(Utc::now());
-        let intent = planned.audit_row(sweep_id, Mode::Enforce, RevocationState::Pending, &requested_at);
-        let intent_id = deps.store.append_revocation(&intent).await?;
-
-        let ids = (
-            UserId::new(&planned.user_id),
-            ClientId::new(&planned.client_id),
-            TokenId::new(&planned.token_id),
-        );
-        let result = match ids {
-            (Ok(user), Ok(client), Ok(token)) => okta.revoke_token(&user, &client, &token).await,
-            _ => Err(crate::okta::Error::Refused { reason: "invalid id in plan".into(), request_id: None }),
+        let mut base = p.audit_row(sweep_id, Mode::Enforce, RevocationState::Pending, &ts(Utc::now()));
+        base.trigger = work.trigger;
+        base.job_id = work.job_id;
+        let (intent_id, before) = match work.intent {
+            Some(open) => open,
+            None => (deps.store.append_revocation(&base).await?, 0),
         };
-        let completed_at = ts(Utc::now());
-        let mut row = NewRevocation {
-            intent_id: Some(intent_id),
-            completed_at: Some(completed_at),
-            attempts: 1,
-            ..intent
+        let attempt = before + 1;
+        let result = match ids(p) {
+            Ok((user, client, token)) => revoke_and_verify(okta, &user, &client, &token).await,
+            Err(e) => Err(e),
         };
+        let now = Utc::now();
+        let mut row = NewRevocation { intent_id: Some(intent_id), completed_at: Some(ts(now)), attempts: attempt, ..base };
         let outcome = match result {
-            Ok(revoked) => {
-                row.state = RevocationState::Done;
-                row.http_status = Some(i64::from(revoked.status));
-                row.okta_request_id = revoked.request_id;
-                RevocationOutcome::Done
+            Ok(Revocation { status, request_id, verified, note }) => {
+                row.http_status = Some(i64::from(status));
+                row.okta_request_id = request_id;
+                if status == 404 {
+                    row.state = RevocationState::AlreadyGone;
+                    row.verified_at = Some(ts(now));
+                    RevocationOutcome::AlreadyGone
+                } else {
+                    row.state = RevocationState::Done;
+                    row.verified_at = verified.then(|| ts(now));
+                    row.error = note;
+                    RevocationOutcome::Done
+                }
             }
             Err(e) => {
                 row.http_status = e.status().map(i64::from);
                 row.okta_request_id = e.request_id().map(str::to_owned);
-                if e.is_not_found() {
-                    row.state = RevocationState::AlreadyGone;
-                    RevocationOutcome::AlreadyGone
+                row.error = Some(e.to_string());
+                if attempt >= i64::from(deps.max_attempts) {
+                    error!(error.message = %e, attempts = attempt, "revocation irrevocable; retried daily");
+                    row.state = RevocationState::Irrevocable;
+                    row.next_attempt_at = Some(after(now, DAY));
+                    RevocationOutcome::Irrevocable
                 } else {
-                    warn!(error.message = %e, okta.request_id = e.request_id(), "revocation failed");
+                    warn!(error.message = %e, attempts = attempt, "revocation failed; will be retried");
                     row.state = RevocationState::Failed;
-                    row.error = Some(e.to_string());
+                    row.next_attempt_at = Some(after(now, retry_after(attempt, rand::random())));
                     RevocationOutcome::Failed
                 }
             }
         };
         deps.store.append_revocation(&row).await?;
         match outcome {
-            RevocationOutcome::Done => deps.store.mark_revoked(&planned.token_id, Utc::now()).await?,
-            // Okta no longer had it: gone, but not revoked by revokd.
-            RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&planned.token_id, Utc::now()).await?,
-            RevocationOutcome::Failed => {}
+            RevocationOutcome::Done => deps.store.mark_revoked(&p.token_id, now).await?,
+            RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&p.token_id, now).await?,
+            RevocationOutcome::Failed | RevocationOutcome::Irrevocable => {}
         }
         Ok(outcome)
     }
     .instrument(span)
     .await
+}
+
+/// What Okta answered, and whether the token's absence was confirmed.
+struct Revocation {
+    status: u16,
+    request_id: Option<String>,
+    verified: bool,
+    note: Option<String>,
+}
+
+/// DELETE, then GET to prove the token is gone. A 404 on DELETE counts as gone.
+async fn revoke_and_verify(
+    okta: &OktaClient,
+    user: &UserId,
+    client: &ClientId,
+    token: &TokenId,
+) -> Result<Revocation, okta::Error> {
+    let revoked = match okta.revoke_token(user, client, token).await {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => {
+            let request_id = e.request_id().map(str::to_owned);
+            return Ok(Revocation { status: 404, request_id, verified: true, note: None });
+        }
+        Err(e) => return Err(e),
+    };
+    match okta.get_token(user, client, token).await {
+        Ok(Some(found)) if found.token.is_active() => Err(okta::Error::Refused {
+            reason: "Okta answered 204 to the revocation but still lists the token as ACTIVE".into(),
+            request_id: revoked.request_id,
+        }),
+        Ok(_) => Ok(Revocation { status: revoked.status, request_id: revoked.request_id, verified: true, note: None }),
+        Err(e) => Ok(Revocation {
+            status: revoked.status,
+            request_id: revoked.request_id,
+            verified: false,
+            note: Some(format!("revoked; verification deferred to the next listing ({e})")),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_a_day() {
+        assert_eq!(retry_after(1, 1.0), Duration::from_secs(300));
+        assert_eq!(retry_after(1, 0.0), Duration::from_secs(150));
+        assert_eq!(retry_after(3, 1.0), Duration::from_secs(1200));
+        assert_eq!(retry_after(30, 1.0), DAY);
+        assert_eq!(retry_after(0, 1.0), Duration::from_secs(300));
+    }
 }

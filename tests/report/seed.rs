@@ -186,6 +186,8 @@ fn revocation(
         error: None,
         sweep_id: Some(sweep),
         job_id: None,
+        verified_at: None,
+        next_attempt_at: None,
     }
 }
 
@@ -194,7 +196,7 @@ fn revocation(
 pub async fn seed(store: &Store) {
     let s1_start = at("2026-09-01T02:00:00Z");
     let s1 = store
-        .begin_sweep(Trigger::Cli, Mode::DryRun, s1_start)
+        .begin_sweep(Trigger::Cli, Mode::DryRun, s1_start, "seed")
         .await
         .unwrap();
     observe(
@@ -236,7 +238,7 @@ pub async fn seed(store: &Store) {
 
     let s2_start = at("2026-11-28T02:00:00Z");
     let s2 = store
-        .begin_sweep(Trigger::Schedule, Mode::Enforce, s2_start)
+        .begin_sweep(Trigger::Schedule, Mode::Enforce, s2_start, "seed")
         .await
         .unwrap();
     observe(
@@ -392,7 +394,7 @@ pub async fn seed(store: &Store) {
             .unwrap();
     }
     store
-        .begin_sweep(Trigger::Cli, Mode::DryRun, at("2026-11-29T21:59:00Z"))
+        .begin_sweep(Trigger::Cli, Mode::DryRun, at("2026-11-29T21:59:00Z"), "seed")
         .await
         .unwrap();
 }

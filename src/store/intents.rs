@@ -1,0 +1,69 @@
+//! Open revocation intents: those whose latest audit row is `pending`, `failed` or
+//! `irrevocable`. A sweep retries the ones that are due; a restart resolves the `pending` ones
+//! a dead process left behind.
+
+use super::{AuditRow, Error, Store};
+
+impl Store {
+    /// The latest row of every open intent (state `pending`, `failed` or `irrevocable`), by id.
+    pub async fn open_intents(&self) -> Result<Vec<AuditRow>, Error> {
+        Ok(sqlx::query_as::<_, AuditRow>(
+            "SELECT * FROM v_revocation_state WHERE state IN ('pending', 'failed', 'irrevocable')
+             ORDER BY COALESCE(intent_id, id)",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The first row (the intent itself) of a revocation.
+    pub async fn intent(&self, intent_id: i64) -> Result<Option<AuditRow>, Error> {
+        Ok(sqlx::query_as::<_, AuditRow>("SELECT * FROM revocations WHERE id = ?")
+            .bind(intent_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{NewRevocation, RevocationState, Store};
+
+    fn row(state: RevocationState, token: &str, intent: Option<i64>) -> NewRevocation {
+        NewRevocation {
+            intent_id: intent,
+            token_id: Some(token.into()),
+            user_id: "00u1".into(),
+            client_id: "0oa1".into(),
+            trigger: "policy",
+            policy: Some("p".into()),
+            reason: Some("r".into()),
+            mode: "enforce",
+            state,
+            requested_at: "2026-11-29T00:00:00.000Z".into(),
+            completed_at: None,
+            attempts: 0,
+            http_status: None,
+            okta_request_id: None,
+            error: None,
+            sweep_id: None,
+            job_id: None,
+            verified_at: None,
+            next_attempt_at: None,
+        }
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn only_intents_whose_latest_state_is_open_are_listed(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let a = store.append_revocation(&row(RevocationState::Pending, "oarA", None)).await.unwrap();
+        let b = store.append_revocation(&row(RevocationState::Pending, "oarB", None)).await.unwrap();
+        let c = store.append_revocation(&row(RevocationState::Pending, "oarC", None)).await.unwrap();
+        store.append_revocation(&row(RevocationState::Done, "oarA", Some(a))).await.unwrap();
+        store.append_revocation(&row(RevocationState::Failed, "oarB", Some(b))).await.unwrap();
+        store.append_revocation(&row(RevocationState::Planned, "oarD", None)).await.unwrap();
+        let open = store.open_intents().await.unwrap();
+        let seen: Vec<_> = open.iter().map(|r| (r.token_id.clone().unwrap(), r.state.clone())).collect();
+        assert_eq!(seen, vec![("oarB".into(), "failed".into()), ("oarC".into(), "pending".into())]);
+        assert_eq!(store.intent(c).await.unwrap().unwrap().state, "pending");
+    }
+}

@@ -1,0 +1,144 @@
+//! Restart reconciliation. A process that dies mid-sweep leaves its sweep row `running` and
+//! maybe revocation intents `pending` (committed before their DELETE, with no outcome). At the
+//! start of the next enforce sweep, sweeps whose process is gone are closed as `aborted`, and
+//! each `pending` intent they left is resolved against Okta: absent → `already_gone`
+//! (verified; the interrupted DELETE may or may not have been sent), still `ACTIVE` → revoked
+//! now as the same intent's next attempt, Okta unreachable → `failed`, retried by the next
+//! sweep. Nothing is revoked twice and nothing is forgotten.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+use super::revoke::{self, RevocationOutcome, Work};
+use super::{Deps, Planned, runner};
+use crate::okta::{ClientId, OktaClient, TokenId, UserId};
+use crate::store::{self, AuditRow, NewRevocation, RevocationState, ts};
+
+/// What reconciliation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub sweeps_aborted: u64,
+    pub intents_resolved: u64,
+    pub outcomes: [u64; 4],
+}
+
+/// Closes dead sweeps and resolves the `pending` intents they left.
+pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, store::Error> {
+    let mut done = Reconciled::default();
+    let mut dead = HashSet::new();
+    for (id, who) in deps.store.running_sweeps().await? {
+        let alive = who.as_deref().is_some_and(runner::is_alive);
+        if !alive {
+            let reason = format!("interrupted: the process running it ({}) is gone", who.as_deref().unwrap_or("unknown"));
+            deps.store.abort_sweep(id, &reason, Utc::now()).await?;
+            dead.insert(id);
+            done.sweeps_aborted += 1;
+        }
+    }
+    let aborted: HashSet<i64> = dead;
+    for row in deps.store.open_intents().await? {
+        if row.state != "pending" || row.token_id.is_none() {
+            continue;
+        }
+        // Intents of a live sweep are in flight; those without a sweep belong to other work.
+        let Some(sweep_id) = row.sweep_id else { continue };
+        if !aborted.contains(&sweep_id) && sweep_running(deps, sweep_id).await {
+            continue;
+        }
+        let outcome = resolve(deps, okta, &row).await?;
+        done.intents_resolved += 1;
+        done.outcomes[outcome as usize] += 1;
+    }
+    if done.sweeps_aborted + done.intents_resolved > 0 {
+        info!(
+            sweeps.aborted = done.sweeps_aborted,
+            intents.resolved = done.intents_resolved,
+            "reconciled what an interrupted run left behind"
+        );
+    }
+    Ok(done)
+}
+
+async fn sweep_running(deps: &Deps, sweep_id: i64) -> bool {
+    matches!(deps.store.sweep(sweep_id).await, Ok(Some(s)) if s.status == "running")
+}
+
+fn planned_of(row: &AuditRow) -> Planned {
+    Planned {
+        token_id: row.token_id.clone().unwrap_or_default(),
+        user_id: row.user_id.clone(),
+        client_id: row.client_id.clone(),
+        rules: row.policy.iter().flat_map(|p| p.split(',')).map(str::to_owned).collect(),
+        reason: row.reason.clone().unwrap_or_default(),
+    }
+}
+
+/// The open intent as work to retry.
+pub fn retry_work(row: &AuditRow) -> Work {
+    Work {
+        planned: planned_of(row),
+        intent: Some((row.intent_id.unwrap_or(row.id), row.attempts)),
+        trigger: if row.trigger == "offboard" { "offboard" } else if row.trigger == "manual" { "manual" } else { "policy" },
+        job_id: row.job_id,
+    }
+}
+
+async fn resolve(deps: &Deps, okta: &OktaClient, row: &AuditRow) -> Result<RevocationOutcome, store::Error> {
+    let work = retry_work(row);
+    let p = &work.planned;
+    let ids = (UserId::new(&p.user_id), ClientId::new(&p.client_id), TokenId::new(&p.token_id));
+    let (Ok(user), Ok(client), Ok(token)) = ids else {
+        return revoke::attempt(deps, okta, row.sweep_id, &work).await;
+    };
+    let now = Utc::now();
+    let base = NewRevocation {
+        intent_id: work.intent.map(|(id, _)| id),
+        token_id: row.token_id.clone(),
+        user_id: row.user_id.clone(),
+        client_id: row.client_id.clone(),
+        trigger: work.trigger,
+        policy: row.policy.clone(),
+        reason: row.reason.clone(),
+        mode: "enforce",
+        state: RevocationState::AlreadyGone,
+        requested_at: row.requested_at.clone(),
+        completed_at: Some(ts(now)),
+        attempts: row.attempts,
+        http_status: None,
+        okta_request_id: None,
+        error: None,
+        sweep_id: row.sweep_id,
+        job_id: row.job_id,
+        verified_at: None,
+        next_attempt_at: None,
+    };
+    match okta.get_token(&user, &client, &token).await {
+        Ok(Some(found)) if found.token.is_active() => revoke::attempt(deps, okta, row.sweep_id, &work).await,
+        Ok(_) => {
+            let gone = NewRevocation {
+                http_status: Some(404),
+                verified_at: Some(ts(now)),
+                error: Some("reconciled after an interruption: absent from Okta (the DELETE may have been sent)".into()),
+                ..base
+            };
+            deps.store.append_revocation(&gone).await?;
+            deps.store.mark_token_gone(&p.token_id, now).await?;
+            Ok(RevocationOutcome::AlreadyGone)
+        }
+        Err(e) => {
+            warn!(error.message = %e, "cannot check an interrupted revocation; the next sweep retries it");
+            let failed = NewRevocation {
+                state: RevocationState::Failed,
+                http_status: e.status().map(i64::from),
+                okta_request_id: e.request_id().map(str::to_owned),
+                error: Some(format!("interrupted; checking it failed: {e}")),
+                next_attempt_at: Some(ts(now)),
+                ..base
+            };
+            deps.store.append_revocation(&failed).await?;
+            Ok(RevocationOutcome::Failed)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Which process runs a sweep: `host:pid:start` (start = the process's start time in clock
+//! ticks since boot, from `/proc`), recorded on the sweep row so that a restart can tell a
+//! sweep whose process died (its `pending` intents need reconciling) from one still running.
+
+use std::sync::OnceLock;
+
+/// This process's runner id.
+pub fn current() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| format!("{}:{}:{}", hostname(), std::process::id(), start_ticks(std::process::id()).unwrap_or(0)))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
+}
+
+/// Field 22 of `/proc/<pid>/stat`: when the process started. Pids are reused; this is not.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields resume after its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process a runner id names is still running. Runners on another host, or ids
+/// this version cannot read, count as alive: never reconcile what may still be in flight.
+pub fn is_alive(runner: &str) -> bool {
+    let mut parts = runner.rsplitn(3, ':');
+    let (Some(start), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return true;
+    };
+    if host != hostname() {
+        return true;
+    }
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else { return true };
+    start_ticks(pid) == Some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_dead_one_is_not() {
+        assert!(is_alive(current()));
+        let host = hostname();
+        let me = std::process::id();
+        let start = start_ticks(me).unwrap();
+        assert!(!is_alive(&format!("{host}:{me}:{}", start + 1)), "same pid, other start: a reused pid");
+        assert!(!is_alive(&format!("{host}:4194999:1")), "no such pid");
+        assert!(is_alive("some-other-host:1:1"));
+        assert!(is_alive("garbage"));
+    }
+}
