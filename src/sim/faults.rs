@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use super::types::{Fault, FaultKind};
+use super::types::{Fault, FaultKind, RouteKind};
 
 /// Faults waiting to fire.
 #[derive(Debug, Default)]
@@ -19,9 +19,14 @@ impl Faults {
         self.lock().clear();
     }
 
-    /// Every fault matching a request on `user`/`client`, in injection order, each charged
-    /// one of its `times`; exhausted faults are removed.
-    pub(crate) fn take(&self, user: Option<&str>, client: Option<&str>) -> Vec<FaultKind> {
+    /// Every fault matching a request of `route` on `user`/`client`, in injection order, each
+    /// charged one of its `times`; exhausted faults are removed.
+    pub(crate) fn take(
+        &self,
+        user: Option<&str>,
+        client: Option<&str>,
+        route: RouteKind,
+    ) -> Vec<FaultKind> {
         let mut faults = self.lock();
         let mut fired = Vec::new();
         faults.retain_mut(|f| {
@@ -30,7 +35,7 @@ impl Faults {
             }
             let user_ok = f.user.as_deref().is_none_or(|u| Some(u) == user);
             let client_ok = f.client.as_deref().is_none_or(|c| Some(c) == client);
-            if !(user_ok && client_ok) {
+            if !(user_ok && client_ok && f.kind.applies_to(route)) {
                 return true;
             }
             fired.push(f.kind.clone());

@@ -189,6 +189,25 @@ impl SimOrg {
         self.handle.shared.stats()
     }
 
+    /// How many requests `HangBefore` / `HangAfter` faults have parked so far.
+    pub fn hung(&self) -> u64 {
+        self.handle
+            .shared
+            .hung
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` requests have been parked by hang faults.
+    pub async fn until_hung(&self, n: u64) {
+        loop {
+            let signal = self.handle.shared.hung_signal.notified();
+            if self.hung() >= n {
+                return;
+            }
+            signal.await;
+        }
+    }
+
     /// The request log (empty when `record_requests` is off), oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.handle.shared.requests()

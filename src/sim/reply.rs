@@ -15,7 +15,7 @@ use super::types::{FaultKind, LinkStyle};
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub(crate) status: u16,
-    body: Option<Vec<u8>>,
+    pub(crate) body: Option<Vec<u8>>,
     content_type: &'static str,
     self_link: Option<String>,
     next_link: Option<String>,
@@ -179,7 +179,10 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
             | FaultKind::RateLimited { .. }
             | FaultKind::ConcurrencyLimited
             | FaultKind::Latency(_)
-            | FaultKind::MalformedJson => {}
+            | FaultKind::MalformedJson
+            | FaultKind::IgnoreRevocation
+            | FaultKind::HangBefore(_)
+            | FaultKind::HangAfter(_) => {}
         }
     }
     Shaped {

@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     next_request: AtomicU64,
     /// Randomness for request and error ids (seeded, though ids also carry a counter).
     ids: Mutex<StdRng>,
+    /// Requests parked by `HangBefore` / `HangAfter`, and a signal for each.
+    pub(crate) hung: AtomicU64,
+    pub(crate) hung_signal: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -77,6 +80,8 @@ impl Shared {
             log: Mutex::new(VecDeque::new()),
             next_request: AtomicU64::new(1),
             ids: Mutex::new(StdRng::seed_from_u64(config.seed.rotate_left(17))),
+            hung: AtomicU64::new(0),
+            hung_signal: tokio::sync::Notify::new(),
         }
     }
 
@@ -136,7 +141,7 @@ impl Shared {
         }
         let faults = self
             .faults
-            .take(route.user.as_deref(), route.client.as_deref());
+            .take(route.user.as_deref(), route.client.as_deref(), route.kind);
         for fault in &faults {
             if let FaultKind::Latency(d) = fault {
                 tokio::time::sleep(*d).await;
@@ -170,6 +175,14 @@ impl Shared {
                 return (reply, faults);
             }
         }
+        if faults.iter().any(|f| matches!(f, FaultKind::HangBefore(_))) {
+            self.park().await;
+        }
+        if faults.contains(&FaultKind::IgnoreRevocation) {
+            let mut reply = Reply::raw(204, "application/json", Vec::new(), rate);
+            reply.body = None;
+            return (reply, faults);
+        }
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or_default();
         let outcome = {
@@ -183,7 +196,18 @@ impl Shared {
                 &self.error_id(),
             )
         };
+        if faults.iter().any(|f| matches!(f, FaultKind::HangAfter(_))) {
+            self.park().await;
+        }
         (Reply::from_outcome(outcome, rate), faults)
+    }
+
+    /// Never answers: counts and signals the parked request, then waits forever (until the
+    /// client goes away or the sim stops).
+    async fn park(&self) {
+        self.hung.fetch_add(1, Ordering::SeqCst);
+        self.hung_signal.notify_waiters();
+        std::future::pending::<()>().await;
     }
 
     /// Okta's concurrency 429: limit and remaining both 0, reset a suggestion one second out.

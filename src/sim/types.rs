@@ -138,6 +138,19 @@ pub struct Fault {
     pub times: Option<u32>,
 }
 
+impl FaultKind {
+    /// The routes this kind is limited to, if any; others do not consume the fault's `times`.
+    pub(crate) fn applies_to(&self, route: RouteKind) -> bool {
+        match self {
+            FaultKind::IgnoreRevocation => {
+                matches!(route, RouteKind::RevokeToken | RouteKind::RevokeAll)
+            }
+            FaultKind::HangBefore(r) | FaultKind::HangAfter(r) => *r == route,
+            _ => true,
+        }
+    }
+}
+
 impl Fault {
     /// A fault on every request, forever.
     pub fn always(kind: FaultKind) -> Fault {
@@ -193,4 +206,13 @@ pub enum FaultKind {
     WrongContentType,
     /// The connection is closed without any response.
     ResetConnection,
+    /// A revocation (`DELETE` of one token or of all the pair's) answered 204 without
+    /// revoking anything: the "a 204 is not proof" case.
+    IgnoreRevocation,
+    /// The matching request of this route is received and never answered: the sim parks it
+    /// before running the operation (and signals [`super::SimOrg::hung`]).
+    HangBefore(RouteKind),
+    /// Like `HangBefore`, but the operation runs first (a revocation takes effect) and only
+    /// the answer is withheld.
+    HangAfter(RouteKind),
 }

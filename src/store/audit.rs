@@ -270,9 +270,10 @@ impl Store {
             n += 1;
         }
         drop(rows);
-        let head: Option<(i64, String)> = sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
         let last = expected_id - 1;
         match head {
             Some((head_id, _)) if head_id != last => Ok(Err(AuditBreak {
@@ -285,7 +286,10 @@ impl Store {
                 id: last,
                 problem: "the last record's hash differs from the recorded head".to_owned(),
             })),
-            None if n > 0 => Ok(Err(AuditBreak { id: 1, problem: "the audit head record is missing".to_owned() })),
+            None if n > 0 => Ok(Err(AuditBreak {
+                id: 1,
+                problem: "the audit head record is missing".to_owned(),
+            })),
             _ => Ok(Ok(n)),
         }
     }
@@ -293,9 +297,11 @@ impl Store {
     /// The audit chain's head: the last record's id and hash (`None` while empty). Logged after
     /// each sweep so an external copy can anchor `revokd audit verify --anchor`.
     pub async fn audit_head(&self) -> Result<Option<(i64, String)>, Error> {
-        Ok(sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Whether record `id` exists with exactly `hash`: checks an externally kept anchor.
@@ -426,7 +432,10 @@ mod tests {
     async fn a_deleted_tail_is_caught_by_the_head(pool: sqlx::SqlitePool) {
         let store = seeded(pool).await;
         drop_guards(&store).await;
-        sqlx::query("DELETE FROM revocations WHERE id = 4").execute(store.pool()).await.unwrap();
+        sqlx::query("DELETE FROM revocations WHERE id = 4")
+            .execute(store.pool())
+            .await
+            .unwrap();
         let broken = store.verify_audit().await.unwrap().unwrap_err();
         assert_eq!(broken.id, 4);
         assert!(broken.problem.contains("deleted"), "{}", broken.problem);

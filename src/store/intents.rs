@@ -17,10 +17,12 @@ impl Store {
 
     /// The first row (the intent itself) of a revocation.
     pub async fn intent(&self, intent_id: i64) -> Result<Option<AuditRow>, Error> {
-        Ok(sqlx::query_as::<_, AuditRow>("SELECT * FROM revocations WHERE id = ?")
-            .bind(intent_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as::<_, AuditRow>("SELECT * FROM revocations WHERE id = ?")
+                .bind(intent_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }
 
@@ -55,15 +57,42 @@ mod tests {
     #[sqlx::test(migrations = "./migrations")]
     async fn only_intents_whose_latest_state_is_open_are_listed(pool: sqlx::SqlitePool) {
         let store = Store::from_pool(pool).await.unwrap();
-        let a = store.append_revocation(&row(RevocationState::Pending, "oarA", None)).await.unwrap();
-        let b = store.append_revocation(&row(RevocationState::Pending, "oarB", None)).await.unwrap();
-        let c = store.append_revocation(&row(RevocationState::Pending, "oarC", None)).await.unwrap();
-        store.append_revocation(&row(RevocationState::Done, "oarA", Some(a))).await.unwrap();
-        store.append_revocation(&row(RevocationState::Failed, "oarB", Some(b))).await.unwrap();
-        store.append_revocation(&row(RevocationState::Planned, "oarD", None)).await.unwrap();
+        let a = store
+            .append_revocation(&row(RevocationState::Pending, "oarA", None))
+            .await
+            .unwrap();
+        let b = store
+            .append_revocation(&row(RevocationState::Pending, "oarB", None))
+            .await
+            .unwrap();
+        let c = store
+            .append_revocation(&row(RevocationState::Pending, "oarC", None))
+            .await
+            .unwrap();
+        store
+            .append_revocation(&row(RevocationState::Done, "oarA", Some(a)))
+            .await
+            .unwrap();
+        store
+            .append_revocation(&row(RevocationState::Failed, "oarB", Some(b)))
+            .await
+            .unwrap();
+        store
+            .append_revocation(&row(RevocationState::Planned, "oarD", None))
+            .await
+            .unwrap();
         let open = store.open_intents().await.unwrap();
-        let seen: Vec<_> = open.iter().map(|r| (r.token_id.clone().unwrap(), r.state.clone())).collect();
-        assert_eq!(seen, vec![("oarB".into(), "failed".into()), ("oarC".into(), "pending".into())]);
+        let seen: Vec<_> = open
+            .iter()
+            .map(|r| (r.token_id.clone().unwrap(), r.state.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("oarB".into(), "failed".into()),
+                ("oarC".into(), "pending".into())
+            ]
+        );
         assert_eq!(store.intent(c).await.unwrap().unwrap().state, "pending");
     }
 }

@@ -166,9 +166,11 @@ impl Store {
 
     /// Sweeps still marked `running`, with their runners.
     pub async fn running_sweeps(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
-        Ok(sqlx::query_as("SELECT id, runner FROM sweeps WHERE status = 'running' ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT id, runner FROM sweeps WHERE status = 'running' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Closes a sweep whose process is gone as `aborted`, keeping its counts.
@@ -208,7 +210,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.sweep(id).await.unwrap().unwrap().status, "running");
-        assert_eq!(store.running_sweeps().await.unwrap(), vec![(id, Some("host:1:1".into()))]);
+        assert_eq!(
+            store.running_sweeps().await.unwrap(),
+            vec![(id, Some("host:1:1".into()))]
+        );
         let counts = SweepCounts {
             targets_total: 3,
             targets_failed: 1,
@@ -245,9 +250,15 @@ mod tests {
     async fn an_interrupted_sweep_is_closed_as_aborted(pool: sqlx::SqlitePool) {
         let store = Store::from_pool(pool).await.unwrap();
         let now = Utc::now();
-        let id = store.begin_sweep(Trigger::Schedule, Mode::Enforce, now, "host:2:2").await.unwrap();
+        let id = store
+            .begin_sweep(Trigger::Schedule, Mode::Enforce, now, "host:2:2")
+            .await
+            .unwrap();
         store.abort_sweep(id, "process gone", now).await.unwrap();
         let row = store.sweep(id).await.unwrap().unwrap();
-        assert_eq!((row.status.as_str(), row.error.as_deref()), ("aborted", Some("process gone")));
+        assert_eq!(
+            (row.status.as_str(), row.error.as_deref()),
+            ("aborted", Some("process gone"))
+        );
     }
 }

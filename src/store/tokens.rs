@@ -295,8 +295,15 @@ mod tests {
             .unwrap();
         store.mark_revoked("oar1", t0).await.unwrap();
         store.mark_token_gone("oar2", t0).await.unwrap();
-        let back = store.record_page(None, &[obs("oar1", "{}"), obs("oar2", "{}")], t0).await.unwrap();
-        assert_eq!(back, vec!["oar1".to_owned()], "only the revoked token is flagged as back");
+        let back = store
+            .record_page(None, &[obs("oar1", "{}"), obs("oar2", "{}")], t0)
+            .await
+            .unwrap();
+        assert_eq!(
+            back,
+            vec!["oar1".to_owned()],
+            "only the revoked token is flagged as back"
+        );
         store.mark_token_gone("oar1", t0).await.unwrap();
         store.mark_token_gone("oar2", t0).await.unwrap();
         let rows = store.tokens_of_pair("00u1", "0oa1").await.unwrap();

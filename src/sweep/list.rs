@@ -143,7 +143,10 @@ async fn list_pages(
         for observed in &page.tokens {
             rows.push(observe(deps, target, observed, now, &mut listed));
         }
-        let back = deps.store.record_page(Some(sweep_id), &rows, Utc::now()).await?;
+        let back = deps
+            .store
+            .record_page(Some(sweep_id), &rows, Utc::now())
+            .await?;
         for token_id in &back {
             error!(
                 okta.token_id = %token_id,

@@ -199,23 +199,36 @@ async fn enforce_work(
     planned: Vec<Planned>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Work>, store::Error> {
-    let pairs: std::collections::HashSet<(&str, &str)> =
-        plan.targets.iter().map(|t| (t.user.as_str(), t.client.as_str())).collect();
+    let pairs: std::collections::HashSet<(&str, &str)> = plan
+        .targets
+        .iter()
+        .map(|t| (t.user.as_str(), t.client.as_str()))
+        .collect();
     let open = deps.store.open_intents().await?;
-    let open_tokens: std::collections::HashSet<&str> = open.iter().filter_map(|r| r.token_id.as_deref()).collect();
+    let open_tokens: std::collections::HashSet<&str> =
+        open.iter().filter_map(|r| r.token_id.as_deref()).collect();
     let due_by = ts(now);
     let mut work: Vec<Work> = open
         .iter()
         .filter(|r| r.state != "pending" && r.token_id.is_some())
         .filter(|r| pairs.contains(&(r.user_id.as_str(), r.client_id.as_str())))
-        .filter(|r| r.next_attempt_at.as_deref().is_none_or(|at| at <= due_by.as_str()))
+        .filter(|r| {
+            r.next_attempt_at
+                .as_deref()
+                .is_none_or(|at| at <= due_by.as_str())
+        })
         .map(retry_work)
         .collect();
     work.extend(
         planned
             .into_iter()
             .filter(|p| !open_tokens.contains(p.token_id.as_str()))
-            .map(|planned| Work { planned, intent: None, trigger: "policy", job_id: None }),
+            .map(|planned| Work {
+                planned,
+                intent: None,
+                trigger: "policy",
+                job_id: None,
+            }),
     );
     Ok(work)
 }

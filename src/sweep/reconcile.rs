@@ -31,7 +31,10 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
     for (id, who) in deps.store.running_sweeps().await? {
         let alive = who.as_deref().is_some_and(runner::is_alive);
         if !alive {
-            let reason = format!("interrupted: the process running it ({}) is gone", who.as_deref().unwrap_or("unknown"));
+            let reason = format!(
+                "interrupted: the process running it ({}) is gone",
+                who.as_deref().unwrap_or("unknown")
+            );
             deps.store.abort_sweep(id, &reason, Utc::now()).await?;
             dead.insert(id);
             done.sweeps_aborted += 1;
@@ -43,7 +46,9 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
             continue;
         }
         // Intents of a live sweep are in flight; those without a sweep belong to other work.
-        let Some(sweep_id) = row.sweep_id else { continue };
+        let Some(sweep_id) = row.sweep_id else {
+            continue;
+        };
         if !aborted.contains(&sweep_id) && sweep_running(deps, sweep_id).await {
             continue;
         }
@@ -70,7 +75,12 @@ fn planned_of(row: &AuditRow) -> Planned {
         token_id: row.token_id.clone().unwrap_or_default(),
         user_id: row.user_id.clone(),
         client_id: row.client_id.clone(),
-        rules: row.policy.iter().flat_map(|p| p.split(',')).map(str::to_owned).collect(),
+        rules: row
+            .policy
+            .iter()
+            .flat_map(|p| p.split(','))
+            .map(str::to_owned)
+            .collect(),
         reason: row.reason.clone().unwrap_or_default(),
     }
 }
@@ -80,15 +90,29 @@ pub fn retry_work(row: &AuditRow) -> Work {
     Work {
         planned: planned_of(row),
         intent: Some((row.intent_id.unwrap_or(row.id), row.attempts)),
-        trigger: if row.trigger == "offboard" { "offboard" } else if row.trigger == "manual" { "manual" } else { "policy" },
+        trigger: if row.trigger == "offboard" {
+            "offboard"
+        } else if row.trigger == "manual" {
+            "manual"
+        } else {
+            "policy"
+        },
         job_id: row.job_id,
     }
 }
 
-async fn resolve(deps: &Deps, okta: &OktaClient, row: &AuditRow) -> Result<RevocationOutcome, store::Error> {
+async fn resolve(
+    deps: &Deps,
+    okta: &OktaClient,
+    row: &AuditRow,
+) -> Result<RevocationOutcome, store::Error> {
     let work = retry_work(row);
     let p = &work.planned;
-    let ids = (UserId::new(&p.user_id), ClientId::new(&p.client_id), TokenId::new(&p.token_id));
+    let ids = (
+        UserId::new(&p.user_id),
+        ClientId::new(&p.client_id),
+        TokenId::new(&p.token_id),
+    );
     let (Ok(user), Ok(client), Ok(token)) = ids else {
         return revoke::attempt(deps, okta, row.sweep_id, &work).await;
     };
@@ -115,7 +139,9 @@ async fn resolve(deps: &Deps, okta: &OktaClient, row: &AuditRow) -> Result<Revoc
         next_attempt_at: None,
     };
     match okta.get_token(&user, &client, &token).await {
-        Ok(Some(found)) if found.token.is_active() => revoke::attempt(deps, okta, row.sweep_id, &work).await,
+        Ok(Some(found)) if found.token.is_active() => {
+            revoke::attempt(deps, okta, row.sweep_id, &work).await
+        }
         Ok(_) => {
             let gone = NewRevocation {
                 http_status: Some(404),

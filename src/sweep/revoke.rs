@@ -47,7 +47,9 @@ pub struct Work {
 /// at a day, jittered into [½, 1] of that so retries of a batch spread out. `jitter` ∈ [0, 1).
 pub fn retry_after(attempt: i64, jitter: f64) -> Duration {
     let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let full = Duration::from_secs(300).saturating_mul(2u32.saturating_pow(exp)).min(DAY);
+    let full = Duration::from_secs(300)
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(DAY);
     full.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
 }
 
@@ -59,7 +61,10 @@ fn after(now: DateTime<Utc>, wait: Duration) -> String {
 }
 
 fn ids(p: &Planned) -> Result<(UserId, ClientId, TokenId), okta::Error> {
-    let bad = |e: okta::ids::InvalidId| okta::Error::Refused { reason: e.to_string(), request_id: None };
+    let bad = |e: okta::ids::InvalidId| okta::Error::Refused {
+        reason: e.to_string(),
+        request_id: None,
+    };
     Ok((
         UserId::new(&p.user_id).map_err(bad)?,
         ClientId::new(&p.client_id).map_err(bad)?,
@@ -154,21 +159,34 @@ async fn revoke_and_verify(
         Ok(r) => r,
         Err(e) if e.is_not_found() => {
             let request_id = e.request_id().map(str::to_owned);
-            return Ok(Revocation { status: 404, request_id, verified: true, note: None });
+            return Ok(Revocation {
+                status: 404,
+                request_id,
+                verified: true,
+                note: None,
+            });
         }
         Err(e) => return Err(e),
     };
     match okta.get_token(user, client, token).await {
         Ok(Some(found)) if found.token.is_active() => Err(okta::Error::Refused {
-            reason: "Okta answered 204 to the revocation but still lists the token as ACTIVE".into(),
+            reason: "Okta answered 204 to the revocation but still lists the token as ACTIVE"
+                .into(),
             request_id: revoked.request_id,
         }),
-        Ok(_) => Ok(Revocation { status: revoked.status, request_id: revoked.request_id, verified: true, note: None }),
+        Ok(_) => Ok(Revocation {
+            status: revoked.status,
+            request_id: revoked.request_id,
+            verified: true,
+            note: None,
+        }),
         Err(e) => Ok(Revocation {
             status: revoked.status,
             request_id: revoked.request_id,
             verified: false,
-            note: Some(format!("revoked; verification deferred to the next listing ({e})")),
+            note: Some(format!(
+                "revoked; verification deferred to the next listing ({e})"
+            )),
         }),
     }
 }

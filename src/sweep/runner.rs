@@ -7,11 +7,20 @@ use std::sync::OnceLock;
 /// This process's runner id.
 pub fn current() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| format!("{}:{}:{}", hostname(), std::process::id(), start_ticks(std::process::id()).unwrap_or(0)))
+    ID.get_or_init(|| {
+        format!(
+            "{}:{}:{}",
+            hostname(),
+            std::process::id(),
+            start_ticks(std::process::id()).unwrap_or(0)
+        )
+    })
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Field 22 of `/proc/<pid>/stat`: when the process started. Pids are reused; this is not.
@@ -32,7 +41,9 @@ pub fn is_alive(runner: &str) -> bool {
     if host != hostname() {
         return true;
     }
-    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else { return true };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return true;
+    };
     start_ticks(pid) == Some(start)
 }
 
@@ -46,7 +57,10 @@ mod tests {
         let host = hostname();
         let me = std::process::id();
         let start = start_ticks(me).unwrap();
-        assert!(!is_alive(&format!("{host}:{me}:{}", start + 1)), "same pid, other start: a reused pid");
+        assert!(
+            !is_alive(&format!("{host}:{me}:{}", start + 1)),
+            "same pid, other start: a reused pid"
+        );
         assert!(!is_alive(&format!("{host}:4194999:1")), "no such pid");
         assert!(is_alive("some-other-host:1:1"));
         assert!(is_alive("garbage"));

@@ -394,7 +394,12 @@ pub async fn seed(store: &Store) {
             .unwrap();
     }
     store
-        .begin_sweep(Trigger::Cli, Mode::DryRun, at("2026-11-29T21:59:00Z"), "seed")
+        .begin_sweep(
+            Trigger::Cli,
+            Mode::DryRun,
+            at("2026-11-29T21:59:00Z"),
+            "seed",
+        )
         .await
         .unwrap();
 }
