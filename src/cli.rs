@@ -108,8 +108,14 @@ pub enum DbCommand {
 /// `revokd audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the revocation audit hash chain; name the first broken record (exit 3) or confirm it whole.
-    Verify,
+    /// Walk the revocation audit hash chain; name the first broken record (exit 3) or confirm it
+    /// whole. Prints the chain's head (`ID:HASH`); keep a copy elsewhere (every sweep also logs it)
+    /// and pass it back with --anchor to detect a rewritten chain.
+    Verify {
+        /// A head recorded earlier, `ID:HASH`: the record must still exist with that hash.
+        #[arg(long, value_name = "ID:HASH")]
+        anchor: Vec<String>,
+    },
 }
 
 /// `revokd demo`.

@@ -47,7 +47,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Sweep(args) => sweep::run(&cli, args).await,
         Command::Config(ConfigCommand::Check { example }) => config_check::run(&cli, *example),
         Command::Db(DbCommand::Migrate) => db::migrate(&cli).await,
-        Command::Audit(AuditCommand::Verify) => audit::verify(&cli).await,
+        Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&cli, anchor).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Report(args) => report::run(&cli, args).await,
     };

@@ -15,7 +15,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// No usable HTTP exchange: connect failure, timeout, reset, unreadable body.
-    #[error("transport error: {0}")]
+    #[error("transport error: {}", chain(.0))]
     Transport(#[source] reqwest::Error),
     /// A success response whose body is not the JSON the contract promises.
     #[error("undecodable response {source} (body starts: {body:?})")]
@@ -37,6 +37,19 @@ pub enum Error {
         reason: String,
         request_id: Option<String>,
     },
+}
+
+/// An error and its causes on one line: reqwest keeps "timed out" or "connection reset" in
+/// the sources, not in the top-level message.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn summary(body: &OktaErrorBody) -> String {

@@ -181,6 +181,7 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
             | FaultKind::Latency(_)
             | FaultKind::MalformedJson
             | FaultKind::IgnoreRevocation
+            | FaultKind::RevocationStatus(_)
             | FaultKind::HangBefore(_)
             | FaultKind::HangAfter(_) => {}
         }

@@ -149,7 +149,9 @@ impl Shared {
         }
         for fault in &faults {
             let replaced = match fault {
-                FaultKind::Status(s) => Some(self.error_reply(*s, rate)),
+                FaultKind::Status(s) | FaultKind::RevocationStatus(s) => {
+                    Some(self.error_reply(*s, rate))
+                }
                 FaultKind::RateLimited { reset_in } => Some(self.error_reply(
                     429,
                     RateHeaders {

@@ -142,7 +142,7 @@ impl FaultKind {
     /// The routes this kind is limited to, if any; others do not consume the fault's `times`.
     pub(crate) fn applies_to(&self, route: RouteKind) -> bool {
         match self {
-            FaultKind::IgnoreRevocation => {
+            FaultKind::IgnoreRevocation | FaultKind::RevocationStatus(_) => {
                 matches!(route, RouteKind::RevokeToken | RouteKind::RevokeAll)
             }
             FaultKind::HangBefore(r) | FaultKind::HangAfter(r) => *r == route,
@@ -209,6 +209,9 @@ pub enum FaultKind {
     /// A revocation (`DELETE` of one token or of all the pair's) answered 204 without
     /// revoking anything: the "a 204 is not proof" case.
     IgnoreRevocation,
+    /// Revocations (`DELETE` of one token or of all) answered with this status and Okta's
+    /// error body, while listings of the pair work.
+    RevocationStatus(u16),
     /// The matching request of this route is received and never answered: the sim parks it
     /// before running the operation (and signals [`super::SimOrg::hung`]).
     HangBefore(RouteKind),

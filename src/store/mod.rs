@@ -15,7 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use audit::{AuditBreak, AuditRow, NewRevocation, RevocationState};
+pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TokenObservation, TokenRow};
 

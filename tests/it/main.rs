@@ -2,10 +2,13 @@
 //! real library (or the real `revokd` binary) against a freshly seeded simulated Okta org on
 //! 127.0.0.1:0 and a temporary SQLite file, and asserts on the org's state and the database.
 
+mod audit;
 mod cli;
+mod crash;
 mod enforce;
 mod faults;
 mod helpers;
+mod lifecycle;
 mod retries;
 mod secrets;
 mod sweep_sync;
