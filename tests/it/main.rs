@@ -6,6 +6,7 @@ mod cli;
 mod enforce;
 mod faults;
 mod helpers;
+mod oauth;
 mod retries;
 mod secrets;
 mod sweep_sync;
