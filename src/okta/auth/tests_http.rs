@@ -147,6 +147,10 @@ async fn a_401_renews_the_access_token_once_and_retries_the_request() {
         .expect("renewed and retried");
     let stats = org.oauth_stats();
     assert_eq!((stats.tokens_issued, stats.api_unauthorized), (2, 1));
+    let shown = format!("{okta:?}");
+    for credential in org.credentials_seen() {
+        assert!(!shown.contains(&credential), "Debug shows a credential");
+    }
 }
 
 #[tokio::test]
