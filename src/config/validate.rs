@@ -13,7 +13,9 @@ use crate::policy::PolicySet;
 /// * `okta.org_url`: required; an absolute URL, `https` unless the host is loopback
 ///   (`localhost`, 127.0.0.0/8, `::1`); no credentials, path, query or fragment.
 /// * `auth = "ssws"` needs `okta.api_token` (or `okta.api_token_file`); `auth = "oauth"` needs
-///   `okta.client_id` and `okta.private_key_file`.
+///   `okta.client_id` and `okta.private_key_file`, and `okta.scopes` must be non-empty scope
+///   names, including `okta.logs.read` when `offboarding.system_log = true` (the scopes are
+///   exactly what is requested, so they are never widened behind the operator's back).
 /// * Ranges: `okta.page_size` 1..=200, `okta.concurrency` 1..=75, `okta.max_retries` ≤ 20,
 ///   `okta.min_backoff` ≤ `okta.max_backoff`, `okta.rate_limit.max_share` in (0, 1],
 ///   `okta.rate_limit.requests_per_minute` > 0, `safety.max_revocation_fraction` in (0, 1],
@@ -83,7 +85,8 @@ fn validate_okta(config: &Config) -> Result<(), Error> {
                 "auth = \"oauth\" needs the service app's private key file",
             ));
         }
-        _ => {}
+        AuthMode::Oauth => check_scopes(config)?,
+        AuthMode::Ssws => {}
     }
     let checks: [(&str, bool, &str); 6] = [
         (
@@ -121,6 +124,35 @@ fn validate_okta(config: &Config) -> Result<(), Error> {
         Some((key, _, message)) => Err(Error::invalid(key, message)),
         None => Ok(()),
     }
+}
+
+fn check_scopes(config: &Config) -> Result<(), Error> {
+    let scopes = &config.okta.scopes;
+    if scopes.is_empty() {
+        return Err(Error::invalid(
+            "okta.scopes",
+            "auth = \"oauth\" needs scopes, e.g. [\"okta.users.read\", \"okta.users.manage\"]",
+        ));
+    }
+    if let Some(bad) = scopes.iter().find(|s| {
+        s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) {
+        return Err(Error::invalid(
+            "okta.scopes",
+            format!("`{bad}` is not an OAuth scope name (no spaces, quotes or backslashes)"),
+        ));
+    }
+    if config.offboarding.system_log && !scopes.iter().any(|s| s == "okta.logs.read") {
+        return Err(Error::invalid(
+            "okta.scopes",
+            "offboarding.system_log = true reads /api/v1/logs, which needs okta.logs.read; add it \
+             to okta.scopes (and grant it to the service app)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_org_url(text: &str) -> Result<(), String> {

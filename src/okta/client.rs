@@ -1,18 +1,20 @@
 //! The Okta HTTP client: one reqwest client built once (rustls, timeouts, no redirects,
-//! `User-Agent: revokd/<version>`, `Accept: application/json`), SSWS authentication held as a
-//! secret and sent in a header marked sensitive, retries per [`super::retry`], capped bodies,
+//! `User-Agent: revokd/<version>`, `Accept: application/json`), authentication per
+//! [`super::auth`] (headers marked sensitive; under OAuth a 401 renews the token and retries
+//! once), retries per [`super::retry`], capped bodies,
 //! and the operations revokd needs on `/api/v1/users/{userId}/clients…`. It talks HTTP only:
 //! no storage, no policy, no logging of errors (callers log them once, where handled).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
-use tracing::warn;
+use tracing::{debug, warn};
 use url::Url;
 
+pub use super::auth::Auth;
+use super::auth::{Authorizer, Credential, KeyError, oauth_from_config};
 use super::concurrency::{Aimd, Signal};
 use super::error::{Error, excerpt};
 use super::ids::{ClientId, TokenId, UserId};
@@ -29,21 +31,6 @@ pub const MAX_PAGE_SIZE: u32 = 200;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Pages followed in one listing before giving up (200 × 10,000 = two million tokens a pair).
 pub const MAX_PAGES: usize = 10_000;
-
-/// How revokd proves itself to Okta.
-#[derive(Clone)]
-pub enum Auth {
-    /// `Authorization: SSWS <token>`.
-    Ssws(SecretString),
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Auth::Ssws(_) => f.write_str("Ssws([redacted])"),
-        }
-    }
-}
 
 /// Client settings, from `[okta]`.
 #[derive(Debug, Clone)]
@@ -77,7 +64,7 @@ impl Default for ClientSettings {
 pub struct OktaClient {
     http: reqwest::Client,
     base: Url,
-    authorization: HeaderValue,
+    auth: Authorizer,
     settings: ClientSettings,
     budget: Arc<Budget>,
     aimd: Arc<Aimd>,
@@ -126,19 +113,13 @@ impl OktaClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(Error::Transport)?;
-        let Auth::Ssws(token) = auth;
-        let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose_secret()))
-            .map_err(|_| Error::Refused {
-            reason: "the API token contains characters not allowed in an HTTP header".into(),
-            request_id: None,
-        })?;
-        authorization.set_sensitive(true);
+        let auth = Authorizer::new(auth, &base_url, &settings.retry)?;
         let budget = Arc::new(Budget::new(settings.budget));
         let settings_concurrency = settings.concurrency;
         Ok(OktaClient {
             http,
             base: base_url,
-            authorization,
+            auth,
             settings,
             budget,
             aimd: Arc::new(Aimd::new(settings_concurrency)),
@@ -148,18 +129,15 @@ impl OktaClient {
 
     /// The client `[okta]` describes. Configuration problems name their key.
     pub fn from_config(okta: &OktaConfig) -> Result<Self, config::Error> {
-        if okta.auth == AuthMode::Oauth {
-            return Err(config::Error::invalid(
-                "okta.auth",
-                "\"oauth\" is not available in this build; use \"ssws\" with okta.api_token_file",
-            ));
-        }
         let org = okta.org_url.as_deref().unwrap_or_default();
         let base =
             Url::parse(org).map_err(|e| config::Error::invalid("okta.org_url", e.to_string()))?;
-        let token = okta.api_token.clone().ok_or_else(|| {
-            config::Error::invalid("okta.api_token", "required with auth = \"ssws\"")
-        })?;
+        let auth = match okta.auth {
+            AuthMode::Oauth => oauth_from_config(okta)?,
+            AuthMode::Ssws => Auth::Ssws(okta.api_token.clone().ok_or_else(|| {
+                config::Error::invalid("okta.api_token", "required with auth = \"ssws\"")
+            })?),
+        };
         let settings = ClientSettings {
             timeout: okta.timeout,
             page_size: okta.page_size,
@@ -177,7 +155,7 @@ impl OktaClient {
             concurrency: okta.concurrency,
             ..ClientSettings::default()
         };
-        OktaClient::new(base, &Auth::Ssws(token), settings).map_err(|e| {
+        OktaClient::new(base, &auth, settings).map_err(|e| {
             config::Error::invalid("okta", format!("cannot build the HTTP client: {e}"))
         })
     }
@@ -328,14 +306,40 @@ impl OktaClient {
         })
     }
 
-    /// Sends one logical request with retries; every method revokd uses is idempotent.
+    /// Sends one logical request with retries; every method revokd uses is idempotent. Under
+    /// OAuth, a 401 (expired or revoked access token) renews the token and sends once more.
     async fn execute(&self, method: Method, url: Url) -> Result<Reply, Error> {
+        let mut renewed = false;
+        loop {
+            let credential = self.auth.credential(&self.http, &self.stats).await?;
+            let (response, attempts) = self.send(&method, &url, &credential).await?;
+            if response.status() == StatusCode::UNAUTHORIZED
+                && !renewed
+                && self.auth.unauthorized(&credential).await
+            {
+                debug!(http.method = %method, http.path = url.path(), "access token refused; renewing it once");
+                renewed = true;
+                continue;
+            }
+            return self
+                .finish(&method, &url, &credential, response, attempts)
+                .await;
+        }
+    }
+
+    /// One credential's attempts at a request, with retries.
+    async fn send(
+        &self,
+        method: &Method,
+        url: &Url,
+        credential: &Credential,
+    ) -> Result<(reqwest::Response, u32), Error> {
         let path = url.path().to_owned();
-        let bucket = bucket_of(&method, &path);
+        let bucket = bucket_of(method, &path);
         let (result, attempts) = with_retries(
             &self.settings.retry,
             true,
-            |info| self.send_once(method.clone(), url.clone(), &bucket, info),
+            |info| self.send_once(method.clone(), url.clone(), &bucket, info, credential),
             |delay, attempt, status| {
                 self.stats.waited(delay.kind, delay.wait);
                 warn!(
@@ -350,7 +354,26 @@ impl OktaClient {
             },
         )
         .await;
-        let response = result.map_err(Error::Transport)?;
+        match result {
+            Ok(response) => Ok((response, attempts)),
+            Err(SendError::Transport(e)) => Err(Error::Transport(e)),
+            Err(SendError::Key(e)) => Err(Error::Auth {
+                reason: Box::new(super::auth::AuthError::Key(e.to_string())),
+                status: None,
+                request_id: None,
+            }),
+        }
+    }
+
+    /// Turns the final response into a [`Reply`] or an [`Error`].
+    async fn finish(
+        &self,
+        method: &Method,
+        url: &Url,
+        credential: &Credential,
+        response: reqwest::Response,
+        attempts: u32,
+    ) -> Result<Reply, Error> {
         let status = response.status();
         let request_id = Attempt::request_id(&response);
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -366,6 +389,15 @@ impl OktaClient {
                 error_summary: Some(excerpt(&body)),
                 ..OktaErrorBody::default()
             });
+            if status == StatusCode::FORBIDDEN
+                && let Some(reason) = self.auth.forbidden(credential, method, url.path(), &body)
+            {
+                return Err(Error::Auth {
+                    reason: Box::new(reason),
+                    status: Some(403),
+                    request_id,
+                });
+            }
             return Err(Error::Api {
                 status: status.as_u16(),
                 body,
@@ -398,16 +430,18 @@ impl OktaClient {
         url: Url,
         bucket: &str,
         info: RetryInfo,
-    ) -> Result<reqwest::Response, reqwest::Error> {
+        credential: &Credential,
+    ) -> Result<reqwest::Response, SendError> {
         let ticket = self.budget.acquire(bucket).await;
         if !ticket.waited.is_zero() {
             self.stats.budget_waited(ticket.waited);
         }
         let permit = self.aimd.acquire().await;
-        let mut request = self
-            .http
-            .request(method, url)
-            .header(AUTHORIZATION, self.authorization.clone());
+        let auth = self
+            .auth
+            .headers(credential, &method, &url)
+            .map_err(SendError::Key)?;
+        let mut request = self.http.request(method, url).headers(auth);
         if info.retry_count > 0 {
             request = request.header("X-Okta-Retry-Count", info.retry_count);
             if let Some(id) = &info.retry_for {
@@ -431,7 +465,7 @@ impl OktaClient {
             }
             Err(e) => {
                 self.stats.transport_failed();
-                Err(e)
+                Err(SendError::Transport(e))
             }
         }
     }
@@ -462,6 +496,13 @@ impl OktaClient {
             request_id: request_id.map(str::to_owned),
         })
     }
+}
+
+/// Why one attempt produced no response.
+enum SendError {
+    Transport(reqwest::Error),
+    /// The auth headers could not be built (signing a DPoP proof failed).
+    Key(KeyError),
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -507,6 +548,7 @@ impl TokenPages<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
 
     #[test]
     fn debug_output_never_shows_the_token() {

@@ -2,6 +2,7 @@
 //! `X-Okta-Request-Id`, so what an error caused can be traced in Okta's System Log. Messages
 //! never contain credentials: requests are never echoed, only their method and path.
 
+use super::auth::AuthError;
 use super::model::{DecodeError, OktaErrorBody};
 
 /// What went wrong talking to Okta.
@@ -35,6 +36,14 @@ pub enum Error {
     #[error("refused Okta response: {reason}")]
     Refused {
         reason: String,
+        request_id: Option<String>,
+    },
+    /// OAuth authentication failed: the token endpoint refused (no `status`), or an API call
+    /// was refused for a missing scope or admin role (`status` 403).
+    #[error("OAuth: {reason}")]
+    Auth {
+        reason: Box<AuthError>,
+        status: Option<u16>,
         request_id: Option<String>,
     },
 }
@@ -73,7 +82,8 @@ impl Error {
             Error::Api { request_id, .. }
             | Error::Decode { request_id, .. }
             | Error::RateLimited { request_id, .. }
-            | Error::Refused { request_id, .. } => request_id.as_deref(),
+            | Error::Refused { request_id, .. }
+            | Error::Auth { request_id, .. } => request_id.as_deref(),
             Error::Transport(_) => None,
         }
     }
@@ -83,6 +93,7 @@ impl Error {
         match self {
             Error::Api { status, .. } => Some(*status),
             Error::RateLimited { .. } => Some(429),
+            Error::Auth { status, .. } => *status,
             _ => None,
         }
     }

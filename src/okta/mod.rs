@@ -1,7 +1,9 @@
 //! The Okta edge: HTTP only. Operations on a user's OAuth refresh tokens
 //! (`/api/v1/users/{userId}/clients…`), Okta's JSON models and error body, Link-header
-//! pagination, and the retry and backoff rules for 429, 5xx and transport faults.
+//! pagination, the retry and backoff rules for 429, 5xx and transport faults, and
+//! authentication (SSWS, or an OAuth 2.0 service app; see [`auth`]).
 
+pub mod auth;
 pub mod client;
 pub mod concurrency;
 pub mod error;

@@ -10,6 +10,8 @@
 mod conn;
 mod faults;
 mod limits;
+mod oauth;
+mod oauth_keys;
 mod render;
 mod reply;
 mod routes;
@@ -24,6 +26,8 @@ mod tests_api;
 mod tests_faults;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_oauth;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +39,7 @@ pub use types::{
     Fault, FaultKind, LinkStyle, RequestRecord, RevokeHow, RevokedToken, RouteKind, SimStats,
     SimToken,
 };
+pub use types::{OAuthStats, ServiceApp};
 
 use server::Shared;
 
@@ -69,6 +74,10 @@ pub struct SimConfig {
     /// Keep a log of requests for [`SimOrg::requests`]. Turn off for large benchmarks; when on,
     /// only the most recent [`REQUEST_LOG_CAPACITY`] requests are kept.
     pub record_requests: bool,
+    /// OAuth service apps the token endpoint (`POST /oauth2/v1/token`) knows.
+    pub service_apps: Vec<ServiceApp>,
+    /// Lifetime of the access tokens it issues (Okta: one hour; tests use seconds).
+    pub access_token_lifetime: Duration,
 }
 
 /// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
@@ -90,6 +99,8 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             link_style: LinkStyle::Separate,
             record_requests: true,
+            service_apps: Vec::new(),
+            access_token_lifetime: Duration::from_secs(3600),
         }
     }
 }
@@ -142,7 +153,7 @@ impl SimOrg {
         let port = listener.local_addr()?.port();
         let base_url = url::Url::parse(&format!("http://127.0.0.1:{port}/"))
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let shared = Arc::new(Shared::new(config, base_url));
+        let shared = Arc::new(Shared::new(config, base_url).map_err(std::io::Error::other)?);
         let (stop_tx, stop_rx) = oneshot::channel();
         server::spawn(conn::SimListener(listener), shared.clone(), stop_rx);
         Ok(SimOrg {
@@ -227,6 +238,38 @@ impl SimOrg {
     /// pairs are created, so a test can make a token "come back" after revocation.
     pub fn add_token(&self, token: SimToken) {
         self.handle.shared.store().add(token);
+    }
+
+    /// The token endpoint, `http://127.0.0.1:PORT/oauth2/v1/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}oauth2/v1/token", self.handle.shared.base_url)
+    }
+
+    /// Register (or replace) an OAuth service app; errors if its public key does not parse.
+    pub fn register_service_app(&self, app: &ServiceApp) -> Result<(), String> {
+        self.handle.shared.oauth.register(app)
+    }
+
+    /// What the token endpoint and the access-token check have done so far.
+    pub fn oauth_stats(&self) -> OAuthStats {
+        self.handle.shared.oauth.stats()
+    }
+
+    /// Refuse the next `n` otherwise valid token requests as replays (`invalid_client`,
+    /// "jti already used"), as if their assertions had been seen before.
+    pub fn treat_next_assertions_as_replayed(&self, n: u32) {
+        self.handle.shared.oauth.treat_next_as_replayed(n);
+    }
+
+    /// Make every access token issued so far expired (the next API call with one gets 401).
+    pub fn expire_access_tokens(&self) {
+        self.handle.shared.oauth.expire_access_tokens();
+    }
+
+    /// Every client assertion received and access token issued so far: the credentials a
+    /// test can search logs and databases for.
+    pub fn credentials_seen(&self) -> Vec<String> {
+        self.handle.shared.oauth.credentials_seen()
     }
 
     /// Let "other integrations" consume `fraction` (0.0..=1.0) of every bucket's budget at the

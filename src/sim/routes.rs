@@ -217,7 +217,7 @@ pub(crate) fn dispatch(
         ),
     };
     match route.kind {
-        RouteKind::Other => Outcome::error(
+        RouteKind::Other | RouteKind::Token => Outcome::error(
             404,
             Some(format!("Not found: Resource not found: {path} (Endpoint)")),
             &[],

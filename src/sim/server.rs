@@ -1,8 +1,9 @@
 //! The request pipeline every request goes through, in Okta's order: concurrency admission
 //! (held for the whole request, including the configured latency), the rate-limit bucket,
-//! `SSWS` auth, injected faults, the operation itself, then the headers every Okta response
+//! auth (`SSWS`, or an OAuth access token checked by `oauth`), injected faults, the operation itself, then the headers every Okta response
 //! carries (`X-Okta-Request-Id`, `Date`, `X-Rate-Limit-*`, `Link`). Also owns the counters and
-//! request log. What each operation answers lives in `routes`.
+//! request log. What each operation answers lives in `routes`; `POST /oauth2/v1/token` is
+//! handed to `oauth` before any of this (Okta meters it separately).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use tokio::sync::oneshot;
 use super::conn::{ConnControl, SimListener};
 use super::faults::Faults;
 use super::limits::{Charge, Limits, RateHeaders, epoch_after};
+use super::oauth::OAuth;
 use super::reply::{Reply, shape};
 use super::routes::{self, Outcome, Route};
 use super::store::Store;
@@ -48,6 +50,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     pub(crate) limits: Limits,
     pub(crate) faults: Faults,
+    pub(crate) oauth: OAuth,
     counters: Mutex<Counters>,
     log: Mutex<VecDeque<RequestRecord>>,
     next_request: AtomicU64,
@@ -59,10 +62,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: SimConfig, base_url: url::Url) -> Shared {
+    pub(crate) fn new(config: SimConfig, base_url: url::Url) -> Result<Shared, String> {
         let origin = base_url.as_str().trim_end_matches('/').to_owned();
         let store = seed::seed(&config, &origin);
-        Shared {
+        let oauth = OAuth::new(
+            &config.service_apps,
+            config.access_token_lifetime,
+            config.seed,
+        )?;
+        Ok(Shared {
             base_url,
             origin,
             limits: Limits::new(
@@ -82,7 +90,8 @@ impl Shared {
             ids: Mutex::new(StdRng::seed_from_u64(config.seed.rotate_left(17))),
             hung: AtomicU64::new(0),
             hung_signal: tokio::sync::Notify::new(),
-        }
+            oauth,
+        })
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
@@ -131,13 +140,8 @@ impl Shared {
             Charge::Allowed(h) => h,
             Charge::Exhausted(h) => return (self.error_reply(429, h), Vec::new()),
         };
-        let expected = format!("SSWS {}", self.api_token);
-        let authorized = req
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .is_some_and(|v| v.as_bytes() == expected.as_bytes());
-        if !authorized {
-            return (self.error_reply(401, rate), Vec::new());
+        if let Err(status) = self.authorize(req) {
+            return (self.error_reply(status, rate), Vec::new());
         }
         let faults = self
             .faults
@@ -212,6 +216,82 @@ impl Shared {
         std::future::pending::<()>().await;
     }
 
+    /// `SSWS <api_token>`, or an access token the token endpoint issued (`Err(401)` / `Err(403)`).
+    fn authorize(&self, req: &Parts) -> Result<(), u16> {
+        let value = req
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(401_u16)?;
+        if let Some(token) = value.strip_prefix("SSWS ") {
+            return if token == self.api_token {
+                Ok(())
+            } else {
+                Err(401)
+            };
+        }
+        let htu = format!("{}{}", self.origin, req.uri.path());
+        let needed = if req.method == axum::http::Method::GET {
+            "okta.users.read"
+        } else {
+            "okta.users.manage"
+        };
+        let dpop = header_text(req, "dpop");
+        self.oauth
+            .authorize(value, dpop.as_deref(), req.method.as_str(), &htu, needed)
+    }
+
+    /// `POST /oauth2/v1/token`: the OAuth token endpoint, outside the API's limits.
+    async fn token_endpoint(&self, req: Request) -> Response {
+        let received_at = (Instant::now(), Utc::now());
+        let (parts, body) = req.into_parts();
+        let request_id = self.request_id();
+        let body = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let token_url = format!("{}/oauth2/v1/token", self.origin);
+        let dpop = header_text(&parts, "dpop");
+        let reply = self
+            .oauth
+            .token_endpoint(&token_url, dpop.as_deref(), &body);
+        let unlimited = RateHeaders {
+            limit: u32::MAX,
+            remaining: u32::MAX,
+            reset: epoch_after(Duration::from_secs(60)),
+        };
+        self.count(RouteKind::Token, reply.status, unlimited);
+        self.log(RequestRecord {
+            method: parts.method.to_string(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map_or_else(String::new, ToString::to_string),
+            route: RouteKind::Token,
+            status: reply.status,
+            received_at: received_at.0,
+            received_at_utc: received_at.1,
+            request_id: request_id.clone(),
+            retry_for: header_text(&parts, "x-okta-retry-for"),
+            retry_count: header_text(&parts, "x-okta-retry-count"),
+        });
+        let mut response = Response::new(axum::body::Body::from(reply.body.to_string()));
+        *response.status_mut() = axum::http::StatusCode::from_u16(reply.status)
+            .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+        let h = response.headers_mut();
+        let pairs = [
+            ("content-type", Some("application/json".to_owned())),
+            ("cache-control", Some("no-store".to_owned())),
+            ("x-okta-request-id", Some(request_id)),
+            ("dpop-nonce", reply.nonce),
+        ];
+        for (name, value) in pairs {
+            if let Some(v) = value.and_then(|v| axum::http::HeaderValue::from_str(&v).ok()) {
+                h.insert(name, v);
+            }
+        }
+        response
+    }
+
     /// Okta's concurrency 429: limit and remaining both 0, reset a suggestion one second out.
     fn concurrency_reply(&self) -> Reply {
         self.error_reply(
@@ -260,6 +340,9 @@ async fn handle(
     ConnectInfo(conn): ConnectInfo<ConnControl>,
     req: Request,
 ) -> Response {
+    if req.method() == axum::http::Method::POST && req.uri().path() == "/oauth2/v1/token" {
+        return shared.token_endpoint(req).await;
+    }
     let received_at = Instant::now();
     let received_at_utc = Utc::now();
     // Only the head is needed; the body type is not `Sync`, so it must not be held across awaits.

@@ -64,6 +64,8 @@ pub enum RouteKind {
     RevokeToken,
     /// Anything else (answered 404 or 405).
     Other,
+    /// `POST /oauth2/v1/token` (the OAuth token endpoint).
+    Token,
 }
 
 /// Counters of what the org has served.
@@ -218,4 +220,40 @@ pub enum FaultKind {
     /// Like `HangBefore`, but the operation runs first (a revocation takes effect) and only
     /// the answer is withheld.
     HangAfter(RouteKind),
+}
+
+/// A service app registered with the sim (Okta: an API Services app with a public key,
+/// granted Okta API scopes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceApp {
+    /// Its client id (`0oa…`).
+    pub client_id: String,
+    /// Its public key: `PUBLIC KEY` / `RSA PUBLIC KEY` PEM, or a public JWK.
+    pub public_key: String,
+    /// Scopes granted to it.
+    pub scopes: Vec<String>,
+    /// Require DPoP-bound tokens (Okta's "Require DPoP header in token requests").
+    pub require_dpop: bool,
+}
+
+/// What the token endpoint and the token check have done.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OAuthStats {
+    /// Access tokens issued.
+    pub tokens_issued: u64,
+    /// Token requests refused, by reason (e.g. `"bad signature"`, `"jti already used"`).
+    pub refused: BTreeMap<String, u64>,
+    /// `use_dpop_nonce` challenges sent.
+    pub nonce_challenges: u64,
+    /// API calls refused 401 for an unknown, expired or wrongly presented access token.
+    pub api_unauthorized: u64,
+    /// API calls refused 403 for a missing scope.
+    pub api_forbidden: u64,
+}
+
+impl OAuthStats {
+    /// Refusals for one reason.
+    pub fn refused_for(&self, reason: &str) -> u64 {
+        self.refused.get(reason).copied().unwrap_or(0)
+    }
 }

@@ -9,6 +9,7 @@ mod enforce;
 mod faults;
 mod helpers;
 mod lifecycle;
+mod oauth;
 mod retries;
 mod secrets;
 mod sweep_sync;

@@ -21,7 +21,7 @@ enum Given {
 
 /// How many values in every column of every table contain `needle`, and how many rows were
 /// looked at (so an empty database cannot pass vacuously).
-async fn occurrences_in_database(db: &Path, needle: &str) -> (i64, i64) {
+pub async fn occurrences_in_database(db: &Path, needle: &str) -> (i64, i64) {
     let pool = SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .expect("the database opens");

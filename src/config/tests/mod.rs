@@ -226,6 +226,26 @@ fn the_credentials_auth_needs_are_required_by_name() {
         );
         let full = format!("{oauth}client_id = \"0oa1\"\nprivate_key_file = \"key.pem\"\n");
         load_toml(jail, &full).unwrap();
+        let err = load_toml(jail, &format!("{full}scopes = []\n")).unwrap_err();
+        assert!(err.to_string().starts_with("okta.scopes: "), "{err}");
+        let err = load_toml(
+            jail,
+            &format!("{full}scopes = [\"okta.users.read okta.users.manage\"]\n"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not an OAuth scope name"), "{err}");
+        let with_log = format!("{full}[offboarding]\nsystem_log = true\n");
+        let err = load_toml(jail, &with_log).unwrap_err();
+        assert!(
+            err.to_string().starts_with("okta.scopes: ")
+                && err.to_string().contains("okta.logs.read"),
+            "{err}"
+        );
+        let scoped = with_log.replace(
+            "[offboarding]",
+            "scopes = [\"okta.users.read\", \"okta.users.manage\", \"okta.logs.read\"]\n[offboarding]",
+        );
+        load_toml(jail, &scoped).unwrap();
         let err = load_toml(jail, "").unwrap_err();
         assert!(
             err.to_string().starts_with("okta.org_url: is required"),

@@ -1,0 +1,189 @@
+//! The sim's token endpoint and access-token check, driven with raw HTTP: each refusal names
+//! its cause, and API calls get Okta's 401 / 403 bodies.
+
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use super::{ServiceApp, SimConfig, SimOrg};
+use crate::okta::auth::jwt;
+use crate::okta::auth::keys::SigningKey;
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/oauth/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+async fn org() -> SimOrg {
+    SimOrg::start(SimConfig {
+        users: 2,
+        clients: 2,
+        pairs: 2,
+        big_pairs: 0,
+        service_apps: vec![ServiceApp {
+            client_id: "0oaApp".into(),
+            public_key: fixture("test-only-ec.jwk.json").replace("\"d\"", "\"private_d_ignored\""),
+            scopes: vec!["okta.users.read".into()],
+            require_dpop: false,
+        }],
+        access_token_lifetime: Duration::from_secs(60),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("org")
+}
+
+fn assertion(claims: &Value) -> String {
+    let key = SigningKey::from_text(&SecretString::from(fixture("test-only-ec.pkcs8.pem")), None)
+        .expect("key");
+    jwt::encode(&json!({"alg": "ES256"}), claims, |m| key.sign(m)).expect("signed")
+}
+
+fn claims(org: &SimOrg, iss: &str, exp_in: i64, jti: &str) -> Value {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    json!({"iss": iss, "sub": iss, "aud": org.token_url(), "iat": now, "exp": now + exp_in, "jti": jti})
+}
+
+async fn token_request(org: &SimOrg, assertion: &str, scope: &str) -> (u16, Value) {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", scope),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion),
+    ];
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let r = reqwest::Client::new()
+        .post(org.token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("answered");
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn the_token_endpoint_checks_client_audience_expiry_and_scopes() {
+    let org = org().await;
+    let mut wrong_aud = claims(&org, "0oaApp", 60, "j1");
+    wrong_aud["aud"] = json!("https://elsewhere.example/oauth2/v1/token");
+    let cases = [
+        (
+            claims(&org, "0oaNobody", 60, "j2"),
+            "okta.users.read",
+            "invalid_client",
+            "unknown client_id",
+        ),
+        (
+            wrong_aud,
+            "okta.users.read",
+            "invalid_client",
+            "wrong audience",
+        ),
+        (
+            claims(&org, "0oaApp", -5, "j3"),
+            "okta.users.read",
+            "invalid_client",
+            "expired",
+        ),
+        (
+            claims(&org, "0oaApp", 7200, "j4"),
+            "okta.users.read",
+            "invalid_client",
+            "exp too far ahead",
+        ),
+        (
+            claims(&org, "0oaApp", 60, "j5"),
+            "okta.users.read okta.users.manage",
+            "invalid_scope",
+            "scope not granted",
+        ),
+    ];
+    for (claims, scope, error, reason) in cases {
+        let (status, body) = token_request(&org, &assertion(&claims), scope).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some(error)),
+            "{reason}: {body}"
+        );
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
+        assert_eq!(org.oauth_stats().refused_for(reason), 1, "{reason}");
+    }
+    let (status, body) = token_request(
+        &org,
+        &assertion(&claims(&org, "0oaApp", 60, "j6")),
+        "okta.users.read",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 60);
+    assert_eq!(body["scope"], "okta.users.read");
+    assert_eq!(org.oauth_stats().tokens_issued, 1);
+}
+
+#[tokio::test]
+async fn api_calls_take_bearer_tokens_and_get_oktas_401_and_403_bodies() {
+    let org = org().await;
+    let (_, body) = token_request(
+        &org,
+        &assertion(&claims(&org, "0oaApp", 60, "k1")),
+        "okta.users.read",
+    )
+    .await;
+    let token = body["access_token"].as_str().expect("a token").to_owned();
+    let (user, client) = org.pairs()[0].clone();
+    let url = format!(
+        "{}api/v1/users/{user}/clients/{client}/tokens",
+        org.base_url()
+    );
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, auth: String| {
+        http.request(method, &url)
+            .header("authorization", auth)
+            .send()
+    };
+
+    let ok = call(reqwest::Method::GET, format!("Bearer {token}"))
+        .await
+        .expect("answered");
+    assert_eq!(ok.status(), 200);
+    let unknown = call(reqwest::Method::GET, "Bearer sim-at-unknown".into())
+        .await
+        .expect("answered");
+    assert_eq!(unknown.status(), 401);
+    let body: Value = unknown.json().await.expect("json");
+    assert_eq!(body["errorCode"], "E0000011");
+    let forbidden = call(reqwest::Method::DELETE, format!("Bearer {token}"))
+        .await
+        .expect("answered");
+    assert_eq!(forbidden.status(), 403);
+    let body: Value = forbidden.json().await.expect("json");
+    assert_eq!(body["errorCode"], "E0000006");
+    assert_eq!(
+        body["errorSummary"],
+        "You do not have permission to perform the requested action"
+    );
+    assert!(
+        org.revoked().is_empty(),
+        "the refused DELETE revoked nothing"
+    );
+    let stats = org.oauth_stats();
+    assert_eq!((stats.api_unauthorized, stats.api_forbidden), (1, 1));
+}
