@@ -427,10 +427,12 @@ impl OktaClient {
                 });
                 ticket.complete(&rl, status);
                 self.stats.status_seen(status, concurrency);
+                count_request(bucket, &status.to_string());
                 Ok(response)
             }
             Err(e) => {
                 self.stats.transport_failed();
+                count_request(bucket, "error");
                 Err(e)
             }
         }
@@ -462,6 +464,15 @@ impl OktaClient {
             request_id: request_id.map(str::to_owned),
         })
     }
+}
+
+fn count_request(bucket: &str, status: &str) {
+    metrics::counter!(
+        super::stats::REQUESTS_METRIC,
+        "operation" => bucket.to_owned(),
+        "status" => status.to_owned()
+    )
+    .increment(1);
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

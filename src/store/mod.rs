@@ -3,6 +3,7 @@
 //! as ISO-8601 UTC text with milliseconds so `sqlite3` users can read and compare them.
 
 mod audit;
+mod daemon;
 mod snapshots;
 mod sweeps;
 mod tokens;
@@ -15,6 +16,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditBreak, AuditRow, NewRevocation, RevocationState};
+pub use daemon::DbGauges;
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TokenObservation, TokenRow};
 
