@@ -50,6 +50,11 @@ impl Cli {
 /// revokd's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: sweeps, prunes and reports on the `[schedule]` cron expressions (UTC),
+    /// serves /healthz, /readyz and /metrics on `server.listen`, reloads the configuration on
+    /// SIGHUP, and on SIGTERM/SIGINT lets in-flight runs finish within
+    /// `server.shutdown_timeout`, then exits 0.
+    Run,
     /// One sweep now, then exit: list every target, record, decide, and revoke (enforce) or
     /// record the plan (dry-run). Exit 3 if any target or revocation failed or the guard tripped.
     Sweep(SweepArgs),

@@ -1,6 +1,7 @@
 //! Logging set-up: `tracing` to stderr, human text by default or one JSON object per line
-//! (`--log-format json`) for journald and log shippers. `REVOKD_LOG` (or `RUST_LOG`) overrides
-//! the filter. ANSI colours only when stderr is a terminal. Stdout is left to command output.
+//! (`--log-format json`, with the fields of the current span and of every span above it) for
+//! journald and log shippers. `REVOKD_LOG` (or `RUST_LOG`) overrides the filter. ANSI
+//! colours only when stderr is a terminal. Stdout is left to command output.
 
 use std::io::IsTerminal;
 
@@ -40,6 +41,7 @@ pub fn init(format: LogFormat, verbosity: i8) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(true)
             .try_init(),
     };
     // A subscriber already installed (tests) is fine.

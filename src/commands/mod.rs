@@ -8,6 +8,7 @@ mod db;
 mod demo;
 mod output;
 mod report;
+mod run;
 mod sweep;
 
 use std::process::ExitCode;
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&cli, anchor).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Report(args) => report::run(&cli, args).await,
+        Command::Run => run::run(&cli).await,
     };
     match outcome {
         Ok(Exit::Success) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use crate::sweep::{SweepPlan, Target, run_once};
 pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     let config = load_config(cli)?;
     let targets = if args.targets.is_empty() {
-        configured_targets(&config)?
+        config.sweep_targets()?
     } else {
         args.targets
             .iter()
@@ -47,23 +47,6 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     } else {
         Exit::Failures
     })
-}
-
-/// The configured pairs as sweep targets.
-pub(super) fn configured_targets(config: &config::Config) -> Result<Vec<Target>, config::Error> {
-    config
-        .target_pairs()
-        .into_iter()
-        .map(|(u, c)| {
-            Ok(Target {
-                user: UserId::new(u)
-                    .map_err(|e| config::Error::invalid("targets", e.to_string()))?,
-                client: ClientId::new(c)
-                    .map_err(|e| config::Error::invalid("targets", e.to_string()))?,
-                source: "config",
-            })
-        })
-        .collect()
 }
 
 fn parse_target(text: &str) -> Result<Target, config::Error> {

@@ -109,6 +109,22 @@ impl Config {
         }
         pairs
     }
+
+    /// [`Config::target_pairs`] as sweep targets (source `config`).
+    pub fn sweep_targets(&self) -> Result<Vec<crate::sweep::Target>, Error> {
+        self.target_pairs()
+            .into_iter()
+            .map(|(u, c)| {
+                Ok(crate::sweep::Target {
+                    user: crate::okta::UserId::new(u)
+                        .map_err(|e| Error::invalid("targets", e.to_string()))?,
+                    client: crate::okta::ClientId::new(c)
+                        .map_err(|e| Error::invalid("targets", e.to_string()))?,
+                    source: "config",
+                })
+            })
+            .collect()
+    }
 }
 
 /// How revokd authenticates to Okta.
@@ -219,12 +235,14 @@ impl Default for DatabaseConfig {
 }
 
 /// `[schedule]`: six-field cron expressions, seconds first, UTC.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
     pub sweep: String,
     pub prune: String,
     pub report: Option<String>,
+    /// Whether `revokd run` sweeps once as soon as it has started, before the first tick.
+    pub sweep_on_start: bool,
 }
 
 impl Default for ScheduleConfig {
@@ -233,6 +251,7 @@ impl Default for ScheduleConfig {
             sweep: "0 0 * * * *".into(),
             prune: "0 30 3 * * *".into(),
             report: None,
+            sweep_on_start: false,
         }
     }
 }
@@ -263,6 +282,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub hook_secret: Option<SecretString>,
     pub hook_secret_file: Option<PathBuf>,
+    /// On SIGTERM/SIGINT, how long an in-flight run may take to finish before it is cut
+    /// (its sweep row then says `aborted`).
+    #[serde(with = "duration::human")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -271,6 +294,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             hook_secret: None,
             hook_secret_file: None,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -60,6 +60,10 @@ pub fn effective_toml(config: &Config) -> String {
     w.kv("sweep", &q(&config.schedule.sweep));
     w.kv("prune", &q(&config.schedule.prune));
     w.opt("report", config.schedule.report.as_deref().map(q));
+    w.kv(
+        "sweep_on_start",
+        &config.schedule.sweep_on_start.to_string(),
+    );
 
     w.table("safety");
     w.kv(
@@ -79,6 +83,7 @@ pub fn effective_toml(config: &Config) -> String {
         secret(s.hook_secret.as_ref(), s.hook_secret_file.as_deref()),
     );
     w.opt("hook_secret_file", s.hook_secret_file.as_deref().map(path));
+    w.kv("shutdown_timeout", &dur(s.shutdown_timeout));
 
     w.table("revocation");
     w.kv("max_attempts", &config.revocation.max_attempts.to_string());

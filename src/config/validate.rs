@@ -21,6 +21,7 @@ use crate::policy::PolicySet;
 ///   `okta.rate_limit.requests_per_minute` > 0, `safety.max_revocation_fraction` in (0, 1],
 ///   `safety.max_revocations_per_sweep` ≥ 1, `revocation.max_attempts` ≥ 1.
 /// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
+/// * `server.shutdown_timeout` > 0.
 /// * `targets[i]`: `user` + `client` or non-empty `users` + `clients`, ids of `[A-Za-z0-9._-]`.
 /// * `policies[i]`, `exemptions[i]`: see [`PolicySet::from_config`].
 pub fn validate(config: &Config) -> Result<(), Error> {
@@ -48,6 +49,12 @@ pub fn validate(config: &Config) -> Result<(), Error> {
     check_cron("schedule.prune", &config.schedule.prune)?;
     if let Some(report) = &config.schedule.report {
         check_cron("schedule.report", report)?;
+    }
+    if config.server.shutdown_timeout.is_zero() {
+        return Err(Error::invalid(
+            "server.shutdown_timeout",
+            "must be greater than 0",
+        ));
     }
     for (i, target) in config.targets.iter().enumerate() {
         check_target(&format!("targets[{i}]"), target)?;

@@ -461,10 +461,12 @@ impl OktaClient {
                 });
                 ticket.complete(&rl, status);
                 self.stats.status_seen(status, concurrency);
+                count_request(bucket, &status.to_string());
                 Ok(response)
             }
             Err(e) => {
                 self.stats.transport_failed();
+                count_request(bucket, "error");
                 Err(SendError::Transport(e))
             }
         }
@@ -503,6 +505,16 @@ enum SendError {
     Transport(reqwest::Error),
     /// The auth headers could not be built (signing a DPoP proof failed).
     Key(KeyError),
+}
+
+/// Counts one Okta request by operation (bucket) and status, for `/metrics`.
+fn count_request(bucket: &str, status: &str) {
+    metrics::counter!(
+        super::stats::REQUESTS_METRIC,
+        "operation" => bucket.to_owned(),
+        "status" => status.to_owned()
+    )
+    .increment(1);
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

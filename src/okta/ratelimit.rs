@@ -242,6 +242,8 @@ impl Budget {
             }
             if let Some(rl) = rl.filter(|rl| !rl.is_concurrency_signal()) {
                 learn(b, rl, status, self.settings.max_wait);
+                metrics::gauge!(super::stats::RATE_LIMIT_REMAINING_METRIC, "bucket" => key.to_owned())
+                    .set(b.remaining as f64);
             }
         }
         self.changed.notify_waiters();

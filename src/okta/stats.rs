@@ -6,6 +6,14 @@ use std::time::Duration;
 
 use super::retry::WaitKind;
 
+/// Prometheus counter of requests sent, by `operation` (the rate-limit bucket: method and
+/// path template) and `status` (HTTP status, or `error` when no response came). Recorded
+/// through the `metrics` facade: a no-op unless a recorder is installed (`revokd run`).
+pub const REQUESTS_METRIC: &str = "revokd_okta_requests_total";
+
+/// Prometheus gauge of the `X-Rate-Limit-Remaining` last seen, by `bucket`.
+pub const RATE_LIMIT_REMAINING_METRIC: &str = "revokd_okta_rate_limit_remaining";
+
 /// Live counters, shared by the clones of one client.
 #[derive(Debug, Default)]
 pub struct HttpStats {

@@ -3,6 +3,7 @@
 //! as ISO-8601 UTC text with milliseconds so `sqlite3` users can read and compare them.
 
 mod audit;
+mod daemon;
 mod intents;
 mod snapshots;
 mod sweeps;
@@ -16,6 +17,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
+pub use daemon::DbGauges;
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TokenObservation, TokenRow};
 

@@ -5,6 +5,7 @@
 mod audit;
 mod cli;
 mod crash;
+mod daemon;
 mod enforce;
 mod faults;
 mod helpers;

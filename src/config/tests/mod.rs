@@ -46,6 +46,8 @@ fn defaults_fill_every_key_the_file_leaves_out() {
         assert_eq!(c.schedule.sweep, "0 0 * * * *");
         assert_eq!(c.safety.max_revocations_per_sweep, 500);
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(c.server.shutdown_timeout, Duration::from_secs(30));
+        assert!(!c.schedule.sweep_on_start);
         assert!(c.targets.is_empty() && c.policies.is_empty());
         Ok(())
     });
@@ -136,6 +138,14 @@ fn bad_values_are_refused_naming_the_key() {
         (
             "[revocation]\nmax_attempts = 0",
             "revocation.max_attempts: ",
+        ),
+        (
+            "[server]\nshutdown_timeout = \"0s\"",
+            "server.shutdown_timeout: ",
+        ),
+        (
+            "[schedule]\nsweep_on_start = \"soon\"",
+            "schedule.sweep_on_start: ",
         ),
     ];
     for (toml, expected) in cases {

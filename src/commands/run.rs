@@ -1,0 +1,23 @@
+//! `revokd run`: the daemon, until SIGTERM or SIGINT (exit 0).
+
+use super::{Exit, Failure, load_config};
+use crate::cli::Cli;
+use crate::daemon::{self, Daemon};
+
+pub(super) async fn run(cli: &Cli) -> Result<Exit, Failure> {
+    // Handlers first: a SIGTERM during start-up then still means a clean stop.
+    let shutdown = daemon::shutdown_signal().map_err(failure)?;
+    let config = load_config(cli)?;
+    let daemon = Daemon::build(config, cli.config.clone())
+        .await
+        .map_err(failure)?;
+    daemon.run(shutdown).await.map_err(failure)?;
+    Ok(Exit::Success)
+}
+
+fn failure(e: daemon::Error) -> Failure {
+    match e {
+        daemon::Error::Config(e) => Failure::Config(e),
+        e => Failure::Other(anyhow::Error::new(e).context("revokd run")),
+    }
+}

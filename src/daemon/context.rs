@@ -1,0 +1,157 @@
+//! What every job run and HTTP handler shares: the store, the configuration in force (swapped
+//! whole by a SIGHUP reload, so a run keeps the one it started with), one overlap guard per
+//! job, the flags `/readyz` reads, and the signal that cuts in-flight runs at shutdown.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use super::jobs::JobKind;
+use crate::config::{self, Config};
+use crate::store::Store;
+use crate::sweep::{Deps, Target};
+
+/// The configuration in force and what is built from it.
+#[derive(Debug)]
+pub struct Current {
+    pub config: Config,
+    pub deps: Deps,
+    pub targets: Vec<Target>,
+}
+
+impl Current {
+    /// Builds the sweep dependencies over `store`; a configuration the daemon cannot run
+    /// (no targets, a bad policy, an unusable Okta setting) is refused naming the key.
+    pub fn from_config(config: Config, store: Store) -> Result<Current, config::Error> {
+        let targets = config.sweep_targets()?;
+        if targets.is_empty() {
+            return Err(config::Error::invalid(
+                "targets",
+                "no targets: add [[targets]] for the daemon to sweep",
+            ));
+        }
+        let deps = Deps::from_config(&config, store)?;
+        Ok(Current {
+            config,
+            deps,
+            targets,
+        })
+    }
+}
+
+/// Keeps a job from overlapping itself: one permit, taken without waiting by a tick (a tick
+/// that finds it taken is skipped) and waited for at shutdown.
+#[derive(Debug, Clone)]
+pub struct RunGuard {
+    permit: Arc<Semaphore>,
+}
+
+impl Default for RunGuard {
+    fn default() -> Self {
+        RunGuard {
+            permit: Arc::new(Semaphore::new(1)),
+        }
+    }
+}
+
+impl RunGuard {
+    /// The permit to run now, or `None` while a run is going.
+    pub fn try_start(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.permit).try_acquire_owned().ok()
+    }
+
+    /// Waits until no run is going and holds the permit, so none starts.
+    pub async fn wait_idle(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.permit).acquire_owned().await.ok()
+    }
+}
+
+/// Shared by the scheduler's job runs and the HTTP handlers.
+#[derive(Debug)]
+pub struct Context {
+    pub store: Store,
+    pub config_path: Option<PathBuf>,
+    pub metrics: PrometheusHandle,
+    current: RwLock<Arc<Current>>,
+    guards: [RunGuard; JobKind::ALL.len()],
+    scheduler_running: AtomicBool,
+    stopping: AtomicBool,
+    cut: watch::Sender<bool>,
+}
+
+impl Context {
+    /// A context over an open store, with `current` in force.
+    pub fn new(
+        store: Store,
+        current: Current,
+        config_path: Option<PathBuf>,
+        metrics: PrometheusHandle,
+    ) -> Self {
+        Context {
+            store,
+            config_path,
+            metrics,
+            current: RwLock::new(Arc::new(current)),
+            guards: std::array::from_fn(|_| RunGuard::default()),
+            scheduler_running: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            cut: watch::Sender::new(false),
+        }
+    }
+
+    /// The configuration in force now.
+    pub fn current(&self) -> Arc<Current> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(&current)
+    }
+
+    /// Puts `next` in force for the runs that start from now on.
+    pub fn replace(&self, next: Current) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Arc::new(next);
+    }
+
+    /// The overlap guard of a job.
+    pub fn guard(&self, job: JobKind) -> RunGuard {
+        self.guards[job as usize].clone()
+    }
+
+    /// Whether the scheduler is ticking.
+    pub fn scheduler_running(&self) -> bool {
+        self.scheduler_running.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn set_scheduler_running(&self, running: bool) {
+        self.scheduler_running.store(running, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun (no new run starts).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn begin_stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Tells in-flight runs to stop where they are.
+    pub(super) fn cut_runs(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// Resolves once `cut_runs` has been called.
+    pub async fn cut_requested(&self) {
+        let mut rx = self.cut.subscribe();
+        // The sender lives as long as `self`, so this only ends when the flag is set.
+        let _ = rx.wait_for(|cut| *cut).await;
+    }
+}

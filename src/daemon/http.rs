@@ -1,0 +1,78 @@
+//! The daemon's HTTP surface (axum): `/healthz` (the process answers), `/readyz` (the
+//! database answers, the scheduler runs, the last finished sweep did not fail) and
+//! `/metrics` (Prometheus text). Handlers only read; they never start work.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tracing::warn;
+
+use super::context::Context;
+use super::metrics;
+
+/// The routes, over the shared context.
+pub fn router(ctx: Arc<Context>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(ctx)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "alive" }))
+}
+
+async fn readyz(State(ctx): State<Arc<Context>>) -> Response {
+    match not_ready_because(&ctx).await {
+        None => (StatusCode::OK, Json(json!({ "status": "ready" }))).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not ready", "reason": reason })),
+        )
+            .into_response(),
+    }
+}
+
+/// Why the daemon is not ready, or `None` when it is.
+async fn not_ready_because(ctx: &Context) -> Option<String> {
+    if let Err(e) = ctx.store.ping().await {
+        return Some(format!("the database does not answer: {e}"));
+    }
+    if !ctx.scheduler_running() {
+        return Some("the scheduler is not running".into());
+    }
+    match ctx.store.last_finished_sweep_status().await {
+        Err(e) => Some(format!("cannot read the last sweep: {e}")),
+        Ok(Some(status)) if status == "failed" => Some("the last finished sweep failed".into()),
+        Ok(_) => None,
+    }
+}
+
+async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
+    match ctx.store.gauges().await {
+        Ok(gauges) => metrics::set_db_gauges(&gauges),
+        Err(e) => {
+            // Stale numbers would disagree with the database: refuse rather than mislead.
+            warn!(error.message = %e, error.cause_chain = ?e, "metrics scrape: database unreadable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot read the database: {e}\n"),
+            )
+                .into_response();
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::render(&ctx.metrics),
+    )
+        .into_response()
+}

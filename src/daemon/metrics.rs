@@ -1,0 +1,212 @@
+//! The daemon's Prometheus metrics: names, help texts, and how each is fed. Everything goes
+//! through the `metrics` facade into one process-wide metrics-exporter-prometheus recorder,
+//! whose [`PrometheusHandle::render`] answers `/metrics`; nothing here formats exposition
+//! text by hand. Values the database holds (sweeps by status, active tokens, revocations by
+//! state) are read from it at scrape time, so `/metrics` agrees with the database; the rest
+//! (durations, Okta traffic, skipped runs) are counted as they happen.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::okta::stats::{RATE_LIMIT_REMAINING_METRIC, REQUESTS_METRIC};
+use crate::store::DbGauges;
+use crate::sweep::SweepReport;
+
+/// Counter: sweeps in the database that ended, by `status` (`ok|partial|failed|aborted`).
+pub const SWEEPS: &str = "revokd_sweeps_total";
+/// Gauge: sweeps in the database still `running`.
+pub const SWEEPS_RUNNING: &str = "revokd_sweeps_running";
+/// Histogram: how long this process's sweeps took.
+pub const SWEEP_DURATION: &str = "revokd_sweep_duration_seconds";
+/// Gauge: when the newest `ok` sweep in the database finished (Unix seconds).
+pub const LAST_SUCCESS: &str = "revokd_last_successful_sweep_timestamp_seconds";
+/// Gauge: tokens the database holds as active (`v_active_tokens`).
+pub const ACTIVE_TOKENS: &str = "revokd_active_tokens";
+/// Gauge: revocation intents at their latest state (`v_revocation_state`), by `state`.
+pub const REVOCATIONS: &str = "revokd_revocations";
+/// Gauge: revocation intents by `policy` (rule name) and latest `state`.
+pub const POLICY_REVOCATIONS: &str = "revokd_policy_revocations";
+/// Counter: 429 responses from Okta, by `kind` (`rate` or `concurrency`).
+pub const OKTA_429: &str = "revokd_okta_429_total";
+/// Counter: scheduled ticks skipped because the job's previous run was still going.
+pub const RUNS_SKIPPED: &str = "revokd_job_runs_skipped_total";
+/// Counter: job runs, by `job` and `outcome` (`ok|failed|aborted`).
+pub const RUNS: &str = "revokd_job_runs_total";
+/// Counter: SIGHUP reloads, by `result` (`applied|rejected`).
+pub const RELOADS: &str = "revokd_config_reloads_total";
+
+/// Sweep duration buckets, in seconds: a small org sweeps in seconds, a large one in an hour.
+const DURATION_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0,
+];
+
+/// Every state a revocation can be in; each is exported, at 0 when absent, so alerts on
+/// `pending` or `irrevocable` see a series from the start.
+const REVOCATION_STATES: &[&str] = &[
+    "planned",
+    "pending",
+    "done",
+    "already_gone",
+    "failed",
+    "irrevocable",
+    "skipped_exempt",
+    "skipped_safety",
+];
+
+/// Final sweep statuses, each exported (at 0 when absent).
+const FINAL_SWEEP_STATUSES: &[&str] = &["ok", "partial", "failed", "aborted"];
+
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls return the same handle) and
+/// describes every metric.
+pub fn install() -> Result<PrometheusHandle, String> {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(SWEEP_DURATION.into()), DURATION_BUCKETS)
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|e| e.to_string())?;
+            describe();
+            Ok(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(
+        SWEEPS,
+        "Sweeps in the database that ended, by final status."
+    );
+    describe_gauge!(SWEEPS_RUNNING, "Sweeps in the database still running.");
+    describe_histogram!(
+        SWEEP_DURATION,
+        Unit::Seconds,
+        "How long this process's sweeps took."
+    );
+    describe_gauge!(
+        LAST_SUCCESS,
+        Unit::Seconds,
+        "When the newest sweep with status ok finished, in Unix seconds."
+    );
+    describe_gauge!(ACTIVE_TOKENS, "Tokens the database holds as active.");
+    describe_gauge!(
+        REVOCATIONS,
+        "Revocation intents at their latest state, by state."
+    );
+    describe_gauge!(
+        POLICY_REVOCATIONS,
+        "Revocation intents by policy rule and latest state."
+    );
+    describe_counter!(
+        REQUESTS_METRIC,
+        "Requests sent to Okta, by operation (rate-limit bucket) and HTTP status."
+    );
+    describe_gauge!(
+        RATE_LIMIT_REMAINING_METRIC,
+        "X-Rate-Limit-Remaining last seen, by rate-limit bucket."
+    );
+    describe_counter!(
+        OKTA_429,
+        "429 responses from Okta, by kind (rate or concurrency)."
+    );
+    describe_counter!(
+        RUNS_SKIPPED,
+        "Scheduled ticks skipped because the job's previous run was still going."
+    );
+    describe_counter!(RUNS, "Job runs, by job and outcome.");
+    describe_counter!(RELOADS, "Configuration reloads (SIGHUP), by result.");
+}
+
+/// Exposition text: the scrape answer.
+pub fn render(handle: &PrometheusHandle) -> String {
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// Sets every database-derived metric from one reading of the database.
+pub fn set_db_gauges(g: &DbGauges) {
+    let count = |rows: &[(String, i64)], key: &str| {
+        rows.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n)
+    };
+    for status in FINAL_SWEEP_STATUSES {
+        let n = count(&g.sweeps_by_status, status);
+        counter!(SWEEPS, "status" => *status).absolute(u64::try_from(n).unwrap_or(0));
+    }
+    gauge!(SWEEPS_RUNNING).set(count(&g.sweeps_by_status, "running") as f64);
+    if let Some(at) = g
+        .last_ok_sweep_at
+        .as_deref()
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+    {
+        gauge!(LAST_SUCCESS).set(at.timestamp_millis() as f64 / 1000.0);
+    }
+    gauge!(ACTIVE_TOKENS).set(g.active_tokens as f64);
+
+    let mut states: Vec<&str> = REVOCATION_STATES.to_vec();
+    for (state, _) in &g.revocations_by_state {
+        if !states.contains(&state.as_str()) {
+            states.push(state);
+        }
+    }
+    for state in &states {
+        let n = count(&g.revocations_by_state, state);
+        gauge!(REVOCATIONS, "state" => state.to_string()).set(n as f64);
+    }
+    let mut policies: Vec<&str> = g
+        .revocations_by_policy
+        .iter()
+        .map(|(p, _, _)| p.as_str())
+        .collect();
+    policies.dedup();
+    for policy in policies {
+        for state in &states {
+            let n = g
+                .revocations_by_policy
+                .iter()
+                .find(|(p, s, _)| p == policy && s == state)
+                .map_or(0, |(_, _, n)| *n);
+            gauge!(POLICY_REVOCATIONS, "policy" => policy.to_owned(), "state" => state.to_string())
+                .set(n as f64);
+        }
+    }
+}
+
+/// Records what one finished sweep adds: its duration and its 429s by kind.
+pub fn record_sweep(report: &SweepReport, took: Duration) {
+    metrics::histogram!(SWEEP_DURATION).record(took.as_secs_f64());
+    let c = &report.counts;
+    counter!(OKTA_429, "kind" => "rate")
+        .increment(c.http_429.saturating_sub(c.http_429_concurrency));
+    counter!(OKTA_429, "kind" => "concurrency").increment(c.http_429_concurrency);
+}
+
+/// Counts a tick skipped because the job's previous run was still going.
+pub fn run_skipped(job: &'static str) {
+    counter!(RUNS_SKIPPED, "job" => job).increment(1);
+}
+
+/// Counts a finished run.
+pub fn run_finished(job: &'static str, outcome: &'static str) {
+    counter!(RUNS, "job" => job, "outcome" => outcome).increment(1);
+}
+
+/// Counts a reload.
+pub fn reloaded(applied: bool) {
+    let result = if applied { "applied" } else { "rejected" };
+    counter!(RELOADS, "result" => result).increment(1);
+}
+
+/// Makes the per-job and per-kind counters visible at 0 before anything happens.
+pub fn register_jobs(jobs: impl IntoIterator<Item = &'static str>) {
+    for job in jobs {
+        counter!(RUNS_SKIPPED, "job" => job).increment(0);
+    }
+    for kind in ["rate", "concurrency"] {
+        counter!(OKTA_429, "kind" => kind).increment(0);
+    }
+}

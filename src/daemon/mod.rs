@@ -1,0 +1,270 @@
+//! `revokd run`: the long-running service. [`Daemon::build`] binds `server.listen`, opens the
+//! database (migrations) and builds the sweep dependencies; [`Daemon::run`] starts the HTTP
+//! endpoints and the cron schedules, tells systemd it is ready, reloads the configuration on
+//! SIGHUP, and on the shutdown future stops scheduling, lets in-flight runs finish within
+//! `server.shutdown_timeout` (cutting them after it), and returns. The jobs only call the
+//! library (`sweep::run_once`, `Store::prune_snapshots`, `report::write_scheduled`).
+
+mod context;
+mod http;
+mod jobs;
+pub mod metrics;
+mod notify;
+mod schedule;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use context::{Context, Current};
+pub use jobs::JobKind;
+
+use crate::config::{self, Config};
+use crate::store::{self, Store, SweepStatus, Trigger};
+use schedule::Schedules;
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr} (server.listen): {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Report(#[from] crate::report::Error),
+    #[error("{context}: {source}")]
+    Scheduler {
+        context: &'static str,
+        source: tokio_cron_scheduler::JobSchedulerError,
+    },
+    #[error("a job's task failed: {0}")]
+    Task(String),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(String),
+    #[error("cannot handle {signal}: {source}")]
+    Signal {
+        signal: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// How long a cut run may take to record that it was cut before shutdown stops waiting.
+const CUT_GRACE: Duration = Duration::from_secs(15);
+
+/// A daemon that is set up but not yet running.
+pub struct Daemon {
+    ctx: Arc<Context>,
+    listener: TcpListener,
+    schedules: Schedules,
+}
+
+impl Daemon {
+    /// Binds `server.listen` (first, so a busy port fails fast), opens the database and
+    /// applies migrations, and builds what the jobs need. `config_path` is re-read on SIGHUP.
+    pub async fn build(config: Config, config_path: Option<PathBuf>) -> Result<Daemon, Error> {
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        let store = Store::connect(&config.database.url).await?;
+        let current = Current::from_config(config, store.clone())?;
+        let stale = store
+            .close_running_sweeps(
+                Trigger::Schedule,
+                DateTime::<Utc>::UNIX_EPOCH,
+                SweepStatus::Aborted,
+                "revokd stopped before this sweep finished",
+                Utc::now(),
+            )
+            .await?;
+        if stale > 0 {
+            warn!(
+                sweeps = stale,
+                "scheduled sweeps left running by an earlier daemon are marked aborted"
+            );
+        }
+        let handle = metrics::install().map_err(Error::Metrics)?;
+        metrics::register_jobs(JobKind::ALL.map(JobKind::name));
+        let ctx = Arc::new(Context::new(store, current, config_path, handle));
+        Ok(Daemon {
+            ctx,
+            listener,
+            schedules: Schedules::new().await?,
+        })
+    }
+
+    /// The address the HTTP endpoints listen on.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Runs until `shutdown` resolves, then shuts down gracefully (see the module docs).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let ctx = Arc::clone(&self.ctx);
+        // Before READY: SIGHUP's default action would end the process.
+        let mut hangups = signal(SignalKind::hangup()).map_err(|source| Error::Signal {
+            signal: "SIGHUP",
+            source,
+        })?;
+        let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let addr = self.local_addr();
+        let server = tokio::spawn(
+            axum::serve(self.listener, http::router(Arc::clone(&ctx)))
+                .with_graceful_shutdown(async move {
+                    let _ = http_stopped.await;
+                })
+                .into_future(),
+        );
+
+        let current = ctx.current();
+        self.schedules.sync(&ctx, &current.config.schedule).await?;
+        self.schedules.start().await?;
+        ctx.set_scheduler_running(true);
+        notify::ready();
+        let watchdog = notify::spawn_watchdog();
+        info!(
+            http.addr = %addr.map_or_else(|| "?".to_owned(), |a| a.to_string()),
+            mode = current.config.mode.as_str(),
+            targets = current.targets.len(),
+            "revokd is running"
+        );
+        if current.config.schedule.sweep_on_start {
+            tokio::spawn(jobs::tick(Arc::clone(&ctx), JobKind::Sweep));
+        }
+        drop(current);
+
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(()) = hangups.recv() => reload(&ctx, &mut self.schedules).await,
+            }
+        }
+
+        info!("shutting down: no new runs; waiting for in-flight runs");
+        notify::stopping();
+        ctx.begin_stopping();
+        if let Err(e) = self.schedules.shutdown().await {
+            warn!(error.message = %e, "the scheduler did not stop cleanly");
+        }
+        ctx.set_scheduler_running(false);
+        let held = drain(&ctx, ctx.current().config.server.shutdown_timeout).await;
+        let _ = stop_http.send(());
+        match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(Ok(Err(e))) => warn!(error.message = %e, "the HTTP server ended with an error"),
+            Ok(_) => {}
+            Err(_) => warn!("the HTTP server did not stop within 5s"),
+        }
+        if let Some(watchdog) = watchdog {
+            watchdog.abort();
+        }
+        drop(held);
+        ctx.store.close().await;
+        info!("revokd stopped");
+        Ok(())
+    }
+}
+
+/// Waits for every job's in-flight run, up to `timeout`; then cuts what is still running and
+/// waits (briefly) for it to record that. Returns the held permits, so nothing starts after.
+async fn drain(ctx: &Context, timeout: Duration) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut held = Vec::new();
+    let mut cut = false;
+    for job in JobKind::ALL {
+        let guard = ctx.guard(job);
+        let permit = match tokio::time::timeout_at(deadline, guard.wait_idle()).await {
+            Ok(permit) => permit,
+            Err(_) => {
+                if !cut {
+                    warn!(
+                        timeout_ms = timeout.as_millis(),
+                        "in-flight runs did not finish within server.shutdown_timeout: cutting them short"
+                    );
+                    ctx.cut_runs();
+                    cut = true;
+                }
+                tokio::time::timeout(CUT_GRACE, guard.wait_idle())
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        };
+        held.extend(permit);
+    }
+    held
+}
+
+/// Re-reads the configuration file: a valid one is put in force for the next runs (schedules
+/// re-registered where they changed); an invalid one is logged and the old one kept.
+async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
+    info!("SIGHUP: reloading the configuration");
+    let loaded = config::load(ctx.config_path.as_deref())
+        .and_then(|config| Current::from_config(config, ctx.store.clone()));
+    let next = match loaded {
+        Ok(next) => next,
+        Err(e) => {
+            error!(
+                error.message = %e,
+                error.cause_chain = ?e,
+                "configuration reload failed: keeping the previous configuration"
+            );
+            metrics::reloaded(false);
+            return;
+        }
+    };
+    let old = ctx.current();
+    for (key, changed) in [
+        (
+            "server.listen",
+            old.config.server.listen != next.config.server.listen,
+        ),
+        (
+            "database.url",
+            old.config.database.url != next.config.database.url,
+        ),
+    ] {
+        if changed {
+            warn!(key, "changed in the file: takes effect at the next restart");
+        }
+    }
+    let schedule = next.config.schedule.clone();
+    let mode = next.config.mode;
+    ctx.replace(next);
+    if let Err(e) = schedules.sync(ctx, &schedule).await {
+        error!(error.message = %e, error.cause_chain = ?e, "cannot re-register the schedules");
+    }
+    metrics::reloaded(true);
+    info!(mode = mode.as_str(), "configuration reloaded");
+}
+
+/// Resolves on SIGTERM or SIGINT. The handlers are installed now, not when first polled, so
+/// a signal arriving during start-up is not lost (or fatal).
+pub fn shutdown_signal() -> Result<impl Future<Output = ()>, Error> {
+    let handler = |kind, name| {
+        signal(kind).map_err(|source| Error::Signal {
+            signal: name,
+            source,
+        })
+    };
+    let mut term = handler(SignalKind::terminate(), "SIGTERM")?;
+    let mut int = handler(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = int.recv() => info!("SIGINT received"),
+        }
+    })
+}

@@ -1,0 +1,218 @@
+//! What the daemon reads for `/readyz` and `/metrics`, and how it closes the row of a sweep
+//! it had to cut short. Read-only apart from [`Store::close_running_sweeps`]; never touches
+//! `revocations` (append-only).
+
+use chrono::{DateTime, Utc};
+
+use super::{Error, Store, SweepStatus, Trigger, ts};
+
+/// Counts the daemon exports as Prometheus gauges, read in one transaction so they agree
+/// with each other and with the database at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbGauges {
+    /// `SELECT status, COUNT(*) FROM sweeps GROUP BY status`.
+    pub sweeps_by_status: Vec<(String, i64)>,
+    /// `finished_at` of the newest sweep with status `ok`.
+    pub last_ok_sweep_at: Option<String>,
+    /// Rows of `v_active_tokens`.
+    pub active_tokens: i64,
+    /// Revocation intents at their latest state (`v_revocation_state`), by state.
+    pub revocations_by_state: Vec<(String, i64)>,
+    /// Revocation intents by rule name and latest state (`v_revocation_policies`).
+    pub revocations_by_policy: Vec<(String, String, i64)>,
+}
+
+impl Store {
+    /// `SELECT 1`: whether the database answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The status of the sweep that finished last, if any has.
+    pub async fn last_finished_sweep_status(&self) -> Result<Option<String>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Everything in [`DbGauges`], from one read transaction.
+    pub async fn gauges(&self) -> Result<DbGauges, Error> {
+        let mut tx = self.pool.begin().await?;
+        let sweeps_by_status =
+            sqlx::query_as("SELECT status, COUNT(*) FROM sweeps GROUP BY status ORDER BY status")
+                .fetch_all(&mut *tx)
+                .await?;
+        let last_ok_sweep_at =
+            sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = 'ok'")
+                .fetch_one(&mut *tx)
+                .await?;
+        let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
+            .fetch_one(&mut *tx)
+            .await?;
+        let revocations_by_state = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM v_revocation_state GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let revocations_by_policy = sqlx::query_as(
+            "SELECT policy, state, COUNT(*) FROM v_revocation_policies
+             GROUP BY policy, state ORDER BY policy, state",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(DbGauges {
+            sweeps_by_status,
+            last_ok_sweep_at,
+            active_tokens,
+            revocations_by_state,
+            revocations_by_policy,
+        })
+    }
+
+    /// Closes every sweep row of `trigger` still `running` that started at or after
+    /// `started_since`, with `status` (`aborted` when shutdown cut the sweep, `failed` when it
+    /// died on an error) and `error`. Counts stay as recorded. Returns how many rows it closed.
+    pub async fn close_running_sweeps(
+        &self,
+        trigger: Trigger,
+        started_since: DateTime<Utc>,
+        status: SweepStatus,
+        error: &str,
+        finished_at: DateTime<Utc>,
+    ) -> Result<u64, Error> {
+        let done = sqlx::query(
+            "UPDATE sweeps SET status = ?, finished_at = ?, error = ?
+             WHERE status = 'running' AND trigger = ? AND started_at >= ?",
+        )
+        .bind(status.as_str())
+        .bind(ts(finished_at))
+        .bind(error)
+        .bind(trigger.as_str())
+        .bind(ts(started_since))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+    use crate::store::SweepCounts;
+    use chrono::Duration;
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn an_empty_database_answers_with_zero_gauges_and_no_last_sweep(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        store.ping().await.unwrap();
+        assert_eq!(store.last_finished_sweep_status().await.unwrap(), None);
+        assert_eq!(store.gauges().await.unwrap(), DbGauges::default());
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn gauges_count_sweeps_by_status_and_name_the_last_finished_one(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let t0 = Utc::now();
+        let counts = SweepCounts::default();
+        let ok = store
+            .begin_sweep(Trigger::Schedule, Mode::DryRun, t0, "test")
+            .await
+            .unwrap();
+        store
+            .finish_sweep(
+                ok,
+                SweepStatus::Ok,
+                &counts,
+                None,
+                t0 + Duration::seconds(1),
+            )
+            .await
+            .unwrap();
+        let failed = store
+            .begin_sweep(
+                Trigger::Cli,
+                Mode::DryRun,
+                t0 + Duration::seconds(2),
+                "test",
+            )
+            .await
+            .unwrap();
+        store
+            .finish_sweep(
+                failed,
+                SweepStatus::Failed,
+                &counts,
+                Some("boom"),
+                t0 + Duration::seconds(3),
+            )
+            .await
+            .unwrap();
+        store
+            .begin_sweep(
+                Trigger::Schedule,
+                Mode::DryRun,
+                t0 + Duration::seconds(4),
+                "test",
+            )
+            .await
+            .unwrap();
+
+        let g = store.gauges().await.unwrap();
+        let by = |s: &str| (s.to_owned(), 1);
+        assert_eq!(
+            g.sweeps_by_status,
+            vec![by("failed"), by("ok"), by("running")]
+        );
+        assert_eq!(g.last_ok_sweep_at, Some(ts(t0 + Duration::seconds(1))));
+        assert_eq!(
+            store.last_finished_sweep_status().await.unwrap().as_deref(),
+            Some("failed")
+        );
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn closing_running_sweeps_touches_only_the_trigger_and_window_given(
+        pool: sqlx::SqlitePool,
+    ) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let t0 = Utc::now();
+        let old = store
+            .begin_sweep(
+                Trigger::Schedule,
+                Mode::DryRun,
+                t0 - Duration::hours(1),
+                "test",
+            )
+            .await
+            .unwrap();
+        let cli = store
+            .begin_sweep(Trigger::Cli, Mode::DryRun, t0, "test")
+            .await
+            .unwrap();
+        let cut = store
+            .begin_sweep(Trigger::Schedule, Mode::DryRun, t0, "test")
+            .await
+            .unwrap();
+
+        let closed = store
+            .close_running_sweeps(Trigger::Schedule, t0, SweepStatus::Aborted, "shutdown", t0)
+            .await
+            .unwrap();
+
+        assert_eq!(closed, 1);
+        let row = store.sweep(cut).await.unwrap().unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.finished_at, row.error.as_deref()),
+            ("aborted", Some(ts(t0)), Some("shutdown"))
+        );
+        for id in [old, cli] {
+            assert_eq!(store.sweep(id).await.unwrap().unwrap().status, "running");
+        }
+    }
+}
