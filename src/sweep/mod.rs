@@ -97,8 +97,13 @@ pub async fn run_once(
             report.reconciled = reconcile(deps, &okta).await?;
         }
 
-        let listed: Vec<_> = futures::stream::iter(&plan.targets)
+        // Futures built up front (not in a stream closure) keep `run_once` provably `Send`.
+        let listings: Vec<_> = plan
+            .targets
+            .iter()
             .map(|target| list::list_target(deps, &okta, sweep_id, target, now))
+            .collect();
+        let listed: Vec<_> = futures::stream::iter(listings)
             .buffer_unordered(deps.concurrency.max(1))
             .collect()
             .await;
@@ -149,11 +154,14 @@ pub async fn run_once(
             }
             Ok(()) => {
                 let work = enforce_work(deps, plan, planned, now).await?;
-                let outcomes: Vec<_> = futures::stream::iter(&work)
+                let attempts: Vec<_> = work
+                    .iter()
                     .map(|w| {
                         let okta = &okta;
                         async move { (w, revoke::attempt(deps, okta, Some(sweep_id), w).await) }
                     })
+                    .collect();
+                let outcomes: Vec<_> = futures::stream::iter(attempts)
                     .buffer_unordered(deps.concurrency.max(1))
                     .collect()
                     .await;
@@ -261,4 +269,11 @@ impl SweepReport {
             SweepStatus::Ok
         }
     }
+}
+
+/// `run_once` can be spawned onto any runtime thread (the daemon does): a compile-time check.
+#[allow(dead_code)]
+fn run_once_is_send(deps: &Deps, plan: &SweepPlan) {
+    fn send<T: Send>(_: T) {}
+    send(run_once(deps, plan, Utc::now()));
 }
