@@ -8,4 +8,5 @@ mod faults;
 mod helpers;
 mod retries;
 mod secrets;
+mod storage;
 mod sweep_sync;
