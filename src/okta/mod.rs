@@ -5,6 +5,8 @@
 pub mod client;
 pub mod concurrency;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod model;
 pub mod page;
