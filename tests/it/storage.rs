@@ -184,6 +184,11 @@ async fn a_full_database_exits_1_and_the_next_sweep_with_room_completes_the_audi
 
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert!(!setup.org.revoked().is_empty(), "the policy revoked tokens");
+    assert_eq!(
+        sweep_statuses(&setup.db).await,
+        ["aborted", "ok"],
+        "the next sweep closed the one the full disk stopped"
+    );
     setup.assert_audit_intact().await;
     assert_every_outcome_follows_its_intent(&setup.url()).await;
 }
@@ -199,16 +204,20 @@ async fn migrated_size(url: &str) -> u64 {
     u64::try_from(pages).expect("a page count") * PAGE_SIZE
 }
 
-async fn sweeps_started(db: &Path) -> i64 {
+async fn sweeps_started(db: &Path) -> usize {
+    sweep_statuses(db).await.len()
+}
+
+async fn sweep_statuses(db: &Path) -> Vec<String> {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await
         .expect("opens");
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM sweeps")
-        .fetch_one(&mut conn)
+    let statuses = sqlx::query_scalar("SELECT status FROM sweeps ORDER BY id")
+        .fetch_all(&mut conn)
         .await
-        .expect("counted");
+        .expect("read");
     conn.close().await.expect("closes");
-    n
+    statuses
 }
 
 /// Every outcome row (`intent_id` set) comes after its intent, which is a `pending` row of the
