@@ -17,7 +17,7 @@ use anyhow::Context;
 
 use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, DbCommand};
 use crate::config::{self, Config};
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 use crate::sweep::Deps;
 
 /// How a command ended.
@@ -84,10 +84,11 @@ async fn open_existing_store(config: &Config) -> Result<Store, Failure> {
 
 async fn open(config: &Config, create: bool) -> Result<Store, Failure> {
     let url = &config.database.url;
+    let options = StoreOptions::from(&config.database);
     let store = if create {
-        Store::connect(url).await
+        Store::connect_with(url, &options).await
     } else {
-        Store::connect_existing(url).await
+        Store::connect_existing_with(url, &options).await
     };
     store
         .with_context(|| format!("cannot open the database {url}"))

@@ -1,5 +1,6 @@
 //! `revokd sweep`: one pass now, then exit.
 
+use anyhow::Context;
 use chrono::Utc;
 
 use super::{Exit, Failure, deps, load_config, output};
@@ -39,7 +40,7 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     };
     let report = run_once(&deps, &plan, Utc::now())
         .await
-        .map_err(anyhow::Error::from)?;
+        .with_context(|| format!("the sweep stopped: database {}", config.database.url))?;
     deps.store.close().await;
     print!("{}", output::sweep_summary(&report));
     Ok(if report.is_clean() {

@@ -7,6 +7,7 @@
 pub mod duration;
 mod load;
 pub mod redacted;
+pub mod size;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -223,6 +224,13 @@ pub struct DatabaseConfig {
     /// How long token snapshots are kept.
     #[serde(with = "duration::human")]
     pub snapshot_retention: Duration,
+    /// How long a statement waits for another process's lock before failing (`SQLITE_BUSY`).
+    #[serde(with = "duration::human")]
+    pub busy_timeout: Duration,
+    /// Largest size of the database file in bytes (written `512MiB`, `2GiB`); reaching it
+    /// fails writes exactly as a full disk does. `None`: unlimited.
+    #[serde(with = "size::human_opt")]
+    pub max_size: Option<u64>,
 }
 
 impl Default for DatabaseConfig {
@@ -230,6 +238,8 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: "sqlite://revokd.db".into(),
             snapshot_retention: Duration::from_secs(400 * 86_400),
+            busy_timeout: Duration::from_secs(10),
+            max_size: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{Action, AuthMode, Config, duration};
+use super::{Action, AuthMode, Config, duration, size};
 
 /// Renders `config` as TOML that [`super::load`] would read back to the same values (secrets
 /// aside). Secrets appear as `"[redacted]"`, or `"[redacted] (from file /path)"`.
@@ -54,6 +54,11 @@ pub fn effective_toml(config: &Config) -> String {
     w.kv(
         "snapshot_retention",
         &dur(config.database.snapshot_retention),
+    );
+    w.kv("busy_timeout", &dur(config.database.busy_timeout));
+    w.opt(
+        "max_size",
+        config.database.max_size.map(|b| q(&size::format(b))),
     );
 
     w.table("schedule");

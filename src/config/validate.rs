@@ -2,10 +2,11 @@
 //! here, before anything runs, with an error naming its key. Pure apart from nothing: no IO.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use url::{Host, Url};
 
-use super::{AuthMode, Config, Error, TargetConfig};
+use super::{AuthMode, Config, DatabaseConfig, Error, TargetConfig};
 use crate::policy::PolicySet;
 
 /// Checks `config`, returning the first problem found.
@@ -19,7 +20,8 @@ use crate::policy::PolicySet;
 /// * Ranges: `okta.page_size` 1..=200, `okta.concurrency` 1..=75, `okta.max_retries` ≤ 20,
 ///   `okta.min_backoff` ≤ `okta.max_backoff`, `okta.rate_limit.max_share` in (0, 1],
 ///   `okta.rate_limit.requests_per_minute` > 0, `safety.max_revocation_fraction` in (0, 1],
-///   `safety.max_revocations_per_sweep` ≥ 1, `revocation.max_attempts` ≥ 1.
+///   `safety.max_revocations_per_sweep` ≥ 1, `revocation.max_attempts` ≥ 1,
+///   `database.busy_timeout` ≤ 1h, `database.max_size` ≥ 64KiB if set.
 /// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
 /// * `server.shutdown_timeout` > 0.
 /// * `targets[i]`: `user` + `client` or non-empty `users` + `clients`, ids of `[A-Za-z0-9._-]`.
@@ -45,6 +47,7 @@ pub fn validate(config: &Config) -> Result<(), Error> {
             "must be at least 1",
         ));
     }
+    validate_database(&config.database)?;
     check_cron("schedule.sweep", &config.schedule.sweep)?;
     check_cron("schedule.prune", &config.schedule.prune)?;
     if let Some(report) = &config.schedule.report {
@@ -60,6 +63,26 @@ pub fn validate(config: &Config) -> Result<(), Error> {
         check_target(&format!("targets[{i}]"), target)?;
     }
     PolicySet::from_config(&config.policies, &config.exemptions)?;
+    Ok(())
+}
+
+/// The smallest `database.max_size`: 16 pages of 4 KiB. Smaller limits cannot even hold the
+/// schema, and a limit is meant to stop growth, not to prevent start-up.
+const MIN_MAX_SIZE: u64 = 64 << 10;
+
+fn validate_database(db: &DatabaseConfig) -> Result<(), Error> {
+    if db.busy_timeout > Duration::from_secs(3600) {
+        return Err(Error::invalid(
+            "database.busy_timeout",
+            "must be at most 1h (a lock held longer than that is a stuck process)",
+        ));
+    }
+    if db.max_size.is_some_and(|b| b < MIN_MAX_SIZE) {
+        return Err(Error::invalid(
+            "database.max_size",
+            "must be at least 64KiB (unset it for no limit)",
+        ));
+    }
     Ok(())
 }
 

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod client;
 pub mod concurrency;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod model;
 pub mod page;

@@ -4,30 +4,110 @@
 
 mod audit;
 mod daemon;
+mod fault;
 mod intents;
 mod snapshots;
 mod sweeps;
 mod tokens;
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::SqlitePool;
+
+use crate::config::DatabaseConfig;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
 pub use daemon::DbGauges;
+pub use fault::Fault;
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TokenObservation, TokenRow};
 
-/// A storage failure.
+/// A storage failure. Each message leads with what went wrong in plain words (see [`Fault`])
+/// and ends with SQLite's own message.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{}", fault::describe(.0))]
+    Sqlx(sqlx::Error),
+    #[error("database migration failed: {}", describe_migrate(.0))]
+    Migrate(sqlx::migrate::MigrateError),
+    /// The database would be created in a directory that does not exist.
+    #[error(
+        "the database directory {} does not exist (create it, or fix database.url)",
+        .0.display()
+    )]
+    MissingDirectory(PathBuf),
+    /// A command that only reads found no database file.
+    #[error("the database file {} does not exist (fix database.url, or run a sweep or              `revokd db migrate` first)", .0.display())]
+    MissingFile(PathBuf),
+}
+
+// Written by hand rather than `#[from]`, which would also make the sqlx error the `source`
+// and print its message twice in an error chain.
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Sqlx(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::Migrate(e)
+    }
+}
+
+impl Error {
+    /// The storage fault behind this error, if SQLite reported one.
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            Error::Sqlx(e) | Error::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
+                Fault::of(e)
+            }
+            Error::MissingDirectory(_) | Error::MissingFile(_) => Some(Fault::CannotOpen),
+            Error::Migrate(_) => None,
+        }
+    }
+}
+
+fn describe_migrate(e: &sqlx::migrate::MigrateError) -> String {
+    match e {
+        sqlx::migrate::MigrateError::Execute(e) => fault::describe(e),
+        other => other.to_string(),
+    }
+}
+
+/// The SQLite page size revokd creates databases with; `max_size` counts in these pages.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// How every pooled connection is set up, beyond the URL (`[database]` in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long a statement waits for another connection's lock before `SQLITE_BUSY`.
+    pub busy_timeout: Duration,
+    /// Largest database size in bytes, rounded down to whole pages; reaching it fails writes
+    /// with `SQLITE_FULL`, exactly as a full disk does. `None`: unlimited.
+    pub max_size: Option<u64>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: Duration::from_secs(10),
+            max_size: None,
+        }
+    }
+}
+
+impl From<&DatabaseConfig> for StoreOptions {
+    fn from(config: &DatabaseConfig) -> Self {
+        StoreOptions {
+            busy_timeout: config.busy_timeout,
+            max_size: config.max_size,
+        }
+    }
 }
 
 /// The migrations embedded in the binary.
@@ -40,25 +120,42 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if missing) the database at a sqlx SQLite URL and applies migrations.
+    /// Opens (creating if missing) the database at a sqlx SQLite URL and applies migrations,
+    /// with default [`StoreOptions`].
     pub async fn connect(url: &str) -> Result<Store, Error> {
-        Store::open(url, true).await
+        Store::connect_with(url, &StoreOptions::default()).await
     }
 
     /// Opens an existing database (applying migrations); a missing file is an error, so a
     /// mistyped path is not answered from a new, empty database.
     pub async fn connect_existing(url: &str) -> Result<Store, Error> {
-        Store::open(url, false).await
+        Store::connect_existing_with(url, &StoreOptions::default()).await
     }
 
-    async fn open(url: &str, create: bool) -> Result<Store, Error> {
-        let options = SqliteConnectOptions::from_str(url)?
+    /// [`Store::connect`] with explicit options.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
+        Store::open(url, true, options).await
+    }
+
+    /// [`Store::connect_existing`] with explicit options.
+    pub async fn connect_existing_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
+        Store::open(url, false, options).await
+    }
+
+    async fn open(url: &str, create: bool, opts: &StoreOptions) -> Result<Store, Error> {
+        let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(create)
+            .page_size(PAGE_SIZE as u32)
             .journal_mode(SqliteJournalMode::Wal)
             // The audit trail must survive power loss, not only process crashes.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(opts.busy_timeout);
+        if let Some(max) = opts.max_size {
+            // SQLite answers SQLITE_FULL past this many pages, as it would on a full disk.
+            options = options.pragma("max_page_count", (max / PAGE_SIZE).max(1).to_string());
+        }
+        check_path(options.get_filename(), create)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -89,6 +186,19 @@ impl Store {
     /// Closes every connection, flushing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Names the two open failures SQLite reports only as "unable to open database file": a
+/// missing directory (when creating) and a missing file (when it must exist).
+fn check_path(file: &Path, create: bool) -> Result<(), Error> {
+    if file.as_os_str() == ":memory:" || file.exists() {
+        return Ok(());
+    }
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => Err(Error::MissingDirectory(dir.to_owned())),
+        _ if !create => Err(Error::MissingFile(file.to_owned())),
+        _ => Ok(()),
     }
 }
 

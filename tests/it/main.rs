@@ -13,4 +13,5 @@ mod lifecycle;
 mod oauth;
 mod retries;
 mod secrets;
+mod storage;
 mod sweep_sync;

@@ -330,3 +330,54 @@ fn neither_debug_nor_the_effective_config_show_secrets() {
 }
 
 mod shape;
+
+#[test]
+fn database_limits_come_from_env_and_show_in_the_effective_config() {
+    Jail::expect_with(|jail| {
+        jail.set_env("REVOKD_DATABASE__BUSY_TIMEOUT", "200ms");
+        jail.set_env("REVOKD_DATABASE__MAX_SIZE", "300KiB");
+        let c = load_toml(jail, &minimal()).unwrap();
+        assert_eq!(
+            c.database.busy_timeout,
+            std::time::Duration::from_millis(200)
+        );
+        assert_eq!(c.database.max_size, Some(300 << 10));
+        let text = effective_toml(&c);
+        assert!(
+            text.contains("busy_timeout = \"200ms\"\nmax_size = \"300KiB\"\n"),
+            "{text}"
+        );
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        let text = effective_toml(&load_toml(jail, &minimal()).unwrap());
+        assert!(
+            text.contains("busy_timeout = \"10s\"\n# max_size is unset\n"),
+            "{text}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_database_limits_are_refused_naming_the_key() {
+    let cases = [
+        ("REVOKD_DATABASE__BUSY_TIMEOUT", "0s"),
+        ("REVOKD_DATABASE__BUSY_TIMEOUT", "2h"),
+        ("REVOKD_DATABASE__MAX_SIZE", "512MB"),
+        ("REVOKD_DATABASE__MAX_SIZE", "lots"),
+        ("REVOKD_DATABASE__MAX_SIZE", "0MiB"),
+        ("REVOKD_DATABASE__MAX_SIZE", "60KiB"),
+    ];
+    for (var, value) in cases {
+        let key = var
+            .trim_start_matches("REVOKD_")
+            .replace("__", ".")
+            .to_lowercase();
+        let err = error_of("", &[(var, value)]);
+        assert!(
+            err.starts_with(&format!("{key}: ")),
+            "{var}={value} => {err}"
+        );
+    }
+}
