@@ -147,10 +147,6 @@ pub async fn tick(ctx: Arc<Context>, job: JobKind) {
 }
 
 /// A scheduled sweep with the configuration in force: `None` when shutdown cut it.
-///
-/// `sweep::run_once`'s future is not provably `Send` (rustc cannot see through the
-/// higher-ranked closures of its `buffer_unordered` streams), so it cannot be moved into a
-/// spawned task; it is driven on a blocking-pool thread with the runtime's handle instead.
 async fn sweep_job(ctx: Arc<Context>) -> Option<Result<(), Error>> {
     let current = ctx.current();
     let plan = SweepPlan {
@@ -158,23 +154,14 @@ async fn sweep_job(ctx: Arc<Context>) -> Option<Result<(), Error>> {
         mode: current.config.mode,
         targets: current.targets.clone(),
     };
-    let runtime = tokio::runtime::Handle::current();
-    let span = tracing::Span::current();
-    let sweeping = tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
-        runtime.block_on(async {
-            let started = Instant::now();
-            tokio::select! {
-                result = sweep::run_once(&current.deps, &plan, Utc::now()) => Some(result.map(|report| {
-                    metrics::record_sweep(&report, started.elapsed());
-                })),
-                () = ctx.cut_requested() => None,
-            }
-        })
-    });
-    match sweeping.await {
-        Ok(outcome) => outcome.map(|result| result.map_err(Error::from)),
-        Err(e) => Some(Err(Error::Task(e.to_string()))),
+    let started = Instant::now();
+    tokio::select! {
+        result = sweep::run_once(&current.deps, &plan, Utc::now()) => Some(
+            result
+                .map(|report| metrics::record_sweep(&report, started.elapsed()))
+                .map_err(Error::from),
+        ),
+        () = ctx.cut_requested() => None,
     }
 }
 

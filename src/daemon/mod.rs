@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
@@ -27,7 +26,8 @@ use context::{Context, Current};
 pub use jobs::JobKind;
 
 use crate::config::{self, Config};
-use crate::store::{self, Store, SweepStatus, Trigger};
+use crate::store::{self, Store};
+use crate::sweep;
 use schedule::Schedules;
 
 /// Why the daemon could not start or run.
@@ -80,20 +80,25 @@ impl Daemon {
             .map_err(|source| Error::Bind { addr, source })?;
         let store = Store::connect(&config.database.url).await?;
         let current = Current::from_config(config, store.clone())?;
-        let stale = store
-            .close_running_sweeps(
-                Trigger::Schedule,
-                DateTime::<Utc>::UNIX_EPOCH,
-                SweepStatus::Aborted,
-                "revokd stopped before this sweep finished",
-                Utc::now(),
-            )
-            .await?;
-        if stale > 0 {
-            warn!(
-                sweeps = stale,
-                "scheduled sweeps left running by an earlier daemon are marked aborted"
-            );
+        // What a dead process left: its sweeps are closed as aborted and, in enforce mode,
+        // its `pending` revocation intents are resolved against Okta before anything new runs.
+        if current.config.mode == config::Mode::Enforce {
+            let done = sweep::reconcile(&current.deps, &current.deps.okta).await?;
+            if done.sweeps_aborted + done.intents_resolved > 0 {
+                warn!(
+                    sweeps.aborted = done.sweeps_aborted,
+                    intents.resolved = done.intents_resolved,
+                    "an earlier run was interrupted; reconciled"
+                );
+            }
+        } else {
+            let aborted = sweep::abort_dead_sweeps(&store).await?;
+            if !aborted.is_empty() {
+                warn!(
+                    sweeps = aborted.len(),
+                    "sweeps left running by a dead process are marked aborted"
+                );
+            }
         }
         let handle = metrics::install().map_err(Error::Metrics)?;
         metrics::register_jobs(JobKind::ALL.map(JobKind::name));

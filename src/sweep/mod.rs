@@ -22,7 +22,7 @@ use crate::policy::{PolicySet, check_guard};
 use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
 
 pub use list::{Listed, Planned};
-pub use reconcile::{Reconciled, reconcile, retry_work};
+pub use reconcile::{Reconciled, abort_dead_sweeps, reconcile, retry_work};
 pub use report::{PolicyTally, SweepReport, TargetFailure};
 pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation, retry_after};
 

@@ -24,23 +24,26 @@ pub struct Reconciled {
     pub outcomes: [u64; 4],
 }
 
+/// Closes, as `aborted`, every sweep still `running` whose process is gone; returns their ids.
+/// Touches no intent, so it is safe in dry-run mode.
+pub async fn abort_dead_sweeps(store: &store::Store) -> Result<HashSet<i64>, store::Error> {
+    let mut dead = HashSet::new();
+    for (id, who) in store.running_sweeps().await? {
+        if !who.as_deref().is_some_and(runner::is_alive) {
+            let who = who.as_deref().unwrap_or("unknown");
+            let reason = format!("interrupted: the process running it ({who}) is gone");
+            store.abort_sweep(id, &reason, Utc::now()).await?;
+            dead.insert(id);
+        }
+    }
+    Ok(dead)
+}
+
 /// Closes dead sweeps and resolves the `pending` intents they left.
 pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, store::Error> {
     let mut done = Reconciled::default();
-    let mut dead = HashSet::new();
-    for (id, who) in deps.store.running_sweeps().await? {
-        let alive = who.as_deref().is_some_and(runner::is_alive);
-        if !alive {
-            let reason = format!(
-                "interrupted: the process running it ({}) is gone",
-                who.as_deref().unwrap_or("unknown")
-            );
-            deps.store.abort_sweep(id, &reason, Utc::now()).await?;
-            dead.insert(id);
-            done.sweeps_aborted += 1;
-        }
-    }
-    let aborted: HashSet<i64> = dead;
+    let aborted = abort_dead_sweeps(&deps.store).await?;
+    done.sweeps_aborted = aborted.len() as u64;
     for row in deps.store.open_intents().await? {
         if row.state != "pending" || row.token_id.is_none() {
             continue;
