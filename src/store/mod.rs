@@ -5,6 +5,7 @@
 mod audit;
 mod daemon;
 mod intents;
+mod offboarding;
 mod snapshots;
 mod sweeps;
 mod tokens;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
 pub use daemon::DbGauges;
+pub use offboarding::{JobRow, NewJob};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TokenObservation, TokenRow};
 
