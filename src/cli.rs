@@ -58,6 +58,11 @@ pub enum Command {
     /// One sweep now, then exit: list every target, record, decide, and revoke (enforce) or
     /// record the plan (dry-run). Exit 3 if any target or revocation failed or the guard tripped.
     Sweep(SweepArgs),
+    /// Offboard one user now: revoke every refresh token they hold, for the clients given,
+    /// the configured targets of the user and the clients Okta lists for them, and verify
+    /// by listing again that none is left. Revokes whatever `mode` says (an explicit
+    /// request), unless --dry-run. Exit 3 unless every client was verified empty.
+    Offboard(OffboardArgs),
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -90,6 +95,23 @@ pub struct SweepArgs {
     /// Sweep only this USER:CLIENT pair (repeatable) instead of the configured targets.
     #[arg(long = "target", value_name = "USER:CLIENT")]
     pub targets: Vec<String>,
+}
+
+/// `revokd offboard`.
+#[derive(Debug, Args)]
+pub struct OffboardArgs {
+    /// The Okta user id (`00u…`).
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+    /// A client id (`0oa…`) to include besides the configured and discovered ones (repeatable).
+    #[arg(long = "client", value_name = "ID")]
+    pub clients: Vec<String>,
+    /// Why, recorded with every revocation.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// List and record `planned` revocations; revoke nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `revokd config …`.

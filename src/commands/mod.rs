@@ -6,6 +6,7 @@ mod audit;
 mod config_check;
 mod db;
 mod demo;
+mod offboard;
 mod output;
 mod report;
 mod run;
@@ -46,6 +47,7 @@ pub const EXIT_CONFIG: u8 = 78;
 pub async fn run(cli: Cli) -> ExitCode {
     let outcome = match &cli.command {
         Command::Sweep(args) => sweep::run(&cli, args).await,
+        Command::Offboard(args) => offboard::run(&cli, args).await,
         Command::Config(ConfigCommand::Check { example }) => config_check::run(&cli, *example),
         Command::Db(DbCommand::Migrate) => db::migrate(&cli).await,
         Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&cli, anchor).await,

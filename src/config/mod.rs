@@ -329,6 +329,14 @@ impl Default for RevocationConfig {
 pub struct OffboardingConfig {
     pub event_types: Vec<String>,
     pub system_log: bool,
+    /// How often the System Log is polled (when `system_log`).
+    #[serde(with = "duration::human")]
+    pub poll_interval: Duration,
+    /// How far back the first System Log poll starts (later polls follow the saved cursor).
+    #[serde(with = "duration::human")]
+    pub lookback: Duration,
+    /// Attempts of a queued offboarding job before it is `failed`.
+    pub max_attempts: u32,
 }
 
 impl Default for OffboardingConfig {
@@ -339,6 +347,9 @@ impl Default for OffboardingConfig {
                 "user.lifecycle.suspend".into(),
             ],
             system_log: false,
+            poll_interval: Duration::from_secs(60),
+            lookback: Duration::from_secs(3600),
+            max_attempts: 5,
         }
     }
 }

@@ -59,6 +59,29 @@ pub fn validate(config: &Config) -> Result<(), Error> {
             "must be greater than 0",
         ));
     }
+    for (key, d) in [
+        (
+            "offboarding.poll_interval",
+            config.offboarding.poll_interval,
+        ),
+        ("offboarding.lookback", config.offboarding.lookback),
+    ] {
+        if d.is_zero() {
+            return Err(Error::invalid(key, "must be greater than 0"));
+        }
+    }
+    if config.offboarding.lookback > Duration::from_secs(180 * 86_400) {
+        return Err(Error::invalid(
+            "offboarding.lookback",
+            "Okta refuses a System Log `since` more than 180 days back",
+        ));
+    }
+    if config.offboarding.max_attempts == 0 {
+        return Err(Error::invalid(
+            "offboarding.max_attempts",
+            "must be at least 1",
+        ));
+    }
     for (i, target) in config.targets.iter().enumerate() {
         check_target(&format!("targets[{i}]"), target)?;
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use super::jobs::JobKind;
 use crate::config::{self, Config};
@@ -80,6 +80,8 @@ pub struct Context {
     scheduler_running: AtomicBool,
     stopping: AtomicBool,
     cut: watch::Sender<bool>,
+    /// Wakes the offboarding worker when a job is enqueued (a stored permit if it is busy).
+    pub offboard_wake: Notify,
 }
 
 impl Context {
@@ -99,6 +101,7 @@ impl Context {
             scheduler_running: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             cut: watch::Sender::new(false),
+            offboard_wake: Notify::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The daemon's HTTP surface (axum): `/healthz` (the process answers), `/readyz` (the
 //! database answers, the scheduler runs, the last finished sweep did not fail) and
-//! `/metrics` (Prometheus text). Handlers only read; they never start work.
+//! `/metrics` (Prometheus text), and `/hooks/okta` (see [`super::hook`]). These handlers
+//! only read; the hook only enqueues.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .merge(super::hook::routes())
         .with_state(ctx)
 }
 
@@ -56,7 +58,12 @@ async fn not_ready_because(ctx: &Context) -> Option<String> {
 
 async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
     match ctx.store.gauges().await {
-        Ok(gauges) => metrics::set_db_gauges(&gauges),
+        Ok(gauges) => {
+            metrics::set_db_gauges(&gauges);
+            if let Ok(depth) = ctx.store.queue_depth().await {
+                metrics::set_queue_depth(depth);
+            }
+        }
         Err(e) => {
             // Stale numbers would disagree with the database: refuse rather than mislead.
             warn!(error.message = %e, error.cause_chain = ?e, "metrics scrape: database unreadable");

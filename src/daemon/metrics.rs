@@ -39,6 +39,18 @@ pub const RUNS: &str = "revokd_job_runs_total";
 /// Counter: SIGHUP reloads, by `result` (`applied|rejected`).
 pub const RELOADS: &str = "revokd_config_reloads_total";
 
+/// Gauge: offboarding jobs `queued` or `running` in the database.
+pub const OFFBOARDING_QUEUE_DEPTH: &str = "revokd_offboarding_queue_depth";
+/// Histogram: seconds from a job's enqueueing to its tokens verified gone.
+pub const OFFBOARDING_LATENCY: &str = "revokd_offboarding_latency_seconds";
+/// Counter: offboarding jobs ended by this process, by `source` and `outcome` (`done|failed|retry`).
+pub const OFFBOARDING_JOBS: &str = "revokd_offboarding_jobs_total";
+/// Counter: event hook requests, by `result` (`accepted|duplicate|unauthorized|…`).
+pub const HOOK_REQUESTS: &str = "revokd_hook_requests_total";
+
+/// Offboarding latency buckets, in seconds: the target is minutes, the usual case seconds.
+const LATENCY_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
+
 /// Sweep duration buckets, in seconds: a small org sweeps in seconds, a large one in an hour.
 const DURATION_BUCKETS: &[f64] = &[
     0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0,
@@ -69,6 +81,12 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(SWEEP_DURATION.into()), DURATION_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(OFFBOARDING_LATENCY.into()),
+                        LATENCY_BUCKETS,
+                    )
+                })
                 .and_then(PrometheusBuilder::install_recorder)
                 .map_err(|e| e.to_string())?;
             describe();
@@ -119,6 +137,20 @@ fn describe() {
         "Scheduled ticks skipped because the job's previous run was still going."
     );
     describe_counter!(RUNS, "Job runs, by job and outcome.");
+    describe_gauge!(
+        OFFBOARDING_QUEUE_DEPTH,
+        "Offboarding jobs queued or running in the database."
+    );
+    describe_histogram!(
+        OFFBOARDING_LATENCY,
+        Unit::Seconds,
+        "Seconds from an offboarding job's enqueueing to its tokens verified gone."
+    );
+    describe_counter!(
+        OFFBOARDING_JOBS,
+        "Offboarding job attempts ended, by source and outcome."
+    );
+    describe_counter!(HOOK_REQUESTS, "Event hook requests, by result.");
     describe_counter!(RELOADS, "Configuration reloads (SIGHUP), by result.");
 }
 
@@ -209,4 +241,22 @@ pub fn register_jobs(jobs: impl IntoIterator<Item = &'static str>) {
     for kind in ["rate", "concurrency"] {
         counter!(OKTA_429, "kind" => kind).increment(0);
     }
+}
+
+/// Sets the offboarding queue depth.
+pub fn set_queue_depth(depth: i64) {
+    gauge!(OFFBOARDING_QUEUE_DEPTH).set(depth as f64);
+}
+
+/// Records one ended offboarding attempt and, when verified, its enqueue→verified latency.
+pub fn offboarding_job(source: &str, outcome: &'static str, latency: Option<Duration>) {
+    counter!(OFFBOARDING_JOBS, "source" => source.to_owned(), "outcome" => outcome).increment(1);
+    if let Some(latency) = latency {
+        metrics::histogram!(OFFBOARDING_LATENCY).record(latency.as_secs_f64());
+    }
+}
+
+/// Counts an event hook request by result.
+pub fn hook_request(result: &'static str) {
+    counter!(HOOK_REQUESTS, "result" => result).increment(1);
 }

@@ -3,13 +3,17 @@
 //! endpoints and the cron schedules, tells systemd it is ready, reloads the configuration on
 //! SIGHUP, and on the shutdown future stops scheduling, lets in-flight runs finish within
 //! `server.shutdown_timeout` (cutting them after it), and returns. The jobs only call the
-//! library (`sweep::run_once`, `Store::prune_snapshots`, `report::write_scheduled`).
+//! library (`sweep::run_once`, `Store::prune_snapshots`, `report::write_scheduled`). The
+//! offboarding worker and System Log poller run beside them (`offboarding`), fed by the
+//! event hook at `/hooks/okta` (`hook`).
 
 mod context;
+mod hook;
 mod http;
 mod jobs;
 pub mod metrics;
 mod notify;
+mod offboarding;
 mod schedule;
 
 use std::future::Future;
@@ -145,6 +149,8 @@ impl Daemon {
             targets = current.targets.len(),
             "revokd is running"
         );
+        let (stop_offboarding, offboarding_stop) = tokio::sync::watch::channel(false);
+        let offboarding = offboarding::spawn(&ctx, &offboarding_stop);
         if current.config.schedule.sweep_on_start {
             tokio::spawn(jobs::tick(Arc::clone(&ctx), JobKind::Sweep));
         }
@@ -165,7 +171,18 @@ impl Daemon {
             warn!(error.message = %e, "the scheduler did not stop cleanly");
         }
         ctx.set_scheduler_running(false);
-        let held = drain(&ctx, ctx.current().config.server.shutdown_timeout).await;
+        let _ = stop_offboarding.send(true);
+        let timeout = ctx.current().config.server.shutdown_timeout;
+        let held = drain(&ctx, timeout).await;
+        for task in offboarding {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(timeout, task).await.is_err() {
+                warn!(
+                    "an offboarding job did not finish in time: it is picked up at the next start"
+                );
+                abort.abort();
+            }
+        }
         let _ = stop_http.send(());
         match tokio::time::timeout(Duration::from_secs(5), server).await {
             Ok(Ok(Err(e))) => warn!(error.message = %e, "the HTTP server ended with an error"),

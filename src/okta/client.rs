@@ -73,11 +73,11 @@ pub struct OktaClient {
 
 /// A successful response, with Okta's request id.
 #[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-    request_id: Option<String>,
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: String,
+    pub(super) request_id: Option<String>,
 }
 
 /// One page of a token listing.
@@ -177,7 +177,7 @@ impl OktaClient {
         &self.base
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         url.set_query(None);
         if let Ok(mut path) = url.path_segments_mut() {
@@ -308,7 +308,7 @@ impl OktaClient {
 
     /// Sends one logical request with retries; every method revokd uses is idempotent. Under
     /// OAuth, a 401 (expired or revoked access token) renews the token and sends once more.
-    async fn execute(&self, method: Method, url: Url) -> Result<Reply, Error> {
+    pub(super) async fn execute(&self, method: Method, url: Url) -> Result<Reply, Error> {
         let mut renewed = false;
         loop {
             let credential = self.auth.credential(&self.http, &self.stats).await?;

@@ -10,6 +10,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ids;
+pub mod logs;
 pub mod model;
 pub mod page;
 pub mod ratelimit;
@@ -19,4 +20,5 @@ pub mod stats;
 pub use client::{Auth, ClientSettings, OktaClient, Revoked, TokenPage, TokenPages};
 pub use error::Error;
 pub use ids::{ClientId, TokenId, UserId};
+pub use logs::{LogEvent, LogPage, LogTarget};
 pub use model::{ObservedToken, RefreshToken, TokenStatus};

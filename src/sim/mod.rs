@@ -9,6 +9,7 @@
 
 mod conn;
 mod faults;
+mod hooks;
 mod limits;
 mod oauth;
 mod oauth_keys;
@@ -18,6 +19,7 @@ mod routes;
 mod seed;
 mod server;
 mod store;
+mod syslog;
 mod types;
 
 #[cfg(test)]
@@ -40,6 +42,8 @@ pub use types::{
     SimToken,
 };
 pub use types::{OAuthStats, ServiceApp};
+
+pub use hooks::{Delivery, hook_body};
 
 use server::Shared;
 
@@ -270,6 +274,16 @@ impl SimOrg {
     /// test can search logs and databases for.
     pub fn credentials_seen(&self) -> Vec<String> {
         self.handle.shared.oauth.credentials_seen()
+    }
+
+    /// Appends an event to the System Log (published now) whose `User` target is `user_id`,
+    /// and returns it as a `LogEvent`. Nothing else happens: tokens stay as they are.
+    pub fn emit_event(&self, event_type: &str, user_id: &str) -> serde_json::Value {
+        self.handle
+            .shared
+            .store()
+            .syslog
+            .emit(event_type, user_id, Utc::now())
     }
 
     /// Let "other integrations" consume `fraction` (0.0..=1.0) of every bucket's budget at the

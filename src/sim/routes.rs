@@ -84,6 +84,13 @@ pub(crate) fn parse(method: &Method, path: &str) -> Route {
     };
     let (get, delete) = (method == Method::GET, method == Method::DELETE);
     match segs.as_slice() {
+        ["api", "v1", "logs"] => {
+            if get {
+                route.kind = RouteKind::Logs;
+            } else {
+                route.wrong_method = true;
+            }
+        }
         ["api", "v1", "users", u, "clients"] => {
             route.user = Some(decode(u));
             if get {
@@ -217,6 +224,7 @@ pub(crate) fn dispatch(
         ),
     };
     match route.kind {
+        RouteKind::Logs => store.syslog.query(base, path, query, error_id),
         RouteKind::Other | RouteKind::Token => Outcome::error(
             404,
             Some(format!("Not found: Resource not found: {path} (Endpoint)")),

@@ -77,6 +77,8 @@ pub(crate) struct Store {
     /// Scope name → `scp…` id, for `expand=scope`.
     pub(crate) scope_ids: HashMap<String, String>,
     pub(crate) revoked: Vec<RevokedToken>,
+    /// The System Log (`GET /api/v1/logs`).
+    pub(crate) syslog: super::syslog::SysLog,
 }
 
 /// Why a lookup of a path's ids failed; each is an Okta E0000007.

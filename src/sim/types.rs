@@ -66,6 +66,8 @@ pub enum RouteKind {
     Other,
     /// `POST /oauth2/v1/token` (the OAuth token endpoint).
     Token,
+    /// `GET /api/v1/logs` (the System Log).
+    Logs,
 }
 
 /// Counters of what the org has served.

@@ -6,6 +6,7 @@ mod audit;
 mod daemon;
 mod fault;
 mod intents;
+mod offboarding;
 mod snapshots;
 mod sweeps;
 mod tokens;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
 pub use daemon::DbGauges;
 pub use fault::Fault;
+pub use offboarding::{JobRow, NewJob};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TokenObservation, TokenRow};
 

@@ -2,7 +2,7 @@
 //! overlap, `/metrics` in Prometheus text agreeing with the database, `/readyz`, SIGTERM
 //! during a sweep, SIGHUP reloads, and a busy listen port.
 
-mod harness;
+pub mod harness;
 mod prom;
 
 use std::path::Path;

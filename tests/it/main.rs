@@ -11,6 +11,7 @@ mod faults;
 mod helpers;
 mod lifecycle;
 mod oauth;
+mod offboard;
 mod retries;
 mod secrets;
 mod storage;

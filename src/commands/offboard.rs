@@ -1,0 +1,104 @@
+//! `revokd offboard`: one user, now, as an `offboarding_jobs` row (source `cli`).
+
+use chrono::Utc;
+
+use super::{Exit, Failure, deps, load_config};
+use crate::cli::{Cli, OffboardArgs};
+use crate::config;
+use crate::offboard::{
+    OffboardReport, Offboarding, VerifySettings, configured_clients, offboard_user,
+};
+use crate::okta::{ClientId, UserId};
+use crate::store::NewJob;
+use crate::sweep::{Target, runner};
+
+pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure> {
+    let config = load_config(cli)?;
+    let user = UserId::new(&args.user)
+        .map_err(|e| config::Error::invalid("--user", format!("`{}`: {e}", args.user)))?;
+    let mut clients = Vec::new();
+    for c in &args.clients {
+        let client = ClientId::new(c)
+            .map_err(|e| config::Error::invalid("--client", format!("`{c}`: {e}")))?;
+        clients.push(Target {
+            user: user.clone(),
+            client,
+            source: "offboard",
+        });
+    }
+    clients.extend(configured_clients(&config.sweep_targets()?, &user));
+    let reason = args
+        .reason
+        .clone()
+        .unwrap_or_else(|| "offboarded with revokd offboard".to_owned());
+    let deps = deps(&config).await?;
+    let job = NewJob {
+        user_id: user.to_string(),
+        source: "cli",
+        event_id: None,
+        event_type: None,
+        reason: Some(reason.clone()),
+    };
+    let store_err = |e| Failure::Other(anyhow::Error::from(e));
+    let job_id = deps
+        .store
+        .start_job(&job, runner::current(), Utc::now())
+        .await
+        .map_err(store_err)?;
+    let offboarding = Offboarding {
+        user,
+        clients,
+        reason,
+        job_id,
+        dry_run: args.dry_run,
+    };
+    let report = offboard_user(&deps, &offboarding, VerifySettings::default())
+        .await
+        .map_err(store_err)?;
+    let (state, error) = if report.succeeded() {
+        ("done", None)
+    } else {
+        ("failed", report.error())
+    };
+    deps.store
+        .finish_job(job_id, state, error.as_deref(), Utc::now())
+        .await
+        .map_err(store_err)?;
+    deps.store.close().await;
+    print!("{}", summary(&report));
+    Ok(if report.succeeded() {
+        Exit::Success
+    } else {
+        Exit::Failures
+    })
+}
+
+/// One line per client, then the verdict.
+fn summary(report: &OffboardReport) -> String {
+    let mut out = format!(
+        "offboarding job {}{}\n",
+        report.job_id,
+        if report.dry_run { " (dry run)" } else { "" }
+    );
+    if let Some(e) = &report.discovery_error {
+        out.push_str(&format!("  client discovery failed: {e}\n"));
+    }
+    for c in &report.clients {
+        let state = match (&c.error, report.dry_run, c.verified) {
+            (Some(e), _, _) => format!("FAILED: {e}"),
+            (None, true, _) => "planned".to_owned(),
+            (None, false, true) => "verified empty".to_owned(),
+            (None, false, false) => "NOT verified".to_owned(),
+        };
+        out.push_str(&format!(
+            "  {} ({}): {} token(s), {state}\n",
+            c.client_id, c.source, c.tokens
+        ));
+    }
+    out.push_str(if report.succeeded() {
+        "result: ok\n"
+    } else {
+        "result: failures\n"
+    });
+    out
+}

@@ -1,0 +1,213 @@
+//! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
+//! `running` → `done|failed`): it wakes when the hook or the poller enqueues (a `Notify`),
+//! when a retried job comes due, and every [`IDLE_RECHECK`] in any case. A failed attempt is
+//! re-queued with backoff until `offboarding.max_attempts`. At start, `running` jobs whose
+//! process died are handed back to the queue. The poller runs the System Log catch-up every
+//! `offboarding.poll_interval` when `offboarding.system_log` is on. Both stop between jobs
+//! when told to; a job cut by shutdown stays `running` and is picked up at the next start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::context::Context;
+use super::metrics;
+use crate::config::Mode;
+use crate::offboard::{Offboarding, VerifySettings, configured_clients, offboard_user, syslog};
+use crate::okta::UserId;
+use crate::store::JobRow;
+use crate::sweep::runner;
+
+/// The longest the worker sleeps without looking at the queue.
+pub const IDLE_RECHECK: Duration = Duration::from_secs(30);
+
+/// Starts the worker and the poller; they end when `stop` turns true.
+pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(worker(Arc::clone(ctx), stop.clone())),
+        tokio::spawn(poller(Arc::clone(ctx), stop.clone())),
+    ]
+}
+
+/// The wait before attempt `attempts + 1` of a job: 5 s doubling, capped at 5 minutes.
+pub fn job_backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 10)).unwrap_or(10);
+    Duration::from_secs(5)
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(Duration::from_secs(300))
+}
+
+async fn worker(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    release_dead_jobs(&ctx).await;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let wait = match ctx.store.claim_job(runner::current(), Utc::now()).await {
+            Ok(Some(job)) => {
+                run_job(&ctx, job).await;
+                continue;
+            }
+            Ok(None) => until_next_due(&ctx).await,
+            Err(e) => {
+                error!(error.message = %e, error.cause_chain = ?e, "cannot read the offboarding queue");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            () = ctx.offboard_wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// How long until a backed-off job comes due (at most [`IDLE_RECHECK`]).
+async fn until_next_due(ctx: &Context) -> Duration {
+    let due = ctx.store.next_job_due().await.ok().flatten();
+    due.and_then(|at| at.parse::<DateTime<Utc>>().ok())
+        .map_or(IDLE_RECHECK, |at| {
+            (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(IDLE_RECHECK)
+        })
+}
+
+/// Hands `running` jobs of dead processes (a crash, a SIGKILL) back to the queue.
+async fn release_dead_jobs(ctx: &Context) {
+    let running = match ctx.store.running_jobs().await {
+        Ok(rows) => rows,
+        Err(e) => {
+            error!(error.message = %e, error.cause_chain = ?e, "cannot read running offboarding jobs");
+            return;
+        }
+    };
+    for (id, runner_id) in running {
+        let dead = runner_id
+            .as_deref()
+            .is_none_or(|r| r != runner::current() && !runner::is_alive(r));
+        if dead {
+            match ctx.store.release_job(id).await {
+                Ok(()) => warn!(
+                    job_id = id,
+                    "an offboarding job left running by a dead process is queued again"
+                ),
+                Err(e) => {
+                    error!(job_id = id, error.message = %e, "cannot re-queue an offboarding job")
+                }
+            }
+        }
+    }
+}
+
+async fn run_job(ctx: &Context, job: JobRow) {
+    let current = ctx.current();
+    let outcome = match UserId::new(&job.user_id) {
+        Err(e) => Err(format!("invalid user id `{}`: {e}", job.user_id)),
+        Ok(user) => {
+            let offboarding = Offboarding {
+                clients: configured_clients(&current.targets, &user),
+                user,
+                reason: job
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("offboarding job {}", job.id)),
+                job_id: job.id,
+                dry_run: current.config.mode == Mode::DryRun,
+            };
+            match offboard_user(&current.deps, &offboarding, VerifySettings::default()).await {
+                Ok(report) if report.succeeded() => Ok(()),
+                Ok(report) => Err(report.error().unwrap_or_else(|| "not verified".into())),
+                Err(e) => Err(format!("database: {e}")),
+            }
+        }
+    };
+    let now = Utc::now();
+    let latency = job
+        .created_at
+        .parse::<DateTime<Utc>>()
+        .ok()
+        .and_then(|at| (now - at).to_std().ok());
+    let recorded = match outcome {
+        Ok(()) => {
+            info!(job_id = job.id, okta.user_id = %job.user_id, latency_ms = latency.map(|l| l.as_millis() as u64), "offboarding job done");
+            let verified = (current.config.mode == Mode::Enforce)
+                .then_some(latency)
+                .flatten();
+            metrics::offboarding_job(&job.source, "done", verified);
+            ctx.store.finish_job(job.id, "done", None, now).await
+        }
+        Err(e) if job.attempts >= i64::from(current.config.offboarding.max_attempts) => {
+            error!(job_id = job.id, okta.user_id = %job.user_id, attempts = job.attempts, error.message = %e, "offboarding job failed for good");
+            metrics::offboarding_job(&job.source, "failed", None);
+            ctx.store.finish_job(job.id, "failed", Some(&e), now).await
+        }
+        Err(e) => {
+            let wait = job_backoff(job.attempts);
+            warn!(job_id = job.id, okta.user_id = %job.user_id, attempts = job.attempts, retry_in_ms = wait.as_millis() as u64, error.message = %e, "offboarding job failed; will be retried");
+            metrics::offboarding_job(&job.source, "retry", None);
+            let due = now + chrono::Duration::from_std(wait).unwrap_or_default();
+            ctx.store.requeue_job(job.id, &e, due).await
+        }
+    };
+    if let Err(e) = recorded {
+        error!(job_id = job.id, error.message = %e, "cannot record an offboarding job's outcome");
+    }
+    if let Ok(depth) = ctx.store.queue_depth().await {
+        metrics::set_queue_depth(depth);
+    }
+}
+
+async fn poller(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let current = ctx.current();
+        let settings = &current.config.offboarding;
+        if settings.system_log {
+            match syslog::poll_once(
+                &current.deps.okta,
+                &ctx.store,
+                &settings.event_types,
+                settings.lookback,
+            )
+            .await
+            {
+                Ok(polled) if polled.enqueued > 0 => {
+                    info!(
+                        pages = polled.pages,
+                        events = polled.events,
+                        jobs_created = polled.enqueued,
+                        "System Log catch-up enqueued offboarding jobs"
+                    );
+                    ctx.offboard_wake.notify_one();
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error.message = %e, "System Log poll failed; retried at the next interval")
+                }
+            }
+        }
+        let interval = settings.poll_interval;
+        drop(current);
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_retries_back_off_from_five_seconds_to_five_minutes() {
+        assert_eq!(job_backoff(1), Duration::from_secs(5));
+        assert_eq!(job_backoff(2), Duration::from_secs(10));
+        assert_eq!(job_backoff(50), Duration::from_secs(300));
+    }
+}

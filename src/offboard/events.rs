@@ -1,0 +1,75 @@
+//! Okta events → offboarding jobs: an event hook delivery's body (`data.events[]`) or a
+//! System Log page, filtered by `offboarding.event_types`, one job per event uuid.
+
+use serde::Deserialize;
+
+use crate::okta::LogEvent;
+use crate::store::NewJob;
+
+/// An event hook delivery (FACTS §3): `{"eventType":"com.okta.event_hook", …,
+/// "data":{"events":[LogEvent…]}}`. Fields revokd does not read are ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookDelivery {
+    #[serde(default)]
+    pub event_id: Option<String>,
+    pub data: HookData,
+}
+
+/// The `data` member of a delivery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HookData {
+    pub events: Vec<LogEvent>,
+}
+
+/// The jobs for the events whose type is one of `event_types` and that name a `User` target.
+pub fn jobs_from_events(
+    events: &[LogEvent],
+    event_types: &[String],
+    source: &'static str,
+) -> Vec<NewJob> {
+    events
+        .iter()
+        .filter(|e| event_types.iter().any(|t| t == &e.event_type))
+        .filter_map(|e| {
+            let user = e.user_id()?;
+            Some(NewJob {
+                user_id: user.to_owned(),
+                source,
+                event_id: Some(e.uuid.clone()),
+                event_type: Some(e.event_type.clone()),
+                reason: Some(format!("Okta event {} ({})", e.event_type, e.uuid)),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_configured_event_types_with_a_user_target_become_jobs() {
+        let body = r#"{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","eventId":"d1",
+            "data":{"events":[
+              {"uuid":"e1","eventType":"user.lifecycle.deactivate","target":[{"id":"00u1","type":"User"}]},
+              {"uuid":"e2","eventType":"user.session.start","target":[{"id":"00u2","type":"User"}]},
+              {"uuid":"e3","eventType":"user.lifecycle.deactivate","target":[{"id":"0oa1","type":"AppInstance"}]}
+            ]}}"#;
+        let delivery: HookDelivery = serde_json::from_str(body).unwrap();
+        let jobs = jobs_from_events(
+            &delivery.data.events,
+            &["user.lifecycle.deactivate".to_owned()],
+            "event_hook",
+        );
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].user_id, "00u1");
+        assert_eq!(jobs[0].event_id.as_deref(), Some("e1"));
+    }
+
+    #[test]
+    fn a_body_without_events_is_malformed() {
+        assert!(serde_json::from_str::<HookDelivery>(r#"{"data":{}}"#).is_err());
+        assert!(serde_json::from_str::<HookDelivery>("{not json").is_err());
+    }
+}

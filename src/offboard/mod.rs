@@ -1,0 +1,173 @@
+//! Offboarding one user: every refresh token they hold, for every client, revoked and the
+//! revocation verified. The clients are those asked for ∪ the configured targets of the user
+//! ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`). Per client the tokens are
+//! listed (recorded as a sweep records them), one `pending` intent per token is committed
+//! before `DELETE …/tokens` (revoke all), and the pair is listed again — with bounded retries
+//! and backoff, revoking again — until it is empty; then each intent gets its outcome
+//! (`done` with `verified_at`, or `failed`). A dry run lists and records `planned` only.
+//! The queue (`offboarding_jobs`), the hook and the System Log poller feed [`offboard_user`];
+//! this module only sequences Okta and the store.
+
+mod events;
+mod pair;
+pub mod syslog;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tracing::{Instrument, info, info_span, warn};
+
+pub use events::{HookDelivery, jobs_from_events};
+
+use crate::okta::{ClientId, UserId};
+use crate::store;
+use crate::sweep::{Deps, Target};
+
+/// One offboarding to carry out.
+#[derive(Debug, Clone)]
+pub struct Offboarding {
+    pub user: UserId,
+    /// Clients asked for (`offboard` source) and configured for the user (`config` source).
+    pub clients: Vec<Target>,
+    pub reason: String,
+    pub job_id: i64,
+    pub dry_run: bool,
+}
+
+/// How hard verification tries: rounds of revoke-all + re-list, waiting `backoff`,
+/// doubling, between rounds.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifySettings {
+    pub rounds: u32,
+    pub backoff: Duration,
+}
+
+impl Default for VerifySettings {
+    fn default() -> Self {
+        VerifySettings {
+            rounds: 5,
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What happened to one client of the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOutcome {
+    pub client_id: String,
+    /// `config`, `discovered` or `offboard`.
+    pub source: &'static str,
+    /// Distinct active tokens seen (and, unless a dry run, revoked).
+    pub tokens: u64,
+    /// A listing after the revocation showed none left (false in a dry run).
+    pub verified: bool,
+    pub error: Option<String>,
+}
+
+/// What one offboarding did.
+#[derive(Debug, Clone, Default)]
+pub struct OffboardReport {
+    pub job_id: i64,
+    pub dry_run: bool,
+    pub clients: Vec<ClientOutcome>,
+    /// Why the user's clients could not be discovered, if they could not.
+    pub discovery_error: Option<String>,
+}
+
+impl OffboardReport {
+    /// Every client was handled: listed (dry run) or verified empty, and discovery worked.
+    pub fn succeeded(&self) -> bool {
+        self.discovery_error.is_none()
+            && self
+                .clients
+                .iter()
+                .all(|c| c.error.is_none() && (self.dry_run || c.verified))
+    }
+
+    /// The first error, for the job row.
+    pub fn error(&self) -> Option<String> {
+        if let Some(e) = &self.discovery_error {
+            return Some(format!("discovering the user's clients: {e}"));
+        }
+        self.clients
+            .iter()
+            .find(|c| c.error.is_some() || (!self.dry_run && !c.verified))
+            .map(|c| {
+                format!(
+                    "client {}: {}",
+                    c.client_id,
+                    c.error
+                        .as_deref()
+                        .unwrap_or("tokens still listed after revocation")
+                )
+            })
+    }
+
+    /// Tokens seen across clients.
+    pub fn tokens(&self) -> u64 {
+        self.clients.iter().map(|c| c.tokens).sum()
+    }
+}
+
+/// Offboards one user (see the module docs). Fails only when the database fails; Okta
+/// faults are recorded in the report (and `targets`), and the other clients go on.
+pub async fn offboard_user(
+    deps: &Deps,
+    job: &Offboarding,
+    verify: VerifySettings,
+) -> Result<OffboardReport, store::Error> {
+    let span = info_span!("offboard", job_id = job.job_id, okta.user_id = %job.user, dry_run = job.dry_run);
+    async {
+        let mut report = OffboardReport {
+            job_id: job.job_id,
+            dry_run: job.dry_run,
+            ..OffboardReport::default()
+        };
+        let mut clients: BTreeMap<String, Target> = BTreeMap::new();
+        for t in &job.clients {
+            clients.entry(t.client.to_string()).or_insert_with(|| t.clone());
+        }
+        match deps.okta.list_user_clients(&job.user).await {
+            Ok(found) => {
+                for c in found.into_iter().filter_map(|c| c.client_id) {
+                    match ClientId::new(&c) {
+                        Ok(client) => {
+                            clients.entry(c).or_insert_with(|| Target {
+                                user: job.user.clone(),
+                                client,
+                                source: "discovered",
+                            });
+                        }
+                        Err(e) => warn!(okta.client_id = %c, error.message = %e, "Okta listed an invalid client id; skipped"),
+                    }
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                warn!(error.message = %e, okta.request_id = e.request_id(), "cannot discover the user's clients");
+                report.discovery_error = Some(e.to_string());
+            }
+        }
+        for target in clients.values() {
+            report.clients.push(pair::offboard_pair(deps, job, target, verify).await?);
+        }
+        info!(
+            clients = report.clients.len(),
+            tokens = report.tokens(),
+            verified = report.succeeded(),
+            "offboarding finished"
+        );
+        Ok(report)
+    }
+    .instrument(span)
+    .await
+}
+
+/// The configured targets of `user`, as this offboarding's clients.
+pub fn configured_clients(targets: &[Target], user: &UserId) -> Vec<Target> {
+    targets
+        .iter()
+        .filter(|t| &t.user == user)
+        .cloned()
+        .collect()
+}

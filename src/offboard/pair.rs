@@ -1,0 +1,232 @@
+//! One user/client pair of an offboarding: list, intend, revoke all, re-list until empty.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use tracing::{Instrument, info_span, warn};
+
+use super::{ClientOutcome, Offboarding, VerifySettings};
+use crate::config::Mode;
+use crate::okta::{self, OktaClient};
+use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, TokenObservation, ts};
+use crate::sweep::{Deps, Target};
+
+/// Lists, revokes and verifies one pair; appends every audit row of it.
+pub(super) async fn offboard_pair(
+    deps: &Deps,
+    job: &Offboarding,
+    target: &Target,
+    verify: VerifySettings,
+) -> Result<ClientOutcome, store::Error> {
+    let span = info_span!("pair", okta.client_id = %target.client);
+    async {
+        let mut outcome = ClientOutcome {
+            client_id: target.client.to_string(),
+            source: target.source,
+            tokens: 0,
+            verified: false,
+            error: None,
+        };
+        let started = Utc::now();
+        let mut active = match list_pair(deps, &deps.okta, target).await? {
+            Ok(ids) => ids,
+            Err(e) => return fail_listing(deps, target, outcome, &e).await,
+        };
+        let mode = if job.dry_run { Mode::DryRun } else { Mode::Enforce };
+        if job.dry_run {
+            outcome.tokens = active.len() as u64;
+            let rows: Vec<_> = active
+                .iter()
+                .map(|t| audit_row(job, target, t, mode, RevocationState::Planned))
+                .collect();
+            deps.store.append_revocations(&rows).await?;
+            record(deps, target, TargetOutcome::Ok, None).await?;
+            return Ok(outcome);
+        }
+        let mut intents: Vec<(String, i64)> = Vec::new();
+        let (mut status, mut request_id, mut last_error) = (None, None, None);
+        let mut rounds = 0;
+        let mut wait = verify.backoff;
+        while !active.is_empty() && rounds < verify.rounds.max(1) {
+            if rounds > 0 {
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+            }
+            rounds += 1;
+            let known: BTreeSet<&str> = intents.iter().map(|(t, _)| t.as_str()).collect();
+            let fresh: Vec<String> = active
+                .iter()
+                .filter(|t| !known.contains(t.as_str()))
+                .cloned()
+                .collect();
+            let rows: Vec<_> = fresh
+                .iter()
+                .map(|t| audit_row(job, target, t, mode, RevocationState::Pending))
+                .collect();
+            let ids = deps.store.append_revocations(&rows).await?;
+            intents.extend(fresh.into_iter().zip(ids));
+            match deps.okta.revoke_all(&target.user, &target.client).await {
+                Ok(r) => {
+                    status = Some(i64::from(r.status));
+                    request_id = r.request_id;
+                }
+                Err(e) => {
+                    warn!(error.message = %e, okta.request_id = e.request_id(), "revoke-all failed; verifying anyway");
+                    status = e.status().map(i64::from);
+                    request_id = e.request_id().map(str::to_owned);
+                    last_error = Some(e.to_string());
+                }
+            }
+            match list_pair(deps, &deps.okta, target).await? {
+                Ok(left) => active = left,
+                Err(e) => last_error = Some(format!("re-listing after revocation: {e}")),
+            }
+        }
+        let now = Utc::now();
+        outcome.tokens = intents.len() as u64;
+        outcome.verified = active.is_empty();
+        let mut rows = Vec::with_capacity(intents.len());
+        for (token, intent) in &intents {
+            let gone = !active.contains(token);
+            let mut row = audit_row(job, target, token, mode, if gone { RevocationState::Done } else { RevocationState::Failed });
+            row.intent_id = Some(*intent);
+            row.completed_at = Some(ts(now));
+            row.attempts = i64::from(rounds);
+            row.http_status = status;
+            row.okta_request_id.clone_from(&request_id);
+            if gone {
+                row.verified_at = Some(ts(now));
+            } else {
+                row.error = Some(last_error.clone().unwrap_or_else(|| {
+                    format!("still listed after {rounds} revoke-all rounds")
+                }));
+                row.next_attempt_at = Some(ts(now + chrono::Duration::minutes(5)));
+            }
+            rows.push(row);
+        }
+        deps.store.append_revocations(&rows).await?;
+        for (token, _) in intents.iter().filter(|(t, _)| !active.contains(t)) {
+            deps.store.mark_revoked(token, now).await?;
+        }
+        if outcome.verified {
+            deps.store
+                .mark_gone(target.user.as_str(), target.client.as_str(), started, now)
+                .await?;
+            record(deps, target, TargetOutcome::Ok, None).await?;
+        } else {
+            let text = last_error.unwrap_or_else(|| "tokens still listed after revocation".into());
+            record(deps, target, TargetOutcome::Failed, Some(&text)).await?;
+            outcome.error = Some(text);
+        }
+        Ok(outcome)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn fail_listing(
+    deps: &Deps,
+    target: &Target,
+    mut outcome: ClientOutcome,
+    e: &okta::Error,
+) -> Result<ClientOutcome, store::Error> {
+    warn!(error.message = %e, okta.request_id = e.request_id(), "cannot list the pair's tokens");
+    let text = e.to_string();
+    record(deps, target, TargetOutcome::Failed, Some(&text)).await?;
+    outcome.error = Some(text);
+    Ok(outcome)
+}
+
+async fn record(
+    deps: &Deps,
+    target: &Target,
+    result: TargetOutcome,
+    error: Option<&str>,
+) -> Result<(), store::Error> {
+    deps.store
+        .record_target(
+            target.user.as_str(),
+            target.client.as_str(),
+            target.source,
+            result,
+            error,
+            Utc::now(),
+        )
+        .await
+}
+
+/// The audit row of one token of this offboarding, in `state`.
+fn audit_row(
+    job: &Offboarding,
+    target: &Target,
+    token: &str,
+    mode: Mode,
+    state: RevocationState,
+) -> NewRevocation {
+    NewRevocation {
+        intent_id: None,
+        token_id: Some(token.to_owned()),
+        user_id: target.user.to_string(),
+        client_id: target.client.to_string(),
+        trigger: "offboard",
+        policy: None,
+        reason: Some(job.reason.clone()),
+        mode: mode.as_str(),
+        state,
+        requested_at: ts(Utc::now()),
+        completed_at: None,
+        attempts: 0,
+        http_status: None,
+        okta_request_id: None,
+        error: None,
+        sweep_id: None,
+        job_id: Some(job.job_id),
+        verified_at: None,
+        next_attempt_at: None,
+    }
+}
+
+/// Lists the pair completely, recording every page; returns the ids of its ACTIVE tokens.
+/// A 404 (user or client gone) is an empty pair.
+async fn list_pair(
+    deps: &Deps,
+    okta: &OktaClient,
+    target: &Target,
+) -> Result<Result<Vec<String>, okta::Error>, store::Error> {
+    let mut active = Vec::new();
+    let mut pages = okta.list_tokens(&target.user, &target.client);
+    loop {
+        let page = match pages.next_page().await {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(Ok(active)),
+            Err(e) if e.is_not_found() => return Ok(Ok(Vec::new())),
+            Err(e) => return Ok(Err(e)),
+        };
+        let rows: Vec<TokenObservation<'_>> = page
+            .tokens
+            .iter()
+            .filter_map(|o| {
+                let t = &o.token;
+                let id = t.id.as_deref()?;
+                if t.is_active() {
+                    active.push(id.to_owned());
+                }
+                Some(TokenObservation {
+                    token_id: id,
+                    user_id: target.user.as_str(),
+                    client_id: target.client.as_str(),
+                    issuer: t.issuer.as_deref(),
+                    status: t.status.as_ref().map(|s| s.as_str()),
+                    scopes_json: serde_json::to_string(&t.scope_names())
+                        .unwrap_or_else(|_| "[]".into()),
+                    created_at: t.created.map(ts),
+                    last_updated_at: t.last_updated.map(ts),
+                    expires_at: t.expires_at.map(ts),
+                    raw_json: &o.raw_json,
+                    policy_matches: "[]".into(),
+                })
+            })
+            .collect();
+        deps.store.record_page(None, &rows, Utc::now()).await?;
+    }
+}

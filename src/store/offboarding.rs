@@ -1,0 +1,348 @@
+//! The `offboarding_jobs` queue and the `system_log_cursor`: enqueueing (de-duplicated by
+//! Okta event uuid), claiming the next due job, finishing or re-queueing it, and handing the
+//! jobs of dead processes back to the queue.
+
+use chrono::{DateTime, Utc};
+
+use super::{Error, Store, ts};
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub user_id: String,
+    /// `cli`, `event_hook` or `system_log`.
+    pub source: &'static str,
+    /// The Okta event uuid; `None` for `cli`.
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// An `offboarding_jobs` row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub user_id: String,
+    pub source: String,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub reason: Option<String>,
+    pub state: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub attempts: i64,
+    pub runner: Option<String>,
+    pub error: Option<String>,
+}
+
+const COLUMNS: &str = "id, user_id, source, event_id, event_type, reason, state, created_at, \
+    started_at, finished_at, next_attempt_at, attempts, runner, error";
+
+impl Store {
+    /// Enqueues jobs in one transaction (committed when this returns). An event uuid already
+    /// known makes no second job. Returns the ids of the jobs created.
+    pub async fn enqueue_jobs(
+        &self,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let created = insert_jobs(&mut tx, jobs, &ts(now)).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Creates a job already `running` in this process (the CLI runs its own job).
+    pub async fn start_job(
+        &self,
+        job: &NewJob,
+        runner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, Error> {
+        let at = ts(now);
+        let id = sqlx::query_scalar(
+            "INSERT INTO offboarding_jobs (user_id, source, event_id, event_type, reason, state,
+                created_at, started_at, attempts, runner)
+             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, 1, ?) RETURNING id",
+        )
+        .bind(&job.user_id)
+        .bind(job.source)
+        .bind(&job.event_id)
+        .bind(&job.event_type)
+        .bind(&job.reason)
+        .bind(&at)
+        .bind(&at)
+        .bind(runner)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Claims the oldest due `queued` job for `runner`: it becomes `running`, attempts + 1.
+    pub async fn claim_job(
+        &self,
+        runner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobRow>, Error> {
+        let at = ts(now);
+        let row = sqlx::query_as::<_, JobRow>(&format!(
+            "UPDATE offboarding_jobs SET state = 'running', attempts = attempts + 1,
+                started_at = ?1, runner = ?2, next_attempt_at = NULL
+             WHERE id = (SELECT id FROM offboarding_jobs WHERE state = 'queued'
+                         AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY id LIMIT 1)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(&at)
+        .bind(runner)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// Ends a job: `done` or `failed`, with its error.
+    pub async fn finish_job(
+        &self,
+        id: i64,
+        state: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE offboarding_jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(ts(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a failed attempt back in the queue, not to be picked up before `next_attempt_at`.
+    pub async fn requeue_job(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE offboarding_jobs SET state = 'queued', error = ?, next_attempt_at = ? WHERE id = ?",
+        )
+        .bind(error)
+        .bind(ts(next_attempt_at))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// `running` jobs with their runners, to find those of dead processes.
+    pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
+        let rows = sqlx::query_as(
+            "SELECT id, runner FROM offboarding_jobs WHERE state = 'running' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Hands a `running` job back to the queue (its process died), due at once.
+    pub async fn release_job(&self, id: i64) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE offboarding_jobs SET state = 'queued', runner = NULL, next_attempt_at = NULL
+             WHERE id = ? AND state = 'running'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One job.
+    pub async fn job(&self, id: i64) -> Result<Option<JobRow>, Error> {
+        let row = sqlx::query_as::<_, JobRow>(&format!(
+            "SELECT {COLUMNS} FROM offboarding_jobs WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// Jobs not finished (`queued` or `running`).
+    pub async fn queue_depth(&self) -> Result<i64, Error> {
+        let n = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM offboarding_jobs WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    /// When the earliest queued job that is waiting out a backoff becomes due.
+    pub async fn next_job_due(&self) -> Result<Option<String>, Error> {
+        let at = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM offboarding_jobs WHERE state = 'queued'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(at)
+    }
+
+    /// The persisted System Log `next` link.
+    pub async fn system_log_cursor(&self) -> Result<Option<String>, Error> {
+        let url = sqlx::query_scalar("SELECT next_url FROM system_log_cursor WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(url)
+    }
+
+    /// Persists the System Log `next` link, and enqueues the jobs found on the page that gave
+    /// it, in one transaction: a crash never skips events nor loses the cursor.
+    pub async fn save_system_log_page(
+        &self,
+        jobs: &[NewJob],
+        next_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let created = insert_jobs(&mut tx, jobs, &ts(now)).await?;
+        sqlx::query(
+            "INSERT INTO system_log_cursor (id, next_url, updated_at) VALUES (1, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, updated_at = excluded.updated_at",
+        )
+        .bind(next_url)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+}
+
+async fn insert_jobs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    jobs: &[NewJob],
+    at: &str,
+) -> Result<Vec<i64>, Error> {
+    let mut created = Vec::new();
+    for job in jobs {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO offboarding_jobs (user_id, source, event_id, event_type, reason, state, created_at)
+             VALUES (?, ?, ?, ?, ?, 'queued', ?)
+             ON CONFLICT (event_id) DO NOTHING RETURNING id",
+        )
+        .bind(&job.user_id)
+        .bind(job.source)
+        .bind(&job.event_id)
+        .bind(&job.event_type)
+        .bind(&job.reason)
+        .bind(at)
+        .fetch_optional(&mut **tx)
+        .await?;
+        created.extend(id);
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::SqlitePool;
+
+    fn hook_job(user: &str, uuid: &str) -> NewJob {
+        NewJob {
+            user_id: user.into(),
+            source: "event_hook",
+            event_id: Some(uuid.into()),
+            event_type: Some("user.lifecycle.deactivate".into()),
+            reason: Some("deactivated".into()),
+        }
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn a_second_delivery_of_an_event_makes_no_second_job(pool: SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let first = store
+            .enqueue_jobs(&[hook_job("00u1", "e1")], Utc::now())
+            .await
+            .unwrap();
+        let again = store
+            .enqueue_jobs(
+                &[hook_job("00u1", "e1"), hook_job("00u2", "e2")],
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(again.len(), 1);
+        assert_eq!(store.queue_depth().await.unwrap(), 2);
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn jobs_are_claimed_once_finished_and_requeued_with_a_due_time(pool: SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let now = Utc::now();
+        store
+            .enqueue_jobs(&[hook_job("00u1", "e1")], now)
+            .await
+            .unwrap();
+        let job = store.claim_job("r1", now).await.unwrap().unwrap();
+        assert_eq!((job.state.as_str(), job.attempts), ("running", 1));
+        assert!(store.claim_job("r1", now).await.unwrap().is_none());
+        let later = now + chrono::Duration::seconds(30);
+        store.requeue_job(job.id, "boom", later).await.unwrap();
+        assert!(store.claim_job("r1", now).await.unwrap().is_none());
+        assert_eq!(store.next_job_due().await.unwrap(), Some(ts(later)));
+        let again = store.claim_job("r1", later).await.unwrap().unwrap();
+        assert_eq!(again.attempts, 2);
+        store
+            .finish_job(again.id, "done", None, later)
+            .await
+            .unwrap();
+        let row = store.job(again.id).await.unwrap().unwrap();
+        assert_eq!(row.state, "done");
+        assert!(row.finished_at.is_some());
+        assert_eq!(store.queue_depth().await.unwrap(), 0);
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn a_running_job_of_a_dead_process_can_be_released(pool: SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let id = store
+            .start_job(&hook_job("00u1", "e1"), "h:1:1", Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.running_jobs().await.unwrap(),
+            vec![(id, Some("h:1:1".into()))]
+        );
+        store.release_job(id).await.unwrap();
+        let job = store.claim_job("h:2:2", Utc::now()).await.unwrap().unwrap();
+        assert_eq!((job.id, job.attempts), (id, 2));
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn the_system_log_cursor_is_saved_with_the_jobs_of_its_page(pool: SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        assert_eq!(store.system_log_cursor().await.unwrap(), None);
+        let mut job = hook_job("00u1", "e1");
+        job.source = "system_log";
+        store
+            .save_system_log_page(&[job.clone()], "http://x/1", Utc::now())
+            .await
+            .unwrap();
+        let again = store
+            .save_system_log_page(&[job], "http://x/2", Utc::now())
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        assert_eq!(
+            store.system_log_cursor().await.unwrap().as_deref(),
+            Some("http://x/2")
+        );
+    }
+}
