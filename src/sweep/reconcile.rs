@@ -1,7 +1,8 @@
-//! Restart reconciliation. A process that dies mid-sweep leaves its sweep row `running` and
-//! maybe revocation intents `pending` (committed before their DELETE, with no outcome). At the
-//! start of the next enforce sweep, sweeps whose process is gone are closed as `aborted`, and
-//! each `pending` intent they left is resolved against Okta: absent → `already_gone`
+//! Restart reconciliation. A process that dies mid-sweep (or mid-offboarding) leaves its sweep
+//! row `running` and maybe revocation intents `pending` (committed before their DELETE, with no
+//! outcome). At the start of the next enforce sweep (and of the daemon), sweeps whose process
+//! is gone are closed as `aborted`, and each `pending` intent left by a dead sweep or
+//! offboarding job is resolved against Okta: absent → `already_gone`
 //! (verified; the interrupted DELETE may or may not have been sent), still `ACTIVE` → revoked
 //! now as the same intent's next attempt, Okta unreachable → `failed`, retried by the next
 //! sweep. Nothing is revoked twice and nothing is forgotten.
@@ -48,11 +49,15 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
         if row.state != "pending" || row.token_id.is_none() {
             continue;
         }
-        // Intents of a live sweep are in flight; those without a sweep belong to other work.
-        let Some(sweep_id) = row.sweep_id else {
-            continue;
+        // Intents of a live sweep or a live offboarding job are in flight: leave them.
+        let in_flight = match (row.sweep_id, row.job_id) {
+            (Some(sweep_id), _) => {
+                !aborted.contains(&sweep_id) && sweep_running(deps, sweep_id).await
+            }
+            (None, Some(job_id)) => job_running(deps, job_id).await,
+            (None, None) => true,
         };
-        if !aborted.contains(&sweep_id) && sweep_running(deps, sweep_id).await {
+        if in_flight {
             continue;
         }
         let outcome = resolve(deps, okta, &row).await?;
@@ -67,6 +72,18 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
         );
     }
     Ok(done)
+}
+
+/// Whether an offboarding job is `running` in a process that is still alive.
+async fn job_running(deps: &Deps, job_id: i64) -> bool {
+    match deps.store.job(job_id).await {
+        Ok(Some(job)) => {
+            job.state == "running" && job.runner.as_deref().is_some_and(runner::is_alive)
+        }
+        Ok(None) => false,
+        // Unknown: never reconcile what may still be in flight.
+        Err(_) => true,
+    }
 }
 
 async fn sweep_running(deps: &Deps, sweep_id: i64) -> bool {

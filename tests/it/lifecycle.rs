@@ -397,3 +397,72 @@ async fn a_timeout_fails_only_its_target_with_a_recorded_error() {
     );
     app.assert_pairs_stored(Some(&(u, c))).await;
 }
+
+#[tokio::test]
+async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
+    let app = spawn_app_with(org_with_targets(), |c| {
+        c.safety.max_revocation_fraction = 1.0
+    })
+    .await;
+    let (user, client) = app.small_pair();
+    let token = app.org.tokens(&user, &client)[0].clone();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let job = revokd::store::NewJob {
+        user_id: user.clone(),
+        source: "cli",
+        event_id: None,
+        event_type: None,
+        reason: Some("left the company".into()),
+    };
+    let job_id = app
+        .store
+        .start_job(&job, &format!("{host}:4194998:1"), chrono::Utc::now())
+        .await
+        .unwrap();
+    app.store
+        .append_revocation(&NewRevocation {
+            intent_id: None,
+            token_id: Some(token.id.clone()),
+            user_id: user.clone(),
+            client_id: client.clone(),
+            trigger: "offboard",
+            policy: None,
+            reason: Some("left the company".into()),
+            mode: "enforce",
+            state: RevocationState::Pending,
+            requested_at: revokd::store::ts(chrono::Utc::now()),
+            completed_at: None,
+            attempts: 0,
+            http_status: None,
+            okta_request_id: None,
+            error: None,
+            sweep_id: None,
+            job_id: Some(job_id),
+            verified_at: None,
+            next_attempt_at: None,
+        })
+        .await
+        .unwrap();
+    let report = app.sweep(Mode::Enforce).await;
+    assert_eq!(report.reconciled.intents_resolved, 1);
+    let rows = life_of(&app, &token.id).await;
+    assert_eq!(
+        rows.last().map(|r| (r.0.as_str(), r.2)),
+        Some(("done", true)),
+        "{rows:?}"
+    );
+    assert!(app.org.revoked().iter().any(|r| r.token.id == token.id));
+    let trail = app.store.revocations().await.unwrap();
+    let last = trail
+        .iter()
+        .rev()
+        .find(|r| r.token_id.as_deref() == Some(token.id.as_str()))
+        .unwrap();
+    assert_eq!(
+        (last.trigger.as_str(), last.job_id),
+        ("offboard", Some(job_id))
+    );
+}
