@@ -201,8 +201,8 @@ async fn readyz_is_503_with_a_reason_when_the_last_sweep_failed() {
     stop(&mut daemon).await;
 }
 
-/// The SIGTERM tests use dry-run sweeps: cutting an enforce sweep between a revocation's
-/// intent and its outcome leaves a `pending` row for restart reconciliation to resolve.
+/// SIGTERM cutting a dry-run sweep; the enforce case, whose cut leaves a `pending` intent for
+/// restart reconciliation, follows.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_a_sweep_cuts_it_after_the_timeout_marks_it_aborted_and_exits_0() {
     let (org, dir) = setup().await;
@@ -251,6 +251,76 @@ async fn sigterm_during_a_sweep_cuts_it_after_the_timeout_marks_it_aborted_and_e
         finished(r) == 2
     })
     .await;
+    stop(&mut again).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_enforce_sweep_cut_between_intent_and_outcome_is_reconciled_at_the_next_start() {
+    let (org, dir) = setup().await;
+    let victim = crate::helpers::admin_policy_selects(&org, chrono::Utc::now())
+        .into_iter()
+        .next()
+        .expect("the seed selects a token");
+    // The victim's pair answers no revocation: the sweep is stuck after writing the intent.
+    org.inject(Fault {
+        user: Some(victim.user_id.clone()),
+        client: Some(victim.client_id.clone()),
+        kind: FaultKind::HangBefore(revokd::sim::RouteKind::RevokeToken),
+        times: Some(1),
+    });
+    let extra = format!(
+        "[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n[safety]\nmax_revocation_fraction = 1.0\n{ADMIN_POLICY}"
+    );
+    let config = write(
+        dir.path(),
+        &daemon_config(
+            &org,
+            dir.path(),
+            "enforce",
+            "shutdown_timeout = \"1s\"",
+            &extra,
+        ),
+    );
+    let mut daemon = Running::start(&config).await;
+    org.until_hung(1).await;
+    daemon.signal("TERM").await;
+    let status = daemon.wait_exit(PATIENCE).await;
+    assert_eq!(status.code(), Some(0), "{}", daemon.dump());
+    let pending: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
+            .fetch_one(&daemon.pool)
+            .await
+            .unwrap();
+    assert!(pending >= 1, "the cut sweep left its intent pending");
+
+    org.clear_faults();
+    let mut again = Running::start(&config).await;
+    let pending: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
+            .fetch_one(&again.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        pending,
+        0,
+        "resolved at start, before anything else: {}",
+        again.dump()
+    );
+    let (state,): (String,) = sqlx::query_as(
+        "SELECT state FROM v_revocation_state WHERE token_id = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&victim.id)
+    .fetch_one(&again.pool)
+    .await
+    .unwrap();
+    assert_eq!(state, "done");
+    assert_eq!(
+        org.revoked()
+            .iter()
+            .filter(|r| r.token.id == victim.id)
+            .count(),
+        1
+    );
     stop(&mut again).await;
 }
 
