@@ -74,7 +74,11 @@ pub fn demo_config(org: &SimOrg, api_token: &str, database_url: &str) -> anyhow:
 }
 
 /// Runs the demo against a fresh database at `db_path` (an existing one is replaced).
-pub async fn run(db_path: &Path) -> anyhow::Result<DemoOutcome> {
+/// `progress` receives the live counters of each pass.
+pub async fn run(
+    db_path: &Path,
+    progress: std::sync::Arc<crate::sweep::Progress>,
+) -> anyhow::Result<DemoOutcome> {
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{}{suffix}", db_path.display());
         match std::fs::remove_file(&file) {
@@ -94,7 +98,8 @@ pub async fn run(db_path: &Path) -> anyhow::Result<DemoOutcome> {
     let store = Store::connect(&database_url)
         .await
         .with_context(|| format!("cannot create {database_url}"))?;
-    let deps = Deps::from_config(&config, store.clone())?;
+    let mut deps = Deps::from_config(&config, store.clone())?;
+    deps.progress = progress;
     let targets = org
         .pairs()
         .into_iter()

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Exit, Failure, output};
+use super::{Exit, Failure, output, progress};
 use crate::cli::DemoArgs;
 use crate::demo::{DemoOutcome, run as run_demo};
 
@@ -10,7 +10,11 @@ pub(super) async fn run(args: &DemoArgs) -> Result<Exit, Failure> {
     eprintln!(
         "revokd demo: starting a simulated Okta org on 127.0.0.1 and sweeping it twice (dry-run, then enforce)…"
     );
-    let outcome = run_demo(&args.db).await?;
+    let counters = std::sync::Arc::new(crate::sweep::Progress::default());
+    let line = progress::show(std::sync::Arc::clone(&counters));
+    let outcome = run_demo(&args.db, counters).await;
+    line.finish().await;
+    let outcome = outcome?;
     print!("{}", summary(&outcome, &args.db.display().to_string()));
     let clean = outcome.dry_run.is_clean() && outcome.enforce.is_clean();
     Ok(if clean { Exit::Success } else { Exit::Failures })

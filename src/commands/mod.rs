@@ -8,6 +8,7 @@ mod db;
 mod demo;
 mod offboard;
 mod output;
+mod progress;
 mod report;
 mod run;
 mod sweep;

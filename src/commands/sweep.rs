@@ -3,7 +3,7 @@
 use anyhow::Context;
 use chrono::Utc;
 
-use super::{Exit, Failure, deps, load_config, output};
+use super::{Exit, Failure, deps, load_config, output, progress};
 use crate::cli::{Cli, SweepArgs};
 use crate::config::{self, Mode};
 use crate::okta::{ClientId, UserId};
@@ -38,9 +38,11 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
         mode,
         targets,
     };
-    let report = run_once(&deps, &plan, Utc::now())
-        .await
-        .with_context(|| format!("the sweep stopped: database {}", config.database.url))?;
+    let line = progress::show(std::sync::Arc::clone(&deps.progress));
+    let report = run_once(&deps, &plan, Utc::now()).await;
+    line.finish().await;
+    let report =
+        report.with_context(|| format!("the sweep stopped: database {}", config.database.url))?;
     deps.store.close().await;
     print!("{}", output::sweep_summary(&report));
     Ok(if report.is_clean() {

@@ -95,6 +95,7 @@ pub(super) async fn list_target<'t>(
     let result = async {
         let started = Utc::now();
         let outcome = list_pages(deps, okta, sweep_id, target, now).await?;
+        deps.progress.target_done(outcome.as_ref().map_or(0, |l| l.tokens_seen));
         let finished = Utc::now();
         let (user, client) = (target.user.as_str(), target.client.as_str());
         match &outcome {

@@ -5,6 +5,7 @@
 //! decisions through `policy`: this module only sequences them and keeps the tally.
 
 mod list;
+mod progress;
 mod reconcile;
 mod report;
 mod revoke;
@@ -22,6 +23,7 @@ use crate::policy::{PolicySet, check_guard};
 use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
 
 pub use list::{Listed, Planned};
+pub use progress::{Progress, ProgressSnapshot};
 pub use reconcile::{Reconciled, abort_dead_sweeps, reconcile, retry_work};
 pub use report::{PolicyTally, SweepReport, TargetFailure};
 pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation, retry_after};
@@ -46,6 +48,8 @@ pub struct Deps {
     pub concurrency: usize,
     /// Attempts before a revocation is `irrevocable` (`revocation.max_attempts`).
     pub max_attempts: u32,
+    /// Live counters of the sweep in progress, for a terminal progress line.
+    pub progress: Arc<Progress>,
 }
 
 impl Deps {
@@ -61,6 +65,7 @@ impl Deps {
             safety: config.safety.clone(),
             concurrency: config.okta.concurrency,
             max_attempts: config.revocation.max_attempts,
+            progress: Arc::default(),
         })
     }
 }
@@ -92,6 +97,8 @@ pub async fn run_once(
     );
     async move {
         let (okta, stats) = deps.okta.with_fresh_stats();
+        deps.progress
+            .start(plan.targets.len(), std::sync::Arc::clone(&stats));
         let mut report = SweepReport::new(sweep_id, plan.mode, plan.targets.len());
         if plan.mode == Mode::Enforce {
             report.reconciled = reconcile(deps, &okta).await?;

@@ -129,6 +129,9 @@ pub async fn attempt(
             }
         };
         deps.store.append_revocation(&row).await?;
+        if matches!(outcome, RevocationOutcome::Done | RevocationOutcome::AlreadyGone) {
+            deps.progress.revoked();
+        }
         match outcome {
             RevocationOutcome::Done => deps.store.mark_revoked(&p.token_id, now).await?,
             RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&p.token_id, now).await?,

@@ -466,3 +466,25 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
         ("offboard", Some(job_id))
     );
 }
+
+#[tokio::test]
+async fn the_progress_counters_end_equal_to_the_sweeps_counts() {
+    let app = spawn_app_with(org_with_targets(), |c| {
+        c.policies = vec![admin_policy()];
+        c.safety.max_revocation_fraction = 1.0;
+    })
+    .await;
+    let report = app.sweep(Mode::Enforce).await;
+    let live = app.deps.progress.snapshot();
+    assert!(report.counts.revocations_done > 0);
+    assert_eq!(
+        (live.targets_done, live.targets_total, live.tokens_seen, live.revocations_done),
+        (
+            report.counts.targets_total,
+            report.counts.targets_total,
+            report.counts.tokens_seen,
+            report.counts.revocations_done
+        )
+    );
+    assert_eq!(live.http_429, report.counts.http_429);
+}
