@@ -164,25 +164,17 @@ fn audit_row(
     state: RevocationState,
 ) -> NewRevocation {
     NewRevocation {
-        intent_id: None,
-        token_id: Some(token.to_owned()),
-        user_id: target.user.to_string(),
-        client_id: target.client.to_string(),
-        trigger: "offboard",
-        policy: None,
         reason: Some(job.reason.clone()),
-        mode: mode.as_str(),
-        state,
-        requested_at: ts(Utc::now()),
-        completed_at: None,
-        attempts: 0,
-        http_status: None,
-        okta_request_id: None,
-        error: None,
-        sweep_id: None,
         job_id: Some(job.job_id),
-        verified_at: None,
-        next_attempt_at: None,
+        ..NewRevocation::new(
+            Some(token.to_owned()),
+            target.user.to_string(),
+            target.client.to_string(),
+            "offboard",
+            mode.as_str(),
+            state,
+            ts(Utc::now()),
+        )
     }
 }
 

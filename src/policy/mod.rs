@@ -51,13 +51,10 @@ pub enum Decision<'p> {
         rules: Vec<&'p str>,
     },
     /// At least one `action = "revoke"` rule matches.
+    /// [`explain`] says why, in words, when a caller needs it.
     Revoke {
         /// Every matching rule (revoke and flag), in config order.
         rules: Vec<&'p str>,
-        /// Each matching rule with the conditions that hold, e.g.
-        /// `admin-scopes-7d: older_than 7d (created 2026-01-02T00:00:00Z, 331d ago); scopes_any admin:write`;
-        /// several rules are joined by ` | `.
-        reason: String,
     },
     /// Some rule matches but an exemption applies; exemptions always win.
     Exempt {
@@ -91,7 +88,7 @@ impl Decision<'_> {
 /// * Otherwise [`Decision::Revoke`] if any matching rule has `action = "revoke"`, else
 ///   [`Decision::Flag`].
 ///
-/// Allocates only when some rule matches.
+/// Allocates only when some rule matches (the list of rule names), never for the reason.
 pub fn decide<'p>(set: &'p PolicySet, token: &TokenFacts<'_>, now: DateTime<Utc>) -> Decision<'p> {
     if !token.active {
         return Decision::Keep;
@@ -99,21 +96,29 @@ pub fn decide<'p>(set: &'p PolicySet, token: &TokenFacts<'_>, now: DateTime<Utc>
     let Some(first) = set.rules.iter().position(|r| r.matches(token, now)) else {
         return Decision::Keep;
     };
-    let matching: Vec<&compile::Rule> = std::iter::once(&set.rules[first])
-        .chain(
-            set.rules[first + 1..]
-                .iter()
-                .filter(|r| r.matches(token, now)),
-        )
-        .collect();
-    let rules: Vec<&'p str> = matching.iter().map(|r| r.name.as_str()).collect();
+    let mut rules: Vec<&'p str> = Vec::with_capacity(set.rules.len() - first);
+    let mut revoke = false;
+    for (i, rule) in set.rules.iter().enumerate().skip(first) {
+        if i == first || rule.matches(token, now) {
+            rules.push(rule.name.as_str());
+            revoke |= rule.action == Action::Revoke;
+        }
+    }
     if let Some(exemption) = set.exemption_for(token) {
         return Decision::Exempt { rules, exemption };
     }
-    if matching.iter().any(|r| r.action == Action::Revoke) {
-        let reason = reason::describe(&matching, token, now);
-        Decision::Revoke { rules, reason }
+    if revoke {
+        Decision::Revoke { rules }
     } else {
         Decision::Flag { rules }
     }
+}
+
+/// Why `token` matches at `now`, in words: each matching rule with the conditions that hold,
+/// e.g. `admin-scopes-7d: older_than 7d (created 2026-01-02T00:00:00Z, 331d ago); scopes_any
+/// admin:write`; several rules are joined by ` | `. Empty when nothing matches.
+pub fn explain(set: &PolicySet, token: &TokenFacts<'_>, now: DateTime<Utc>) -> String {
+    let matching: Vec<&compile::Rule> =
+        set.rules.iter().filter(|r| r.matches(token, now)).collect();
+    reason::describe(&matching, token, now)
 }

@@ -242,9 +242,10 @@ fn all_matching_rules_are_recorded_in_config_order_with_a_reason() {
         &[],
     );
     let tok = Tok::new();
-    let Decision::Revoke { rules, reason } = decide(&s, &tok.facts(), now()) else {
+    let Decision::Revoke { rules } = decide(&s, &tok.facts(), now()) else {
         panic!("expected revoke");
     };
+    let reason = explain(&s, &tok.facts(), now());
     assert_eq!(rules, ["flagged", "admin-1h"]);
     assert!(reason.starts_with("flagged: expires_after 1d (expires 2026-12-29T12:00:00Z, in 30d)"));
     assert!(reason.contains(

@@ -79,6 +79,42 @@ pub struct NewRevocation {
     pub next_attempt_at: Option<String>,
 }
 
+impl NewRevocation {
+    /// A row about `token_id` (or, with `None`, the whole pair) with every optional field
+    /// empty; fill in the rest with struct update syntax.
+    pub fn new(
+        token_id: Option<String>,
+        user_id: impl Into<String>,
+        client_id: impl Into<String>,
+        trigger: &'static str,
+        mode: &'static str,
+        state: RevocationState,
+        requested_at: impl Into<String>,
+    ) -> Self {
+        NewRevocation {
+            intent_id: None,
+            token_id,
+            user_id: user_id.into(),
+            client_id: client_id.into(),
+            trigger,
+            policy: None,
+            reason: None,
+            mode,
+            state,
+            requested_at: requested_at.into(),
+            completed_at: None,
+            attempts: 0,
+            http_status: None,
+            okta_request_id: None,
+            error: None,
+            sweep_id: None,
+            job_id: None,
+            verified_at: None,
+            next_attempt_at: None,
+        }
+    }
+}
+
 /// A `revocations` row as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditRow {
@@ -320,25 +356,17 @@ mod tests {
 
     fn new(state: RevocationState, token: &str) -> NewRevocation {
         NewRevocation {
-            intent_id: None,
-            token_id: Some(token.into()),
-            user_id: "00u1".into(),
-            client_id: "0oa1".into(),
-            trigger: "policy",
             policy: Some("idle-30d".into()),
             reason: Some("idle".into()),
-            mode: "enforce",
-            state,
-            requested_at: "2026-11-29T00:00:00.000Z".into(),
-            completed_at: None,
-            attempts: 0,
-            http_status: None,
-            okta_request_id: None,
-            error: None,
-            sweep_id: None,
-            job_id: None,
-            verified_at: None,
-            next_attempt_at: None,
+            ..NewRevocation::new(
+                Some(token.into()),
+                "00u1",
+                "0oa1",
+                "policy",
+                "enforce",
+                state,
+                "2026-11-29T00:00:00.000Z",
+            )
         }
     }
 

@@ -33,24 +33,15 @@ mod tests {
     fn row(state: RevocationState, token: &str, intent: Option<i64>) -> NewRevocation {
         NewRevocation {
             intent_id: intent,
-            token_id: Some(token.into()),
-            user_id: "00u1".into(),
-            client_id: "0oa1".into(),
-            trigger: "policy",
-            policy: Some("p".into()),
-            reason: Some("r".into()),
-            mode: "enforce",
-            state,
-            requested_at: "2026-11-29T00:00:00.000Z".into(),
-            completed_at: None,
-            attempts: 0,
-            http_status: None,
-            okta_request_id: None,
-            error: None,
-            sweep_id: None,
-            job_id: None,
-            verified_at: None,
-            next_attempt_at: None,
+            ..NewRevocation::new(
+                Some(token.into()),
+                "00u1",
+                "0oa1",
+                "policy",
+                "enforce",
+                state,
+                "2026-11-29T00:00:00.000Z",
+            )
         }
     }
 

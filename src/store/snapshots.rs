@@ -88,27 +88,15 @@ mod tests {
             .await
             .unwrap();
         store
-            .append_revocation(&NewRevocation {
-                intent_id: None,
-                token_id: Some("oar2".into()),
-                user_id: "00u1".into(),
-                client_id: "0oa1".into(),
-                trigger: "manual",
-                policy: None,
-                reason: None,
-                mode: "enforce",
-                state: RevocationState::Planned,
-                requested_at: ts(t0),
-                completed_at: None,
-                attempts: 0,
-                http_status: None,
-                okta_request_id: None,
-                error: None,
-                sweep_id: None,
-                job_id: None,
-                verified_at: None,
-                next_attempt_at: None,
-            })
+            .append_revocation(&NewRevocation::new(
+                Some("oar2".into()),
+                "00u1",
+                "0oa1",
+                "manual",
+                "enforce",
+                RevocationState::Planned,
+                ts(t0),
+            ))
             .await
             .unwrap();
 

@@ -103,7 +103,13 @@ impl Store {
                         THEN excluded.last_seen_at ELSE tokens.reappeared_at END
                  RETURNING token_id, revoked_at IS NOT NULL AND status = 'ACTIVE' AS back",
             );
-            let rows: Vec<(String, bool)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            // Not cached as prepared statements: a multi-row INSERT's text differs with every
+            // page size, and caching each one costs memory that grows with the org.
+            let rows: Vec<(String, bool)> = q
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
             reappeared.extend(rows.into_iter().filter(|(_, back)| *back).map(|(id, _)| id));
 
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -120,7 +126,7 @@ impl Store {
                     .push_bind(&t.expires_at)
                     .push_bind(t.raw_json);
             });
-            q.build().execute(&mut *tx).await?;
+            q.build().persistent(false).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(reappeared)

@@ -7,7 +7,7 @@ use tracing::{Instrument, error, info_span, warn};
 use super::{Deps, Target};
 use crate::config::Mode;
 use crate::okta::{self, ObservedToken, OktaClient};
-use crate::policy::{Decision, TokenFacts, decide};
+use crate::policy::{Decision, TokenFacts, decide, explain};
 use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, TokenObservation, ts};
 
 /// A revocation the policy selected, waiting for the guard and the mode to say what happens.
@@ -41,25 +41,18 @@ impl Planned {
         now: &str,
     ) -> NewRevocation {
         NewRevocation {
-            intent_id: None,
-            token_id: Some(self.token_id.clone()),
-            user_id: self.user_id.clone(),
-            client_id: self.client_id.clone(),
-            trigger: "policy",
             policy: Some(self.rules.join(",")),
             reason: Some(self.reason.clone()),
-            mode: mode.as_str(),
-            state,
-            requested_at: now.to_owned(),
-            completed_at: None,
-            attempts: 0,
-            http_status: None,
-            okta_request_id: None,
-            error: None,
             sweep_id,
-            job_id: None,
-            verified_at: None,
-            next_attempt_at: None,
+            ..NewRevocation::new(
+                Some(self.token_id.clone()),
+                self.user_id.clone(),
+                self.client_id.clone(),
+                "policy",
+                mode.as_str(),
+                state,
+                now,
+            )
         }
     }
 }
@@ -194,10 +187,11 @@ fn observe<'a>(
                 format!("exempt: {exemption}"),
             ));
         }
-        Decision::Revoke { rules, reason } => {
+        Decision::Revoke { rules } => {
+            let reason = explain(&deps.policies, &facts, now);
             listed
                 .planned
-                .push(Planned::new(target, token_id, owned(rules), reason.clone()));
+                .push(Planned::new(target, token_id, owned(rules), reason));
         }
     }
     TokenObservation {

@@ -139,24 +139,21 @@ async fn resolve(
     let now = Utc::now();
     let base = NewRevocation {
         intent_id: work.intent.map(|(id, _)| id),
-        token_id: row.token_id.clone(),
-        user_id: row.user_id.clone(),
-        client_id: row.client_id.clone(),
-        trigger: work.trigger,
         policy: row.policy.clone(),
         reason: row.reason.clone(),
-        mode: "enforce",
-        state: RevocationState::AlreadyGone,
-        requested_at: row.requested_at.clone(),
         completed_at: Some(ts(now)),
         attempts: row.attempts,
-        http_status: None,
-        okta_request_id: None,
-        error: None,
         sweep_id: row.sweep_id,
         job_id: row.job_id,
-        verified_at: None,
-        next_attempt_at: None,
+        ..NewRevocation::new(
+            row.token_id.clone(),
+            row.user_id.clone(),
+            row.client_id.clone(),
+            work.trigger,
+            "enforce",
+            RevocationState::AlreadyGone,
+            row.requested_at.clone(),
+        )
     };
     match okta.get_token(&user, &client, &token).await {
         Ok(Some(found)) if found.token.is_active() => {

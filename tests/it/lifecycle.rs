@@ -292,25 +292,18 @@ async fn pending_intents_of_a_dead_run_are_resolved_at_the_next_start() {
     for t in [still_there, revoked_meanwhile] {
         app.store
             .append_revocation(&NewRevocation {
-                intent_id: None,
-                token_id: Some(t.id.clone()),
-                user_id: t.user_id.clone(),
-                client_id: t.client_id.clone(),
-                trigger: "policy",
                 policy: Some("old-admin".into()),
                 reason: Some("interrupted".into()),
-                mode: "enforce",
-                state: RevocationState::Pending,
-                requested_at: revokd::store::ts(chrono::Utc::now()),
-                completed_at: None,
-                attempts: 0,
-                http_status: None,
-                okta_request_id: None,
-                error: None,
                 sweep_id: Some(dead),
-                job_id: None,
-                verified_at: None,
-                next_attempt_at: None,
+                ..NewRevocation::new(
+                    Some(t.id.clone()),
+                    t.user_id.clone(),
+                    t.client_id.clone(),
+                    "policy",
+                    "enforce",
+                    RevocationState::Pending,
+                    revokd::store::ts(chrono::Utc::now()),
+                )
             })
             .await
             .unwrap();
@@ -424,25 +417,17 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
         .unwrap();
     app.store
         .append_revocation(&NewRevocation {
-            intent_id: None,
-            token_id: Some(token.id.clone()),
-            user_id: user.clone(),
-            client_id: client.clone(),
-            trigger: "offboard",
-            policy: None,
             reason: Some("left the company".into()),
-            mode: "enforce",
-            state: RevocationState::Pending,
-            requested_at: revokd::store::ts(chrono::Utc::now()),
-            completed_at: None,
-            attempts: 0,
-            http_status: None,
-            okta_request_id: None,
-            error: None,
-            sweep_id: None,
             job_id: Some(job_id),
-            verified_at: None,
-            next_attempt_at: None,
+            ..NewRevocation::new(
+                Some(token.id.clone()),
+                user.clone(),
+                client.clone(),
+                "offboard",
+                "enforce",
+                RevocationState::Pending,
+                revokd::store::ts(chrono::Utc::now()),
+            )
         })
         .await
         .unwrap();
@@ -478,7 +463,12 @@ async fn the_progress_counters_end_equal_to_the_sweeps_counts() {
     let live = app.deps.progress.snapshot();
     assert!(report.counts.revocations_done > 0);
     assert_eq!(
-        (live.targets_done, live.targets_total, live.tokens_seen, live.revocations_done),
+        (
+            live.targets_done,
+            live.targets_total,
+            live.tokens_seen,
+            live.revocations_done
+        ),
         (
             report.counts.targets_total,
             report.counts.targets_total,
