@@ -393,8 +393,13 @@ async fn offboarding_latency(runs: usize) {
         org.base_url(),
         db.display()
     );
+    let targets: String = org
+        .pairs()
+        .iter()
+        .map(|(u, c)| format!("[[targets]]\nuser = \"{u}\"\nclient = \"{c}\"\n"))
+        .collect();
     let config_path = dir.path().join("revokd.toml");
-    std::fs::write(&config_path, config).expect("config");
+    std::fs::write(&config_path, config + &targets).expect("config");
     let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
         .arg("--config")
         .arg(&config_path)
