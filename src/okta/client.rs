@@ -150,7 +150,8 @@ impl OktaClient {
             budget: BudgetSettings {
                 max_share: okta.rate_limit.max_share,
                 requests_per_minute: okta.rate_limit.requests_per_minute,
-                max_wait: okta.max_backoff,
+                // A window is at most a minute; this only guards against a bogus Reset.
+                max_wait: Duration::from_secs(120),
             },
             concurrency: okta.concurrency,
             ..ClientSettings::default()

@@ -1,10 +1,10 @@
 //! Adaptive concurrency (AIMD): how many requests revokd keeps in flight to Okta. A
-//! concurrency 429 (`X-Rate-Limit-Limit: 0`, `-Remaining: 0`) halves the limit (at most once a
-//! second, so one burst of 429s counts once); each success raises it by `1/limit`, about one
-//! more request per round of successes, back up to `okta.concurrency`.
+//! concurrency 429 (`X-Rate-Limit-Limit: 0`, `-Remaining: 0`) halves the limit, once per
+//! round: 429s answering requests sent before the last decrease are the same burst and do not
+//! halve it again. Each success raises it by `1/limit`, about one more request per round of
+//! successes, back up to `okta.concurrency`.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -37,6 +37,7 @@ pub struct Aimd {
 pub struct Permit<'a> {
     aimd: &'a Aimd,
     signal: Signal,
+    issued_at: Instant,
 }
 
 impl Permit<'_> {
@@ -48,7 +49,7 @@ impl Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.aimd.release(self.signal);
+        self.aimd.release(self.signal, self.issued_at);
     }
 }
 
@@ -89,6 +90,7 @@ impl Aimd {
                     return Permit {
                         aimd: self,
                         signal: Signal::Other,
+                        issued_at: Instant::now(),
                     };
                 }
             }
@@ -96,18 +98,15 @@ impl Aimd {
         }
     }
 
-    fn release(&self, signal: Signal) {
+    fn release(&self, signal: Signal, issued_at: Instant) {
         {
             let mut s = self.lock();
             s.in_flight = s.in_flight.saturating_sub(1);
-            let now = Instant::now();
             match signal {
                 Signal::Concurrency => {
-                    if s.last_decrease
-                        .is_none_or(|t| now - t >= Duration::from_secs(1))
-                    {
+                    if s.last_decrease.is_none_or(|t| issued_at > t) {
                         s.limit = (s.limit / 2.0).max(1.0);
-                        s.last_decrease = Some(now);
+                        s.last_decrease = Some(Instant::now());
                     }
                 }
                 Signal::Other => s.limit = (s.limit + 1.0 / s.limit).min(self.max as f64),
@@ -119,16 +118,26 @@ impl Aimd {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test(start_paused = true)]
     async fn a_concurrency_signal_halves_the_limit_once_per_burst_and_successes_restore_it() {
         let aimd = Aimd::new(8);
-        for _ in 0..3 {
-            aimd.acquire().await.finish(Signal::Concurrency);
+        // Three requests in flight together, all refused: one burst, one halving.
+        let burst = [
+            aimd.acquire().await,
+            aimd.acquire().await,
+            aimd.acquire().await,
+        ];
+        tokio::time::advance(Duration::from_millis(1)).await;
+        for permit in burst {
+            permit.finish(Signal::Concurrency);
         }
         assert_eq!(aimd.limit(), 4);
-        tokio::time::advance(Duration::from_secs(2)).await;
+        // A request sent after that decrease and refused again halves it again.
+        tokio::time::advance(Duration::from_millis(1)).await;
         aimd.acquire().await.finish(Signal::Concurrency);
         assert_eq!(aimd.limit(), 2);
         for _ in 0..40 {

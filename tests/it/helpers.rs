@@ -30,9 +30,12 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// The API token every test org accepts, unless a test picks its own.
 pub const SIM_TOKEN: &str = "sim-api-token";
 
-/// A small org: 12 pairs, one of them big enough (250–600 tokens) for paging to matter.
+/// A small org: 12 pairs, one of them big enough (250–600 tokens) for paging to matter. Its
+/// rate limit is generous (revokd's share is 500 requests a second) so that only the tests
+/// about rate limits wait on them.
 pub fn small_org() -> SimConfig {
     SimConfig {
+        rate_limit_per_window: 60_000,
         seed: 7,
         now: Utc::now(),
         users: 6,

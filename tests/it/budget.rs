@@ -1,0 +1,87 @@
+//! The rate-limit budget against the simulated org: with other integrations taking half of
+//! every bucket and `max_share` 0.5, a multi-window sweep is served no 429; an org whose
+//! concurrency limit is below revokd's configured concurrency makes revokd back off (AIMD)
+//! instead of hammering it, and the sweep completes.
+
+use std::time::Duration;
+
+use revokd::config::Mode;
+use revokd::sim::SimConfig;
+
+use crate::helpers::{small_org, spawn_app_with};
+
+#[tokio::test]
+async fn with_others_using_half_of_each_bucket_a_sweep_across_windows_gets_no_429() {
+    let sim = SimConfig {
+        users: 10,
+        clients: 5,
+        pairs: 40,
+        big_pairs: 0,
+        rate_limit_per_window: 20,
+        window: Duration::from_secs(1),
+        ..small_org()
+    };
+    let app = spawn_app_with(sim, |c| c.okta.rate_limit.max_share = 0.5).await;
+    app.org.set_background_load(0.5);
+    let report = app.sweep(Mode::DryRun).await;
+    let stats = app.org.stats();
+    assert_eq!(report.counts.targets_failed, 0);
+    assert!(
+        report.counts.http_requests >= 40,
+        "the sweep spans several windows"
+    );
+    assert_eq!(
+        (stats.rate_limited, stats.concurrency_limited),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(
+        report.counts.budget_wait_ms > 0,
+        "revokd waited for the next window instead"
+    );
+    app.assert_pairs_stored(None).await;
+}
+
+#[tokio::test]
+async fn a_concurrency_limit_below_ours_lowers_what_we_keep_in_flight_and_the_sweep_completes() {
+    let sim = SimConfig {
+        users: 10,
+        clients: 5,
+        pairs: 40,
+        big_pairs: 0,
+        concurrency_limit: 2,
+        latency: Duration::from_millis(30),
+        // No time-based limit: only the concurrency limit constrains the sweep.
+        rate_limit_per_window: 0,
+        ..small_org()
+    };
+    let app = spawn_app_with(sim, |c| {
+        c.okta.concurrency = 8;
+        c.okta.max_retries = 10;
+    })
+    .await;
+    let report = app.sweep(Mode::DryRun).await;
+    let stats = app.org.stats();
+    assert_eq!(
+        report.counts.targets_failed,
+        0,
+        "{:?}",
+        report.failures.first()
+    );
+    assert!(stats.concurrency_limited > 0, "the org pushed back");
+    assert!(stats.peak_concurrency <= 2);
+    // Eight workers against a limit of two would see most attempts refused; halving the
+    // in-flight limit on each burst keeps refusals to a small share of the requests.
+    let admitted = stats.requests - stats.concurrency_limited;
+    assert!(
+        stats.concurrency_limited < admitted,
+        "refused {} of {} requests",
+        stats.concurrency_limited,
+        stats.requests
+    );
+    assert_eq!(
+        report.counts.http_429_concurrency,
+        stats.concurrency_limited
+    );
+    app.assert_pairs_stored(None).await;
+}
