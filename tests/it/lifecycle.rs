@@ -25,6 +25,15 @@ async fn life_of(app: &crate::helpers::TestApp, token: &str) -> Vec<(String, i64
         .collect()
 }
 
+/// The org below with the admin policy, and a guard that lets every selected token through.
+async fn admin_app() -> crate::helpers::TestApp {
+    spawn_app_with(org_with_targets(), |c| {
+        c.policies = vec![admin_policy()];
+        c.safety.max_revocation_fraction = 1.0;
+    })
+    .await
+}
+
 fn org_with_targets() -> SimConfig {
     SimConfig {
         users: 10,
@@ -147,11 +156,7 @@ async fn a_204_that_does_not_take_is_retried_across_sweeps_until_irrevocable_the
 
 #[tokio::test]
 async fn a_revoked_token_that_comes_back_is_flagged_and_revoked_again() {
-    let app = spawn_app_with(org_with_targets(), |c| {
-        c.policies = vec![admin_policy()];
-        c.safety.max_revocation_fraction = 1.0;
-    })
-    .await;
+    let app = admin_app().await;
     let victim = admin_policy_selects(&app.org, app.now)
         .into_iter()
         .next()
@@ -202,11 +207,7 @@ async fn a_revoked_token_that_comes_back_is_flagged_and_revoked_again() {
 
 #[tokio::test]
 async fn delete_failures_keep_the_status_error_and_okta_request_id() {
-    let app = spawn_app_with(org_with_targets(), |c| {
-        c.policies = vec![admin_policy()];
-        c.safety.max_revocation_fraction = 1.0;
-    })
-    .await;
+    let app = admin_app().await;
     let victim = admin_policy_selects(&app.org, app.now)
         .into_iter()
         .next()
@@ -258,11 +259,7 @@ async fn delete_failures_keep_the_status_error_and_okta_request_id() {
 
 #[tokio::test]
 async fn pending_intents_of_a_dead_run_are_resolved_at_the_next_start() {
-    let app = spawn_app_with(org_with_targets(), |c| {
-        c.policies = vec![admin_policy()];
-        c.safety.max_revocation_fraction = 1.0;
-    })
-    .await;
+    let app = admin_app().await;
     let selected = admin_policy_selects(&app.org, app.now);
     assert!(selected.len() >= 2, "the seed selects two tokens");
     let (still_there, revoked_meanwhile) = (&selected[0], &selected[1]);
@@ -454,11 +451,7 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
 
 #[tokio::test]
 async fn the_progress_counters_end_equal_to_the_sweeps_counts() {
-    let app = spawn_app_with(org_with_targets(), |c| {
-        c.policies = vec![admin_policy()];
-        c.safety.max_revocation_fraction = 1.0;
-    })
-    .await;
+    let app = admin_app().await;
     let report = app.sweep(Mode::Enforce).await;
     let live = app.deps.progress.snapshot();
     assert!(report.counts.revocations_done > 0);
