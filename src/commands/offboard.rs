@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 
-use super::{Exit, Failure, deps, load_config};
+use super::{Exit, Failure, deps, load_config, progress};
 use crate::cli::{Cli, OffboardArgs};
 use crate::config;
 use crate::offboard::{
@@ -52,9 +52,10 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
         job_id,
         dry_run: args.dry_run,
     };
-    let report = offboard_user(&deps, &offboarding, VerifySettings::default())
-        .await
-        .map_err(store_err)?;
+    let line = progress::show(std::sync::Arc::clone(&deps.progress));
+    let report = offboard_user(&deps, &offboarding, VerifySettings::default()).await;
+    line.finish().await;
+    let report = report.map_err(store_err)?;
     let (state, error) = if report.succeeded() {
         ("done", None)
     } else {

@@ -148,8 +148,14 @@ pub async fn offboard_user(
                 report.discovery_error = Some(e.to_string());
             }
         }
+        deps.progress.start(clients.len(), None);
         for target in clients.values() {
-            report.clients.push(pair::offboard_pair(deps, job, target, verify).await?);
+            let outcome = pair::offboard_pair(deps, job, target, verify).await?;
+            deps.progress.target_done(outcome.tokens);
+            if outcome.verified {
+                deps.progress.revoked_many(outcome.tokens);
+            }
+            report.clients.push(outcome);
         }
         info!(
             clients = report.clients.len(),

@@ -98,7 +98,7 @@ pub async fn run_once(
     async move {
         let (okta, stats) = deps.okta.with_fresh_stats();
         deps.progress
-            .start(plan.targets.len(), std::sync::Arc::clone(&stats));
+            .start(plan.targets.len(), Some(std::sync::Arc::clone(&stats)));
         let mut report = SweepReport::new(sweep_id, plan.mode, plan.targets.len());
         if plan.mode == Mode::Enforce {
             report.reconciled = reconcile(deps, &okta).await?;

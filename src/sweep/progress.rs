@@ -29,7 +29,7 @@ pub struct ProgressSnapshot {
 }
 
 impl Progress {
-    pub(super) fn start(&self, targets: usize, http: Arc<HttpStats>) {
+    pub(crate) fn start(&self, targets: usize, http: Option<Arc<HttpStats>>) {
         self.targets_total.store(targets as u64, Ordering::Relaxed);
         self.targets_done.store(0, Ordering::Relaxed);
         self.tokens_seen.store(0, Ordering::Relaxed);
@@ -37,16 +37,20 @@ impl Progress {
         *self
             .http
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(http);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = http;
     }
 
-    pub(super) fn target_done(&self, tokens: u64) {
+    pub(crate) fn target_done(&self, tokens: u64) {
         self.targets_done.fetch_add(1, Ordering::Relaxed);
         self.tokens_seen.fetch_add(tokens, Ordering::Relaxed);
     }
 
     pub(super) fn revoked(&self) {
         self.revocations_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn revoked_many(&self, n: u64) {
+        self.revocations_done.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The counters now.

@@ -471,3 +471,46 @@ async fn the_progress_counters_end_equal_to_the_sweeps_counts() {
     );
     assert_eq!(live.http_429, report.counts.http_429);
 }
+
+#[tokio::test]
+async fn offboarding_progress_counts_the_users_clients_and_tokens() {
+    let app = crate::helpers::spawn_app(org_with_targets()).await;
+    let (user, _) = app.small_pair();
+    let job = revokd::store::NewJob {
+        user_id: user.clone(),
+        source: "cli",
+        event_id: None,
+        event_type: None,
+        reason: None,
+    };
+    let job_id = app
+        .store
+        .start_job(&job, revokd::sweep::runner::current(), chrono::Utc::now())
+        .await
+        .unwrap();
+    let offboarding = revokd::offboard::Offboarding {
+        user: revokd::okta::UserId::new(&user).unwrap(),
+        clients: Vec::new(),
+        reason: "left".into(),
+        job_id,
+        dry_run: false,
+    };
+    let report = revokd::offboard::offboard_user(
+        &app.deps,
+        &offboarding,
+        revokd::offboard::VerifySettings::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.succeeded());
+    let live = app.deps.progress.snapshot();
+    assert_eq!(
+        (live.targets_done, live.targets_total),
+        (report.clients.len() as u64, report.clients.len() as u64)
+    );
+    assert_eq!(
+        (live.tokens_seen, live.revocations_done),
+        (report.tokens(), report.tokens())
+    );
+    assert!(report.tokens() > 0);
+}
