@@ -3,17 +3,17 @@
 //! Okta error body. Pure functions of their inputs; `base` is the org origin with no
 //! trailing slash.
 
-use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Value, json};
 
 use super::seed::scope_id;
 use super::store::Store;
 use super::types::SimToken;
-
-/// Okta's timestamp text: millisecond precision and a `Z`.
-pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
 
 /// The authorization-server id at the end of an issuer URL (`…/oauth2/aus…`).
 fn auth_server_id(issuer: &str) -> &str {
@@ -24,57 +24,261 @@ fn client_name<'a>(store: &'a Store, client_id: &'a str) -> &'a str {
     store.client_name(client_id).unwrap_or(client_id)
 }
 
-/// An `OAuth2RefreshToken` object; with `expand` the `_embedded.scopes` are included.
-pub(crate) fn token(base: &str, store: &Store, t: &SimToken, expand: bool) -> Value {
-    let user_url = format!("{base}/api/v1/users/{}", t.user_id);
-    let self_url = format!("{user_url}/clients/{}/tokens/{}", t.client_id, t.id);
-    let name = client_name(store, &t.client_id);
-    let auth_server = auth_server_id(&t.issuer);
-    let mut v = json!({
-        "id": t.id,
-        "status": "ACTIVE",
-        "created": timestamp(t.created),
-        "lastUpdated": timestamp(t.last_updated),
-        "issuer": t.issuer,
-        "clientId": t.client_id,
-        "userId": t.user_id,
-        "scopes": t.scopes,
-        "_links": {
-            "app": { "href": format!("{base}/api/v1/apps/{}", t.client_id), "title": name },
-            "self": { "href": self_url },
-            "revoke": { "href": self_url, "hints": { "allow": ["DELETE"] } },
-            "client": { "href": format!("{base}/oauth2/v1/clients/{}", t.client_id), "title": name },
-            "user": { "href": user_url, "title": t.user_id },
-            "authorizationServer": {
-                "href": format!("{base}/api/v1/authorizationServers/{auth_server}"),
-                "title": "Custom Authorization Server",
+/// An `OAuth2RefreshToken` object; with `expand` the `_embedded.scopes` are included. It
+/// borrows the token and serializes straight into the output, in the order Okta writes the
+/// fields: a page of 200 tokens is written without building a tree of values first.
+pub(crate) struct TokenJson<'a> {
+    base: &'a str,
+    store: &'a Store,
+    token: &'a SimToken,
+    expand: bool,
+}
+
+impl<'a> TokenJson<'a> {
+    pub(crate) fn new(base: &'a str, store: &'a Store, token: &'a SimToken, expand: bool) -> Self {
+        TokenJson {
+            base,
+            store,
+            token,
+            expand,
+        }
+    }
+}
+
+impl Serialize for TokenJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (base, t) = (self.base, self.token);
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("id", &t.id)?;
+        map.serialize_entry("status", "ACTIVE")?;
+        map.serialize_entry("created", &Text(Okta(t.created)))?;
+        map.serialize_entry("lastUpdated", &Text(Okta(t.last_updated)))?;
+        if let Some(at) = t.expires_at {
+            map.serialize_entry("expiresAt", &Text(Okta(at)))?;
+        }
+        map.serialize_entry("issuer", &t.issuer)?;
+        map.serialize_entry("clientId", &t.client_id)?;
+        map.serialize_entry("userId", &t.user_id)?;
+        map.serialize_entry("scopes", &t.scopes)?;
+        let auth_server = auth_server_id(&t.issuer);
+        if self.expand {
+            let scopes = Scopes {
+                base,
+                store: self.store,
+                names: &t.scopes,
+                auth_server,
+            };
+            map.serialize_entry("_embedded", &Embedded { scopes })?;
+        }
+        map.serialize_entry(
+            "_links",
+            &TokenLinks {
+                base,
+                token: t,
+                name: client_name(self.store, &t.client_id),
+                auth_server,
             },
-        },
-    });
-    if let (Some(at), Some(obj)) = (t.expires_at, v.as_object_mut()) {
-        obj.insert("expiresAt".to_owned(), Value::String(timestamp(at)));
+        )?;
+        map.end()
     }
-    if expand && let Some(obj) = v.as_object_mut() {
-        let scopes: Vec<Value> = t
-            .scopes
-            .iter()
-            .map(|name| {
-                let id = store.scope_ids.get(name).cloned().unwrap_or_else(|| scope_id(name));
-                json!({
-                    "id": id,
-                    "name": name,
-                    "displayName": name,
-                    "description": format!("Allows the app to use the {name} scope."),
-                    "_links": { "scope": {
-                        "href": format!("{base}/api/v1/authorizationServers/{auth_server}/scopes/{id}"),
-                        "title": name,
-                    } },
-                })
-            })
-            .collect();
-        obj.insert("_embedded".to_owned(), json!({ "scopes": scopes }));
+}
+
+/// A value written with its `Display` form as a JSON string.
+struct Text<D>(D);
+
+impl<D: fmt::Display> Serialize for Text<D> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
     }
-    v
+}
+
+/// Okta's timestamp text: millisecond precision and a `Z` (`2026-11-29T22:00:00.000Z`).
+struct Okta(DateTime<Utc>);
+
+impl fmt::Display for Okta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.timestamp_subsec_millis().min(999)
+        )
+    }
+}
+
+/// Joins its parts when written, so a URL is never built as a `String` first.
+struct Url<'a, const N: usize>([&'a str; N]);
+
+impl<const N: usize> fmt::Display for Url<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|part| f.write_str(part))
+    }
+}
+
+/// `{ "href": …, "title": …, "hints": { "allow": [method] } }`, title and hints optional.
+struct Link<'a, const N: usize> {
+    href: Url<'a, N>,
+    title: Option<&'a str>,
+    allow: Option<&'static str>,
+}
+
+impl<const N: usize> Serialize for Link<'_, N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("href", &Text(&self.href))?;
+        if let Some(title) = self.title {
+            map.serialize_entry("title", title)?;
+        }
+        if let Some(method) = self.allow {
+            map.serialize_entry("hints", &Hints { allow: [method] })?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Hints {
+    allow: [&'static str; 1],
+}
+
+fn link<'a, const N: usize>(href: [&'a str; N], title: Option<&'a str>) -> Link<'a, N> {
+    Link {
+        href: Url(href),
+        title,
+        allow: None,
+    }
+}
+
+struct TokenLinks<'a> {
+    base: &'a str,
+    token: &'a SimToken,
+    name: &'a str,
+    auth_server: &'a str,
+}
+
+impl Serialize for TokenLinks<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (base, t, name) = (self.base, self.token, self.name);
+        let user = [base, "/api/v1/users/", &t.user_id];
+        let this = [
+            base,
+            "/api/v1/users/",
+            &t.user_id,
+            "/clients/",
+            &t.client_id,
+            "/tokens/",
+            &t.id,
+        ];
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(
+            "app",
+            &link([base, "/api/v1/apps/", &t.client_id], Some(name)),
+        )?;
+        map.serialize_entry("self", &link(this, None))?;
+        let revoke = Link {
+            allow: Some("DELETE"),
+            ..link(this, None)
+        };
+        map.serialize_entry("revoke", &revoke)?;
+        map.serialize_entry(
+            "client",
+            &link([base, "/oauth2/v1/clients/", &t.client_id], Some(name)),
+        )?;
+        map.serialize_entry("user", &link(user, Some(&t.user_id)))?;
+        map.serialize_entry(
+            "authorizationServer",
+            &link(
+                [base, "/api/v1/authorizationServers/", self.auth_server],
+                Some("Custom Authorization Server"),
+            ),
+        )?;
+        map.end()
+    }
+}
+
+struct Embedded<'a> {
+    scopes: Scopes<'a>,
+}
+
+impl Serialize for Embedded<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("scopes", &self.scopes)?;
+        map.end()
+    }
+}
+
+/// `_embedded.scopes`: one `OAuth2Scope` per scope name.
+struct Scopes<'a> {
+    base: &'a str,
+    store: &'a Store,
+    names: &'a [String],
+    auth_server: &'a str,
+}
+
+impl Serialize for Scopes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.names.len()))?;
+        for name in self.names {
+            let id = match self.store.scope_ids.get(name) {
+                Some(id) => Cow::Borrowed(id.as_str()),
+                None => Cow::Owned(scope_id(name)),
+            };
+            seq.serialize_element(&Scope {
+                base: self.base,
+                name,
+                id: &id,
+                auth_server: self.auth_server,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ScopeLinks<'a> {
+    scope: Link<'a, 5>,
+}
+
+struct Scope<'a> {
+    base: &'a str,
+    name: &'a str,
+    id: &'a str,
+    auth_server: &'a str,
+}
+
+impl Serialize for Scope<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let name = self.name;
+        let href = [
+            self.base,
+            "/api/v1/authorizationServers/",
+            self.auth_server,
+            "/scopes/",
+            self.id,
+        ];
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("id", self.id)?;
+        map.serialize_entry("name", name)?;
+        map.serialize_entry("displayName", name)?;
+        map.serialize_entry(
+            "description",
+            &Text(format_args!("Allows the app to use the {name} scope.")),
+        )?;
+        map.serialize_entry(
+            "_links",
+            &ScopeLinks {
+                scope: link(href, Some(name)),
+            },
+        )?;
+        map.end()
+    }
 }
 
 /// An `OAuth2Client` object as listUserClients returns it.

@@ -33,12 +33,9 @@ pub(crate) struct Shaped {
 
 impl Reply {
     pub(crate) fn from_outcome(outcome: Outcome, rate: RateHeaders) -> Reply {
-        let body = outcome
-            .body
-            .map(|v| serde_json::to_vec(&v).unwrap_or_default());
         Reply {
             status: outcome.status,
-            body,
+            body: outcome.body,
             content_type: "application/json",
             self_link: outcome.self_link,
             next_link: outcome.next_link,

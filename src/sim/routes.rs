@@ -6,6 +6,7 @@
 use axum::http::Method;
 use chrono::Utc;
 use percent_encoding::percent_decode_str;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::render;
@@ -31,16 +32,17 @@ pub(crate) struct Route {
 #[derive(Debug)]
 pub(crate) struct Outcome {
     pub(crate) status: u16,
-    pub(crate) body: Option<Value>,
+    /// The JSON body, serialized.
+    pub(crate) body: Option<Vec<u8>>,
     pub(crate) self_link: Option<String>,
     pub(crate) next_link: Option<String>,
 }
 
 impl Outcome {
-    fn json(status: u16, body: Value) -> Outcome {
+    pub(crate) fn json(status: u16, body: &impl Serialize) -> Outcome {
         Outcome {
             status,
-            body: Some(body),
+            body: Some(serde_json::to_vec(body).unwrap_or_default()),
             self_link: None,
             next_link: None,
         }
@@ -64,7 +66,7 @@ impl Outcome {
     ) -> Outcome {
         let (code, default) = render::status_error(status);
         let summary = summary.unwrap_or_else(|| default.to_owned());
-        Outcome::json(status, render::error(code, &summary, causes, error_id))
+        Outcome::json(status, &render::error(code, &summary, causes, error_id))
     }
 }
 
@@ -242,7 +244,7 @@ pub(crate) fn dispatch(
                 .filter_map(|p| store.clients.get(p.client as usize))
                 .map(|c| render::client(base, user, &c.id, &c.name))
                 .collect();
-            let mut out = Outcome::json(200, Value::Array(clients));
+            let mut out = Outcome::json(200, &clients);
             out.self_link = Some(self_link);
             out
         }
@@ -257,7 +259,9 @@ pub(crate) fn dispatch(
             };
             if let Some(token_id) = &route.token {
                 return match pair.and_then(|p| store.get(p, token_id)) {
-                    Some(t) => Outcome::json(200, render::token(base, store, &t, q.expand)),
+                    Some(t) => {
+                        Outcome::json(200, &render::TokenJson::new(base, store, &t, q.expand))
+                    }
                     None => missing(Missing::Token),
                 };
             }
@@ -276,15 +280,14 @@ pub(crate) fn dispatch(
                 }
                 _ => None,
             };
-            let body = tokens
+            let body: Vec<_> = tokens
                 .iter()
-                .map(|t| render::token(base, store, t, q.expand))
+                .map(|t| render::TokenJson::new(base, store, t, q.expand))
                 .collect();
             Outcome {
-                status: 200,
-                body: Some(Value::Array(body)),
                 self_link: Some(self_link),
                 next_link,
+                ..Outcome::json(200, &body)
             }
         }
         RouteKind::RevokeAll => match store.resolve(user, client) {

@@ -114,7 +114,7 @@ impl SysLog {
             .filter(|e| types.as_ref().is_none_or(|t| t.contains(&e.event_type)))
             .take(limit)
             .collect();
-        let body = Value::Array(matching.iter().map(|e| e.event.clone()).collect());
+        let body: Vec<&Value> = matching.iter().map(|e| &e.event).collect();
         let self_link = format!("{base}{path}?{query}");
         let next_link = if until.is_some() {
             None
@@ -133,10 +133,9 @@ impl SysLog {
             Some(format!("{base}{path}?{}", next.finish()))
         };
         Outcome {
-            status: 200,
-            body: Some(body),
             self_link: Some(self_link),
             next_link,
+            ..Outcome::json(200, &body)
         }
     }
 }
@@ -177,9 +176,8 @@ mod tests {
 
     fn body(o: &Outcome) -> Vec<Value> {
         o.body
-            .as_ref()
-            .and_then(Value::as_array)
-            .cloned()
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or_default()
     }
 
