@@ -8,8 +8,8 @@ use tracing::{Instrument, info_span, warn};
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
 use crate::okta::{self, OktaClient};
-use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, TokenObservation, ts};
-use crate::sweep::{Deps, Target};
+use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, ts};
+use crate::sweep::{Deps, Target, observation};
 
 /// Lists, revokes and verifies one pair; appends every audit row of it.
 pub(super) async fn offboard_pair(
@@ -144,14 +144,7 @@ async fn record(
     error: Option<&str>,
 ) -> Result<(), store::Error> {
     deps.store
-        .record_target(
-            target.user.as_str(),
-            target.client.as_str(),
-            target.source,
-            result,
-            error,
-            Utc::now(),
-        )
+        .record_target(&target.result(result, error.map(str::to_owned), Utc::now()))
         .await
 }
 
@@ -194,29 +187,16 @@ async fn list_pair(
             Err(e) if e.is_not_found() => return Ok(Ok(Vec::new())),
             Err(e) => return Ok(Err(e)),
         };
-        let rows: Vec<TokenObservation<'_>> = page
+        let rows: Vec<_> = page
             .tokens
-            .iter()
-            .filter_map(|o| {
-                let t = &o.token;
-                let id = t.id.as_deref()?;
-                if t.is_active() {
-                    active.push(id.to_owned());
+            .into_iter()
+            .filter(|o| o.token.id.is_some())
+            .map(|o| {
+                if o.token.is_active() {
+                    active.extend(o.token.id.clone());
                 }
-                Some(TokenObservation {
-                    token_id: id,
-                    user_id: target.user.as_str(),
-                    client_id: target.client.as_str(),
-                    issuer: t.issuer.as_deref(),
-                    status: t.status.as_ref().map(|s| s.as_str()),
-                    scopes_json: serde_json::to_string(&t.scope_names())
-                        .unwrap_or_else(|_| "[]".into()),
-                    created_at: t.created.map(ts),
-                    last_updated_at: t.last_updated.map(ts),
-                    expires_at: t.expires_at.map(ts),
-                    raw_json: &o.raw_json,
-                    policy_matches: "[]".into(),
-                })
+                let scopes = o.token.scope_names();
+                observation(target, o, &scopes, "[]".into())
             })
             .collect();
         deps.store.record_page(None, &rows, Utc::now()).await?;

@@ -5,6 +5,7 @@
 mod audit;
 mod daemon;
 mod fault;
+mod ingest;
 mod intents;
 mod offboarding;
 mod snapshots;
@@ -24,9 +25,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
 pub use daemon::DbGauges;
 pub use fault::Fault;
+pub use ingest::{Ingest, Pending};
 pub use offboarding::{JobRow, NewJob};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
-pub use tokens::{TargetOutcome, TokenObservation, TokenRow};
+pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
 
 /// A storage failure. Each message leads with what went wrong in plain words (see [`Fault`])
 /// and ends with SQLite's own message.
@@ -42,6 +44,12 @@ pub enum Error {
         .0.display()
     )]
     MissingDirectory(PathBuf),
+    /// The observation writer stopped before answering (it panicked or was shut down).
+    #[error("the database writer stopped before the write was confirmed")]
+    WriterStopped,
+    /// One failed transaction of the observation writer, told to each job it held.
+    #[error("{0}")]
+    Shared(std::sync::Arc<Error>),
     /// A command that only reads found no database file.
     #[error("the database file {} does not exist (fix database.url, or run a sweep or              `revokd db migrate` first)", .0.display())]
     MissingFile(PathBuf),
@@ -69,7 +77,8 @@ impl Error {
                 Fault::of(e)
             }
             Error::MissingDirectory(_) | Error::MissingFile(_) => Some(Fault::CannotOpen),
-            Error::Migrate(_) => None,
+            Error::Shared(e) => e.fault(),
+            Error::Migrate(_) | Error::WriterStopped => None,
         }
     }
 }

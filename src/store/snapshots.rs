@@ -42,18 +42,18 @@ mod tests {
     use crate::store::{NewRevocation, RevocationState, TokenObservation};
     use chrono::Duration;
 
-    fn obs(id: &str) -> TokenObservation<'_> {
+    fn obs(id: &str) -> TokenObservation {
         TokenObservation {
-            token_id: id,
-            user_id: "00u1",
-            client_id: "0oa1",
+            token_id: id.into(),
+            user_id: "00u1".into(),
+            client_id: "0oa1".into(),
             issuer: None,
-            status: Some("ACTIVE"),
+            status: Some("ACTIVE".into()),
             scopes_json: "[]".into(),
             created_at: None,
             last_updated_at: None,
             expires_at: None,
-            raw_json: "{}",
+            raw_json: "{}".into(),
             policy_matches: "[]".into(),
         }
     }

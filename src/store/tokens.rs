@@ -2,25 +2,25 @@
 //! every observation of it, and how each user/client pair last fared.
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::{Error, Store, ts};
 
 /// One token as observed in a listing, ready to store.
 #[derive(Debug, Clone)]
-pub struct TokenObservation<'a> {
-    pub token_id: &'a str,
-    pub user_id: &'a str,
-    pub client_id: &'a str,
-    pub issuer: Option<&'a str>,
-    pub status: Option<&'a str>,
+pub struct TokenObservation {
+    pub token_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub issuer: Option<String>,
+    pub status: Option<String>,
     /// JSON array of scope names.
     pub scopes_json: String,
     pub created_at: Option<String>,
     pub last_updated_at: Option<String>,
     pub expires_at: Option<String>,
     /// The token's JSON exactly as Okta sent it.
-    pub raw_json: &'a str,
+    pub raw_json: String,
     /// JSON array of the policy rules it matched.
     pub policy_matches: String,
 }
@@ -53,81 +53,220 @@ pub enum TargetOutcome {
     Failed,
 }
 
-/// Rows per multi-row INSERT: 11 binds each stays far below SQLite's variable limit.
-const CHUNK: usize = 500;
+/// Rows per multi-row INSERT, largest first. Rows are written as runs of these few shapes,
+/// so each statement is prepared once per connection and kept (a statement per page size
+/// would be parsed anew every time, or cached without bound).
+const SHAPES: [usize; 4] = [64, 16, 4, 1];
+
+const UPSERT_TOKENS: &str = "INSERT INTO tokens (token_id, user_id, client_id, issuer, status,
+    scopes, created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches) ";
+
+const UPSERT_TOKENS_TAIL: &str = " ON CONFLICT (token_id) DO UPDATE SET user_id = excluded.user_id,
+    client_id = excluded.client_id, issuer = excluded.issuer, status = excluded.status,
+    scopes = excluded.scopes, created_at = excluded.created_at,
+    last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
+    last_seen_at = excluded.last_seen_at, gone_at = NULL,
+    policy_matches = excluded.policy_matches,
+    reappeared_at = CASE WHEN tokens.revoked_at IS NOT NULL AND excluded.status = 'ACTIVE'
+        THEN excluded.last_seen_at ELSE tokens.reappeared_at END";
+
+const INSERT_SNAPSHOTS: &str = "INSERT INTO token_snapshots (sweep_id, token_id, observed_at,
+    status, scopes, last_updated_at, expires_at, raw_json) ";
+
+/// One observation with the page it came from, ready to write.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Observed<'a> {
+    pub(super) sweep_id: Option<i64>,
+    /// `observed_at` as stored.
+    pub(super) seen: &'a str,
+    pub(super) token: &'a TokenObservation,
+}
+
+/// Writes observations on `conn`, inside the caller's transaction: upserts `tokens` (keeping
+/// `first_seen_at`, clearing `gone_at`) and appends one `token_snapshots` row each. Returns the
+/// ids of tokens revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is
+/// set).
+///
+/// Rows are written in token-id order, whatever order they came in: ids are random, and
+/// inserting them sorted walks the `tokens` key and the snapshots' token index from one end to
+/// the other, touching each index page once, where arrival order would jump between them.
+pub(super) async fn write_observed(
+    conn: &mut SqliteConnection,
+    rows: &mut [Observed<'_>],
+) -> Result<Vec<String>, Error> {
+    // Stable: of two observations of a token at the same instant, the later sent stays last.
+    rows.sort_by(|a, b| {
+        (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
+    });
+    let reappeared = revoked_among(conn, rows).await?;
+    // A token listed twice in one batch gets one upsert, from its latest observation (one
+    // statement may not update a row twice), and a snapshot for each observation.
+    let latest: Vec<&Observed<'_>> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| {
+            rows.get(i + 1)
+                .is_none_or(|next| next.token.token_id != o.token.token_id)
+        })
+        .map(|(_, o)| o)
+        .collect();
+    for run in runs(&latest) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
+        q.push_values(run, |mut row, o| {
+            let t = o.token;
+            row.push_bind(&t.token_id)
+                .push_bind(&t.user_id)
+                .push_bind(&t.client_id)
+                .push_bind(&t.issuer)
+                .push_bind(&t.status)
+                .push_bind(&t.scopes_json)
+                .push_bind(&t.created_at)
+                .push_bind(&t.last_updated_at)
+                .push_bind(&t.expires_at)
+                .push_bind(o.seen)
+                .push_bind(o.seen)
+                .push_bind(&t.policy_matches);
+        });
+        q.push(UPSERT_TOKENS_TAIL);
+        q.build().execute(&mut *conn).await?;
+    }
+    for run in runs(rows) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
+        q.push_values(run, |mut row, o| {
+            let t = o.token;
+            row.push_bind(o.sweep_id)
+                .push_bind(&t.token_id)
+                .push_bind(o.seen)
+                .push_bind(&t.status)
+                .push_bind(&t.scopes_json)
+                .push_bind(&t.last_updated_at)
+                .push_bind(&t.expires_at)
+                .push_bind(&t.raw_json);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(reappeared)
+}
+
+/// `rows` cut into consecutive runs of the [`SHAPES`] sizes, largest first.
+fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = SHAPES.into_iter().find(|&n| n <= rows.len())?;
+        let (run, rest) = rows.split_at(size);
+        rows = rest;
+        Some(run)
+    })
+}
+
+/// The ids among `rows` observed ACTIVE that revokd had revoked, each once, in id order.
+async fn revoked_among(
+    conn: &mut SqliteConnection,
+    rows: &[Observed<'_>],
+) -> Result<Vec<String>, Error> {
+    let mut active: Vec<&str> = rows
+        .iter()
+        .filter(|o| o.token.status.as_deref() == Some("ACTIVE"))
+        .map(|o| o.token.token_id.as_str())
+        .collect();
+    active.dedup();
+    if active.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&active).unwrap_or_else(|_| "[]".into());
+    Ok(sqlx::query_scalar(
+        // The small partial index of revoked tokens, not the primary key: with the key, each id
+        // would cost a read of its row to test `revoked_at`.
+        "SELECT token_id FROM tokens INDEXED BY tokens_revoked WHERE revoked_at IS NOT NULL
+           AND token_id IN (SELECT value FROM json_each(?)) ORDER BY token_id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Marks `gone_at` on a pair's tokens last seen before `listed_since`; see
+/// [`Store::mark_gone`].
+pub(super) async fn write_gone<'e>(
+    e: impl SqliteExecutor<'e>,
+    user_id: &str,
+    client_id: &str,
+    listed_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let done = sqlx::query(
+        "UPDATE tokens SET gone_at = ? WHERE user_id = ? AND client_id = ? AND gone_at IS NULL
+           AND last_seen_at < ?",
+    )
+    .bind(ts(now))
+    .bind(user_id)
+    .bind(client_id)
+    .bind(ts(listed_since))
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// How listing a pair went, for its `targets` row.
+#[derive(Debug, Clone)]
+pub struct TargetResult {
+    pub user_id: String,
+    pub client_id: String,
+    /// `config`, `discovered` or `offboard`.
+    pub source: &'static str,
+    pub outcome: TargetOutcome,
+    pub error: Option<String>,
+    pub polled_at: DateTime<Utc>,
+}
+
+/// Upserts a `targets` row; see [`Store::record_target`].
+pub(super) async fn write_target<'e>(
+    e: impl SqliteExecutor<'e>,
+    r: &TargetResult,
+) -> Result<(), Error> {
+    let result = match r.outcome {
+        TargetOutcome::Ok => "ok",
+        TargetOutcome::Failed => "failed",
+    };
+    sqlx::query(
+        "INSERT INTO targets (user_id, client_id, source, last_polled_at, last_result, last_error)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, client_id) DO UPDATE SET last_polled_at = excluded.last_polled_at,
+            last_result = excluded.last_result, last_error = excluded.last_error",
+    )
+    .bind(&r.user_id)
+    .bind(&r.client_id)
+    .bind(r.source)
+    .bind(ts(r.polled_at))
+    .bind(result)
+    .bind(&r.error)
+    .execute(e)
+    .await?;
+    Ok(())
+}
 
 impl Store {
-    /// Records one page of a listing in a single transaction: upserts `tokens` (keeping
-    /// `first_seen_at`, clearing `gone_at`) and appends one `token_snapshots` row per token.
-    /// Returns the ids of tokens revokd had revoked that are listed as ACTIVE again (their
-    /// `reappeared_at` is set).
+    /// Records one page of a listing in a single transaction (see [`write_observed`]). Sweeps
+    /// write through [`Store::ingest`] instead, which groups pages into fewer transactions.
     pub async fn record_page(
         &self,
         sweep_id: Option<i64>,
-        tokens: &[TokenObservation<'_>],
+        tokens: &[TokenObservation],
         observed_at: DateTime<Utc>,
     ) -> Result<Vec<String>, Error> {
         if tokens.is_empty() {
             return Ok(Vec::new());
         }
         let seen = ts(observed_at);
-        let mut reappeared = Vec::new();
+        let mut rows: Vec<_> = tokens
+            .iter()
+            .map(|token| Observed {
+                sweep_id,
+                seen: &seen,
+                token,
+            })
+            .collect();
         let mut tx = self.pool.begin().await?;
-        for chunk in tokens.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO tokens (token_id, user_id, client_id, issuer, status, scopes, created_at,
-                    last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches) ",
-            );
-            q.push_values(chunk, |mut row, t| {
-                row.push_bind(t.token_id)
-                    .push_bind(t.user_id)
-                    .push_bind(t.client_id)
-                    .push_bind(t.issuer)
-                    .push_bind(t.status)
-                    .push_bind(&t.scopes_json)
-                    .push_bind(&t.created_at)
-                    .push_bind(&t.last_updated_at)
-                    .push_bind(&t.expires_at)
-                    .push_bind(&seen)
-                    .push_bind(&seen)
-                    .push_bind(&t.policy_matches);
-            });
-            q.push(
-                " ON CONFLICT (token_id) DO UPDATE SET user_id = excluded.user_id,
-                    client_id = excluded.client_id, issuer = excluded.issuer, status = excluded.status,
-                    scopes = excluded.scopes, created_at = excluded.created_at,
-                    last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
-                    last_seen_at = excluded.last_seen_at, gone_at = NULL,
-                    policy_matches = excluded.policy_matches,
-                    reappeared_at = CASE WHEN tokens.revoked_at IS NOT NULL AND excluded.status = 'ACTIVE'
-                        THEN excluded.last_seen_at ELSE tokens.reappeared_at END
-                 RETURNING token_id, revoked_at IS NOT NULL AND status = 'ACTIVE' AS back",
-            );
-            // Not cached as prepared statements: a multi-row INSERT's text differs with every
-            // page size, and caching each one costs memory that grows with the org.
-            let rows: Vec<(String, bool)> = q
-                .build_query_as()
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await?;
-            reappeared.extend(rows.into_iter().filter(|(_, back)| *back).map(|(id, _)| id));
-
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO token_snapshots (sweep_id, token_id, observed_at, status, scopes,
-                    last_updated_at, expires_at, raw_json) ",
-            );
-            q.push_values(chunk, |mut row, t| {
-                row.push_bind(sweep_id)
-                    .push_bind(t.token_id)
-                    .push_bind(&seen)
-                    .push_bind(t.status)
-                    .push_bind(&t.scopes_json)
-                    .push_bind(&t.last_updated_at)
-                    .push_bind(&t.expires_at)
-                    .push_bind(t.raw_json);
-            });
-            q.build().persistent(false).execute(&mut *tx).await?;
-        }
+        let reappeared = write_observed(&mut tx, &mut rows).await?;
         tx.commit().await?;
         Ok(reappeared)
     }
@@ -141,17 +280,7 @@ impl Store {
         listed_since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, Error> {
-        let done = sqlx::query(
-            "UPDATE tokens SET gone_at = ? WHERE user_id = ? AND client_id = ? AND gone_at IS NULL
-               AND last_seen_at < ?",
-        )
-        .bind(ts(now))
-        .bind(user_id)
-        .bind(client_id)
-        .bind(ts(listed_since))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        write_gone(&self.pool, user_id, client_id, listed_since, now).await
     }
 
     /// Records that revokd revoked a token.
@@ -179,34 +308,8 @@ impl Store {
     }
 
     /// Records how listing a pair went (`targets` row, created on first sight).
-    pub async fn record_target(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        source: &str,
-        outcome: TargetOutcome,
-        error: Option<&str>,
-        polled_at: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        let result = match outcome {
-            TargetOutcome::Ok => "ok",
-            TargetOutcome::Failed => "failed",
-        };
-        sqlx::query(
-            "INSERT INTO targets (user_id, client_id, source, last_polled_at, last_result, last_error)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (user_id, client_id) DO UPDATE SET last_polled_at = excluded.last_polled_at,
-                last_result = excluded.last_result, last_error = excluded.last_error",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(source)
-        .bind(ts(polled_at))
-        .bind(result)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn record_target(&self, result: &TargetResult) -> Result<(), Error> {
+        write_target(&self.pool, result).await
     }
 
     /// The known tokens of a pair, by token id.
@@ -239,18 +342,18 @@ mod tests {
     use super::*;
     use chrono::Duration;
 
-    fn obs<'a>(id: &'a str, raw: &'a str) -> TokenObservation<'a> {
+    fn obs(id: &str, raw: &str) -> TokenObservation {
         TokenObservation {
-            token_id: id,
-            user_id: "00u1",
-            client_id: "0oa1",
-            issuer: Some("https://o/oauth2/aus1"),
-            status: Some("ACTIVE"),
+            token_id: id.into(),
+            user_id: "00u1".into(),
+            client_id: "0oa1".into(),
+            issuer: Some("https://o/oauth2/aus1".into()),
+            status: Some("ACTIVE".into()),
             scopes_json: r#"["offline_access"]"#.into(),
             created_at: Some("2026-01-01T00:00:00.000Z".into()),
             last_updated_at: Some("2026-02-01T00:00:00.000Z".into()),
             expires_at: None,
-            raw_json: raw,
+            raw_json: raw.into(),
             policy_matches: "[]".into(),
         }
     }
@@ -333,6 +436,30 @@ mod tests {
     }
 
     #[sqlx::test(migrations = "./migrations")]
+    async fn a_token_listed_twice_in_a_page_is_one_token_with_two_snapshots(
+        pool: sqlx::SqlitePool,
+    ) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let mut again = obs("oar1", r#"{"v":2}"#);
+        again.scopes_json = r#"["openid"]"#.into();
+        let page = [obs("oar1", r#"{"v":1}"#), obs("oar2", "{}"), again];
+        store.record_page(None, &page, Utc::now()).await.unwrap();
+        let rows = store.tokens_of_pair("00u1", "0oa1").await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0].scopes, r#"["openid"]"#,
+            "the later observation wins"
+        );
+        let raw: Vec<String> = sqlx::query_scalar(
+            "SELECT raw_json FROM token_snapshots WHERE token_id = 'oar1' ORDER BY id",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(raw, [r#"{"v":1}"#, r#"{"v":2}"#]);
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
     async fn a_page_larger_than_one_insert_chunk_is_stored_whole(pool: sqlx::SqlitePool) {
         let store = Store::from_pool(pool).await.unwrap();
         let ids: Vec<String> = (0..1_201).map(|i| format!("oar{i:05}")).collect();
@@ -345,21 +472,18 @@ mod tests {
     async fn targets_keep_their_source_and_last_outcome(pool: sqlx::SqlitePool) {
         let store = Store::from_pool(pool).await.unwrap();
         let now = Utc::now();
-        store
-            .record_target(
-                "00u1",
-                "0oa1",
-                "config",
-                TargetOutcome::Failed,
-                Some("503"),
-                now,
-            )
-            .await
-            .unwrap();
-        store
-            .record_target("00u1", "0oa1", "config", TargetOutcome::Ok, None, now)
-            .await
-            .unwrap();
+        let mut result = TargetResult {
+            user_id: "00u1".into(),
+            client_id: "0oa1".into(),
+            source: "config",
+            outcome: TargetOutcome::Failed,
+            error: Some("503".into()),
+            polled_at: now,
+        };
+        store.record_target(&result).await.unwrap();
+        result.outcome = TargetOutcome::Ok;
+        result.error = None;
+        store.record_target(&result).await.unwrap();
         let (result, error): (String, Option<String>) =
             sqlx::query_as("SELECT last_result, last_error FROM targets")
                 .fetch_one(store.pool())

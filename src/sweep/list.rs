@@ -1,5 +1,7 @@
-//! Listing one target: page by page, each page recorded in one transaction and each token
-//! decided as it arrives, so memory holds one page and the plan, never the whole org.
+//! Listing one target: page by page, each token decided as it arrives and each page handed to
+//! the sweep's observation writer ([`Ingest`]), so memory holds a few pages and the plan,
+//! never the whole org. A target's listing is complete, for the sweep, once its closing write
+//! is committed.
 
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, error, info_span, warn};
@@ -8,7 +10,10 @@ use super::{Deps, Target};
 use crate::config::Mode;
 use crate::okta::{self, ObservedToken, OktaClient};
 use crate::policy::{Decision, TokenFacts, decide, explain};
-use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, TokenObservation, ts};
+use crate::store::{
+    self, Ingest, NewRevocation, Pending, RevocationState, TargetOutcome, TargetResult,
+    TokenObservation, ts,
+};
 
 /// A revocation the policy selected, waiting for the guard and the mode to say what happens.
 #[derive(Debug, Clone)]
@@ -72,51 +77,98 @@ pub struct Listed {
     pub reappeared: u64,
 }
 
-/// Lists a target completely. The outer `Result` is the database (fatal for the sweep); the
-/// inner one is Okta (fatal only for this target, and already recorded in `targets`).
+impl Target {
+    /// Its `targets` row after a listing that ended `outcome` at `at`.
+    pub(crate) fn result(
+        &self,
+        outcome: TargetOutcome,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    ) -> TargetResult {
+        TargetResult {
+            user_id: self.user.to_string(),
+            client_id: self.client.to_string(),
+            source: self.source,
+            outcome,
+            error,
+            polled_at: at,
+        }
+    }
+}
+
+/// A target as listed, its writes possibly still on their way to the database.
+pub(super) struct Fetched<'t> {
+    pub target: &'t Target,
+    /// Okta's part: a failure here fails only this target (and is recorded in `targets`).
+    pub outcome: Result<Listed, okta::Error>,
+    writes: Vec<Pending>,
+}
+
+impl<'t> Fetched<'t> {
+    /// Waits until every write of the target is committed; notes the tokens revokd had
+    /// revoked that the listing showed ACTIVE again.
+    pub async fn committed(
+        self,
+    ) -> Result<(&'t Target, Result<Listed, okta::Error>), store::Error> {
+        let mut reappeared = 0;
+        for write in self.writes {
+            for token_id in write.committed().await? {
+                error!(
+                    okta.user_id = %self.target.user,
+                    okta.client_id = %self.target.client,
+                    okta.token_id = %token_id,
+                    "a token revokd revoked is ACTIVE again in Okta; policy decides it anew"
+                );
+                reappeared += 1;
+            }
+        }
+        let outcome = self.outcome.map(|mut listed| {
+            listed.reappeared = reappeared;
+            listed
+        });
+        Ok((self.target, outcome))
+    }
+}
+
+/// Lists a target completely, handing every page and the target's closing row to `ingest`.
+/// Fails only when the database writer has failed.
 pub(super) async fn list_target<'t>(
     deps: &Deps,
     okta: &OktaClient,
+    ingest: &Ingest,
     sweep_id: i64,
     target: &'t Target,
     now: DateTime<Utc>,
-) -> (
-    &'t Target,
-    Result<Result<Listed, okta::Error>, store::Error>,
-) {
+) -> Result<Fetched<'t>, store::Error> {
     let span = info_span!("target", okta.user_id = %target.user, okta.client_id = %target.client);
-    let result = async {
+    async {
         let started = Utc::now();
-        let outcome = list_pages(deps, okta, sweep_id, target, now).await?;
+        let mut writes = Vec::new();
+        let outcome = list_pages(deps, okta, ingest, sweep_id, target, now, &mut writes).await?;
         deps.progress.target_done(outcome.as_ref().map_or(0, |l| l.tokens_seen));
         let finished = Utc::now();
-        let (user, client) = (target.user.as_str(), target.client.as_str());
-        match &outcome {
-            Ok(_) => {
-                deps.store.mark_gone(user, client, started, finished).await?;
-                deps.store.record_target(user, client, target.source, TargetOutcome::Ok, None, finished).await?;
-            }
+        let (gone_before, result) = match &outcome {
+            Ok(_) => (Some(started), target.result(TargetOutcome::Ok, None, finished)),
             Err(e) => {
                 warn!(error.message = %e, okta.request_id = e.request_id(), "target failed; the sweep goes on");
-                let text = e.to_string();
-                deps.store
-                    .record_target(user, client, target.source, TargetOutcome::Failed, Some(&text), finished)
-                    .await?;
+                (None, target.result(TargetOutcome::Failed, Some(e.to_string()), finished))
             }
-        }
-        Ok(outcome)
+        };
+        writes.push(ingest.finish_target(gone_before, result).await?);
+        Ok(Fetched { target, outcome, writes })
     }
     .instrument(span)
-    .await;
-    (target, result)
+    .await
 }
 
 async fn list_pages(
     deps: &Deps,
     okta: &OktaClient,
+    ingest: &Ingest,
     sweep_id: i64,
     target: &Target,
     now: DateTime<Utc>,
+    writes: &mut Vec<Pending>,
 ) -> Result<Result<Listed, okta::Error>, store::Error> {
     let mut listed = Listed::default();
     let mut pages = okta.list_tokens(&target.user, &target.client);
@@ -133,41 +185,37 @@ async fn list_pages(
                 request_id: page.request_id,
             }));
         }
-        let mut rows = Vec::with_capacity(page.tokens.len());
-        for observed in &page.tokens {
-            rows.push(observe(deps, target, observed, now, &mut listed));
-        }
-        let back = deps
-            .store
-            .record_page(Some(sweep_id), &rows, Utc::now())
-            .await?;
-        for token_id in &back {
-            error!(
-                okta.token_id = %token_id,
-                "a token revokd revoked is ACTIVE again in Okta; policy decides it anew"
-            );
-        }
-        listed.reappeared += back.len() as u64;
+        let rows = page
+            .tokens
+            .into_iter()
+            .map(|observed| {
+                let scopes = observed.token.scope_names();
+                let matched = decide_one(deps, target, &observed, &scopes, now, &mut listed);
+                observation(target, observed, &scopes, matched)
+            })
+            .collect();
+        writes.push(ingest.page(Some(sweep_id), rows, Utc::now()).await?);
     }
 }
 
-/// Decides one token, notes the decision in `listed`, and returns the row to store.
-fn observe<'a>(
+/// Decides one token and notes the decision in `listed`; returns the rules it matched as a
+/// JSON array (`tokens.policy_matches`).
+fn decide_one(
     deps: &Deps,
-    target: &'a Target,
-    observed: &'a ObservedToken,
+    target: &Target,
+    observed: &ObservedToken,
+    scopes: &[String],
     now: DateTime<Utc>,
     listed: &mut Listed,
-) -> TokenObservation<'a> {
+) -> String {
     let t = &observed.token;
     let token_id = t.id.as_deref().unwrap_or_default();
-    let scopes = t.scope_names();
     let facts = TokenFacts {
         token_id,
         user_id: target.user.as_str(),
         client_id: target.client.as_str(),
         active: t.is_active(),
-        scopes: &scopes,
+        scopes,
         created: t.created,
         last_updated: t.last_updated,
         expires_at: t.expires_at,
@@ -194,17 +242,29 @@ fn observe<'a>(
                 .push(Planned::new(target, token_id, owned(rules), reason));
         }
     }
+    serde_json::to_string(decision.rules()).unwrap_or_else(|_| "[]".into())
+}
+
+/// The row that records one listed token of `target`: its scope names and the JSON array of
+/// the rules it matched. Takes the token's JSON over rather than copying it.
+pub(crate) fn observation(
+    target: &Target,
+    observed: ObservedToken,
+    scopes: &[String],
+    policy_matches: String,
+) -> TokenObservation {
+    let t = observed.token;
     TokenObservation {
-        token_id,
-        user_id: target.user.as_str(),
-        client_id: target.client.as_str(),
-        issuer: t.issuer.as_deref(),
-        status: t.status.as_ref().map(|s| s.as_str()),
-        scopes_json: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
+        scopes_json: serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into()),
         created_at: t.created.map(ts),
         last_updated_at: t.last_updated.map(ts),
         expires_at: t.expires_at.map(ts),
-        raw_json: &observed.raw_json,
-        policy_matches: serde_json::to_string(decision.rules()).unwrap_or_else(|_| "[]".into()),
+        status: t.status.as_ref().map(|s| s.as_str().to_owned()),
+        token_id: t.id.unwrap_or_default(),
+        user_id: target.user.to_string(),
+        client_id: target.client.to_string(),
+        issuer: t.issuer,
+        raw_json: observed.raw_json,
+        policy_matches,
     }
 }

@@ -22,6 +22,7 @@ use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
 use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
 
+pub(crate) use list::observation;
 pub use list::{Listed, Planned};
 pub use progress::{Progress, ProgressSnapshot};
 pub use reconcile::{Reconciled, abort_dead_sweeps, reconcile, retry_work};
@@ -105,18 +106,21 @@ pub async fn run_once(
         }
 
         // Futures built up front (not in a stream closure) keep `run_once` provably `Send`.
+        let ingest = deps.store.ingest().await?;
         let listings: Vec<_> = plan
             .targets
             .iter()
-            .map(|target| list::list_target(deps, &okta, sweep_id, target, now))
+            .map(|target| list::list_target(deps, &okta, &ingest, sweep_id, target, now))
             .collect();
-        let listed: Vec<_> = futures::stream::iter(listings)
+        let fetched: Vec<_> = futures::stream::iter(listings)
             .buffer_unordered(deps.concurrency.max(1))
             .collect()
             .await;
+        ingest.close().await;
         let (mut planned, mut exempt) = (Vec::new(), Vec::new());
-        for (target, outcome) in listed {
-            match outcome? {
+        for fetched in fetched {
+            let (target, outcome) = fetched?.committed().await?;
+            match outcome {
                 Ok(listed) => {
                     report.absorb(&listed);
                     planned.extend(listed.planned);

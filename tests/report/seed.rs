@@ -7,7 +7,7 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use revokd::config::{Config, Mode};
 use revokd::store::{
-    NewRevocation, RevocationState, Store, SweepCounts, SweepStatus, TargetOutcome,
+    NewRevocation, RevocationState, Store, SweepCounts, SweepStatus, TargetOutcome, TargetResult,
     TokenObservation, Trigger,
 };
 
@@ -136,21 +136,21 @@ async fn observe(store: &Store, sweep: i64, ids: &[&str], observed: DateTime<Utc
         .iter()
         .map(|t| serde_json::to_string(&t.scopes).unwrap())
         .collect();
-    let page: Vec<TokenObservation<'_>> = all
+    let page: Vec<TokenObservation> = all
         .iter()
         .zip(&scopes)
         .filter(|(t, _)| ids.contains(&t.id))
         .map(|(t, s)| TokenObservation {
-            token_id: t.id,
-            user_id: t.user,
-            client_id: t.client,
-            issuer: Some("https://example.okta.com/oauth2/aus1"),
-            status: Some("ACTIVE"),
+            token_id: t.id.into(),
+            user_id: t.user.into(),
+            client_id: t.client.into(),
+            issuer: Some("https://example.okta.com/oauth2/aus1".into()),
+            status: Some("ACTIVE".into()),
             scopes_json: s.clone(),
             created_at: Some(t.created.into()),
             last_updated_at: Some(t.last_updated.into()),
             expires_at: t.expires.map(Into::into),
-            raw_json: "{}",
+            raw_json: "{}".into(),
             policy_matches: "[]".into(),
         })
         .collect();
@@ -382,14 +382,14 @@ pub async fn seed(store: &Store) {
         ("00u6frank", "0oa1crm", "offboard"),
     ] {
         store
-            .record_target(
-                user,
-                client,
+            .record_target(&TargetResult {
+                user_id: user.into(),
+                client_id: client.into(),
                 source,
-                TargetOutcome::Ok,
-                None,
-                at("2026-11-28T02:00:05Z"),
-            )
+                outcome: TargetOutcome::Ok,
+                error: None,
+                polled_at: at("2026-11-28T02:00:05Z"),
+            })
             .await
             .unwrap();
     }
