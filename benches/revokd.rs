@@ -6,7 +6,9 @@
 //!     well under a minute: wall ÷ ideal, 429s served, requests ÷ the minimum.
 //! (b) ingest: 100k and 1M tokens, no rate limit: tokens per second into SQLite and peak RSS.
 //!     The sweep runs in a child process (this binary again) so the simulated org's own memory,
-//!     in the parent, is not counted.
+//!     in the parent, is not counted. Then, for scale, the store alone: as many observations,
+//!     each with the raw JSON of a token the sweep stored, written through the sweep's writer
+//!     with no org and no HTTP.
 //! (c) policy evaluations per second.
 //! (d) offboarding: the real `revokd run` against a simulated org, one Okta event-hook delivery
 //!     per departing user; latency from delivery to the job verified done, p50 / p99.
@@ -22,7 +24,7 @@ use revokd::config::{Config, ExemptionConfig, Mode, PolicyConfig};
 use revokd::okta::{ClientId, UserId};
 use revokd::policy::{PolicySet, TokenFacts, decide};
 use revokd::sim::{SimConfig, SimOrg};
-use revokd::store::{Store, Trigger};
+use revokd::store::{Store, TokenObservation, Trigger};
 use revokd::sweep::{Deps, SweepPlan, Target, run_once};
 use secrecy::SecretString;
 
@@ -32,6 +34,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child-ingest") {
         return child_ingest(&args[i + 1], &args[i + 2], &args[i + 3]);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--child-store") {
+        return child_store(&args[i + 1], &args[i + 2], &args[i + 3]);
     }
     let runs = flag(&args, "--runs")
         .and_then(|v| v.parse().ok())
@@ -242,6 +247,110 @@ async fn ingest(runs: usize, skip_1m: bool) {
             median(rates),
             median(rss)
         );
+        if pairs == 500 {
+            store_alone(&exe, dir.path(), seen_all, runs).await;
+        }
+    }
+}
+
+/// The store's share of (b): the same number of observations written straight through the
+/// sweep's writer, in a child process like the sweep.
+async fn store_alone(exe: &Path, dir: &Path, tokens: f64, runs: usize) {
+    let swept = Store::connect_existing(&format!("sqlite://{}", dir.join("ingest-1.db").display()))
+        .await
+        .expect("swept database");
+    let raw: String = sqlx::query_scalar("SELECT raw_json FROM token_snapshots LIMIT 1")
+        .fetch_one(swept.pool())
+        .await
+        .expect("a stored token");
+    swept.close().await;
+    let sample = dir.join("token.json");
+    std::fs::write(&sample, &raw).expect("sample token");
+    let mut rates = Vec::new();
+    for run in 1..=runs {
+        let db = dir.join(format!("store-{run}.db"));
+        let out = tokio::process::Command::new(exe)
+            .arg("--child-store")
+            .arg(&db)
+            .arg(&sample)
+            .arg(format!("{tokens:.0}"))
+            .output()
+            .await
+            .expect("child");
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let nums: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let (n, wall, peak_kib) = (nums[0], nums[1], nums[2]);
+        println!(
+            "{:>6} {run:>4} {n:>10.0} {wall:>8.2} {:>12.0} {:>13.1}",
+            "store",
+            n / wall,
+            peak_kib / 1024.0
+        );
+        rates.push(n / wall);
+    }
+    println!(
+        "median, store alone ({} B of raw JSON per token, no org, no HTTP): {:.0} tokens/s",
+        raw.len(),
+        median(rates)
+    );
+}
+
+/// The child side of the store-only run: `tokens` observations in pages of 200 (500 pairs),
+/// random token ids, each with the sample's raw JSON; prints `tokens wall_s peak_kib`.
+fn child_store(db: &str, sample: &str, tokens: &str) {
+    let raw = std::fs::read_to_string(sample).expect("sample");
+    let tokens: usize = tokens.parse().expect("token count");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = Store::connect(&format!("sqlite://{db}"))
+            .await
+            .expect("store");
+        let started = Instant::now();
+        let ingest = store.ingest().await.expect("writer");
+        let mut writes = Vec::new();
+        for first in (0..tokens).step_by(200) {
+            let pair = (first / 200) % 500;
+            let rows = (first..tokens.min(first + 200))
+                .map(|i| observation(pair, i, &raw))
+                .collect();
+            writes.push(ingest.page(None, rows, Utc::now()).await.expect("page"));
+        }
+        ingest.close().await;
+        for write in writes {
+            write.committed().await.expect("committed");
+        }
+        let wall = started.elapsed().as_secs_f64();
+        println!("{tokens} {wall} {}", peak_rss_kib());
+    });
+}
+
+/// A token of pair `pair` with an id as random as Okta's (`oar` + 17 characters).
+fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
+    let id = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 4;
+    let ts = "2026-11-01T00:00:00.000Z".to_owned();
+    TokenObservation {
+        token_id: format!("oar{id:017x}"),
+        user_id: format!("00u{pair:017}"),
+        client_id: "0oa00000000000000001".into(),
+        issuer: Some("https://example.okta.com/oauth2/aus00000000000000001".into()),
+        status: Some("ACTIVE".into()),
+        scopes_json: r#"["offline_access","openid"]"#.into(),
+        created_at: Some(ts.clone()),
+        last_updated_at: Some(ts),
+        expires_at: None,
+        raw_json: raw.to_owned(),
+        policy_matches: "[]".into(),
     }
 }
 
