@@ -10,6 +10,8 @@ mod intents;
 mod offboarding;
 mod snapshots;
 mod sweeps;
+#[cfg(test)]
+mod tests_ingest;
 mod tokens;
 
 use std::path::{Path, PathBuf};
