@@ -137,7 +137,7 @@ impl Store {
 }
 
 impl Ingest {
-    /// Sends a page of observations (waiting while [`QUEUE`] jobs are outstanding).
+    /// Sends a page of observations, waiting while the writer's queue is full.
     pub async fn page(
         &self,
         sweep_id: Option<i64>,

@@ -245,8 +245,11 @@ pub(super) async fn write_target<'e>(
 }
 
 impl Store {
-    /// Records one page of a listing in a single transaction (see [`write_observed`]). Sweeps
-    /// write through [`Store::ingest`] instead, which groups pages into fewer transactions.
+    /// Records one page of a listing in a single transaction: upserts `tokens` (keeping
+    /// `first_seen_at`, clearing `gone_at`) and appends one `token_snapshots` row per token.
+    /// Returns the ids of tokens revokd had revoked that the page lists as ACTIVE again (their
+    /// `reappeared_at` is set). Sweeps write through [`Store::ingest`] instead, which groups
+    /// pages into fewer transactions.
     pub async fn record_page(
         &self,
         sweep_id: Option<i64>,
