@@ -5,7 +5,7 @@
 //! `token_snapshots` row per token. Token ids are random, so every page touches index pages
 //! all over the `tokens` primary key and the snapshots' token index, and each commit rewrites
 //! them into the WAL. One writer takes the jobs in arrival order and writes as many as are
-//! waiting (up to [`MAX_BATCH_TOKENS`]) in one transaction, so a commit carries several pages,
+//! waiting (until [`MAX_BATCH_TOKENS`] is reached) in one transaction, so a commit carries several pages,
 //! and no lister waits on another's write lock. Its connection does not checkpoint: after each
 //! commit a passive checkpoint runs on another connection, beside the writer.
 //!
@@ -27,7 +27,8 @@ use super::tokens::{
 };
 use super::{Error, Store, ts};
 
-/// A transaction stops taking more jobs at this many tokens.
+/// A transaction stops taking more jobs once it holds this many tokens (so it may hold up to
+/// a page more).
 pub const MAX_BATCH_TOKENS: usize = 4_000;
 
 /// Jobs waiting for the writer. Bounds memory: listers wait when it is full.
@@ -100,13 +101,22 @@ fn stopped(failure: &Failure) -> Error {
         .map_or(Error::WriterStopped, |e| Error::Shared(Arc::clone(e)))
 }
 
-/// The writer's handle. Dropping it (or [`Ingest::close`]) lets the writer finish what it has
-/// and stop.
+/// The writer's handle. [`Ingest::close`] lets the writer finish what was sent and stop;
+/// dropping the handle instead (a cancelled sweep) stops it at once, rolling back the open
+/// transaction, so nothing is written for a sweep already closed.
 #[derive(Debug)]
 pub struct Ingest {
-    jobs: mpsc::Sender<Job>,
-    worker: JoinHandle<()>,
+    jobs: Option<mpsc::Sender<Job>>,
+    worker: Option<JoinHandle<()>>,
     failure: Failure,
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        if let Some(worker) = &self.worker {
+            worker.abort();
+        }
+    }
 }
 
 impl Store {
@@ -129,8 +139,8 @@ impl Store {
         };
         let worker = tokio::spawn(run(conn, queue, Arc::clone(&failure), wal));
         Ok(Ingest {
-            jobs,
-            worker,
+            jobs: Some(jobs),
+            worker: Some(worker),
             failure,
         })
     }
@@ -167,15 +177,19 @@ impl Ingest {
     }
 
     /// Stops the writer after the jobs already sent.
-    pub async fn close(self) {
-        drop(self.jobs);
-        let _ = self.worker.await;
+    pub async fn close(mut self) {
+        self.jobs = None;
+        if let Some(worker) = self.worker.take()
+            && let Err(e) = worker.await
+        {
+            tracing::error!(error.message = %e, "the observation writer failed");
+        }
     }
 
     async fn send(&self, work: Work) -> Result<Pending, Error> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { work, reply })
+        let jobs = self.jobs.as_ref().ok_or(Error::WriterStopped)?;
+        jobs.send(Job { work, reply })
             .await
             .map_err(|_| stopped(&self.failure))?;
         Ok(Pending {
@@ -200,7 +214,7 @@ async fn checkpoints(
             .execute(&pool)
             .await
         {
-            tracing::debug!(error.message = %e, "background checkpoint failed; the next commit retries");
+            tracing::warn!(error.message = %e, "WAL checkpoint failed; the next commit retries");
         }
         caught_up.send_replace(through);
     }
@@ -298,7 +312,7 @@ async fn write_batch(
         .flatten()
         .collect();
 
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let back = write_observed(&mut tx, &mut rows).await?;
     for job in batch.iter() {
         if let Work::FinishTarget {
@@ -317,8 +331,10 @@ async fn write_batch(
     Ok(batch
         .iter()
         .map(|job| match &job.work {
+            // `back` holds each token once, from its latest observation, which is ACTIVE.
             Work::Page { rows, .. } if !back.is_empty() => rows
                 .iter()
+                .filter(|t| t.status.as_deref() == Some("ACTIVE"))
                 .filter(|t| back.binary_search(&t.token_id).is_ok())
                 .map(|t| t.token_id.clone())
                 .collect(),

@@ -133,8 +133,14 @@ async fn a_revoked_token_listed_again_is_answered_to_the_page_that_listed_it(
     let quiet = ingest.page(None, vec![inactive], now).await.unwrap();
     let listing = vec![obs("00uA", "oarNew", "{}"), obs("00uA", "oarBack", "{}")];
     let loud = ingest.page(None, listing, now).await.unwrap();
+    // The same token on an earlier page of the batch, not ACTIVE there: not that page's news.
+    let mut suspended = obs("00uA", "oarBack", "{}");
+    suspended.status = Some("SUSPENDED".into());
+    let earlier = now - Duration::seconds(1);
+    let old_news = ingest.page(None, vec![suspended], earlier).await.unwrap();
     assert!(quiet.committed().await.unwrap().is_empty());
     assert_eq!(loud.committed().await.unwrap(), ["oarBack"]);
+    assert!(old_news.committed().await.unwrap().is_empty());
     ingest.close().await;
     let reappeared: Option<String> =
         sqlx::query_scalar("SELECT reappeared_at FROM tokens WHERE token_id = 'oarBack'")

@@ -65,10 +65,11 @@ const UPSERT_TOKENS_TAIL: &str = " ON CONFLICT (token_id) DO UPDATE SET user_id 
     client_id = excluded.client_id, issuer = excluded.issuer, status = excluded.status,
     scopes = excluded.scopes, created_at = excluded.created_at,
     last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
-    last_seen_at = excluded.last_seen_at, gone_at = NULL,
+    last_seen_at = excluded.last_seen_at,
     policy_matches = excluded.policy_matches,
-    reappeared_at = CASE WHEN tokens.revoked_at IS NOT NULL AND excluded.status = 'ACTIVE'
-        THEN excluded.last_seen_at ELSE tokens.reappeared_at END";
+    gone_at = CASE WHEN tokens.revoked_at >= excluded.last_seen_at THEN tokens.gone_at END,
+    reappeared_at = CASE WHEN tokens.revoked_at < excluded.last_seen_at
+        AND excluded.status = 'ACTIVE' THEN excluded.last_seen_at ELSE tokens.reappeared_at END";
 
 const INSERT_SNAPSHOTS: &str = "INSERT INTO token_snapshots (sweep_id, token_id, observed_at,
     status, scopes, last_updated_at, expires_at, raw_json) ";
@@ -85,7 +86,8 @@ pub(super) struct Observed<'a> {
 /// Writes observations on `conn`, inside the caller's transaction: upserts `tokens` (keeping
 /// `first_seen_at`, clearing `gone_at`) and appends one `token_snapshots` row each. Returns the
 /// ids of tokens revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is
-/// set).
+/// set). An observation made before the token's revocation (a page fetched, then the token
+/// revoked, then the page written) neither flags it nor brings it back from gone.
 ///
 /// Rows are written in token-id order, whatever order they came in: ids are random, and
 /// inserting them sorted walks the `tokens` key and the snapshots' token index from one end to
@@ -98,9 +100,8 @@ pub(super) async fn write_observed(
     rows.sort_by(|a, b| {
         (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
     });
-    let reappeared = revoked_among(conn, rows).await?;
-    // A token listed twice in one batch gets one upsert, from its latest observation (one
-    // statement may not update a row twice), and a snapshot for each observation.
+    // A token listed twice in one batch gets one upsert, from its latest observation, and a
+    // snapshot for each observation.
     let latest: Vec<&Observed<'_>> = rows
         .iter()
         .enumerate()
@@ -145,7 +146,9 @@ pub(super) async fn write_observed(
         });
         q.build().execute(&mut *conn).await?;
     }
-    Ok(reappeared)
+    // After the writes, so that the transaction's first statement takes the write lock (with
+    // the busy timeout) rather than a read that would later have to be upgraded.
+    revoked_among(conn, &latest).await
 }
 
 /// `rows` cut into consecutive runs of the [`SHAPES`] sizes, largest first.
@@ -158,26 +161,33 @@ fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// The ids among `rows` observed ACTIVE that revokd had revoked, each once, in id order.
+/// The ids among `latest` (one observation per token, in id order) that were just flagged as
+/// reappeared: observed ACTIVE after revokd revoked them. In id order.
 async fn revoked_among(
     conn: &mut SqliteConnection,
-    rows: &[Observed<'_>],
+    latest: &[&Observed<'_>],
 ) -> Result<Vec<String>, Error> {
-    let mut active: Vec<&str> = rows
+    let active: Vec<&Observed<'_>> = latest
         .iter()
+        .copied()
         .filter(|o| o.token.status.as_deref() == Some("ACTIVE"))
-        .map(|o| o.token.token_id.as_str())
         .collect();
-    active.dedup();
     if active.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(&active).unwrap_or_else(|_| "[]".into());
+    let ids: Vec<(&str, &str)> = active
+        .iter()
+        .map(|o| (o.token.token_id.as_str(), o.seen))
+        .collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
     Ok(sqlx::query_scalar(
         // The small partial index of revoked tokens, not the primary key: with the key, each id
         // would cost a read of its row to test `revoked_at`.
-        "SELECT token_id FROM tokens INDEXED BY tokens_revoked WHERE revoked_at IS NOT NULL
-           AND token_id IN (SELECT value FROM json_each(?)) ORDER BY token_id",
+        "SELECT t.token_id FROM json_each(?) AS o
+           JOIN tokens AS t INDEXED BY tokens_revoked
+             ON t.token_id = o.value ->> 0 AND t.revoked_at IS NOT NULL
+          WHERE t.revoked_at < o.value ->> 1
+          ORDER BY t.token_id",
     )
     .bind(ids)
     .fetch_all(&mut *conn)
@@ -268,7 +278,7 @@ impl Store {
                 token,
             })
             .collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let reappeared = write_observed(&mut tx, &mut rows).await?;
         tx.commit().await?;
         Ok(reappeared)
@@ -398,6 +408,44 @@ mod tests {
     }
 
     #[sqlx::test(migrations = "./migrations")]
+    async fn a_listing_older_than_the_revocation_neither_flags_nor_revives_the_token(
+        pool: sqlx::SqlitePool,
+    ) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let t0 = Utc::now() - Duration::minutes(10);
+        store
+            .record_page(None, &[obs("oar1", "{}")], t0)
+            .await
+            .unwrap();
+        let revoked = t0 + Duration::minutes(2);
+        store.mark_revoked("oar1", revoked).await.unwrap();
+        // Fetched before the revocation, written after it.
+        let stale = t0 + Duration::minutes(1);
+        let back = store
+            .record_page(None, &[obs("oar1", "{}")], stale)
+            .await
+            .unwrap();
+        assert!(back.is_empty());
+        let row = &store.tokens_of_pair("00u1", "0oa1").await.unwrap()[0];
+        assert_eq!(
+            (row.gone_at.clone(), row.reappeared_at.clone()),
+            (Some(ts(revoked)), None)
+        );
+        // Listed ACTIVE after the revocation: back, and present again.
+        let later = t0 + Duration::minutes(3);
+        let back = store
+            .record_page(None, &[obs("oar1", "{}")], later)
+            .await
+            .unwrap();
+        assert_eq!(back, ["oar1"]);
+        let row = &store.tokens_of_pair("00u1", "0oa1").await.unwrap()[0];
+        assert_eq!(
+            (row.gone_at.clone(), row.reappeared_at.clone()),
+            (None, Some(ts(later)))
+        );
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
     async fn revoked_and_gone_tokens_are_told_apart(pool: sqlx::SqlitePool) {
         let store = Store::from_pool(pool).await.unwrap();
         let t0 = Utc::now();
@@ -408,7 +456,11 @@ mod tests {
         store.mark_revoked("oar1", t0).await.unwrap();
         store.mark_token_gone("oar2", t0).await.unwrap();
         let back = store
-            .record_page(None, &[obs("oar1", "{}"), obs("oar2", "{}")], t0)
+            .record_page(
+                None,
+                &[obs("oar1", "{}"), obs("oar2", "{}")],
+                t0 + Duration::seconds(1),
+            )
             .await
             .unwrap();
         assert_eq!(
