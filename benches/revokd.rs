@@ -15,6 +15,7 @@
 //!
 //! Options after `--`: `--runs N` (default 3), `--only a|b|c|d`, `--skip-1m`.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -214,25 +215,9 @@ async fn ingest(runs: usize, skip_1m: bool) {
         let (mut rates, mut rss, mut seen_all) = (Vec::new(), Vec::new(), 0.0);
         for run in 1..=runs {
             let db = dir.path().join(format!("ingest-{run}.db"));
-            let out = tokio::process::Command::new(&exe)
-                .arg("--child-ingest")
-                .arg(org.base_url().as_str())
-                .arg(&db)
-                .arg(&pairs_file)
-                .output()
-                .await
-                .expect("child");
-            assert!(
-                out.status.success(),
-                "child failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let text = String::from_utf8_lossy(&out.stdout);
-            let nums: Vec<f64> = text
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let (seen, wall, peak_kib) = (nums[0], nums[1], nums[2]);
+            let base = org.base_url().to_string();
+            let args = [OsStr::new("--child-ingest"), base.as_ref(), db.as_ref()];
+            let (seen, wall, peak_kib) = child(&exe, &args, &pairs_file).await;
             seen_all = seen;
             println!(
                 "{pairs:>6} {run:>4} {seen:>10.0} {wall:>8.2} {:>12.0} {:>13.1}",
@@ -269,25 +254,8 @@ async fn store_alone(exe: &Path, dir: &Path, tokens: f64, runs: usize) {
     let mut rates = Vec::new();
     for run in 1..=runs {
         let db = dir.join(format!("store-{run}.db"));
-        let out = tokio::process::Command::new(exe)
-            .arg("--child-store")
-            .arg(&db)
-            .arg(&sample)
-            .arg(format!("{tokens:.0}"))
-            .output()
-            .await
-            .expect("child");
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        let nums: Vec<f64> = text
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        let (n, wall, peak_kib) = (nums[0], nums[1], nums[2]);
+        let args = [OsStr::new("--child-store"), db.as_ref(), sample.as_ref()];
+        let (n, wall, peak_kib) = child(exe, &args, format!("{tokens:.0}")).await;
         println!(
             "{:>6} {run:>4} {n:>10.0} {wall:>8.2} {:>12.0} {:>13.1}",
             "store",
@@ -352,6 +320,28 @@ fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
         raw_json: raw.to_owned(),
         policy_matches: "[]".into(),
     }
+}
+
+/// Runs this binary as a child with `args` then `last`; returns the three numbers it prints
+/// (`tokens wall_s peak_kib`).
+async fn child(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> (f64, f64, f64) {
+    let out = tokio::process::Command::new(exe)
+        .args(args)
+        .arg(last)
+        .output()
+        .await
+        .expect("child");
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let nums: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    (nums[0], nums[1], nums[2])
 }
 
 /// The child side of (b): one dry-run sweep with no policies; prints `seen wall_s peak_kib`.

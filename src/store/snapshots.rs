@@ -43,19 +43,7 @@ mod tests {
     use chrono::Duration;
 
     fn obs(id: &str) -> TokenObservation {
-        TokenObservation {
-            token_id: id.into(),
-            user_id: "00u1".into(),
-            client_id: "0oa1".into(),
-            issuer: None,
-            status: Some("ACTIVE".into()),
-            scopes_json: "[]".into(),
-            created_at: None,
-            last_updated_at: None,
-            expires_at: None,
-            raw_json: "{}".into(),
-            policy_matches: "[]".into(),
-        }
+        crate::store::tokens::observation("00u1", id, "{}")
     }
 
     async fn snapshot_times(store: &Store, token: &str) -> Vec<String> {

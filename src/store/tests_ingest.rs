@@ -3,23 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::tokens::observation as obs;
 use super::{Fault, Store, StoreOptions, TargetOutcome, TargetResult, TokenObservation, ts};
-
-fn obs(user: &str, id: &str, raw: &str) -> TokenObservation {
-    TokenObservation {
-        token_id: id.into(),
-        user_id: user.into(),
-        client_id: "0oa1".into(),
-        issuer: None,
-        status: Some("ACTIVE".into()),
-        scopes_json: "[]".into(),
-        created_at: None,
-        last_updated_at: None,
-        expires_at: None,
-        raw_json: raw.into(),
-        policy_matches: "[]".into(),
-    }
-}
 
 fn closing(user: &str, at: DateTime<Utc>) -> TargetResult {
     TargetResult {

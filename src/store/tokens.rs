@@ -351,6 +351,24 @@ impl Store {
 }
 
 #[cfg(test)]
+/// An ACTIVE observation of token `id` of `user` (client `0oa1`) with `raw` as its JSON.
+pub(super) fn observation(user: &str, id: &str, raw: &str) -> TokenObservation {
+    TokenObservation {
+        token_id: id.into(),
+        user_id: user.into(),
+        client_id: "0oa1".into(),
+        issuer: None,
+        status: Some("ACTIVE".into()),
+        scopes_json: "[]".into(),
+        created_at: None,
+        last_updated_at: None,
+        expires_at: None,
+        raw_json: raw.into(),
+        policy_matches: "[]".into(),
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Duration;

@@ -98,9 +98,9 @@ impl Target {
 
 /// A target as listed, its writes possibly still on their way to the database.
 pub(super) struct Fetched<'t> {
-    pub target: &'t Target,
+    target: &'t Target,
     /// Okta's part: a failure here fails only this target (and is recorded in `targets`).
-    pub outcome: Result<Listed, okta::Error>,
+    outcome: Result<Listed, okta::Error>,
     writes: Vec<Pending>,
 }
 
