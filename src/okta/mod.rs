@@ -15,10 +15,12 @@ pub mod model;
 pub mod page;
 pub mod ratelimit;
 pub mod retry;
+pub mod revoke;
 pub mod stats;
 
-pub use client::{Auth, ClientSettings, OktaClient, Revoked, TokenPage, TokenPages};
+pub use client::{Auth, ClientSettings, OktaClient, TokenPage, TokenPages};
 pub use error::Error;
 pub use ids::{ClientId, TokenId, UserId};
 pub use logs::{LogEvent, LogPage, LogTarget};
 pub use model::{ObservedToken, RefreshToken, TokenStatus};
+pub use revoke::{Cleared, Revoked};

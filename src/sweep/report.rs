@@ -44,6 +44,8 @@ pub struct SweepReport {
     pub guard: Option<String>,
     /// What restart reconciliation did before this sweep.
     pub reconciled: Reconciled,
+    /// Revocations the gate withdrew (exempt now, no longer selected, ids refused).
+    pub withdrawn: u64,
 }
 
 impl SweepReport {
@@ -62,6 +64,7 @@ impl SweepReport {
             failures: Vec::new(),
             guard: None,
             reconciled: Reconciled::default(),
+            withdrawn: 0,
         }
     }
 
@@ -119,6 +122,7 @@ impl SweepReport {
                 self.counts.revocations_irrevocable += 1;
                 self.tally(&planned.rules, |t| t.failed += 1);
             }
+            RevocationOutcome::Withdrawn => self.withdrawn += 1,
         }
     }
 
