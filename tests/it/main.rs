@@ -9,6 +9,7 @@ mod crash;
 mod daemon;
 mod enforce;
 mod faults;
+mod gate;
 mod helpers;
 mod lifecycle;
 mod oauth;
