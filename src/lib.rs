@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod notify;
 pub mod offboard;
 pub mod okta;
 pub mod policy;

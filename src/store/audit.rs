@@ -1,11 +1,13 @@
 //! The `revocations` audit trail: append-only and hash-chained. Each row holds the previous
 //! row's hash and its own SHA-256 over a canonical encoding of all its fields (id included),
 //! so an edited, deleted or reordered row breaks the chain at a nameable place. Appends run in
-//! `BEGIN IMMEDIATE` transactions, so concurrent writers (even other processes) serialise.
+//! `BEGIN IMMEDIATE` transactions, so concurrent writers (even other processes) serialise; an
+//! `irrevocable` row puts its notification in the outbox in the same transaction.
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::outbox::{self, NewEvent};
 use super::{Error, Store};
 
 /// The `prev_hash` of the first row.
@@ -186,6 +188,7 @@ impl Store {
     }
 
     /// Appends rows in one transaction, chaining each to the one before; returns their ids.
+    /// Each `irrevocable` row also enqueues an `irrevocable` notification (once per intent).
     pub async fn append_revocations(&self, rows: &[NewRevocation]) -> Result<Vec<i64>, Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<(i64, String)> =
@@ -252,6 +255,9 @@ impl Store {
             .bind(&row.next_attempt_at)
             .execute(&mut *tx)
             .await?;
+            if new.state == RevocationState::Irrevocable {
+                outbox::insert_event(&mut tx, &NewEvent::irrevocable(&row)).await?;
+            }
             ids.push(id);
             prev = row.hash;
         }

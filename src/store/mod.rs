@@ -8,6 +8,7 @@ mod fault;
 mod ingest;
 mod intents;
 mod offboarding;
+pub mod outbox;
 mod snapshots;
 mod sweeps;
 #[cfg(test)]
@@ -28,7 +29,8 @@ pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
 pub use daemon::DbGauges;
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
-pub use offboarding::{JobRow, NewJob};
+pub use offboarding::{JobRow, NewJob, insert_held_event};
+pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
 
