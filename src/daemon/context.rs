@@ -42,8 +42,9 @@ impl Current {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                Receiver::from_config(n)
-                    .ok_or_else(|| config::Error::invalid(format!("notify[{i}].url"), "is not a URL"))
+                Receiver::from_config(n).ok_or_else(|| {
+                    config::Error::invalid(format!("notify[{i}].url"), "is not a URL")
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(Current {

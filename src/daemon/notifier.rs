@@ -27,10 +27,10 @@ pub const IDLE_RECHECK: Duration = Duration::from_secs(2);
 
 /// How long past its timeout a claimed attempt stays leased: a process that died mid-attempt
 /// has its delivery retried after that.
-const LEASE_MARGIN: Duration = Duration::from_secs(5);
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
 
-/// Starts the dispatcher; it ends when `stop` turns true, cutting attempts in flight (they
-/// are retried once their lease ends).
+/// Starts the dispatcher; it ends when `stop` turns true, after the attempts in flight end
+/// (cut after `server.shutdown_timeout`, then retried once their lease ends).
 pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(dispatcher(Arc::clone(ctx), stop.clone()))
 }
@@ -56,7 +56,11 @@ async fn dispatcher(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
                 .collect();
             for receiver in &idle {
                 let lease = receiver.timeout + LEASE_MARGIN;
-                match ctx.store.claim_delivery(&receiver.name, Utc::now(), lease).await {
+                match ctx
+                    .store
+                    .claim_delivery(&receiver.name, Utc::now(), lease)
+                    .await
+                {
                     Ok(Some(claimed)) => {
                         let task = attempt(
                             ctx.store.clone(),
@@ -90,6 +94,10 @@ async fn dispatcher(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => break,
         }
     }
+    // Attempts in flight may finish (and be recorded) within `server.shutdown_timeout`; the
+    // rest are cut and sent again once their lease ends.
+    let deadline = tokio::time::Instant::now() + ctx.current().config.server.shutdown_timeout;
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, in_flight.join_next()).await {}
     in_flight.shutdown().await;
 }
 
@@ -132,26 +140,84 @@ async fn attempt(store: Store, client: reqwest::Client, receiver: Receiver, clai
     let outcome = notify::send(&client, &receiver, &event).await;
     let now = Utc::now();
     let name = receiver.name.as_str();
-    let recorded = match outcome {
+    let at = (row.event_id.as_str(), row.kind.as_str(), claimed.attempt);
+    // Logged once recorded: a line saying "delivered" means the database says so too.
+    match outcome {
         Outcome::Delivered { status } => {
-            info!(notify.receiver = name, notify.event_id = %row.event_id, notify.kind = %row.kind, attempt = claimed.attempt, "notification delivered");
-            metrics::notification(name, "delivered");
-            store.delivery_succeeded(&claimed, status, now).await
+            let recorded = store.delivery_succeeded(&claimed, status, now).await;
+            report(recorded, name, at, "delivered", None, None);
         }
-        Outcome::Failed { status, error } if claimed.attempt >= i64::from(receiver.max_attempts) => {
-            error!(notify.receiver = name, notify.event_id = %row.event_id, notify.kind = %row.kind, attempt = claimed.attempt, http.status = status, error.message = %error, "notification given up after its last attempt");
-            metrics::notification(name, "given_up");
-            store.delivery_failed(&claimed, status, &error, None, now).await
+        Outcome::Failed { status, error }
+            if claimed.attempt >= i64::from(receiver.max_attempts) =>
+        {
+            let recorded = store
+                .delivery_failed(&claimed, status, &error, None, now)
+                .await;
+            report(recorded, name, at, "given_up", status, Some((&error, None)));
         }
         Outcome::Failed { status, error } => {
-            let wait = notify::retry_delay(claimed.attempt, receiver.min_backoff, receiver.max_backoff, rand::random());
-            warn!(notify.receiver = name, notify.event_id = %row.event_id, notify.kind = %row.kind, attempt = claimed.attempt, http.status = status, http.retry_in_ms = wait.as_millis() as u64, error.message = %error, "notification not delivered; will be retried");
-            metrics::notification(name, "retry");
-            store.delivery_failed(&claimed, status, &error, Some(wait), now).await
+            let wait = notify::retry_delay(
+                claimed.attempt,
+                receiver.min_backoff,
+                receiver.max_backoff,
+                rand::random(),
+            );
+            let recorded = store
+                .delivery_failed(&claimed, status, &error, Some(wait), now)
+                .await;
+            report(
+                recorded,
+                name,
+                at,
+                "retry",
+                status,
+                Some((&error, Some(wait))),
+            );
         }
-    };
+    }
+}
+
+/// Logs and counts one recorded attempt: `(event id, kind, attempt)` at `at`.
+fn report(
+    recorded: Result<(), crate::store::Error>,
+    name: &str,
+    (event_id, kind, attempt): (&str, &str, i64),
+    outcome: &'static str,
+    status: Option<u16>,
+    failure: Option<(&str, Option<Duration>)>,
+) {
     if let Err(e) = recorded {
-        error!(notify.receiver = name, error.message = %e, "cannot record a notification attempt");
+        error!(notify.receiver = name, notify.event_id = event_id, error.message = %e, "cannot record a notification attempt");
+        return;
+    }
+    metrics::notification(name, outcome);
+    match failure {
+        None => info!(
+            notify.receiver = name,
+            notify.event_id = event_id,
+            notify.kind = kind,
+            attempt,
+            "notification delivered"
+        ),
+        Some((error, None)) => error!(
+            notify.receiver = name,
+            notify.event_id = event_id,
+            notify.kind = kind,
+            attempt,
+            http.status = status,
+            error.message = error,
+            "notification given up after its last attempt"
+        ),
+        Some((error, Some(wait))) => warn!(
+            notify.receiver = name,
+            notify.event_id = event_id,
+            notify.kind = kind,
+            attempt,
+            http.status = status,
+            http.retry_in_ms = wait.as_millis() as u64,
+            error.message = error,
+            "notification not delivered; will be retried"
+        ),
     }
 }
 
@@ -162,11 +228,15 @@ pub(super) async fn check_audit(store: &Store) {
         Ok(Err(broken)) => {
             let event = NewEvent::audit_broken(broken.id, &broken.problem, &ts(Utc::now()));
             match store.enqueue_event(&event).await {
-                Ok(true) => error!(audit.broken_id = broken.id, audit.problem = %broken.problem, "the audit chain is broken"),
+                Ok(true) => {
+                    error!(audit.broken_id = broken.id, audit.problem = %broken.problem, "the audit chain is broken")
+                }
                 Ok(false) => {}
                 Err(e) => error!(error.message = %e, "cannot record the audit chain break"),
             }
         }
-        Err(e) => error!(error.message = %e, error.cause_chain = ?e, "cannot verify the audit chain"),
+        Err(e) => {
+            error!(error.message = %e, error.cause_chain = ?e, "cannot verify the audit chain")
+        }
     }
 }

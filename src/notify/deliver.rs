@@ -145,7 +145,11 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
         }
         head.truncate(ERROR_BODY_LIMIT);
         let text = String::from_utf8_lossy(&head);
-        let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+        let mut text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+        // A receiver may echo the request back: its secret must not land in the database.
+        if let Some(secret) = receiver.secret.as_ref().map(ExposeSecret::expose_secret) {
+            text = text.replace(secret, "[redacted]");
+        }
         format!("answered {status}: {}", text.trim())
     };
     Outcome::Failed {
@@ -157,7 +161,10 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
 /// A transport error in words, without the URL.
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!("no answer within {}", crate::config::duration::format(timeout));
+        return format!(
+            "no answer within {}",
+            crate::config::duration::format(timeout)
+        );
     }
     let what = if e.is_connect() {
         "cannot connect"

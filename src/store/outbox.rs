@@ -26,7 +26,13 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// A sweep closed `failed`.
-    pub fn sweep_failed(sweep: i64, trigger: &str, mode: &str, error: Option<&str>, at: &str) -> Self {
+    pub fn sweep_failed(
+        sweep: i64,
+        trigger: &str,
+        mode: &str,
+        error: Option<&str>,
+        at: &str,
+    ) -> Self {
         NewEvent::new(
             EventKind::SweepFailed,
             format!("sweep:{sweep}"),

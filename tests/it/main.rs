@@ -11,6 +11,7 @@ mod enforce;
 mod faults;
 mod helpers;
 mod lifecycle;
+mod notify;
 mod oauth;
 mod offboard;
 mod retries;
