@@ -133,3 +133,69 @@ fn mrkdwn(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(details: &Value) -> Event<'_> {
+        Event {
+            id: "evt_0123",
+            kind: EventKind::Irrevocable,
+            occurred_at: "2026-12-05T10:00:00.000Z",
+            details,
+        }
+    }
+
+    #[test]
+    fn the_json_body_carries_the_id_kind_summary_and_details() {
+        let details =
+            json!({ "token_id": "oar1", "user_id": "00u1", "client_id": "0oa1", "attempts": 6 });
+        let body = body(&event(&details), Format::Json);
+        assert_eq!(body["id"], "evt_0123");
+        assert_eq!(body["kind"], "irrevocable");
+        assert_eq!(body["occurred_at"], "2026-12-05T10:00:00.000Z");
+        assert_eq!(body["details"], details);
+        assert_eq!(
+            body["summary"],
+            "token oar1 of user 00u1 for client 0oa1 could not be revoked after 6 attempts"
+        );
+    }
+
+    #[test]
+    fn slack_text_from_outside_cannot_mention_or_link() {
+        let details =
+            json!({ "user_id": "<!channel>", "error": "<https://evil|x> & co", "job_id": 4 });
+        let body = slack_body(&event(&details));
+        let all = body.to_string();
+        assert!(
+            !all.contains("<!channel>") && !all.contains("<https://evil"),
+            "{all}"
+        );
+        assert!(
+            all.contains("&lt;!channel&gt;") && all.contains("&amp; co"),
+            "{all}"
+        );
+        let context = &body["blocks"][2]["elements"][0]["text"];
+        assert!(context.as_str().unwrap().contains("evt_0123"), "{body}");
+        assert!(
+            body["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(":rotating_light: revokd:")
+        );
+    }
+
+    #[test]
+    fn every_kind_has_a_summary_naming_its_subject() {
+        let details = json!({ "sweep_id": 7, "job_id": 8, "record_id": 9, "user_id": "00u1",
+                              "token_id": "oar1", "reason": "r", "error": "e", "problem": "p" });
+        for kind in EventKind::ALL {
+            let text = summary(kind, &details);
+            assert!(
+                ["7", "8", "9", "oar1"].iter().any(|id| text.contains(id)),
+                "{kind:?}: {text}"
+            );
+        }
+    }
+}
