@@ -77,11 +77,9 @@ pub fn slack_body(event: &Event<'_>) -> Value {
 pub fn summary(kind: EventKind, d: &Value) -> String {
     let s = |key: &str| d.get(key).map(plain).unwrap_or_default();
     match kind {
-        EventKind::GuardTripped => format!(
-            "sweep {} revoked nothing: the safety guard tripped ({})",
-            s("sweep_id"),
-            s("reason")
-        ),
+        EventKind::GuardTripped => {
+            format!("sweep {} revoked nothing: {}", s("sweep_id"), s("reason"))
+        }
         EventKind::Irrevocable => format!(
             "token {} of user {} for client {} could not be revoked after {} attempts",
             s("token_id"),
