@@ -82,7 +82,7 @@ async fn seed_one_of_each_kind(dir: &Path) {
     let failed = store
         .begin_sweep(Trigger::Cli, Mode::Enforce, now, "test")
         .await
-        .unwrap();
+        .expect("seeded");
     store
         .finish_sweep(
             failed,
@@ -92,11 +92,11 @@ async fn seed_one_of_each_kind(dir: &Path) {
             now,
         )
         .await
-        .unwrap();
+        .expect("seeded");
     let tripped = store
         .begin_sweep(Trigger::Schedule, Mode::Enforce, now, "test")
         .await
-        .unwrap();
+        .expect("seeded");
     store
         .finish_sweep_noting(
             tripped,
@@ -107,7 +107,7 @@ async fn seed_one_of_each_kind(dir: &Path) {
             now,
         )
         .await
-        .unwrap();
+        .expect("seeded");
     let row = |state| {
         NewRevocation::new(
             Some("oar<!channel>".into()),
@@ -122,14 +122,14 @@ async fn seed_one_of_each_kind(dir: &Path) {
     let intent = store
         .append_revocation(&row(RevocationState::Pending))
         .await
-        .unwrap();
+        .expect("seeded");
     let irrevocable = NewRevocation {
         intent_id: Some(intent),
         attempts: 6,
         error: Some("Okta answered 503 <https://evil.example|click>".into()),
         ..row(RevocationState::Irrevocable)
     };
-    store.append_revocation(&irrevocable).await.unwrap();
+    store.append_revocation(&irrevocable).await.expect("seeded");
     let job = |event: &str| NewJob {
         user_id: "00u2".into(),
         source: "event_hook",
@@ -137,29 +137,30 @@ async fn seed_one_of_each_kind(dir: &Path) {
         event_type: Some("user.lifecycle.deactivate".into()),
         reason: None,
     };
-    let failing = store.start_job(&job("e1"), "test", now).await.unwrap();
+    let failing = store
+        .start_job(&job("e1"), "test", now)
+        .await
+        .expect("seeded");
     store
         .finish_job(failing, "failed", Some("Okta unreachable"), now)
         .await
-        .unwrap();
-    let held = store.enqueue_jobs(&[job("e2")], now).await.unwrap()[0];
-    let mut conn = store.pool().acquire().await.unwrap();
+        .expect("seeded");
+    let held = store.enqueue_jobs(&[job("e2")], now).await.expect("seeded")[0];
+    let mut conn = store.pool().acquire().await.expect("seeded");
     assert!(
-        insert_held_event(
-            &mut *conn,
-            held,
-            "51 users offboarded in the last hour",
-            now
-        )
-        .await
-        .unwrap()
+        insert_held_event(&mut conn, held, "51 users offboarded in the last hour", now)
+            .await
+            .expect("seeded")
     );
     drop(conn);
     for sql in [
         "DROP TRIGGER revocations_are_append_only_update",
         "UPDATE revocations SET reason = 'edited' WHERE id = 1",
     ] {
-        sqlx::query(sql).execute(store.pool()).await.unwrap();
+        sqlx::query(sql)
+            .execute(store.pool())
+            .await
+            .expect("seeded");
     }
     store.close().await;
 }
@@ -256,7 +257,12 @@ async fn every_event_kind_reaches_a_json_and_a_slack_receiver_with_its_id() {
 /// `revokd sweep --enforce` with a guard that trips: exit 3, and a `guard_tripped` event.
 async fn tripped_sweep(config: &Path) {
     let out = run_revokd(
-        &["--config", config.to_str().unwrap(), "sweep", "--enforce"],
+        &[
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "sweep",
+            "--enforce",
+        ],
         &[],
     )
     .await;
