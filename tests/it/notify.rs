@@ -4,25 +4,20 @@
 //! redirects, huge bodies) hold up nobody else and are retried with backoff; the secret is
 //! sent as a header and appears in no log and no database column.
 
+mod bad_receivers;
 mod receiver;
+mod seed;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use chrono::Utc;
-use revokd::config::Mode;
 use revokd::sim::SimOrg;
-use revokd::store::{
-    NewJob, NewRevocation, RevocationState, Store, SweepCounts, SweepStatus, Trigger,
-    insert_held_event, ts,
-};
-use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path};
+use crate::daemon::harness::{PATIENCE, Running, daemon_config};
 use crate::helpers::{all_output, run_revokd, small_org};
-use crate::secrets::occurrences_in_database;
-use receiver::{FLAKY_FAILURES, Received, Receiver};
+use receiver::{Received, Receiver};
+use seed::{seed_one_of_each_kind, store};
 
 const KINDS: [&str; 6] = [
     "guard_tripped",
@@ -65,104 +60,6 @@ fn write(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("revokd.toml");
     std::fs::write(&path, text).expect("config written");
     path
-}
-
-async fn store(dir: &Path) -> Store {
-    Store::connect(&format!("sqlite://{}", db_path(dir).display()))
-        .await
-        .expect("store")
-}
-
-/// One event of each kind, each through the store call that causes it in revokd; the audit
-/// chain then edited behind the store's back (found by the daemon's check at start).
-async fn seed_one_of_each_kind(dir: &Path) {
-    let store = store(dir).await;
-    let now = Utc::now();
-    let counts = SweepCounts::default();
-    let failed = store
-        .begin_sweep(Trigger::Cli, Mode::Enforce, now, "test")
-        .await
-        .expect("seeded");
-    store
-        .finish_sweep(
-            failed,
-            SweepStatus::Failed,
-            &counts,
-            Some("every target failed"),
-            now,
-        )
-        .await
-        .expect("seeded");
-    let tripped = store
-        .begin_sweep(Trigger::Schedule, Mode::Enforce, now, "test")
-        .await
-        .expect("seeded");
-    store
-        .finish_sweep_noting(
-            tripped,
-            SweepStatus::Partial,
-            &counts,
-            None,
-            Some("12 planned revocations exceed safety.max_revocations_per_sweep = 10"),
-            now,
-        )
-        .await
-        .expect("seeded");
-    let row = |state| {
-        NewRevocation::new(
-            Some("oar<!channel>".into()),
-            "00u1<@here>",
-            "0oa1",
-            "policy",
-            "enforce",
-            state,
-            ts(now),
-        )
-    };
-    let intent = store
-        .append_revocation(&row(RevocationState::Pending))
-        .await
-        .expect("seeded");
-    let irrevocable = NewRevocation {
-        intent_id: Some(intent),
-        attempts: 6,
-        error: Some("Okta answered 503 <https://evil.example|click>".into()),
-        ..row(RevocationState::Irrevocable)
-    };
-    store.append_revocation(&irrevocable).await.expect("seeded");
-    let job = |event: &str| NewJob {
-        user_id: "00u2".into(),
-        source: "event_hook",
-        event_id: Some(event.into()),
-        event_type: Some("user.lifecycle.deactivate".into()),
-        reason: None,
-    };
-    let failing = store
-        .start_job(&job("e1"), "test", now)
-        .await
-        .expect("seeded");
-    store
-        .finish_job(failing, "failed", Some("Okta unreachable"), now)
-        .await
-        .expect("seeded");
-    let held = store.enqueue_jobs(&[job("e2")], now).await.expect("seeded")[0];
-    let mut conn = store.pool().acquire().await.expect("seeded");
-    assert!(
-        insert_held_event(&mut conn, held, "51 users offboarded in the last hour", now)
-            .await
-            .expect("seeded")
-    );
-    drop(conn);
-    for sql in [
-        "DROP TRIGGER revocations_are_append_only_update",
-        "UPDATE revocations SET reason = 'edited' WHERE id = 1",
-    ] {
-        sqlx::query(sql)
-            .execute(store.pool())
-            .await
-            .expect("seeded");
-    }
-    store.close().await;
 }
 
 fn header<'a>(r: &'a Received, name: &str) -> &'a str {
@@ -345,154 +242,4 @@ async fn a_delivery_cut_by_a_crash_mid_attempt_is_sent_again_and_accepted_once()
         (deliveries[0].state.as_str(), deliveries[0].attempts),
         ("delivered", 2)
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_receivers_hold_up_nobody_and_are_retried_with_backoff() {
-    let (org, dir, rx) = setup().await;
-    seed_one_of_each_kind(dir.path()).await;
-    let secret_file = dir.path().join("hook-secret");
-    std::fs::write(&secret_file, "s3cret-webhook-value\n").unwrap();
-    let with_secret = format!("secret_file = \"{}\"\n", secret_file.display());
-    let one_try = "max_attempts = 1\ntimeout = \"20s\"\n";
-    let receivers = [
-        notify("hang", &format!("{}/a/hang", rx.base), "json", "")
-            .replace("timeout = \"2s\"\n", one_try),
-        notify(
-            "redirect",
-            &format!("{}/b/redirect", rx.base),
-            "json",
-            "max_attempts = 2",
-        ),
-        notify(
-            "huge",
-            &format!("{}/c/huge", rx.base),
-            "json",
-            "max_attempts = 2",
-        ),
-        notify(
-            "flaky",
-            &format!("{}/d/flaky", rx.base),
-            "slack",
-            &with_secret,
-        ),
-        notify("good", &format!("{}/e/ok", rx.base), "json", ""),
-    ]
-    .concat();
-    // The hanging attempt is cut at shutdown, not waited for.
-    let text = daemon_config(
-        &org,
-        dir.path(),
-        "dry-run",
-        "shutdown_timeout = \"1s\"",
-        &format!("{YEARLY}{receivers}"),
-    );
-    let config = write(dir.path(), &text);
-    let mut daemon = Running::start_with(&config, &["-vv"]).await;
-
-    // The good receiver gets all six while the hanging one still holds its first request.
-    rx.wait_until("the hanging request", |log| {
-        log.iter().any(|r| r.path == "/a/hang")
-    })
-    .await;
-    rx.wait_accepted("/e/ok", 6).await;
-    assert_eq!(rx.hanging(), 1, "the good receiver was not kept waiting");
-    // The flaky one fails its first attempts and is retried until it accepts all six.
-    let flaky = rx.wait_accepted("/d/flaky", 6).await;
-    assert!(
-        flaky
-            .iter()
-            .all(|r| header(r, "authorization") == "Bearer s3cret-webhook-value")
-    );
-    for event in flaky.iter().map(Received::event_id) {
-        let sent = rx
-            .at("/d/flaky")
-            .iter()
-            .filter(|r| r.event_id() == event)
-            .count();
-        assert_eq!(
-            sent,
-            FLAKY_FAILURES + 1,
-            "sent until accepted, then never again"
-        );
-    }
-    let given_up = |name: &str| {
-        let name = name.to_owned();
-        move |l: &Value| {
-            harness_message(l).contains("given up") && l["notify.receiver"] == name.as_str()
-        }
-    };
-    daemon
-        .wait_for("redirect given up", given_up("redirect"))
-        .await;
-    daemon.wait_for("huge given up", given_up("huge")).await;
-    daemon.signal("TERM").await;
-    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
-
-    assert!(rx.at("/trap").is_empty(), "a redirect is never followed");
-    let event = flaky[0].event_id();
-    let retries: Vec<u64> = daemon
-        .seen
-        .iter()
-        .filter(|l| l["notify.receiver"] == "flaky" && l["notify.event_id"] == event)
-        .filter_map(|l| l["http.retry_in_ms"].as_u64())
-        .collect();
-    assert_eq!(retries.len(), FLAKY_FAILURES, "{retries:?}");
-    assert!(
-        (25..=50).contains(&retries[0]),
-        "first wait ~50ms: {retries:?}"
-    );
-    assert!(
-        (50..=100).contains(&retries[1]),
-        "then doubled: {retries:?}"
-    );
-
-    let store = store(dir.path()).await;
-    let deliveries = store.deliveries().await.unwrap();
-    let of = |name: &str| {
-        deliveries
-            .iter()
-            .filter(|d| d.receiver == name)
-            .collect::<Vec<_>>()
-    };
-    for d in of("redirect") {
-        assert_eq!(
-            (d.state.as_str(), d.last_status, d.attempts),
-            ("failed", Some(302), 2)
-        );
-    }
-    for d in of("huge") {
-        assert_eq!((d.state.as_str(), d.last_status), ("failed", Some(500)));
-        assert!(
-            d.last_error.as_deref().is_some_and(|e| e.len() < 300),
-            "{d:?}"
-        );
-    }
-    assert!(
-        of("good")
-            .iter()
-            .all(|d| d.state == "delivered" && d.attempts == 1)
-    );
-    assert!(of("flaky").iter().all(|d| d.state == "delivered"));
-    store.close().await;
-
-    let logs = daemon.dump();
-    assert!(
-        logs.contains("notification not delivered"),
-        "failures are logged"
-    );
-    assert!(
-        !logs.contains("s3cret-webhook-value"),
-        "the secret is never logged"
-    );
-    let (hits, rows) = occurrences_in_database(&db_path(dir.path()), "s3cret-webhook-value").await;
-    assert!(rows > 0);
-    assert_eq!(
-        hits, 0,
-        "the secret is in no column, not even an echoed error body"
-    );
-}
-
-fn harness_message(line: &Value) -> &str {
-    crate::daemon::harness::message(line)
 }
