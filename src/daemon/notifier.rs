@@ -47,8 +47,9 @@ async fn dispatcher(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         let current = ctx.current();
         let receivers = &current.receivers;
         let mut wait = IDLE_RECHECK;
-        if !receivers.is_empty() {
-            route(&ctx.store, receivers).await;
+        // Routed even with no receivers: one configured later is sent only what comes after.
+        route(&ctx.store, receivers).await;
+        {
             let taken: HashSet<&str> = busy.values().map(String::as_str).collect();
             let idle: Vec<&Receiver> = receivers
                 .iter()

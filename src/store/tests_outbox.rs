@@ -325,3 +325,27 @@ async fn a_claim_leases_the_delivery_and_attempts_are_recorded(pool: SqlitePool)
     );
     assert!(store.next_delivery_due("r").await.unwrap().is_none());
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_receiver_configured_later_gets_only_what_comes_after(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let now = Utc::now();
+    let at = super::ts(now);
+    store
+        .enqueue_event(&NewEvent::audit_broken(1, "old news", &at))
+        .await
+        .unwrap();
+    assert_eq!(store.route_events(&[], now).await.unwrap(), 1);
+    store
+        .enqueue_event(&NewEvent::audit_broken(2, "news", &at))
+        .await
+        .unwrap();
+    store
+        .route_events(&[("late", &EventKind::ALL)], now)
+        .await
+        .unwrap();
+    let deliveries = store.deliveries().await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    let outbox = store.outbox().await.unwrap();
+    assert_eq!(deliveries[0].outbox_id, outbox[1].id);
+}
