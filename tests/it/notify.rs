@@ -204,6 +204,13 @@ async fn a_guard_tripped_by_a_cli_sweep_is_delivered_exactly_once_across_daemon_
     let outbox = store.outbox().await.unwrap();
     assert_eq!(outbox.len(), 2);
     assert!(outbox.iter().all(|e| e.kind == "guard_tripped"));
+    let deliveries = store.deliveries().await.unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == "delivered" && d.attempts == 1),
+        "each recorded delivered at its first attempt: {deliveries:?}"
+    );
     assert_eq!(both[1].body["details"]["sweep_id"], 2);
 }
 
