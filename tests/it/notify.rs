@@ -193,6 +193,13 @@ async fn a_guard_tripped_by_a_cli_sweep_is_delivered_exactly_once_across_daemon_
     let mut daemon = Running::start(&config).await;
     tripped_sweep(&config).await;
     let both = rx.wait_accepted("/ops/ok", 2).await;
+    let second = both[1].event_id().to_owned();
+    daemon
+        .wait_for("the second delivery recorded", |l| {
+            l["notify.event_id"] == second.as_str()
+                && crate::daemon::harness::message(l) == "notification delivered"
+        })
+        .await;
     daemon.signal("KILL").await;
     daemon.wait_exit(PATIENCE).await;
 
