@@ -49,35 +49,33 @@ async fn dispatcher(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         let mut wait = IDLE_RECHECK;
         // Routed even with no receivers: one configured later is sent only what comes after.
         route(&ctx.store, receivers).await;
-        {
-            let taken: HashSet<&str> = busy.values().map(String::as_str).collect();
-            let idle: Vec<&Receiver> = receivers
-                .iter()
-                .filter(|r| !taken.contains(r.name.as_str()))
-                .collect();
-            for receiver in &idle {
-                let lease = receiver.timeout + LEASE_MARGIN;
-                match ctx
-                    .store
-                    .claim_delivery(&receiver.name, Utc::now(), lease)
-                    .await
-                {
-                    Ok(Some(claimed)) => {
-                        let task = attempt(
-                            ctx.store.clone(),
-                            client.clone(),
-                            (*receiver).clone(),
-                            claimed,
-                        );
-                        let handle = in_flight.spawn(task);
-                        busy.insert(handle.id(), receiver.name.clone());
-                    }
-                    Ok(None) => {
-                        wait = wait.min(next_due(&ctx.store, &receiver.name).await);
-                    }
-                    Err(e) => {
-                        error!(notify.receiver = %receiver.name, error.message = %e, "cannot read the notification outbox");
-                    }
+        let taken: HashSet<&str> = busy.values().map(String::as_str).collect();
+        let idle: Vec<&Receiver> = receivers
+            .iter()
+            .filter(|r| !taken.contains(r.name.as_str()))
+            .collect();
+        for receiver in &idle {
+            let lease = receiver.timeout + LEASE_MARGIN;
+            match ctx
+                .store
+                .claim_delivery(&receiver.name, Utc::now(), lease)
+                .await
+            {
+                Ok(Some(claimed)) => {
+                    let task = attempt(
+                        ctx.store.clone(),
+                        client.clone(),
+                        (*receiver).clone(),
+                        claimed,
+                    );
+                    let handle = in_flight.spawn(task);
+                    busy.insert(handle.id(), receiver.name.clone());
+                }
+                Ok(None) => {
+                    wait = wait.min(next_due(&ctx.store, &receiver.name).await);
+                }
+                Err(e) => {
+                    error!(notify.receiver = %receiver.name, error.message = %e, "cannot read the notification outbox");
                 }
             }
         }

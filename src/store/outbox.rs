@@ -196,6 +196,15 @@ impl Store {
         receivers: &[(&str, &[EventKind])],
         now: DateTime<Utc>,
     ) -> Result<usize, Error> {
+        // Most calls find nothing: they need no write lock.
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM notify_outbox WHERE routed_at IS NULL)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !any {
+            return Ok(0);
+        }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let fresh: Vec<(i64, String)> = sqlx::query_as(
             "SELECT id, kind FROM notify_outbox WHERE routed_at IS NULL ORDER BY id LIMIT 500",
