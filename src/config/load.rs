@@ -22,9 +22,9 @@ const SECRET_KEYS: &[&str] = &["okta.api_token", "server.hook_secret"];
 ///
 /// Order (later wins): field defaults, then `file` (if given; a missing or unreadable file is
 /// an error naming it), then `REVOKD_…` environment variables with `__` for nesting
-/// (`REVOKD_OKTA__ORG_URL`). `okta.api_token_file` and `server.hook_secret_file` are then read
-/// into `okta.api_token` / `server.hook_secret` (one trailing newline trimmed), and the result
-/// is checked by [`super::validate`]. Every error names the offending key.
+/// (`REVOKD_OKTA__ORG_URL`). `okta.api_token_file`, `server.hook_secret_file` and each
+/// `notify[i].secret_file` are then read into their secrets (one trailing newline trimmed),
+/// and the result is checked by [`super::validate`]. Every error names the offending key.
 pub fn load(file: Option<&Path>) -> Result<Config, Error> {
     let mut figment = Figment::new();
     if let Some(path) = file {
@@ -55,7 +55,15 @@ fn read_secrets(config: &mut Config) -> Result<(), Error> {
         &mut server.hook_secret,
         server.hook_secret_file.as_deref(),
         "server.hook_secret",
-    )
+    )?;
+    for (i, receiver) in config.notify.iter_mut().enumerate() {
+        read_secret(
+            &mut receiver.secret,
+            receiver.secret_file.as_deref(),
+            &format!("notify[{i}].secret"),
+        )?;
+    }
+    Ok(())
 }
 
 fn read_secret(

@@ -6,6 +6,7 @@
 
 pub mod duration;
 mod load;
+mod notify;
 pub mod redacted;
 pub mod size;
 #[cfg(test)]
@@ -13,6 +14,7 @@ mod tests;
 mod validate;
 
 pub use load::load;
+pub use notify::NotifyConfig;
 pub use redacted::effective_toml;
 pub use validate::validate;
 
@@ -80,6 +82,7 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     pub policies: Vec<PolicyConfig>,
     pub exemptions: Vec<ExemptionConfig>,
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// The annotated example configuration (`config/revokd.toml`), every key with its default.

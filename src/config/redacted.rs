@@ -1,6 +1,7 @@
 //! The effective configuration as TOML text, for `revokd config check`: every key shown, unset
-//! optional keys as comments, secrets as `"[redacted]"`. Built by hand from [`Config`] (which
-//! is deliberately not `Serialize`), so a secret's value has no path into the output.
+//! optional keys as comments, secrets as `"[redacted]"`, notification URLs as their origin.
+//! Built by hand from [`Config`] (which is deliberately not `Serialize`), so a secret's value
+//! has no path into the output.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::{Action, AuthMode, Config, duration, size};
+use crate::notify::EventKind;
 
 /// Renders `config` as TOML that [`super::load`] would read back to the same values (secrets
 /// aside). Secrets appear as `"[redacted]"`, or `"[redacted] (from file /path)"`.
@@ -138,6 +140,26 @@ pub fn effective_toml(config: &Config) -> String {
         w.kv("users", &list(&e.users));
         w.kv("clients", &list(&e.clients));
         w.kv("tokens", &list(&e.tokens));
+    }
+    for n in &config.notify {
+        w.array_table("notify");
+        w.kv("name", &q(&n.name));
+        // A Slack webhook's path is its credential: only the origin is shown.
+        w.kv("url", &q(&format!("{}/[redacted]", n.origin())));
+        w.kv("format", &q(n.format.as_str()));
+        let events: Vec<String> = n
+            .events
+            .as_deref()
+            .unwrap_or(&EventKind::ALL)
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        w.kv("events", &list(&events));
+        w.opt("secret_file", n.secret_file.as_deref().map(path));
+        w.kv("timeout", &dur(n.timeout));
+        w.kv("min_backoff", &dur(n.min_backoff));
+        w.kv("max_backoff", &dur(n.max_backoff));
+        w.kv("max_attempts", &n.max_attempts.to_string());
     }
     w.0
 }

@@ -68,7 +68,8 @@ impl JobKind {
     }
 }
 
-/// Prunes token snapshots older than `database.snapshot_retention` (never audit records).
+/// Prunes token snapshots older than `database.snapshot_retention` (never audit records), then
+/// verifies the audit chain (a new break is notified).
 async fn prune(ctx: &Context) -> Result<(), Error> {
     let retention = TimeDelta::from_std(ctx.current().config.database.snapshot_retention)
         .unwrap_or(TimeDelta::MAX);
@@ -77,6 +78,8 @@ async fn prune(ctx: &Context) -> Result<(), Error> {
     };
     let deleted = ctx.store.prune_snapshots(cutoff, true).await?;
     info!(deleted, "token snapshots pruned");
+    super::notifier::check_audit(&ctx.store).await;
+    ctx.notify_wake.notify_one();
     Ok(())
 }
 
@@ -140,6 +143,8 @@ pub async fn tick(ctx: Arc<Context>, job: JobKind) {
             }
         }
         metrics::run_finished(job.name(), label);
+        // A sweep may have enqueued notifications (a tripped guard, a failure).
+        ctx.notify_wake.notify_one();
         drop(permit);
     }
     .instrument(span)

@@ -49,6 +49,9 @@ pub const OFFBOARDING_JOBS: &str = "revokd_offboarding_jobs_total";
 pub const OFFBOARDING_JOB_STATES: &str = "revokd_offboarding_jobs";
 /// Counter: event hook requests, by `result` (`accepted|duplicate|unauthorized|…`).
 pub const HOOK_REQUESTS: &str = "revokd_hook_requests_total";
+/// Counter: notification delivery attempts, by `receiver` and `outcome`
+/// (`delivered|retry|given_up`).
+pub const NOTIFICATIONS: &str = "revokd_notification_attempts_total";
 
 /// Offboarding latency buckets, in seconds: the target is minutes, the usual case seconds.
 const LATENCY_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
@@ -144,6 +147,10 @@ fn describe() {
         "Offboarding jobs by state now; `held` jobs wait for `revokd offboard release`."
     );
     describe_counter!(HOOK_REQUESTS, "Event hook requests, by result.");
+    describe_counter!(
+        NOTIFICATIONS,
+        "Notification delivery attempts, by receiver and outcome."
+    );
     describe_counter!(RELOADS, "Configuration reloads (SIGHUP), by result.");
 }
 
@@ -258,4 +265,9 @@ pub fn offboarding_job(source: &str, outcome: &'static str, latency: Option<Dura
 /// Counts an event hook request by result.
 pub fn hook_request(result: &'static str) {
     counter!(HOOK_REQUESTS, "result" => result).increment(1);
+}
+
+/// Counts a notification delivery attempt by receiver and outcome.
+pub fn notification(receiver: &str, outcome: &'static str) {
+    counter!(NOTIFICATIONS, "receiver" => receiver.to_owned(), "outcome" => outcome).increment(1);
 }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::outbox::{NewEvent, insert_event};
 use super::{Error, Store, SweepStatus, Trigger, ts};
 
 /// Counts the daemon exports as Prometheus gauges, read in one transaction so they agree
@@ -84,7 +85,8 @@ impl Store {
 
     /// Closes every sweep row of `trigger` still `running` that started at or after
     /// `started_since`, with `status` (`aborted` when shutdown cut the sweep, `failed` when it
-    /// died on an error) and `error`. Counts stay as recorded. Returns how many rows it closed.
+    /// died on an error) and `error`. Counts stay as recorded. A `failed` row enqueues a
+    /// `sweep_failed` notification in the same transaction. Returns how many rows it closed.
     pub async fn close_running_sweeps(
         &self,
         trigger: Trigger,
@@ -93,18 +95,27 @@ impl Store {
         error: &str,
         finished_at: DateTime<Utc>,
     ) -> Result<u64, Error> {
-        let done = sqlx::query(
+        let at = ts(finished_at);
+        let mut tx = self.pool.begin().await?;
+        let closed: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE sweeps SET status = ?, finished_at = ?, error = ?
-             WHERE status = 'running' AND trigger = ? AND started_at >= ?",
+             WHERE status = 'running' AND trigger = ? AND started_at >= ? RETURNING id, mode",
         )
         .bind(status.as_str())
-        .bind(ts(finished_at))
+        .bind(&at)
         .bind(error)
         .bind(trigger.as_str())
         .bind(ts(started_since))
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        if status == SweepStatus::Failed {
+            for (id, mode) in &closed {
+                let event = NewEvent::sweep_failed(*id, trigger.as_str(), mode, Some(error), &at);
+                insert_event(&mut tx, &event).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(closed.len() as u64)
     }
 }
 

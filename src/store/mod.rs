@@ -11,10 +11,13 @@ mod ingest;
 mod intents;
 mod lease;
 mod offboarding;
+pub mod outbox;
 mod snapshots;
 mod sweeps;
 #[cfg(test)]
 mod tests_ingest;
+#[cfg(test)]
+mod tests_outbox;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +36,8 @@ pub use daemon::DbGauges;
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
-pub use offboarding::{JobRow, NewJob};
+pub use offboarding::{JobRow, NewJob, insert_held_event};
+pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
 

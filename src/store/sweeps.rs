@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::outbox::{NewEvent, insert_event};
 use super::{Error, Store, ts};
 use crate::config::Mode;
 
@@ -125,7 +126,8 @@ impl Store {
         Ok(id)
     }
 
-    /// Closes a sweep row with its status and counts.
+    /// Closes a sweep row with its status and counts; a `failed` sweep enqueues a
+    /// `sweep_failed` notification in the same transaction.
     pub async fn finish_sweep(
         &self,
         id: i64,
@@ -134,14 +136,32 @@ impl Store {
         error: Option<&str>,
         finished_at: DateTime<Utc>,
     ) -> Result<(), Error> {
-        sqlx::query(
+        self.finish_sweep_noting(id, status, counts, error, None, finished_at)
+            .await
+    }
+
+    /// [`Store::finish_sweep`] for a sweep whose blast-radius guard may have tripped: `guard`
+    /// (why it tripped) is stored in `error` when there is no other error, and enqueues a
+    /// `guard_tripped` notification in the same transaction.
+    pub async fn finish_sweep_noting(
+        &self,
+        id: i64,
+        status: SweepStatus,
+        counts: &SweepCounts,
+        error: Option<&str>,
+        guard: Option<&str>,
+        finished_at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let at = ts(finished_at);
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, String)> = sqlx::query_as(
             "UPDATE sweeps SET finished_at = ?, status = ?, targets_total = ?, targets_failed = ?,
                 tokens_seen = ?, revocations_planned = ?, revocations_done = ?, revocations_failed = ?,
                 http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, budget_wait_ms = ?, revocations_retried = ?,
                 revocations_irrevocable = ?, tokens_reappeared = ?, error = ?
-             WHERE id = ?",
+             WHERE id = ? RETURNING trigger, mode",
         )
-        .bind(ts(finished_at))
+        .bind(&at)
         .bind(status.as_str())
         .bind(int(counts.targets_total))
         .bind(int(counts.targets_failed))
@@ -157,10 +177,21 @@ impl Store {
         .bind(int(counts.revocations_retried))
         .bind(int(counts.revocations_irrevocable))
         .bind(int(counts.tokens_reappeared))
-        .bind(error)
+        .bind(error.or(guard))
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some((trigger, mode)) = row {
+            if status == SweepStatus::Failed {
+                let event = NewEvent::sweep_failed(id, &trigger, &mode, error.or(guard), &at);
+                insert_event(&mut tx, &event).await?;
+            }
+            if let Some(reason) = guard {
+                let event = NewEvent::guard_tripped(id, &trigger, &mode, reason, &at);
+                insert_event(&mut tx, &event).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -212,10 +212,11 @@ pub async fn run_once(
             info!(audit.head_id = id, audit.head_hash = %hash, "audit chain head");
         }
         deps.store
-            .finish_sweep(
+            .finish_sweep_noting(
                 sweep_id,
                 report.status,
                 &report.counts,
+                None,
                 report.guard.as_deref(),
                 Utc::now(),
             )

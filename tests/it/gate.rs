@@ -419,6 +419,12 @@ async fn a_burst_of_sixty_deactivations_runs_fifty_and_holds_ten_until_released(
         metrics.contains("revokd_offboarding_jobs{state=\"held\"} 10"),
         "{metrics}"
     );
+    let alerts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notify_outbox WHERE kind = 'offboarding_held'")
+            .fetch_one(&daemon.pool)
+            .await
+            .unwrap();
+    assert_eq!(alerts, 10, "each held job is alerted once");
 
     let config_arg = config.to_string_lossy().into_owned();
     let out = run_revokd(

@@ -12,6 +12,7 @@ mod faults;
 mod gate;
 mod helpers;
 mod lifecycle;
+mod notify;
 mod oauth;
 mod offboard;
 mod retries;

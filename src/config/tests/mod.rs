@@ -329,6 +329,7 @@ fn neither_debug_nor_the_effective_config_show_secrets() {
     });
 }
 
+mod notify;
 mod shape;
 
 #[test]
