@@ -13,6 +13,7 @@ mod helpers;
 mod lifecycle;
 mod oauth;
 mod offboard;
+mod pacing;
 mod retries;
 mod secrets;
 mod storage;
