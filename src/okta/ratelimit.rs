@@ -118,8 +118,10 @@ impl Bucket {
     /// floor, given revokd's traffic now.
     fn headroom(&self, traffic: &Traffic, max_share: f64) -> u64 {
         let share = share_of(self.limit, max_share);
-        let floor = self.limit - share;
-        let uncounted = traffic.sent.saturating_sub(self.remaining_mark.sent_before + 1)
+        let floor = self.limit.saturating_sub(share);
+        let uncounted = traffic
+            .sent
+            .saturating_sub(self.remaining_mark.sent_before + 1)
             + self.remaining_mark.in_flight;
         self.remaining
             .saturating_sub(floor)
@@ -130,7 +132,11 @@ impl Bucket {
 /// revokd's share of a bucket of `limit`: `floor(limit × max_share)`, at least 1.
 fn share_of(limit: u64, max_share: f64) -> u64 {
     // Truncation is the rule: a share is whole requests, rounded down.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let share = (limit as f64 * max_share).floor() as u64;
     share.clamp(1, limit.max(1))
 }
@@ -202,7 +208,8 @@ impl Ticket<'_> {
     /// Feeds the response's rate-limit headers back into the bucket.
     pub fn complete(mut self, rl: &RateLimitHeaders, status: u16) {
         self.done = true;
-        self.budget.observe(&self.bucket, self.mark, Some(rl), status);
+        self.budget
+            .observe(&self.bucket, self.mark, Some(rl), status);
     }
 }
 

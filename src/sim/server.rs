@@ -23,11 +23,11 @@ use super::conn::{ConnControl, SimListener};
 use super::faults::Faults;
 use super::limits::{Charge, Limits, RateHeaders, epoch_after};
 use super::oauth::OAuth;
+use super::record::Recorder;
 use super::reply::{Reply, shape};
 use super::routes::{self, Outcome, Route};
 use super::store::Store;
 use super::types::{FaultKind, LinkStyle, RequestRecord, RouteKind, SimStats};
-use super::record::Recorder;
 use super::{SimConfig, seed};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -259,7 +259,8 @@ impl Shared {
             remaining: u32::MAX,
             reset: epoch_after(Duration::from_secs(60)),
         };
-        self.recorder.count(RouteKind::Token, reply.status, unlimited);
+        self.recorder
+            .count(RouteKind::Token, reply.status, unlimited);
         self.recorder.arrived(RequestRecord {
             method: parts.method.to_string(),
             path_and_query: parts
@@ -362,7 +363,9 @@ async fn handle(
         conn.strip_next_date();
     }
     let status = if shaped.reset { 0 } else { shaped.reply.status };
-    shared.recorder.count(route.kind, shaped.reply.status, shaped.reply.rate);
+    shared
+        .recorder
+        .count(route.kind, shaped.reply.status, shaped.reply.rate);
     shared.recorder.decided(&request_id, status, !shaped.reset);
     if shaped.reset {
         conn.kill();

@@ -299,7 +299,12 @@ async fn parked_requests_are_logged_on_arrival_with_what_the_org_did() {
         log,
         [
             (RouteKind::RevokeToken, Some(tokens[0].id.clone()), 0, false),
-            (RouteKind::RevokeToken, Some(tokens[1].id.clone()), 204, false),
+            (
+                RouteKind::RevokeToken,
+                Some(tokens[1].id.clone()),
+                204,
+                false
+            ),
         ],
         "parked before the operation: nothing decided; after: revoked, unanswered"
     );

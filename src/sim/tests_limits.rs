@@ -94,8 +94,15 @@ async fn in_the_shared_model_gets_and_deletes_under_a_users_clients_draw_on_one_
     remaining.push(header(&delete, "x-rate-limit-remaining"));
     let clients = get(&org, &format!("api/v1/users/{user}/clients")).await;
     remaining.push(header(&clients, "x-rate-limit-remaining"));
-    remaining.push(header(&get(&org, "api/v1/logs").await, "x-rate-limit-remaining"));
-    assert_eq!(remaining, [3, 2, 1, 3], "the System Log keeps its own bucket");
+    remaining.push(header(
+        &get(&org, "api/v1/logs").await,
+        "x-rate-limit-remaining",
+    ));
+    assert_eq!(
+        remaining,
+        [3, 2, 1, 3],
+        "the System Log keeps its own bucket"
+    );
     let windows = org.windows();
     let shared: Vec<_> = windows
         .iter()

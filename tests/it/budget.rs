@@ -65,7 +65,10 @@ async fn revokd_never_has_more_requests_in_flight_than_okta_concurrency() {
     let report = app.sweep(Mode::DryRun).await;
     let stats = app.org.stats();
     assert_eq!(report.counts.targets_failed, 0);
-    assert_eq!(stats.concurrency_limited, 0, "the org's limit is far above 3");
+    assert_eq!(
+        stats.concurrency_limited, 0,
+        "the org's limit is far above 3"
+    );
     assert_eq!(
         stats.peak_arrivals, 3,
         "in flight at once, as the org saw requests arrive"

@@ -45,8 +45,7 @@ fn buckets_are_keyed_by_method_and_path_template() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_window_ends_reset_minus_date_after_its_answer_even_when_our_clock_is_a_little_ahead()
-{
+async fn a_window_ends_reset_minus_date_after_its_answer_even_when_our_clock_is_a_little_ahead() {
     let budget = Budget::new(BudgetSettings::default());
     // Okta's clock is a second behind ours: too little for the skew to be obvious.
     let okta_now = SystemTime::now() - Duration::from_secs(1);
@@ -97,7 +96,10 @@ async fn a_window_allows_the_share_spread_evenly_and_no_more() {
         waits[1]
     );
     assert!(waits[48] < Duration::from_secs(10));
-    assert!(!goes(&budget, "b"), "the 51st must wait for the next window");
+    assert!(
+        !goes(&budget, "b"),
+        "the 51st must wait for the next window"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -155,7 +157,10 @@ async fn a_429_closes_the_bucket_until_its_reset() {
     assert!(!goes(&budget, "b"));
     tokio::time::advance(Duration::from_secs(6)).await;
     assert!(
-        matches!(budget.step("b", Instant::now()), Step::Go(Duration::ZERO, _)),
+        matches!(
+            budget.step("b", Instant::now()),
+            Step::Go(Duration::ZERO, _)
+        ),
         "a new window starts with a probe"
     );
 }
