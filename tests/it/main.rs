@@ -15,6 +15,7 @@ mod lifecycle;
 mod notify;
 mod oauth;
 mod offboard;
+mod pacing;
 mod retries;
 mod secrets;
 mod storage;
