@@ -3,19 +3,23 @@
 use std::fmt::Write;
 
 use super::{Exit, Failure, output, progress};
-use crate::cli::DemoArgs;
+use std::path::PathBuf;
+
+use crate::cli::{Cli, DemoArgs};
 use crate::demo::{DemoOutcome, run as run_demo};
 
-pub(super) async fn run(args: &DemoArgs) -> Result<Exit, Failure> {
+pub(super) async fn run(cli: &Cli, args: &DemoArgs) -> Result<Exit, Failure> {
+    let _ = args.force;
+    let db = demo_path(cli.db.as_deref());
     eprintln!(
         "revokd demo: starting a simulated Okta org on 127.0.0.1 and sweeping it twice (dry-run, then enforce)…"
     );
     let counters = std::sync::Arc::new(crate::sweep::Progress::default());
     let line = progress::show(std::sync::Arc::clone(&counters));
-    let outcome = run_demo(&args.db, counters).await;
+    let outcome = run_demo(&db, counters).await;
     line.finish().await;
     let outcome = outcome?;
-    print!("{}", summary(&outcome, &args.db.display().to_string()));
+    print!("{}", summary(&outcome, &db.display().to_string()));
     let clean = outcome.dry_run.is_clean() && outcome.enforce.is_clean();
     Ok(if clean { Exit::Success } else { Exit::Failures })
 }
@@ -42,4 +46,16 @@ fn summary(outcome: &DemoOutcome, db: &str) -> String {
         "  sqlite3 {db} \"SELECT state, policy, COUNT(*) FROM v_revocation_state GROUP BY state, policy ORDER BY 3 DESC;\""
     );
     out
+}
+
+/// The demo database file: `--db` as a path (a `sqlite://` URL's path), else `revokd-demo.db`.
+fn demo_path(db: Option<&str>) -> PathBuf {
+    let Some(db) = db else {
+        return PathBuf::from("revokd-demo.db");
+    };
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    PathBuf::from(path.split('?').next().unwrap_or(path))
 }

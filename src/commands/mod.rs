@@ -11,6 +11,7 @@ mod output;
 mod progress;
 mod report;
 mod run;
+mod status;
 mod sweep;
 
 use std::process::ExitCode;
@@ -52,9 +53,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config(ConfigCommand::Check { example }) => config_check::run(&cli, *example),
         Command::Db(DbCommand::Migrate) => db::migrate(&cli).await,
         Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&cli, anchor).await,
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(&cli, args).await,
         Command::Report(args) => report::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
+        Command::Status(args) => status::run(&cli, args).await,
     };
     match outcome {
         Ok(Exit::Success) => ExitCode::SUCCESS,
@@ -70,9 +72,28 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Loads and validates the configuration named on the command line.
+/// Whether a write failed because whoever read stdout has gone (`revokd … | head -1`): the
+/// command then ends quietly with 0, as `git` and `rg` do.
+fn stdout_closed(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+/// Loads and validates the configuration named on the command line, all of it.
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
-    Ok(config::load(cli.config.as_deref())?)
+    load(cli, config::Needs::Everything)
+}
+
+/// Loads the configuration for a command that only reads or maintains the database: no Okta
+/// settings needed.
+fn load_database_config(cli: &Cli) -> Result<Config, Failure> {
+    load(cli, config::Needs::Database)
+}
+
+fn load(cli: &Cli, needs: config::Needs) -> Result<Config, Failure> {
+    let overrides = config::Overrides {
+        database_url: cli.db.clone(),
+    };
+    Ok(config::load_for(cli.config.as_deref(), &overrides, needs)?)
 }
 
 /// Opens the configured database (applying migrations).

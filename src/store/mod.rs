@@ -9,6 +9,7 @@ mod ingest;
 mod intents;
 mod offboarding;
 mod snapshots;
+mod status;
 mod sweeps;
 #[cfg(test)]
 mod tests_ingest;
@@ -29,6 +30,7 @@ pub use daemon::DbGauges;
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
 pub use offboarding::{JobRow, NewJob};
+pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
 
@@ -53,7 +55,11 @@ pub enum Error {
     #[error("{0}")]
     Shared(std::sync::Arc<Error>),
     /// A command that only reads found no database file.
-    #[error("the database file {} does not exist (fix database.url, or run a sweep or              `revokd db migrate` first)", .0.display())]
+    #[error(
+        "the database file {} does not exist (fix database.url or --db, or run a sweep or \
+         `revokd db migrate` first)",
+        .0.display()
+    )]
     MissingFile(PathBuf),
 }
 
