@@ -1,6 +1,6 @@
 //! The command layer: turns a parsed command line into calls on the library and an exit code
-//! (0 ok, 3 finished with failures, 78 bad configuration, 1 anything else). Fatal errors are
-//! reported once, here, on stderr.
+//! (0 ok, 3 finished with failures, 69 Okta unreachable, 77 credentials refused, 78 bad
+//! configuration, 1 anything else). Fatal errors are reported once, here, on stderr.
 
 mod audit;
 mod config_check;
@@ -30,6 +30,10 @@ pub enum Exit {
     Success,
     /// Finished, with failures the output names.
     Failures,
+    /// Okta could not be reached at all (DNS, connect, TLS).
+    Unreachable,
+    /// Okta refused the credentials.
+    CredentialsRefused,
 }
 
 /// Why a command could not finish.
@@ -43,6 +47,10 @@ pub enum Failure {
 
 /// Exit codes of PRODUCT §5.
 pub const EXIT_FAILURES: u8 = 3;
+/// EX_UNAVAILABLE (sysexits.h): Okta could not be reached at all.
+pub const EXIT_UNAVAILABLE: u8 = 69;
+/// EX_NOPERM (sysexits.h): Okta refused the credentials.
+pub const EXIT_NOPERM: u8 = 77;
 pub const EXIT_CONFIG: u8 = 78;
 
 /// Runs the parsed command and maps its outcome to an exit code.
@@ -61,6 +69,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     match outcome {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         Ok(Exit::Failures) => ExitCode::from(EXIT_FAILURES),
+        Ok(Exit::Unreachable) => ExitCode::from(EXIT_UNAVAILABLE),
+        Ok(Exit::CredentialsRefused) => ExitCode::from(EXIT_NOPERM),
         Err(Failure::Config(e)) => {
             eprintln!("revokd: configuration error: {e}");
             ExitCode::from(EXIT_CONFIG)

@@ -21,7 +21,7 @@ use super::ids::{ClientId, TokenId, UserId};
 use super::model::{self, ObservedToken, OktaErrorBody, UserClient};
 use super::page::{Cursor, parse_link_header};
 use super::ratelimit::{Budget, BudgetSettings, bucket_of};
-use super::retry::{Attempt, RateLimitHeaders, RetryInfo, RetryPolicy, with_retries};
+use super::retry::{Attempt, RateLimitHeaders, RetryInfo, RetryPolicy, with_retries_unless};
 use super::stats::HttpStats;
 use crate::config::{self, AuthMode, OktaConfig};
 
@@ -337,7 +337,7 @@ impl OktaClient {
     ) -> Result<(reqwest::Response, u32), Error> {
         let path = url.path().to_owned();
         let bucket = bucket_of(method, &path);
-        let (result, attempts) = with_retries(
+        let (result, attempts) = with_retries_unless(
             &self.settings.retry,
             true,
             |info| self.send_once(method.clone(), url.clone(), &bucket, info, credential),
@@ -353,6 +353,9 @@ impl OktaClient {
                     "Okta request will be retried"
                 );
             },
+            // Okta has never answered: a connect error (DNS, refused, TLS) says it is out of
+            // reach, and retrying would only delay saying so.
+            |e| matches!(e, SendError::Transport(t) if t.is_connect()) && !self.stats.answered(),
         )
         .await;
         match result {
@@ -387,7 +390,7 @@ impl OktaClient {
         let body = self.read_body(response, request_id.as_deref()).await?;
         if !status.is_success() {
             let body = model::decode::<OktaErrorBody>(&body).unwrap_or_else(|_| OktaErrorBody {
-                error_summary: Some(excerpt(&body)),
+                error_summary: Some(summarise_body(&headers, &body)),
                 ..OktaErrorBody::default()
             });
             if status == StatusCode::FORBIDDEN
@@ -516,6 +519,35 @@ fn count_request(bucket: &str, status: &str) {
         "status" => status.to_owned()
     )
     .increment(1);
+}
+
+/// An error body that is not Okta's JSON (a proxy's or a login page's HTML, plain text),
+/// summarised as its content type and first non-blank line, cut short: never the whole page.
+fn summarise_body(headers: &HeaderMap, body: &str) -> String {
+    const MAX: usize = 120;
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("no content type")
+        .trim();
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty());
+    let Some(line) = line else {
+        return format!("empty {content_type} body");
+    };
+    let mut end = line.len().min(MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < line.len() || body.trim().lines().nth(1).is_some() {
+        " …"
+    } else {
+        ""
+    };
+    format!(
+        "{content_type} body, not Okta's JSON: {}{more}",
+        &line[..end]
+    )
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -98,6 +98,31 @@ impl Error {
         }
     }
 
+    /// Whether no connection to Okta could be made at all: DNS, connect or TLS failed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Transport(e) if e.is_connect())
+    }
+
+    /// Whether Okta refused the credentials: HTTP 401 on an API call, or the token endpoint
+    /// refusing the service app's client assertion.
+    pub fn is_credentials_refused(&self) -> bool {
+        self.status() == Some(401)
+            || matches!(self, Error::Auth { reason, .. }
+                if matches!(**reason, AuthError::ClientRefused { .. }))
+    }
+
+    /// Why a transport error happened, without reqwest's leading "error sending request for
+    /// url (…)": the causes only (`tcp connect error: Connection refused (os error 111)`).
+    pub fn cause(&self) -> String {
+        match self {
+            Error::Transport(e) => match std::error::Error::source(e) {
+                Some(source) => chain(source),
+                None => e.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+
     /// Whether Okta said the resource does not exist (HTTP 404, `E0000007`).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)

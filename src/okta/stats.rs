@@ -18,6 +18,8 @@ pub const RATE_LIMIT_REMAINING_METRIC: &str = "revokd_okta_rate_limit_remaining"
 #[derive(Debug, Default)]
 pub struct HttpStats {
     requests: AtomicU64,
+    responses: AtomicU64,
+    successes: AtomicU64,
     rate_429: AtomicU64,
     concurrency_429: AtomicU64,
     server_errors: AtomicU64,
@@ -32,6 +34,10 @@ pub struct HttpStats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
     pub requests: u64,
+    /// Requests Okta answered, whatever the status.
+    pub responses: u64,
+    /// Requests Okta answered with a 2xx status.
+    pub successes: u64,
     pub rate_429: u64,
     pub concurrency_429: u64,
     pub server_errors: u64,
@@ -58,6 +64,10 @@ impl HttpStats {
     }
 
     pub(crate) fn status_seen(&self, status: u16, concurrency: bool) {
+        self.responses.fetch_add(1, Ordering::Relaxed);
+        if (200..300).contains(&status) {
+            self.successes.fetch_add(1, Ordering::Relaxed);
+        }
         let counter = match status {
             429 if concurrency => &self.concurrency_429,
             429 => &self.rate_429,
@@ -84,11 +94,23 @@ impl HttpStats {
         self.budget_wait_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
+    /// Whether Okta has answered any request counted here.
+    pub fn answered(&self) -> bool {
+        self.responses.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether Okta has answered any request counted here with a 2xx status.
+    pub fn succeeded(&self) -> bool {
+        self.successes.load(Ordering::Relaxed) > 0
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         StatsSnapshot {
             requests: get(&self.requests),
+            responses: get(&self.responses),
+            successes: get(&self.successes),
             rate_429: get(&self.rate_429),
             concurrency_429: get(&self.concurrency_429),
             server_errors: get(&self.server_errors),

@@ -44,6 +44,8 @@ pub struct SweepReport {
     pub guard: Option<String>,
     /// What restart reconciliation did before this sweep.
     pub reconciled: Reconciled,
+    /// Why the sweep stopped listing early, if it did (see [`super::Halt`]).
+    pub halted: Option<super::Halt>,
 }
 
 impl SweepReport {
@@ -62,6 +64,7 @@ impl SweepReport {
             failures: Vec::new(),
             guard: None,
             reconciled: Reconciled::default(),
+            halted: None,
         }
     }
 
@@ -150,6 +153,7 @@ impl SweepReport {
             wait_ms = c.wait_ms,
             budget_wait_ms = c.budget_wait_ms,
             guard = self.guard.as_deref(),
+            halted = self.halted.as_ref().map(super::Halt::message),
             "sweep finished"
         );
     }

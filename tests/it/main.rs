@@ -9,6 +9,7 @@ mod crash;
 mod daemon;
 mod database_commands;
 mod enforce;
+mod fail_fast;
 mod faults;
 mod helpers;
 mod lifecycle;
