@@ -92,7 +92,7 @@ mod tests {
     use crate::config::Mode;
     use crate::store::{NewJob, SweepCounts, SweepStatus, Trigger};
 
-    #[sqlx::test(migrations = "migrations")]
+    #[sqlx::test(migrations = "./migrations")]
     async fn status_counts_sweeps_newest_first_with_durations_and_jobs_by_state(
         pool: sqlx::SqlitePool,
     ) {

@@ -63,7 +63,10 @@ async fn an_unreachable_org_stops_the_sweep_with_one_message_and_exit_69() {
     );
     assert!(told[0].contains("onnect"), "the cause is named: {stderr}");
     assert!(told[0].contains("of 40 pair(s)"), "{stderr}");
-    assert!(!stderr.contains("will be retried"), "nothing is retried:\n{stderr}");
+    assert!(
+        !stderr.contains("will be retried"),
+        "nothing is retried:\n{stderr}"
+    );
     assert!(!stderr.contains("target failed"), "{stderr}");
     assert!(stderr.lines().count() <= 3, "{stderr}");
     assert!(out.stdout.is_empty(), "{}", all_output(&out));

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod daemon;
 mod database_commands;
+mod demo;
 mod enforce;
 mod fail_fast;
 mod faults;

@@ -1,7 +1,5 @@
 //! The example config, targets, policies and the effective-config view.
 
-use figment::providers::{Format, Toml};
-
 use super::*;
 
 #[test]
