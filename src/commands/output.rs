@@ -74,12 +74,12 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  Okta requests {} · 429s waited out {} ({} concurrency) · retry waits {:.1} s · held back by the rate budget {:.1} s (summed over requests)",
+        "  Okta requests {} · 429s waited out {} ({} concurrency) · retry waits {:.1} s · held back by the rate budget {:.1} s of this sweep's time",
         c.http_requests,
         c.http_429,
         c.http_429_concurrency,
         c.wait_ms as f64 / 1000.0,
-        c.budget_wait_ms as f64 / 1000.0
+        c.budget_wall_ms as f64 / 1000.0
     );
     if !report.policies.is_empty() {
         let width = report

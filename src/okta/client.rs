@@ -436,7 +436,9 @@ impl OktaClient {
         info: RetryInfo,
         credential: &Credential,
     ) -> Result<reqwest::Response, SendError> {
+        let held = self.stats.held_back();
         let ticket = self.budget.acquire(bucket).await;
+        drop(held);
         if !ticket.waited.is_zero() {
             self.stats.budget_waited(ticket.waited);
         }

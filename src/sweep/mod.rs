@@ -195,6 +195,7 @@ pub async fn run_once(
         counts.http_429_concurrency = http.concurrency_429;
         counts.wait_ms = http.wait_ms;
         counts.budget_wait_ms = http.budget_wait_ms;
+        counts.budget_wall_ms = http.budget_wall_ms;
         report.status = report.derive_status();
         if let Some((id, hash)) = deps.store.audit_head().await? {
             info!(audit.head_id = id, audit.head_hash = %hash, "audit chain head");

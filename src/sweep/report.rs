@@ -152,6 +152,7 @@ impl SweepReport {
             http.status_429_concurrency = c.http_429_concurrency,
             wait_ms = c.wait_ms,
             budget_wait_ms = c.budget_wait_ms,
+            budget_wall_ms = c.budget_wall_ms,
             guard = self.guard.as_deref(),
             halted = self.halted.as_ref().map(super::Halt::message),
             "sweep finished"

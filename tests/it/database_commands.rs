@@ -90,3 +90,27 @@ async fn a_sweep_still_needs_the_okta_settings() {
     assert_eq!(out.status.code(), Some(78), "{text}");
     assert!(text.contains("okta.org_url"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_pipe_ends_report_and_status_quietly_with_0() {
+    let (_app, path) = swept_database().await;
+    for command in [&["report", "inventory"][..], &["status"][..]] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
+            .args(["--db", &path])
+            .args(command)
+            .env_clear()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("revokd runs");
+        // The reader is gone before revokd writes: `revokd report inventory | head -0`.
+        drop(child.stdout.take());
+
+        let out = child.wait_with_output().await.expect("revokd ends");
+
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{command:?}: {stderr}");
+    }
+}

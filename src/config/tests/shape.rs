@@ -228,6 +228,10 @@ fn policy_and_exemption_errors_name_their_entry() {
             "policies[0]: policy `all` sets no condition",
         ),
         (
+            "[[policies]]\nname = \"old,admin\"\nidle_for = \"1d\"",
+            "policies[0].name: `old,admin` contains a comma",
+        ),
+        (
             "[[policies]]\nname = \"x\"\nolder_than = \"0s\"",
             "policies[0].older_than: `0s` must be",
         ),
