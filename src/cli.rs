@@ -12,7 +12,9 @@ use crate::telemetry::LogFormat;
 /// policy selects (dry-run by default), and keeps a tamper-evident audit trail.
 ///
 /// Exit codes: 0 success; 3 finished with failures (some targets or revocations failed, the
-/// safety guard tripped, or the audit chain is broken); 78 bad configuration; 1 other errors.
+/// safety guard tripped, or the audit chain is broken; for `status`, something needs
+/// attention); 69 Okta could not be reached at all (DNS, connect, TLS); 77 Okta refused the
+/// credentials; 78 bad configuration; 1 other errors. A closed stdout pipe ends quietly with 0.
 #[derive(Debug, Parser)]
 #[command(name = "revokd", version, propagate_version = true)]
 pub struct Cli {
@@ -78,10 +80,12 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// A full pass against a built-in simulated Okta org: nothing to set up. Runs a dry-run
-    /// sweep, then an enforce sweep with the example policies, into ./revokd-demo.db.
+    /// sweep, then an enforce sweep with the example policies, into ./revokd-demo.db (or
+    /// --db), and writes the configuration it used beside it (revokd-demo.toml). Refuses to
+    /// replace an earlier demo unless --force.
     Demo(DemoArgs),
-    /// A compliance report from the database (no Okta calls): inventory, revocations, policies,
-    /// sweeps or exposure.
+    /// A compliance report from the database (no Okta calls, no Okta settings needed):
+    /// inventory, revocations, policies, sweeps or exposure.
     ///
     /// Times (T) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01, meaning 00:00 UTC) or
     /// a duration back from now (30d, 12h).

@@ -16,7 +16,7 @@ use url::Url;
 pub use super::auth::Auth;
 use super::auth::{Authorizer, Credential, KeyError, oauth_from_config};
 use super::concurrency::{Aimd, Signal};
-use super::error::{Error, excerpt};
+use super::error::{Error, excerpt, summarise_body};
 use super::ids::{ClientId, TokenId, UserId};
 use super::model::{self, ObservedToken, OktaErrorBody, UserClient};
 use super::page::{Cursor, parse_link_header};
@@ -390,7 +390,10 @@ impl OktaClient {
         let body = self.read_body(response, request_id.as_deref()).await?;
         if !status.is_success() {
             let body = model::decode::<OktaErrorBody>(&body).unwrap_or_else(|_| OktaErrorBody {
-                error_summary: Some(summarise_body(&headers, &body)),
+                error_summary: Some(summarise_body(
+                    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+                    &body,
+                )),
                 ..OktaErrorBody::default()
             });
             if status == StatusCode::FORBIDDEN
@@ -521,35 +524,6 @@ fn count_request(bucket: &str, status: &str) {
         "status" => status.to_owned()
     )
     .increment(1);
-}
-
-/// An error body that is not Okta's JSON (a proxy's or a login page's HTML, plain text),
-/// summarised as its content type and first non-blank line, cut short: never the whole page.
-fn summarise_body(headers: &HeaderMap, body: &str) -> String {
-    const MAX: usize = 120;
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or("no content type")
-        .trim();
-    let line = body.lines().map(str::trim).find(|l| !l.is_empty());
-    let Some(line) = line else {
-        return format!("empty {content_type} body");
-    };
-    let mut end = line.len().min(MAX);
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    let more = if end < line.len() || body.trim().lines().nth(1).is_some() {
-        " …"
-    } else {
-        ""
-    };
-    format!(
-        "{content_type} body, not Okta's JSON: {}{more}",
-        &line[..end]
-    )
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -141,3 +141,30 @@ pub(crate) fn excerpt(body: &str) -> String {
     }
     format!("{}…", &body[..end])
 }
+
+/// An error body that is not Okta's JSON (a proxy's or a login page's HTML, plain text),
+/// summarised as its content type and first non-blank line, cut short: never the whole page.
+pub(crate) fn summarise_body(content_type: Option<&str>, body: &str) -> String {
+    const MAX: usize = 120;
+    let content_type = content_type
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("no content type")
+        .trim();
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty());
+    let Some(line) = line else {
+        return format!("empty {content_type} body");
+    };
+    let mut end = line.len().min(MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < line.len() || body.trim().lines().nth(1).is_some() {
+        " …"
+    } else {
+        ""
+    };
+    format!(
+        "{content_type} body, not Okta's JSON: {}{more}",
+        &line[..end]
+    )
+}
