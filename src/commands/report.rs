@@ -6,12 +6,12 @@ use std::io::Write;
 use anyhow::Context;
 use chrono::Utc;
 
-use super::{Exit, Failure, load_config, open_existing_store};
+use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
 use crate::cli::{Cli, ReportArgs};
 use crate::report::{self, Request};
 
 pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
-    let config = load_config(cli)?;
+    let config = load_database_config(cli)?;
     let now = Utc::now();
     let request = Request {
         kind: args.kind,
@@ -31,10 +31,10 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
     match &args.output {
         Some(path) => report::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .context("cannot write to stdout")?,
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if stdout_closed(&e) => {}
+            written => written.context("cannot write to stdout")?,
+        },
     }
     Ok(Exit::Success)
 }

@@ -13,10 +13,10 @@ pub mod size;
 mod tests;
 mod validate;
 
-pub use load::load;
+pub use load::{Needs, Overrides, database_url, load, load_for};
 pub use notify::NotifyConfig;
 pub use redacted::effective_toml;
-pub use validate::validate;
+pub use validate::{validate, validate_local};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

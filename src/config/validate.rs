@@ -31,6 +31,12 @@ use crate::policy::PolicySet;
 /// * `notify[i]`: see [`super::NotifyConfig`].
 pub fn validate(config: &Config) -> Result<(), Error> {
     validate_okta(config)?;
+    validate_local(config)
+}
+
+/// Every check of [`validate`] except those of `[okta]`: what a command that only reads or
+/// maintains the database needs to be right.
+pub fn validate_local(config: &Config) -> Result<(), Error> {
     let s = &config.safety;
     if !(s.max_revocation_fraction > 0.0 && s.max_revocation_fraction <= 1.0) {
         return Err(Error::invalid(

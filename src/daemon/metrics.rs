@@ -24,6 +24,8 @@ pub const SWEEPS_RUNNING: &str = "revokd_sweeps_running";
 pub const SWEEP_DURATION: &str = "revokd_sweep_duration_seconds";
 /// Gauge: when the newest `ok` sweep in the database finished (Unix seconds).
 pub const LAST_SUCCESS: &str = "revokd_last_successful_sweep_timestamp_seconds";
+/// Gauge: 1 for the `status` of the sweep that finished last, 0 for the other final statuses.
+pub const LAST_SWEEP_STATUS: &str = "revokd_last_sweep_status";
 /// Gauge: tokens the database holds as active (`v_active_tokens`).
 pub const ACTIVE_TOKENS: &str = "revokd_active_tokens";
 /// Gauge: revocation intents at their latest state (`v_revocation_state`), by `state`.
@@ -93,6 +95,10 @@ fn describe() {
         "Sweeps in the database that ended, by final status."
     );
     describe_gauge!(SWEEPS_RUNNING, "Sweeps in the database still running.");
+    describe_gauge!(
+        LAST_SWEEP_STATUS,
+        "1 for the final status of the sweep that finished last, 0 for the others."
+    );
     describe_histogram!(
         SWEEP_DURATION,
         Unit::Seconds,
@@ -170,6 +176,12 @@ pub fn set_db_gauges(g: &DbGauges) {
         counter!(SWEEPS, "status" => *status).absolute(u64::try_from(n).unwrap_or(0));
     }
     gauge!(SWEEPS_RUNNING).set(count(&g.sweeps_by_status, "running") as f64);
+    if let Some(last) = g.last_finished_status.as_deref() {
+        for status in FINAL_SWEEP_STATUSES {
+            gauge!(LAST_SWEEP_STATUS, "status" => *status)
+                .set(f64::from(u8::from(last == *status)));
+        }
+    }
     if let Some(at) = g
         .last_ok_sweep_at
         .as_deref()

@@ -233,14 +233,34 @@ pub struct RetryInfo {
 pub async fn with_retries<R, E, F, Fut, W>(
     policy: &RetryPolicy,
     idempotent: bool,
-    mut send: F,
-    mut on_wait: W,
+    send: F,
+    on_wait: W,
 ) -> (Result<R, E>, u32)
 where
     R: Attempt,
     F: FnMut(RetryInfo) -> Fut,
     Fut: Future<Output = Result<R, E>>,
     W: FnMut(&Delay, u32, Option<u16>),
+{
+    with_retries_unless(policy, idempotent, send, on_wait, |_| false).await
+}
+
+/// [`with_retries`], except that a failure `is_final` says is not retried, whatever the
+/// table says (a connect error before Okta has ever answered: the org is out of reach, and
+/// waiting on it would only delay saying so).
+pub async fn with_retries_unless<R, E, F, Fut, W, G>(
+    policy: &RetryPolicy,
+    idempotent: bool,
+    mut send: F,
+    mut on_wait: W,
+    is_final: G,
+) -> (Result<R, E>, u32)
+where
+    R: Attempt,
+    F: FnMut(RetryInfo) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    W: FnMut(&Delay, u32, Option<u16>),
+    G: Fn(&E) -> bool,
 {
     let mut info = RetryInfo::default();
     let mut attempt = 1;
@@ -262,6 +282,7 @@ where
                 );
                 (d, Some(resp.status()), resp.request_id())
             }
+            Err(e) if is_final(e) => (None, None, None),
             Err(_) => {
                 let d = retry_delay(
                     Outcome::Transport,
@@ -524,6 +545,24 @@ mod tests {
         );
         // Two waits of Reset − Date + 1 s = 3 s each, in virtual time.
         assert_eq!(started.elapsed(), Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_said_to_be_final_is_not_retried() {
+        let mut calls = 0;
+        let (result, attempts) = with_retries_unless(
+            &policy(),
+            true,
+            |_| {
+                calls += 1;
+                async { Err::<Scripted, _>("connect refused") }
+            },
+            |_, _, _| {},
+            |e: &&str| e.starts_with("connect"),
+        )
+        .await;
+        assert_eq!(result.err(), Some("connect refused"));
+        assert_eq!((attempts, calls), (1, 1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -256,7 +256,11 @@ pub(super) async fn exposure(
             .filter(|r| age_rules.contains(r))
             .collect();
         if !over.is_empty() {
-            let detail = format!("{}: {}", t.decision, over.join(","));
+            let detail = format!(
+                "{}: {}",
+                t.decision,
+                over.join(super::DEFAULT_SCOPE_DELIMITER)
+            );
             finding(&mut table, "older_than_policy", t, detail);
         }
     }

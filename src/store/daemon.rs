@@ -15,6 +15,8 @@ pub struct DbGauges {
     pub sweeps_by_status: Vec<(String, i64)>,
     /// `finished_at` of the newest sweep with status `ok`.
     pub last_ok_sweep_at: Option<String>,
+    /// The status of the sweep that finished last.
+    pub last_finished_status: Option<String>,
     /// Rows of `v_active_tokens`.
     pub active_tokens: i64,
     /// Revocation intents at their latest state (`v_revocation_state`), by state.
@@ -53,6 +55,12 @@ impl Store {
             sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = 'ok'")
                 .fetch_one(&mut *tx)
                 .await?;
+        let last_finished_status = sqlx::query_scalar(
+            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
         let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
             .fetch_one(&mut *tx)
             .await?;
@@ -77,6 +85,7 @@ impl Store {
             jobs_by_state,
             sweeps_by_status,
             last_ok_sweep_at,
+            last_finished_status,
             active_tokens,
             revocations_by_state,
             revocations_by_policy,

@@ -13,6 +13,7 @@ mod lease;
 mod offboarding;
 pub mod outbox;
 mod snapshots;
+mod status;
 mod sweeps;
 #[cfg(test)]
 mod tests_ingest;
@@ -38,6 +39,7 @@ pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
+pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
 
@@ -69,7 +71,11 @@ pub enum Error {
     #[error("this process does not hold the enforcer lease; no revocation was sent")]
     LeaseNotHeld,
     /// A command that only reads found no database file.
-    #[error("the database file {} does not exist (fix database.url, or run a sweep or              `revokd db migrate` first)", .0.display())]
+    #[error(
+        "the database file {} does not exist (fix database.url or --db, or run a sweep or \
+         `revokd db migrate` first)",
+        .0.display()
+    )]
     MissingFile(PathBuf),
 }
 

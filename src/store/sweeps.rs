@@ -67,7 +67,10 @@ pub struct SweepCounts {
     pub http_429: u64,
     pub http_429_concurrency: u64,
     pub wait_ms: u64,
+    /// Waits on the rate-limit budget, summed over requests.
     pub budget_wait_ms: u64,
+    /// Wall time during which at least one request was held back by the budget.
+    pub budget_wall_ms: u64,
     pub revocations_retried: u64,
     pub revocations_irrevocable: u64,
     pub tokens_reappeared: u64,
@@ -98,6 +101,7 @@ pub struct SweepRow {
     pub revocations_irrevocable: i64,
     pub tokens_reappeared: i64,
     pub error: Option<String>,
+    pub budget_wall_ms: i64,
 }
 
 fn int(v: u64) -> i64 {
@@ -158,7 +162,7 @@ impl Store {
             "UPDATE sweeps SET finished_at = ?, status = ?, targets_total = ?, targets_failed = ?,
                 tokens_seen = ?, revocations_planned = ?, revocations_done = ?, revocations_failed = ?,
                 http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, budget_wait_ms = ?, revocations_retried = ?,
-                revocations_irrevocable = ?, tokens_reappeared = ?, error = ?
+                revocations_irrevocable = ?, tokens_reappeared = ?, error = ?, budget_wall_ms = ?
              WHERE id = ? RETURNING trigger, mode",
         )
         .bind(&at)
@@ -178,6 +182,7 @@ impl Store {
         .bind(int(counts.revocations_irrevocable))
         .bind(int(counts.tokens_reappeared))
         .bind(error.or(guard))
+        .bind(int(counts.budget_wall_ms))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;

@@ -46,6 +46,8 @@ pub struct SweepReport {
     pub reconciled: Reconciled,
     /// Revocations the gate withdrew (exempt now, no longer selected, ids refused).
     pub withdrawn: u64,
+    /// Why the sweep stopped listing early, if it did (see [`super::Halt`]).
+    pub halted: Option<super::Halt>,
 }
 
 impl SweepReport {
@@ -65,6 +67,7 @@ impl SweepReport {
             guard: None,
             reconciled: Reconciled::default(),
             withdrawn: 0,
+            halted: None,
         }
     }
 
@@ -153,7 +156,9 @@ impl SweepReport {
             http.status_429_concurrency = c.http_429_concurrency,
             wait_ms = c.wait_ms,
             budget_wait_ms = c.budget_wait_ms,
+            budget_wall_ms = c.budget_wall_ms,
             guard = self.guard.as_deref(),
+            halted = self.halted.as_ref().map(super::Halt::message),
             "sweep finished"
         );
     }

@@ -24,7 +24,9 @@ async fn with_others_using_a_quarter_of_each_bucket_a_sweep_leaves_them_half_and
     };
     let app = spawn_app_with(sim, |c| c.okta.rate_limit.max_share = 0.5).await;
     app.org.set_background_load(0.25);
+    let started = std::time::Instant::now();
     let report = app.sweep(Mode::DryRun).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let stats = app.org.stats();
     assert_eq!(report.counts.targets_failed, 0);
     assert_eq!(
@@ -47,6 +49,16 @@ async fn with_others_using_a_quarter_of_each_bucket_a_sweep_leaves_them_half_and
         report.counts.budget_wait_ms > 0,
         "revokd waited for the next window instead"
     );
+    // Held-back time is the sweep's wall time spent waiting, never more than the sweep took,
+    // while the sum over requests held back together exceeds it.
+    let wall = report.counts.budget_wall_ms;
+    assert!(
+        wall > 0 && wall <= elapsed_ms,
+        "{wall} ms of {elapsed_ms} ms"
+    );
+    assert!(report.counts.budget_wait_ms > wall, "{:?}", report.counts);
+    let row = app.store.sweep(report.sweep_id).await.unwrap().unwrap();
+    assert_eq!(row.budget_wall_ms, i64::try_from(wall).unwrap());
     app.assert_pairs_stored(None).await;
 }
 

@@ -322,7 +322,11 @@ fn neither_debug_nor_the_effective_config_show_secrets() {
             );
         }
         assert!(
-            effective.contains("api_token = \"[redacted]\""),
+            effective.contains("\n# api_token = \"[redacted]\" (set inline"),
+            "{effective}"
+        );
+        assert!(
+            effective.contains("\n# hook_secret = \"[redacted]\" (set inline"),
             "{effective}"
         );
         Ok(())
