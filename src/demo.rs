@@ -1,6 +1,7 @@
 //! `revokd demo`: a full pass with nothing to set up. Starts a simulated Okta org in-process
 //! (loopback only), points a configuration built from the example file at it, and runs a
-//! dry-run sweep followed by an enforce sweep into a fresh SQLite file.
+//! dry-run sweep followed by an enforce sweep into a fresh SQLite file, then writes the
+//! overview page of that database beside it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -42,6 +43,17 @@ pub struct DemoOutcome {
     pub enforce: SweepReport,
     pub database_url: String,
     pub safety: crate::config::SafetyConfig,
+    /// The overview page of the demo database ([`overview_path`]).
+    pub overview: std::path::PathBuf,
+}
+
+/// Where the demo writes its overview page: beside the database, `revokd-demo.db` →
+/// `revokd-demo-overview.html`.
+pub fn overview_path(db_path: &Path) -> std::path::PathBuf {
+    let stem = db_path
+        .file_stem()
+        .map_or_else(|| "revokd-demo".into(), |s| s.to_string_lossy().into_owned());
+    db_path.with_file_name(format!("{stem}-overview.html"))
 }
 
 /// The example configuration pointed at the simulated org and the demo database. The
@@ -119,11 +131,18 @@ pub async fn run(
     let dry_run = run_once(&deps, &plan, Utc::now()).await?;
     plan.mode = Mode::Enforce;
     let enforce = run_once(&deps, &plan, Utc::now()).await?;
+    let overview = overview_path(db_path);
+    let page = crate::report::overview::build(&store, &config, None, Utc::now())
+        .await
+        .and_then(|o| crate::report::overview::to_html(&o));
     store.close().await;
+    crate::report::write_atomic(&overview, page?.as_bytes())
+        .with_context(|| format!("cannot write {}", overview.display()))?;
     Ok(DemoOutcome {
         dry_run,
         enforce,
         database_url,
         safety: config.safety,
+        overview,
     })
 }

@@ -36,6 +36,11 @@ fn summary(outcome: &DemoOutcome, db: &str) -> String {
         outcome.safety.max_revocation_fraction * 100.0
     );
     let _ = writeln!(out, "Database: {db} ({})", outcome.database_url);
+    let _ = writeln!(
+        out,
+        "Overview: {} (open it in a browser)",
+        outcome.overview.display()
+    );
     let _ = writeln!(out, "Look inside:");
     let _ = writeln!(
         out,
