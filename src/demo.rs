@@ -50,9 +50,10 @@ pub struct DemoOutcome {
 /// Where the demo writes its overview page: beside the database, `revokd-demo.db` →
 /// `revokd-demo-overview.html`.
 pub fn overview_path(db_path: &Path) -> std::path::PathBuf {
-    let stem = db_path
-        .file_stem()
-        .map_or_else(|| "revokd-demo".into(), |s| s.to_string_lossy().into_owned());
+    let stem = db_path.file_stem().map_or_else(
+        || "revokd-demo".into(),
+        |s| s.to_string_lossy().into_owned(),
+    );
     db_path.with_file_name(format!("{stem}-overview.html"))
 }
 

@@ -15,7 +15,9 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
     let kind = match (&args.page, args.kind) {
         (Some(ReportPage::Overview(page)), _) => return run_overview(cli, page).await,
         (None, Some(kind)) => kind,
-        (None, None) => return Err(anyhow::anyhow!("which report? see revokd report --help").into()),
+        (None, None) => {
+            return Err(anyhow::anyhow!("which report? see revokd report --help").into());
+        }
     };
     let config = load_config(cli)?;
     let now = Utc::now();

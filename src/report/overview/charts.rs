@@ -117,8 +117,14 @@ const ROW: u32 = 26;
 const AXIS: RGBColor = RGBColor(0x55, 0x55, 0x55);
 
 fn label_width(categories: &[String]) -> u32 {
-    let longest = categories.iter().map(|c| c.chars().count()).max().unwrap_or(4);
-    u32::try_from(longest * 7 + 16).unwrap_or(200).clamp(60, 240)
+    let longest = categories
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(4);
+    u32::try_from(longest * 7 + 16)
+        .unwrap_or(200)
+        .clamp(60, 240)
 }
 
 fn shorten(text: &str) -> String {
@@ -175,16 +181,19 @@ pub fn horizontal(name: &'static str, bars: &Bars, unit: &str) -> Result<String,
             root.draw(&Text::new(label.as_str(), at, style))
                 .map_err(|e| fail(&e))?;
         }
-        let rects = bars.segments().into_iter().map(|(c, s, from, to, slot, slots)| {
-            let row = (n - c) as f64;
-            let (top, bottom) = band(slot, slots);
-            let mut rect = Rectangle::new(
-                [(from as f64, row), (to as f64, row - 1.0)],
-                color(bars.series[s].color).filled(),
-            );
-            rect.set_margin(top, bottom, 0, 0);
-            rect
-        });
+        let rects = bars
+            .segments()
+            .into_iter()
+            .map(|(c, s, from, to, slot, slots)| {
+                let row = (n - c) as f64;
+                let (top, bottom) = band(slot, slots);
+                let mut rect = Rectangle::new(
+                    [(from as f64, row), (to as f64, row - 1.0)],
+                    color(bars.series[s].color).filled(),
+                );
+                rect.set_margin(top, bottom, 0, 0);
+                rect
+            });
         chart.draw_series(rects).map_err(|e| fail(&e))?;
         root.present().map_err(|e| fail(&e))?;
     }
@@ -237,17 +246,20 @@ pub fn vertical(name: &'static str, bars: &Bars, unit: &str) -> Result<String, C
         let width = (span / u32::try_from(n).unwrap_or(1)).max(1);
         // Columns at most 56 px wide, with a gap of at least a fifth of their slot.
         let side = (width / 10).max(width.saturating_sub(56) / 2);
-        let rects = bars.segments().into_iter().map(|(c, s, from, to, slot, slots)| {
-            let mut rect = Rectangle::new(
-                [(c as f64, to as f64), ((c + 1) as f64, from as f64)],
-                color(bars.series[s].color).filled(),
-            );
-            let share = (width - 2 * side) / u32::try_from(slots).unwrap_or(1).max(1);
-            let left = side + share * u32::try_from(slot).unwrap_or(0);
-            let right = width.saturating_sub(left + share);
-            rect.set_margin(0, 0, left, right);
-            rect
-        });
+        let rects = bars
+            .segments()
+            .into_iter()
+            .map(|(c, s, from, to, slot, slots)| {
+                let mut rect = Rectangle::new(
+                    [(c as f64, to as f64), ((c + 1) as f64, from as f64)],
+                    color(bars.series[s].color).filled(),
+                );
+                let share = (width - 2 * side) / u32::try_from(slots).unwrap_or(1).max(1);
+                let left = side + share * u32::try_from(slot).unwrap_or(0);
+                let right = width.saturating_sub(left + share);
+                rect.set_margin(0, 0, left, right);
+                rect
+            });
         chart.draw_series(rects).map_err(|e| fail(&e))?;
         root.present().map_err(|e| fail(&e))?;
     }
@@ -292,14 +304,23 @@ mod tests {
         let bars = Bars::collect(
             TWO,
             true,
-            [("x", "a", 3), ("x", "b", 2), ("y", "b", 0), ("y", "a", 1), ("z", "c", 9)],
+            [
+                ("x", "a", 3),
+                ("x", "b", 2),
+                ("y", "b", 0),
+                ("y", "a", 1),
+                ("z", "c", 9),
+            ],
         );
         assert_eq!(bars.categories, ["x", "y"]);
         assert_eq!(bars.values, [vec![3, 2], vec![1, 0]]);
         let svg = horizontal("test", &bars, "tokens").unwrap();
         assert_eq!(rects(&svg), 3, "{svg}");
         assert!(svg.contains("#112233") || svg.contains("#112233".to_uppercase().as_str()));
-        let grouped = Bars { stacked: false, ..bars };
+        let grouped = Bars {
+            stacked: false,
+            ..bars
+        };
         assert_eq!(rects(&vertical("test", &grouped, "tokens").unwrap()), 3);
     }
 

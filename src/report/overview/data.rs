@@ -166,7 +166,9 @@ pub(super) async fn by_policy(
     .await?)
 }
 
-pub(super) async fn revocation_problems(pool: &SqlitePool) -> Result<Vec<RevocationProblem>, Error> {
+pub(super) async fn revocation_problems(
+    pool: &SqlitePool,
+) -> Result<Vec<RevocationProblem>, Error> {
     Ok(sqlx::query_as(
         "SELECT intent_id, requested_at, token_id, user_id, client_id, policy, state, attempts,
                 http_status, okta_request_id, error

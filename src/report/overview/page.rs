@@ -13,7 +13,10 @@ const STYLE: &str = include_str!("overview.css");
 
 /// The footnote number of a JSON key's source (1-based, in [`SOURCES`] order).
 pub(super) fn note(key: &str) -> usize {
-    SOURCES.iter().position(|(k, _)| *k == key).map_or(0, |i| i + 1)
+    SOURCES
+        .iter()
+        .position(|(k, _)| *k == key)
+        .map_or(0, |i| i + 1)
 }
 
 /// A superscript link to the footnote naming `key`'s view.
