@@ -13,6 +13,7 @@ mod helpers;
 mod lifecycle;
 mod oauth;
 mod offboard;
+mod overview_browser;
 mod retries;
 mod secrets;
 mod storage;
