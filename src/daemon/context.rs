@@ -82,6 +82,8 @@ pub struct Context {
     cut: watch::Sender<bool>,
     /// Wakes the offboarding worker when a job is enqueued (a stored permit if it is busy).
     pub offboard_wake: Notify,
+    /// The audit chain's verdict for `/metrics`.
+    pub audit_check: super::audit_check::AuditCheck,
 }
 
 impl Context {
@@ -102,6 +104,7 @@ impl Context {
             stopping: AtomicBool::new(false),
             cut: watch::Sender::new(false),
             offboard_wake: Notify::new(),
+            audit_check: super::audit_check::AuditCheck::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! offboarding worker and System Log poller run beside them (`offboarding`), fed by the
 //! event hook at `/hooks/okta` (`hook`).
 
+mod audit_check;
 mod context;
 mod hook;
 mod http;

@@ -20,6 +20,10 @@ pub struct DbGauges {
     pub revocations_by_state: Vec<(String, i64)>,
     /// Revocation intents by rule name and latest state (`v_revocation_policies`).
     pub revocations_by_policy: Vec<(String, String, i64)>,
+    /// The status of the sweep that finished last, if any has.
+    pub last_finished_status: Option<String>,
+    /// `SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state`.
+    pub offboarding_by_state: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -64,6 +68,17 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
+        let last_finished_status = sqlx::query_scalar(
+            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let offboarding_by_state = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(DbGauges {
             sweeps_by_status,
@@ -71,6 +86,8 @@ impl Store {
             active_tokens,
             revocations_by_state,
             revocations_by_policy,
+            last_finished_status,
+            offboarding_by_state,
         })
     }
 
@@ -170,6 +187,7 @@ mod tests {
             vec![by("failed"), by("ok"), by("running")]
         );
         assert_eq!(g.last_ok_sweep_at, Some(ts(t0 + Duration::seconds(1))));
+        assert_eq!(g.last_finished_status.as_deref(), Some("failed"));
         assert_eq!(
             store.last_finished_sweep_status().await.unwrap().as_deref(),
             Some("failed")
