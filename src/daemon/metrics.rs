@@ -279,7 +279,7 @@ pub fn set_db_gauges(g: &DbGauges) {
 }
 
 /// Sets the sweep schedule's interval: the longest gap between two of its next
-/// [`INTERVAL_RUNS`] runs after `now` (alerts compare the time since the last good sweep
+/// 16 runs after `now` (alerts compare the time since the last good sweep
 /// with twice this). A schedule that does not parse leaves the gauge as it was.
 pub fn set_sweep_interval(cron: &str, now: DateTime<Utc>) {
     let parsed = croner::parser::CronParser::builder()
