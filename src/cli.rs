@@ -186,7 +186,9 @@ pub struct ReportArgs {
 /// `revokd report overview`.
 #[derive(Debug, Subcommand)]
 pub enum ReportPage {
-    /// One self-contained HTML page (no scripts, fonts or styles from elsewhere; prints to
+    /// One page of charts (HTML), or its numbers (JSON).
+    ///
+    /// The page is self-contained (no scripts, fonts or styles from elsewhere; prints to
     /// PDF) with charts: active tokens by client and age band and by scope risk, revocations
     /// over time and by rule and outcome, exposure per age rule, and the open problems
     /// (failed and irrevocable revocations, held or failed offboarding, the last sweeps, the
