@@ -128,7 +128,7 @@ async fn exposure(
             .count();
         let matched = tokens
             .iter()
-            .filter(|(_, rules)| rules.iter().any(|r| *r == policy.name))
+            .filter(|(_, rules)| rules.contains(&policy.name))
             .count();
         out.push(RuleExposure {
             policy: policy.name.clone(),
