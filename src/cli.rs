@@ -87,7 +87,8 @@ pub enum Command {
     /// replace an earlier demo unless --force.
     Demo(DemoArgs),
     /// A compliance report from the database (no Okta calls, no Okta settings needed):
-    /// inventory, revocations, policies, sweeps or exposure.
+    /// inventory, revocations, policies, sweeps or exposure; or `overview`, one HTML page of
+    /// charts.
     ///
     /// Times (T) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01, meaning 00:00 UTC) or
     /// a duration back from now (30d, 12h).
@@ -210,10 +211,14 @@ pub struct DemoArgs {
 
 /// `revokd report`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ReportArgs {
+    /// The one-page overview instead of a table (`revokd report overview --help`).
+    #[command(subcommand)]
+    pub page: Option<ReportPage>,
     /// Which report.
-    #[arg(value_enum)]
-    pub kind: report::Kind,
+    #[arg(value_enum, required = true)]
+    pub kind: Option<report::Kind>,
     /// Start of the window, inclusive (revocations, policies, sweeps).
     #[arg(long, value_name = "T")]
     pub since: Option<TimeArg>,
@@ -232,4 +237,31 @@ pub struct ReportArgs {
     /// Joins scopes and rule names within one table or CSV cell (JSON uses arrays).
     #[arg(long, default_value = report::DEFAULT_SCOPE_DELIMITER, value_name = "TEXT")]
     pub scope_delimiter: String,
+}
+
+/// `revokd report overview`.
+#[derive(Debug, Subcommand)]
+pub enum ReportPage {
+    /// One page of charts (HTML), or its numbers (JSON).
+    ///
+    /// The page is self-contained (no scripts, fonts or styles from elsewhere; prints to
+    /// PDF) with charts: active tokens by client and age band and by scope risk, revocations
+    /// over time and by rule and outcome, exposure per age rule, and the open problems
+    /// (failed and irrevocable revocations, held or failed offboarding, the last sweeps, the
+    /// audit chain). Every figure names the view it comes from.
+    Overview(OverviewArgs),
+}
+
+/// `revokd report overview`.
+#[derive(Debug, Args)]
+pub struct OverviewArgs {
+    /// Start of the window for revocations and sweeps, inclusive (tokens are as of now).
+    #[arg(long, value_name = "T")]
+    pub since: Option<TimeArg>,
+    /// `html` (the page) or `json` (the same numbers).
+    #[arg(long, value_enum, default_value_t = report::overview::OverviewFormat::Html)]
+    pub format: report::overview::OverviewFormat,
+    /// Write to FILE atomically (temp file + rename) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

@@ -1,8 +1,9 @@
 //! `revokd demo`: a full pass with nothing to set up. Starts a simulated Okta org in-process
 //! (loopback only), points a configuration built from the example file at it, and runs a
 //! dry-run sweep followed by an enforce sweep into a fresh SQLite file, beside which it writes
-//! the configuration it used (so reports on the demo database decide with the same policies).
-//! Never replaces an earlier demo's files unless told to.
+//! the configuration it used (so reports on the demo database decide with the same policies)
+//! and the overview page of that database. Never replaces an earlier demo's files unless told
+//! to.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct DemoOutcome {
     pub safety: crate::config::SafetyConfig,
     /// Where the configuration it used was written.
     pub config_path: PathBuf,
+    /// The overview page of the demo database ([`overview_path`]).
+    pub overview: PathBuf,
 }
 
 /// The demo's configuration file: the database's path with the extension `.toml`
@@ -78,6 +81,16 @@ pub fn config_text(config: &Config, db_path: &Path) -> String {
         db = db_path.display(),
         file = config_path(db_path).display(),
     )
+}
+
+/// Where the demo writes its overview page: beside the database, `revokd-demo.db` →
+/// `revokd-demo-overview.html`.
+pub fn overview_path(db_path: &Path) -> PathBuf {
+    let stem = db_path.file_stem().map_or_else(
+        || "revokd-demo".into(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    db_path.with_file_name(format!("{stem}-overview.html"))
 }
 
 /// The example configuration pointed at the simulated org and the demo database. The
@@ -178,7 +191,14 @@ pub async fn run(
     plan.mode = Mode::Enforce;
     let enforce = run_once(&deps, &plan, Utc::now()).await?;
     phase(pass_line(&enforce));
+    let overview = overview_path(db_path);
+    let page = crate::report::overview::build(&store, &config, None, Utc::now())
+        .await
+        .and_then(|o| crate::report::overview::to_html(&o));
     store.close().await;
+    crate::report::write_atomic(&overview, page?.as_bytes())
+        .with_context(|| format!("cannot write {}", overview.display()))?;
+    phase(format!("wrote {}", overview.display()));
     std::fs::write(&config_file, config_text(&config, db_path))
         .with_context(|| format!("cannot write {}", config_file.display()))?;
     phase(format!("wrote {}", config_file.display()));
@@ -188,6 +208,7 @@ pub async fn run(
         database_url,
         safety: config.safety,
         config_path: config_file,
+        overview,
     })
 }
 

@@ -52,6 +52,11 @@ fn summary(outcome: &DemoOutcome, db: &str) -> String {
         out,
         "Configuration it used (policies, exemptions, guard): {config}"
     );
+    let _ = writeln!(
+        out,
+        "Overview: {} (open it in a browser)",
+        outcome.overview.display()
+    );
     let _ = writeln!(out, "Look inside:");
     let _ = writeln!(
         out,

@@ -98,6 +98,8 @@ pub struct Context {
     pub offboard_wake: Notify,
     /// Wakes the notification dispatcher when this process may have enqueued an event.
     pub notify_wake: Notify,
+    /// The audit chain's verdict for `/metrics`.
+    pub audit_check: super::audit_check::AuditCheck,
 }
 
 impl Context {
@@ -119,6 +121,7 @@ impl Context {
             cut: watch::Sender::new(false),
             offboard_wake: Notify::new(),
             notify_wake: Notify::new(),
+            audit_check: super::audit_check::AuditCheck::default(),
         }
     }
 

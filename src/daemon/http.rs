@@ -11,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::Utc;
 use serde_json::json;
 use tracing::warn;
 
@@ -54,9 +55,19 @@ async fn not_ready_because(ctx: &Context) -> Option<String> {
 }
 
 async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
-    match ctx.store.gauges().await {
-        Ok(gauges) => {
+    let read = match ctx.store.gauges().await {
+        Ok(gauges) => ctx
+            .audit_check
+            .verdict(&ctx.store)
+            .await
+            .map(|v| (gauges, v)),
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok((gauges, audit)) => {
             metrics::set_db_gauges(&gauges);
+            metrics::set_audit(audit);
+            metrics::set_sweep_interval(&ctx.current().config.schedule.sweep, Utc::now());
             if let Ok(depth) = ctx.store.queue_depth().await {
                 metrics::set_queue_depth(depth);
             }

@@ -24,7 +24,8 @@ pub enum JobKind {
     Sweep = 0,
     /// Pruning token snapshots older than `database.snapshot_retention` (`[schedule] prune`).
     Prune = 1,
-    /// Writing every report kind as CSV into `reports.dir` (`[schedule] report`, optional).
+    /// Writing every report kind as CSV, and the overview page, into `reports.dir`
+    /// (`[schedule] report`, optional).
     Report = 2,
 }
 
@@ -83,16 +84,14 @@ async fn prune(ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes every report kind as CSV into `reports.dir`.
+/// Writes every report kind as CSV, and the overview page, into `reports.dir`.
 async fn write_reports(ctx: &Context) -> Result<(), Error> {
     let current = ctx.current();
-    let written = report::write_scheduled(
-        &ctx.store,
-        &current.config,
-        report::SCHEDULED_KINDS,
-        Utc::now(),
-    )
-    .await?;
+    let now = Utc::now();
+    let mut written =
+        report::write_scheduled(&ctx.store, &current.config, report::SCHEDULED_KINDS, now).await?;
+    written
+        .push(report::overview::write_scheduled_overview(&ctx.store, &current.config, now).await?);
     info!(
         files = written.len(),
         dir = %current.config.reports.dir.display(),

@@ -7,6 +7,7 @@
 //! offboarding worker and System Log poller run beside them (`offboarding`), fed by the
 //! event hook at `/hooks/okta` (`hook`), and so does the notification dispatcher (`notifier`).
 
+mod audit_check;
 mod breaker;
 mod context;
 mod hook;

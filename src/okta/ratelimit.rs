@@ -339,6 +339,8 @@ impl Budget {
                 learn(b, rl, mark, status, self.settings.max_wait);
                 metrics::gauge!(super::stats::RATE_LIMIT_REMAINING_METRIC, "bucket" => key.to_owned())
                     .set(b.remaining as f64);
+                metrics::gauge!(super::stats::RATE_LIMIT_LIMIT_METRIC, "bucket" => key.to_owned())
+                    .set(b.limit as f64);
             }
         }
         self.changed.notify_waiters();

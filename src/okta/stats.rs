@@ -15,6 +15,13 @@ pub const REQUESTS_METRIC: &str = "revokd_okta_requests_total";
 /// Prometheus gauge of the `X-Rate-Limit-Remaining` last seen, by `bucket`.
 pub const RATE_LIMIT_REMAINING_METRIC: &str = "revokd_okta_rate_limit_remaining";
 
+/// Prometheus gauge of the `X-Rate-Limit-Limit` last seen, by `bucket`.
+pub const RATE_LIMIT_LIMIT_METRIC: &str = "revokd_okta_rate_limit_limit";
+
+/// Prometheus counter of the milliseconds requests were held back by the rate-limit budget
+/// (to stay within `okta.rate_limit.max_share`), summed over requests.
+pub const BUDGET_WAIT_METRIC: &str = "revokd_okta_rate_budget_wait_milliseconds_total";
+
 /// Live counters, shared by the clones of one client.
 #[derive(Debug, Default)]
 pub struct HttpStats {
@@ -148,6 +155,7 @@ impl HttpStats {
     pub(crate) fn budget_waited(&self, wait: Duration) {
         self.budget_waits.fetch_add(1, Ordering::Relaxed);
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        metrics::counter!(BUDGET_WAIT_METRIC).increment(ms);
         self.budget_wait_ms.fetch_add(ms, Ordering::Relaxed);
     }
 

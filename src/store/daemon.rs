@@ -23,8 +23,8 @@ pub struct DbGauges {
     pub revocations_by_state: Vec<(String, i64)>,
     /// Revocation intents by rule name and latest state (`v_revocation_policies`).
     pub revocations_by_policy: Vec<(String, String, i64)>,
-    /// Offboarding jobs by state.
-    pub jobs_by_state: Vec<(String, i64)>,
+    /// `SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state`.
+    pub offboarding_by_state: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -75,20 +75,20 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
-        let jobs_by_state = sqlx::query_as(
+        let offboarding_by_state = sqlx::query_as(
             "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
         )
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(DbGauges {
-            jobs_by_state,
             sweeps_by_status,
             last_ok_sweep_at,
             last_finished_status,
             active_tokens,
             revocations_by_state,
             revocations_by_policy,
+            offboarding_by_state,
         })
     }
 
@@ -198,6 +198,7 @@ mod tests {
             vec![by("failed"), by("ok"), by("running")]
         );
         assert_eq!(g.last_ok_sweep_at, Some(ts(t0 + Duration::seconds(1))));
+        assert_eq!(g.last_finished_status.as_deref(), Some("failed"));
         assert_eq!(
             store.last_finished_sweep_status().await.unwrap().as_deref(),
             Some("failed")

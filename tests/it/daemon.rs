@@ -1,7 +1,8 @@
 //! `revokd run`, the real binary against the simulated org: scheduled sweeps that never
 //! overlap, `/metrics` in Prometheus text agreeing with the database, `/readyz`, SIGTERM
-//! during a sweep, SIGHUP reloads, and a busy listen port.
+//! during a sweep, SIGHUP reloads, a busy listen port, and the metrics the alerting files use.
 
+mod alerting;
 pub mod harness;
 mod prom;
 

@@ -18,6 +18,7 @@ mod lifecycle;
 mod notify;
 mod oauth;
 mod offboard;
+mod overview_browser;
 mod pacing;
 mod retries;
 mod secrets;

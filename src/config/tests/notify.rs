@@ -33,6 +33,8 @@ fn a_receiver_defaults_to_json_and_every_event_and_reads_its_secret_file() {
             assert!(!shown.contains("XXXXsecretpath"), "{shown}");
             assert!(shown.contains("https://hooks.slack.com"), "{shown}");
         }
+        // An inline secret is printed as a comment only: give the API token again.
+        let effective = effective.replacen("[okta]\n", "[okta]\napi_token = \"t\"\n", 1);
         let again = load_toml(jail, &effective).unwrap();
         assert_eq!(again.notify[0].events.as_ref().unwrap().len(), 6);
         assert_eq!(
