@@ -81,6 +81,30 @@ pub enum Command {
     /// Times (T) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01, meaning 00:00 UTC) or
     /// a duration back from now (30d, 12h).
     Report(ReportArgs),
+    /// Print the shell completion script for bash, zsh or fish on stdout, e.g.
+    /// `revokd completions bash > /usr/share/bash-completion/completions/revokd`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write the manual pages, generated from these definitions: `revokd.1` and one page per
+    /// subcommand (`revokd-sweep.1`, `revokd-config-check.1`, …) into DIR, or `revokd.1`
+    /// alone on stdout.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write every page into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Shells `revokd completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// `revokd sweep`.

@@ -3,9 +3,11 @@
 //! reported once, here, on stderr.
 
 mod audit;
+mod completions;
 mod config_check;
 mod db;
 mod demo;
+mod man;
 mod offboard;
 mod output;
 mod progress;
@@ -55,6 +57,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::run(args).await,
         Command::Report(args) => report::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Man { dir } => man::run(dir.as_deref()),
     };
     match outcome {
         Ok(Exit::Success) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ mod daemon;
 mod enforce;
 mod faults;
 mod helpers;
+mod install;
 mod lifecycle;
 mod oauth;
 mod offboard;
