@@ -101,6 +101,22 @@ pub enum Command {
     /// Exit 3 when something needs attention: irrevocable revocations, failed or held
     /// offboarding jobs, a last finished sweep that failed, or a broken audit chain.
     Status(StatusArgs),
+    /// Print the shell completion script for bash, zsh or fish on stdout, e.g.
+    /// `revokd completions bash > /usr/share/bash-completion/completions/revokd`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write the manual pages, generated from these definitions: `revokd.1` and one page per
+    /// subcommand (`revokd-sweep.1`, `revokd-config-check.1`, …) into DIR, or `revokd.1`
+    /// alone on stdout.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write every page into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `revokd status`.
@@ -118,6 +134,14 @@ pub enum StatusFormat {
     Table,
     /// One JSON object for scripts.
     Json,
+}
+
+/// Shells `revokd completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// `revokd sweep`.

@@ -3,9 +3,11 @@
 //! configuration, 1 anything else). Fatal errors are reported once, here, on stderr.
 
 mod audit;
+mod completions;
 mod config_check;
 mod db;
 mod demo;
+mod man;
 mod offboard;
 mod output;
 mod progress;
@@ -65,6 +67,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Report(args) => report::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
         Command::Status(args) => status::run(&cli, args).await,
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Man { dir } => man::run(dir.as_deref()),
     };
     match outcome {
         Ok(Exit::Success) => ExitCode::SUCCESS,

@@ -14,6 +14,7 @@ mod fail_fast;
 mod faults;
 mod gate;
 mod helpers;
+mod install;
 mod lifecycle;
 mod notify;
 mod oauth;
