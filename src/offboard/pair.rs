@@ -23,6 +23,8 @@ struct Answer {
     request_id: Option<String>,
     error_id: Option<String>,
     error: Option<String>,
+    /// Okta answered 404 to the first attempt: someone else revoked the token first.
+    already_gone: bool,
 }
 
 impl Answer {
@@ -38,6 +40,7 @@ impl Answer {
                 request_id: e.request_id().map(str::to_owned),
                 error_id: e.error_id().map(str::to_owned),
                 error: Some(e.to_string()),
+                already_gone: false,
             },
         }
     }
@@ -96,6 +99,8 @@ pub(super) async fn offboard_pair(
         let mut answers: BTreeMap<String, Answer> = BTreeMap::new();
         let mut last_sent: BTreeMap<String, Answer> = BTreeMap::new();
         let (mut rounds, mut last_error, mut wait) = (0, None, verify.backoff);
+        // Tokens the gate would still revoke when the rounds ran out (none when verified).
+        let unrevoked: Vec<String>;
         loop {
             let plan = deps.gate.check_pair(user, client, &active).await?;
             let mut cleared: Vec<(String, Cleared)> = Vec::new();
@@ -112,6 +117,7 @@ pub(super) async fn offboard_pair(
             }
             deps.store.append_revocations(&withdrawn).await?;
             if cleared.is_empty() || rounds >= verify.rounds.max(1) {
+                unrevoked = cleared.into_iter().map(|(t, _)| t).collect();
                 break;
             }
             if rounds > 0 {
@@ -161,7 +167,7 @@ pub(super) async fn offboard_pair(
         for (token, (intent, before)) in &intents {
             let gone = answers.get(token);
             let state = match gone {
-                Some(a) if a.status == Some(404) => RevocationState::AlreadyGone,
+                Some(a) if a.already_gone => RevocationState::AlreadyGone,
                 Some(_) => RevocationState::Done,
                 None => RevocationState::Failed,
             };
@@ -198,7 +204,8 @@ pub(super) async fn offboard_pair(
             deps.store.mark_revoked(token, now).await?;
         }
         outcome.tokens = (intents.len() + stayed.len()) as u64;
-        outcome.verified = intents.keys().all(|t| answers.contains_key(t));
+        outcome.verified = intents.keys().all(|t| answers.contains_key(t))
+            && unrevoked.iter().all(|t| answers.contains_key(t));
         outcome.stayed = stayed.into_iter().collect();
         if outcome.verified {
             if outcome.stayed.is_empty() {
@@ -239,13 +246,19 @@ async fn send(
         return answers;
     }
     for (token, cleared) in tokens {
-        let result = match okta.revoke(cleared).await {
-            Err(e) if e.is_not_found() => Ok(okta::Revoked {
-                status: 404,
+        let result = okta.revoke(cleared).await;
+        if let Err(e) = &result
+            && e.is_not_found()
+        {
+            let gone = Answer {
+                status: Some(404),
                 request_id: e.request_id().map(str::to_owned),
-            }),
-            other => other,
-        };
+                already_gone: true,
+                ..Answer::default()
+            };
+            answers.insert(token.clone(), gone);
+            continue;
+        }
         if let Err(e) = &result {
             warn!(okta.token_id = %token, error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revocation failed; verifying anyway");
         }

@@ -261,6 +261,8 @@ async fn enforce_work(
     let mut work: Vec<Work> = open
         .iter()
         .filter(|r| r.state != "pending" && r.token_id.is_some())
+        // Offboarding intents are the offboarding worker's to retry, never two at once.
+        .filter(|r| r.trigger != "offboard")
         .filter(|r| pairs.contains(&(r.user_id.as_str(), r.client_id.as_str())))
         .filter(|r| {
             r.next_attempt_at

@@ -12,7 +12,7 @@ fn receiver(extra: &str) -> String {
 
 #[test]
 fn a_receiver_defaults_to_json_and_every_event_and_reads_its_secret_file() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.create_file("hook-secret", "webhook-secret-value\n")?;
         let text = format!("{}{}", minimal(), receiver("secret_file = \"hook-secret\""));
         let c = load_toml(jail, &text).unwrap();
@@ -47,7 +47,7 @@ fn a_receiver_defaults_to_json_and_every_event_and_reads_its_secret_file() {
 
 #[test]
 fn a_receiver_can_pick_its_events_and_the_slack_format() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         let text = format!(
             "{}{}",
             minimal(),
@@ -120,7 +120,7 @@ fn bad_receivers_are_refused_naming_the_key() {
 
 #[test]
 fn http_to_loopback_is_allowed() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         let text = format!(
             "{}[[notify]]\nname = \"local\"\nurl = \"http://127.0.0.1:9000/hook\"\n",
             minimal()

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn the_example_config_loads_and_validates() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.create_file("token", &format!("{TOKEN}\n"))?;
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
         let c = load_toml(jail, EXAMPLE).unwrap();
@@ -26,7 +26,7 @@ fn the_example_config_loads_and_validates() {
 
 #[test]
 fn the_example_shows_every_default() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.create_file("token", TOKEN)?;
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
         let example = load_toml(jail, EXAMPLE).unwrap();
@@ -47,7 +47,7 @@ fn the_example_shows_every_default() {
 
 #[test]
 fn the_effective_config_reads_back_to_the_same_config() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.create_file("token", TOKEN)?;
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
         let c = load_toml(jail, EXAMPLE).unwrap();
@@ -135,7 +135,7 @@ tokens = ["oar123"]
 
 #[test]
 fn every_key_set_survives_a_round_trip_through_the_effective_config() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.create_file("hook", "hook-secret-value")?;
         let c = load_toml(jail, EVERY_KEY).unwrap();
         let text = effective_toml(&c);
