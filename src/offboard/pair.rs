@@ -9,42 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use tracing::{Instrument, info_span, warn};
 
+use super::send::{Answer, send};
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
 use crate::gate::Verdict;
 use crate::okta::{self, Cleared, OktaClient};
 use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, ts};
 use crate::sweep::{Deps, Target, observation};
-
-/// What the DELETE that removed a token answered.
-#[derive(Debug, Clone, Default)]
-struct Answer {
-    status: Option<i64>,
-    request_id: Option<String>,
-    error_id: Option<String>,
-    error: Option<String>,
-    /// Okta answered 404 to the first attempt: someone else revoked the token first.
-    already_gone: bool,
-}
-
-impl Answer {
-    fn of(result: &Result<okta::Revoked, okta::Error>) -> Answer {
-        match result {
-            Ok(r) => Answer {
-                status: Some(i64::from(r.status)),
-                request_id: r.request_id.clone(),
-                ..Answer::default()
-            },
-            Err(e) => Answer {
-                status: e.status().map(i64::from),
-                request_id: e.request_id().map(str::to_owned),
-                error_id: e.error_id().map(str::to_owned),
-                error: Some(e.to_string()),
-                already_gone: false,
-            },
-        }
-    }
-}
 
 /// Lists, revokes and verifies one pair; appends every audit row of it.
 pub(super) async fn offboard_pair(
@@ -227,44 +198,6 @@ pub(super) async fn offboard_pair(
     }
     .instrument(span)
     .await
-}
-
-/// Sends one round: revoke-all when the gate allowed it, else each cleared token. The
-/// answers are keyed by token (`""` for the pair).
-async fn send(
-    okta: &OktaClient,
-    whole: Option<&Cleared>,
-    tokens: &[(String, Cleared)],
-) -> BTreeMap<String, Answer> {
-    let mut answers = BTreeMap::new();
-    if let Some(pair) = whole {
-        let result = okta.revoke(pair).await;
-        if let Err(e) = &result {
-            warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revoke-all failed; verifying anyway");
-        }
-        answers.insert(String::new(), Answer::of(&result));
-        return answers;
-    }
-    for (token, cleared) in tokens {
-        let result = okta.revoke(cleared).await;
-        if let Err(e) = &result
-            && e.is_not_found()
-        {
-            let gone = Answer {
-                status: Some(404),
-                request_id: e.request_id().map(str::to_owned),
-                already_gone: true,
-                ..Answer::default()
-            };
-            answers.insert(token.clone(), gone);
-            continue;
-        }
-        if let Err(e) = &result {
-            warn!(okta.token_id = %token, error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revocation failed; verifying anyway");
-        }
-        answers.insert(token.clone(), Answer::of(&result));
-    }
-    answers
 }
 
 /// A dry run: `planned` for what the gate would clear, `skipped_exempt` for what stays.

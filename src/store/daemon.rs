@@ -3,6 +3,7 @@
 //! `revocations` (append-only).
 
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
 
 use super::outbox::{NewEvent, insert_event};
 use super::{Error, Store, SweepStatus, Trigger, ts};
@@ -36,12 +37,8 @@ impl Store {
 
     /// The status of the sweep that finished last, if any has.
     pub async fn last_finished_sweep_status(&self) -> Result<Option<String>, Error> {
-        Ok(sqlx::query_scalar(
-            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?)
+        let mut conn = self.pool.acquire().await?;
+        last_finished_status(&mut conn).await
     }
 
     /// Everything in [`DbGauges`], from one read transaction.
@@ -55,31 +52,18 @@ impl Store {
             sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = 'ok'")
                 .fetch_one(&mut *tx)
                 .await?;
-        let last_finished_status = sqlx::query_scalar(
-            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        let last_finished_status = last_finished_status(&mut tx).await?;
         let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
             .fetch_one(&mut *tx)
             .await?;
-        let revocations_by_state = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM v_revocation_state GROUP BY state ORDER BY state",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let revocations_by_state = revocations_by_state(&mut tx).await?;
         let revocations_by_policy = sqlx::query_as(
             "SELECT policy, state, COUNT(*) FROM v_revocation_policies
              GROUP BY policy, state ORDER BY policy, state",
         )
         .fetch_all(&mut *tx)
         .await?;
-        let offboarding_by_state = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let offboarding_by_state = jobs_by_state(&mut tx).await?;
         tx.commit().await?;
         Ok(DbGauges {
             sweeps_by_status,
@@ -126,6 +110,42 @@ impl Store {
         tx.commit().await?;
         Ok(closed.len() as u64)
     }
+}
+
+/// The status of the sweep that finished last, if any has (for `/metrics` and `status`).
+pub(super) async fn last_finished_status(
+    conn: &mut SqliteConnection,
+) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
+         ORDER BY finished_at DESC, id DESC LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Revocation intents at their latest state, by state.
+pub(super) async fn revocations_by_state(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT state, COUNT(*) FROM v_revocation_state GROUP BY state ORDER BY state",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Offboarding jobs by state.
+pub(super) async fn jobs_by_state(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(
+        sqlx::query_as(
+            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
+        )
+        .fetch_all(conn)
+        .await?,
+    )
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! state, and the database's size, in one read transaction so the numbers agree with each
 //! other. Read-only.
 
-use super::{Error, Store};
+use super::{Error, Store, daemon};
 
 /// One recent sweep, as `revokd status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -52,22 +52,9 @@ impl Store {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let last_finished_status = sqlx::query_scalar(
-            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let revocations_by_state = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM v_revocation_state GROUP BY state ORDER BY state",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let jobs_by_state = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let last_finished_status = daemon::last_finished_status(&mut tx).await?;
+        let revocations_by_state = daemon::revocations_by_state(&mut tx).await?;
+        let jobs_by_state = daemon::jobs_by_state(&mut tx).await?;
         let database_bytes = sqlx::query_scalar(
             "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
         )
