@@ -13,6 +13,7 @@ mod enforce;
 mod fail_fast;
 mod faults;
 mod gate;
+mod gate_offboard;
 mod helpers;
 mod install;
 mod lifecycle;
