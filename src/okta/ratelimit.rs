@@ -78,6 +78,8 @@ struct Mark {
     sent_before: u64,
     /// Requests revokd had in flight as this one went out.
     in_flight: u64,
+    /// Requests revokd had sent to this one's bucket before it.
+    bucket_before: u64,
 }
 
 /// What revokd knows of one bucket.
@@ -96,6 +98,8 @@ struct Bucket {
     window_end: Option<Instant>,
     /// Requests revokd sent (or is about to send) to this bucket in the current window.
     used: u64,
+    /// Requests revokd sent to this bucket ever; `used` never exceeds it.
+    sent: u64,
     next_slot: Instant,
     probe_out: bool,
 }
@@ -109,6 +113,7 @@ impl Bucket {
             reset_epoch: 0,
             window_end: None,
             used: 0,
+            sent: 0,
             next_slot: now,
             probe_out: false,
         }
@@ -155,12 +160,19 @@ struct State {
 }
 
 impl State {
-    /// Counts a request about to go out, and returns where traffic stood before it.
-    fn claim(&mut self) -> Mark {
+    /// Counts a request to `key` about to go out, and returns where traffic stood before it.
+    fn claim(&mut self, key: &str) -> Mark {
+        let bucket = self
+            .buckets
+            .get_mut(key)
+            .expect("a claimed bucket is known");
+        bucket.used += 1;
         let mark = Mark {
             sent_before: self.traffic.sent,
             in_flight: self.traffic.in_flight,
+            bucket_before: bucket.sent,
         };
+        bucket.sent += 1;
         self.traffic.sent += 1;
         self.traffic.in_flight += 1;
         mark
@@ -305,8 +317,7 @@ impl Budget {
                 return Step::Retry(now + Duration::from_secs(1));
             }
             b.probe_out = true;
-            b.used += 1;
-            return Step::Go(Duration::ZERO, state.claim());
+            return Step::Go(Duration::ZERO, state.claim(key));
         };
         let by_share = share_of(b.limit, max_share).saturating_sub(b.used);
         let allowance = by_share.min(b.headroom(&state.traffic, max_share));
@@ -320,8 +331,7 @@ impl Budget {
         // Spread what is left of the allowance evenly over what is left of the window.
         let interval = (end - slot) / u32::try_from(allowance).unwrap_or(u32::MAX);
         b.next_slot = slot + interval;
-        b.used += 1;
-        Step::Go(slot - now, state.claim())
+        Step::Go(slot - now, state.claim(key))
     }
 
     /// Learns from the response to a request sent under a ticket (or from its absence).
@@ -355,20 +365,28 @@ fn learn(b: &mut Bucket, rl: &RateLimitHeaders, mark: Mark, status: u16, max_wai
         return; // a late answer from an earlier window
     }
     let remaining = if status == 429 { 0 } else { remaining };
-    if reset > b.reset_epoch || b.window_end.is_none() {
-        let until = rl
-            .until_reset(SystemTime::now())
+    let now = Instant::now();
+    let end = now
+        + rl.until_reset(SystemTime::now())
             .unwrap_or_default()
             .min(max_wait);
-        let now = Instant::now();
+    if reset > b.reset_epoch || b.window_end.is_none() {
         b.reset_epoch = reset;
-        b.window_end = Some(now + until);
+        b.window_end = Some(end);
         b.remaining = remaining;
         b.remaining_mark = mark;
         b.next_slot = b.next_slot.max(now);
-    } else if remaining <= b.remaining {
-        b.remaining = remaining;
-        b.remaining_mark = mark;
+        // Okta opened this window at or before this request's arrival: of revokd's
+        // requests, this one and those sent after it may be in it.
+        b.used = b.sent.saturating_sub(mark.bucket_before);
+    } else {
+        // `Date` has whole seconds, so each answer's end is late by up to a second; the
+        // earliest of them is the closest.
+        b.window_end = b.window_end.map(|e| e.min(end));
+        if remaining <= b.remaining {
+            b.remaining = remaining;
+            b.remaining_mark = mark;
+        }
     }
     b.limit = limit;
 }
