@@ -23,13 +23,14 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::Method;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::retry::RateLimitHeaders;
+use bucket::{Bucket, Mark, Traffic, learn, share_of};
 
 /// Pacing settings, from `[okta.rate_limit]`.
 #[derive(Debug, Clone, Copy)]
@@ -68,89 +69,6 @@ pub fn bucket_of(method: &Method, path: &str) -> String {
         }
     }
     key
-}
-
-/// Where revokd's own traffic stood when a request was sent: the baseline for what a
-/// `Remaining` reported in answer to it may not include.
-#[derive(Debug, Clone, Copy, Default)]
-struct Mark {
-    /// Requests revokd had sent before this one.
-    sent_before: u64,
-    /// Requests revokd had in flight as this one went out.
-    in_flight: u64,
-    /// Requests revokd had sent to this one's bucket before it.
-    bucket_before: u64,
-}
-
-/// What revokd knows of one bucket.
-#[derive(Debug)]
-struct Bucket {
-    /// `X-Rate-Limit-Limit`; 0 until a response says.
-    limit: u64,
-    /// The lowest `Remaining` seen in the current window.
-    remaining: u64,
-    /// Where revokd's traffic stood when the request that reported `remaining` was sent.
-    remaining_mark: Mark,
-    /// `X-Rate-Limit-Reset` of the current window; identifies it.
-    reset_epoch: u64,
-    /// When the current window ends; `None` until a response says (first use, or after a
-    /// window ended), during which one probe request at a time goes out.
-    window_end: Option<Instant>,
-    /// Requests revokd sent (or is about to send) to this bucket in the current window.
-    used: u64,
-    /// Requests revokd sent to this bucket ever; `used` never exceeds it.
-    sent: u64,
-    next_slot: Instant,
-    probe_out: bool,
-}
-
-impl Bucket {
-    fn new(now: Instant) -> Self {
-        Bucket {
-            limit: 0,
-            remaining: 0,
-            remaining_mark: Mark::default(),
-            reset_epoch: 0,
-            window_end: None,
-            used: 0,
-            sent: 0,
-            next_slot: now,
-            probe_out: false,
-        }
-    }
-
-    /// Requests revokd may still send in this window without taking the bucket below its
-    /// floor, given revokd's traffic now.
-    fn headroom(&self, traffic: &Traffic, max_share: f64) -> u64 {
-        let share = share_of(self.limit, max_share);
-        let floor = self.limit.saturating_sub(share);
-        let uncounted = traffic
-            .sent
-            .saturating_sub(self.remaining_mark.sent_before + 1)
-            + self.remaining_mark.in_flight;
-        self.remaining
-            .saturating_sub(floor)
-            .saturating_sub(uncounted)
-    }
-}
-
-/// revokd's share of a bucket of `limit`: `floor(limit × max_share)`, at least 1.
-fn share_of(limit: u64, max_share: f64) -> u64 {
-    // Truncation is the rule: a share is whole requests, rounded down.
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let share = (limit as f64 * max_share).floor() as u64;
-    share.clamp(1, limit.max(1))
-}
-
-/// revokd's own traffic, across every bucket.
-#[derive(Debug, Default)]
-struct Traffic {
-    sent: u64,
-    in_flight: u64,
 }
 
 #[derive(Debug, Default)]
@@ -357,39 +275,7 @@ impl Budget {
     }
 }
 
-fn learn(b: &mut Bucket, rl: &RateLimitHeaders, mark: Mark, status: u16, max_wait: Duration) {
-    let (Some(limit), Some(remaining), Some(reset)) = (rl.limit, rl.remaining, rl.reset) else {
-        return;
-    };
-    if reset < b.reset_epoch {
-        return; // a late answer from an earlier window
-    }
-    let remaining = if status == 429 { 0 } else { remaining };
-    let now = Instant::now();
-    let end = now
-        + rl.until_reset(SystemTime::now())
-            .unwrap_or_default()
-            .min(max_wait);
-    if reset > b.reset_epoch || b.window_end.is_none() {
-        b.reset_epoch = reset;
-        b.window_end = Some(end);
-        b.remaining = remaining;
-        b.remaining_mark = mark;
-        b.next_slot = b.next_slot.max(now);
-        // Okta opened this window at or before this request's arrival: of revokd's
-        // requests, this one and those sent after it may be in it.
-        b.used = b.sent.saturating_sub(mark.bucket_before);
-    } else {
-        // `Date` has whole seconds, so each answer's end is late by up to a second; the
-        // earliest of them is the closest.
-        b.window_end = b.window_end.map(|e| e.min(end));
-        if remaining <= b.remaining {
-            b.remaining = remaining;
-            b.remaining_mark = mark;
-        }
-    }
-    b.limit = limit;
-}
+mod bucket;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,7 @@
 //! Tests of the pacing rules: the floor, the share, probes and windows on Okta's clock.
 
+use std::time::SystemTime;
+
 use super::*;
 
 fn epoch(t: SystemTime) -> u64 {
