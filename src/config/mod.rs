@@ -114,6 +114,47 @@ impl Config {
         pairs
     }
 
+    /// Every app the targets name (`app`, `apps`), de-duplicated, in config order.
+    pub fn target_apps(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.targets
+            .iter()
+            .flat_map(|t| t.app.iter().chain(&t.apps))
+            .filter(|a| seen.insert(a.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Every user named without a client (`user` or `users` alone), de-duplicated, in config
+    /// order.
+    pub fn target_users(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.targets
+            .iter()
+            .filter(|t| t.client.is_none() && t.clients.is_empty())
+            .flat_map(|t| t.user.iter().chain(&t.users))
+            .filter(|u| seen.insert(u.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The apps and whole users the targets name, typed for a sweep.
+    pub fn wide_targets(&self) -> Result<crate::sweep::WideTargets, Error> {
+        let bad = |e: crate::okta::ids::InvalidId| Error::invalid("targets", e.to_string());
+        Ok(crate::sweep::WideTargets {
+            apps: self
+                .target_apps()
+                .into_iter()
+                .map(|a| crate::okta::ClientId::new(a).map_err(bad))
+                .collect::<Result<_, _>>()?,
+            users: self
+                .target_users()
+                .into_iter()
+                .map(|u| crate::okta::UserId::new(u).map_err(bad))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
     /// [`Config::target_pairs`] as sweep targets (source `config`).
     pub fn sweep_targets(&self) -> Result<Vec<crate::sweep::Target>, Error> {
         self.target_pairs()
@@ -381,7 +422,9 @@ impl Default for ReportsConfig {
     }
 }
 
-/// `[[targets]]`: either one `user` + `client`, or `users` × `clients`.
+/// `[[targets]]`: one `user` + `client`, or `users` × `clients`; or `app` / `apps` (every
+/// user's tokens of the app, through ApplicationTokens); or `user` / `users` alone (every
+/// client each user holds tokens for).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TargetConfig {
@@ -389,6 +432,9 @@ pub struct TargetConfig {
     pub client: Option<String>,
     pub users: Vec<String>,
     pub clients: Vec<String>,
+    /// An OIDC app's client id: every user's tokens of it.
+    pub app: Option<String>,
+    pub apps: Vec<String>,
 }
 
 /// What a matching rule does.

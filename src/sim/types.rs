@@ -256,7 +256,9 @@ impl FaultKind {
                         | RouteKind::AppRevokeAll
                 )
             }
-            FaultKind::HangBefore(r) | FaultKind::HangAfter(r) => *r == route,
+            FaultKind::HangBefore(r)
+            | FaultKind::HangAfter(r)
+            | FaultKind::HangBeforeNth { route: r, .. } => *r == route,
             _ => true,
         }
     }
@@ -326,6 +328,9 @@ pub enum FaultKind {
     /// The matching request of this route is received and never answered: the sim parks it
     /// before running the operation (and signals [`super::SimOrg::hung`]).
     HangBefore(RouteKind),
+    /// Like `HangBefore`, once `after` matching requests of the route have passed untouched:
+    /// a listing stopped half-way, at a known page.
+    HangBeforeNth { route: RouteKind, after: u32 },
     /// Like `HangBefore`, but the operation runs first (a revocation takes effect) and only
     /// the answer is withheld.
     HangAfter(RouteKind),

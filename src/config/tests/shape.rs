@@ -163,6 +163,7 @@ fn target_pairs_expand_cross_products_without_duplicates_in_config_order() {
             client: client.map(Into::into),
             users: users.iter().map(|s| (*s).into()).collect(),
             clients: clients.iter().map(|s| (*s).into()).collect(),
+            ..TargetConfig::default()
         };
     let c = Config {
         targets: vec![
@@ -186,11 +187,22 @@ fn target_pairs_expand_cross_products_without_duplicates_in_config_order() {
 #[test]
 fn malformed_targets_are_refused_naming_the_key() {
     let cases: &[(&str, &str)] = &[
-        ("[[targets]]\nuser = \"00u1\"", "targets[0].client: missing"),
         ("[[targets]]\nclient = \"0oa1\"", "targets[0].user: missing"),
         (
-            "[[targets]]\nusers = [\"00u1\"]",
-            "targets[0].clients: empty",
+            "[[targets]]\nclients = [\"0oa1\"]",
+            "targets[0].users: empty",
+        ),
+        (
+            "[[targets]]\napp = \"0oa1\"\nuser = \"00u1\"",
+            "targets[0]: set app (or apps) alone",
+        ),
+        (
+            "[[targets]]\napps = [\"0oa1\", \"../x\"]",
+            "targets[0].apps[1]: `../x` is not an Okta id",
+        ),
+        (
+            "[[targets]]\nusers = [\"00u1\", \"a b\"]",
+            "targets[0].users[1]: `a b` is not an Okta id",
         ),
         ("[[targets]]", "targets[0].users: empty"),
         (
