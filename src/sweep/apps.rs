@@ -55,7 +55,6 @@ pub(super) async fn list_app(
         let (started, resume) = begin(deps, sweep_id, app).await?;
         let resumed_at = Utc::now();
         let mut listed = Listed::default();
-        let mut writes = Vec::new();
         let outcome = list_pages(
             deps,
             okta,
@@ -65,10 +64,8 @@ pub(super) async fn list_app(
             resume.as_deref(),
             now,
             &mut listed,
-            &mut writes,
         )
         .await?;
-        listed.reappeared = committed(app, writes).await?;
         let outcome = match outcome {
             Ok(()) => {
                 if resume.is_some() {
@@ -144,7 +141,6 @@ async fn list_pages(
     resume: Option<&str>,
     now: DateTime<Utc>,
     listed: &mut Listed,
-    writes: &mut Vec<Pending>,
 ) -> Result<Result<(), okta::Error>, store::Error> {
     let mut pages = match okta.list_app_tokens(app, resume) {
         Ok(pages) => pages,
@@ -177,26 +173,30 @@ async fn list_pages(
             rows.push(observation(&target, observed, &scopes, matched));
         }
         let tokens = rows.len() as u64;
-        writes.push(ingest.page(Some(sweep_id), rows, Utc::now()).await?);
+        let page_written = ingest.page(Some(sweep_id), rows, Utc::now()).await?;
         let cursor = AppCursorWrite::Page {
             app_id: app.to_string(),
             next: pages.next_url().map(ToString::to_string),
             tokens,
             at: Utc::now(),
         };
-        writes.push(ingest.app_cursor(cursor).await?);
+        let cursor_written = ingest.app_cursor(cursor).await?;
+        // The next page is asked for only once this one and its link are committed: a stop
+        // at any instant costs at most the page in flight.
+        listed.reappeared += committed(app, page_written).await?;
+        cursor_written.committed().await?;
         if pages.next_url().is_none() {
             return Ok(Ok(()));
         }
     }
 }
 
-/// Waits until every write of the listing is committed; counts the tokens revokd had revoked
-/// that the listing showed ACTIVE again.
-async fn committed(app: &ClientId, writes: Vec<Pending>) -> Result<u64, store::Error> {
+/// Waits until a page is committed; counts the tokens revokd had revoked that it showed
+/// ACTIVE again.
+async fn committed(app: &ClientId, page: Pending) -> Result<u64, store::Error> {
     let mut reappeared = 0;
-    for write in writes {
-        for token_id in write.committed().await? {
+    {
+        for token_id in page.committed().await? {
             error!(
                 okta.app_id = %app,
                 okta.token_id = %token_id,

@@ -25,6 +25,16 @@ impl WideTargets {
     pub fn is_empty(&self) -> bool {
         self.apps.is_empty() && self.users.is_empty()
     }
+
+    /// The apps, each once, in order.
+    pub fn apps_once(&self) -> Vec<ClientId> {
+        let mut seen = HashSet::new();
+        self.apps
+            .iter()
+            .filter(|a| seen.insert(*a))
+            .cloned()
+            .collect()
+    }
 }
 
 /// The pairs listed one by one, and the users whose clients could not be discovered.

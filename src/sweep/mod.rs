@@ -130,7 +130,7 @@ pub async fn run_once(
             Mode::DryRun => Reconciled::default(),
         };
         let pairs = discover::pair_targets(deps, &okta, &plan.targets, &plan.wide).await;
-        let apps = &plan.wide.apps;
+        let apps = &plan.wide.apps_once();
         let total = pairs.targets.len() + apps.len() + pairs.failures.len();
         deps.progress
             .start(total, Some(std::sync::Arc::clone(&stats)));
