@@ -186,7 +186,8 @@ async fn apps_enforce(runs: usize) {
         let wall = started.elapsed().as_secs_f64();
         let lists = asked(&org, RouteKind::AppListTokens);
         let deletes = asked(&org, RouteKind::RevokeToken);
-        let ideal = lists as f64 / per_second(APPS_LIMIT) + deletes as f64 / per_second(USERS_LIMIT);
+        let ideal =
+            lists as f64 / per_second(APPS_LIMIT) + deletes as f64 / per_second(USERS_LIMIT);
         let stats = org.stats();
         let served_429 = stats.rate_limited + stats.concurrency_limited;
         let revoked: BTreeSet<String> = org.revoked().into_iter().map(|r| r.token.id).collect();

@@ -27,6 +27,8 @@ mod types;
 #[cfg(test)]
 mod tests_api;
 #[cfg(test)]
+mod tests_app_tokens;
+#[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
 mod tests_limits;

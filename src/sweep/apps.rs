@@ -194,16 +194,13 @@ async fn list_pages(
 /// Waits until a page is committed; counts the tokens revokd had revoked that it showed
 /// ACTIVE again.
 async fn committed(app: &ClientId, page: Pending) -> Result<u64, store::Error> {
-    let mut reappeared = 0;
-    {
-        for token_id in page.committed().await? {
-            error!(
-                okta.app_id = %app,
-                okta.token_id = %token_id,
-                "a token revokd revoked is ACTIVE again in Okta; policy decides it anew"
-            );
-            reappeared += 1;
-        }
+    let back = page.committed().await?;
+    for token_id in &back {
+        error!(
+            okta.app_id = %app,
+            okta.token_id = %token_id,
+            "a token revokd revoked is ACTIVE again in Okta; policy decides it anew"
+        );
     }
-    Ok(reappeared)
+    Ok(back.len() as u64)
 }

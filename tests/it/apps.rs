@@ -364,6 +364,12 @@ async fn a_sweep_killed_half_way_through_an_app_listing_continues_from_its_last_
         .collect();
     let out = run_revokd(&["--config", &config, "sweep", "--enforce"], &[]).await;
     assert!(out.status.success(), "{}", all_output(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let line = format!(
+        "app {client} · pages {} · tokens {n} · complete (resumed)",
+        pages - 4
+    );
+    assert!(summary.contains(&line), "{summary}");
 
     // Four pages kept, the one in flight asked for again, then the rest: minimum + 1.
     assert_eq!(asked(&org), pages + 1);
