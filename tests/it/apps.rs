@@ -356,6 +356,13 @@ async fn a_sweep_killed_half_way_through_an_app_listing_continues_from_its_last_
             .count() as u64
     };
     assert_eq!(asked(&org), 5);
+    let status = run_revokd(&["--config", &config, "status"], &[]).await;
+    let status = all_output(&status);
+    let line = format!("app          {client}: under way since");
+    assert!(
+        status.contains(&line) && status.contains("pages 4 · tokens 80"),
+        "{status}"
+    );
 
     let expected: BTreeSet<String> = admin_policy_selects(&org, Utc::now())
         .into_iter()
