@@ -5,8 +5,10 @@
 //! requests and its other buckets 600 requests per 2 s window, revokd at `max_share = 0.5`:
 //!
 //! (e) only `app` targets, enforce: list requests against Σ ceil(tokens ÷ 200) over the apps,
-//!     wall ÷ ideal (ideal = Σ over buckets of requests ÷ (share × limit per second)), 429s,
-//!     and whether the revoked set is exactly the policy's;
+//!     wall ÷ ideal (ideal = Σ over buckets of requests ÷ (share × limit per second); each
+//!     revocation is a DELETE and a verifying GET), when the last list request went out
+//!     against the listing's own ideal, 429s, and whether the revoked set is exactly the
+//!     policy's;
 //! (f) the same org with every user × app pair as a target (dry-run), for scale;
 //! (g) a sweep stopped half-way through the app listings, then a second sweep: total list
 //!     requests against the minimum (+ at most one per app).
@@ -136,6 +138,15 @@ fn asked(org: &SimOrg, route: RouteKind) -> u64 {
     org.requests().iter().filter(|r| r.route == route).count() as u64
 }
 
+/// Seconds from `since` to the last request of `routes` the org received.
+fn last_of(org: &SimOrg, routes: &[RouteKind], since: Instant) -> f64 {
+    org.requests()
+        .iter()
+        .filter(|r| routes.contains(&r.route))
+        .map(|r| r.received_at.saturating_duration_since(since).as_secs_f64())
+        .fold(0.0, f64::max)
+}
+
 fn per_second(limit: u32) -> f64 {
     f64::from(limit) * SHARE / WINDOW.as_secs_f64()
 }
@@ -146,12 +157,14 @@ async fn apps_enforce(runs: usize) {
         WINDOW.as_secs()
     );
     println!(
-        "{:>4} {:>7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>5} {:>7}",
+        "{:>4} {:>7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>5} {:>7}",
         "run",
         "tokens",
         "lists",
         "minimum",
         "revoked",
+        "listed s",
+        "list id.",
         "wall s",
         "ideal s",
         "wall/ideal",
@@ -185,16 +198,19 @@ async fn apps_enforce(runs: usize) {
         let report = run_once(&deps, &plan, now).await.expect("sweep");
         let wall = started.elapsed().as_secs_f64();
         let lists = asked(&org, RouteKind::AppListTokens);
+        // Each revocation is a DELETE and a GET that verifies it, each in its own bucket.
         let deletes = asked(&org, RouteKind::RevokeToken);
-        let ideal =
-            lists as f64 / per_second(APPS_LIMIT) + deletes as f64 / per_second(USERS_LIMIT);
+        let gets = asked(&org, RouteKind::GetToken);
+        let list_ideal = lists as f64 / per_second(APPS_LIMIT);
+        let ideal = list_ideal + (deletes + gets) as f64 / per_second(USERS_LIMIT);
+        let listed = last_of(&org, &[RouteKind::AppListTokens], started);
         let stats = org.stats();
         let served_429 = stats.rate_limited + stats.concurrency_limited;
         let revoked: BTreeSet<String> = org.revoked().into_iter().map(|r| r.token.id).collect();
         let exact = revoked == expected && asked(&org, RouteKind::ListTokens) == 0;
         exact_all &= exact;
         println!(
-            "{run:>4} {:>7} {lists:>6} {minimum:>8} {:>8} {wall:>8.1} {ideal:>8.1} {:>10.3} {served_429:>5} {exact:>7}",
+            "{run:>4} {:>7} {lists:>6} {minimum:>8} {:>8} {listed:>8.1} {list_ideal:>8.1} {wall:>8.1} {ideal:>8.1} {:>10.3} {served_429:>5} {exact:>7}",
             report.counts.tokens_seen,
             revoked.len(),
             wall / ideal

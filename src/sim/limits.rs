@@ -199,7 +199,7 @@ impl Limits {
             stats: WindowStats {
                 bucket: key,
                 reset: 0,
-                limit: limit,
+                limit,
                 background: 0,
                 served: 0,
                 refused: 0,
@@ -227,7 +227,7 @@ impl Limits {
                 WindowStats {
                     bucket: key,
                     reset: end_ms.div_euclid(1000) + i64::from(end_ms.rem_euclid(1000) > 0),
-                    limit: limit,
+                    limit,
                     background: pre,
                     served: 0,
                     refused: 0,
@@ -242,14 +242,14 @@ impl Limits {
         if used >= limit {
             w.refused += 1;
             return Charge::Exhausted(RateHeaders {
-                limit: limit,
+                limit,
                 remaining: 0,
                 reset: w.reset,
             });
         }
         w.served += 1;
         Charge::Allowed(RateHeaders {
-            limit: limit,
+            limit,
             remaining: limit - used - 1,
             reset: w.reset,
         })

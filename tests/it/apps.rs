@@ -74,7 +74,10 @@ async fn sweep(app: &TestApp, mode: Mode, targets: Vec<Target>, wide: WideTarget
 
 fn apps(ids: &[&str]) -> WideTargets {
     WideTargets {
-        apps: ids.iter().map(|a| ClientId::new(*a).unwrap()).collect(),
+        apps: ids
+            .iter()
+            .map(|a| ClientId::new(*a).expect("app id"))
+            .collect(),
         users: Vec::new(),
     }
 }
@@ -86,7 +89,7 @@ async fn stored_for_client(app: &TestApp, client: &str) -> BTreeSet<String> {
             .bind(client)
             .fetch_all(app.store.pool())
             .await
-            .unwrap();
+            .expect("query");
     rows.into_iter().map(|(id,)| id).collect()
 }
 
