@@ -11,7 +11,8 @@ use revokd::store::Trigger;
 use revokd::sweep::{SweepPlan, SweepReport, Target, WideTargets, run_once};
 
 use crate::helpers::{
-    SIM_TOKEN, TestApp, admin_policy, admin_policy_selects, sim_ids, spawn_app_with, target,
+    SIM_TOKEN, TestApp, admin_policy, admin_policy_selects, all_output, run_revokd, sim_ids,
+    spawn_app_with, target,
 };
 
 /// 30 users × 3 clients, every pair seeded, two of them big: an app holds hundreds of tokens.
@@ -306,4 +307,33 @@ async fn a_token_gone_from_an_app_is_marked_gone_after_the_next_complete_listing
         stored_for_client(&app, &client).await,
         app_tokens(&app.org, &client)
     );
+}
+
+#[tokio::test]
+async fn config_check_refuses_an_app_target_without_okta_apps_read_naming_both() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("revokd.toml");
+    let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n\
+                 client_id = \"0oaService\"\nprivate_key_file = \"key.pem\"\n";
+    let shown = path.display().to_string();
+    let write = |scopes: &str| {
+        std::fs::write(
+            &path,
+            format!("{oauth}scopes = [{scopes}]\n[[targets]]\napp = \"0oaPayroll\"\n"),
+        )
+        .expect("written");
+    };
+    let args = ["--config", shown.as_str(), "config", "check"];
+    write("\"okta.users.read\", \"okta.users.manage\"");
+    let out = run_revokd(&args, &[]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    assert!(
+        text.contains("okta.scopes") && text.contains("okta.apps.read"),
+        "{text}"
+    );
+    assert!(text.contains("targets[0].app (`0oaPayroll`)"), "{text}");
+    write("\"okta.users.read\", \"okta.users.manage\", \"okta.apps.read\"");
+    let out = run_revokd(&args, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
 }
