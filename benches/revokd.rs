@@ -157,6 +157,7 @@ async fn rate_budget(runs: usize, model: BucketModel) {
             trigger: Trigger::Cli,
             mode: Mode::DryRun,
             targets: targets(&org.pairs()),
+            wide: revokd::sweep::WideTargets::default(),
         };
         let started = Instant::now();
         let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
@@ -372,6 +373,7 @@ fn child_ingest(base: &str, db: &str, pairs_file: &str) {
             trigger: Trigger::Cli,
             mode: Mode::DryRun,
             targets: targets(&pairs),
+            wide: revokd::sweep::WideTargets::default(),
         };
         let started = Instant::now();
         let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");

@@ -179,6 +179,7 @@ pub async fn run(
         trigger: Trigger::Demo,
         mode: Mode::DryRun,
         targets,
+        wide: crate::sweep::WideTargets::default(),
     };
     phase(format!(
         "simulated org on {} with {} pairs; dry-run pass…",

@@ -102,6 +102,18 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
             );
         }
     }
+    for app in &report.apps {
+        let state = match (app.complete, app.resumed) {
+            (true, true) => "complete (resumed)",
+            (true, false) => "complete",
+            (false, _) => "under way: the next sweep continues it",
+        };
+        let _ = writeln!(
+            out,
+            "  app {} · pages {} · tokens {} · {state}",
+            app.app_id, app.pages, app.tokens
+        );
+    }
     if let Some(reason) = &report.guard {
         let _ = writeln!(out, "  SAFETY GUARD TRIPPED, nothing revoked: {reason}");
     }

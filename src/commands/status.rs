@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::config::Config;
-use crate::store::{AuditBreak, StatusCounts, Store};
+use crate::store::{AppListing, AuditBreak, StatusCounts, Store};
 
 /// Sweeps shown, newest first.
 const RECENT_SWEEPS: i64 = 5;
@@ -32,6 +32,8 @@ struct Status {
     head: Option<(i64, String)>,
     audit: Result<u64, AuditBreak>,
     next_runs: Vec<(&'static str, Option<DateTime<Utc>>)>,
+    /// Each app target's listing: complete, or under way (continued by the next sweep).
+    apps: Vec<AppListing>,
 }
 
 pub(super) async fn run(cli: &Cli, args: &StatusArgs) -> Result<Exit, Failure> {
@@ -78,12 +80,17 @@ async fn read(store: &Store, config: &Config, daemon: bool) -> Result<Status, Fa
     } else {
         Vec::new()
     };
+    let apps = store
+        .app_listings()
+        .await
+        .context("cannot read the app listings")?;
     Ok(Status {
         database_url: config.database.url.clone(),
         counts,
         head,
         audit,
         next_runs,
+        apps,
     })
 }
 
@@ -198,6 +205,20 @@ fn table(status: &Status, attention: &[String]) -> String {
         Ok(n) => format!("intact, {n} record(s)"),
         Err(b) => format!("BROKEN at record {}: {}", b.id, b.problem),
     };
+    for a in &status.apps {
+        let state = match &a.completed_at {
+            Some(at) if !a.under_way() => format!("listed {at}"),
+            _ => format!(
+                "under way since {}, continued by the next sweep",
+                a.started_at
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "app          {}: {state} · pages {} · tokens {}",
+            a.app_id, a.pages, a.tokens
+        );
+    }
     let _ = writeln!(out, "audit chain  head {head} ({verdict})");
     if !status.next_runs.is_empty() {
         let runs: Vec<String> = status
@@ -281,6 +302,11 @@ fn to_json(status: &Status, attention: &[String]) -> Value {
         "revocations": by_state(&c.revocations_by_state, &REVOCATION_STATES),
         "offboarding_jobs": by_state(&c.jobs_by_state, &JOB_STATES),
         "audit": audit,
+        "app_listings": status.apps.iter().map(|a| json!({
+            "app_id": a.app_id, "started_at": a.started_at, "under_way": a.under_way(),
+            "completed_at": a.completed_at, "pages": a.pages, "tokens": a.tokens,
+            "sweeps": a.sweeps,
+        })).collect::<Vec<_>>(),
         "next_runs": next_runs,
         "attention": attention,
     })

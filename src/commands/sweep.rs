@@ -8,19 +8,21 @@ use crate::cli::{Cli, SweepArgs};
 use crate::config::{self, Mode};
 use crate::okta::{ClientId, UserId};
 use crate::store::Trigger;
-use crate::sweep::{HaltKind, SweepPlan, Target, run_once};
+use crate::sweep::{HaltKind, SweepPlan, Target, WideTargets, run_once};
 
 pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     let config = load_config(cli)?;
-    let targets = if args.targets.is_empty() {
-        config.sweep_targets()?
+    let (targets, wide) = if args.targets.is_empty() {
+        (config.sweep_targets()?, config.wide_targets()?)
     } else {
-        args.targets
+        let targets = args
+            .targets
             .iter()
             .map(|t| parse_target(t))
-            .collect::<Result<_, _>>()?
+            .collect::<Result<_, _>>()?;
+        (targets, WideTargets::default())
     };
-    if targets.is_empty() {
+    if targets.is_empty() && wide.is_empty() {
         return Err(config::Error::invalid(
             "targets",
             "no targets: add [[targets]] or pass --target USER:CLIENT",
@@ -37,6 +39,7 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
         trigger: Trigger::Cli,
         mode,
         targets,
+        wide,
     };
     let line = progress::show(std::sync::Arc::clone(&deps.progress));
     let report = run_once(&deps, &plan, Utc::now()).await;

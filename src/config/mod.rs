@@ -9,6 +9,7 @@ mod load;
 mod notify;
 pub mod redacted;
 pub mod size;
+mod targets;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -381,7 +382,9 @@ impl Default for ReportsConfig {
     }
 }
 
-/// `[[targets]]`: either one `user` + `client`, or `users` × `clients`.
+/// `[[targets]]`: one `user` + `client`, or `users` × `clients`; or `app` / `apps` (every
+/// user's tokens of the app, through ApplicationTokens); or `user` / `users` alone (every
+/// client each user holds tokens for).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TargetConfig {
@@ -389,6 +392,9 @@ pub struct TargetConfig {
     pub client: Option<String>,
     pub users: Vec<String>,
     pub clients: Vec<String>,
+    /// An OIDC app's client id: every user's tokens of it.
+    pub app: Option<String>,
+    pub apps: Vec<String>,
 }
 
 /// What a matching rule does.

@@ -118,6 +118,8 @@ pub fn effective_toml(config: &Config) -> String {
         w.opt("client", t.client.as_deref().map(q));
         w.kv("users", &list(&t.users));
         w.kv("clients", &list(&t.clients));
+        w.opt("app", t.app.as_deref().map(q));
+        w.kv("apps", &list(&t.apps));
     }
     for p in &config.policies {
         w.array_table("policies");

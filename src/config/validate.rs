@@ -26,7 +26,9 @@ use crate::policy::PolicySet;
 ///   `database.busy_timeout` ≤ 1h, `database.max_size` ≥ 64KiB if set.
 /// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
 /// * `server.shutdown_timeout` > 0.
-/// * `targets[i]`: `user` + `client` or non-empty `users` + `clients`, ids of `[A-Za-z0-9._-]`.
+/// * `targets[i]`: `user` + `client`, non-empty `users` + `clients`, `app` / `apps` alone, or
+///   `user` / `users` alone; ids of `[A-Za-z0-9._-]`. Under OAuth, any `app` target needs
+///   `okta.apps.read` in `okta.scopes`.
 /// * `policies[i]`, `exemptions[i]`: see [`PolicySet::from_config`].
 /// * `notify[i]`: see [`super::NotifyConfig`].
 pub fn validate(config: &Config) -> Result<(), Error> {
@@ -226,6 +228,25 @@ fn check_scopes(config: &Config) -> Result<(), Error> {
             format!("`{bad}` is not an OAuth scope name (no spaces, quotes or backslashes)"),
         ));
     }
+    if !scopes.iter().any(|s| s == "okta.apps.read")
+        && let Some((i, t)) = config
+            .targets
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.app.is_some() || !t.apps.is_empty())
+    {
+        let (field, app) = match &t.app {
+            Some(app) => ("app", app.as_str()),
+            None => ("apps", t.apps.first().map_or("", String::as_str)),
+        };
+        return Err(Error::invalid(
+            "okta.scopes",
+            format!(
+                "targets[{i}].{field} (`{app}`) is listed through /api/v1/apps/{{appId}}/tokens, \
+                 which needs okta.apps.read; add it to okta.scopes (and grant it to the service app)"
+            ),
+        ));
+    }
     if config.offboarding.system_log && !scopes.iter().any(|s| s == "okta.logs.read") {
         return Err(Error::invalid(
             "okta.scopes",
@@ -290,6 +311,34 @@ fn check_cron(key: &str, text: &str) -> Result<(), Error> {
 }
 
 fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
+    let has_app = t.app.is_some() || !t.apps.is_empty();
+    let has_user = t.user.is_some() || !t.users.is_empty();
+    let has_client = t.client.is_some() || !t.clients.is_empty();
+    if has_app {
+        if has_user || has_client {
+            return Err(Error::invalid(
+                key,
+                "set app (or apps) alone: an app target lists every user's tokens of the app",
+            ));
+        }
+        if let Some(app) = &t.app {
+            check_id(&format!("{key}.app"), app)?;
+        }
+        for (j, id) in t.apps.iter().enumerate() {
+            check_id(&format!("{key}.apps[{j}]"), id)?;
+        }
+        return Ok(());
+    }
+    if has_user && !has_client {
+        // A whole user: every client the user holds tokens for.
+        if let Some(user) = &t.user {
+            check_id(&format!("{key}.user"), user)?;
+        }
+        for (j, id) in t.users.iter().enumerate() {
+            check_id(&format!("{key}.users[{j}]"), id)?;
+        }
+        return Ok(());
+    }
     let single = t.user.is_some() || t.client.is_some();
     let cross = !t.users.is_empty() || !t.clients.is_empty();
     let shape = "set either user + client, or users + clients";

@@ -13,7 +13,7 @@ use super::jobs::JobKind;
 use crate::config::{self, Config};
 use crate::notify::Receiver;
 use crate::store::Store;
-use crate::sweep::{Deps, Target};
+use crate::sweep::{Deps, Target, WideTargets};
 
 /// The configuration in force and what is built from it.
 #[derive(Debug)]
@@ -21,6 +21,8 @@ pub struct Current {
     pub config: Config,
     pub deps: Deps,
     pub targets: Vec<Target>,
+    /// Apps and whole users the targets name.
+    pub wide: WideTargets,
     /// `[[notify]]`, ready to send to.
     pub receivers: Vec<Receiver>,
 }
@@ -30,7 +32,8 @@ impl Current {
     /// (no targets, a bad policy, an unusable Okta setting) is refused naming the key.
     pub fn from_config(config: Config, store: Store) -> Result<Current, config::Error> {
         let targets = config.sweep_targets()?;
-        if targets.is_empty() {
+        let wide = config.wide_targets()?;
+        if targets.is_empty() && wide.is_empty() {
             return Err(config::Error::invalid(
                 "targets",
                 "no targets: add [[targets]] for the daemon to sweep",
@@ -51,6 +54,7 @@ impl Current {
             config,
             deps,
             targets,
+            wide,
             receivers,
         })
     }

@@ -157,6 +157,7 @@ async fn sweep_job(ctx: Arc<Context>) -> Option<Result<(), Error>> {
         trigger: Trigger::Schedule,
         mode: current.config.mode,
         targets: current.targets.clone(),
+        wide: current.wide.clone(),
     };
     let started = Instant::now();
     tokio::select! {

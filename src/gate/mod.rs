@@ -290,7 +290,7 @@ fn bare_facts<'a>(token_id: &'a str, user_id: &'a str, client_id: &'a str) -> To
 }
 
 /// The token's facts as last recorded (scopes returned beside, since facts borrow them).
-fn row_facts(row: &TokenRow) -> (Vec<String>, TokenFacts<'_>) {
+pub(crate) fn row_facts(row: &TokenRow) -> (Vec<String>, TokenFacts<'_>) {
     let parse = |t: Option<&str>| {
         t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))

@@ -171,6 +171,11 @@ impl OktaClient {
         &self.base
     }
 
+    /// Tokens asked for per page.
+    pub(super) fn page_size(&self) -> u32 {
+        self.settings.page_size
+    }
+
     pub(super) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         url.set_query(None);
@@ -204,7 +209,11 @@ impl OktaClient {
     /// Lists a pair's refresh tokens page by page (`expand=scope`, `limit` = page size),
     /// following `Link rel="next"` verbatim.
     pub fn list_tokens(&self, user: &UserId, client: &ClientId) -> TokenPages<'_> {
-        let first = self.first_tokens_page(user, client);
+        self.pages_from(self.first_tokens_page(user, client))
+    }
+
+    /// The pages of a token listing that starts at `first` (on this org's origin).
+    pub(super) fn pages_from(&self, first: Url) -> TokenPages<'_> {
         TokenPages {
             cursor: Cursor::new(&self.base, &first, MAX_PAGES),
             next: Some(first),
@@ -530,6 +539,12 @@ pub struct TokenPages<'c> {
 }
 
 impl TokenPages<'_> {
+    /// The URL of the page [`TokenPages::next_page`] fetches next (Okta's `next` link after
+    /// the first page), or `None` once the listing is complete.
+    pub fn next_url(&self) -> Option<&Url> {
+        self.next.as_ref()
+    }
+
     /// The next page, or `None` after the last. A `next` link that is foreign, loops or
     /// runs past the page cap ends the listing with [`Error::Refused`].
     pub async fn next_page(&mut self) -> Result<Option<TokenPage>, Error> {

@@ -3,6 +3,7 @@
 //! pagination, the retry and backoff rules for 429, 5xx and transport faults, and
 //! authentication (SSWS, or an OAuth 2.0 service app; see [`auth`]).
 
+pub mod app_tokens;
 pub mod auth;
 pub mod client;
 pub mod concurrency;

@@ -65,7 +65,8 @@ pub fn bucket_of(method: &Method, path: &str) -> String {
             after_collection = false;
         } else {
             key.push_str(segment);
-            after_collection = matches!(segment, "users" | "clients" | "tokens" | "grants");
+            after_collection =
+                matches!(segment, "users" | "clients" | "tokens" | "grants" | "apps");
         }
     }
     key

@@ -38,7 +38,14 @@ impl Faults {
             if !(user_ok && client_ok && f.kind.applies_to(route)) {
                 return true;
             }
-            fired.push(f.kind.clone());
+            match &mut f.kind {
+                FaultKind::HangBeforeNth { after, .. } if *after > 0 => {
+                    *after -= 1;
+                    return true;
+                }
+                FaultKind::HangBeforeNth { route, .. } => fired.push(FaultKind::HangBefore(*route)),
+                kind => fired.push(kind.clone()),
+            }
             match &mut f.times {
                 None => true,
                 Some(n) => {

@@ -59,6 +59,8 @@ pub(crate) fn epoch_after(d: Duration) -> i64 {
 #[derive(Debug)]
 pub(crate) struct Limits {
     limit: u32,
+    /// Requests per window of the `/api/v1/apps*` bucket.
+    apps_limit: u32,
     window: Duration,
     concurrency_limit: usize,
     model: BucketModel,
@@ -91,16 +93,15 @@ impl Drop for InFlight<'_> {
 impl Limits {
     pub(crate) fn new(
         per_window: u32,
+        apps_per_window: Option<u32>,
         window: Duration,
         concurrency_limit: usize,
         model: BucketModel,
     ) -> Limits {
+        let unlimited_if_zero = |n: u32| if n == 0 { u32::MAX } else { n };
         Limits {
-            limit: if per_window == 0 {
-                u32::MAX
-            } else {
-                per_window
-            },
+            limit: unlimited_if_zero(per_window),
+            apps_limit: unlimited_if_zero(apps_per_window.unwrap_or(per_window)),
             window,
             concurrency_limit,
             model,
@@ -187,13 +188,18 @@ impl Limits {
     pub(crate) fn charge(&self, kind: RouteKind) -> Charge {
         let now = Instant::now();
         let key = self.model.bucket_of(kind);
+        let limit = if key == SimBucket::Apps {
+            self.apps_limit
+        } else {
+            self.limit
+        };
         let mut buckets = self.lock_buckets();
         let bucket = buckets.entry(key).or_insert(Bucket {
             window_end: now,
             stats: WindowStats {
                 bucket: key,
                 reset: 0,
-                limit: self.limit,
+                limit,
                 background: 0,
                 served: 0,
                 refused: 0,
@@ -215,13 +221,13 @@ impl Limits {
             bucket.window_end = now + Duration::from_millis(left);
             // Truncation is intended: other integrations use whole requests.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let pre = (background * f64::from(self.limit)) as u32;
+            let pre = (background * f64::from(limit)) as u32;
             let finished = std::mem::replace(
                 &mut bucket.stats,
                 WindowStats {
                     bucket: key,
                     reset: end_ms.div_euclid(1000) + i64::from(end_ms.rem_euclid(1000) > 0),
-                    limit: self.limit,
+                    limit,
                     background: pre,
                     served: 0,
                     refused: 0,
@@ -233,18 +239,18 @@ impl Limits {
         }
         let w = &mut bucket.stats;
         let used = w.background.saturating_add(w.served);
-        if used >= self.limit {
+        if used >= limit {
             w.refused += 1;
             return Charge::Exhausted(RateHeaders {
-                limit: self.limit,
+                limit,
                 remaining: 0,
                 reset: w.reset,
             });
         }
         w.served += 1;
         Charge::Allowed(RateHeaders {
-            limit: self.limit,
-            remaining: self.limit - used - 1,
+            limit,
+            remaining: limit - used - 1,
             reset: w.reset,
         })
     }

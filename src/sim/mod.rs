@@ -7,6 +7,7 @@
 //! against it and assert on its state (which tokens are gone, how many 429s were served).
 //! It must never be used against, or pretend to be, a real org: it binds loopback only.
 
+mod app_tokens;
 mod conn;
 mod faults;
 mod hooks;
@@ -25,6 +26,8 @@ mod types;
 
 #[cfg(test)]
 mod tests_api;
+#[cfg(test)]
+mod tests_app_tokens;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
@@ -68,6 +71,9 @@ pub struct SimConfig {
     /// Requests per bucket per window. `0` and `u32::MAX` both mean unlimited; the headers
     /// then report a limit of `u32::MAX`.
     pub rate_limit_per_window: u32,
+    /// Requests per window of the `/api/v1/apps*` bucket (ApplicationTokens); `None` means
+    /// the same as `rate_limit_per_window`.
+    pub apps_rate_limit_per_window: Option<u32>,
     /// Rate-limit window length (Okta: 60 s). Windows start at a bucket's first request.
     pub window: Duration,
     /// Which routes share a bucket.
@@ -101,6 +107,7 @@ impl Default for SimConfig {
             big_pairs: 2,
             api_token: "sim-api-token".to_owned(),
             rate_limit_per_window: 1200,
+            apps_rate_limit_per_window: None,
             window: Duration::from_secs(60),
             bucket_model: BucketModel::PerRoute,
             concurrency_limit: 75,

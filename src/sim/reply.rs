@@ -180,6 +180,7 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
             | FaultKind::IgnoreRevocation
             | FaultKind::RevocationStatus(_)
             | FaultKind::HangBefore(_)
+            | FaultKind::HangBeforeNth { .. }
             | FaultKind::HangAfter(_) => {}
         }
     }

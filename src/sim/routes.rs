@@ -101,6 +101,12 @@ pub(crate) fn parse(method: &Method, path: &str) -> Route {
                 route.wrong_method = true;
             }
         }
+        ["api", "v1", "apps", a, "tokens", rest @ ..] if rest.len() <= 1 => {
+            route.client = Some(decode(a));
+            route.token = rest.first().map(|t| decode(t));
+            route.kind = super::app_tokens::kind(rest.is_empty(), get, delete);
+            route.wrong_method = route.kind == RouteKind::Other;
+        }
         ["api", "v1", "users", u, "clients", c, "tokens", rest @ ..] if rest.len() <= 1 => {
             route.user = Some(decode(u));
             route.client = Some(decode(c));
@@ -122,11 +128,11 @@ pub(crate) fn parse(method: &Method, path: &str) -> Route {
 }
 
 /// The opaque `after` cursor: the hex of the last listed token id.
-fn encode_cursor(id: &str) -> String {
+pub(super) fn encode_cursor(id: &str) -> String {
     id.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_cursor(cursor: &str) -> Option<String> {
+pub(super) fn decode_cursor(cursor: &str) -> Option<String> {
     if cursor.is_empty() || !cursor.len().is_multiple_of(2) {
         return None;
     }
@@ -142,13 +148,13 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 }
 
 /// Query parameters of the token operations.
-struct TokenQuery {
-    limit: usize,
-    after: Option<String>,
-    expand: bool,
+pub(super) struct TokenQuery {
+    pub(super) limit: usize,
+    pub(super) after: Option<String>,
+    pub(super) expand: bool,
 }
 
-fn parse_query(query: &str, error_id: &str) -> Result<TokenQuery, Outcome> {
+pub(super) fn parse_query(query: &str, error_id: &str) -> Result<TokenQuery, Outcome> {
     let mut q = TokenQuery {
         limit: DEFAULT_LIMIT,
         after: None,
@@ -188,7 +194,7 @@ fn parse_query(query: &str, error_id: &str) -> Result<TokenQuery, Outcome> {
     Ok(q)
 }
 
-fn not_found(what: &str, kind: &str, error_id: &str) -> Outcome {
+pub(super) fn not_found(what: &str, kind: &str, error_id: &str) -> Outcome {
     Outcome::error(
         404,
         Some(format!("Not found: Resource not found: {what} ({kind})")),
@@ -227,6 +233,12 @@ pub(crate) fn dispatch(
     };
     match route.kind {
         RouteKind::Logs => store.syslog.query(base, path, query, error_id),
+        RouteKind::AppListTokens
+        | RouteKind::AppGetToken
+        | RouteKind::AppRevokeToken
+        | RouteKind::AppRevokeAll => {
+            super::app_tokens::dispatch(store, route, base, &self_link, path, query, error_id)
+        }
         RouteKind::Other | RouteKind::Token => Outcome::error(
             404,
             Some(format!("Not found: Resource not found: {path} (Endpoint)")),

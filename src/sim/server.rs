@@ -69,6 +69,7 @@ impl Shared {
             origin,
             limits: Limits::new(
                 config.rate_limit_per_window,
+                config.apps_rate_limit_per_window,
                 config.window,
                 config.concurrency_limit,
                 config.bucket_model,
@@ -231,10 +232,12 @@ impl Shared {
             };
         }
         let htu = format!("{}{}", self.origin, req.uri.path());
-        let needed = if req.method == axum::http::Method::GET {
-            "okta.users.read"
-        } else {
-            "okta.users.manage"
+        let apps = req.uri.path().starts_with("/api/v1/apps");
+        let needed = match (req.method == axum::http::Method::GET, apps) {
+            (true, false) => "okta.users.read",
+            (false, false) => "okta.users.manage",
+            (true, true) => "okta.apps.read",
+            (false, true) => "okta.apps.manage",
         };
         let dpop = header_text(req, "dpop");
         self.oauth

@@ -186,6 +186,11 @@ impl Store {
         self.clients.get(*i as usize).map(|c| c.name.as_str())
     }
 
+    /// A client's index.
+    pub(crate) fn client(&self, id: &str) -> Option<u32> {
+        self.client_index.get(id).copied()
+    }
+
     pub(crate) fn user(&self, id: &str) -> Option<u32> {
         self.user_index.get(id).copied()
     }
@@ -269,7 +274,7 @@ impl Store {
         n
     }
 
-    fn public(&self, p: &Pair, id: &str, d: &TokenData) -> SimToken {
+    pub(crate) fn public(&self, p: &Pair, id: &str, d: &TokenData) -> SimToken {
         SimToken {
             id: id.to_owned(),
             user_id: self.users.get(p.user as usize).cloned().unwrap_or_default(),

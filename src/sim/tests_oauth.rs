@@ -187,3 +187,30 @@ async fn api_calls_take_bearer_tokens_and_get_oktas_401_and_403_bodies() {
     let stats = org.oauth_stats();
     assert_eq!((stats.api_unauthorized, stats.api_forbidden), (1, 1));
 }
+
+#[tokio::test]
+async fn app_token_routes_need_the_apps_scopes() {
+    let org = org().await;
+    let (_, body) = token_request(
+        &org,
+        &assertion(&claims(&org, "0oaApp", 60, "a1")),
+        "okta.users.read",
+    )
+    .await;
+    let token = body["access_token"].as_str().expect("a token").to_owned();
+    let (_, client) = org.pairs()[0].clone();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(format!("{}{path}", org.base_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+    };
+    let users = get(format!("api/v1/users/{}/clients", org.pairs()[0].0))
+        .await
+        .expect("answered");
+    assert_eq!(users.status(), 200);
+    let apps = get(format!("api/v1/apps/{client}/tokens"))
+        .await
+        .expect("answered");
+    assert_eq!(apps.status(), 403, "okta.apps.read was not granted");
+}

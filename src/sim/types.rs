@@ -36,6 +36,8 @@ pub enum RevokeHow {
     Single,
     /// `DELETE …/tokens` (every token of the pair).
     AllForPair,
+    /// `DELETE /api/v1/apps/{appId}/tokens` (every token of the app).
+    AllForApp,
 }
 
 /// A token revoked through the API, with how and when.
@@ -68,6 +70,27 @@ pub enum RouteKind {
     Token,
     /// `GET /api/v1/logs` (the System Log).
     Logs,
+    /// `GET /api/v1/apps/{appId}/tokens` (every user's tokens of the app).
+    AppListTokens,
+    /// `GET /api/v1/apps/{appId}/tokens/{tokenId}`.
+    AppGetToken,
+    /// `DELETE /api/v1/apps/{appId}/tokens/{tokenId}`.
+    AppRevokeToken,
+    /// `DELETE /api/v1/apps/{appId}/tokens` (every token of the app).
+    AppRevokeAll,
+}
+
+impl RouteKind {
+    /// Whether the route is under `/api/v1/apps`, which Okta meters in a bucket of its own.
+    pub fn is_apps(self) -> bool {
+        matches!(
+            self,
+            RouteKind::AppListTokens
+                | RouteKind::AppGetToken
+                | RouteKind::AppRevokeToken
+                | RouteKind::AppRevokeAll
+        )
+    }
 }
 
 /// Counters of what the org has served.
@@ -151,6 +174,8 @@ pub enum SimBucket {
     Route(RouteKind),
     /// The shared bucket of [`BucketModel::SharedUserClients`].
     UserClients,
+    /// Every route under `/api/v1/apps` (Okta's `/api/v1/apps*` bucket), in every model.
+    Apps,
 }
 
 impl BucketModel {
@@ -165,6 +190,7 @@ impl BucketModel {
                 | RouteKind::RevokeAll
         );
         match self {
+            _ if route.is_apps() => SimBucket::Apps,
             BucketModel::SharedUserClients if under_user_clients => SimBucket::UserClients,
             _ => SimBucket::Route(route),
         }
@@ -222,9 +248,17 @@ impl FaultKind {
     pub(crate) fn applies_to(&self, route: RouteKind) -> bool {
         match self {
             FaultKind::IgnoreRevocation | FaultKind::RevocationStatus(_) => {
-                matches!(route, RouteKind::RevokeToken | RouteKind::RevokeAll)
+                matches!(
+                    route,
+                    RouteKind::RevokeToken
+                        | RouteKind::RevokeAll
+                        | RouteKind::AppRevokeToken
+                        | RouteKind::AppRevokeAll
+                )
             }
-            FaultKind::HangBefore(r) | FaultKind::HangAfter(r) => *r == route,
+            FaultKind::HangBefore(r)
+            | FaultKind::HangAfter(r)
+            | FaultKind::HangBeforeNth { route: r, .. } => *r == route,
             _ => true,
         }
     }
@@ -294,6 +328,9 @@ pub enum FaultKind {
     /// The matching request of this route is received and never answered: the sim parks it
     /// before running the operation (and signals [`super::SimOrg::hung`]).
     HangBefore(RouteKind),
+    /// Like `HangBefore`, once `after` matching requests of the route have passed untouched:
+    /// a listing stopped half-way, at a known page.
+    HangBeforeNth { route: RouteKind, after: u32 },
     /// Like `HangBefore`, but the operation runs first (a revocation takes effect) and only
     /// the answer is withheld.
     HangAfter(RouteKind),

@@ -22,6 +22,7 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::app_cursors::AppCursorWrite;
 use super::tokens::{
     Observed, TargetResult, TokenObservation, write_gone, write_observed, write_target,
 };
@@ -57,13 +58,15 @@ enum Work {
         gone_before: Option<DateTime<Utc>>,
         result: TargetResult,
     },
+    /// Where an app's listing stands, written after the page it follows.
+    AppCursor(AppCursorWrite),
 }
 
 impl Work {
     fn tokens(&self) -> usize {
         match self {
             Work::Page { rows, .. } => rows.len(),
-            Work::FinishTarget { .. } => 1,
+            Work::FinishTarget { .. } | Work::AppCursor(_) => 1,
         }
     }
 }
@@ -174,6 +177,12 @@ impl Ingest {
             result,
         })
         .await
+    }
+
+    /// Records where an app's listing stands, in the transaction of the pages sent before it
+    /// or a later one.
+    pub async fn app_cursor(&self, write: AppCursorWrite) -> Result<Pending, Error> {
+        self.send(Work::AppCursor(write)).await
     }
 
     /// Stops the writer after the jobs already sent.
@@ -295,7 +304,7 @@ async fn write_batch(
         .iter()
         .map(|job| match &job.work {
             Work::Page { observed_at, .. } => ts(*observed_at),
-            Work::FinishTarget { .. } => String::new(),
+            Work::FinishTarget { .. } | Work::AppCursor(_) => String::new(),
         })
         .collect();
     let mut rows: Vec<Observed<'_>> = batch
@@ -307,7 +316,7 @@ async fn write_batch(
                 seen,
                 token,
             })),
-            Work::FinishTarget { .. } => None,
+            Work::FinishTarget { .. } | Work::AppCursor(_) => None,
         })
         .flatten()
         .collect();
@@ -315,16 +324,19 @@ async fn write_batch(
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let back = write_observed(&mut tx, &mut rows).await?;
     for job in batch.iter() {
-        if let Work::FinishTarget {
-            gone_before,
-            result,
-        } = &job.work
-        {
-            if let Some(since) = gone_before {
-                let (user, client) = (&result.user_id, &result.client_id);
-                write_gone(&mut *tx, user, client, *since, result.polled_at).await?;
+        match &job.work {
+            Work::FinishTarget {
+                gone_before,
+                result,
+            } => {
+                if let Some(since) = gone_before {
+                    let (user, client) = (&result.user_id, &result.client_id);
+                    write_gone(&mut *tx, user, client, *since, result.polled_at).await?;
+                }
+                write_target(&mut *tx, result).await?;
             }
-            write_target(&mut *tx, result).await?;
+            Work::AppCursor(write) => write.apply(&mut tx).await?,
+            Work::Page { .. } => {}
         }
     }
     tx.commit().await?;

@@ -2,6 +2,7 @@
 //! and one method per query, grouped by table. SQL only: no HTTP, no policy. Times are written
 //! as ISO-8601 UTC text with milliseconds so `sqlite3` users can read and compare them.
 
+mod app_cursors;
 mod audit;
 mod audit_row;
 mod daemon;
@@ -31,6 +32,7 @@ use sqlx::SqlitePool;
 use crate::config::DatabaseConfig;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use app_cursors::{AppCursorWrite, AppListing};
 pub use audit::AuditBreak;
 pub use audit_row::{AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState};
 pub use daemon::DbGauges;

@@ -13,7 +13,7 @@ use crate::okta::{self, ObservedToken, OktaClient};
 use crate::policy::{Decision, TokenFacts, decide, explain};
 use crate::store::{
     self, Ingest, NewRevocation, Pending, RevocationState, TargetOutcome, TargetResult,
-    TokenObservation, ts,
+    TokenObservation, TokenRow, ts,
 };
 
 /// A revocation the policy selected, waiting for the guard and the mode to say what happens.
@@ -28,16 +28,6 @@ pub struct Planned {
 }
 
 impl Planned {
-    fn new(target: &Target, token_id: &str, rules: Vec<String>, reason: String) -> Self {
-        Planned {
-            token_id: token_id.to_owned(),
-            user_id: target.user.to_string(),
-            client_id: target.client.to_string(),
-            rules,
-            reason,
-        }
-    }
-
     /// The audit row recording this plan entry in `state`.
     pub fn audit_row(
         &self,
@@ -96,6 +86,11 @@ impl Target {
         }
     }
 }
+
+/// Every pair listing of a sweep, under way.
+pub(super) type Listings<'f, 't> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<Result<Fetched<'t>, store::Error>>> + Send + 'f>,
+>;
 
 /// A target as listed, its writes possibly still on their way to the database.
 pub(super) struct Fetched<'t> {
@@ -218,7 +213,7 @@ async fn list_pages(
 
 /// Decides one token and notes the decision in `listed`; returns the rules it matched as a
 /// JSON array (`tokens.policy_matches`).
-fn decide_one(
+pub(super) fn decide_one(
     deps: &Deps,
     target: &Target,
     observed: &ObservedToken,
@@ -227,9 +222,8 @@ fn decide_one(
     listed: &mut Listed,
 ) -> String {
     let t = &observed.token;
-    let token_id = t.id.as_deref().unwrap_or_default();
     let facts = TokenFacts {
-        token_id,
+        token_id: t.id.as_deref().unwrap_or_default(),
         user_id: target.user.as_str(),
         client_id: target.client.as_str(),
         active: t.is_active(),
@@ -238,26 +232,51 @@ fn decide_one(
         last_updated: t.last_updated,
         expires_at: t.expires_at,
     };
+    decide_facts(deps, &facts, now, listed)
+}
+
+/// Decides a token from its recorded row (one an earlier process listed in a listing this
+/// sweep completes) and notes the decision in `listed`.
+pub(super) fn decide_recorded(
+    deps: &Deps,
+    row: &TokenRow,
+    now: DateTime<Utc>,
+    listed: &mut Listed,
+) {
+    let (scopes, mut facts) = crate::gate::row_facts(row);
+    facts.scopes = &scopes;
+    facts.active = row.status.as_deref() == Some("ACTIVE");
+    decide_facts(deps, &facts, now, listed);
+}
+
+fn decide_facts(
+    deps: &Deps,
+    facts: &TokenFacts<'_>,
+    now: DateTime<Utc>,
+    listed: &mut Listed,
+) -> String {
     listed.tokens_seen += 1;
     listed.active_seen += u64::from(facts.active);
-    let decision = decide(&deps.policies, &facts, now);
+    let decision = decide(&deps.policies, facts, now);
     let owned = |rules: &[&str]| rules.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
+    let planned = |rules: Vec<String>, reason: String| Planned {
+        token_id: facts.token_id.to_owned(),
+        user_id: facts.user_id.to_owned(),
+        client_id: facts.client_id.to_owned(),
+        rules,
+        reason,
+    };
     match &decision {
         Decision::Keep => {}
         Decision::Flag { rules } => listed.flagged.push(owned(rules)),
         Decision::Exempt { rules, exemption } => {
-            listed.exempt.push(Planned::new(
-                target,
-                token_id,
-                owned(rules),
-                format!("exempt: {exemption}"),
-            ));
+            listed
+                .exempt
+                .push(planned(owned(rules), format!("exempt: {exemption}")));
         }
         Decision::Revoke { rules } => {
-            let reason = explain(&deps.policies, &facts, now);
-            listed
-                .planned
-                .push(Planned::new(target, token_id, owned(rules), reason));
+            let reason = explain(&deps.policies, facts, now);
+            listed.planned.push(planned(owned(rules), reason));
         }
     }
     serde_json::to_string(decision.rules()).unwrap_or_else(|_| "[]".into())

@@ -4,6 +4,8 @@
 //! failure never stops the others. Okta calls go through `okta`, SQL through `store`,
 //! decisions through `policy`: this module only sequences them and keeps the tally.
 
+mod apps;
+mod discover;
 mod halt;
 mod list;
 mod progress;
@@ -23,12 +25,14 @@ use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
 use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
 
+pub use apps::AppListed;
+pub use discover::WideTargets;
 pub use halt::{Halt, HaltKind};
 pub(crate) use list::observation;
 pub use list::{Listed, Planned};
 pub use progress::{Progress, ProgressSnapshot};
 pub use reconcile::{Reconciled, abort_dead_sweeps, reconcile, retry_work};
-pub use report::{PolicyTally, SweepReport, TargetFailure};
+pub use report::{AppTally, PolicyTally, SweepReport, TargetFailure};
 pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation, retry_after};
 
 /// One user/client pair to list.
@@ -86,7 +90,10 @@ impl Deps {
 pub struct SweepPlan {
     pub trigger: Trigger,
     pub mode: Mode,
+    /// Pairs named one by one.
     pub targets: Vec<Target>,
+    /// Apps listed whole, and users whose clients are discovered.
+    pub wide: WideTargets,
 }
 
 /// Runs one pass. Decisions are taken as of `now`. Returns the report; fails only when the
@@ -118,27 +125,49 @@ pub async fn run_once(
     );
     let result = async move {
         let (okta, stats) = deps.okta.with_fresh_stats();
+        let reconciled = match plan.mode {
+            Mode::Enforce => reconcile(deps, &okta).await?,
+            Mode::DryRun => Reconciled::default(),
+        };
+        let pairs = discover::pair_targets(deps, &okta, &plan.targets, &plan.wide).await;
+        let apps = &plan.wide.apps_once();
+        let total = pairs.targets.len() + apps.len() + pairs.failures.len();
         deps.progress
-            .start(plan.targets.len(), Some(std::sync::Arc::clone(&stats)));
-        let mut report = SweepReport::new(sweep_id, plan.mode, plan.targets.len());
-        if plan.mode == Mode::Enforce {
-            report.reconciled = reconcile(deps, &okta).await?;
+            .start(total, Some(std::sync::Arc::clone(&stats)));
+        let mut report = SweepReport::new(sweep_id, plan.mode, total);
+        report.reconciled = reconciled;
+        for failure in pairs.failures {
+            report.discovery_failed(failure);
         }
+        let targets = pairs.targets;
 
         // Futures built up front (not in a stream closure) keep `run_once` provably `Send`.
         let ingest = deps.store.ingest().await?;
         let breaker = halt::Breaker::new(Arc::clone(&stats));
-        let listings: Vec<_> = plan
-            .targets
+        let listings: Vec<_> = targets
             .iter()
             .map(|target| list::list_target(deps, &okta, &ingest, sweep_id, target, now, &breaker))
             .collect();
-        let fetched: Vec<_> = futures::stream::iter(listings)
-            .buffer_unordered(deps.concurrency.max(1))
-            .collect()
-            .await;
+        let app_listings: Vec<_> = apps
+            .iter()
+            .map(|app| apps::list_app(deps, &okta, &ingest, sweep_id, app, now, &breaker))
+            .collect();
+        // Boxed with its type spelled out, so the future stays provably `Send`.
+        let pair_listings: list::Listings<'_, '_> = Box::pin(
+            futures::stream::iter(listings)
+                .buffer_unordered(deps.concurrency.max(1))
+                .collect(),
+        );
+        let (fetched, apps_listed) =
+            futures::join!(pair_listings, futures::future::join_all(app_listings));
         ingest.close().await;
         let (mut planned, mut exempt) = (Vec::new(), Vec::new());
+        for listed in apps_listed {
+            if let Some(listed) = report.app(listed?) {
+                planned.extend(listed.planned);
+                exempt.extend(listed.exempt);
+            }
+        }
         for fetched in fetched {
             let (target, outcome) = fetched?.committed().await?;
             match outcome {
@@ -188,7 +217,7 @@ pub async fn run_once(
                 .await?;
             }
             Ok(()) => {
-                let work = enforce_work(deps, plan, planned, now).await?;
+                let work = enforce_work(deps, &targets, apps, planned, now).await?;
                 let attempts: Vec<_> = work
                     .iter()
                     .map(|w| {
@@ -241,19 +270,20 @@ pub async fn run_once(
 }
 
 /// What an enforce sweep attempts: each planned token that has no open intent (as a new
-/// intent), plus every open `failed` or `irrevocable` intent of the plan's targets whose
+/// intent), plus every open `failed` or `irrevocable` intent of the listed pairs and apps whose
 /// `next_attempt_at` has come. A planned token whose open intent is not yet due waits for it.
 async fn enforce_work(
     deps: &Deps,
-    plan: &SweepPlan,
+    targets: &[Target],
+    apps: &[ClientId],
     planned: Vec<Planned>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Work>, store::Error> {
-    let pairs: std::collections::HashSet<(&str, &str)> = plan
-        .targets
+    let pairs: std::collections::HashSet<(&str, &str)> = targets
         .iter()
         .map(|t| (t.user.as_str(), t.client.as_str()))
         .collect();
+    let apps: std::collections::HashSet<&str> = apps.iter().map(ClientId::as_str).collect();
     let open = deps.store.open_intents().await?;
     let open_tokens: std::collections::HashSet<&str> =
         open.iter().filter_map(|r| r.token_id.as_deref()).collect();
@@ -263,7 +293,10 @@ async fn enforce_work(
         .filter(|r| r.state != "pending" && r.token_id.is_some())
         // Offboarding intents are the offboarding worker's to retry, never two at once.
         .filter(|r| r.trigger != "offboard")
-        .filter(|r| pairs.contains(&(r.user_id.as_str(), r.client_id.as_str())))
+        .filter(|r| {
+            pairs.contains(&(r.user_id.as_str(), r.client_id.as_str()))
+                || apps.contains(r.client_id.as_str())
+        })
         .filter(|r| {
             r.next_attempt_at
                 .as_deref()

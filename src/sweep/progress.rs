@@ -14,6 +14,7 @@ pub struct Progress {
     targets_done: AtomicU64,
     tokens_seen: AtomicU64,
     revocations_done: AtomicU64,
+    app_pages: AtomicU64,
     http: Mutex<Option<Arc<HttpStats>>>,
 }
 
@@ -24,6 +25,8 @@ pub struct ProgressSnapshot {
     pub targets_done: u64,
     pub tokens_seen: u64,
     pub revocations_done: u64,
+    /// Pages of app listings (ApplicationTokens) fetched.
+    pub app_pages: u64,
     pub http_429: u64,
     /// Waits on the rate-limit budget, summed over requests.
     pub budget_wait_ms: u64,
@@ -37,6 +40,7 @@ impl Progress {
         self.targets_done.store(0, Ordering::Relaxed);
         self.tokens_seen.store(0, Ordering::Relaxed);
         self.revocations_done.store(0, Ordering::Relaxed);
+        self.app_pages.store(0, Ordering::Relaxed);
         *self
             .http
             .lock()
@@ -45,6 +49,13 @@ impl Progress {
 
     pub(crate) fn target_done(&self, tokens: u64) {
         self.targets_done.fetch_add(1, Ordering::Relaxed);
+        self.tokens_seen.fetch_add(tokens, Ordering::Relaxed);
+    }
+
+    /// One page of an app listing, with its tokens (counted as they arrive: an app listing
+    /// is one target that may take an hour).
+    pub(super) fn app_page(&self, tokens: u64) {
+        self.app_pages.fetch_add(1, Ordering::Relaxed);
         self.tokens_seen.fetch_add(tokens, Ordering::Relaxed);
     }
 
@@ -71,6 +82,7 @@ impl Progress {
             targets_done: get(&self.targets_done),
             tokens_seen: get(&self.tokens_seen),
             revocations_done: get(&self.revocations_done),
+            app_pages: get(&self.app_pages),
             http_429: http.http_429(),
             budget_wait_ms: http.budget_wait_ms,
             budget_wall_ms: http.budget_wall_ms,
@@ -91,8 +103,13 @@ impl ProgressSnapshot {
         let bar: String = (0..WIDTH)
             .map(|i| if i < filled { '#' } else { '.' })
             .collect();
+        let app_pages = if self.app_pages > 0 {
+            format!(" · app pages {}", self.app_pages)
+        } else {
+            String::new()
+        };
         format!(
-            "[{bar}] pairs {}/{} · tokens {} · revoked {} · 429s {} · held back {:.1} s",
+            "[{bar}] pairs {}/{} · tokens {}{app_pages} · revoked {} · 429s {} · held back {:.1} s",
             self.targets_done,
             self.targets_total,
             self.tokens_seen,
@@ -117,6 +134,7 @@ mod tests {
             http_429: 2,
             budget_wait_ms: 24_800,
             budget_wall_ms: 3100,
+            ..ProgressSnapshot::default()
         };
         assert_eq!(
             s.render(),
@@ -126,6 +144,18 @@ mod tests {
             ProgressSnapshot::default()
                 .render()
                 .starts_with("[....................] pairs 0/0")
+        );
+        let apps = ProgressSnapshot {
+            targets_total: 4,
+            tokens_seen: 2000,
+            app_pages: 10,
+            ..ProgressSnapshot::default()
+        };
+        assert!(
+            apps.render()
+                .contains("pairs 0/4 · tokens 2000 · app pages 10 · revoked 0"),
+            "{}",
+            apps.render()
         );
     }
 }

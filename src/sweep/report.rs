@@ -29,6 +29,20 @@ pub struct TargetFailure {
     pub error: String,
 }
 
+/// What one app's listing did in a sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppTally {
+    pub app_id: String,
+    /// Pages and tokens this sweep listed (tokens include those an earlier sweep listed in
+    /// a listing this one completed).
+    pub pages: u64,
+    pub tokens: u64,
+    /// Whether it continued a listing an earlier sweep left under way.
+    pub resumed: bool,
+    /// Whether the listing completed (else the next sweep continues it).
+    pub complete: bool,
+}
+
 /// One sweep's outcome, as recorded in `sweeps` and shown to the operator.
 #[derive(Debug, Clone)]
 pub struct SweepReport {
@@ -39,7 +53,11 @@ pub struct SweepReport {
     pub active_seen: u64,
     pub pages: u64,
     pub policies: BTreeMap<String, PolicyTally>,
+    /// Targets that failed; `*` stands for every user of an app, or every client of a user
+    /// whose clients could not be discovered.
     pub failures: Vec<TargetFailure>,
+    /// Each app target's listing, in plan order.
+    pub apps: Vec<AppTally>,
     /// Why the safety guard tripped, if it did.
     pub guard: Option<String>,
     /// What restart reconciliation did before this sweep.
@@ -64,6 +82,7 @@ impl SweepReport {
             pages: 0,
             policies: BTreeMap::new(),
             failures: Vec::new(),
+            apps: Vec::new(),
             guard: None,
             reconciled: Reconciled::default(),
             withdrawn: 0,
@@ -91,6 +110,41 @@ impl SweepReport {
         for rules in &listed.flagged {
             self.tally(rules, |t| t.flagged += 1);
         }
+    }
+
+    /// Takes in one app's listing; returns what it found when it completed.
+    pub(super) fn app(&mut self, listed: super::AppListed) -> Option<Listed> {
+        let (pages, tokens) = listed
+            .outcome
+            .as_ref()
+            .map_or((0, 0), |l| (l.pages, l.tokens_seen));
+        self.apps.push(AppTally {
+            app_id: listed.app.to_string(),
+            pages,
+            tokens,
+            resumed: listed.resumed,
+            complete: listed.outcome.is_ok(),
+        });
+        match listed.outcome {
+            Ok(l) => {
+                self.absorb(&l);
+                Some(l)
+            }
+            Err(e) => {
+                self.counts.targets_failed += 1;
+                self.failures.push(TargetFailure {
+                    user_id: "*".to_owned(),
+                    client_id: listed.app.to_string(),
+                    error: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    pub(super) fn discovery_failed(&mut self, failure: TargetFailure) {
+        self.counts.targets_failed += 1;
+        self.failures.push(failure);
     }
 
     pub(super) fn target_failed(&mut self, target: &Target, error: &crate::okta::Error) {

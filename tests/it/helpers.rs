@@ -112,6 +112,7 @@ impl TestApp {
             trigger: Trigger::Cli,
             mode,
             targets: self.targets(),
+            wide: revokd::sweep::WideTargets::default(),
         };
         run_once(&self.deps, &plan, self.now)
             .await

@@ -67,6 +67,7 @@ async fn a_204_that_does_not_take_is_retried_across_sweeps_until_irrevocable_the
         trigger: Trigger::Cli,
         mode: Mode::Enforce,
         targets: app.targets(),
+        wide: revokd::sweep::WideTargets::default(),
     };
 
     let first = run_once(&app.deps, &plan, app.now).await.unwrap();
@@ -216,6 +217,7 @@ async fn delete_failures_keep_the_status_error_and_okta_request_id() {
         trigger: Trigger::Cli,
         mode: Mode::Enforce,
         targets: app.targets(),
+        wide: revokd::sweep::WideTargets::default(),
     };
     app.org.inject(Fault {
         user: Some(victim.user_id.clone()),

@@ -2,6 +2,8 @@
 //! real library (or the real `revokd` binary) against a freshly seeded simulated Okta org on
 //! 127.0.0.1:0 and a temporary SQLite file, and asserts on the org's state and the database.
 
+mod apps;
+mod apps_resume;
 mod audit;
 mod budget;
 mod cli;

@@ -94,6 +94,7 @@ async fn sweep(w: &World) {
         trigger: Trigger::Cli,
         mode: Mode::DryRun,
         targets,
+        wide: revokd::sweep::WideTargets::default(),
     };
     let report = run_once(&w.deps, &plan, Utc::now()).await.unwrap();
     assert!(report.is_clean());

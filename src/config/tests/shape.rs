@@ -163,6 +163,7 @@ fn target_pairs_expand_cross_products_without_duplicates_in_config_order() {
             client: client.map(Into::into),
             users: users.iter().map(|s| (*s).into()).collect(),
             clients: clients.iter().map(|s| (*s).into()).collect(),
+            ..TargetConfig::default()
         };
     let c = Config {
         targets: vec![
@@ -186,11 +187,22 @@ fn target_pairs_expand_cross_products_without_duplicates_in_config_order() {
 #[test]
 fn malformed_targets_are_refused_naming_the_key() {
     let cases: &[(&str, &str)] = &[
-        ("[[targets]]\nuser = \"00u1\"", "targets[0].client: missing"),
         ("[[targets]]\nclient = \"0oa1\"", "targets[0].user: missing"),
         (
-            "[[targets]]\nusers = [\"00u1\"]",
-            "targets[0].clients: empty",
+            "[[targets]]\nclients = [\"0oa1\"]",
+            "targets[0].users: empty",
+        ),
+        (
+            "[[targets]]\napp = \"0oa1\"\nuser = \"00u1\"",
+            "targets[0]: set app (or apps) alone",
+        ),
+        (
+            "[[targets]]\napps = [\"0oa1\", \"../x\"]",
+            "targets[0].apps[1]: `../x` is not an Okta id",
+        ),
+        (
+            "[[targets]]\nusers = [\"00u1\", \"a b\"]",
+            "targets[0].users[1]: `a b` is not an Okta id",
         ),
         ("[[targets]]", "targets[0].users: empty"),
         (
@@ -248,4 +260,62 @@ fn policy_and_exemption_errors_name_their_entry() {
         let err = error_of(toml, &[]);
         assert!(err.starts_with(expected), "{toml}\n=> {err}");
     }
+}
+
+#[test]
+fn an_app_target_under_oauth_needs_okta_apps_read_and_the_error_names_the_target() {
+    jail(|jail| {
+        let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n\
+                     client_id = \"0oa1\"\nprivate_key_file = \"key.pem\"\n\
+                     scopes = [\"okta.users.read\", \"okta.users.manage\"]\n";
+        let pair = "[[targets]]\nuser = \"00u1\"\nclient = \"0oa2\"\n";
+        load_toml(jail, &format!("{oauth}{pair}")).unwrap();
+        let app = "[[targets]]\napp = \"0oa9\"\n";
+        let err = load_toml(jail, &format!("{oauth}{pair}{app}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("okta.scopes: ")
+                && err.contains("okta.apps.read")
+                && err.contains("targets[1].app (`0oa9`)"),
+            "{err}"
+        );
+        let granted = oauth.replace(
+            "\"okta.users.manage\"]",
+            "\"okta.users.manage\", \"okta.apps.read\"]",
+        );
+        let c = load_toml(jail, &format!("{granted}{pair}{app}")).unwrap();
+        assert_eq!(c.target_apps(), ["0oa9"]);
+        Ok(())
+    });
+}
+
+#[test]
+fn apps_and_whole_users_are_collected_once_in_config_order() {
+    let c = Config {
+        targets: vec![
+            TargetConfig {
+                apps: vec!["0oaB".into(), "0oaA".into()],
+                ..TargetConfig::default()
+            },
+            TargetConfig {
+                app: Some("0oaB".into()),
+                ..TargetConfig::default()
+            },
+            TargetConfig {
+                user: Some("00u2".into()),
+                users: vec!["00u1".into(), "00u2".into()],
+                ..TargetConfig::default()
+            },
+            TargetConfig {
+                user: Some("00u3".into()),
+                client: Some("0oaC".into()),
+                ..TargetConfig::default()
+            },
+        ],
+        ..Config::default()
+    };
+    assert_eq!(c.target_apps(), ["0oaB", "0oaA"]);
+    assert_eq!(c.target_users(), ["00u2", "00u1"]);
+    assert_eq!(c.target_pairs(), [("00u3".to_owned(), "0oaC".to_owned())]);
 }

@@ -1,0 +1,48 @@
+//! The wide target forms of `[[targets]]`: apps listed whole (`app`, `apps`) and users whose
+//! clients are discovered (`user` or `users` without a client), collected once each in config
+//! order and typed for a sweep. The pair forms are [`Config::target_pairs`].
+
+use super::{Config, Error};
+
+impl Config {
+    /// Every app the targets name (`app`, `apps`), de-duplicated, in config order.
+    pub fn target_apps(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.targets
+            .iter()
+            .flat_map(|t| t.app.iter().chain(&t.apps))
+            .filter(|a| seen.insert(a.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Every user named without a client (`user` or `users` alone), de-duplicated, in config
+    /// order.
+    pub fn target_users(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.targets
+            .iter()
+            .filter(|t| t.client.is_none() && t.clients.is_empty())
+            .flat_map(|t| t.user.iter().chain(&t.users))
+            .filter(|u| seen.insert(u.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The apps and whole users the targets name, typed for a sweep.
+    pub fn wide_targets(&self) -> Result<crate::sweep::WideTargets, Error> {
+        let bad = |e: crate::okta::ids::InvalidId| Error::invalid("targets", e.to_string());
+        Ok(crate::sweep::WideTargets {
+            apps: self
+                .target_apps()
+                .into_iter()
+                .map(|a| crate::okta::ClientId::new(a).map_err(bad))
+                .collect::<Result<_, _>>()?,
+            users: self
+                .target_users()
+                .into_iter()
+                .map(|u| crate::okta::UserId::new(u).map_err(bad))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}

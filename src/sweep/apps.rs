@@ -1,0 +1,206 @@
+//! Listing one `app` target through ApplicationTokens: every user's tokens of the app, page by
+//! page, each token recorded with its user and the app as client and decided like any other.
+//! After each page the observation writer also records Okta's `next` link, so a listing
+//! stopped half-way (a crash, SIGTERM, a restart, an Okta fault) continues at the next sweep
+//! from its last committed page instead of the first.
+//!
+//! One listing, one decision per token: when a listing resumes, the tokens the earlier process
+//! listed (and this one does not list again) are decided here from their recorded rows, once
+//! the rest of the listing is committed. A complete listing marks the app's tokens not seen
+//! since the listing began (`app_listings.started_at`, kept across restarts) gone.
+
+use chrono::{DateTime, Utc};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::halt::Breaker;
+use super::list::{decide_one, decide_recorded, observation};
+use super::{Deps, Listed, Target};
+use crate::okta::{self, ClientId, OktaClient, UserId};
+use crate::store::{self, AppCursorWrite, Ingest, Pending};
+
+/// What the listing of one app did in this sweep.
+#[derive(Debug)]
+pub struct AppListed {
+    pub app: ClientId,
+    /// Whether it continued a listing an earlier sweep left under way.
+    pub resumed: bool,
+    /// Whether the listing is complete (else it stays under way for the next sweep).
+    pub outcome: Result<Listed, okta::Error>,
+}
+
+/// Lists `app` to the end (or until Okta fails it), continuing a listing left under way.
+/// Fails only when the database fails.
+pub(super) async fn list_app(
+    deps: &Deps,
+    okta: &OktaClient,
+    ingest: &Ingest,
+    sweep_id: i64,
+    app: &ClientId,
+    now: DateTime<Utc>,
+    breaker: &Breaker,
+) -> Result<AppListed, store::Error> {
+    if breaker.skips() {
+        deps.progress.target_done(0);
+        return Ok(AppListed {
+            app: app.clone(),
+            resumed: false,
+            outcome: Err(okta::Error::Refused {
+                reason: "not listed: the sweep stopped early".into(),
+                request_id: None,
+            }),
+        });
+    }
+    let span = info_span!("app", okta.app_id = %app);
+    async {
+        let (started, resume) = begin(deps, sweep_id, app).await?;
+        let resumed_at = Utc::now();
+        let mut listed = Listed::default();
+        let outcome = list_pages(
+            deps,
+            okta,
+            ingest,
+            sweep_id,
+            app,
+            resume.as_deref(),
+            now,
+            &mut listed,
+        )
+        .await?;
+        let outcome = match outcome {
+            Ok(()) => {
+                if resume.is_some() {
+                    let earlier = deps
+                        .store
+                        .app_tokens_listed_between(app.as_str(), started, resumed_at)
+                        .await?;
+                    for row in &earlier {
+                        decide_recorded(deps, row, now, &mut listed);
+                    }
+                }
+                let complete = AppCursorWrite::Complete {
+                    app_id: app.to_string(),
+                    started,
+                    at: Utc::now(),
+                };
+                ingest.app_cursor(complete).await?.committed().await?;
+                info!(pages = listed.pages, tokens = listed.tokens_seen, "app listed");
+                Ok(listed)
+            }
+            Err(e) if breaker.observe(&e) => Err(e),
+            Err(e) => {
+                warn!(error.message = %e, okta.request_id = e.request_id(), "app listing stopped; the next sweep continues it");
+                Err(e)
+            }
+        };
+        deps.progress.target_done(0);
+        Ok(AppListed {
+            app: app.clone(),
+            resumed: resume.is_some(),
+            outcome,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+/// The listing's start and the `next` link to continue from, beginning a new listing unless
+/// one is under way.
+async fn begin(
+    deps: &Deps,
+    sweep_id: i64,
+    app: &ClientId,
+) -> Result<(DateTime<Utc>, Option<String>), store::Error> {
+    let kept = deps.store.app_listing(app.as_str()).await?;
+    if let Some(kept) = kept.filter(store::AppListing::under_way)
+        && let Ok(started) = DateTime::parse_from_rfc3339(&kept.started_at)
+    {
+        deps.store
+            .resume_app_listing(app.as_str(), sweep_id)
+            .await?;
+        info!(
+            pages = kept.pages,
+            tokens = kept.tokens,
+            "continuing the app listing from its last committed page"
+        );
+        return Ok((started.with_timezone(&Utc), kept.next_url));
+    }
+    let started = Utc::now();
+    deps.store
+        .begin_app_listing(app.as_str(), sweep_id, started)
+        .await?;
+    Ok((started, None))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn list_pages(
+    deps: &Deps,
+    okta: &OktaClient,
+    ingest: &Ingest,
+    sweep_id: i64,
+    app: &ClientId,
+    resume: Option<&str>,
+    now: DateTime<Utc>,
+    listed: &mut Listed,
+) -> Result<Result<(), okta::Error>, store::Error> {
+    let mut pages = match okta.list_app_tokens(app, resume) {
+        Ok(pages) => pages,
+        Err(e) => return Ok(Err(e)),
+    };
+    loop {
+        let page = match pages.next_page().await {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(Ok(())),
+            Err(e) => return Ok(Err(e)),
+        };
+        listed.pages += 1;
+        deps.progress.app_page(page.tokens.len() as u64);
+        let mut rows = Vec::with_capacity(page.tokens.len());
+        for (i, observed) in page.tokens.into_iter().enumerate() {
+            let user = observed.token.user_id.as_deref().map(UserId::new);
+            let (Some(Ok(user)), Some(_)) = (user, observed.token.id.as_ref()) else {
+                return Ok(Err(okta::Error::Refused {
+                    reason: format!("token {i} of a page of app {app} has no valid id or userId"),
+                    request_id: page.request_id,
+                }));
+            };
+            let target = Target {
+                user,
+                client: app.clone(),
+                source: "discovered",
+            };
+            let scopes = observed.token.scope_names();
+            let matched = decide_one(deps, &target, &observed, &scopes, now, listed);
+            rows.push(observation(&target, observed, &scopes, matched));
+        }
+        let tokens = rows.len() as u64;
+        let page_written = ingest.page(Some(sweep_id), rows, Utc::now()).await?;
+        let cursor = AppCursorWrite::Page {
+            app_id: app.to_string(),
+            next: pages.next_url().map(ToString::to_string),
+            tokens,
+            at: Utc::now(),
+        };
+        let cursor_written = ingest.app_cursor(cursor).await?;
+        // The next page is asked for only once this one and its link are committed: a stop
+        // at any instant costs at most the page in flight.
+        listed.reappeared += committed(app, page_written).await?;
+        cursor_written.committed().await?;
+        if pages.next_url().is_none() {
+            return Ok(Ok(()));
+        }
+    }
+}
+
+/// Waits until a page is committed; counts the tokens revokd had revoked that it showed
+/// ACTIVE again.
+async fn committed(app: &ClientId, page: Pending) -> Result<u64, store::Error> {
+    let back = page.committed().await?;
+    for token_id in &back {
+        error!(
+            okta.app_id = %app,
+            okta.token_id = %token_id,
+            "a token revokd revoked is ACTIVE again in Okta; policy decides it anew"
+        );
+    }
+    Ok(back.len() as u64)
+}

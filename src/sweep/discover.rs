@@ -1,0 +1,110 @@
+//! What a pass lists, from what the plan names: the configured pairs, each whole user's
+//! clients (discovered with `GET /api/v1/users/{id}/clients`, source `discovered`), and the
+//! apps listed whole through ApplicationTokens. A pair is listed once however often it is
+//! reached, and never one by one when an app target covers its client.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use tracing::warn;
+
+use super::{Deps, Target, TargetFailure};
+use crate::okta::{ClientId, OktaClient, UserId};
+
+/// Targets wider than one pair: apps listed whole, and users whose clients are discovered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WideTargets {
+    /// App ids (the OIDC apps' client ids): every user's tokens of each.
+    pub apps: Vec<ClientId>,
+    /// Users named without a client: every client each holds tokens for.
+    pub users: Vec<UserId>,
+}
+
+impl WideTargets {
+    /// Whether it names nothing.
+    pub fn is_empty(&self) -> bool {
+        self.apps.is_empty() && self.users.is_empty()
+    }
+
+    /// The apps, each once, in order.
+    pub fn apps_once(&self) -> Vec<ClientId> {
+        let mut seen = HashSet::new();
+        self.apps
+            .iter()
+            .filter(|a| seen.insert(*a))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The pairs listed one by one, and the users whose clients could not be discovered.
+pub(super) struct PairTargets {
+    pub targets: Vec<Target>,
+    pub failures: Vec<TargetFailure>,
+}
+
+/// The configured pairs, then the discovered ones, without repeats and without the pairs of
+/// the app targets' clients (their app listing covers them).
+pub(super) async fn pair_targets(
+    deps: &Deps,
+    okta: &OktaClient,
+    configured: &[Target],
+    wide: &WideTargets,
+) -> PairTargets {
+    let apps: HashSet<&str> = wide.apps.iter().map(ClientId::as_str).collect();
+    let mut seen = HashSet::new();
+    let mut targets = Vec::new();
+    let mut keep = |t: Target, targets: &mut Vec<Target>| {
+        if !apps.contains(t.client.as_str())
+            && seen.insert((t.user.to_string(), t.client.to_string()))
+        {
+            targets.push(t);
+        }
+    };
+    for t in configured {
+        keep(t.clone(), &mut targets);
+    }
+    let users: Vec<&UserId> = {
+        let mut once = HashSet::new();
+        wide.users.iter().filter(|u| once.insert(*u)).collect()
+    };
+    let lookups: Vec<_> = users
+        .iter()
+        .map(|user| async move { (*user, okta.list_user_clients(user).await) })
+        .collect();
+    let found: Vec<_> = futures::stream::iter(lookups)
+        .buffered(deps.concurrency.max(1))
+        .collect()
+        .await;
+    let mut failures = Vec::new();
+    for (user, clients) in found {
+        match clients {
+            Ok(clients) => {
+                for client in clients.iter().filter_map(|c| c.client_id.as_deref()) {
+                    match ClientId::new(client) {
+                        Ok(client) => keep(
+                            Target {
+                                user: user.clone(),
+                                client,
+                                source: "discovered",
+                            },
+                            &mut targets,
+                        ),
+                        Err(e) => {
+                            warn!(okta.user_id = %user, error.message = %e, "a client id Okta listed for the user is refused")
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(okta.user_id = %user, error.message = %e, "the user's clients could not be discovered");
+                failures.push(TargetFailure {
+                    user_id: user.to_string(),
+                    client_id: "*".to_owned(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    PairTargets { targets, failures }
+}

@@ -1,0 +1,123 @@
+//! An app listing killed half-way (SIGKILL of the real binary while a page is in flight): the
+//! next sweep continues from the last committed page, decides each token once, and revokes
+//! exactly what the policy selects; `revokd status` shows the listing under way meanwhile.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use revokd::sim::{Fault, FaultKind, RouteKind, SimOrg};
+
+use crate::apps::{biggest_app, org};
+use crate::helpers::{SIM_TOKEN, admin_policy_selects, all_output, run_revokd, write_config};
+
+const POLICY: &str = "[[policies]]\nname = \"old-admin\"\nolder_than = \"180d\"\n\
+                      scopes_any = [\"admin:write\"]\n";
+
+#[tokio::test]
+async fn a_sweep_killed_half_way_through_an_app_listing_continues_from_its_last_page() {
+    let org = SimOrg::start(org()).await.unwrap();
+    let (client, n) = biggest_app(&org);
+    let pages = n.div_ceil(20) as u64;
+    assert!(pages >= 10, "{pages}");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("revokd.db");
+    let extra = format!("[[targets]]\napp = \"{client}\"\n{POLICY}");
+    let config = write_config(
+        dir.path(),
+        org.base_url().as_str(),
+        &format!("api_token = \"{SIM_TOKEN}\"\npage_size = 20"),
+        &db,
+        &[],
+        &extra,
+    );
+    let config = config.to_str().unwrap().to_owned();
+
+    // The fifth page is never answered: the process is killed while it waits.
+    org.inject(Fault::always(FaultKind::HangBeforeNth {
+        route: RouteKind::AppListTokens,
+        after: 4,
+    }));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
+        .args(["--config", &config, "sweep", "--dry-run"])
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::select! {
+        () = org.until_hung(1) => child.start_kill().unwrap(),
+        status = child.wait() => panic!("the sweep ended before the hang: {status:?}"),
+    }
+    child.wait().await.unwrap();
+    org.clear_faults();
+    let asked = |org: &SimOrg| {
+        org.requests()
+            .iter()
+            .filter(|r| r.route == RouteKind::AppListTokens)
+            .count() as u64
+    };
+    assert_eq!(asked(&org), 5);
+    let status = run_revokd(&["--config", &config, "status"], &[]).await;
+    let status = all_output(&status);
+    let line = format!("app          {client}: under way since");
+    assert!(
+        status.contains(&line) && status.contains("pages 4 · tokens 80"),
+        "{status}"
+    );
+
+    let expected: BTreeSet<String> = admin_policy_selects(&org, Utc::now())
+        .into_iter()
+        .filter(|t| t.client_id == client)
+        .map(|t| t.id)
+        .collect();
+    let out = run_revokd(&["--config", &config, "sweep", "--enforce"], &[]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let line = format!(
+        "app {client} · pages {} · tokens {n} · complete (resumed)",
+        pages - 4
+    );
+    assert!(summary.contains(&line), "{summary}");
+
+    // Four pages kept, the one in flight asked for again, then the rest: minimum + 1.
+    assert_eq!(asked(&org), pages + 1);
+    let revoked: BTreeSet<String> = org.revoked().into_iter().map(|r| r.token.id).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(revoked, expected);
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    // Each token decided once: one intent per selected token, none twice.
+    let intents: Vec<(String,)> =
+        sqlx::query_as("SELECT token_id FROM revocations WHERE intent_id IS NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let distinct: BTreeSet<String> = intents.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(intents.len(), distinct.len());
+    assert_eq!(distinct, expected);
+    let listing: (i64, i64, i64, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT pages, tokens, sweeps, next_url, completed_at FROM app_listings WHERE app_id = ?",
+    )
+    .bind(&client)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(listing.0, pages as i64);
+    assert_eq!(listing.1, n as i64);
+    assert_eq!(listing.2, 2);
+    assert!(listing.3.is_none() && listing.4.is_some(), "{listing:?}");
+    let gone: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM tokens WHERE client_id = ? AND gone_at IS NOT NULL AND revoked_at IS NULL",
+    )
+    .bind(&client)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        gone.0, 0,
+        "no token the listing found before the kill is marked gone"
+    );
+}
