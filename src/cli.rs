@@ -87,8 +87,8 @@ pub enum Command {
     /// replace an earlier demo unless --force.
     Demo(DemoArgs),
     /// A compliance report from the database (no Okta calls, no Okta settings needed):
-    /// inventory, revocations, policies, sweeps or exposure; or `overview`, one HTML page of
-    /// charts.
+    /// inventory, revocations, policies, sweeps, exposure or apps; or `overview`, one HTML page
+    /// of charts.
     ///
     /// Times (T) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01, meaning 00:00 UTC) or
     /// a duration back from now (30d, 12h).

@@ -55,12 +55,12 @@ pub const AGE_BUCKETS: &[(&str, i64)] = &[
 
 /// A token line with what the report derives from it at the report instant.
 #[derive(Debug)]
-struct Assessed {
-    line: TokenLine,
+pub(super) struct Assessed {
+    pub(super) line: TokenLine,
     scopes: Vec<String>,
     age: Option<TimeDelta>,
     idle: Option<TimeDelta>,
-    decision: &'static str,
+    pub(super) decision: &'static str,
     rules: Vec<String>,
 }
 
@@ -107,7 +107,7 @@ fn assess(lines: Vec<TokenLine>, policies: &PolicySet, at: DateTime<Utc>) -> Vec
 }
 
 /// The active tokens at `at` (now when `past` is false), decided with the configured policies.
-async fn tokens(
+pub(super) async fn tokens(
     pool: &SqlitePool,
     policies: &PolicySet,
     at: DateTime<Utc>,

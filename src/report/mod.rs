@@ -7,6 +7,7 @@
 //! Owns: report queries, rendering, time arguments, atomic output and scheduled report files.
 //! Must not: talk to Okta or write anything to the database.
 
+mod apps;
 mod history;
 mod inventory;
 mod output;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::config::{self, Config};
 use crate::store::Store;
 
+pub use apps::APP_COLUMNS;
 pub use history::{POLICY_COLUMNS, REVOCATION_COLUMNS, SWEEP_COLUMNS};
 pub use inventory::{AGE_BUCKETS, EXPOSURE_COLUMNS, INVENTORY_COLUMNS, age_bucket};
 pub use output::write_atomic;
@@ -63,6 +65,8 @@ pub enum Kind {
     Sweeps,
     /// Tokens by scope × age, tokens of offboarded users, tokens older than policy allows.
     Exposure,
+    /// Per app target: its listing, and its active tokens, users and tokens to revoke.
+    Apps,
 }
 
 impl Kind {
@@ -74,6 +78,7 @@ impl Kind {
             Kind::Policies => "policies",
             Kind::Sweeps => "sweeps",
             Kind::Exposure => "exposure",
+            Kind::Apps => "apps",
         }
     }
 
@@ -117,7 +122,7 @@ pub async fn build(
     let kind = request.kind.as_str();
     if request.kind.is_windowed() && request.at.is_some() {
         return Err(Error::Usage(format!(
-            "--at applies to inventory and exposure, not {kind}; use --since/--until"
+            "--at applies to inventory, exposure and apps, not {kind}; use --since/--until"
         )));
     }
     if !request.kind.is_windowed() && (request.since.is_some() || request.until.is_some()) {
@@ -134,6 +139,7 @@ pub async fn build(
     match request.kind {
         Kind::Inventory => inventory::inventory(pool, config, at, past).await,
         Kind::Exposure => inventory::exposure(pool, config, at, past).await,
+        Kind::Apps => apps::apps(store, config, at, past).await,
         Kind::Revocations => history::revocations(pool, since, until).await,
         Kind::Policies => history::policies(pool, since, until).await,
         Kind::Sweeps => history::sweeps(pool, since, until).await,

@@ -337,3 +337,43 @@ async fn config_check_refuses_an_app_target_without_okta_apps_read_naming_both()
     let out = run_revokd(&args, &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
 }
+
+#[tokio::test]
+async fn the_apps_report_shows_each_apps_listing_and_the_tokens_it_holds() {
+    use revokd::report::{self, APP_COLUMNS, Cell, Kind, Request};
+    let app = spawn(50).await;
+    let (client, n) = biggest_app(&app.org);
+    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
+
+    let config = revokd::config::Config {
+        policies: vec![admin_policy()],
+        ..revokd::config::Config::default()
+    };
+    let table = report::build(&app.store, &config, &Request::all(Kind::Apps), app.now)
+        .await
+        .expect("report");
+    assert_eq!(table.columns, APP_COLUMNS);
+    assert_eq!(table.rows.len(), 1);
+    let row = &table.rows[0];
+    let cell = |name: &str| row[APP_COLUMNS.iter().position(|c| *c == name).unwrap()].clone();
+    let int = |n: usize| Cell::Int(n as i64);
+    let users: BTreeSet<String> = app
+        .org
+        .all_tokens()
+        .into_iter()
+        .filter(|t| t.client_id == client)
+        .map(|t| t.user_id)
+        .collect();
+    let to_revoke = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .filter(|t| t.client_id == client)
+        .count();
+    assert!(to_revoke > 0);
+    assert_eq!(cell("app_id"), Cell::Text(client.clone()));
+    assert_eq!(cell("listing"), Cell::Text("complete".into()));
+    assert_eq!(cell("pages"), int(n.div_ceil(50)));
+    assert_eq!(cell("tokens_listed"), int(n));
+    assert_eq!(cell("active_tokens"), int(n));
+    assert_eq!(cell("users"), int(users.len()));
+    assert_eq!(cell("to_revoke"), int(to_revoke));
+}
