@@ -318,6 +318,7 @@ fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
         last_updated_at: Some(ts),
         expires_at: None,
         raw_json: raw.to_owned(),
+        scope_records: Vec::new(),
         policy_matches: "[]".into(),
     }
 }

@@ -14,6 +14,7 @@ pub mod logs;
 pub mod model;
 pub mod page;
 pub mod ratelimit;
+pub mod record;
 pub mod retry;
 pub mod stats;
 

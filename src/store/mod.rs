@@ -7,6 +7,7 @@ mod daemon;
 mod fault;
 mod ingest;
 mod intents;
+mod observations;
 mod offboarding;
 mod snapshots;
 mod sweeps;
@@ -22,13 +23,16 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::SqlitePool;
 
 use crate::config::DatabaseConfig;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
 pub use daemon::DbGauges;
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
 pub use offboarding::{JobRow, NewJob};
+pub use snapshots::Pruned;
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
 
@@ -159,6 +163,8 @@ impl Store {
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(create)
             .page_size(PAGE_SIZE as u32)
+            // Effective for new databases; older ones switch at their first prune.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
             // The audit trail must survive power loss, not only process crashes.
             .synchronous(SqliteSynchronous::Full)

@@ -44,6 +44,8 @@ pub struct SweepReport {
     pub guard: Option<String>,
     /// What restart reconciliation did before this sweep.
     pub reconciled: Reconciled,
+    /// The database's size after the sweep (WAL truncated), in bytes.
+    pub db_bytes: Option<u64>,
 }
 
 impl SweepReport {
@@ -62,6 +64,7 @@ impl SweepReport {
             failures: Vec::new(),
             guard: None,
             reconciled: Reconciled::default(),
+            db_bytes: None,
         }
     }
 
@@ -150,6 +153,7 @@ impl SweepReport {
             wait_ms = c.wait_ms,
             budget_wait_ms = c.budget_wait_ms,
             guard = self.guard.as_deref(),
+            db.bytes = self.db_bytes,
             "sweep finished"
         );
     }
