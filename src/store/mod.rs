@@ -13,6 +13,8 @@ mod snapshots;
 mod sweeps;
 #[cfg(test)]
 mod tests_ingest;
+#[cfg(test)]
+mod tests_migration;
 mod tokens;
 
 use std::path::{Path, PathBuf};

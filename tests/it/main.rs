@@ -10,6 +10,7 @@ mod daemon;
 mod enforce;
 mod faults;
 mod helpers;
+mod history;
 mod lifecycle;
 mod oauth;
 mod offboard;
