@@ -44,9 +44,18 @@ pub(super) struct Observed<'a> {
 
 /// What the database holds of a token's last record: its fingerprint, or (for a token stored
 /// before fingerprints were kept) the text of its newest snapshot.
-enum Stored {
+enum Record {
     Hash(i64),
     Text(Option<String>),
+}
+
+/// What the database holds of a token before a batch.
+struct Stored {
+    record: Record,
+    policy_matches: String,
+    /// Present (not gone) and never revoked: an unchanged observation only moves
+    /// `last_seen_at`.
+    settled: bool,
 }
 
 /// Writes observations on `conn`, inside the caller's transaction: upserts `tokens` (keeping
@@ -72,25 +81,40 @@ pub(super) async fn write_observed(
         .map(|o| fingerprint(&o.token.raw_json, &o.token.scope_records))
         .collect();
     let mut stored = stored_records(conn, rows).await?;
-    // A token listed twice in one batch gets one upsert, from its latest observation, and a
-    // snapshot for each observation that changed its record.
+    // A token listed twice in one batch gets one write, from its latest observation, and a
+    // snapshot for each observation that changed its record. A token whose record, rules and
+    // presence are all as stored only has `last_seen_at` moved.
     let mut latest: Vec<(&Observed<'_>, i64)> = Vec::with_capacity(rows.len());
+    let mut touched: Vec<&Observed<'_>> = Vec::with_capacity(rows.len());
     let mut changed: Vec<&Observed<'_>> = Vec::new();
+    let mut group_changed = false;
     for (i, (o, &hash)) in rows.iter().zip(&hashes).enumerate() {
         let id = o.token.token_id.as_str();
-        let same = match stored.get(id) {
-            None => false,
-            Some(Stored::Hash(h)) => *h == hash,
-            Some(Stored::Text(text)) => text.as_deref() == Some(o.token.raw_json.as_str()),
-        };
+        let same = stored.get(id).is_some_and(|s| match &s.record {
+            Record::Hash(h) => *h == hash,
+            Record::Text(text) => text.as_deref() == Some(o.token.raw_json.as_str()),
+        });
         if !same {
             changed.push(o);
+            group_changed = true;
         }
-        stored.insert(id.to_owned(), Stored::Hash(hash));
         if rows.get(i + 1).is_none_or(|next| next.token.token_id != id) {
-            latest.push((o, hash));
+            let settled = stored.get(id).is_some_and(|s| {
+                s.settled
+                    && matches!(s.record, Record::Hash(_))
+                    && s.policy_matches == o.token.policy_matches
+            });
+            if settled && !group_changed {
+                touched.push(o);
+            } else {
+                latest.push((o, hash));
+            }
+            group_changed = false;
+        } else if let Some(s) = stored.get_mut(id) {
+            s.record = Record::Hash(hash);
         }
     }
+    touch(conn, &touched).await?;
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
         q.push_values(run, |mut row, (o, hash)| {
@@ -139,11 +163,13 @@ async fn stored_records(
 ) -> Result<HashMap<String, Stored>, Error> {
     let ids: Vec<&str> = rows.iter().map(|o| o.token.token_id.as_str()).collect();
     let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-    let found: Vec<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+    type Found = (String, Option<i64>, Option<String>, String, bool);
+    let found: Vec<Found> = sqlx::query_as(
         "SELECT t.token_id, t.record_hash,
                 CASE WHEN t.record_hash IS NULL THEN (
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
-                    ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END
+                    ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END,
+                t.policy_matches, t.gone_at IS NULL AND t.revoked_at IS NULL
          FROM json_each(?) AS j JOIN tokens AS t ON t.token_id = j.value",
     )
     .bind(ids)
@@ -151,8 +177,39 @@ async fn stored_records(
     .await?;
     Ok(found
         .into_iter()
-        .map(|(id, hash, text)| (id, hash.map_or(Stored::Text(text), Stored::Hash)))
+        .map(|(id, hash, text, policy_matches, settled)| {
+            let record = hash.map_or(Record::Text(text), Record::Hash);
+            (
+                id,
+                Stored {
+                    record,
+                    policy_matches,
+                    settled,
+                },
+            )
+        })
         .collect())
+}
+
+/// Moves `last_seen_at` of unchanged tokens: one statement per observation instant, the ids
+/// passed as one JSON array.
+async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<(), Error> {
+    let mut by_seen: HashMap<&str, Vec<&str>> = HashMap::new();
+    for o in rows {
+        by_seen.entry(o.seen).or_default().push(&o.token.token_id);
+    }
+    for (seen, ids) in by_seen {
+        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "UPDATE tokens SET last_seen_at = ?1
+             WHERE token_id IN (SELECT value FROM json_each(?2)) AND last_seen_at < ?1",
+        )
+        .bind(seen)
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Adds the scope items of changed records to `scope_catalog`, each version once.
