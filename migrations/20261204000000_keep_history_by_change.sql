@@ -60,8 +60,9 @@ SET raw_json = CASE
         WHERE json_type(e.value) <> 'object' OR json_type(e.value, '$.id') IS NOT 'text')
      AND json_type(raw_json, '$._embedded.scopes') = 'array'
     THEN json_set(json_remove(raw_json, '$._links'), '$._embedded.scopes',
-             json((SELECT json_group_array(e.value ->> '$.id' ORDER BY e.key)
-                   FROM json_each(raw_json, '$._embedded.scopes') e)))
+             json((SELECT json_group_array(id) FROM (
+                       SELECT e.value ->> '$.id' AS id
+                       FROM json_each(raw_json, '$._embedded.scopes') e ORDER BY e.key))))
     ELSE json_remove(raw_json, '$._links') END
 WHERE json_valid(raw_json);
 
@@ -76,17 +77,18 @@ DELETE FROM token_snapshots WHERE id IN (
 DROP INDEX token_snapshots_by_time;
 
 -- Each snapshot with Okta's record as Okta sent it (but for `_links`): scope ids resolved
--- through the catalog to the items in force when the record was observed.
+-- through the catalog to the items in force when the record was observed. Written without
+-- aggregate ORDER BY so that sqlite3 shells older than 3.44 can still open the database.
 CREATE VIEW v_token_records AS
 SELECT s.id, s.sweep_id, s.token_id, s.observed_at, s.status, s.scopes, s.last_updated_at,
        s.expires_at,
        CASE WHEN json_type(s.raw_json, '$._embedded.scopes[0]') = 'text' THEN
            json_set(s.raw_json, '$._embedded.scopes', json((
-               SELECT json_group_array(json((
-                   SELECT c.raw_json FROM scope_catalog c
-                   WHERE c.issuer = COALESCE(s.raw_json ->> '$.issuer', '')
-                     AND c.scope_id = e.value AND c.first_seen_at <= s.observed_at
-                   ORDER BY c.first_seen_at DESC, c.id DESC LIMIT 1)) ORDER BY e.key)
-               FROM json_each(s.raw_json, '$._embedded.scopes') e)))
+               SELECT json_group_array(json(item)) FROM (
+                   SELECT (SELECT c.raw_json FROM scope_catalog c
+                           WHERE c.issuer = COALESCE(s.raw_json ->> '$.issuer', '')
+                             AND c.scope_id = e.value AND c.first_seen_at <= s.observed_at
+                           ORDER BY c.first_seen_at DESC, c.id DESC LIMIT 1) AS item
+                   FROM json_each(s.raw_json, '$._embedded.scopes') e ORDER BY e.key))))
        ELSE s.raw_json END AS okta_json
 FROM token_snapshots s;
