@@ -61,7 +61,9 @@ pub enum Command {
     /// Offboard one user now: revoke every refresh token they hold, for the clients given,
     /// the configured targets of the user and the clients Okta lists for them, and verify
     /// by listing again that none is left. Revokes whatever `mode` says (an explicit
-    /// request), unless --dry-run. Exit 3 unless every client was verified empty.
+    /// request, never held by the breaker), unless --dry-run. Exemptions still win: the
+    /// command lists each token that stayed and why. Exit 3 unless every client was verified
+    /// empty of every token that is not exempt, or when any token stayed.
     Offboard(OffboardArgs),
     /// Configuration commands.
     #[command(subcommand)]
@@ -99,10 +101,13 @@ pub struct SweepArgs {
 
 /// `revokd offboard`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct OffboardArgs {
+    #[command(subcommand)]
+    pub action: Option<OffboardCommand>,
     /// The Okta user id (`00u…`).
-    #[arg(long, value_name = "ID")]
-    pub user: String,
+    #[arg(long, value_name = "ID", required = true)]
+    pub user: Option<String>,
     /// A client id (`0oa…`) to include besides the configured and discovered ones (repeatable).
     #[arg(long = "client", value_name = "ID")]
     pub clients: Vec<String>,
@@ -112,6 +117,21 @@ pub struct OffboardArgs {
     /// List and record `planned` revocations; revoke nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `revokd offboard …`.
+#[derive(Debug, Subcommand)]
+pub enum OffboardCommand {
+    /// Let offboarding jobs held by the breaker (`safety.max_offboarded_users_per_hour`) run:
+    /// they are queued again and the daemon's worker picks them up, unheld.
+    Release {
+        /// A held job to release (repeatable; ids as `revokd status` lists them).
+        #[arg(long = "job", value_name = "ID", required_unless_present = "all")]
+        jobs: Vec<i64>,
+        /// Release every held job.
+        #[arg(long, conflicts_with = "jobs")]
+        all: bool,
+    },
 }
 
 /// `revokd config …`.

@@ -2,20 +2,25 @@
 
 use chrono::Utc;
 
-use super::{Exit, Failure, deps, load_config, progress};
-use crate::cli::{Cli, OffboardArgs};
+use super::{Exit, Failure, deps, load_config, open_existing_store, progress};
+use crate::cli::{Cli, OffboardArgs, OffboardCommand};
 use crate::config;
 use crate::offboard::{
     OffboardReport, Offboarding, VerifySettings, configured_clients, offboard_user,
 };
 use crate::okta::{ClientId, UserId};
+use crate::runner;
 use crate::store::NewJob;
-use crate::sweep::{Target, runner};
+use crate::sweep::Target;
 
 pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure> {
+    if let Some(OffboardCommand::Release { jobs, all }) = &args.action {
+        return release(cli, jobs, *all).await;
+    }
     let config = load_config(cli)?;
-    let user = UserId::new(&args.user)
-        .map_err(|e| config::Error::invalid("--user", format!("`{}`: {e}", args.user)))?;
+    let given = args.user.as_deref().unwrap_or_default();
+    let user = UserId::new(given)
+        .map_err(|e| config::Error::invalid("--user", format!("`{given}`: {e}")))?;
     let mut clients = Vec::new();
     for c in &args.clients {
         let client = ClientId::new(c)
@@ -67,7 +72,7 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
         .map_err(store_err)?;
     deps.store.close().await;
     print!("{}", summary(&report));
-    Ok(if report.succeeded() {
+    Ok(if report.succeeded() && report.stayed().is_empty() {
         Exit::Success
     } else {
         Exit::Failures
@@ -96,10 +101,47 @@ fn summary(report: &OffboardReport) -> String {
             c.client_id, c.source, c.tokens
         ));
     }
-    out.push_str(if report.succeeded() {
+    for (client, token, why) in report.stayed() {
+        out.push_str(&format!("  stayed: token {token} of {client}: {why}\n"));
+    }
+    out.push_str(if report.succeeded() && report.stayed().is_empty() {
         "result: ok\n"
+    } else if report.succeeded() {
+        "result: tokens stayed\n"
     } else {
         "result: failures\n"
     });
     out
+}
+
+/// `revokd offboard release`: held jobs back to the queue, unheld.
+async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
+    let config = load_config(cli)?;
+    let store = open_existing_store(&config).await?;
+    let ids = if all { Vec::new() } else { jobs.to_vec() };
+    let released = store
+        .release_held_jobs(&ids, Utc::now())
+        .await
+        .map_err(|e| Failure::Other(e.into()))?;
+    store.close().await;
+    for job in &released {
+        println!(
+            "released offboarding job {} (user {}, {})",
+            job.id, job.user_id, job.source
+        );
+    }
+    let missing: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !released.iter().any(|j| j.id == *id))
+        .collect();
+    for id in &missing {
+        eprintln!("revokd: offboarding job {id} is not held");
+    }
+    println!("{} job(s) released", released.len());
+    Ok(if missing.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failures
+    })
 }

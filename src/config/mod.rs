@@ -274,6 +274,13 @@ pub struct SafetyConfig {
     pub max_revocations_per_sweep: u64,
     /// Above this fraction of the active tokens seen, a sweep revokes nothing. In (0, 1].
     pub max_revocation_fraction: f64,
+    /// Automatic offboarding (event hook, System Log) of more users than this in an hour:
+    /// further jobs are `held` until `revokd offboard release`.
+    pub max_offboarded_users_per_hour: u64,
+    /// How long a process that must revoke waits for another enforcer to finish before it
+    /// gives up (exit 1, naming the holder).
+    #[serde(with = "duration::human")]
+    pub enforcer_wait: Duration,
 }
 
 impl Default for SafetyConfig {
@@ -281,6 +288,8 @@ impl Default for SafetyConfig {
         SafetyConfig {
             max_revocations_per_sweep: 500,
             max_revocation_fraction: 0.5,
+            max_offboarded_users_per_hour: 50,
+            enforcer_wait: Duration::from_secs(60),
         }
     }
 }

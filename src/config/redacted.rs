@@ -79,6 +79,11 @@ pub fn effective_toml(config: &Config) -> String {
         "max_revocation_fraction",
         &float(config.safety.max_revocation_fraction),
     );
+    w.kv(
+        "max_offboarded_users_per_hour",
+        &config.safety.max_offboarded_users_per_hour.to_string(),
+    );
+    w.kv("enforcer_wait", &dur(config.safety.enforcer_wait));
 
     let s = &config.server;
     w.table("server");

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use url::{Host, Url};
 
 use super::{AuthMode, Config, DatabaseConfig, Error, TargetConfig};
@@ -20,7 +21,8 @@ use crate::policy::PolicySet;
 /// * Ranges: `okta.page_size` 1..=200, `okta.concurrency` 1..=75, `okta.max_retries` ≤ 20,
 ///   `okta.min_backoff` ≤ `okta.max_backoff`, `okta.rate_limit.max_share` in (0, 1],
 ///   `okta.rate_limit.requests_per_minute` > 0, `safety.max_revocation_fraction` in (0, 1],
-///   `safety.max_revocations_per_sweep` ≥ 1, `revocation.max_attempts` ≥ 1,
+///   `safety.max_revocations_per_sweep` ≥ 1, `safety.max_offboarded_users_per_hour` ≥ 1,
+///   `server.hook_secret` not blank, `revocation.max_attempts` ≥ 1,
 ///   `database.busy_timeout` ≤ 1h, `database.max_size` ≥ 64KiB if set.
 /// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
 /// * `server.shutdown_timeout` > 0.
@@ -52,6 +54,25 @@ pub fn validate(config: &Config) -> Result<(), Error> {
     check_cron("schedule.prune", &config.schedule.prune)?;
     if let Some(report) = &config.schedule.report {
         check_cron("schedule.report", report)?;
+    }
+    if let Some(secret) = &config.server.hook_secret
+        && secret.expose_secret().trim().is_empty()
+    {
+        let key = if config.server.hook_secret_file.is_some() {
+            "server.hook_secret_file"
+        } else {
+            "server.hook_secret"
+        };
+        return Err(Error::invalid(
+            key,
+            "the event hook secret must not be empty or blank (leave it unset to refuse every event hook delivery)",
+        ));
+    }
+    if s.max_offboarded_users_per_hour == 0 {
+        return Err(Error::invalid(
+            "safety.max_offboarded_users_per_hour",
+            "must be at least 1 (0 would hold every automatic offboarding)",
+        ));
     }
     if config.server.shutdown_timeout.is_zero() {
         return Err(Error::invalid(

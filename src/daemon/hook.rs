@@ -72,11 +72,14 @@ async fn deliver(State(ctx): State<Arc<Context>>, headers: HeaderMap, body: Byte
     let Some(secret) = current.config.server.hook_secret.as_ref() else {
         return no_secret();
     };
-    let given = headers
+    // A missing header never matches, whatever the secret (an empty one is refused at load).
+    let authorized = headers
         .get(axum::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !secrets_match(given, secret.expose_secret().as_bytes()) {
+        .is_some_and(|given| {
+            let expected = secret.expose_secret().as_bytes();
+            !expected.is_empty() && secrets_match(given.as_bytes(), expected)
+        });
+    if !authorized {
         warn!("an Okta event hook delivery was refused: wrong or missing Authorization");
         metrics::hook_request("unauthorized");
         return StatusCode::UNAUTHORIZED.into_response();

@@ -13,7 +13,7 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::okta::stats::{RATE_LIMIT_REMAINING_METRIC, REQUESTS_METRIC};
-use crate::store::DbGauges;
+use crate::store::{DbGauges, RevocationState};
 use crate::sweep::SweepReport;
 
 /// Counter: sweeps in the database that ended, by `status` (`ok|partial|failed|aborted`).
@@ -45,6 +45,8 @@ pub const OFFBOARDING_QUEUE_DEPTH: &str = "revokd_offboarding_queue_depth";
 pub const OFFBOARDING_LATENCY: &str = "revokd_offboarding_latency_seconds";
 /// Counter: offboarding jobs ended by this process, by `source` and `outcome` (`done|failed|retry`).
 pub const OFFBOARDING_JOBS: &str = "revokd_offboarding_jobs_total";
+/// Offboarding jobs by state now (`held` ones wait for `revokd offboard release`).
+pub const OFFBOARDING_JOB_STATES: &str = "revokd_offboarding_jobs";
 /// Counter: event hook requests, by `result` (`accepted|duplicate|unauthorized|…`).
 pub const HOOK_REQUESTS: &str = "revokd_hook_requests_total";
 
@@ -54,19 +56,6 @@ const LATENCY_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 30
 /// Sweep duration buckets, in seconds: a small org sweeps in seconds, a large one in an hour.
 const DURATION_BUCKETS: &[f64] = &[
     0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0,
-];
-
-/// Every state a revocation can be in; each is exported, at 0 when absent, so alerts on
-/// `pending` or `irrevocable` see a series from the start.
-const REVOCATION_STATES: &[&str] = &[
-    "planned",
-    "pending",
-    "done",
-    "already_gone",
-    "failed",
-    "irrevocable",
-    "skipped_exempt",
-    "skipped_safety",
 ];
 
 /// Final sweep statuses, each exported (at 0 when absent).
@@ -150,6 +139,10 @@ fn describe() {
         OFFBOARDING_JOBS,
         "Offboarding job attempts ended, by source and outcome."
     );
+    describe_gauge!(
+        OFFBOARDING_JOB_STATES,
+        "Offboarding jobs by state now; `held` jobs wait for `revokd offboard release`."
+    );
     describe_counter!(HOOK_REQUESTS, "Event hook requests, by result.");
     describe_counter!(RELOADS, "Configuration reloads (SIGHUP), by result.");
 }
@@ -179,7 +172,9 @@ pub fn set_db_gauges(g: &DbGauges) {
     }
     gauge!(ACTIVE_TOKENS).set(g.active_tokens as f64);
 
-    let mut states: Vec<&str> = REVOCATION_STATES.to_vec();
+    // Every state is exported, at 0 when absent, so alerts on `pending` or `irrevocable` see
+    // a series from the start.
+    let mut states: Vec<&str> = RevocationState::ALL.iter().map(|s| s.as_str()).collect();
     for (state, _) in &g.revocations_by_state {
         if !states.contains(&state.as_str()) {
             states.push(state);
@@ -188,6 +183,10 @@ pub fn set_db_gauges(g: &DbGauges) {
     for state in &states {
         let n = count(&g.revocations_by_state, state);
         gauge!(REVOCATIONS, "state" => state.to_string()).set(n as f64);
+    }
+    for state in ["queued", "running", "held", "done", "failed"] {
+        let n = count(&g.jobs_by_state, state);
+        gauge!(OFFBOARDING_JOB_STATES, "state" => state).set(n as f64);
     }
     let mut policies: Vec<&str> = g
         .revocations_by_policy

@@ -7,6 +7,7 @@
 //! offboarding worker and System Log poller run beside them (`offboarding`), fed by the
 //! event hook at `/hooks/okta` (`hook`).
 
+mod breaker;
 mod context;
 mod hook;
 mod http;
@@ -87,13 +88,24 @@ impl Daemon {
         // What a dead process left: its sweeps are closed as aborted and, in enforce mode,
         // its `pending` revocation intents are resolved against Okta before anything new runs.
         if current.config.mode == config::Mode::Enforce {
-            let done = sweep::reconcile(&current.deps, &current.deps.okta).await?;
-            if done.sweeps_aborted + done.intents_resolved > 0 {
-                warn!(
-                    sweeps.aborted = done.sweeps_aborted,
-                    intents.resolved = done.intents_resolved,
-                    "an earlier run was interrupted; reconciled"
-                );
+            match current.deps.gate.hold("reconciliation at start").await {
+                Ok(lease) => {
+                    let done = sweep::reconcile(&current.deps, &current.deps.okta).await;
+                    lease.release().await;
+                    let done = done?;
+                    if done.sweeps_aborted + done.intents_resolved > 0 {
+                        warn!(
+                            sweeps.aborted = done.sweeps_aborted,
+                            intents.resolved = done.intents_resolved,
+                            "an earlier run was interrupted; reconciled"
+                        );
+                    }
+                }
+                // Another process is revoking: the first enforce sweep reconciles instead.
+                Err(store::Error::EnforcerBusy(holder)) => {
+                    warn!(lease.holder = %holder, "reconciliation at start skipped: another process is revoking");
+                }
+                Err(e) => return Err(e.into()),
             }
         } else {
             let aborted = sweep::abort_dead_sweeps(&store).await?;

@@ -1,7 +1,9 @@
 //! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
 //! `running` → `done|failed`): it wakes when the hook or the poller enqueues (a `Notify`),
 //! when a retried job comes due, and every [`IDLE_RECHECK`] in any case. A failed attempt is
-//! re-queued with backoff until `offboarding.max_attempts`. At start, `running` jobs whose
+//! re-queued with backoff until `offboarding.max_attempts`. Before each claim, failed
+//! offboarding revocations that are due are retried, and a claimed automatic job may be held
+//! by the breaker (see [`super::breaker`]). At start, `running` jobs whose
 //! process died are handed back to the queue. The poller runs the System Log catch-up every
 //! `offboarding.poll_interval` when `offboarding.system_log` is on. Both stop between jobs
 //! when told to; a job cut by shutdown stays `running` and is picked up at the next start.
@@ -14,13 +16,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::breaker;
 use super::context::Context;
 use super::metrics;
 use crate::config::Mode;
 use crate::offboard::{Offboarding, VerifySettings, configured_clients, offboard_user, syslog};
 use crate::okta::UserId;
+use crate::runner;
 use crate::store::JobRow;
-use crate::sweep::runner;
 
 /// The longest the worker sleeps without looking at the queue.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(30);
@@ -47,9 +50,22 @@ async fn worker(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
+        if let Err(e) = breaker::retry_due_intents(&ctx).await {
+            error!(error.message = %e, error.cause_chain = ?e, "cannot retry failed offboarding revocations");
+        }
         let wait = match ctx.store.claim_job(runner::current(), Utc::now()).await {
             Ok(Some(job)) => {
-                run_job(&ctx, job).await;
+                match breaker::held(&ctx, &job).await {
+                    Ok(true) => {}
+                    Ok(false) => run_job(&ctx, job).await,
+                    Err(e) => {
+                        error!(job_id = job.id, error.message = %e, "cannot check the offboarding breaker; the job is held");
+                        let _ = ctx
+                            .store
+                            .hold_job(job.id, &format!("the breaker could not be checked: {e}"))
+                            .await;
+                    }
+                }
                 continue;
             }
             Ok(None) => until_next_due(&ctx).await,

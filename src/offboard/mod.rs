@@ -59,9 +59,25 @@ pub struct ClientOutcome {
     pub source: &'static str,
     /// Distinct active tokens seen (and, unless a dry run, revoked).
     pub tokens: u64,
-    /// A listing after the revocation showed none left (false in a dry run).
+    /// A listing after the revocation showed none left that could be revoked (false in a
+    /// dry run).
     pub verified: bool,
     pub error: Option<String>,
+    /// Tokens the revocation gate kept, with why (an exemption, an id refused).
+    pub stayed: Vec<(String, String)>,
+}
+
+impl ClientOutcome {
+    fn new(target: &Target) -> ClientOutcome {
+        ClientOutcome {
+            client_id: target.client.to_string(),
+            source: target.source,
+            tokens: 0,
+            verified: false,
+            error: None,
+            stayed: Vec::new(),
+        }
+    }
 }
 
 /// What one offboarding did.
@@ -103,6 +119,18 @@ impl OffboardReport {
             })
     }
 
+    /// Tokens the gate kept, across clients: `(client, token, why)`.
+    pub fn stayed(&self) -> Vec<(&str, &str, &str)> {
+        self.clients
+            .iter()
+            .flat_map(|c| {
+                c.stayed
+                    .iter()
+                    .map(|(t, why)| (c.client_id.as_str(), t.as_str(), why.as_str()))
+            })
+            .collect()
+    }
+
     /// Tokens seen across clients.
     pub fn tokens(&self) -> u64 {
         self.clients.iter().map(|c| c.tokens).sum()
@@ -117,7 +145,16 @@ pub async fn offboard_user(
     verify: VerifySettings,
 ) -> Result<OffboardReport, store::Error> {
     let span = info_span!("offboard", job_id = job.job_id, okta.user_id = %job.user, dry_run = job.dry_run);
-    async {
+    // One process at a time revokes per database.
+    let lease = match job.dry_run {
+        true => None,
+        false => Some(
+            deps.gate
+                .hold(&format!("offboarding job {}", job.job_id))
+                .await?,
+        ),
+    };
+    let result = async {
         let mut report = OffboardReport {
             job_id: job.job_id,
             dry_run: job.dry_run,
@@ -166,7 +203,11 @@ pub async fn offboard_user(
         Ok(report)
     }
     .instrument(span)
-    .await
+    .await;
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
+    result
 }
 
 /// The configured targets of `user`, as this offboarding's clients.

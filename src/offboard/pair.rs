@@ -1,15 +1,47 @@
-//! One user/client pair of an offboarding: list, intend, revoke all, re-list until empty.
+//! One user/client pair of an offboarding: list, ask the revocation gate, intend, revoke,
+//! re-list until nothing revocable is left. The gate decides per token (an exempt token stays,
+//! recorded with why) and whether the pair may be revoked whole (revoke-all) or must be
+//! revoked token by token. A retry of the same job reuses the intents it left open. Each
+//! token's outcome carries the status and request id of the DELETE that removed it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use tracing::{Instrument, info_span, warn};
 
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
-use crate::okta::{self, OktaClient};
+use crate::gate::Verdict;
+use crate::okta::{self, Cleared, OktaClient};
 use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, ts};
 use crate::sweep::{Deps, Target, observation};
+
+/// What the DELETE that removed a token answered.
+#[derive(Debug, Clone, Default)]
+struct Answer {
+    status: Option<i64>,
+    request_id: Option<String>,
+    error_id: Option<String>,
+    error: Option<String>,
+}
+
+impl Answer {
+    fn of(result: &Result<okta::Revoked, okta::Error>) -> Answer {
+        match result {
+            Ok(r) => Answer {
+                status: Some(i64::from(r.status)),
+                request_id: r.request_id.clone(),
+                ..Answer::default()
+            },
+            Err(e) => Answer {
+                status: e.status().map(i64::from),
+                request_id: e.request_id().map(str::to_owned),
+                error_id: e.error_id().map(str::to_owned),
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
 
 /// Lists, revokes and verifies one pair; appends every audit row of it.
 pub(super) async fn offboard_pair(
@@ -20,99 +52,165 @@ pub(super) async fn offboard_pair(
 ) -> Result<ClientOutcome, store::Error> {
     let span = info_span!("pair", okta.client_id = %target.client);
     async {
-        let mut outcome = ClientOutcome {
-            client_id: target.client.to_string(),
-            source: target.source,
-            tokens: 0,
-            verified: false,
-            error: None,
-        };
+        let mut outcome = ClientOutcome::new(target);
         let started = Utc::now();
         let mut active = match list_pair(deps, &deps.okta, target).await? {
             Ok(ids) => ids,
             Err(e) => return fail_listing(deps, target, outcome, &e).await,
         };
-        let mode = if job.dry_run { Mode::DryRun } else { Mode::Enforce };
         if job.dry_run {
-            outcome.tokens = active.len() as u64;
-            let rows: Vec<_> = active
-                .iter()
-                .map(|t| audit_row(job, target, t, mode, RevocationState::Planned))
-                .collect();
-            deps.store.append_revocations(&rows).await?;
-            record(deps, target, TargetOutcome::Ok, None).await?;
+            dry_run(deps, job, target, &active, &mut outcome).await?;
             return Ok(outcome);
         }
-        let mut intents: Vec<(String, i64)> = Vec::new();
-        let (mut status, mut request_id, mut last_error) = (None, None, None);
-        let mut rounds = 0;
-        let mut wait = verify.backoff;
-        while !active.is_empty() && rounds < verify.rounds.max(1) {
+        let (user, client) = (target.user.as_str(), target.client.as_str());
+        let mut intents: BTreeMap<String, (i64, i64)> = deps
+            .store
+            .open_job_intents(job.job_id, user, client)
+            .await?;
+        // Intents a failed earlier attempt of this job left open whose token is no longer
+        // listed: that attempt's DELETE took effect (or someone else's did).
+        let listed: BTreeSet<&String> = active.iter().collect();
+        let absent: Vec<(String, (i64, i64))> = intents
+            .iter()
+            .filter(|(t, _)| !listed.contains(t))
+            .map(|(t, i)| (t.clone(), *i))
+            .collect();
+        let absent_rows: Vec<_> = absent
+            .iter()
+            .map(|(t, open)| {
+                closing_row(
+                    job,
+                    target,
+                    t,
+                    RevocationState::AlreadyGone,
+                    *open,
+                    "absent when the job was tried again",
+                )
+            })
+            .collect();
+        deps.store.append_revocations(&absent_rows).await?;
+        for (t, _) in &absent {
+            intents.remove(t);
+        }
+        let mut stayed: BTreeMap<String, String> = BTreeMap::new();
+        let mut answers: BTreeMap<String, Answer> = BTreeMap::new();
+        let mut last_sent: BTreeMap<String, Answer> = BTreeMap::new();
+        let (mut rounds, mut last_error, mut wait) = (0, None, verify.backoff);
+        loop {
+            let plan = deps.gate.check_pair(user, client, &active).await?;
+            let mut cleared: Vec<(String, Cleared)> = Vec::new();
+            let mut withdrawn = Vec::new();
+            for (token, verdict) in plan.tokens {
+                match verdict {
+                    Verdict::Cleared(c) => cleared.push((token, c)),
+                    Verdict::Withdrawn(why) if !stayed.contains_key(&token) => {
+                        withdrawn.push(stay_row(job, target, &token, &why, intents.remove(&token)));
+                        stayed.insert(token, why);
+                    }
+                    Verdict::Withdrawn(_) => {}
+                }
+            }
+            deps.store.append_revocations(&withdrawn).await?;
+            if cleared.is_empty() || rounds >= verify.rounds.max(1) {
+                break;
+            }
             if rounds > 0 {
                 tokio::time::sleep(wait).await;
                 wait = wait.saturating_mul(2);
             }
             rounds += 1;
-            let known: BTreeSet<&str> = intents.iter().map(|(t, _)| t.as_str()).collect();
-            let fresh: Vec<String> = active
+            let fresh: Vec<&String> = cleared
                 .iter()
-                .filter(|t| !known.contains(t.as_str()))
-                .cloned()
+                .map(|(t, _)| t)
+                .filter(|t| !intents.contains_key(*t))
                 .collect();
             let rows: Vec<_> = fresh
                 .iter()
-                .map(|t| audit_row(job, target, t, mode, RevocationState::Pending))
+                .map(|t| audit_row(job, target, t, Mode::Enforce, RevocationState::Pending))
                 .collect();
             let ids = deps.store.append_revocations(&rows).await?;
-            intents.extend(fresh.into_iter().zip(ids));
-            match deps.okta.revoke_all(&target.user, &target.client).await {
-                Ok(r) => {
-                    status = Some(i64::from(r.status));
-                    request_id = r.request_id;
-                }
-                Err(e) => {
-                    warn!(error.message = %e, okta.request_id = e.request_id(), "revoke-all failed; verifying anyway");
-                    status = e.status().map(i64::from);
-                    request_id = e.request_id().map(str::to_owned);
-                    last_error = Some(e.to_string());
-                }
-            }
+            intents.extend(
+                fresh
+                    .into_iter()
+                    .cloned()
+                    .zip(ids.into_iter().map(|id| (id, 0))),
+            );
+            let sent = send(&deps.okta, plan.whole_pair.as_ref(), &cleared).await;
+            last_sent.clone_from(&sent);
             match list_pair(deps, &deps.okta, target).await? {
-                Ok(left) => active = left,
+                Ok(left) => {
+                    let still: BTreeSet<&String> = left.iter().collect();
+                    for (token, _) in &cleared {
+                        if !still.contains(token) && !answers.contains_key(token) {
+                            let answer = sent
+                                .get(token)
+                                .or_else(|| sent.get(""))
+                                .cloned()
+                                .unwrap_or_default();
+                            answers.insert(token.clone(), answer);
+                        }
+                    }
+                    last_error = sent.values().find_map(|a| a.error.clone());
+                    active = left;
+                }
                 Err(e) => last_error = Some(format!("re-listing after revocation: {e}")),
             }
         }
         let now = Utc::now();
-        outcome.tokens = intents.len() as u64;
-        outcome.verified = active.is_empty();
         let mut rows = Vec::with_capacity(intents.len());
-        for (token, intent) in &intents {
-            let gone = !active.contains(token);
-            let mut row = audit_row(job, target, token, mode, if gone { RevocationState::Done } else { RevocationState::Failed });
+        for (token, (intent, before)) in &intents {
+            let gone = answers.get(token);
+            let state = match gone {
+                Some(a) if a.status == Some(404) => RevocationState::AlreadyGone,
+                Some(_) => RevocationState::Done,
+                None => RevocationState::Failed,
+            };
+            let mut row = audit_row(job, target, token, Mode::Enforce, state);
             row.intent_id = Some(*intent);
             row.completed_at = Some(ts(now));
-            row.attempts = i64::from(rounds);
-            row.http_status = status;
-            row.okta_request_id.clone_from(&request_id);
-            if gone {
+            row.attempts = before + i64::from(rounds);
+            if let Some(answer) = gone {
+                row.http_status = answer.status;
+                row.okta_request_id.clone_from(&answer.request_id);
                 row.verified_at = Some(ts(now));
             } else {
-                row.error = Some(last_error.clone().unwrap_or_else(|| {
-                    format!("still listed after {rounds} revoke-all rounds")
-                }));
+                let last = last_sent
+                    .get(token)
+                    .or_else(|| last_sent.get(""))
+                    .cloned()
+                    .unwrap_or_default();
+                row.http_status = last.status;
+                row.okta_request_id = last.request_id;
+                row.okta_error_id = last.error_id;
+                row.error = Some(
+                    last.error
+                        .or_else(|| last_error.clone())
+                        .unwrap_or_else(|| {
+                            format!("still listed after {rounds} revocation rounds")
+                        }),
+                );
                 row.next_attempt_at = Some(ts(now + chrono::Duration::minutes(5)));
             }
             rows.push(row);
         }
         deps.store.append_revocations(&rows).await?;
-        for (token, _) in intents.iter().filter(|(t, _)| !active.contains(t)) {
+        for token in answers.keys() {
             deps.store.mark_revoked(token, now).await?;
         }
+        outcome.tokens = (intents.len() + stayed.len()) as u64;
+        outcome.verified = intents.keys().all(|t| answers.contains_key(t));
+        outcome.stayed = stayed.into_iter().collect();
         if outcome.verified {
-            deps.store
-                .mark_gone(target.user.as_str(), target.client.as_str(), started, now)
-                .await?;
-            record(deps, target, TargetOutcome::Ok, None).await?;
+            if outcome.stayed.is_empty() {
+                deps.store.mark_gone(user, client, started, now).await?;
+            }
+            let result = if outcome.stayed.is_empty() {
+                TargetOutcome::Ok
+            } else {
+                TargetOutcome::Failed
+            };
+            let note = (!outcome.stayed.is_empty()).then(|| "exempt tokens stayed".to_owned());
+            record(deps, target, result, note.as_deref()).await?;
         } else {
             let text = last_error.unwrap_or_else(|| "tokens still listed after revocation".into());
             record(deps, target, TargetOutcome::Failed, Some(&text)).await?;
@@ -122,6 +220,112 @@ pub(super) async fn offboard_pair(
     }
     .instrument(span)
     .await
+}
+
+/// Sends one round: revoke-all when the gate allowed it, else each cleared token. The
+/// answers are keyed by token (`""` for the pair).
+async fn send(
+    okta: &OktaClient,
+    whole: Option<&Cleared>,
+    tokens: &[(String, Cleared)],
+) -> BTreeMap<String, Answer> {
+    let mut answers = BTreeMap::new();
+    if let Some(pair) = whole {
+        let result = okta.revoke(pair).await;
+        if let Err(e) = &result {
+            warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revoke-all failed; verifying anyway");
+        }
+        answers.insert(String::new(), Answer::of(&result));
+        return answers;
+    }
+    for (token, cleared) in tokens {
+        let result = match okta.revoke(cleared).await {
+            Err(e) if e.is_not_found() => Ok(okta::Revoked {
+                status: 404,
+                request_id: e.request_id().map(str::to_owned),
+            }),
+            other => other,
+        };
+        if let Err(e) = &result {
+            warn!(okta.token_id = %token, error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revocation failed; verifying anyway");
+        }
+        answers.insert(token.clone(), Answer::of(&result));
+    }
+    answers
+}
+
+/// A dry run: `planned` for what the gate would clear, `skipped_exempt` for what stays.
+async fn dry_run(
+    deps: &Deps,
+    job: &Offboarding,
+    target: &Target,
+    active: &[String],
+    outcome: &mut ClientOutcome,
+) -> Result<(), store::Error> {
+    let preview = deps
+        .gate
+        .preview_pair(target.user.as_str(), target.client.as_str(), active);
+    let rows: Vec<_> = preview
+        .iter()
+        .map(|(t, why)| match why {
+            None => audit_row(job, target, t, Mode::DryRun, RevocationState::Planned),
+            Some(why) => NewRevocation {
+                error: Some(why.clone()),
+                ..audit_row(job, target, t, Mode::DryRun, RevocationState::SkippedExempt)
+            },
+        })
+        .collect();
+    deps.store.append_revocations(&rows).await?;
+    outcome.tokens = active.len() as u64;
+    outcome.stayed = preview
+        .into_iter()
+        .filter_map(|(t, why)| why.map(|w| (t, w)))
+        .collect();
+    record(deps, target, TargetOutcome::Ok, None).await
+}
+
+/// The row of a token the gate kept: it closes the token's open intent as `withdrawn`, or
+/// records the exemption once as `skipped_exempt`.
+fn stay_row(
+    job: &Offboarding,
+    target: &Target,
+    token: &str,
+    why: &str,
+    open: Option<(i64, i64)>,
+) -> NewRevocation {
+    match open {
+        Some(open) => closing_row(job, target, token, RevocationState::Withdrawn, open, why),
+        None => NewRevocation {
+            error: Some(why.to_owned()),
+            ..audit_row(
+                job,
+                target,
+                token,
+                Mode::Enforce,
+                RevocationState::SkippedExempt,
+            )
+        },
+    }
+}
+
+/// The row that closes the open intent `(id, attempts)` of `token` in `state`, saying why.
+fn closing_row(
+    job: &Offboarding,
+    target: &Target,
+    token: &str,
+    state: RevocationState,
+    (id, attempts): (i64, i64),
+    why: &str,
+) -> NewRevocation {
+    let now = ts(Utc::now());
+    NewRevocation {
+        intent_id: Some(id),
+        attempts,
+        completed_at: Some(now.clone()),
+        verified_at: (state == RevocationState::AlreadyGone).then_some(now),
+        error: Some(why.to_owned()),
+        ..audit_row(job, target, token, Mode::Enforce, state)
+    }
 }
 
 async fn fail_listing(

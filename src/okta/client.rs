@@ -88,13 +88,6 @@ pub struct TokenPage {
     pub rate_limit: RateLimitHeaders,
 }
 
-/// The answer to a revocation (HTTP 204).
-#[derive(Debug, Clone)]
-pub struct Revoked {
-    pub status: u16,
-    pub request_id: Option<String>,
-}
-
 impl OktaClient {
     /// Builds the client. `base_url` is the org URL (`https://{yourOktaDomain}`); tests point
     /// it at the simulated org.
@@ -187,7 +180,7 @@ impl OktaClient {
         url
     }
 
-    fn tokens_url(&self, user: &UserId, client: &ClientId) -> Url {
+    pub(super) fn tokens_url(&self, user: &UserId, client: &ClientId) -> Url {
         self.url(&[
             "api",
             "v1",
@@ -266,36 +259,6 @@ impl OktaClient {
         }))
     }
 
-    /// `DELETE …/tokens/{tokenId}`: revokes one refresh token (and its access tokens).
-    /// A 404 comes back as an [`Error::Api`] for which `is_not_found()` holds.
-    pub async fn revoke_token(
-        &self,
-        user: &UserId,
-        client: &ClientId,
-        token: &TokenId,
-    ) -> Result<Revoked, Error> {
-        let mut url = self.tokens_url(user, client);
-        if let Ok(mut p) = url.path_segments_mut() {
-            p.push(token.as_str());
-        }
-        let reply = self.execute(Method::DELETE, url).await?;
-        Ok(Revoked {
-            status: reply.status.as_u16(),
-            request_id: reply.request_id,
-        })
-    }
-
-    /// `DELETE …/tokens`: revokes every refresh token of the pair.
-    pub async fn revoke_all(&self, user: &UserId, client: &ClientId) -> Result<Revoked, Error> {
-        let reply = self
-            .execute(Method::DELETE, self.tokens_url(user, client))
-            .await?;
-        Ok(Revoked {
-            status: reply.status.as_u16(),
-            request_id: reply.request_id,
-        })
-    }
-
     /// `GET /api/v1/users/{userId}/clients`: the clients the user holds tokens for.
     pub async fn list_user_clients(&self, user: &UserId) -> Result<Vec<UserClient>, Error> {
         let url = self.url(&["api", "v1", "users", user.as_str(), "clients"]);
@@ -313,7 +276,7 @@ impl OktaClient {
         let mut renewed = false;
         loop {
             let credential = self.auth.credential(&self.http, &self.stats).await?;
-            let (response, attempts) = self.send(&method, &url, &credential).await?;
+            let (response, attempts, maybe_applied) = self.send(&method, &url, &credential).await?;
             if response.status() == StatusCode::UNAUTHORIZED
                 && !renewed
                 && self.auth.unauthorized(&credential).await
@@ -321,6 +284,19 @@ impl OktaClient {
                 debug!(http.method = %method, http.path = url.path(), "access token refused; renewing it once");
                 renewed = true;
                 continue;
+            }
+            if method == Method::DELETE
+                && maybe_applied
+                && response.status() == StatusCode::NOT_FOUND
+            {
+                // An earlier attempt may have reached Okta and taken effect; the caller records
+                // the revocation as done, not as already gone.
+                return Ok(Reply {
+                    status: response.status(),
+                    headers: response.headers().clone(),
+                    request_id: Attempt::request_id(&response),
+                    body: String::new(),
+                });
             }
             return self
                 .finish(&method, &url, &credential, response, attempts)
@@ -334,14 +310,19 @@ impl OktaClient {
         method: &Method,
         url: &Url,
         credential: &Credential,
-    ) -> Result<(reqwest::Response, u32), Error> {
+    ) -> Result<(reqwest::Response, u32, bool), Error> {
         let path = url.path().to_owned();
         let bucket = bucket_of(method, &path);
+        // Whether a failed attempt may have reached Okta (a 5xx or a transport fault, not a 429).
+        let maybe_applied = std::sync::atomic::AtomicBool::new(false);
         let (result, attempts) = with_retries(
             &self.settings.retry,
             true,
             |info| self.send_once(method.clone(), url.clone(), &bucket, info, credential),
             |delay, attempt, status| {
+                if status != Some(429) {
+                    maybe_applied.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 self.stats.waited(delay.kind, delay.wait);
                 warn!(
                     http.method = %method,
@@ -356,7 +337,11 @@ impl OktaClient {
         )
         .await;
         match result {
-            Ok(response) => Ok((response, attempts)),
+            Ok(response) => Ok((
+                response,
+                attempts,
+                maybe_applied.load(std::sync::atomic::Ordering::Relaxed),
+            )),
             Err(SendError::Transport(e)) => Err(Error::Transport(e)),
             Err(SendError::Key(e)) => Err(Error::Auth {
                 reason: Box::new(super::auth::AuthError::Key(e.to_string())),

@@ -88,6 +88,15 @@ impl Error {
         }
     }
 
+    /// Okta's `errorId` from the error body, if Okta sent one: it names the failure in Okta's
+    /// System Log and in a support case.
+    pub fn error_id(&self) -> Option<&str> {
+        match self {
+            Error::Api { body, .. } => body.error_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The HTTP status Okta answered with, if any.
     pub fn status(&self) -> Option<u16> {
         match self {

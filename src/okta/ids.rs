@@ -1,33 +1,64 @@
-//! Okta identifiers as newtypes, validated on construction so that nothing but an id ever
-//! lands in a URL path segment. Okta ids are short alphanumeric strings (`00ub0oNGTSWTBKOLGLNR`,
-//! `oar579Mcp7OUsNTlo0g3`); client ids may also carry `.`, `_` and `-`.
+//! Okta identifiers as newtypes, validated on construction against a strict allow-list so
+//! that nothing but an id Okta could have sent ever lands in a URL path segment. Okta's user
+//! and token ids are short alphanumeric strings (`00ub0oNGTSWTBKOLGLNR`,
+//! `oar579Mcp7OUsNTlo0g3`); client ids may also carry `.`, `_` and `-`, but never consist of
+//! them alone: `.` and `..` are dot-segments, which URL parsing removes, so a token id `..`
+//! would turn `DELETE …/tokens/..` into `DELETE …/clients/{cid}/tokens` (revoke-all).
 
 use std::fmt;
 
 /// Why a string is not an acceptable Okta id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {kind} `{shown}`: ids are 1-128 characters of A-Z a-z 0-9 . _ -")]
+#[error("invalid {kind} `{shown}`: {rule}")]
 pub struct InvalidId {
     kind: &'static str,
     shown: String,
+    rule: &'static str,
 }
 
-fn validate(kind: &'static str, value: &str) -> Result<(), InvalidId> {
+/// The characters an id may hold besides ASCII letters and digits.
+#[derive(Clone, Copy)]
+enum Alphabet {
+    /// Letters and digits only (user and token ids).
+    Alphanumeric,
+    /// Also `.`, `_` and `-`, with at least one letter or digit (client ids).
+    ClientId,
+}
+
+impl Alphabet {
+    fn rule(self) -> &'static str {
+        match self {
+            Alphabet::Alphanumeric => "ids are 1-128 characters of A-Z a-z 0-9",
+            Alphabet::ClientId => {
+                "client ids are 1-128 characters of A-Z a-z 0-9 . _ -, with at least one letter or digit"
+            }
+        }
+    }
+}
+
+fn validate(kind: &'static str, alphabet: Alphabet, value: &str) -> Result<(), InvalidId> {
+    let allowed = |b: u8| match alphabet {
+        Alphabet::Alphanumeric => b.is_ascii_alphanumeric(),
+        Alphabet::ClientId => b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'),
+    };
     let ok = !value.is_empty()
         && value.len() <= 128
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && value.bytes().all(allowed)
+        && value.bytes().any(|b| b.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
         let shown: String = value.chars().take(40).collect();
-        Err(InvalidId { kind, shown })
+        Err(InvalidId {
+            kind,
+            shown,
+            rule: alphabet.rule(),
+        })
     }
 }
 
 macro_rules! okta_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $alphabet:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -36,7 +67,7 @@ macro_rules! okta_id {
             /// Validates and wraps an id.
             pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
                 let value = value.into();
-                validate($kind, &value)?;
+                validate($kind, $alphabet, &value)?;
                 Ok(Self(value))
             }
 
@@ -64,17 +95,20 @@ macro_rules! okta_id {
 okta_id!(
     /// An Okta user id (`00u…`).
     UserId,
-    "user id"
+    "user id",
+    Alphabet::Alphanumeric
 );
 okta_id!(
     /// An OAuth client id (`0oa…`).
     ClientId,
-    "client id"
+    "client id",
+    Alphabet::ClientId
 );
 okta_id!(
     /// A refresh token id (`oar…`), never the token value.
     TokenId,
-    "token id"
+    "token id",
+    Alphabet::Alphanumeric
 );
 
 #[cfg(test)]
@@ -90,8 +124,34 @@ mod tests {
 
     #[test]
     fn ids_that_could_escape_a_path_segment_are_refused() {
-        for bad in ["", "a/b", "..%2f", "a b", "x?y=1", "a#b", &"a".repeat(129)] {
-            assert!(UserId::new(bad).is_err(), "{bad:?} accepted");
+        let long = "a".repeat(129);
+        let bad = [
+            "",
+            ".",
+            "..",
+            "...",
+            "%2e%2e",
+            "%2E%2E",
+            ".%2e",
+            "a/b",
+            "..%2f",
+            "a b",
+            "x?y=1",
+            "a#b",
+            "a\\b",
+            "a\0b",
+            "\u{ff0e}\u{ff0e}",
+            long.as_str(),
+        ];
+        for bad in bad {
+            assert!(UserId::new(bad).is_err(), "user {bad:?} accepted");
+            assert!(ClientId::new(bad).is_err(), "client {bad:?} accepted");
+            assert!(TokenId::new(bad).is_err(), "token {bad:?} accepted");
+        }
+        for dotted in ["a.b", "a-b", "a_b"] {
+            assert!(ClientId::new(dotted).is_ok());
+            assert!(TokenId::new(dotted).is_err(), "token {dotted:?} accepted");
+            assert!(UserId::new(dotted).is_err(), "user {dotted:?} accepted");
         }
     }
 }

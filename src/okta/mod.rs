@@ -16,10 +16,12 @@ pub mod page;
 pub mod ratelimit;
 pub mod record;
 pub mod retry;
+pub mod revoke;
 pub mod stats;
 
-pub use client::{Auth, ClientSettings, OktaClient, Revoked, TokenPage, TokenPages};
+pub use client::{Auth, ClientSettings, OktaClient, TokenPage, TokenPages};
 pub use error::Error;
 pub use ids::{ClientId, TokenId, UserId};
 pub use logs::{LogEvent, LogPage, LogTarget};
 pub use model::{ObservedToken, RefreshToken, TokenStatus};
+pub use revoke::{Cleared, Revoked};

@@ -225,8 +225,14 @@ impl PolicySet {
         self.rules.is_empty()
     }
 
+    /// Whether any exemption lists token ids: then a revoke-all could take an exempt token,
+    /// and the gate revokes the pair token by token instead.
+    pub fn has_token_exemptions(&self) -> bool {
+        self.exemptions.iter().any(|e| !e.tokens.is_empty())
+    }
+
     /// The first exemption (config order) that covers `t`, as its name or what it matched.
-    pub(super) fn exemption_for(&self, t: &TokenFacts<'_>) -> Option<String> {
+    pub fn exemption_for(&self, t: &TokenFacts<'_>) -> Option<String> {
         self.exemptions.iter().find_map(|e| {
             let what = if e.users.contains(t.user_id) {
                 format!("user {}", t.user_id)

@@ -59,6 +59,7 @@ mod tests {
         let safety = SafetyConfig {
             max_revocations_per_sweep: 10,
             max_revocation_fraction: 0.5,
+            ..SafetyConfig::default()
         };
         let ok = [(10, 20), (0, 0), (5, 10), (1, 2), (0, 100)];
         for (planned, active) in ok {

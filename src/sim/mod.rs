@@ -199,6 +199,16 @@ impl SimOrg {
         self.handle.shared.store().revoked.clone()
     }
 
+    /// Revokes one token as another admin would, outside revokd (no request is served);
+    /// `false` when the org holds no such ACTIVE token.
+    pub fn revoke_out_of_band(&self, user: &str, client: &str, token: &str) -> bool {
+        let mut store = self.handle.shared.store();
+        match store.resolve(user, client) {
+            Ok(Some(pair)) => store.revoke_one(pair, token, chrono::Utc::now()),
+            _ => false,
+        }
+    }
+
     /// Counters of what the org has served so far.
     pub fn stats(&self) -> SimStats {
         self.handle.shared.stats()

@@ -20,6 +20,8 @@ pub struct DbGauges {
     pub revocations_by_state: Vec<(String, i64)>,
     /// Revocation intents by rule name and latest state (`v_revocation_policies`).
     pub revocations_by_policy: Vec<(String, String, i64)>,
+    /// Offboarding jobs by state.
+    pub jobs_by_state: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -64,8 +66,14 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
+        let jobs_by_state = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(DbGauges {
+            jobs_by_state,
             sweeps_by_status,
             last_ok_sweep_at,
             active_tokens,

@@ -2,6 +2,8 @@
 //! `irrevocable`. A sweep retries the ones that are due; a restart resolves the `pending` ones
 //! a dead process left behind.
 
+use std::collections::BTreeMap;
+
 use super::{AuditRow, Error, Store};
 
 impl Store {
@@ -13,6 +15,26 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// The open intents an offboarding job left for one pair: token → (intent id, attempts).
+    pub async fn open_job_intents(
+        &self,
+        job_id: i64,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<BTreeMap<String, (i64, i64)>, Error> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT token_id, COALESCE(intent_id, id), attempts FROM v_revocation_state
+             WHERE job_id = ? AND user_id = ? AND client_id = ? AND token_id IS NOT NULL
+               AND state IN ('pending', 'failed', 'irrevocable')",
+        )
+        .bind(job_id)
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t, id, n)| (t, (id, n))).collect())
     }
 
     /// The first row (the intent itself) of a revocation.

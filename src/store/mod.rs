@@ -3,10 +3,13 @@
 //! as ISO-8601 UTC text with milliseconds so `sqlite3` users can read and compare them.
 
 mod audit;
+mod audit_row;
 mod daemon;
 mod fault;
+mod held_jobs;
 mod ingest;
 mod intents;
+mod lease;
 mod observations;
 mod offboarding;
 mod snapshots;
@@ -29,10 +32,12 @@ use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use audit::{AuditBreak, AuditRow, GENESIS, NewRevocation, RevocationState};
+pub use audit::AuditBreak;
+pub use audit_row::{AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState};
 pub use daemon::DbGauges;
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
+pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob};
 pub use snapshots::Pruned;
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
@@ -58,6 +63,13 @@ pub enum Error {
     /// One failed transaction of the observation writer, told to each job it held.
     #[error("{0}")]
     Shared(std::sync::Arc<Error>),
+    /// Another live process holds the enforcer lease (see `gate::lease`); names it.
+    #[error("{0}")]
+    EnforcerBusy(String),
+    /// This process does not hold the enforcer lease (never took it, or lost it): the
+    /// revocation gate lets nothing through.
+    #[error("this process does not hold the enforcer lease; no revocation was sent")]
+    LeaseNotHeld,
     /// A command that only reads found no database file.
     #[error("the database file {} does not exist (fix database.url, or run a sweep or              `revokd db migrate` first)", .0.display())]
     MissingFile(PathBuf),
@@ -86,7 +98,10 @@ impl Error {
             }
             Error::MissingDirectory(_) | Error::MissingFile(_) => Some(Fault::CannotOpen),
             Error::Shared(e) => e.fault(),
-            Error::Migrate(_) | Error::WriterStopped => None,
+            Error::Migrate(_)
+            | Error::WriterStopped
+            | Error::EnforcerBusy(_)
+            | Error::LeaseNotHeld => None,
         }
     }
 }

@@ -90,6 +90,9 @@ async fn old_database(pool: &SqlitePool) {
             hash: String::new(),
             verified_at: None,
             next_attempt_at: None,
+            okta_error_id: None,
+            // The hash the code of that schema computed.
+            hash_version: 1,
         };
         row.hash = row.expected_hash();
         sqlx::query(

@@ -189,6 +189,16 @@ impl Store {
         write_target(&self.pool, result).await
     }
 
+    /// What is known of one token now.
+    pub async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, Error> {
+        Ok(
+            sqlx::query_as::<_, TokenRow>("SELECT * FROM tokens WHERE token_id = ?")
+                .bind(token_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// The known tokens of a pair, by token id.
     pub async fn tokens_of_pair(
         &self,

@@ -9,7 +9,6 @@ mod progress;
 mod reconcile;
 mod report;
 mod revoke;
-pub mod runner;
 
 use std::sync::Arc;
 
@@ -18,6 +17,7 @@ use futures::StreamExt;
 use tracing::{Instrument, info, info_span};
 
 use crate::config::{self, Config, Mode, SafetyConfig};
+use crate::gate::Gate;
 use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
 use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
@@ -51,18 +51,26 @@ pub struct Deps {
     pub max_attempts: u32,
     /// Live counters of the sweep in progress, for a terminal progress line.
     pub progress: Arc<Progress>,
+    /// The revocation gate every DELETE passes.
+    pub gate: Gate,
 }
 
 impl Deps {
     /// The sweep's dependencies as the configuration describes them, over an open store.
     pub fn from_config(config: &Config, store: Store) -> Result<Deps, config::Error> {
+        let policies = Arc::new(PolicySet::from_config(
+            &config.policies,
+            &config.exemptions,
+        )?);
         Ok(Deps {
+            gate: Gate::new(
+                store.clone(),
+                Arc::clone(&policies),
+                config.safety.enforcer_wait,
+            ),
             store,
             okta: OktaClient::from_config(&config.okta)?,
-            policies: Arc::new(PolicySet::from_config(
-                &config.policies,
-                &config.exemptions,
-            )?),
+            policies,
             safety: config.safety.clone(),
             concurrency: config.okta.concurrency,
             max_attempts: config.revocation.max_attempts,
@@ -86,9 +94,19 @@ pub async fn run_once(
     plan: &SweepPlan,
     now: DateTime<Utc>,
 ) -> Result<SweepReport, store::Error> {
+    // One process at a time revokes per database: taken before anything is recorded.
+    let lease = match plan.mode {
+        Mode::Enforce => Some(deps.gate.hold("an enforce sweep").await?),
+        Mode::DryRun => None,
+    };
     let sweep_id = deps
         .store
-        .begin_sweep(plan.trigger, plan.mode, Utc::now(), runner::current())
+        .begin_sweep(
+            plan.trigger,
+            plan.mode,
+            Utc::now(),
+            crate::runner::current(),
+        )
         .await?;
     let span = info_span!(
         "revocation_run",
@@ -96,7 +114,7 @@ pub async fn run_once(
         trigger = plan.trigger.as_str(),
         dry_run = plan.mode == Mode::DryRun
     );
-    async move {
+    let result = async move {
         let (okta, stats) = deps.okta.with_fresh_stats();
         deps.progress
             .start(plan.targets.len(), Some(std::sync::Arc::clone(&stats)));
@@ -211,7 +229,11 @@ pub async fn run_once(
         Ok(report)
     }
     .instrument(span)
-    .await
+    .await;
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
+    result
 }
 
 /// What an enforce sweep attempts: each planned token that has no open intent (as a new

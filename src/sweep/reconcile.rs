@@ -13,8 +13,9 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use super::revoke::{self, RevocationOutcome, Work};
-use super::{Deps, Planned, runner};
+use super::{Deps, Planned};
 use crate::okta::{ClientId, OktaClient, TokenId, UserId};
+use crate::runner;
 use crate::store::{self, AuditRow, NewRevocation, RevocationState, ts};
 
 /// What reconciliation did.
@@ -22,7 +23,7 @@ use crate::store::{self, AuditRow, NewRevocation, RevocationState, ts};
 pub struct Reconciled {
     pub sweeps_aborted: u64,
     pub intents_resolved: u64,
-    pub outcomes: [u64; 4],
+    pub outcomes: [u64; 5],
 }
 
 /// Closes, as `aborted`, every sweep still `running` whose process is gone; returns their ids.

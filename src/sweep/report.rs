@@ -46,6 +46,8 @@ pub struct SweepReport {
     pub reconciled: Reconciled,
     /// The database's size after the sweep (WAL truncated), in bytes.
     pub db_bytes: Option<u64>,
+    /// Revocations the gate withdrew (exempt now, no longer selected, ids refused).
+    pub withdrawn: u64,
 }
 
 impl SweepReport {
@@ -65,6 +67,7 @@ impl SweepReport {
             guard: None,
             reconciled: Reconciled::default(),
             db_bytes: None,
+            withdrawn: 0,
         }
     }
 
@@ -122,6 +125,7 @@ impl SweepReport {
                 self.counts.revocations_irrevocable += 1;
                 self.tally(&planned.rules, |t| t.failed += 1);
             }
+            RevocationOutcome::Withdrawn => self.withdrawn += 1,
         }
     }
 

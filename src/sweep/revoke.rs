@@ -6,9 +6,13 @@
 //! - 204 but the token is still listed `ACTIVE`, or any other failure: `failed` with the
 //!   error and `next_attempt_at` (exponential backoff with jitter, across sweeps), or
 //!   `irrevocable` once `revocation.max_attempts` attempts failed (tried again daily).
-//! - 404: `already_gone`, verified.
+//! - 404: `already_gone`, verified; but a 404 to a retry after a failure that may have
+//!   reached Okta is `done` (the earlier attempt took effect), with a note saying so.
+//! - The revocation gate withdrew it (exempt now, no policy selects it any more, an id Okta
+//!   could not have sent): `withdrawn` with the reason; nothing is sent.
 //!
-//! Every outcome carries the Okta request id of the DELETE that caused it.
+//! Every outcome carries the Okta request id (and, on an error, Okta's `errorId`) of the
+//! DELETE that caused it.
 
 use std::time::Duration;
 
@@ -17,7 +21,8 @@ use tracing::{Instrument, error, info_span, warn};
 
 use super::{Deps, Planned};
 use crate::config::Mode;
-use crate::okta::{self, ClientId, OktaClient, TokenId, UserId};
+use crate::gate::{Asker, TokenRequest, Verdict};
+use crate::okta::{self, Cleared, OktaClient};
 use crate::store::{self, NewRevocation, RevocationState, ts};
 
 /// How one revocation attempt ended.
@@ -31,6 +36,8 @@ pub enum RevocationOutcome {
     Failed,
     /// Failed `revocation.max_attempts` times; retried daily.
     Irrevocable,
+    /// The revocation gate withdrew it; nothing was sent.
+    Withdrawn,
 }
 
 /// A revocation to attempt: a new plan entry, or an open intent being retried.
@@ -60,18 +67,6 @@ fn after(now: DateTime<Utc>, wait: Duration) -> String {
     ts(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX))
 }
 
-fn ids(p: &Planned) -> Result<(UserId, ClientId, TokenId), okta::Error> {
-    let bad = |e: okta::ids::InvalidId| okta::Error::Refused {
-        reason: e.to_string(),
-        request_id: None,
-    };
-    Ok((
-        UserId::new(&p.user_id).map_err(bad)?,
-        ClientId::new(&p.client_id).map_err(bad)?,
-        TokenId::new(&p.token_id).map_err(bad)?,
-    ))
-}
-
 /// Attempts one revocation and appends its outcome (and, for new work, its intent first).
 pub async fn attempt(
     deps: &Deps,
@@ -85,15 +80,34 @@ pub async fn attempt(
         let mut base = p.audit_row(sweep_id, Mode::Enforce, RevocationState::Pending, &ts(Utc::now()));
         base.trigger = work.trigger;
         base.job_id = work.job_id;
+        let request = TokenRequest {
+            token_id: &p.token_id,
+            user_id: &p.user_id,
+            client_id: &p.client_id,
+            asker: Asker::from_trigger(work.trigger),
+        };
+        let cleared = match deps.gate.check_token(request, Utc::now()).await? {
+            Verdict::Cleared(cleared) => cleared,
+            Verdict::Withdrawn(reason) => {
+                warn!(reason = %reason, "revocation withdrawn by the gate; nothing sent");
+                let row = NewRevocation {
+                    intent_id: work.intent.map(|(id, _)| id),
+                    state: RevocationState::Withdrawn,
+                    completed_at: Some(ts(Utc::now())),
+                    attempts: work.intent.map_or(0, |(_, n)| n),
+                    error: Some(reason),
+                    ..base
+                };
+                deps.store.append_revocation(&row).await?;
+                return Ok(RevocationOutcome::Withdrawn);
+            }
+        };
         let (intent_id, before) = match work.intent {
             Some(open) => open,
             None => (deps.store.append_revocation(&base).await?, 0),
         };
         let attempt = before + 1;
-        let result = match ids(p) {
-            Ok((user, client, token)) => revoke_and_verify(okta, &user, &client, &token).await,
-            Err(e) => Err(e),
-        };
+        let result = revoke_and_verify(okta, &cleared).await;
         let now = Utc::now();
         let mut row = NewRevocation { intent_id: Some(intent_id), completed_at: Some(ts(now)), attempts: attempt, ..base };
         let outcome = match result {
@@ -114,14 +128,15 @@ pub async fn attempt(
             Err(e) => {
                 row.http_status = e.status().map(i64::from);
                 row.okta_request_id = e.request_id().map(str::to_owned);
+                row.okta_error_id = e.error_id().map(str::to_owned);
                 row.error = Some(e.to_string());
                 if attempt >= i64::from(deps.max_attempts) {
-                    error!(error.message = %e, attempts = attempt, "revocation irrevocable; retried daily");
+                    error!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), attempts = attempt, "revocation irrevocable; retried daily");
                     row.state = RevocationState::Irrevocable;
                     row.next_attempt_at = Some(after(now, DAY));
                     RevocationOutcome::Irrevocable
                 } else {
-                    warn!(error.message = %e, attempts = attempt, "revocation failed; will be retried");
+                    warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), attempts = attempt, "revocation failed; will be retried");
                     row.state = RevocationState::Failed;
                     row.next_attempt_at = Some(after(now, retry_after(attempt, rand::random())));
                     RevocationOutcome::Failed
@@ -135,7 +150,9 @@ pub async fn attempt(
         match outcome {
             RevocationOutcome::Done => deps.store.mark_revoked(&p.token_id, now).await?,
             RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&p.token_id, now).await?,
-            RevocationOutcome::Failed | RevocationOutcome::Irrevocable => {}
+            RevocationOutcome::Failed
+            | RevocationOutcome::Irrevocable
+            | RevocationOutcome::Withdrawn => {}
         }
         Ok(outcome)
     }
@@ -154,11 +171,20 @@ struct Revocation {
 /// DELETE, then GET to prove the token is gone. A 404 on DELETE counts as gone.
 async fn revoke_and_verify(
     okta: &OktaClient,
-    user: &UserId,
-    client: &ClientId,
-    token: &TokenId,
+    cleared: &Cleared,
 ) -> Result<Revocation, okta::Error> {
-    let revoked = match okta.revoke_token(user, client, token).await {
+    let revoked = match okta.revoke(cleared).await {
+        Ok(r) if r.earlier_attempt_took_effect() => {
+            return Ok(Revocation {
+                status: 204,
+                request_id: r.request_id,
+                verified: true,
+                note: Some(
+                    "Okta answered 404 to a retry after a failed attempt: that attempt took effect"
+                        .into(),
+                ),
+            });
+        }
         Ok(r) => r,
         Err(e) if e.is_not_found() => {
             let request_id = e.request_id().map(str::to_owned);
@@ -171,7 +197,18 @@ async fn revoke_and_verify(
         }
         Err(e) => return Err(e),
     };
-    match okta.get_token(user, client, token).await {
+    let Some(token) = cleared.token() else {
+        return Ok(Revocation {
+            status: revoked.status,
+            request_id: revoked.request_id,
+            verified: false,
+            note: None,
+        });
+    };
+    match okta
+        .get_token(cleared.user(), cleared.client(), token)
+        .await
+    {
         Ok(Some(found)) if found.token.is_active() => Err(okta::Error::Refused {
             reason: "Okta answered 204 to the revocation but still lists the token as ACTIVE"
                 .into(),

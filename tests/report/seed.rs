@@ -170,25 +170,16 @@ fn revocation(
     sweep: i64,
 ) -> NewRevocation {
     NewRevocation {
-        intent_id: None,
-        token_id: token.map(Into::into),
-        user_id: user.into(),
-        client_id: client.into(),
-        trigger: "policy",
-        policy: None,
-        reason: None,
-        mode: "enforce",
-        state,
-        requested_at: requested_at.into(),
-        completed_at: None,
-        attempts: 0,
-        http_status: None,
-        okta_request_id: None,
-        error: None,
         sweep_id: Some(sweep),
-        job_id: None,
-        verified_at: None,
-        next_attempt_at: None,
+        ..NewRevocation::new(
+            token.map(Into::into),
+            user,
+            client,
+            "policy",
+            "enforce",
+            state,
+            requested_at,
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! Which process runs a sweep: `host:pid:start` (start = the process's start time in clock
-//! ticks since boot, from `/proc`), recorded on the sweep row so that a restart can tell a
-//! sweep whose process died (its `pending` intents need reconciling) from one still running.
+//! ticks since boot, from `/proc/<pid>/stat`), recorded on the sweep row (and the enforcer
+//! lease) so that a restart can tell a sweep whose process died (its `pending` intents need
+//! reconciling) from one still running.
 
 use std::sync::OnceLock;
 
@@ -17,10 +18,14 @@ pub fn current() -> &'static str {
     })
 }
 
+/// The host name from `uname(2)`, which works where `/proc/sys` is hidden (the systemd unit's
+/// `ProcSubset=pid`): a daemon and a shell on one host name the host alike, so a live daemon
+/// never looks foreign and a dead one's runner id can be checked.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Field 22 of `/proc/<pid>/stat`: when the process started. Pids are reused; this is not.
@@ -44,7 +49,23 @@ pub fn is_alive(runner: &str) -> bool {
     let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
         return true;
     };
-    start_ticks(pid) == Some(start)
+    // kill(pid, 0) sees every process, whatever `/proc` shows (the unit's
+    // `ProtectProc=invisible` hides other users' processes there): ESRCH is the one sure "gone".
+    let exists = match i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        Some(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        None => false,
+    };
+    if !exists {
+        return false;
+    }
+    // The pid exists: it is the same process unless its start time, when readable, differs.
+    start_ticks(pid).is_none_or(|ticks| ticks == start)
 }
 
 #[cfg(test)]

@@ -1,0 +1,178 @@
+//! The enforcer lease as a process holds it: one process at a time revokes per database.
+//! The first [`Lease::hold`] of a process takes the row in `enforcer_lease` (waiting, up to
+//! `safety.enforcer_wait`, for another live holder to finish) and starts a heartbeat that
+//! renews it every third of [`TTL`]; further holds in the same process share it; when the last
+//! [`LeaseGuard`] is dropped the heartbeat stops and the row is deleted. A holder whose
+//! heartbeat is older than [`TTL`], or whose process is gone (same host), is stale and taken
+//! over. A holder that learns it lost the lease (its heartbeat found another owner) stops
+//! clearing revocations at once: [`Lease::is_held`] is false from then on.
+//!
+//! State invariants: `holders > 0` exactly while `heartbeat` is `Some`; `lost` is reset only
+//! when the lease is taken anew.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::runner;
+use crate::store::{self, LeaseAttempt, LeaseHolder, Store};
+
+/// A holder whose heartbeat is older than this is stale.
+pub const TTL: Duration = Duration::from_secs(30);
+
+/// How often a waiting enforcer asks again.
+const POLL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Default)]
+struct State {
+    holders: usize,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+/// This process's hold on the enforcer lease. Cheap to clone; clones share the hold.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    store: Store,
+    wait: Duration,
+    state: Arc<Mutex<State>>,
+    lost: Arc<AtomicBool>,
+}
+
+/// One use of the lease; the lease is given up when the last guard is dropped.
+#[derive(Debug)]
+pub struct LeaseGuard {
+    lease: Lease,
+}
+
+impl Lease {
+    /// A lease over `store`; [`Lease::hold`] waits at most `wait` for another holder.
+    pub fn new(store: Store, wait: Duration) -> Lease {
+        Lease {
+            store,
+            wait,
+            state: Arc::default(),
+            lost: Arc::default(),
+        }
+    }
+
+    /// Takes (or shares) the lease for `purpose`. Fails with [`store::Error::EnforcerBusy`]
+    /// when another live process still holds it after `safety.enforcer_wait`.
+    pub async fn hold(&self, purpose: &str) -> Result<LeaseGuard, store::Error> {
+        let mut state = self.state.lock().await;
+        if state.holders > 0 && !self.lost.load(Ordering::SeqCst) {
+            state.holders += 1;
+            return Ok(LeaseGuard {
+                lease: self.clone(),
+            });
+        }
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let owner = runner::current();
+        loop {
+            let now = Utc::now();
+            let stale_before = now - chrono::Duration::from_std(TTL).unwrap_or_default();
+            let attempt = self
+                .store
+                .take_lease(owner, purpose, now, stale_before, |o| !runner::is_alive(o))
+                .await?;
+            match attempt {
+                LeaseAttempt::Held { took_over } => {
+                    if let Some(old) = took_over {
+                        warn!(lease.previous_owner = %old.owner, lease.previous_heartbeat = %old.heartbeat_at, "took over a stale enforcer lease");
+                    }
+                    self.lost.store(false, Ordering::SeqCst);
+                    if let Some(old) = state.heartbeat.take() {
+                        old.abort();
+                    }
+                    state.heartbeat = Some(self.spawn_heartbeat(owner));
+                    state.holders += 1;
+                    return Ok(LeaseGuard {
+                        lease: self.clone(),
+                    });
+                }
+                LeaseAttempt::Busy(holder) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(store::Error::EnforcerBusy(describe(&holder)));
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    /// Whether this process holds the lease now (some guard alive, not lost).
+    pub async fn is_held(&self) -> bool {
+        self.state.lock().await.holders > 0 && !self.lost.load(Ordering::SeqCst)
+    }
+
+    fn spawn_heartbeat(&self, owner: &'static str) -> JoinHandle<()> {
+        let store = self.store.clone();
+        let lost = Arc::clone(&self.lost);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TTL / 3);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match store.renew_lease(owner, Utc::now()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        error!(
+                            "the enforcer lease was taken over by another process; no further revocation is sent"
+                        );
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => {
+                        warn!(error.message = %e, "cannot renew the enforcer lease; trying again")
+                    }
+                }
+            }
+        })
+    }
+
+    async fn release(&self) {
+        let mut state = self.state.lock().await;
+        state.holders = state.holders.saturating_sub(1);
+        if state.holders > 0 {
+            return;
+        }
+        if let Some(beat) = state.heartbeat.take() {
+            beat.abort();
+        }
+        if let Err(e) = self.store.release_lease(runner::current()).await {
+            warn!(error.message = %e, "cannot release the enforcer lease; it goes stale on its own");
+        } else {
+            info!("enforcer lease released");
+        }
+    }
+}
+
+impl LeaseGuard {
+    /// Gives this use of the lease up now (dropping the guard does the same in the background).
+    pub async fn release(self) {
+        let lease = self.lease.clone();
+        std::mem::forget(self);
+        lease.release().await;
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        let lease = self.lease.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { lease.release().await });
+        }
+    }
+}
+
+/// The holder, in words, for the message a waiting enforcer gives up with.
+fn describe(holder: &LeaseHolder) -> String {
+    format!(
+        "another revokd process ({}) is revoking with this database ({}, since {}, last heartbeat {})",
+        holder.owner, holder.purpose, holder.acquired_at, holder.heartbeat_at
+    )
+}

@@ -1,0 +1,265 @@
+//! The revocation gate: the one place every DELETE to Okta passes, whoever asks — a sweep, a
+//! retry of a failed revocation, reconciliation at start, offboarding by CLI, event hook or
+//! System Log, revoke-all included — right before it is sent. Only the gate issues the
+//! [`Cleared`] request that [`crate::okta::OktaClient::revoke`] takes. It lets a revocation
+//! through when, checked in this order:
+//!
+//! 1. this process holds the enforcer lease ([`lease`]): one process at a time revokes per
+//!    database;
+//! 2. the ids are ones Okta could have sent (the strict allow-list of [`crate::okta::ids`]):
+//!    anything else is withdrawn with the reason, never turned into another URL;
+//! 3. the configuration in force still asks for it: an exemption of the user, client or token
+//!    withdraws it; a policy revocation that no policy selects any more — decided again, now,
+//!    from the token as last recorded — is withdrawn. For revoke-all, the pair is revoked
+//!    whole only when no exemption could touch any of its tokens; otherwise token by token.
+//!
+//! The gate decides and issues; callers write the audit rows (`withdrawn` with the reason, or
+//! the intent and its outcome).
+
+pub mod lease;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::okta::{Cleared, ClientId, TokenId, UserId};
+use crate::policy::{self, Decision, PolicySet, TokenFacts};
+use crate::store::{self, Store, TokenRow};
+
+pub use lease::{Lease, LeaseGuard};
+
+/// Who asks for a revocation (`revocations.trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// A policy rule selected the token: the policies are applied again.
+    Policy,
+    /// Offboarding: exemptions are applied again, policies are not.
+    Offboard,
+    /// An operator named the token: exemptions are applied again.
+    Manual,
+}
+
+impl Asker {
+    /// From `revocations.trigger`.
+    pub fn from_trigger(trigger: &str) -> Asker {
+        match trigger {
+            "offboard" => Asker::Offboard,
+            "manual" => Asker::Manual,
+            _ => Asker::Policy,
+        }
+    }
+}
+
+/// The gate's answer for one revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it.
+    Cleared(Cleared),
+    /// Do not send it, ever: record it `withdrawn` with this reason.
+    Withdrawn(String),
+}
+
+/// One token revocation to check.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRequest<'a> {
+    pub token_id: &'a str,
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub asker: Asker,
+}
+
+/// How a whole pair may be revoked (offboarding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairPlan {
+    /// Revoke-all for the pair, when no exemption could touch any of its tokens.
+    pub whole_pair: Option<Cleared>,
+    /// Each listed token with its verdict (exempt ones withdrawn with the exemption).
+    pub tokens: Vec<(String, Verdict)>,
+}
+
+/// The gate. Cheap to clone; clones share the lease.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    store: Store,
+    policies: Arc<PolicySet>,
+    lease: Lease,
+}
+
+impl Gate {
+    /// The gate over `store` with the configuration in force.
+    pub fn new(store: Store, policies: Arc<PolicySet>, enforcer_wait: std::time::Duration) -> Gate {
+        Gate {
+            lease: Lease::new(store.clone(), enforcer_wait),
+            store,
+            policies,
+        }
+    }
+
+    /// Takes (or shares) the enforcer lease for a run that may revoke.
+    pub async fn hold(&self, purpose: &str) -> Result<LeaseGuard, store::Error> {
+        self.lease.hold(purpose).await
+    }
+
+    /// Checks one token revocation as of `now`.
+    pub async fn check_token(
+        &self,
+        req: TokenRequest<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, store::Error> {
+        self.require_lease().await?;
+        let (user, client, token) = match ids(req.user_id, req.client_id, req.token_id) {
+            Ok(ids) => ids,
+            Err(reason) => return Ok(Verdict::Withdrawn(reason)),
+        };
+        let recorded = self.store.token(req.token_id).await?;
+        let verdict = match (req.asker, recorded.as_ref()) {
+            (Asker::Policy, None) => {
+                Some("no policy selects it any more: the token is not in the database".to_owned())
+            }
+            (Asker::Policy, Some(row)) => {
+                let (scopes, mut facts) = row_facts(row);
+                facts.scopes = &scopes;
+                facts.active = row.gone_at.is_none() && row.status.as_deref() != Some("REVOKED");
+                match policy::decide(&self.policies, &facts, now) {
+                    Decision::Revoke { .. } => None,
+                    Decision::Exempt { exemption, .. } => Some(format!("exempt now ({exemption})")),
+                    Decision::Keep | Decision::Flag { .. } if !facts.active => {
+                        Some("no policy selects it any more: the token is gone".to_owned())
+                    }
+                    Decision::Keep | Decision::Flag { .. } => {
+                        Some("no policy selects it any more".to_owned())
+                    }
+                }
+            }
+            (Asker::Offboard | Asker::Manual, _) => self
+                .policies
+                .exemption_for(&bare_facts(req.token_id, req.user_id, req.client_id))
+                .map(|e| format!("exempt now ({e})")),
+        };
+        Ok(match verdict {
+            Some(reason) => Verdict::Withdrawn(reason),
+            None => Verdict::Cleared(Cleared::by_gate(user, client, Some(token))),
+        })
+    }
+
+    /// What [`Gate::check_pair`] would keep, without the lease (a dry run): each token with
+    /// why it stays, or `None` when it would be revoked.
+    pub fn preview_pair(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        tokens: &[String],
+    ) -> Vec<(String, Option<String>)> {
+        tokens
+            .iter()
+            .map(|token| {
+                let why = match ids(user_id, client_id, token) {
+                    Err(reason) => Some(reason),
+                    Ok(_) => self
+                        .policies
+                        .exemption_for(&bare_facts(token, user_id, client_id))
+                        .map(|e| format!("exempt ({e})")),
+                };
+                (token.clone(), why)
+            })
+            .collect()
+    }
+
+    /// Checks an offboarding of one pair whose ACTIVE tokens are `tokens`.
+    pub async fn check_pair(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        tokens: &[String],
+    ) -> Result<PairPlan, store::Error> {
+        self.require_lease().await?;
+        let mut plan = PairPlan {
+            whole_pair: None,
+            tokens: Vec::with_capacity(tokens.len()),
+        };
+        let pair = pair_ids(user_id, client_id);
+        for (token, why) in self.preview_pair(user_id, client_id, tokens) {
+            let verdict = match (why, ids(user_id, client_id, &token)) {
+                (None, Ok((user, client, id))) => {
+                    Verdict::Cleared(Cleared::by_gate(user, client, Some(id)))
+                }
+                (Some(why), _) => Verdict::Withdrawn(why),
+                (None, Err(reason)) => Verdict::Withdrawn(reason),
+            };
+            plan.tokens.push((token, verdict));
+        }
+        let all_cleared = plan
+            .tokens
+            .iter()
+            .all(|(_, v)| matches!(v, Verdict::Cleared(_)));
+        if let Ok((user, client)) = pair
+            && all_cleared
+            && !self.policies.has_token_exemptions()
+        {
+            plan.whole_pair = Some(Cleared::by_gate(user, client, None));
+        }
+        Ok(plan)
+    }
+
+    async fn require_lease(&self) -> Result<(), store::Error> {
+        if self.lease.is_held().await {
+            Ok(())
+        } else {
+            Err(store::Error::LeaseNotHeld)
+        }
+    }
+}
+
+fn refused(e: &crate::okta::ids::InvalidId) -> String {
+    format!("refused: {e}; nothing was sent")
+}
+
+/// The typed pair, or why its ids are not ones Okta could have sent.
+fn pair_ids(user: &str, client: &str) -> Result<(UserId, ClientId), String> {
+    Ok((
+        UserId::new(user).map_err(|e| refused(&e))?,
+        ClientId::new(client).map_err(|e| refused(&e))?,
+    ))
+}
+
+/// The typed ids of one token revocation, or why they are not ones Okta could have sent.
+fn ids(user: &str, client: &str, token: &str) -> Result<(UserId, ClientId, TokenId), String> {
+    let (user, client) = pair_ids(user, client)?;
+    Ok((user, client, TokenId::new(token).map_err(|e| refused(&e))?))
+}
+
+fn bare_facts<'a>(token_id: &'a str, user_id: &'a str, client_id: &'a str) -> TokenFacts<'a> {
+    TokenFacts {
+        token_id,
+        user_id,
+        client_id,
+        active: true,
+        scopes: &[],
+        created: None,
+        last_updated: None,
+        expires_at: None,
+    }
+}
+
+/// The token's facts as last recorded (scopes returned beside, since facts borrow them).
+fn row_facts(row: &TokenRow) -> (Vec<String>, TokenFacts<'_>) {
+    let parse = |t: Option<&str>| {
+        t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
+    let facts = TokenFacts {
+        token_id: &row.token_id,
+        user_id: &row.user_id,
+        client_id: &row.client_id,
+        active: true,
+        scopes: &[],
+        created: parse(row.created_at.as_deref()),
+        last_updated: parse(row.last_updated_at.as_deref()),
+        expires_at: parse(row.expires_at.as_deref()),
+    };
+    (scopes, facts)
+}
+
+#[cfg(test)]
+mod tests;

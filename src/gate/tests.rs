@@ -1,0 +1,239 @@
+//! The gate's decisions against a real database, and the structural rule that nothing but the
+//! gate issues a [`Cleared`] request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::{Asker, Gate, TokenRequest, Verdict};
+use crate::config::{ExemptionConfig, PolicyConfig};
+use crate::policy::PolicySet;
+use crate::store::{self, Store};
+
+const USER: &str = "00u1";
+const CLIENT: &str = "0oa1";
+
+/// A gate with one rule (tokens older than 30 days) and `exemptions`, over a store that knows
+/// token `oarOld` (created a year ago) and `oarNew` (created now).
+async fn gate(pool: sqlx::SqlitePool, exemptions: Vec<ExemptionConfig>) -> Gate {
+    let store = Store::from_pool(pool).await.unwrap();
+    let year_ago = store::ts(Utc::now() - chrono::Duration::days(365));
+    let now = store::ts(Utc::now());
+    for (token, created) in [("oarOld", &year_ago), ("oarNew", &now)] {
+        sqlx::query(
+            "INSERT INTO tokens (token_id, user_id, client_id, status, created_at, first_seen_at, last_seen_at)
+             VALUES (?, ?, ?, 'ACTIVE', ?, ?, ?)",
+        )
+        .bind(token)
+        .bind(USER)
+        .bind(CLIENT)
+        .bind(created)
+        .bind(&now)
+        .bind(&now)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    let rules = [PolicyConfig {
+        name: "older-than-30d".into(),
+        older_than: Some(Duration::from_secs(30 * 86_400)),
+        ..PolicyConfig::default()
+    }];
+    let policies = PolicySet::from_config(&rules, &exemptions).unwrap();
+    Gate::new(store, Arc::new(policies), Duration::ZERO)
+}
+
+fn request(token: &str, asker: Asker) -> TokenRequest<'_> {
+    TokenRequest {
+        token_id: token,
+        user_id: USER,
+        client_id: CLIENT,
+        asker,
+    }
+}
+
+fn withdrawn(v: &Verdict) -> &str {
+    match v {
+        Verdict::Withdrawn(why) => why,
+        Verdict::Cleared(c) => panic!("cleared {c:?}"),
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn nothing_is_cleared_without_the_enforcer_lease(pool: sqlx::SqlitePool) {
+    let gate = gate(pool, vec![]).await;
+    let refused = gate
+        .check_token(request("oarOld", Asker::Policy), Utc::now())
+        .await;
+    assert!(
+        matches!(refused, Err(store::Error::LeaseNotHeld)),
+        "{refused:?}"
+    );
+    let pair = gate.check_pair(USER, CLIENT, &["oarOld".into()]).await;
+    assert!(matches!(pair, Err(store::Error::LeaseNotHeld)));
+    let lease = gate.hold("test").await.unwrap();
+    let verdict = gate
+        .check_token(request("oarOld", Asker::Policy), Utc::now())
+        .await
+        .unwrap();
+    assert!(matches!(verdict, Verdict::Cleared(_)));
+    lease.release().await;
+    assert!(
+        gate.check_token(request("oarOld", Asker::Policy), Utc::now())
+            .await
+            .is_err()
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn ids_okta_could_not_have_sent_are_refused(pool: sqlx::SqlitePool) {
+    let gate = gate(pool, vec![]).await;
+    let _lease = gate.hold("test").await.unwrap();
+    for bad in ["..", ".", "%2e%2e", "a/b"] {
+        for asker in [Asker::Policy, Asker::Offboard] {
+            let v = gate
+                .check_token(request(bad, asker), Utc::now())
+                .await
+                .unwrap();
+            assert!(
+                withdrawn(&v).starts_with("refused: invalid token id"),
+                "{bad}: {v:?}"
+            );
+        }
+    }
+    let plan = gate
+        .check_pair(USER, CLIENT, &["..".into(), "oarOld".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.whole_pair, None,
+        "a pair with a refused id is never revoked whole"
+    );
+    assert!(withdrawn(&plan.tokens[0].1).starts_with("refused"));
+    let Verdict::Cleared(c) = &plan.tokens[1].1 else {
+        panic!("{:?}", plan.tokens[1])
+    };
+    assert_eq!(c.token().map(|t| t.as_str()), Some("oarOld"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_policy_revocation_is_decided_again_now(pool: sqlx::SqlitePool) {
+    let gate = gate(pool, vec![]).await;
+    let _lease = gate.hold("test").await.unwrap();
+    let now = Utc::now();
+    assert!(matches!(
+        gate.check_token(request("oarOld", Asker::Policy), now)
+            .await
+            .unwrap(),
+        Verdict::Cleared(_)
+    ));
+    let v = gate
+        .check_token(request("oarNew", Asker::Policy), now)
+        .await
+        .unwrap();
+    assert_eq!(withdrawn(&v), "no policy selects it any more");
+    let v = gate
+        .check_token(request("oarUnknown", Asker::Policy), now)
+        .await
+        .unwrap();
+    assert!(withdrawn(&v).contains("not in the database"));
+    // Offboarding does not ask the policies: a new token is revoked all the same.
+    assert!(matches!(
+        gate.check_token(request("oarNew", Asker::Offboard), now)
+            .await
+            .unwrap(),
+        Verdict::Cleared(_)
+    ));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn exemptions_win_for_every_asker_and_for_revoke_all(pool: sqlx::SqlitePool) {
+    let by_user = ExemptionConfig {
+        name: Some("break-glass".into()),
+        users: vec![USER.into()],
+        ..ExemptionConfig::default()
+    };
+    let gate = gate(pool, vec![by_user]).await;
+    let _lease = gate.hold("test").await.unwrap();
+    for asker in [Asker::Policy, Asker::Offboard, Asker::Manual] {
+        let v = gate
+            .check_token(request("oarOld", asker), Utc::now())
+            .await
+            .unwrap();
+        assert!(withdrawn(&v).contains("break-glass"), "{asker:?}: {v:?}");
+    }
+    let plan = gate
+        .check_pair(USER, CLIENT, &["oarOld".into(), "oarNew".into()])
+        .await
+        .unwrap();
+    assert_eq!(plan.whole_pair, None);
+    assert!(
+        plan.tokens
+            .iter()
+            .all(|(_, v)| matches!(v, Verdict::Withdrawn(_)))
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_token_exemption_turns_revoke_all_into_one_by_one(pool: sqlx::SqlitePool) {
+    let by_token = ExemptionConfig {
+        tokens: vec!["oarKeep".into()],
+        ..ExemptionConfig::default()
+    };
+    let gate = gate(pool.clone(), vec![by_token]).await;
+    let _lease = gate.hold("test").await.unwrap();
+    let plan = gate
+        .check_pair(USER, CLIENT, &["oarOld".into(), "oarKeep".into()])
+        .await
+        .unwrap();
+    assert_eq!(plan.whole_pair, None);
+    assert!(matches!(plan.tokens[0].1, Verdict::Cleared(_)));
+    assert!(withdrawn(&plan.tokens[1].1).contains("oarKeep"));
+    // The same pair with no exemption of any token may be revoked whole.
+    let open = Gate::new(
+        gate.store.clone(),
+        Arc::new(PolicySet::from_config(&[], &[]).unwrap()),
+        Duration::ZERO,
+    );
+    let _lease = open.hold("test").await.unwrap();
+    let plan = open
+        .check_pair(USER, CLIENT, &["oarOld".into()])
+        .await
+        .unwrap();
+    let whole = plan.whole_pair.expect("revoke-all");
+    assert_eq!(whole.token(), None);
+}
+
+/// Walks `src/`: `Cleared::by_gate` is called only in the gate (and in test modules, which do
+/// not ship), so every DELETE revokd can send has passed the gate.
+#[test]
+fn only_the_gate_issues_cleared_requests() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let shown = path.display().to_string();
+            let allowed = shown.contains("/src/gate/")
+                || name.starts_with("tests")
+                || shown.ends_with("/src/okta/revoke.rs");
+            if text.contains(&["by", "_gate("].concat()) && !allowed {
+                found.push(shown);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    assert!(
+        found.is_empty(),
+        "Cleared issued outside the revocation gate: {found:?}"
+    );
+}

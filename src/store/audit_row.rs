@@ -1,0 +1,290 @@
+//! One `revocations` record: the states a revocation passes through, the row to append and
+//! the row as stored, and the hash each row carries. Hash version 2 covers every column of
+//! the table but `hash` itself, by name (a test compares the list with the table, so a column
+//! added later and not hashed fails it); version 1 is the older encoding, which left out
+//! `verified_at` and `next_attempt_at` and is kept only to verify rows written before them.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of the first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash version new rows are written with.
+pub const HASH_VERSION: i64 = 2;
+
+/// The states a revocation passes through (`revocations.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationState {
+    /// Dry-run: would have been revoked.
+    Planned,
+    /// Intent committed before the DELETE.
+    Pending,
+    /// Okta answered 204.
+    Done,
+    /// Okta answered 404: the token was already gone.
+    AlreadyGone,
+    /// The DELETE failed; may be retried.
+    Failed,
+    /// Failed too many times.
+    Irrevocable,
+    /// An exemption won over the matching rules.
+    SkippedExempt,
+    /// The blast-radius guard tripped.
+    SkippedSafety,
+    /// The revocation gate closed it before any DELETE: exempt now, no policy selects it any
+    /// more, or its id is not one Okta could have sent. Never sent.
+    Withdrawn,
+}
+
+impl RevocationState {
+    /// Every state, for exhaustive checks.
+    pub const ALL: [RevocationState; 9] = [
+        RevocationState::Planned,
+        RevocationState::Pending,
+        RevocationState::Done,
+        RevocationState::AlreadyGone,
+        RevocationState::Failed,
+        RevocationState::Irrevocable,
+        RevocationState::SkippedExempt,
+        RevocationState::SkippedSafety,
+        RevocationState::Withdrawn,
+    ];
+
+    /// The spelling stored in `revocations.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationState::Planned => "planned",
+            RevocationState::Pending => "pending",
+            RevocationState::Done => "done",
+            RevocationState::AlreadyGone => "already_gone",
+            RevocationState::Failed => "failed",
+            RevocationState::Irrevocable => "irrevocable",
+            RevocationState::SkippedExempt => "skipped_exempt",
+            RevocationState::SkippedSafety => "skipped_safety",
+            RevocationState::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// The state stored as `text`, if it is one.
+    pub fn parse(text: &str) -> Option<RevocationState> {
+        RevocationState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+
+    /// An open intent: the revocation may still be sent.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            RevocationState::Pending | RevocationState::Failed | RevocationState::Irrevocable
+        )
+    }
+}
+
+/// A row to append.
+#[derive(Debug, Clone)]
+pub struct NewRevocation {
+    /// The intent (first row) this row continues; `None` for an intent.
+    pub intent_id: Option<i64>,
+    /// `None` for a revoke-all of the pair.
+    pub token_id: Option<String>,
+    pub user_id: String,
+    pub client_id: String,
+    /// `policy`, `offboard` or `manual`.
+    pub trigger: &'static str,
+    /// Comma-separated names of the matching rules.
+    pub policy: Option<String>,
+    pub reason: Option<String>,
+    /// `dry-run` or `enforce`.
+    pub mode: &'static str,
+    pub state: RevocationState,
+    pub requested_at: String,
+    pub completed_at: Option<String>,
+    pub attempts: i64,
+    pub http_status: Option<i64>,
+    pub okta_request_id: Option<String>,
+    /// Okta's `errorId` of the error response that caused this row.
+    pub okta_error_id: Option<String>,
+    pub error: Option<String>,
+    pub sweep_id: Option<i64>,
+    pub job_id: Option<i64>,
+    /// When Okta confirmed the token gone.
+    pub verified_at: Option<String>,
+    /// For `failed` / `irrevocable`: when to try again.
+    pub next_attempt_at: Option<String>,
+}
+
+impl NewRevocation {
+    /// A row about `token_id` (or, with `None`, the whole pair) with every optional field
+    /// empty; fill in the rest with struct update syntax.
+    pub fn new(
+        token_id: Option<String>,
+        user_id: impl Into<String>,
+        client_id: impl Into<String>,
+        trigger: &'static str,
+        mode: &'static str,
+        state: RevocationState,
+        requested_at: impl Into<String>,
+    ) -> Self {
+        NewRevocation {
+            intent_id: None,
+            token_id,
+            user_id: user_id.into(),
+            client_id: client_id.into(),
+            trigger,
+            policy: None,
+            reason: None,
+            mode,
+            state,
+            requested_at: requested_at.into(),
+            completed_at: None,
+            attempts: 0,
+            http_status: None,
+            okta_request_id: None,
+            okta_error_id: None,
+            error: None,
+            sweep_id: None,
+            job_id: None,
+            verified_at: None,
+            next_attempt_at: None,
+        }
+    }
+
+    /// The stored row this becomes as record `id` after `prev_hash`, hash included.
+    pub(super) fn into_row(self, id: i64, prev_hash: String) -> AuditRow {
+        let mut row = AuditRow {
+            id,
+            intent_id: self.intent_id,
+            token_id: self.token_id,
+            user_id: self.user_id,
+            client_id: self.client_id,
+            trigger: self.trigger.to_owned(),
+            policy: self.policy,
+            reason: self.reason,
+            mode: self.mode.to_owned(),
+            state: self.state.as_str().to_owned(),
+            requested_at: self.requested_at,
+            completed_at: self.completed_at,
+            attempts: self.attempts,
+            http_status: self.http_status,
+            okta_request_id: self.okta_request_id,
+            error: self.error,
+            sweep_id: self.sweep_id,
+            job_id: self.job_id,
+            prev_hash,
+            hash: String::new(),
+            verified_at: self.verified_at,
+            next_attempt_at: self.next_attempt_at,
+            okta_error_id: self.okta_error_id,
+            hash_version: HASH_VERSION,
+        };
+        row.hash = row.expected_hash();
+        row
+    }
+}
+
+/// A `revocations` row as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub intent_id: Option<i64>,
+    pub token_id: Option<String>,
+    pub user_id: String,
+    pub client_id: String,
+    pub trigger: String,
+    pub policy: Option<String>,
+    pub reason: Option<String>,
+    pub mode: String,
+    pub state: String,
+    pub requested_at: String,
+    pub completed_at: Option<String>,
+    pub attempts: i64,
+    pub http_status: Option<i64>,
+    pub okta_request_id: Option<String>,
+    pub error: Option<String>,
+    pub sweep_id: Option<i64>,
+    pub job_id: Option<i64>,
+    pub prev_hash: String,
+    pub hash: String,
+    pub verified_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub okta_error_id: Option<String>,
+    /// Which encoding `hash` uses (see the module docs).
+    pub hash_version: i64,
+}
+
+impl AuditRow {
+    /// The row's state, if it is a known one.
+    pub fn state(&self) -> Option<RevocationState> {
+        RevocationState::parse(&self.state)
+    }
+
+    /// Every column but `hash`, by name, as hash version 2 encodes them.
+    pub fn hashed_columns(&self) -> [(&'static str, Value); 23] {
+        [
+            ("id", json!(self.id)),
+            ("intent_id", json!(self.intent_id)),
+            ("token_id", json!(self.token_id)),
+            ("user_id", json!(self.user_id)),
+            ("client_id", json!(self.client_id)),
+            ("trigger", json!(self.trigger)),
+            ("policy", json!(self.policy)),
+            ("reason", json!(self.reason)),
+            ("mode", json!(self.mode)),
+            ("state", json!(self.state)),
+            ("requested_at", json!(self.requested_at)),
+            ("completed_at", json!(self.completed_at)),
+            ("attempts", json!(self.attempts)),
+            ("http_status", json!(self.http_status)),
+            ("okta_request_id", json!(self.okta_request_id)),
+            ("error", json!(self.error)),
+            ("sweep_id", json!(self.sweep_id)),
+            ("job_id", json!(self.job_id)),
+            ("prev_hash", json!(self.prev_hash)),
+            ("verified_at", json!(self.verified_at)),
+            ("next_attempt_at", json!(self.next_attempt_at)),
+            ("okta_error_id", json!(self.okta_error_id)),
+            ("hash_version", json!(self.hash_version)),
+        ]
+    }
+
+    /// The hash this row must carry under its `hash_version`; `None` for an unknown version.
+    pub fn expected_hash(&self) -> String {
+        let canonical = match self.hash_version {
+            1 => self.v1_encoding(),
+            _ => Value::Array(
+                self.hashed_columns()
+                    .into_iter()
+                    .map(|(name, value)| json!([name, value]))
+                    .collect(),
+            ),
+        };
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
+    /// Version 1: a JSON array of the columns the first schema had, in order.
+    fn v1_encoding(&self) -> Value {
+        json!([
+            self.id,
+            self.intent_id,
+            self.token_id,
+            self.user_id,
+            self.client_id,
+            self.trigger,
+            self.policy,
+            self.reason,
+            self.mode,
+            self.state,
+            self.requested_at,
+            self.completed_at,
+            self.attempts,
+            self.http_status,
+            self.okta_request_id,
+            self.error,
+            self.sweep_id,
+            self.job_id,
+            self.prev_hash
+        ])
+    }
+}

@@ -1,0 +1,84 @@
+//! The offboarding breaker's SQL: how many users automatic jobs (event hook, System Log)
+//! started offboarding in a window, holding a job (`held`), and releasing held jobs (back to
+//! `queued`, with `released_at` set so the breaker lets them through).
+
+use chrono::{DateTime, Utc};
+
+use super::{Error, JobRow, Store, ts};
+
+impl Store {
+    /// Distinct users whose automatic offboarding started at or after `since`, other than
+    /// job `except`; and whether `user_id` is among them.
+    pub async fn automatic_users_since(
+        &self,
+        since: DateTime<Utc>,
+        except: i64,
+        user_id: &str,
+    ) -> Result<(u64, bool), Error> {
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT user_id FROM offboarding_jobs
+             WHERE source IN ('event_hook', 'system_log') AND started_at >= ? AND id != ?
+               AND state != 'held'",
+        )
+        .bind(ts(since))
+        .bind(except)
+        .fetch_all(&self.pool)
+        .await?;
+        let known = users.iter().any(|u| u == user_id);
+        Ok((users.len() as u64, known))
+    }
+
+    /// Holds a claimed job: it waits for `revokd offboard release`.
+    pub async fn hold_job(&self, id: i64, why: &str) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE offboarding_jobs SET state = 'held', runner = NULL, error = ? WHERE id = ?",
+        )
+        .bind(why)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Lets held jobs run: the ones named, or every held job when `ids` is empty. Returns the
+    /// jobs released.
+    pub async fn release_held_jobs(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobRow>, Error> {
+        let held: Vec<JobRow> = sqlx::query_as(
+            "SELECT id, user_id, source, event_id, event_type, reason, state, created_at,
+                started_at, finished_at, next_attempt_at, attempts, runner, error
+             FROM offboarding_jobs WHERE state = 'held' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut released = Vec::new();
+        for job in held
+            .into_iter()
+            .filter(|j| ids.is_empty() || ids.contains(&j.id))
+        {
+            sqlx::query(
+                "UPDATE offboarding_jobs SET state = 'queued', released_at = ?, error = NULL,
+                    next_attempt_at = NULL WHERE id = ? AND state = 'held'",
+            )
+            .bind(ts(now))
+            .bind(job.id)
+            .execute(&self.pool)
+            .await?;
+            released.push(job);
+        }
+        Ok(released)
+    }
+
+    /// Whether `revokd offboard release` let job `id` through the breaker.
+    pub async fn job_released(&self, id: i64) -> Result<bool, Error> {
+        let at: Option<Option<String>> =
+            sqlx::query_scalar("SELECT released_at FROM offboarding_jobs WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(at.flatten().is_some())
+    }
+}
