@@ -17,6 +17,7 @@
 //!
 //! Options after `--`: `--runs N` (default 3), `--only a|b|c|d|e`, `--skip-1m`.
 
+#[path = "revokd/storage.rs"]
 mod storage;
 
 use std::ffi::OsStr;
