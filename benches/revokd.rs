@@ -3,7 +3,9 @@
 //!
 //! (a) rate budget: a sweep of 2,000 pairs (~20k tokens) against a simulated org limited to
 //!     600 requests per window per bucket, max_share 0.5, with a short window so a run takes
-//!     well under a minute: wall ÷ ideal, 429s served, requests ÷ the minimum.
+//!     well under a minute: wall ÷ ideal, 429s served, requests ÷ the minimum; once with a
+//!     bucket per method and path template, once with GETs and DELETEs under
+//!     `/api/v1/users/{id}/clients` sharing one bucket.
 //! (b) ingest: 100k and 1M tokens, no rate limit: tokens per second into SQLite and peak RSS.
 //!     The sweep runs in a child process (this binary again) so the simulated org's own memory,
 //!     in the parent, is not counted. Then, for scale, the store alone: as many observations,
@@ -29,7 +31,7 @@ use chrono::{DateTime, Utc};
 use revokd::config::{Config, ExemptionConfig, Mode, PolicyConfig};
 use revokd::okta::{ClientId, UserId};
 use revokd::policy::{PolicySet, TokenFacts, decide};
-use revokd::sim::{SimConfig, SimOrg};
+use revokd::sim::{BucketModel, SimConfig, SimOrg};
 use revokd::store::{Store, TokenObservation, Trigger};
 use revokd::sweep::{Deps, SweepPlan, Target, run_once};
 use secrecy::SecretString;
@@ -57,7 +59,8 @@ fn main() {
         .build()
         .expect("runtime");
     if want("a") {
-        rt.block_on(rate_budget(runs));
+        rt.block_on(rate_budget(runs, BucketModel::PerRoute));
+        rt.block_on(rate_budget(runs, BucketModel::SharedUserClients));
     }
     if want("b") {
         rt.block_on(ingest(runs, args.iter().any(|a| a == "--skip-1m")));
@@ -125,12 +128,16 @@ fn minimum_requests(org: &SimOrg) -> u64 {
         .sum()
 }
 
-async fn rate_budget(runs: usize) {
+async fn rate_budget(runs: usize, model: BucketModel) {
     let window = Duration::from_secs(6);
     let limit = 600;
     let share = 0.5;
+    let buckets = match model {
+        BucketModel::PerRoute => "a bucket per method and path template",
+        BucketModel::SharedUserClients => "one bucket for /api/v1/users/{id}/clients…",
+    };
     println!(
-        "\n(a) rate budget: 2,000 pairs, sim limit {limit} per {} s window per bucket, max_share {share}",
+        "\n(a) rate budget: 2,000 pairs, sim limit {limit} per {} s window per bucket, max_share {share}, {buckets}",
         window.as_secs()
     );
     println!(
@@ -148,6 +155,7 @@ async fn rate_budget(runs: usize) {
             api_token: TOKEN.into(),
             rate_limit_per_window: limit,
             window,
+            bucket_model: model,
             record_requests: false,
             ..SimConfig::default()
         })
@@ -182,7 +190,7 @@ async fn rate_budget(runs: usize) {
         req_ratio.push(report.counts.http_requests as f64 / minimum as f64);
     }
     println!(
-        "median: wall/ideal {:.3} (target ≤ 1.10) · 429s served {:.0} (target 0) · requests/minimum {:.3} (target 1.000)",
+        "median ({model:?}): wall/ideal {:.3} (target ≤ 1.10) · 429s served {:.0} (target 0) · requests/minimum {:.3} (target 1.000)",
         median(ratios),
         median(r429),
         median(req_ratio)

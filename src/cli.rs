@@ -12,13 +12,20 @@ use crate::telemetry::LogFormat;
 /// policy selects (dry-run by default), and keeps a tamper-evident audit trail.
 ///
 /// Exit codes: 0 success; 3 finished with failures (some targets or revocations failed, the
-/// safety guard tripped, or the audit chain is broken); 78 bad configuration; 1 other errors.
+/// safety guard tripped, or the audit chain is broken; for `status`, something needs
+/// attention); 69 Okta could not be reached at all (DNS, connect, TLS); 77 Okta refused the
+/// credentials; 78 bad configuration; 1 other errors. A closed stdout pipe ends quietly with 0.
 #[derive(Debug, Parser)]
 #[command(name = "revokd", version, propagate_version = true)]
 pub struct Cli {
     /// Configuration file (TOML). Environment variables REVOKD_… (with __ for nesting) override it.
     #[arg(long, global = true, env = "REVOKD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// The database, overriding `database.url`: a sqlx SQLite URL (`sqlite://revokd.db`) or a
+    /// file path. For `revokd demo`, where the demo database goes (default revokd-demo.db).
+    #[arg(long, global = true, value_name = "URL|FILE")]
+    pub db: Option<String>,
 
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
@@ -75,14 +82,66 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// A full pass against a built-in simulated Okta org: nothing to set up. Runs a dry-run
-    /// sweep, then an enforce sweep with the example policies, into ./revokd-demo.db.
+    /// sweep, then an enforce sweep with the example policies, into ./revokd-demo.db (or
+    /// --db), and writes the configuration it used beside it (revokd-demo.toml). Refuses to
+    /// replace an earlier demo unless --force.
     Demo(DemoArgs),
-    /// A compliance report from the database (no Okta calls): inventory, revocations, policies,
-    /// sweeps or exposure.
+    /// A compliance report from the database (no Okta calls, no Okta settings needed):
+    /// inventory, revocations, policies, sweeps or exposure; or `overview`, one HTML page of
+    /// charts.
     ///
     /// Times (T) are RFC 3339 (2026-07-01T00:00:00Z), a date (2026-07-01, meaning 00:00 UTC) or
     /// a duration back from now (30d, 12h).
     Report(ReportArgs),
+    /// How things stand, from the database alone (no Okta settings needed): the last sweeps
+    /// with status and duration, pending / failed / irrevocable revocations, offboarding jobs
+    /// by state, the audit chain's head and whether it verifies, the database's size, and,
+    /// when a configuration file is given, the daemon's next scheduled runs.
+    ///
+    /// Exit 3 when something needs attention: irrevocable revocations, failed or held
+    /// offboarding jobs, a last finished sweep that failed, or a broken audit chain.
+    Status(StatusArgs),
+    /// Print the shell completion script for bash, zsh or fish on stdout, e.g.
+    /// `revokd completions bash > /usr/share/bash-completion/completions/revokd`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write the manual pages, generated from these definitions: `revokd.1` and one page per
+    /// subcommand (`revokd-sweep.1`, `revokd-config-check.1`, …) into DIR, or `revokd.1`
+    /// alone on stdout.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write every page into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `revokd status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+/// How `revokd status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// Aligned text for people.
+    Table,
+    /// One JSON object for scripts.
+    Json,
+}
+
+/// Shells `revokd completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// `revokd sweep`.
@@ -165,20 +224,25 @@ pub enum AuditCommand {
     },
 }
 
-/// `revokd demo`.
+/// `revokd demo`. The database is `--db` (default `revokd-demo.db`); its configuration is
+/// written beside it, with the extension `.toml`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Where the demo database goes.
-    #[arg(long, default_value = "revokd-demo.db", value_name = "FILE")]
-    pub db: PathBuf,
+    /// Replace an existing demo database (and its configuration) instead of refusing.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `revokd report`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ReportArgs {
+    /// The one-page overview instead of a table (`revokd report overview --help`).
+    #[command(subcommand)]
+    pub page: Option<ReportPage>,
     /// Which report.
-    #[arg(value_enum)]
-    pub kind: report::Kind,
+    #[arg(value_enum, required = true)]
+    pub kind: Option<report::Kind>,
     /// Start of the window, inclusive (revocations, policies, sweeps).
     #[arg(long, value_name = "T")]
     pub since: Option<TimeArg>,
@@ -197,4 +261,31 @@ pub struct ReportArgs {
     /// Joins scopes and rule names within one table or CSV cell (JSON uses arrays).
     #[arg(long, default_value = report::DEFAULT_SCOPE_DELIMITER, value_name = "TEXT")]
     pub scope_delimiter: String,
+}
+
+/// `revokd report overview`.
+#[derive(Debug, Subcommand)]
+pub enum ReportPage {
+    /// One page of charts (HTML), or its numbers (JSON).
+    ///
+    /// The page is self-contained (no scripts, fonts or styles from elsewhere; prints to
+    /// PDF) with charts: active tokens by client and age band and by scope risk, revocations
+    /// over time and by rule and outcome, exposure per age rule, and the open problems
+    /// (failed and irrevocable revocations, held or failed offboarding, the last sweeps, the
+    /// audit chain). Every figure names the view it comes from.
+    Overview(OverviewArgs),
+}
+
+/// `revokd report overview`.
+#[derive(Debug, Args)]
+pub struct OverviewArgs {
+    /// Start of the window for revocations and sweeps, inclusive (tokens are as of now).
+    #[arg(long, value_name = "T")]
+    pub since: Option<TimeArg>,
+    /// `html` (the page) or `json` (the same numbers).
+    #[arg(long, value_enum, default_value_t = report::overview::OverviewFormat::Html)]
+    pub format: report::overview::OverviewFormat,
+    /// Write to FILE atomically (temp file + rename) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

@@ -1,8 +1,11 @@
 //! `revokd demo`: a full pass with nothing to set up. Starts a simulated Okta org in-process
 //! (loopback only), points a configuration built from the example file at it, and runs a
-//! dry-run sweep followed by an enforce sweep into a fresh SQLite file.
+//! dry-run sweep followed by an enforce sweep into a fresh SQLite file, beside which it writes
+//! the configuration it used (so reports on the demo database decide with the same policies)
+//! and the overview page of that database. Never replaces an earlier demo's files unless told
+//! to.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -42,6 +45,52 @@ pub struct DemoOutcome {
     pub enforce: SweepReport,
     pub database_url: String,
     pub safety: crate::config::SafetyConfig,
+    /// Where the configuration it used was written.
+    pub config_path: PathBuf,
+    /// The overview page of the demo database ([`overview_path`]).
+    pub overview: PathBuf,
+}
+
+/// The demo's configuration file: the database's path with the extension `.toml`
+/// (`revokd-demo.db` → `revokd-demo.toml`).
+pub fn config_path(db_path: &Path) -> PathBuf {
+    db_path.with_extension("toml")
+}
+
+/// The configuration as written beside the demo database: everything the demo decided with
+/// (policies, exemptions, the raised guard), without the simulated org, which is gone when the
+/// demo ends; commands that only read the database need no Okta settings.
+pub fn config_text(config: &Config, db_path: &Path) -> String {
+    let mut written = config.clone();
+    written.okta.org_url = None;
+    written.okta.api_token = None;
+    written.okta.api_token_file = None;
+    let body = crate::config::effective_toml(&written).replacen(
+        "\n[safety]\n",
+        "\n# The guard is raised for the demo (the defaults are 500 revocations and 50 % of the\n\
+         # active tokens per sweep): the simulated tokens have been idle for months, so the\n\
+         # example's idle rule selects most of them and the default guard would refuse the\n\
+         # enforce pass. Keep the defaults, or lower them, for a real org.\n[safety]\n",
+        1,
+    );
+    format!(
+        "# The configuration `revokd demo` used for {db}: the example configuration's policies\n\
+         # and exemptions, mapped onto the simulated org. The simulated org is gone when the\n\
+         # demo ends, so [okta] is left unset: `report`, `status` and `audit verify` need none\n\
+         # of it. Use it as `revokd --config {file} report inventory`.\n{body}",
+        db = db_path.display(),
+        file = config_path(db_path).display(),
+    )
+}
+
+/// Where the demo writes its overview page: beside the database, `revokd-demo.db` →
+/// `revokd-demo-overview.html`.
+pub fn overview_path(db_path: &Path) -> PathBuf {
+    let stem = db_path.file_stem().map_or_else(
+        || "revokd-demo".into(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    db_path.with_file_name(format!("{stem}-overview.html"))
 }
 
 /// The example configuration pointed at the simulated org and the demo database. The
@@ -73,12 +122,27 @@ pub fn demo_config(org: &SimOrg, api_token: &str, database_url: &str) -> anyhow:
     Ok(config)
 }
 
-/// Runs the demo against a fresh database at `db_path` (an existing one is replaced).
-/// `progress` receives the live counters of each pass.
+/// Runs the demo into a fresh database at `db_path` and writes its configuration beside it
+/// ([`config_path`]). Refuses when either file exists, unless `force` (then both are replaced).
+/// `progress` receives the live counters of each pass; `phase` hears one line per phase.
 pub async fn run(
     db_path: &Path,
+    force: bool,
     progress: std::sync::Arc<crate::sweep::Progress>,
+    phase: impl Fn(String),
 ) -> anyhow::Result<DemoOutcome> {
+    let config_file = config_path(db_path);
+    if !force {
+        for existing in [db_path, config_file.as_path()] {
+            if existing.exists() {
+                anyhow::bail!(
+                    "{} exists (an earlier demo?); pass --force to replace it, or --db to put \
+                     the demo elsewhere",
+                    existing.display()
+                );
+            }
+        }
+    }
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{}{suffix}", db_path.display());
         match std::fs::remove_file(&file) {
@@ -116,14 +180,47 @@ pub async fn run(
         mode: Mode::DryRun,
         targets,
     };
+    phase(format!(
+        "simulated org on {} with {} pairs; dry-run pass…",
+        org.base_url(),
+        plan.targets.len()
+    ));
     let dry_run = run_once(&deps, &plan, Utc::now()).await?;
+    phase(pass_line(&dry_run));
+    phase("enforce pass…".to_owned());
     plan.mode = Mode::Enforce;
     let enforce = run_once(&deps, &plan, Utc::now()).await?;
+    phase(pass_line(&enforce));
+    let overview = overview_path(db_path);
+    let page = crate::report::overview::build(&store, &config, None, Utc::now())
+        .await
+        .and_then(|o| crate::report::overview::to_html(&o));
     store.close().await;
+    crate::report::write_atomic(&overview, page?.as_bytes())
+        .with_context(|| format!("cannot write {}", overview.display()))?;
+    phase(format!("wrote {}", overview.display()));
+    std::fs::write(&config_file, config_text(&config, db_path))
+        .with_context(|| format!("cannot write {}", config_file.display()))?;
+    phase(format!("wrote {}", config_file.display()));
     Ok(DemoOutcome {
         dry_run,
         enforce,
         database_url,
         safety: config.safety,
+        config_path: config_file,
+        overview,
     })
+}
+
+fn pass_line(report: &SweepReport) -> String {
+    format!(
+        "sweep #{} ({}) {}: {} pairs, {} tokens seen, {} revocations planned, {} done",
+        report.sweep_id,
+        report.mode.as_str(),
+        report.status.as_str(),
+        report.counts.targets_total,
+        report.counts.tokens_seen,
+        report.counts.revocations_planned,
+        report.counts.revocations_done
+    )
 }

@@ -1,6 +1,6 @@
 //! Integration tests of `revokd report`: golden files for every kind × format, CSV safety,
 //! reports against their SQL views, inventory at a past instant over simulated sweeps,
-//! scheduled report files, and the real binary.
+//! scheduled report files, the overview page, and the real binary.
 
 #[cfg(test)]
 #[path = "report/seed.rs"]
@@ -25,3 +25,7 @@ mod history;
 #[cfg(test)]
 #[path = "report/scheduled.rs"]
 mod scheduled;
+
+#[cfg(test)]
+#[path = "report/overview.rs"]
+mod overview;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use super::{Exit, Failure, load_config, open_existing_store};
+use super::{Exit, Failure, load_database_config, open_existing_store};
 use crate::cli::Cli;
 use crate::config;
 
@@ -15,7 +15,7 @@ pub(super) async fn verify(cli: &Cli, anchors: &[String]) -> Result<Exit, Failur
             Ok((id.parse::<i64>().map_err(|_| bad())?, hash.to_owned()))
         })
         .collect::<Result<Vec<_>, config::Error>>()?;
-    let config = load_config(cli)?;
+    let config = load_database_config(cli)?;
     let store = open_existing_store(&config).await?;
     let verdict = store
         .verify_audit()

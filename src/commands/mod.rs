@@ -1,16 +1,19 @@
 //! The command layer: turns a parsed command line into calls on the library and an exit code
-//! (0 ok, 3 finished with failures, 78 bad configuration, 1 anything else). Fatal errors are
-//! reported once, here, on stderr.
+//! (0 ok, 3 finished with failures, 69 Okta unreachable, 77 credentials refused, 78 bad
+//! configuration, 1 anything else). Fatal errors are reported once, here, on stderr.
 
 mod audit;
+mod completions;
 mod config_check;
 mod db;
 mod demo;
+mod man;
 mod offboard;
 mod output;
 mod progress;
 mod report;
 mod run;
+mod status;
 mod sweep;
 
 use std::process::ExitCode;
@@ -29,6 +32,10 @@ pub enum Exit {
     Success,
     /// Finished, with failures the output names.
     Failures,
+    /// Okta could not be reached at all (DNS, connect, TLS).
+    Unreachable,
+    /// Okta refused the credentials.
+    CredentialsRefused,
 }
 
 /// Why a command could not finish.
@@ -42,6 +49,10 @@ pub enum Failure {
 
 /// Exit codes of PRODUCT §5.
 pub const EXIT_FAILURES: u8 = 3;
+/// EX_UNAVAILABLE (sysexits.h): Okta could not be reached at all.
+pub const EXIT_UNAVAILABLE: u8 = 69;
+/// EX_NOPERM (sysexits.h): Okta refused the credentials.
+pub const EXIT_NOPERM: u8 = 77;
 pub const EXIT_CONFIG: u8 = 78;
 
 /// Runs the parsed command and maps its outcome to an exit code.
@@ -52,13 +63,18 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config(ConfigCommand::Check { example }) => config_check::run(&cli, *example),
         Command::Db(DbCommand::Migrate) => db::migrate(&cli).await,
         Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&cli, anchor).await,
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(&cli, args).await,
         Command::Report(args) => report::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
+        Command::Status(args) => status::run(&cli, args).await,
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Man { dir } => man::run(dir.as_deref()),
     };
     match outcome {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         Ok(Exit::Failures) => ExitCode::from(EXIT_FAILURES),
+        Ok(Exit::Unreachable) => ExitCode::from(EXIT_UNAVAILABLE),
+        Ok(Exit::CredentialsRefused) => ExitCode::from(EXIT_NOPERM),
         Err(Failure::Config(e)) => {
             eprintln!("revokd: configuration error: {e}");
             ExitCode::from(EXIT_CONFIG)
@@ -70,9 +86,28 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Loads and validates the configuration named on the command line.
+/// Whether a write failed because whoever read stdout has gone (`revokd … | head -1`): the
+/// command then ends quietly with 0, as `git` and `rg` do.
+fn stdout_closed(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+/// Loads and validates the configuration named on the command line, all of it.
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
-    Ok(config::load(cli.config.as_deref())?)
+    load(cli, config::Needs::Everything)
+}
+
+/// Loads the configuration for a command that only reads or maintains the database: no Okta
+/// settings needed.
+fn load_database_config(cli: &Cli) -> Result<Config, Failure> {
+    load(cli, config::Needs::Database)
+}
+
+fn load(cli: &Cli, needs: config::Needs) -> Result<Config, Failure> {
+    let overrides = config::Overrides {
+        database_url: cli.db.clone(),
+    };
+    Ok(config::load_for(cli.config.as_deref(), &overrides, needs)?)
 }
 
 /// Opens the configured database (applying migrations).

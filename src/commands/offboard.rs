@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 
-use super::{Exit, Failure, deps, load_config, open_existing_store, progress};
+use super::{
+    Exit, Failure, deps, load_config, load_database_config, open_existing_store, progress,
+};
 use crate::cli::{Cli, OffboardArgs, OffboardCommand};
 use crate::config;
 use crate::offboard::{
@@ -116,7 +118,7 @@ fn summary(report: &OffboardReport) -> String {
 
 /// `revokd offboard release`: held jobs back to the queue, unheld.
 async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
-    let config = load_config(cli)?;
+    let config = load_database_config(cli)?;
     let store = open_existing_store(&config).await?;
     let ids = if all { Vec::new() } else { jobs.to_vec() };
     let released = store

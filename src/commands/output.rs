@@ -2,7 +2,54 @@
 
 use std::fmt::Write;
 
-use crate::sweep::SweepReport;
+use crate::config::{AuthMode, Config};
+use crate::sweep::{Halt, HaltKind, SweepReport};
+
+/// The one message for a sweep that stopped early: what failed, where, and what to check.
+pub(super) fn halt_message(config: &Config, halt: &Halt, report: &SweepReport) -> String {
+    let url = config
+        .okta
+        .org_url
+        .as_deref()
+        .unwrap_or("(okta.org_url unset)");
+    let total = report.counts.targets_total;
+    let tried = total.saturating_sub(halt.targets_skipped);
+    match halt.kind {
+        HaltKind::Unreachable => format!(
+            "cannot reach Okta at {url}: {}. Stopped after {tried} of {total} pair(s); check \
+             okta.org_url and the network (DNS, firewall, proxy).",
+            halt.cause
+        ),
+        HaltKind::CredentialsRefused => format!(
+            "Okta at {url} refused the credentials ({}). Stopped after {tried} of {total} \
+             pair(s); check {}.",
+            halt.error,
+            credentials_key(config)
+        ),
+    }
+}
+
+/// The configuration key(s) that hold the credentials Okta refused.
+fn credentials_key(config: &Config) -> String {
+    let okta = &config.okta;
+    match (okta.auth, &okta.api_token_file) {
+        (AuthMode::Ssws, Some(file)) => {
+            format!(
+                "okta.api_token_file ({}): the API token in it",
+                file.display()
+            )
+        }
+        (AuthMode::Ssws, None) => {
+            "okta.api_token (or REVOKD_OKTA__API_TOKEN): the API token may be mistyped, \
+             expired or revoked"
+                .to_owned()
+        }
+        (AuthMode::Oauth, _) => {
+            "okta.client_id, okta.private_key_file and okta.key_id against the Okta service app"
+                .to_owned()
+        }
+    }
+}
 
 /// A short readable summary of one sweep.
 pub(super) fn sweep_summary(report: &SweepReport) -> String {
@@ -27,12 +74,12 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  Okta requests {} · 429s waited out {} ({} concurrency) · retry waits {:.1} s · held back by the rate budget {:.1} s (summed over requests)",
+        "  Okta requests {} · 429s waited out {} ({} concurrency) · retry waits {:.1} s · held back by the rate budget {:.1} s of this sweep's time",
         c.http_requests,
         c.http_429,
         c.http_429_concurrency,
         c.wait_ms as f64 / 1000.0,
-        c.budget_wait_ms as f64 / 1000.0
+        c.budget_wall_ms as f64 / 1000.0
     );
     if let Some(bytes) = report.db_bytes {
         let _ = writeln!(

@@ -1,20 +1,28 @@
-//! `revokd report`: build one report from the database and print it, or write it atomically
-//! to `--output`.
+//! `revokd report`: build one report (or the overview page) from the database and print it,
+//! or write it atomically to `--output`.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Context;
 use chrono::Utc;
 
-use super::{Exit, Failure, load_config, open_existing_store};
-use crate::cli::{Cli, ReportArgs};
-use crate::report::{self, Request};
+use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
+use crate::cli::{Cli, OverviewArgs, ReportArgs, ReportPage};
+use crate::report::{self, Request, overview};
 
 pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
-    let config = load_config(cli)?;
+    let kind = match (&args.page, args.kind) {
+        (Some(ReportPage::Overview(page)), _) => return run_overview(cli, page).await,
+        (None, Some(kind)) => kind,
+        (None, None) => {
+            return Err(anyhow::anyhow!("which report? see revokd report --help").into());
+        }
+    };
+    let config = load_database_config(cli)?;
     let now = Utc::now();
     let request = Request {
-        kind: args.kind,
+        kind,
         since: args.since.map(|t| t.resolve(now)),
         until: args.until.map(|t| t.resolve(now)),
         at: args.at.map(|t| t.resolve(now)),
@@ -28,13 +36,33 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
         Err(e) => return Err(anyhow::Error::from(e).into()),
     };
     let text = report::render(&table, args.format, &args.scope_delimiter);
-    match &args.output {
+    emit(args.output.as_deref(), &text)?;
+    Ok(Exit::Success)
+}
+
+async fn run_overview(cli: &Cli, args: &OverviewArgs) -> Result<Exit, Failure> {
+    let config = load_database_config(cli)?;
+    let now = Utc::now();
+    let store = open_existing_store(&config).await?;
+    let built = overview::build(&store, &config, args.since.map(|t| t.resolve(now)), now).await;
+    store.close().await;
+    let page = match built.and_then(|o| overview::render_overview(&o, args.format)) {
+        Ok(page) => page,
+        Err(report::Error::Config(e)) => return Err(e.into()),
+        Err(e) => return Err(anyhow::Error::from(e).into()),
+    };
+    emit(args.output.as_deref(), &page)?;
+    Ok(Exit::Success)
+}
+
+fn emit(output: Option<&Path>, text: &str) -> Result<(), Failure> {
+    match output {
         Some(path) => report::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .context("cannot write to stdout")?,
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if stdout_closed(&e) => {}
+            written => written.context("cannot write to stdout")?,
+        },
     }
-    Ok(Exit::Success)
+    Ok(())
 }

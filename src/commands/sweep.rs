@@ -8,7 +8,7 @@ use crate::cli::{Cli, SweepArgs};
 use crate::config::{self, Mode};
 use crate::okta::{ClientId, UserId};
 use crate::store::Trigger;
-use crate::sweep::{SweepPlan, Target, run_once};
+use crate::sweep::{HaltKind, SweepPlan, Target, run_once};
 
 pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     let config = load_config(cli)?;
@@ -44,6 +44,13 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     let report =
         report.with_context(|| format!("the sweep stopped: database {}", config.database.url))?;
     deps.store.close().await;
+    if let Some(halt) = &report.halted {
+        eprintln!("revokd: {}", output::halt_message(&config, halt, &report));
+        return Ok(match halt.kind {
+            HaltKind::Unreachable => Exit::Unreachable,
+            HaltKind::CredentialsRefused => Exit::CredentialsRefused,
+        });
+    }
     print!("{}", output::sweep_summary(&report));
     Ok(if report.is_clean() {
         Exit::Success

@@ -18,14 +18,48 @@ const NOT_CONFIG_KEYS: &[&str] = &["config", "log"];
 /// Keys whose values are secrets: never echoed in an error.
 const SECRET_KEYS: &[&str] = &["okta.api_token", "server.hook_secret"];
 
+/// What a command needs from the configuration: everything (commands that talk to Okta), or
+/// only the database and the policies (commands that read or maintain the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Okta settings included: `okta.org_url` and credentials are required, secrets are read.
+    Everything,
+    /// `[database]`, and the policies where a report decides. The Okta settings are not
+    /// required and `*_file` secrets are not read (the files may be readable only by the
+    /// service); whatever else is set is still checked.
+    Database,
+}
+
+/// Settings given on the command line, applied after every other source.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--db`: replaces `database.url`.
+    pub database_url: Option<String>,
+}
+
+/// `--db URL|FILE` as a sqlx SQLite URL: a URL (`sqlite:…`) is kept, a bare path becomes
+/// `sqlite://PATH`.
+pub fn database_url(arg: &str) -> String {
+    if arg.starts_with("sqlite:") {
+        arg.to_owned()
+    } else {
+        format!("sqlite://{arg}")
+    }
+}
+
 /// Loads and validates the configuration.
 ///
 /// Order (later wins): field defaults, then `file` (if given; a missing or unreadable file is
 /// an error naming it), then `REVOKD_…` environment variables with `__` for nesting
-/// (`REVOKD_OKTA__ORG_URL`). `okta.api_token_file` and `server.hook_secret_file` are then read
-/// into `okta.api_token` / `server.hook_secret` (one trailing newline trimmed), and the result
-/// is checked by [`super::validate`]. Every error names the offending key.
+/// (`REVOKD_OKTA__ORG_URL`). `okta.api_token_file`, `server.hook_secret_file` and each
+/// `notify[i].secret_file` are then read into their secrets (one trailing newline trimmed),
+/// and the result is checked by [`super::validate`]. Every error names the offending key.
 pub fn load(file: Option<&Path>) -> Result<Config, Error> {
+    load_for(file, &Overrides::default(), Needs::Everything)
+}
+
+/// [`load`], with command-line `overrides` applied last, checked for what a command `needs`.
+pub fn load_for(file: Option<&Path>, overrides: &Overrides, needs: Needs) -> Result<Config, Error> {
     let mut figment = Figment::new();
     if let Some(path) = file {
         // Toml::file would silently skip a missing file; an explicitly named one must exist.
@@ -36,8 +70,16 @@ pub fn load(file: Option<&Path>) -> Result<Config, Error> {
     }
     let env = Env::prefixed("REVOKD_").ignore(NOT_CONFIG_KEYS).split("__");
     let mut config: Config = figment.merge(env).extract().map_err(keyed)?;
-    read_secrets(&mut config)?;
-    super::validate(&config)?;
+    if let Some(url) = &overrides.database_url {
+        config.database.url = database_url(url);
+    }
+    match needs {
+        Needs::Everything => {
+            read_secrets(&mut config)?;
+            super::validate(&config)?;
+        }
+        Needs::Database => super::validate::validate_local(&config)?,
+    }
     Ok(config)
 }
 
@@ -55,7 +97,15 @@ fn read_secrets(config: &mut Config) -> Result<(), Error> {
         &mut server.hook_secret,
         server.hook_secret_file.as_deref(),
         "server.hook_secret",
-    )
+    )?;
+    for (i, receiver) in config.notify.iter_mut().enumerate() {
+        read_secret(
+            &mut receiver.secret,
+            receiver.secret_file.as_deref(),
+            &format!("notify[{i}].secret"),
+        )?;
+    }
+    Ok(())
 }
 
 fn read_secret(

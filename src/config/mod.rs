@@ -6,15 +6,17 @@
 
 pub mod duration;
 mod load;
+mod notify;
 pub mod redacted;
 pub mod size;
 #[cfg(test)]
 mod tests;
 mod validate;
 
-pub use load::load;
+pub use load::{Needs, Overrides, database_url, load, load_for};
+pub use notify::NotifyConfig;
 pub use redacted::effective_toml;
-pub use validate::validate;
+pub use validate::{validate, validate_local};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +82,7 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     pub policies: Vec<PolicyConfig>,
     pub exemptions: Vec<ExemptionConfig>,
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// The annotated example configuration (`config/revokd.toml`), every key with its default.

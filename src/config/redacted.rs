@@ -1,6 +1,9 @@
 //! The effective configuration as TOML text, for `revokd config check`: every key shown, unset
-//! optional keys as comments, secrets as `"[redacted]"`. Built by hand from [`Config`] (which
-//! is deliberately not `Serialize`), so a secret's value has no path into the output.
+//! optional keys as comments, a file-backed secret as its `*_file` key only, an inline secret
+//! as a comment, notification URLs as their origin. The text is itself a valid configuration
+//! that loads back to the same values (inline secrets and notification URLs aside, which must
+//! then come from elsewhere). Built by hand from [`Config`] (which is deliberately not
+//! `Serialize`), so a secret's value has no path into the output.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,9 +12,11 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::{Action, AuthMode, Config, duration, size};
+use crate::notify::EventKind;
 
-/// Renders `config` as TOML that [`super::load`] would read back to the same values (secrets
-/// aside). Secrets appear as `"[redacted]"`, or `"[redacted] (from file /path)"`.
+/// Renders `config` as TOML that [`super::load`] reads back to the same values. A secret read
+/// from a file appears as its `*_file` key alone; one set inline appears only as a comment
+/// (`# api_token = "[redacted]" …`), never as a value.
 pub fn effective_toml(config: &Config) -> String {
     let mut w = Writer(String::new());
     w.kv("mode", &q(config.mode.as_str()));
@@ -26,11 +31,11 @@ pub fn effective_toml(config: &Config) -> String {
             AuthMode::Oauth => "oauth",
         }),
     );
-    w.opt(
+    w.secret(
         "api_token",
-        secret(o.api_token.as_ref(), o.api_token_file.as_deref()),
+        o.api_token.as_ref(),
+        o.api_token_file.as_deref(),
     );
-    w.opt("api_token_file", o.api_token_file.as_deref().map(path));
     w.opt("client_id", o.client_id.as_deref().map(q));
     w.opt("private_key_file", o.private_key_file.as_deref().map(path));
     w.opt("key_id", o.key_id.as_deref().map(q));
@@ -88,18 +93,22 @@ pub fn effective_toml(config: &Config) -> String {
     let s = &config.server;
     w.table("server");
     w.kv("listen", &q(&s.listen.to_string()));
-    w.opt(
+    w.secret(
         "hook_secret",
-        secret(s.hook_secret.as_ref(), s.hook_secret_file.as_deref()),
+        s.hook_secret.as_ref(),
+        s.hook_secret_file.as_deref(),
     );
-    w.opt("hook_secret_file", s.hook_secret_file.as_deref().map(path));
     w.kv("shutdown_timeout", &dur(s.shutdown_timeout));
 
     w.table("revocation");
     w.kv("max_attempts", &config.revocation.max_attempts.to_string());
+    let off = &config.offboarding;
     w.table("offboarding");
-    w.kv("event_types", &list(&config.offboarding.event_types));
-    w.kv("system_log", &config.offboarding.system_log.to_string());
+    w.kv("event_types", &list(&off.event_types));
+    w.kv("system_log", &off.system_log.to_string());
+    w.kv("poll_interval", &dur(off.poll_interval));
+    w.kv("lookback", &dur(off.lookback));
+    w.kv("max_attempts", &off.max_attempts.to_string());
     w.table("reports");
     w.kv("dir", &path(&config.reports.dir));
 
@@ -139,6 +148,26 @@ pub fn effective_toml(config: &Config) -> String {
         w.kv("clients", &list(&e.clients));
         w.kv("tokens", &list(&e.tokens));
     }
+    for n in &config.notify {
+        w.array_table("notify");
+        w.kv("name", &q(&n.name));
+        // A Slack webhook's path is its credential: only the origin is shown.
+        w.kv("url", &q(&format!("{}/[redacted]", n.origin())));
+        w.kv("format", &q(n.format.as_str()));
+        let events: Vec<String> = n
+            .events
+            .as_deref()
+            .unwrap_or(&EventKind::ALL)
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        w.kv("events", &list(&events));
+        w.opt("secret_file", n.secret_file.as_deref().map(path));
+        w.kv("timeout", &dur(n.timeout));
+        w.kv("min_backoff", &dur(n.min_backoff));
+        w.kv("max_backoff", &dur(n.max_backoff));
+        w.kv("max_attempts", &n.max_attempts.to_string());
+    }
     w.0
 }
 
@@ -155,6 +184,25 @@ impl Writer {
 
     fn kv(&mut self, key: &str, value: &str) {
         let _ = writeln!(self.0, "{key} = {value}");
+    }
+
+    /// A secret: `KEY_file = "path"` when it comes from a file, a comment when it is set
+    /// inline (its value never appears), and both keys as unset comments otherwise.
+    fn secret(&mut self, key: &str, value: Option<&SecretString>, file: Option<&Path>) {
+        match (value, file) {
+            (_, Some(file)) => self.kv(&format!("{key}_file"), &path(file)),
+            (Some(_), None) => {
+                let _ = writeln!(
+                    self.0,
+                    "# {key} = \"[redacted]\" (set inline; not shown: set {key}_file or \
+                     REVOKD_… in the environment)"
+                );
+            }
+            (None, None) => {
+                self.opt(key, None);
+                self.opt(&format!("{key}_file"), None);
+            }
+        }
     }
 
     /// An unset optional key is shown as a comment, so every key appears.
@@ -189,12 +237,4 @@ fn dur(d: Duration) -> String {
 /// `Debug` keeps a decimal point or exponent (`1.0`, `0.5`), so TOML reads a float back.
 fn float(f: f64) -> String {
     format!("{f:?}")
-}
-
-fn secret(value: Option<&SecretString>, file: Option<&Path>) -> Option<String> {
-    match (value, file) {
-        (_, Some(file)) => Some(q(&format!("[redacted] (from file {})", file.display()))),
-        (Some(_), None) => Some(q("[redacted]")),
-        (None, None) => None,
-    }
 }

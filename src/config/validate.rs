@@ -28,8 +28,15 @@ use crate::policy::PolicySet;
 /// * `server.shutdown_timeout` > 0.
 /// * `targets[i]`: `user` + `client` or non-empty `users` + `clients`, ids of `[A-Za-z0-9._-]`.
 /// * `policies[i]`, `exemptions[i]`: see [`PolicySet::from_config`].
+/// * `notify[i]`: see [`super::NotifyConfig`].
 pub fn validate(config: &Config) -> Result<(), Error> {
     validate_okta(config)?;
+    validate_local(config)
+}
+
+/// Every check of [`validate`] except those of `[okta]`: what a command that only reads or
+/// maintains the database needs to be right.
+pub fn validate_local(config: &Config) -> Result<(), Error> {
     let s = &config.safety;
     if !(s.max_revocation_fraction > 0.0 && s.max_revocation_fraction <= 1.0) {
         return Err(Error::invalid(
@@ -107,7 +114,7 @@ pub fn validate(config: &Config) -> Result<(), Error> {
         check_target(&format!("targets[{i}]"), target)?;
     }
     PolicySet::from_config(&config.policies, &config.exemptions)?;
-    Ok(())
+    super::notify::validate(&config.notify)
 }
 
 /// The smallest `database.max_size`: 16 pages of 4 KiB. Smaller limits cannot even hold the
@@ -231,12 +238,7 @@ fn check_scopes(config: &Config) -> Result<(), Error> {
 
 fn check_org_url(text: &str) -> Result<(), String> {
     let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
-    let loopback = match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => return Err(format!("`{text}` has no host")),
-    };
+    let loopback = loopback_host(&url).map_err(|e| format!("`{text}` {e}"))?;
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
@@ -256,6 +258,16 @@ fn check_org_url(text: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether the URL's host is loopback (`localhost`, 127.0.0.0/8, `::1`); an error without one.
+pub(super) fn loopback_host(url: &Url) -> Result<bool, String> {
+    match url.host() {
+        Some(Host::Domain(d)) => Ok(d.eq_ignore_ascii_case("localhost")),
+        Some(Host::Ipv4(ip)) => Ok(IpAddr::V4(ip).is_loopback()),
+        Some(Host::Ipv6(ip)) => Ok(IpAddr::V6(ip).is_loopback()),
+        None => Err("has no host".into()),
+    }
 }
 
 /// Six whitespace-separated fields, parsed exactly as tokio-cron-scheduler 0.15 parses them.

@@ -2,15 +2,17 @@
 //! daemon's offboarding worker. The breaker: an automatic job (event hook, System Log) that
 //! would offboard more than `safety.max_offboarded_users_per_hour` distinct users in the
 //! last hour is `held` (logged at error, counted), until `revokd offboard release`; a CLI job
-//! is an explicit request and is never held. The retry: open `failed`/`irrevocable`
-//! offboarding intents whose `next_attempt_at` has come are attempted again through the
-//! revocation gate, whether or not their pair is a sweep target.
+//! is an explicit request and is never held. The retry (enforce mode only): open
+//! `failed`/`irrevocable` offboarding intents whose `next_attempt_at` has come are attempted
+//! again through the revocation gate, whether or not their pair is a sweep target; sweeps leave
+//! offboarding intents to it.
 
 use chrono::Utc;
 use tracing::{error, info, warn};
 
 use super::context::Context;
 use super::metrics;
+use crate::config::Mode;
 use crate::store::{self, JobRow, RevocationState};
 use crate::sweep::{attempt_revocation, retry_work};
 
@@ -40,6 +42,10 @@ pub(super) async fn held(ctx: &Context, job: &JobRow) -> Result<bool, store::Err
 /// Attempts again every offboarding revocation that failed and is due; returns how many.
 pub(super) async fn retry_due_intents(ctx: &Context) -> Result<u64, store::Error> {
     let current = ctx.current();
+    // A dry-run daemon sends no DELETE, whatever an earlier enforce run left open.
+    if current.config.mode != Mode::Enforce {
+        return Ok(0);
+    }
     let deps = &current.deps;
     let due_by = store::ts(Utc::now());
     let due: Vec<_> = deps

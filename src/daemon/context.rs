@@ -11,6 +11,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use super::jobs::JobKind;
 use crate::config::{self, Config};
+use crate::notify::Receiver;
 use crate::store::Store;
 use crate::sweep::{Deps, Target};
 
@@ -20,6 +21,8 @@ pub struct Current {
     pub config: Config,
     pub deps: Deps,
     pub targets: Vec<Target>,
+    /// `[[notify]]`, ready to send to.
+    pub receivers: Vec<Receiver>,
 }
 
 impl Current {
@@ -34,10 +37,21 @@ impl Current {
             ));
         }
         let deps = Deps::from_config(&config, store)?;
+        let receivers = config
+            .notify
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                Receiver::from_config(n).ok_or_else(|| {
+                    config::Error::invalid(format!("notify[{i}].url"), "is not a URL")
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Current {
             config,
             deps,
             targets,
+            receivers,
         })
     }
 }
@@ -82,6 +96,10 @@ pub struct Context {
     cut: watch::Sender<bool>,
     /// Wakes the offboarding worker when a job is enqueued (a stored permit if it is busy).
     pub offboard_wake: Notify,
+    /// Wakes the notification dispatcher when this process may have enqueued an event.
+    pub notify_wake: Notify,
+    /// The audit chain's verdict for `/metrics`.
+    pub audit_check: super::audit_check::AuditCheck,
 }
 
 impl Context {
@@ -102,6 +120,8 @@ impl Context {
             stopping: AtomicBool::new(false),
             cut: watch::Sender::new(false),
             offboard_wake: Notify::new(),
+            notify_wake: Notify::new(),
+            audit_check: super::audit_check::AuditCheck::default(),
         }
     }
 

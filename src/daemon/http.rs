@@ -1,7 +1,8 @@
 //! The daemon's HTTP surface (axum): `/healthz` (the process answers), `/readyz` (the
-//! database answers, the scheduler runs, the last finished sweep did not fail) and
-//! `/metrics` (Prometheus text), and `/hooks/okta` (see [`super::hook`]). These handlers
-//! only read; the hook only enqueues.
+//! process can work: the database answers and the scheduler runs; how the last sweep ended
+//! is not the process's readiness, and shows in `/metrics` and `revokd status`), `/metrics`
+//! (Prometheus text), and `/hooks/okta` (see [`super::hook`]). These handlers only read; the
+//! hook only enqueues.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::Utc;
 use serde_json::json;
 use tracing::warn;
 
@@ -49,17 +51,23 @@ async fn not_ready_because(ctx: &Context) -> Option<String> {
     if !ctx.scheduler_running() {
         return Some("the scheduler is not running".into());
     }
-    match ctx.store.last_finished_sweep_status().await {
-        Err(e) => Some(format!("cannot read the last sweep: {e}")),
-        Ok(Some(status)) if status == "failed" => Some("the last finished sweep failed".into()),
-        Ok(_) => None,
-    }
+    None
 }
 
 async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
-    match ctx.store.gauges().await {
-        Ok(gauges) => {
+    let read = match ctx.store.gauges().await {
+        Ok(gauges) => ctx
+            .audit_check
+            .verdict(&ctx.store)
+            .await
+            .map(|v| (gauges, v)),
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok((gauges, audit)) => {
             metrics::set_db_gauges(&gauges);
+            metrics::set_audit(audit);
+            metrics::set_sweep_interval(&ctx.current().config.schedule.sweep, Utc::now());
             if let Ok(depth) = ctx.store.queue_depth().await {
                 metrics::set_queue_depth(depth);
             }

@@ -24,7 +24,8 @@ pub enum JobKind {
     Sweep = 0,
     /// Pruning token snapshots older than `database.snapshot_retention` (`[schedule] prune`).
     Prune = 1,
-    /// Writing every report kind as CSV into `reports.dir` (`[schedule] report`, optional).
+    /// Writing every report kind as CSV, and the overview page, into `reports.dir`
+    /// (`[schedule] report`, optional).
     Report = 2,
 }
 
@@ -68,8 +69,9 @@ impl JobKind {
     }
 }
 
-/// Prunes token snapshots older than `database.snapshot_retention` (never audit records) and
-/// gives free pages back to the file system.
+/// Prunes token snapshots older than `database.snapshot_retention` (never audit records),
+/// gives free pages back to the file system, then verifies the audit chain (a new break is
+/// notified).
 async fn prune(ctx: &Context) -> Result<(), Error> {
     let retention = TimeDelta::from_std(ctx.current().config.database.snapshot_retention)
         .unwrap_or(TimeDelta::MAX);
@@ -83,19 +85,19 @@ async fn prune(ctx: &Context) -> Result<(), Error> {
         pages_freed = pruned.pages_freed,
         "token snapshots pruned, free pages given back"
     );
+    super::notifier::check_audit(&ctx.store).await;
+    ctx.notify_wake.notify_one();
     Ok(())
 }
 
-/// Writes every report kind as CSV into `reports.dir`.
+/// Writes every report kind as CSV, and the overview page, into `reports.dir`.
 async fn write_reports(ctx: &Context) -> Result<(), Error> {
     let current = ctx.current();
-    let written = report::write_scheduled(
-        &ctx.store,
-        &current.config,
-        report::SCHEDULED_KINDS,
-        Utc::now(),
-    )
-    .await?;
+    let now = Utc::now();
+    let mut written =
+        report::write_scheduled(&ctx.store, &current.config, report::SCHEDULED_KINDS, now).await?;
+    written
+        .push(report::overview::write_scheduled_overview(&ctx.store, &current.config, now).await?);
     info!(
         files = written.len(),
         dir = %current.config.reports.dir.display(),
@@ -146,6 +148,8 @@ pub async fn tick(ctx: Arc<Context>, job: JobKind) {
             }
         }
         metrics::run_finished(job.name(), label);
+        // A sweep may have enqueued notifications (a tripped guard, a failure).
+        ctx.notify_wake.notify_one();
         drop(permit);
     }
     .instrument(span)

@@ -24,6 +24,8 @@ pub const SWEEPS_RUNNING: &str = "revokd_sweeps_running";
 pub const SWEEP_DURATION: &str = "revokd_sweep_duration_seconds";
 /// Gauge: when the newest `ok` sweep in the database finished (Unix seconds).
 pub const LAST_SUCCESS: &str = "revokd_last_successful_sweep_timestamp_seconds";
+/// Gauge: 1 for the `status` of the sweep that finished last, 0 for the other final statuses.
+pub const LAST_SWEEP_STATUS: &str = "revokd_last_sweep_status";
 /// Gauge: tokens the database holds as active (`v_active_tokens`).
 pub const ACTIVE_TOKENS: &str = "revokd_active_tokens";
 /// Gauge: revocation intents at their latest state (`v_revocation_state`), by `state`.
@@ -45,10 +47,35 @@ pub const OFFBOARDING_QUEUE_DEPTH: &str = "revokd_offboarding_queue_depth";
 pub const OFFBOARDING_LATENCY: &str = "revokd_offboarding_latency_seconds";
 /// Counter: offboarding jobs ended by this process, by `source` and `outcome` (`done|failed|retry`).
 pub const OFFBOARDING_JOBS: &str = "revokd_offboarding_jobs_total";
-/// Offboarding jobs by state now (`held` ones wait for `revokd offboard release`).
+/// Gauge: offboarding jobs in the database, by `state` (`queued|running|held|done|failed`);
+/// `held` ones wait for `revokd offboard release`.
 pub const OFFBOARDING_JOB_STATES: &str = "revokd_offboarding_jobs";
 /// Counter: event hook requests, by `result` (`accepted|duplicate|unauthorized|…`).
 pub const HOOK_REQUESTS: &str = "revokd_hook_requests_total";
+/// Counter: notification delivery attempts, by `receiver` and `outcome`
+/// (`delivered|retry|given_up`).
+pub const NOTIFICATIONS: &str = "revokd_notification_attempts_total";
+
+/// Gauge: the longest gap between two runs of `schedule.sweep` over its next runs, seconds.
+pub const SWEEP_INTERVAL: &str = "revokd_sweep_schedule_interval_seconds";
+/// Gauge: when this process started (Unix seconds).
+pub const START_TIME: &str = "revokd_start_time_seconds";
+/// Gauge: 1 when the audit hash chain verifies, 0 when it is broken.
+pub const AUDIT_VALID: &str = "revokd_audit_chain_valid";
+/// Gauge: records in the audit chain when it last verified.
+pub const AUDIT_RECORDS: &str = "revokd_audit_chain_records";
+/// Counter: milliseconds requests were held back to stay within revokd's share of the rate
+/// limit, summed over requests.
+pub use crate::okta::stats::BUDGET_WAIT_METRIC as BUDGET_WAIT;
+/// Gauge: `X-Rate-Limit-Limit` last seen, by `bucket`.
+pub use crate::okta::stats::RATE_LIMIT_LIMIT_METRIC as RATE_LIMIT_LIMIT;
+
+/// Offboarding job states, each exported (at 0 when absent).
+const OFFBOARDING_STATES: &[&str] = &["queued", "running", "held", "done", "failed"];
+
+/// How many coming runs of the sweep schedule its interval is measured over (enough to see
+/// a weekend in a weekday schedule).
+const INTERVAL_RUNS: usize = 16;
 
 /// Offboarding latency buckets, in seconds: the target is minutes, the usual case seconds.
 const LATENCY_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
@@ -79,6 +106,11 @@ pub fn install() -> Result<PrometheusHandle, String> {
                 .and_then(PrometheusBuilder::install_recorder)
                 .map_err(|e| e.to_string())?;
             describe();
+            let started = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            gauge!(START_TIME).set(started);
+            counter!(BUDGET_WAIT).increment(0);
             Ok(handle)
         })
         .clone()
@@ -90,6 +122,10 @@ fn describe() {
         "Sweeps in the database that ended, by final status."
     );
     describe_gauge!(SWEEPS_RUNNING, "Sweeps in the database still running.");
+    describe_gauge!(
+        LAST_SWEEP_STATUS,
+        "1 for the final status of the sweep that finished last, 0 for the others."
+    );
     describe_histogram!(
         SWEEP_DURATION,
         Unit::Seconds,
@@ -144,6 +180,33 @@ fn describe() {
         "Offboarding jobs by state now; `held` jobs wait for `revokd offboard release`."
     );
     describe_counter!(HOOK_REQUESTS, "Event hook requests, by result.");
+    describe_counter!(
+        NOTIFICATIONS,
+        "Notification delivery attempts, by receiver and outcome."
+    );
+    describe_gauge!(
+        SWEEP_INTERVAL,
+        Unit::Seconds,
+        "Longest gap between two coming runs of schedule.sweep."
+    );
+    describe_gauge!(START_TIME, Unit::Seconds, "When this process started.");
+    describe_gauge!(
+        AUDIT_VALID,
+        "1 when the audit hash chain verifies, 0 when it is broken."
+    );
+    describe_gauge!(
+        AUDIT_RECORDS,
+        "Records in the audit chain when it last verified."
+    );
+    describe_counter!(
+        BUDGET_WAIT,
+        Unit::Milliseconds,
+        "Milliseconds requests were held back to stay within revokd's share of Okta's rate limits, summed over requests."
+    );
+    describe_gauge!(
+        RATE_LIMIT_LIMIT,
+        "X-Rate-Limit-Limit last seen, by rate-limit bucket."
+    );
     describe_counter!(RELOADS, "Configuration reloads (SIGHUP), by result.");
 }
 
@@ -171,6 +234,15 @@ pub fn set_db_gauges(g: &DbGauges) {
         gauge!(LAST_SUCCESS).set(at.timestamp_millis() as f64 / 1000.0);
     }
     gauge!(ACTIVE_TOKENS).set(g.active_tokens as f64);
+    let last = g.last_finished_status.as_deref();
+    for status in FINAL_SWEEP_STATUSES {
+        let on = if last == Some(*status) { 1.0 } else { 0.0 };
+        gauge!(LAST_SWEEP_STATUS, "status" => *status).set(on);
+    }
+    for state in OFFBOARDING_STATES {
+        let n = count(&g.offboarding_by_state, state);
+        gauge!(OFFBOARDING_JOB_STATES, "state" => *state).set(n as f64);
+    }
 
     // Every state is exported, at 0 when absent, so alerts on `pending` or `irrevocable` see
     // a series from the start.
@@ -183,10 +255,6 @@ pub fn set_db_gauges(g: &DbGauges) {
     for state in &states {
         let n = count(&g.revocations_by_state, state);
         gauge!(REVOCATIONS, "state" => state.to_string()).set(n as f64);
-    }
-    for state in ["queued", "running", "held", "done", "failed"] {
-        let n = count(&g.jobs_by_state, state);
-        gauge!(OFFBOARDING_JOB_STATES, "state" => state).set(n as f64);
     }
     let mut policies: Vec<&str> = g
         .revocations_by_policy
@@ -204,6 +272,33 @@ pub fn set_db_gauges(g: &DbGauges) {
             gauge!(POLICY_REVOCATIONS, "policy" => policy.to_owned(), "state" => state.to_string())
                 .set(n as f64);
         }
+    }
+}
+
+/// Sets the sweep schedule's interval: the longest gap between two of its next
+/// 16 runs after `now` (alerts compare the time since the last good sweep
+/// with twice this). A schedule that does not parse leaves the gauge as it was.
+pub fn set_sweep_interval(cron: &str, now: DateTime<Utc>) {
+    let parsed = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(cron);
+    let Ok(parsed) = parsed else { return };
+    let runs: Vec<DateTime<Utc>> = parsed.iter_after(now).take(INTERVAL_RUNS + 1).collect();
+    if let Some(gap) = runs.windows(2).map(|w| w[1] - w[0]).max() {
+        gauge!(SWEEP_INTERVAL).set(gap.num_milliseconds() as f64 / 1000.0);
+    }
+}
+
+/// Sets the audit chain gauges: whether it verifies and, if so, how many records it has.
+pub fn set_audit(verified: Result<u64, ()>) {
+    match verified {
+        Ok(records) => {
+            gauge!(AUDIT_VALID).set(1.0);
+            gauge!(AUDIT_RECORDS).set(records as f64);
+        }
+        Err(()) => gauge!(AUDIT_VALID).set(0.0),
     }
 }
 
@@ -258,4 +353,9 @@ pub fn offboarding_job(source: &str, outcome: &'static str, latency: Option<Dura
 /// Counts an event hook request by result.
 pub fn hook_request(result: &'static str) {
     counter!(HOOK_REQUESTS, "result" => result).increment(1);
+}
+
+/// Counts a notification delivery attempt by receiver and outcome.
+pub fn notification(receiver: &str, outcome: &'static str) {
+    counter!(NOTIFICATIONS, "receiver" => receiver.to_owned(), "outcome" => outcome).increment(1);
 }

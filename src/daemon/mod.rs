@@ -5,14 +5,16 @@
 //! `server.shutdown_timeout` (cutting them after it), and returns. The jobs only call the
 //! library (`sweep::run_once`, `Store::prune_snapshots`, `report::write_scheduled`). The
 //! offboarding worker and System Log poller run beside them (`offboarding`), fed by the
-//! event hook at `/hooks/okta` (`hook`).
+//! event hook at `/hooks/okta` (`hook`), and so does the notification dispatcher (`notifier`).
 
+mod audit_check;
 mod breaker;
 mod context;
 mod hook;
 mod http;
 mod jobs;
 pub mod metrics;
+mod notifier;
 mod notify;
 mod offboarding;
 mod schedule;
@@ -162,7 +164,8 @@ impl Daemon {
             "revokd is running"
         );
         let (stop_offboarding, offboarding_stop) = tokio::sync::watch::channel(false);
-        let offboarding = offboarding::spawn(&ctx, &offboarding_stop);
+        let mut offboarding = offboarding::spawn(&ctx, &offboarding_stop);
+        offboarding.push(notifier::spawn(&ctx, &offboarding_stop));
         if current.config.schedule.sweep_on_start {
             tokio::spawn(jobs::tick(Arc::clone(&ctx), JobKind::Sweep));
         }

@@ -174,6 +174,7 @@ async fn run_job(ctx: &Context, job: JobRow) {
     if let Err(e) = recorded {
         error!(job_id = job.id, error.message = %e, "cannot record an offboarding job's outcome");
     }
+    ctx.notify_wake.notify_one();
     if let Ok(depth) = ctx.store.queue_depth().await {
         metrics::set_queue_depth(depth);
     }

@@ -5,14 +5,17 @@
 //! [`LeaseGuard`] is dropped the heartbeat stops and the row is deleted. A holder whose
 //! heartbeat is older than [`TTL`], or whose process is gone (same host), is stale and taken
 //! over. A holder that learns it lost the lease (its heartbeat found another owner) stops
-//! clearing revocations at once: [`Lease::is_held`] is false from then on.
+//! clearing revocations at once: [`Lease::is_held`] is false from then on, and so it is when no
+//! renewal has succeeded for two thirds of [`TTL`] (before anyone may take the lease over).
+//! Each `Lease` is an owner of its own (`host:pid:start/n`), so two `Lease` values in one
+//! process — a daemon's configuration before and after a reload — never both hold it.
 //!
 //! State invariants: `holders > 0` exactly while `heartbeat` is `Some`; `lost` is reset only
 //! when the lease is taken anew.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::Mutex;
@@ -39,8 +42,12 @@ struct State {
 pub struct Lease {
     store: Store,
     wait: Duration,
+    /// `host:pid:start/n`: this process, and which of its `Lease` values.
+    owner: Arc<str>,
     state: Arc<Mutex<State>>,
     lost: Arc<AtomicBool>,
+    /// When the row was last taken or renewed.
+    renewed: Arc<SyncMutex<Instant>>,
 }
 
 /// One use of the lease; the lease is given up when the last guard is dropped.
@@ -52,11 +59,15 @@ pub struct LeaseGuard {
 impl Lease {
     /// A lease over `store`; [`Lease::hold`] waits at most `wait` for another holder.
     pub fn new(store: Store, wait: Duration) -> Lease {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Lease {
             store,
             wait,
+            owner: format!("{}/{n}", runner::current()).into(),
             state: Arc::default(),
             lost: Arc::default(),
+            renewed: Arc::new(SyncMutex::new(Instant::now())),
         }
     }
 
@@ -71,13 +82,15 @@ impl Lease {
             });
         }
         let deadline = tokio::time::Instant::now() + self.wait;
-        let owner = runner::current();
+        let owner = &*self.owner;
         loop {
             let now = Utc::now();
             let stale_before = now - chrono::Duration::from_std(TTL).unwrap_or_default();
             let attempt = self
                 .store
-                .take_lease(owner, purpose, now, stale_before, |o| !runner::is_alive(o))
+                .take_lease(owner, purpose, now, stale_before, |o| {
+                    !runner::is_alive(o.split('/').next().unwrap_or(o))
+                })
                 .await?;
             match attempt {
                 LeaseAttempt::Held { took_over } => {
@@ -85,10 +98,11 @@ impl Lease {
                         warn!(lease.previous_owner = %old.owner, lease.previous_heartbeat = %old.heartbeat_at, "took over a stale enforcer lease");
                     }
                     self.lost.store(false, Ordering::SeqCst);
+                    self.mark_renewed();
                     if let Some(old) = state.heartbeat.take() {
                         old.abort();
                     }
-                    state.heartbeat = Some(self.spawn_heartbeat(owner));
+                    state.heartbeat = Some(self.spawn_heartbeat());
                     state.holders += 1;
                     return Ok(LeaseGuard {
                         lease: self.clone(),
@@ -104,21 +118,35 @@ impl Lease {
         }
     }
 
-    /// Whether this process holds the lease now (some guard alive, not lost).
+    /// Whether this process holds the lease now: some guard alive, not lost, and renewed
+    /// recently enough that nobody may have taken it over as stale.
     pub async fn is_held(&self) -> bool {
-        self.state.lock().await.holders > 0 && !self.lost.load(Ordering::SeqCst)
+        let fresh = self
+            .renewed
+            .lock()
+            .map(|at| at.elapsed() < TTL * 2 / 3)
+            .unwrap_or(false);
+        self.state.lock().await.holders > 0 && !self.lost.load(Ordering::SeqCst) && fresh
     }
 
-    fn spawn_heartbeat(&self, owner: &'static str) -> JoinHandle<()> {
+    fn mark_renewed(&self) {
+        if let Ok(mut at) = self.renewed.lock() {
+            *at = Instant::now();
+        }
+    }
+
+    fn spawn_heartbeat(&self) -> JoinHandle<()> {
+        let lease = self.clone();
         let store = self.store.clone();
+        let owner = Arc::clone(&self.owner);
         let lost = Arc::clone(&self.lost);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TTL / 3);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                match store.renew_lease(owner, Utc::now()).await {
-                    Ok(true) => {}
+                match store.renew_lease(&owner, Utc::now()).await {
+                    Ok(true) => lease.mark_renewed(),
                     Ok(false) => {
                         error!(
                             "the enforcer lease was taken over by another process; no further revocation is sent"
@@ -143,7 +171,7 @@ impl Lease {
         if let Some(beat) = state.heartbeat.take() {
             beat.abort();
         }
-        if let Err(e) = self.store.release_lease(runner::current()).await {
+        if let Err(e) = self.store.release_lease(&self.owner).await {
             warn!(error.message = %e, "cannot release the enforcer lease; it goes stale on its own");
         } else {
             info!("enforcer lease released");

@@ -192,8 +192,14 @@ impl Gate {
             .tokens
             .iter()
             .all(|(_, v)| matches!(v, Verdict::Cleared(_)));
+        let pair_exempt = self
+            .policies
+            .exemption_for(&bare_facts("", user_id, client_id))
+            .is_some();
         if let Ok((user, client)) = pair
             && all_cleared
+            && !plan.tokens.is_empty()
+            && !pair_exempt
             && !self.policies.has_token_exemptions()
         {
             plan.whole_pair = Some(Cleared::by_gate(user, client, None));

@@ -182,7 +182,7 @@ async fn a_token_exemption_turns_revoke_all_into_one_by_one(pool: sqlx::SqlitePo
         ..ExemptionConfig::default()
     };
     let gate = gate(pool.clone(), vec![by_token]).await;
-    let _lease = gate.hold("test").await.unwrap();
+    let lease = gate.hold("test").await.unwrap();
     let plan = gate
         .check_pair(USER, CLIENT, &["oarOld".into(), "oarKeep".into()])
         .await
@@ -190,7 +190,9 @@ async fn a_token_exemption_turns_revoke_all_into_one_by_one(pool: sqlx::SqlitePo
     assert_eq!(plan.whole_pair, None);
     assert!(matches!(plan.tokens[0].1, Verdict::Cleared(_)));
     assert!(withdrawn(&plan.tokens[1].1).contains("oarKeep"));
-    // The same pair with no exemption of any token may be revoked whole.
+    // The same pair with no exemption of any token may be revoked whole (another gate is
+    // another lease owner: the first one gives the lease up).
+    lease.release().await;
     let open = Gate::new(
         gate.store.clone(),
         Arc::new(PolicySet::from_config(&[], &[]).unwrap()),
@@ -236,4 +238,29 @@ fn only_the_gate_issues_cleared_requests() {
         found.is_empty(),
         "Cleared issued outside the revocation gate: {found:?}"
     );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn two_gates_in_one_process_never_hold_the_lease_together(pool: sqlx::SqlitePool) {
+    let first = gate(pool, vec![]).await;
+    let second = Gate::new(
+        first.store.clone(),
+        Arc::new(PolicySet::from_config(&[], &[]).unwrap()),
+        Duration::ZERO,
+    );
+    let held = first.hold("a sweep before a reload").await.unwrap();
+    let busy = second.hold("a job after the reload").await;
+    assert!(
+        matches!(busy, Err(store::Error::EnforcerBusy(_))),
+        "{busy:?}"
+    );
+    held.release().await;
+    let taken = second.hold("a job after the reload").await.unwrap();
+    assert!(
+        first
+            .check_token(request("oarOld", Asker::Policy), Utc::now())
+            .await
+            .is_err()
+    );
+    taken.release().await;
 }

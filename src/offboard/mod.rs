@@ -10,6 +10,7 @@
 
 mod events;
 mod pair;
+mod send;
 pub mod syslog;
 
 use std::collections::BTreeMap;

@@ -9,39 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use tracing::{Instrument, info_span, warn};
 
+use super::send::{Answer, send};
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
 use crate::gate::Verdict;
 use crate::okta::{self, Cleared, OktaClient};
 use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, ts};
 use crate::sweep::{Deps, Target, observation};
-
-/// What the DELETE that removed a token answered.
-#[derive(Debug, Clone, Default)]
-struct Answer {
-    status: Option<i64>,
-    request_id: Option<String>,
-    error_id: Option<String>,
-    error: Option<String>,
-}
-
-impl Answer {
-    fn of(result: &Result<okta::Revoked, okta::Error>) -> Answer {
-        match result {
-            Ok(r) => Answer {
-                status: Some(i64::from(r.status)),
-                request_id: r.request_id.clone(),
-                ..Answer::default()
-            },
-            Err(e) => Answer {
-                status: e.status().map(i64::from),
-                request_id: e.request_id().map(str::to_owned),
-                error_id: e.error_id().map(str::to_owned),
-                error: Some(e.to_string()),
-            },
-        }
-    }
-}
 
 /// Lists, revokes and verifies one pair; appends every audit row of it.
 pub(super) async fn offboard_pair(
@@ -96,6 +70,8 @@ pub(super) async fn offboard_pair(
         let mut answers: BTreeMap<String, Answer> = BTreeMap::new();
         let mut last_sent: BTreeMap<String, Answer> = BTreeMap::new();
         let (mut rounds, mut last_error, mut wait) = (0, None, verify.backoff);
+        // Tokens the gate would still revoke when the rounds ran out (none when verified).
+        let unrevoked: Vec<String>;
         loop {
             let plan = deps.gate.check_pair(user, client, &active).await?;
             let mut cleared: Vec<(String, Cleared)> = Vec::new();
@@ -112,6 +88,7 @@ pub(super) async fn offboard_pair(
             }
             deps.store.append_revocations(&withdrawn).await?;
             if cleared.is_empty() || rounds >= verify.rounds.max(1) {
+                unrevoked = cleared.into_iter().map(|(t, _)| t).collect();
                 break;
             }
             if rounds > 0 {
@@ -161,7 +138,7 @@ pub(super) async fn offboard_pair(
         for (token, (intent, before)) in &intents {
             let gone = answers.get(token);
             let state = match gone {
-                Some(a) if a.status == Some(404) => RevocationState::AlreadyGone,
+                Some(a) if a.already_gone => RevocationState::AlreadyGone,
                 Some(_) => RevocationState::Done,
                 None => RevocationState::Failed,
             };
@@ -198,7 +175,8 @@ pub(super) async fn offboard_pair(
             deps.store.mark_revoked(token, now).await?;
         }
         outcome.tokens = (intents.len() + stayed.len()) as u64;
-        outcome.verified = intents.keys().all(|t| answers.contains_key(t));
+        outcome.verified = intents.keys().all(|t| answers.contains_key(t))
+            && unrevoked.iter().all(|t| answers.contains_key(t));
         outcome.stayed = stayed.into_iter().collect();
         if outcome.verified {
             if outcome.stayed.is_empty() {
@@ -220,38 +198,6 @@ pub(super) async fn offboard_pair(
     }
     .instrument(span)
     .await
-}
-
-/// Sends one round: revoke-all when the gate allowed it, else each cleared token. The
-/// answers are keyed by token (`""` for the pair).
-async fn send(
-    okta: &OktaClient,
-    whole: Option<&Cleared>,
-    tokens: &[(String, Cleared)],
-) -> BTreeMap<String, Answer> {
-    let mut answers = BTreeMap::new();
-    if let Some(pair) = whole {
-        let result = okta.revoke(pair).await;
-        if let Err(e) = &result {
-            warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revoke-all failed; verifying anyway");
-        }
-        answers.insert(String::new(), Answer::of(&result));
-        return answers;
-    }
-    for (token, cleared) in tokens {
-        let result = match okta.revoke(cleared).await {
-            Err(e) if e.is_not_found() => Ok(okta::Revoked {
-                status: 404,
-                request_id: e.request_id().map(str::to_owned),
-            }),
-            other => other,
-        };
-        if let Err(e) = &result {
-            warn!(okta.token_id = %token, error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revocation failed; verifying anyway");
-        }
-        answers.insert(token.clone(), Answer::of(&result));
-    }
-    answers
 }
 
 /// A dry run: `planned` for what the gate would clear, `skipped_exempt` for what stays.

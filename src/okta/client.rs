@@ -16,12 +16,12 @@ use url::Url;
 pub use super::auth::Auth;
 use super::auth::{Authorizer, Credential, KeyError, oauth_from_config};
 use super::concurrency::{Aimd, Signal};
-use super::error::{Error, excerpt};
+use super::error::{Error, excerpt, summarise_body};
 use super::ids::{ClientId, TokenId, UserId};
 use super::model::{self, ObservedToken, OktaErrorBody, UserClient};
 use super::page::{Cursor, parse_link_header};
 use super::ratelimit::{Budget, BudgetSettings, bucket_of};
-use super::retry::{Attempt, RateLimitHeaders, RetryInfo, RetryPolicy, with_retries};
+use super::retry::{Attempt, RateLimitHeaders, RetryInfo, RetryPolicy, with_retries_unless};
 use super::stats::HttpStats;
 use crate::config::{self, AuthMode, OktaConfig};
 
@@ -315,7 +315,7 @@ impl OktaClient {
         let bucket = bucket_of(method, &path);
         // Whether a failed attempt may have reached Okta (a 5xx or a transport fault, not a 429).
         let maybe_applied = std::sync::atomic::AtomicBool::new(false);
-        let (result, attempts) = with_retries(
+        let (result, attempts) = with_retries_unless(
             &self.settings.retry,
             true,
             |info| self.send_once(method.clone(), url.clone(), &bucket, info, credential),
@@ -334,6 +334,9 @@ impl OktaClient {
                     "Okta request will be retried"
                 );
             },
+            // Okta has never answered: a connect error (DNS, refused, TLS) says it is out of
+            // reach, and retrying would only delay saying so.
+            |e| matches!(e, SendError::Transport(t) if t.is_connect()) && !self.stats.answered(),
         )
         .await;
         match result {
@@ -372,7 +375,10 @@ impl OktaClient {
         let body = self.read_body(response, request_id.as_deref()).await?;
         if !status.is_success() {
             let body = model::decode::<OktaErrorBody>(&body).unwrap_or_else(|_| OktaErrorBody {
-                error_summary: Some(excerpt(&body)),
+                error_summary: Some(summarise_body(
+                    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+                    &body,
+                )),
                 ..OktaErrorBody::default()
             });
             if status == StatusCode::FORBIDDEN
@@ -418,7 +424,9 @@ impl OktaClient {
         info: RetryInfo,
         credential: &Credential,
     ) -> Result<reqwest::Response, SendError> {
+        let held = self.stats.held_back();
         let ticket = self.budget.acquire(bucket).await;
+        drop(held);
         if !ticket.waited.is_zero() {
             self.stats.budget_waited(ticket.waited);
         }

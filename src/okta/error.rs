@@ -107,6 +107,31 @@ impl Error {
         }
     }
 
+    /// Whether no connection to Okta could be made at all: DNS, connect or TLS failed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Transport(e) if e.is_connect())
+    }
+
+    /// Whether Okta refused the credentials: HTTP 401 on an API call, or the token endpoint
+    /// refusing the service app's client assertion.
+    pub fn is_credentials_refused(&self) -> bool {
+        self.status() == Some(401)
+            || matches!(self, Error::Auth { reason, .. }
+                if matches!(**reason, AuthError::ClientRefused { .. }))
+    }
+
+    /// Why a transport error happened, without reqwest's leading "error sending request for
+    /// url (…)": the causes only (`tcp connect error: Connection refused (os error 111)`).
+    pub fn cause(&self) -> String {
+        match self {
+            Error::Transport(e) => match std::error::Error::source(e) {
+                Some(source) => chain(source),
+                None => e.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+
     /// Whether Okta said the resource does not exist (HTTP 404, `E0000007`).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
@@ -124,4 +149,31 @@ pub(crate) fn excerpt(body: &str) -> String {
         end -= 1;
     }
     format!("{}…", &body[..end])
+}
+
+/// An error body that is not Okta's JSON (a proxy's or a login page's HTML, plain text),
+/// summarised as its content type and first non-blank line, cut short: never the whole page.
+pub(crate) fn summarise_body(content_type: Option<&str>, body: &str) -> String {
+    const MAX: usize = 120;
+    let content_type = content_type
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("no content type")
+        .trim();
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty());
+    let Some(line) = line else {
+        return format!("empty {content_type} body");
+    };
+    let mut end = line.len().min(MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < line.len() || body.trim().lines().nth(1).is_some() {
+        " …"
+    } else {
+        ""
+    };
+    format!(
+        "{content_type} body, not Okta's JSON: {}{more}",
+        &line[..end]
+    )
 }

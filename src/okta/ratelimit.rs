@@ -1,13 +1,25 @@
 //! Proactive pacing: revokd's share of each Okta rate-limit bucket.
 //!
-//! Every response's `X-Rate-Limit-Limit/-Remaining/-Reset` (with `Date`) updates the state of
-//! its bucket: the method plus the path template, the way Okta matches buckets. Within one
-//! window revokd sends at most `floor(limit × okta.rate_limit.max_share)` requests to a bucket,
-//! never more than `Remaining` allows, and spreads them evenly over what is left of the window
-//! instead of bursting at its start. When a window ends, one probe request learns the next
-//! window's limit and reset before the rest follow. Windows are Okta's: their end comes from
-//! `X-Rate-Limit-Reset`, measured on Okta's clock when ours is off by more than `Date`'s
-//! one-second precision. An optional `requests_per_minute` spaces all requests on top.
+//! revokd keys its state by method plus path template (the way Okta names buckets), but Okta
+//! matches buckets by longest prefix and does not publish whether the GETs and DELETEs under
+//! `/api/v1/users/{id}/clients` share one; so the pacing must hold whichever way Okta counts.
+//! Two rules do that, both read from every response's `X-Rate-Limit-Limit/-Remaining/-Reset`:
+//!
+//! - **The floor.** `X-Rate-Limit-Remaining` is what the whole org has left. revokd never takes a
+//!   bucket below `Limit − floor(Limit × okta.rate_limit.max_share)`: the lowest `Remaining` seen
+//!   in the window, less every request revokd sent that Okta may not have counted in it (any
+//!   sent after the request that reported it, or in flight when it was sent — to any bucket,
+//!   since Okta does not say which of them share one), must stay at or above that line.
+//! - **The share.** revokd also sends at most `floor(Limit × max_share)` requests to one of its
+//!   buckets per window.
+//!
+//! Within those bounds requests are spread evenly over what is left of the window instead of
+//! bursting at its start. When a window ends, one probe request learns the next window's limit
+//! and reset before the rest follow; a bucket revokd has never used probes only while every
+//! bucket it knows has room, since it may be one of them. Windows are Okta's: a window ends
+//! `Reset − Date` after the response that opened it, on Okta's clock (the response's `Date`),
+//! the one clock rule the retry loop's 429 waits use too ([`RateLimitHeaders::until_reset`]).
+//! An optional `requests_per_minute` spaces all requests on top.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,8 +52,8 @@ impl Default for BudgetSettings {
     }
 }
 
-/// Okta's bucket key for a request: the method and the path with ids replaced,
-/// e.g. `DELETE /api/v1/users/{id}/clients/{id}/tokens/{id}`.
+/// revokd's key for a request's bucket: the method and the path with ids replaced,
+/// e.g. `DELETE /api/v1/users/{id}/clients/{id}/tokens/{id}`. Okta's real bucket may be wider.
 pub fn bucket_of(method: &Method, path: &str) -> String {
     let mut key = format!("{method} ");
     let mut after_collection = false;
@@ -58,21 +70,32 @@ pub fn bucket_of(method: &Method, path: &str) -> String {
     key
 }
 
+/// Where revokd's own traffic stood when a request was sent: the baseline for what a
+/// `Remaining` reported in answer to it may not include.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    /// Requests revokd had sent before this one.
+    sent_before: u64,
+    /// Requests revokd had in flight as this one went out.
+    in_flight: u64,
+}
+
 /// What revokd knows of one bucket.
 #[derive(Debug)]
 struct Bucket {
+    /// `X-Rate-Limit-Limit`; 0 until a response says.
     limit: u64,
     /// The lowest `Remaining` seen in the current window.
     remaining: u64,
+    /// Where revokd's traffic stood when the request that reported `remaining` was sent.
+    remaining_mark: Mark,
     /// `X-Rate-Limit-Reset` of the current window; identifies it.
     reset_epoch: u64,
     /// When the current window ends; `None` until a response says (first use, or after a
     /// window ended), during which one probe request at a time goes out.
     window_end: Option<Instant>,
-    /// Requests revokd sent (or is about to send) in the current window.
+    /// Requests revokd sent (or is about to send) to this bucket in the current window.
     used: u64,
-    /// Requests sent whose response has not been seen.
-    outstanding: u64,
     next_slot: Instant,
     probe_out: bool,
 }
@@ -82,19 +105,81 @@ impl Bucket {
         Bucket {
             limit: 0,
             remaining: 0,
+            remaining_mark: Mark::default(),
             reset_epoch: 0,
             window_end: None,
             used: 0,
-            outstanding: 0,
             next_slot: now,
             probe_out: false,
         }
+    }
+
+    /// Requests revokd may still send in this window without taking the bucket below its
+    /// floor, given revokd's traffic now.
+    fn headroom(&self, traffic: &Traffic, max_share: f64) -> u64 {
+        let share = share_of(self.limit, max_share);
+        let floor = self.limit.saturating_sub(share);
+        let uncounted = traffic
+            .sent
+            .saturating_sub(self.remaining_mark.sent_before + 1)
+            + self.remaining_mark.in_flight;
+        self.remaining
+            .saturating_sub(floor)
+            .saturating_sub(uncounted)
+    }
+}
+
+/// revokd's share of a bucket of `limit`: `floor(limit × max_share)`, at least 1.
+fn share_of(limit: u64, max_share: f64) -> u64 {
+    // Truncation is the rule: a share is whole requests, rounded down.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let share = (limit as f64 * max_share).floor() as u64;
+    share.clamp(1, limit.max(1))
+}
+
+/// revokd's own traffic, across every bucket.
+#[derive(Debug, Default)]
+struct Traffic {
+    sent: u64,
+    in_flight: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    buckets: HashMap<String, Bucket>,
+    traffic: Traffic,
+}
+
+impl State {
+    /// Counts a request about to go out, and returns where traffic stood before it.
+    fn claim(&mut self) -> Mark {
+        let mark = Mark {
+            sent_before: self.traffic.sent,
+            in_flight: self.traffic.in_flight,
+        };
+        self.traffic.sent += 1;
+        self.traffic.in_flight += 1;
+        mark
+    }
+
+    /// The earliest end of a known open window that has no room left, if any.
+    fn some_bucket_full(&self, now: Instant, max_share: f64) -> Option<Instant> {
+        self.buckets
+            .values()
+            .filter_map(|b| b.window_end.filter(|end| *end > now).map(|end| (b, end)))
+            .filter(|(b, _)| b.headroom(&self.traffic, max_share) == 0)
+            .map(|(_, end)| end)
+            .min()
     }
 }
 
 enum Step {
     /// Send after this long.
-    Go(Duration),
+    Go(Duration, Mark),
     /// Wait until this instant (or a response changes things), then decide again.
     Retry(Instant),
 }
@@ -103,7 +188,7 @@ enum Step {
 #[derive(Debug)]
 pub struct Budget {
     settings: BudgetSettings,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    state: Mutex<State>,
     next_rpm_slot: Mutex<Option<Instant>>,
     changed: Notify,
 }
@@ -113,6 +198,7 @@ pub struct Budget {
 pub struct Ticket<'a> {
     budget: &'a Budget,
     bucket: String,
+    mark: Mark,
     /// How long the request was held back.
     pub waited: Duration,
     done: bool,
@@ -122,14 +208,15 @@ impl Ticket<'_> {
     /// Feeds the response's rate-limit headers back into the bucket.
     pub fn complete(mut self, rl: &RateLimitHeaders, status: u16) {
         self.done = true;
-        self.budget.observe(&self.bucket, Some(rl), status);
+        self.budget
+            .observe(&self.bucket, self.mark, Some(rl), status);
     }
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.budget.observe(&self.bucket, None, 0);
+            self.budget.observe(&self.bucket, self.mark, None, 0);
         }
     }
 }
@@ -139,14 +226,14 @@ impl Budget {
     pub fn new(settings: BudgetSettings) -> Self {
         Budget {
             settings,
-            buckets: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
             next_rpm_slot: Mutex::new(None),
             changed: Notify::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bucket>> {
-        self.buckets
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -157,15 +244,20 @@ impl Budget {
         loop {
             let notified = self.changed.notified();
             match self.step(bucket, Instant::now()) {
-                Step::Go(wait) => {
+                Step::Go(wait, mark) => {
                     let wait = wait.max(self.rpm_wait());
-                    tokio::time::sleep(wait).await;
-                    return Ticket {
+                    // Claimed already: if this future is dropped while it waits, the
+                    // ticket's drop releases the claim.
+                    let mut ticket = Ticket {
                         budget: self,
                         bucket: bucket.to_owned(),
-                        waited: started.elapsed(),
+                        mark,
+                        waited: Duration::ZERO,
                         done: false,
                     };
+                    tokio::time::sleep(wait).await;
+                    ticket.waited = started.elapsed();
+                    return ticket;
                 }
                 Step::Retry(until) => {
                     tokio::select! {
@@ -192,8 +284,15 @@ impl Budget {
     }
 
     fn step(&self, key: &str, now: Instant) -> Step {
-        let mut buckets = self.lock();
-        let b = buckets
+        let max_share = self.settings.max_share;
+        let mut state = self.lock();
+        let never_used = !state.buckets.contains_key(key);
+        if never_used && let Some(until) = state.some_bucket_full(now, max_share) {
+            return Step::Retry(until);
+        }
+        let state = &mut *state;
+        let b = state
+            .buckets
             .entry(key.to_owned())
             .or_insert_with(|| Bucket::new(now));
         if b.window_end.is_some_and(|end| now >= end) {
@@ -207,13 +306,10 @@ impl Budget {
             }
             b.probe_out = true;
             b.used += 1;
-            b.outstanding += 1;
-            return Step::Go(Duration::ZERO);
+            return Step::Go(Duration::ZERO, state.claim());
         };
-        let share = ((b.limit as f64 * self.settings.max_share).floor() as u64).max(1);
-        let by_share = share.saturating_sub(b.used);
-        let by_remaining = b.remaining.saturating_sub(b.outstanding);
-        let allowance = by_share.min(by_remaining);
+        let by_share = share_of(b.limit, max_share).saturating_sub(b.used);
+        let allowance = by_share.min(b.headroom(&state.traffic, max_share));
         if allowance == 0 {
             return Step::Retry(end);
         }
@@ -221,36 +317,37 @@ impl Budget {
         if slot >= end {
             return Step::Retry(end);
         }
-        // Spread what is left of the share evenly over what is left of the window.
+        // Spread what is left of the allowance evenly over what is left of the window.
         let interval = (end - slot) / u32::try_from(allowance).unwrap_or(u32::MAX);
         b.next_slot = slot + interval;
         b.used += 1;
-        b.outstanding += 1;
-        Step::Go(slot - now)
+        Step::Go(slot - now, state.claim())
     }
 
     /// Learns from the response to a request sent under a ticket (or from its absence).
-    fn observe(&self, key: &str, rl: Option<&RateLimitHeaders>, status: u16) {
+    fn observe(&self, key: &str, mark: Mark, rl: Option<&RateLimitHeaders>, status: u16) {
         {
-            let mut buckets = self.lock();
-            let Some(b) = buckets.get_mut(key) else {
+            let mut state = self.lock();
+            state.traffic.in_flight = state.traffic.in_flight.saturating_sub(1);
+            let Some(b) = state.buckets.get_mut(key) else {
                 return;
             };
-            b.outstanding = b.outstanding.saturating_sub(1);
             if b.window_end.is_none() {
                 b.probe_out = false;
             }
             if let Some(rl) = rl.filter(|rl| !rl.is_concurrency_signal()) {
-                learn(b, rl, status, self.settings.max_wait);
+                learn(b, rl, mark, status, self.settings.max_wait);
                 metrics::gauge!(super::stats::RATE_LIMIT_REMAINING_METRIC, "bucket" => key.to_owned())
                     .set(b.remaining as f64);
+                metrics::gauge!(super::stats::RATE_LIMIT_LIMIT_METRIC, "bucket" => key.to_owned())
+                    .set(b.limit as f64);
             }
         }
         self.changed.notify_waiters();
     }
 }
 
-fn learn(b: &mut Bucket, rl: &RateLimitHeaders, status: u16, max_wait: Duration) {
+fn learn(b: &mut Bucket, rl: &RateLimitHeaders, mark: Mark, status: u16, max_wait: Duration) {
     let (Some(limit), Some(remaining), Some(reset)) = (rl.limit, rl.remaining, rl.reset) else {
         return;
     };
@@ -259,174 +356,22 @@ fn learn(b: &mut Bucket, rl: &RateLimitHeaders, status: u16, max_wait: Duration)
     }
     let remaining = if status == 429 { 0 } else { remaining };
     if reset > b.reset_epoch || b.window_end.is_none() {
-        let until = until_reset(reset, rl.date).min(max_wait);
+        let until = rl
+            .until_reset(SystemTime::now())
+            .unwrap_or_default()
+            .min(max_wait);
         let now = Instant::now();
         b.reset_epoch = reset;
         b.window_end = Some(now + until);
         b.remaining = remaining;
+        b.remaining_mark = mark;
         b.next_slot = b.next_slot.max(now);
-    } else {
-        b.remaining = b.remaining.min(remaining);
+    } else if remaining <= b.remaining {
+        b.remaining = remaining;
+        b.remaining_mark = mark;
     }
     b.limit = limit;
 }
 
-/// Time until `reset` (epoch seconds) on Okta's clock: the local clock unless it disagrees
-/// with the response's `Date` by more than `Date`'s one-second precision can explain.
-fn until_reset(reset: u64, date: Option<SystemTime>) -> Duration {
-    let local = SystemTime::now();
-    let okta_now = match date {
-        Some(d)
-            if d.duration_since(local)
-                .or_else(|_| local.duration_since(d))
-                .unwrap_or_default()
-                > Duration::from_secs(2) =>
-        {
-            d
-        }
-        _ => local,
-    };
-    (SystemTime::UNIX_EPOCH + Duration::from_secs(reset))
-        .duration_since(okta_now)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(limit: u64, remaining: u64, reset_in: u64) -> RateLimitHeaders {
-        let now = SystemTime::now();
-        let reset = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + reset_in;
-        RateLimitHeaders {
-            limit: Some(limit),
-            remaining: Some(remaining),
-            reset: Some(reset),
-            date: Some(now),
-        }
-    }
-
-    #[test]
-    fn buckets_are_keyed_by_method_and_path_template() {
-        assert_eq!(
-            bucket_of(&Method::GET, "/api/v1/users/00u1/clients/0oa2/tokens"),
-            "GET /api/v1/users/{id}/clients/{id}/tokens"
-        );
-        assert_eq!(
-            bucket_of(
-                &Method::DELETE,
-                "/api/v1/users/00u1/clients/0oa2/tokens/oar3"
-            ),
-            "DELETE /api/v1/users/{id}/clients/{id}/tokens/{id}"
-        );
-        assert_eq!(
-            bucket_of(&Method::GET, "/api/v1/users/00u1/clients"),
-            "GET /api/v1/users/{id}/clients"
-        );
-    }
-
-    #[test]
-    fn okta_clock_is_used_only_when_the_local_clock_is_clearly_off() {
-        let now = SystemTime::now();
-        let reset = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 10;
-        let near = until_reset(reset, Some(now - Duration::from_millis(900)));
-        assert!(
-            near <= Duration::from_secs(10) && near > Duration::from_secs(8),
-            "{near:?}"
-        );
-        let skewed = until_reset(reset, Some(now - Duration::from_secs(3600)));
-        assert!(skewed > Duration::from_secs(3600), "{skewed:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_first_request_probes_and_the_rest_wait_for_its_answer() {
-        let budget = Budget::new(BudgetSettings::default());
-        let probe = budget.acquire("b").await;
-        assert!(matches!(budget.step("b", Instant::now()), Step::Retry(_)));
-        probe.complete(&headers(100, 99, 60), 200);
-        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_window_allows_the_share_spread_evenly_and_no_more() {
-        let budget = Budget::new(BudgetSettings::default());
-        budget
-            .acquire("b")
-            .await
-            .complete(&headers(100, 99, 10), 200);
-        // Share is 50 of 100; the probe used one, 49 remain for about 10 s: ~200 ms apart.
-        let mut waits = Vec::new();
-        for _ in 0..49 {
-            match budget.step("b", Instant::now()) {
-                Step::Go(w) => waits.push(w),
-                Step::Retry(_) => panic!("refused within the share"),
-            }
-        }
-        assert!(
-            waits[1] > Duration::from_millis(150) && waits[1] < Duration::from_millis(250),
-            "{:?}",
-            waits[1]
-        );
-        assert!(waits[48] < Duration::from_secs(10));
-        assert!(
-            matches!(budget.step("b", Instant::now()), Step::Retry(_)),
-            "the 51st must wait for the next window"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn others_using_the_bucket_shrink_revokds_allowance() {
-        let budget = Budget::new(BudgetSettings::default());
-        budget
-            .acquire("b")
-            .await
-            .complete(&headers(100, 2, 10), 200);
-        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
-        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
-        assert!(matches!(budget.step("b", Instant::now()), Step::Retry(_)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_429_closes_the_bucket_until_its_reset() {
-        let budget = Budget::new(BudgetSettings::default());
-        budget.acquire("b").await.complete(&headers(100, 0, 5), 429);
-        assert!(matches!(budget.step("b", Instant::now()), Step::Retry(_)));
-        tokio::time::advance(Duration::from_secs(6)).await;
-        assert!(
-            matches!(budget.step("b", Instant::now()), Step::Go(Duration::ZERO)),
-            "a new window starts with a probe"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_unanswered_probe_releases_its_claim() {
-        let budget = Budget::new(BudgetSettings::default());
-        drop(budget.acquire("b").await);
-        assert!(matches!(budget.step("b", Instant::now()), Step::Go(_)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn requests_per_minute_spaces_requests_evenly() {
-        let budget = Budget::new(BudgetSettings {
-            requests_per_minute: Some(120),
-            ..BudgetSettings::default()
-        });
-        let waits: Vec<_> = (0..3).map(|_| budget.rpm_wait()).collect();
-        assert_eq!(
-            waits,
-            vec![
-                Duration::ZERO,
-                Duration::from_millis(500),
-                Duration::from_secs(1)
-            ]
-        );
-    }
-}
+mod tests;

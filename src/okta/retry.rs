@@ -4,7 +4,7 @@
 //! | what happened                                   | retried?          | wait                                               |
 //! |-------------------------------------------------|-------------------|----------------------------------------------------|
 //! | 429, `X-Rate-Limit-Limit: 0` and `-Remaining: 0` | yes (concurrency) | exponential backoff, full jitter (Reset is a hint)   |
-//! | 429 with `X-Rate-Limit-Reset` and `Date`         | yes (rate)        | `min(Reset) − Date` + jitter, clamped to [min, max] |
+//! | 429 with `X-Rate-Limit-Reset` and `Date`         | yes (rate)        | `min(Reset) − Date + 1 s` + jitter, clamped to [min, max] |
 //! | 429 without a usable Reset                      | yes (rate)        | exponential backoff, full jitter                   |
 //! | 500, 502, 503, 504 on an idempotent request      | yes               | exponential backoff, full jitter                   |
 //! | timeout, connect error, reset, on an idempotent request | yes        | exponential backoff, full jitter                   |
@@ -13,14 +13,18 @@
 //!
 //! Repeated rate-limit headers (or comma-joined values) count by their minimum, as Okta's SDKs
 //! do. A missing `Date` falls back to the local clock. Every wait is at least `min_backoff`
-//! and at most `max_backoff`. Okta's SDK rule for waits (`Reset − Date + 1 s`) becomes
-//! `Reset − Date` plus a random jitter of up to `rate_limit_jitter`, so workers do not
-//! retry in step.
+//! and at most `max_backoff`. A 429 waits as Okta's SDKs do, `Reset − Date + 1 s` (`Reset`
+//! and `Date` are whole seconds; the extra second makes sure the new window has begun), plus
+//! a random jitter of up to `rate_limit_jitter`, so workers do not retry in step. The pacing
+//! budget reads window ends on the same clock ([`RateLimitHeaders::until_reset`]).
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{DATE, HeaderMap};
+
+/// Added to `Reset − Date` before a 429 is retried, as Okta's SDKs do.
+pub const PAST_RESET: Duration = Duration::from_secs(1);
 
 /// Retry settings, from `[okta]`.
 #[derive(Debug, Clone)]
@@ -115,7 +119,9 @@ impl RateLimitHeaders {
         self.limit == Some(0) && self.remaining == Some(0)
     }
 
-    /// Time until the window resets, measured on Okta's clock (`Date`), else on `local_now`.
+    /// Time until the window resets, `Reset − Date`: measured on Okta's clock, the response's
+    /// `Date`, and on `local_now` only when `Date` is missing. The one clock rule of both the
+    /// 429 wait and the pacing budget.
     pub fn until_reset(&self, local_now: SystemTime) -> Option<Duration> {
         let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(self.reset?);
         let now = self.date.unwrap_or(local_now);
@@ -156,7 +162,8 @@ pub fn retry_delay(
                 WaitKind::Concurrency
             } else if let Some(until) = rl.until_reset(local_now) {
                 let extra = policy.rate_limit_jitter.mul_f64(jitter.clamp(0.0, 1.0));
-                let wait = (until + extra).clamp(policy.min_backoff, policy.max_backoff);
+                let wait =
+                    (until + PAST_RESET + extra).clamp(policy.min_backoff, policy.max_backoff);
                 return Some(Delay {
                     wait,
                     kind: WaitKind::RateLimit,
@@ -226,14 +233,34 @@ pub struct RetryInfo {
 pub async fn with_retries<R, E, F, Fut, W>(
     policy: &RetryPolicy,
     idempotent: bool,
-    mut send: F,
-    mut on_wait: W,
+    send: F,
+    on_wait: W,
 ) -> (Result<R, E>, u32)
 where
     R: Attempt,
     F: FnMut(RetryInfo) -> Fut,
     Fut: Future<Output = Result<R, E>>,
     W: FnMut(&Delay, u32, Option<u16>),
+{
+    with_retries_unless(policy, idempotent, send, on_wait, |_| false).await
+}
+
+/// [`with_retries`], except that a failure `is_final` says is not retried, whatever the
+/// table says (a connect error before Okta has ever answered: the org is out of reach, and
+/// waiting on it would only delay saying so).
+pub async fn with_retries_unless<R, E, F, Fut, W, G>(
+    policy: &RetryPolicy,
+    idempotent: bool,
+    mut send: F,
+    mut on_wait: W,
+    is_final: G,
+) -> (Result<R, E>, u32)
+where
+    R: Attempt,
+    F: FnMut(RetryInfo) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    W: FnMut(&Delay, u32, Option<u16>),
+    G: Fn(&E) -> bool,
 {
     let mut info = RetryInfo::default();
     let mut attempt = 1;
@@ -255,6 +282,7 @@ where
                 );
                 (d, Some(resp.status()), resp.request_id())
             }
+            Err(e) if is_final(e) => (None, None, None),
             Err(_) => {
                 let d = retry_delay(
                     Outcome::Transport,
@@ -320,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn a_429_waits_until_reset_measured_on_oktas_clock() {
+    fn a_429_waits_one_second_past_reset_measured_on_oktas_clock() {
         let reset = (DATE_EPOCH + 7).to_string();
         let headers = h(&[
             ("x-rate-limit-reset", &reset),
@@ -328,7 +356,7 @@ mod tests {
             ("x-rate-limit-remaining", "0"),
             ("date", DATE),
         ]);
-        // The local clock is an hour off; Okta's Date wins.
+        // The local clock is an hour off; Okta's Date wins: Reset − Date + 1 s.
         let d = retry_delay(
             resp(429, &headers),
             1,
@@ -341,12 +369,13 @@ mod tests {
         assert_eq!(
             d,
             Delay {
-                wait: Duration::from_secs(7),
+                wait: Duration::from_secs(8),
                 kind: WaitKind::RateLimit
             }
         );
+        // Jitter comes on top: half of the 1 s maximum.
         let d = retry_delay(resp(429, &headers), 1, true, &policy(), at(0), 0.5).unwrap();
-        assert_eq!(d.wait, Duration::from_millis(7500));
+        assert_eq!(d.wait, Duration::from_millis(8500));
     }
 
     #[test]
@@ -359,11 +388,11 @@ mod tests {
             ("date", DATE),
         ]);
         let d = retry_delay(resp(429, &headers), 1, true, &policy(), at(0), 0.0).unwrap();
-        assert_eq!(d.wait, Duration::from_secs(5));
+        assert_eq!(d.wait, Duration::from_secs(6));
         let joined = format!("{a}, {b}");
         let headers = h(&[("x-rate-limit-reset", &joined), ("date", DATE)]);
         let d = retry_delay(resp(429, &headers), 1, true, &policy(), at(0), 0.0).unwrap();
-        assert_eq!(d.wait, Duration::from_secs(5));
+        assert_eq!(d.wait, Duration::from_secs(6));
     }
 
     #[test]
@@ -371,15 +400,15 @@ mod tests {
         let reset = (DATE_EPOCH + 4).to_string();
         let headers = h(&[("x-rate-limit-reset", &reset)]);
         let d = retry_delay(resp(429, &headers), 1, true, &policy(), at(DATE_EPOCH), 0.0).unwrap();
-        assert_eq!(d.wait, Duration::from_secs(4));
+        assert_eq!(d.wait, Duration::from_secs(5));
     }
 
     #[test]
-    fn a_reset_in_the_past_or_garbage_headers_still_wait_at_least_the_minimum() {
+    fn a_reset_in_the_past_waits_a_second_and_garbage_headers_at_least_the_minimum() {
         let reset = (DATE_EPOCH - 10).to_string();
         let headers = h(&[("x-rate-limit-reset", &reset), ("date", DATE)]);
         let d = retry_delay(resp(429, &headers), 1, true, &policy(), at(0), 0.0).unwrap();
-        assert_eq!(d.wait, Duration::from_millis(100));
+        assert_eq!(d.wait, Duration::from_secs(1));
         let headers = h(&[("x-rate-limit-reset", "soon"), ("date", "yesterday")]);
         let d = retry_delay(resp(429, &headers), 2, true, &policy(), at(0), 1.0).unwrap();
         assert_eq!(
@@ -514,12 +543,26 @@ mod tests {
             seen,
             vec![(0, None), (1, Some("r1".into())), (2, Some("r2".into()))]
         );
-        // Two waits of at least 1 s each (Reset is second-granular), virtual time.
-        assert!(
-            started.elapsed() >= Duration::from_secs(2),
-            "{:?}",
-            started.elapsed()
-        );
+        // Two waits of Reset − Date + 1 s = 3 s each, in virtual time.
+        assert_eq!(started.elapsed(), Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_said_to_be_final_is_not_retried() {
+        let mut calls = 0;
+        let (result, attempts) = with_retries_unless(
+            &policy(),
+            true,
+            |_| {
+                calls += 1;
+                async { Err::<Scripted, _>("connect refused") }
+            },
+            |_, _, _| {},
+            |e: &&str| e.starts_with("connect"),
+        )
+        .await;
+        assert_eq!(result.err(), Some("connect refused"));
+        assert_eq!((attempts, calls), (1, 1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -63,10 +63,15 @@ impl OktaClient {
     /// attempt comes back as an [`Error::Api`] for which `is_not_found()` holds.
     pub async fn revoke(&self, cleared: &Cleared) -> Result<Revoked, Error> {
         let mut url = self.tokens_url(&cleared.user, &cleared.client);
-        if let Some(token) = &cleared.token
-            && let Ok(mut p) = url.path_segments_mut()
-        {
-            p.push(token.as_str());
+        if let Some(token) = &cleared.token {
+            // Never fall back to the pair's URL: that DELETE would revoke every token.
+            let Ok(mut path) = url.path_segments_mut() else {
+                return Err(Error::Refused {
+                    reason: "the org URL cannot take a token id as a path segment".into(),
+                    request_id: None,
+                });
+            };
+            path.push(token.as_str());
         }
         let reply = self.execute(Method::DELETE, url).await?;
         Ok(Revoked {

@@ -137,6 +137,15 @@ impl PolicySet {
                     "every policy needs a name",
                 ));
             }
+            if name.contains(',') {
+                return Err(Error::invalid(
+                    format!("{key}.name"),
+                    format!(
+                        "`{name}` contains a comma, which separates rule names in \
+                         revocations.policy; use another character"
+                    ),
+                ));
+            }
             if !names.insert(name) {
                 return Err(Error::invalid(
                     format!("{key}.name"),

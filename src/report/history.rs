@@ -76,7 +76,7 @@ pub(super) async fn revocations(
             r.user_id.into(),
             r.client_id.into(),
             r.trigger.into(),
-            r.policy.into(),
+            r.policy.map_or(Cell::Null, Cell::StoredNames),
             r.reason.into(),
             r.mode.into(),
             r.state.into(),

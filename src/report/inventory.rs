@@ -121,6 +121,18 @@ async fn tokens(
     Ok(assess(lines, policies, at))
 }
 
+/// The tokens active now (`v_active_tokens`), each with its age at `at` and the rules of the
+/// configured policies that match it then (whatever the decision: exempt and flag included).
+pub(super) async fn ages_and_rules(
+    pool: &SqlitePool,
+    config: &Config,
+    at: DateTime<Utc>,
+) -> Result<Vec<(Option<TimeDelta>, Vec<String>)>, Error> {
+    let policies = PolicySet::from_config(&config.policies, &config.exemptions)?;
+    let tokens = tokens(pool, &policies, at, false).await?;
+    Ok(tokens.into_iter().map(|t| (t.age, t.rules)).collect())
+}
+
 fn days(d: Option<TimeDelta>) -> Cell {
     d.map_or(Cell::Null, |d| Cell::Int(d.num_days()))
 }
@@ -256,7 +268,11 @@ pub(super) async fn exposure(
             .filter(|r| age_rules.contains(r))
             .collect();
         if !over.is_empty() {
-            let detail = format!("{}: {}", t.decision, over.join(","));
+            let detail = format!(
+                "{}: {}",
+                t.decision,
+                over.join(super::DEFAULT_SCOPE_DELIMITER)
+            );
             finding(&mut table, "older_than_policy", t, detail);
         }
     }

@@ -10,6 +10,7 @@
 mod history;
 mod inventory;
 mod output;
+pub mod overview;
 mod query;
 mod render;
 mod scheduled;
@@ -34,6 +35,10 @@ pub use time::TimeArg;
 pub enum Error {
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("{0}")]
+    Store(#[from] crate::store::Error),
+    #[error("{0}")]
+    Chart(#[from] overview::ChartError),
     #[error("configuration error: {0}")]
     Config(#[from] config::Error),
     #[error("{0}")]

@@ -45,6 +45,7 @@ fn plain(cell: &Cell, delimiter: &str) -> String {
         Cell::Int(n) => n.to_string(),
         Cell::Text(s) => s.clone(),
         Cell::List(items) => items.join(delimiter),
+        Cell::StoredNames(names) => names.split(',').collect::<Vec<_>>().join(delimiter),
     }
 }
 
@@ -140,7 +141,9 @@ fn csv(table: &Table, delimiter: &str) -> String {
             }
             let value = match cell {
                 Cell::Int(_) | Cell::Null => plain(cell, delimiter),
-                Cell::Text(_) | Cell::List(_) => neutralise(&plain(cell, delimiter)),
+                Cell::Text(_) | Cell::List(_) | Cell::StoredNames(_) => {
+                    neutralise(&plain(cell, delimiter))
+                }
             };
             csv_field(&mut out, &value);
         }
@@ -153,7 +156,7 @@ fn json_value(cell: &Cell) -> serde_json::Value {
     match cell {
         Cell::Null => serde_json::Value::Null,
         Cell::Int(n) => (*n).into(),
-        Cell::Text(s) => s.as_str().into(),
+        Cell::Text(s) | Cell::StoredNames(s) => s.as_str().into(),
         Cell::List(items) => items.clone().into(),
     }
 }

@@ -13,6 +13,10 @@ pub enum Cell {
     /// A list (scopes, rule names): joined by the scope delimiter in CSV and table output,
     /// a JSON array in JSON.
     List(Vec<String>),
+    /// Rule names as `revocations.policy` stores them, comma-joined: joined by the scope
+    /// delimiter in CSV and table output like every other list, and kept as the stored text in
+    /// JSON (where the `policy` field has always been that string).
+    StoredNames(String),
 }
 
 impl From<Option<String>> for Cell {

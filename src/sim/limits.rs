@@ -1,11 +1,14 @@
 //! Okta's two throttles as the sim enforces them (FACTS.md §1): a per-bucket request budget
-//! per window, keyed by method + path template ([`RouteKind`]), with windows that start at the
+//! per window, keyed by method + path template ([`RouteKind`]) or, in the
+//! [`BucketModel::SharedUserClients`] model, one bucket for every GET and DELETE under
+//! `/api/v1/users/{id}/clients`, with windows that start at the
 //! whole second of a bucket's first request (for whole-second windows) rather than on the wall
 //! clock's minute (so
 //! `X-Rate-Limit-Reset`, in whole seconds, is exact for whole-second windows, as the windows in
 //! Okta's docs are, e.g. 12:00:20–12:01:19); and an org-wide limit on requests in
-//! flight. A request refused with 429 is counted against its bucket, as Okta counts it; this
-//! only matters for the headers, since the bucket is already empty then.
+//! flight. It also keeps what each window saw ([`WindowStats`]) and the most requests in flight
+//! at any arrival, refused ones included, so tests can count what the client sent rather than
+//! what the throttles let through.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::types::RouteKind;
+use super::types::{BucketModel, RouteKind, SimBucket, WindowStats};
+
+/// Most finished windows [`Limits::windows`] remembers; older ones are dropped first.
+const WINDOW_HISTORY: usize = 10_000;
 
 /// The `X-Rate-Limit-*` values for one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +41,7 @@ pub(crate) enum Charge {
 #[derive(Debug)]
 struct Bucket {
     window_end: Instant,
-    reset_epoch: i64,
-    used: u32,
+    stats: WindowStats,
 }
 
 /// Epoch seconds of `now + d`, rounded up so a client waiting until then is never early.
@@ -56,11 +61,22 @@ pub(crate) struct Limits {
     limit: u32,
     window: Duration,
     concurrency_limit: usize,
-    buckets: Mutex<HashMap<RouteKind, Bucket>>,
+    model: BucketModel,
+    buckets: Mutex<HashMap<SimBucket, Bucket>>,
+    /// Finished windows, oldest first.
+    history: Mutex<Vec<WindowStats>>,
     /// `f64` bits of the background-load fraction.
     background: AtomicU64,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
+    peak_arrivals: AtomicUsize,
+}
+
+/// A request's arrival: its place in flight if admitted, and how many were in flight.
+pub(crate) struct Arrival<'a> {
+    pub(crate) admitted: Option<InFlight<'a>>,
+    /// Requests in flight as it arrived, itself included.
+    pub(crate) concurrency: usize,
 }
 
 /// Marks a request as in flight until dropped (so cancelled requests are released too).
@@ -73,7 +89,12 @@ impl Drop for InFlight<'_> {
 }
 
 impl Limits {
-    pub(crate) fn new(per_window: u32, window: Duration, concurrency_limit: usize) -> Limits {
+    pub(crate) fn new(
+        per_window: u32,
+        window: Duration,
+        concurrency_limit: usize,
+        model: BucketModel,
+    ) -> Limits {
         Limits {
             limit: if per_window == 0 {
                 u32::MAX
@@ -82,10 +103,13 @@ impl Limits {
             },
             window,
             concurrency_limit,
+            model,
             buckets: Mutex::new(HashMap::new()),
+            history: Mutex::new(Vec::new()),
             background: AtomicU64::new(0f64.to_bits()),
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            peak_arrivals: AtomicUsize::new(0),
         }
     }
 
@@ -98,15 +122,56 @@ impl Limits {
         self.background.store(fraction.to_bits(), Ordering::SeqCst);
     }
 
-    /// Admit a request, or `None` if that would exceed the concurrency limit.
-    pub(crate) fn admit(&self) -> Option<InFlight<'_>> {
+    /// Counts an arrival and admits it, unless that would exceed the concurrency limit.
+    pub(crate) fn admit(&self) -> Arrival<'_> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let guard = InFlight(&self.in_flight);
+        self.peak_arrivals.fetch_max(now, Ordering::SeqCst);
         if now > self.concurrency_limit {
-            return None;
+            return Arrival {
+                admitted: None,
+                concurrency: now,
+            };
         }
         self.peak.fetch_max(now, Ordering::SeqCst);
-        Some(guard)
+        Arrival {
+            admitted: Some(guard),
+            concurrency: now,
+        }
+    }
+
+    pub(crate) fn peak_arrivals(&self) -> usize {
+        self.peak_arrivals.load(Ordering::SeqCst)
+    }
+
+    fn lock_buckets(&self) -> std::sync::MutexGuard<'_, HashMap<SimBucket, Bucket>> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every window so far, finished ones first (oldest first), then the open ones by bucket.
+    pub(crate) fn windows(&self) -> Vec<WindowStats> {
+        let mut all = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut open: Vec<WindowStats> = self.lock_buckets().values().map(|b| b.stats).collect();
+        open.sort_by_key(|w| (w.bucket, w.reset));
+        all.extend(open);
+        all
+    }
+
+    fn remember(&self, finished: WindowStats) {
+        let mut history = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if history.len() >= WINDOW_HISTORY {
+            history.remove(0);
+        }
+        history.push(finished);
     }
 
     pub(crate) fn in_flight(&self) -> usize {
@@ -117,17 +182,22 @@ impl Limits {
         self.peak.load(Ordering::SeqCst)
     }
 
-    /// Charge one request to `kind`'s bucket, opening a new window if the last one ended.
+    /// Charge one request to the bucket `kind` draws on, opening a new window if the last one
+    /// ended.
     pub(crate) fn charge(&self, kind: RouteKind) -> Charge {
         let now = Instant::now();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bucket = buckets.entry(kind).or_insert(Bucket {
+        let key = self.model.bucket_of(kind);
+        let mut buckets = self.lock_buckets();
+        let bucket = buckets.entry(key).or_insert(Bucket {
             window_end: now,
-            reset_epoch: 0,
-            used: 0,
+            stats: WindowStats {
+                bucket: key,
+                reset: 0,
+                limit: self.limit,
+                background: 0,
+                served: 0,
+                refused: 0,
+            },
         });
         if now >= bucket.window_end {
             let background = f64::from_bits(self.background.load(Ordering::SeqCst));
@@ -143,24 +213,39 @@ impl Limits {
             let end_ms = start_ms.saturating_add(window_ms);
             let left = u64::try_from(end_ms - now_ms).unwrap_or(0);
             bucket.window_end = now + Duration::from_millis(left);
-            bucket.reset_epoch = end_ms.div_euclid(1000) + i64::from(end_ms.rem_euclid(1000) > 0);
             // Truncation is intended: other integrations use whole requests.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let pre = (background * f64::from(self.limit)) as u32;
-            bucket.used = pre;
+            let finished = std::mem::replace(
+                &mut bucket.stats,
+                WindowStats {
+                    bucket: key,
+                    reset: end_ms.div_euclid(1000) + i64::from(end_ms.rem_euclid(1000) > 0),
+                    limit: self.limit,
+                    background: pre,
+                    served: 0,
+                    refused: 0,
+                },
+            );
+            if finished.received() + finished.background > 0 {
+                self.remember(finished);
+            }
         }
-        if bucket.used >= self.limit {
+        let w = &mut bucket.stats;
+        let used = w.background.saturating_add(w.served);
+        if used >= self.limit {
+            w.refused += 1;
             return Charge::Exhausted(RateHeaders {
                 limit: self.limit,
                 remaining: 0,
-                reset: bucket.reset_epoch,
+                reset: w.reset,
             });
         }
-        bucket.used += 1;
+        w.served += 1;
         Charge::Allowed(RateHeaders {
             limit: self.limit,
-            remaining: self.limit - bucket.used,
-            reset: bucket.reset_epoch,
+            remaining: self.limit - used - 1,
+            reset: w.reset,
         })
     }
 }

@@ -13,6 +13,7 @@ mod hooks;
 mod limits;
 mod oauth;
 mod oauth_keys;
+mod record;
 mod render;
 mod reply;
 mod routes;
@@ -38,8 +39,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 pub use types::{
-    Fault, FaultKind, LinkStyle, RequestRecord, RevokeHow, RevokedToken, RouteKind, SimStats,
-    SimToken,
+    BucketModel, Fault, FaultKind, LinkStyle, RequestRecord, RevokeHow, RevokedToken, RouteKind,
+    SimBucket, SimStats, SimToken, WindowStats,
 };
 pub use types::{OAuthStats, ServiceApp};
 
@@ -69,6 +70,8 @@ pub struct SimConfig {
     pub rate_limit_per_window: u32,
     /// Rate-limit window length (Okta: 60 s). Windows start at a bucket's first request.
     pub window: Duration,
+    /// Which routes share a bucket.
+    pub bucket_model: BucketModel,
     /// Simultaneous requests admitted; one more gets Okta's concurrency 429.
     pub concurrency_limit: usize,
     /// Delay added to every request while it counts as in flight.
@@ -99,6 +102,7 @@ impl Default for SimConfig {
             api_token: "sim-api-token".to_owned(),
             rate_limit_per_window: 1200,
             window: Duration::from_secs(60),
+            bucket_model: BucketModel::PerRoute,
             concurrency_limit: 75,
             latency: Duration::ZERO,
             link_style: LinkStyle::Separate,
@@ -233,7 +237,13 @@ impl SimOrg {
         }
     }
 
-    /// The request log (empty when `record_requests` is off), oldest first.
+    /// What every rate-limit window has seen so far, by bucket: finished windows first.
+    pub fn windows(&self) -> Vec<WindowStats> {
+        self.handle.shared.limits.windows()
+    }
+
+    /// The request log (empty when `record_requests` is off), in order of arrival. A request
+    /// is logged when it arrives and its status filled in when the org decides it.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.handle.shared.requests()
     }

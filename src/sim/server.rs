@@ -1,11 +1,10 @@
 //! The request pipeline every request goes through, in Okta's order: concurrency admission
 //! (held for the whole request, including the configured latency), the rate-limit bucket,
 //! auth (`SSWS`, or an OAuth access token checked by `oauth`), injected faults, the operation itself, then the headers every Okta response
-//! carries (`X-Okta-Request-Id`, `Date`, `X-Rate-Limit-*`, `Link`). Also owns the counters and
-//! request log. What each operation answers lives in `routes`; `POST /oauth2/v1/token` is
+//! carries (`X-Okta-Request-Id`, `Date`, `X-Rate-Limit-*`, `Link`). Counters and the request
+//! log are `record`'s. What each operation answers lives in `routes`; `POST /oauth2/v1/token` is
 //! handed to `oauth` before any of this (Okta meters it separately).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -24,19 +23,16 @@ use super::conn::{ConnControl, SimListener};
 use super::faults::Faults;
 use super::limits::{Charge, Limits, RateHeaders, epoch_after};
 use super::oauth::OAuth;
+use super::record::Recorder;
 use super::reply::{Reply, shape};
 use super::routes::{self, Outcome, Route};
 use super::store::Store;
 use super::types::{FaultKind, LinkStyle, RequestRecord, RouteKind, SimStats};
-use super::{REQUEST_LOG_CAPACITY, SimConfig, seed};
+use super::{SimConfig, seed};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-/// Counters behind [`SimStats`], minus the live concurrency figures.
-#[derive(Debug, Default)]
-struct Counters(SimStats);
 
 /// State shared by the handle and the server task.
 pub(crate) struct Shared {
@@ -46,13 +42,11 @@ pub(crate) struct Shared {
     api_token: String,
     pub(crate) link_style: LinkStyle,
     latency: Duration,
-    record: bool,
     store: Mutex<Store>,
     pub(crate) limits: Limits,
     pub(crate) faults: Faults,
     pub(crate) oauth: OAuth,
-    counters: Mutex<Counters>,
-    log: Mutex<VecDeque<RequestRecord>>,
+    recorder: Recorder,
     next_request: AtomicU64,
     /// Randomness for request and error ids (seeded, though ids also carry a counter).
     ids: Mutex<StdRng>,
@@ -77,15 +71,14 @@ impl Shared {
                 config.rate_limit_per_window,
                 config.window,
                 config.concurrency_limit,
+                config.bucket_model,
             ),
             api_token: config.api_token,
             link_style: config.link_style,
             latency: config.latency,
-            record: config.record_requests,
             store: Mutex::new(store),
             faults: Faults::default(),
-            counters: Mutex::new(Counters::default()),
-            log: Mutex::new(VecDeque::new()),
+            recorder: Recorder::new(config.record_requests),
             next_request: AtomicU64::new(1),
             ids: Mutex::new(StdRng::seed_from_u64(config.seed.rotate_left(17))),
             hung: AtomicU64::new(0),
@@ -99,14 +92,15 @@ impl Shared {
     }
 
     pub(crate) fn stats(&self) -> SimStats {
-        let mut stats = lock(&self.counters).0.clone();
+        let mut stats = self.recorder.counters();
         stats.peak_concurrency = self.limits.peak();
+        stats.peak_arrivals = self.limits.peak_arrivals();
         stats.in_flight = self.limits.in_flight();
         stats
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.log).iter().cloned().collect()
+        self.recorder.requests()
     }
 
     fn random_alnum(&self, len: usize) -> String {
@@ -132,7 +126,12 @@ impl Shared {
     }
 
     /// Everything after concurrency admission.
-    async fn serve_admitted(&self, route: &Route, req: &Parts) -> (Reply, Vec<FaultKind>) {
+    async fn serve_admitted(
+        &self,
+        route: &Route,
+        req: &Parts,
+        request_id: &str,
+    ) -> (Reply, Vec<FaultKind>) {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
@@ -203,6 +202,7 @@ impl Shared {
             )
         };
         if faults.iter().any(|f| matches!(f, FaultKind::HangAfter(_))) {
+            self.recorder.decided(request_id, outcome.status, false);
             self.park().await;
         }
         (Reply::from_outcome(outcome, rate), faults)
@@ -259,15 +259,19 @@ impl Shared {
             remaining: u32::MAX,
             reset: epoch_after(Duration::from_secs(60)),
         };
-        self.count(RouteKind::Token, reply.status, unlimited);
-        self.log(RequestRecord {
+        self.recorder
+            .count(RouteKind::Token, reply.status, unlimited);
+        self.recorder.arrived(RequestRecord {
             method: parts.method.to_string(),
             path_and_query: parts
                 .uri
                 .path_and_query()
                 .map_or_else(String::new, ToString::to_string),
             route: RouteKind::Token,
+            token_id: None,
             status: reply.status,
+            answered: true,
+            concurrency: 0,
             received_at: received_at.0,
             received_at_utc: received_at.1,
             request_id: request_id.clone(),
@@ -303,29 +307,6 @@ impl Shared {
             },
         )
     }
-
-    fn count(&self, route: RouteKind, status: u16, rate: RateHeaders) {
-        let mut c = lock(&self.counters);
-        c.0.requests += 1;
-        *c.0.by_route.entry(route).or_insert(0) += 1;
-        match status {
-            429 if rate.limit == 0 => c.0.concurrency_limited += 1,
-            429 => c.0.rate_limited += 1,
-            500..=599 => c.0.server_errors += 1,
-            _ => {}
-        }
-    }
-
-    fn log(&self, record: RequestRecord) {
-        if !self.record {
-            return;
-        }
-        let mut log = lock(&self.log);
-        if log.len() >= REQUEST_LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(record);
-    }
 }
 
 fn header_text(req: &Parts, name: &str) -> Option<String> {
@@ -349,8 +330,27 @@ async fn handle(
     let (req, _body) = req.into_parts();
     let request_id = shared.request_id();
     let route = routes::parse(&req.method, req.uri.path());
-    let (reply, faults) = match shared.limits.admit() {
-        Some(_in_flight) => shared.serve_admitted(&route, &req).await,
+    let arrival = shared.limits.admit();
+    // Logged on arrival, so requests parked by hang faults are on record too.
+    shared.recorder.arrived(RequestRecord {
+        method: req.method.to_string(),
+        path_and_query: req
+            .uri
+            .path_and_query()
+            .map_or_else(String::new, ToString::to_string),
+        route: route.kind,
+        token_id: route.token.clone(),
+        status: 0,
+        answered: false,
+        concurrency: arrival.concurrency,
+        received_at,
+        received_at_utc,
+        request_id: request_id.clone(),
+        retry_for: header_text(&req, "x-okta-retry-for"),
+        retry_count: header_text(&req, "x-okta-retry-count"),
+    });
+    let (reply, faults) = match arrival.admitted {
+        Some(_in_flight) => shared.serve_admitted(&route, &req, &request_id).await,
         None => (shared.concurrency_reply(), Vec::new()),
     };
     let self_url = format!(
@@ -363,21 +363,10 @@ async fn handle(
         conn.strip_next_date();
     }
     let status = if shaped.reset { 0 } else { shaped.reply.status };
-    shared.count(route.kind, shaped.reply.status, shaped.reply.rate);
-    shared.log(RequestRecord {
-        method: req.method.to_string(),
-        path_and_query: req
-            .uri
-            .path_and_query()
-            .map_or_else(String::new, ToString::to_string),
-        route: route.kind,
-        status,
-        received_at,
-        received_at_utc,
-        request_id: request_id.clone(),
-        retry_for: header_text(&req, "x-okta-retry-for"),
-        retry_count: header_text(&req, "x-okta-retry-count"),
-    });
+    shared
+        .recorder
+        .count(route.kind, shaped.reply.status, shaped.reply.rate);
+    shared.recorder.decided(&request_id, status, !shaped.reset);
     if shaped.reset {
         conn.kill();
     }

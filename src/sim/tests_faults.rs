@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::tests_api::{config, get, next_link, send};
-use super::{Fault, FaultKind, SimOrg};
+use super::{Fault, FaultKind, RouteKind, SimOrg};
 
 async fn org_and_path() -> (SimOrg, String) {
     let org = SimOrg::start(config()).await.expect("start");
@@ -262,4 +262,51 @@ async fn reset_connection_closes_without_a_response_and_changes_nothing() {
     assert_eq!(org.tokens(&user, &client), before);
     assert_eq!(org.requests().last().map(|r| r.status), Some(0));
     assert_eq!(send(reqwest::Method::DELETE, &url).await.status(), 204);
+}
+
+#[tokio::test]
+async fn parked_requests_are_logged_on_arrival_with_what_the_org_did() {
+    let org = SimOrg::start(config()).await.expect("start");
+    let (user, client) = org
+        .pairs()
+        .into_iter()
+        .max_by_key(|(u, c)| org.tokens(u, c).len())
+        .expect("pairs");
+    let tokens = org.tokens(&user, &client);
+    assert!(tokens.len() >= 2, "the seed gives a pair two tokens");
+    let url = |id: &str| {
+        format!(
+            "{}api/v1/users/{user}/clients/{client}/tokens/{id}",
+            org.base_url()
+        )
+    };
+    for (kind, token) in [
+        (FaultKind::HangBefore(RouteKind::RevokeToken), &tokens[0].id),
+        (FaultKind::HangAfter(RouteKind::RevokeToken), &tokens[1].id),
+    ] {
+        org.inject(Fault::times(kind, 1));
+        let url = url(token);
+        let parked = tokio::spawn(async move { send(reqwest::Method::DELETE, &url).await });
+        org.until_hung(org.hung() + 1).await;
+        parked.abort();
+    }
+    let log: Vec<_> = org
+        .requests()
+        .into_iter()
+        .map(|r| (r.route, r.token_id, r.status, r.answered))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (RouteKind::RevokeToken, Some(tokens[0].id.clone()), 0, false),
+            (
+                RouteKind::RevokeToken,
+                Some(tokens[1].id.clone()),
+                204,
+                false
+            ),
+        ],
+        "parked before the operation: nothing decided; after: revoked, unanswered"
+    );
+    assert_eq!(org.revoked().len(), 1);
 }

@@ -1,12 +1,13 @@
 //! Tests of the throttles and the standard headers: per-bucket rate limits with Okta's
-//! headers, window reset, background load, the concurrency 429, and the request log.
+//! headers in both bucket models, window reset and the per-window record, background load,
+//! the concurrency 429 and the peak of arrivals, and the request log.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::tests_api::{config, get, send};
-use super::{RouteKind, SimConfig, SimOrg};
+use super::{BucketModel, RouteKind, SimBucket, SimConfig, SimOrg};
 
 fn header(resp: &reqwest::Response, name: &str) -> i64 {
     resp.headers()[name]
@@ -77,6 +78,65 @@ async fn the_fourth_request_in_a_window_of_three_gets_429_e0000047() {
 }
 
 #[tokio::test]
+async fn in_the_shared_model_gets_and_deletes_under_a_users_clients_draw_on_one_bucket() {
+    let cfg = SimConfig {
+        rate_limit_per_window: 4,
+        window: Duration::from_secs(30),
+        bucket_model: BucketModel::SharedUserClients,
+        ..config()
+    };
+    let org = SimOrg::start(cfg).await.expect("start");
+    let (user, client) = org.pairs()[0].clone();
+    let path = format!("api/v1/users/{user}/clients/{client}/tokens");
+    let url = format!("{}{path}", org.base_url());
+    let mut remaining = vec![header(&get(&org, &path).await, "x-rate-limit-remaining")];
+    let delete = send(reqwest::Method::DELETE, &url).await;
+    remaining.push(header(&delete, "x-rate-limit-remaining"));
+    let clients = get(&org, &format!("api/v1/users/{user}/clients")).await;
+    remaining.push(header(&clients, "x-rate-limit-remaining"));
+    remaining.push(header(
+        &get(&org, "api/v1/logs").await,
+        "x-rate-limit-remaining",
+    ));
+    assert_eq!(
+        remaining,
+        [3, 2, 1, 3],
+        "the System Log keeps its own bucket"
+    );
+    let windows = org.windows();
+    let shared: Vec<_> = windows
+        .iter()
+        .filter(|w| w.bucket == SimBucket::UserClients)
+        .collect();
+    assert_eq!(shared.len(), 1, "{windows:?}");
+    assert_eq!((shared[0].served, shared[0].refused), (3, 0));
+}
+
+#[tokio::test]
+async fn each_window_records_what_it_served_and_refused() {
+    let cfg = SimConfig {
+        rate_limit_per_window: 2,
+        window: Duration::from_millis(300),
+        ..config()
+    };
+    let org = SimOrg::start(cfg).await.expect("start");
+    let path = format!("api/v1/users/{}/clients", org.pairs()[0].0);
+    for _ in 0..3 {
+        get(&org, &path).await;
+    }
+    // Waiting out the window is the behaviour under test, not a readiness wait.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    get(&org, &path).await;
+    let seen: Vec<_> = org
+        .windows()
+        .iter()
+        .map(|w| (w.bucket, w.served, w.refused))
+        .collect();
+    let bucket = SimBucket::Route(RouteKind::ListClients);
+    assert_eq!(seen, [(bucket, 2, 1), (bucket, 1, 0)]);
+}
+
+#[tokio::test]
 async fn a_new_window_starts_after_the_old_one_ends() {
     let cfg = SimConfig {
         rate_limit_per_window: 1,
@@ -141,10 +201,19 @@ async fn a_second_concurrent_request_over_a_limit_of_one_gets_the_concurrency_42
         (
             stats.concurrency_limited,
             stats.peak_concurrency,
+            stats.peak_arrivals,
             stats.in_flight
         ),
-        (1, 1, 0)
+        (1, 1, 2, 0),
+        "the refused arrival counts in the peak of arrivals only"
     );
+    let mut arrivals: Vec<_> = org
+        .requests()
+        .iter()
+        .map(|r| (r.concurrency, r.status))
+        .collect();
+    arrivals.sort_unstable();
+    assert_eq!(arrivals, [(1, 200), (2, 429)]);
 }
 
 #[tokio::test]

@@ -85,6 +85,9 @@ pub struct SimStats {
     pub server_errors: u64,
     /// Highest number of admitted requests in flight at once.
     pub peak_concurrency: usize,
+    /// Highest number of requests in flight at any arrival, counting the arriving request
+    /// whether it was admitted or refused: what the client sent at once.
+    pub peak_arrivals: usize,
     /// Requests in flight right now.
     pub in_flight: usize,
 }
@@ -105,8 +108,17 @@ pub struct RequestRecord {
     pub path_and_query: String,
     /// Route kind the path matched.
     pub route: RouteKind,
-    /// Status sent; `0` when the connection was reset instead.
+    /// The token id the path names (`…/tokens/{tokenId}`), percent-decoded.
+    pub token_id: Option<String>,
+    /// The status the org decided on: sent, or withheld by a `HangAfter` fault (a revocation
+    /// then took effect unanswered); `0` when the connection was reset, or while the request is
+    /// parked before its operation ran.
     pub status: u16,
+    /// Whether a response was sent.
+    pub answered: bool,
+    /// Requests in flight when it arrived, itself included, whether it was admitted or
+    /// refused for concurrency; `0` for the token endpoint, which is not throttled.
+    pub concurrency: usize,
     /// When the request arrived (monotonic).
     pub received_at: Instant,
     /// When the request arrived (wall clock).
@@ -117,6 +129,69 @@ pub struct RequestRecord {
     pub retry_for: Option<String>,
     /// `X-Okta-Retry-Count` as sent by the client, if any.
     pub retry_count: Option<String>,
+}
+
+/// Which routes share a rate-limit bucket. Okta matches buckets by method and longest path
+/// prefix and does not publish whether the GETs and DELETEs under `/api/v1/users/{id}/clients`
+/// share one, so the sim can play either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BucketModel {
+    /// One bucket per method + path template ([`RouteKind`]).
+    #[default]
+    PerRoute,
+    /// Every route under `/api/v1/users/{id}/clients`, GET and DELETE alike, draws on one
+    /// bucket; other routes keep their own.
+    SharedUserClients,
+}
+
+/// A rate-limit bucket of the sim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SimBucket {
+    /// One route kind's own bucket.
+    Route(RouteKind),
+    /// The shared bucket of [`BucketModel::SharedUserClients`].
+    UserClients,
+}
+
+impl BucketModel {
+    /// The bucket a request of `route` draws on.
+    pub fn bucket_of(self, route: RouteKind) -> SimBucket {
+        let under_user_clients = matches!(
+            route,
+            RouteKind::ListClients
+                | RouteKind::ListTokens
+                | RouteKind::GetToken
+                | RouteKind::RevokeToken
+                | RouteKind::RevokeAll
+        );
+        match self {
+            BucketModel::SharedUserClients if under_user_clients => SimBucket::UserClients,
+            _ => SimBucket::Route(route),
+        }
+    }
+}
+
+/// What one bucket's window saw, as the org counted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowStats {
+    pub bucket: SimBucket,
+    /// The window's `X-Rate-Limit-Reset` (UTC epoch seconds); identifies it.
+    pub reset: i64,
+    /// Requests per window.
+    pub limit: u32,
+    /// Requests "other integrations" took at the window's start (background load).
+    pub background: u32,
+    /// Requests received and served within the limit.
+    pub served: u32,
+    /// Requests received and refused with 429 because the bucket was exhausted.
+    pub refused: u32,
+}
+
+impl WindowStats {
+    /// Every request the clients sent in this window, served or refused.
+    pub fn received(&self) -> u32 {
+        self.served + self.refused
+    }
 }
 
 /// How `Link` relations are written.

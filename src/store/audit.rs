@@ -2,9 +2,11 @@
 //! row's hash and its own SHA-256 over a canonical encoding of all its fields (id included;
 //! see [`super::audit_row`]), so an edited, deleted or reordered row breaks the chain at a
 //! nameable place. Appends run in `BEGIN IMMEDIATE` transactions, so concurrent writers (even
-//! other processes) serialise.
+//! other processes) serialise; an `irrevocable` row puts its notification in the outbox in
+//! the same transaction.
 
-use super::audit_row::{AuditRow, GENESIS, HASH_VERSION, NewRevocation};
+use super::audit_row::{AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState};
+use super::outbox::{self, NewEvent};
 use super::{Error, Store};
 
 /// Where the chain first breaks.
@@ -23,6 +25,7 @@ impl Store {
     }
 
     /// Appends rows in one transaction, chaining each to the one before; returns their ids.
+    /// Each `irrevocable` row also enqueues an `irrevocable` notification (once per intent).
     pub async fn append_revocations(&self, rows: &[NewRevocation]) -> Result<Vec<i64>, Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<(i64, String)> =
@@ -67,6 +70,9 @@ impl Store {
             .bind(row.hash_version)
             .execute(&mut *tx)
             .await?;
+            if new.state == RevocationState::Irrevocable {
+                outbox::insert_event(&mut tx, &NewEvent::irrevocable(&row)).await?;
+            }
             ids.push(id);
             prev = row.hash;
         }

@@ -3,7 +3,9 @@
 //! `revocations` (append-only).
 
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
 
+use super::outbox::{NewEvent, insert_event};
 use super::{Error, Store, SweepStatus, Trigger, ts};
 
 /// Counts the daemon exports as Prometheus gauges, read in one transaction so they agree
@@ -14,14 +16,16 @@ pub struct DbGauges {
     pub sweeps_by_status: Vec<(String, i64)>,
     /// `finished_at` of the newest sweep with status `ok`.
     pub last_ok_sweep_at: Option<String>,
+    /// The status of the sweep that finished last.
+    pub last_finished_status: Option<String>,
     /// Rows of `v_active_tokens`.
     pub active_tokens: i64,
     /// Revocation intents at their latest state (`v_revocation_state`), by state.
     pub revocations_by_state: Vec<(String, i64)>,
     /// Revocation intents by rule name and latest state (`v_revocation_policies`).
     pub revocations_by_policy: Vec<(String, String, i64)>,
-    /// Offboarding jobs by state.
-    pub jobs_by_state: Vec<(String, i64)>,
+    /// `SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state`.
+    pub offboarding_by_state: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -33,12 +37,8 @@ impl Store {
 
     /// The status of the sweep that finished last, if any has.
     pub async fn last_finished_sweep_status(&self) -> Result<Option<String>, Error> {
-        Ok(sqlx::query_scalar(
-            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?)
+        let mut conn = self.pool.acquire().await?;
+        last_finished_status(&mut conn).await
     }
 
     /// Everything in [`DbGauges`], from one read transaction.
@@ -52,39 +52,34 @@ impl Store {
             sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = 'ok'")
                 .fetch_one(&mut *tx)
                 .await?;
+        let last_finished_status = last_finished_status(&mut tx).await?;
         let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
             .fetch_one(&mut *tx)
             .await?;
-        let revocations_by_state = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM v_revocation_state GROUP BY state ORDER BY state",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let revocations_by_state = revocations_by_state(&mut tx).await?;
         let revocations_by_policy = sqlx::query_as(
             "SELECT policy, state, COUNT(*) FROM v_revocation_policies
              GROUP BY policy, state ORDER BY policy, state",
         )
         .fetch_all(&mut *tx)
         .await?;
-        let jobs_by_state = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let offboarding_by_state = jobs_by_state(&mut tx).await?;
         tx.commit().await?;
         Ok(DbGauges {
-            jobs_by_state,
             sweeps_by_status,
             last_ok_sweep_at,
+            last_finished_status,
             active_tokens,
             revocations_by_state,
             revocations_by_policy,
+            offboarding_by_state,
         })
     }
 
     /// Closes every sweep row of `trigger` still `running` that started at or after
     /// `started_since`, with `status` (`aborted` when shutdown cut the sweep, `failed` when it
-    /// died on an error) and `error`. Counts stay as recorded. Returns how many rows it closed.
+    /// died on an error) and `error`. Counts stay as recorded. A `failed` row enqueues a
+    /// `sweep_failed` notification in the same transaction. Returns how many rows it closed.
     pub async fn close_running_sweeps(
         &self,
         trigger: Trigger,
@@ -93,19 +88,64 @@ impl Store {
         error: &str,
         finished_at: DateTime<Utc>,
     ) -> Result<u64, Error> {
-        let done = sqlx::query(
+        let at = ts(finished_at);
+        let mut tx = self.pool.begin().await?;
+        let closed: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE sweeps SET status = ?, finished_at = ?, error = ?
-             WHERE status = 'running' AND trigger = ? AND started_at >= ?",
+             WHERE status = 'running' AND trigger = ? AND started_at >= ? RETURNING id, mode",
         )
         .bind(status.as_str())
-        .bind(ts(finished_at))
+        .bind(&at)
         .bind(error)
         .bind(trigger.as_str())
         .bind(ts(started_since))
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        if status == SweepStatus::Failed {
+            for (id, mode) in &closed {
+                let event = NewEvent::sweep_failed(*id, trigger.as_str(), mode, Some(error), &at);
+                insert_event(&mut tx, &event).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(closed.len() as u64)
     }
+}
+
+/// The status of the sweep that finished last, if any has (for `/metrics` and `status`).
+pub(super) async fn last_finished_status(
+    conn: &mut SqliteConnection,
+) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
+         ORDER BY finished_at DESC, id DESC LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Revocation intents at their latest state, by state.
+pub(super) async fn revocations_by_state(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT state, COUNT(*) FROM v_revocation_state GROUP BY state ORDER BY state",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Offboarding jobs by state.
+pub(super) async fn jobs_by_state(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(
+        sqlx::query_as(
+            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
+        )
+        .fetch_all(conn)
+        .await?,
+    )
 }
 
 #[cfg(test)]
@@ -178,6 +218,7 @@ mod tests {
             vec![by("failed"), by("ok"), by("running")]
         );
         assert_eq!(g.last_ok_sweep_at, Some(ts(t0 + Duration::seconds(1))));
+        assert_eq!(g.last_finished_status.as_deref(), Some("failed"));
         assert_eq!(
             store.last_finished_sweep_status().await.unwrap().as_deref(),
             Some("failed")

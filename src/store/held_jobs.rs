@@ -1,10 +1,11 @@
 //! The offboarding breaker's SQL: how many users automatic jobs (event hook, System Log)
 //! started offboarding in a window, holding a job (`held`), and releasing held jobs (back to
-//! `queued`, with `released_at` set so the breaker lets them through).
+//! `queued`, with `released_at` set so the breaker lets them through). Holding a job queues
+//! its `offboarding_held` notification in the same transaction.
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, JobRow, Store, ts};
+use super::{Error, JobRow, Store, insert_held_event, ts};
 
 impl Store {
     /// Distinct users whose automatic offboarding started at or after `since`, other than
@@ -28,15 +29,19 @@ impl Store {
         Ok((users.len() as u64, known))
     }
 
-    /// Holds a claimed job: it waits for `revokd offboard release`.
+    /// Holds a claimed job: it waits for `revokd offboard release`. The `offboarding_held`
+    /// notification is queued in the same transaction.
     pub async fn hold_job(&self, id: i64, why: &str) -> Result<(), Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE offboarding_jobs SET state = 'held', runner = NULL, error = ? WHERE id = ?",
         )
         .bind(why)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        insert_held_event(&mut tx, id, why, Utc::now()).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -12,12 +12,16 @@ mod intents;
 mod lease;
 mod observations;
 mod offboarding;
+pub mod outbox;
 mod snapshots;
+mod status;
 mod sweeps;
 #[cfg(test)]
 mod tests_ingest;
 #[cfg(test)]
 mod tests_migration;
+#[cfg(test)]
+mod tests_outbox;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -38,8 +42,10 @@ pub use daemon::DbGauges;
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
-pub use offboarding::{JobRow, NewJob};
+pub use offboarding::{JobRow, NewJob, insert_held_event};
+pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use snapshots::Pruned;
+pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
 
@@ -71,7 +77,11 @@ pub enum Error {
     #[error("this process does not hold the enforcer lease; no revocation was sent")]
     LeaseNotHeld,
     /// A command that only reads found no database file.
-    #[error("the database file {} does not exist (fix database.url, or run a sweep or              `revokd db migrate` first)", .0.display())]
+    #[error(
+        "the database file {} does not exist (fix database.url or --db, or run a sweep or \
+         `revokd db migrate` first)",
+        .0.display()
+    )]
     MissingFile(PathBuf),
 }
 

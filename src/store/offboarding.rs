@@ -1,9 +1,13 @@
 //! The `offboarding_jobs` queue and the `system_log_cursor`: enqueueing (de-duplicated by
 //! Okta event uuid), claiming the next due job, finishing or re-queueing it, and handing the
-//! jobs of dead processes back to the queue.
+//! jobs of dead processes back to the queue. A job's failure (or hold) enqueues its
+//! notification in the same transaction.
 
 use chrono::{DateTime, Utc};
 
+use sqlx::SqliteConnection;
+
+use super::outbox::{JobFacts, NewEvent, insert_event};
 use super::{Error, Store, ts};
 
 /// A job to enqueue.
@@ -101,7 +105,8 @@ impl Store {
         Ok(row)
     }
 
-    /// Ends a job: `done` or `failed`, with its error.
+    /// Ends a job: `done` or `failed`, with its error. A `failed` job enqueues an
+    /// `offboarding_failed` notification in the same transaction.
     pub async fn finish_job(
         &self,
         id: i64,
@@ -109,15 +114,22 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE offboarding_jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?",
+        let at = ts(now);
+        let mut tx = self.pool.begin().await?;
+        let job: Option<JobFacts> = sqlx::query_as(
+            "UPDATE offboarding_jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?
+             RETURNING id, user_id, source, attempts",
         )
         .bind(state)
         .bind(error)
-        .bind(ts(now))
+        .bind(&at)
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some(job) = job.filter(|_| state == "failed") {
+            insert_event(&mut tx, &NewEvent::offboarding_failed(&job, error, &at)).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -220,6 +232,26 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(created)
+    }
+}
+
+/// Enqueues the `offboarding_held` notification of job `id` on `conn`, inside the transaction
+/// that holds the job (by `safety.max_offboarded_users_per_hour`), saying why. Returns whether
+/// it is new (a job held twice is notified once).
+pub async fn insert_held_event(
+    conn: &mut SqliteConnection,
+    id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let job: Option<JobFacts> =
+        sqlx::query_as("SELECT id, user_id, source, attempts FROM offboarding_jobs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match job {
+        Some(job) => insert_event(conn, &NewEvent::offboarding_held(&job, reason, &ts(now))).await,
+        None => Ok(false),
     }
 }
 

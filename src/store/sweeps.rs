@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::outbox::{NewEvent, insert_event};
 use super::{Error, Store, ts};
 use crate::config::Mode;
 
@@ -66,7 +67,10 @@ pub struct SweepCounts {
     pub http_429: u64,
     pub http_429_concurrency: u64,
     pub wait_ms: u64,
+    /// Waits on the rate-limit budget, summed over requests.
     pub budget_wait_ms: u64,
+    /// Wall time during which at least one request was held back by the budget.
+    pub budget_wall_ms: u64,
     pub revocations_retried: u64,
     pub revocations_irrevocable: u64,
     pub tokens_reappeared: u64,
@@ -97,6 +101,7 @@ pub struct SweepRow {
     pub revocations_irrevocable: i64,
     pub tokens_reappeared: i64,
     pub error: Option<String>,
+    pub budget_wall_ms: i64,
 }
 
 fn int(v: u64) -> i64 {
@@ -125,7 +130,8 @@ impl Store {
         Ok(id)
     }
 
-    /// Closes a sweep row with its status and counts.
+    /// Closes a sweep row with its status and counts; a `failed` sweep enqueues a
+    /// `sweep_failed` notification in the same transaction.
     pub async fn finish_sweep(
         &self,
         id: i64,
@@ -134,14 +140,32 @@ impl Store {
         error: Option<&str>,
         finished_at: DateTime<Utc>,
     ) -> Result<(), Error> {
-        sqlx::query(
+        self.finish_sweep_noting(id, status, counts, error, None, finished_at)
+            .await
+    }
+
+    /// [`Store::finish_sweep`] for a sweep whose blast-radius guard may have tripped: `guard`
+    /// (why it tripped) is stored in `error` when there is no other error, and enqueues a
+    /// `guard_tripped` notification in the same transaction.
+    pub async fn finish_sweep_noting(
+        &self,
+        id: i64,
+        status: SweepStatus,
+        counts: &SweepCounts,
+        error: Option<&str>,
+        guard: Option<&str>,
+        finished_at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let at = ts(finished_at);
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, String)> = sqlx::query_as(
             "UPDATE sweeps SET finished_at = ?, status = ?, targets_total = ?, targets_failed = ?,
                 tokens_seen = ?, revocations_planned = ?, revocations_done = ?, revocations_failed = ?,
                 http_requests = ?, http_429 = ?, http_429_concurrency = ?, wait_ms = ?, budget_wait_ms = ?, revocations_retried = ?,
-                revocations_irrevocable = ?, tokens_reappeared = ?, error = ?
-             WHERE id = ?",
+                revocations_irrevocable = ?, tokens_reappeared = ?, error = ?, budget_wall_ms = ?
+             WHERE id = ? RETURNING trigger, mode",
         )
-        .bind(ts(finished_at))
+        .bind(&at)
         .bind(status.as_str())
         .bind(int(counts.targets_total))
         .bind(int(counts.targets_failed))
@@ -157,10 +181,22 @@ impl Store {
         .bind(int(counts.revocations_retried))
         .bind(int(counts.revocations_irrevocable))
         .bind(int(counts.tokens_reappeared))
-        .bind(error)
+        .bind(error.or(guard))
+        .bind(int(counts.budget_wall_ms))
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some((trigger, mode)) = row {
+            if status == SweepStatus::Failed {
+                let event = NewEvent::sweep_failed(id, &trigger, &mode, error.or(guard), &at);
+                insert_event(&mut tx, &event).await?;
+            }
+            if let Some(reason) = guard {
+                let event = NewEvent::guard_tripped(id, &trigger, &mode, reason, &at);
+                insert_event(&mut tx, &event).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -4,8 +4,9 @@
 //! is committed.
 
 use chrono::{DateTime, Utc};
-use tracing::{Instrument, error, info_span, warn};
+use tracing::{Instrument, debug, error, info_span, warn};
 
+use super::halt::Breaker;
 use super::{Deps, Target};
 use crate::config::Mode;
 use crate::okta::{self, ObservedToken, OktaClient};
@@ -139,7 +140,19 @@ pub(super) async fn list_target<'t>(
     sweep_id: i64,
     target: &'t Target,
     now: DateTime<Utc>,
+    breaker: &Breaker,
 ) -> Result<Fetched<'t>, store::Error> {
+    if breaker.skips() {
+        deps.progress.target_done(0);
+        return Ok(Fetched {
+            target,
+            outcome: Err(okta::Error::Refused {
+                reason: "not listed: the sweep stopped early".into(),
+                request_id: None,
+            }),
+            writes: Vec::new(),
+        });
+    }
     let span = info_span!("target", okta.user_id = %target.user, okta.client_id = %target.client);
     async {
         let started = Utc::now();
@@ -149,6 +162,11 @@ pub(super) async fn list_target<'t>(
         let finished = Utc::now();
         let (gone_before, result) = match &outcome {
             Ok(_) => (Some(started), target.result(TargetOutcome::Ok, None, finished)),
+            // A halt is told once, by the sweep; other failures here, per target.
+            Err(e) if breaker.observe(e) => {
+                debug!(error.message = %e, "target failed; the sweep stops early");
+                (None, target.result(TargetOutcome::Failed, Some(e.to_string()), finished))
+            }
             Err(e) => {
                 warn!(error.message = %e, okta.request_id = e.request_id(), "target failed; the sweep goes on");
                 (None, target.result(TargetOutcome::Failed, Some(e.to_string()), finished))

@@ -4,6 +4,7 @@
 //! failure never stops the others. Okta calls go through `okta`, SQL through `store`,
 //! decisions through `policy`: this module only sequences them and keeps the tally.
 
+mod halt;
 mod list;
 mod progress;
 mod reconcile;
@@ -22,6 +23,7 @@ use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
 use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
 
+pub use halt::{Halt, HaltKind};
 pub(crate) use list::observation;
 pub use list::{Listed, Planned};
 pub use progress::{Progress, ProgressSnapshot};
@@ -125,10 +127,11 @@ pub async fn run_once(
 
         // Futures built up front (not in a stream closure) keep `run_once` provably `Send`.
         let ingest = deps.store.ingest().await?;
+        let breaker = halt::Breaker::new(Arc::clone(&stats));
         let listings: Vec<_> = plan
             .targets
             .iter()
-            .map(|target| list::list_target(deps, &okta, &ingest, sweep_id, target, now))
+            .map(|target| list::list_target(deps, &okta, &ingest, sweep_id, target, now, &breaker))
             .collect();
         let fetched: Vec<_> = futures::stream::iter(listings)
             .buffer_unordered(deps.concurrency.max(1))
@@ -147,6 +150,7 @@ pub async fn run_once(
                 Err(error) => report.target_failed(target, &error),
             }
         }
+        report.halted = breaker.take();
         record_all(
             deps,
             sweep_id,
@@ -171,6 +175,8 @@ pub async fn run_once(
                 info!(reason = %trip, "safety guard tripped: nothing revoked");
                 report.guard = Some(trip.to_string());
             }
+            // Okta is out of reach or refuses us: retries of earlier intents would fail too.
+            Ok(()) if report.halted.is_some() => {}
             Ok(()) if plan.mode == Mode::DryRun => {
                 record_all(
                     deps,
@@ -207,15 +213,18 @@ pub async fn run_once(
         counts.http_429_concurrency = http.concurrency_429;
         counts.wait_ms = http.wait_ms;
         counts.budget_wait_ms = http.budget_wait_ms;
+        counts.budget_wall_ms = http.budget_wall_ms;
         report.status = report.derive_status();
         if let Some((id, hash)) = deps.store.audit_head().await? {
             info!(audit.head_id = id, audit.head_hash = %hash, "audit chain head");
         }
+        let error = report.halted.as_ref().map(Halt::message);
         deps.store
-            .finish_sweep(
+            .finish_sweep_noting(
                 sweep_id,
                 report.status,
                 &report.counts,
+                error.as_deref(),
                 report.guard.as_deref(),
                 Utc::now(),
             )
@@ -257,6 +266,8 @@ async fn enforce_work(
     let mut work: Vec<Work> = open
         .iter()
         .filter(|r| r.state != "pending" && r.token_id.is_some())
+        // Offboarding intents are the offboarding worker's to retry, never two at once.
+        .filter(|r| r.trigger != "offboard")
         .filter(|r| pairs.contains(&(r.user_id.as_str(), r.client_id.as_str())))
         .filter(|r| {
             r.next_attempt_at

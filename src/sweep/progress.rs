@@ -25,7 +25,10 @@ pub struct ProgressSnapshot {
     pub tokens_seen: u64,
     pub revocations_done: u64,
     pub http_429: u64,
+    /// Waits on the rate-limit budget, summed over requests.
     pub budget_wait_ms: u64,
+    /// Wall time during which at least one request was held back by the budget.
+    pub budget_wall_ms: u64,
 }
 
 impl Progress {
@@ -70,13 +73,15 @@ impl Progress {
             revocations_done: get(&self.revocations_done),
             http_429: http.http_429(),
             budget_wait_ms: http.budget_wait_ms,
+            budget_wall_ms: http.budget_wall_ms,
         }
     }
 }
 
 impl ProgressSnapshot {
     /// One line for a terminal, e.g.
-    /// `[########............] pairs 96/240 · tokens 1034 · revoked 12 · 429s 0 · rate waits 3.1 s`.
+    /// `[########............] pairs 96/240 · tokens 1034 · revoked 12 · 429s 0 · held back 3.1 s`
+    /// (wall time held back by the rate budget so far).
     pub fn render(&self) -> String {
         const WIDTH: u64 = 20;
         let filled = (self.targets_done * WIDTH)
@@ -87,13 +92,13 @@ impl ProgressSnapshot {
             .map(|i| if i < filled { '#' } else { '.' })
             .collect();
         format!(
-            "[{bar}] pairs {}/{} · tokens {} · revoked {} · 429s {} · rate waits {:.1} s",
+            "[{bar}] pairs {}/{} · tokens {} · revoked {} · 429s {} · held back {:.1} s",
             self.targets_done,
             self.targets_total,
             self.tokens_seen,
             self.revocations_done,
             self.http_429,
-            self.budget_wait_ms as f64 / 1000.0
+            self.budget_wall_ms as f64 / 1000.0
         )
     }
 }
@@ -110,11 +115,12 @@ mod tests {
             tokens_seen: 1034,
             revocations_done: 12,
             http_429: 2,
-            budget_wait_ms: 3100,
+            budget_wait_ms: 24_800,
+            budget_wall_ms: 3100,
         };
         assert_eq!(
             s.render(),
-            "[##########..........] pairs 120/240 · tokens 1034 · revoked 12 · 429s 2 · rate waits 3.1 s"
+            "[##########..........] pairs 120/240 · tokens 1034 · revoked 12 · 429s 2 · held back 3.1 s"
         );
         assert!(
             ProgressSnapshot::default()

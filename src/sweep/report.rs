@@ -48,6 +48,8 @@ pub struct SweepReport {
     pub db_bytes: Option<u64>,
     /// Revocations the gate withdrew (exempt now, no longer selected, ids refused).
     pub withdrawn: u64,
+    /// Why the sweep stopped listing early, if it did (see [`super::Halt`]).
+    pub halted: Option<super::Halt>,
 }
 
 impl SweepReport {
@@ -68,6 +70,7 @@ impl SweepReport {
             reconciled: Reconciled::default(),
             db_bytes: None,
             withdrawn: 0,
+            halted: None,
         }
     }
 
@@ -156,8 +159,10 @@ impl SweepReport {
             http.status_429_concurrency = c.http_429_concurrency,
             wait_ms = c.wait_ms,
             budget_wait_ms = c.budget_wait_ms,
+            budget_wall_ms = c.budget_wall_ms,
             guard = self.guard.as_deref(),
             db.bytes = self.db_bytes,
+            halted = self.halted.as_ref().map(super::Halt::message),
             "sweep finished"
         );
     }

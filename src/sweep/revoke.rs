@@ -111,10 +111,10 @@ pub async fn attempt(
         let now = Utc::now();
         let mut row = NewRevocation { intent_id: Some(intent_id), completed_at: Some(ts(now)), attempts: attempt, ..base };
         let outcome = match result {
-            Ok(Revocation { status, request_id, verified, note }) => {
+            Ok(Revocation { status, request_id, verified, already_gone, note }) => {
                 row.http_status = Some(i64::from(status));
                 row.okta_request_id = request_id;
-                if status == 404 {
+                if already_gone {
                     row.state = RevocationState::AlreadyGone;
                     row.verified_at = Some(ts(now));
                     RevocationOutcome::AlreadyGone
@@ -165,6 +165,8 @@ struct Revocation {
     status: u16,
     request_id: Option<String>,
     verified: bool,
+    /// Okta answered 404 to the first attempt: someone else revoked it first.
+    already_gone: bool,
     note: Option<String>,
 }
 
@@ -176,9 +178,10 @@ async fn revoke_and_verify(
     let revoked = match okta.revoke(cleared).await {
         Ok(r) if r.earlier_attempt_took_effect() => {
             return Ok(Revocation {
-                status: 204,
+                status: r.status,
                 request_id: r.request_id,
                 verified: true,
+                already_gone: false,
                 note: Some(
                     "Okta answered 404 to a retry after a failed attempt: that attempt took effect"
                         .into(),
@@ -192,6 +195,7 @@ async fn revoke_and_verify(
                 status: 404,
                 request_id,
                 verified: true,
+                already_gone: true,
                 note: None,
             });
         }
@@ -202,6 +206,7 @@ async fn revoke_and_verify(
             status: revoked.status,
             request_id: revoked.request_id,
             verified: false,
+            already_gone: false,
             note: None,
         });
     };
@@ -218,12 +223,14 @@ async fn revoke_and_verify(
             status: revoked.status,
             request_id: revoked.request_id,
             verified: true,
+            already_gone: false,
             note: None,
         }),
         Err(e) => Ok(Revocation {
             status: revoked.status,
             request_id: revoked.request_id,
             verified: false,
+            already_gone: false,
             note: Some(format!(
                 "revoked; verification deferred to the next listing ({e})"
             )),

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use revokd::sim::{Fault, FaultKind, RouteKind, SimConfig, SimOrg};
+use revokd::sim::{Fault, FaultKind, RequestRecord, RouteKind, SimConfig, SimOrg};
 
 use crate::helpers::{
     SIM_TOKEN, admin_policy_selects, all_output, run_revokd, small_org, write_config,
@@ -132,11 +132,25 @@ async fn killing_the_binary_anywhere_loses_nothing_and_revokes_nothing_twice() {
     let last = run_revokd(&["--config", &config, "sweep", "--enforce"], &[]).await;
     assert_eq!(last.status.code(), Some(0), "{}", all_output(&last));
 
-    let revoked: Vec<String> = org.revoked().into_iter().map(|r| r.token.id).collect();
-    let unique: BTreeSet<String> = revoked.iter().cloned().collect();
-    assert_eq!(unique.len(), revoked.len(), "a token was revoked twice");
-    assert_eq!(unique, expected, "exactly the selected tokens are revoked");
-
+    let revoked: BTreeSet<String> = org.revoked().into_iter().map(|r| r.token.id).collect();
+    assert_eq!(revoked, expected, "exactly the selected tokens are revoked");
+    let log = org.requests();
+    assert!(
+        log.iter().all(|r| r.route != RouteKind::RevokeAll),
+        "no pair was revoked wholesale"
+    );
+    let mut deletes: BTreeMap<String, Vec<&RequestRecord>> = BTreeMap::new();
+    for r in log.iter().filter(|r| r.route == RouteKind::RevokeToken) {
+        deletes
+            .entry(r.token_id.clone().unwrap_or_default())
+            .or_default()
+            .push(r);
+    }
+    assert!(
+        deletes.keys().all(|t| expected.contains(t)),
+        "DELETEs only for selected tokens: {:?}",
+        deletes.keys().collect::<Vec<_>>()
+    );
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .expect("db");
@@ -160,6 +174,7 @@ async fn killing_the_binary_anywhere_loses_nothing_and_revokes_nothing_twice() {
             "one terminal state for {token}"
         );
     }
+    assert_deletes_are_explained(&pool, &deletes).await;
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state IN ('pending', 'failed', 'irrevocable')")
         .fetch_one(&pool)
         .await
@@ -183,4 +198,59 @@ async fn killing_the_binary_anywhere_loses_nothing_and_revokes_nothing_twice() {
         all_output(&aborted).contains("aborted"),
         "killed sweeps are closed as aborted"
     );
+}
+
+/// Every DELETE the org received for a token after its first must be a retry the audit trail
+/// (or the retry protocol) accounts for: an intent whose sweep was aborted before any outcome
+/// of it was recorded (the DELETE's fate was unknown, so reconciliation asked Okta and sent it
+/// again if the token was still there), a recorded `failed` attempt, or an HTTP-level retry
+/// naming an earlier DELETE of the same token in `X-Okta-Retry-For`. And at most one DELETE
+/// per token was accepted (204, answered or not).
+async fn assert_deletes_are_explained(
+    pool: &sqlx::SqlitePool,
+    deletes: &BTreeMap<String, Vec<&RequestRecord>>,
+) {
+    let interrupted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT i.token_id, COUNT(*) FROM revocations i JOIN sweeps s ON s.id = i.sweep_id \
+         WHERE i.intent_id IS NULL AND i.state = 'pending' AND s.status = 'aborted' \
+           AND NOT EXISTS (SELECT 1 FROM revocations o \
+                           WHERE o.intent_id = i.id AND o.completed_at < s.finished_at) \
+         GROUP BY i.token_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("interrupted intents");
+    let failed: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT token_id, COUNT(*) FROM revocations WHERE state = 'failed' GROUP BY token_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("failed attempts");
+    let interrupted: BTreeMap<String, i64> = interrupted.into_iter().collect();
+    let failed: BTreeMap<String, i64> = failed.into_iter().collect();
+    for (token, received) in deletes {
+        let accepted = received.iter().filter(|r| r.status == 204).count();
+        assert!(
+            accepted <= 1,
+            "{token} received {accepted} DELETEs that Okta accepted"
+        );
+        let ids: BTreeSet<&str> = received.iter().map(|r| r.request_id.as_str()).collect();
+        let protocol_retries = received
+            .iter()
+            .filter(|r| r.retry_for.as_deref().is_some_and(|f| ids.contains(f)))
+            .count();
+        let explained = interrupted.get(token).copied().unwrap_or(0)
+            + failed.get(token).copied().unwrap_or(0)
+            + i64::try_from(protocol_retries).expect("small");
+        let extra = i64::try_from(received.len()).expect("small") - 1;
+        assert!(
+            extra <= explained,
+            "{token} received {} DELETEs; the audit trail explains {explained} retries: {:#?}",
+            received.len(),
+            received
+                .iter()
+                .map(|r| (r.status, r.answered, &r.request_id, &r.retry_for))
+                .collect::<Vec<_>>()
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! Shared set-up: a simulated org plus a real configuration, store and sweep dependencies
 //! pointed at it (only isolation knobs changed), and helpers to run the `revokd` binary.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::LazyLock;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use revokd::config::{Config, Mode, PolicyConfig};
 use revokd::okta::{ClientId, UserId};
-use revokd::sim::{SimConfig, SimOrg, SimToken};
+use revokd::sim::{RouteKind, SimConfig, SimOrg, SimToken};
 use revokd::store::{Store, Trigger};
 use revokd::sweep::{Deps, SweepPlan, SweepReport, Target, run_once};
 use secrecy::SecretString;
@@ -179,6 +179,21 @@ impl TestApp {
         let row = self.store.sweep(id).await.expect("query").expect("the row");
         (row.status, row.error)
     }
+}
+
+/// Every DELETE of one token the org received, by token id: `(status, answered)` in order of
+/// arrival (status 0 and unanswered: parked before the revocation ran).
+pub fn token_deletes(org: &SimOrg) -> BTreeMap<String, Vec<(u16, bool)>> {
+    let mut deletes: BTreeMap<String, Vec<(u16, bool)>> = BTreeMap::new();
+    for r in org.requests() {
+        if r.route == RouteKind::RevokeToken {
+            deletes
+                .entry(r.token_id.unwrap_or_default())
+                .or_default()
+                .push((r.status, r.answered));
+        }
+    }
+    deletes
 }
 
 /// A `config` target; panics on an invalid id (the sim only makes valid ones).

@@ -11,6 +11,9 @@ fn expected(cell: &Cell, delimiter: &str) -> String {
         Cell::Int(n) => n.to_string(),
         Cell::Text(s) => report::neutralise(s),
         Cell::List(items) => report::neutralise(&items.join(delimiter)),
+        Cell::StoredNames(names) => {
+            report::neutralise(&names.split(',').collect::<Vec<_>>().join(delimiter))
+        }
     }
 }
 

@@ -12,7 +12,7 @@ fn text(cell: &Cell) -> Option<String> {
     match cell {
         Cell::Null => None,
         Cell::Int(n) => Some(n.to_string()),
-        Cell::Text(s) => Some(s.clone()),
+        Cell::Text(s) | Cell::StoredNames(s) => Some(s.clone()),
         Cell::List(items) => Some(serde_json::to_string(items).unwrap()),
     }
 }
@@ -147,4 +147,23 @@ async fn the_exposure_report_counts_scope_and_age_as_v_exposure_does(pool: sqlx:
             Some("oarD".into())
         ]]
     );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn v_exposure_lists_its_age_bands_in_age_order(pool: sqlx::SqlitePool) {
+    let store = seed::seeded(pool).await;
+    let bands: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT scope, age_bucket, age_order FROM v_exposure")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let offline: Vec<&str> = bands
+        .iter()
+        .filter(|(scope, _, _)| scope == "offline_access")
+        .map(|(_, band, _)| band.as_str())
+        .collect();
+    assert_eq!(offline, vec!["<7d", "90-365d", ">365d"]);
+    let mut sorted = bands.clone();
+    sorted.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+    assert_eq!(bands, sorted, "by scope, then age");
 }

@@ -8,6 +8,19 @@ use secrecy::ExposeSecret;
 
 use super::*;
 
+/// `figment::Jail::expect_with`, with `target` linked back into the jail first. The jail makes
+/// its temporary directory the process's working directory, while the store's tests
+/// (`#[sqlx::test]`) open their databases under the relative `target/sqlx/…`: through the
+/// link those paths still reach the real files whichever test runs meanwhile.
+fn jail(f: impl FnOnce(&mut Jail) -> figment::error::Result<()>) {
+    Jail::expect_with(|j| {
+        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        std::os::unix::fs::symlink(target, j.directory().join("target"))
+            .map_err(|e| e.to_string())?;
+        f(j)
+    });
+}
+
 const TOKEN: &str = "00SECRETsecret-token-value";
 
 fn minimal() -> String {
@@ -23,7 +36,7 @@ fn load_toml(jail: &mut Jail, toml: &str) -> Result<Config, Error> {
 /// The error text of loading `toml` (with the minimal keys prepended) plus `env`.
 fn error_of(extra: &str, env: &[(&str, &str)]) -> String {
     let mut text = String::new();
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         for (k, v) in env {
             jail.set_env(k, v);
         }
@@ -38,7 +51,7 @@ fn error_of(extra: &str, env: &[(&str, &str)]) -> String {
 
 #[test]
 fn defaults_fill_every_key_the_file_leaves_out() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         let c = load_toml(jail, &minimal()).unwrap();
         assert_eq!(c.mode, Mode::DryRun);
         assert_eq!(c.okta.page_size, 200);
@@ -55,7 +68,7 @@ fn defaults_fill_every_key_the_file_leaves_out() {
 
 #[test]
 fn env_beats_file_and_double_underscore_nests() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.set_env("REVOKD_MODE", "enforce");
         jail.set_env("REVOKD_OKTA__ORG_URL", "https://env.okta.com");
         jail.set_env("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "0.25");
@@ -75,7 +88,7 @@ fn env_beats_file_and_double_underscore_nests() {
 
 #[test]
 fn a_missing_config_file_is_an_error_naming_its_path() {
-    Jail::expect_with(|_| {
+    jail(|_| {
         let err = load(Some(Path::new("nowhere/revokd.toml")))
             .unwrap_err()
             .to_string();
@@ -177,7 +190,7 @@ fn okta_ranges_are_enforced_naming_the_key() {
             "{var}={value} => {err}"
         );
     }
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.set_env("REVOKD_OKTA__PAGE_SIZE", "1");
         jail.set_env("REVOKD_OKTA__CONCURRENCY", "75");
         jail.set_env("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "1.0");
@@ -223,7 +236,7 @@ fn org_url_must_be_https_unless_loopback() {
 
 #[test]
 fn the_credentials_auth_needs_are_required_by_name() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
         assert!(err.to_string().starts_with("okta.api_token: "), "{err}");
         let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n";
@@ -267,7 +280,7 @@ fn the_credentials_auth_needs_are_required_by_name() {
 
 #[test]
 fn secrets_are_read_from_their_files_with_the_newline_trimmed() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.create_file("okta-token", &format!("{TOKEN}\n"))?;
         jail.create_file("hook", "hook-secret-value\r\n")?;
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "okta-token");
@@ -286,7 +299,7 @@ fn secrets_are_read_from_their_files_with_the_newline_trimmed() {
 fn secret_file_problems_name_the_key_and_path_but_never_the_value() {
     let err = error_of("", &[("REVOKD_OKTA__API_TOKEN_FILE", "missing-token")]);
     assert!(err.starts_with("okta.api_token: set either okta.api_token or okta.api_token_file"));
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "missing-token");
         let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
         assert!(
@@ -310,7 +323,7 @@ fn secret_file_problems_name_the_key_and_path_but_never_the_value() {
 
 #[test]
 fn neither_debug_nor_the_effective_config_show_secrets() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.set_env("REVOKD_SERVER__HOOK_SECRET", "hook-secret-value");
         let c = load_toml(jail, &minimal()).unwrap();
         let debug = format!("{c:?}");
@@ -322,18 +335,23 @@ fn neither_debug_nor_the_effective_config_show_secrets() {
             );
         }
         assert!(
-            effective.contains("api_token = \"[redacted]\""),
+            effective.contains("\n# api_token = \"[redacted]\" (set inline"),
+            "{effective}"
+        );
+        assert!(
+            effective.contains("\n# hook_secret = \"[redacted]\" (set inline"),
             "{effective}"
         );
         Ok(())
     });
 }
 
+mod notify;
 mod shape;
 
 #[test]
 fn database_limits_come_from_env_and_show_in_the_effective_config() {
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         jail.set_env("REVOKD_DATABASE__BUSY_TIMEOUT", "200ms");
         jail.set_env("REVOKD_DATABASE__MAX_SIZE", "300KiB");
         let c = load_toml(jail, &minimal()).unwrap();
@@ -349,7 +367,7 @@ fn database_limits_come_from_env_and_show_in_the_effective_config() {
         );
         Ok(())
     });
-    Jail::expect_with(|jail| {
+    jail(|jail| {
         let text = effective_toml(&load_toml(jail, &minimal()).unwrap());
         assert!(
             text.contains("busy_timeout = \"10s\"\n# max_size is unset\n"),

@@ -62,7 +62,13 @@ impl Running {
     /// Starts `revokd --log-format json --config <config> run` and waits until it says it is
     /// running.
     pub async fn start(config: &Path) -> Running {
+        Running::start_with(config, &[]).await
+    }
+
+    /// [`Running::start`] with more global options first (`-vv`).
+    pub async fn start_with(config: &Path, options: &[&str]) -> Running {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
+            .args(options)
             .args(["--log-format", "json", "--config"])
             .arg(config)
             .arg("run")

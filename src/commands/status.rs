@@ -1,0 +1,300 @@
+//! `revokd status`: how things stand, from the database alone: the last sweeps, revocation
+//! intents and offboarding jobs by state, the audit chain's head and whether it verifies, the
+//! database's size, and (given a configuration file) when the daemon runs next. Exit 3 when
+//! something needs attention.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
+use crate::cli::{Cli, StatusArgs, StatusFormat};
+use crate::config::Config;
+use crate::store::{AuditBreak, StatusCounts, Store};
+
+/// Sweeps shown, newest first.
+const RECENT_SWEEPS: i64 = 5;
+
+/// Revocation states shown even when none is in them.
+const REVOCATION_STATES: [&str; 3] = ["pending", "failed", "irrevocable"];
+
+/// Offboarding job states shown even when none is in them (`held` is counted when the
+/// database has it).
+const JOB_STATES: [&str; 5] = ["queued", "running", "held", "done", "failed"];
+
+/// Everything the command shows.
+struct Status {
+    database_url: String,
+    counts: StatusCounts,
+    head: Option<(i64, String)>,
+    audit: Result<u64, AuditBreak>,
+    next_runs: Vec<(&'static str, Option<DateTime<Utc>>)>,
+}
+
+pub(super) async fn run(cli: &Cli, args: &StatusArgs) -> Result<Exit, Failure> {
+    let config = load_database_config(cli)?;
+    let store = open_existing_store(&config).await?;
+    let status = read(&store, &config, cli.config.is_some()).await;
+    store.close().await;
+    let status = status?;
+    let attention = attention(&status);
+    let text = match args.format {
+        StatusFormat::Table => table(&status, &attention),
+        StatusFormat::Json => format!("{:#}\n", to_json(&status, &attention)),
+    };
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+        if stdout_closed(&e) {
+            return Ok(Exit::Success);
+        }
+        return Err(anyhow::Error::new(e)
+            .context("cannot write to stdout")
+            .into());
+    }
+    Ok(if attention.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failures
+    })
+}
+
+async fn read(store: &Store, config: &Config, daemon: bool) -> Result<Status, Failure> {
+    let counts = store
+        .status_counts(RECENT_SWEEPS)
+        .await
+        .context("cannot read the database")?;
+    let audit = store
+        .verify_audit()
+        .await
+        .context("cannot read the audit trail")?;
+    let head = store
+        .audit_head()
+        .await
+        .context("cannot read the audit head")?;
+    let next_runs = if daemon {
+        next_runs(config, Utc::now())
+    } else {
+        Vec::new()
+    };
+    Ok(Status {
+        database_url: config.database.url.clone(),
+        counts,
+        head,
+        audit,
+        next_runs,
+    })
+}
+
+/// When each of the daemon's schedules fires next (UTC).
+fn next_runs(config: &Config, now: DateTime<Utc>) -> Vec<(&'static str, Option<DateTime<Utc>>)> {
+    let s = &config.schedule;
+    let mut runs = vec![
+        ("sweep", next_fire(&s.sweep, now)),
+        ("prune", next_fire(&s.prune, now)),
+    ];
+    if let Some(report) = &s.report {
+        runs.push(("report", next_fire(report, now)));
+    }
+    runs
+}
+
+/// The next instant after `now` that a six-field cron expression (seconds first) names.
+fn next_fire(cron: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(cron)
+        .ok()?
+        .find_next_occurrence(&now, false)
+        .ok()
+}
+
+fn count(by_state: &[(String, i64)], state: &str) -> i64 {
+    by_state
+        .iter()
+        .find(|(s, _)| s == state)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// What needs an operator: irrevocable revocations, failed or held offboarding jobs, a last
+/// sweep that failed, a broken audit chain.
+fn attention(status: &Status) -> Vec<String> {
+    let c = &status.counts;
+    let mut out = Vec::new();
+    let irrevocable = count(&c.revocations_by_state, "irrevocable");
+    if irrevocable > 0 {
+        out.push(format!("{irrevocable} irrevocable revocation(s)"));
+    }
+    for state in ["failed", "held"] {
+        let n = count(&c.jobs_by_state, state);
+        if n > 0 {
+            out.push(format!("{n} {state} offboarding job(s)"));
+        }
+    }
+    if c.last_finished_status.as_deref() == Some("failed") {
+        out.push("the last finished sweep failed".to_owned());
+    }
+    if let Err(broken) = &status.audit {
+        out.push(format!("audit chain broken at record {}", broken.id));
+    }
+    out
+}
+
+fn table(status: &Status, attention: &[String]) -> String {
+    let c = &status.counts;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "database     {} ({})",
+        status.database_url,
+        human_bytes(c.database_bytes)
+    );
+    if c.recent_sweeps.is_empty() {
+        let _ = writeln!(out, "sweeps       none yet");
+    } else {
+        let _ = writeln!(out, "sweeps       (newest first)");
+        for s in &c.recent_sweeps {
+            let took = s.duration_ms.map_or_else(
+                || "running".to_owned(),
+                |ms| format!("{:.1} s", ms as f64 / 1000.0),
+            );
+            let _ = writeln!(
+                out,
+                "  #{:<5} {}  {:<8} {:<8} {:<8} {:>9}  pairs {} ({} failed) · revoked {} · failed {}",
+                s.id,
+                s.started_at,
+                s.trigger,
+                s.mode,
+                s.status,
+                took,
+                s.targets_total,
+                s.targets_failed,
+                s.revocations_done,
+                s.revocations_failed
+            );
+            if let Some(error) = s.error.as_deref().filter(|_| s.status != "ok") {
+                let _ = writeln!(out, "         {error}");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "revocations  {}",
+        states(&c.revocations_by_state, &REVOCATION_STATES)
+    );
+    let _ = writeln!(
+        out,
+        "offboarding  {}",
+        states(&c.jobs_by_state, &JOB_STATES)
+    );
+    let head = status
+        .head
+        .as_ref()
+        .map_or_else(|| "empty".to_owned(), |(id, hash)| format!("{id}:{hash}"));
+    let verdict = match &status.audit {
+        Ok(n) => format!("intact, {n} record(s)"),
+        Err(b) => format!("BROKEN at record {}: {}", b.id, b.problem),
+    };
+    let _ = writeln!(out, "audit chain  head {head} ({verdict})");
+    if !status.next_runs.is_empty() {
+        let runs: Vec<String> = status
+            .next_runs
+            .iter()
+            .map(|(name, at)| format!("{name} {}", at.map_or_else(|| "never".into(), stamp)))
+            .collect();
+        let _ = writeln!(out, "next runs    {}", runs.join(" · "));
+    }
+    if attention.is_empty() {
+        let _ = writeln!(out, "attention    nothing needs attention");
+    } else {
+        let _ = writeln!(out, "ATTENTION    {}", attention.join("; "));
+    }
+    out
+}
+
+/// `pending 0 · failed 2 · …`: the listed states always, then any other state present.
+fn states(by_state: &[(String, i64)], listed: &[&str]) -> String {
+    let mut parts: Vec<String> = listed
+        .iter()
+        .map(|s| format!("{s} {}", count(by_state, s)))
+        .collect();
+    parts.extend(
+        by_state
+            .iter()
+            .filter(|(s, _)| !listed.contains(&s.as_str()))
+            .map(|(s, n)| format!("{s} {n}")),
+    );
+    parts.join(" · ")
+}
+
+fn to_json(status: &Status, attention: &[String]) -> Value {
+    let c = &status.counts;
+    let by_state = |rows: &[(String, i64)], listed: &[&str]| {
+        let mut map = serde_json::Map::new();
+        for s in listed {
+            map.insert((*s).to_owned(), json!(count(rows, s)));
+        }
+        for (s, n) in rows {
+            map.insert(s.clone(), json!(n));
+        }
+        Value::Object(map)
+    };
+    let sweeps: Vec<Value> = c
+        .recent_sweeps
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "started_at": s.started_at, "finished_at": s.finished_at,
+                "trigger": s.trigger, "mode": s.mode, "status": s.status,
+                "duration_ms": s.duration_ms, "targets_total": s.targets_total,
+                "targets_failed": s.targets_failed, "revocations_done": s.revocations_done,
+                "revocations_failed": s.revocations_failed, "error": s.error,
+            })
+        })
+        .collect();
+    let audit = match &status.audit {
+        Ok(n) => json!({ "intact": true, "records": n }),
+        Err(b) => json!({ "intact": false, "broken_at": b.id, "problem": b.problem }),
+    };
+    let mut audit = audit;
+    audit["head"] = status
+        .head
+        .as_ref()
+        .map_or(Value::Null, |(id, hash)| json!({ "id": id, "hash": hash }));
+    let next_runs = if status.next_runs.is_empty() {
+        Value::Null
+    } else {
+        status
+            .next_runs
+            .iter()
+            .map(|(name, at)| ((*name).to_owned(), json!(at.map(stamp))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    json!({
+        "database": { "url": status.database_url, "bytes": c.database_bytes },
+        "sweeps": sweeps,
+        "last_finished_sweep_status": c.last_finished_status,
+        "revocations": by_state(&c.revocations_by_state, &REVOCATION_STATES),
+        "offboarding_jobs": by_state(&c.jobs_by_state, &JOB_STATES),
+        "audit": audit,
+        "next_runs": next_runs,
+        "attention": attention,
+    })
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn human_bytes(bytes: i64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.0} KiB", b / 1024.0)
+    }
+}

@@ -1,0 +1,241 @@
+//! The daemon's notification dispatcher: routes new outbox events to the `[[notify]]`
+//! receivers in force, then delivers each receiver's due deliveries one at a time, every
+//! attempt in a task of its own (so a receiver that hangs, fails or answers huge bodies only
+//! ever holds up itself). A failed attempt is retried with exponential backoff until the
+//! receiver's `max_attempts`. It wakes when this process may have enqueued an event, when an
+//! attempt ends, when a retry comes due, and every [`IDLE_RECHECK`] (other processes, such as
+//! `revokd sweep`, enqueue too). It also verifies the audit chain at start (and the prune job
+//! after each prune), enqueueing `audit_broken` once per break. Never on a sweep's path.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{error, info, warn};
+
+use super::context::Context;
+use super::metrics;
+use crate::notify::{self, EventKind, Outcome, Receiver, payload::Event};
+use crate::store::{Claimed, NewEvent, Store, ts};
+
+/// The longest the dispatcher sleeps without looking at the outbox.
+pub const IDLE_RECHECK: Duration = Duration::from_secs(2);
+
+/// How long past its timeout a claimed attempt stays leased: a process that died mid-attempt
+/// has its delivery retried after that.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
+
+/// Starts the dispatcher; it ends when `stop` turns true, after the attempts in flight end
+/// (cut after `server.shutdown_timeout`, then retried once their lease ends).
+pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(dispatcher(Arc::clone(ctx), stop.clone()))
+}
+
+async fn dispatcher(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let client = notify::client();
+    check_audit(&ctx.store).await;
+    let mut in_flight = JoinSet::new();
+    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let current = ctx.current();
+        let receivers = &current.receivers;
+        let mut wait = IDLE_RECHECK;
+        // Routed even with no receivers: one configured later is sent only what comes after.
+        route(&ctx.store, receivers).await;
+        let taken: HashSet<&str> = busy.values().map(String::as_str).collect();
+        let idle: Vec<&Receiver> = receivers
+            .iter()
+            .filter(|r| !taken.contains(r.name.as_str()))
+            .collect();
+        for receiver in &idle {
+            let lease = receiver.timeout + LEASE_MARGIN;
+            match ctx
+                .store
+                .claim_delivery(&receiver.name, Utc::now(), lease)
+                .await
+            {
+                Ok(Some(claimed)) => {
+                    let task = attempt(
+                        ctx.store.clone(),
+                        client.clone(),
+                        (*receiver).clone(),
+                        claimed,
+                    );
+                    let handle = in_flight.spawn(task);
+                    busy.insert(handle.id(), receiver.name.clone());
+                }
+                Ok(None) => {
+                    wait = wait.min(next_due(&ctx.store, &receiver.name).await);
+                }
+                Err(e) => {
+                    error!(notify.receiver = %receiver.name, error.message = %e, "cannot read the notification outbox");
+                }
+            }
+        }
+        drop(current);
+        tokio::select! {
+            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => e.id(),
+                };
+                busy.remove(&id);
+            }
+            () = ctx.notify_wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    // Attempts in flight may finish (and be recorded) within `server.shutdown_timeout`; the
+    // rest are cut and sent again once their lease ends.
+    let deadline = tokio::time::Instant::now() + ctx.current().config.server.shutdown_timeout;
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, in_flight.join_next()).await {}
+    in_flight.shutdown().await;
+}
+
+/// Gives new events their deliveries, for the receivers in force now.
+async fn route(store: &Store, receivers: &[Receiver]) {
+    let routes: Vec<(&str, &[EventKind])> = receivers
+        .iter()
+        .map(|r| (r.name.as_str(), r.events()))
+        .collect();
+    if let Err(e) = store.route_events(&routes, Utc::now()).await {
+        error!(error.message = %e, error.cause_chain = ?e, "cannot route notifications");
+    }
+}
+
+/// How long until `receiver`'s next pending delivery comes due (at most [`IDLE_RECHECK`]).
+async fn next_due(store: &Store, receiver: &str) -> Duration {
+    let due = store.next_delivery_due(receiver).await.ok().flatten();
+    due.and_then(|at| at.parse::<DateTime<Utc>>().ok())
+        .map_or(IDLE_RECHECK, |at| {
+            (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(IDLE_RECHECK)
+        })
+}
+
+/// One attempt of one delivery, and its outcome recorded.
+async fn attempt(store: Store, client: reqwest::Client, receiver: Receiver, claimed: Claimed) {
+    let row = &claimed.event;
+    let details: Value = serde_json::from_str(&row.details).unwrap_or(Value::Null);
+    let Some(kind) = EventKind::parse(&row.kind) else {
+        return;
+    };
+    let event = Event {
+        id: &row.event_id,
+        kind,
+        occurred_at: &row.occurred_at,
+        details: &details,
+    };
+    let outcome = notify::send(&client, &receiver, &event).await;
+    let now = Utc::now();
+    let name = receiver.name.as_str();
+    let at = (row.event_id.as_str(), row.kind.as_str(), claimed.attempt);
+    // Logged once recorded: a line saying "delivered" means the database says so too.
+    match outcome {
+        Outcome::Delivered { status } => {
+            let recorded = store.delivery_succeeded(&claimed, status, now).await;
+            report(recorded, name, at, "delivered", None, None);
+        }
+        Outcome::Failed { status, error }
+            if claimed.attempt >= i64::from(receiver.max_attempts) =>
+        {
+            let recorded = store
+                .delivery_failed(&claimed, status, &error, None, now)
+                .await;
+            report(recorded, name, at, "given_up", status, Some((&error, None)));
+        }
+        Outcome::Failed { status, error } => {
+            let wait = notify::retry_delay(
+                claimed.attempt,
+                receiver.min_backoff,
+                receiver.max_backoff,
+                rand::random(),
+            );
+            let recorded = store
+                .delivery_failed(&claimed, status, &error, Some(wait), now)
+                .await;
+            report(
+                recorded,
+                name,
+                at,
+                "retry",
+                status,
+                Some((&error, Some(wait))),
+            );
+        }
+    }
+}
+
+/// Logs and counts one recorded attempt: `(event id, kind, attempt)` at `at`.
+fn report(
+    recorded: Result<(), crate::store::Error>,
+    name: &str,
+    (event_id, kind, attempt): (&str, &str, i64),
+    outcome: &'static str,
+    status: Option<u16>,
+    failure: Option<(&str, Option<Duration>)>,
+) {
+    if let Err(e) = recorded {
+        error!(notify.receiver = name, notify.event_id = event_id, error.message = %e, "cannot record a notification attempt");
+        return;
+    }
+    metrics::notification(name, outcome);
+    match failure {
+        None => info!(
+            notify.receiver = name,
+            notify.event_id = event_id,
+            notify.kind = kind,
+            attempt,
+            "notification delivered"
+        ),
+        Some((error, None)) => error!(
+            notify.receiver = name,
+            notify.event_id = event_id,
+            notify.kind = kind,
+            attempt,
+            http.status = status,
+            error.message = error,
+            "notification given up after its last attempt"
+        ),
+        Some((error, Some(wait))) => warn!(
+            notify.receiver = name,
+            notify.event_id = event_id,
+            notify.kind = kind,
+            attempt,
+            http.status = status,
+            http.retry_in_ms = wait.as_millis() as u64,
+            error.message = error,
+            "notification not delivered; will be retried"
+        ),
+    }
+}
+
+/// Verifies the audit chain; a break not notified before enqueues `audit_broken`.
+pub(super) async fn check_audit(store: &Store) {
+    match store.verify_audit().await {
+        Ok(Ok(_)) => {}
+        Ok(Err(broken)) => {
+            let event = NewEvent::audit_broken(broken.id, &broken.problem, &ts(Utc::now()));
+            match store.enqueue_event(&event).await {
+                Ok(true) => {
+                    error!(audit.broken_id = broken.id, audit.problem = %broken.problem, "the audit chain is broken")
+                }
+                Ok(false) => {}
+                Err(e) => error!(error.message = %e, "cannot record the audit chain break"),
+            }
+        }
+        Err(e) => {
+            error!(error.message = %e, error.cause_chain = ?e, "cannot verify the audit chain")
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! One delivery attempt over HTTP: a POST of the rendered body to a receiver, through one
+//! reqwest client built once (rustls, no redirects, a per-attempt timeout). The outcome is a
+//! status and a short error text, never the URL (a Slack webhook URL is a credential) and
+//! never the secret (its header is marked sensitive). A response body is never read whole:
+//! at most [`ERROR_BODY_LIMIT`] bytes of an error answer are kept, for the error text.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::payload::{self, Event};
+use super::{EventKind, Format};
+use crate::config::NotifyConfig;
+
+/// The header carrying the event id receivers de-duplicate on.
+pub const EVENT_ID_HEADER: &str = "x-revokd-event-id";
+/// The header carrying the event kind.
+pub const EVENT_KIND_HEADER: &str = "x-revokd-event";
+/// The most of an error response's body read, for the error text.
+pub const ERROR_BODY_LIMIT: usize = 512;
+
+/// A `[[notify]]` receiver, ready to send to.
+#[derive(Clone)]
+pub struct Receiver {
+    pub name: String,
+    url: Url,
+    pub format: Format,
+    events: Option<Vec<EventKind>>,
+    secret: Option<SecretString>,
+    pub timeout: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_attempts: u32,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("name", &self.name)
+            .field("origin", &self.url.origin().ascii_serialization())
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// The receiver a validated `[[notify]]` entry describes; `None` if its URL does not parse
+    /// (validation refuses that first).
+    pub fn from_config(config: &NotifyConfig) -> Option<Receiver> {
+        Some(Receiver {
+            name: config.name.clone(),
+            url: Url::parse(&config.url).ok()?,
+            format: config.format,
+            events: config.events.clone(),
+            secret: config.secret.clone(),
+            timeout: config.timeout,
+            min_backoff: config.min_backoff,
+            max_backoff: config.max_backoff,
+            max_attempts: config.max_attempts,
+        })
+    }
+
+    /// The kinds this receiver is sent.
+    pub fn events(&self) -> &[EventKind] {
+        self.events.as_deref().unwrap_or(&EventKind::ALL)
+    }
+}
+
+/// The HTTP client every delivery uses: no redirects (a receiver answering 3xx has failed),
+/// rustls, a connect timeout, `User-Agent: revokd/<version>`.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!(
+            env!("CARGO_PKG_NAME"),
+            "/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver answered 2xx.
+    Delivered { status: u16 },
+    /// Anything else: a status (if one came) and what went wrong.
+    Failed { status: Option<u16>, error: String },
+}
+
+/// POSTs `event` to `receiver` once, within `receiver.timeout` for the whole exchange.
+pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'_>) -> Outcome {
+    let body = payload::body(event, receiver.format).to_string();
+    let mut request = client
+        .post(receiver.url.clone())
+        .timeout(receiver.timeout)
+        .header(CONTENT_TYPE, "application/json")
+        .header(EVENT_KIND_HEADER, event.kind.as_str())
+        .body(body);
+    if let Ok(id) = HeaderValue::from_str(event.id) {
+        request = request.header(EVENT_ID_HEADER, id);
+    }
+    if let Some(secret) = &receiver.secret {
+        match HeaderValue::from_str(&format!("Bearer {}", secret.expose_secret())) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
+            }
+            Err(_) => {
+                return Outcome::Failed {
+                    status: None,
+                    error: "the secret is not a valid header value".into(),
+                };
+            }
+        }
+    }
+    let mut response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            return Outcome::Failed {
+                status: None,
+                error: describe(&e, receiver.timeout),
+            };
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Outcome::Delivered {
+            status: status.as_u16(),
+        };
+    }
+    let error = if status.is_redirection() {
+        format!("answered {status}: redirects are not followed")
+    } else {
+        let mut head = Vec::new();
+        while head.len() < ERROR_BODY_LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        head.truncate(ERROR_BODY_LIMIT);
+        let text = String::from_utf8_lossy(&head);
+        let mut text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+        // A receiver may echo the request back: its secret must not land in the database.
+        if let Some(secret) = receiver.secret.as_ref().map(ExposeSecret::expose_secret) {
+            text = text.replace(secret, "[redacted]");
+        }
+        format!("answered {status}: {}", text.trim())
+    };
+    Outcome::Failed {
+        status: Some(status.as_u16()),
+        error,
+    }
+}
+
+/// A transport error in words, without the URL.
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!(
+            "no answer within {}",
+            crate::config::duration::format(timeout)
+        );
+    }
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else {
+        "the request failed"
+    };
+    let mut text = what.to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The wait before attempt `attempt + 1`, after `attempt` failed: `min` doubling per attempt,
+/// capped at `max`, the upper half jittered by `jitter` in [0, 1) so receivers that failed
+/// together are not all retried at one instant.
+pub fn retry_delay(attempt: i64, min: Duration, max: Duration, jitter: f64) -> Duration {
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let full = min.saturating_mul(2u32.saturating_pow(exp)).min(max);
+    full / 2 + full.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_from_the_minimum_and_stop_at_the_maximum() {
+        let (min, max) = (Duration::from_secs(5), Duration::from_secs(60));
+        assert_eq!(retry_delay(1, min, max, 1.0), Duration::from_secs(5));
+        assert_eq!(retry_delay(2, min, max, 1.0), Duration::from_secs(10));
+        assert_eq!(retry_delay(3, min, max, 1.0), Duration::from_secs(20));
+        assert_eq!(retry_delay(9, min, max, 1.0), max);
+        assert_eq!(retry_delay(99, min, max, 0.0), max / 2);
+        assert_eq!(retry_delay(2, min, max, 0.0), Duration::from_secs(5));
+    }
+}

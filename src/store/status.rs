@@ -1,0 +1,130 @@
+//! What `revokd status` reads: the last sweeps, revocation intents and offboarding jobs by
+//! state, and the database's size, in one read transaction so the numbers agree with each
+//! other. Read-only.
+
+use super::{Error, Store, daemon};
+
+/// One recent sweep, as `revokd status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SweepBrief {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub trigger: String,
+    pub mode: String,
+    pub status: String,
+    /// Wall time from start to finish, in milliseconds (`None` while running).
+    pub duration_ms: Option<i64>,
+    pub targets_total: i64,
+    pub targets_failed: i64,
+    pub revocations_done: i64,
+    pub revocations_failed: i64,
+    pub error: Option<String>,
+}
+
+/// Counts of the database at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// The newest sweeps first.
+    pub recent_sweeps: Vec<SweepBrief>,
+    /// The status of the sweep that finished last.
+    pub last_finished_status: Option<String>,
+    /// Revocation intents at their latest state (`v_revocation_state`), by state.
+    pub revocations_by_state: Vec<(String, i64)>,
+    /// `offboarding_jobs` by state.
+    pub jobs_by_state: Vec<(String, i64)>,
+    /// Pages in use times the page size, in bytes.
+    pub database_bytes: i64,
+}
+
+impl Store {
+    /// The `limit` newest sweeps and every count `revokd status` shows, from one read
+    /// transaction.
+    pub async fn status_counts(&self, limit: i64) -> Result<StatusCounts, Error> {
+        let mut tx = self.pool.begin().await?;
+        let recent_sweeps = sqlx::query_as(
+            "SELECT id, started_at, finished_at, trigger, mode, status,
+                    CAST(ROUND((julianday(finished_at) - julianday(started_at)) * 86400000)
+                         AS INTEGER) AS duration_ms,
+                    targets_total, targets_failed, revocations_done, revocations_failed, error
+             FROM sweeps ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let last_finished_status = daemon::last_finished_status(&mut tx).await?;
+        let revocations_by_state = daemon::revocations_by_state(&mut tx).await?;
+        let jobs_by_state = daemon::jobs_by_state(&mut tx).await?;
+        let database_bytes = sqlx::query_scalar(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(StatusCounts {
+            recent_sweeps,
+            last_finished_status,
+            revocations_by_state,
+            jobs_by_state,
+            database_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, Utc};
+
+    use super::*;
+    use crate::config::Mode;
+    use crate::store::{NewJob, SweepCounts, SweepStatus, Trigger};
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn status_counts_sweeps_newest_first_with_durations_and_jobs_by_state(
+        pool: sqlx::SqlitePool,
+    ) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let t0 = Utc::now();
+        let first = store
+            .begin_sweep(Trigger::Cli, Mode::DryRun, t0, "test")
+            .await
+            .unwrap();
+        let counts = SweepCounts::default();
+        store
+            .finish_sweep(
+                first,
+                SweepStatus::Failed,
+                &counts,
+                Some("boom"),
+                t0 + TimeDelta::milliseconds(1500),
+            )
+            .await
+            .unwrap();
+        let second = store
+            .begin_sweep(Trigger::Schedule, Mode::Enforce, t0, "test")
+            .await
+            .unwrap();
+        for user in ["00u1", "00u2"] {
+            let job = NewJob {
+                user_id: user.into(),
+                source: "cli",
+                event_id: None,
+                event_type: None,
+                reason: None,
+            };
+            let id = store.start_job(&job, "test", t0).await.unwrap();
+            store.finish_job(id, "failed", Some("x"), t0).await.unwrap();
+        }
+
+        let s = store.status_counts(5).await.unwrap();
+
+        let ids: Vec<i64> = s.recent_sweeps.iter().map(|b| b.id).collect();
+        assert_eq!(ids, vec![second, first]);
+        assert_eq!(s.recent_sweeps[1].duration_ms, Some(1500));
+        assert_eq!(s.recent_sweeps[0].duration_ms, None);
+        assert_eq!(s.last_finished_status.as_deref(), Some("failed"));
+        assert_eq!(s.jobs_by_state, vec![("failed".to_owned(), 2)]);
+        assert!(s.revocations_by_state.is_empty());
+        assert!(s.database_bytes > 0);
+    }
+}

@@ -1,0 +1,115 @@
+//! Alerting as code against the real daemon: every metric name that
+//! `contrib/prometheus/revokd.rules.yml` and `contrib/grafana/revokd.json` use is one that
+//! `/metrics` exposes, scraped from `revokd run` after an enforce sweep; and the gauges the
+//! alerts read carry the values the database and the schedule give.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::harness::{Running, daemon_config, wait_for_sweeps};
+use super::{ADMIN_POLICY, YEARLY, finished, prom, setup, stop, write};
+
+/// Every `revokd_…` name in `text`.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("revokd_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let before = rest[..i].chars().next_back();
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            names.insert(tail[..end].to_owned());
+        }
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[test]
+fn the_name_scanner_finds_whole_names_only() {
+    let names = metric_names("rate(revokd_a_total[5m]) / x_revokd_b + revokd_c{job=\"revokd\"}");
+    assert_eq!(
+        names,
+        BTreeSet::from(["revokd_a_total".into(), "revokd_c".into()])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exposed() {
+    let (org, dir) = setup().await;
+    let schedule =
+        format!("[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n{ADMIN_POLICY}");
+    let config = write(
+        dir.path(),
+        &daemon_config(&org, dir.path(), "enforce", "", &schedule),
+    );
+    let mut daemon = Running::start(&config).await;
+    daemon.wait_for_log("sweep finished").await;
+    wait_for_sweeps(&daemon.pool, "the start-up sweep", |r| finished(r) == 1).await;
+    let (status, text) = daemon.get("/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    let scrape = prom::parse(&text);
+    let exposed: BTreeSet<&str> = scrape
+        .samples
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(scrape.types.keys().map(String::as_str))
+        .collect();
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    for file in ["prometheus/revokd.rules.yml", "grafana/revokd.json"] {
+        let used = metric_names(&std::fs::read_to_string(root.join(file)).expect(file));
+        assert!(used.len() >= 8, "{file} names few metrics: {used:?}");
+        let missing: Vec<&String> = used
+            .iter()
+            .filter(|n| !exposed.contains(n.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{file} uses metrics /metrics lacks: {missing:?}"
+        );
+    }
+
+    // The values the alerts read.
+    assert_eq!(scrape.value("revokd_audit_chain_valid", &[]), 1.0);
+    let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revocations")
+        .fetch_one(&daemon.pool)
+        .await
+        .unwrap();
+    assert!(records > 0);
+    assert_eq!(
+        scrape.value("revokd_audit_chain_records", &[]),
+        records as f64
+    );
+    assert_eq!(
+        scrape.value("revokd_last_sweep_status", &[("status", "ok")]),
+        1.0
+    );
+    assert_eq!(
+        scrape.value("revokd_last_sweep_status", &[("status", "failed")]),
+        0.0
+    );
+    // A yearly schedule: its longest gap over the coming runs is a leap year.
+    assert_eq!(
+        scrape.value("revokd_sweep_schedule_interval_seconds", &[]),
+        366.0 * 86_400.0
+    );
+    for state in ["queued", "running", "held", "done", "failed"] {
+        assert_eq!(
+            scrape.value("revokd_offboarding_jobs", &[("state", state)]),
+            0.0
+        );
+    }
+    let limits: Vec<f64> = scrape
+        .find("revokd_okta_rate_limit_limit", &[])
+        .map(|s| s.value)
+        .collect();
+    assert!(
+        !limits.is_empty() && limits.iter().all(|l| *l > 0.0),
+        "{limits:?}"
+    );
+    assert!(scrape.value("revokd_start_time_seconds", &[]) > 1.7e9);
+    stop(&mut daemon).await;
+}

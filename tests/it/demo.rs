@@ -1,0 +1,101 @@
+//! `revokd demo` through the real binary: it writes the configuration it used beside its
+//! database, ends with three commands that work as printed, tells each phase on stderr when
+//! stderr is not a terminal, and refuses to replace an earlier demo unless `--force`.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::helpers::all_output;
+
+/// Runs `revokd` in `dir` with a clean environment.
+async fn revokd_in(dir: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("revokd runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_writes_its_config_and_its_printed_commands_work() {
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let out = revokd_in(dir.path(), &["demo"]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let config = std::fs::read_to_string(dir.path().join("revokd-demo.toml")).expect("written");
+    assert!(config.contains("[[policies]]"), "{config}");
+    assert!(config.contains("[[exemptions]]"), "{config}");
+    assert!(
+        config.contains("url = \"sqlite://revokd-demo.db\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("# The guard is raised for the demo"),
+        "{config}"
+    );
+    assert!(
+        config.contains("max_revocation_fraction = 0.95"),
+        "{config}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for phase in ["dry-run pass…", "enforce pass…", "wrote revokd-demo.toml"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("revokd demo: ") && l.contains(phase)),
+            "`{phase}` not told:\n{stderr}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let commands: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("revokd "))
+        .collect();
+    assert_eq!(
+        commands,
+        vec![
+            "--config revokd-demo.toml report inventory",
+            "--config revokd-demo.toml status",
+            "--config revokd-demo.toml audit verify",
+        ],
+        "{stdout}"
+    );
+    for command in commands {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let run = revokd_in(dir.path(), &args).await;
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{command}\n{}",
+            all_output(&run)
+        );
+        assert!(!run.stdout.is_empty(), "{command}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_refuses_to_replace_an_earlier_database_unless_forced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("earlier.db");
+    std::fs::write(&db, b"an earlier demo").expect("written");
+
+    let refused = revokd_in(dir.path(), &["demo", "--db", "earlier.db"]).await;
+
+    let text = all_output(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("earlier.db exists"), "{text}");
+    assert!(text.contains("--force"), "{text}");
+    assert_eq!(std::fs::read(&db).expect("kept"), b"an earlier demo");
+    assert!(!dir.path().join("earlier.toml").exists());
+
+    let forced = revokd_in(dir.path(), &["demo", "--db", "earlier.db", "--force"]).await;
+
+    assert_eq!(forced.status.code(), Some(0), "{}", all_output(&forced));
+    assert_ne!(std::fs::read(&db).expect("replaced"), b"an earlier demo");
+    assert!(dir.path().join("earlier.toml").exists());
+}

@@ -1,0 +1,191 @@
+//! `revokd status` on real databases: what it shows, its JSON, and exit 3 when something
+//! needs attention (an irrevocable revocation, a failed offboarding job, a failed last sweep).
+
+use chrono::Utc;
+use revokd::config::Mode;
+use revokd::sim::{Fault, FaultKind};
+use revokd::store::NewJob;
+use serde_json::Value;
+
+use crate::helpers::{
+    TestApp, admin_policy, admin_policy_selects, all_output, run_revokd, small_org, spawn_app_with,
+};
+
+/// `revokd --db <the app's database> status [args]`, after closing the app's store.
+async fn status(app: &TestApp, args: &[&str]) -> std::process::Output {
+    app.store.close().await;
+    let db = app.db_path.display().to_string();
+    let mut all = vec!["--db", db.as_str(), "status"];
+    all.extend_from_slice(args);
+    run_revokd(&all, &[]).await
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", all_output(out)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_after_a_clean_sweep_shows_every_section_and_exits_0() {
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    let report = app.sweep(Mode::Enforce).await;
+    let head = app.store.audit_head().await.unwrap().expect("a head");
+
+    let out = status(&app, &[]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for part in [
+        format!("#{:<5}", report.sweep_id),
+        "enforce  ok".to_owned(),
+        "revocations  pending 0 · failed 0 · irrevocable 0 · done".to_owned(),
+        "offboarding  queued 0 · running 0 · held 0 · done 0 · failed 0".to_owned(),
+        format!("audit chain  head {}:{} (intact", head.0, head.1),
+        "nothing needs attention".to_owned(),
+    ] {
+        assert!(text.contains(&part), "`{part}` missing:\n{text}");
+    }
+    assert!(
+        !text.contains("next runs"),
+        "no daemon config given:\n{text}"
+    );
+
+    let out = status(&app, &["--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let v = json_of(&out);
+    assert_eq!(v["sweeps"][0]["id"], report.sweep_id);
+    assert_eq!(v["sweeps"][0]["status"], "ok");
+    assert!(v["sweeps"][0]["duration_ms"].as_i64().is_some(), "{v}");
+    assert_eq!(
+        v["revocations"]["done"].as_u64(),
+        Some(report.counts.revocations_done)
+    );
+    assert_eq!(v["audit"]["intact"], true);
+    assert_eq!(v["audit"]["head"]["id"], head.0);
+    assert!(v["database"]["bytes"].as_i64().unwrap_or(0) > 0, "{v}");
+    assert_eq!(v["attention"], serde_json::json!([]));
+    assert!(v["next_runs"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_irrevocable_revocation_needs_attention() {
+    let app = spawn_app_with(small_org(), |c| {
+        c.policies = vec![admin_policy()];
+        c.revocation.max_attempts = 1;
+        c.safety.max_revocation_fraction = 1.0;
+    })
+    .await;
+    let victim = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .next()
+        .expect("the seed selects a token");
+    app.org.inject(Fault {
+        user: Some(victim.user_id.clone()),
+        client: Some(victim.client_id.clone()),
+        kind: FaultKind::IgnoreRevocation,
+        times: None,
+    });
+    app.sweep(Mode::Enforce).await;
+
+    let out = status(&app, &["--format", "json"]).await;
+
+    assert_eq!(out.status.code(), Some(3), "{}", all_output(&out));
+    let v = json_of(&out);
+    let irrevocable = v["revocations"]["irrevocable"].as_i64().unwrap_or(0);
+    assert!(irrevocable > 0, "{v}");
+    assert_eq!(
+        v["attention"][0],
+        format!("{irrevocable} irrevocable revocation(s)"),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_offboarding_job_needs_attention() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    app.sweep(Mode::DryRun).await;
+    let job = NewJob {
+        user_id: "00uGONE".into(),
+        source: "cli",
+        event_id: None,
+        event_type: None,
+        reason: None,
+    };
+    let id = app.store.start_job(&job, "test", Utc::now()).await.unwrap();
+    app.store
+        .finish_job(id, "failed", Some("Okta answered 500"), Utc::now())
+        .await
+        .unwrap();
+
+    let out = status(&app, &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("offboarding  queued 0 · running 0 · held 0 · done 0 · failed 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ATTENTION    1 failed offboarding job(s)"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_last_sweep_needs_attention() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    app.org.inject(Fault {
+        user: None,
+        client: None,
+        kind: FaultKind::Status(500),
+        times: None,
+    });
+    let report = app.sweep(Mode::DryRun).await;
+    assert_eq!(report.status.as_str(), "failed");
+
+    let out = status(&app, &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("the last finished sweep failed"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_daemon_config_status_shows_the_next_scheduled_runs() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    app.sweep(Mode::DryRun).await;
+    app.store.close().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("revokd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[schedule]\nsweep = \"0 0 * * * *\"\n\
+             report = \"0 0 6 * * *\"\n",
+            app.db_path.display()
+        ),
+    )
+    .expect("config written");
+
+    let out = run_revokd(
+        &[
+            "--config",
+            &config.display().to_string(),
+            "status",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let v = json_of(&out);
+    let sweep = v["next_runs"]["sweep"].as_str().expect("a next sweep");
+    assert!(sweep.ends_with(":00:00Z"), "{sweep}");
+    assert!(
+        v["next_runs"]["report"]
+            .as_str()
+            .is_some_and(|r| r.ends_with("T06:00:00Z")),
+        "{v}"
+    );
+    assert!(v["next_runs"]["prune"].as_str().is_some(), "{v}");
+}
