@@ -21,7 +21,7 @@ async def main(org_url, token, pairs_file):
             "orgUrl": org_url.rstrip("/"),
             "token": token,
             # The simulated org listens on plain http on 127.0.0.1.
-            "testing": {"disableHttpsCheck": True},
+            "testing": {"testingDisableHttpsCheck": True},
         }
     )
     with open(pairs_file) as f:

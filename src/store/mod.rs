@@ -14,6 +14,7 @@ mod observations;
 mod offboarding;
 pub mod outbox;
 mod snapshots;
+mod standing;
 mod status;
 mod sweeps;
 #[cfg(test)]
@@ -45,6 +46,7 @@ pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use snapshots::Pruned;
+pub use standing::StandingRecord;
 pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};

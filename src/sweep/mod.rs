@@ -10,7 +10,9 @@ mod progress;
 mod reconcile;
 mod report;
 mod revoke;
+mod standing;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -138,7 +140,7 @@ pub async fn run_once(
             .collect()
             .await;
         ingest.close().await;
-        let (mut planned, mut exempt) = (Vec::new(), Vec::new());
+        let (mut planned, mut exempt, mut pairs) = (Vec::new(), Vec::new(), HashSet::new());
         for fetched in fetched {
             let (target, outcome) = fetched?.committed().await?;
             match outcome {
@@ -146,19 +148,19 @@ pub async fn run_once(
                     report.absorb(&listed);
                     planned.extend(listed.planned);
                     exempt.extend(listed.exempt);
+                    pairs.insert((target.user.as_str(), target.client.as_str()));
                 }
                 Err(error) => report.target_failed(target, &error),
             }
         }
         report.halted = breaker.take();
-        record_all(
-            deps,
-            sweep_id,
-            plan.mode,
-            &exempt,
-            RevocationState::SkippedExempt,
-        )
-        .await?;
+        let decided = standing::Decided {
+            pairs,
+            planned: &planned,
+            exempt: &exempt,
+        };
+        let (mode, exempt_now) = (plan.mode, RevocationState::SkippedExempt);
+        standing::reconcile(deps, sweep_id, mode, exempt_now, &exempt, &decided).await?;
 
         let counts = &mut report.counts;
         counts.revocations_planned = planned.len() as u64;
@@ -178,17 +180,14 @@ pub async fn run_once(
             // Okta is out of reach or refuses us: retries of earlier intents would fail too.
             Ok(()) if report.halted.is_some() => {}
             Ok(()) if plan.mode == Mode::DryRun => {
-                record_all(
-                    deps,
-                    sweep_id,
-                    plan.mode,
-                    &planned,
-                    RevocationState::Planned,
-                )
-                .await?;
+                let planned_now = RevocationState::Planned;
+                standing::reconcile(deps, sweep_id, mode, planned_now, &planned, &decided).await?;
             }
             Ok(()) => {
-                let work = enforce_work(deps, plan, planned, now).await?;
+                // Dry-run plans of these pairs stand no more: enforcement has intents of its own.
+                let none = RevocationState::Planned;
+                standing::reconcile(deps, sweep_id, mode, none, &[], &decided).await?;
+                let work = enforce_work(deps, plan, planned.clone(), now).await?;
                 let attempts: Vec<_> = work
                     .iter()
                     .map(|w| {
