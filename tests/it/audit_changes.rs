@@ -132,7 +132,11 @@ async fn a_plan_no_longer_planned_is_withdrawn_once_and_planned_anew_when_select
 
     // Exempt now: the first half of the selected tokens.
     let (spared, exemption) = exempt_some(&app);
-    reconfigure(&mut app, &[admin_policy()], std::slice::from_ref(&exemption));
+    reconfigure(
+        &mut app,
+        &[admin_policy()],
+        std::slice::from_ref(&exemption),
+    );
     app.sweep(Mode::DryRun).await;
     app.sweep(Mode::DryRun).await;
     let by_token = states_by_token(&app).await;
