@@ -1,5 +1,6 @@
 //! revokd's performance benchmark: `cargo bench --bench revokd` prints one table per scenario,
-//! each with the median of several runs. It measures, never asserts: targets are in the README.
+//! each with the median of several runs. It measures, never asserts: targets are in
+//! docs/performance.md.
 //!
 //! (a) rate budget: a sweep of 2,000 pairs (~20k tokens) against a simulated org limited to
 //!     600 requests per window per bucket, max_share 0.5, with a short window so a run takes

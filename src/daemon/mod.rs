@@ -250,7 +250,7 @@ async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
     info!("SIGHUP: reloading the configuration");
     let loaded = config::load(ctx.config_path.as_deref())
         .and_then(|config| Current::from_config(config, ctx.store.clone()));
-    let next = match loaded {
+    let mut next = match loaded {
         Ok(next) => next,
         Err(e) => {
             error!(
@@ -263,6 +263,10 @@ async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
         }
     };
     let old = ctx.current();
+    // One gate per process: runs already going see the new policies and exemptions at their
+    // next DELETE, and old and new runs share one hold on the enforcer lease.
+    next.deps.gate = old.deps.gate.clone();
+    next.deps.gate.put_in_force(Arc::clone(&next.deps.policies));
     for (key, changed) in [
         (
             "server.listen",
@@ -271,6 +275,10 @@ async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
         (
             "database.url",
             old.config.database.url != next.config.database.url,
+        ),
+        (
+            "safety.enforcer_wait",
+            old.config.safety.enforcer_wait != next.config.safety.enforcer_wait,
         ),
     ] {
         if changed {

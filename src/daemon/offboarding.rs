@@ -23,7 +23,7 @@ use crate::config::Mode;
 use crate::offboard::{Offboarding, VerifySettings, configured_clients, offboard_user, syslog};
 use crate::okta::UserId;
 use crate::runner;
-use crate::store::JobRow;
+use crate::store::{self, JobRow};
 
 /// The longest the worker sleeps without looking at the queue.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(30);
@@ -35,6 +35,10 @@ pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> Vec<Joi
         tokio::spawn(poller(Arc::clone(ctx), stop.clone())),
     ]
 }
+
+/// How soon a job that found the enforcer lease held (after `safety.enforcer_wait`) asks
+/// again; the attempt is not counted.
+const LEASE_RECHECK: Duration = Duration::from_secs(5);
 
 /// The wait before attempt `attempts + 1` of a job: 5 s doubling, capped at 5 minutes.
 pub fn job_backoff(attempts: i64) -> Duration {
@@ -139,6 +143,16 @@ async fn run_job(ctx: &Context, job: JobRow) {
             match offboard_user(&current.deps, &offboarding, VerifySettings::default()).await {
                 Ok(report) if report.succeeded() => Ok(()),
                 Ok(report) => Err(report.error().unwrap_or_else(|| "not verified".into())),
+                Err(store::Error::EnforcerBusy(holder)) => {
+                    // Not an attempt: nothing was tried. The wait is in the lease itself.
+                    warn!(job_id = job.id, okta.user_id = %job.user_id, holder = %holder, "offboarding job waits for the enforcer lease");
+                    let due =
+                        Utc::now() + chrono::Duration::from_std(LEASE_RECHECK).unwrap_or_default();
+                    if let Err(e) = ctx.store.defer_job(job.id, &holder, due).await {
+                        error!(job_id = job.id, error.message = %e, "cannot re-queue an offboarding job");
+                    }
+                    return;
+                }
                 Err(e) => Err(format!("database: {e}")),
             }
         }

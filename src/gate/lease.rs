@@ -8,7 +8,7 @@
 //! clearing revocations at once: [`Lease::is_held`] is false from then on, and so it is when no
 //! renewal has succeeded for two thirds of [`TTL`] (before anyone may take the lease over).
 //! Each `Lease` is an owner of its own (`host:pid:start/n`), so two `Lease` values in one
-//! process — a daemon's configuration before and after a reload — never both hold it.
+//! process never both hold it; the daemon keeps one gate, and so one `Lease`, across reloads.
 //!
 //! State invariants: `holders > 0` exactly while `heartbeat` is `Some`; `lost` is reset only
 //! when the lease is taken anew.
@@ -74,48 +74,55 @@ impl Lease {
     /// Takes (or shares) the lease for `purpose`. Fails with [`store::Error::EnforcerBusy`]
     /// when another live process still holds it after `safety.enforcer_wait`.
     pub async fn hold(&self, purpose: &str) -> Result<LeaseGuard, store::Error> {
-        let mut state = self.state.lock().await;
-        if state.holders > 0 && !self.lost.load(Ordering::SeqCst) {
-            state.holders += 1;
-            return Ok(LeaseGuard {
-                lease: self.clone(),
-            });
-        }
         let deadline = tokio::time::Instant::now() + self.wait;
-        let owner = &*self.owner;
         loop {
-            let now = Utc::now();
-            let stale_before = now - chrono::Duration::from_std(TTL).unwrap_or_default();
-            let attempt = self
-                .store
-                .take_lease(owner, purpose, now, stale_before, |o| {
-                    !runner::is_alive(o.split('/').next().unwrap_or(o))
-                })
-                .await?;
-            match attempt {
-                LeaseAttempt::Held { took_over } => {
-                    if let Some(old) = took_over {
-                        warn!(lease.previous_owner = %old.owner, lease.previous_heartbeat = %old.heartbeat_at, "took over a stale enforcer lease");
-                    }
-                    self.lost.store(false, Ordering::SeqCst);
-                    self.mark_renewed();
-                    if let Some(old) = state.heartbeat.take() {
-                        old.abort();
-                    }
-                    state.heartbeat = Some(self.spawn_heartbeat());
+            // The state is locked for one try, never across the wait between tries: the
+            // gate's checks and other holds of this process go on meanwhile.
+            let holder = {
+                let mut state = self.state.lock().await;
+                if state.holders > 0 && !self.lost.load(Ordering::SeqCst) {
                     state.holders += 1;
-                    return Ok(LeaseGuard {
-                        lease: self.clone(),
-                    });
+                    return Ok(self.guard());
                 }
-                LeaseAttempt::Busy(holder) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(store::Error::EnforcerBusy(describe(&holder)));
+                match self.try_take(purpose).await? {
+                    LeaseAttempt::Held { took_over } => {
+                        if let Some(old) = took_over {
+                            warn!(lease.previous_owner = %old.owner, lease.previous_heartbeat = %old.heartbeat_at, "took over a stale enforcer lease");
+                        }
+                        self.lost.store(false, Ordering::SeqCst);
+                        self.mark_renewed();
+                        if let Some(old) = state.heartbeat.take() {
+                            old.abort();
+                        }
+                        state.heartbeat = Some(self.spawn_heartbeat());
+                        state.holders += 1;
+                        return Ok(self.guard());
                     }
-                    tokio::time::sleep(POLL).await;
+                    LeaseAttempt::Busy(holder) => holder,
                 }
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(store::Error::EnforcerBusy(describe(&holder)));
             }
+            tokio::time::sleep(POLL).await;
         }
+    }
+
+    fn guard(&self) -> LeaseGuard {
+        LeaseGuard {
+            lease: self.clone(),
+        }
+    }
+
+    /// One try at the row: taken when free, stale, or its holder's process is gone.
+    async fn try_take(&self, purpose: &str) -> Result<LeaseAttempt, store::Error> {
+        let now = Utc::now();
+        let stale_before = now - chrono::Duration::from_std(TTL).unwrap_or_default();
+        self.store
+            .take_lease(&self.owner, purpose, now, stale_before, |o| {
+                !runner::is_alive(o.split('/').next().unwrap_or(o))
+            })
+            .await
     }
 
     /// Whether this process holds the lease now: some guard alive, not lost, and renewed

@@ -13,12 +13,17 @@
 //!    from the token as last recorded — is withdrawn. For revoke-all, the pair is revoked
 //!    whole only when no exemption could touch any of its tokens; otherwise token by token.
 //!
-//! The gate decides and issues; callers write the audit rows (`withdrawn` with the reason, or
-//! the intent and its outcome).
+//! "In force" means now, not when the run started: a daemon's reload puts its new policies
+//! and exemptions into the one gate every run of the process shares ([`Gate::put_in_force`]),
+//! so a sweep that planned under the old configuration is checked against the new one.
+//!
+//! The gate decides and issues; callers write the audit rows (`withdrawn` with the reason,
+//! `already_gone` for a policy revocation whose token a listing found gone, or the intent
+//! and its outcome).
 
 pub mod lease;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 
@@ -57,6 +62,9 @@ pub enum Verdict {
     Cleared(Cleared),
     /// Do not send it, ever: record it `withdrawn` with this reason.
     Withdrawn(String),
+    /// Do not send it: a listing found the token gone since it was planned; record the
+    /// intent `already_gone` with this note.
+    Gone(String),
 }
 
 /// One token revocation to check.
@@ -77,11 +85,11 @@ pub struct PairPlan {
     pub tokens: Vec<(String, Verdict)>,
 }
 
-/// The gate. Cheap to clone; clones share the lease.
+/// The gate. Cheap to clone; clones share the lease and the policies in force.
 #[derive(Debug, Clone)]
 pub struct Gate {
     store: Store,
-    policies: Arc<PolicySet>,
+    policies: Arc<RwLock<Arc<PolicySet>>>,
     lease: Lease,
 }
 
@@ -91,8 +99,22 @@ impl Gate {
         Gate {
             lease: Lease::new(store.clone(), enforcer_wait),
             store,
-            policies,
+            policies: Arc::new(RwLock::new(policies)),
         }
+    }
+
+    /// Puts `policies` (and the exemptions in them) in force for every clone of this gate,
+    /// runs already going included.
+    pub fn put_in_force(&self, policies: Arc<PolicySet>) {
+        *self
+            .policies
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = policies;
+    }
+
+    /// The policies and exemptions in force now.
+    fn in_force(&self) -> Arc<PolicySet> {
+        Arc::clone(&self.policies.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Takes (or shares) the enforcer lease for a run that may revoke.
@@ -111,35 +133,44 @@ impl Gate {
             Ok(ids) => ids,
             Err(reason) => return Ok(Verdict::Withdrawn(reason)),
         };
+        let policies = self.in_force();
         let recorded = self.store.token(req.token_id).await?;
-        let verdict = match (req.asker, recorded.as_ref()) {
+        let withdrawn = |why: &str| Ok(Verdict::Withdrawn(why.to_owned()));
+        match (req.asker, recorded.as_ref()) {
             (Asker::Policy, None) => {
-                Some("no policy selects it any more: the token is not in the database".to_owned())
+                return withdrawn(
+                    "no policy selects it any more: the token is not in the database",
+                );
             }
             (Asker::Policy, Some(row)) => {
+                // Decided as the token stood when it was planned: active.
                 let (scopes, mut facts) = row_facts(row);
                 facts.scopes = &scopes;
-                facts.active = row.gone_at.is_none() && row.status.as_deref() != Some("REVOKED");
-                match policy::decide(&self.policies, &facts, now) {
-                    Decision::Revoke { .. } => None,
-                    Decision::Exempt { exemption, .. } => Some(format!("exempt now ({exemption})")),
-                    Decision::Keep | Decision::Flag { .. } if !facts.active => {
-                        Some("no policy selects it any more: the token is gone".to_owned())
+                match policy::decide(&policies, &facts, now) {
+                    Decision::Revoke { .. } => {}
+                    Decision::Exempt { exemption, .. } => {
+                        return withdrawn(&format!("exempt now ({exemption})"));
                     }
                     Decision::Keep | Decision::Flag { .. } => {
-                        Some("no policy selects it any more".to_owned())
+                        return withdrawn("no policy selects it any more");
                     }
                 }
+                if let Some(gone) = gone_since(row) {
+                    return Ok(Verdict::Gone(gone));
+                }
             }
-            (Asker::Offboard | Asker::Manual, _) => self
-                .policies
-                .exemption_for(&bare_facts(req.token_id, req.user_id, req.client_id))
-                .map(|e| format!("exempt now ({e})")),
-        };
-        Ok(match verdict {
-            Some(reason) => Verdict::Withdrawn(reason),
-            None => Verdict::Cleared(Cleared::by_gate(user, client, Some(token))),
-        })
+            (Asker::Offboard | Asker::Manual, _) => {
+                let facts = bare_facts(req.token_id, req.user_id, req.client_id);
+                if let Some(e) = policies.exemption_for(&facts) {
+                    return withdrawn(&format!("exempt now ({e})"));
+                }
+            }
+        }
+        Ok(Verdict::Cleared(Cleared::by_gate(
+            user,
+            client,
+            Some(token),
+        )))
     }
 
     /// What [`Gate::check_pair`] would keep, without the lease (a dry run): each token with
@@ -150,13 +181,13 @@ impl Gate {
         client_id: &str,
         tokens: &[String],
     ) -> Vec<(String, Option<String>)> {
+        let policies = self.in_force();
         tokens
             .iter()
             .map(|token| {
                 let why = match ids(user_id, client_id, token) {
                     Err(reason) => Some(reason),
-                    Ok(_) => self
-                        .policies
+                    Ok(_) => policies
                         .exemption_for(&bare_facts(token, user_id, client_id))
                         .map(|e| format!("exempt ({e})")),
                 };
@@ -192,15 +223,15 @@ impl Gate {
             .tokens
             .iter()
             .all(|(_, v)| matches!(v, Verdict::Cleared(_)));
-        let pair_exempt = self
-            .policies
+        let policies = self.in_force();
+        let pair_exempt = policies
             .exemption_for(&bare_facts("", user_id, client_id))
             .is_some();
         if let Ok((user, client)) = pair
             && all_cleared
             && !plan.tokens.is_empty()
             && !pair_exempt
-            && !self.policies.has_token_exemptions()
+            && !policies.has_token_exemptions()
         {
             plan.whole_pair = Some(Cleared::by_gate(user, client, None));
         }
@@ -232,6 +263,17 @@ fn pair_ids(user: &str, client: &str) -> Result<(UserId, ClientId), String> {
 fn ids(user: &str, client: &str, token: &str) -> Result<(UserId, ClientId, TokenId), String> {
     let (user, client) = pair_ids(user, client)?;
     Ok((user, client, TokenId::new(token).map_err(|e| refused(&e))?))
+}
+
+/// When a listing last found the token gone (or Okta listed it `REVOKED`), in words.
+fn gone_since(row: &TokenRow) -> Option<String> {
+    if let Some(at) = &row.gone_at {
+        return Some(format!(
+            "not sent: the listing of {at} no longer showed the token"
+        ));
+    }
+    (row.status.as_deref() == Some("REVOKED"))
+        .then(|| "not sent: Okta listed the token REVOKED".to_owned())
 }
 
 fn bare_facts<'a>(token_id: &'a str, user_id: &'a str, client_id: &'a str) -> TokenFacts<'a> {

@@ -35,13 +35,16 @@ async fn gate(pool: sqlx::SqlitePool, exemptions: Vec<ExemptionConfig>) -> Gate 
         .await
         .unwrap();
     }
-    let rules = [PolicyConfig {
+    let policies = PolicySet::from_config(&rules(), &exemptions).unwrap();
+    Gate::new(store, Arc::new(policies), Duration::ZERO)
+}
+
+fn rules() -> [PolicyConfig; 1] {
+    [PolicyConfig {
         name: "older-than-30d".into(),
         older_than: Some(Duration::from_secs(30 * 86_400)),
         ..PolicyConfig::default()
-    }];
-    let policies = PolicySet::from_config(&rules, &exemptions).unwrap();
-    Gate::new(store, Arc::new(policies), Duration::ZERO)
+    }]
 }
 
 fn request(token: &str, asker: Asker) -> TokenRequest<'_> {
@@ -56,7 +59,7 @@ fn request(token: &str, asker: Asker) -> TokenRequest<'_> {
 fn withdrawn(v: &Verdict) -> &str {
     match v {
         Verdict::Withdrawn(why) => why,
-        Verdict::Cleared(c) => panic!("cleared {c:?}"),
+        other => panic!("not withdrawn: {other:?}"),
     }
 }
 
@@ -263,4 +266,66 @@ async fn two_gates_in_one_process_never_hold_the_lease_together(pool: sqlx::Sqli
             .is_err()
     );
     taken.release().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_configuration_put_in_force_applies_to_runs_already_going(pool: sqlx::SqlitePool) {
+    let in_force = gate(pool, vec![]).await;
+    // A run took its clone of the gate before the reload.
+    let running = in_force.clone();
+    let _lease = running.hold("test").await.unwrap();
+    let exempt = ExemptionConfig {
+        name: Some("added-by-reload".into()),
+        users: vec![USER.into()],
+        ..ExemptionConfig::default()
+    };
+    in_force.put_in_force(Arc::new(
+        PolicySet::from_config(&rules(), std::slice::from_ref(&exempt)).unwrap(),
+    ));
+    for asker in [Asker::Policy, Asker::Offboard] {
+        let v = running
+            .check_token(request("oarOld", asker), Utc::now())
+            .await
+            .unwrap();
+        assert!(
+            withdrawn(&v).contains("added-by-reload"),
+            "{asker:?}: {v:?}"
+        );
+    }
+    let plan = running
+        .check_pair(USER, CLIENT, &["oarOld".into()])
+        .await
+        .unwrap();
+    assert_eq!(plan.whole_pair, None);
+    assert!(withdrawn(&plan.tokens[0].1).contains("added-by-reload"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_policy_revocation_of_a_token_found_gone_is_already_gone_not_sent(
+    pool: sqlx::SqlitePool,
+) {
+    let gate = gate(pool, vec![]).await;
+    let _lease = gate.hold("test").await.unwrap();
+    gate.store
+        .mark_token_gone("oarOld", Utc::now())
+        .await
+        .unwrap();
+    let v = gate
+        .check_token(request("oarOld", Asker::Policy), Utc::now())
+        .await
+        .unwrap();
+    let Verdict::Gone(note) = v else {
+        panic!("{v:?}")
+    };
+    assert!(note.contains("no longer showed the token"), "{note}");
+    // A token gone that no policy selects any more is withdrawn all the same.
+    gate.store
+        .mark_token_gone("oarNew", Utc::now())
+        .await
+        .unwrap();
+    let v = gate
+        .check_token(request("oarNew", Asker::Policy), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(withdrawn(&v), "no policy selects it any more");
 }

@@ -79,11 +79,13 @@ pub(super) async fn offboard_pair(
             for (token, verdict) in plan.tokens {
                 match verdict {
                     Verdict::Cleared(c) => cleared.push((token, c)),
-                    Verdict::Withdrawn(why) if !stayed.contains_key(&token) => {
+                    Verdict::Withdrawn(why) | Verdict::Gone(why)
+                        if !stayed.contains_key(&token) =>
+                    {
                         withdrawn.push(stay_row(job, target, &token, &why, intents.remove(&token)));
                         stayed.insert(token, why);
                     }
-                    Verdict::Withdrawn(_) => {}
+                    Verdict::Withdrawn(_) | Verdict::Gone(_) => {}
                 }
             }
             deps.store.append_revocations(&withdrawn).await?;

@@ -23,13 +23,14 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::Method;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::retry::RateLimitHeaders;
+use bucket::{Bucket, Mark, Traffic, learn, share_of};
 
 /// Pacing settings, from `[okta.rate_limit]`.
 #[derive(Debug, Clone, Copy)]
@@ -70,84 +71,6 @@ pub fn bucket_of(method: &Method, path: &str) -> String {
     key
 }
 
-/// Where revokd's own traffic stood when a request was sent: the baseline for what a
-/// `Remaining` reported in answer to it may not include.
-#[derive(Debug, Clone, Copy, Default)]
-struct Mark {
-    /// Requests revokd had sent before this one.
-    sent_before: u64,
-    /// Requests revokd had in flight as this one went out.
-    in_flight: u64,
-}
-
-/// What revokd knows of one bucket.
-#[derive(Debug)]
-struct Bucket {
-    /// `X-Rate-Limit-Limit`; 0 until a response says.
-    limit: u64,
-    /// The lowest `Remaining` seen in the current window.
-    remaining: u64,
-    /// Where revokd's traffic stood when the request that reported `remaining` was sent.
-    remaining_mark: Mark,
-    /// `X-Rate-Limit-Reset` of the current window; identifies it.
-    reset_epoch: u64,
-    /// When the current window ends; `None` until a response says (first use, or after a
-    /// window ended), during which one probe request at a time goes out.
-    window_end: Option<Instant>,
-    /// Requests revokd sent (or is about to send) to this bucket in the current window.
-    used: u64,
-    next_slot: Instant,
-    probe_out: bool,
-}
-
-impl Bucket {
-    fn new(now: Instant) -> Self {
-        Bucket {
-            limit: 0,
-            remaining: 0,
-            remaining_mark: Mark::default(),
-            reset_epoch: 0,
-            window_end: None,
-            used: 0,
-            next_slot: now,
-            probe_out: false,
-        }
-    }
-
-    /// Requests revokd may still send in this window without taking the bucket below its
-    /// floor, given revokd's traffic now.
-    fn headroom(&self, traffic: &Traffic, max_share: f64) -> u64 {
-        let share = share_of(self.limit, max_share);
-        let floor = self.limit.saturating_sub(share);
-        let uncounted = traffic
-            .sent
-            .saturating_sub(self.remaining_mark.sent_before + 1)
-            + self.remaining_mark.in_flight;
-        self.remaining
-            .saturating_sub(floor)
-            .saturating_sub(uncounted)
-    }
-}
-
-/// revokd's share of a bucket of `limit`: `floor(limit × max_share)`, at least 1.
-fn share_of(limit: u64, max_share: f64) -> u64 {
-    // Truncation is the rule: a share is whole requests, rounded down.
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let share = (limit as f64 * max_share).floor() as u64;
-    share.clamp(1, limit.max(1))
-}
-
-/// revokd's own traffic, across every bucket.
-#[derive(Debug, Default)]
-struct Traffic {
-    sent: u64,
-    in_flight: u64,
-}
-
 #[derive(Debug, Default)]
 struct State {
     buckets: HashMap<String, Bucket>,
@@ -155,12 +78,19 @@ struct State {
 }
 
 impl State {
-    /// Counts a request about to go out, and returns where traffic stood before it.
-    fn claim(&mut self) -> Mark {
+    /// Counts a request to `key` about to go out, and returns where traffic stood before it.
+    fn claim(&mut self, key: &str) -> Mark {
+        let bucket = self
+            .buckets
+            .get_mut(key)
+            .expect("a claimed bucket is known");
+        bucket.used += 1;
         let mark = Mark {
             sent_before: self.traffic.sent,
             in_flight: self.traffic.in_flight,
+            bucket_before: bucket.sent,
         };
+        bucket.sent += 1;
         self.traffic.sent += 1;
         self.traffic.in_flight += 1;
         mark
@@ -305,8 +235,7 @@ impl Budget {
                 return Step::Retry(now + Duration::from_secs(1));
             }
             b.probe_out = true;
-            b.used += 1;
-            return Step::Go(Duration::ZERO, state.claim());
+            return Step::Go(Duration::ZERO, state.claim(key));
         };
         let by_share = share_of(b.limit, max_share).saturating_sub(b.used);
         let allowance = by_share.min(b.headroom(&state.traffic, max_share));
@@ -320,8 +249,7 @@ impl Budget {
         // Spread what is left of the allowance evenly over what is left of the window.
         let interval = (end - slot) / u32::try_from(allowance).unwrap_or(u32::MAX);
         b.next_slot = slot + interval;
-        b.used += 1;
-        Step::Go(slot - now, state.claim())
+        Step::Go(slot - now, state.claim(key))
     }
 
     /// Learns from the response to a request sent under a ticket (or from its absence).
@@ -347,31 +275,7 @@ impl Budget {
     }
 }
 
-fn learn(b: &mut Bucket, rl: &RateLimitHeaders, mark: Mark, status: u16, max_wait: Duration) {
-    let (Some(limit), Some(remaining), Some(reset)) = (rl.limit, rl.remaining, rl.reset) else {
-        return;
-    };
-    if reset < b.reset_epoch {
-        return; // a late answer from an earlier window
-    }
-    let remaining = if status == 429 { 0 } else { remaining };
-    if reset > b.reset_epoch || b.window_end.is_none() {
-        let until = rl
-            .until_reset(SystemTime::now())
-            .unwrap_or_default()
-            .min(max_wait);
-        let now = Instant::now();
-        b.reset_epoch = reset;
-        b.window_end = Some(now + until);
-        b.remaining = remaining;
-        b.remaining_mark = mark;
-        b.next_slot = b.next_slot.max(now);
-    } else if remaining <= b.remaining {
-        b.remaining = remaining;
-        b.remaining_mark = mark;
-    }
-    b.limit = limit;
-}
+mod bucket;
 
 #[cfg(test)]
 mod tests;

@@ -39,6 +39,7 @@ pub const POLICY_COLUMNS: &[&str] = &[
     "exempted",
     "skipped_safety",
     "pending",
+    "withdrawn",
 ];
 
 /// Columns of `revokd report sweeps`.
@@ -107,6 +108,7 @@ pub(super) async fn policies(
             p.exempted.into(),
             p.skipped_safety.into(),
             p.pending.into(),
+            p.withdrawn.into(),
         ]);
     }
     Ok(table)

@@ -136,6 +136,7 @@ pub struct PolicyLine {
     pub exempted: i64,
     pub skipped_safety: i64,
     pub pending: i64,
+    pub withdrawn: i64,
 }
 
 /// Per rule, over the intents requested in `[since, until)` (the aggregation of
@@ -154,7 +155,8 @@ pub async fn policy_summary(
                 SUM(state IN ('failed', 'irrevocable')) AS failed,
                 SUM(state = 'skipped_exempt') AS exempted,
                 SUM(state = 'skipped_safety') AS skipped_safety,
-                SUM(state = 'pending') AS pending
+                SUM(state = 'pending') AS pending,
+                SUM(state = 'withdrawn') AS withdrawn
          FROM v_revocation_policies WHERE requested_at >= ? AND requested_at < ?
          GROUP BY policy ORDER BY policy",
     )

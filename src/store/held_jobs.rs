@@ -52,28 +52,20 @@ impl Store {
         ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<Vec<JobRow>, Error> {
-        let held: Vec<JobRow> = sqlx::query_as(
-            "SELECT id, user_id, source, event_id, event_type, reason, state, created_at,
-                started_at, finished_at, next_attempt_at, attempts, runner, error
-             FROM offboarding_jobs WHERE state = 'held' ORDER BY id",
+        // One statement: a job two releases race for is released (and reported) once.
+        let named = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+        let mut released: Vec<JobRow> = sqlx::query_as(
+            "UPDATE offboarding_jobs SET state = 'queued', released_at = ?1, error = NULL,
+                next_attempt_at = NULL
+             WHERE state = 'held' AND (?2 = '[]' OR id IN (SELECT value FROM json_each(?2)))
+             RETURNING id, user_id, source, event_id, event_type, reason, state, created_at,
+                started_at, finished_at, next_attempt_at, attempts, runner, error",
         )
+        .bind(ts(now))
+        .bind(named)
         .fetch_all(&self.pool)
         .await?;
-        let mut released = Vec::new();
-        for job in held
-            .into_iter()
-            .filter(|j| ids.is_empty() || ids.contains(&j.id))
-        {
-            sqlx::query(
-                "UPDATE offboarding_jobs SET state = 'queued', released_at = ?, error = NULL,
-                    next_attempt_at = NULL WHERE id = ? AND state = 'held'",
-            )
-            .bind(ts(now))
-            .bind(job.id)
-            .execute(&self.pool)
-            .await?;
-            released.push(job);
-        }
+        released.sort_by_key(|j| j.id);
         Ok(released)
     }
 
@@ -85,5 +77,38 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(at.flatten().is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use crate::store::Store;
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn two_releases_at_once_release_each_held_job_once(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        for n in 1..=100 {
+            let user = format!("00u{n}");
+            sqlx::query(
+                "INSERT INTO offboarding_jobs (user_id, source, state, created_at)
+                 VALUES (?, 'event_hook', 'held', ?)",
+            )
+            .bind(&user)
+            .bind(crate::store::ts(Utc::now()))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        let every: Vec<i64> = (1..=100).collect();
+        let (a, b) = tokio::join!(
+            store.release_held_jobs(&[], Utc::now()),
+            store.release_held_jobs(&every, Utc::now())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.len() + b.len(), 100, "{} + {}", a.len(), b.len());
+        let named = store.release_held_jobs(&[2], Utc::now()).await.unwrap();
+        assert!(named.is_empty(), "a job released already is not held");
     }
 }

@@ -151,6 +151,21 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a job that could not start (another process holds the enforcer lease) back in the
+    /// queue, due at `due`, without counting the attempt.
+    pub async fn defer_job(&self, id: i64, why: &str, due: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE offboarding_jobs SET state = 'queued', error = ?, next_attempt_at = ?,
+                attempts = max(attempts - 1, 0) WHERE id = ? AND state = 'running'",
+        )
+        .bind(why)
+        .bind(ts(due))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// `running` jobs with their runners, to find those of dead processes.
     pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
         let rows = sqlx::query_as(

@@ -10,6 +10,8 @@
 //!   reached Okta is `done` (the earlier attempt took effect), with a note saying so.
 //! - The revocation gate withdrew it (exempt now, no policy selects it any more, an id Okta
 //!   could not have sent): `withdrawn` with the reason; nothing is sent.
+//! - A retried policy revocation whose token a listing has since found gone: `already_gone`
+//!   with a note naming that listing, and no HTTP status; nothing is sent.
 //!
 //! Every outcome carries the Okta request id (and, on an error, Okta's `errorId`) of the
 //! DELETE that caused it.
@@ -77,7 +79,12 @@ pub async fn attempt(
     let p = &work.planned;
     let span = info_span!("revoke", okta.token_id = %p.token_id, policy.rule = %p.rules.join(","));
     async {
-        let mut base = p.audit_row(sweep_id, Mode::Enforce, RevocationState::Pending, &ts(Utc::now()));
+        let mut base = p.audit_row(
+            sweep_id,
+            Mode::Enforce,
+            RevocationState::Pending,
+            &ts(Utc::now()),
+        );
         base.trigger = work.trigger;
         base.job_id = work.job_id;
         let request = TokenRequest {
@@ -86,78 +93,113 @@ pub async fn attempt(
             client_id: &p.client_id,
             asker: Asker::from_trigger(work.trigger),
         };
-        let cleared = match deps.gate.check_token(request, Utc::now()).await? {
-            Verdict::Cleared(cleared) => cleared,
+        let (state, reason, outcome) = match deps.gate.check_token(request, Utc::now()).await? {
+            Verdict::Cleared(cleared) => return send(deps, okta, work, base, &cleared).await,
             Verdict::Withdrawn(reason) => {
                 warn!(reason = %reason, "revocation withdrawn by the gate; nothing sent");
-                let row = NewRevocation {
-                    intent_id: work.intent.map(|(id, _)| id),
-                    state: RevocationState::Withdrawn,
-                    completed_at: Some(ts(Utc::now())),
-                    attempts: work.intent.map_or(0, |(_, n)| n),
-                    error: Some(reason),
-                    ..base
-                };
-                deps.store.append_revocation(&row).await?;
-                return Ok(RevocationOutcome::Withdrawn);
+                (
+                    RevocationState::Withdrawn,
+                    reason,
+                    RevocationOutcome::Withdrawn,
+                )
             }
+            Verdict::Gone(note) => (
+                RevocationState::AlreadyGone,
+                note,
+                RevocationOutcome::AlreadyGone,
+            ),
         };
-        let (intent_id, before) = match work.intent {
-            Some(open) => open,
-            None => (deps.store.append_revocation(&base).await?, 0),
-        };
-        let attempt = before + 1;
-        let result = revoke_and_verify(okta, &cleared).await;
-        let now = Utc::now();
-        let mut row = NewRevocation { intent_id: Some(intent_id), completed_at: Some(ts(now)), attempts: attempt, ..base };
-        let outcome = match result {
-            Ok(Revocation { status, request_id, verified, already_gone, note }) => {
-                row.http_status = Some(i64::from(status));
-                row.okta_request_id = request_id;
-                if already_gone {
-                    row.state = RevocationState::AlreadyGone;
-                    row.verified_at = Some(ts(now));
-                    RevocationOutcome::AlreadyGone
-                } else {
-                    row.state = RevocationState::Done;
-                    row.verified_at = verified.then(|| ts(now));
-                    row.error = note;
-                    RevocationOutcome::Done
-                }
-            }
-            Err(e) => {
-                row.http_status = e.status().map(i64::from);
-                row.okta_request_id = e.request_id().map(str::to_owned);
-                row.okta_error_id = e.error_id().map(str::to_owned);
-                row.error = Some(e.to_string());
-                if attempt >= i64::from(deps.max_attempts) {
-                    error!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), attempts = attempt, "revocation irrevocable; retried daily");
-                    row.state = RevocationState::Irrevocable;
-                    row.next_attempt_at = Some(after(now, DAY));
-                    RevocationOutcome::Irrevocable
-                } else {
-                    warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), attempts = attempt, "revocation failed; will be retried");
-                    row.state = RevocationState::Failed;
-                    row.next_attempt_at = Some(after(now, retry_after(attempt, rand::random())));
-                    RevocationOutcome::Failed
-                }
-            }
+        let row = NewRevocation {
+            intent_id: work.intent.map(|(id, _)| id),
+            state,
+            completed_at: Some(ts(Utc::now())),
+            attempts: work.intent.map_or(0, |(_, n)| n),
+            error: Some(reason),
+            ..base
         };
         deps.store.append_revocation(&row).await?;
-        if matches!(outcome, RevocationOutcome::Done | RevocationOutcome::AlreadyGone) {
-            deps.progress.revoked();
-        }
-        match outcome {
-            RevocationOutcome::Done => deps.store.mark_revoked(&p.token_id, now).await?,
-            RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&p.token_id, now).await?,
-            RevocationOutcome::Failed
-            | RevocationOutcome::Irrevocable
-            | RevocationOutcome::Withdrawn => {}
-        }
         Ok(outcome)
     }
     .instrument(span)
     .await
+}
+
+/// Records the intent (new work), sends the cleared DELETE and records its outcome.
+async fn send(
+    deps: &Deps,
+    okta: &OktaClient,
+    work: &Work,
+    base: NewRevocation,
+    cleared: &Cleared,
+) -> Result<RevocationOutcome, store::Error> {
+    let p = &work.planned;
+    let (intent_id, before) = match work.intent {
+        Some(open) => open,
+        None => (deps.store.append_revocation(&base).await?, 0),
+    };
+    let attempt = before + 1;
+    let result = revoke_and_verify(okta, cleared).await;
+    let now = Utc::now();
+    let mut row = NewRevocation {
+        intent_id: Some(intent_id),
+        completed_at: Some(ts(now)),
+        attempts: attempt,
+        ..base
+    };
+    let outcome = match result {
+        Ok(Revocation {
+            status,
+            request_id,
+            verified,
+            already_gone,
+            note,
+        }) => {
+            row.http_status = Some(i64::from(status));
+            row.okta_request_id = request_id;
+            if already_gone {
+                row.state = RevocationState::AlreadyGone;
+                row.verified_at = Some(ts(now));
+                RevocationOutcome::AlreadyGone
+            } else {
+                row.state = RevocationState::Done;
+                row.verified_at = verified.then(|| ts(now));
+                row.error = note;
+                RevocationOutcome::Done
+            }
+        }
+        Err(e) => {
+            row.http_status = e.status().map(i64::from);
+            row.okta_request_id = e.request_id().map(str::to_owned);
+            row.okta_error_id = e.error_id().map(str::to_owned);
+            row.error = Some(e.to_string());
+            if attempt >= i64::from(deps.max_attempts) {
+                error!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), attempts = attempt, "revocation irrevocable; retried daily");
+                row.state = RevocationState::Irrevocable;
+                row.next_attempt_at = Some(after(now, DAY));
+                RevocationOutcome::Irrevocable
+            } else {
+                warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), attempts = attempt, "revocation failed; will be retried");
+                row.state = RevocationState::Failed;
+                row.next_attempt_at = Some(after(now, retry_after(attempt, rand::random())));
+                RevocationOutcome::Failed
+            }
+        }
+    };
+    deps.store.append_revocation(&row).await?;
+    if matches!(
+        outcome,
+        RevocationOutcome::Done | RevocationOutcome::AlreadyGone
+    ) {
+        deps.progress.revoked();
+    }
+    match outcome {
+        RevocationOutcome::Done => deps.store.mark_revoked(&p.token_id, now).await?,
+        RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&p.token_id, now).await?,
+        RevocationOutcome::Failed
+        | RevocationOutcome::Irrevocable
+        | RevocationOutcome::Withdrawn => {}
+    }
+    Ok(outcome)
 }
 
 /// What Okta answered, and whether the token's absence was confirmed.

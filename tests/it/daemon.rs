@@ -5,6 +5,7 @@
 mod alerting;
 pub mod harness;
 mod prom;
+mod reload;
 
 use std::path::Path;
 use std::time::Duration;

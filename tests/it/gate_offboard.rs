@@ -228,3 +228,61 @@ async fn an_empty_or_blank_hook_secret_is_a_configuration_error() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_job_that_waits_for_the_enforcer_lease_loses_no_attempt() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let user = user_with_tokens(&org);
+    // One attempt only: a wait for the lease counted as one would fail the job for good.
+    let extra = "[safety]\nenforcer_wait = \"1s\"\n[offboarding]\nmax_attempts = 1\n";
+    let config = dir.path().join("revokd.toml");
+    let text = daemon_config(
+        &org,
+        dir.path(),
+        "enforce",
+        "hook_secret = \"s3cret\"",
+        extra,
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Running::start(&config).await;
+    // Another enforcer (here: this test) holds the lease.
+    let store = revokd::store::Store::from_pool(daemon.pool.clone())
+        .await
+        .unwrap();
+    let other = revokd::gate::Lease::new(store, Duration::ZERO);
+    let held = other.hold("a manual enforce sweep").await.unwrap();
+
+    let event = org.emit_event("user.lifecycle.deactivate", &user);
+    let url = format!("{}/hooks/okta", daemon.base);
+    let statuses = org
+        .deliver_hook(&url, "s3cret", &[event], Delivery::Once)
+        .await
+        .unwrap();
+    assert_eq!(statuses, vec![200]);
+    daemon
+        .wait_for_log("offboarding job waits for the enforcer lease")
+        .await;
+    assert_eq!(deletes(&org), vec![], "nothing sent without the lease");
+    held.release().await;
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let (state, attempts) = loop {
+        let row: (String, i64) = sqlx::query_as("SELECT state, attempts FROM offboarding_jobs")
+            .fetch_one(&daemon.pool)
+            .await
+            .unwrap();
+        if row.0 != "queued" && row.0 != "running" {
+            break row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((state.as_str(), attempts), ("done", 1));
+    assert_eq!(tokens_of(&org, &user), 0);
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}

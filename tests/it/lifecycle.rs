@@ -356,7 +356,9 @@ async fn pending_intents_of_a_dead_run_are_resolved_at_the_next_start() {
 #[tokio::test]
 async fn a_timeout_fails_only_its_target_with_a_recorded_error() {
     let app = spawn_app_with(small_org(), |c| {
-        c.okta.timeout = Duration::from_millis(300);
+        // Well above what any other request takes on a loaded machine, well below the
+        // fault's latency.
+        c.okta.timeout = Duration::from_secs(2);
         c.okta.max_retries = 1;
     })
     .await;
@@ -364,7 +366,7 @@ async fn a_timeout_fails_only_its_target_with_a_recorded_error() {
     app.org.inject(Fault {
         user: Some(u.clone()),
         client: Some(c.clone()),
-        kind: FaultKind::Latency(Duration::from_secs(3)),
+        kind: FaultKind::Latency(Duration::from_secs(20)),
         times: None,
     });
     let report = app.sweep(Mode::DryRun).await;

@@ -167,3 +167,42 @@ async fn v_exposure_lists_its_age_bands_in_age_order(pool: sqlx::SqlitePool) {
     sorted.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
     assert_eq!(bands, sorted, "by scope, then age");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_intent_the_gate_withdrew_counts_as_withdrawn_in_the_policies_report(
+    pool: sqlx::SqlitePool,
+) {
+    use revokd::store::{NewRevocation, RevocationState};
+    let store = seed::seeded(pool).await;
+    let new = |state, intent_id| NewRevocation {
+        intent_id,
+        policy: Some("retired-app".into()),
+        error: Some("exempt now (break-glass)".into()),
+        ..NewRevocation::new(
+            Some("oarW".into()),
+            "00u9wendy",
+            "0oa9retired",
+            "policy",
+            "enforce",
+            state,
+            "2026-11-29T02:00:00.000Z",
+        )
+    };
+    let intent = store
+        .append_revocation(&new(RevocationState::Pending, None))
+        .await
+        .unwrap();
+    store
+        .append_revocation(&new(RevocationState::Withdrawn, Some(intent)))
+        .await
+        .unwrap();
+    let table = build(&store, Kind::Policies).await;
+    let rows = report_rows(&table, &["policy", "matched", "withdrawn"]);
+    let retired = rows
+        .iter()
+        .find(|r| r[0].as_deref() == Some("retired-app"))
+        .expect("retired-app");
+    assert_eq!(retired[1..], [Some("2".into()), Some("1".into())]);
+    let view = view_rows(&store, "v_policy_summary", report::POLICY_COLUMNS, "policy").await;
+    assert_eq!(report_rows(&table, report::POLICY_COLUMNS), view);
+}

@@ -1,5 +1,7 @@
 //! Tests of the pacing rules: the floor, the share, probes and windows on Okta's clock.
 
+use std::time::SystemTime;
+
 use super::*;
 
 fn epoch(t: SystemTime) -> u64 {
@@ -187,4 +189,47 @@ async fn requests_per_minute_spaces_requests_evenly() {
             Duration::from_secs(1)
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_okta_opened_before_ours_ended_gives_the_whole_share_again() {
+    let budget = Budget::new(BudgetSettings::default());
+    budget
+        .acquire("b")
+        .await
+        .complete(&headers(100, 99, 10), 200);
+    for i in 1..40 {
+        budget
+            .acquire("b")
+            .await
+            .complete(&headers(100, 99 - i, 10), 200);
+    }
+    // Okta's window ended before revokd's estimate of it: the 41st request is the first of
+    // the next window, and counts as its only one.
+    budget
+        .acquire("b")
+        .await
+        .complete(&headers(100, 99, 20), 200);
+    assert_eq!(allowance(&budget, "b"), 49);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_answer_narrows_the_end_of_the_window() {
+    let budget = Budget::new(BudgetSettings::default());
+    // `Date` has whole seconds: an answer just before a second ticks over puts the end up
+    // to a second late; a later answer of the same window, just after one, puts it right.
+    let second = SystemTime::UNIX_EPOCH + Duration::from_secs(epoch(SystemTime::now()));
+    let answer = |date: SystemTime| RateLimitHeaders {
+        limit: Some(100),
+        remaining: Some(90),
+        reset: Some(epoch(second) + 10),
+        date: Some(date),
+    };
+    budget.acquire("b").await.complete(&answer(second), 200);
+    let next = budget.acquire("b").await;
+    tokio::time::advance(Duration::from_millis(100)).await;
+    next.complete(&answer(second + Duration::from_secs(1)), 200);
+    tokio::time::advance(Duration::from_millis(9100)).await;
+    assert!(goes(&budget, "b"), "a new window starts with a probe");
+    assert!(!goes(&budget, "b"), "the rest wait for its answer");
 }
