@@ -16,7 +16,12 @@
 //! (d) offboarding: the real `revokd run` against a simulated org, one Okta event-hook delivery
 //!     per departing user; latency from delivery to the job verified done, p50 / p99.
 //!
-//! Options after `--`: `--runs N` (default 3), `--only a|b|c|d`, `--skip-1m`.
+//! (e) storage and cost per sweep: see `revokd/storage.rs`.
+//!
+//! Options after `--`: `--runs N` (default 3), `--only a|b|c|d|e`, `--skip-1m`.
+
+#[path = "revokd/storage.rs"]
+mod storage;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -38,6 +43,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child-ingest") {
         return child_ingest(&args[i + 1], &args[i + 2], &args[i + 3]);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--child-storage") {
+        return storage::child(&args[i + 1], &args[i + 2], &args[i + 3]);
     }
     if let Some(i) = args.iter().position(|a| a == "--child-store") {
         return child_store(&args[i + 1], &args[i + 2], &args[i + 3]);
@@ -63,6 +71,12 @@ fn main() {
     }
     if want("d") {
         rt.block_on(offboarding_latency(runs));
+    }
+    if want("e") {
+        rt.block_on(storage::storage(
+            runs,
+            args.iter().any(|a| a == "--skip-1m"),
+        ));
     }
 }
 
@@ -328,6 +342,7 @@ fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
         last_updated_at: Some(ts),
         expires_at: None,
         raw_json: raw.to_owned(),
+        scope_records: Vec::new(),
         policy_matches: "[]".into(),
     }
 }
@@ -335,6 +350,12 @@ fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
 /// Runs this binary as a child with `args` then `last`; returns the three numbers it prints
 /// (`tokens wall_s peak_kib`).
 async fn child(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> (f64, f64, f64) {
+    let nums = child_numbers(exe, args, last).await;
+    (nums[0], nums[1], nums[2])
+}
+
+/// Runs this binary as a child with `args` then `last`; returns every number it prints.
+async fn child_numbers(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> Vec<f64> {
     let out = tokio::process::Command::new(exe)
         .args(args)
         .arg(last)
@@ -347,11 +368,9 @@ async fn child(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> (f64, f6
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let nums: Vec<f64> = text
-        .split_whitespace()
+    text.split_whitespace()
         .filter_map(|x| x.parse().ok())
-        .collect();
-    (nums[0], nums[1], nums[2])
+        .collect()
 }
 
 /// The child side of (b): one dry-run sweep with no policies; prints `seen wall_s peak_kib`.

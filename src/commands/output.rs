@@ -81,6 +81,13 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
         c.wait_ms as f64 / 1000.0,
         c.budget_wall_ms as f64 / 1000.0
     );
+    if let Some(bytes) = report.db_bytes {
+        let _ = writeln!(
+            out,
+            "  database {:.1} MiB",
+            bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
     if !report.policies.is_empty() {
         let width = report
             .policies

@@ -69,16 +69,22 @@ impl JobKind {
     }
 }
 
-/// Prunes token snapshots older than `database.snapshot_retention` (never audit records), then
-/// verifies the audit chain (a new break is notified).
+/// Prunes token snapshots older than `database.snapshot_retention` (never audit records),
+/// gives free pages back to the file system, then verifies the audit chain (a new break is
+/// notified).
 async fn prune(ctx: &Context) -> Result<(), Error> {
     let retention = TimeDelta::from_std(ctx.current().config.database.snapshot_retention)
         .unwrap_or(TimeDelta::MAX);
     let Some(cutoff) = Utc::now().checked_sub_signed(retention) else {
         return Ok(());
     };
-    let deleted = ctx.store.prune_snapshots(cutoff, true).await?;
-    info!(deleted, "token snapshots pruned");
+    let pruned = ctx.store.prune(cutoff).await?;
+    info!(
+        deleted = pruned.snapshots,
+        absences = pruned.absences,
+        pages_freed = pruned.pages_freed,
+        "token snapshots pruned, free pages given back"
+    );
     super::notifier::check_audit(&ctx.store).await;
     ctx.notify_wake.notify_one();
     Ok(())

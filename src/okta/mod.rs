@@ -15,6 +15,7 @@ pub mod logs;
 pub mod model;
 pub mod page;
 pub mod ratelimit;
+pub mod record;
 pub mod retry;
 pub mod revoke;
 pub mod stats;

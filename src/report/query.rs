@@ -37,9 +37,12 @@ pub async fn active_tokens(pool: &SqlitePool) -> Result<Vec<TokenLine>, sqlx::Er
     .await
 }
 
-/// The tokens active at `at`: each token's latest snapshot at or before `at`, when that
-/// snapshot says ACTIVE and the token had not been marked gone or revoked by then (`gone_at`,
-/// `revoked_at`, or a `done`/`already_gone` revocation completed by then).
+/// The tokens active at `at`: each token's latest snapshot at or before `at` (snapshots are a
+/// change history: the latest is the record in force), when that snapshot says ACTIVE, the
+/// token was not absent at `at` (`token_absences`: found gone and not yet back), and it had
+/// not been revoked by then (`revoked_at`, or a `done`/`already_gone` revocation completed by
+/// then) unless Okta listed it again afterwards (`reappeared_at`). `last_seen_at` is the
+/// token's last sighting when that is before `at`, else the time of the snapshot in force.
 pub async fn tokens_at(
     pool: &SqlitePool,
     at: DateTime<Utc>,
@@ -51,17 +54,22 @@ pub async fn tokens_at(
          SELECT * FROM (
              SELECT t.token_id, t.user_id, t.client_id, s.scopes, t.created_at,
                     s.last_updated_at, s.expires_at, t.first_seen_at,
-                    s.observed_at AS last_seen_at, t.policy_matches
+                    CASE WHEN t.last_seen_at <= ?1 THEN t.last_seen_at ELSE s.observed_at END
+                        AS last_seen_at, t.policy_matches
              FROM latest l
              JOIN token_snapshots s ON s.id = l.id
              JOIN tokens t ON t.token_id = s.token_id
              WHERE COALESCE(s.status, 'ACTIVE') = 'ACTIVE'
-               AND (t.gone_at IS NULL OR t.gone_at > ?1)
-               AND (t.revoked_at IS NULL OR t.revoked_at > ?1)
                AND NOT EXISTS (
-                   SELECT 1 FROM revocations r
-                   WHERE r.token_id = t.token_id AND r.state IN ('done', 'already_gone')
-                     AND r.completed_at <= ?1)
+                   SELECT 1 FROM token_absences a
+                   WHERE a.token_id = t.token_id AND a.gone_at <= ?1
+                     AND (a.back_at IS NULL OR a.back_at > ?1))
+               AND (t.reappeared_at <= ?1 OR (
+                   (t.revoked_at IS NULL OR t.revoked_at > ?1)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM revocations r
+                       WHERE r.token_id = t.token_id AND r.state IN ('done', 'already_gone')
+                         AND r.completed_at <= ?1)))
          ){ORDER}"
     ))
     .bind(ts(at))

@@ -23,9 +23,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::app_cursors::AppCursorWrite;
-use super::tokens::{
-    Observed, TargetResult, TokenObservation, write_gone, write_observed, write_target,
-};
+use super::observations::{Observed, write_observed};
+use super::tokens::{TargetResult, TokenObservation, write_gone, write_target};
 use super::{Error, Store, ts};
 
 /// A transaction stops taking more jobs once it holds this many tokens (so it may hold up to

@@ -11,13 +11,17 @@ mod held_jobs;
 mod ingest;
 mod intents;
 mod lease;
+mod observations;
 mod offboarding;
 pub mod outbox;
 mod snapshots;
+mod standing;
 mod status;
 mod sweeps;
 #[cfg(test)]
 mod tests_ingest;
+#[cfg(test)]
+mod tests_migration;
 #[cfg(test)]
 mod tests_outbox;
 mod tokens;
@@ -30,7 +34,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::SqlitePool;
 
 use crate::config::DatabaseConfig;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use app_cursors::{AppCursorWrite, AppListing};
 pub use audit::AuditBreak;
@@ -41,6 +47,8 @@ pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
+pub use snapshots::Pruned;
+pub use standing::StandingRecord;
 pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
@@ -186,6 +194,8 @@ impl Store {
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(create)
             .page_size(PAGE_SIZE as u32)
+            // Effective for new databases; older ones switch at their first prune.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
             // The audit trail must survive power loss, not only process crashes.
             .synchronous(SqliteSynchronous::Full)

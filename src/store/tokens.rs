@@ -2,9 +2,11 @@
 //! every observation of it, and how each user/client pair last fared.
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
+use super::observations::{Observed, write_observed};
 use super::{Error, Store, ts};
+use crate::okta::record::ScopeRecord;
 
 /// One token as observed in a listing, ready to store.
 #[derive(Debug, Clone)]
@@ -19,8 +21,11 @@ pub struct TokenObservation {
     pub created_at: Option<String>,
     pub last_updated_at: Option<String>,
     pub expires_at: Option<String>,
-    /// The token's JSON exactly as Okta sent it.
+    /// Okta's record of the token without `_links`, `_embedded.scopes` as scope ids (see
+    /// [`crate::okta::record`]).
     pub raw_json: String,
+    /// The `_embedded.scopes` items the record refers to, for the scope catalog.
+    pub scope_records: Vec<ScopeRecord>,
     /// JSON array of the policy rules it matched.
     pub policy_matches: String,
 }
@@ -51,147 +56,6 @@ pub struct TokenRow {
 pub enum TargetOutcome {
     Ok,
     Failed,
-}
-
-/// Rows per multi-row INSERT, largest first. Rows are written as runs of these few shapes,
-/// so each statement is prepared once per connection and kept (a statement per page size
-/// would be parsed anew every time, or cached without bound).
-const SHAPES: [usize; 4] = [64, 16, 4, 1];
-
-const UPSERT_TOKENS: &str = "INSERT INTO tokens (token_id, user_id, client_id, issuer, status,
-    scopes, created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches) ";
-
-const UPSERT_TOKENS_TAIL: &str = " ON CONFLICT (token_id) DO UPDATE SET user_id = excluded.user_id,
-    client_id = excluded.client_id, issuer = excluded.issuer, status = excluded.status,
-    scopes = excluded.scopes, created_at = excluded.created_at,
-    last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
-    last_seen_at = excluded.last_seen_at,
-    policy_matches = excluded.policy_matches,
-    gone_at = CASE WHEN tokens.revoked_at >= excluded.last_seen_at THEN tokens.gone_at END,
-    reappeared_at = CASE WHEN tokens.revoked_at < excluded.last_seen_at
-        AND excluded.status = 'ACTIVE' THEN excluded.last_seen_at ELSE tokens.reappeared_at END";
-
-const INSERT_SNAPSHOTS: &str = "INSERT INTO token_snapshots (sweep_id, token_id, observed_at,
-    status, scopes, last_updated_at, expires_at, raw_json) ";
-
-/// One observation with the page it came from, ready to write.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Observed<'a> {
-    pub(super) sweep_id: Option<i64>,
-    /// `observed_at` as stored.
-    pub(super) seen: &'a str,
-    pub(super) token: &'a TokenObservation,
-}
-
-/// Writes observations on `conn`, inside the caller's transaction: upserts `tokens` (keeping
-/// `first_seen_at`, clearing `gone_at`) and appends one `token_snapshots` row each. Returns the
-/// ids of tokens revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is
-/// set). An observation made before the token's revocation (a page fetched, then the token
-/// revoked, then the page written) neither flags it nor brings it back from gone.
-///
-/// Rows are written in token-id order, whatever order they came in: ids are random, and
-/// inserting them sorted walks the `tokens` key and the snapshots' token index from one end to
-/// the other, touching each index page once, where arrival order would jump between them.
-pub(super) async fn write_observed(
-    conn: &mut SqliteConnection,
-    rows: &mut [Observed<'_>],
-) -> Result<Vec<String>, Error> {
-    // Stable: of two observations of a token at the same instant, the later sent stays last.
-    rows.sort_by(|a, b| {
-        (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
-    });
-    // A token listed twice in one batch gets one upsert, from its latest observation, and a
-    // snapshot for each observation.
-    let latest: Vec<&Observed<'_>> = rows
-        .iter()
-        .enumerate()
-        .filter(|(i, o)| {
-            rows.get(i + 1)
-                .is_none_or(|next| next.token.token_id != o.token.token_id)
-        })
-        .map(|(_, o)| o)
-        .collect();
-    for run in runs(&latest) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
-        q.push_values(run, |mut row, o| {
-            let t = o.token;
-            row.push_bind(&t.token_id)
-                .push_bind(&t.user_id)
-                .push_bind(&t.client_id)
-                .push_bind(&t.issuer)
-                .push_bind(&t.status)
-                .push_bind(&t.scopes_json)
-                .push_bind(&t.created_at)
-                .push_bind(&t.last_updated_at)
-                .push_bind(&t.expires_at)
-                .push_bind(o.seen)
-                .push_bind(o.seen)
-                .push_bind(&t.policy_matches);
-        });
-        q.push(UPSERT_TOKENS_TAIL);
-        q.build().execute(&mut *conn).await?;
-    }
-    for run in runs(rows) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
-        q.push_values(run, |mut row, o| {
-            let t = o.token;
-            row.push_bind(o.sweep_id)
-                .push_bind(&t.token_id)
-                .push_bind(o.seen)
-                .push_bind(&t.status)
-                .push_bind(&t.scopes_json)
-                .push_bind(&t.last_updated_at)
-                .push_bind(&t.expires_at)
-                .push_bind(&t.raw_json);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    // After the writes, so that the transaction's first statement takes the write lock (with
-    // the busy timeout) rather than a read that would later have to be upgraded.
-    revoked_among(conn, &latest).await
-}
-
-/// `rows` cut into consecutive runs of the [`SHAPES`] sizes, largest first.
-fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let size = SHAPES.into_iter().find(|&n| n <= rows.len())?;
-        let (run, rest) = rows.split_at(size);
-        rows = rest;
-        Some(run)
-    })
-}
-
-/// The ids among `latest` (one observation per token, in id order) that were just flagged as
-/// reappeared: observed ACTIVE after revokd revoked them. In id order.
-async fn revoked_among(
-    conn: &mut SqliteConnection,
-    latest: &[&Observed<'_>],
-) -> Result<Vec<String>, Error> {
-    let active: Vec<&Observed<'_>> = latest
-        .iter()
-        .copied()
-        .filter(|o| o.token.status.as_deref() == Some("ACTIVE"))
-        .collect();
-    if active.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<(&str, &str)> = active
-        .iter()
-        .map(|o| (o.token.token_id.as_str(), o.seen))
-        .collect();
-    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-    Ok(sqlx::query_scalar(
-        // The small partial index of revoked tokens, not the primary key: with the key, each id
-        // would cost a read of its row to test `revoked_at`.
-        "SELECT t.token_id FROM json_each(?) AS o
-           JOIN tokens AS t INDEXED BY tokens_revoked
-             ON t.token_id = o.value ->> 0 AND t.revoked_at IS NOT NULL
-          WHERE t.revoked_at < o.value ->> 1
-          ORDER BY t.token_id",
-    )
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?)
 }
 
 /// Marks `gone_at` on a pair's tokens last seen before `listed_since`; see
@@ -374,6 +238,7 @@ pub(super) fn observation(user: &str, id: &str, raw: &str) -> TokenObservation {
         last_updated_at: None,
         expires_at: None,
         raw_json: raw.into(),
+        scope_records: Vec::new(),
         policy_matches: "[]".into(),
     }
 }
@@ -395,6 +260,7 @@ mod tests {
             last_updated_at: Some("2026-02-01T00:00:00.000Z".into()),
             expires_at: None,
             raw_json: raw.into(),
+            scope_records: Vec::new(),
             policy_matches: "[]".into(),
         }
     }

@@ -283,7 +283,7 @@ fn decide_facts(
 }
 
 /// The row that records one listed token of `target`: its scope names and the JSON array of
-/// the rules it matched. Takes the token's JSON over rather than copying it.
+/// the rules it matched, and Okta's record split for storage (see [`okta::record`]).
 pub(crate) fn observation(
     target: &Target,
     observed: ObservedToken,
@@ -291,6 +291,7 @@ pub(crate) fn observation(
     policy_matches: String,
 ) -> TokenObservation {
     let t = observed.token;
+    let record = okta::record::split(&observed.raw_json);
     TokenObservation {
         scopes_json: serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into()),
         created_at: t.created.map(ts),
@@ -301,7 +302,8 @@ pub(crate) fn observation(
         user_id: target.user.to_string(),
         client_id: target.client.to_string(),
         issuer: t.issuer,
-        raw_json: observed.raw_json,
+        raw_json: record.json,
+        scope_records: record.scopes,
         policy_matches,
     }
 }

@@ -12,7 +12,9 @@ mod progress;
 mod reconcile;
 mod report;
 mod revoke;
+mod standing;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -161,11 +163,15 @@ pub async fn run_once(
         let (fetched, apps_listed) =
             futures::join!(pair_listings, futures::future::join_all(app_listings));
         ingest.close().await;
-        let (mut planned, mut exempt) = (Vec::new(), Vec::new());
+        let (mut planned, mut exempt, mut pairs) = (Vec::new(), Vec::new(), HashSet::new());
+        let mut complete_apps = HashSet::new();
         for listed in apps_listed {
-            if let Some(listed) = report.app(listed?) {
+            let listed = listed?;
+            let app = listed.app.to_string();
+            if let Some(listed) = report.app(listed) {
                 planned.extend(listed.planned);
                 exempt.extend(listed.exempt);
+                complete_apps.insert(app);
             }
         }
         for fetched in fetched {
@@ -175,19 +181,20 @@ pub async fn run_once(
                     report.absorb(&listed);
                     planned.extend(listed.planned);
                     exempt.extend(listed.exempt);
+                    pairs.insert((target.user.as_str(), target.client.as_str()));
                 }
                 Err(error) => report.target_failed(target, &error),
             }
         }
         report.halted = breaker.take();
-        record_all(
-            deps,
-            sweep_id,
-            plan.mode,
-            &exempt,
-            RevocationState::SkippedExempt,
-        )
-        .await?;
+        let decided = standing::Decided {
+            pairs,
+            apps: &complete_apps,
+            planned: &planned,
+            exempt: &exempt,
+        };
+        let (mode, exempt_now) = (plan.mode, RevocationState::SkippedExempt);
+        standing::reconcile(deps, sweep_id, mode, exempt_now, &exempt, &decided).await?;
 
         let counts = &mut report.counts;
         counts.revocations_planned = planned.len() as u64;
@@ -207,17 +214,14 @@ pub async fn run_once(
             // Okta is out of reach or refuses us: retries of earlier intents would fail too.
             Ok(()) if report.halted.is_some() => {}
             Ok(()) if plan.mode == Mode::DryRun => {
-                record_all(
-                    deps,
-                    sweep_id,
-                    plan.mode,
-                    &planned,
-                    RevocationState::Planned,
-                )
-                .await?;
+                let planned_now = RevocationState::Planned;
+                standing::reconcile(deps, sweep_id, mode, planned_now, &planned, &decided).await?;
             }
             Ok(()) => {
-                let work = enforce_work(deps, &targets, apps, planned, now).await?;
+                // Dry-run plans of these pairs stand no more: enforcement has intents of its own.
+                let none = RevocationState::Planned;
+                standing::reconcile(deps, sweep_id, mode, none, &[], &decided).await?;
+                let work = enforce_work(deps, &targets, apps, planned.clone(), now).await?;
                 let attempts: Vec<_> = work
                     .iter()
                     .map(|w| {
@@ -258,6 +262,11 @@ pub async fn run_once(
                 Utc::now(),
             )
             .await?;
+        // The sweep's writes made the WAL as large as they were: start it over.
+        if let Err(e) = deps.store.truncate_wal().await {
+            tracing::warn!(error.message = %e, "WAL truncation failed; the next sweep retries");
+        }
+        report.db_bytes = deps.store.size_bytes().await.ok();
         report.log_summary();
         Ok(report)
     }

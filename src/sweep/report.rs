@@ -62,6 +62,8 @@ pub struct SweepReport {
     pub guard: Option<String>,
     /// What restart reconciliation did before this sweep.
     pub reconciled: Reconciled,
+    /// The database's size after the sweep (WAL truncated), in bytes.
+    pub db_bytes: Option<u64>,
     /// Revocations the gate withdrew (exempt now, no longer selected, ids refused).
     pub withdrawn: u64,
     /// Why the sweep stopped listing early, if it did (see [`super::Halt`]).
@@ -85,6 +87,7 @@ impl SweepReport {
             apps: Vec::new(),
             guard: None,
             reconciled: Reconciled::default(),
+            db_bytes: None,
             withdrawn: 0,
             halted: None,
         }
@@ -212,6 +215,7 @@ impl SweepReport {
             budget_wait_ms = c.budget_wait_ms,
             budget_wall_ms = c.budget_wall_ms,
             guard = self.guard.as_deref(),
+            db.bytes = self.db_bytes,
             halted = self.halted.as_ref().map(super::Halt::message),
             "sweep finished"
         );

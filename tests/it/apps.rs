@@ -377,3 +377,47 @@ async fn the_apps_report_shows_each_apps_listing_and_the_tokens_it_holds() {
     assert_eq!(cell("users"), int(users.len()));
     assert_eq!(cell("to_revoke"), int(to_revoke));
 }
+
+#[tokio::test]
+async fn an_app_listing_records_plans_once_and_withdraws_the_plan_of_a_token_gone() {
+    let app = spawn(200).await;
+    let (client, _) = biggest_app(&app.org);
+    let selected: Vec<_> = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .filter(|t| t.client_id == client)
+        .collect();
+    assert!(!selected.is_empty());
+    let rows = |app: &TestApp| {
+        let pool = app.store.pool().clone();
+        async move {
+            sqlx::query_as::<_, (String, Option<String>)>(
+                "SELECT state, token_id FROM revocations ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("revocations")
+        }
+    };
+    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
+    let first = rows(&app).await;
+    assert_eq!(first.len(), selected.len(), "one plan per selected token");
+    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
+    assert_eq!(
+        rows(&app).await,
+        first,
+        "an unchanged listing records nothing"
+    );
+
+    let gone = &selected[0];
+    assert!(
+        app.org
+            .revoke_out_of_band(&gone.user_id, &gone.client_id, &gone.id)
+    );
+    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
+    let third = rows(&app).await;
+    assert_eq!(
+        third[first.len()..],
+        [("withdrawn".to_owned(), Some(gone.id.clone()))],
+        "the plan of the token gone is withdrawn once"
+    );
+}

@@ -5,6 +5,7 @@
 mod apps;
 mod apps_resume;
 mod audit;
+mod audit_changes;
 mod budget;
 mod cli;
 mod crash;
@@ -17,6 +18,7 @@ mod faults;
 mod gate;
 mod gate_offboard;
 mod helpers;
+mod history;
 mod install;
 mod lifecycle;
 mod notify;

@@ -151,6 +151,7 @@ async fn observe(store: &Store, sweep: i64, ids: &[&str], observed: DateTime<Utc
             last_updated_at: Some(t.last_updated.into()),
             expires_at: t.expires.map(Into::into),
             raw_json: "{}".into(),
+            scope_records: Vec::new(),
             policy_matches: "[]".into(),
         })
         .collect();

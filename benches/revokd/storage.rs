@@ -1,0 +1,276 @@
+//! (e) storage and cost per sweep: a dry-run sweep with the example policies, then an
+//! unchanged re-sweep, at 100k and 1M tokens, in a child process: database bytes per token
+//! after the first sweep (WAL truncated, indexes included), growth per unchanged sweep, audit
+//! records each sweep appended, tokens per second, CPU (user+sys) and peak RSS. In the same run,
+//! the official Python SDK lists the same org (`benches/okta_sdk_list.py`, installed into a
+//! virtualenv from PyPI on first use) so the CPU ratios compare like with like; at 100k tokens
+//! only, as the SDK takes minutes per run at a million.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use revokd::config::{Action, ExemptionConfig, Mode, PolicyConfig};
+use revokd::sim::{SimConfig, SimOrg};
+use revokd::store::{Store, Trigger};
+use revokd::sweep::{Deps, SweepPlan, run_once};
+
+use super::{TOKEN, config_for, median, peak_rss_kib, targets};
+
+/// The example configuration's policies (`config/revokd.toml`), and an exemption for one user.
+pub fn example_policies(exempt_user: &str) -> (Vec<PolicyConfig>, Vec<ExemptionConfig>) {
+    let rule = |name: &str| PolicyConfig {
+        name: name.into(),
+        ..PolicyConfig::default()
+    };
+    let policies = vec![
+        PolicyConfig {
+            scopes_any: vec!["admin:write".into(), "okta.users.manage".into()],
+            older_than: Some(Duration::from_secs(7 * 86_400)),
+            ..rule("admin-scopes-7d")
+        },
+        PolicyConfig {
+            idle_for: Some(Duration::from_secs(30 * 86_400)),
+            ..rule("idle-30d")
+        },
+        PolicyConfig {
+            clients: vec!["0oa3legacyreports00".into()],
+            ..rule("retired-app")
+        },
+        PolicyConfig {
+            expires_after: Some(Duration::from_secs(365 * 86_400)),
+            action: Action::Flag,
+            ..rule("never-expires")
+        },
+    ];
+    let exemptions = vec![ExemptionConfig {
+        name: Some("break-glass".into()),
+        users: vec![exempt_user.into()],
+        ..ExemptionConfig::default()
+    }];
+    (policies, exemptions)
+}
+
+/// CPU seconds (user + sys) this process has used.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The child: two dry-run sweeps; prints `tokens first_wall first_cpu bytes unchanged_wall
+/// unchanged_cpu growth audit_first audit_unchanged snapshots_unchanged peak_kib`.
+pub fn child(base: &str, db: &str, pairs_file: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let pairs: Vec<(String, String)> = std::fs::read_to_string(pairs_file)
+            .expect("pairs")
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(u, c)| (u.to_owned(), c.to_owned())))
+            .collect();
+        let mut config = config_for(base, Path::new(db), 0.5);
+        (config.policies, config.exemptions) = example_policies(&pairs[0].0);
+        config.safety.max_revocations_per_sweep = u64::MAX;
+        config.safety.max_revocation_fraction = 1.0;
+        let store = Store::connect(&config.database.url).await.expect("store");
+        let deps = Deps::from_config(&config, store.clone()).expect("deps");
+        let plan = SweepPlan {
+            trigger: Trigger::Cli,
+            mode: Mode::DryRun,
+            targets: targets(&pairs),
+            wide: revokd::sweep::WideTargets::default(),
+        };
+        let count = |sql: &'static str| {
+            let store = store.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar(sql)
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("count");
+                n
+            }
+        };
+        let audit = "SELECT COUNT(*) FROM revocations";
+        let snapshots = "SELECT COUNT(*) FROM token_snapshots";
+        let (cpu0, started) = (cpu_seconds(), Instant::now());
+        let first = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
+        let first_wall = started.elapsed().as_secs_f64();
+        let first_cpu = cpu_seconds() - cpu0;
+        assert_eq!(first.counts.targets_failed, 0, "{:?}", first.failures.first());
+        store.truncate_wal().await.expect("checkpoint");
+        let bytes = store.size_bytes().await.expect("size");
+        let (audit1, snaps1) = (count(audit).await, count(snapshots).await);
+
+        let (cpu0, started) = (cpu_seconds(), Instant::now());
+        let again = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
+        let unchanged_wall = started.elapsed().as_secs_f64();
+        let unchanged_cpu = cpu_seconds() - cpu0;
+        assert_eq!(again.counts.targets_failed, 0);
+        store.truncate_wal().await.expect("checkpoint");
+        let growth = store.size_bytes().await.expect("size") as f64 - bytes as f64;
+        let (audit2, snaps2) = (count(audit).await, count(snapshots).await);
+        println!(
+            "{} {first_wall} {first_cpu} {bytes} {unchanged_wall} {unchanged_cpu} {growth} {audit1} {} {} {}",
+            first.counts.tokens_seen,
+            audit2 - audit1,
+            snaps2 - snaps1,
+            peak_rss_kib()
+        );
+    });
+}
+
+/// A virtualenv with the official SDK, made on first use; `None` (and why) when Python or
+/// PyPI is not available.
+async fn sdk_python() -> Result<PathBuf, String> {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("okta-sdk-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = tokio::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .await
+            .map_err(|e| format!("python3: {e}"))?;
+        if !made.success() {
+            return Err("python3 -m venv failed".into());
+        }
+    }
+    let pip = tokio::process::Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "okta>=3,<4"])
+        .status()
+        .await
+        .map_err(|e| format!("pip: {e}"))?;
+    if !pip.success() {
+        return Err("pip install okta failed".into());
+    }
+    Ok(python)
+}
+
+/// The SDK's listing of the org: `(tokens, wall_s, cpu_s)`.
+async fn sdk_list(python: &Path, base: &str, pairs_file: &Path) -> Option<(f64, f64, f64)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/okta_sdk_list.py");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .args([OsStr::new(base), OsStr::new(TOKEN), pairs_file.as_os_str()])
+        .output()
+        .await
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "SDK listing failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let nums: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Some((nums[0], nums[1], nums[2]))
+}
+
+pub async fn storage(runs: usize, skip_1m: bool) {
+    println!(
+        "\n(e) storage and cost per sweep: dry-run, example policies, first sweep then unchanged re-sweep"
+    );
+    let python = sdk_python().await;
+    if let Err(why) = &python {
+        println!("SDK baseline skipped: {why}");
+    }
+    let sizes: &[(usize, usize)] = if skip_1m {
+        &[(500, 240)]
+    } else {
+        &[(500, 240), (5_000, 2_350)]
+    };
+    let exe = std::env::current_exe().expect("current exe");
+    for &(pairs, big) in sizes {
+        let org = SimOrg::start(SimConfig {
+            seed: 11,
+            users: pairs,
+            clients: 20,
+            pairs,
+            big_pairs: big,
+            api_token: TOKEN.into(),
+            rate_limit_per_window: 0,
+            concurrency_limit: 1_000,
+            record_requests: false,
+            ..SimConfig::default()
+        })
+        .await
+        .expect("sim");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pairs_file = dir.path().join("pairs.txt");
+        let lines: String = org
+            .pairs()
+            .iter()
+            .map(|(u, c)| format!("{u} {c}\n"))
+            .collect();
+        std::fs::write(&pairs_file, lines).expect("pairs file");
+        let base = org.base_url().to_string();
+        println!(
+            "{:>4} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7}",
+            "run",
+            "tokens",
+            "B/token",
+            "first t/s",
+            "unch t/s",
+            "growth/t",
+            "audit+",
+            "snaps+",
+            "RSS MiB",
+            "cpu 1st",
+            "cpu unch",
+            "sdk/1st",
+            "sdk/unch"
+        );
+        let mut m: [Vec<f64>; 9] = Default::default();
+        for run in 1..=runs {
+            let db = dir.path().join(format!("storage-{run}.db"));
+            let args = [OsStr::new("--child-storage"), base.as_ref(), db.as_ref()];
+            let out = super::child_numbers(&exe, &args, &pairs_file).await;
+            let [n, w1, c1, bytes, w2, c2, growth, _a1, a2, s2, rss] = out[..] else {
+                panic!("child printed {out:?}");
+            };
+            // The SDK lists a million tokens in minutes per run: its ratios are taken at 100k.
+            let sdk = match &python {
+                Ok(py) if n < 500_000.0 => sdk_list(py, &base, &pairs_file).await,
+                _ => None,
+            };
+            let (r1, r2) = sdk.map_or((f64::NAN, f64::NAN), |(_, _, cpu)| (cpu / c1, cpu / c2));
+            let row = [
+                bytes / n,
+                n / w1,
+                n / w2,
+                growth / n,
+                a2,
+                s2,
+                rss / 1024.0,
+                r1,
+                r2,
+            ];
+            println!(
+                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {c1:>8.2} {c2:>8.2} {:>7.1} {:>7.1}",
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8]
+            );
+            for (v, x) in m.iter_mut().zip(row) {
+                v.push(x);
+            }
+        }
+        let [b, r1, r2, g, a, s, rss, k1, k2] = m.map(median);
+        println!(
+            "median for {pairs} pairs: {b:.0} B/token (≤ 1,024) · first sweep {r1:.0} tokens/s · unchanged {r2:.0} tokens/s · growth {g:.2} B/token/sweep (≤ 16) · audit rows per unchanged sweep {a:.0} (0) · snapshots per unchanged sweep {s:.0} · peak RSS {rss:.1} MiB (≤ 64) · SDK CPU ÷ ours: first {k1:.1}× (≥ 5), unchanged {k2:.1}× (≥ 8)"
+        );
+    }
+}

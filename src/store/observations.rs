@@ -1,0 +1,284 @@
+//! Writing observations: the `tokens` upsert of every listed token, and a `token_snapshots`
+//! row (with its scope items in `scope_catalog`) only for a token seen for the first time or
+//! whose record changed. Unchanged is told by the record's fingerprint kept in
+//! `tokens.record_hash`, so an unchanged token costs one upsert and no read of its history.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::Error;
+use super::tokens::TokenObservation;
+use crate::okta::record::fingerprint;
+
+/// Rows per multi-row INSERT, largest first. Rows are written as runs of these few shapes,
+/// so each statement is prepared once per connection and kept (a statement per page size
+/// would be parsed anew every time, or cached without bound).
+const SHAPES: [usize; 4] = [64, 16, 4, 1];
+
+const UPSERT_TOKENS: &str = "INSERT INTO tokens (token_id, user_id, client_id, issuer, status,
+    scopes, created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches,
+    record_hash) ";
+
+const UPSERT_TOKENS_TAIL: &str = " ON CONFLICT (token_id) DO UPDATE SET user_id = excluded.user_id,
+    client_id = excluded.client_id, issuer = excluded.issuer, status = excluded.status,
+    scopes = excluded.scopes, created_at = excluded.created_at,
+    last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
+    last_seen_at = excluded.last_seen_at,
+    policy_matches = excluded.policy_matches, record_hash = excluded.record_hash,
+    gone_at = CASE WHEN tokens.revoked_at >= excluded.last_seen_at THEN tokens.gone_at END,
+    reappeared_at = CASE WHEN tokens.revoked_at < excluded.last_seen_at
+        AND excluded.status = 'ACTIVE' THEN excluded.last_seen_at ELSE tokens.reappeared_at END";
+
+const INSERT_SNAPSHOTS: &str = "INSERT INTO token_snapshots (sweep_id, token_id, observed_at,
+    status, scopes, last_updated_at, expires_at, raw_json) ";
+
+/// One observation with the page it came from, ready to write.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Observed<'a> {
+    pub(super) sweep_id: Option<i64>,
+    /// `observed_at` as stored.
+    pub(super) seen: &'a str,
+    pub(super) token: &'a TokenObservation,
+}
+
+/// What the database holds of a token's last record: its fingerprint, or (for a token stored
+/// before fingerprints were kept) the text of its newest snapshot.
+enum Record {
+    Hash(i64),
+    Text(Option<String>),
+}
+
+/// What the database holds of a token before a batch.
+struct Stored {
+    record: Record,
+    policy_matches: String,
+    /// Present (not gone) and never revoked: an unchanged observation only moves
+    /// `last_seen_at`.
+    settled: bool,
+}
+
+/// Writes observations on `conn`, inside the caller's transaction: upserts `tokens` (keeping
+/// `first_seen_at`, clearing `gone_at`) and appends a `token_snapshots` row for each
+/// observation whose record differs from the one stored before it. Returns the ids of tokens
+/// revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is set). An
+/// observation made before the token's revocation (a page fetched, then the token revoked,
+/// then the page written) neither flags it nor brings it back from gone.
+///
+/// Rows are written in token-id order, whatever order they came in: ids are random, and
+/// inserting them sorted walks the `tokens` key and the snapshots' token index from one end to
+/// the other, touching each index page once, where arrival order would jump between them.
+pub(super) async fn write_observed(
+    conn: &mut SqliteConnection,
+    rows: &mut [Observed<'_>],
+) -> Result<Vec<String>, Error> {
+    // Stable: of two observations of a token at the same instant, the later sent stays last.
+    rows.sort_by(|a, b| {
+        (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
+    });
+    let hashes: Vec<i64> = rows
+        .iter()
+        .map(|o| fingerprint(&o.token.raw_json, &o.token.scope_records))
+        .collect();
+    let mut stored = stored_records(conn, rows).await?;
+    // A token listed twice in one batch gets one write, from its latest observation, and a
+    // snapshot for each observation that changed its record. A token whose record, rules and
+    // presence are all as stored only has `last_seen_at` moved.
+    let mut latest: Vec<(&Observed<'_>, i64)> = Vec::with_capacity(rows.len());
+    let mut touched: Vec<&Observed<'_>> = Vec::with_capacity(rows.len());
+    let mut changed: Vec<&Observed<'_>> = Vec::new();
+    let mut group_changed = false;
+    for (i, (o, &hash)) in rows.iter().zip(&hashes).enumerate() {
+        let id = o.token.token_id.as_str();
+        let same = stored.get(id).is_some_and(|s| match &s.record {
+            Record::Hash(h) => *h == hash,
+            Record::Text(text) => text.as_deref() == Some(o.token.raw_json.as_str()),
+        });
+        if !same {
+            changed.push(o);
+            group_changed = true;
+        }
+        if rows.get(i + 1).is_none_or(|next| next.token.token_id != id) {
+            let settled = stored.get(id).is_some_and(|s| {
+                s.settled
+                    && matches!(s.record, Record::Hash(_))
+                    && s.policy_matches == o.token.policy_matches
+            });
+            if settled && !group_changed {
+                touched.push(o);
+            } else {
+                latest.push((o, hash));
+            }
+            group_changed = false;
+        } else if let Some(s) = stored.get_mut(id) {
+            s.record = Record::Hash(hash);
+        }
+    }
+    touch(conn, &touched).await?;
+    for run in runs(&latest) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
+        q.push_values(run, |mut row, (o, hash)| {
+            let t = o.token;
+            row.push_bind(&t.token_id)
+                .push_bind(&t.user_id)
+                .push_bind(&t.client_id)
+                .push_bind(&t.issuer)
+                .push_bind(&t.status)
+                .push_bind(&t.scopes_json)
+                .push_bind(&t.created_at)
+                .push_bind(&t.last_updated_at)
+                .push_bind(&t.expires_at)
+                .push_bind(o.seen)
+                .push_bind(o.seen)
+                .push_bind(&t.policy_matches)
+                .push_bind(*hash);
+        });
+        q.push(UPSERT_TOKENS_TAIL);
+        q.build().execute(&mut *conn).await?;
+    }
+    for run in runs(&changed) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
+        q.push_values(run, |mut row, o| {
+            let t = o.token;
+            row.push_bind(o.sweep_id)
+                .push_bind(&t.token_id)
+                .push_bind(o.seen)
+                .push_bind(&t.status)
+                .push_bind(&t.scopes_json)
+                .push_bind(&t.last_updated_at)
+                .push_bind(&t.expires_at)
+                .push_bind(&t.raw_json);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    write_scopes(conn, &changed).await?;
+    let latest: Vec<&Observed<'_>> = latest.into_iter().map(|(o, _)| o).collect();
+    revoked_among(conn, &latest).await
+}
+
+/// The stored record of each token among `rows` that the database knows.
+async fn stored_records(
+    conn: &mut SqliteConnection,
+    rows: &[Observed<'_>],
+) -> Result<HashMap<String, Stored>, Error> {
+    let ids: Vec<&str> = rows.iter().map(|o| o.token.token_id.as_str()).collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    type Found = (String, Option<i64>, Option<String>, String, bool);
+    let found: Vec<Found> = sqlx::query_as(
+        "SELECT t.token_id, t.record_hash,
+                CASE WHEN t.record_hash IS NULL THEN (
+                    SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
+                    ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END,
+                t.policy_matches, t.gone_at IS NULL AND t.revoked_at IS NULL
+         FROM json_each(?) AS j JOIN tokens AS t ON t.token_id = j.value",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(|(id, hash, text, policy_matches, settled)| {
+            let record = hash.map_or(Record::Text(text), Record::Hash);
+            (
+                id,
+                Stored {
+                    record,
+                    policy_matches,
+                    settled,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Moves `last_seen_at` of unchanged tokens: one statement per observation instant, the ids
+/// passed as one JSON array.
+async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<(), Error> {
+    let mut by_seen: HashMap<&str, Vec<&str>> = HashMap::new();
+    for o in rows {
+        by_seen.entry(o.seen).or_default().push(&o.token.token_id);
+    }
+    for (seen, ids) in by_seen {
+        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "UPDATE tokens SET last_seen_at = ?1
+             WHERE token_id IN (SELECT value FROM json_each(?2)) AND last_seen_at < ?1",
+        )
+        .bind(seen)
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds the scope items of changed records to `scope_catalog`, each version once.
+async fn write_scopes(conn: &mut SqliteConnection, changed: &[&Observed<'_>]) -> Result<(), Error> {
+    let mut seen = HashSet::new();
+    let mut items = Vec::new();
+    for o in changed {
+        let issuer = o.token.issuer.as_deref().unwrap_or("");
+        for s in &o.token.scope_records {
+            if seen.insert((issuer, s.id.as_str(), s.json.as_str())) {
+                items.push((issuer, s.id.as_str(), s.json.as_str(), o.seen));
+            }
+        }
+    }
+    for run in runs(&items) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at) ",
+        );
+        q.push_values(run, |mut row, (issuer, id, json, seen)| {
+            row.push_bind(*issuer)
+                .push_bind(*id)
+                .push_bind(*json)
+                .push_bind(*seen);
+        });
+        q.push(" ON CONFLICT (issuer, scope_id, raw_json) DO NOTHING");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `rows` cut into consecutive runs of the [`SHAPES`] sizes, largest first.
+fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = SHAPES.into_iter().find(|&n| n <= rows.len())?;
+        let (run, rest) = rows.split_at(size);
+        rows = rest;
+        Some(run)
+    })
+}
+
+/// The ids among `latest` (one observation per token, in id order) that were just flagged as
+/// reappeared: observed ACTIVE after revokd revoked them. In id order.
+async fn revoked_among(
+    conn: &mut SqliteConnection,
+    latest: &[&Observed<'_>],
+) -> Result<Vec<String>, Error> {
+    let active: Vec<&Observed<'_>> = latest
+        .iter()
+        .copied()
+        .filter(|o| o.token.status.as_deref() == Some("ACTIVE"))
+        .collect();
+    if active.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<(&str, &str)> = active
+        .iter()
+        .map(|o| (o.token.token_id.as_str(), o.seen))
+        .collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    Ok(sqlx::query_scalar(
+        // The small partial index of revoked tokens, not the primary key: with the key, each id
+        // would cost a read of its row to test `revoked_at`.
+        "SELECT t.token_id FROM json_each(?) AS o
+           JOIN tokens AS t INDEXED BY tokens_revoked
+             ON t.token_id = o.value ->> 0 AND t.revoked_at IS NOT NULL
+          WHERE t.revoked_at < o.value ->> 1
+          ORDER BY t.token_id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?)
+}

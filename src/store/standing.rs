@@ -1,0 +1,142 @@
+//! Standing sweep records: the `planned` (dry-run) and `skipped_exempt` intents a sweep
+//! wrote that no later row has closed. A sweep records such a state once while it stands and
+//! closes it (`withdrawn`) when a later sweep no longer finds it, so an unchanged sweep
+//! appends nothing to the audit trail. Also which tokens are still present, for the reason
+//! given when a record is withdrawn.
+
+use std::collections::HashSet;
+
+use super::{Error, RevocationState, Store};
+
+/// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StandingRecord {
+    /// The intent's id (the row itself).
+    pub id: i64,
+    pub token_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    /// The matching rule names, comma-separated.
+    pub policy: Option<String>,
+    /// `dry-run` or `enforce`.
+    pub mode: String,
+}
+
+impl Store {
+    /// Every standing record of a sweep (trigger `policy`, one token) in `state`, oldest
+    /// first. Offboarding's records and closed intents are not standing.
+    pub async fn standing_records(
+        &self,
+        state: RevocationState,
+    ) -> Result<Vec<StandingRecord>, Error> {
+        // The state as a literal and the index's own terms, so `revocations_standing` serves.
+        Ok(sqlx::query_as::<_, StandingRecord>(&format!(
+            "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode
+             FROM revocations r
+             WHERE r.intent_id IS NULL AND r.state IN ('planned', 'skipped_exempt')
+               AND r.state = '{}' AND r.trigger = 'policy' AND r.token_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM revocations c WHERE c.intent_id = r.id)
+             ORDER BY r.id",
+            state.as_str()
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Which of `token_ids` Okta still listed at their last sighting and revokd has not
+    /// revoked.
+    pub async fn still_present(&self, token_ids: &[&str]) -> Result<HashSet<String>, Error> {
+        if token_ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let ids = serde_json::to_string(token_ids).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT t.token_id FROM json_each(?1) j JOIN tokens t ON t.token_id = j.value
+             WHERE t.gone_at IS NULL AND t.revoked_at IS NULL",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{NewRevocation, RevocationState, Store};
+
+    fn row(state: RevocationState, token: &str, trigger: &'static str) -> NewRevocation {
+        NewRevocation::new(
+            Some(token.into()),
+            "00u1",
+            "0oa1",
+            trigger,
+            "dry-run",
+            state,
+            "2026-11-30T00:00:00.000Z",
+        )
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn only_unclosed_sweep_records_in_the_state_are_standing(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let planned = RevocationState::Planned;
+        let a = store
+            .append_revocation(&row(planned, "oarA", "policy"))
+            .await
+            .unwrap();
+        let b = store
+            .append_revocation(&row(planned, "oarB", "policy"))
+            .await
+            .unwrap();
+        store
+            .append_revocation(&row(planned, "oarC", "offboard"))
+            .await
+            .unwrap();
+        store
+            .append_revocation(&row(RevocationState::SkippedExempt, "oarD", "policy"))
+            .await
+            .unwrap();
+        store
+            .append_revocation(&NewRevocation {
+                intent_id: Some(b),
+                ..row(RevocationState::Withdrawn, "oarB", "policy")
+            })
+            .await
+            .unwrap();
+        let standing = store.standing_records(planned).await.unwrap();
+        let ids: Vec<_> = standing
+            .iter()
+            .map(|s| (s.id, s.token_id.as_str()))
+            .collect();
+        assert_eq!(ids, vec![(a, "oarA")]);
+        let exempt = store
+            .standing_records(RevocationState::SkippedExempt)
+            .await
+            .unwrap();
+        assert_eq!(exempt.len(), 1);
+        assert_eq!(exempt[0].token_id, "oarD");
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn present_tokens_are_listed_and_not_revoked(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let t0 = "2026-11-30T00:00:00Z".parse().unwrap();
+        let obs = |id: &str| crate::store::tokens::observation("00u1", id, "{}");
+        store
+            .record_page(None, &[obs("oar1"), obs("oar2"), obs("oar3")], t0)
+            .await
+            .unwrap();
+        for sql in [
+            "UPDATE tokens SET gone_at = '2026-11-30T01:00:00.000Z' WHERE token_id = 'oar2'",
+            "UPDATE tokens SET revoked_at = '2026-11-30T01:00:00.000Z' WHERE token_id = 'oar3'",
+        ] {
+            sqlx::query(sql).execute(store.pool()).await.unwrap();
+        }
+        let present = store
+            .still_present(&["oar1", "oar2", "oar3", "oar9"])
+            .await
+            .unwrap();
+        assert_eq!(present, ["oar1".to_owned()].into_iter().collect());
+    }
+}

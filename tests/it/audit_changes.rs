@@ -1,0 +1,245 @@
+//! The audit trail records changes, not repetitions: a dry-run plan and an exemption are
+//! recorded once while they stand and closed with one `withdrawn` row when a later sweep no
+//! longer finds them (token gone, exempt now, policy changed); a token planned again after
+//! that gets a new `planned` intent; switching to enforce revokes what was planned. The
+//! `sweeps` rows keep the per-sweep counts and the chain verifies throughout.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use revokd::config::{ExemptionConfig, Mode, PolicyConfig};
+use revokd::gate::Gate;
+use revokd::policy::PolicySet;
+use revokd::store::{AuditRow, SweepStatus};
+
+use crate::helpers::{
+    TestApp, admin_policy, admin_policy_selects, sim_ids, small_org, spawn_app_with,
+};
+
+async fn rows(app: &TestApp) -> Vec<AuditRow> {
+    app.store.revocations().await.expect("audit rows")
+}
+
+/// The states each token's rows went through, in order.
+async fn states_by_token(app: &TestApp) -> BTreeMap<String, Vec<String>> {
+    let mut by_token: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in rows(app).await {
+        let token = r.token_id.clone().expect("a token row");
+        by_token.entry(token).or_default().push(r.state);
+    }
+    by_token
+}
+
+/// The `v_revocation_log` state of each intent of `token`, oldest first.
+async fn log_states(app: &TestApp, token: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT state FROM v_revocation_log WHERE token_id = ? ORDER BY intent_id")
+        .bind(token)
+        .fetch_all(app.store.pool())
+        .await
+        .expect("log")
+}
+
+/// Sweeps now decide with these rules and exemptions (a changed configuration).
+fn reconfigure(app: &mut TestApp, policies: &[PolicyConfig], exemptions: &[ExemptionConfig]) {
+    let set = Arc::new(PolicySet::from_config(policies, exemptions).expect("valid rules"));
+    app.deps.gate = Gate::new(app.store.clone(), Arc::clone(&set), Duration::from_secs(5));
+    app.deps.policies = set;
+}
+
+async fn verifies(app: &TestApp) {
+    let n = rows(app).await.len() as u64;
+    assert_eq!(app.store.verify_audit().await.expect("query"), Ok(n));
+}
+
+async fn planned_per_sweep(app: &TestApp) -> Vec<i64> {
+    sqlx::query_scalar("SELECT revocations_planned FROM sweeps ORDER BY id")
+        .fetch_all(app.store.pool())
+        .await
+        .expect("sweeps")
+}
+
+/// The first half of the selected tokens (at least one), and an exemption naming them.
+fn exempt_some(app: &TestApp) -> (BTreeSet<String>, ExemptionConfig) {
+    let selected = admin_policy_selects(&app.org, app.now);
+    let ids: BTreeSet<String> = selected
+        .iter()
+        .take((selected.len() / 2).max(1))
+        .map(|t| t.id.clone())
+        .collect();
+    let exemption = ExemptionConfig {
+        name: Some("break-glass".into()),
+        tokens: ids.iter().cloned().collect(),
+        ..ExemptionConfig::default()
+    };
+    (ids, exemption)
+}
+
+#[tokio::test]
+async fn an_unchanged_dry_run_sweep_appends_no_audit_record_and_keeps_its_counts() {
+    let mut app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    let (spared, exemption) = exempt_some(&app);
+    reconfigure(&mut app, &[admin_policy()], &[exemption]);
+    let selected = admin_policy_selects(&app.org, app.now);
+    let exempt = selected.iter().filter(|t| spared.contains(&t.id)).count();
+    let planned = selected.len() - exempt;
+    assert!(exempt > 0 && planned > 0);
+
+    let first = app.sweep(Mode::DryRun).await;
+    assert_eq!(first.status, SweepStatus::Ok);
+    assert_eq!(first.counts.revocations_planned, planned as u64);
+    assert_eq!(rows(&app).await.len(), selected.len());
+    for _ in 0..2 {
+        let again = app.sweep(Mode::DryRun).await;
+        assert_eq!(again.counts.revocations_planned, planned as u64);
+        assert_eq!(rows(&app).await.len(), selected.len(), "nothing appended");
+    }
+    assert_eq!(planned_per_sweep(&app).await, vec![planned as i64; 3]);
+    for states in states_by_token(&app).await.values() {
+        assert_eq!(states.len(), 1, "{states:?}");
+    }
+    verifies(&app).await;
+}
+
+#[tokio::test]
+async fn a_plan_no_longer_planned_is_withdrawn_once_and_planned_anew_when_selected_again() {
+    let mut app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    let selected = admin_policy_selects(&app.org, app.now);
+    assert!(selected.len() >= 3, "{}", selected.len());
+    app.sweep(Mode::DryRun).await;
+    let before = rows(&app).await.len();
+
+    // Token gone: revoked behind revokd's back.
+    let gone = &selected[selected.len() - 1];
+    assert!(
+        app.org
+            .revoke_out_of_band(&gone.user_id, &gone.client_id, &gone.id)
+    );
+    app.sweep(Mode::DryRun).await;
+    let after_gone = rows(&app).await;
+    assert_eq!(after_gone.len(), before + 1, "exactly one row");
+    let w = after_gone.last().expect("a row");
+    assert_eq!(
+        (w.token_id.as_deref(), w.state.as_str()),
+        (Some(gone.id.as_str()), "withdrawn")
+    );
+    assert!(w.intent_id.is_some());
+    assert_eq!(
+        w.error.as_deref(),
+        Some("token gone: Okta no longer lists it")
+    );
+    assert_eq!(log_states(&app, &gone.id).await, ["withdrawn"]);
+
+    // Exempt now: the first half of the selected tokens.
+    let (spared, exemption) = exempt_some(&app);
+    reconfigure(
+        &mut app,
+        &[admin_policy()],
+        std::slice::from_ref(&exemption),
+    );
+    app.sweep(Mode::DryRun).await;
+    app.sweep(Mode::DryRun).await;
+    let by_token = states_by_token(&app).await;
+    for t in selected
+        .iter()
+        .filter(|t| spared.contains(&t.id) && t.id != gone.id)
+    {
+        assert_eq!(
+            by_token[&t.id],
+            ["planned", "skipped_exempt", "withdrawn"],
+            "{}",
+            t.id
+        );
+    }
+
+    // Policy changed: nothing selects any token now.
+    reconfigure(&mut app, &[], &[exemption]);
+    app.sweep(Mode::DryRun).await;
+    let settled = rows(&app).await.len();
+    app.sweep(Mode::DryRun).await;
+    assert_eq!(
+        rows(&app).await.len(),
+        settled,
+        "an unchanged sweep appends nothing"
+    );
+    let withdrawn_for_policy = rows(&app)
+        .await
+        .into_iter()
+        .filter(|r| r.error.as_deref() == Some("no policy selects it any more"))
+        .count();
+    assert_eq!(
+        withdrawn_for_policy,
+        selected.len() - 1,
+        "each standing record once"
+    );
+
+    // Selected again: a new intent, planned.
+    reconfigure(&mut app, &[admin_policy()], &[]);
+    app.sweep(Mode::DryRun).await;
+    let by_token = states_by_token(&app).await;
+    for t in selected.iter().filter(|t| t.id != gone.id) {
+        assert_eq!(
+            by_token[&t.id].last().map(String::as_str),
+            Some("planned"),
+            "{}",
+            t.id
+        );
+        let log = log_states(&app, &t.id).await;
+        assert_eq!(log.last().map(String::as_str), Some("planned"));
+        assert!(
+            log[..log.len() - 1].iter().all(|s| s == "withdrawn"),
+            "{log:?}"
+        );
+    }
+    assert_eq!(by_token[&gone.id], ["planned", "withdrawn"]);
+    let counts = planned_per_sweep(&app).await;
+    let n = selected.len() as i64;
+    let exempted = selected
+        .iter()
+        .filter(|t| spared.contains(&t.id) && t.id != gone.id)
+        .count() as i64;
+    assert_eq!(
+        counts,
+        [n, n - 1, n - 1 - exempted, n - 1 - exempted, 0, 0, n - 1]
+    );
+    verifies(&app).await;
+}
+
+#[tokio::test]
+async fn switching_to_enforce_revokes_what_dry_run_planned_and_closes_the_plans() {
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    let expected = sim_ids(&admin_policy_selects(&app.org, app.now));
+    app.sweep(Mode::DryRun).await;
+    app.sweep(Mode::DryRun).await;
+
+    let report = app.sweep(Mode::Enforce).await;
+    assert_eq!(report.status, SweepStatus::Ok);
+    assert_eq!(report.counts.revocations_done, expected.len() as u64);
+    let revoked: BTreeSet<String> = app.org.revoked().into_iter().map(|r| r.token.id).collect();
+    assert_eq!(
+        revoked, expected,
+        "a standing plan does not hold enforcement back"
+    );
+    let by_token = states_by_token(&app).await;
+    for id in &expected {
+        assert_eq!(
+            by_token[id],
+            ["planned", "withdrawn", "pending", "done"],
+            "{id}"
+        );
+        assert_eq!(log_states(&app, id).await, ["withdrawn", "done"]);
+    }
+    let closing: Vec<_> = rows(&app)
+        .await
+        .into_iter()
+        .filter(|r| r.state == "withdrawn")
+        .collect();
+    assert!(closing.iter().all(|r| r.mode == "dry-run"
+        && r.error.as_deref()
+            == Some("the sweep enforces: the revocation is an intent of its own")));
+
+    let settled = rows(&app).await.len();
+    app.sweep(Mode::Enforce).await;
+    assert_eq!(rows(&app).await.len(), settled, "nothing left to record");
+    verifies(&app).await;
+}

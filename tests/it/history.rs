@@ -1,0 +1,176 @@
+//! Token history by change against the simulated org: an unchanged sweep writes no snapshot, a
+//! changed token exactly one, and `report inventory --at T` is exact before, between and after
+//! a churn (a token used, one revoked out of band, one gone and back).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use revokd::config::{Config, Mode};
+use revokd::report::{self, Cell, Kind, Request};
+use revokd::store::SweepStatus;
+
+use crate::helpers::{SIM_TOKEN, TestApp, small_org, spawn_app};
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count")
+}
+
+/// The token ids `report inventory --at at` lists.
+async fn inventory_at(app: &TestApp, at: DateTime<Utc>) -> BTreeSet<String> {
+    let request = Request {
+        at: Some(at),
+        ..Request::all(Kind::Inventory)
+    };
+    let table = report::build(&app.store, &Config::default(), &request, Utc::now())
+        .await
+        .expect("inventory");
+    table
+        .column("token_id")
+        .into_iter()
+        .map(|c| match c {
+            Cell::Text(t) => t.clone(),
+            other => panic!("token_id is text: {other:?}"),
+        })
+        .collect()
+}
+
+fn all_ids(app: &TestApp) -> BTreeSet<String> {
+    app.org.all_tokens().into_iter().map(|t| t.id).collect()
+}
+
+/// Revokes a token behind revokd's back, through Okta's API.
+async fn revoke_out_of_band(app: &TestApp, user: &str, client: &str, id: &str) {
+    let url = format!(
+        "{}api/v1/users/{user}/clients/{client}/tokens/{id}",
+        app.org.base_url()
+    );
+    let status = reqwest::Client::new()
+        .delete(url)
+        .header("Authorization", format!("SSWS {SIM_TOKEN}"))
+        .send()
+        .await
+        .expect("the DELETE is answered")
+        .status();
+    assert_eq!(status.as_u16(), 204);
+}
+
+#[tokio::test]
+async fn an_unchanged_sweep_writes_no_snapshot_and_a_used_token_exactly_one() {
+    let app = spawn_app(small_org()).await;
+    let first = app.sweep(Mode::DryRun).await;
+    assert_eq!(first.status, SweepStatus::Ok);
+    let total = first.counts.tokens_seen as i64;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM token_snapshots").await,
+        total
+    );
+    let seen_before = count(&app, "SELECT COUNT(DISTINCT last_seen_at) FROM tokens").await;
+
+    let second = app.sweep(Mode::DryRun).await;
+    assert_eq!(second.counts.tokens_seen as i64, total);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM token_snapshots").await,
+        total,
+        "an unchanged sweep writes no snapshot"
+    );
+    let moved = count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM tokens t JOIN sweeps s ON s.id = {}
+             WHERE t.last_seen_at >= s.started_at",
+            second.sweep_id
+        ),
+    )
+    .await;
+    assert_eq!(moved, total, "every token's last_seen_at moved");
+    assert!(seen_before > 0);
+
+    let (user, client) = app.big_pair();
+    let mut used = app.org.tokens(&user, &client)[3].clone();
+    used.last_updated = Utc::now();
+    app.org.add_token(used.clone());
+    let third = app.sweep(Mode::DryRun).await;
+    assert_eq!(third.status, SweepStatus::Ok);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM token_snapshots WHERE sweep_id = {}",
+                third.sweep_id
+            )
+        )
+        .await,
+        1,
+        "only the used token"
+    );
+    let (sweep_of_change, raw): (i64, String) = sqlx::query_as(
+        "SELECT sweep_id, okta_json FROM v_token_records WHERE token_id = ? ORDER BY id DESC",
+    )
+    .bind(&used.id)
+    .fetch_one(app.store.pool())
+    .await
+    .expect("its newest snapshot");
+    assert_eq!(sweep_of_change, third.sweep_id);
+    let record: serde_json::Value = serde_json::from_str(&raw).expect("JSON");
+    assert!(record.get("_links").is_none(), "{record}");
+    let names: Vec<&str> = record["_embedded"]["scopes"]
+        .as_array()
+        .expect("the scope items are shown whole")
+        .iter()
+        .map(|s| s["name"].as_str().expect("a scope item with its name"))
+        .collect();
+    assert_eq!(names, used.scopes, "{record}");
+}
+
+#[tokio::test]
+async fn inventory_at_is_exact_before_between_and_after_a_churn() {
+    let app = spawn_app(small_org()).await;
+    let before_any = Utc::now() - Duration::milliseconds(5);
+    app.sweep(Mode::DryRun).await;
+    let after_first = Utc::now();
+    let at_first = all_ids(&app);
+
+    let (user, client) = app.big_pair();
+    let tokens = app.org.tokens(&user, &client);
+    let (mut used, revoked, away) = (tokens[1].clone(), tokens[2].clone(), tokens[3].clone());
+    used.last_updated = Utc::now();
+    app.org.add_token(used.clone());
+    revoke_out_of_band(&app, &user, &client, &revoked.id).await;
+    revoke_out_of_band(&app, &user, &client, &away.id).await;
+    app.sweep(Mode::DryRun).await;
+    let after_second = Utc::now();
+    let at_second = all_ids(&app);
+    assert_eq!(at_second.len(), at_first.len() - 2);
+
+    app.org.add_token(away.clone());
+    app.sweep(Mode::DryRun).await;
+    let after_third = Utc::now();
+    let at_third = all_ids(&app);
+    assert!(at_third.contains(&away.id));
+
+    assert!(inventory_at(&app, before_any).await.is_empty());
+    assert_eq!(inventory_at(&app, after_first).await, at_first);
+    assert_eq!(inventory_at(&app, after_second).await, at_second);
+    assert_eq!(
+        inventory_at(&app, after_third).await,
+        at_third,
+        "a token gone and back is listed again"
+    );
+    // And asked again afterwards, the middle instant still misses the token that came back.
+    assert!(!inventory_at(&app, after_second).await.contains(&away.id));
+    let absences: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT gone_at, back_at FROM token_absences WHERE token_id = ?")
+            .bind(&away.id)
+            .fetch_all(app.store.pool())
+            .await
+            .expect("absences");
+    assert_eq!(absences.len(), 1);
+    assert!(
+        absences[0].1.is_some(),
+        "the absence is closed: {absences:?}"
+    );
+    assert!(app.store.verify_audit().await.expect("verify").is_ok());
+}
