@@ -40,6 +40,20 @@ pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> Vec<Joi
 /// again; the attempt is not counted.
 const LEASE_RECHECK: Duration = Duration::from_secs(5);
 
+/// How long a job may wait for the enforcer lease without its waits counting as attempts;
+/// after that each wait is a failed attempt, so a lease held for good fails the job (and
+/// notifies) instead of deferring it for ever.
+const LEASE_PATIENCE: Duration = Duration::from_secs(3600);
+
+/// Whether the job was queued longer ago than [`LEASE_PATIENCE`].
+fn waited_long(job: &JobRow) -> bool {
+    job.created_at
+        .parse::<DateTime<Utc>>()
+        .ok()
+        .and_then(|at| (Utc::now() - at).to_std().ok())
+        .is_some_and(|waited| waited > LEASE_PATIENCE)
+}
+
 /// The wait before attempt `attempts + 1` of a job: 5 s doubling, capped at 5 minutes.
 pub fn job_backoff(attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 10)).unwrap_or(10);
@@ -143,6 +157,10 @@ async fn run_job(ctx: &Context, job: JobRow) {
             match offboard_user(&current.deps, &offboarding, VerifySettings::default()).await {
                 Ok(report) if report.succeeded() => Ok(()),
                 Ok(report) => Err(report.error().unwrap_or_else(|| "not verified".into())),
+                Err(store::Error::EnforcerBusy(holder)) if waited_long(&job) => Err(format!(
+                    "waited over {} for the enforcer lease: {holder}",
+                    humantime::format_duration(LEASE_PATIENCE)
+                )),
                 Err(store::Error::EnforcerBusy(holder)) => {
                     // Not an attempt: nothing was tried. The wait is in the lease itself.
                     warn!(job_id = job.id, okta.user_id = %job.user_id, holder = %holder, "offboarding job waits for the enforcer lease");
@@ -240,5 +258,27 @@ mod tests {
         assert_eq!(job_backoff(1), Duration::from_secs(5));
         assert_eq!(job_backoff(2), Duration::from_secs(10));
         assert_eq!(job_backoff(50), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn waits_for_the_lease_count_as_attempts_only_after_an_hour_in_the_queue() {
+        let queued = |ago: chrono::Duration| JobRow {
+            id: 1,
+            user_id: "00u1".into(),
+            source: "event_hook".into(),
+            event_id: None,
+            event_type: None,
+            reason: None,
+            state: "running".into(),
+            created_at: crate::store::ts(Utc::now() - ago),
+            started_at: None,
+            finished_at: None,
+            next_attempt_at: None,
+            attempts: 1,
+            runner: None,
+            error: None,
+        };
+        assert!(!waited_long(&queued(chrono::Duration::minutes(59))));
+        assert!(waited_long(&queued(chrono::Duration::minutes(61))));
     }
 }

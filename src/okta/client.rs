@@ -120,6 +120,15 @@ impl OktaClient {
         })
     }
 
+    /// Carries `old`'s pacing into this client, under this client's settings: what is known
+    /// of each rate-limit bucket and revokd's requests in flight to any of them. A reload
+    /// builds a new client; with this, the process keeps one view of Okta's buckets, so runs
+    /// on the old and the new configuration together still take no more than one share.
+    pub fn carry_pacing_from(&mut self, old: &OktaClient) {
+        old.budget.put_in_force(self.settings.budget);
+        self.budget = Arc::clone(&old.budget);
+    }
+
     /// The client `[okta]` describes. Configuration problems name their key.
     pub fn from_config(okta: &OktaConfig) -> Result<Self, config::Error> {
         let org = okta.org_url.as_deref().unwrap_or_default();
@@ -582,6 +591,17 @@ mod tests {
         .unwrap();
         let shown = format!("{auth:?} {client:?}");
         assert!(!shown.contains("00SECRET"), "{shown}");
+    }
+
+    #[test]
+    fn a_client_built_by_a_reload_paces_with_the_buckets_of_the_one_before() {
+        let auth = Auth::Ssws(SecretString::from("t"));
+        let url = Url::parse("https://o.okta.com/").unwrap();
+        let old = OktaClient::new(url.clone(), &auth, ClientSettings::default()).unwrap();
+        let mut new = OktaClient::new(url, &auth, ClientSettings::default()).unwrap();
+        assert!(!Arc::ptr_eq(&old.budget, &new.budget));
+        new.carry_pacing_from(&old);
+        assert!(Arc::ptr_eq(&old.budget, &new.budget));
     }
 
     #[test]

@@ -118,7 +118,7 @@ enum Step {
 /// Shared pacing state of one client and its clones.
 #[derive(Debug)]
 pub struct Budget {
-    settings: BudgetSettings,
+    settings: std::sync::RwLock<BudgetSettings>,
     state: Mutex<State>,
     next_rpm_slot: Mutex<Option<Instant>>,
     changed: Notify,
@@ -156,11 +156,27 @@ impl Budget {
     /// A budget with the given settings.
     pub fn new(settings: BudgetSettings) -> Self {
         Budget {
-            settings,
+            settings: std::sync::RwLock::new(settings),
             state: Mutex::new(State::default()),
             next_rpm_slot: Mutex::new(None),
             changed: Notify::new(),
         }
+    }
+
+    /// The settings in force.
+    fn settings(&self) -> BudgetSettings {
+        *self
+            .settings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts new settings in force (a reload); what is known of each bucket is kept.
+    pub fn put_in_force(&self, settings: BudgetSettings) {
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = settings;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -201,7 +217,7 @@ impl Budget {
     }
 
     fn rpm_wait(&self) -> Duration {
-        let Some(rpm) = self.settings.requests_per_minute.filter(|r| *r > 0) else {
+        let Some(rpm) = self.settings().requests_per_minute.filter(|r| *r > 0) else {
             return Duration::ZERO;
         };
         let now = Instant::now();
@@ -215,7 +231,7 @@ impl Budget {
     }
 
     fn step(&self, key: &str, now: Instant) -> Step {
-        let max_share = self.settings.max_share;
+        let max_share = self.settings().max_share;
         let mut state = self.lock();
         let never_used = !state.buckets.contains_key(key);
         if never_used && let Some(until) = state.some_bucket_full(now, max_share) {
@@ -265,7 +281,7 @@ impl Budget {
                 b.probe_out = false;
             }
             if let Some(rl) = rl.filter(|rl| !rl.is_concurrency_signal()) {
-                learn(b, rl, mark, status, self.settings.max_wait);
+                learn(b, rl, mark, status, self.settings().max_wait);
                 metrics::gauge!(super::stats::RATE_LIMIT_REMAINING_METRIC, "bucket" => key.to_owned())
                     .set(b.remaining as f64);
                 metrics::gauge!(super::stats::RATE_LIMIT_LIMIT_METRIC, "bucket" => key.to_owned())

@@ -2,11 +2,13 @@
 //! wrote that no later row has closed. A sweep records such a state once while it stands and
 //! closes it (`withdrawn`) when a later sweep no longer finds it, so an unchanged sweep
 //! appends nothing to the audit trail. Also which tokens are still present, for the reason
-//! given when a record is withdrawn.
+//! given when a record is withdrawn, and a token Okta showed present outside a listing.
 
 use std::collections::HashSet;
 
-use super::{Error, RevocationState, Store};
+use chrono::{DateTime, Utc};
+
+use super::{Error, RevocationState, Store, ts};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -58,6 +60,20 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().collect())
+    }
+
+    /// Okta answered a GET of the token with it ACTIVE at `at` (outside a listing): a `gone_at`
+    /// a listing left is stale, and is cleared (its absence closes, as on a return).
+    pub async fn mark_token_seen(&self, token_id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE tokens SET last_seen_at = max(last_seen_at, ?1), gone_at = NULL
+             WHERE token_id = ?2 AND gone_at IS NOT NULL",
+        )
+        .bind(ts(at))
+        .bind(token_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 
@@ -138,5 +154,30 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(present, ["oar1".to_owned()].into_iter().collect());
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn a_token_seen_active_is_no_longer_gone_and_its_absence_closes(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO tokens (token_id, user_id, client_id, status, first_seen_at, last_seen_at)
+             VALUES ('oar1', '00u1', '0oa1', 'ACTIVE', '2026-11-01T00:00:00.000Z',
+                     '2026-11-01T00:00:00.000Z')",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let gone = chrono::DateTime::parse_from_rfc3339("2026-11-02T00:00:00Z").unwrap();
+        store.mark_token_gone("oar1", gone.into()).await.unwrap();
+        let seen = chrono::DateTime::parse_from_rfc3339("2026-11-03T00:00:00Z").unwrap();
+        store.mark_token_seen("oar1", seen.into()).await.unwrap();
+        let row = store.token("oar1").await.unwrap().unwrap();
+        assert_eq!(row.gone_at, None);
+        let back: Option<String> =
+            sqlx::query_scalar("SELECT back_at FROM token_absences WHERE token_id = 'oar1'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(back.as_deref(), Some("2026-11-03T00:00:00.000Z"));
     }
 }

@@ -52,10 +52,10 @@ pub(super) async fn list_app(
     }
     let span = info_span!("app", okta.app_id = %app);
     async {
-        let (started, resume) = begin(deps, sweep_id, app).await?;
+        let (mut started, mut resume) = begin(deps, sweep_id, app).await?;
         let resumed_at = Utc::now();
         let mut listed = Listed::default();
-        let outcome = list_pages(
+        let mut outcome = list_pages(
             deps,
             okta,
             ingest,
@@ -66,6 +66,20 @@ pub(super) async fn list_app(
             &mut listed,
         )
         .await?;
+        // A kept cursor that Okta (or the client) refuses before its first page would be
+        // refused again by every sweep: the listing starts over instead.
+        if let (Some(_), Err(e)) = (&resume, &outcome)
+            && listed.pages == 0
+            && cursor_refused(e)
+        {
+            warn!(error.message = %e, "the kept cursor of the app listing was refused; the listing starts over");
+            started = Utc::now();
+            deps.store
+                .begin_app_listing(app.as_str(), sweep_id, started)
+                .await?;
+            resume = None;
+            outcome = list_pages(deps, okta, ingest, sweep_id, app, None, now, &mut listed).await?;
+        }
         let outcome = match outcome {
             Ok(()) => {
                 if resume.is_some() {
@@ -101,6 +115,14 @@ pub(super) async fn list_app(
     }
     .instrument(span)
     .await
+}
+
+/// Whether a resumed listing failed on its kept cursor itself: refused by the client (another
+/// origin, another listing) or by Okta with a client error other than 429.
+fn cursor_refused(e: &okta::Error) -> bool {
+    matches!(e, okta::Error::Refused { .. })
+        || e.status()
+            .is_some_and(|s| (400..500).contains(&s) && s != 429 && s != 401 && s != 403)
 }
 
 /// The listing's start and the `next` link to continue from, beginning a new listing unless

@@ -158,6 +158,8 @@ async fn resolve(
     };
     match okta.get_token(&user, &client, &token).await {
         Ok(Some(found)) if found.token.is_active() => {
+            // Okta's answer now outweighs a listing that missed the token.
+            deps.store.mark_token_seen(&p.token_id, now).await?;
             revoke::attempt(deps, okta, row.sweep_id, &work).await
         }
         Ok(_) => {

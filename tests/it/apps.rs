@@ -50,7 +50,7 @@ fn app_tokens(org: &SimOrg, app: &str) -> BTreeSet<String> {
         .collect()
 }
 
-async fn spawn(page_size: u32) -> TestApp {
+pub(crate) async fn spawn(page_size: u32) -> TestApp {
     spawn_app_with(org(), |c| {
         c.okta.page_size = page_size;
         c.policies = vec![admin_policy()];
@@ -58,7 +58,12 @@ async fn spawn(page_size: u32) -> TestApp {
     .await
 }
 
-async fn sweep(app: &TestApp, mode: Mode, targets: Vec<Target>, wide: WideTargets) -> SweepReport {
+pub(crate) async fn sweep(
+    app: &TestApp,
+    mode: Mode,
+    targets: Vec<Target>,
+    wide: WideTargets,
+) -> SweepReport {
     let plan = SweepPlan {
         trigger: Trigger::Cli,
         mode,
@@ -70,7 +75,7 @@ async fn sweep(app: &TestApp, mode: Mode, targets: Vec<Target>, wide: WideTarget
         .expect("the database does not fail")
 }
 
-fn apps(ids: &[&str]) -> WideTargets {
+pub(crate) fn apps(ids: &[&str]) -> WideTargets {
     WideTargets {
         apps: ids
             .iter()
@@ -336,88 +341,4 @@ async fn config_check_refuses_an_app_target_without_okta_apps_read_naming_both()
     write("\"okta.users.read\", \"okta.users.manage\", \"okta.apps.read\"");
     let out = run_revokd(&args, &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-}
-
-#[tokio::test]
-async fn the_apps_report_shows_each_apps_listing_and_the_tokens_it_holds() {
-    use revokd::report::{self, APP_COLUMNS, Cell, Kind, Request};
-    let app = spawn(50).await;
-    let (client, n) = biggest_app(&app.org);
-    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
-
-    let config = revokd::config::Config {
-        policies: vec![admin_policy()],
-        ..revokd::config::Config::default()
-    };
-    let table = report::build(&app.store, &config, &Request::all(Kind::Apps), app.now)
-        .await
-        .expect("report");
-    assert_eq!(table.columns, APP_COLUMNS);
-    assert_eq!(table.rows.len(), 1);
-    let row = &table.rows[0];
-    let cell = |name: &str| row[APP_COLUMNS.iter().position(|c| *c == name).unwrap()].clone();
-    let int = |n: usize| Cell::Int(n as i64);
-    let users: BTreeSet<String> = app
-        .org
-        .all_tokens()
-        .into_iter()
-        .filter(|t| t.client_id == client)
-        .map(|t| t.user_id)
-        .collect();
-    let to_revoke = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .filter(|t| t.client_id == client)
-        .count();
-    assert!(to_revoke > 0);
-    assert_eq!(cell("app_id"), Cell::Text(client.clone()));
-    assert_eq!(cell("listing"), Cell::Text("complete".into()));
-    assert_eq!(cell("pages"), int(n.div_ceil(50)));
-    assert_eq!(cell("tokens_listed"), int(n));
-    assert_eq!(cell("active_tokens"), int(n));
-    assert_eq!(cell("users"), int(users.len()));
-    assert_eq!(cell("to_revoke"), int(to_revoke));
-}
-
-#[tokio::test]
-async fn an_app_listing_records_plans_once_and_withdraws_the_plan_of_a_token_gone() {
-    let app = spawn(200).await;
-    let (client, _) = biggest_app(&app.org);
-    let selected: Vec<_> = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .filter(|t| t.client_id == client)
-        .collect();
-    assert!(!selected.is_empty());
-    let rows = |app: &TestApp| {
-        let pool = app.store.pool().clone();
-        async move {
-            sqlx::query_as::<_, (String, Option<String>)>(
-                "SELECT state, token_id FROM revocations ORDER BY id",
-            )
-            .fetch_all(&pool)
-            .await
-            .expect("revocations")
-        }
-    };
-    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
-    let first = rows(&app).await;
-    assert_eq!(first.len(), selected.len(), "one plan per selected token");
-    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
-    assert_eq!(
-        rows(&app).await,
-        first,
-        "an unchanged listing records nothing"
-    );
-
-    let gone = &selected[0];
-    assert!(
-        app.org
-            .revoke_out_of_band(&gone.user_id, &gone.client_id, &gone.id)
-    );
-    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
-    let third = rows(&app).await;
-    assert_eq!(
-        third[first.len()..],
-        [("withdrawn".to_owned(), Some(gone.id.clone()))],
-        "the plan of the token gone is withdrawn once"
-    );
 }

@@ -233,3 +233,18 @@ async fn each_answer_narrows_the_end_of_the_window() {
     assert!(goes(&budget, "b"), "a new window starts with a probe");
     assert!(!goes(&budget, "b"), "the rest wait for its answer");
 }
+
+#[tokio::test(start_paused = true)]
+async fn settings_put_in_force_apply_to_what_is_known_of_a_bucket() {
+    let budget = Budget::new(BudgetSettings::default());
+    budget
+        .acquire("b")
+        .await
+        .complete(&headers(100, 99, 10), 200);
+    budget.put_in_force(BudgetSettings {
+        max_share: 0.2,
+        ..BudgetSettings::default()
+    });
+    // A fifth of 100, less the probe already sent in this window.
+    assert_eq!(allowance(&budget, "b"), 19);
+}
