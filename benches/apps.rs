@@ -15,10 +15,14 @@
 //!
 //! Options after `--`: `--runs N` (default 3), `--only e|f|g`.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use common::{flag, median};
 use revokd::config::{Config, Mode, PolicyConfig};
 use revokd::okta::{ClientId, UserId};
 use revokd::sim::{RouteKind, SimConfig, SimOrg};
@@ -51,22 +55,6 @@ fn main() {
     }
     if want("g") {
         rt.block_on(resume(runs));
-    }
-}
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
 }
 

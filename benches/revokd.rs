@@ -23,12 +23,16 @@
 #[path = "revokd/storage.rs"]
 mod storage;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use common::{flag, median};
 use revokd::config::{Config, ExemptionConfig, Mode, PolicyConfig};
 use revokd::okta::{ClientId, UserId};
 use revokd::policy::{PolicySet, TokenFacts, decide};
@@ -80,20 +84,32 @@ fn main() {
     }
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
+/// The org of the ingest scenarios, (b) and (e): `pairs` pairs, `big` of them big, no rate
+/// limit; with a temporary directory and the file listing its pairs for the child process.
+async fn ingest_org(pairs: usize, big: usize) -> (SimOrg, tempfile::TempDir, PathBuf) {
+    let org = SimOrg::start(SimConfig {
+        seed: 11,
+        users: pairs,
+        clients: 20,
+        pairs,
+        big_pairs: big,
+        api_token: TOKEN.into(),
+        rate_limit_per_window: 0,
+        concurrency_limit: 1_000,
+        record_requests: false,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pairs_file = dir.path().join("pairs.txt");
+    let lines: String = org
+        .pairs()
+        .iter()
+        .map(|(u, c)| format!("{u} {c}\n"))
+        .collect();
+    std::fs::write(&pairs_file, lines).expect("pairs file");
+    (org, dir, pairs_file)
 }
 
 fn config_for(base: &str, db: &Path, max_share: f64) -> Config {
@@ -214,28 +230,7 @@ async fn ingest(runs: usize, skip_1m: bool) {
     };
     let exe = std::env::current_exe().expect("current exe");
     for &(pairs, big) in sizes {
-        let org = SimOrg::start(SimConfig {
-            seed: 11,
-            users: pairs,
-            clients: 20,
-            pairs,
-            big_pairs: big,
-            api_token: TOKEN.into(),
-            rate_limit_per_window: 0,
-            concurrency_limit: 1_000,
-            record_requests: false,
-            ..SimConfig::default()
-        })
-        .await
-        .expect("sim");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pairs_file = dir.path().join("pairs.txt");
-        let lines: String = org
-            .pairs()
-            .iter()
-            .map(|(u, c)| format!("{u} {c}\n"))
-            .collect();
-        std::fs::write(&pairs_file, lines).expect("pairs file");
+        let (org, dir, pairs_file) = ingest_org(pairs, big).await;
         let (mut rates, mut rss, mut seen_all) = (Vec::new(), Vec::new(), 0.0);
         for run in 1..=runs {
             let db = dir.path().join(format!("ingest-{run}.db"));

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use revokd::config::{Action, ExemptionConfig, Mode, PolicyConfig};
-use revokd::sim::{SimConfig, SimOrg};
 use revokd::store::{Store, Trigger};
 use revokd::sweep::{Deps, SweepPlan, run_once};
 
@@ -196,28 +195,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
     };
     let exe = std::env::current_exe().expect("current exe");
     for &(pairs, big) in sizes {
-        let org = SimOrg::start(SimConfig {
-            seed: 11,
-            users: pairs,
-            clients: 20,
-            pairs,
-            big_pairs: big,
-            api_token: TOKEN.into(),
-            rate_limit_per_window: 0,
-            concurrency_limit: 1_000,
-            record_requests: false,
-            ..SimConfig::default()
-        })
-        .await
-        .expect("sim");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pairs_file = dir.path().join("pairs.txt");
-        let lines: String = org
-            .pairs()
-            .iter()
-            .map(|(u, c)| format!("{u} {c}\n"))
-            .collect();
-        std::fs::write(&pairs_file, lines).expect("pairs file");
+        let (org, dir, pairs_file) = super::ingest_org(pairs, big).await;
         let base = org.base_url().to_string();
         println!(
             "{:>4} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7}",
