@@ -49,58 +49,31 @@ fn plain(cell: &Cell, delimiter: &str) -> String {
     }
 }
 
-/// Aligned columns; control characters shown escaped so one row stays on one line.
+/// Aligned columns through `comfy-table`, borderless: two spaces between columns, numbers
+/// right-aligned, no trailing blanks, never wrapped to the terminal's width. Control characters
+/// are shown escaped so one row stays on one line.
 fn text(table: &Table, delimiter: &str) -> String {
-    let cells: Vec<Vec<String>> = table
-        .rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|c| match c {
-                    Cell::Null => "-".to_owned(),
-                    other => plain(other, delimiter).escape_debug().to_string(),
-                })
-                .collect()
-        })
-        .collect();
-    let widths: Vec<usize> = table
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([name.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let line = |out: &mut String, row: &[String], ints: &[bool]| {
-        let mut text = String::new();
-        for (i, value) in row.iter().enumerate() {
-            let pad = widths[i].saturating_sub(value.chars().count());
-            if i > 0 {
-                text.push_str("  ");
-            }
-            if ints[i] {
-                text.push_str(&" ".repeat(pad));
-                text.push_str(value);
-            } else {
-                text.push_str(value);
-                text.push_str(&" ".repeat(pad));
-            }
-        }
-        let _ = writeln!(out, "{}", text.trim_end());
-    };
-    let header: Vec<String> = table.columns.iter().map(|c| (*c).to_owned()).collect();
-    line(&mut out, &header, &vec![false; header.len()]);
-    for (row, source) in cells.iter().zip(&table.rows) {
-        let ints: Vec<bool> = source.iter().map(|c| matches!(c, Cell::Int(_))).collect();
-        line(&mut out, row, &ints);
+    let mut out = comfy_table::Table::new();
+    out.load_preset(comfy_table::presets::NOTHING)
+        .set_header(table.columns.iter().copied());
+    for row in &table.rows {
+        out.add_row(row.iter().map(|cell| text_cell(cell, delimiter)));
     }
-    out
+    // Each cell is padded by one space on either side, except the first column's left edge.
+    if let Some(first) = out.column_mut(0) {
+        first.set_padding((0, 1));
+    }
+    let mut text = out.trim_fmt();
+    text.push('\n');
+    text
+}
+
+fn text_cell(cell: &Cell, delimiter: &str) -> comfy_table::Cell {
+    match cell {
+        Cell::Null => comfy_table::Cell::new("-"),
+        Cell::Int(n) => comfy_table::Cell::new(n).set_alignment(comfy_table::CellAlignment::Right),
+        other => comfy_table::Cell::new(plain(other, delimiter).escape_debug()),
+    }
 }
 
 /// Neutralises a CSV cell a spreadsheet would evaluate (OWASP "CSV injection"): a leading
@@ -113,43 +86,30 @@ pub fn neutralise(value: &str) -> String {
     }
 }
 
-fn csv_field(out: &mut String, value: &str) {
-    if value.contains([',', '"', '\r', '\n']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(value);
-    }
-}
-
-/// RFC 4180: header row, CRLF line ends, fields quoted when they hold a comma, quote, CR or LF.
-/// Text and list cells are neutralised; numbers are not (they are never formulas).
+/// RFC 4180 through the `csv` crate: header row, CRLF line ends, fields quoted when they need
+/// it. Text and list cells are neutralised; numbers are not (they are never formulas).
 fn csv(table: &Table, delimiter: &str) -> String {
-    let mut out = String::new();
-    for (i, name) in table.columns.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        csv_field(&mut out, name);
-    }
-    out.push_str("\r\n");
-    for row in &table.rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let value = match cell {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let rows = table.rows.iter().map(|row| {
+        row.iter()
+            .map(|cell| match cell {
                 Cell::Int(_) | Cell::Null => plain(cell, delimiter),
                 Cell::Text(_) | Cell::List(_) | Cell::StoredNames(_) => {
                     neutralise(&plain(cell, delimiter))
                 }
-            };
-            csv_field(&mut out, &value);
-        }
-        out.push_str("\r\n");
-    }
-    out
+            })
+            .collect::<Vec<_>>()
+    });
+    let written = out
+        .write_record(&table.columns)
+        .and_then(|()| rows.into_iter().try_for_each(|row| out.write_record(&row)));
+    written.expect("writing CSV to memory cannot fail");
+    let bytes = out
+        .into_inner()
+        .expect("flushing CSV to memory cannot fail");
+    String::from_utf8(bytes).expect("CSV built from strings is UTF-8")
 }
 
 fn json_value(cell: &Cell) -> serde_json::Value {
