@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::config::{AuthMode, Config};
+use crate::report::{self, Cell, Format, Table};
 use crate::sweep::{Halt, HaltKind, SweepReport};
 
 /// The one message for a sweep that stopped early: what failed, where, and what to check.
@@ -89,25 +90,7 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
         );
     }
     if !report.policies.is_empty() {
-        let width = report
-            .policies
-            .keys()
-            .map(String::len)
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let _ = writeln!(
-            out,
-            "  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-            "policy", "planned", "revoked", "gone", "failed", "exempt", "flagged"
-        );
-        for (name, t) in &report.policies {
-            let _ = writeln!(
-                out,
-                "  {name:width$}  {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                t.planned, t.revoked, t.already_gone, t.failed, t.exempted, t.flagged
-            );
-        }
+        out.push_str(&indent(&policy_table(report)));
     }
     for app in &report.apps {
         let state = match (app.complete, app.resumed) {
@@ -139,4 +122,29 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
         );
     }
     out
+}
+
+/// The sweep's tally per policy, as aligned text (the reports' table layout).
+fn policy_table(sweep: &SweepReport) -> String {
+    let mut table = Table::new(&[
+        "policy", "planned", "revoked", "gone", "failed", "exempt", "flagged",
+    ]);
+    let n = |v: u64| Cell::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    for (name, t) in &sweep.policies {
+        table.push(vec![
+            Cell::from(name.as_str()),
+            n(t.planned),
+            n(t.revoked),
+            n(t.already_gone),
+            n(t.failed),
+            n(t.exempted),
+            n(t.flagged),
+        ]);
+    }
+    report::render(&table, Format::Table, report::DEFAULT_SCOPE_DELIMITER)
+}
+
+/// `text` with every line indented by two spaces, as the summary's details are.
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("  {line}\n")).collect()
 }
