@@ -1,0 +1,152 @@
+//! The token operations on `/api/v1/users/{userId}/clients…`: a pair's listing page by page
+//! (following `Link rel="next"` only within the org, up to the page cap), one token by id, and
+//! the clients a user holds tokens for. URLs are built from path segments, never by hand.
+
+use reqwest::Method;
+use url::Url;
+
+use super::{MAX_PAGES, OktaClient};
+use crate::okta::error::{Error, excerpt};
+use crate::okta::ids::{ClientId, TokenId, UserId};
+use crate::okta::model::{self, ObservedToken, UserClient};
+use crate::okta::page::{Cursor, parse_link_header};
+use crate::okta::retry::RateLimitHeaders;
+
+/// One page of a token listing.
+#[derive(Debug)]
+pub struct TokenPage {
+    pub tokens: Vec<ObservedToken>,
+    pub request_id: Option<String>,
+    pub rate_limit: RateLimitHeaders,
+}
+
+impl OktaClient {
+    pub(in crate::okta) fn tokens_url(&self, user: &UserId, client: &ClientId) -> Url {
+        self.url(&[
+            "api",
+            "v1",
+            "users",
+            user.as_str(),
+            "clients",
+            client.as_str(),
+            "tokens",
+        ])
+    }
+
+    /// The first page URL of `GET /api/v1/users/{userId}/clients/{clientId}/tokens`.
+    pub fn first_tokens_page(&self, user: &UserId, client: &ClientId) -> Url {
+        let mut url = self.tokens_url(user, client);
+        url.query_pairs_mut()
+            .append_pair("expand", "scope")
+            .append_pair("limit", &self.settings.page_size.to_string());
+        url
+    }
+
+    /// Lists a pair's refresh tokens page by page (`expand=scope`, `limit` = page size),
+    /// following `Link rel="next"` verbatim.
+    pub fn list_tokens(&self, user: &UserId, client: &ClientId) -> TokenPages<'_> {
+        self.pages_from(self.first_tokens_page(user, client))
+    }
+
+    /// The pages of a token listing that starts at `first` (on this org's origin).
+    pub(in crate::okta) fn pages_from(&self, first: Url) -> TokenPages<'_> {
+        TokenPages {
+            cursor: Cursor::new(&self.base, &first, MAX_PAGES),
+            next: Some(first),
+            client: self,
+        }
+    }
+
+    /// Fetches one page of tokens from a URL (the first page or a vetted `next` link).
+    async fn token_page(&self, url: &Url) -> Result<(TokenPage, Option<String>), Error> {
+        let reply = self.execute(Method::GET, url.clone()).await?;
+        let next = parse_link_header(&reply.headers);
+        let tokens = model::decode_tokens(&reply.body).map_err(|source| Error::Decode {
+            source,
+            body: excerpt(&reply.body),
+            request_id: reply.request_id.clone(),
+        })?;
+        let rate_limit = RateLimitHeaders::parse(&reply.headers);
+        Ok((
+            TokenPage {
+                tokens,
+                request_id: reply.request_id,
+                rate_limit,
+            },
+            next,
+        ))
+    }
+
+    /// `GET …/tokens/{tokenId}?expand=scope`; `None` when Okta answers 404.
+    pub async fn get_token(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        token: &TokenId,
+    ) -> Result<Option<ObservedToken>, Error> {
+        let mut url = self.tokens_url(user, client);
+        if let Ok(mut p) = url.path_segments_mut() {
+            p.push(token.as_str());
+        }
+        url.query_pairs_mut().append_pair("expand", "scope");
+        let reply = match self.execute(Method::GET, url).await {
+            Err(e) if e.is_not_found() => return Ok(None),
+            other => other?,
+        };
+        let token = model::decode(&reply.body).map_err(|source| Error::Decode {
+            source,
+            body: excerpt(&reply.body),
+            request_id: reply.request_id.clone(),
+        })?;
+        Ok(Some(ObservedToken {
+            token,
+            raw_json: reply.body,
+        }))
+    }
+
+    /// `GET /api/v1/users/{userId}/clients`: the clients the user holds tokens for.
+    pub async fn list_user_clients(&self, user: &UserId) -> Result<Vec<UserClient>, Error> {
+        let url = self.url(&["api", "v1", "users", user.as_str(), "clients"]);
+        let reply = self.execute(Method::GET, url).await?;
+        model::decode(&reply.body).map_err(|source| Error::Decode {
+            source,
+            body: excerpt(&reply.body),
+            request_id: reply.request_id,
+        })
+    }
+}
+
+/// The pages of one token listing. Call [`TokenPages::next_page`] until it returns `None`.
+pub struct TokenPages<'c> {
+    client: &'c OktaClient,
+    cursor: Cursor,
+    next: Option<Url>,
+}
+
+impl TokenPages<'_> {
+    /// The URL of the page [`TokenPages::next_page`] fetches next (Okta's `next` link after
+    /// the first page), or `None` once the listing is complete.
+    pub fn next_url(&self) -> Option<&Url> {
+        self.next.as_ref()
+    }
+
+    /// The next page, or `None` after the last. A `next` link that is foreign, loops or
+    /// runs past the page cap ends the listing with [`Error::Refused`].
+    pub async fn next_page(&mut self) -> Result<Option<TokenPage>, Error> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let (page, next) = self.client.token_page(&url).await?;
+        if let Some(next) = next {
+            let url = self
+                .cursor
+                .advance(&next)
+                .map_err(|refusal| Error::Refused {
+                    reason: refusal.to_string(),
+                    request_id: page.request_id.clone(),
+                })?;
+            self.next = Some(url);
+        }
+        Ok(Some(page))
+    }
+}
