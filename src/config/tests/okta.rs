@@ -1,0 +1,114 @@
+//! `[okta]`: its ranges, the org URL's scheme, and the credentials each auth mode needs.
+
+use super::*;
+
+#[test]
+fn okta_ranges_are_enforced_naming_the_key() {
+    let cases: &[(&str, &str)] = &[
+        ("REVOKD_OKTA__PAGE_SIZE", "0"),
+        ("REVOKD_OKTA__PAGE_SIZE", "201"),
+        ("REVOKD_OKTA__CONCURRENCY", "76"),
+        ("REVOKD_OKTA__MAX_RETRIES", "21"),
+        ("REVOKD_OKTA__MIN_BACKOFF", "2m"),
+        ("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "0"),
+        ("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "1.01"),
+        ("REVOKD_OKTA__RATE_LIMIT__REQUESTS_PER_MINUTE", "0"),
+    ];
+    for (var, value) in cases {
+        let key = var
+            .trim_start_matches("REVOKD_")
+            .replace("__", ".")
+            .to_lowercase();
+        let err = error_of("", &[(var, value)]);
+        assert!(
+            err.starts_with(&format!("{key}: ")),
+            "{var}={value} => {err}"
+        );
+    }
+    jail(|jail| {
+        jail.set_env("REVOKD_OKTA__PAGE_SIZE", "1");
+        jail.set_env("REVOKD_OKTA__CONCURRENCY", "75");
+        jail.set_env("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "1.0");
+        load_toml(jail, &minimal()).unwrap();
+        Ok(())
+    });
+}
+
+#[test]
+fn org_url_must_be_https_unless_loopback() {
+    for (url, ok) in [
+        ("https://example.okta.com", true),
+        ("https://example.okta.com/", true),
+        ("http://127.0.0.1:8080", true),
+        ("http://127.3.4.5", true),
+        ("http://localhost:9000/", true),
+        ("http://[::1]:9000", true),
+        ("http://example.okta.com", false),
+        ("http://10.0.0.1", false),
+        ("ftp://127.0.0.1", false),
+        ("https://example.okta.com/api/v1", false),
+        ("https://example.okta.com/?x=1", false),
+        ("https://user:pw@example.okta.com", false),
+        ("example.okta.com", false),
+    ] {
+        let result = Jail::try_with(|jail| {
+            jail.set_env("REVOKD_OKTA__ORG_URL", url);
+            load_toml(jail, &minimal())
+                .map(drop)
+                .map_err(|e| e.to_string().into())
+        });
+        match result {
+            Ok(()) => assert!(ok, "{url} accepted"),
+            Err(e) => {
+                assert!(!ok, "{url} refused: {e}");
+                assert!(e.to_string().starts_with("okta.org_url: "), "{e}");
+            }
+        }
+    }
+    let err = error_of("", &[("REVOKD_OKTA__ORG_URL", "http://example.okta.com")]);
+    assert!(err.contains("must use https"), "{err}");
+}
+
+#[test]
+fn the_credentials_auth_needs_are_required_by_name() {
+    jail(|jail| {
+        let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("okta.api_token: "), "{err}");
+        let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n";
+        let err = load_toml(jail, oauth).unwrap_err();
+        assert!(err.to_string().starts_with("okta.client_id: "), "{err}");
+        let err = load_toml(jail, &format!("{oauth}client_id = \"0oa1\"\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("okta.private_key_file: "),
+            "{err}"
+        );
+        let full = format!("{oauth}client_id = \"0oa1\"\nprivate_key_file = \"key.pem\"\n");
+        load_toml(jail, &full).unwrap();
+        let err = load_toml(jail, &format!("{full}scopes = []\n")).unwrap_err();
+        assert!(err.to_string().starts_with("okta.scopes: "), "{err}");
+        let err = load_toml(
+            jail,
+            &format!("{full}scopes = [\"okta.users.read okta.users.manage\"]\n"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not an OAuth scope name"), "{err}");
+        let with_log = format!("{full}[offboarding]\nsystem_log = true\n");
+        let err = load_toml(jail, &with_log).unwrap_err();
+        assert!(
+            err.to_string().starts_with("okta.scopes: ")
+                && err.to_string().contains("okta.logs.read"),
+            "{err}"
+        );
+        let scoped = with_log.replace(
+            "[offboarding]",
+            "scopes = [\"okta.users.read\", \"okta.users.manage\", \"okta.logs.read\"]\n[offboarding]",
+        );
+        load_toml(jail, &scoped).unwrap();
+        let err = load_toml(jail, "").unwrap_err();
+        assert!(
+            err.to_string().starts_with("okta.org_url: is required"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
