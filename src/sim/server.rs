@@ -1,8 +1,9 @@
 //! The request pipeline every request goes through, in Okta's order: concurrency admission
 //! (held for the whole request, including the configured latency), the rate-limit bucket,
-//! auth (`SSWS`, or an OAuth access token checked by `oauth`), injected faults, the operation itself, then the headers every Okta response
-//! carries (`X-Okta-Request-Id`, `Date`, `X-Rate-Limit-*`, `Link`). Counters and the request
-//! log are `record`'s. What each operation answers lives in `routes`; `POST /oauth2/v1/token` is
+//! auth (`SSWS`, or an OAuth access token checked by `oauth`; see `server/auth.rs`), injected
+//! faults, the operation itself, then the headers every Okta response carries
+//! (`X-Okta-Request-Id`, `Date`, `X-Rate-Limit-*`, `Link`). Counters and the request log are
+//! `record`'s. What each operation answers lives in `routes`; `POST /oauth2/v1/token` is
 //! handed to `oauth` before any of this (Okta meters it separately).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +28,10 @@ use super::record::Recorder;
 use super::reply::{Reply, shape};
 use super::routes::{self, Outcome, Route};
 use super::store::Store;
-use super::types::{FaultKind, LinkStyle, RequestRecord, RouteKind, SimStats};
+use super::types::{FaultKind, LinkStyle, RequestRecord, SimStats};
 use super::{SimConfig, seed};
+
+mod auth;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -215,88 +218,6 @@ impl Shared {
         self.hung.fetch_add(1, Ordering::SeqCst);
         self.hung_signal.notify_waiters();
         std::future::pending::<()>().await;
-    }
-
-    /// `SSWS <api_token>`, or an access token the token endpoint issued (`Err(401)` / `Err(403)`).
-    fn authorize(&self, req: &Parts) -> Result<(), u16> {
-        let value = req
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(401_u16)?;
-        if let Some(token) = value.strip_prefix("SSWS ") {
-            return if token == self.api_token {
-                Ok(())
-            } else {
-                Err(401)
-            };
-        }
-        let htu = format!("{}{}", self.origin, req.uri.path());
-        let apps = req.uri.path().starts_with("/api/v1/apps");
-        let needed = match (req.method == axum::http::Method::GET, apps) {
-            (true, false) => "okta.users.read",
-            (false, false) => "okta.users.manage",
-            (true, true) => "okta.apps.read",
-            (false, true) => "okta.apps.manage",
-        };
-        let dpop = header_text(req, "dpop");
-        self.oauth
-            .authorize(value, dpop.as_deref(), req.method.as_str(), &htu, needed)
-    }
-
-    /// `POST /oauth2/v1/token`: the OAuth token endpoint, outside the API's limits.
-    async fn token_endpoint(&self, req: Request) -> Response {
-        let received_at = (Instant::now(), Utc::now());
-        let (parts, body) = req.into_parts();
-        let request_id = self.request_id();
-        let body = axum::body::to_bytes(body, 64 * 1024)
-            .await
-            .unwrap_or_default();
-        let token_url = format!("{}/oauth2/v1/token", self.origin);
-        let dpop = header_text(&parts, "dpop");
-        let reply = self
-            .oauth
-            .token_endpoint(&token_url, dpop.as_deref(), &body);
-        let unlimited = RateHeaders {
-            limit: u32::MAX,
-            remaining: u32::MAX,
-            reset: epoch_after(Duration::from_secs(60)),
-        };
-        self.recorder
-            .count(RouteKind::Token, reply.status, unlimited);
-        self.recorder.arrived(RequestRecord {
-            method: parts.method.to_string(),
-            path_and_query: parts
-                .uri
-                .path_and_query()
-                .map_or_else(String::new, ToString::to_string),
-            route: RouteKind::Token,
-            token_id: None,
-            status: reply.status,
-            answered: true,
-            concurrency: 0,
-            received_at: received_at.0,
-            received_at_utc: received_at.1,
-            request_id: request_id.clone(),
-            retry_for: header_text(&parts, "x-okta-retry-for"),
-            retry_count: header_text(&parts, "x-okta-retry-count"),
-        });
-        let mut response = Response::new(axum::body::Body::from(reply.body.to_string()));
-        *response.status_mut() = axum::http::StatusCode::from_u16(reply.status)
-            .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
-        let h = response.headers_mut();
-        let pairs = [
-            ("content-type", Some("application/json".to_owned())),
-            ("cache-control", Some("no-store".to_owned())),
-            ("x-okta-request-id", Some(request_id)),
-            ("dpop-nonce", reply.nonce),
-        ];
-        for (name, value) in pairs {
-            if let Some(v) = value.and_then(|v| axum::http::HeaderValue::from_str(&v).ok()) {
-                h.insert(name, v);
-            }
-        }
-        response
     }
 
     /// Okta's concurrency 429: limit and remaining both 0, reset a suggestion one second out.
