@@ -10,6 +10,8 @@
 
 mod events;
 mod pair;
+mod rounds;
+mod rows;
 mod send;
 pub mod syslog;
 

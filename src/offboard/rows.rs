@@ -1,0 +1,77 @@
+//! The audit rows an offboarding writes for one token: its intent, the row that closes an
+//! open intent (withdrawn, already gone), and the exemption row of a token the gate kept. Pure:
+//! the caller appends them.
+
+use chrono::Utc;
+
+use super::Offboarding;
+use crate::config::Mode;
+use crate::store::{NewRevocation, RevocationState, ts};
+use crate::sweep::Target;
+
+/// The row of a token the gate kept: it closes the token's open intent as `withdrawn`, or
+/// records the exemption once as `skipped_exempt`.
+pub(super) fn stay_row(
+    job: &Offboarding,
+    target: &Target,
+    token: &str,
+    why: &str,
+    open: Option<(i64, i64)>,
+) -> NewRevocation {
+    match open {
+        Some(open) => closing_row(job, target, token, RevocationState::Withdrawn, open, why),
+        None => NewRevocation {
+            error: Some(why.to_owned()),
+            ..audit_row(
+                job,
+                target,
+                token,
+                Mode::Enforce,
+                RevocationState::SkippedExempt,
+            )
+        },
+    }
+}
+
+/// The row that closes the open intent `(id, attempts)` of `token` in `state`, saying why.
+pub(super) fn closing_row(
+    job: &Offboarding,
+    target: &Target,
+    token: &str,
+    state: RevocationState,
+    (id, attempts): (i64, i64),
+    why: &str,
+) -> NewRevocation {
+    let now = ts(Utc::now());
+    NewRevocation {
+        intent_id: Some(id),
+        attempts,
+        completed_at: Some(now.clone()),
+        verified_at: (state == RevocationState::AlreadyGone).then_some(now),
+        error: Some(why.to_owned()),
+        ..audit_row(job, target, token, Mode::Enforce, state)
+    }
+}
+
+/// The audit row of one token of this offboarding, in `state`.
+pub(super) fn audit_row(
+    job: &Offboarding,
+    target: &Target,
+    token: &str,
+    mode: Mode,
+    state: RevocationState,
+) -> NewRevocation {
+    NewRevocation {
+        reason: Some(job.reason.clone()),
+        job_id: Some(job.job_id),
+        ..NewRevocation::new(
+            Some(token.to_owned()),
+            target.user.to_string(),
+            target.client.to_string(),
+            "offboard",
+            mode.as_str(),
+            state,
+            ts(Utc::now()),
+        )
+    }
+}
