@@ -1,15 +1,15 @@
 //! A deterministic database for report tests, written through the Store API with fixed
 //! timestamps, and the policies the reports decide with. Values include commas, quotes,
-//! newlines and spreadsheet formula prefixes on purpose.
+//! newlines and spreadsheet formula prefixes on purpose. The history itself is written step by step in `seed/history.rs`.
 
-use chrono::{DateTime, Duration, Utc};
+#[path = "seed/history.rs"]
+mod history;
+
+use chrono::{DateTime, Utc};
 use figment::Figment;
 use figment::providers::{Format, Toml};
-use revokd::config::{Config, Mode};
-use revokd::store::{
-    NewRevocation, RevocationState, Store, SweepCounts, SweepStatus, TargetOutcome, TargetResult,
-    TokenObservation, Trigger,
-};
+use revokd::config::Config;
+use revokd::store::{NewRevocation, RevocationState, Store, TokenObservation};
 
 /// The instant every golden report is taken at.
 pub fn now() -> DateTime<Utc> {
@@ -186,214 +186,10 @@ fn revocation(
 /// Two finished sweeps and one still running; six tokens; a dry-run plan, a revocation that
 /// succeeded, one that failed, an exemption and an offboarding.
 pub async fn seed(store: &Store) {
-    let s1_start = at("2026-09-01T02:00:00Z");
-    let s1 = store
-        .begin_sweep(Trigger::Cli, Mode::DryRun, s1_start, "seed")
-        .await
-        .unwrap();
-    observe(
-        store,
-        s1,
-        &["oarA", "oarB", "oarC", "oarD", "oarE"],
-        s1_start + Duration::seconds(5),
-    )
-    .await;
-    let mut planned = revocation(
-        Some("oarB"),
-        "00u2bob",
-        "0oa2admin",
-        RevocationState::Planned,
-        "2026-09-01T02:00:06.000Z",
-        s1,
-    );
-    planned.mode = "dry-run";
-    planned.policy = Some("admin-scopes-7d,idle-30d".into());
-    planned.reason = Some("admin-scopes-7d: older_than 7d | idle-30d: idle_for 30d".into());
-    store.append_revocation(&planned).await.unwrap();
-    let counts = SweepCounts {
-        targets_total: 5,
-        tokens_seen: 5,
-        revocations_planned: 1,
-        http_requests: 5,
-        ..Default::default()
-    };
-    store
-        .finish_sweep(
-            s1,
-            SweepStatus::Ok,
-            &counts,
-            None,
-            s1_start + Duration::milliseconds(12_345),
-        )
-        .await
-        .unwrap();
-
-    let s2_start = at("2026-11-28T02:00:00Z");
-    let s2 = store
-        .begin_sweep(Trigger::Schedule, Mode::Enforce, s2_start, "seed")
-        .await
-        .unwrap();
-    observe(
-        store,
-        s2,
-        &["oarA", "oarB", "oarC", "oarD", "oarE", "oarF"],
-        s2_start + Duration::seconds(5),
-    )
-    .await;
-    // oarE: revoked.
-    let intent = store
-        .append_revocation(&NewRevocation {
-            policy: Some("idle-30d".into()),
-            reason: Some("idle-30d: idle_for 30d (last updated 2026-06-02)".into()),
-            ..revocation(
-                Some("oarE"),
-                "00u5erin",
-                "0oa1crm",
-                RevocationState::Pending,
-                "2026-11-28T02:00:06.000Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
-    store
-        .append_revocation(&NewRevocation {
-            intent_id: Some(intent),
-            policy: Some("idle-30d".into()),
-            reason: Some("idle-30d: idle_for 30d (last updated 2026-06-02)".into()),
-            completed_at: Some("2026-11-28T02:00:07.500Z".into()),
-            attempts: 1,
-            http_status: Some(204),
-            okta_request_id: Some("reqE1".into()),
-            ..revocation(
-                Some("oarE"),
-                "00u5erin",
-                "0oa1crm",
-                RevocationState::Done,
-                "2026-11-28T02:00:06.000Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
-    store
-        .mark_revoked("oarE", at("2026-11-28T02:00:08Z"))
-        .await
-        .unwrap();
-    // oarC: the DELETE failed.
-    let intent = store
-        .append_revocation(&NewRevocation {
-            policy: Some("retired-app".into()),
-            reason: Some("retired-app: client 0oa3legacy".into()),
-            ..revocation(
-                Some("oarC"),
-                "00u3carol",
-                "0oa3legacy",
-                RevocationState::Pending,
-                "2026-11-28T02:00:06.500Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
-    store
-        .append_revocation(&NewRevocation {
-            intent_id: Some(intent),
-            policy: Some("retired-app".into()),
-            reason: Some("retired-app: client 0oa3legacy".into()),
-            completed_at: Some("2026-11-28T02:00:09.000Z".into()),
-            attempts: 1,
-            http_status: Some(500),
-            okta_request_id: Some(EVIL_REQUEST_ID.into()),
-            error: Some(EVIL_ERROR.into()),
-            ..revocation(
-                Some("oarC"),
-                "00u3carol",
-                "0oa3legacy",
-                RevocationState::Failed,
-                "2026-11-28T02:00:06.500Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
-    // oarA: exempt.
-    store
-        .append_revocation(&NewRevocation {
-            policy: Some("idle-30d".into()),
-            reason: Some("exempt: break-glass".into()),
-            ..revocation(
-                Some("oarA"),
-                "00u9alice",
-                "0oa1crm",
-                RevocationState::SkippedExempt,
-                "2026-11-28T02:00:07.000Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
-    let counts = SweepCounts {
-        targets_total: 6,
-        targets_failed: 1,
-        tokens_seen: 6,
-        revocations_planned: 2,
-        revocations_done: 1,
-        revocations_failed: 1,
-        http_requests: 9,
-        http_429: 2,
-        ..Default::default()
-    };
-    store
-        .finish_sweep(
-            s2,
-            SweepStatus::Partial,
-            &counts,
-            Some(EVIL_SWEEP_ERROR),
-            s2_start + Duration::seconds(9),
-        )
-        .await
-        .unwrap();
-
-    // Dave left: an offboarding revoke-all was recorded, and failed; his token is still there.
-    let mut offboard = revocation(
-        None,
-        "00u4dave",
-        "0oa1crm",
-        RevocationState::Failed,
-        "2026-11-29T09:00:00.000Z",
-        s2,
-    );
-    offboard.trigger = "offboard";
-    offboard.sweep_id = None;
-    offboard.reason = Some("user.lifecycle.deactivate".into());
-    offboard.error = Some("503 Service Unavailable".into());
-    store.append_revocation(&offboard).await.unwrap();
-    for (user, client, source) in [
-        ("00u2bob", "0oa2admin", "config"),
-        ("00u6frank", "0oa1crm", "offboard"),
-    ] {
-        store
-            .record_target(&TargetResult {
-                user_id: user.into(),
-                client_id: client.into(),
-                source,
-                outcome: TargetOutcome::Ok,
-                error: None,
-                polled_at: at("2026-11-28T02:00:05Z"),
-            })
-            .await
-            .unwrap();
-    }
-    store
-        .begin_sweep(
-            Trigger::Cli,
-            Mode::DryRun,
-            at("2026-11-29T21:59:00Z"),
-            "seed",
-        )
-        .await
-        .unwrap();
+    history::dry_run_sweep(store).await;
+    let s2 = history::enforce_sweep(store).await;
+    history::offboarding_and_targets(store, s2).await;
+    history::running_sweep(store).await;
 }
 
 /// A fresh seeded store on the `#[sqlx::test]` pool.

@@ -1,0 +1,165 @@
+//! Intents a dead process left `pending`: a sweep's and an offboarding job's are resolved at
+//! the next start, each against what Okta now says about the token.
+
+use revokd::config::Mode;
+use revokd::store::{NewRevocation, RevocationState, Trigger};
+
+use super::{admin_app, life_of, org_with_targets};
+use crate::helpers::{admin_policy_selects, spawn_app_with};
+
+#[tokio::test]
+async fn pending_intents_of_a_dead_run_are_resolved_at_the_next_start() {
+    let app = admin_app().await;
+    let selected = admin_policy_selects(&app.org, app.now);
+    assert!(selected.len() >= 2, "the seed selects two tokens");
+    let (still_there, revoked_meanwhile) = (&selected[0], &selected[1]);
+    // A run that died: its sweep row still `running`, owned by a process that does not exist,
+    // with two intents committed and no outcome.
+    let dead = app
+        .store
+        .begin_sweep(
+            Trigger::Schedule,
+            Mode::Enforce,
+            chrono::Utc::now(),
+            "localhost-gone:4194999:1",
+        )
+        .await
+        .unwrap();
+    // Its runner must look like this host but dead: use this host's name.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    sqlx::query("UPDATE sweeps SET runner = ? WHERE id = ?")
+        .bind(format!("{host}:4194999:1"))
+        .bind(dead)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    for t in [still_there, revoked_meanwhile] {
+        app.store
+            .append_revocation(&NewRevocation {
+                policy: Some("old-admin".into()),
+                reason: Some("interrupted".into()),
+                sweep_id: Some(dead),
+                ..NewRevocation::new(
+                    Some(t.id.clone()),
+                    t.user_id.clone(),
+                    t.client_id.clone(),
+                    "policy",
+                    "enforce",
+                    RevocationState::Pending,
+                    revokd::store::ts(chrono::Utc::now()),
+                )
+            })
+            .await
+            .unwrap();
+    }
+    // The dead run's DELETE for the second token did reach Okta.
+    let t = revoked_meanwhile;
+    assert!(app.org.revoke_out_of_band(&t.user_id, &t.client_id, &t.id));
+
+    let report = app.sweep(Mode::Enforce).await;
+    assert_eq!(
+        (
+            report.reconciled.sweeps_aborted,
+            report.reconciled.intents_resolved
+        ),
+        (1, 2)
+    );
+    assert_eq!(app.sweep_row(dead).await.0, "aborted");
+    for t in &selected {
+        let terminal: Vec<_> = life_of(&app, &t.id)
+            .await
+            .into_iter()
+            .filter(|r| matches!(r.0.as_str(), "done" | "already_gone"))
+            .collect();
+        assert_eq!(terminal.len(), 1, "exactly one terminal state for {}", t.id);
+        // Counted from what the org received: a second DELETE of a revoked token would be
+        // answered 404 and never show in `org.revoked()`.
+        // The token the dead run revoked (out of band here) is found absent: none is sent.
+        let expected = (t.id != revoked_meanwhile.id).then(|| vec![(204, true)]);
+        assert_eq!(
+            crate::helpers::token_deletes(&app.org).get(&t.id),
+            expected.as_ref(),
+            "one DELETE for {}, accepted (none for the one already revoked)",
+            t.id
+        );
+    }
+    assert_eq!(
+        life_of(&app, &revoked_meanwhile.id)
+            .await
+            .last()
+            .map(|r| r.0.clone()),
+        Some("already_gone".into())
+    );
+    assert_eq!(
+        life_of(&app, &still_there.id)
+            .await
+            .last()
+            .map(|r| (r.0.clone(), r.1)),
+        Some(("done".into(), 1))
+    );
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
+    let app = spawn_app_with(org_with_targets(), |c| {
+        c.safety.max_revocation_fraction = 1.0
+    })
+    .await;
+    let (user, client) = app.small_pair();
+    let token = app.org.tokens(&user, &client)[0].clone();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let job = revokd::store::NewJob {
+        user_id: user.clone(),
+        source: "cli",
+        event_id: None,
+        event_type: None,
+        reason: Some("left the company".into()),
+    };
+    let job_id = app
+        .store
+        .start_job(&job, &format!("{host}:4194998:1"), chrono::Utc::now())
+        .await
+        .unwrap();
+    app.store
+        .append_revocation(&NewRevocation {
+            reason: Some("left the company".into()),
+            job_id: Some(job_id),
+            ..NewRevocation::new(
+                Some(token.id.clone()),
+                user.clone(),
+                client.clone(),
+                "offboard",
+                "enforce",
+                RevocationState::Pending,
+                revokd::store::ts(chrono::Utc::now()),
+            )
+        })
+        .await
+        .unwrap();
+    let report = app.sweep(Mode::Enforce).await;
+    assert_eq!(report.reconciled.intents_resolved, 1);
+    let rows = life_of(&app, &token.id).await;
+    assert_eq!(
+        rows.last().map(|r| (r.0.as_str(), r.2)),
+        Some(("done", true)),
+        "{rows:?}"
+    );
+    assert!(app.org.revoked().iter().any(|r| r.token.id == token.id));
+    let trail = app.store.revocations().await.unwrap();
+    let last = trail
+        .iter()
+        .rev()
+        .find(|r| r.token_id.as_deref() == Some(token.id.as_str()))
+        .unwrap();
+    assert_eq!(
+        (last.trigger.as_str(), last.job_id),
+        ("offboard", Some(job_id))
+    );
+}
