@@ -148,3 +148,72 @@ fn policy_table(sweep: &SweepReport) -> String {
 fn indent(text: &str) -> String {
     text.lines().map(|line| format!("  {line}\n")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::Mode;
+    use crate::store::{SweepCounts, SweepStatus};
+    use crate::sweep::{PolicyTally, Reconciled};
+
+    #[test]
+    fn the_policy_tally_is_an_indented_table_with_numbers_under_their_headers() {
+        let long = "a-much-longer-policy-name";
+        let policies = BTreeMap::from([
+            (
+                "idle-30d".to_owned(),
+                PolicyTally {
+                    planned: 12,
+                    revoked: 3,
+                    ..PolicyTally::default()
+                },
+            ),
+            (
+                long.to_owned(),
+                PolicyTally {
+                    flagged: 1,
+                    ..PolicyTally::default()
+                },
+            ),
+        ]);
+        let report = SweepReport {
+            sweep_id: 7,
+            mode: Mode::Enforce,
+            status: SweepStatus::Ok,
+            counts: SweepCounts::default(),
+            active_seen: 0,
+            pages: 0,
+            policies,
+            failures: Vec::new(),
+            apps: Vec::new(),
+            guard: None,
+            reconciled: Reconciled::default(),
+            db_bytes: None,
+            withdrawn: 0,
+            halted: None,
+        };
+        let summary = sweep_summary(&report);
+        let table: Vec<&str> = summary
+            .lines()
+            .skip_while(|l| !l.starts_with("  policy"))
+            .take(3)
+            .collect();
+        let row = |name: &str, numbers: [u64; 6]| {
+            let [p, r, g, f, e, x] = numbers;
+            format!("  {name:<25}  {p:>7}  {r:>7}  {g:>4}  {f:>6}  {e:>6}  {x:>7}")
+        };
+        assert_eq!(
+            table,
+            [
+                format!(
+                    "  {:<25}  planned  revoked  gone  failed  exempt  flagged",
+                    "policy"
+                ),
+                row(long, [0, 0, 0, 0, 0, 1]),
+                row("idle-30d", [12, 3, 0, 0, 0, 0]),
+            ]
+        );
+    }
+}
