@@ -34,6 +34,8 @@ mod tests_faults;
 mod tests_limits;
 #[cfg(test)]
 mod tests_oauth;
+#[cfg(test)]
+mod tests_token_shape;
 
 use std::sync::Arc;
 use std::time::Duration;
