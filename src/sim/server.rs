@@ -154,35 +154,8 @@ impl Shared {
                 tokio::time::sleep(*d).await;
             }
         }
-        for fault in &faults {
-            let replaced = match fault {
-                FaultKind::Status(s) | FaultKind::RevocationStatus(s) => {
-                    Some(self.error_reply(*s, rate))
-                }
-                FaultKind::RateLimited { reset_in } => Some(self.error_reply(
-                    429,
-                    RateHeaders {
-                        limit: rate.limit,
-                        remaining: 0,
-                        reset: epoch_after(*reset_in),
-                    },
-                )),
-                FaultKind::ConcurrencyLimited => Some(self.concurrency_reply()),
-                // The operation must not run when the client can never hear its outcome.
-                FaultKind::ResetConnection => {
-                    Some(Reply::raw(200, "application/json", Vec::new(), rate))
-                }
-                FaultKind::MalformedJson => Some(Reply::raw(
-                    200,
-                    "application/json",
-                    b"{\"id\": oar<<not json".to_vec(),
-                    rate,
-                )),
-                _ => None,
-            };
-            if let Some(reply) = replaced {
-                return (reply, faults);
-            }
+        if let Some(reply) = self.replacement(&faults, rate) {
+            return (reply, faults);
         }
         if faults.iter().any(|f| matches!(f, FaultKind::HangBefore(_))) {
             self.park().await;
@@ -210,6 +183,36 @@ impl Shared {
             self.park().await;
         }
         (Reply::from_outcome(outcome, rate), faults)
+    }
+
+    /// The reply the first injected fault that replaces the operation's answer gives instead
+    /// of it (an error status, a 429, an empty or malformed body), if any.
+    fn replacement(&self, faults: &[FaultKind], rate: RateHeaders) -> Option<Reply> {
+        faults.iter().find_map(|fault| match fault {
+            FaultKind::Status(s) | FaultKind::RevocationStatus(s) => {
+                Some(self.error_reply(*s, rate))
+            }
+            FaultKind::RateLimited { reset_in } => Some(self.error_reply(
+                429,
+                RateHeaders {
+                    limit: rate.limit,
+                    remaining: 0,
+                    reset: epoch_after(*reset_in),
+                },
+            )),
+            FaultKind::ConcurrencyLimited => Some(self.concurrency_reply()),
+            // The operation must not run when the client can never hear its outcome.
+            FaultKind::ResetConnection => {
+                Some(Reply::raw(200, "application/json", Vec::new(), rate))
+            }
+            FaultKind::MalformedJson => Some(Reply::raw(
+                200,
+                "application/json",
+                b"{\"id\": oar<<not json".to_vec(),
+                rate,
+            )),
+            _ => None,
+        })
     }
 
     /// Never answers: counts and signals the parked request, then waits forever (until the
