@@ -7,6 +7,7 @@
 pub mod duration;
 mod load;
 mod notify;
+mod notify_event;
 pub mod redacted;
 pub mod size;
 mod targets;
@@ -16,6 +17,7 @@ mod validate;
 
 pub use load::{Needs, Overrides, database_url, load, load_for};
 pub use notify::NotifyConfig;
+pub use notify_event::{EventKind, Format};
 pub use redacted::effective_toml;
 pub use validate::{validate, validate_local};
 
@@ -113,22 +115,6 @@ impl Config {
             }
         }
         pairs
-    }
-
-    /// [`Config::target_pairs`] as sweep targets (source `config`).
-    pub fn sweep_targets(&self) -> Result<Vec<crate::sweep::Target>, Error> {
-        self.target_pairs()
-            .into_iter()
-            .map(|(u, c)| {
-                Ok(crate::sweep::Target {
-                    user: crate::okta::UserId::new(u)
-                        .map_err(|e| Error::invalid("targets", e.to_string()))?,
-                    client: crate::okta::ClientId::new(c)
-                        .map_err(|e| Error::invalid("targets", e.to_string()))?,
-                    source: "config",
-                })
-            })
-            .collect()
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::{Action, AuthMode, Config, duration, size};
-use crate::notify::EventKind;
+use super::EventKind;
 
 /// Renders `config` as TOML that [`super::load`] reads back to the same values. A secret read
 /// from a file appears as its `*_file` key alone; one set inline appears only as a comment

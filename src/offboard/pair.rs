@@ -14,7 +14,9 @@ use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
 use crate::gate::Verdict;
 use crate::okta::{self, Cleared, OktaClient};
-use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, ts};
+use crate::store::{
+    self, NewRevocation, RevocationState, RevocationTrigger, TargetOutcome, ts,
+};
 use crate::sweep::{Deps, Target, observation};
 
 /// Lists, revokes and verifies one pair; appends every audit row of it.
@@ -315,8 +317,8 @@ fn audit_row(
             Some(token.to_owned()),
             target.user.to_string(),
             target.client.to_string(),
-            "offboard",
-            mode.as_str(),
+            RevocationTrigger::Offboard,
+            mode,
             state,
             ts(Utc::now()),
         )

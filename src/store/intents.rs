@@ -50,7 +50,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{NewRevocation, RevocationState, Store};
+    use crate::config::Mode;
+    use crate::store::{NewRevocation, RevocationState, RevocationTrigger, Store};
 
     fn row(state: RevocationState, token: &str, intent: Option<i64>) -> NewRevocation {
         NewRevocation {
@@ -59,8 +60,8 @@ mod tests {
                 Some(token.into()),
                 "00u1",
                 "0oa1",
-                "policy",
-                "enforce",
+                RevocationTrigger::Policy,
+                Mode::Enforce,
                 state,
                 "2026-11-29T00:00:00.000Z",
             )

@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::outbox::{JobFacts, NewEvent, insert_event};
-use super::{Error, Store, ts};
+use super::{Error, JobSource, JobState, Store, ts};
 
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewJob {
     pub user_id: String,
-    /// `cli`, `event_hook` or `system_log`.
-    pub source: &'static str,
+    pub source: JobSource,
     /// The Okta event uuid; `None` for `cli`.
     pub event_id: Option<String>,
     pub event_type: Option<String>,
@@ -27,11 +26,11 @@ pub struct NewJob {
 pub struct JobRow {
     pub id: i64,
     pub user_id: String,
-    pub source: String,
+    pub source: JobSource,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     pub reason: Option<String>,
-    pub state: String,
+    pub state: JobState,
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -110,7 +109,7 @@ impl Store {
     pub async fn finish_job(
         &self,
         id: i64,
-        state: &str,
+        state: JobState,
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
@@ -126,7 +125,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(job) = job.filter(|_| state == "failed") {
+        if let Some(job) = job.filter(|_| state == JobState::Failed) {
             insert_event(&mut tx, &NewEvent::offboarding_failed(&job, error, &at)).await?;
         }
         tx.commit().await?;
@@ -303,7 +302,7 @@ mod tests {
     fn hook_job(user: &str, uuid: &str) -> NewJob {
         NewJob {
             user_id: user.into(),
-            source: "event_hook",
+            source: JobSource::EventHook,
             event_id: Some(uuid.into()),
             event_type: Some("user.lifecycle.deactivate".into()),
             reason: Some("deactivated".into()),
@@ -347,11 +346,11 @@ mod tests {
         let again = store.claim_job("r1", later).await.unwrap().unwrap();
         assert_eq!(again.attempts, 2);
         store
-            .finish_job(again.id, "done", None, later)
+            .finish_job(again.id, JobState::Done, None, later)
             .await
             .unwrap();
         let row = store.job(again.id).await.unwrap().unwrap();
-        assert_eq!(row.state, "done");
+        assert_eq!(row.state, JobState::Done);
         assert!(row.finished_at.is_some());
         assert_eq!(store.queue_depth().await.unwrap(), 0);
     }
@@ -377,7 +376,7 @@ mod tests {
         let store = Store::from_pool(pool).await.unwrap();
         assert_eq!(store.system_log_cursor().await.unwrap(), None);
         let mut job = hook_job("00u1", "e1");
-        job.source = "system_log";
+        job.source = JobSource::SystemLog;
         store
             .save_system_log_page(&[job.clone()], "http://x/1", Utc::now())
             .await

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::SqliteConnection;
 
 use super::{AuditRow, Error, Store, ts};
-use crate::notify::EventKind;
+use crate::config::EventKind;
 
 /// An event to put in the outbox.
 #[derive(Debug, Clone, PartialEq)]

@@ -79,15 +79,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{NewRevocation, RevocationState, Store};
+    use crate::config::Mode;
+    use crate::store::{NewRevocation, RevocationState, RevocationTrigger, Store};
 
-    fn row(state: RevocationState, token: &str, trigger: &'static str) -> NewRevocation {
+    fn row(state: RevocationState, token: &str, trigger: RevocationTrigger) -> NewRevocation {
         NewRevocation::new(
             Some(token.into()),
             "00u1",
             "0oa1",
             trigger,
-            "dry-run",
+            Mode::DryRun,
             state,
             "2026-11-30T00:00:00.000Z",
         )
@@ -98,25 +99,25 @@ mod tests {
         let store = Store::from_pool(pool).await.unwrap();
         let planned = RevocationState::Planned;
         let a = store
-            .append_revocation(&row(planned, "oarA", "policy"))
+            .append_revocation(&row(planned, "oarA", RevocationTrigger::Policy))
             .await
             .unwrap();
         let b = store
-            .append_revocation(&row(planned, "oarB", "policy"))
+            .append_revocation(&row(planned, "oarB", RevocationTrigger::Policy))
             .await
             .unwrap();
         store
-            .append_revocation(&row(planned, "oarC", "offboard"))
+            .append_revocation(&row(planned, "oarC", RevocationTrigger::Offboard))
             .await
             .unwrap();
         store
-            .append_revocation(&row(RevocationState::SkippedExempt, "oarD", "policy"))
+            .append_revocation(&row(RevocationState::SkippedExempt, "oarD", RevocationTrigger::Policy))
             .await
             .unwrap();
         store
             .append_revocation(&NewRevocation {
                 intent_id: Some(b),
-                ..row(RevocationState::Withdrawn, "oarB", "policy")
+                ..row(RevocationState::Withdrawn, "oarB", RevocationTrigger::Policy)
             })
             .await
             .unwrap();

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteExecutor;
 
 use super::observations::{Observed, write_observed};
-use super::{Error, Store, ts};
+use super::{Error, Store, TargetSource, ts};
 use crate::okta::record::ScopeRecord;
 
 /// One token as observed in a listing, ready to store.
@@ -85,8 +85,7 @@ pub(super) async fn write_gone<'e>(
 pub struct TargetResult {
     pub user_id: String,
     pub client_id: String,
-    /// `config`, `discovered` or `offboard`.
-    pub source: &'static str,
+    pub source: TargetSource,
     pub outcome: TargetOutcome,
     pub error: Option<String>,
     pub polled_at: DateTime<Utc>,
@@ -424,7 +423,7 @@ mod tests {
         let mut result = TargetResult {
             user_id: "00u1".into(),
             client_id: "0oa1".into(),
-            source: "config",
+            source: TargetSource::Config,
             outcome: TargetOutcome::Failed,
             error: Some("503".into()),
             polled_at: now,

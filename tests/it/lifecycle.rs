@@ -398,7 +398,7 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
         .to_owned();
     let job = revokd::store::NewJob {
         user_id: user.clone(),
-        source: "cli",
+        source: revokd::store::JobSource::Cli,
         event_id: None,
         event_type: None,
         reason: Some("left the company".into()),
@@ -474,7 +474,7 @@ async fn offboarding_progress_counts_the_users_clients_and_tokens() {
     let (user, _) = app.small_pair();
     let job = revokd::store::NewJob {
         user_id: user.clone(),
-        source: "cli",
+        source: revokd::store::JobSource::Cli,
         event_id: None,
         event_type: None,
         reason: None,

@@ -1,5 +1,5 @@
 //! What a notification is about: the six event kinds a `[[notify]]` receiver can subscribe to,
-//! and the two body formats. Names only; no IO, no rendering (see `payload`).
+//! and the two body formats. Names only; no IO, no rendering (see `crate::notify`).
 
 use serde::Deserialize;
 
