@@ -105,7 +105,7 @@ display_as_str!(TargetSource, JobSource, JobState);
 mod tests {
     use super::*;
 
-    #[sqlx::test(migrations = "migrations")]
+    #[sqlx::test(migrations = "./migrations")]
     async fn each_spelling_is_what_sqlx_binds_and_reads(pool: sqlx::SqlitePool) {
         for s in [
             TargetSource::Config,

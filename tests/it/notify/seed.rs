@@ -59,8 +59,8 @@ pub async fn seed_one_of_each_kind(dir: &Path) {
             Some("oar<!channel>".into()),
             "00u1<@here>",
             "0oa1",
-            "policy",
-            "enforce",
+            revokd::store::RevocationTrigger::Policy,
+            revokd::config::Mode::Enforce,
             state,
             ts(now),
         )
