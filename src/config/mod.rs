@@ -49,8 +49,9 @@ impl Error {
 }
 
 /// Whether a sweep only records what it would revoke, or revokes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, sqlx::Type)]
 #[serde(rename_all = "kebab-case")]
+#[sqlx(rename_all = "kebab-case")]
 pub enum Mode {
     /// Plan and record (`planned`), revoke nothing. The default: safe by default.
     #[default]

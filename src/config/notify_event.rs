@@ -4,8 +4,9 @@
 use serde::Deserialize;
 
 /// An event worth telling people about (`[[notify]] events`, `notify_outbox.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
 pub enum EventKind {
     /// A sweep's blast-radius guard tripped: it revoked nothing.
     GuardTripped,

@@ -16,7 +16,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub const HASH_VERSION: i64 = 2;
 
 /// The states a revocation passes through (`revocations.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(rename_all = "snake_case")]
 pub enum RevocationState {
     /// Dry-run: would have been revoked.
     Planned,

@@ -51,7 +51,7 @@ pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use snapshots::Pruned;
-pub use sources::{JobSource, JobState, TargetSource};
+pub use sources::{DeliveryState, JobSource, JobState, TargetSource};
 pub use standing::StandingRecord;
 pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};

@@ -68,13 +68,14 @@ impl Store {
         let id = sqlx::query_scalar(
             "INSERT INTO offboarding_jobs (user_id, source, event_id, event_type, reason, state,
                 created_at, started_at, attempts, runner)
-             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, 1, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
         )
         .bind(&job.user_id)
         .bind(job.source)
         .bind(&job.event_id)
         .bind(&job.event_type)
         .bind(&job.reason)
+        .bind(JobState::Running)
         .bind(&at)
         .bind(&at)
         .bind(runner)
@@ -91,14 +92,16 @@ impl Store {
     ) -> Result<Option<JobRow>, Error> {
         let at = ts(now);
         let row = sqlx::query_as::<_, JobRow>(&format!(
-            "UPDATE offboarding_jobs SET state = 'running', attempts = attempts + 1,
+            "UPDATE offboarding_jobs SET state = ?3, attempts = attempts + 1,
                 started_at = ?1, runner = ?2, next_attempt_at = NULL
-             WHERE id = (SELECT id FROM offboarding_jobs WHERE state = 'queued'
+             WHERE id = (SELECT id FROM offboarding_jobs WHERE state = ?4
                          AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY id LIMIT 1)
              RETURNING {COLUMNS}"
         ))
         .bind(&at)
         .bind(runner)
+        .bind(JobState::Running)
+        .bind(JobState::Queued)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
@@ -140,8 +143,9 @@ impl Store {
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE offboarding_jobs SET state = 'queued', error = ?, next_attempt_at = ? WHERE id = ?",
+            "UPDATE offboarding_jobs SET state = ?, error = ?, next_attempt_at = ? WHERE id = ?",
         )
+        .bind(JobState::Queued)
         .bind(error)
         .bind(ts(next_attempt_at))
         .bind(id)
@@ -154,12 +158,14 @@ impl Store {
     /// queue, due at `due`, without counting the attempt.
     pub async fn defer_job(&self, id: i64, why: &str, due: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE offboarding_jobs SET state = 'queued', error = ?, next_attempt_at = ?,
-                attempts = max(attempts - 1, 0) WHERE id = ? AND state = 'running'",
+            "UPDATE offboarding_jobs SET state = ?, error = ?, next_attempt_at = ?,
+                attempts = max(attempts - 1, 0) WHERE id = ? AND state = ?",
         )
+        .bind(JobState::Queued)
         .bind(why)
         .bind(ts(due))
         .bind(id)
+        .bind(JobState::Running)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -168,8 +174,9 @@ impl Store {
     /// `running` jobs with their runners, to find those of dead processes.
     pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
         let rows = sqlx::query_as(
-            "SELECT id, runner FROM offboarding_jobs WHERE state = 'running' ORDER BY id",
+            "SELECT id, runner FROM offboarding_jobs WHERE state = ? ORDER BY id",
         )
+        .bind(JobState::Running)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
@@ -178,10 +185,12 @@ impl Store {
     /// Hands a `running` job back to the queue (its process died), due at once.
     pub async fn release_job(&self, id: i64) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE offboarding_jobs SET state = 'queued', runner = NULL, next_attempt_at = NULL
-             WHERE id = ? AND state = 'running'",
+            "UPDATE offboarding_jobs SET state = ?, runner = NULL, next_attempt_at = NULL
+             WHERE id = ? AND state = ?",
         )
+        .bind(JobState::Queued)
         .bind(id)
+        .bind(JobState::Running)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -201,8 +210,10 @@ impl Store {
     /// Jobs not finished (`queued` or `running`).
     pub async fn queue_depth(&self) -> Result<i64, Error> {
         let n = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM offboarding_jobs WHERE state IN ('queued', 'running')",
+            "SELECT COUNT(*) FROM offboarding_jobs WHERE state IN (?, ?)",
         )
+        .bind(JobState::Queued)
+        .bind(JobState::Running)
         .fetch_one(&self.pool)
         .await?;
         Ok(n)
@@ -211,8 +222,9 @@ impl Store {
     /// When the earliest queued job that is waiting out a backoff becomes due.
     pub async fn next_job_due(&self) -> Result<Option<String>, Error> {
         let at = sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM offboarding_jobs WHERE state = 'queued'",
+            "SELECT MIN(next_attempt_at) FROM offboarding_jobs WHERE state = ?",
         )
+        .bind(JobState::Queued)
         .fetch_one(&self.pool)
         .await?;
         Ok(at)
@@ -278,7 +290,7 @@ async fn insert_jobs(
     for job in jobs {
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO offboarding_jobs (user_id, source, event_id, event_type, reason, state, created_at)
-             VALUES (?, ?, ?, ?, ?, 'queued', ?)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (event_id) DO NOTHING RETURNING id",
         )
         .bind(&job.user_id)
@@ -286,6 +298,7 @@ async fn insert_jobs(
         .bind(&job.event_id)
         .bind(&job.event_type)
         .bind(&job.reason)
+        .bind(JobState::Queued)
         .bind(at)
         .fetch_optional(&mut **tx)
         .await?;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, RevocationState, Store, ts};
+use super::{Error, RevocationState, RevocationTrigger, Store, ts};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -35,11 +35,14 @@ impl Store {
         Ok(sqlx::query_as::<_, StandingRecord>(&format!(
             "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode
              FROM revocations r
-             WHERE r.intent_id IS NULL AND r.state IN ('planned', 'skipped_exempt')
-               AND r.state = '{}' AND r.trigger = 'policy' AND r.token_id IS NOT NULL
+             WHERE r.intent_id IS NULL AND r.state IN ('{planned}', '{exempt}')
+               AND r.state = '{state}' AND r.trigger = '{policy}' AND r.token_id IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM revocations c WHERE c.intent_id = r.id)
              ORDER BY r.id",
-            state.as_str()
+            planned = RevocationState::Planned.as_str(),
+            exempt = RevocationState::SkippedExempt.as_str(),
+            state = state.as_str(),
+            policy = RevocationTrigger::Policy.as_str(),
         ))
         .fetch_all(&self.pool)
         .await?)

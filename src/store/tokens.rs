@@ -51,8 +51,9 @@ pub struct TokenRow {
     pub reappeared_at: Option<String>,
 }
 
-/// How listing a pair went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How listing a pair went (`targets.last_result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(rename_all = "snake_case")]
 pub enum TargetOutcome {
     Ok,
     Failed,
@@ -96,10 +97,6 @@ pub(super) async fn write_target<'e>(
     e: impl SqliteExecutor<'e>,
     r: &TargetResult,
 ) -> Result<(), Error> {
-    let result = match r.outcome {
-        TargetOutcome::Ok => "ok",
-        TargetOutcome::Failed => "failed",
-    };
     sqlx::query(
         "INSERT INTO targets (user_id, client_id, source, last_polled_at, last_result, last_error)
          VALUES (?, ?, ?, ?, ?, ?)
@@ -110,7 +107,7 @@ pub(super) async fn write_target<'e>(
     .bind(&r.client_id)
     .bind(r.source)
     .bind(ts(r.polled_at))
-    .bind(result)
+    .bind(r.outcome)
     .bind(&r.error)
     .execute(e)
     .await?;
