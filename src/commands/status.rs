@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::config::Config;
-use crate::store::{AppListing, AuditBreak, StatusCounts, Store};
+use crate::store::{AppListing, AuditBreak, StatusCounts, Store, SweepStatus};
 
 /// Sweeps shown, newest first.
 const RECENT_SWEEPS: i64 = 5;
@@ -182,7 +182,11 @@ fn table(status: &Status, attention: &[String]) -> String {
                 s.revocations_done,
                 s.revocations_failed
             );
-            if let Some(error) = s.error.as_deref().filter(|_| s.status != "ok") {
+            if let Some(error) = s
+                .error
+                .as_deref()
+                .filter(|_| s.status != SweepStatus::Ok.as_str())
+            {
                 let _ = writeln!(out, "         {error}");
             }
         }

@@ -13,7 +13,10 @@ use crate::sweep::{HaltKind, SweepPlan, Target, WideTargets, run_once};
 pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     let config = load_config(cli)?;
     let (targets, wide) = if args.targets.is_empty() {
-        (Target::from_config(&config)?, WideTargets::from_config(&config)?)
+        (
+            Target::from_config(&config)?,
+            WideTargets::from_config(&config)?,
+        )
     } else {
         let targets = args
             .targets

@@ -188,12 +188,16 @@ async fn run_job(ctx: &Context, job: JobRow) {
                 .then_some(latency)
                 .flatten();
             metrics::offboarding_job(job.source.as_str(), JobState::Done.as_str(), verified);
-            ctx.store.finish_job(job.id, JobState::Done, None, now).await
+            ctx.store
+                .finish_job(job.id, JobState::Done, None, now)
+                .await
         }
         Err(e) if job.attempts >= i64::from(current.config.offboarding.max_attempts) => {
             error!(job_id = job.id, okta.user_id = %job.user_id, attempts = job.attempts, error.message = %e, "offboarding job failed for good");
             metrics::offboarding_job(job.source.as_str(), JobState::Failed.as_str(), None);
-            ctx.store.finish_job(job.id, JobState::Failed, Some(&e), now).await
+            ctx.store
+                .finish_job(job.id, JobState::Failed, Some(&e), now)
+                .await
         }
         Err(e) => {
             let wait = job_backoff(job.attempts);

@@ -8,8 +8,8 @@
 mod deliver;
 pub mod payload;
 
+pub use crate::config::{EventKind, Format};
 pub use deliver::{
     ERROR_BODY_LIMIT, EVENT_ID_HEADER, EVENT_KIND_HEADER, Outcome, Receiver, client, retry_delay,
     send,
 };
-pub use crate::config::{EventKind, Format};

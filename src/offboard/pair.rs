@@ -14,9 +14,7 @@ use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
 use crate::gate::Verdict;
 use crate::okta::{self, Cleared, OktaClient};
-use crate::store::{
-    self, NewRevocation, RevocationState, RevocationTrigger, TargetOutcome, ts,
-};
+use crate::store::{self, NewRevocation, RevocationState, RevocationTrigger, TargetOutcome, ts};
 use crate::sweep::{Deps, Target, observation};
 
 /// Lists, revokes and verifies one pair; appends every audit row of it.

@@ -173,12 +173,11 @@ impl Store {
 
     /// `running` jobs with their runners, to find those of dead processes.
     pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
-        let rows = sqlx::query_as(
-            "SELECT id, runner FROM offboarding_jobs WHERE state = ? ORDER BY id",
-        )
-        .bind(JobState::Running)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query_as("SELECT id, runner FROM offboarding_jobs WHERE state = ? ORDER BY id")
+                .bind(JobState::Running)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows)
     }
 
@@ -209,24 +208,21 @@ impl Store {
 
     /// Jobs not finished (`queued` or `running`).
     pub async fn queue_depth(&self) -> Result<i64, Error> {
-        let n = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM offboarding_jobs WHERE state IN (?, ?)",
-        )
-        .bind(JobState::Queued)
-        .bind(JobState::Running)
-        .fetch_one(&self.pool)
-        .await?;
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM offboarding_jobs WHERE state IN (?, ?)")
+            .bind(JobState::Queued)
+            .bind(JobState::Running)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n)
     }
 
     /// When the earliest queued job that is waiting out a backoff becomes due.
     pub async fn next_job_due(&self) -> Result<Option<String>, Error> {
-        let at = sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM offboarding_jobs WHERE state = ?",
-        )
-        .bind(JobState::Queued)
-        .fetch_one(&self.pool)
-        .await?;
+        let at =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM offboarding_jobs WHERE state = ?")
+                .bind(JobState::Queued)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(at)
     }
 

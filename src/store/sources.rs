@@ -177,7 +177,12 @@ mod tests {
         round_trip(&pool, &deliveries, DeliveryState::as_str).await;
         round_trip(&pool, &RevocationState::ALL, RevocationState::as_str).await;
         round_trip(&pool, &RevocationTrigger::ALL, RevocationTrigger::as_str).await;
-        let triggers = [Trigger::Schedule, Trigger::Cli, Trigger::Demo, Trigger::Offboard];
+        let triggers = [
+            Trigger::Schedule,
+            Trigger::Cli,
+            Trigger::Demo,
+            Trigger::Offboard,
+        ];
         round_trip(&pool, &triggers, Trigger::as_str).await;
         let statuses = [
             SweepStatus::Running,

@@ -114,13 +114,21 @@ mod tests {
             .await
             .unwrap();
         store
-            .append_revocation(&row(RevocationState::SkippedExempt, "oarD", RevocationTrigger::Policy))
+            .append_revocation(&row(
+                RevocationState::SkippedExempt,
+                "oarD",
+                RevocationTrigger::Policy,
+            ))
             .await
             .unwrap();
         store
             .append_revocation(&NewRevocation {
                 intent_id: Some(b),
-                ..row(RevocationState::Withdrawn, "oarB", RevocationTrigger::Policy)
+                ..row(
+                    RevocationState::Withdrawn,
+                    "oarB",
+                    RevocationTrigger::Policy,
+                )
             })
             .await
             .unwrap();

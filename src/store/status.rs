@@ -113,7 +113,10 @@ mod tests {
                 reason: None,
             };
             let id = store.start_job(&job, "test", t0).await.unwrap();
-            store.finish_job(id, crate::store::JobState::Failed, Some("x"), t0).await.unwrap();
+            store
+                .finish_job(id, crate::store::JobState::Failed, Some("x"), t0)
+                .await
+                .unwrap();
         }
 
         let s = store.status_counts(5).await.unwrap();

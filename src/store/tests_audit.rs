@@ -2,8 +2,8 @@
 
 use super::super::Store;
 use super::super::audit_row::{GENESIS, NewRevocation, RevocationState, RevocationTrigger};
-use crate::config::Mode;
 use super::AuditBreak;
+use crate::config::Mode;
 
 fn new(state: RevocationState, token: &str) -> NewRevocation {
     NewRevocation {

@@ -13,8 +13,8 @@ use super::{
     NewJob, NewRevocation, RevocationState, RevocationTrigger, Store, SweepCounts, SweepStatus,
     Trigger,
 };
-use crate::config::Mode;
 use crate::config::EventKind;
+use crate::config::Mode;
 
 async fn kinds(store: &Store) -> Vec<(String, Value)> {
     store
@@ -163,10 +163,18 @@ async fn a_failed_or_held_offboarding_job_is_enqueued_with_its_user(pool: Sqlite
         reason: None,
     };
     let done = store.start_job(&job("e0"), "t", now).await.unwrap();
-    store.finish_job(done, crate::store::JobState::Done, None, now).await.unwrap();
+    store
+        .finish_job(done, crate::store::JobState::Done, None, now)
+        .await
+        .unwrap();
     let failed = store.start_job(&job("e1"), "t", now).await.unwrap();
     store
-        .finish_job(failed, crate::store::JobState::Failed, Some("unreachable"), now)
+        .finish_job(
+            failed,
+            crate::store::JobState::Failed,
+            Some("unreachable"),
+            now,
+        )
         .await
         .unwrap();
     let held = store.enqueue_jobs(&[job("e2")], now).await.unwrap()[0];

@@ -303,7 +303,9 @@ async fn enforce_work(
     let due_by = ts(now);
     let mut work: Vec<Work> = open
         .iter()
-        .filter(|r| r.state().is_some_and(|s| s != RevocationState::Pending) && r.token_id.is_some())
+        .filter(|r| {
+            r.state().is_some_and(|s| s != RevocationState::Pending) && r.token_id.is_some()
+        })
         // Offboarding intents are the offboarding worker's to retry, never two at once.
         .filter(|r| r.trigger() != Some(RevocationTrigger::Offboard))
         .filter(|r| {

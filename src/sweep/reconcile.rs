@@ -14,8 +14,8 @@ use tracing::{info, warn};
 
 use super::revoke::{self, RevocationOutcome, Work};
 use super::{Deps, Planned};
-use crate::okta::{ClientId, OktaClient, TokenId, UserId};
 use crate::config::Mode;
+use crate::okta::{ClientId, OktaClient, TokenId, UserId};
 use crate::runner;
 use crate::store::{
     self, AuditRow, JobState, NewRevocation, RevocationState, RevocationTrigger, SweepStatus, ts,

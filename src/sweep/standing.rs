@@ -11,9 +11,7 @@ use chrono::Utc;
 
 use super::{Deps, Planned};
 use crate::config::Mode;
-use crate::store::{
-    self, NewRevocation, RevocationState, RevocationTrigger, StandingRecord, ts,
-};
+use crate::store::{self, NewRevocation, RevocationState, RevocationTrigger, StandingRecord, ts};
 
 /// What this sweep decided on the tokens of its completed pairs.
 pub struct Decided<'a> {

@@ -111,7 +111,12 @@ async fn a_failed_offboarding_job_needs_attention() {
     };
     let id = app.store.start_job(&job, "test", Utc::now()).await.unwrap();
     app.store
-        .finish_job(id, revokd::store::JobState::Failed, Some("Okta answered 500"), Utc::now())
+        .finish_job(
+            id,
+            revokd::store::JobState::Failed,
+            Some("Okta answered 500"),
+            Utc::now(),
+        )
         .await
         .unwrap();
 

@@ -88,7 +88,12 @@ pub async fn seed_one_of_each_kind(dir: &Path) {
         .await
         .expect("seeded");
     store
-        .finish_job(failing, revokd::store::JobState::Failed, Some("Okta unreachable"), now)
+        .finish_job(
+            failing,
+            revokd::store::JobState::Failed,
+            Some("Okta unreachable"),
+            now,
+        )
         .await
         .expect("seeded");
     let held = store.enqueue_jobs(&[job("e2")], now).await.expect("seeded")[0];
