@@ -48,6 +48,21 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Blanks `v[from..to]` (clamped to its length), keeping line breaks.
+fn blank(v: &mut [u8], from: usize, to: usize) {
+    let to = to.min(v.len());
+    for c in &mut v[from.min(to)..to] {
+        if *c != b'\n' {
+            *c = b' ';
+        }
+    }
+}
+
+/// Every position at which `needle` starts in `hay`.
+fn find_all<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    (0..hay.len()).filter(move |&i| hay[i..].starts_with(needle))
+}
+
 /// The source with comments blanked, and the same with string and char literals blanked too.
 /// Both keep every byte's position (and so every line number).
 struct Lexed {
@@ -59,13 +74,6 @@ fn lex(text: &str) -> Lexed {
     let b = text.as_bytes();
     let mut without_comments = b.to_vec();
     let mut code_only = b.to_vec();
-    let blank = |v: &mut Vec<u8>, from: usize, to: usize| {
-        for c in &mut v[from..to] {
-            if *c != b'\n' {
-                *c = b' ';
-            }
-        }
-    };
     let mut i = 0;
     while i < b.len() {
         let rest = &b[i..];
@@ -118,7 +126,7 @@ fn lex(text: &str) -> Lexed {
             while j < b.len() && b[j] != b'"' {
                 j += if b[j] == b'\\' { 2 } else { 1 };
             }
-            blank(&mut code_only, i + 1, j.min(b.len()));
+            blank(&mut code_only, i + 1, j);
             i = j + 1;
         } else if rest[0] == b'\'' {
             // A char literal ('x', '\n', '\u{..}'), not a lifetime ('a).
@@ -157,9 +165,12 @@ fn lex(text: &str) -> Lexed {
 fn test_items(code: &[u8]) -> Vec<(usize, usize)> {
     let attr = b"#[cfg(test)]";
     let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(p) = code[i..].windows(attr.len()).position(|w| w == attr) {
-        let start = i + p;
+    let mut next = 0;
+    for start in find_all(code, attr) {
+        if start < next {
+            // Inside the previous test item.
+            continue;
+        }
         let mut j = start + attr.len();
         let mut depth = 0i32;
         while j < code.len() {
@@ -183,7 +194,7 @@ fn test_items(code: &[u8]) -> Vec<(usize, usize)> {
             (j + 1).min(code.len())
         };
         out.push((start, end));
-        i = end;
+        next = end;
     }
     out
 }
@@ -256,14 +267,8 @@ fn production_sources() -> Vec<Source> {
             let lexed = lex(&fs::read_to_string(f).expect("readable source"));
             let (mut text, mut code) = (lexed.without_comments, lexed.code_only);
             for (from, to) in test_items(&code) {
-                for v in [&mut text, &mut code] {
-                    let to = to.min(v.len());
-                    for c in &mut v[from..to] {
-                        if *c != b'\n' {
-                            *c = b' ';
-                        }
-                    }
-                }
+                blank(&mut text, from, to);
+                blank(&mut code, from, to);
             }
             Some(Source {
                 path: format!("src/{}", rel.display()),
@@ -288,10 +293,8 @@ fn ident_at(code: &[u8], at: usize) -> String {
 fn crate_references(code: &[u8]) -> Vec<(String, usize)> {
     let needle = b"crate::";
     let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(p) = code[i..].windows(needle.len()).position(|w| w == needle) {
-        let at = i + p;
-        i = at + needle.len();
+    for at in find_all(code, needle) {
+        let i = at + needle.len();
         let preceded_by_path =
             at > 0 && (code[at - 1].is_ascii_alphanumeric() || code[at - 1] == b'_');
         if preceded_by_path {
@@ -645,7 +648,7 @@ fn the_scanner_sees_grouped_references_and_skips_tests_comments_and_strings() {
     let lexed = lex(text);
     let mut code = lexed.code_only;
     for (from, to) in test_items(&code) {
-        code[from..to].fill(b' ');
+        blank(&mut code, from, to);
     }
     let names: Vec<String> = crate_references(&code)
         .into_iter()

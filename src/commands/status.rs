@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::config::Config;
-use crate::store::{AppListing, AuditBreak, StatusCounts, Store, SweepStatus};
+use crate::store::{AppListing, AuditBreak, RevocationState, StatusCounts, Store, SweepStatus};
 
 /// Sweeps shown, newest first.
 const RECENT_SWEEPS: i64 = 5;
@@ -131,7 +131,10 @@ fn count(by_state: &[(String, i64)], state: &str) -> i64 {
 fn attention(status: &Status) -> Vec<String> {
     let c = &status.counts;
     let mut out = Vec::new();
-    let irrevocable = count(&c.revocations_by_state, "irrevocable");
+    let irrevocable = count(
+        &c.revocations_by_state,
+        RevocationState::Irrevocable.as_str(),
+    );
     if irrevocable > 0 {
         out.push(format!("{irrevocable} irrevocable revocation(s)"));
     }

@@ -7,7 +7,7 @@ use crate::config::{Config, Error};
 use crate::okta::{ClientId, UserId, ids::InvalidId};
 use crate::store::TargetSource;
 
-fn bad(e: InvalidId) -> Error {
+fn bad(e: &InvalidId) -> Error {
     Error::invalid("targets", e.to_string())
 }
 
@@ -19,8 +19,8 @@ impl Target {
             .into_iter()
             .map(|(u, c)| {
                 Ok(Target {
-                    user: UserId::new(u).map_err(bad)?,
-                    client: ClientId::new(c).map_err(bad)?,
+                    user: UserId::new(u).map_err(|e| bad(&e))?,
+                    client: ClientId::new(c).map_err(|e| bad(&e))?,
                     source: TargetSource::Config,
                 })
             })
@@ -36,12 +36,12 @@ impl WideTargets {
             apps: config
                 .target_apps()
                 .into_iter()
-                .map(|a| ClientId::new(a).map_err(bad))
+                .map(|a| ClientId::new(a).map_err(|e| bad(&e)))
                 .collect::<Result<_, _>>()?,
             users: config
                 .target_users()
                 .into_iter()
-                .map(|u| UserId::new(u).map_err(bad))
+                .map(|u| UserId::new(u).map_err(|e| bad(&e)))
                 .collect::<Result<_, _>>()?,
         })
     }
