@@ -224,7 +224,7 @@ async fn pairs_for_scale() {
         .map(|(u, c)| Target {
             user: UserId::new(u).expect("user id"),
             client: ClientId::new(c).expect("client id"),
-            source: "config",
+            source: revokd::store::TargetSource::Config,
         })
         .collect();
     let plan = SweepPlan {

@@ -132,7 +132,7 @@ fn targets(pairs: &[(String, String)]) -> Vec<Target> {
         .map(|(u, c)| Target {
             user: UserId::new(u.clone()).expect("user id"),
             client: ClientId::new(c.clone()).expect("client id"),
-            source: "config",
+            source: revokd::store::TargetSource::Config,
         })
         .collect()
 }

@@ -171,7 +171,7 @@ pub async fn run(
             Ok(Target {
                 user: UserId::new(u)?,
                 client: ClientId::new(c)?,
-                source: "config",
+                source: crate::store::TargetSource::Config,
             })
         })
         .collect::<Result<Vec<_>, crate::okta::ids::InvalidId>>()?;

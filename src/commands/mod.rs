@@ -22,6 +22,7 @@ use anyhow::Context;
 
 use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, DbCommand};
 use crate::config::{self, Config};
+use crate::policy::PolicySet;
 use crate::store::{Store, StoreOptions};
 use crate::sweep::Deps;
 
@@ -107,7 +108,9 @@ fn load(cli: &Cli, needs: config::Needs) -> Result<Config, Failure> {
     let overrides = config::Overrides {
         database_url: cli.db.clone(),
     };
-    Ok(config::load_for(cli.config.as_deref(), &overrides, needs)?)
+    let config = config::load_for(cli.config.as_deref(), &overrides, needs)?;
+    PolicySet::from_config(&config.policies, &config.exemptions)?;
+    Ok(config)
 }
 
 /// Opens the configured database (applying migrations).

@@ -12,7 +12,7 @@ use crate::offboard::{
 };
 use crate::okta::{ClientId, UserId};
 use crate::runner;
-use crate::store::NewJob;
+use crate::store::{JobSource, JobState, NewJob, TargetSource};
 use crate::sweep::Target;
 
 pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure> {
@@ -30,10 +30,10 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
         clients.push(Target {
             user: user.clone(),
             client,
-            source: "offboard",
+            source: TargetSource::Offboard,
         });
     }
-    clients.extend(configured_clients(&config.sweep_targets()?, &user));
+    clients.extend(configured_clients(&Target::from_config(&config)?, &user));
     let reason = args
         .reason
         .clone()
@@ -41,7 +41,7 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
     let deps = deps(&config).await?;
     let job = NewJob {
         user_id: user.to_string(),
-        source: "cli",
+        source: JobSource::Cli,
         event_id: None,
         event_type: None,
         reason: Some(reason.clone()),
@@ -64,9 +64,9 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
     line.finish().await;
     let report = report.map_err(store_err)?;
     let (state, error) = if report.succeeded() {
-        ("done", None)
+        (JobState::Done, None)
     } else {
-        ("failed", report.error())
+        (JobState::Failed, report.error())
     };
     deps.store
         .finish_job(job_id, state, error.as_deref(), Utc::now())

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::config::Config;
-use crate::store::{AppListing, AuditBreak, StatusCounts, Store};
+use crate::store::{AppListing, AuditBreak, RevocationState, StatusCounts, Store, SweepStatus};
 
 /// Sweeps shown, newest first.
 const RECENT_SWEEPS: i64 = 5;
@@ -131,7 +131,10 @@ fn count(by_state: &[(String, i64)], state: &str) -> i64 {
 fn attention(status: &Status) -> Vec<String> {
     let c = &status.counts;
     let mut out = Vec::new();
-    let irrevocable = count(&c.revocations_by_state, "irrevocable");
+    let irrevocable = count(
+        &c.revocations_by_state,
+        RevocationState::Irrevocable.as_str(),
+    );
     if irrevocable > 0 {
         out.push(format!("{irrevocable} irrevocable revocation(s)"));
     }
@@ -182,7 +185,11 @@ fn table(status: &Status, attention: &[String]) -> String {
                 s.revocations_done,
                 s.revocations_failed
             );
-            if let Some(error) = s.error.as_deref().filter(|_| s.status != "ok") {
+            if let Some(error) = s
+                .error
+                .as_deref()
+                .filter(|_| s.status != SweepStatus::Ok.as_str())
+            {
                 let _ = writeln!(out, "         {error}");
             }
         }

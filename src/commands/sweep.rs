@@ -7,13 +7,16 @@ use super::{Exit, Failure, deps, load_config, output, progress};
 use crate::cli::{Cli, SweepArgs};
 use crate::config::{self, Mode};
 use crate::okta::{ClientId, UserId};
-use crate::store::Trigger;
+use crate::store::{TargetSource, Trigger};
 use crate::sweep::{HaltKind, SweepPlan, Target, WideTargets, run_once};
 
 pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     let config = load_config(cli)?;
     let (targets, wide) = if args.targets.is_empty() {
-        (config.sweep_targets()?, config.wide_targets()?)
+        (
+            Target::from_config(&config)?,
+            WideTargets::from_config(&config)?,
+        )
     } else {
         let targets = args
             .targets
@@ -70,6 +73,6 @@ fn parse_target(text: &str) -> Result<Target, config::Error> {
     Ok(Target {
         user: UserId::new(user).map_err(|e| bad(e.to_string()))?,
         client: ClientId::new(client).map_err(|e| bad(e.to_string()))?,
-        source: "config",
+        source: TargetSource::Config,
     })
 }

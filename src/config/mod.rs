@@ -7,6 +7,7 @@
 pub mod duration;
 mod load;
 mod notify;
+mod notify_event;
 mod okta;
 pub mod redacted;
 pub mod size;
@@ -17,6 +18,7 @@ mod validate;
 
 pub use load::{Needs, Overrides, database_url, load, load_for};
 pub use notify::NotifyConfig;
+pub use notify_event::{EventKind, Format};
 pub use okta::{AuthMode, OktaConfig, RateLimitConfig};
 pub use redacted::effective_toml;
 pub use validate::{validate, validate_local};
@@ -49,8 +51,9 @@ impl Error {
 }
 
 /// Whether a sweep only records what it would revoke, or revokes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, sqlx::Type)]
 #[serde(rename_all = "kebab-case")]
+#[sqlx(rename_all = "kebab-case")]
 pub enum Mode {
     /// Plan and record (`planned`), revoke nothing. The default: safe by default.
     #[default]
@@ -115,22 +118,6 @@ impl Config {
             }
         }
         pairs
-    }
-
-    /// [`Config::target_pairs`] as sweep targets (source `config`).
-    pub fn sweep_targets(&self) -> Result<Vec<crate::sweep::Target>, Error> {
-        self.target_pairs()
-            .into_iter()
-            .map(|(u, c)| {
-                Ok(crate::sweep::Target {
-                    user: crate::okta::UserId::new(u)
-                        .map_err(|e| Error::invalid("targets", e.to_string()))?,
-                    client: crate::okta::ClientId::new(c)
-                        .map_err(|e| Error::invalid("targets", e.to_string()))?,
-                    source: "config",
-                })
-            })
-            .collect()
     }
 }
 

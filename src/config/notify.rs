@@ -11,8 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use super::{Error, duration};
-use crate::notify::{EventKind, Format};
+use super::{Error, EventKind, Format, duration};
 
 /// One `[[notify]]` receiver.
 #[derive(Clone, Deserialize)]

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::EventKind;
 use super::{Action, AuthMode, Config, duration, size};
-use crate::notify::EventKind;
 
 /// Renders `config` as TOML that [`super::load`] reads back to the same values. A secret read
 /// from a file appears as its `*_file` key alone; one set inline appears only as a comment

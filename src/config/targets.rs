@@ -1,8 +1,9 @@
 //! The wide target forms of `[[targets]]`: apps listed whole (`app`, `apps`) and users whose
 //! clients are discovered (`user` or `users` without a client), collected once each in config
-//! order and typed for a sweep. The pair forms are [`Config::target_pairs`].
+//! order. The pair forms are [`Config::target_pairs`]; the sweep types them
+//! (`sweep::WideTargets::from_config`).
 
-use super::{Config, Error};
+use super::Config;
 
 impl Config {
     /// Every app the targets name (`app`, `apps`), de-duplicated, in config order.
@@ -27,22 +28,5 @@ impl Config {
             .filter(|u| seen.insert(u.as_str()))
             .cloned()
             .collect()
-    }
-
-    /// The apps and whole users the targets name, typed for a sweep.
-    pub fn wide_targets(&self) -> Result<crate::sweep::WideTargets, Error> {
-        let bad = |e: crate::okta::ids::InvalidId| Error::invalid("targets", e.to_string());
-        Ok(crate::sweep::WideTargets {
-            apps: self
-                .target_apps()
-                .into_iter()
-                .map(|a| crate::okta::ClientId::new(a).map_err(bad))
-                .collect::<Result<_, _>>()?,
-            users: self
-                .target_users()
-                .into_iter()
-                .map(|u| crate::okta::UserId::new(u).map_err(bad))
-                .collect::<Result<_, _>>()?,
-        })
     }
 }

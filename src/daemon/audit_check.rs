@@ -50,8 +50,8 @@ mod tests {
             Some(token.into()),
             "00u1",
             "0oa1",
-            "policy",
-            "dry-run",
+            crate::store::RevocationTrigger::Policy,
+            crate::config::Mode::DryRun,
             RevocationState::Planned,
             "2026-11-30T00:00:00.000Z",
         )

@@ -13,12 +13,12 @@ use tracing::{error, info, warn};
 use super::context::Context;
 use super::metrics;
 use crate::config::Mode;
-use crate::store::{self, JobRow, RevocationState};
+use crate::store::{self, JobRow, JobSource, JobState, RevocationState, RevocationTrigger};
 use crate::sweep::{attempt_revocation, retry_work};
 
 /// Whether the breaker holds `job` (and, if so, holds it). Errors hold nothing.
 pub(super) async fn held(ctx: &Context, job: &JobRow) -> Result<bool, store::Error> {
-    if job.source == "cli" || ctx.store.job_released(job.id).await? {
+    if job.source == JobSource::Cli || ctx.store.job_released(job.id).await? {
         return Ok(false);
     }
     let limit = ctx.current().config.safety.max_offboarded_users_per_hour;
@@ -34,7 +34,7 @@ pub(super) async fn held(ctx: &Context, job: &JobRow) -> Result<bool, store::Err
         "held by the offboarding breaker: {users} users were offboarded automatically in the last hour (safety.max_offboarded_users_per_hour = {limit}); `revokd offboard release` lets it run"
     );
     error!(job_id = job.id, okta.user_id = %job.user_id, source = %job.source, users, limit, "offboarding job held by the breaker");
-    metrics::offboarding_job(&job.source, "held", None);
+    metrics::offboarding_job(job.source.as_str(), JobState::Held.as_str(), None);
     ctx.store.hold_job(job.id, &why).await?;
     Ok(true)
 }
@@ -53,7 +53,7 @@ pub(super) async fn retry_due_intents(ctx: &Context) -> Result<u64, store::Error
         .open_intents()
         .await?
         .into_iter()
-        .filter(|r| r.trigger == "offboard" && r.token_id.is_some())
+        .filter(|r| r.trigger() == Some(RevocationTrigger::Offboard) && r.token_id.is_some())
         .filter(|r| r.state().is_some_and(|s| s != RevocationState::Pending))
         .filter(|r| {
             r.next_attempt_at

@@ -31,8 +31,8 @@ impl Current {
     /// Builds the sweep dependencies over `store`; a configuration the daemon cannot run
     /// (no targets, a bad policy, an unusable Okta setting) is refused naming the key.
     pub fn from_config(config: Config, store: Store) -> Result<Current, config::Error> {
-        let targets = config.sweep_targets()?;
-        let wide = config.wide_targets()?;
+        let targets = Target::from_config(&config)?;
+        let wide = WideTargets::from_config(&config)?;
         if targets.is_empty() && wide.is_empty() {
             return Err(config::Error::invalid(
                 "targets",

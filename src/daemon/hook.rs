@@ -95,7 +95,7 @@ async fn deliver(State(ctx): State<Arc<Context>>, headers: HeaderMap, body: Byte
     let jobs = jobs_from_events(
         &delivery.data.events,
         &current.config.offboarding.event_types,
-        "event_hook",
+        crate::store::JobSource::EventHook,
     );
     if jobs.is_empty() {
         metrics::hook_request("ignored");

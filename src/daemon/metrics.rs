@@ -13,7 +13,7 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::okta::stats::{RATE_LIMIT_REMAINING_METRIC, REQUESTS_METRIC};
-use crate::store::{DbGauges, RevocationState};
+use crate::store::{DbGauges, JobState, RevocationState, SweepStatus};
 use crate::sweep::SweepReport;
 
 /// Counter: sweeps in the database that ended, by `status` (`ok|partial|failed|aborted`).
@@ -70,9 +70,6 @@ pub use crate::okta::stats::BUDGET_WAIT_METRIC as BUDGET_WAIT;
 /// Gauge: `X-Rate-Limit-Limit` last seen, by `bucket`.
 pub use crate::okta::stats::RATE_LIMIT_LIMIT_METRIC as RATE_LIMIT_LIMIT;
 
-/// Offboarding job states, each exported (at 0 when absent).
-const OFFBOARDING_STATES: &[&str] = &["queued", "running", "held", "done", "failed"];
-
 /// How many coming runs of the sweep schedule its interval is measured over (enough to see
 /// a weekend in a weekday schedule).
 const INTERVAL_RUNS: usize = 16;
@@ -86,7 +83,12 @@ const DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// Final sweep statuses, each exported (at 0 when absent).
-const FINAL_SWEEP_STATUSES: &[&str] = &["ok", "partial", "failed", "aborted"];
+const FINAL_SWEEP_STATUSES: [SweepStatus; 4] = [
+    SweepStatus::Ok,
+    SweepStatus::Partial,
+    SweepStatus::Failed,
+    SweepStatus::Aborted,
+];
 
 static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
@@ -221,11 +223,12 @@ pub fn set_db_gauges(g: &DbGauges) {
     let count = |rows: &[(String, i64)], key: &str| {
         rows.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n)
     };
-    for status in FINAL_SWEEP_STATUSES {
+    for status in FINAL_SWEEP_STATUSES.map(SweepStatus::as_str) {
         let n = count(&g.sweeps_by_status, status);
-        counter!(SWEEPS, "status" => *status).absolute(u64::try_from(n).unwrap_or(0));
+        counter!(SWEEPS, "status" => status).absolute(u64::try_from(n).unwrap_or(0));
     }
-    gauge!(SWEEPS_RUNNING).set(count(&g.sweeps_by_status, "running") as f64);
+    let running = count(&g.sweeps_by_status, SweepStatus::Running.as_str());
+    gauge!(SWEEPS_RUNNING).set(running as f64);
     if let Some(at) = g
         .last_ok_sweep_at
         .as_deref()
@@ -235,13 +238,14 @@ pub fn set_db_gauges(g: &DbGauges) {
     }
     gauge!(ACTIVE_TOKENS).set(g.active_tokens as f64);
     let last = g.last_finished_status.as_deref();
-    for status in FINAL_SWEEP_STATUSES {
-        let on = if last == Some(*status) { 1.0 } else { 0.0 };
-        gauge!(LAST_SWEEP_STATUS, "status" => *status).set(on);
+    for status in FINAL_SWEEP_STATUSES.map(SweepStatus::as_str) {
+        let on = if last == Some(status) { 1.0 } else { 0.0 };
+        gauge!(LAST_SWEEP_STATUS, "status" => status).set(on);
     }
-    for state in OFFBOARDING_STATES {
+    // Every job state is exported, at 0 when absent.
+    for state in JobState::ALL.map(JobState::as_str) {
         let n = count(&g.offboarding_by_state, state);
-        gauge!(OFFBOARDING_JOB_STATES, "state" => *state).set(n as f64);
+        gauge!(OFFBOARDING_JOB_STATES, "state" => state).set(n as f64);
     }
 
     // Every state is exported, at 0 when absent, so alerts on `pending` or `irrevocable` see

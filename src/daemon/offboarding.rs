@@ -23,7 +23,7 @@ use crate::config::Mode;
 use crate::offboard::{Offboarding, VerifySettings, configured_clients, offboard_user, syslog};
 use crate::okta::UserId;
 use crate::runner;
-use crate::store::{self, JobRow};
+use crate::store::{self, JobRow, JobState};
 
 /// The longest the worker sleeps without looking at the queue.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(30);
@@ -187,18 +187,22 @@ async fn run_job(ctx: &Context, job: JobRow) {
             let verified = (current.config.mode == Mode::Enforce)
                 .then_some(latency)
                 .flatten();
-            metrics::offboarding_job(&job.source, "done", verified);
-            ctx.store.finish_job(job.id, "done", None, now).await
+            metrics::offboarding_job(job.source.as_str(), JobState::Done.as_str(), verified);
+            ctx.store
+                .finish_job(job.id, JobState::Done, None, now)
+                .await
         }
         Err(e) if job.attempts >= i64::from(current.config.offboarding.max_attempts) => {
             error!(job_id = job.id, okta.user_id = %job.user_id, attempts = job.attempts, error.message = %e, "offboarding job failed for good");
-            metrics::offboarding_job(&job.source, "failed", None);
-            ctx.store.finish_job(job.id, "failed", Some(&e), now).await
+            metrics::offboarding_job(job.source.as_str(), JobState::Failed.as_str(), None);
+            ctx.store
+                .finish_job(job.id, JobState::Failed, Some(&e), now)
+                .await
         }
         Err(e) => {
             let wait = job_backoff(job.attempts);
             warn!(job_id = job.id, okta.user_id = %job.user_id, attempts = job.attempts, retry_in_ms = wait.as_millis() as u64, error.message = %e, "offboarding job failed; will be retried");
-            metrics::offboarding_job(&job.source, "retry", None);
+            metrics::offboarding_job(job.source.as_str(), "retry", None);
             let due = now + chrono::Duration::from_std(wait).unwrap_or_default();
             ctx.store.requeue_job(job.id, &e, due).await
         }
@@ -265,11 +269,11 @@ mod tests {
         let queued = |ago: chrono::Duration| JobRow {
             id: 1,
             user_id: "00u1".into(),
-            source: "event_hook".into(),
+            source: store::JobSource::EventHook,
             event_id: None,
             event_type: None,
             reason: None,
-            state: "running".into(),
+            state: store::JobState::Running,
             created_at: crate::store::ts(Utc::now() - ago),
             started_at: None,
             finished_at: None,

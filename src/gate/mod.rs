@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 
 use crate::okta::{Cleared, ClientId, TokenId, UserId};
 use crate::policy::{self, Decision, PolicySet, TokenFacts};
-use crate::store::{self, Store, TokenRow};
+use crate::store::{self, RevocationTrigger, Store, TokenRow};
 
 pub use lease::{Lease, LeaseGuard};
 
@@ -46,11 +46,11 @@ pub enum Asker {
 
 impl Asker {
     /// From `revocations.trigger`.
-    pub fn from_trigger(trigger: &str) -> Asker {
+    pub fn from_trigger(trigger: RevocationTrigger) -> Asker {
         match trigger {
-            "offboard" => Asker::Offboard,
-            "manual" => Asker::Manual,
-            _ => Asker::Policy,
+            RevocationTrigger::Offboard => Asker::Offboard,
+            RevocationTrigger::Manual => Asker::Manual,
+            RevocationTrigger::Policy => Asker::Policy,
         }
     }
 }

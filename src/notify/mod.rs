@@ -2,15 +2,14 @@
 //! irrevocable revocation, a failed or held offboarding, a failed sweep or a broken audit
 //! chain. Durable: each event is written to the outbox (`store::outbox`) in the transaction of
 //! what caused it, and the daemon delivers it to each receiver once, with retries and backoff,
-//! off the sweep's path. This module names the events (`event`), renders the bodies
-//! (`payload`) and makes one HTTP attempt (`deliver`); the loop lives in the daemon.
+//! off the sweep's path. The events' names are configuration vocabulary
+//! (`config::EventKind`, re-exported here); this module renders the bodies (`payload`) and makes one HTTP attempt (`deliver`); the loop lives in the daemon.
 
 mod deliver;
-mod event;
 pub mod payload;
 
+pub use crate::config::{EventKind, Format};
 pub use deliver::{
     ERROR_BODY_LIMIT, EVENT_ID_HEADER, EVENT_KIND_HEADER, Outcome, Receiver, client, retry_delay,
     send,
 };
-pub use event::{EventKind, Format};

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::okta::LogEvent;
-use crate::store::NewJob;
+use crate::store::{JobSource, NewJob};
 
 /// An event hook delivery (FACTS §3): `{"eventType":"com.okta.event_hook", …,
 /// "data":{"events":[LogEvent…]}}`. Fields revokd does not read are ignored.
@@ -26,7 +26,7 @@ pub struct HookData {
 pub fn jobs_from_events(
     events: &[LogEvent],
     event_types: &[String],
-    source: &'static str,
+    source: JobSource,
 ) -> Vec<NewJob> {
     events
         .iter()
@@ -60,7 +60,7 @@ mod tests {
         let jobs = jobs_from_events(
             &delivery.data.events,
             &["user.lifecycle.deactivate".to_owned()],
-            "event_hook",
+            JobSource::EventHook,
         );
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].user_id, "00u1");

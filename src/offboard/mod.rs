@@ -23,7 +23,7 @@ use tracing::{Instrument, info, info_span, warn};
 pub use events::{HookDelivery, jobs_from_events};
 
 use crate::okta::{ClientId, UserId};
-use crate::store;
+use crate::store::{self, TargetSource};
 use crate::sweep::{Deps, Target};
 
 /// One offboarding to carry out.
@@ -58,8 +58,7 @@ impl Default for VerifySettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOutcome {
     pub client_id: String,
-    /// `config`, `discovered` or `offboard`.
-    pub source: &'static str,
+    pub source: TargetSource,
     /// Distinct active tokens seen (and, unless a dry run, revoked).
     pub tokens: u64,
     /// A listing after the revocation showed none left that could be revoked (false in a
@@ -175,7 +174,7 @@ pub async fn offboard_user(
                             clients.entry(c).or_insert_with(|| Target {
                                 user: job.user.clone(),
                                 client,
-                                source: "discovered",
+                                source: TargetSource::Discovered,
                             });
                         }
                         Err(e) => warn!(okta.client_id = %c, error.message = %e, "Okta listed an invalid client id; skipped"),

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::Offboarding;
 use crate::config::Mode;
-use crate::store::{NewRevocation, RevocationState, ts};
+use crate::store::{NewRevocation, RevocationState, RevocationTrigger, ts};
 use crate::sweep::Target;
 
 /// The row of a token the gate kept: it closes the token's open intent as `withdrawn`, or
@@ -68,8 +68,8 @@ pub(super) fn audit_row(
             Some(token.to_owned()),
             target.user.to_string(),
             target.client.to_string(),
-            "offboard",
-            mode.as_str(),
+            RevocationTrigger::Offboard,
+            mode,
             state,
             ts(Utc::now()),
         )

@@ -57,7 +57,7 @@ pub async fn poll_once(
         let page = okta.system_log_page(&url).await?;
         polled.pages += 1;
         polled.events += page.events.len();
-        let jobs = jobs_from_events(&page.events, event_types, "system_log");
+        let jobs = jobs_from_events(&page.events, event_types, store::JobSource::SystemLog);
         let Some(next) = page.next else {
             // Not a polling answer: keep the cursor, enqueue what came.
             polled.enqueued += store.enqueue_jobs(&jobs, Utc::now()).await?.len();

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
-use crate::store::ts;
+use crate::store::{RevocationState, ts};
 
 /// A token as the inventory lists it, now (`v_active_tokens`) or at a past instant (its
 /// latest snapshot then).
@@ -68,11 +68,13 @@ pub async fn tokens_at(
                    (t.revoked_at IS NULL OR t.revoked_at > ?1)
                    AND NOT EXISTS (
                        SELECT 1 FROM revocations r
-                       WHERE r.token_id = t.token_id AND r.state IN ('done', 'already_gone')
+                       WHERE r.token_id = t.token_id AND r.state IN (?2, ?3)
                          AND r.completed_at <= ?1)))
          ){ORDER}"
     ))
     .bind(ts(at))
+    .bind(RevocationState::Done)
+    .bind(RevocationState::AlreadyGone)
     .fetch_all(pool)
     .await
 }
@@ -150,18 +152,27 @@ pub async fn policy_summary(
     sqlx::query_as::<_, PolicyLine>(
         "SELECT policy,
                 COUNT(*) AS matched,
-                SUM(state = 'planned') AS planned,
-                SUM(state IN ('done', 'already_gone')) AS revoked,
-                SUM(state IN ('failed', 'irrevocable')) AS failed,
-                SUM(state = 'skipped_exempt') AS exempted,
-                SUM(state = 'skipped_safety') AS skipped_safety,
-                SUM(state = 'pending') AS pending,
-                SUM(state = 'withdrawn') AS withdrawn
-         FROM v_revocation_policies WHERE requested_at >= ? AND requested_at < ?
+                SUM(state = ?3) AS planned,
+                SUM(state IN (?4, ?5)) AS revoked,
+                SUM(state IN (?6, ?7)) AS failed,
+                SUM(state = ?8) AS exempted,
+                SUM(state = ?9) AS skipped_safety,
+                SUM(state = ?10) AS pending,
+                SUM(state = ?11) AS withdrawn
+         FROM v_revocation_policies WHERE requested_at >= ?1 AND requested_at < ?2
          GROUP BY policy ORDER BY policy",
     )
     .bind(from)
     .bind(to)
+    .bind(RevocationState::Planned)
+    .bind(RevocationState::Done)
+    .bind(RevocationState::AlreadyGone)
+    .bind(RevocationState::Failed)
+    .bind(RevocationState::Irrevocable)
+    .bind(RevocationState::SkippedExempt)
+    .bind(RevocationState::SkippedSafety)
+    .bind(RevocationState::Pending)
+    .bind(RevocationState::Withdrawn)
     .fetch_all(pool)
     .await
 }

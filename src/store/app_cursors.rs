@@ -1,14 +1,14 @@
 //! Where each `app` target's listing stands (`app_listings`): begun, advanced page by page
 //! with Okta's `next` link kept verbatim, and completed, when the app's tokens not seen since
 //! the listing began are marked gone and every pair it reached gets its `targets` row
-//! (`source = 'discovered'`). The page-by-page writes go through the sweep's observation
+//! (source `discovered`). The page-by-page writes go through the sweep's observation
 //! writer ([`super::Ingest`]) after the page they follow, so a kept `next` link never runs
 //! ahead of the pages committed before it.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteTransaction;
 
-use super::{Error, Store, TokenRow, ts};
+use super::{Error, Store, TargetOutcome, TargetSource, TokenRow, ts};
 
 /// An `app_listings` row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -100,12 +100,14 @@ async fn complete(
     .await?;
     sqlx::query(
         "INSERT INTO targets (user_id, client_id, source, last_polled_at, last_result, last_error)
-         SELECT DISTINCT user_id, client_id, 'discovered', ?, 'ok', NULL FROM tokens
+         SELECT DISTINCT user_id, client_id, ?, ?, ?, NULL FROM tokens
           WHERE client_id = ? AND last_seen_at >= ?
          ON CONFLICT (user_id, client_id) DO UPDATE SET last_polled_at = excluded.last_polled_at,
             last_result = excluded.last_result, last_error = excluded.last_error",
     )
+    .bind(TargetSource::Discovered)
     .bind(&at)
+    .bind(TargetOutcome::Ok)
     .bind(app_id)
     .bind(&started)
     .execute(&mut **tx)

@@ -7,6 +7,8 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::config::Mode;
+
 /// The `prev_hash` of the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -14,7 +16,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub const HASH_VERSION: i64 = 2;
 
 /// The states a revocation passes through (`revocations.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(rename_all = "snake_case")]
 pub enum RevocationState {
     /// Dry-run: would have been revoked.
     Planned,
@@ -82,6 +85,43 @@ impl RevocationState {
     }
 }
 
+/// Who asked for a revocation (`revocations.trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(rename_all = "snake_case")]
+pub enum RevocationTrigger {
+    /// A sweep's policies selected the token.
+    Policy,
+    /// An offboarding revoked the user's tokens.
+    Offboard,
+    /// An operator named the token.
+    Manual,
+}
+
+impl RevocationTrigger {
+    /// Every trigger.
+    pub const ALL: [RevocationTrigger; 3] = [
+        RevocationTrigger::Policy,
+        RevocationTrigger::Offboard,
+        RevocationTrigger::Manual,
+    ];
+
+    /// The spelling stored in `revocations.trigger`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationTrigger::Policy => "policy",
+            RevocationTrigger::Offboard => "offboard",
+            RevocationTrigger::Manual => "manual",
+        }
+    }
+
+    /// The trigger stored as `text`, if it is one.
+    pub fn parse(text: &str) -> Option<RevocationTrigger> {
+        RevocationTrigger::ALL
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
+
 /// A row to append.
 #[derive(Debug, Clone)]
 pub struct NewRevocation {
@@ -91,13 +131,11 @@ pub struct NewRevocation {
     pub token_id: Option<String>,
     pub user_id: String,
     pub client_id: String,
-    /// `policy`, `offboard` or `manual`.
-    pub trigger: &'static str,
+    pub trigger: RevocationTrigger,
     /// Comma-separated names of the matching rules.
     pub policy: Option<String>,
     pub reason: Option<String>,
-    /// `dry-run` or `enforce`.
-    pub mode: &'static str,
+    pub mode: Mode,
     pub state: RevocationState,
     pub requested_at: String,
     pub completed_at: Option<String>,
@@ -122,8 +160,8 @@ impl NewRevocation {
         token_id: Option<String>,
         user_id: impl Into<String>,
         client_id: impl Into<String>,
-        trigger: &'static str,
-        mode: &'static str,
+        trigger: RevocationTrigger,
+        mode: Mode,
         state: RevocationState,
         requested_at: impl Into<String>,
     ) -> Self {
@@ -159,10 +197,10 @@ impl NewRevocation {
             token_id: self.token_id,
             user_id: self.user_id,
             client_id: self.client_id,
-            trigger: self.trigger.to_owned(),
+            trigger: self.trigger.as_str().to_owned(),
             policy: self.policy,
             reason: self.reason,
-            mode: self.mode.to_owned(),
+            mode: self.mode.as_str().to_owned(),
             state: self.state.as_str().to_owned(),
             requested_at: self.requested_at,
             completed_at: self.completed_at,
@@ -218,6 +256,11 @@ impl AuditRow {
     /// The row's state, if it is a known one.
     pub fn state(&self) -> Option<RevocationState> {
         RevocationState::parse(&self.state)
+    }
+
+    /// Who asked for it, if the stored trigger is a known one.
+    pub fn trigger(&self) -> Option<RevocationTrigger> {
+        RevocationTrigger::parse(&self.trigger)
     }
 
     /// Every column but `hash`, by name, as hash version 2 encodes them.

@@ -49,7 +49,8 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
         let last_ok_sweep_at =
-            sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = 'ok'")
+            sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = ?")
+                .bind(SweepStatus::Ok)
                 .fetch_one(&mut *tx)
                 .await?;
         let last_finished_status = last_finished_status(&mut tx).await?;
@@ -92,12 +93,13 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let closed: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE sweeps SET status = ?, finished_at = ?, error = ?
-             WHERE status = 'running' AND trigger = ? AND started_at >= ? RETURNING id, mode",
+             WHERE status = ? AND trigger = ? AND started_at >= ? RETURNING id, mode",
         )
-        .bind(status.as_str())
+        .bind(status)
         .bind(&at)
         .bind(error)
-        .bind(trigger.as_str())
+        .bind(SweepStatus::Running)
+        .bind(trigger)
         .bind(ts(started_since))
         .fetch_all(&mut *tx)
         .await?;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, JobRow, Store, insert_held_event, ts};
+use super::{Error, JobRow, JobSource, JobState, Store, insert_held_event, ts};
 
 impl Store {
     /// Distinct users whose automatic offboarding started at or after `since`, other than
@@ -18,11 +18,13 @@ impl Store {
     ) -> Result<(u64, bool), Error> {
         let users: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT user_id FROM offboarding_jobs
-             WHERE source IN ('event_hook', 'system_log') AND started_at >= ? AND id != ?
-               AND state != 'held'",
+             WHERE source IN (?, ?) AND started_at >= ? AND id != ? AND state != ?",
         )
+        .bind(JobSource::EventHook)
+        .bind(JobSource::SystemLog)
         .bind(ts(since))
         .bind(except)
+        .bind(JobState::Held)
         .fetch_all(&self.pool)
         .await?;
         let known = users.iter().any(|u| u == user_id);
@@ -33,13 +35,12 @@ impl Store {
     /// notification is queued in the same transaction.
     pub async fn hold_job(&self, id: i64, why: &str) -> Result<(), Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "UPDATE offboarding_jobs SET state = 'held', runner = NULL, error = ? WHERE id = ?",
-        )
-        .bind(why)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE offboarding_jobs SET state = ?, runner = NULL, error = ? WHERE id = ?")
+            .bind(JobState::Held)
+            .bind(why)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         insert_held_event(&mut tx, id, why, Utc::now()).await?;
         tx.commit().await?;
         Ok(())
@@ -55,14 +56,16 @@ impl Store {
         // One statement: a job two releases race for is released (and reported) once.
         let named = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
         let mut released: Vec<JobRow> = sqlx::query_as(
-            "UPDATE offboarding_jobs SET state = 'queued', released_at = ?1, error = NULL,
+            "UPDATE offboarding_jobs SET state = ?3, released_at = ?1, error = NULL,
                 next_attempt_at = NULL
-             WHERE state = 'held' AND (?2 = '[]' OR id IN (SELECT value FROM json_each(?2)))
+             WHERE state = ?4 AND (?2 = '[]' OR id IN (SELECT value FROM json_each(?2)))
              RETURNING id, user_id, source, event_id, event_type, reason, state, created_at,
                 started_at, finished_at, next_attempt_at, attempts, runner, error",
         )
         .bind(ts(now))
         .bind(named)
+        .bind(JobState::Queued)
+        .bind(JobState::Held)
         .fetch_all(&self.pool)
         .await?;
         released.sort_by_key(|j| j.id);

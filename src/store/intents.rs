@@ -4,15 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use super::{AuditRow, Error, Store};
+use super::{AuditRow, Error, RevocationState, Store};
 
 impl Store {
     /// The latest row of every open intent (state `pending`, `failed` or `irrevocable`), by id.
     pub async fn open_intents(&self) -> Result<Vec<AuditRow>, Error> {
         Ok(sqlx::query_as::<_, AuditRow>(
-            "SELECT * FROM v_revocation_state WHERE state IN ('pending', 'failed', 'irrevocable')
+            "SELECT * FROM v_revocation_state WHERE state IN (?, ?, ?)
              ORDER BY COALESCE(intent_id, id)",
         )
+        .bind(RevocationState::Pending)
+        .bind(RevocationState::Failed)
+        .bind(RevocationState::Irrevocable)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -27,11 +30,14 @@ impl Store {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT token_id, COALESCE(intent_id, id), attempts FROM v_revocation_state
              WHERE job_id = ? AND user_id = ? AND client_id = ? AND token_id IS NOT NULL
-               AND state IN ('pending', 'failed', 'irrevocable')",
+               AND state IN (?, ?, ?)",
         )
         .bind(job_id)
         .bind(user_id)
         .bind(client_id)
+        .bind(RevocationState::Pending)
+        .bind(RevocationState::Failed)
+        .bind(RevocationState::Irrevocable)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|(t, id, n)| (t, (id, n))).collect())
@@ -50,7 +56,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{NewRevocation, RevocationState, Store};
+    use crate::config::Mode;
+    use crate::store::{NewRevocation, RevocationState, RevocationTrigger, Store};
 
     fn row(state: RevocationState, token: &str, intent: Option<i64>) -> NewRevocation {
         NewRevocation {
@@ -59,8 +66,8 @@ mod tests {
                 Some(token.into()),
                 "00u1",
                 "0oa1",
-                "policy",
-                "enforce",
+                RevocationTrigger::Policy,
+                Mode::Enforce,
                 state,
                 "2026-11-29T00:00:00.000Z",
             )

@@ -15,6 +15,7 @@ mod observations;
 mod offboarding;
 pub mod outbox;
 mod snapshots;
+mod sources;
 mod standing;
 mod status;
 mod sweeps;
@@ -40,7 +41,9 @@ use sqlx::sqlite::{
 
 pub use app_cursors::{AppCursorWrite, AppListing};
 pub use audit::AuditBreak;
-pub use audit_row::{AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState};
+pub use audit_row::{
+    AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState, RevocationTrigger,
+};
 pub use daemon::DbGauges;
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
@@ -48,6 +51,7 @@ pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use snapshots::Pruned;
+pub use sources::{DeliveryState, JobSource, JobState, TargetSource};
 pub use standing::StandingRecord;
 pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};

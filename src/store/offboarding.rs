@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::outbox::{JobFacts, NewEvent, insert_event};
-use super::{Error, Store, ts};
+use super::{Error, JobSource, JobState, Store, ts};
 
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewJob {
     pub user_id: String,
-    /// `cli`, `event_hook` or `system_log`.
-    pub source: &'static str,
+    pub source: JobSource,
     /// The Okta event uuid; `None` for `cli`.
     pub event_id: Option<String>,
     pub event_type: Option<String>,
@@ -27,11 +26,11 @@ pub struct NewJob {
 pub struct JobRow {
     pub id: i64,
     pub user_id: String,
-    pub source: String,
+    pub source: JobSource,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     pub reason: Option<String>,
-    pub state: String,
+    pub state: JobState,
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -69,13 +68,14 @@ impl Store {
         let id = sqlx::query_scalar(
             "INSERT INTO offboarding_jobs (user_id, source, event_id, event_type, reason, state,
                 created_at, started_at, attempts, runner)
-             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, 1, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
         )
         .bind(&job.user_id)
         .bind(job.source)
         .bind(&job.event_id)
         .bind(&job.event_type)
         .bind(&job.reason)
+        .bind(JobState::Running)
         .bind(&at)
         .bind(&at)
         .bind(runner)
@@ -92,14 +92,16 @@ impl Store {
     ) -> Result<Option<JobRow>, Error> {
         let at = ts(now);
         let row = sqlx::query_as::<_, JobRow>(&format!(
-            "UPDATE offboarding_jobs SET state = 'running', attempts = attempts + 1,
+            "UPDATE offboarding_jobs SET state = ?3, attempts = attempts + 1,
                 started_at = ?1, runner = ?2, next_attempt_at = NULL
-             WHERE id = (SELECT id FROM offboarding_jobs WHERE state = 'queued'
+             WHERE id = (SELECT id FROM offboarding_jobs WHERE state = ?4
                          AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY id LIMIT 1)
              RETURNING {COLUMNS}"
         ))
         .bind(&at)
         .bind(runner)
+        .bind(JobState::Running)
+        .bind(JobState::Queued)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
@@ -110,7 +112,7 @@ impl Store {
     pub async fn finish_job(
         &self,
         id: i64,
-        state: &str,
+        state: JobState,
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
@@ -126,7 +128,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(job) = job.filter(|_| state == "failed") {
+        if let Some(job) = job.filter(|_| state == JobState::Failed) {
             insert_event(&mut tx, &NewEvent::offboarding_failed(&job, error, &at)).await?;
         }
         tx.commit().await?;
@@ -141,8 +143,9 @@ impl Store {
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE offboarding_jobs SET state = 'queued', error = ?, next_attempt_at = ? WHERE id = ?",
+            "UPDATE offboarding_jobs SET state = ?, error = ?, next_attempt_at = ? WHERE id = ?",
         )
+        .bind(JobState::Queued)
         .bind(error)
         .bind(ts(next_attempt_at))
         .bind(id)
@@ -155,12 +158,14 @@ impl Store {
     /// queue, due at `due`, without counting the attempt.
     pub async fn defer_job(&self, id: i64, why: &str, due: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE offboarding_jobs SET state = 'queued', error = ?, next_attempt_at = ?,
-                attempts = max(attempts - 1, 0) WHERE id = ? AND state = 'running'",
+            "UPDATE offboarding_jobs SET state = ?, error = ?, next_attempt_at = ?,
+                attempts = max(attempts - 1, 0) WHERE id = ? AND state = ?",
         )
+        .bind(JobState::Queued)
         .bind(why)
         .bind(ts(due))
         .bind(id)
+        .bind(JobState::Running)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -168,21 +173,23 @@ impl Store {
 
     /// `running` jobs with their runners, to find those of dead processes.
     pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
-        let rows = sqlx::query_as(
-            "SELECT id, runner FROM offboarding_jobs WHERE state = 'running' ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query_as("SELECT id, runner FROM offboarding_jobs WHERE state = ? ORDER BY id")
+                .bind(JobState::Running)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows)
     }
 
     /// Hands a `running` job back to the queue (its process died), due at once.
     pub async fn release_job(&self, id: i64) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE offboarding_jobs SET state = 'queued', runner = NULL, next_attempt_at = NULL
-             WHERE id = ? AND state = 'running'",
+            "UPDATE offboarding_jobs SET state = ?, runner = NULL, next_attempt_at = NULL
+             WHERE id = ? AND state = ?",
         )
+        .bind(JobState::Queued)
         .bind(id)
+        .bind(JobState::Running)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -201,21 +208,21 @@ impl Store {
 
     /// Jobs not finished (`queued` or `running`).
     pub async fn queue_depth(&self) -> Result<i64, Error> {
-        let n = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM offboarding_jobs WHERE state IN ('queued', 'running')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM offboarding_jobs WHERE state IN (?, ?)")
+            .bind(JobState::Queued)
+            .bind(JobState::Running)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n)
     }
 
     /// When the earliest queued job that is waiting out a backoff becomes due.
     pub async fn next_job_due(&self) -> Result<Option<String>, Error> {
-        let at = sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM offboarding_jobs WHERE state = 'queued'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let at =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM offboarding_jobs WHERE state = ?")
+                .bind(JobState::Queued)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(at)
     }
 
@@ -279,7 +286,7 @@ async fn insert_jobs(
     for job in jobs {
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO offboarding_jobs (user_id, source, event_id, event_type, reason, state, created_at)
-             VALUES (?, ?, ?, ?, ?, 'queued', ?)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (event_id) DO NOTHING RETURNING id",
         )
         .bind(&job.user_id)
@@ -287,6 +294,7 @@ async fn insert_jobs(
         .bind(&job.event_id)
         .bind(&job.event_type)
         .bind(&job.reason)
+        .bind(JobState::Queued)
         .bind(at)
         .fetch_optional(&mut **tx)
         .await?;
@@ -303,7 +311,7 @@ mod tests {
     fn hook_job(user: &str, uuid: &str) -> NewJob {
         NewJob {
             user_id: user.into(),
-            source: "event_hook",
+            source: JobSource::EventHook,
             event_id: Some(uuid.into()),
             event_type: Some("user.lifecycle.deactivate".into()),
             reason: Some("deactivated".into()),
@@ -347,11 +355,11 @@ mod tests {
         let again = store.claim_job("r1", later).await.unwrap().unwrap();
         assert_eq!(again.attempts, 2);
         store
-            .finish_job(again.id, "done", None, later)
+            .finish_job(again.id, JobState::Done, None, later)
             .await
             .unwrap();
         let row = store.job(again.id).await.unwrap().unwrap();
-        assert_eq!(row.state, "done");
+        assert_eq!(row.state, JobState::Done);
         assert!(row.finished_at.is_some());
         assert_eq!(store.queue_depth().await.unwrap(), 0);
     }
@@ -377,7 +385,7 @@ mod tests {
         let store = Store::from_pool(pool).await.unwrap();
         assert_eq!(store.system_log_cursor().await.unwrap(), None);
         let mut job = hook_job("00u1", "e1");
-        job.source = "system_log";
+        job.source = JobSource::SystemLog;
         store
             .save_system_log_page(&[job.clone()], "http://x/1", Utc::now())
             .await

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::SqliteConnection;
 
-use super::{AuditRow, Error, Store, ts};
-use crate::notify::EventKind;
+use super::{AuditRow, DeliveryState, Error, Store, ts};
+use crate::config::EventKind;
 
 /// An event to put in the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +134,7 @@ pub async fn insert_event(conn: &mut SqliteConnection, event: &NewEvent) -> Resu
         "INSERT INTO notify_outbox (kind, subject, occurred_at, details) VALUES (?, ?, ?, ?)
          ON CONFLICT (kind, subject) DO NOTHING",
     )
-    .bind(event.kind.as_str())
+    .bind(event.kind)
     .bind(&event.subject)
     .bind(&event.occurred_at)
     .bind(event.details.to_string())
@@ -250,7 +250,7 @@ impl Store {
     ) -> Result<Option<Claimed>, Error> {
         let claimed: Option<(i64, i64)> = sqlx::query_as(
             "UPDATE notify_deliveries SET attempts = attempts + 1, next_attempt_at = ?1
-             WHERE rowid = (SELECT rowid FROM notify_deliveries WHERE state = 'pending'
+             WHERE rowid = (SELECT rowid FROM notify_deliveries WHERE state = ?4
                             AND receiver = ?2 AND next_attempt_at <= ?3
                             ORDER BY outbox_id LIMIT 1)
              RETURNING outbox_id, attempts",
@@ -258,6 +258,7 @@ impl Store {
         .bind(later(now, lease))
         .bind(receiver)
         .bind(ts(now))
+        .bind(DeliveryState::Pending)
         .fetch_optional(&self.pool)
         .await?;
         let Some((outbox_id, attempt)) = claimed else {
@@ -282,9 +283,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE notify_deliveries SET state = 'delivered', delivered_at = ?, last_status = ?,
+            "UPDATE notify_deliveries SET state = ?, delivered_at = ?, last_status = ?,
                 last_error = NULL WHERE outbox_id = ? AND receiver = ?",
         )
+        .bind(DeliveryState::Delivered)
         .bind(ts(now))
         .bind(i64::from(status))
         .bind(claimed.event.id)
@@ -304,8 +306,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let (state, next) = match retry_in {
-            Some(wait) => ("pending", later(now, wait)),
-            None => ("failed", ts(now)),
+            Some(wait) => (DeliveryState::Pending, later(now, wait)),
+            None => (DeliveryState::Failed, ts(now)),
         };
         sqlx::query(
             "UPDATE notify_deliveries SET state = ?, next_attempt_at = ?, last_status = ?,
@@ -326,8 +328,9 @@ impl Store {
     pub async fn next_delivery_due(&self, receiver: &str) -> Result<Option<String>, Error> {
         Ok(sqlx::query_scalar(
             "SELECT MIN(next_attempt_at) FROM notify_deliveries
-             WHERE state = 'pending' AND receiver = ?",
+             WHERE state = ? AND receiver = ?",
         )
+        .bind(DeliveryState::Pending)
         .bind(receiver)
         .fetch_one(&self.pool)
         .await?)

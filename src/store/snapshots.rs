@@ -132,7 +132,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewRevocation, RevocationState, TokenObservation};
+    use crate::config::Mode;
+    use crate::store::{NewRevocation, RevocationState, RevocationTrigger, TokenObservation};
     use chrono::Duration;
 
     fn obs(id: &str, version: i64) -> TokenObservation {
@@ -180,8 +181,8 @@ mod tests {
                 Some("oar2".into()),
                 "00u1",
                 "0oa1",
-                "manual",
-                "enforce",
+                RevocationTrigger::Manual,
+                Mode::Enforce,
                 RevocationState::Planned,
                 ts(t0),
             ))

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, RevocationState, Store, ts};
+use super::{Error, RevocationState, RevocationTrigger, Store, ts};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -35,11 +35,14 @@ impl Store {
         Ok(sqlx::query_as::<_, StandingRecord>(&format!(
             "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode
              FROM revocations r
-             WHERE r.intent_id IS NULL AND r.state IN ('planned', 'skipped_exempt')
-               AND r.state = '{}' AND r.trigger = 'policy' AND r.token_id IS NOT NULL
+             WHERE r.intent_id IS NULL AND r.state IN ('{planned}', '{exempt}')
+               AND r.state = '{state}' AND r.trigger = '{policy}' AND r.token_id IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM revocations c WHERE c.intent_id = r.id)
              ORDER BY r.id",
-            state.as_str()
+            planned = RevocationState::Planned.as_str(),
+            exempt = RevocationState::SkippedExempt.as_str(),
+            state = state.as_str(),
+            policy = RevocationTrigger::Policy.as_str(),
         ))
         .fetch_all(&self.pool)
         .await?)
@@ -79,15 +82,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{NewRevocation, RevocationState, Store};
+    use crate::config::Mode;
+    use crate::store::{NewRevocation, RevocationState, RevocationTrigger, Store};
 
-    fn row(state: RevocationState, token: &str, trigger: &'static str) -> NewRevocation {
+    fn row(state: RevocationState, token: &str, trigger: RevocationTrigger) -> NewRevocation {
         NewRevocation::new(
             Some(token.into()),
             "00u1",
             "0oa1",
             trigger,
-            "dry-run",
+            Mode::DryRun,
             state,
             "2026-11-30T00:00:00.000Z",
         )
@@ -98,25 +102,33 @@ mod tests {
         let store = Store::from_pool(pool).await.unwrap();
         let planned = RevocationState::Planned;
         let a = store
-            .append_revocation(&row(planned, "oarA", "policy"))
+            .append_revocation(&row(planned, "oarA", RevocationTrigger::Policy))
             .await
             .unwrap();
         let b = store
-            .append_revocation(&row(planned, "oarB", "policy"))
+            .append_revocation(&row(planned, "oarB", RevocationTrigger::Policy))
             .await
             .unwrap();
         store
-            .append_revocation(&row(planned, "oarC", "offboard"))
+            .append_revocation(&row(planned, "oarC", RevocationTrigger::Offboard))
             .await
             .unwrap();
         store
-            .append_revocation(&row(RevocationState::SkippedExempt, "oarD", "policy"))
+            .append_revocation(&row(
+                RevocationState::SkippedExempt,
+                "oarD",
+                RevocationTrigger::Policy,
+            ))
             .await
             .unwrap();
         store
             .append_revocation(&NewRevocation {
                 intent_id: Some(b),
-                ..row(RevocationState::Withdrawn, "oarB", "policy")
+                ..row(
+                    RevocationState::Withdrawn,
+                    "oarB",
+                    RevocationTrigger::Policy,
+                )
             })
             .await
             .unwrap();

@@ -107,13 +107,16 @@ mod tests {
         for user in ["00u1", "00u2"] {
             let job = NewJob {
                 user_id: user.into(),
-                source: "cli",
+                source: crate::store::JobSource::Cli,
                 event_id: None,
                 event_type: None,
                 reason: None,
             };
             let id = store.start_job(&job, "test", t0).await.unwrap();
-            store.finish_job(id, "failed", Some("x"), t0).await.unwrap();
+            store
+                .finish_job(id, crate::store::JobState::Failed, Some("x"), t0)
+                .await
+                .unwrap();
         }
 
         let s = store.status_counts(5).await.unwrap();

@@ -7,7 +7,8 @@ use super::{Error, Store, ts};
 use crate::config::Mode;
 
 /// What started a sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(rename_all = "snake_case")]
 pub enum Trigger {
     Schedule,
     Cli,
@@ -28,7 +29,8 @@ impl Trigger {
 }
 
 /// How a sweep ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(rename_all = "snake_case")]
 pub enum SweepStatus {
     Running,
     /// Every target listed, every revocation done.
@@ -118,12 +120,13 @@ impl Store {
         runner: &str,
     ) -> Result<i64, Error> {
         let id = sqlx::query_scalar(
-            "INSERT INTO sweeps (started_at, trigger, mode, status, runner) VALUES (?, ?, ?, 'running', ?)
+            "INSERT INTO sweeps (started_at, trigger, mode, status, runner) VALUES (?, ?, ?, ?, ?)
              RETURNING id",
         )
         .bind(ts(started_at))
-        .bind(trigger.as_str())
-        .bind(mode.as_str())
+        .bind(trigger)
+        .bind(mode)
+        .bind(SweepStatus::Running)
         .bind(runner)
         .fetch_one(&self.pool)
         .await?;
@@ -166,7 +169,7 @@ impl Store {
              WHERE id = ? RETURNING trigger, mode",
         )
         .bind(&at)
-        .bind(status.as_str())
+        .bind(status)
         .bind(int(counts.targets_total))
         .bind(int(counts.targets_failed))
         .bind(int(counts.tokens_seen))
@@ -203,7 +206,8 @@ impl Store {
     /// Sweeps still marked `running`, with their runners.
     pub async fn running_sweeps(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
         Ok(
-            sqlx::query_as("SELECT id, runner FROM sweeps WHERE status = 'running' ORDER BY id")
+            sqlx::query_as("SELECT id, runner FROM sweeps WHERE status = ? ORDER BY id")
+                .bind(SweepStatus::Running)
                 .fetch_all(&self.pool)
                 .await?,
         )
@@ -212,11 +216,13 @@ impl Store {
     /// Closes a sweep whose process is gone as `aborted`, keeping its counts.
     pub async fn abort_sweep(&self, id: i64, reason: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE sweeps SET status = 'aborted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'",
+            "UPDATE sweeps SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?",
         )
+        .bind(SweepStatus::Aborted)
         .bind(ts(at))
         .bind(reason)
         .bind(id)
+        .bind(SweepStatus::Running)
         .execute(&self.pool)
         .await?;
         Ok(())

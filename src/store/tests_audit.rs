@@ -1,8 +1,9 @@
 //! The audit chain: appends, verification, and what each kind of tampering looks like.
 
 use super::super::Store;
-use super::super::audit_row::{GENESIS, NewRevocation, RevocationState};
+use super::super::audit_row::{GENESIS, NewRevocation, RevocationState, RevocationTrigger};
 use super::AuditBreak;
+use crate::config::Mode;
 
 fn new(state: RevocationState, token: &str) -> NewRevocation {
     NewRevocation {
@@ -12,8 +13,8 @@ fn new(state: RevocationState, token: &str) -> NewRevocation {
             Some(token.into()),
             "00u1",
             "0oa1",
-            "policy",
-            "enforce",
+            RevocationTrigger::Policy,
+            Mode::Enforce,
             state,
             "2026-11-29T00:00:00.000Z",
         )
@@ -257,8 +258,8 @@ async fn a_chain_written_before_the_rebuild_still_verifies_after_it(pool: sqlx::
             Some(format!("oar{id}")),
             "00u1",
             "0oa1",
-            "policy",
-            "enforce",
+            RevocationTrigger::Policy,
+            Mode::Enforce,
             RevocationState::Planned,
             "2026-11-29T00:00:00.000Z",
         )

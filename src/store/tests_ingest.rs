@@ -10,7 +10,7 @@ fn closing(user: &str, at: DateTime<Utc>) -> TargetResult {
     TargetResult {
         user_id: user.into(),
         client_id: "0oa1".into(),
-        source: "config",
+        source: super::TargetSource::Config,
         outcome: TargetOutcome::Ok,
         error: None,
         polled_at: at,

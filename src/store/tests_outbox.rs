@@ -9,9 +9,12 @@ use serde_json::Value;
 use sqlx::SqlitePool;
 
 use super::outbox::NewEvent;
-use super::{NewJob, NewRevocation, RevocationState, Store, SweepCounts, SweepStatus, Trigger};
+use super::{
+    NewJob, NewRevocation, RevocationState, RevocationTrigger, Store, SweepCounts, SweepStatus,
+    Trigger,
+};
+use crate::config::EventKind;
 use crate::config::Mode;
-use crate::notify::EventKind;
 
 async fn kinds(store: &Store) -> Vec<(String, Value)> {
     store
@@ -117,8 +120,8 @@ async fn an_irrevocable_revocation_is_enqueued_once_per_intent(pool: SqlitePool)
             Some("oar1".into()),
             "00u1",
             "0oa1",
-            "policy",
-            "enforce",
+            RevocationTrigger::Policy,
+            Mode::Enforce,
             state,
             "2026-12-05T00:00:00.000Z",
         )
@@ -154,16 +157,24 @@ async fn a_failed_or_held_offboarding_job_is_enqueued_with_its_user(pool: Sqlite
     let now = Utc::now();
     let job = |event: &str| NewJob {
         user_id: "00u7".into(),
-        source: "system_log",
+        source: crate::store::JobSource::SystemLog,
         event_id: Some(event.into()),
         event_type: None,
         reason: None,
     };
     let done = store.start_job(&job("e0"), "t", now).await.unwrap();
-    store.finish_job(done, "done", None, now).await.unwrap();
+    store
+        .finish_job(done, crate::store::JobState::Done, None, now)
+        .await
+        .unwrap();
     let failed = store.start_job(&job("e1"), "t", now).await.unwrap();
     store
-        .finish_job(failed, "failed", Some("unreachable"), now)
+        .finish_job(
+            failed,
+            crate::store::JobState::Failed,
+            Some("unreachable"),
+            now,
+        )
         .await
         .unwrap();
     let held = store.enqueue_jobs(&[job("e2")], now).await.unwrap()[0];

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteExecutor;
 
 use super::observations::{Observed, write_observed};
-use super::{Error, Store, ts};
+use super::{Error, Store, TargetSource, ts};
 use crate::okta::record::ScopeRecord;
 
 /// One token as observed in a listing, ready to store.
@@ -51,8 +51,9 @@ pub struct TokenRow {
     pub reappeared_at: Option<String>,
 }
 
-/// How listing a pair went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How listing a pair went (`targets.last_result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(rename_all = "snake_case")]
 pub enum TargetOutcome {
     Ok,
     Failed,
@@ -85,8 +86,7 @@ pub(super) async fn write_gone<'e>(
 pub struct TargetResult {
     pub user_id: String,
     pub client_id: String,
-    /// `config`, `discovered` or `offboard`.
-    pub source: &'static str,
+    pub source: TargetSource,
     pub outcome: TargetOutcome,
     pub error: Option<String>,
     pub polled_at: DateTime<Utc>,
@@ -97,10 +97,6 @@ pub(super) async fn write_target<'e>(
     e: impl SqliteExecutor<'e>,
     r: &TargetResult,
 ) -> Result<(), Error> {
-    let result = match r.outcome {
-        TargetOutcome::Ok => "ok",
-        TargetOutcome::Failed => "failed",
-    };
     sqlx::query(
         "INSERT INTO targets (user_id, client_id, source, last_polled_at, last_result, last_error)
          VALUES (?, ?, ?, ?, ?, ?)
@@ -111,7 +107,7 @@ pub(super) async fn write_target<'e>(
     .bind(&r.client_id)
     .bind(r.source)
     .bind(ts(r.polled_at))
-    .bind(result)
+    .bind(r.outcome)
     .bind(&r.error)
     .execute(e)
     .await?;
@@ -424,7 +420,7 @@ mod tests {
         let mut result = TargetResult {
             user_id: "00u1".into(),
             client_id: "0oa1".into(),
-            source: "config",
+            source: TargetSource::Config,
             outcome: TargetOutcome::Failed,
             error: Some("503".into()),
             polled_at: now,

@@ -16,7 +16,7 @@ use super::halt::Breaker;
 use super::list::{decide_one, decide_recorded, observation};
 use super::{Deps, Listed, Target};
 use crate::okta::{self, ClientId, OktaClient, UserId};
-use crate::store::{self, AppCursorWrite, Ingest, Pending};
+use crate::store::{self, AppCursorWrite, Ingest, Pending, TargetSource};
 
 /// What the listing of one app did in this sweep.
 #[derive(Debug)]
@@ -188,7 +188,7 @@ async fn list_pages(
             let target = Target {
                 user,
                 client: app.clone(),
-                source: "discovered",
+                source: TargetSource::Discovered,
             };
             let scopes = observed.token.scope_names();
             let matched = decide_one(deps, &target, &observed, &scopes, now, listed);

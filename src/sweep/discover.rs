@@ -10,6 +10,7 @@ use tracing::warn;
 
 use super::{Deps, Target, TargetFailure};
 use crate::okta::{ClientId, OktaClient, UserId};
+use crate::store::TargetSource;
 
 /// Targets wider than one pair: apps listed whole, and users whose clients are discovered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,7 +87,7 @@ pub(super) async fn pair_targets(
                             Target {
                                 user: user.clone(),
                                 client,
-                                source: "discovered",
+                                source: TargetSource::Discovered,
                             },
                             &mut targets,
                         ),

@@ -12,8 +12,8 @@ use crate::config::Mode;
 use crate::okta::{self, ObservedToken, OktaClient};
 use crate::policy::{Decision, TokenFacts, decide, explain};
 use crate::store::{
-    self, Ingest, NewRevocation, Pending, RevocationState, TargetOutcome, TargetResult,
-    TokenObservation, TokenRow, ts,
+    self, Ingest, NewRevocation, Pending, RevocationState, RevocationTrigger, TargetOutcome,
+    TargetResult, TokenObservation, TokenRow, ts,
 };
 
 /// A revocation the policy selected, waiting for the guard and the mode to say what happens.
@@ -44,8 +44,8 @@ impl Planned {
                 Some(self.token_id.clone()),
                 self.user_id.clone(),
                 self.client_id.clone(),
-                "policy",
-                mode.as_str(),
+                RevocationTrigger::Policy,
+                mode,
                 state,
                 now,
             )

@@ -13,6 +13,7 @@ mod reconcile;
 mod report;
 mod revoke;
 mod standing;
+mod targets;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -25,7 +26,10 @@ use crate::config::{self, Config, Mode, SafetyConfig};
 use crate::gate::Gate;
 use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
-use crate::store::{self, NewRevocation, RevocationState, Store, SweepStatus, Trigger, ts};
+use crate::store::{
+    self, NewRevocation, RevocationState, RevocationTrigger, Store, SweepStatus, TargetSource,
+    Trigger, ts,
+};
 
 pub use apps::AppListed;
 pub use discover::WideTargets;
@@ -42,8 +46,8 @@ pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation, retry_a
 pub struct Target {
     pub user: UserId,
     pub client: ClientId,
-    /// `config`, `discovered` or `offboard` (`targets.source`).
-    pub source: &'static str,
+    /// Where the pair came from (`targets.source`).
+    pub source: TargetSource,
 }
 
 /// What a sweep needs: the two edges and the settings that shape a pass.
@@ -299,9 +303,11 @@ async fn enforce_work(
     let due_by = ts(now);
     let mut work: Vec<Work> = open
         .iter()
-        .filter(|r| r.state != "pending" && r.token_id.is_some())
+        .filter(|r| {
+            r.state().is_some_and(|s| s != RevocationState::Pending) && r.token_id.is_some()
+        })
         // Offboarding intents are the offboarding worker's to retry, never two at once.
-        .filter(|r| r.trigger != "offboard")
+        .filter(|r| r.trigger() != Some(RevocationTrigger::Offboard))
         .filter(|r| {
             pairs.contains(&(r.user_id.as_str(), r.client_id.as_str()))
                 || apps.contains(r.client_id.as_str())
@@ -320,7 +326,7 @@ async fn enforce_work(
             .map(|planned| Work {
                 planned,
                 intent: None,
-                trigger: "policy",
+                trigger: RevocationTrigger::Policy,
                 job_id: None,
             }),
     );

@@ -14,9 +14,12 @@ use tracing::{info, warn};
 
 use super::revoke::{self, RevocationOutcome, Work};
 use super::{Deps, Planned};
+use crate::config::Mode;
 use crate::okta::{ClientId, OktaClient, TokenId, UserId};
 use crate::runner;
-use crate::store::{self, AuditRow, NewRevocation, RevocationState, ts};
+use crate::store::{
+    self, AuditRow, JobState, NewRevocation, RevocationState, RevocationTrigger, SweepStatus, ts,
+};
 
 /// What reconciliation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,7 +50,7 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
     let aborted = abort_dead_sweeps(&deps.store).await?;
     done.sweeps_aborted = aborted.len() as u64;
     for row in deps.store.open_intents().await? {
-        if row.state != "pending" || row.token_id.is_none() {
+        if row.state() != Some(RevocationState::Pending) || row.token_id.is_none() {
             continue;
         }
         // Intents of a live sweep or a live offboarding job are in flight: leave them.
@@ -79,7 +82,7 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
 async fn job_running(deps: &Deps, job_id: i64) -> bool {
     match deps.store.job(job_id).await {
         Ok(Some(job)) => {
-            job.state == "running" && job.runner.as_deref().is_some_and(runner::is_alive)
+            job.state == JobState::Running && job.runner.as_deref().is_some_and(runner::is_alive)
         }
         Ok(None) => false,
         // Unknown: never reconcile what may still be in flight.
@@ -88,7 +91,7 @@ async fn job_running(deps: &Deps, job_id: i64) -> bool {
 }
 
 async fn sweep_running(deps: &Deps, sweep_id: i64) -> bool {
-    matches!(deps.store.sweep(sweep_id).await, Ok(Some(s)) if s.status == "running")
+    matches!(deps.store.sweep(sweep_id).await, Ok(Some(s)) if s.status == SweepStatus::Running.as_str())
 }
 
 fn planned_of(row: &AuditRow) -> Planned {
@@ -111,13 +114,7 @@ pub fn retry_work(row: &AuditRow) -> Work {
     Work {
         planned: planned_of(row),
         intent: Some((row.intent_id.unwrap_or(row.id), row.attempts)),
-        trigger: if row.trigger == "offboard" {
-            "offboard"
-        } else if row.trigger == "manual" {
-            "manual"
-        } else {
-            "policy"
-        },
+        trigger: row.trigger().unwrap_or(RevocationTrigger::Policy),
         job_id: row.job_id,
     }
 }
@@ -151,7 +148,7 @@ async fn resolve(
             row.user_id.clone(),
             row.client_id.clone(),
             work.trigger,
-            "enforce",
+            Mode::Enforce,
             RevocationState::AlreadyGone,
             row.requested_at.clone(),
         )

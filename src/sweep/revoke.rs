@@ -25,7 +25,7 @@ use super::{Deps, Planned};
 use crate::config::Mode;
 use crate::gate::{Asker, TokenRequest, Verdict};
 use crate::okta::{self, Cleared, OktaClient};
-use crate::store::{self, NewRevocation, RevocationState, ts};
+use crate::store::{self, NewRevocation, RevocationState, RevocationTrigger, ts};
 
 /// How one revocation attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub struct Work {
     pub planned: Planned,
     /// `(intent id, attempts so far)` when retrying an existing intent.
     pub intent: Option<(i64, i64)>,
-    pub trigger: &'static str,
+    pub trigger: RevocationTrigger,
     pub job_id: Option<i64>,
 }
 

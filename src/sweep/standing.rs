@@ -11,7 +11,7 @@ use chrono::Utc;
 
 use super::{Deps, Planned};
 use crate::config::Mode;
-use crate::store::{self, NewRevocation, RevocationState, StandingRecord, ts};
+use crate::store::{self, NewRevocation, RevocationState, RevocationTrigger, StandingRecord, ts};
 
 /// What this sweep decided on the tokens of its completed pairs.
 pub struct Decided<'a> {
@@ -114,8 +114,8 @@ fn withdrawal(s: &StandingRecord, why: String, sweep_id: i64, now: &str) -> NewR
             Some(s.token_id.clone()),
             s.user_id.clone(),
             s.client_id.clone(),
-            "policy",
-            mode.as_str(),
+            RevocationTrigger::Policy,
+            mode,
             RevocationState::Withdrawn,
             now,
         )

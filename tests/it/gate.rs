@@ -53,8 +53,8 @@ async fn a_failed_revocation_that_became_exempt_is_withdrawn_not_sent() {
                 Some(target.id.clone()),
                 &target.user_id,
                 &target.client_id,
-                "policy",
-                "enforce",
+                revokd::store::RevocationTrigger::Policy,
+                revokd::config::Mode::Enforce,
                 RevocationState::Pending,
                 &long_ago,
             )
@@ -71,8 +71,8 @@ async fn a_failed_revocation_that_became_exempt_is_withdrawn_not_sent() {
                 Some(target.id.clone()),
                 &target.user_id,
                 &target.client_id,
-                "policy",
-                "enforce",
+                revokd::store::RevocationTrigger::Policy,
+                revokd::config::Mode::Enforce,
                 RevocationState::Failed,
                 &long_ago,
             )

@@ -202,7 +202,7 @@ pub fn target(user: &str, client: &str) -> Target {
     Target {
         user: UserId::new(user).expect("user id"),
         client: ClientId::new(client).expect("client id"),
-        source: "config",
+        source: revokd::store::TargetSource::Config,
     }
 }
 

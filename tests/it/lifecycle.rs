@@ -319,7 +319,7 @@ async fn offboarding_progress_counts_the_users_clients_and_tokens() {
     let (user, _) = app.small_pair();
     let job = revokd::store::NewJob {
         user_id: user.clone(),
-        source: "cli",
+        source: revokd::store::JobSource::Cli,
         event_id: None,
         event_type: None,
         reason: None,

@@ -104,14 +104,19 @@ async fn a_failed_offboarding_job_needs_attention() {
     app.sweep(Mode::DryRun).await;
     let job = NewJob {
         user_id: "00uGONE".into(),
-        source: "cli",
+        source: revokd::store::JobSource::Cli,
         event_id: None,
         event_type: None,
         reason: None,
     };
     let id = app.store.start_job(&job, "test", Utc::now()).await.unwrap();
     app.store
-        .finish_job(id, "failed", Some("Okta answered 500"), Utc::now())
+        .finish_job(
+            id,
+            revokd::store::JobState::Failed,
+            Some("Okta answered 500"),
+            Utc::now(),
+        )
         .await
         .unwrap();
 

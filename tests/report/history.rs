@@ -87,7 +87,7 @@ async fn sweep(w: &World) {
         .map(|(u, c)| Target {
             user: UserId::new(u).unwrap(),
             client: ClientId::new(c).unwrap(),
-            source: "config",
+            source: revokd::store::TargetSource::Config,
         })
         .collect();
     let plan = SweepPlan {

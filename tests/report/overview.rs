@@ -19,7 +19,7 @@ async fn seeded(pool: sqlx::SqlitePool) -> Store {
         .enqueue_jobs(
             &[NewJob {
                 user_id: "00u6frank".into(),
-                source: "event_hook",
+                source: revokd::store::JobSource::EventHook,
                 event_id: Some("evt-1".into()),
                 event_type: Some("user.lifecycle.deactivate".into()),
                 reason: None,
@@ -31,7 +31,7 @@ async fn seeded(pool: sqlx::SqlitePool) -> Store {
     store
         .finish_job(
             ids[0],
-            "failed",
+            revokd::store::JobState::Failed,
             Some("<b>Okta</b> said no"),
             seed::at("2026-11-29T10:05:00Z"),
         )

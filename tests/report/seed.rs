@@ -175,8 +175,8 @@ fn revocation(
             token.map(Into::into),
             user,
             client,
-            "policy",
-            "enforce",
+            revokd::store::RevocationTrigger::Policy,
+            revokd::config::Mode::Enforce,
             state,
             requested_at,
         )

@@ -182,8 +182,8 @@ async fn an_intent_the_gate_withdrew_counts_as_withdrawn_in_the_policies_report(
             Some("oarW".into()),
             "00u9wendy",
             "0oa9retired",
-            "policy",
-            "enforce",
+            revokd::store::RevocationTrigger::Policy,
+            revokd::config::Mode::Enforce,
             state,
             "2026-11-29T02:00:00.000Z",
         )

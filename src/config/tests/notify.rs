@@ -2,7 +2,7 @@
 //! secret (nor a Slack webhook path) in `Debug` or the effective config.
 
 use super::*;
-use crate::notify::{EventKind, Format};
+use crate::config::{EventKind, Format};
 
 const HOOK: &str = "https://hooks.slack.com/services/T000/B000/XXXXsecretpath";
 

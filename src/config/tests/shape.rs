@@ -257,7 +257,7 @@ fn policy_and_exemption_errors_name_their_entry() {
         ),
     ];
     for (toml, expected) in cases {
-        let err = error_of(toml, &[]);
+        let err = policy_error_of(toml);
         assert!(err.starts_with(expected), "{toml}\n=> {err}");
     }
 }

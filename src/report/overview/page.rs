@@ -8,6 +8,7 @@ use super::charts::{self, Bars, ChartError, Series};
 use super::palette::{AGE_BANDS, EXPOSURE, OUTCOMES, RISKS};
 use super::problems;
 use super::{Overview, SOURCES};
+use crate::store::RevocationState;
 
 const STYLE: &str = include_str!("overview.css");
 
@@ -158,7 +159,10 @@ fn summary(o: &Overview) -> Markup {
     let revoked: i64 = o
         .revocations_by_day
         .iter()
-        .filter(|r| r.state == "done" || r.state == "already_gone")
+        .filter(|r| {
+            RevocationState::parse(&r.state)
+                .is_some_and(|s| matches!(s, RevocationState::Done | RevocationState::AlreadyGone))
+        })
         .map(|r| r.intents)
         .sum();
     let problems = o.revocation_problems.len() + o.offboarding_problems.len();

@@ -46,8 +46,8 @@ async fn pending_intents_of_a_dead_run_are_resolved_at_the_next_start() {
                     Some(t.id.clone()),
                     t.user_id.clone(),
                     t.client_id.clone(),
-                    "policy",
-                    "enforce",
+                    revokd::store::RevocationTrigger::Policy,
+                    revokd::config::Mode::Enforce,
                     RevocationState::Pending,
                     revokd::store::ts(chrono::Utc::now()),
                 )
@@ -117,7 +117,7 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
         .to_owned();
     let job = revokd::store::NewJob {
         user_id: user.clone(),
-        source: "cli",
+        source: revokd::store::JobSource::Cli,
         event_id: None,
         event_type: None,
         reason: Some("left the company".into()),
@@ -135,8 +135,8 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
                 Some(token.id.clone()),
                 user.clone(),
                 client.clone(),
-                "offboard",
-                "enforce",
+                revokd::store::RevocationTrigger::Offboard,
+                revokd::config::Mode::Enforce,
                 RevocationState::Pending,
                 revokd::store::ts(chrono::Utc::now()),
             )

@@ -59,8 +59,8 @@ pub async fn seed_one_of_each_kind(dir: &Path) {
             Some("oar<!channel>".into()),
             "00u1<@here>",
             "0oa1",
-            "policy",
-            "enforce",
+            revokd::store::RevocationTrigger::Policy,
+            revokd::config::Mode::Enforce,
             state,
             ts(now),
         )
@@ -78,7 +78,7 @@ pub async fn seed_one_of_each_kind(dir: &Path) {
     store.append_revocation(&irrevocable).await.expect("seeded");
     let job = |event: &str| NewJob {
         user_id: "00u2".into(),
-        source: "event_hook",
+        source: revokd::store::JobSource::EventHook,
         event_id: Some(event.into()),
         event_type: Some("user.lifecycle.deactivate".into()),
         reason: None,
@@ -88,7 +88,12 @@ pub async fn seed_one_of_each_kind(dir: &Path) {
         .await
         .expect("seeded");
     store
-        .finish_job(failing, "failed", Some("Okta unreachable"), now)
+        .finish_job(
+            failing,
+            revokd::store::JobState::Failed,
+            Some("Okta unreachable"),
+            now,
+        )
         .await
         .expect("seeded");
     let held = store.enqueue_jobs(&[job("e2")], now).await.expect("seeded")[0];

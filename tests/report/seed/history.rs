@@ -34,7 +34,7 @@ pub(super) async fn dry_run_sweep(store: &Store) {
         "2026-09-01T02:00:06.000Z",
         s1,
     );
-    planned.mode = "dry-run";
+    planned.mode = Mode::DryRun;
     planned.policy = Some("admin-scopes-7d,idle-30d".into());
     planned.reason = Some("admin-scopes-7d: older_than 7d | idle-30d: idle_for 30d".into());
     store.append_revocation(&planned).await.unwrap();
@@ -212,14 +212,14 @@ pub(super) async fn offboarding_and_targets(store: &Store, s2: i64) {
         "2026-11-29T09:00:00.000Z",
         s2,
     );
-    offboard.trigger = "offboard";
+    offboard.trigger = revokd::store::RevocationTrigger::Offboard;
     offboard.sweep_id = None;
     offboard.reason = Some("user.lifecycle.deactivate".into());
     offboard.error = Some("503 Service Unavailable".into());
     store.append_revocation(&offboard).await.unwrap();
     for (user, client, source) in [
-        ("00u2bob", "0oa2admin", "config"),
-        ("00u6frank", "0oa1crm", "offboard"),
+        ("00u2bob", "0oa2admin", revokd::store::TargetSource::Config),
+        ("00u6frank", "0oa1crm", revokd::store::TargetSource::Offboard),
     ] {
         store
             .record_target(&TargetResult {

@@ -1,11 +1,12 @@
 //! What a notification is about: the six event kinds a `[[notify]]` receiver can subscribe to,
-//! and the two body formats. Names only; no IO, no rendering (see `payload`).
+//! and the two body formats. Names only; no IO, no rendering (see `crate::notify`).
 
 use serde::Deserialize;
 
 /// An event worth telling people about (`[[notify]] events`, `notify_outbox.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
 pub enum EventKind {
     /// A sweep's blast-radius guard tripped: it revoked nothing.
     GuardTripped,
