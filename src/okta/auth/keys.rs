@@ -8,6 +8,8 @@
 //! private JWK (`.json`; `kty` `RSA` with `n e d p q dp dq qi`, or `EC` with `crv` `P-256` and
 //! `x y d`); `key_files` reads them. The key is checked when loaded by signing once, so a key
 //! *ring* refuses (e.g. RSA shorter than 2048 bits) fails at startup, not at the first request.
+//! The parsed key lives in one `jsonwebtoken::EncodingKey` for the life of the process (the
+//! buffers it was read through are zeroized on drop; that one is not, as `jsonwebtoken` keeps it).
 
 use std::path::Path;
 use std::sync::Arc;
