@@ -9,7 +9,7 @@ use p256::ecdsa::signature::Signer;
 use p256::pkcs8::DecodePrivateKey;
 use serde_json::{Value, json};
 
-use super::jws::thumbprint;
+use super::jws::{Jws, PublicKey, thumbprint};
 use super::{ServiceApp, SimConfig, SimOrg};
 
 fn fixture(name: &str) -> String {
@@ -235,4 +235,24 @@ fn the_jwk_thumbprint_matches_rfc_7638s_example() {
         thumbprint(&jwk).as_deref(),
         Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
     );
+}
+
+#[test]
+fn a_registered_key_verifies_only_its_own_signature_over_the_sent_bytes() {
+    let ec = PublicKey::parse(&fixture("test-only-ec.pub.pem")).expect("an SPKI P-256 key");
+    let rsa = PublicKey::parse(&fixture("test-only-rsa.pub.pem")).expect("an SPKI RSA key");
+    let (a, b) = (
+        assertion(&json!({"iss": "a"})),
+        assertion(&json!({"iss": "b"})),
+    );
+    let parsed = Jws::parse(&a).expect("a JWS");
+    assert!(ec.verifies(&parsed));
+    assert!(!rsa.verifies(&parsed), "another key");
+    let (signed_b, signature_a) = (
+        b.rsplit_once('.').expect("three parts").0,
+        a.rsplit_once('.').expect("three parts").1,
+    );
+    let spliced = Jws::parse(&format!("{signed_b}.{signature_a}")).expect("a JWS");
+    assert!(!ec.verifies(&spliced), "a signature over other claims");
+    assert!(Jws::parse("a.b").is_none() && Jws::parse(&format!("{a}.x")).is_none());
 }
