@@ -11,6 +11,7 @@ mod app_tokens;
 mod conn;
 mod faults;
 mod hooks;
+pub(crate) mod jws;
 mod limits;
 mod oauth;
 mod oauth_keys;

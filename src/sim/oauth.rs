@@ -9,11 +9,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::oauth_keys::{PublicKey, check_token, verify_proof};
+use super::jws::{Jws, PublicKey};
+use super::oauth_keys::{check_token, verify_proof};
 use super::types::{OAuthStats, ServiceApp};
-use crate::okta::auth::jwt;
 
 /// The token endpoint's answer.
 #[derive(Debug)]
@@ -176,7 +178,7 @@ impl OAuth {
             );
         };
         inner.seen.push(assertion.to_owned());
-        let Some(jws) = jwt::decode(assertion) else {
+        let Some(jws) = Jws::parse(assertion) else {
             return refuse(
                 "malformed assertion",
                 "invalid_client",
@@ -330,7 +332,10 @@ impl OAuth {
         if let Some(jti) = jti {
             inner.used_jtis.insert(jti);
         }
-        let access_token = format!("sim-at-{}", jwt::b64(rand::random::<[u8; 24]>()));
+        let access_token = format!(
+            "sim-at-{}",
+            URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
+        );
         inner.seen.push(access_token.clone());
         inner.stats.tokens_issued += 1;
         let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };

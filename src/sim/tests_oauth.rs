@@ -3,12 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use secrecy::SecretString;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::signature::Signer;
+use p256::pkcs8::DecodePrivateKey;
 use serde_json::{Value, json};
 
+use super::jws::{Jws, PublicKey, thumbprint};
 use super::{ServiceApp, SimConfig, SimOrg};
-use crate::okta::auth::jwt;
-use crate::okta::auth::keys::SigningKey;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -37,10 +39,14 @@ async fn org() -> SimOrg {
     .expect("org")
 }
 
+/// An ES256 assertion signed here with `p256`, apart from the client's signing code.
 fn assertion(claims: &Value) -> String {
-    let key = SigningKey::from_text(&SecretString::from(fixture("test-only-ec.pkcs8.pem")), None)
-        .expect("key");
-    jwt::encode(&json!({"alg": "ES256"}), claims, |m| key.sign(m)).expect("signed")
+    let key =
+        p256::ecdsa::SigningKey::from_pkcs8_pem(&fixture("test-only-ec.pkcs8.pem")).expect("key");
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let input = format!("{}.{}", b64(&json!({"alg": "ES256"})), b64(claims));
+    let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
 }
 
 fn claims(org: &SimOrg, iss: &str, exp_in: i64, jti: &str) -> Value {
@@ -213,4 +219,40 @@ async fn app_token_routes_need_the_apps_scopes() {
         .await
         .expect("answered");
     assert_eq!(apps.status(), 403, "okta.apps.read was not granted");
+}
+
+#[test]
+fn the_jwk_thumbprint_matches_rfc_7638s_example() {
+    // RFC 7638 §3.1.
+    let jwk = json!({
+        "kty": "RSA",
+        "e": "AQAB",
+        "alg": "RS256",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "kid": "2011-04-29",
+    });
+    assert_eq!(
+        thumbprint(&jwk).as_deref(),
+        Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+    );
+}
+
+#[test]
+fn a_registered_key_verifies_only_its_own_signature_over_the_sent_bytes() {
+    let ec = PublicKey::parse(&fixture("test-only-ec.pub.pem")).expect("an SPKI P-256 key");
+    let rsa = PublicKey::parse(&fixture("test-only-rsa.pub.pem")).expect("an SPKI RSA key");
+    let (a, b) = (
+        assertion(&json!({"iss": "a"})),
+        assertion(&json!({"iss": "b"})),
+    );
+    let parsed = Jws::parse(&a).expect("a JWS");
+    assert!(ec.verifies(&parsed));
+    assert!(!rsa.verifies(&parsed), "another key");
+    let (signed_b, signature_a) = (
+        b.rsplit_once('.').expect("three parts").0,
+        a.rsplit_once('.').expect("three parts").1,
+    );
+    let spliced = Jws::parse(&format!("{signed_b}.{signature_a}")).expect("a JWS");
+    assert!(!ec.verifies(&spliced), "a signature over other claims");
+    assert!(Jws::parse("a.b").is_none() && Jws::parse(&format!("{a}.x")).is_none());
 }

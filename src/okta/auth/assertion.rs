@@ -4,10 +4,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::jwt;
 use super::keys::{KeyError, SigningKey};
 
 /// How long an assertion is valid: well under Okta's one-hour maximum, since each one is sent
@@ -22,7 +23,7 @@ pub(crate) fn epoch_secs(t: SystemTime) -> u64 {
 
 /// A fresh random identifier (128 bits, base64url) for `jti`.
 pub(crate) fn random_id() -> String {
-    jwt::b64(rand::random::<[u8; 16]>())
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 /// The assertion's claims.
@@ -38,15 +39,6 @@ pub fn claims(client_id: &str, token_url: &str, now: SystemTime, jti: &str) -> V
     })
 }
 
-/// The JWS header: `alg` from the key, `kid` if known.
-pub fn header(key: &SigningKey) -> Value {
-    let mut h = json!({ "alg": key.algorithm().as_str(), "typ": "JWT" });
-    if let (Some(kid), Some(obj)) = (key.key_id(), h.as_object_mut()) {
-        obj.insert("kid".into(), Value::String(kid.to_owned()));
-    }
-    h
-}
-
 /// A signed, single-use client assertion with a new `jti`. It is a credential (valid for
 /// [`ASSERTION_LIFETIME`]), so it is returned as a secret.
 pub fn client_assertion(
@@ -56,5 +48,6 @@ pub fn client_assertion(
     now: SystemTime,
 ) -> Result<SecretString, KeyError> {
     let claims = claims(client_id, token_url, now, &random_id());
-    jwt::encode(&header(key), &claims, |input| key.sign(input)).map(SecretString::from)
+    key.sign(&key.header("JWT"), &claims)
+        .map(SecretString::from)
 }

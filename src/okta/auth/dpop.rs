@@ -1,29 +1,32 @@
 //! DPoP (RFC 9449) proofs: an ephemeral ES256 key pair per client, never written anywhere, and
 //! the proof JWT (`typ` `dpop+jwt`, the public key as `jwk`; claims `htm`, `htu`, `iat`, a
 //! random `jti`, the server's `nonce` when it asked for one, and `ath` on resource requests).
+//! The key is made with `p256` and signs through the same [`SigningKey`] as the client
+//! assertion.
 
 use std::time::SystemTime;
 
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::Jwk;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::assertion::{epoch_secs, random_id};
-use super::jwt;
-use super::keys::{KeyError, ec_public_jwk};
+use super::key_files::ec_key;
+use super::keys::{KeyError, SigningKey};
 
 /// The ephemeral key that access tokens get bound to.
 pub struct DpopKey {
-    pair: EcdsaKeyPair,
-    jwk: Value,
+    key: SigningKey,
+    jwk: Jwk,
 }
 
 impl std::fmt::Debug for DpopKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DpopKey")
-            .field("jwk", &self.jwk)
+            .field("jwk", self.key.public_jwk())
             .finish_non_exhaustive()
     }
 }
@@ -42,25 +45,29 @@ pub struct ProofFor<'a> {
 }
 
 impl DpopKey {
-    /// A new P-256 key pair from the system random source.
+    /// A new P-256 key pair from the thread's CSPRNG (seeded by the system random source).
     pub fn generate() -> Result<DpopKey, KeyError> {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| KeyError::Signing)?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        // A random 32-byte string is a valid scalar unless it is zero or ≥ the group order
+        // (odds about 2⁻³²); draw again then.
+        let secret = std::iter::repeat_with(rand::random::<[u8; 32]>)
+            .take(8)
+            .find_map(|bytes| p256::SecretKey::from_slice(&bytes).ok())
+            .ok_or(KeyError::Signing)?;
+        let key = SigningKey::new(ec_key(&secret)?, None)?;
+        let jwk = serde_json::from_value(key.public_jwk().clone())
             .map_err(|e| KeyError::Rejected(e.to_string()))?;
-        let jwk = ec_public_jwk(pair.public_key().as_ref());
-        Ok(DpopKey { pair, jwk })
+        Ok(DpopKey { key, jwk })
     }
 
     /// The public key, as sent in every proof's `jwk` header.
     pub fn public_jwk(&self) -> &Value {
-        &self.jwk
+        self.key.public_jwk()
     }
 
     /// A signed proof.
     pub fn proof(&self, what: ProofFor<'_>, now: SystemTime) -> Result<String, KeyError> {
-        let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk });
+        let mut header = self.key.header("dpop+jwt");
+        header.jwk = Some(self.jwk.clone());
         let mut claims = json!({
             "htm": what.htm,
             "htu": htu(what.url),
@@ -75,13 +82,7 @@ impl DpopKey {
                 obj.insert("ath".into(), Value::String(ath.to_owned()));
             }
         }
-        let rng = SystemRandom::new();
-        jwt::encode(&header, &claims, |input| {
-            self.pair
-                .sign(&rng, input)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| KeyError::Signing)
-        })
+        self.key.sign(&header, &claims)
     }
 }
 
@@ -95,26 +96,5 @@ pub fn htu(url: &Url) -> String {
 
 /// `ath`: base64url of the SHA-256 of the access token's ASCII text.
 pub fn ath(access_token: &str) -> String {
-    jwt::b64(Sha256::digest(access_token.as_bytes()))
-}
-
-/// The RFC 7638 SHA-256 thumbprint of a public JWK (EC or RSA); `None` if fields are missing.
-pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
-    let field = |name: &str| jwk.get(name).and_then(Value::as_str);
-    // Members in lexicographic order, no whitespace, as the RFC requires.
-    let canonical = match field("kty")? {
-        "EC" => format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            field("crv")?,
-            field("x")?,
-            field("y")?
-        ),
-        "RSA" => format!(
-            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
-            field("e")?,
-            field("n")?
-        ),
-        _ => return None,
-    };
-    Some(jwt::b64(Sha256::digest(canonical.as_bytes())))
+    URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
 }

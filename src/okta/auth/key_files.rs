@@ -1,58 +1,73 @@
-//! Reading key files into `Material`: the PEM forms (PKCS#8, PKCS#1, SEC1) and private
-//! JWKs. Errors say what is wrong with the file and never quote it.
+//! Reading key files into [`Parsed`] keys with RustCrypto's format crates: PEM through
+//! `pem-rfc7468`, PKCS#8 through `pkcs8`, PKCS#1 through `pkcs1`, SEC1 and P-256 through `sec1`
+//! and `p256`; private JWKs through serde. Errors say what is wrong with the file and never
+//! quote it. Buffers that hold private material are zeroized when dropped.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::signature::RsaKeyPair;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::{AssociatedOid, DecodePrivateKey, EncodePrivateKey};
+use pkcs1::der::{Decode, Encode};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::der;
-use super::keys::{KeyError, Material, ec_pkcs8, invalid};
+use super::keys::{Algorithm, KeyError, Parsed, invalid};
 
-/// Decodes the first PEM block of `text` into its label and DER bytes (secret).
+const OTHER_CURVE: &str = "an EC key on a curve other than P-256; use ES256 (P-256)";
+
+/// The first PEM block of `text`: its label and DER bytes (secret). Text before the block is
+/// skipped, and so is anything after its END line; the base64 lines may be of any one width.
 fn pem_block(text: &str) -> Result<(String, SecretSlice<u8>), KeyError> {
     let not_pem = || {
         invalid("not a PEM key (no -----BEGIN …----- line) and not a JWK (does not start with `{`)")
     };
-    let begin = text.find("-----BEGIN ").ok_or_else(not_pem)?;
-    let after = &text[begin + "-----BEGIN ".len()..];
-    let label_end = after.find("-----").ok_or_else(not_pem)?;
-    let label = after[..label_end].to_owned();
-    let body = &after[label_end + 5..];
-    let end = body
+    let block = &text[text.find("-----BEGIN ").ok_or_else(not_pem)?..];
+    let label = block["-----BEGIN ".len()..]
+        .split_once("-----")
+        .map_or("", |(label, _)| label)
+        .to_owned();
+    let end = block
         .find("-----END ")
+        .map(|at| at + block[at..].find('\n').unwrap_or(block.len() - at))
         .ok_or_else(|| invalid(format!("the PEM block `{label}` has no END line")))?;
-    let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
-    let b64 = SecretString::from(b64);
-    let der = STANDARD
-        .decode(b64.expose_secret())
-        .map_err(|_| invalid(format!("the PEM block `{label}` is not valid base64")))?;
-    Ok((label, SecretSlice::from(der)))
+    let block = &block[..end];
+    if block.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(encrypted());
+    }
+    let width = block.lines().nth(1).map_or(0, |l| l.trim_end().len());
+    let bad = |e: pem_rfc7468::Error| match e {
+        pem_rfc7468::Error::Base64(_) => {
+            invalid(format!("the PEM block `{label}` is not valid base64"))
+        }
+        pem_rfc7468::Error::HeaderDisallowed => invalid(format!(
+            "the PEM block `{label}` has headers, which revokd does not read"
+        )),
+        e => invalid(format!("the PEM block `{label}` is malformed ({e})")),
+    };
+    let mut decoder = pem_rfc7468::Decoder::new_wrapped(block.as_bytes(), width).map_err(bad)?;
+    let mut der = Vec::new();
+    let decoded = decoder.decode_to_end(&mut der).map(|_| ());
+    let der = SecretSlice::from(der);
+    decoded.map_err(bad)?;
+    Ok((label, der))
 }
 
-pub(super) fn from_pem(text: &str) -> Result<Material, KeyError> {
+fn encrypted() -> KeyError {
+    invalid(
+        "an encrypted key; revokd reads unencrypted keys only (protect the file instead, e.g. \
+         with systemd LoadCredential=)",
+    )
+}
+
+pub(super) fn from_pem(text: &str) -> Result<Parsed, KeyError> {
     let (label, der) = pem_block(text)?;
+    let der = der.expose_secret();
     match label.as_str() {
-        "PRIVATE KEY" => {
-            let bytes = der.expose_secret();
-            if RsaKeyPair::from_pkcs8(bytes).is_ok() {
-                Ok(Material::RsaPkcs8(der))
-            } else if ec_pkcs8(bytes).is_ok() {
-                Ok(Material::EcPkcs8(der))
-            } else {
-                Err(invalid(
-                    "a PKCS#8 key that is neither RSA (2048–8192 bits) nor EC P-256; Okta service \
-                     apps need RS256 or ES256 keys",
-                ))
-            }
-        }
-        "RSA PRIVATE KEY" => Ok(Material::RsaPkcs1(der)),
-        "EC PRIVATE KEY" => sec1(der.expose_secret()),
-        "ENCRYPTED PRIVATE KEY" => Err(invalid(
-            "an encrypted key; revokd reads unencrypted keys only (protect the file instead, e.g. \
-             with systemd LoadCredential=)",
-        )),
+        "PRIVATE KEY" => pkcs8_key(der),
+        "RSA PRIVATE KEY" => rsa_pkcs1(der),
+        "EC PRIVATE KEY" => ec_sec1(der),
+        "ENCRYPTED PRIVATE KEY" => Err(encrypted()),
         "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(invalid(
             "a public key; revokd needs the service app's private key",
         )),
@@ -62,40 +77,78 @@ pub(super) fn from_pem(text: &str) -> Result<Material, KeyError> {
     }
 }
 
-/// SEC1 `ECPrivateKey`: version 1, the scalar, optional curve `[0]`, public key `[1]`.
-fn sec1(der_bytes: &[u8]) -> Result<Material, KeyError> {
-    let bad = || invalid("an EC PRIVATE KEY that is not a P-256 SEC1 key with its public key");
-    let (seq, _) = der::expect(der_bytes, der::SEQUENCE).ok_or_else(bad)?;
-    let (_version, rest) = der::expect(seq, der::INTEGER).ok_or_else(bad)?;
-    let (d, mut rest) = der::expect(rest, der::OCTET_STRING).ok_or_else(bad)?;
-    let mut point = None;
-    while let Some((tag, contents, next)) = der::read(rest) {
-        match tag {
-            0xa0 => {
-                let (curve, _) = der::expect(contents, der::OID).ok_or_else(bad)?;
-                if curve != der::OID_P256 {
-                    return Err(invalid(
-                        "an EC key on a curve other than P-256; use ES256 (P-256)",
-                    ));
-                }
-            }
-            0xa1 => {
-                let (bits, _) = der::expect(contents, der::BIT_STRING).ok_or_else(bad)?;
-                point = der::bits(bits).map(<[u8]>::to_vec);
-            }
-            _ => {}
-        }
-        rest = next;
+/// PKCS#8 `PrivateKeyInfo`: an RSA key (PKCS#1 inside) or an EC P-256 key.
+fn pkcs8_key(der: &[u8]) -> Result<Parsed, KeyError> {
+    let neither = || {
+        invalid(
+            "a PKCS#8 key that is neither RSA (2048–8192 bits) nor EC P-256; Okta service apps \
+             need RS256 or ES256 keys",
+        )
+    };
+    let info = pkcs8::PrivateKeyInfo::from_der(der).map_err(|_| neither())?;
+    if info.algorithm.oid == pkcs1::ALGORITHM_OID {
+        return rsa_pkcs1(info.private_key);
     }
-    let point = point.ok_or_else(bad)?;
-    if d.len() > 32 {
-        return Err(bad());
+    if info.algorithm.oid != p256::elliptic_curve::ALGORITHM_OID {
+        return Err(neither());
     }
-    let mut scalar = vec![0u8; 32 - d.len()];
-    scalar.extend_from_slice(d);
-    Ok(Material::EcParts {
-        d: SecretSlice::from(scalar),
-        point,
+    if info.algorithm.parameters_oid().ok() != Some(p256::NistP256::OID) {
+        return Err(invalid(OTHER_CURVE));
+    }
+    p256::SecretKey::from_pkcs8_der(der)
+        .map_err(|_| invalid("a PKCS#8 EC key that is not a valid P-256 private key"))
+        .and_then(|k| ec_key(&k))
+}
+
+/// PKCS#1 `RSAPrivateKey`, kept as it is: the form *ring* signs with.
+fn rsa_pkcs1(der: &[u8]) -> Result<Parsed, KeyError> {
+    let key = pkcs1::RsaPrivateKey::from_der(der)
+        .map_err(|_| invalid("an RSA key that is not a valid PKCS#1 RSAPrivateKey"))?;
+    Ok(rsa_key(&key, der.to_vec()))
+}
+
+fn rsa_key(key: &pkcs1::RsaPrivateKey<'_>, der: Vec<u8>) -> Parsed {
+    Parsed {
+        alg: Algorithm::Rs256,
+        der: SecretSlice::from(der),
+        public: json!({
+            "kty": "RSA",
+            "n": URL_SAFE_NO_PAD.encode(key.modulus.as_bytes()),
+            "e": URL_SAFE_NO_PAD.encode(key.public_exponent.as_bytes()),
+        }),
+    }
+}
+
+/// SEC1 `ECPrivateKey` (with or without its public key) on P-256.
+fn ec_sec1(der: &[u8]) -> Result<Parsed, KeyError> {
+    let bad = || invalid("an EC PRIVATE KEY that is not a P-256 SEC1 key");
+    let key = sec1::EcPrivateKey::from_der(der).map_err(|_| bad())?;
+    let curve = key.parameters.and_then(|p| p.named_curve());
+    if curve.is_some_and(|c| c != p256::NistP256::OID) {
+        return Err(invalid(OTHER_CURVE));
+    }
+    p256::SecretKey::try_from(key)
+        .map_err(|_| bad())
+        .and_then(|k| ec_key(&k))
+}
+
+/// A P-256 key as PKCS#8 (with its public key, as *ring* wants it) and its public JWK.
+pub(super) fn ec_key(key: &p256::SecretKey) -> Result<Parsed, KeyError> {
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|_| invalid("an EC key that cannot be re-encoded as PKCS#8"))?;
+    let point = key.public_key().to_encoded_point(false);
+    let coordinate =
+        |c: Option<&p256::FieldBytes>| URL_SAFE_NO_PAD.encode(c.map_or(&[][..], |c| c));
+    Ok(Parsed {
+        alg: Algorithm::Es256,
+        der: SecretSlice::from(der.as_bytes().to_vec()),
+        public: json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": coordinate(point.x()),
+            "y": coordinate(point.y()),
+        }),
     })
 }
 
@@ -117,7 +170,26 @@ struct Jwk {
     qi: Option<SecretString>,
 }
 
-pub(super) fn from_jwk(text: &str) -> Result<(Material, Option<String>), KeyError> {
+fn public(name: &str, v: Option<&String>) -> Result<Vec<u8>, KeyError> {
+    let v = v.ok_or_else(|| invalid(format!("the JWK has no `{name}`")))?;
+    URL_SAFE_NO_PAD
+        .decode(v.trim_end_matches('='))
+        .map_err(|_| invalid(format!("the JWK's `{name}` is not base64url")))
+}
+
+fn private(name: &str, v: Option<&SecretString>) -> Result<SecretSlice<u8>, KeyError> {
+    let v = v.ok_or_else(|| {
+        invalid(format!(
+            "the JWK has no `{name}`: it is a public key, or incomplete; revokd needs the private JWK"
+        ))
+    })?;
+    URL_SAFE_NO_PAD
+        .decode(v.expose_secret().trim_end_matches('='))
+        .map(SecretSlice::from)
+        .map_err(|_| invalid(format!("the JWK's `{name}` is not base64url")))
+}
+
+pub(super) fn from_jwk(text: &str) -> Result<(Parsed, Option<String>), KeyError> {
     // serde_json's messages can quote values; report only where parsing failed.
     let jwk: Jwk = serde_json::from_str(text).map_err(|e| {
         invalid(format!(
@@ -126,56 +198,72 @@ pub(super) fn from_jwk(text: &str) -> Result<(Material, Option<String>), KeyErro
             e.column()
         ))
     })?;
-    let public = |name: &str, v: &Option<String>| {
-        let v = v
-            .as_deref()
-            .ok_or_else(|| invalid(format!("the JWK has no `{name}`")))?;
-        URL_SAFE_NO_PAD
-            .decode(v.trim_end_matches('='))
-            .map_err(|_| invalid(format!("the JWK's `{name}` is not base64url")))
-    };
-    let private = |name: &str, v: &Option<SecretString>| {
-        let v = v.as_ref().ok_or_else(|| {
-            invalid(format!("the JWK has no `{name}`: it is a public key, or incomplete; revokd needs the private JWK"))
-        })?;
-        URL_SAFE_NO_PAD
-            .decode(v.expose_secret().trim_end_matches('='))
-            .map(SecretSlice::from)
-            .map_err(|_| invalid(format!("the JWK's `{name}` is not base64url")))
-    };
-    let material = match jwk.kty.as_str() {
-        "RSA" => Material::RsaParts {
-            n: public("n", &jwk.n)?,
-            e: public("e", &jwk.e)?,
-            private: vec![
-                private("d", &jwk.d)?,
-                private("p", &jwk.p)?,
-                private("q", &jwk.q)?,
-                private("dp", &jwk.dp)?,
-                private("dq", &jwk.dq)?,
-                private("qi", &jwk.qi)?,
-            ],
-        },
-        "EC" if jwk.crv.as_deref() == Some("P-256") => {
-            let (x, y) = (public("x", &jwk.x)?, public("y", &jwk.y)?);
-            let mut point = vec![4u8];
-            point.extend(x);
-            point.extend(y);
-            Material::EcParts {
-                d: private("d", &jwk.d)?,
-                point,
-            }
-        }
-        "EC" => {
-            return Err(invalid(
-                "an EC JWK on a curve other than P-256; use ES256 (P-256)",
-            ));
-        }
+    let parsed = match jwk.kty.as_str() {
+        "RSA" => rsa_jwk(&jwk)?,
+        "EC" if jwk.crv.as_deref() == Some("P-256") => ec_jwk(&jwk)?,
+        "EC" => return Err(invalid(OTHER_CURVE)),
         other => {
             return Err(invalid(format!(
                 "a JWK of kty `{other}`; expected RSA or EC"
             )));
         }
     };
-    Ok((material, jwk.kid))
+    Ok((parsed, jwk.kid))
+}
+
+fn uint<'a>(name: &str, bytes: &'a [u8]) -> Result<pkcs1::UintRef<'a>, KeyError> {
+    pkcs1::UintRef::new(bytes).map_err(|_| invalid(format!("the JWK's `{name}` is not a number")))
+}
+
+/// An RSA JWK re-encoded as the PKCS#1 `RSAPrivateKey` it describes.
+fn rsa_jwk(jwk: &Jwk) -> Result<Parsed, KeyError> {
+    let (n, e) = (public("n", jwk.n.as_ref())?, public("e", jwk.e.as_ref())?);
+    let [d, p, q, dp, dq, qi] = [
+        ("d", &jwk.d),
+        ("p", &jwk.p),
+        ("q", &jwk.q),
+        ("dp", &jwk.dp),
+        ("dq", &jwk.dq),
+        ("qi", &jwk.qi),
+    ]
+    .map(|(name, v)| private(name, v.as_ref()));
+    let (d, p, q, dp, dq, qi) = (d?, p?, q?, dp?, dq?, qi?);
+    let key = pkcs1::RsaPrivateKey {
+        modulus: uint("n", &n)?,
+        public_exponent: uint("e", &e)?,
+        private_exponent: uint("d", d.expose_secret())?,
+        prime1: uint("p", p.expose_secret())?,
+        prime2: uint("q", q.expose_secret())?,
+        exponent1: uint("dp", dp.expose_secret())?,
+        exponent2: uint("dq", dq.expose_secret())?,
+        coefficient: uint("qi", qi.expose_secret())?,
+        other_prime_infos: None,
+    };
+    let der = key
+        .to_der()
+        .map_err(|_| invalid("an RSA JWK that cannot be encoded as PKCS#1"))?;
+    Ok(rsa_key(&key, der))
+}
+
+/// An EC P-256 JWK: `d` makes the key; `x` and `y` must be its public point.
+fn ec_jwk(jwk: &Jwk) -> Result<Parsed, KeyError> {
+    let (x, y) = (public("x", jwk.x.as_ref())?, public("y", jwk.y.as_ref())?);
+    let d = private("d", jwk.d.as_ref())?;
+    let key = p256::SecretKey::from_slice(d.expose_secret())
+        .map_err(|_| invalid("the JWK's `d` is not a P-256 private key"))?;
+    let parsed = ec_key(&key)?;
+    let ours = |name: &str| {
+        parsed
+            .public
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    if ours("x") != Some(URL_SAFE_NO_PAD.encode(x)) || ours("y") != Some(URL_SAFE_NO_PAD.encode(y))
+    {
+        return Err(invalid(
+            "the JWK's `x` and `y` are not the public key of its `d`",
+        ));
+    }
+    Ok(parsed)
 }

@@ -1,26 +1,24 @@
 //! The service app's signing key: read once from a file (PEM or JWK; pairs with systemd
-//! `LoadCredential=`), kept as zeroizing secret bytes, and parsed again only for the moment of
-//! signing. RS256 (RSA 2048–8192 bits) and ES256 (P-256). Nothing here logs, and no error or
-//! `Debug` output contains key material: parse errors say what is wrong, never what was read.
+//! `LoadCredential=`), and JWTs signed with it through `jsonwebtoken` (whose RS256 and ES256
+//! run on *ring*, the provider rustls already links). RS256 (RSA 2048–8192 bits) and ES256
+//! (P-256). Nothing here logs, and no error or `Debug` output contains key material: parse
+//! errors say what is wrong, never what was read.
 //!
-//! Accepted files: PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` (with
-//! its public key, as OpenSSL writes it), or a private JWK (`.json`; `kty` `RSA` with
-//! `n e d p q dp dq qi`, or `EC` with `crv` `P-256` and `x y d`).
+//! Accepted files: PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`, or a
+//! private JWK (`.json`; `kty` `RSA` with `n e d p q dp dq qi`, or `EC` with `crv` `P-256` and
+//! `x y d`); `key_files` reads them. The key is checked when loaded by signing once, so a key
+//! *ring* refuses (e.g. RSA shorter than 2048 bits) fails at startup, not at the first request.
+//! The parsed key lives in one `jsonwebtoken::EncodingKey` for the life of the process (the
+//! buffers it was read through are zeroized on drop; that one is not, as `jsonwebtoken` keeps it).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::rand::SystemRandom;
-use ring::rsa::{KeyPairComponents, PublicKeyComponents};
-use ring::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
-};
+use jsonwebtoken::{EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::der;
 use super::key_files::{from_jwk, from_pem};
 
 /// A JWS algorithm revokd signs with.
@@ -38,6 +36,13 @@ impl Algorithm {
         match self {
             Algorithm::Rs256 => "RS256",
             Algorithm::Es256 => "ES256",
+        }
+    }
+
+    fn jose(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+            Algorithm::Es256 => jsonwebtoken::Algorithm::ES256,
         }
     }
 }
@@ -67,26 +72,13 @@ pub(super) fn invalid(text: impl Into<String>) -> KeyError {
     KeyError::Format(text.into())
 }
 
-fn rejected(e: ring::error::KeyRejected) -> KeyError {
-    KeyError::Rejected(e.to_string())
-}
-
-/// The private material, kept in zeroizing buffers.
-pub(super) enum Material {
-    RsaPkcs8(SecretSlice<u8>),
-    RsaPkcs1(SecretSlice<u8>),
-    /// JWK parts: public `n`, `e`; private `d p q dp dq qi` in that order.
-    RsaParts {
-        n: Vec<u8>,
-        e: Vec<u8>,
-        private: Vec<SecretSlice<u8>>,
-    },
-    EcPkcs8(SecretSlice<u8>),
-    /// A P-256 private scalar (32 bytes) and its uncompressed public point.
-    EcParts {
-        d: SecretSlice<u8>,
-        point: Vec<u8>,
-    },
+/// A key as a key file yields it: the DER form `jsonwebtoken` signs with (PKCS#1 for RSA,
+/// PKCS#8 for P-256, in a zeroizing buffer) and the public JWK members (`kty` and `n e` or
+/// `crv x y`).
+pub(super) struct Parsed {
+    pub(super) alg: Algorithm,
+    pub(super) der: SecretSlice<u8>,
+    pub(super) public: Value,
 }
 
 /// The service app's private key, with its algorithm and `kid`. Cheap to clone.
@@ -94,7 +86,7 @@ pub(super) enum Material {
 pub struct SigningKey {
     alg: Algorithm,
     kid: Option<String>,
-    material: Arc<Material>,
+    key: Arc<EncodingKey>,
     public_jwk: Value,
 }
 
@@ -123,23 +115,37 @@ impl SigningKey {
     /// Parses a PEM or JWK text (see the module docs for the accepted forms).
     pub fn from_text(text: &SecretString, key_id: Option<&str>) -> Result<SigningKey, KeyError> {
         let trimmed = text.expose_secret().trim_start();
-        let (material, jwk_kid) = if trimmed.starts_with('{') {
+        let (parsed, jwk_kid) = if trimmed.starts_with('{') {
             from_jwk(trimmed)?
         } else {
             (from_pem(trimmed)?, None)
         };
-        let (alg, public_jwk) = public_of(&material)?;
-        let kid = key_id.map(str::to_owned).or(jwk_kid);
-        let mut key = SigningKey {
-            alg,
-            kid,
-            material: Arc::new(material),
-            public_jwk,
+        SigningKey::new(parsed, key_id.map(str::to_owned).or(jwk_kid))
+    }
+
+    /// Wraps parsed key material, checking it by signing once.
+    pub(super) fn new(parsed: Parsed, kid: Option<String>) -> Result<SigningKey, KeyError> {
+        let der = parsed.der.expose_secret();
+        let key = match parsed.alg {
+            Algorithm::Rs256 => EncodingKey::from_rsa_der(der),
+            Algorithm::Es256 => EncodingKey::from_ec_der(der),
         };
-        if let (Some(kid), Some(obj)) = (&key.kid, key.public_jwk.as_object_mut()) {
-            obj.insert("kid".into(), Value::String(kid.clone()));
+        jsonwebtoken::crypto::sign(b"key check", &key, parsed.alg.jose())
+            .map_err(|e| KeyError::Rejected(e.to_string()))?;
+        let mut public_jwk = parsed.public;
+        if let Some(obj) = public_jwk.as_object_mut() {
+            obj.insert("alg".into(), parsed.alg.as_str().into());
+            obj.insert("use".into(), "sig".into());
+            if let Some(kid) = &kid {
+                obj.insert("kid".into(), kid.as_str().into());
+            }
         }
-        Ok(key)
+        Ok(SigningKey {
+            alg: parsed.alg,
+            kid,
+            key: Arc::new(key),
+            public_jwk,
+        })
     }
 
     /// The JWS algorithm this key signs with.
@@ -158,107 +164,17 @@ impl SigningKey {
         &self.public_jwk
     }
 
-    /// Signs `message`, returning the JWS signature bytes.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let rng = SystemRandom::new();
-        let rsa = |pair: RsaKeyPair| {
-            let mut sig = vec![0; pair.public().modulus_len()];
-            pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
-                .map_err(|_| KeyError::Signing)?;
-            Ok(sig)
-        };
-        let ec = |pair: EcdsaKeyPair| {
-            pair.sign(&rng, message)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| KeyError::Signing)
-        };
-        match &*self.material {
-            Material::RsaPkcs8(der) => {
-                rsa(RsaKeyPair::from_pkcs8(der.expose_secret()).map_err(rejected)?)
-            }
-            Material::RsaPkcs1(der) => {
-                rsa(RsaKeyPair::from_der(der.expose_secret()).map_err(rejected)?)
-            }
-            Material::RsaParts { n, e, private } => rsa(rsa_from_parts(n, e, private)?),
-            Material::EcPkcs8(der) => ec(ec_pkcs8(der.expose_secret())?),
-            Material::EcParts { d, point } => ec(ec_parts(d.expose_secret(), point)?),
+    /// A JWS header with this key's `alg` and `kid` and the given `typ`.
+    pub fn header(&self, typ: &str) -> Header {
+        Header {
+            typ: Some(typ.to_owned()),
+            kid: self.kid.clone(),
+            ..Header::new(self.alg.jose())
         }
     }
-}
 
-pub(super) fn ec_pkcs8(der: &[u8]) -> Result<EcdsaKeyPair, KeyError> {
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
-        .map_err(rejected)
-}
-
-fn ec_parts(d: &[u8], point: &[u8]) -> Result<EcdsaKeyPair, KeyError> {
-    EcdsaKeyPair::from_private_key_and_public_key(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        d,
-        point,
-        &SystemRandom::new(),
-    )
-    .map_err(rejected)
-}
-
-fn rsa_from_parts(n: &[u8], e: &[u8], private: &[SecretSlice<u8>]) -> Result<RsaKeyPair, KeyError> {
-    let [d, p, q, dp, dq, qi] = private else {
-        return Err(invalid("an RSA JWK needs d, p, q, dp, dq and qi"));
-    };
-    RsaKeyPair::from_components(&KeyPairComponents {
-        public_key: PublicKeyComponents { n, e },
-        d: d.expose_secret(),
-        p: p.expose_secret(),
-        q: q.expose_secret(),
-        dP: dp.expose_secret(),
-        dQ: dq.expose_secret(),
-        qInv: qi.expose_secret(),
-    })
-    .map_err(rejected)
-}
-
-/// Parses the key once (validating it) and derives its algorithm and public JWK.
-fn public_of(material: &Material) -> Result<(Algorithm, Value), KeyError> {
-    let rsa_jwk = |pair: &RsaKeyPair| {
-        let c = PublicKeyComponents::<Vec<u8>>::from(pair.public());
-        rsa_public_jwk(&c.n, &c.e)
-    };
-    let ec_jwk = |pair: &EcdsaKeyPair| ec_public_jwk(pair.public_key().as_ref());
-    let jwk = match material {
-        Material::RsaPkcs8(der) => {
-            rsa_jwk(&RsaKeyPair::from_pkcs8(der.expose_secret()).map_err(rejected)?)
-        }
-        Material::RsaPkcs1(der) => {
-            rsa_jwk(&RsaKeyPair::from_der(der.expose_secret()).map_err(rejected)?)
-        }
-        Material::RsaParts { n, e, private } => rsa_jwk(&rsa_from_parts(n, e, private)?),
-        Material::EcPkcs8(der) => ec_jwk(&ec_pkcs8(der.expose_secret())?),
-        Material::EcParts { d, point } => ec_jwk(&ec_parts(d.expose_secret(), point)?),
-    };
-    let alg = match material {
-        Material::RsaPkcs8(_) | Material::RsaPkcs1(_) | Material::RsaParts { .. } => {
-            Algorithm::Rs256
-        }
-        Material::EcPkcs8(_) | Material::EcParts { .. } => Algorithm::Es256,
-    };
-    let mut jwk = jwk;
-    if let Some(obj) = jwk.as_object_mut() {
-        obj.insert("alg".into(), Value::String(alg.as_str().into()));
-        obj.insert("use".into(), Value::String("sig".into()));
+    /// A compact JWS of `claims` under `header` (whose `alg` must be this key's).
+    pub fn sign<T: Serialize>(&self, header: &Header, claims: &T) -> Result<String, KeyError> {
+        jsonwebtoken::encode(header, claims, &self.key).map_err(|_| KeyError::Signing)
     }
-    Ok((alg, jwk))
-}
-
-/// The public JWK of an RSA key (big-endian `n`, `e`).
-pub fn rsa_public_jwk(n: &[u8], e: &[u8]) -> Value {
-    json!({ "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(der::unsigned(n)), "e": URL_SAFE_NO_PAD.encode(der::unsigned(e)) })
-}
-
-/// The public JWK of a P-256 key given as an uncompressed point (`04 || x || y`).
-pub fn ec_public_jwk(point: &[u8]) -> Value {
-    let (x, y) = point
-        .get(1..)
-        .unwrap_or_default()
-        .split_at(point.len().saturating_sub(1) / 2);
-    json!({ "kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y) })
 }

@@ -5,9 +5,7 @@
 //! output or error messages: errors name the cause and the config key to check instead.
 
 pub mod assertion;
-pub(crate) mod der;
 pub mod dpop;
-pub mod jwt;
 mod key_files;
 pub mod keys;
 pub mod token;
@@ -16,6 +14,8 @@ pub mod token;
 mod tests;
 #[cfg(test)]
 mod tests_http;
+#[cfg(test)]
+mod tests_key_files;
 
 use std::sync::Arc;
 

@@ -5,19 +5,16 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{
-    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
-};
 use secrecy::SecretString;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::assertion::{ASSERTION_LIFETIME, client_assertion};
-use super::dpop::{DpopKey, ProofFor, ath, jwk_thumbprint};
-use super::jwt::{self, Decoded};
+use super::dpop::{DpopKey, ProofFor, ath};
 use super::keys::{Algorithm, SigningKey};
 use super::{needs_renewal, renewal_margin};
+use crate::sim::jws::{Jws, PublicKey};
 
 pub(crate) fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/oauth/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -28,32 +25,10 @@ pub(crate) fn key(name: &str, kid: Option<&str>) -> SigningKey {
     SigningKey::from_text(&SecretString::from(fixture(name)), kid).expect("the fixture key loads")
 }
 
-fn b64d(v: &Value, name: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD
-        .decode(v[name].as_str().expect("field"))
-        .expect("base64url")
-}
-
-/// Verifies a JWS against a public JWK, independently of the code under test.
-fn verifies(jwk: &Value, jws: &Decoded) -> bool {
-    let msg = jws.signing_input.as_bytes();
-    match jwk["kty"].as_str() {
-        Some("RSA") => RsaPublicKeyComponents {
-            n: b64d(jwk, "n"),
-            e: b64d(jwk, "e"),
-        }
-        .verify(&RSA_PKCS1_2048_8192_SHA256, msg, &jws.signature)
-        .is_ok(),
-        Some("EC") => {
-            let mut point = vec![4u8];
-            point.extend(b64d(jwk, "x"));
-            point.extend(b64d(jwk, "y"));
-            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                .verify(msg, &jws.signature)
-                .is_ok()
-        }
-        _ => false,
-    }
+/// Verifies a JWS against a public JWK with the simulated org's verifier, which shares no code
+/// with the signing side under test.
+fn verifies(jwk: &Value, jws: &Jws) -> bool {
+    PublicKey::from_jwk(jwk).is_some_and(|key| key.verifies(jws))
 }
 
 #[test]
@@ -154,7 +129,7 @@ fn the_client_assertion_carries_the_claims_okta_requires() {
         let first = client_assertion(&k, "0oaService", token_url, before).expect("signs");
         let second = client_assertion(&k, "0oaService", token_url, before).expect("signs");
         let [a, b] = [&first, &second]
-            .map(|s| jwt::decode(secrecy::ExposeSecret::expose_secret(s)).expect("a JWS"));
+            .map(|s| Jws::parse(secrecy::ExposeSecret::expose_secret(s)).expect("a JWS"));
         assert_eq!(a.header["alg"], alg);
         assert_eq!(a.header["kid"], "kid-1");
         let c = &a.claims;
@@ -224,7 +199,7 @@ fn a_dpop_proof_carries_htm_htu_iat_jti_nonce_and_ath() {
         ath: Some(&token_ath),
     };
     let [p1, p2] =
-        [(); 2].map(|()| jwt::decode(&dpop.proof(what, now).expect("signs")).expect("a JWS"));
+        [(); 2].map(|()| Jws::parse(&dpop.proof(what, now).expect("signs")).expect("a JWS"));
     assert_eq!(p1.header["typ"], "dpop+jwt");
     assert_eq!(p1.header["alg"], "ES256");
     assert_eq!(&p1.header["jwk"], dpop.public_jwk());
@@ -251,20 +226,6 @@ fn a_dpop_proof_carries_htm_htu_iat_jti_nonce_and_ath() {
         nonce: None,
         ath: None,
     };
-    let p = jwt::decode(&dpop.proof(bare, now).expect("signs")).expect("a JWS");
+    let p = Jws::parse(&dpop.proof(bare, now).expect("signs")).expect("a JWS");
     assert!(p.claims.get("nonce").is_none() && p.claims.get("ath").is_none());
-}
-
-#[test]
-fn the_jwk_thumbprint_matches_rfc_7638s_example() {
-    // RFC 7638 §3.1.
-    let jwk = serde_json::json!({
-        "kty": "RSA",
-        "e": "AQAB",
-        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
-    });
-    assert_eq!(
-        jwk_thumbprint(&jwk).as_deref(),
-        Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
-    );
 }
