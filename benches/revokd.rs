@@ -36,7 +36,8 @@ use common::flag;
 use revokd::config::{Config, Mode};
 use revokd::okta::{ClientId, UserId};
 use revokd::sim::{BucketModel, SimConfig, SimOrg};
-use revokd::sweep::Target;
+use revokd::store::Trigger;
+use revokd::sweep::{SweepPlan, Target};
 use secrecy::SecretString;
 
 const TOKEN: &str = "bench-token";
@@ -57,10 +58,7 @@ fn main() {
         .unwrap_or(3usize);
     let only = flag(&args, "--only");
     let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     if want("a") {
         rt.block_on(rate_budget::rate_budget(runs, BucketModel::PerRoute));
         rt.block_on(rate_budget::rate_budget(
@@ -82,6 +80,15 @@ fn main() {
             runs,
             args.iter().any(|a| a == "--skip-1m"),
         ));
+    }
+}
+
+/// `(pairs, big pairs)` of the ingest scenarios' orgs: ~100k tokens, then ~1M unless skipped.
+fn org_sizes(skip_1m: bool) -> &'static [(usize, usize)] {
+    if skip_1m {
+        &[(500, 240)]
+    } else {
+        &[(500, 240), (5_000, 2_350)]
     }
 }
 
@@ -136,6 +143,24 @@ fn targets(pairs: &[(String, String)]) -> Vec<Target> {
             source: "config",
         })
         .collect()
+}
+
+/// A dry-run pass over `pairs`, started as the CLI starts one.
+fn dry_run(pairs: &[(String, String)]) -> SweepPlan {
+    SweepPlan {
+        trigger: Trigger::Cli,
+        mode: Mode::DryRun,
+        targets: targets(pairs),
+        wide: revokd::sweep::WideTargets::default(),
+    }
+}
+
+/// The runtime a child process sweeps on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// The pairs a child process sweeps, one `user client` per line of `pairs_file`.

@@ -9,12 +9,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrono::Utc;
-use revokd::config::Mode;
-use revokd::store::{Store, TokenObservation, Trigger};
-use revokd::sweep::{Deps, SweepPlan, run_once};
+use revokd::store::{Store, TokenObservation};
+use revokd::sweep::{Deps, run_once};
 
 use super::common::median;
-use super::{child, config_for, ingest_org, peak_rss_kib, read_pairs, targets};
+use super::{child, config_for, dry_run, ingest_org, peak_rss_kib, read_pairs, runtime};
 
 pub async fn ingest(runs: usize, skip_1m: bool) {
     println!(
@@ -24,11 +23,7 @@ pub async fn ingest(runs: usize, skip_1m: bool) {
         "{:>6} {:>4} {:>10} {:>8} {:>12} {:>13}",
         "pairs", "run", "tokens", "wall s", "tokens/s", "peak RSS MiB"
     );
-    let sizes: &[(usize, usize)] = if skip_1m {
-        &[(500, 240)]
-    } else {
-        &[(500, 240), (5_000, 2_350)]
-    };
+    let sizes = super::org_sizes(skip_1m);
     let exe = std::env::current_exe().expect("current exe");
     for &(pairs, big) in sizes {
         let (org, dir, pairs_file) = ingest_org(pairs, big).await;
@@ -96,11 +91,7 @@ async fn store_alone(exe: &Path, dir: &Path, tokens: f64, runs: usize) {
 pub fn child_store(db: &str, sample: &str, tokens: &str) {
     let raw = std::fs::read_to_string(sample).expect("sample");
     let tokens: usize = tokens.parse().expect("token count");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let store = Store::connect(&format!("sqlite://{db}"))
             .await
             .expect("store");
@@ -145,21 +136,12 @@ fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
 
 /// The child side of (b): one dry-run sweep with no policies; prints `seen wall_s peak_kib`.
 pub fn child_ingest(base: &str, db: &str, pairs_file: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let pairs = read_pairs(pairs_file);
         let config = config_for(base, Path::new(db), 0.5);
         let store = Store::connect(&config.database.url).await.expect("store");
         let deps = Deps::from_config(&config, store).expect("deps");
-        let plan = SweepPlan {
-            trigger: Trigger::Cli,
-            mode: Mode::DryRun,
-            targets: targets(&pairs),
-            wide: revokd::sweep::WideTargets::default(),
-        };
+        let plan = dry_run(&pairs);
         let started = Instant::now();
         let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
         let wall = started.elapsed().as_secs_f64();

@@ -1,44 +1,15 @@
 //! (c) policy evaluations per second: 4 rules and 1 exemption, one core.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use revokd::config::{ExemptionConfig, PolicyConfig};
 use revokd::policy::{PolicySet, TokenFacts, decide};
 
 use super::common::median;
 
 pub fn policy_rate(runs: usize) {
-    let rule = |name: &str| PolicyConfig {
-        name: name.into(),
-        ..PolicyConfig::default()
-    };
-    let policies = vec![
-        PolicyConfig {
-            scopes_any: vec!["admin:write".into(), "okta.users.manage".into()],
-            older_than: Some(Duration::from_secs(7 * 86_400)),
-            ..rule("admin-scopes-7d")
-        },
-        PolicyConfig {
-            idle_for: Some(Duration::from_secs(30 * 86_400)),
-            ..rule("idle-30d")
-        },
-        PolicyConfig {
-            clients: vec!["0oaretired".into()],
-            ..rule("retired-app")
-        },
-        PolicyConfig {
-            expires_after: Some(Duration::from_secs(365 * 86_400)),
-            action: revokd::config::Action::Flag,
-            ..rule("never-expires")
-        },
-    ];
-    let exemptions = vec![ExemptionConfig {
-        name: Some("break-glass".into()),
-        users: vec!["00ubreakglass".into()],
-        ..ExemptionConfig::default()
-    }];
+    let (policies, exemptions) = super::storage::example_policies("00ubreakglass");
     let set = Arc::new(PolicySet::from_config(&policies, &exemptions).expect("policies"));
     let now: DateTime<Utc> = Utc::now();
     let scopes: Vec<Vec<String>> = vec![
@@ -59,7 +30,11 @@ pub fn policy_rate(runs: usize) {
             let facts = TokenFacts {
                 token_id: &ids[i % ids.len()],
                 user_id: "00uuser",
-                client_id: if i % 50 == 0 { "0oaretired" } else { "0oaapp" },
+                client_id: if i % 50 == 0 {
+                    "0oa3legacyreports00"
+                } else {
+                    "0oaapp"
+                },
                 active: true,
                 scopes: &scopes[i % scopes.len()],
                 created: Some(now - age),

@@ -6,13 +6,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use revokd::config::Mode;
 use revokd::sim::{BucketModel, SimConfig, SimOrg};
-use revokd::store::{Store, Trigger};
-use revokd::sweep::{Deps, SweepPlan, run_once};
+use revokd::store::Store;
+use revokd::sweep::{Deps, run_once};
 
 use super::common::median;
-use super::{TOKEN, config_for, targets};
+use super::{TOKEN, config_for, dry_run};
 
 /// Σ max(1, ceil(tokens / 200)) over the pairs: the fewest list requests a full sweep needs.
 fn minimum_requests(org: &SimOrg) -> u64 {
@@ -60,12 +59,7 @@ pub async fn rate_budget(runs: usize, model: BucketModel) {
         let store = Store::connect(&config.database.url).await.expect("store");
         let deps = Deps::from_config(&config, store).expect("deps");
         let minimum = minimum_requests(&org);
-        let plan = SweepPlan {
-            trigger: Trigger::Cli,
-            mode: Mode::DryRun,
-            targets: targets(&org.pairs()),
-            wide: revokd::sweep::WideTargets::default(),
-        };
+        let plan = dry_run(&org.pairs());
         let started = Instant::now();
         let report = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
         let wall = started.elapsed().as_secs_f64();

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use revokd::config::{Action, ExemptionConfig, Mode, PolicyConfig};
-use revokd::store::{Store, Trigger};
-use revokd::sweep::{Deps, SweepPlan, run_once};
+use revokd::config::{Action, ExemptionConfig, PolicyConfig};
+use revokd::store::Store;
+use revokd::sweep::{Deps, run_once};
 
 use super::common::median;
-use super::{TOKEN, config_for, peak_rss_kib, read_pairs, targets};
+use super::{TOKEN, config_for, dry_run, peak_rss_kib, read_pairs, runtime};
 
 /// The example configuration's policies (`config/revokd.toml`), and an exemption for one user.
 pub fn example_policies(exempt_user: &str) -> (Vec<PolicyConfig>, Vec<ExemptionConfig>) {
@@ -70,11 +70,7 @@ fn cpu_seconds() -> f64 {
 /// The child: two dry-run sweeps; prints `tokens first_wall first_cpu bytes unchanged_wall
 /// unchanged_cpu growth audit_first audit_unchanged snapshots_unchanged peak_kib`.
 pub fn child(base: &str, db: &str, pairs_file: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let pairs = read_pairs(pairs_file);
         let mut config = config_for(base, Path::new(db), 0.5);
         (config.policies, config.exemptions) = example_policies(&pairs[0].0);
@@ -82,12 +78,7 @@ pub fn child(base: &str, db: &str, pairs_file: &str) {
         config.safety.max_revocation_fraction = 1.0;
         let store = Store::connect(&config.database.url).await.expect("store");
         let deps = Deps::from_config(&config, store.clone()).expect("deps");
-        let plan = SweepPlan {
-            trigger: Trigger::Cli,
-            mode: Mode::DryRun,
-            targets: targets(&pairs),
-            wide: revokd::sweep::WideTargets::default(),
-        };
+        let plan = dry_run(&pairs);
         let count = |sql: &'static str| {
             let store = store.clone();
             async move {
@@ -189,11 +180,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
     if let Err(why) = &python {
         println!("SDK baseline skipped: {why}");
     }
-    let sizes: &[(usize, usize)] = if skip_1m {
-        &[(500, 240)]
-    } else {
-        &[(500, 240), (5_000, 2_350)]
-    };
+    let sizes = super::org_sizes(skip_1m);
     let exe = std::env::current_exe().expect("current exe");
     for &(pairs, big) in sizes {
         let (org, dir, pairs_file) = super::ingest_org(pairs, big).await;
