@@ -6,6 +6,7 @@
 
 mod apps;
 mod discover;
+mod enforce;
 mod halt;
 mod list;
 mod progress;
@@ -279,33 +280,8 @@ async fn act(
             let none = RevocationState::Planned;
             standing::reconcile(deps, sweep_id, mode, none, &[], &decided).await?;
             drop(decided);
-            revoke_all(deps, scope, planned, report).await?;
+            enforce::revoke_all(deps, scope, planned, report).await?;
         }
-    }
-    Ok(())
-}
-
-/// Enforce: attempts every planned token without an open intent, and the due retries.
-async fn revoke_all(
-    deps: &Deps,
-    scope: &Scope<'_>,
-    planned: Vec<Planned>,
-    report: &mut SweepReport,
-) -> Result<(), store::Error> {
-    let work = enforce_work(deps, scope.targets, scope.apps, planned, scope.now).await?;
-    let attempts: Vec<_> = work
-        .iter()
-        .map(|w| async move {
-            let outcome = revoke::attempt(deps, scope.okta, Some(scope.sweep_id), w).await;
-            (w, outcome)
-        })
-        .collect();
-    let outcomes: Vec<_> = futures::stream::iter(attempts)
-        .buffer_unordered(deps.concurrency.max(1))
-        .collect()
-        .await;
-    for (w, outcome) in outcomes {
-        report.revocation(w, outcome?);
     }
     Ok(())
 }
@@ -347,55 +323,6 @@ async fn finish(
     report.db_bytes = deps.store.size_bytes().await.ok();
     report.log_summary();
     Ok(report)
-}
-
-/// What an enforce sweep attempts: each planned token that has no open intent (as a new
-/// intent), plus every open `failed` or `irrevocable` intent of the listed pairs and apps whose
-/// `next_attempt_at` has come. A planned token whose open intent is not yet due waits for it.
-async fn enforce_work(
-    deps: &Deps,
-    targets: &[Target],
-    apps: &[ClientId],
-    planned: Vec<Planned>,
-    now: DateTime<Utc>,
-) -> Result<Vec<Work>, store::Error> {
-    let pairs: std::collections::HashSet<(&str, &str)> = targets
-        .iter()
-        .map(|t| (t.user.as_str(), t.client.as_str()))
-        .collect();
-    let apps: std::collections::HashSet<&str> = apps.iter().map(ClientId::as_str).collect();
-    let open = deps.store.open_intents().await?;
-    let open_tokens: std::collections::HashSet<&str> =
-        open.iter().filter_map(|r| r.token_id.as_deref()).collect();
-    let due_by = ts(now);
-    let mut work: Vec<Work> = open
-        .iter()
-        .filter(|r| r.state != "pending" && r.token_id.is_some())
-        // Offboarding intents are the offboarding worker's to retry, never two at once.
-        .filter(|r| r.trigger != "offboard")
-        .filter(|r| {
-            pairs.contains(&(r.user_id.as_str(), r.client_id.as_str()))
-                || apps.contains(r.client_id.as_str())
-        })
-        .filter(|r| {
-            r.next_attempt_at
-                .as_deref()
-                .is_none_or(|at| at <= due_by.as_str())
-        })
-        .map(retry_work)
-        .collect();
-    work.extend(
-        planned
-            .into_iter()
-            .filter(|p| !open_tokens.contains(p.token_id.as_str()))
-            .map(|planned| Work {
-                planned,
-                intent: None,
-                trigger: "policy",
-                job_id: None,
-            }),
-    );
-    Ok(work)
 }
 
 impl SweepReport {
