@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use revokd::config::{Action, ExemptionConfig, Mode, PolicyConfig};
-use revokd::store::{Store, Trigger};
-use revokd::sweep::{Deps, SweepPlan, run_once};
+use revokd::config::{Action, ExemptionConfig, PolicyConfig};
+use revokd::store::Store;
+use revokd::sweep::{Deps, run_once};
 
-use super::{TOKEN, config_for, median, peak_rss_kib, targets};
+use super::common::median;
+use super::{TOKEN, config_for, dry_run, peak_rss_kib, read_pairs, runtime};
 
 /// The example configuration's policies (`config/revokd.toml`), and an exemption for one user.
 pub fn example_policies(exempt_user: &str) -> (Vec<PolicyConfig>, Vec<ExemptionConfig>) {
@@ -69,28 +70,15 @@ fn cpu_seconds() -> f64 {
 /// The child: two dry-run sweeps; prints `tokens first_wall first_cpu bytes unchanged_wall
 /// unchanged_cpu growth audit_first audit_unchanged snapshots_unchanged peak_kib`.
 pub fn child(base: &str, db: &str, pairs_file: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let pairs: Vec<(String, String)> = std::fs::read_to_string(pairs_file)
-            .expect("pairs")
-            .lines()
-            .filter_map(|l| l.split_once(' ').map(|(u, c)| (u.to_owned(), c.to_owned())))
-            .collect();
+    runtime().block_on(async {
+        let pairs = read_pairs(pairs_file);
         let mut config = config_for(base, Path::new(db), 0.5);
         (config.policies, config.exemptions) = example_policies(&pairs[0].0);
         config.safety.max_revocations_per_sweep = u64::MAX;
         config.safety.max_revocation_fraction = 1.0;
         let store = Store::connect(&config.database.url).await.expect("store");
         let deps = Deps::from_config(&config, store.clone()).expect("deps");
-        let plan = SweepPlan {
-            trigger: Trigger::Cli,
-            mode: Mode::DryRun,
-            targets: targets(&pairs),
-            wide: revokd::sweep::WideTargets::default(),
-        };
+        let plan = dry_run(&pairs);
         let count = |sql: &'static str| {
             let store = store.clone();
             async move {
@@ -103,8 +91,12 @@ pub fn child(base: &str, db: &str, pairs_file: &str) {
         };
         let audit = "SELECT COUNT(*) FROM revocations";
         let snapshots = "SELECT COUNT(*) FROM token_snapshots";
+        // Both sweeps decide as of one instant: tokens that cross a rule's age threshold
+        // between them (minutes apart at a million tokens) would be real changes, and the
+        // unchanged sweep's audit count measures repetitions, not the passing of time.
+        let now = Utc::now();
         let (cpu0, started) = (cpu_seconds(), Instant::now());
-        let first = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
+        let first = run_once(&deps, &plan, now).await.expect("sweep");
         let first_wall = started.elapsed().as_secs_f64();
         let first_cpu = cpu_seconds() - cpu0;
         assert_eq!(first.counts.targets_failed, 0, "{:?}", first.failures.first());
@@ -113,7 +105,7 @@ pub fn child(base: &str, db: &str, pairs_file: &str) {
         let (audit1, snaps1) = (count(audit).await, count(snapshots).await);
 
         let (cpu0, started) = (cpu_seconds(), Instant::now());
-        let again = run_once(&deps, &plan, Utc::now()).await.expect("sweep");
+        let again = run_once(&deps, &plan, now).await.expect("sweep");
         let unchanged_wall = started.elapsed().as_secs_f64();
         let unchanged_cpu = cpu_seconds() - cpu0;
         assert_eq!(again.counts.targets_failed, 0);
@@ -188,11 +180,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
     if let Err(why) = &python {
         println!("SDK baseline skipped: {why}");
     }
-    let sizes: &[(usize, usize)] = if skip_1m {
-        &[(500, 240)]
-    } else {
-        &[(500, 240), (5_000, 2_350)]
-    };
+    let sizes = super::org_sizes(skip_1m);
     let exe = std::env::current_exe().expect("current exe");
     for &(pairs, big) in sizes {
         let (org, dir, pairs_file) = super::ingest_org(pairs, big).await;

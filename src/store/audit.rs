@@ -5,9 +5,17 @@
 //! other processes) serialise; an `irrevocable` row puts its notification in the outbox in
 //! the same transaction.
 
+use sqlx::{QueryBuilder, Sqlite};
+
 use super::audit_row::{AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState};
+use super::observations::runs;
 use super::outbox::{self, NewEvent};
 use super::{Error, Store};
+
+const INSERT_REVOCATIONS: &str = "INSERT INTO revocations (id, intent_id, token_id, user_id,
+    client_id, trigger, policy, reason, mode, state, requested_at, completed_at, attempts,
+    http_status, okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
+    next_attempt_at, okta_error_id, hash_version) ";
 
 /// Where the chain first breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +34,7 @@ impl Store {
 
     /// Appends rows in one transaction, chaining each to the one before; returns their ids.
     /// Each `irrevocable` row also enqueues an `irrevocable` notification (once per intent).
+    /// Rows go in as multi-row INSERTs of a few fixed sizes (each statement prepared once).
     pub async fn append_revocations(&self, rows: &[NewRevocation]) -> Result<Vec<i64>, Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<(i64, String)> =
@@ -34,47 +43,50 @@ impl Store {
                 .await?;
         let (mut id, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
         let mut ids = Vec::with_capacity(rows.len());
-        for new in rows {
-            id += 1;
-            let row = new.clone().into_row(id, prev);
-            sqlx::query(
-                "INSERT INTO revocations (id, intent_id, token_id, user_id, client_id, trigger, policy,
-                    reason, mode, state, requested_at, completed_at, attempts, http_status,
-                    okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
-                    next_attempt_at, okta_error_id, hash_version)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(row.id)
-            .bind(row.intent_id)
-            .bind(&row.token_id)
-            .bind(&row.user_id)
-            .bind(&row.client_id)
-            .bind(&row.trigger)
-            .bind(&row.policy)
-            .bind(&row.reason)
-            .bind(&row.mode)
-            .bind(&row.state)
-            .bind(&row.requested_at)
-            .bind(&row.completed_at)
-            .bind(row.attempts)
-            .bind(row.http_status)
-            .bind(&row.okta_request_id)
-            .bind(&row.error)
-            .bind(row.sweep_id)
-            .bind(row.job_id)
-            .bind(&row.prev_hash)
-            .bind(&row.hash)
-            .bind(&row.verified_at)
-            .bind(&row.next_attempt_at)
-            .bind(&row.okta_error_id)
-            .bind(row.hash_version)
-            .execute(&mut *tx)
-            .await?;
-            if new.state == RevocationState::Irrevocable {
-                outbox::insert_event(&mut tx, &NewEvent::irrevocable(&row)).await?;
+        for run in runs(rows) {
+            let chained: Vec<AuditRow> = run
+                .iter()
+                .map(|new| {
+                    id += 1;
+                    let row = new.clone().into_row(id, std::mem::take(&mut prev));
+                    prev.clone_from(&row.hash);
+                    row
+                })
+                .collect();
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_REVOCATIONS);
+            q.push_values(&chained, |mut b, row| {
+                b.push_bind(row.id)
+                    .push_bind(row.intent_id)
+                    .push_bind(&row.token_id)
+                    .push_bind(&row.user_id)
+                    .push_bind(&row.client_id)
+                    .push_bind(&row.trigger)
+                    .push_bind(&row.policy)
+                    .push_bind(&row.reason)
+                    .push_bind(&row.mode)
+                    .push_bind(&row.state)
+                    .push_bind(&row.requested_at)
+                    .push_bind(&row.completed_at)
+                    .push_bind(row.attempts)
+                    .push_bind(row.http_status)
+                    .push_bind(&row.okta_request_id)
+                    .push_bind(&row.error)
+                    .push_bind(row.sweep_id)
+                    .push_bind(row.job_id)
+                    .push_bind(&row.prev_hash)
+                    .push_bind(&row.hash)
+                    .push_bind(&row.verified_at)
+                    .push_bind(&row.next_attempt_at)
+                    .push_bind(&row.okta_error_id)
+                    .push_bind(row.hash_version);
+            });
+            q.build().execute(&mut *tx).await?;
+            for (new, row) in run.iter().zip(&chained) {
+                if new.state == RevocationState::Irrevocable {
+                    outbox::insert_event(&mut tx, &NewEvent::irrevocable(row)).await?;
+                }
+                ids.push(row.id);
             }
-            ids.push(id);
-            prev = row.hash;
         }
         sqlx::query(
             "INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, ?, ?)

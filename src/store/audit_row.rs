@@ -222,6 +222,37 @@ impl NewRevocation {
     }
 }
 
+/// One column's value, as the hash encodes it.
+#[derive(Debug, Clone, Copy)]
+enum Column<'a> {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+}
+
+impl Column<'_> {
+    fn json(self) -> Value {
+        match self {
+            Column::Int(v) => json!(v),
+            Column::OptInt(v) => json!(v),
+            Column::Text(v) => json!(v),
+            Column::OptText(v) => json!(v),
+        }
+    }
+
+    /// Its JSON text, as `serde_json` writes the `Value`.
+    fn write(self, out: &mut Vec<u8>) {
+        // Writing an integer, a string or null into a Vec cannot fail.
+        let _ = match self {
+            Column::Int(v) => serde_json::to_writer(&mut *out, &v),
+            Column::OptInt(v) => serde_json::to_writer(&mut *out, &v),
+            Column::Text(v) => serde_json::to_writer(&mut *out, v),
+            Column::OptText(v) => serde_json::to_writer(&mut *out, &v),
+        };
+    }
+}
+
 /// A `revocations` row as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditRow {
@@ -265,45 +296,65 @@ impl AuditRow {
 
     /// Every column but `hash`, by name, as hash version 2 encodes them.
     pub fn hashed_columns(&self) -> [(&'static str, Value); 23] {
+        self.columns().map(|(name, value)| (name, value.json()))
+    }
+
+    /// Every column but `hash`, by name, borrowed: what hash version 2 covers, in its order.
+    fn columns(&self) -> [(&'static str, Column<'_>); 23] {
+        use Column::{Int, OptInt, OptText, Text};
         [
-            ("id", json!(self.id)),
-            ("intent_id", json!(self.intent_id)),
-            ("token_id", json!(self.token_id)),
-            ("user_id", json!(self.user_id)),
-            ("client_id", json!(self.client_id)),
-            ("trigger", json!(self.trigger)),
-            ("policy", json!(self.policy)),
-            ("reason", json!(self.reason)),
-            ("mode", json!(self.mode)),
-            ("state", json!(self.state)),
-            ("requested_at", json!(self.requested_at)),
-            ("completed_at", json!(self.completed_at)),
-            ("attempts", json!(self.attempts)),
-            ("http_status", json!(self.http_status)),
-            ("okta_request_id", json!(self.okta_request_id)),
-            ("error", json!(self.error)),
-            ("sweep_id", json!(self.sweep_id)),
-            ("job_id", json!(self.job_id)),
-            ("prev_hash", json!(self.prev_hash)),
-            ("verified_at", json!(self.verified_at)),
-            ("next_attempt_at", json!(self.next_attempt_at)),
-            ("okta_error_id", json!(self.okta_error_id)),
-            ("hash_version", json!(self.hash_version)),
+            ("id", Int(self.id)),
+            ("intent_id", OptInt(self.intent_id)),
+            ("token_id", OptText(self.token_id.as_deref())),
+            ("user_id", Text(&self.user_id)),
+            ("client_id", Text(&self.client_id)),
+            ("trigger", Text(&self.trigger)),
+            ("policy", OptText(self.policy.as_deref())),
+            ("reason", OptText(self.reason.as_deref())),
+            ("mode", Text(&self.mode)),
+            ("state", Text(&self.state)),
+            ("requested_at", Text(&self.requested_at)),
+            ("completed_at", OptText(self.completed_at.as_deref())),
+            ("attempts", Int(self.attempts)),
+            ("http_status", OptInt(self.http_status)),
+            ("okta_request_id", OptText(self.okta_request_id.as_deref())),
+            ("error", OptText(self.error.as_deref())),
+            ("sweep_id", OptInt(self.sweep_id)),
+            ("job_id", OptInt(self.job_id)),
+            ("prev_hash", Text(&self.prev_hash)),
+            ("verified_at", OptText(self.verified_at.as_deref())),
+            ("next_attempt_at", OptText(self.next_attempt_at.as_deref())),
+            ("okta_error_id", OptText(self.okta_error_id.as_deref())),
+            ("hash_version", Int(self.hash_version)),
         ]
     }
 
-    /// The hash this row must carry under its `hash_version`; `None` for an unknown version.
+    /// The hash this row must carry under its `hash_version`.
     pub fn expected_hash(&self) -> String {
         let canonical = match self.hash_version {
-            1 => self.v1_encoding(),
-            _ => Value::Array(
-                self.hashed_columns()
-                    .into_iter()
-                    .map(|(name, value)| json!([name, value]))
-                    .collect(),
-            ),
+            1 => self.v1_encoding().to_string().into_bytes(),
+            _ => self.v2_encoding(),
         };
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        hex::encode(Sha256::digest(&canonical))
+    }
+
+    /// Version 2: `[["id",1],["intent_id",null],…]`, the JSON text of [`Self::hashed_columns`]
+    /// written straight out (the same bytes as serialising the `Value`, without building it).
+    pub(super) fn v2_encoding(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1_024);
+        out.push(b'[');
+        for (i, (name, value)) in self.columns().into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"[\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\",");
+            value.write(&mut out);
+            out.push(b']');
+        }
+        out.push(b']');
+        out
     }
 
     /// Version 1: a JSON array of the columns the first schema had, in order.

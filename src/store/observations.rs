@@ -241,7 +241,7 @@ async fn write_scopes(conn: &mut SqliteConnection, changed: &[&Observed<'_>]) ->
 }
 
 /// `rows` cut into consecutive runs of the [`SHAPES`] sizes, largest first.
-fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+pub(super) fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         let size = SHAPES.into_iter().find(|&n| n <= rows.len())?;
         let (run, rest) = rows.split_at(size);

@@ -315,3 +315,29 @@ async fn a_chain_written_before_the_rebuild_still_verifies_after_it(pool: sqlx::
         "the old `done` closes its intent: {open:?}"
     );
 }
+
+#[test]
+fn the_hash_encoding_is_the_json_text_of_the_hashed_columns() {
+    let mut row = NewRevocation {
+        intent_id: Some(7),
+        reason: Some("quote \" backslash \\ newline \n tab \t nul \u{0} é ✓ 🙂".into()),
+        http_status: Some(-1),
+        error: None,
+        sweep_id: Some(i64::MAX),
+        ..new(RevocationState::Withdrawn, "oar\u{1f}x")
+    }
+    .into_row(3, GENESIS.to_owned());
+    let value = |row: &super::super::AuditRow| {
+        serde_json::Value::Array(
+            row.hashed_columns()
+                .into_iter()
+                .map(|(name, value)| serde_json::json!([name, value]))
+                .collect(),
+        )
+        .to_string()
+    };
+    assert_eq!(String::from_utf8(row.v2_encoding()).unwrap(), value(&row));
+    row.policy = None;
+    row.token_id = None;
+    assert_eq!(String::from_utf8(row.v2_encoding()).unwrap(), value(&row));
+}

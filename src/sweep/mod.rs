@@ -6,6 +6,7 @@
 
 mod apps;
 mod discover;
+mod enforce;
 mod halt;
 mod list;
 mod progress;
@@ -26,10 +27,7 @@ use crate::config::{self, Config, Mode, SafetyConfig};
 use crate::gate::Gate;
 use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
-use crate::store::{
-    self, NewRevocation, RevocationState, RevocationTrigger, Store, SweepStatus, TargetSource,
-    Trigger, ts,
-};
+use crate::store::{self, RevocationState, Store, SweepStatus, TargetSource, Trigger, ts};
 
 pub use apps::AppListed;
 pub use discover::WideTargets;
@@ -114,14 +112,9 @@ pub async fn run_once(
         Mode::Enforce => Some(deps.gate.hold("an enforce sweep").await?),
         Mode::DryRun => None,
     };
-    let sweep_id = deps
-        .store
-        .begin_sweep(
-            plan.trigger,
-            plan.mode,
-            Utc::now(),
-            crate::runner::current(),
-        )
+    let runner = crate::runner::current();
+    let sweep_id = (deps.store)
+        .begin_sweep(plan.trigger, plan.mode, Utc::now(), runner)
         .await?;
     let span = info_span!(
         "revocation_run",
@@ -129,225 +122,208 @@ pub async fn run_once(
         trigger = plan.trigger.as_str(),
         dry_run = plan.mode == Mode::DryRun
     );
-    let result = async move {
-        let (okta, stats) = deps.okta.with_fresh_stats();
-        let reconciled = match plan.mode {
-            Mode::Enforce => reconcile(deps, &okta).await?,
-            Mode::DryRun => Reconciled::default(),
-        };
-        let pairs = discover::pair_targets(deps, &okta, &plan.targets, &plan.wide).await;
-        let apps = &plan.wide.apps_once();
-        let total = pairs.targets.len() + apps.len() + pairs.failures.len();
-        deps.progress
-            .start(total, Some(std::sync::Arc::clone(&stats)));
-        let mut report = SweepReport::new(sweep_id, plan.mode, total);
-        report.reconciled = reconciled;
-        for failure in pairs.failures {
-            report.discovery_failed(failure);
-        }
-        let targets = pairs.targets;
-
-        // Futures built up front (not in a stream closure) keep `run_once` provably `Send`.
-        let ingest = deps.store.ingest().await?;
-        let breaker = halt::Breaker::new(Arc::clone(&stats));
-        let listings: Vec<_> = targets
-            .iter()
-            .map(|target| list::list_target(deps, &okta, &ingest, sweep_id, target, now, &breaker))
-            .collect();
-        let app_listings: Vec<_> = apps
-            .iter()
-            .map(|app| apps::list_app(deps, &okta, &ingest, sweep_id, app, now, &breaker))
-            .collect();
-        // Boxed with its type spelled out, so the future stays provably `Send`.
-        let pair_listings: list::Listings<'_, '_> = Box::pin(
-            futures::stream::iter(listings)
-                .buffer_unordered(deps.concurrency.max(1))
-                .collect(),
-        );
-        let (fetched, apps_listed) =
-            futures::join!(pair_listings, futures::future::join_all(app_listings));
-        ingest.close().await;
-        let (mut planned, mut exempt, mut pairs) = (Vec::new(), Vec::new(), HashSet::new());
-        let mut complete_apps = HashSet::new();
-        for listed in apps_listed {
-            let listed = listed?;
-            let app = listed.app.to_string();
-            if let Some(listed) = report.app(listed) {
-                planned.extend(listed.planned);
-                exempt.extend(listed.exempt);
-                complete_apps.insert(app);
-            }
-        }
-        for fetched in fetched {
-            let (target, outcome) = fetched?.committed().await?;
-            match outcome {
-                Ok(listed) => {
-                    report.absorb(&listed);
-                    planned.extend(listed.planned);
-                    exempt.extend(listed.exempt);
-                    pairs.insert((target.user.as_str(), target.client.as_str()));
-                }
-                Err(error) => report.target_failed(target, &error),
-            }
-        }
-        report.halted = breaker.take();
-        let decided = standing::Decided {
-            pairs,
-            apps: &complete_apps,
-            planned: &planned,
-            exempt: &exempt,
-        };
-        let (mode, exempt_now) = (plan.mode, RevocationState::SkippedExempt);
-        standing::reconcile(deps, sweep_id, mode, exempt_now, &exempt, &decided).await?;
-
-        let counts = &mut report.counts;
-        counts.revocations_planned = planned.len() as u64;
-        match check_guard(counts.revocations_planned, report.active_seen, &deps.safety) {
-            Err(trip) => {
-                record_all(
-                    deps,
-                    sweep_id,
-                    plan.mode,
-                    &planned,
-                    RevocationState::SkippedSafety,
-                )
-                .await?;
-                info!(reason = %trip, "safety guard tripped: nothing revoked");
-                report.guard = Some(trip.to_string());
-            }
-            // Okta is out of reach or refuses us: retries of earlier intents would fail too.
-            Ok(()) if report.halted.is_some() => {}
-            Ok(()) if plan.mode == Mode::DryRun => {
-                let planned_now = RevocationState::Planned;
-                standing::reconcile(deps, sweep_id, mode, planned_now, &planned, &decided).await?;
-            }
-            Ok(()) => {
-                // Dry-run plans of these pairs stand no more: enforcement has intents of its own.
-                let none = RevocationState::Planned;
-                standing::reconcile(deps, sweep_id, mode, none, &[], &decided).await?;
-                let work = enforce_work(deps, &targets, apps, planned.clone(), now).await?;
-                let attempts: Vec<_> = work
-                    .iter()
-                    .map(|w| {
-                        let okta = &okta;
-                        async move { (w, revoke::attempt(deps, okta, Some(sweep_id), w).await) }
-                    })
-                    .collect();
-                let outcomes: Vec<_> = futures::stream::iter(attempts)
-                    .buffer_unordered(deps.concurrency.max(1))
-                    .collect()
-                    .await;
-                for (w, outcome) in outcomes {
-                    report.revocation(w, outcome?);
-                }
-            }
-        }
-
-        let http = stats.snapshot();
-        let counts = &mut report.counts;
-        counts.http_requests = http.requests;
-        counts.http_429 = http.http_429();
-        counts.http_429_concurrency = http.concurrency_429;
-        counts.wait_ms = http.wait_ms;
-        counts.budget_wait_ms = http.budget_wait_ms;
-        counts.budget_wall_ms = http.budget_wall_ms;
-        report.status = report.derive_status();
-        if let Some((id, hash)) = deps.store.audit_head().await? {
-            info!(audit.head_id = id, audit.head_hash = %hash, "audit chain head");
-        }
-        let error = report.halted.as_ref().map(Halt::message);
-        deps.store
-            .finish_sweep_noting(
-                sweep_id,
-                report.status,
-                &report.counts,
-                error.as_deref(),
-                report.guard.as_deref(),
-                Utc::now(),
-            )
-            .await?;
-        // The sweep's writes made the WAL as large as they were: start it over.
-        if let Err(e) = deps.store.truncate_wal().await {
-            tracing::warn!(error.message = %e, "WAL truncation failed; the next sweep retries");
-        }
-        report.db_bytes = deps.store.size_bytes().await.ok();
-        report.log_summary();
-        Ok(report)
-    }
-    .instrument(span)
-    .await;
+    let result = sweep(deps, plan, sweep_id, now).instrument(span).await;
     if let Some(lease) = lease {
         lease.release().await;
     }
     result
 }
 
-/// What an enforce sweep attempts: each planned token that has no open intent (as a new
-/// intent), plus every open `failed` or `irrevocable` intent of the listed pairs and apps whose
-/// `next_attempt_at` has come. A planned token whose open intent is not yet due waits for it.
-async fn enforce_work(
+/// The pass once its `sweeps` row is open: list, decide, act on the plan, close the row.
+async fn sweep(
     deps: &Deps,
-    targets: &[Target],
-    apps: &[ClientId],
-    planned: Vec<Planned>,
+    plan: &SweepPlan,
+    sweep_id: i64,
     now: DateTime<Utc>,
-) -> Result<Vec<Work>, store::Error> {
-    let pairs: std::collections::HashSet<(&str, &str)> = targets
-        .iter()
-        .map(|t| (t.user.as_str(), t.client.as_str()))
-        .collect();
-    let apps: std::collections::HashSet<&str> = apps.iter().map(ClientId::as_str).collect();
-    let open = deps.store.open_intents().await?;
-    let open_tokens: std::collections::HashSet<&str> =
-        open.iter().filter_map(|r| r.token_id.as_deref()).collect();
-    let due_by = ts(now);
-    let mut work: Vec<Work> = open
-        .iter()
-        .filter(|r| {
-            r.state().is_some_and(|s| s != RevocationState::Pending) && r.token_id.is_some()
-        })
-        // Offboarding intents are the offboarding worker's to retry, never two at once.
-        .filter(|r| r.trigger() != Some(RevocationTrigger::Offboard))
-        .filter(|r| {
-            pairs.contains(&(r.user_id.as_str(), r.client_id.as_str()))
-                || apps.contains(r.client_id.as_str())
-        })
-        .filter(|r| {
-            r.next_attempt_at
-                .as_deref()
-                .is_none_or(|at| at <= due_by.as_str())
-        })
-        .map(retry_work)
-        .collect();
-    work.extend(
-        planned
-            .into_iter()
-            .filter(|p| !open_tokens.contains(p.token_id.as_str()))
-            .map(|planned| Work {
-                planned,
-                intent: None,
-                trigger: RevocationTrigger::Policy,
-                job_id: None,
-            }),
-    );
-    Ok(work)
+) -> Result<SweepReport, store::Error> {
+    let (okta, stats) = deps.okta.with_fresh_stats();
+    let reconciled = match plan.mode {
+        Mode::Enforce => reconcile(deps, &okta).await?,
+        Mode::DryRun => Reconciled::default(),
+    };
+    let pairs = discover::pair_targets(deps, &okta, &plan.targets, &plan.wide).await;
+    let apps = &plan.wide.apps_once();
+    let total = pairs.targets.len() + apps.len() + pairs.failures.len();
+    deps.progress.start(total, Some(Arc::clone(&stats)));
+    let mut report = SweepReport::new(sweep_id, plan.mode, total);
+    report.reconciled = reconciled;
+    for failure in pairs.failures {
+        report.discovery_failed(failure);
+    }
+    let targets = &pairs.targets;
+    let scope = Scope {
+        okta: &okta,
+        sweep_id,
+        mode: plan.mode,
+        targets,
+        apps,
+        now,
+    };
+    let decided = list_all(deps, &scope, &stats, &mut report).await?;
+    act(deps, &scope, decided, &mut report).await?;
+    finish(deps, &stats, report).await
 }
 
-/// Appends one audit row per planned revocation, all in one state, in one transaction.
-async fn record_all(
-    deps: &Deps,
+/// What one pass works on.
+struct Scope<'s> {
+    okta: &'s OktaClient,
     sweep_id: i64,
     mode: Mode,
-    planned: &[Planned],
-    state: RevocationState,
-) -> Result<(), store::Error> {
-    let now = ts(Utc::now());
-    let rows: Vec<NewRevocation> = planned
-        .iter()
-        .map(|p| p.audit_row(Some(sweep_id), mode, state, &now))
+    targets: &'s [Target],
+    apps: &'s [ClientId],
+    now: DateTime<Utc>,
+}
+
+/// What the listings decided, gathered from the completed ones.
+#[derive(Default)]
+struct Gathered<'t> {
+    planned: Vec<Planned>,
+    exempt: Vec<Planned>,
+    pairs: HashSet<(&'t str, &'t str)>,
+    complete_apps: HashSet<String>,
+}
+
+/// Lists every pair and app of the pass (bounded concurrency) through one observation writer,
+/// and gathers what the completed listings decided.
+async fn list_all<'s>(
+    deps: &Deps,
+    scope: &Scope<'s>,
+    stats: &Arc<crate::okta::stats::HttpStats>,
+    report: &mut SweepReport,
+) -> Result<Gathered<'s>, store::Error> {
+    let (okta, sweep_id, now) = (scope.okta, scope.sweep_id, scope.now);
+    // Futures built up front (not in a stream closure) keep `run_once` provably `Send`.
+    let ingest = deps.store.ingest().await?;
+    let breaker = halt::Breaker::new(Arc::clone(stats));
+    let listings: Vec<_> = (scope.targets.iter())
+        .map(|target| list::list_target(deps, okta, &ingest, sweep_id, target, now, &breaker))
         .collect();
-    deps.store.append_revocations(&rows).await?;
+    let app_listings: Vec<_> = (scope.apps.iter())
+        .map(|app| apps::list_app(deps, okta, &ingest, sweep_id, app, now, &breaker))
+        .collect();
+    // Boxed with its type spelled out, so the future stays provably `Send`.
+    let pair_listings: list::Listings<'_, 's> = Box::pin(
+        futures::stream::iter(listings)
+            .buffer_unordered(deps.concurrency.max(1))
+            .collect(),
+    );
+    let (fetched, apps_listed) =
+        futures::join!(pair_listings, futures::future::join_all(app_listings));
+    ingest.close().await;
+    let mut gathered = Gathered::default();
+    for listed in apps_listed {
+        let listed = listed?;
+        let app = listed.app.to_string();
+        if let Some(listed) = report.app(listed) {
+            gathered.planned.extend(listed.planned);
+            gathered.exempt.extend(listed.exempt);
+            gathered.complete_apps.insert(app);
+        }
+    }
+    for fetched in fetched {
+        let (target, outcome) = fetched?.committed().await?;
+        match outcome {
+            Ok(listed) => {
+                report.absorb(&listed);
+                gathered.planned.extend(listed.planned);
+                gathered.exempt.extend(listed.exempt);
+                (gathered.pairs).insert((target.user.as_str(), target.client.as_str()));
+            }
+            Err(error) => report.target_failed(target, &error),
+        }
+    }
+    report.halted = breaker.take();
+    Ok(gathered)
+}
+
+/// Records the exemptions, checks the blast-radius guard over the whole plan, then records the
+/// plan (dry-run) or revokes it (enforce).
+async fn act(
+    deps: &Deps,
+    scope: &Scope<'_>,
+    gathered: Gathered<'_>,
+    report: &mut SweepReport,
+) -> Result<(), store::Error> {
+    let (sweep_id, mode) = (scope.sweep_id, scope.mode);
+    let Gathered {
+        planned,
+        exempt,
+        pairs,
+        complete_apps,
+    } = gathered;
+    let decided = standing::Decided {
+        pairs,
+        apps: &complete_apps,
+        planned: &planned,
+        exempt: &exempt,
+    };
+    let exempt_now = RevocationState::SkippedExempt;
+    standing::reconcile(deps, sweep_id, mode, exempt_now, &exempt, &decided).await?;
+
+    report.counts.revocations_planned = planned.len() as u64;
+    match check_guard(planned.len() as u64, report.active_seen, &deps.safety) {
+        Err(trip) => {
+            let now = ts(Utc::now());
+            let safety = RevocationState::SkippedSafety;
+            let rows = (planned.iter()).map(|p| p.audit_row(Some(sweep_id), mode, safety, &now));
+            standing::append_in_chunks(deps, rows).await?;
+            info!(reason = %trip, "safety guard tripped: nothing revoked");
+            report.guard = Some(trip.to_string());
+        }
+        // Okta is out of reach or refuses us: retries of earlier intents would fail too.
+        Ok(()) if report.halted.is_some() => {}
+        Ok(()) if mode == Mode::DryRun => {
+            let planned_now = RevocationState::Planned;
+            standing::reconcile(deps, sweep_id, mode, planned_now, &planned, &decided).await?;
+        }
+        Ok(()) => {
+            // Dry-run plans of these pairs stand no more: enforcement has intents of its own.
+            let none = RevocationState::Planned;
+            standing::reconcile(deps, sweep_id, mode, none, &[], &decided).await?;
+            drop(decided);
+            enforce::revoke_all(deps, scope, planned, report).await?;
+        }
+    }
     Ok(())
+}
+
+/// Closes the pass: HTTP counts and status into the `sweeps` row, the audit head logged, the
+/// WAL started over, the summary logged.
+async fn finish(
+    deps: &Deps,
+    stats: &crate::okta::stats::HttpStats,
+    mut report: SweepReport,
+) -> Result<SweepReport, store::Error> {
+    let http = stats.snapshot();
+    let counts = &mut report.counts;
+    counts.http_requests = http.requests;
+    counts.http_429 = http.http_429();
+    counts.http_429_concurrency = http.concurrency_429;
+    counts.wait_ms = http.wait_ms;
+    counts.budget_wait_ms = http.budget_wait_ms;
+    counts.budget_wall_ms = http.budget_wall_ms;
+    report.status = report.derive_status();
+    if let Some((id, hash)) = deps.store.audit_head().await? {
+        info!(audit.head_id = id, audit.head_hash = %hash, "audit chain head");
+    }
+    let error = report.halted.as_ref().map(Halt::message);
+    deps.store
+        .finish_sweep_noting(
+            report.sweep_id,
+            report.status,
+            &report.counts,
+            error.as_deref(),
+            report.guard.as_deref(),
+            Utc::now(),
+        )
+        .await?;
+    // The sweep's writes made the WAL as large as they were: start it over.
+    if let Err(e) = deps.store.truncate_wal().await {
+        tracing::warn!(error.message = %e, "WAL truncation failed; the next sweep retries");
+    }
+    report.db_bytes = deps.store.size_bytes().await.ok();
+    report.log_summary();
+    Ok(report)
 }
 
 impl SweepReport {

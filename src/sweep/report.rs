@@ -95,7 +95,11 @@ impl SweepReport {
 
     fn tally(&mut self, rules: &[String], bump: impl Fn(&mut PolicyTally)) {
         for rule in rules {
-            bump(self.policies.entry(rule.clone()).or_default());
+            // Looked up before inserting: a rule's name is cloned once, not per token.
+            match self.policies.get_mut(rule) {
+                Some(tally) => bump(tally),
+                None => bump(self.policies.entry(rule.clone()).or_default()),
+            }
         }
     }
 

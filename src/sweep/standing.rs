@@ -3,7 +3,8 @@
 //! first stands (token, rules and mode), and a standing record the sweep no longer finds is
 //! closed with one `withdrawn` row saying why (exempt now, no longer exempt, selected by other
 //! rules, no policy selects it, token gone, the sweep enforces). An unchanged sweep appends
-//! nothing; the `sweeps` row keeps the per-sweep counts.
+//! nothing; the `sweeps` row keeps the per-sweep counts. Rows are built and appended in
+//! chunks as they are found, so memory holds the plan and its keys, never all its rows.
 
 use std::collections::{HashMap, HashSet};
 
@@ -30,9 +31,14 @@ pub struct Changes {
     pub withdrawn: u64,
 }
 
+/// Rows appended per transaction: a plan of a million tokens is written in steps, never held
+/// whole as rows.
+const CHUNK: usize = 4_096;
+
 /// Reconciles the standing records in `state` of `decided.pairs` with `now_standing` (what
-/// stands after this sweep, in `mode`): appends the new ones and withdraws the rest, in one
-/// transaction.
+/// stands after this sweep, in `mode`): appends the new ones and withdraws the rest, in
+/// transactions of [`CHUNK`] rows (an interrupted reconcile leaves records that the next
+/// sweep finds standing, and completes the rest).
 pub async fn reconcile(
     deps: &Deps,
     sweep_id: i64,
@@ -41,60 +47,85 @@ pub async fn reconcile(
     now_standing: &[Planned],
     decided: &Decided<'_>,
 ) -> Result<Changes, store::Error> {
-    let standing: Vec<StandingRecord> = deps
-        .store
-        .standing_records(state)
-        .await?
-        .into_iter()
-        .filter(|s| {
-            decided
-                .pairs
-                .contains(&(s.user_id.as_str(), s.client_id.as_str()))
-                || decided.apps.contains(&s.client_id)
-        })
-        .collect();
-    let key = |token: &str, policy: &str, mode: &str| {
-        (token.to_owned(), policy.to_owned(), mode.to_owned())
-    };
-    let stood: HashSet<_> = standing
-        .iter()
-        .map(|s| key(&s.token_id, s.policy.as_deref().unwrap_or(""), &s.mode))
-        .collect();
-    let now = ts(Utc::now());
-    let mut rows = Vec::new();
-    let mut wanted = HashSet::new();
+    // The comma-joined rules, once per distinct set of rules.
+    let mut joined: HashMap<&[String], String> = HashMap::new();
     for p in now_standing {
-        let k = key(&p.token_id, &p.rules.join(","), mode.as_str());
-        if !stood.contains(&k) && wanted.insert(k) {
-            rows.push(p.audit_row(Some(sweep_id), mode, state, &now));
+        joined
+            .entry(p.rules.as_slice())
+            .or_insert_with(|| p.rules.join(","));
+    }
+    let policy = |p: &Planned| joined[p.rules.as_slice()].as_str();
+    // Each token that stands now, by its rules, and whether a record of it stands already.
+    let mut still: HashMap<&str, (&str, Seen)> = HashMap::with_capacity(now_standing.len());
+    for p in now_standing {
+        still
+            .entry(p.token_id.as_str())
+            .or_insert((policy(p), Seen::New));
+    }
+    let mut closing = Vec::new();
+    for s in deps.store.standing_records(state).await? {
+        let decides = decided
+            .pairs
+            .contains(&(s.user_id.as_str(), s.client_id.as_str()))
+            || decided.apps.contains(&s.client_id);
+        if !decides {
+            continue;
+        }
+        let rules = s.policy.as_deref().unwrap_or("");
+        match still.get_mut(s.token_id.as_str()) {
+            Some((now, seen)) if *now == rules && s.mode == mode.as_str() => *seen = Seen::Stands,
+            _ => closing.push(s),
         }
     }
-    let recorded = rows.len() as u64;
-    let still: HashSet<_> = now_standing
-        .iter()
-        .map(|p| key(&p.token_id, &p.rules.join(","), mode.as_str()))
-        .collect();
-    let closing: Vec<&StandingRecord> = standing
-        .iter()
-        .filter(|s| {
-            !still.contains(&key(
-                &s.token_id,
-                s.policy.as_deref().unwrap_or(""),
-                &s.mode,
-            ))
-        })
-        .collect();
+    let now = ts(Utc::now());
+    let fresh = now_standing.iter().filter(|p| {
+        // Listed twice (a pair and its app): recorded once.
+        still
+            .get_mut(p.token_id.as_str())
+            .is_some_and(|(rules, seen)| {
+                *rules == policy(p) && std::mem::replace(seen, Seen::Stands) == Seen::New
+            })
+    });
+    let rows = fresh.map(|p| p.audit_row(Some(sweep_id), mode, state, &now));
+    let recorded = append_in_chunks(deps, rows).await?;
+
     let ids: Vec<&str> = closing.iter().map(|s| s.token_id.as_str()).collect();
     let present = deps.store.still_present(&ids).await?;
-    let why = Why::new(decided, &present, mode);
-    for s in &closing {
-        rows.push(withdrawal(s, why.reason(s, state), sweep_id, &now));
-    }
-    deps.store.append_revocations(&rows).await?;
+    let why = Why::new(decided, &ids, &present, mode);
+    let rows = closing
+        .iter()
+        .map(|s| withdrawal(s, why.reason(s, state), sweep_id, &now));
+    let withdrawn = append_in_chunks(deps, rows).await?;
     Ok(Changes {
         recorded,
-        withdrawn: closing.len() as u64,
+        withdrawn,
     })
+}
+
+/// Whether a (token, rules) standing now has a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    New,
+    Stands,
+}
+
+/// Appends `rows` in transactions of [`CHUNK`]; returns how many.
+pub async fn append_in_chunks(
+    deps: &Deps,
+    rows: impl Iterator<Item = NewRevocation>,
+) -> Result<u64, store::Error> {
+    let (mut chunk, mut n) = (Vec::with_capacity(CHUNK), 0);
+    for row in rows {
+        chunk.push(row);
+        if chunk.len() == CHUNK {
+            n += deps.store.append_revocations(&chunk).await?.len() as u64;
+            chunk.clear();
+        }
+    }
+    if !chunk.is_empty() {
+        n += deps.store.append_revocations(&chunk).await?.len() as u64;
+    }
+    Ok(n)
 }
 
 /// The row closing a standing record.
@@ -131,9 +162,17 @@ struct Why<'a> {
 }
 
 impl<'a> Why<'a> {
-    fn new(decided: &Decided<'a>, present: &'a HashSet<String>, mode: Mode) -> Self {
+    /// Knows the decisions of `closing` (the tokens whose records close) only.
+    fn new(
+        decided: &Decided<'a>,
+        closing: &[&str],
+        present: &'a HashSet<String>,
+        mode: Mode,
+    ) -> Self {
+        let closing: HashSet<&str> = closing.iter().copied().collect();
         let by_token = |list: &'a [Planned]| {
             list.iter()
+                .filter(|p| closing.contains(p.token_id.as_str()))
                 .map(|p| (p.token_id.as_str(), p))
                 .collect::<HashMap<_, _>>()
         };

@@ -243,3 +243,43 @@ async fn switching_to_enforce_revokes_what_dry_run_planned_and_closes_the_plans(
     assert_eq!(rows(&app).await.len(), settled, "nothing left to record");
     verifies(&app).await;
 }
+
+#[tokio::test]
+async fn a_plan_larger_than_a_chunk_of_appends_is_recorded_once_and_withdrawn_once() {
+    let sim = revokd::sim::SimConfig {
+        users: 16,
+        clients: 2,
+        pairs: 16,
+        big_pairs: 16,
+        ..small_org()
+    };
+    let every = PolicyConfig {
+        name: "every-token".into(),
+        older_than: Some(Duration::from_secs(1)),
+        ..PolicyConfig::default()
+    };
+    let mut app = spawn_app_with(sim, |c| {
+        c.policies = vec![every];
+        c.safety.max_revocations_per_sweep = u64::MAX;
+        c.safety.max_revocation_fraction = 1.0;
+    })
+    .await;
+    let first = app.sweep(Mode::DryRun).await;
+    let planned = first.counts.revocations_planned;
+    assert!(planned > 4_096, "the plan spans several chunks: {planned}");
+    assert_eq!(rows(&app).await.len() as u64, planned);
+    app.sweep(Mode::DryRun).await;
+    assert_eq!(rows(&app).await.len() as u64, planned, "nothing appended");
+
+    reconfigure(&mut app, &[admin_policy()], &[]);
+    let after = app.sweep(Mode::DryRun).await;
+    let rows = rows(&app).await;
+    let withdrawn = rows.iter().filter(|r| r.state == "withdrawn").count() as u64;
+    assert_eq!(withdrawn, planned, "every record closed once");
+    let expected = 2 * planned + after.counts.revocations_planned;
+    assert_eq!(rows.len() as u64, expected);
+    for states in states_by_token(&app).await.values() {
+        assert!(states.len() <= 3, "{states:?}");
+    }
+    verifies(&app).await;
+}
