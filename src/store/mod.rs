@@ -18,12 +18,15 @@ mod snapshots;
 mod standing;
 mod status;
 mod sweeps;
+mod targets;
 #[cfg(test)]
 mod tests_ingest;
 #[cfg(test)]
 mod tests_migration;
 #[cfg(test)]
 mod tests_outbox;
+#[cfg(test)]
+mod tests_tokens;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -51,7 +54,8 @@ pub use snapshots::Pruned;
 pub use standing::StandingRecord;
 pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
-pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
+pub use targets::{TargetOutcome, TargetResult};
+pub use tokens::{TokenObservation, TokenRow};
 
 /// A storage failure. Each message leads with what went wrong in plain words (see [`Fault`])
 /// and ends with SQLite's own message.
