@@ -23,16 +23,22 @@ fn obs(id: &str, raw: &str) -> TokenObservation {
     }
 }
 
-#[sqlx::test(migrations = "./migrations")]
-async fn pages_upsert_tokens_append_snapshots_and_absent_tokens_become_gone(
-    pool: sqlx::SqlitePool,
-) {
+/// A store that has seen tokens `oar1` and `oar2` of one pair, and when.
+async fn two_tokens_seen(pool: sqlx::SqlitePool) -> (Store, chrono::DateTime<Utc>) {
     let store = Store::from_pool(pool).await.unwrap();
     let t0 = Utc::now();
     store
         .record_page(None, &[obs("oar1", "{}"), obs("oar2", "{}")], t0)
         .await
         .unwrap();
+    (store, t0)
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn pages_upsert_tokens_append_snapshots_and_absent_tokens_become_gone(
+    pool: sqlx::SqlitePool,
+) {
+    let (store, t0) = two_tokens_seen(pool).await;
     let t1 = t0 + Duration::seconds(10);
     let mut changed = obs("oar1", r#"{"v":2}"#);
     changed.scopes_json = r#"["openid"]"#.into();
@@ -99,12 +105,7 @@ async fn a_listing_older_than_the_revocation_neither_flags_nor_revives_the_token
 
 #[sqlx::test(migrations = "./migrations")]
 async fn revoked_and_gone_tokens_are_told_apart(pool: sqlx::SqlitePool) {
-    let store = Store::from_pool(pool).await.unwrap();
-    let t0 = Utc::now();
-    store
-        .record_page(None, &[obs("oar1", "{}"), obs("oar2", "{}")], t0)
-        .await
-        .unwrap();
+    let (store, t0) = two_tokens_seen(pool).await;
     store.mark_revoked("oar1", t0).await.unwrap();
     store.mark_token_gone("oar2", t0).await.unwrap();
     let back = store
