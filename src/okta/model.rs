@@ -136,17 +136,22 @@ pub struct DecodeError {
     pub message: String,
 }
 
-/// Decodes a JSON array of tokens, keeping each item's raw text.
+/// Decodes a JSON array of tokens, keeping each item's raw text. Items are borrowed from the
+/// body while they are decoded (one copy each, their kept text); the path of a decoding error
+/// is worked out only when there is one.
 pub fn decode_tokens(body: &str) -> Result<Vec<ObservedToken>, DecodeError> {
-    let items: Vec<Box<RawValue>> = decode(body)?;
+    let items: Vec<&RawValue> = decode(body)?;
     items
         .into_iter()
         .enumerate()
         .map(|(i, raw)| {
-            let token: RefreshToken = decode(raw.get()).map_err(|e| DecodeError {
-                path: format!("[{i}].{}", e.path),
-                message: e.message,
-            })?;
+            let token: RefreshToken = match serde_json::from_str(raw.get()) {
+                Ok(token) => token,
+                Err(_) => decode(raw.get()).map_err(|e| DecodeError {
+                    path: format!("[{i}].{}", e.path),
+                    message: e.message,
+                })?,
+            };
             Ok(ObservedToken {
                 token,
                 raw_json: raw.get().to_owned(),

@@ -103,17 +103,23 @@ fn push_key(out: &mut String, key: &str) {
     }
 }
 
-/// An object's text without its `_links` member.
-fn without_links(json: &str) -> Option<String> {
+/// A scope item's `id` (a string) and its text without its `_links` member, from one parse.
+fn scope_item(json: &str) -> Option<ScopeRecord> {
     let m = members(json)?;
+    let mut id = None;
     let mut out = String::with_capacity(json.len());
     object(
         &mut out,
         m.0.iter()
+            .inspect(|(k, v)| {
+                if k.0 == "id" {
+                    id = serde_json::from_str::<String>(v.get()).ok();
+                }
+            })
             .filter(|(k, _)| k.0 != "_links")
             .map(|(k, v)| (k.0.as_ref(), v.get())),
     );
-    Some(out)
+    Some(ScopeRecord { id: id?, json: out })
 }
 
 /// `_embedded` with its scope items replaced by their ids; `None` when an item has no string
@@ -127,20 +133,11 @@ fn embedded(json: &str, scopes: &mut Vec<ScopeRecord>) -> Option<String> {
             continue;
         }
         let items: Vec<&RawValue> = serde_json::from_str(v.get()).ok()?;
-        let mut ids = Vec::with_capacity(items.len());
+        let first = scopes.len();
         for item in items {
-            #[derive(Deserialize)]
-            struct Id<'a> {
-                #[serde(borrow)]
-                id: Option<Cow<'a, str>>,
-            }
-            let id = serde_json::from_str::<Id<'_>>(item.get()).ok()?.id?;
-            scopes.push(ScopeRecord {
-                id: id.clone().into_owned(),
-                json: without_links(item.get())?,
-            });
-            ids.push(id);
+            scopes.push(scope_item(item.get())?);
         }
+        let ids: Vec<&str> = scopes[first..].iter().map(|s| s.id.as_str()).collect();
         parts.push((k.0.as_ref(), Cow::Owned(serde_json::to_string(&ids).ok()?)));
     }
     let mut out = String::with_capacity(json.len());

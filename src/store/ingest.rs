@@ -24,7 +24,8 @@ use tokio::task::JoinHandle;
 
 use super::app_cursors::AppCursorWrite;
 use super::observations::{Observed, write_observed};
-use super::tokens::{TargetResult, TokenObservation, write_gone, write_target};
+use super::targets::{TargetResult, write_target};
+use super::tokens::{TokenObservation, write_gone};
 use super::{Error, Store, ts};
 
 /// A transaction stops taking more jobs once it holds this many tokens (so it may hold up to

@@ -19,12 +19,15 @@ mod sources;
 mod standing;
 mod status;
 mod sweeps;
+mod targets;
 #[cfg(test)]
 mod tests_ingest;
 #[cfg(test)]
 mod tests_migration;
 #[cfg(test)]
 mod tests_outbox;
+#[cfg(test)]
+mod tests_tokens;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -55,7 +58,8 @@ pub use sources::{DeliveryState, JobSource, JobState, TargetSource};
 pub use standing::StandingRecord;
 pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
-pub use tokens::{TargetOutcome, TargetResult, TokenObservation, TokenRow};
+pub use targets::{TargetOutcome, TargetResult};
+pub use tokens::{TokenObservation, TokenRow};
 
 /// A storage failure. Each message leads with what went wrong in plain words (see [`Fault`])
 /// and ends with SQLite's own message.

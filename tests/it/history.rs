@@ -125,6 +125,35 @@ async fn an_unchanged_sweep_writes_no_snapshot_and_a_used_token_exactly_one() {
     assert_eq!(names, used.scopes, "{record}");
 }
 
+/// The unchanged path compares fingerprints: a token whose scopes changed while its
+/// `lastUpdated` did not must still be told apart from its stored record.
+#[tokio::test]
+async fn a_token_whose_scopes_alone_changed_writes_exactly_one_snapshot() {
+    let app = spawn_app(small_org()).await;
+    app.sweep(Mode::DryRun).await;
+    let (user, client) = app.big_pair();
+    let mut changed = app.org.tokens(&user, &client)[2].clone();
+    changed.scopes.push("okta.users.manage".into());
+    app.org.add_token(changed.clone());
+    let second = app.sweep(Mode::DryRun).await;
+    assert_eq!(second.status, SweepStatus::Ok);
+    let written: Vec<String> =
+        sqlx::query_scalar("SELECT token_id FROM token_snapshots WHERE sweep_id = ?")
+            .bind(second.sweep_id)
+            .fetch_all(app.store.pool())
+            .await
+            .expect("snapshots");
+    assert_eq!(written, [changed.id.clone()]);
+    let row = app
+        .store
+        .token(&changed.id)
+        .await
+        .expect("row")
+        .expect("known");
+    let scopes: Vec<String> = serde_json::from_str(&row.scopes).expect("JSON");
+    assert_eq!(scopes, changed.scopes, "the row follows the new record");
+}
+
 #[tokio::test]
 async fn inventory_at_is_exact_before_between_and_after_a_churn() {
     let app = spawn_app(small_org()).await;
