@@ -219,7 +219,11 @@ pub(super) async fn offboarding_and_targets(store: &Store, s2: i64) {
     store.append_revocation(&offboard).await.unwrap();
     for (user, client, source) in [
         ("00u2bob", "0oa2admin", revokd::store::TargetSource::Config),
-        ("00u6frank", "0oa1crm", revokd::store::TargetSource::Offboard),
+        (
+            "00u6frank",
+            "0oa1crm",
+            revokd::store::TargetSource::Offboard,
+        ),
     ] {
         store
             .record_target(&TargetResult {
