@@ -7,8 +7,8 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use revokd::config::{Config, Mode};
 use revokd::store::{
-    NewRevocation, RevocationState, Store, SweepCounts, SweepStatus, TargetOutcome, TargetResult,
-    TokenObservation, Trigger,
+    NewRevocation, RevocationState, RevocationTrigger, Store, SweepCounts, SweepStatus,
+    TargetOutcome, TargetResult, TargetSource, TokenObservation, Trigger,
 };
 
 /// The instant every golden report is taken at.
@@ -175,8 +175,8 @@ fn revocation(
             token.map(Into::into),
             user,
             client,
-            revokd::store::RevocationTrigger::Policy,
-            revokd::config::Mode::Enforce,
+            RevocationTrigger::Policy,
+            Mode::Enforce,
             state,
             requested_at,
         )
@@ -364,18 +364,14 @@ pub async fn seed(store: &Store) {
         "2026-11-29T09:00:00.000Z",
         s2,
     );
-    offboard.trigger = revokd::store::RevocationTrigger::Offboard;
+    offboard.trigger = RevocationTrigger::Offboard;
     offboard.sweep_id = None;
     offboard.reason = Some("user.lifecycle.deactivate".into());
     offboard.error = Some("503 Service Unavailable".into());
     store.append_revocation(&offboard).await.unwrap();
     for (user, client, source) in [
-        ("00u2bob", "0oa2admin", revokd::store::TargetSource::Config),
-        (
-            "00u6frank",
-            "0oa1crm",
-            revokd::store::TargetSource::Offboard,
-        ),
+        ("00u2bob", "0oa2admin", TargetSource::Config),
+        ("00u6frank", "0oa1crm", TargetSource::Offboard),
     ] {
         store
             .record_target(&TargetResult {
