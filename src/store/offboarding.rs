@@ -4,7 +4,6 @@
 //! notification in the same transaction.
 
 use chrono::{DateTime, Utc};
-
 use sqlx::SqliteConnection;
 
 use super::outbox::{JobFacts, NewEvent, insert_event};
@@ -325,13 +324,8 @@ mod tests {
             .enqueue_jobs(&[hook_job("00u1", "e1")], Utc::now())
             .await
             .unwrap();
-        let again = store
-            .enqueue_jobs(
-                &[hook_job("00u1", "e1"), hook_job("00u2", "e2")],
-                Utc::now(),
-            )
-            .await
-            .unwrap();
+        let both = [hook_job("00u1", "e1"), hook_job("00u2", "e2")];
+        let again = store.enqueue_jobs(&both, Utc::now()).await.unwrap();
         assert_eq!(first.len(), 1);
         assert_eq!(again.len(), 1);
         assert_eq!(store.queue_depth().await.unwrap(), 2);

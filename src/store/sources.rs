@@ -133,7 +133,7 @@ mod tests {
 
     use super::*;
     use crate::config::{EventKind, Mode};
-    use crate::store::{RevocationState, RevocationTrigger, SweepStatus, Trigger};
+    use crate::store::{RevocationState, RevocationTrigger, SweepStatus, TargetOutcome, Trigger};
 
     /// Each value binds as its `as_str` spelling and reads back as itself.
     async fn round_trip<T>(pool: &SqlitePool, values: &[T], spell: fn(T) -> &'static str)
@@ -194,5 +194,11 @@ mod tests {
         round_trip(&pool, &statuses, SweepStatus::as_str).await;
         round_trip(&pool, &[Mode::DryRun, Mode::Enforce], Mode::as_str).await;
         round_trip(&pool, &EventKind::ALL, EventKind::as_str).await;
+        let outcomes = [TargetOutcome::Ok, TargetOutcome::Failed];
+        let spell = |o| match o {
+            TargetOutcome::Ok => "ok",
+            TargetOutcome::Failed => "failed",
+        };
+        round_trip(&pool, &outcomes, spell).await;
     }
 }

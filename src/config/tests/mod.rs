@@ -53,22 +53,6 @@ fn error_of(extra: &str, env: &[(&str, &str)]) -> String {
     text
 }
 
-/// The error loading `extra` then compiling its policies gives, as every command does.
-fn policy_error_of(extra: &str) -> String {
-    let mut text = String::new();
-    jail(|jail| {
-        text = match load_toml(jail, &format!("{extra}\n{}", minimal())) {
-            Ok(c) => crate::policy::PolicySet::from_config(&c.policies, &c.exemptions)
-                .map(drop)
-                .unwrap_err(),
-            Err(e) => e,
-        }
-        .to_string();
-        Ok(())
-    });
-    text
-}
-
 #[test]
 fn defaults_fill_every_key_the_file_leaves_out() {
     jail(|jail| {

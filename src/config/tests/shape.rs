@@ -228,6 +228,22 @@ fn malformed_targets_are_refused_naming_the_key() {
     }
 }
 
+/// The error loading `extra` then compiling its policies gives, as every command does.
+fn policy_error_of(extra: &str) -> String {
+    let mut text = String::new();
+    jail(|jail| {
+        text = match load_toml(jail, &format!("{extra}\n{}", minimal())) {
+            Ok(c) => crate::policy::PolicySet::from_config(&c.policies, &c.exemptions)
+                .map(drop)
+                .unwrap_err(),
+            Err(e) => e,
+        }
+        .to_string();
+        Ok(())
+    });
+    text
+}
+
 #[test]
 fn policy_and_exemption_errors_name_their_entry() {
     let cases: &[(&str, &str)] = &[
