@@ -281,7 +281,12 @@ fn bad_database_limits_are_refused_naming_the_key() {
         ("REVOKD_DATABASE__MAX_SIZE", "0MiB"),
         ("REVOKD_DATABASE__MAX_SIZE", "60KiB"),
     ];
-    for (var, value) in cases {
+    each_is_refused_naming_its_key(&cases);
+}
+
+/// Each `(variable, value)` alone is refused with an error that opens with its key.
+fn each_is_refused_naming_its_key(cases: &[(&str, &str)]) {
+    for &(var, value) in cases {
         let key = var
             .trim_start_matches("REVOKD_")
             .replace("__", ".")

@@ -14,17 +14,7 @@ fn okta_ranges_are_enforced_naming_the_key() {
         ("REVOKD_OKTA__RATE_LIMIT__MAX_SHARE", "1.01"),
         ("REVOKD_OKTA__RATE_LIMIT__REQUESTS_PER_MINUTE", "0"),
     ];
-    for (var, value) in cases {
-        let key = var
-            .trim_start_matches("REVOKD_")
-            .replace("__", ".")
-            .to_lowercase();
-        let err = error_of("", &[(var, value)]);
-        assert!(
-            err.starts_with(&format!("{key}: ")),
-            "{var}={value} => {err}"
-        );
-    }
+    each_is_refused_naming_its_key(cases);
     jail(|jail| {
         jail.set_env("REVOKD_OKTA__PAGE_SIZE", "1");
         jail.set_env("REVOKD_OKTA__CONCURRENCY", "75");

@@ -49,11 +49,7 @@ async fn sigterm_during_a_sweep_cuts_it_after_the_timeout_marks_it_aborted_and_e
     // The next start finds nothing left running and no pending revocation.
     org.clear_faults();
     let mut again = Running::start(&config).await;
-    let pending: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
-            .fetch_one(&again.pool)
-            .await
-            .unwrap();
+    let pending = pending(&again.pool).await;
     assert_eq!(pending, 0);
     wait_for_sweeps(&again.pool, "the second start's sweep", |r| {
         finished(r) == 2
@@ -94,20 +90,12 @@ async fn an_enforce_sweep_cut_between_intent_and_outcome_is_reconciled_at_the_ne
     daemon.signal("TERM").await;
     let status = daemon.wait_exit(PATIENCE).await;
     assert_eq!(status.code(), Some(0), "{}", daemon.dump());
-    let pending: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
-            .fetch_one(&daemon.pool)
-            .await
-            .unwrap();
+    let pending = pending(&daemon.pool).await;
     assert!(pending >= 1, "the cut sweep left its intent pending");
 
     org.clear_faults();
     let mut again = Running::start(&config).await;
-    let pending: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
-            .fetch_one(&again.pool)
-            .await
-            .unwrap();
+    let pending = pending(&again.pool).await;
     assert_eq!(
         pending,
         0,
@@ -162,4 +150,12 @@ async fn sigterm_lets_an_in_flight_sweep_finish_within_the_timeout() {
     let rows = harness::sweeps(&daemon.pool).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].status, "ok", "{rows:?}");
+}
+
+/// Revocations left `pending` (an intent with no outcome).
+async fn pending(pool: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
