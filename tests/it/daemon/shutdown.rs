@@ -157,5 +157,5 @@ async fn pending(pool: &sqlx::SqlitePool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
         .fetch_one(pool)
         .await
-        .unwrap()
+        .expect("count pending revocations")
 }
