@@ -127,97 +127,16 @@ impl PolicySet {
         exemptions: &[ExemptionConfig],
     ) -> Result<Self, Error> {
         let mut names = HashSet::new();
-        let mut rules = Vec::with_capacity(policies.len());
-        for (i, p) in policies.iter().enumerate() {
-            let key = format!("policies[{i}]");
-            let name = p.name.trim();
-            if name.is_empty() {
-                return Err(Error::invalid(
-                    format!("{key}.name"),
-                    "every policy needs a name",
-                ));
-            }
-            if name.contains(',') {
-                return Err(Error::invalid(
-                    format!("{key}.name"),
-                    format!(
-                        "`{name}` contains a comma, which separates rule names in \
-                         revocations.policy; use another character"
-                    ),
-                ));
-            }
-            if !names.insert(name) {
-                return Err(Error::invalid(
-                    format!("{key}.name"),
-                    format!("duplicate policy name `{name}`; names must be unique"),
-                ));
-            }
-            let no_condition = p.older_than.is_none()
-                && p.idle_for.is_none()
-                && p.expires_after.is_none()
-                && p.scopes_any.is_empty()
-                && p.scopes_all.is_empty()
-                && p.clients.is_empty()
-                && p.users.is_empty();
-            if no_condition {
-                return Err(Error::invalid(
-                    key,
-                    format!(
-                        "policy `{name}` sets no condition and would match every token; set at \
-                         least one of older_than, idle_for, expires_after, scopes_any, \
-                         scopes_all, clients, users"
-                    ),
-                ));
-            }
-            for (field, list) in [
-                ("scopes_any", &p.scopes_any),
-                ("scopes_all", &p.scopes_all),
-                ("clients", &p.clients),
-                ("users", &p.users),
-            ] {
-                check_entries(&format!("{key}.{field}"), list)?;
-            }
-            rules.push(Rule {
-                name: name.to_owned(),
-                action: p.action,
-                older_than: delta(&format!("{key}.older_than"), p.older_than)?,
-                idle_for: delta(&format!("{key}.idle_for"), p.idle_for)?,
-                expires_after: delta(&format!("{key}.expires_after"), p.expires_after)?,
-                scopes_any: IdSet::new(&p.scopes_any),
-                scopes_all: p.scopes_all.clone(),
-                clients: IdSet::new(&p.clients),
-                users: IdSet::new(&p.users),
-            });
-        }
-        let mut compiled = Vec::with_capacity(exemptions.len());
-        for (i, e) in exemptions.iter().enumerate() {
-            let key = format!("exemptions[{i}]");
-            if e.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-                return Err(Error::invalid(
-                    format!("{key}.name"),
-                    "must not be empty if set",
-                ));
-            }
-            if e.users.is_empty() && e.clients.is_empty() && e.tokens.is_empty() {
-                return Err(Error::invalid(
-                    key,
-                    "exempts nothing; list at least one of users, clients, tokens",
-                ));
-            }
-            for (field, list) in [
-                ("users", &e.users),
-                ("clients", &e.clients),
-                ("tokens", &e.tokens),
-            ] {
-                check_entries(&format!("{key}.{field}"), list)?;
-            }
-            compiled.push(Exemption {
-                name: e.name.as_ref().map(|n| n.trim().to_owned()),
-                users: IdSet::new(&e.users),
-                clients: IdSet::new(&e.clients),
-                tokens: IdSet::new(&e.tokens),
-            });
-        }
+        let rules = policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| rule(&format!("policies[{i}]"), p, &mut names))
+            .collect::<Result<Vec<_>, _>>()?;
+        let compiled = exemptions
+            .iter()
+            .enumerate()
+            .map(|(i, e)| exemption(&format!("exemptions[{i}]"), e))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(PolicySet {
             rules,
             exemptions: compiled,
@@ -271,6 +190,107 @@ fn delta(key: &str, d: Option<Duration>) -> Result<Option<(TimeDelta, Duration)>
             .map_err(|_| Error::invalid(key, "duration is too large"))
     })
     .transpose()
+}
+
+/// The rule compiled from policy `p` at config `key`; its name joins `names`.
+fn rule<'a>(key: &str, p: &'a PolicyConfig, names: &mut HashSet<&'a str>) -> Result<Rule, Error> {
+    let name = p.name.trim();
+    check_rule_name(key, name, names)?;
+    let no_condition = p.older_than.is_none()
+        && p.idle_for.is_none()
+        && p.expires_after.is_none()
+        && p.scopes_any.is_empty()
+        && p.scopes_all.is_empty()
+        && p.clients.is_empty()
+        && p.users.is_empty();
+    if no_condition {
+        return Err(Error::invalid(
+            key,
+            format!(
+                "policy `{name}` sets no condition and would match every token; set at \
+                 least one of older_than, idle_for, expires_after, scopes_any, \
+                 scopes_all, clients, users"
+            ),
+        ));
+    }
+    for (field, list) in [
+        ("scopes_any", &p.scopes_any),
+        ("scopes_all", &p.scopes_all),
+        ("clients", &p.clients),
+        ("users", &p.users),
+    ] {
+        check_entries(&format!("{key}.{field}"), list)?;
+    }
+    Ok(Rule {
+        name: name.to_owned(),
+        action: p.action,
+        older_than: delta(&format!("{key}.older_than"), p.older_than)?,
+        idle_for: delta(&format!("{key}.idle_for"), p.idle_for)?,
+        expires_after: delta(&format!("{key}.expires_after"), p.expires_after)?,
+        scopes_any: IdSet::new(&p.scopes_any),
+        scopes_all: p.scopes_all.clone(),
+        clients: IdSet::new(&p.clients),
+        users: IdSet::new(&p.users),
+    })
+}
+
+/// A policy name must be set, free of commas and not taken by an earlier policy.
+fn check_rule_name<'a>(
+    key: &str,
+    name: &'a str,
+    names: &mut HashSet<&'a str>,
+) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::invalid(
+            format!("{key}.name"),
+            "every policy needs a name",
+        ));
+    }
+    if name.contains(',') {
+        return Err(Error::invalid(
+            format!("{key}.name"),
+            format!(
+                "`{name}` contains a comma, which separates rule names in \
+                 revocations.policy; use another character"
+            ),
+        ));
+    }
+    if !names.insert(name) {
+        return Err(Error::invalid(
+            format!("{key}.name"),
+            format!("duplicate policy name `{name}`; names must be unique"),
+        ));
+    }
+    Ok(())
+}
+
+/// The exemption compiled from `e` at config `key`: named sensibly and exempting something.
+fn exemption(key: &str, e: &ExemptionConfig) -> Result<Exemption, Error> {
+    if e.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(Error::invalid(
+            format!("{key}.name"),
+            "must not be empty if set",
+        ));
+    }
+    if e.users.is_empty() && e.clients.is_empty() && e.tokens.is_empty() {
+        return Err(Error::invalid(
+            key,
+            "exempts nothing; list at least one of users, clients, tokens",
+        ));
+    }
+    for (field, list) in [
+        ("users", &e.users),
+        ("clients", &e.clients),
+        ("tokens", &e.tokens),
+    ] {
+        check_entries(&format!("{key}.{field}"), list)?;
+    }
+    Ok(Exemption {
+        name: e.name.as_ref().map(|n| n.trim().to_owned()),
+        users: IdSet::new(&e.users),
+        clients: IdSet::new(&e.clients),
+        tokens: IdSet::new(&e.tokens),
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod hooks;
 pub(crate) mod jws;
 mod limits;
 mod oauth;
+mod oauth_grant;
 mod oauth_keys;
 mod record;
 mod render;

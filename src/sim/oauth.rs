@@ -13,8 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::jws::{Jws, PublicKey};
-use super::oauth_keys::{check_token, verify_proof};
+use super::jws::PublicKey;
+use super::oauth_grant::{Grant, Refused, check};
+use super::oauth_keys::check_token;
 use super::types::{OAuthStats, ServiceApp};
 
 /// The token endpoint's answer.
@@ -25,10 +26,11 @@ pub(crate) struct TokenReply {
     pub(crate) nonce: Option<String>,
 }
 
-struct App {
-    key: PublicKey,
-    scopes: Vec<String>,
-    require_dpop: bool,
+/// A registered service app.
+pub(super) struct App {
+    pub(super) key: PublicKey,
+    pub(super) scopes: Vec<String>,
+    pub(super) require_dpop: bool,
 }
 
 pub(crate) struct Issued {
@@ -40,13 +42,13 @@ pub(crate) struct Issued {
 
 #[derive(Default)]
 pub(crate) struct Inner {
-    apps: HashMap<String, App>,
-    used_jtis: HashSet<String>,
+    pub(super) apps: HashMap<String, App>,
+    pub(super) used_jtis: HashSet<String>,
     pub(crate) proof_jtis: HashSet<String>,
     pub(crate) tokens: HashMap<String, Issued>,
-    replay_next: u32,
+    pub(super) replay_next: u32,
     stats: OAuthStats,
-    seen: Vec<String>,
+    pub(super) seen: Vec<String>,
 }
 
 /// The OAuth state of one sim org.
@@ -57,7 +59,7 @@ pub(crate) struct OAuth {
 }
 
 /// Okta's most distant allowed assertion expiry.
-const MAX_ASSERTION_AHEAD: u64 = 3600;
+pub(super) const MAX_ASSERTION_AHEAD: u64 = 3600;
 
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
@@ -142,6 +144,7 @@ impl OAuth {
         reply
     }
 
+    /// Answers one token request: checks it, then issues a token or says why not.
     fn token_request(
         &self,
         inner: &mut Inner,
@@ -149,202 +152,49 @@ impl OAuth {
         dpop: Option<&str>,
         form: &HashMap<String, String>,
     ) -> TokenReply {
-        let mut refuse = |reason: &str, error: &str, description: &str| {
-            *inner.stats.refused.entry(reason.to_owned()).or_insert(0) += 1;
-            oauth_error(400, error, description)
-        };
-        let field = |name: &str| form.get(name).map(String::as_str);
-        if field("grant_type") != Some("client_credentials") {
-            return refuse(
-                "unsupported grant_type",
-                "unsupported_grant_type",
-                "The grant type is not supported.",
-            );
-        }
-        if field("client_assertion_type")
-            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        {
-            return refuse(
-                "no client assertion",
-                "invalid_client",
-                "Client authentication failed: client_assertion_type is missing or invalid.",
-            );
-        }
-        let Some(assertion) = field("client_assertion") else {
-            return refuse(
-                "no client assertion",
-                "invalid_client",
-                "Client authentication failed: client_assertion is missing.",
-            );
-        };
-        inner.seen.push(assertion.to_owned());
-        let Some(jws) = Jws::parse(assertion) else {
-            return refuse(
-                "malformed assertion",
-                "invalid_client",
-                "The client_assertion is not a valid JWT.",
-            );
-        };
-        let claim = |name: &str| jws.claims.get(name).and_then(Value::as_str);
-        let Some(client_id) = claim("iss") else {
-            return refuse(
-                "malformed assertion",
-                "invalid_client",
-                "The client_assertion has no iss claim.",
-            );
-        };
-        if claim("sub") != Some(client_id) {
-            return refuse(
-                "iss and sub differ",
-                "invalid_client",
-                "The iss and sub claims of the client_assertion must both be the client_id.",
-            );
-        }
-        let Some(app) = inner.apps.get(client_id) else {
-            return refuse(
-                "unknown client_id",
-                "invalid_client",
-                "Invalid value for 'client_id' parameter.",
-            );
-        };
-        if !app.key.verifies(&jws) {
-            return refuse(
-                "bad signature",
-                "invalid_client",
-                "The client_assertion signature is invalid.",
-            );
-        }
-        if claim("aud") != Some(token_url) {
-            return refuse(
-                "wrong audience",
-                "invalid_client",
-                "The audience claim for client_assertion must be the endpoint invoking the client_assertion.",
-            );
-        }
-        let now = now_secs();
-        match jws.claims.get("exp").and_then(Value::as_u64) {
-            None => {
-                return refuse(
-                    "no exp",
-                    "invalid_client",
-                    "The client_assertion has no exp claim.",
-                );
+        match check(inner, &self.nonce, token_url, dpop, form) {
+            Ok(grant) => self.issue(inner, grant, dpop.is_some()),
+            Err(Refused::Error {
+                reason,
+                error,
+                description,
+            }) => {
+                *inner.stats.refused.entry(reason.to_owned()).or_insert(0) += 1;
+                oauth_error(400, error, &description)
             }
-            Some(exp) if exp <= now => {
-                return refuse(
-                    "expired",
-                    "invalid_client",
-                    "The client_assertion token is expired.",
-                );
-            }
-            Some(exp) if exp > now + MAX_ASSERTION_AHEAD => {
-                return refuse(
-                    "exp too far ahead",
-                    "invalid_client",
-                    "The client_assertion token has an expiration too far into the future.",
-                );
-            }
-            Some(_) => {}
-        }
-        let jti = claim("jti").map(str::to_owned);
-        let replayed = jti.as_ref().is_some_and(|j| inner.used_jtis.contains(j));
-        let forced = inner.replay_next > 0;
-        if replayed || forced {
-            inner.replay_next = inner
-                .replay_next
-                .saturating_sub(u32::from(forced && !replayed));
-            *inner
-                .stats
-                .refused
-                .entry("jti already used".into())
-                .or_insert(0) += 1;
-            return oauth_error(
-                400,
-                "invalid_client",
-                "The client_assertion token has already been used (jti already used).",
-            );
-        }
-        let requested: Vec<String> = field("scope")
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        let app = &inner.apps[client_id];
-        let missing: Vec<&str> = requested
-            .iter()
-            .filter(|s| !app.scopes.contains(s))
-            .map(String::as_str)
-            .collect();
-        if requested.is_empty() || !missing.is_empty() {
-            let description = if requested.is_empty() {
-                "The 'scope' parameter is required for client credentials.".to_owned()
-            } else {
-                format!(
-                    "The following scopes are not allowed: {}.",
-                    missing.join(", ")
-                )
-            };
-            *inner
-                .stats
-                .refused
-                .entry("scope not granted".into())
-                .or_insert(0) += 1;
-            return oauth_error(400, "invalid_scope", &description);
-        }
-        let require_dpop = app.require_dpop;
-        let jkt = match dpop {
-            None if require_dpop => {
-                *inner
-                    .stats
-                    .refused
-                    .entry("dpop proof missing".into())
-                    .or_insert(0) += 1;
-                return oauth_error(
+            Err(Refused::NonceChallenge) => {
+                let mut reply = oauth_error(
                     400,
-                    "invalid_dpop_proof",
-                    "The DPoP proof JWT header is missing.",
+                    "use_dpop_nonce",
+                    "Authorization server requires nonce in DPoP proof.",
                 );
+                reply.nonce = Some(self.nonce.clone());
+                reply
             }
-            None => None,
-            Some(proof) => match verify_proof(inner, proof, "POST", token_url, now) {
-                Err(why) => {
-                    *inner
-                        .stats
-                        .refused
-                        .entry("dpop proof invalid".into())
-                        .or_insert(0) += 1;
-                    return oauth_error(400, "invalid_dpop_proof", &why);
-                }
-                Ok((_, claims))
-                    if claims.get("nonce").and_then(Value::as_str) != Some(self.nonce.as_str()) =>
-                {
-                    let mut reply = oauth_error(
-                        400,
-                        "use_dpop_nonce",
-                        "Authorization server requires nonce in DPoP proof.",
-                    );
-                    reply.nonce = Some(self.nonce.clone());
-                    return reply;
-                }
-                Ok((jkt, _)) => Some(jkt),
-            },
-        };
-        if let Some(jti) = jti {
-            inner.used_jtis.insert(jti);
         }
+    }
+
+    /// Issues an access token for `grant` and answers with it; a DPoP request also gets the
+    /// current nonce.
+    fn issue(&self, inner: &mut Inner, grant: Grant, dpop: bool) -> TokenReply {
         let access_token = format!(
             "sim-at-{}",
             URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
         );
         inner.seen.push(access_token.clone());
         inner.stats.tokens_issued += 1;
-        let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+        let token_type = if grant.jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        let scope = grant.scopes.join(" ");
         inner.tokens.insert(
             access_token.clone(),
             Issued {
-                scopes: requested.clone(),
+                scopes: grant.scopes,
                 expires: Instant::now() + self.lifetime,
-                jkt,
+                jkt: grant.jkt,
             },
         );
         TokenReply {
@@ -353,9 +203,9 @@ impl OAuth {
                 "token_type": token_type,
                 "expires_in": self.lifetime.as_secs().max(1),
                 "access_token": access_token,
-                "scope": requested.join(" "),
+                "scope": scope,
             }),
-            nonce: dpop.map(|_| self.nonce.clone()),
+            nonce: dpop.then(|| self.nonce.clone()),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod dpop;
 mod key_files;
 pub mod keys;
 pub mod token;
+mod token_refusal;
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,7 @@ use url::Url;
 
 use super::dpop::{DpopKey, ProofFor};
 use super::keys::{KeyError, SigningKey};
+use super::token_refusal::{ErrorResponse, Resends};
 use super::{AuthError, assertion};
 use crate::okta::error::Error;
 use crate::okta::retry::{Attempt, RetryPolicy, with_retries};
@@ -79,13 +80,6 @@ struct TokenResponse {
     expires_in: u64,
     access_token: SecretString,
     scope: Option<String>,
-}
-
-/// The token endpoint's error body (RFC 6749 §5.2).
-#[derive(Deserialize)]
-struct ErrorResponse {
-    error: String,
-    error_description: Option<String>,
 }
 
 enum SendError {
@@ -155,39 +149,20 @@ impl TokenSource {
         }
     }
 
+    /// Obtains a new token: sends until the endpoint grants one, resending once for a DPoP
+    /// nonce and once with a fresh assertion, and reports any other refusal.
     async fn fetch(
         &self,
         http: &reqwest::Client,
         stats: &HttpStats,
         state: &mut State,
     ) -> Result<AccessToken, Error> {
-        let (mut nonce_retry, mut fresh_retry) = (self.dpop.is_some(), true);
+        let mut resends = Resends {
+            nonce: self.dpop.is_some(),
+            fresh: true,
+        };
         loop {
-            let nonce = state.nonce.clone();
-            let (result, _) = with_retries(
-                &self.retry,
-                true,
-                |_| self.post(http, stats, nonce.as_deref()),
-                |delay, attempt, status| {
-                    warn!(
-                        http.status = status,
-                        attempt,
-                        http.retry_in_ms =
-                            u64::try_from(delay.wait.as_millis()).unwrap_or(u64::MAX),
-                        "token request will be retried"
-                    );
-                },
-            )
-            .await;
-            let response = match result {
-                Ok(r) => r,
-                Err(SendError::Http(e)) => {
-                    return Err(auth_error(AuthError::Unreachable(e.to_string()), None));
-                }
-                Err(SendError::Key(e)) => {
-                    return Err(auth_error(AuthError::Key(e.to_string()), None));
-                }
-            };
+            let response = self.send(http, stats, state.nonce.as_deref()).await?;
             let status = response.status().as_u16();
             let request_id = Attempt::request_id(&response);
             let sent_nonce = response
@@ -210,49 +185,37 @@ impl TokenSource {
             let Ok(refusal) = serde_json::from_slice::<ErrorResponse>(&body) else {
                 return Err(auth_error(AuthError::Unexpected { status }, request_id));
             };
-            let description = sanitize(refusal.error_description.as_deref().unwrap_or(""));
-            match refusal.error.as_str() {
-                "use_dpop_nonce" if nonce_retry && sent_nonce.is_some() => {
-                    debug!("the token endpoint asked for a DPoP nonce; sending again with it");
-                    nonce_retry = false;
-                }
-                "invalid_client" if fresh_retry => {
-                    warn!(
-                        oauth.error = "invalid_client",
-                        oauth.error_description = %description,
-                        "the token endpoint refused the client assertion; trying once more with a fresh one"
-                    );
-                    fresh_retry = false;
-                }
-                "invalid_client" => {
-                    return Err(auth_error(
-                        AuthError::ClientRefused { description },
-                        request_id,
-                    ));
-                }
-                "invalid_scope" => {
-                    let requested = self.scopes.join(" ");
-                    return Err(auth_error(
-                        AuthError::ScopeRefused {
-                            requested,
-                            description,
-                        },
-                        request_id,
-                    ));
-                }
-                other => {
-                    let error = sanitize(other);
-                    return Err(auth_error(
-                        AuthError::Refused {
-                            status,
-                            error,
-                            description,
-                        },
-                        request_id,
-                    ));
-                }
-            }
+            refusal
+                .judge(status, sent_nonce.is_some(), &self.scopes, &mut resends)
+                .map_err(|reason| auth_error(reason, request_id))?;
         }
+    }
+
+    /// One exchange, retried on transient faults per `self.retry`: the answer, or the fault.
+    async fn send(
+        &self,
+        http: &reqwest::Client,
+        stats: &HttpStats,
+        nonce: Option<&str>,
+    ) -> Result<reqwest::Response, Error> {
+        let (result, _) = with_retries(
+            &self.retry,
+            true,
+            |_| self.post(http, stats, nonce),
+            |delay, attempt, status| {
+                warn!(
+                    http.status = status,
+                    attempt,
+                    http.retry_in_ms = u64::try_from(delay.wait.as_millis()).unwrap_or(u64::MAX),
+                    "token request will be retried"
+                );
+            },
+        )
+        .await;
+        result.map_err(|e| match e {
+            SendError::Http(e) => auth_error(AuthError::Unreachable(e.to_string()), None),
+            SendError::Key(e) => auth_error(AuthError::Key(e.to_string()), None),
+        })
     }
 
     /// One token request with a fresh assertion (and proof).

@@ -90,14 +90,14 @@ async fn an_enforce_sweep_cut_between_intent_and_outcome_is_reconciled_at_the_ne
     daemon.signal("TERM").await;
     let status = daemon.wait_exit(PATIENCE).await;
     assert_eq!(status.code(), Some(0), "{}", daemon.dump());
-    let pending = pending(&daemon.pool).await;
-    assert!(pending >= 1, "the cut sweep left its intent pending");
+    let left = pending(&daemon.pool).await;
+    assert!(left >= 1, "the cut sweep left its intent pending");
 
     org.clear_faults();
     let mut again = Running::start(&config).await;
-    let pending = pending(&again.pool).await;
+    let left = pending(&again.pool).await;
     assert_eq!(
-        pending,
+        left,
         0,
         "resolved at start, before anything else: {}",
         again.dump()
@@ -157,5 +157,5 @@ async fn pending(pool: &sqlx::SqlitePool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_state WHERE state = 'pending'")
         .fetch_one(pool)
         .await
-        .unwrap()
+        .expect("count pending revocations")
 }
