@@ -99,43 +99,43 @@ pub(super) async fn enforce_sweep(store: &Store) -> i64 {
     s2
 }
 
+/// Appends `pending` (an intent) and then its outcome, which `answer` makes from the intent.
+async fn intent_then(
+    store: &Store,
+    pending: NewRevocation,
+    answer: impl FnOnce(NewRevocation) -> NewRevocation,
+) {
+    let intent = store.append_revocation(&pending).await.unwrap();
+    let outcome = answer(NewRevocation {
+        intent_id: Some(intent),
+        ..pending
+    });
+    store.append_revocation(&outcome).await.unwrap();
+}
+
 /// oarE: revoked.
 async fn revoked(store: &Store, s2: i64) {
-    let intent = store
-        .append_revocation(&NewRevocation {
-            policy: Some("idle-30d".into()),
-            reason: Some("idle-30d: idle_for 30d (last updated 2026-06-02)".into()),
-            ..revocation(
-                Some("oarE"),
-                "00u5erin",
-                "0oa1crm",
-                RevocationState::Pending,
-                "2026-11-28T02:00:06.000Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
-    store
-        .append_revocation(&NewRevocation {
-            intent_id: Some(intent),
-            policy: Some("idle-30d".into()),
-            reason: Some("idle-30d: idle_for 30d (last updated 2026-06-02)".into()),
-            completed_at: Some("2026-11-28T02:00:07.500Z".into()),
-            attempts: 1,
-            http_status: Some(204),
-            okta_request_id: Some("reqE1".into()),
-            ..revocation(
-                Some("oarE"),
-                "00u5erin",
-                "0oa1crm",
-                RevocationState::Done,
-                "2026-11-28T02:00:06.000Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
+    let pending = NewRevocation {
+        policy: Some("idle-30d".into()),
+        reason: Some("idle-30d: idle_for 30d (last updated 2026-06-02)".into()),
+        ..revocation(
+            Some("oarE"),
+            "00u5erin",
+            "0oa1crm",
+            RevocationState::Pending,
+            "2026-11-28T02:00:06.000Z",
+            s2,
+        )
+    };
+    intent_then(store, pending, |intent| NewRevocation {
+        state: RevocationState::Done,
+        completed_at: Some("2026-11-28T02:00:07.500Z".into()),
+        attempts: 1,
+        http_status: Some(204),
+        okta_request_id: Some("reqE1".into()),
+        ..intent
+    })
+    .await;
     store
         .mark_revoked("oarE", at("2026-11-28T02:00:08Z"))
         .await
@@ -144,42 +144,28 @@ async fn revoked(store: &Store, s2: i64) {
 
 /// oarC: the DELETE failed.
 async fn failed(store: &Store, s2: i64) {
-    let intent = store
-        .append_revocation(&NewRevocation {
-            policy: Some("retired-app".into()),
-            reason: Some("retired-app: client 0oa3legacy".into()),
-            ..revocation(
-                Some("oarC"),
-                "00u3carol",
-                "0oa3legacy",
-                RevocationState::Pending,
-                "2026-11-28T02:00:06.500Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
-    store
-        .append_revocation(&NewRevocation {
-            intent_id: Some(intent),
-            policy: Some("retired-app".into()),
-            reason: Some("retired-app: client 0oa3legacy".into()),
-            completed_at: Some("2026-11-28T02:00:09.000Z".into()),
-            attempts: 1,
-            http_status: Some(500),
-            okta_request_id: Some(EVIL_REQUEST_ID.into()),
-            error: Some(EVIL_ERROR.into()),
-            ..revocation(
-                Some("oarC"),
-                "00u3carol",
-                "0oa3legacy",
-                RevocationState::Failed,
-                "2026-11-28T02:00:06.500Z",
-                s2,
-            )
-        })
-        .await
-        .unwrap();
+    let pending = NewRevocation {
+        policy: Some("retired-app".into()),
+        reason: Some("retired-app: client 0oa3legacy".into()),
+        ..revocation(
+            Some("oarC"),
+            "00u3carol",
+            "0oa3legacy",
+            RevocationState::Pending,
+            "2026-11-28T02:00:06.500Z",
+            s2,
+        )
+    };
+    intent_then(store, pending, |intent| NewRevocation {
+        state: RevocationState::Failed,
+        completed_at: Some("2026-11-28T02:00:09.000Z".into()),
+        attempts: 1,
+        http_status: Some(500),
+        okta_request_id: Some(EVIL_REQUEST_ID.into()),
+        error: Some(EVIL_ERROR.into()),
+        ..intent
+    })
+    .await;
 }
 
 /// oarA: exempt.
