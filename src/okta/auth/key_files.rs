@@ -23,9 +23,19 @@ fn pem_block(text: &str) -> Result<(String, SecretSlice<u8>), KeyError> {
         invalid("not a PEM key (no -----BEGIN …----- line) and not a JWK (does not start with `{`)")
     };
     let block = &text[text.find("-----BEGIN ").ok_or_else(not_pem)?..];
-    let label = block["-----BEGIN ".len()..]
-        .split_once("-----")
-        .map_or("", |(label, _)| label)
+    // The label is read from the BEGIN line alone and must look like one, so that an error
+    // naming it can never quote the key's base64.
+    let begin_line = block["-----BEGIN ".len()..].lines().next().unwrap_or("");
+    let label = begin_line
+        .trim_end()
+        .strip_suffix("-----")
+        .filter(|l| {
+            l.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+        })
+        .ok_or_else(|| {
+            invalid("the PEM BEGIN line is malformed (it should read `-----BEGIN <LABEL>-----`)")
+        })?
         .to_owned();
     let end = block
         .find("-----END ")

@@ -72,6 +72,10 @@ fn keys_revokd_cannot_sign_with_are_refused_saying_why() {
             "a PEM `CERTIFICATE` block",
         ),
         (unended, "has no END line"),
+        (
+            pkcs1.replacen("PRIVATE KEY-----", "PRIVATE KEY", 1),
+            "BEGIN line is malformed",
+        ),
     ] {
         let msg = load(&text).expect_err("refused").to_string();
         assert!(msg.contains(expect), "{expect}: {msg}");
