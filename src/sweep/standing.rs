@@ -78,6 +78,16 @@ pub async fn reconcile(
         }
     }
     let now = ts(Utc::now());
+    // Withdrawals first: a sweep stopped between the two writes leaves a token whose rules
+    // changed with no standing record (the next sweep records it), never with two.
+    let ids: Vec<&str> = closing.iter().map(|s| s.token_id.as_str()).collect();
+    let present = deps.store.still_present(&ids).await?;
+    let why = Why::new(decided, &ids, &present, mode);
+    let rows = closing
+        .iter()
+        .map(|s| withdrawal(s, why.reason(s, state), sweep_id, &now));
+    let withdrawn = append_in_chunks(deps, rows).await?;
+
     let fresh = now_standing.iter().filter(|p| {
         // Listed twice (a pair and its app): recorded once.
         still
@@ -88,14 +98,6 @@ pub async fn reconcile(
     });
     let rows = fresh.map(|p| p.audit_row(Some(sweep_id), mode, state, &now));
     let recorded = append_in_chunks(deps, rows).await?;
-
-    let ids: Vec<&str> = closing.iter().map(|s| s.token_id.as_str()).collect();
-    let present = deps.store.still_present(&ids).await?;
-    let why = Why::new(decided, &ids, &present, mode);
-    let rows = closing
-        .iter()
-        .map(|s| withdrawal(s, why.reason(s, state), sweep_id, &now));
-    let withdrawn = append_in_chunks(deps, rows).await?;
     Ok(Changes {
         recorded,
         withdrawn,

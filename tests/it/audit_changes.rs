@@ -283,3 +283,47 @@ async fn a_plan_larger_than_a_chunk_of_appends_is_recorded_once_and_withdrawn_on
     }
     verifies(&app).await;
 }
+
+/// A sweep whose rules for a token changed, stopped by a failed write after its first
+/// chunk of records, leaves at most one standing plan per token: the old one withdrawn, or
+/// the new one recorded, never both standing.
+#[tokio::test]
+async fn a_sweep_stopped_between_its_withdrawals_and_its_new_plans_never_leaves_two_standing() {
+    use revokd::store::{RevocationState, Trigger};
+    use revokd::sweep::{SweepPlan, WideTargets, run_once};
+
+    let mut app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    let selected = admin_policy_selects(&app.org, app.now);
+    assert!(!selected.is_empty());
+    app.sweep(Mode::DryRun).await;
+    // The same tokens, now under a rule of another name.
+    let renamed = PolicyConfig {
+        name: "admin-renamed".into(),
+        ..admin_policy()
+    };
+    reconfigure(&mut app, &[renamed], &[]);
+    // Every `withdrawn` row the second sweep appends fails, as a full disk would.
+    sqlx::query(
+        "CREATE TRIGGER refuse_withdrawals BEFORE INSERT ON revocations
+         WHEN NEW.state = 'withdrawn' BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    )
+    .execute(app.store.pool())
+    .await
+    .expect("trigger");
+    let plan = SweepPlan {
+        trigger: Trigger::Cli,
+        mode: Mode::DryRun,
+        targets: app.targets(),
+        wide: WideTargets::default(),
+    };
+    let _stopped = run_once(&app.deps, &plan, app.now).await;
+    let standing = app
+        .store
+        .standing_records(RevocationState::Planned)
+        .await
+        .expect("standing");
+    for t in &selected {
+        let n = standing.iter().filter(|s| s.token_id == t.id).count();
+        assert!(n <= 1, "{} has {n} standing plans", t.id);
+    }
+}
