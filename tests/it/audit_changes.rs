@@ -289,8 +289,8 @@ async fn a_plan_larger_than_a_chunk_of_appends_is_recorded_once_and_withdrawn_on
 /// the new one recorded, never both standing.
 #[tokio::test]
 async fn a_sweep_stopped_between_its_withdrawals_and_its_new_plans_never_leaves_two_standing() {
-    use revokd::store::{RevocationState, Trigger};
-    use revokd::sweep::{SweepPlan, WideTargets, run_once};
+    use revokd::store::RevocationState;
+    use revokd::sweep::run_once;
 
     let mut app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
     let selected = admin_policy_selects(&app.org, app.now);
@@ -310,13 +310,7 @@ async fn a_sweep_stopped_between_its_withdrawals_and_its_new_plans_never_leaves_
     .execute(app.store.pool())
     .await
     .expect("trigger");
-    let plan = SweepPlan {
-        trigger: Trigger::Cli,
-        mode: Mode::DryRun,
-        targets: app.targets(),
-        wide: WideTargets::default(),
-    };
-    let _stopped = run_once(&app.deps, &plan, app.now).await;
+    let _stopped = run_once(&app.deps, &app.plan(Mode::DryRun), app.now).await;
     let standing = app
         .store
         .standing_records(RevocationState::Planned)

@@ -108,15 +108,35 @@ impl TestApp {
 
     /// One sweep over every pair, deciding at `self.now`.
     pub async fn sweep(&self, mode: Mode) -> SweepReport {
-        let plan = SweepPlan {
+        run_once(&self.deps, &self.plan(mode), self.now)
+            .await
+            .expect("the database does not fail")
+    }
+
+    /// Another integration revokes a token behind revokd's back, straight through the API.
+    pub async fn delete_through_api(&self, user: &str, client: &str, id: &str) {
+        let url = format!(
+            "{}api/v1/users/{user}/clients/{client}/tokens/{id}",
+            self.org.base_url()
+        );
+        let status = reqwest::Client::new()
+            .delete(url)
+            .header("Authorization", format!("SSWS {SIM_TOKEN}"))
+            .send()
+            .await
+            .expect("the DELETE is answered")
+            .status();
+        assert_eq!(status.as_u16(), 204);
+    }
+
+    /// The plan of a pass over the configured pairs, in `mode`, as `revokd sweep` runs it.
+    pub fn plan(&self, mode: Mode) -> SweepPlan {
+        SweepPlan {
             trigger: Trigger::Cli,
             mode,
             targets: self.targets(),
             wide: revokd::sweep::WideTargets::default(),
-        };
-        run_once(&self.deps, &plan, self.now)
-            .await
-            .expect("the database does not fail")
+        }
     }
 
     /// The pair with the most tokens (the big one).

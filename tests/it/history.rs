@@ -9,7 +9,7 @@ use revokd::config::{Config, Mode};
 use revokd::report::{self, Cell, Kind, Request};
 use revokd::store::SweepStatus;
 
-use crate::helpers::{SIM_TOKEN, TestApp, small_org, spawn_app};
+use crate::helpers::{TestApp, small_org, spawn_app};
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
@@ -39,22 +39,6 @@ async fn inventory_at(app: &TestApp, at: DateTime<Utc>) -> BTreeSet<String> {
 
 fn all_ids(app: &TestApp) -> BTreeSet<String> {
     app.org.all_tokens().into_iter().map(|t| t.id).collect()
-}
-
-/// Revokes a token behind revokd's back, through Okta's API.
-async fn revoke_out_of_band(app: &TestApp, user: &str, client: &str, id: &str) {
-    let url = format!(
-        "{}api/v1/users/{user}/clients/{client}/tokens/{id}",
-        app.org.base_url()
-    );
-    let status = reqwest::Client::new()
-        .delete(url)
-        .header("Authorization", format!("SSWS {SIM_TOKEN}"))
-        .send()
-        .await
-        .expect("the DELETE is answered")
-        .status();
-    assert_eq!(status.as_u16(), 204);
 }
 
 #[tokio::test]
@@ -167,8 +151,8 @@ async fn inventory_at_is_exact_before_between_and_after_a_churn() {
     let (mut used, revoked, away) = (tokens[1].clone(), tokens[2].clone(), tokens[3].clone());
     used.last_updated = Utc::now();
     app.org.add_token(used.clone());
-    revoke_out_of_band(&app, &user, &client, &revoked.id).await;
-    revoke_out_of_band(&app, &user, &client, &away.id).await;
+    app.delete_through_api(&user, &client, &revoked.id).await;
+    app.delete_through_api(&user, &client, &away.id).await;
     app.sweep(Mode::DryRun).await;
     let after_second = Utc::now();
     let at_second = all_ids(&app);

@@ -5,7 +5,7 @@ use revokd::config::Mode;
 use revokd::sim::SimToken;
 use revokd::store::{SweepStatus, TokenRow};
 
-use crate::helpers::{SIM_TOKEN, sim_ids, small_org, spawn_app};
+use crate::helpers::{sim_ids, small_org, spawn_app};
 
 fn instant(text: &str) -> DateTime<Utc> {
     assert!(
@@ -93,19 +93,7 @@ async fn a_token_the_org_no_longer_has_is_marked_gone_on_the_next_sweep() {
     let before = app.org.tokens(&user, &client);
     // Another integration revokes one token behind revokd's back, straight through the API.
     let victim = &before[before.len() / 2];
-    let url = format!(
-        "{}api/v1/users/{user}/clients/{client}/tokens/{}",
-        app.org.base_url(),
-        victim.id
-    );
-    let status = reqwest::Client::new()
-        .delete(url)
-        .header("Authorization", format!("SSWS {SIM_TOKEN}"))
-        .send()
-        .await
-        .expect("the DELETE is answered")
-        .status();
-    assert_eq!(status.as_u16(), 204);
+    app.delete_through_api(&user, &client, &victim.id).await;
     assert_eq!(app.org.tokens(&user, &client).len(), before.len() - 1);
 
     let report = app.sweep(Mode::DryRun).await;
