@@ -131,14 +131,13 @@ pub(super) fn dispatch(
                 }
                 _ => None,
             };
-            let body: Vec<_> = tokens
+            let body = tokens
                 .iter()
-                .map(|t| render::TokenJson::new(base, store, t, q.expand))
-                .collect();
+                .map(|t| render::TokenJson::new(base, store, t, q.expand));
             Outcome {
                 self_link: Some(self_link.to_owned()),
                 next_link,
-                ..Outcome::json(200, &body)
+                ..Outcome::json_text(200, render::tokens(body))
             }
         }
         RouteKind::AppGetToken => {
@@ -151,7 +150,7 @@ pub(super) fn dispatch(
                 .app_token_pair(client, id)
                 .and_then(|p| store.get(p, id))
             {
-                Some(t) => Outcome::json(200, &render::TokenJson::new(base, store, &t, q.expand)),
+                Some(t) => Outcome::json_text(200, render::token(base, store, &t, q.expand)),
                 None => token_missing(id),
             }
         }

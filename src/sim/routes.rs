@@ -48,6 +48,16 @@ impl Outcome {
         }
     }
 
+    /// A JSON body already written as text.
+    pub(crate) fn json_text(status: u16, body: Vec<u8>) -> Outcome {
+        Outcome {
+            status,
+            body: Some(body),
+            self_link: None,
+            next_link: None,
+        }
+    }
+
     fn empty() -> Outcome {
         Outcome {
             status: 204,
@@ -271,9 +281,7 @@ pub(crate) fn dispatch(
             };
             if let Some(token_id) = &route.token {
                 return match pair.and_then(|p| store.get(p, token_id)) {
-                    Some(t) => {
-                        Outcome::json(200, &render::TokenJson::new(base, store, &t, q.expand))
-                    }
+                    Some(t) => Outcome::json_text(200, render::token(base, store, &t, q.expand)),
                     None => missing(Missing::Token),
                 };
             }
@@ -292,14 +300,13 @@ pub(crate) fn dispatch(
                 }
                 _ => None,
             };
-            let body: Vec<_> = tokens
+            let body = tokens
                 .iter()
-                .map(|t| render::TokenJson::new(base, store, t, q.expand))
-                .collect();
+                .map(|t| render::TokenJson::new(base, store, t, q.expand));
             Outcome {
                 self_link: Some(self_link),
                 next_link,
-                ..Outcome::json(200, &body)
+                ..Outcome::json_text(200, render::tokens(body))
             }
         }
         RouteKind::RevokeAll => match store.resolve(user, client) {
