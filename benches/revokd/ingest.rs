@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrono::Utc;
-use revokd::store::{Store, TokenObservation};
+use revokd::store::{ObservedRecord, Store, TokenObservation};
 use revokd::sweep::{Deps, run_once};
 
 use super::common::median;
@@ -128,8 +128,7 @@ fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
         created_at: Some(ts.clone()),
         last_updated_at: Some(ts),
         expires_at: None,
-        raw_json: raw.to_owned(),
-        scope_records: Vec::new(),
+        record: ObservedRecord::Sent(raw.to_owned()),
         policy_matches: "[]".into(),
     }
 }

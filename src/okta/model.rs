@@ -36,13 +36,11 @@ impl<'de> Deserialize<'de> for TokenStatus {
     }
 }
 
-/// One `_embedded.scopes[]` item (present with `expand=scope`).
+/// One `_embedded.scopes[]` item (present with `expand=scope`), as far as revokd decides on
+/// it: its name. The item itself is kept whole in the token's raw JSON.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct EmbeddedScope {
-    pub id: Option<String>,
     pub name: Option<String>,
-    pub display_name: Option<String>,
 }
 
 /// `_embedded` of a refresh token.
@@ -140,7 +138,10 @@ pub struct DecodeError {
 /// body while they are decoded (one copy each, their kept text); the path of a decoding error
 /// is worked out only when there is one.
 pub fn decode_tokens(body: &str) -> Result<Vec<ObservedToken>, DecodeError> {
-    let items: Vec<&RawValue> = decode(body)?;
+    let items: Vec<&RawValue> = match serde_json::from_str(body) {
+        Ok(items) => items,
+        Err(_) => decode(body)?,
+    };
     items
         .into_iter()
         .enumerate()

@@ -199,6 +199,31 @@ pub fn fingerprint(json: &str, scopes: &[ScopeRecord]) -> i64 {
     i64::from_le_bytes(h.to_le_bytes())
 }
 
+/// A stable 64-bit hash of a token's item exactly as Okta sent it, eight bytes at a time, each
+/// folded in by a 128-bit multiply: equal items hash equal in every build, so the store can
+/// tell an unchanged item without splitting it. Not cryptographic; it only has to tell a
+/// token's next listing from its last.
+pub fn item_hash(bytes: &[u8]) -> i64 {
+    const K0: u64 = 0xa076_1d64_78bd_642f;
+    const K1: u64 = 0xe703_7ed1_a0b4_28db;
+    let fold = |a: u64, b: u64| {
+        let p = u128::from(a) * u128::from(b);
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    let word = |chunk: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        u64::from_le_bytes(w)
+    };
+    let mut h = K0 ^ bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        h = fold(h ^ word(chunk), K1);
+    }
+    h = fold(h ^ word(chunks.remainder()), K1);
+    i64::from_le_bytes(fold(h, K0).to_le_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +276,21 @@ mod tests {
         );
         // Pinned: the stored fingerprints must not change between builds.
         assert_eq!(fingerprint("{}", &[]), 645_223_143_103_797_797);
+    }
+
+    #[test]
+    fn item_hashes_tell_any_byte_apart_and_are_pinned() {
+        let base = TOKEN.as_bytes();
+        let h = item_hash(base);
+        assert_eq!(h, item_hash(TOKEN.to_owned().as_bytes()));
+        for i in 0..base.len() {
+            let mut other = base.to_vec();
+            other[i] ^= 1;
+            assert_ne!(h, item_hash(&other), "byte {i}");
+        }
+        assert_ne!(h, item_hash(&base[..base.len() - 1]));
+        assert_ne!(item_hash(b""), item_hash(b"\0"));
+        // Pinned: the stored hashes must not change between builds.
+        assert_eq!(item_hash(b"{}"), 5_320_007_368_807_628_683);
     }
 }

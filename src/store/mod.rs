@@ -25,6 +25,8 @@ mod tests_ingest;
 #[cfg(test)]
 mod tests_migration;
 #[cfg(test)]
+mod tests_narrow_history;
+#[cfg(test)]
 mod tests_outbox;
 #[cfg(test)]
 mod tests_tokens;
@@ -59,7 +61,7 @@ pub use standing::StandingRecord;
 pub use status::{StatusCounts, SweepBrief};
 pub use sweeps::{SweepCounts, SweepRow, SweepStatus, Trigger};
 pub use targets::{TargetOutcome, TargetResult};
-pub use tokens::{TokenObservation, TokenRow};
+pub use tokens::{ObservedRecord, TokenObservation, TokenRow};
 
 /// A storage failure. Each message leads with what went wrong in plain words (see [`Fault`])
 /// and ends with SQLite's own message.

@@ -1,15 +1,19 @@
 //! Writing observations: the `tokens` upsert of every listed token, and a `token_snapshots`
 //! row (with its scope items in `scope_catalog`) only for a token seen for the first time or
-//! whose record changed. Unchanged is told by the record's fingerprint kept in
-//! `tokens.record_hash`, so an unchanged token costs one upsert and no read of its history.
+//! whose record changed. Unchanged is told first by the hash of Okta's item as sent
+//! (`tokens.item_hash`), then, for an item that differs, by the fingerprint of its split record
+//! (`tokens.record_hash`): an unchanged token costs a hash of its bytes, no parse and no read
+//! of its history, and an item that differs only where the record does not (its `_links`)
+//! writes no snapshot.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Error;
 use super::tokens::TokenObservation;
-use crate::okta::record::fingerprint;
+use crate::okta::record::{TokenRecord, fingerprint};
 
 /// Rows per multi-row INSERT, largest first. Rows are written as runs of these few shapes,
 /// so each statement is prepared once per connection and kept (a statement per page size
@@ -18,7 +22,7 @@ const SHAPES: [usize; 4] = [64, 16, 4, 1];
 
 const UPSERT_TOKENS: &str = "INSERT INTO tokens (token_id, user_id, client_id, issuer, status,
     scopes, created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches,
-    record_hash) ";
+    record_hash, item_hash) ";
 
 const UPSERT_TOKENS_TAIL: &str = " ON CONFLICT (token_id) DO UPDATE SET user_id = excluded.user_id,
     client_id = excluded.client_id, issuer = excluded.issuer, status = excluded.status,
@@ -26,6 +30,7 @@ const UPSERT_TOKENS_TAIL: &str = " ON CONFLICT (token_id) DO UPDATE SET user_id 
     last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
     last_seen_at = excluded.last_seen_at,
     policy_matches = excluded.policy_matches, record_hash = excluded.record_hash,
+    item_hash = excluded.item_hash,
     gone_at = CASE WHEN tokens.revoked_at >= excluded.last_seen_at THEN tokens.gone_at END,
     reappeared_at = CASE WHEN tokens.revoked_at < excluded.last_seen_at
         AND excluded.status = 'ACTIVE' THEN excluded.last_seen_at ELSE tokens.reappeared_at END";
@@ -52,6 +57,8 @@ enum Record {
 /// What the database holds of a token before a batch.
 struct Stored {
     record: Record,
+    /// The hash of the item as Okta last sent it, when known.
+    item_hash: Option<i64>,
     policy_matches: String,
     /// Present (not gone) and never revoked: an unchanged observation only moves
     /// `last_seen_at`.
@@ -76,49 +83,68 @@ pub(super) async fn write_observed(
     rows.sort_by(|a, b| {
         (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
     });
-    let hashes: Vec<i64> = rows
-        .iter()
-        .map(|o| fingerprint(&o.token.raw_json, &o.token.scope_records))
-        .collect();
+    let items: Vec<Option<i64>> = rows.iter().map(|o| o.token.record.item_hash()).collect();
     let mut stored = stored_records(conn, rows).await?;
+    // Records are split only where the item as sent differs from the stored one.
+    let mut records: Vec<Option<Cow<'_, TokenRecord>>> = Vec::with_capacity(rows.len());
     // A token listed twice in one batch gets one write, from its latest observation, and a
-    // snapshot for each observation that changed its record. A token whose record, rules and
+    // snapshot for each observation that changed its record. A token whose item, rules and
     // presence are all as stored only has `last_seen_at` moved.
-    let mut latest: Vec<(&Observed<'_>, i64)> = Vec::with_capacity(rows.len());
+    let mut latest: Vec<(usize, i64)> = Vec::with_capacity(rows.len());
     let mut touched: Vec<&Observed<'_>> = Vec::with_capacity(rows.len());
-    let mut changed: Vec<&Observed<'_>> = Vec::new();
+    let mut changed: Vec<usize> = Vec::new();
     let mut group_changed = false;
-    for (i, (o, &hash)) in rows.iter().zip(&hashes).enumerate() {
+    for (i, (o, &item)) in rows.iter().zip(&items).enumerate() {
         let id = o.token.token_id.as_str();
-        let same = stored.get(id).is_some_and(|s| match &s.record {
-            Record::Hash(h) => *h == hash,
-            Record::Text(text) => text.as_deref() == Some(o.token.raw_json.as_str()),
+        let known = stored[i].as_ref();
+        let same_item = known.and_then(|s| match s.record {
+            Record::Hash(h) if item.is_some() && s.item_hash == item => Some(h),
+            _ => None,
         });
+        let (same, hash) = match same_item {
+            Some(h) => {
+                records.push(None);
+                (true, h)
+            }
+            None => {
+                let record = o.token.record.split();
+                let hash = fingerprint(&record.json, &record.scopes);
+                let same = known.is_some_and(|s| match &s.record {
+                    Record::Hash(h) => *h == hash,
+                    Record::Text(text) => text.as_deref() == Some(record.json.as_str()),
+                });
+                records.push(Some(record));
+                (same, hash)
+            }
+        };
         if !same {
-            changed.push(o);
+            changed.push(i);
             group_changed = true;
         }
         if rows.get(i + 1).is_none_or(|next| next.token.token_id != id) {
-            let settled = stored.get(id).is_some_and(|s| {
+            let settled = known.is_some_and(|s| {
                 s.settled
                     && matches!(s.record, Record::Hash(_))
+                    && (item.is_none() || s.item_hash == item)
                     && s.policy_matches == o.token.policy_matches
             });
             if settled && !group_changed {
                 touched.push(o);
             } else {
-                latest.push((o, hash));
+                latest.push((i, hash));
             }
             group_changed = false;
-        } else if let Some(s) = stored.get_mut(id) {
+        } else if let Some(s) = stored[i + 1].as_mut() {
+            // The next observation of the token compares with this one.
             s.record = Record::Hash(hash);
+            s.item_hash = item;
         }
     }
     touch(conn, &touched).await?;
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
-        q.push_values(run, |mut row, (o, hash)| {
-            let t = o.token;
+        q.push_values(run, |mut row, &(i, hash)| {
+            let (o, t) = (&rows[i], rows[i].token);
             row.push_bind(&t.token_id)
                 .push_bind(&t.user_id)
                 .push_bind(&t.client_id)
@@ -131,14 +157,20 @@ pub(super) async fn write_observed(
                 .push_bind(o.seen)
                 .push_bind(o.seen)
                 .push_bind(&t.policy_matches)
-                .push_bind(*hash);
+                .push_bind(hash)
+                .push_bind(items[i]);
         });
         q.push(UPSERT_TOKENS_TAIL);
         q.build().execute(&mut *conn).await?;
     }
+    // Every changed row was split above.
+    let changed: Vec<(&Observed<'_>, &TokenRecord)> = changed
+        .into_iter()
+        .filter_map(|i| Some((&rows[i], records[i].as_deref()?)))
+        .collect();
     for run in runs(&changed) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
-        q.push_values(run, |mut row, o| {
+        q.push_values(run, |mut row, (o, record)| {
             let t = o.token;
             row.push_bind(o.sweep_id)
                 .push_bind(&t.token_id)
@@ -147,25 +179,27 @@ pub(super) async fn write_observed(
                 .push_bind(&t.scopes_json)
                 .push_bind(&t.last_updated_at)
                 .push_bind(&t.expires_at)
-                .push_bind(&t.raw_json);
+                .push_bind(&record.json);
         });
         q.build().execute(&mut *conn).await?;
     }
     write_scopes(conn, &changed).await?;
-    let latest: Vec<&Observed<'_>> = latest.into_iter().map(|(o, _)| o).collect();
+    let latest: Vec<&Observed<'_>> = latest.into_iter().map(|(i, _)| &rows[i]).collect();
     revoked_among(conn, &latest).await
 }
 
-/// The stored record of each token among `rows` that the database knows.
+/// The stored record of the token of each of `rows`, by position; `None` for a token the
+/// database does not know. Rows are matched by their position in the id array, so no id is
+/// read back or hashed.
 async fn stored_records(
     conn: &mut SqliteConnection,
     rows: &[Observed<'_>],
-) -> Result<HashMap<String, Stored>, Error> {
+) -> Result<Vec<Option<Stored>>, Error> {
     let ids: Vec<&str> = rows.iter().map(|o| o.token.token_id.as_str()).collect();
     let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-    type Found = (String, Option<i64>, Option<String>, String, bool);
+    type Found = (i64, Option<i64>, Option<i64>, Option<String>, String, bool);
     let found: Vec<Found> = sqlx::query_as(
-        "SELECT t.token_id, t.record_hash,
+        "SELECT j.key, t.record_hash, t.item_hash,
                 CASE WHEN t.record_hash IS NULL THEN (
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
                     ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END,
@@ -175,20 +209,19 @@ async fn stored_records(
     .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(found
-        .into_iter()
-        .map(|(id, hash, text, policy_matches, settled)| {
-            let record = hash.map_or(Record::Text(text), Record::Hash);
-            (
-                id,
-                Stored {
-                    record,
-                    policy_matches,
-                    settled,
-                },
-            )
-        })
-        .collect())
+    let mut stored: Vec<Option<Stored>> = Vec::new();
+    stored.resize_with(rows.len(), || None);
+    for (at, hash, item_hash, text, policy_matches, settled) in found {
+        if let Some(slot) = usize::try_from(at).ok().and_then(|at| stored.get_mut(at)) {
+            *slot = Some(Stored {
+                record: hash.map_or(Record::Text(text), Record::Hash),
+                item_hash,
+                policy_matches,
+                settled,
+            });
+        }
+    }
+    Ok(stored)
 }
 
 /// Moves `last_seen_at` of unchanged tokens: one statement per observation instant, the ids
@@ -213,12 +246,15 @@ async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<()
 }
 
 /// Adds the scope items of changed records to `scope_catalog`, each version once.
-async fn write_scopes(conn: &mut SqliteConnection, changed: &[&Observed<'_>]) -> Result<(), Error> {
+async fn write_scopes(
+    conn: &mut SqliteConnection,
+    changed: &[(&Observed<'_>, &TokenRecord)],
+) -> Result<(), Error> {
     let mut seen = HashSet::new();
     let mut items = Vec::new();
-    for o in changed {
+    for (o, record) in changed {
         let issuer = o.token.issuer.as_deref().unwrap_or("");
-        for s in &o.token.scope_records {
+        for s in &record.scopes {
             if seen.insert((issuer, s.id.as_str(), s.json.as_str())) {
                 items.push((issuer, s.id.as_str(), s.json.as_str(), o.seen));
             }

@@ -1,4 +1,5 @@
-//! Housekeeping of the history: pruning `token_snapshots` (a change history) older than
+//! Housekeeping of the history: pruning snapshots (`token_history`, read through the
+//! `token_snapshots` view; a change history) older than
 //! `database.snapshot_retention` without ever dropping a token's latest state, pruning closed
 //! absences, giving free pages back to the file system (incremental auto-vacuum), truncating
 //! the WAL, and the database's size. Never touches `revocations` (append-only; its triggers
@@ -40,9 +41,9 @@ impl Store {
             "1"
         };
         let done = sqlx::query(&format!(
-            "DELETE FROM token_snapshots AS s
+            "DELETE FROM token_history AS s
              WHERE s.observed_at < ?1
-               AND EXISTS (SELECT 1 FROM token_snapshots n
+               AND EXISTS (SELECT 1 FROM token_history n
                            WHERE n.token_id = s.token_id AND n.id > s.id AND {superseded})"
         ))
         .bind(ts(older_than))
@@ -133,7 +134,9 @@ impl Store {
 mod tests {
     use super::*;
     use crate::config::Mode;
-    use crate::store::{NewRevocation, RevocationState, RevocationTrigger, TokenObservation};
+    use crate::store::{
+        NewRevocation, ObservedRecord, RevocationState, RevocationTrigger, TokenObservation,
+    };
     use chrono::Duration;
 
     fn obs(id: &str, version: i64) -> TokenObservation {
@@ -209,7 +212,8 @@ mod tests {
         let page: Vec<_> = (0..2_000)
             .map(|i| {
                 let mut o = obs(&format!("oar{i:05}"), 0);
-                o.raw_json = format!(r#"{{"v":0,"pad":"{}"}}"#, "x".repeat(400));
+                o.record =
+                    ObservedRecord::split_json(format!(r#"{{"v":0,"pad":"{}"}}"#, "x".repeat(400)));
                 o
             })
             .collect();
@@ -218,7 +222,7 @@ mod tests {
         let changed: Vec<_> = page
             .iter()
             .map(|o| TokenObservation {
-                raw_json: r#"{"v":1}"#.into(),
+                record: ObservedRecord::split_json(r#"{"v":1}"#),
                 ..o.clone()
             })
             .collect();

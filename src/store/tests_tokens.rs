@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 
-use super::tokens::TokenObservation;
+use super::tokens::{ObservedRecord, TokenObservation};
 use super::{Store, ts};
 
 fn obs(id: &str, raw: &str) -> TokenObservation {
@@ -17,8 +17,7 @@ fn obs(id: &str, raw: &str) -> TokenObservation {
         created_at: Some("2026-01-01T00:00:00.000Z".into()),
         last_updated_at: Some("2026-02-01T00:00:00.000Z".into()),
         expires_at: None,
-        raw_json: raw.into(),
-        scope_records: Vec::new(),
+        record: ObservedRecord::split_json(raw),
         policy_matches: "[]".into(),
     }
 }
@@ -172,4 +171,99 @@ async fn a_page_larger_than_one_insert_chunk_is_stored_whole(pool: sqlx::SqliteP
     let page: Vec<_> = ids.iter().map(|id| obs(id, "{}")).collect();
     store.record_page(None, &page, Utc::now()).await.unwrap();
     assert_eq!(store.present_tokens().await.unwrap().len(), 1_201);
+}
+
+/// `oar1` as Okta sends it, with its `_links` pointing at `link`.
+fn sent(status: &str, link: &str) -> TokenObservation {
+    let mut o = obs("oar1", "");
+    o.record = ObservedRecord::Sent(format!(
+        r#"{{"id":"oar1","status":"{status}","_embedded":{{"scopes":[{{"id":"scp1","name":"openid"}}]}},"_links":{{"self":{{"href":"{link}"}}}}}}"#
+    ));
+    o
+}
+
+/// `(snapshots of oar1, its item hash, its last_seen_at)`.
+async fn item_state(store: &Store) -> (i64, Option<i64>, String) {
+    let snapshots =
+        sqlx::query_scalar("SELECT COUNT(*) FROM token_snapshots WHERE token_id = 'oar1'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let (hash, seen) =
+        sqlx::query_as("SELECT item_hash, last_seen_at FROM tokens WHERE token_id = 'oar1'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    (snapshots, hash, seen)
+}
+
+/// Records `o` at `at`; returns [`item_state`] after it.
+async fn observe(
+    store: &Store,
+    o: &TokenObservation,
+    at: chrono::DateTime<Utc>,
+) -> (i64, Option<i64>, String) {
+    store
+        .record_page(None, std::slice::from_ref(o), at)
+        .await
+        .unwrap();
+    item_state(store).await
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_item_as_sent_is_split_only_when_its_bytes_differ(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let at = |s: i64| Utc::now() + Duration::seconds(s);
+    let hash = |o: &TokenObservation| o.record.item_hash();
+    let first = sent("ACTIVE", "https://o/a");
+    let (t0, t1, t2) = (at(0), at(1), at(2));
+    assert_eq!(observe(&store, &first, t0).await, (1, hash(&first), ts(t0)));
+    // The same bytes again: no snapshot, only last_seen_at moves.
+    assert_eq!(observe(&store, &first, t1).await, (1, hash(&first), ts(t1)));
+
+    // A database from before item hashes: the record's fingerprint still tells it unchanged,
+    // and the hash is filled in.
+    sqlx::query("UPDATE tokens SET item_hash = NULL")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(observe(&store, &first, t2).await, (1, hash(&first), ts(t2)));
+
+    // Other `_links`, same record: no snapshot, the new item's hash kept.
+    let relinked = sent("ACTIVE", "https://o/b");
+    let t3 = at(3);
+    assert_eq!(
+        observe(&store, &relinked, t3).await,
+        (1, hash(&relinked), ts(t3))
+    );
+
+    // A changed record: a snapshot, split as ever.
+    let revoked = sent("REVOKED", "https://o/b");
+    let t4 = at(4);
+    assert_eq!(
+        observe(&store, &revoked, t4).await,
+        (2, hash(&revoked), ts(t4))
+    );
+    let raw: String = sqlx::query_scalar(
+        "SELECT raw_json FROM token_snapshots WHERE token_id = 'oar1' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        raw,
+        r#"{"id":"oar1","status":"REVOKED","_embedded":{"scopes":["scp1"]}}"#
+    );
+
+    // A record written already split forgets the item hash, so the old item as sent is
+    // compared by its record again, and found changed.
+    let (t5, t6) = (at(5), at(6));
+    assert_eq!(
+        observe(&store, &obs("oar1", r#"{"v":9}"#), t5).await,
+        (3, None, ts(t5))
+    );
+    assert_eq!(
+        observe(&store, &revoked, t6).await,
+        (4, hash(&revoked), ts(t6))
+    );
 }

@@ -1,12 +1,14 @@
 //! The `tokens` table: what is known of each token now (its observations are written by
 //! [`super::observations`]), its absences and revocations as revokd records them.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use sqlx::SqliteExecutor;
 
 use super::observations::{Observed, write_observed};
 use super::{Error, Store, ts};
-use crate::okta::record::ScopeRecord;
+use crate::okta::record::{self, TokenRecord};
 
 /// One token as observed in a listing, ready to store.
 #[derive(Debug, Clone)]
@@ -21,13 +23,48 @@ pub struct TokenObservation {
     pub created_at: Option<String>,
     pub last_updated_at: Option<String>,
     pub expires_at: Option<String>,
-    /// Okta's record of the token without `_links`, `_embedded.scopes` as scope ids (see
-    /// [`crate::okta::record`]).
-    pub raw_json: String,
-    /// The `_embedded.scopes` items the record refers to, for the scope catalog.
-    pub scope_records: Vec<ScopeRecord>,
+    /// Okta's record of the token.
+    pub record: ObservedRecord,
     /// JSON array of the policy rules it matched.
     pub policy_matches: String,
+}
+
+/// Okta's record of a listed token, as sent or already split for storage (see
+/// [`crate::okta::record`]). A record as sent is split only when the writer finds it differs
+/// from the stored one: an unchanged token costs a hash of its bytes, not a parse.
+#[derive(Debug, Clone)]
+pub enum ObservedRecord {
+    /// The item's JSON exactly as Okta sent it.
+    Sent(String),
+    /// The record already split: the JSON without `_links`, `_embedded.scopes` as scope ids,
+    /// and the scope items the ids refer to.
+    Split(TokenRecord),
+}
+
+impl ObservedRecord {
+    /// A record already split, with no scope items.
+    pub fn split_json(json: impl Into<String>) -> Self {
+        ObservedRecord::Split(TokenRecord {
+            json: json.into(),
+            scopes: Vec::new(),
+        })
+    }
+
+    /// The hash of the item as sent ([`record::item_hash`]); `None` for a record already split.
+    pub(super) fn item_hash(&self) -> Option<i64> {
+        match self {
+            ObservedRecord::Sent(json) => Some(record::item_hash(json.as_bytes())),
+            ObservedRecord::Split(_) => None,
+        }
+    }
+
+    /// The record split for storage.
+    pub(super) fn split(&self) -> Cow<'_, TokenRecord> {
+        match self {
+            ObservedRecord::Sent(json) => Cow::Owned(record::split(json)),
+            ObservedRecord::Split(r) => Cow::Borrowed(r),
+        }
+    }
 }
 
 /// A `tokens` row.
@@ -187,8 +224,7 @@ pub(super) fn observation(user: &str, id: &str, raw: &str) -> TokenObservation {
         created_at: None,
         last_updated_at: None,
         expires_at: None,
-        raw_json: raw.into(),
-        scope_records: Vec::new(),
+        record: ObservedRecord::split_json(raw),
         policy_matches: "[]".into(),
     }
 }

@@ -12,8 +12,8 @@ use crate::config::Mode;
 use crate::okta::{self, ObservedToken, OktaClient};
 use crate::policy::{Decision, TokenFacts, decide, explain};
 use crate::store::{
-    self, Ingest, NewRevocation, Pending, RevocationState, RevocationTrigger, TargetOutcome,
-    TargetResult, TokenObservation, TokenRow, ts,
+    self, Ingest, NewRevocation, ObservedRecord, Pending, RevocationState, RevocationTrigger,
+    TargetOutcome, TargetResult, TokenObservation, TokenRow, ts,
 };
 
 /// A revocation the policy selected, waiting for the guard and the mode to say what happens.
@@ -201,8 +201,11 @@ async fn list_pages(
         let rows = page
             .tokens
             .into_iter()
-            .map(|observed| {
-                let scopes = observed.token.scope_names();
+            .map(|mut observed| {
+                let scopes = match observed.token.scopes.take() {
+                    Some(scopes) => scopes,
+                    None => observed.token.scope_names(),
+                };
                 let matched = decide_one(deps, target, &observed, &scopes, now, &mut listed);
                 observation(target, observed, &scopes, matched)
             })
@@ -283,7 +286,8 @@ fn decide_facts(
 }
 
 /// The row that records one listed token of `target`: its scope names and the JSON array of
-/// the rules it matched, and Okta's record split for storage (see [`okta::record`]).
+/// the rules it matched, and Okta's record as sent (split for storage by the writer, only if
+/// it changed).
 pub(crate) fn observation(
     target: &Target,
     observed: ObservedToken,
@@ -291,7 +295,6 @@ pub(crate) fn observation(
     policy_matches: String,
 ) -> TokenObservation {
     let t = observed.token;
-    let record = okta::record::split(&observed.raw_json);
     TokenObservation {
         scopes_json: serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into()),
         created_at: t.created.map(ts),
@@ -302,8 +305,7 @@ pub(crate) fn observation(
         user_id: target.user.to_string(),
         client_id: target.client.to_string(),
         issuer: t.issuer,
-        raw_json: record.json,
-        scope_records: record.scopes,
+        record: ObservedRecord::Sent(observed.raw_json),
         policy_matches,
     }
 }

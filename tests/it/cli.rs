@@ -215,7 +215,10 @@ async fn db_migrate_creates_a_fresh_database() {
         .await
         .expect("opens");
     let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        // `token_snapshots` is a view over `token_history`; both read alike.
+        sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name",
+        )
             .fetch_all(&pool)
             .await
             .expect("tables");

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use revokd::config::Config;
-use revokd::store::{NewRevocation, RevocationState, Store, TokenObservation};
+use revokd::store::{NewRevocation, ObservedRecord, RevocationState, Store, TokenObservation};
 
 /// The instant every golden report is taken at.
 pub fn now() -> DateTime<Utc> {
@@ -150,8 +150,7 @@ async fn observe(store: &Store, sweep: i64, ids: &[&str], observed: DateTime<Utc
             created_at: Some(t.created.into()),
             last_updated_at: Some(t.last_updated.into()),
             expires_at: t.expires.map(Into::into),
-            raw_json: "{}".into(),
-            scope_records: Vec::new(),
+            record: ObservedRecord::split_json("{}"),
             policy_matches: "[]".into(),
         })
         .collect();
