@@ -8,7 +8,7 @@
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::audit_row::{AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState};
-use super::observations::runs;
+use super::observations::owned_runs;
 use super::outbox::{self, NewEvent};
 use super::{Error, Store};
 
@@ -34,8 +34,17 @@ impl Store {
 
     /// Appends rows in one transaction, chaining each to the one before; returns their ids.
     /// Each `irrevocable` row also enqueues an `irrevocable` notification (once per intent).
-    /// Rows go in as multi-row INSERTs of a few fixed sizes (each statement prepared once).
     pub async fn append_revocations(&self, rows: &[NewRevocation]) -> Result<Vec<i64>, Error> {
+        self.append_owned_revocations(rows.to_vec()).await
+    }
+
+    /// [`Store::append_revocations`] of rows the caller gives up: their values move into the
+    /// statement instead of being copied. Rows go in as multi-row INSERTs of a few fixed sizes
+    /// (each statement prepared once).
+    pub async fn append_owned_revocations(
+        &self,
+        rows: Vec<NewRevocation>,
+    ) -> Result<Vec<i64>, Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT id, hash FROM revocations ORDER BY id DESC LIMIT 1")
@@ -43,49 +52,52 @@ impl Store {
                 .await?;
         let (mut id, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
         let mut ids = Vec::with_capacity(rows.len());
-        for run in runs(rows) {
+        for run in owned_runs(rows) {
             let chained: Vec<AuditRow> = run
-                .iter()
+                .into_iter()
                 .map(|new| {
                     id += 1;
-                    let row = new.clone().into_row(id, std::mem::take(&mut prev));
+                    let row = new.into_row(id, std::mem::take(&mut prev));
                     prev.clone_from(&row.hash);
                     row
                 })
                 .collect();
+            let events: Vec<NewEvent> = chained
+                .iter()
+                .filter(|row| row.state() == Some(RevocationState::Irrevocable))
+                .map(NewEvent::irrevocable)
+                .collect();
+            ids.extend(chained.iter().map(|row| row.id));
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_REVOCATIONS);
-            q.push_values(&chained, |mut b, row| {
+            q.push_values(chained, |mut b, row| {
                 b.push_bind(row.id)
                     .push_bind(row.intent_id)
-                    .push_bind(&row.token_id)
-                    .push_bind(&row.user_id)
-                    .push_bind(&row.client_id)
-                    .push_bind(&row.trigger)
-                    .push_bind(&row.policy)
-                    .push_bind(&row.reason)
-                    .push_bind(&row.mode)
-                    .push_bind(&row.state)
-                    .push_bind(&row.requested_at)
-                    .push_bind(&row.completed_at)
+                    .push_bind(row.token_id)
+                    .push_bind(row.user_id)
+                    .push_bind(row.client_id)
+                    .push_bind(row.trigger)
+                    .push_bind(row.policy)
+                    .push_bind(row.reason)
+                    .push_bind(row.mode)
+                    .push_bind(row.state)
+                    .push_bind(row.requested_at)
+                    .push_bind(row.completed_at)
                     .push_bind(row.attempts)
                     .push_bind(row.http_status)
-                    .push_bind(&row.okta_request_id)
-                    .push_bind(&row.error)
+                    .push_bind(row.okta_request_id)
+                    .push_bind(row.error)
                     .push_bind(row.sweep_id)
                     .push_bind(row.job_id)
-                    .push_bind(&row.prev_hash)
-                    .push_bind(&row.hash)
-                    .push_bind(&row.verified_at)
-                    .push_bind(&row.next_attempt_at)
-                    .push_bind(&row.okta_error_id)
+                    .push_bind(row.prev_hash)
+                    .push_bind(row.hash)
+                    .push_bind(row.verified_at)
+                    .push_bind(row.next_attempt_at)
+                    .push_bind(row.okta_error_id)
                     .push_bind(row.hash_version);
             });
             q.build().execute(&mut *tx).await?;
-            for (new, row) in run.iter().zip(&chained) {
-                if new.state == RevocationState::Irrevocable {
-                    outbox::insert_event(&mut tx, &NewEvent::irrevocable(row)).await?;
-                }
-                ids.push(row.id);
+            for event in &events {
+                outbox::insert_event(&mut tx, event).await?;
             }
         }
         sqlx::query(

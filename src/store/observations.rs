@@ -163,12 +163,13 @@ pub(super) async fn write_observed(
         q.push(UPSERT_TOKENS_TAIL);
         q.build().execute(&mut *conn).await?;
     }
-    // Every changed row was split above.
-    let changed: Vec<(&Observed<'_>, &TokenRecord)> = changed
+    // Every changed row was split above; its record moves into the snapshot.
+    let changed: Vec<(&Observed<'_>, TokenRecord)> = changed
         .into_iter()
-        .filter_map(|i| Some((&rows[i], records[i].as_deref()?)))
+        .filter_map(|i| Some((&rows[i], records[i].take()?.into_owned())))
         .collect();
-    for run in runs(&changed) {
+    write_scopes(conn, &changed).await?;
+    for run in owned_runs(changed) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
         q.push_values(run, |mut row, (o, record)| {
             let t = o.token;
@@ -179,11 +180,10 @@ pub(super) async fn write_observed(
                 .push_bind(&t.scopes_json)
                 .push_bind(&t.last_updated_at)
                 .push_bind(&t.expires_at)
-                .push_bind(&record.json);
+                .push_bind(record.json);
         });
         q.build().execute(&mut *conn).await?;
     }
-    write_scopes(conn, &changed).await?;
     let latest: Vec<&Observed<'_>> = latest.into_iter().map(|(i, _)| &rows[i]).collect();
     revoked_among(conn, &latest).await
 }
@@ -248,7 +248,7 @@ async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<()
 /// Adds the scope items of changed records to `scope_catalog`, each version once.
 async fn write_scopes(
     conn: &mut SqliteConnection,
-    changed: &[(&Observed<'_>, &TokenRecord)],
+    changed: &[(&Observed<'_>, TokenRecord)],
 ) -> Result<(), Error> {
     let mut seen = HashSet::new();
     let mut items = Vec::new();
@@ -284,6 +284,16 @@ pub(super) fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
         rows = rest;
         Some(run)
     })
+}
+
+/// `rows` cut as [`runs`] cuts them, each run given up by value (so its values can move into
+/// a statement rather than be copied).
+pub(super) fn owned_runs<T>(rows: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    let sizes: Vec<usize> = runs(&rows).map(<[T]>::len).collect();
+    let mut rows = rows.into_iter();
+    sizes
+        .into_iter()
+        .map(move |size| rows.by_ref().take(size).collect())
 }
 
 /// The ids among `latest` (one observation per token, in id order) that were just flagged as

@@ -120,12 +120,12 @@ pub async fn append_in_chunks(
     for row in rows {
         chunk.push(row);
         if chunk.len() == CHUNK {
-            n += deps.store.append_revocations(&chunk).await?.len() as u64;
-            chunk.clear();
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            n += deps.store.append_owned_revocations(full).await?.len() as u64;
         }
     }
     if !chunk.is_empty() {
-        n += deps.store.append_revocations(&chunk).await?.len() as u64;
+        n += deps.store.append_owned_revocations(chunk).await?.len() as u64;
     }
     Ok(n)
 }
