@@ -131,6 +131,14 @@ impl Store {
         sqlx::query("PRAGMA wal_autocheckpoint = 0")
             .execute(&mut conn)
             .await?;
+        // A multi-row write inside a transaction keeps the pages it changes in a statement
+        // journal, to undo that statement alone. A batch's writes touch more pages than the
+        // journal holds in memory before spilling to a temporary file, and the spill costs
+        // more than the pages themselves: the writer keeps it in memory. (Only here: reports
+        // sort large results, and their temporary files should stay files.)
+        sqlx::query("PRAGMA temp_store = MEMORY")
+            .execute(&mut conn)
+            .await?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let failure = Failure::default();
         let (commits, committed) = watch::channel(0u64);
