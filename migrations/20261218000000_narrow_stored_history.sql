@@ -3,8 +3,8 @@
 -- * A snapshot's status, scopes, lastUpdated and expiresAt are in the Okta record it holds;
 --   they are no longer stored a second time beside it. Snapshots move to `token_history`,
 --   which keeps Okta's record and, only where the value revokd derived from the record is not
---   the record's own member, that value (an empty blob where the derived value is empty but the
---   record has the member). `token_snapshots` becomes a view with the columns it always had, in
+--   the record's own member, that value (an empty blob where revokd derived no value, NULL,
+--   but the record has the member). `token_snapshots` becomes a view with the columns it always had, in
 --   the same order and with the same values; inserting into it stores the narrow form.
 -- * The snapshots' index is by token alone: a token's snapshots follow each other by id.
 -- * `revocations` loses two indexes nothing reads: the UNIQUE index on `hash` (a hash covers
@@ -25,14 +25,19 @@ CREATE TABLE token_history (
     observed_at     TEXT NOT NULL,
     -- Okta's record without `_links`, `_embedded.scopes` as scope ids.
     raw_json        TEXT NOT NULL,
-    -- NULL where the record's `status`, `scopes`, `lastUpdated`, `expiresAt` give the value.
-    status          ANY,
-    scopes          ANY,
-    last_updated_at ANY,
-    expires_at      ANY
+    -- NULL where the record's `status`, `scopes`, `lastUpdated`, `expiresAt` give the value;
+    -- an empty blob where the value is NULL but the record has the member. No declared type:
+    -- a value is kept exactly as written (a declared type would turn text like '0012' into a
+    -- number).
+    status,
+    scopes,
+    last_updated_at,
+    expires_at
 );
 
--- The snapshots as they always read: each stored value, or else the record's member.
+-- The snapshots as they always read: each stored value, or else the record's member. The
+-- trigger below reads the members with the same four expressions: they change together, or
+-- a value stored as "the record's own" would read back as something else.
 CREATE VIEW token_snapshots AS
 SELECT id, sweep_id, token_id, observed_at,
        CASE WHEN status IS NOT NULL THEN nullif(status, x'')

@@ -69,6 +69,15 @@ fn odd() -> Vec<TokenObservation> {
         },
         // A record without the members, and one that is not JSON at all.
         super::tokens::observation("00u1", "oarOdd2", r#"{"v":1}"#),
+        // Values that look like numbers stay the text they are.
+        TokenObservation {
+            token_id: "oarOdd4".into(),
+            status: Some("0012".into()),
+            scopes_json: "1.0".into(),
+            last_updated_at: Some(" 5 ".into()),
+            expires_at: Some("1e3".into()),
+            ..base.clone()
+        },
         TokenObservation {
             token_id: "oarOdd3".into(),
             record: ObservedRecord::split_json("not json"),
@@ -143,7 +152,7 @@ async fn snapshots_read_as_before_and_the_chain_verifies_and_goes_on(pool: Sqlit
     let old = old_database(&pool).await;
     let before = snapshots(&pool).await;
     let records_before = okta_json(&pool).await;
-    assert_eq!(before.len(), 6, "two tokens, three odd ones, one change");
+    assert_eq!(before.len(), 7, "two tokens, four odd ones, one change");
     assert_eq!(old.verify_audit().await.unwrap(), Ok(2));
 
     let store = Store::from_pool(pool).await.unwrap();
