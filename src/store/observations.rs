@@ -7,7 +7,7 @@
 //! writes no snapshot.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -59,6 +59,11 @@ struct Stored {
     record: Record,
     /// The hash of the item as Okta last sent it, when known.
     item_hash: Option<i64>,
+    /// `tokens.status` and `tokens.last_updated_at`: an item whose hash matches is taken as
+    /// unchanged only when these match too (Okta moves `lastUpdated` with every change), so
+    /// a hash collision cannot hide a change.
+    status: Option<String>,
+    last_updated_at: Option<String>,
     policy_matches: String,
     /// Present (not gone) and never revoked: an unchanged observation only moves
     /// `last_seen_at`.
@@ -98,7 +103,14 @@ pub(super) async fn write_observed(
         let id = o.token.token_id.as_str();
         let known = stored[i].as_ref();
         let same_item = known.and_then(|s| match s.record {
-            Record::Hash(h) if item.is_some() && s.item_hash == item => Some(h),
+            Record::Hash(h)
+                if item.is_some()
+                    && s.item_hash == item
+                    && s.status == o.token.status
+                    && s.last_updated_at == o.token.last_updated_at =>
+            {
+                Some(h)
+            }
             _ => None,
         });
         let (same, hash) = match same_item {
@@ -138,6 +150,8 @@ pub(super) async fn write_observed(
             // The next observation of the token compares with this one.
             s.record = Record::Hash(hash);
             s.item_hash = item;
+            s.status.clone_from(&o.token.status);
+            s.last_updated_at.clone_from(&o.token.last_updated_at);
         }
     }
     touch(conn, &touched).await?;
@@ -197,9 +211,18 @@ async fn stored_records(
 ) -> Result<Vec<Option<Stored>>, Error> {
     let ids: Vec<&str> = rows.iter().map(|o| o.token.token_id.as_str()).collect();
     let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-    type Found = (i64, Option<i64>, Option<i64>, Option<String>, String, bool);
+    type Found = (
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        bool,
+    );
     let found: Vec<Found> = sqlx::query_as(
-        "SELECT j.key, t.record_hash, t.item_hash,
+        "SELECT j.key, t.record_hash, t.item_hash, t.status, t.last_updated_at,
                 CASE WHEN t.record_hash IS NULL THEN (
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
                     ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END,
@@ -211,11 +234,13 @@ async fn stored_records(
     .await?;
     let mut stored: Vec<Option<Stored>> = Vec::new();
     stored.resize_with(rows.len(), || None);
-    for (at, hash, item_hash, text, policy_matches, settled) in found {
+    for (at, hash, item_hash, status, last_updated_at, text, policy_matches, settled) in found {
         if let Some(slot) = usize::try_from(at).ok().and_then(|at| stored.get_mut(at)) {
             *slot = Some(Stored {
                 record: hash.map_or(Record::Text(text), Record::Hash),
                 item_hash,
+                status,
+                last_updated_at,
                 policy_matches,
                 settled,
             });
@@ -245,21 +270,27 @@ async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<()
     Ok(())
 }
 
-/// Adds the scope items of changed records to `scope_catalog`, each version once.
+/// Adds the scope items of changed records to `scope_catalog`, each version once, first seen
+/// at its earliest sighting: a batch holds pages observed at different instants, and a
+/// snapshot shows an item only from its `first_seen_at` on.
 async fn write_scopes(
     conn: &mut SqliteConnection,
     changed: &[(&Observed<'_>, TokenRecord)],
 ) -> Result<(), Error> {
-    let mut seen = HashSet::new();
-    let mut items = Vec::new();
+    let mut first: HashMap<(&str, &str, &str), &str> = HashMap::new();
     for (o, record) in changed {
         let issuer = o.token.issuer.as_deref().unwrap_or("");
         for s in &record.scopes {
-            if seen.insert((issuer, s.id.as_str(), s.json.as_str())) {
-                items.push((issuer, s.id.as_str(), s.json.as_str(), o.seen));
-            }
+            let seen = first
+                .entry((issuer, s.id.as_str(), s.json.as_str()))
+                .or_insert(o.seen);
+            *seen = (*seen).min(o.seen);
         }
     }
+    let items: Vec<_> = first
+        .into_iter()
+        .map(|((issuer, id, json), seen)| (issuer, id, json, seen))
+        .collect();
     for run in runs(&items) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at) ",
@@ -270,7 +301,11 @@ async fn write_scopes(
                 .push_bind(*json)
                 .push_bind(*seen);
         });
-        q.push(" ON CONFLICT (issuer, scope_id, raw_json) DO NOTHING");
+        q.push(
+            " ON CONFLICT (issuer, scope_id, raw_json) DO UPDATE
+              SET first_seen_at = excluded.first_seen_at
+              WHERE excluded.first_seen_at < scope_catalog.first_seen_at",
+        );
         q.build().execute(&mut *conn).await?;
     }
     Ok(())

@@ -267,3 +267,66 @@ async fn an_item_as_sent_is_split_only_when_its_bytes_differ(pool: sqlx::SqliteP
         (4, hash(&revoked), ts(t6))
     );
 }
+
+/// Two pages written in one transaction, observed at different instants, share a scope item:
+/// the catalog keeps the item from its earliest sighting, so every snapshot shows it whole.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_scope_item_is_catalogued_from_its_earliest_sighting_in_a_batch(pool: sqlx::SqlitePool) {
+    use super::observations::{Observed, write_observed};
+    let store = Store::from_pool(pool).await.unwrap();
+    let listed = |id: &str| {
+        let mut o = obs(id, "");
+        o.record = ObservedRecord::Sent(format!(
+            r#"{{"id":"{id}","issuer":"https://o/oauth2/aus1","_embedded":{{"scopes":[{{"id":"scp1","name":"openid"}}]}}}}"#
+        ));
+        o
+    };
+    let (a, z) = (listed("oarA"), listed("oarZ"));
+    // `oarA` is written first (rows go in id order) but was seen after `oarZ`.
+    let (early, late) = ("2026-03-01T00:00:00.000Z", "2026-03-01T00:00:05.000Z");
+    let mut rows = [(late, &a), (early, &z)].map(|(seen, token)| Observed {
+        sweep_id: None,
+        seen,
+        token,
+    });
+    let mut tx = store.pool().begin().await.unwrap();
+    write_observed(&mut tx, &mut rows).await.unwrap();
+    tx.commit().await.unwrap();
+    let shown: Vec<(String, String)> =
+        sqlx::query_as("SELECT token_id, okta_json FROM v_token_records ORDER BY token_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(shown.len(), 2);
+    for (id, json) in shown {
+        assert!(
+            json.contains(r#""scopes":[{"id":"scp1","name":"openid"}]"#),
+            "{id}: {json}"
+        );
+    }
+}
+
+/// A changed item whose hash equals the stored one (a collision, forced here) is still told
+/// apart by its status and `lastUpdated`: it gets its snapshot and its `tokens` row.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_item_hash_that_collides_does_not_hide_a_change(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let at = |s: i64| Utc::now() + Duration::seconds(s);
+    let first = sent("ACTIVE", "https://o/a");
+    assert_eq!(observe(&store, &first, at(0)).await.0, 1);
+    let mut revoked = sent("REVOKED", "https://o/a");
+    revoked.status = Some("REVOKED".into());
+    revoked.last_updated_at = Some("2026-03-01T00:00:00.000Z".into());
+    sqlx::query("UPDATE tokens SET item_hash = ? WHERE token_id = 'oar1'")
+        .bind(revoked.record.item_hash())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(observe(&store, &revoked, at(1)).await.0, 2);
+    let row = store.token("oar1").await.unwrap().unwrap();
+    assert_eq!(row.status.as_deref(), Some("REVOKED"));
+    assert_eq!(
+        row.last_updated_at.as_deref(),
+        Some("2026-03-01T00:00:00.000Z")
+    );
+}
