@@ -116,11 +116,11 @@ pub(super) async fn list_pair(
             .tokens
             .into_iter()
             .filter(|o| o.token.id.is_some())
-            .map(|o| {
+            .map(|mut o| {
                 if o.token.is_active() {
                     active.extend(o.token.id.clone());
                 }
-                let scopes = o.token.scope_names();
+                let scopes = o.token.take_scope_names();
                 observation(target, o, &scopes, "[]".into())
             })
             .collect();

@@ -82,6 +82,14 @@ impl RefreshToken {
             .collect()
     }
 
+    /// [`RefreshToken::scope_names`], moving `scopes` out rather than copying it.
+    pub fn take_scope_names(&mut self) -> Vec<String> {
+        match self.scopes.take() {
+            Some(scopes) => scopes,
+            None => self.scope_names(),
+        }
+    }
+
     /// Whether Okta reports the token `ACTIVE`.
     pub fn is_active(&self) -> bool {
         self.status == Some(TokenStatus::Active)

@@ -177,7 +177,7 @@ async fn list_pages(
         listed.pages += 1;
         deps.progress.app_page(page.tokens.len() as u64);
         let mut rows = Vec::with_capacity(page.tokens.len());
-        for (i, observed) in page.tokens.into_iter().enumerate() {
+        for (i, mut observed) in page.tokens.into_iter().enumerate() {
             let user = observed.token.user_id.as_deref().map(UserId::new);
             let (Some(Ok(user)), Some(_)) = (user, observed.token.id.as_ref()) else {
                 return Ok(Err(okta::Error::Refused {
@@ -190,7 +190,7 @@ async fn list_pages(
                 client: app.clone(),
                 source: TargetSource::Discovered,
             };
-            let scopes = observed.token.scope_names();
+            let scopes = observed.token.take_scope_names();
             let matched = decide_one(deps, &target, &observed, &scopes, now, listed);
             rows.push(observation(&target, observed, &scopes, matched));
         }

@@ -202,10 +202,7 @@ async fn list_pages(
             .tokens
             .into_iter()
             .map(|mut observed| {
-                let scopes = match observed.token.scopes.take() {
-                    Some(scopes) => scopes,
-                    None => observed.token.scope_names(),
-                };
+                let scopes = observed.token.take_scope_names();
                 let matched = decide_one(deps, target, &observed, &scopes, now, &mut listed);
                 observation(target, observed, &scopes, matched)
             })
