@@ -287,10 +287,13 @@ async fn write_scopes(
             *seen = (*seen).min(o.seen);
         }
     }
-    let items: Vec<_> = first
+    // In a fixed order, so catalog ids (the tie-break of `v_token_records`) do not depend on
+    // the map's.
+    let mut items: Vec<_> = first
         .into_iter()
         .map(|((issuer, id, json), seen)| (issuer, id, json, seen))
         .collect();
+    items.sort_unstable();
     for run in runs(&items) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at) ",
