@@ -31,8 +31,22 @@ impl Store {
         &self,
         state: RevocationState,
     ) -> Result<Vec<StandingRecord>, Error> {
+        let mut all = Vec::new();
+        self.for_each_standing(state, |s| all.push(s)).await?;
+        Ok(all)
+    }
+
+    /// Hands each standing record in `state` to `f` as it is read, oldest first, so a caller
+    /// that keeps few of them never holds them all (a sweep's plan can stand for a million
+    /// tokens).
+    pub async fn for_each_standing(
+        &self,
+        state: RevocationState,
+        mut f: impl FnMut(StandingRecord) + Send,
+    ) -> Result<(), Error> {
+        use futures::TryStreamExt;
         // The state as a literal and the index's own terms, so `revocations_standing` serves.
-        Ok(sqlx::query_as::<_, StandingRecord>(&format!(
+        let sql = format!(
             "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode
              FROM revocations r
              WHERE r.intent_id IS NULL AND r.state IN ('{planned}', '{exempt}')
@@ -43,9 +57,12 @@ impl Store {
             exempt = RevocationState::SkippedExempt.as_str(),
             state = state.as_str(),
             policy = RevocationTrigger::Policy.as_str(),
-        ))
-        .fetch_all(&self.pool)
-        .await?)
+        );
+        let mut rows = sqlx::query_as::<_, StandingRecord>(&sql).fetch(&self.pool);
+        while let Some(record) = rows.try_next().await? {
+            f(record);
+        }
+        Ok(())
     }
 
     /// Which of `token_ids` Okta still listed at their last sighting and revokd has not

@@ -62,21 +62,26 @@ pub async fn reconcile(
             .entry(p.token_id.as_str())
             .or_insert((policy(p), Seen::New));
     }
+    // Streamed: only the records that close are kept.
     let mut closing = Vec::new();
-    for s in deps.store.standing_records(state).await? {
-        let decides = decided
-            .pairs
-            .contains(&(s.user_id.as_str(), s.client_id.as_str()))
-            || decided.apps.contains(&s.client_id);
-        if !decides {
-            continue;
-        }
-        let rules = s.policy.as_deref().unwrap_or("");
-        match still.get_mut(s.token_id.as_str()) {
-            Some((now, seen)) if *now == rules && s.mode == mode.as_str() => *seen = Seen::Stands,
-            _ => closing.push(s),
-        }
-    }
+    deps.store
+        .for_each_standing(state, |s| {
+            let decides = decided
+                .pairs
+                .contains(&(s.user_id.as_str(), s.client_id.as_str()))
+                || decided.apps.contains(&s.client_id);
+            if !decides {
+                return;
+            }
+            let rules = s.policy.as_deref().unwrap_or("");
+            match still.get_mut(s.token_id.as_str()) {
+                Some((now, seen)) if *now == rules && s.mode == mode.as_str() => {
+                    *seen = Seen::Stands;
+                }
+                _ => closing.push(s),
+            }
+        })
+        .await?;
     let now = ts(Utc::now());
     // Withdrawals first: a sweep stopped between the two writes leaves a token whose rules
     // changed with no standing record (the next sweep records it), never with two.
