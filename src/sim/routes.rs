@@ -40,12 +40,7 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     pub(crate) fn json(status: u16, body: &impl Serialize) -> Outcome {
-        Outcome {
-            status,
-            body: Some(serde_json::to_vec(body).unwrap_or_default()),
-            self_link: None,
-            next_link: None,
-        }
+        Outcome::json_text(status, serde_json::to_vec(body).unwrap_or_default())
     }
 
     /// A JSON body already written as text.
