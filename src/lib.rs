@@ -18,10 +18,3 @@ pub mod sim;
 pub mod store;
 pub mod sweep;
 pub mod telemetry;
-
-/// The allocator of every revokd process (the daemon, the CLI, the tests and the benchmarks):
-/// a sweep allocates and frees a few small strings per token and a page's body per request,
-/// the pattern where glibc's allocator spends most (its free-list consolidation was the
-/// largest item in a profile of the listing) and fragments.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
