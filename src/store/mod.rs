@@ -14,6 +14,7 @@ mod lease;
 mod observations;
 mod offboarding;
 pub mod outbox;
+mod plan_stage;
 mod snapshots;
 mod sources;
 mod standing;
@@ -28,6 +29,8 @@ mod tests_migration;
 mod tests_narrow_history;
 #[cfg(test)]
 mod tests_outbox;
+#[cfg(test)]
+mod tests_plan_stage;
 #[cfg(test)]
 mod tests_tokens;
 mod tokens;
@@ -55,6 +58,7 @@ pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
+pub use plan_stage::{Closing, PlanStage, StagedEntry, StagedKind};
 pub use snapshots::Pruned;
 pub use sources::{DeliveryState, JobSource, JobState, TargetSource};
 pub use standing::StandingRecord;

@@ -1,14 +1,12 @@
 //! Standing sweep records: the `planned` (dry-run) and `skipped_exempt` intents a sweep
 //! wrote that no later row has closed. A sweep records such a state once while it stands and
 //! closes it (`withdrawn`) when a later sweep no longer finds it, so an unchanged sweep
-//! appends nothing to the audit trail. Also which tokens are still present, for the reason
-//! given when a record is withdrawn, and a token Okta showed present outside a listing.
-
-use std::collections::HashSet;
+//! appends nothing to the audit trail (the comparison itself is the plan stage's). Also a
+//! token Okta showed present outside a listing.
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, RevocationState, RevocationTrigger, Store, ts};
+use super::{Error, RevocationState, Store, ts};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -31,55 +29,12 @@ impl Store {
         &self,
         state: RevocationState,
     ) -> Result<Vec<StandingRecord>, Error> {
-        let mut all = Vec::new();
-        self.for_each_standing(state, |s| all.push(s)).await?;
-        Ok(all)
-    }
-
-    /// Hands each standing record in `state` to `f` as it is read, oldest first, so a caller
-    /// that keeps few of them never holds them all (a sweep's plan can stand for a million
-    /// tokens).
-    pub async fn for_each_standing(
-        &self,
-        state: RevocationState,
-        mut f: impl FnMut(StandingRecord) + Send,
-    ) -> Result<(), Error> {
-        use futures::TryStreamExt;
-        // The state as a literal and the index's own terms, so `revocations_standing` serves.
         let sql = format!(
             "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode
-             FROM revocations r
-             WHERE r.intent_id IS NULL AND r.state IN ('{planned}', '{exempt}')
-               AND r.state = '{state}' AND r.trigger = '{policy}' AND r.token_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM revocations c WHERE c.intent_id = r.id)
-             ORDER BY r.id",
-            planned = RevocationState::Planned.as_str(),
-            exempt = RevocationState::SkippedExempt.as_str(),
-            state = state.as_str(),
-            policy = RevocationTrigger::Policy.as_str(),
+             FROM revocations r WHERE {} ORDER BY r.id",
+            super::plan_stage::standing_clause(state),
         );
-        let mut rows = sqlx::query_as::<_, StandingRecord>(&sql).fetch(&self.pool);
-        while let Some(record) = rows.try_next().await? {
-            f(record);
-        }
-        Ok(())
-    }
-
-    /// Which of `token_ids` Okta still listed at their last sighting and revokd has not
-    /// revoked.
-    pub async fn still_present(&self, token_ids: &[&str]) -> Result<HashSet<String>, Error> {
-        if token_ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let ids = serde_json::to_string(token_ids).unwrap_or_else(|_| "[]".into());
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT t.token_id FROM json_each(?1) j JOIN tokens t ON t.token_id = j.value
-             WHERE t.gone_at IS NULL AND t.revoked_at IS NULL",
-        )
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().collect())
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
     /// Okta answered a GET of the token with it ACTIVE at `at` (outside a listing): a `gone_at`
@@ -161,28 +116,6 @@ mod tests {
             .unwrap();
         assert_eq!(exempt.len(), 1);
         assert_eq!(exempt[0].token_id, "oarD");
-    }
-
-    #[sqlx::test(migrations = "./migrations")]
-    async fn present_tokens_are_listed_and_not_revoked(pool: sqlx::SqlitePool) {
-        let store = Store::from_pool(pool).await.unwrap();
-        let t0 = "2026-11-30T00:00:00Z".parse().unwrap();
-        let obs = |id: &str| crate::store::tokens::observation("00u1", id, "{}");
-        store
-            .record_page(None, &[obs("oar1"), obs("oar2"), obs("oar3")], t0)
-            .await
-            .unwrap();
-        for sql in [
-            "UPDATE tokens SET gone_at = '2026-11-30T01:00:00.000Z' WHERE token_id = 'oar2'",
-            "UPDATE tokens SET revoked_at = '2026-11-30T01:00:00.000Z' WHERE token_id = 'oar3'",
-        ] {
-            sqlx::query(sql).execute(store.pool()).await.unwrap();
-        }
-        let present = store
-            .still_present(&["oar1", "oar2", "oar3", "oar9"])
-            .await
-            .unwrap();
-        assert_eq!(present, ["oar1".to_owned()].into_iter().collect());
     }
 
     #[sqlx::test(migrations = "./migrations")]

@@ -16,7 +16,7 @@ use super::halt::Breaker;
 use super::list::{decide_one, decide_recorded, observation};
 use super::{Deps, Listed, Target};
 use crate::okta::{self, ClientId, OktaClient, UserId};
-use crate::store::{self, AppCursorWrite, Ingest, Pending, TargetSource};
+use crate::store::{self, AppCursorWrite, Ingest, Pending, PlanStage, TargetSource};
 
 /// What the listing of one app did in this sweep.
 #[derive(Debug)]
@@ -30,10 +30,12 @@ pub struct AppListed {
 
 /// Lists `app` to the end (or until Okta fails it), continuing a listing left under way.
 /// Fails only when the database fails.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn list_app(
     deps: &Deps,
     okta: &OktaClient,
     ingest: &Ingest,
+    stage: &PlanStage,
     sweep_id: i64,
     app: &ClientId,
     now: DateTime<Utc>,
@@ -59,6 +61,7 @@ pub(super) async fn list_app(
             deps,
             okta,
             ingest,
+            stage,
             sweep_id,
             app,
             resume.as_deref(),
@@ -78,7 +81,9 @@ pub(super) async fn list_app(
                 .begin_app_listing(app.as_str(), sweep_id, started)
                 .await?;
             resume = None;
-            outcome = list_pages(deps, okta, ingest, sweep_id, app, None, now, &mut listed).await?;
+            outcome =
+                list_pages(deps, okta, ingest, stage, sweep_id, app, None, now, &mut listed)
+                    .await?;
         }
         let outcome = match outcome {
             Ok(()) => {
@@ -90,6 +95,7 @@ pub(super) async fn list_app(
                     for row in &earlier {
                         decide_recorded(deps, row, now, &mut listed);
                     }
+                    listed.stage(stage, true).await?;
                 }
                 let complete = AppCursorWrite::Complete {
                     app_id: app.to_string(),
@@ -158,6 +164,7 @@ async fn list_pages(
     deps: &Deps,
     okta: &OktaClient,
     ingest: &Ingest,
+    stage: &PlanStage,
     sweep_id: i64,
     app: &ClientId,
     resume: Option<&str>,
@@ -194,6 +201,7 @@ async fn list_pages(
             let matched = decide_one(deps, &target, &observed, &scopes, now, listed);
             rows.push(observation(&target, observed, &scopes, matched));
         }
+        listed.stage(stage, true).await?;
         let tokens = rows.len() as u64;
         let page_written = ingest.page(Some(sweep_id), rows, Utc::now()).await?;
         let cursor = AppCursorWrite::Page {

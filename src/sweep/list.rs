@@ -3,17 +3,20 @@
 //! never the whole org. A target's listing is complete, for the sweep, once its closing write
 //! is committed.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::halt::Breaker;
+use super::report::PolicyTally;
 use super::{Deps, Target};
 use crate::config::Mode;
 use crate::okta::{self, ObservedToken, OktaClient};
 use crate::policy::{Decision, TokenFacts, decide, explain};
 use crate::store::{
-    self, Ingest, NewRevocation, ObservedRecord, Pending, RevocationState, RevocationTrigger,
-    TargetOutcome, TargetResult, TokenObservation, TokenRow, ts,
+    self, Ingest, NewRevocation, ObservedRecord, Pending, PlanStage, RevocationState,
+    RevocationTrigger, StagedEntry, TargetOutcome, TargetResult, TokenObservation, TokenRow, ts,
 };
 
 /// A revocation the policy selected, waiting for the guard and the mode to say what happens.
@@ -36,36 +39,104 @@ impl Planned {
         state: RevocationState,
         now: &str,
     ) -> NewRevocation {
-        NewRevocation {
-            policy: Some(self.rules.join(",")),
-            reason: Some(self.reason.clone()),
-            sweep_id,
-            ..NewRevocation::new(
-                Some(self.token_id.clone()),
-                self.user_id.clone(),
-                self.client_id.clone(),
-                RevocationTrigger::Policy,
-                mode,
-                state,
-                now,
-            )
+        let entry = StagedEntry {
+            token_id: self.token_id.clone(),
+            user_id: self.user_id.clone(),
+            client_id: self.client_id.clone(),
+            policy: self.rules.join(","),
+            reason: self.reason.clone(),
+        };
+        entry_row(entry, sweep_id, mode, state, now)
+    }
+}
+
+/// The audit row recording a plan entry of a sweep in `state`.
+pub(super) fn entry_row(
+    e: StagedEntry,
+    sweep_id: Option<i64>,
+    mode: Mode,
+    state: RevocationState,
+    now: &str,
+) -> NewRevocation {
+    NewRevocation {
+        policy: Some(e.policy),
+        reason: Some(e.reason),
+        sweep_id,
+        ..NewRevocation::new(
+            Some(e.token_id),
+            e.user_id,
+            e.client_id,
+            RevocationTrigger::Policy,
+            mode,
+            state,
+            now,
+        )
+    }
+}
+
+impl Planned {
+    /// A staged entry read back: its rules are the comma-separated `policy`.
+    pub fn from_entry(e: StagedEntry) -> Planned {
+        Planned {
+            rules: rules_of(&e.policy),
+            token_id: e.token_id,
+            user_id: e.user_id,
+            client_id: e.client_id,
+            reason: e.reason,
         }
     }
 }
 
-/// What a complete listing of one target found.
+/// The rule names of a comma-separated `policy` (as recorded in `revocations.policy`).
+pub(super) fn rules_of(policy: &str) -> Vec<String> {
+    policy
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a complete listing of one target found. Its plan goes to the sweep's [`PlanStage`]
+/// page by page ([`Listed::stage`]); the listing keeps counts.
 #[derive(Debug, Default)]
 pub struct Listed {
     pub tokens_seen: u64,
     pub active_seen: u64,
     pub pages: u64,
-    pub planned: Vec<Planned>,
-    /// Tokens an exemption saved; `reason` names the exemption.
-    pub exempt: Vec<Planned>,
-    /// Rule names of every flag-only match.
-    pub flagged: Vec<Vec<String>>,
+    /// Revocations the policy selected.
+    pub planned: u64,
+    /// Tokens an exemption saved.
+    pub exempt: u64,
+    /// What each rule planned, exempted and flagged.
+    pub policies: BTreeMap<String, PolicyTally>,
     /// Tokens revokd had revoked that Okta lists as ACTIVE again.
     pub reappeared: u64,
+    /// Decisions not staged yet: the planned ones, and the exempt ones (whose `reason` names
+    /// the exemption).
+    unstaged: (Vec<StagedEntry>, Vec<StagedEntry>),
+}
+
+impl Listed {
+    /// Stages the decisions taken since the last call; `via_app` when an app's listing took
+    /// them.
+    pub(super) async fn stage(
+        &mut self,
+        stage: &PlanStage,
+        via_app: bool,
+    ) -> Result<(), store::Error> {
+        let (planned, exempt) = std::mem::take(&mut self.unstaged);
+        stage.add(via_app, planned, exempt).await
+    }
+
+    fn tally(&mut self, rules: &[&str], bump: impl Fn(&mut PolicyTally)) {
+        for rule in rules {
+            // Looked up before inserting: a rule's name is cloned once, not per token.
+            match self.policies.get_mut(*rule) {
+                Some(tally) => bump(tally),
+                None => bump(self.policies.entry((*rule).to_owned()).or_default()),
+            }
+        }
+    }
 }
 
 impl Target {
@@ -128,10 +199,12 @@ impl<'t> Fetched<'t> {
 
 /// Lists a target completely, handing every page and the target's closing row to `ingest`.
 /// Fails only when the database writer has failed.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn list_target<'t>(
     deps: &Deps,
     okta: &OktaClient,
     ingest: &Ingest,
+    stage: &PlanStage,
     sweep_id: i64,
     target: &'t Target,
     now: DateTime<Utc>,
@@ -152,7 +225,8 @@ pub(super) async fn list_target<'t>(
     async {
         let started = Utc::now();
         let mut writes = Vec::new();
-        let outcome = list_pages(deps, okta, ingest, sweep_id, target, now, &mut writes).await?;
+        let outcome =
+            list_pages(deps, okta, ingest, stage, sweep_id, target, now, &mut writes).await?;
         deps.progress.target_done(outcome.as_ref().map_or(0, |l| l.tokens_seen));
         let finished = Utc::now();
         let (gone_before, result) = match &outcome {
@@ -174,10 +248,12 @@ pub(super) async fn list_target<'t>(
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn list_pages(
     deps: &Deps,
     okta: &OktaClient,
     ingest: &Ingest,
+    stage: &PlanStage,
     sweep_id: i64,
     target: &Target,
     now: DateTime<Utc>,
@@ -207,6 +283,7 @@ async fn list_pages(
                 observation(target, observed, &scopes, matched)
             })
             .collect();
+        listed.stage(stage, false).await?;
         writes.push(ingest.page(Some(sweep_id), rows, Utc::now()).await?);
     }
 }
@@ -258,25 +335,27 @@ fn decide_facts(
     listed.tokens_seen += 1;
     listed.active_seen += u64::from(facts.active);
     let decision = decide(&deps.policies, facts, now);
-    let owned = |rules: &[&str]| rules.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
-    let planned = |rules: Vec<String>, reason: String| Planned {
+    let entry = |rules: &[&str], reason: String| StagedEntry {
         token_id: facts.token_id.to_owned(),
         user_id: facts.user_id.to_owned(),
         client_id: facts.client_id.to_owned(),
-        rules,
+        policy: rules.join(","),
         reason,
     };
     match &decision {
         Decision::Keep => {}
-        Decision::Flag { rules } => listed.flagged.push(owned(rules)),
+        Decision::Flag { rules } => listed.tally(rules, |t| t.flagged += 1),
         Decision::Exempt { rules, exemption } => {
-            listed
-                .exempt
-                .push(planned(owned(rules), format!("exempt: {exemption}")));
+            listed.exempt += 1;
+            listed.tally(rules, |t| t.exempted += 1);
+            let e = entry(rules, format!("exempt: {exemption}"));
+            listed.unstaged.1.push(e);
         }
         Decision::Revoke { rules } => {
-            let reason = explain(&deps.policies, facts, now);
-            listed.planned.push(planned(owned(rules), reason));
+            listed.planned += 1;
+            listed.tally(rules, |t| t.planned += 1);
+            let e = entry(rules, explain(&deps.policies, facts, now));
+            listed.unstaged.0.push(e);
         }
     }
     serde_json::to_string(decision.rules()).unwrap_or_else(|_| "[]".into())

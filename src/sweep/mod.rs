@@ -27,7 +27,9 @@ use crate::config::{self, Config, Mode, SafetyConfig};
 use crate::gate::Gate;
 use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
-use crate::store::{self, RevocationState, Store, SweepStatus, TargetSource, Trigger, ts};
+use crate::store::{
+    self, PlanStage, RevocationState, StagedKind, Store, SweepStatus, TargetSource, Trigger, ts,
+};
 
 pub use apps::AppListed;
 pub use discover::WideTargets;
@@ -174,35 +176,36 @@ struct Scope<'s> {
     now: DateTime<Utc>,
 }
 
-/// What the listings decided, gathered from the completed ones.
-#[derive(Default)]
-struct Gathered<'t> {
-    planned: Vec<Planned>,
-    exempt: Vec<Planned>,
-    pairs: HashSet<(&'t str, &'t str)>,
-    complete_apps: HashSet<String>,
+/// What the listings decided: the staged plan, settled to the completed listings.
+struct Gathered {
+    stage: PlanStage,
+    /// Revocations the completed listings planned (a token listed twice counts twice).
+    planned: u64,
 }
 
 /// Lists every pair and app of the pass (bounded concurrency) through one observation writer,
-/// and gathers what the completed listings decided.
-async fn list_all<'s>(
+/// staging the plan as it is decided, and settles the plan to the completed listings.
+async fn list_all(
     deps: &Deps,
-    scope: &Scope<'s>,
+    scope: &Scope<'_>,
     stats: &Arc<crate::okta::stats::HttpStats>,
     report: &mut SweepReport,
-) -> Result<Gathered<'s>, store::Error> {
+) -> Result<Gathered, store::Error> {
     let (okta, sweep_id, now) = (scope.okta, scope.sweep_id, scope.now);
     // Futures built up front (not in a stream closure) keep `run_once` provably `Send`.
     let ingest = deps.store.ingest().await?;
+    let stage = deps.store.plan_stage().await?;
     let breaker = halt::Breaker::new(Arc::clone(stats));
     let listings: Vec<_> = (scope.targets.iter())
-        .map(|target| list::list_target(deps, okta, &ingest, sweep_id, target, now, &breaker))
+        .map(|target| {
+            list::list_target(deps, okta, &ingest, &stage, sweep_id, target, now, &breaker)
+        })
         .collect();
     let app_listings: Vec<_> = (scope.apps.iter())
-        .map(|app| apps::list_app(deps, okta, &ingest, sweep_id, app, now, &breaker))
+        .map(|app| apps::list_app(deps, okta, &ingest, &stage, sweep_id, app, now, &breaker))
         .collect();
     // Boxed with its type spelled out, so the future stays provably `Send`.
-    let pair_listings: list::Listings<'_, 's> = Box::pin(
+    let pair_listings: list::Listings<'_, '_> = Box::pin(
         futures::stream::iter(listings)
             .buffer_unordered(deps.concurrency.max(1))
             .collect(),
@@ -210,14 +213,17 @@ async fn list_all<'s>(
     let (fetched, apps_listed) =
         futures::join!(pair_listings, futures::future::join_all(app_listings));
     ingest.close().await;
-    let mut gathered = Gathered::default();
+    let (mut planned, mut pairs, mut complete_apps) = (0, HashSet::new(), HashSet::new());
+    let mut all_completed = true;
     for listed in apps_listed {
         let listed = listed?;
         let app = listed.app.to_string();
-        if let Some(listed) = report.app(listed) {
-            gathered.planned.extend(listed.planned);
-            gathered.exempt.extend(listed.exempt);
-            gathered.complete_apps.insert(app);
+        match report.app(listed) {
+            Some(listed) => {
+                planned += listed.planned;
+                complete_apps.insert(app);
+            }
+            None => all_completed = false,
         }
     }
     for fetched in fetched {
@@ -225,15 +231,18 @@ async fn list_all<'s>(
         match outcome {
             Ok(listed) => {
                 report.absorb(&listed);
-                gathered.planned.extend(listed.planned);
-                gathered.exempt.extend(listed.exempt);
-                (gathered.pairs).insert((target.user.as_str(), target.client.as_str()));
+                planned += listed.planned;
+                pairs.insert((target.user.as_str(), target.client.as_str()));
             }
-            Err(error) => report.target_failed(target, &error),
+            Err(error) => {
+                all_completed = false;
+                report.target_failed(target, &error);
+            }
         }
     }
     report.halted = breaker.take();
-    Ok(gathered)
+    stage.settle(&pairs, &complete_apps, all_completed).await?;
+    Ok(Gathered { stage, planned })
 }
 
 /// Records the exemptions, checks the blast-radius guard over the whole plan, then records the
@@ -241,32 +250,34 @@ async fn list_all<'s>(
 async fn act(
     deps: &Deps,
     scope: &Scope<'_>,
-    gathered: Gathered<'_>,
+    gathered: Gathered,
     report: &mut SweepReport,
 ) -> Result<(), store::Error> {
     let (sweep_id, mode) = (scope.sweep_id, scope.mode);
-    let Gathered {
-        planned,
-        exempt,
-        pairs,
-        complete_apps,
-    } = gathered;
-    let decided = standing::Decided {
-        pairs,
-        apps: &complete_apps,
-        planned: &planned,
-        exempt: &exempt,
-    };
+    let Gathered { stage, planned } = gathered;
+    let stage = &stage;
     let exempt_now = RevocationState::SkippedExempt;
-    standing::reconcile(deps, sweep_id, mode, exempt_now, &exempt, &decided).await?;
+    let exempt = Some(StagedKind::Exempt);
+    standing::reconcile(deps, stage, sweep_id, mode, exempt_now, exempt).await?;
 
-    report.counts.revocations_planned = planned.len() as u64;
-    match check_guard(planned.len() as u64, report.active_seen, &deps.safety) {
+    report.counts.revocations_planned = planned;
+    match check_guard(planned, report.active_seen, &deps.safety) {
         Err(trip) => {
             let now = ts(Utc::now());
             let safety = RevocationState::SkippedSafety;
-            let rows = (planned.iter()).map(|p| p.audit_row(Some(sweep_id), mode, safety, &now));
-            standing::append_in_chunks(deps, rows).await?;
+            let mut after = 0;
+            loop {
+                let chunk = stage
+                    .entries(StagedKind::Planned, after, standing::CHUNK)
+                    .await?;
+                let Some(&(last, _)) = chunk.last() else {
+                    break;
+                };
+                after = last;
+                let rows = (chunk.into_iter())
+                    .map(|(_, e)| list::entry_row(e, Some(sweep_id), mode, safety, &now));
+                standing::append_in_chunks(deps, rows).await?;
+            }
             info!(reason = %trip, "safety guard tripped: nothing revoked");
             report.guard = Some(trip.to_string());
         }
@@ -274,13 +285,16 @@ async fn act(
         Ok(()) if report.halted.is_some() => {}
         Ok(()) if mode == Mode::DryRun => {
             let planned_now = RevocationState::Planned;
-            standing::reconcile(deps, sweep_id, mode, planned_now, &planned, &decided).await?;
+            let planned = Some(StagedKind::Planned);
+            standing::reconcile(deps, stage, sweep_id, mode, planned_now, planned).await?;
         }
         Ok(()) => {
             // Dry-run plans of these pairs stand no more: enforcement has intents of its own.
             let none = RevocationState::Planned;
-            standing::reconcile(deps, sweep_id, mode, none, &[], &decided).await?;
-            drop(decided);
+            standing::reconcile(deps, stage, sweep_id, mode, none, None).await?;
+            // The guard bounds what an enforce sweep attempts: its work is held whole.
+            let planned = stage.all_entries(StagedKind::Planned).await?;
+            let planned = planned.into_iter().map(Planned::from_entry).collect();
             enforce::revoke_all(deps, scope, planned, report).await?;
         }
     }

@@ -108,14 +108,11 @@ impl SweepReport {
         self.active_seen += listed.active_seen;
         self.pages += listed.pages;
         self.counts.tokens_reappeared += listed.reappeared;
-        for p in &listed.planned {
-            self.tally(&p.rules, |t| t.planned += 1);
-        }
-        for p in &listed.exempt {
-            self.tally(&p.rules, |t| t.exempted += 1);
-        }
-        for rules in &listed.flagged {
-            self.tally(rules, |t| t.flagged += 1);
+        for (rule, t) in &listed.policies {
+            let mine = self.policies.entry(rule.clone()).or_default();
+            mine.planned += t.planned;
+            mine.exempted += t.exempted;
+            mine.flagged += t.flagged;
         }
     }
 

@@ -2,12 +2,13 @@
 //! every other pair is stored.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
-use revokd::config::Mode;
-use revokd::sim::{Fault, FaultKind};
+use revokd::config::{Mode, PolicyConfig};
+use revokd::sim::{Fault, FaultKind, RouteKind};
 use revokd::store::SweepStatus;
 
-use crate::helpers::{TestApp, small_org, spawn_app};
+use crate::helpers::{TestApp, small_org, spawn_app, spawn_app_with};
 
 /// Injects `kind` on every request for `pair`, sweeps, and checks that only that pair failed,
 /// with an error containing `expected`.
@@ -126,4 +127,60 @@ async fn odd_but_valid_headers_do_not_fail_the_sweep() {
         assert_eq!(report.counts.targets_failed, 0);
         app.assert_pairs_stored(None).await;
     }
+}
+
+#[tokio::test]
+async fn a_listing_that_fails_after_its_first_page_records_none_of_its_plan() {
+    // Every token of the big pair's client is selected; its listing fails on its second page
+    // (never answered: the request times out), after the first page's tokens were decided.
+    let probe = spawn_app(small_org()).await;
+    let (user, client) = probe.big_pair();
+    let retire = PolicyConfig {
+        name: "retired-app".into(),
+        clients: vec![client.clone()],
+        ..PolicyConfig::default()
+    };
+    let app = spawn_app_with(small_org(), |c| {
+        c.policies = vec![retire.clone()];
+        c.okta.page_size = 2;
+        c.okta.timeout = Duration::from_millis(300);
+        c.okta.max_retries = 0;
+    })
+    .await;
+    assert_eq!(
+        app.big_pair(),
+        (user.clone(), client.clone()),
+        "same seed, same org"
+    );
+    assert!(app.org.tokens(&user, &client).len() > 2, "more than a page");
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::HangBeforeNth {
+            route: RouteKind::ListTokens,
+            after: 1,
+        },
+        times: None,
+    });
+
+    let report = app.sweep(Mode::DryRun).await;
+
+    assert_eq!(report.counts.targets_failed, 1, "{:?}", report.failures);
+    assert_eq!(app.org.hung(), 1, "the second page was asked for");
+    let planned: Vec<(String, String)> =
+        sqlx::query_as("SELECT user_id, client_id FROM revocations WHERE state = 'planned'")
+            .fetch_all(app.store.pool())
+            .await
+            .expect("audit rows");
+    let others = (app.org.pairs().into_iter())
+        .filter(|(u, c)| *c == client && *u != user)
+        .map(|(u, c)| app.org.tokens(&u, &c).len())
+        .sum::<usize>();
+    assert!(others > 0, "the seed gives the client other pairs");
+    assert_eq!(planned.len(), others, "the other pairs' tokens, each once");
+    assert!(
+        planned.iter().all(|(u, _)| *u != user),
+        "none of the failed listing's"
+    );
+    assert_eq!(report.counts.revocations_planned, others as u64);
 }

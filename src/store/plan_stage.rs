@@ -1,0 +1,353 @@
+//! A sweep's plan, staged as it is decided: the revocations the policy selected and the
+//! exemptions that saved tokens, each listing's entries in a temporary table of a connection
+//! of its own, whose pages spill to a temporary file (never into the database, never all in
+//! memory). Once the listings end, the entries of listings that did not complete are dropped,
+//! and the standing records are compared with the rest in SQL; both are read back in chunks
+//! in the order they were decided, so a plan of a million tokens costs memory for a chunk.
+
+use std::collections::HashSet;
+
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use tokio::sync::Mutex;
+
+use super::{Error, RevocationState, RevocationTrigger, StandingRecord, Store};
+
+/// What a staged entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagedKind {
+    /// A revocation the policy selected.
+    Planned,
+    /// A token an exemption saved.
+    Exempt,
+}
+
+impl StagedKind {
+    fn code(self) -> i64 {
+        match self {
+            StagedKind::Planned => 0,
+            StagedKind::Exempt => 1,
+        }
+    }
+}
+
+/// One decision of a sweep's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedEntry {
+    pub token_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    /// The matching rule names, comma-separated, in config order.
+    pub policy: String,
+    /// Why it was selected (or, for an exemption, which exemption saved it).
+    pub reason: String,
+}
+
+impl StagedEntry {
+    fn as_tuple(&self) -> (&str, &str, &str, &str, &str) {
+        (
+            &self.token_id,
+            &self.user_id,
+            &self.client_id,
+            &self.policy,
+            &self.reason,
+        )
+    }
+}
+
+/// A standing record the sweep closes, with what the sweep decided on its token.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Closing {
+    #[sqlx(flatten)]
+    pub record: StandingRecord,
+    /// The rules that select the token now, if the policy selects it.
+    pub planned_policy: Option<String>,
+    /// The rules an exemption saves the token from now, and the exemption's reason.
+    pub exempt_policy: Option<String>,
+    pub exempt_reason: Option<String>,
+    /// Whether Okta still listed the token at its last sighting and revokd has not revoked it.
+    pub present: bool,
+}
+
+/// Settled entries of a kind after a position, in the order they were decided.
+const ENTRIES: &str = "SELECT seq, token_id, user_id, client_id, policy, reason FROM temp.plan
+    WHERE kind = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+
+/// Completed pairs written per statement (2 values each, within SQLite's bound-value limit).
+const INSERT_ROWS: usize = 1_000;
+
+/// The staged plan of one sweep. Dropped with the sweep: the connection closes and SQLite
+/// deletes the temporary file.
+#[derive(Debug)]
+pub struct PlanStage {
+    conn: Mutex<SqliteConnection>,
+}
+
+impl Store {
+    /// A new, empty plan stage on a connection of its own, taken out of the pool.
+    pub async fn plan_stage(&self) -> Result<PlanStage, Error> {
+        let mut conn = self.pool.acquire().await?.detach();
+        // Temporary tables in a temporary file whose pages this connection caches up to
+        // 1 MiB, so the plan's size costs disk the OS can cache, not the process's memory.
+        for sql in [
+            "PRAGMA temp_store = FILE",
+            "PRAGMA temp.cache_size = -1024",
+            "CREATE TEMP TABLE plan (
+                seq INTEGER PRIMARY KEY,
+                kind INTEGER NOT NULL,
+                via_app INTEGER NOT NULL,
+                token_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                policy TEXT NOT NULL,
+                reason TEXT NOT NULL
+            )",
+            "CREATE TEMP TABLE done_pairs (
+                user_id TEXT NOT NULL, client_id TEXT NOT NULL, PRIMARY KEY (user_id, client_id)
+            ) WITHOUT ROWID",
+            "CREATE TEMP TABLE done_apps (client_id TEXT PRIMARY KEY) WITHOUT ROWID",
+        ] {
+            sqlx::query(sql).execute(&mut conn).await?;
+        }
+        Ok(PlanStage {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+impl PlanStage {
+    /// Stages a listing's new decisions, `planned` and `exempt`, after those staged before;
+    /// `via_app` when an app's listing decided them (else a pair's).
+    pub async fn add(
+        &self,
+        via_app: bool,
+        planned: Vec<StagedEntry>,
+        exempt: Vec<StagedEntry>,
+    ) -> Result<(), Error> {
+        if planned.is_empty() && exempt.is_empty() {
+            return Ok(());
+        }
+        // A page's entries go in as one JSON array, taken apart by SQLite: binding seven
+        // values per entry cost more than the insert itself.
+        let mut conn = self.conn.lock().await;
+        let mut tx = conn.begin().await?;
+        for (kind, entries) in [(StagedKind::Planned, planned), (StagedKind::Exempt, exempt)] {
+            if entries.is_empty() {
+                continue;
+            }
+            let rows: Vec<_> = entries.iter().map(StagedEntry::as_tuple).collect();
+            let json = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(e.into()))?;
+            sqlx::query(
+                "INSERT INTO temp.plan (kind, via_app, token_id, user_id, client_id, policy, reason)
+                 SELECT ?1, ?2, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3,
+                        j.value ->> 4
+                 FROM json_each(?3) AS j ORDER BY j.key",
+            )
+            .bind(kind.code())
+            .bind(via_app)
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keeps only what the listings that completed decided (`pairs`, and every pair of
+    /// `apps`; `all_completed` when every listing that staged entries did), each token's first
+    /// entry of each kind; from here on the standing records of those pairs and apps are the
+    /// ones compared.
+    pub async fn settle(
+        &self,
+        pairs: &HashSet<(&str, &str)>,
+        apps: &HashSet<String>,
+        all_completed: bool,
+    ) -> Result<(), Error> {
+        let mut conn = self.conn.lock().await;
+        let mut tx = conn.begin().await?;
+        let pairs: Vec<_> = pairs.iter().collect();
+        for chunk in pairs.chunks(INSERT_ROWS) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO temp.done_pairs (user_id, client_id) ");
+            q.push_values(chunk, |mut b, (user, client)| {
+                b.push_bind(*user).push_bind(*client);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for app in apps {
+            sqlx::query("INSERT INTO temp.done_apps (client_id) VALUES (?1)")
+                .bind(app)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !all_completed {
+            sqlx::query(
+                "DELETE FROM temp.plan WHERE NOT CASE via_app
+                    WHEN 0 THEN EXISTS (SELECT 1 FROM temp.done_pairs d
+                                        WHERE d.user_id = plan.user_id AND d.client_id = plan.client_id)
+                    ELSE EXISTS (SELECT 1 FROM temp.done_apps a WHERE a.client_id = plan.client_id)
+                 END",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("CREATE INDEX temp.plan_by_token ON plan (token_id, kind, seq)")
+            .execute(&mut *tx)
+            .await?;
+        // Listed twice (a pair and its app): the first entry stands for both. Only an app's
+        // listing repeats a token.
+        if !apps.is_empty() {
+            sqlx::query(
+                "DELETE FROM temp.plan WHERE EXISTS (SELECT 1 FROM temp.plan q
+                    WHERE q.token_id = plan.token_id AND q.kind = plan.kind AND q.seq < plan.seq)",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `limit` settled entries of `kind` after position `after`, in the order they were
+    /// decided, each with its position.
+    pub async fn entries(
+        &self,
+        kind: StagedKind,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, StagedEntry)>, Error> {
+        self.positioned(ENTRIES, kind, after, limit as i64, None)
+            .await
+    }
+
+    /// Every settled entry of `kind`, in the order they were decided.
+    pub async fn all_entries(&self, kind: StagedKind) -> Result<Vec<StagedEntry>, Error> {
+        // A negative LIMIT is no limit.
+        let rows = self.positioned(ENTRIES, kind, 0, -1, None).await?;
+        Ok(rows.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// Up to `limit` settled entries of `kind` after position `after` that have no standing
+    /// record in `state` with the same rules and `mode`: the records a sweep appends. (Each
+    /// entry looks up its token's records: the standing index would scan every record.)
+    pub async fn fresh(
+        &self,
+        kind: StagedKind,
+        state: RevocationState,
+        mode: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, StagedEntry)>, Error> {
+        let sql = format!(
+            "SELECT p.seq, p.token_id, p.user_id, p.client_id, p.policy, p.reason FROM temp.plan p
+             WHERE p.kind = ?1 AND p.seq > ?2
+               AND NOT EXISTS (SELECT 1 FROM main.revocations r INDEXED BY revocations_by_token
+                   WHERE r.token_id = p.token_id AND {standing}
+                     AND r.policy = p.policy AND r.mode = ?4)
+             ORDER BY p.seq LIMIT ?3",
+            standing = standing_clause(state),
+        );
+        self.positioned(&sql, kind, after, limit as i64, Some(mode))
+            .await
+    }
+
+    /// Runs `sql` (selecting `seq` and an entry's five columns, bound to kind, position,
+    /// limit and mode) and reads its rows back as one JSON array: per row, sqlx costs more
+    /// than SQLite's reading.
+    async fn positioned(
+        &self,
+        sql: &str,
+        kind: StagedKind,
+        after: i64,
+        limit: i64,
+        mode: Option<&str>,
+    ) -> Result<Vec<(i64, StagedEntry)>, Error> {
+        let sql = format!(
+            "SELECT json_group_array(json_array(seq, token_id, user_id, client_id, policy, reason)
+                                     ORDER BY seq)
+             FROM ({sql})"
+        );
+        let mut conn = self.conn.lock().await;
+        let mut q = sqlx::query_scalar::<_, String>(&sql)
+            .bind(kind.code())
+            .bind(after)
+            .bind(limit);
+        if let Some(mode) = mode {
+            q = q.bind(mode);
+        }
+        let json = q.fetch_one(&mut *conn).await?;
+        type Row = (i64, String, String, String, String, String);
+        let rows: Vec<Row> =
+            serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, token_id, user_id, client_id, policy, reason)| {
+                let entry = StagedEntry {
+                    token_id,
+                    user_id,
+                    client_id,
+                    policy,
+                    reason,
+                };
+                (seq, entry)
+            })
+            .collect())
+    }
+
+    /// Up to `limit` standing records in `state` with an id above `after`, of the settled
+    /// pairs and apps, that this sweep closes: those whose token has no settled entry of
+    /// `stands` (none: every record closes) with the same rules, or was recorded in another
+    /// mode than `mode`. Oldest first.
+    pub async fn closing(
+        &self,
+        state: RevocationState,
+        stands: Option<StagedKind>,
+        mode: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Closing>, Error> {
+        let sql = format!(
+            "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode,
+               (SELECT p.policy FROM temp.plan p WHERE p.token_id = r.token_id AND p.kind = 0)
+                 AS planned_policy,
+               (SELECT p.policy FROM temp.plan p WHERE p.token_id = r.token_id AND p.kind = 1)
+                 AS exempt_policy,
+               (SELECT p.reason FROM temp.plan p WHERE p.token_id = r.token_id AND p.kind = 1)
+                 AS exempt_reason,
+               EXISTS (SELECT 1 FROM main.tokens t WHERE t.token_id = r.token_id
+                       AND t.gone_at IS NULL AND t.revoked_at IS NULL) AS present
+             FROM main.revocations r
+             WHERE {standing} AND r.id > ?1
+               AND (EXISTS (SELECT 1 FROM temp.done_pairs d
+                            WHERE d.user_id = r.user_id AND d.client_id = r.client_id)
+                    OR EXISTS (SELECT 1 FROM temp.done_apps a WHERE a.client_id = r.client_id))
+               AND NOT (r.mode = ?2 AND EXISTS (SELECT 1 FROM temp.plan p
+                   WHERE p.token_id = r.token_id AND p.kind = ?3 AND p.policy = r.policy))
+             ORDER BY r.id LIMIT ?4",
+            standing = standing_clause(state),
+        );
+        let mut conn = self.conn.lock().await;
+        let rows = sqlx::query_as::<_, Closing>(&sql)
+            .bind(after)
+            .bind(mode)
+            // No kind is code -1: no entry keeps a record standing.
+            .bind(stands.map_or(-1, StagedKind::code))
+            .bind(limit as i64)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows)
+    }
+}
+
+/// The terms that make `r` a standing record in `state` (see [`Store::standing_records`]),
+/// as literals in the index's own terms so `revocations_standing` serves.
+pub(super) fn standing_clause(state: RevocationState) -> String {
+    format!(
+        "r.intent_id IS NULL AND r.state IN ('{planned}', '{exempt}')
+         AND r.state = '{state}' AND r.trigger = '{policy}' AND r.token_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM main.revocations c WHERE c.intent_id = r.id)",
+        planned = RevocationState::Planned.as_str(),
+        exempt = RevocationState::SkippedExempt.as_str(),
+        state = state.as_str(),
+        policy = RevocationTrigger::Policy.as_str(),
+    )
+}
