@@ -72,6 +72,16 @@ pub struct Closing {
 const ENTRIES: &str = "SELECT seq, token_id, user_id, client_id, policy, reason FROM temp.plan
     WHERE kind = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 
+/// `sql` (selecting `seq` and an entry's five columns, ordered by `order`) read as one JSON
+/// array of rows: per row, sqlx costs more than SQLite's reading.
+fn as_json(sql: &str, order: &str) -> String {
+    format!(
+        "SELECT json_group_array(json_array(seq, token_id, user_id, client_id, policy, reason)
+                                 ORDER BY {order})
+         FROM ({sql})"
+    )
+}
+
 /// Completed pairs written per statement (2 values each, within SQLite's bound-value limit).
 const INSERT_ROWS: usize = 1_000;
 
@@ -80,6 +90,8 @@ const INSERT_ROWS: usize = 1_000;
 #[derive(Debug)]
 pub struct PlanStage {
     conn: Mutex<SqliteConnection>,
+    /// [`ENTRIES`] read as JSON.
+    entries_sql: String,
 }
 
 impl Store {
@@ -110,6 +122,7 @@ impl Store {
         }
         Ok(PlanStage {
             conn: Mutex::new(conn),
+            entries_sql: as_json(ENTRIES, "seq"),
         })
     }
 }
@@ -215,66 +228,64 @@ impl PlanStage {
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, StagedEntry)>, Error> {
-        self.positioned(ENTRIES, kind, after, limit as i64, None)
-            .await
+        let q = sqlx::query_scalar(&self.entries_sql)
+            .bind(kind.code())
+            .bind(after)
+            .bind(limit as i64);
+        self.read(q).await
     }
 
     /// Every settled entry of `kind`, in the order they were decided.
     pub async fn all_entries(&self, kind: StagedKind) -> Result<Vec<StagedEntry>, Error> {
         // A negative LIMIT is no limit.
-        let rows = self.positioned(ENTRIES, kind, 0, -1, None).await?;
-        Ok(rows.into_iter().map(|(_, e)| e).collect())
+        let q = sqlx::query_scalar(&self.entries_sql)
+            .bind(kind.code())
+            .bind(0)
+            .bind(-1);
+        Ok(self.read(q).await?.into_iter().map(|(_, e)| e).collect())
     }
 
-    /// Up to `limit` settled entries of `kind` after position `after` that have no standing
-    /// record in `state` with the same rules and `mode`: the records a sweep appends. (Each
-    /// entry looks up its token's records: the standing index would scan every record.)
+    /// Up to `limit` settled entries of `kind` whose token id sorts after `after` that have
+    /// no standing record in `state` with the same rules and `mode`: the records a sweep
+    /// appends. In token order, so that each entry's look-up of its token's records lands
+    /// next to the one before (in decision order they land all over the index, and a large
+    /// plan's look-ups miss the page cache).
     pub async fn fresh(
         &self,
         kind: StagedKind,
         state: RevocationState,
         mode: &str,
-        after: i64,
+        after: &str,
         limit: usize,
-    ) -> Result<Vec<(i64, StagedEntry)>, Error> {
+    ) -> Result<Vec<StagedEntry>, Error> {
         let sql = format!(
-            "SELECT p.seq, p.token_id, p.user_id, p.client_id, p.policy, p.reason FROM temp.plan p
-             WHERE p.kind = ?1 AND p.seq > ?2
+            "SELECT p.seq, p.token_id, p.user_id, p.client_id, p.policy, p.reason
+             FROM temp.plan p INDEXED BY plan_by_token
+             WHERE p.token_id > ?2 AND p.kind = ?1
                AND NOT EXISTS (SELECT 1 FROM main.revocations r INDEXED BY revocations_by_token
                    WHERE r.token_id = p.token_id AND {standing}
                      AND r.policy = p.policy AND r.mode = ?4)
-             ORDER BY p.seq LIMIT ?3",
+             ORDER BY p.token_id LIMIT ?3",
             standing = standing_clause(state),
         );
-        self.positioned(&sql, kind, after, limit as i64, Some(mode))
-            .await
-    }
-
-    /// Runs `sql` (selecting `seq` and an entry's five columns, bound to kind, position,
-    /// limit and mode) and reads its rows back as one JSON array: per row, sqlx costs more
-    /// than SQLite's reading.
-    async fn positioned(
-        &self,
-        sql: &str,
-        kind: StagedKind,
-        after: i64,
-        limit: i64,
-        mode: Option<&str>,
-    ) -> Result<Vec<(i64, StagedEntry)>, Error> {
-        let sql = format!(
-            "SELECT json_group_array(json_array(seq, token_id, user_id, client_id, policy, reason)
-                                     ORDER BY seq)
-             FROM ({sql})"
-        );
-        let mut conn = self.conn.lock().await;
-        let mut q = sqlx::query_scalar::<_, String>(&sql)
+        let sql = as_json(&sql, "token_id");
+        let q = sqlx::query_scalar(&sql)
             .bind(kind.code())
             .bind(after)
-            .bind(limit);
-        if let Some(mode) = mode {
-            q = q.bind(mode);
-        }
-        let json = q.fetch_one(&mut *conn).await?;
+            .bind(limit as i64)
+            .bind(mode);
+        Ok(self.read(q).await?.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// Reads the rows of a query built by [`as_json`].
+    async fn read<'q>(
+        &self,
+        q: sqlx::query::QueryScalar<'q, Sqlite, String, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<Vec<(i64, StagedEntry)>, Error> {
+        let json = {
+            let mut conn = self.conn.lock().await;
+            q.fetch_one(&mut *conn).await?
+        };
         type Row = (i64, String, String, String, String, String);
         let rows: Vec<Row> =
             serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(e.into()))?;

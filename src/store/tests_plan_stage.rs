@@ -167,8 +167,17 @@ async fn standing_records_close_unless_the_same_rules_stand_in_the_same_mode(
 
     // Fresh: what has no standing record with the same rules in this mode.
     let fresh = stage
-        .fresh(StagedKind::Planned, planned, mode, 0, 100)
+        .fresh(StagedKind::Planned, planned, mode, "", 100)
         .await
         .unwrap();
-    assert_eq!(tokens(&fresh), ["oar2", "oar6", "oar8"]);
+    let fresh: Vec<&str> = fresh.iter().map(|e| e.token_id.as_str()).collect();
+    assert_eq!(fresh, ["oar2", "oar6", "oar8"]);
+    let after = stage
+        .fresh(StagedKind::Planned, planned, mode, "oar2", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        after[0].token_id, "oar6",
+        "in token order, after the one given"
+    );
 }

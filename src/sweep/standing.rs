@@ -57,17 +57,14 @@ pub async fn reconcile(
         });
         withdrawn += append_in_chunks(deps, rows).await?;
     }
-    let (mut recorded, mut after) = (0, 0);
+    let (mut recorded, mut after) = (0, String::new());
     while let Some(kind) = stands {
         let chunk = stage
-            .fresh(kind, state, mode.as_str(), after, CHUNK)
+            .fresh(kind, state, mode.as_str(), &after, CHUNK)
             .await?;
-        let Some(&(last, _)) = chunk.last() else {
-            break;
-        };
-        after = last;
-        let rows =
-            (chunk.into_iter()).map(|(_, e)| entry_row(e, Some(sweep_id), mode, state, &now));
+        let Some(last) = chunk.last() else { break };
+        after.clone_from(&last.token_id);
+        let rows = (chunk.into_iter()).map(|e| entry_row(e, Some(sweep_id), mode, state, &now));
         recorded += append_in_chunks(deps, rows).await?;
     }
     Ok(Changes {
