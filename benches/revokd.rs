@@ -179,9 +179,12 @@ async fn child(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> (f64, f6
     (nums[0], nums[1], nums[2])
 }
 
-/// Runs this binary as a child with `args` then `last`; returns every number it prints.
+/// Runs this binary as a child with `args` then `last`, with the packaged service's malloc
+/// setting; returns every number it prints.
 async fn child_numbers(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> Vec<f64> {
     let out = tokio::process::Command::new(exe)
+        // As the packaged service runs revokd (systemd/revokd.service).
+        .env("MALLOC_ARENA_MAX", "2")
         .args(args)
         .arg(last)
         .output()
