@@ -101,6 +101,13 @@ pub enum Error {
         .0.display()
     )]
     MissingFile(PathBuf),
+    /// A sweep's plan could not be written to its temporary file (see `PlanStage`).
+    #[error(
+        "staging the sweep's plan in a temporary file failed: {0} (SQLite writes it to \
+         $SQLITE_TMPDIR, else $TMPDIR, /var/tmp or /tmp, and needs room there for roughly 200 \
+         bytes per planned token)"
+    )]
+    Staging(sqlx::Error),
 }
 
 // Written by hand rather than `#[from]`, which would also make the sqlx error the `source`
@@ -126,7 +133,9 @@ impl Error {
             }
             Error::MissingDirectory(_) | Error::MissingFile(_) => Some(Fault::CannotOpen),
             Error::Shared(e) => e.fault(),
+            // The temporary file failed, not the database.
             Error::Migrate(_)
+            | Error::Staging(_)
             | Error::WriterStopped
             | Error::EnforcerBusy(_)
             | Error::LeaseNotHeld => None,

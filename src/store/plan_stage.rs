@@ -2,12 +2,13 @@
 //! exemptions that saved tokens, each listing's entries in a temporary table of a connection
 //! of its own, whose pages spill to a temporary file (never into the database, never all in
 //! memory). Once the listings end, the entries of listings that did not complete are dropped,
-//! and the standing records are compared with the rest in SQL; both are read back in chunks
-//! in the order they were decided, so a plan of a million tokens costs memory for a chunk.
+//! and the standing records are compared with the rest in SQL; what closes is read back in
+//! chunks in record order, what is new in token order, and the plan itself in the order it
+//! was decided, so a plan of a million tokens costs memory for a chunk.
 
 use std::collections::HashSet;
 
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Connection, Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
 use super::{Error, RevocationState, RevocationTrigger, StandingRecord, Store};
@@ -72,6 +73,20 @@ pub struct Closing {
 const ENTRIES: &str = "SELECT seq, token_id, user_id, client_id, policy, reason FROM temp.plan
     WHERE kind = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 
+/// A failure of a write to the stage, told as one (it is the temporary file that failed, not
+/// the database).
+fn staging(e: Error) -> Error {
+    match e {
+        Error::Sqlx(e) => Error::Staging(e),
+        other => other,
+    }
+}
+
+/// A value as JSON text, to bind as one parameter.
+fn to_json(value: &impl serde::Serialize) -> Result<String, Error> {
+    Ok(serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(e.into()))?)
+}
+
 /// `sql` (selecting `seq` and an entry's five columns, ordered by `order`) read as one JSON
 /// array of rows: per row, sqlx costs more than SQLite's reading.
 fn as_json(sql: &str, order: &str) -> String {
@@ -81,9 +96,6 @@ fn as_json(sql: &str, order: &str) -> String {
          FROM ({sql})"
     )
 }
-
-/// Completed pairs written per statement (2 values each, within SQLite's bound-value limit).
-const INSERT_ROWS: usize = 1_000;
 
 /// The staged plan of one sweep. Dropped with the sweep: the connection closes and SQLite
 /// deletes the temporary file.
@@ -139,6 +151,15 @@ impl PlanStage {
         if planned.is_empty() && exempt.is_empty() {
             return Ok(());
         }
+        self.write(via_app, planned, exempt).await.map_err(staging)
+    }
+
+    async fn write(
+        &self,
+        via_app: bool,
+        planned: Vec<StagedEntry>,
+        exempt: Vec<StagedEntry>,
+    ) -> Result<(), Error> {
         // A page's entries go in as one JSON array, taken apart by SQLite: binding seven
         // values per entry cost more than the insert itself.
         let mut conn = self.conn.lock().await;
@@ -148,7 +169,6 @@ impl PlanStage {
                 continue;
             }
             let rows: Vec<_> = entries.iter().map(StagedEntry::as_tuple).collect();
-            let json = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(e.into()))?;
             sqlx::query(
                 "INSERT INTO temp.plan (kind, via_app, token_id, user_id, client_id, policy, reason)
                  SELECT ?1, ?2, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3,
@@ -157,7 +177,7 @@ impl PlanStage {
             )
             .bind(kind.code())
             .bind(via_app)
-            .bind(json)
+            .bind(to_json(&rows)?)
             .execute(&mut *tx)
             .await?;
         }
@@ -166,32 +186,39 @@ impl PlanStage {
     }
 
     /// Keeps only what the listings that completed decided (`pairs`, and every pair of
-    /// `apps`; `all_completed` when every listing that staged entries did), each token's first
-    /// entry of each kind; from here on the standing records of those pairs and apps are the
-    /// ones compared.
+    /// `apps`; `all_completed` when every listing that staged entries did), and of a token
+    /// decided more than once (Okta listed it twice) its first entry of each kind; from here on
+    /// the standing records of those pairs and apps are the ones compared. Returns how many
+    /// revocations the settled plan holds.
     pub async fn settle(
         &self,
         pairs: &HashSet<(&str, &str)>,
         apps: &HashSet<String>,
         all_completed: bool,
-    ) -> Result<(), Error> {
+    ) -> Result<u64, Error> {
+        (self.settle_in(pairs, apps, all_completed).await).map_err(staging)
+    }
+
+    async fn settle_in(
+        &self,
+        pairs: &HashSet<(&str, &str)>,
+        apps: &HashSet<String>,
+        all_completed: bool,
+    ) -> Result<u64, Error> {
         let mut conn = self.conn.lock().await;
         let mut tx = conn.begin().await?;
-        let pairs: Vec<_> = pairs.iter().collect();
-        for chunk in pairs.chunks(INSERT_ROWS) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO temp.done_pairs (user_id, client_id) ");
-            q.push_values(chunk, |mut b, (user, client)| {
-                b.push_bind(*user).push_bind(*client);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        for app in apps {
-            sqlx::query("INSERT INTO temp.done_apps (client_id) VALUES (?1)")
-                .bind(app)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let pairs: Vec<[&str; 2]> = pairs.iter().map(|&(u, c)| [u, c]).collect();
+        sqlx::query(
+            "INSERT INTO temp.done_pairs (user_id, client_id)
+             SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?1) AS j",
+        )
+        .bind(to_json(&pairs)?)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO temp.done_apps (client_id) SELECT value FROM json_each(?1)")
+            .bind(to_json(apps)?)
+            .execute(&mut *tx)
+            .await?;
         if !all_completed {
             sqlx::query(
                 "DELETE FROM temp.plan WHERE NOT CASE via_app
@@ -206,18 +233,22 @@ impl PlanStage {
         sqlx::query("CREATE INDEX temp.plan_by_token ON plan (token_id, kind, seq)")
             .execute(&mut *tx)
             .await?;
-        // Listed twice (a pair and its app): the first entry stands for both. Only an app's
-        // listing repeats a token.
-        if !apps.is_empty() {
-            sqlx::query(
-                "DELETE FROM temp.plan WHERE EXISTS (SELECT 1 FROM temp.plan q
-                    WHERE q.token_id = plan.token_id AND q.kind = plan.kind AND q.seq < plan.seq)",
-            )
-            .execute(&mut *tx)
+        // The repeats are found walking the index, where each entry's predecessor is its
+        // neighbour: a walk in `seq` order would look each token up all over the index.
+        sqlx::query(
+            "DELETE FROM temp.plan WHERE seq IN (
+                SELECT p.seq FROM temp.plan p INDEXED BY plan_by_token
+                WHERE EXISTS (SELECT 1 FROM temp.plan q INDEXED BY plan_by_token
+                    WHERE q.token_id = p.token_id AND q.kind = p.kind AND q.seq < p.seq))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let planned: i64 = sqlx::query_scalar("SELECT count(*) FROM temp.plan WHERE kind = ?1")
+            .bind(StagedKind::Planned.code())
+            .fetch_one(&mut *tx)
             .await?;
-        }
         tx.commit().await?;
-        Ok(())
+        Ok(planned as u64)
     }
 
     /// Up to `limit` settled entries of `kind` after position `after`, in the order they were
@@ -302,6 +333,14 @@ impl PlanStage {
                 (seq, entry)
             })
             .collect())
+    }
+
+    /// Caps the stage's temporary file at `pages` pages, as a full disk would.
+    #[cfg(test)]
+    pub(super) async fn cap_pages(&self, pages: u32) {
+        let mut conn = self.conn.lock().await;
+        let sql = format!("PRAGMA temp.max_page_count = {pages}");
+        sqlx::query(&sql).execute(&mut *conn).await.unwrap();
     }
 
     /// Up to `limit` standing records in `state` with an id above `after`, of the settled

@@ -49,7 +49,8 @@ async fn only_completed_listings_settle_and_a_token_listed_twice_keeps_its_first
         entry("oar2", "00u2", "0oa1", "idle"),
     ];
     stage.add(false, planned, vec![]).await.unwrap();
-    // The app 0oa1 lists oar1 again (other rules), and oar3 of a user no pair names.
+    // The app 0oa1 lists oar1 again (other rules: the first entry stands), and oar3 of a user
+    // no pair names.
     let by_app = vec![
         entry("oar1", "00u1", "0oa1", "other"),
         entry("oar3", "00u3", "0oa1", "idle"),
@@ -60,7 +61,11 @@ async fn only_completed_listings_settle_and_a_token_listed_twice_keeps_its_first
     // The pair 00u2/0oa1 and the pair of oar4 failed; the app completed.
     let pairs: HashSet<(&str, &str)> = [("00u1", "0oa1")].into_iter().collect();
     let apps: HashSet<String> = ["0oa1".to_owned()].into_iter().collect();
-    stage.settle(&pairs, &apps, false).await.unwrap();
+    assert_eq!(
+        stage.settle(&pairs, &apps, false).await.unwrap(),
+        2,
+        "oar1 and oar3"
+    );
 
     let planned = stage.entries(StagedKind::Planned, 0, 10).await.unwrap();
     assert_eq!(tokens(&planned), ["oar1", "oar3"]);
@@ -180,4 +185,57 @@ async fn standing_records_close_unless_the_same_rules_stand_in_the_same_mode(
         after[0].token_id, "oar6",
         "in token order, after the one given"
     );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_token_okta_listed_twice_in_one_listing_is_settled_once_and_recorded_once(
+    pool: sqlx::SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let stage = store.plan_stage().await.unwrap();
+    // Two pages of one pair, the token on both (Okta's pages shifted between them).
+    let page = |policy: &str| vec![entry("oar1", "00u1", "0oa1", policy)];
+    stage.add(false, page("idle"), vec![]).await.unwrap();
+    stage
+        .add(false, page("idle,admin"), page("idle"))
+        .await
+        .unwrap();
+    stage.add(false, vec![], page("other")).await.unwrap();
+    let pairs: HashSet<(&str, &str)> = [("00u1", "0oa1")].into_iter().collect();
+    let planned = stage.settle(&pairs, &HashSet::new(), true).await.unwrap();
+
+    assert_eq!(planned, 1);
+    let kept = stage.all_entries(StagedKind::Planned).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].policy, "idle", "the first sighting's rules");
+    let exempt = stage.all_entries(StagedKind::Exempt).await.unwrap();
+    assert_eq!(exempt.len(), 1);
+    let mode = Mode::DryRun.as_str();
+    let fresh = (stage.fresh(StagedKind::Planned, RevocationState::Planned, mode, "", 100))
+        .await
+        .unwrap();
+    assert_eq!(fresh.len(), 1, "one record to append, not two");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_full_temporary_file_is_told_as_the_stage_failing_not_the_database(
+    pool: sqlx::SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let stage = store.plan_stage().await.unwrap();
+    stage.cap_pages(4).await;
+    let many: Vec<_> = (0..2_000)
+        .map(|i| entry(&format!("oar{i:017}"), "00u1", "0oa1", "idle"))
+        .collect();
+    let error = stage.add(false, many, vec![]).await.unwrap_err();
+    assert!(
+        matches!(error, crate::store::Error::Staging(_)),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("temporary file") && message.contains("SQLITE_TMPDIR"),
+        "{message}"
+    );
+    assert!(message.contains("full"), "SQLite's own words: {message}");
 }

@@ -1,7 +1,7 @@
-//! Listing one target: page by page, each token decided as it arrives and each page handed to
-//! the sweep's observation writer ([`Ingest`]), so memory holds a few pages and the plan,
-//! never the whole org. A target's listing is complete, for the sweep, once its closing write
-//! is committed.
+//! Listing one target: page by page, each token decided as it arrives, each page handed to
+//! the sweep's observation writer ([`Ingest`]) and its decisions to the sweep's plan stage
+//! ([`PlanStage`]), so memory holds a few pages, never the plan or the whole org. A target's
+//! listing is complete, for the sweep, once its closing write is committed.
 
 use std::collections::BTreeMap;
 
@@ -103,10 +103,6 @@ pub struct Listed {
     pub tokens_seen: u64,
     pub active_seen: u64,
     pub pages: u64,
-    /// Revocations the policy selected.
-    pub planned: u64,
-    /// Tokens an exemption saved.
-    pub exempt: u64,
     /// What each rule planned, exempted and flagged.
     pub policies: BTreeMap<String, PolicyTally>,
     /// Tokens revokd had revoked that Okta lists as ACTIVE again.
@@ -346,13 +342,11 @@ fn decide_facts(
         Decision::Keep => {}
         Decision::Flag { rules } => listed.tally(rules, |t| t.flagged += 1),
         Decision::Exempt { rules, exemption } => {
-            listed.exempt += 1;
             listed.tally(rules, |t| t.exempted += 1);
             let e = entry(rules, format!("exempt: {exemption}"));
             listed.unstaged.1.push(e);
         }
         Decision::Revoke { rules } => {
-            listed.planned += 1;
             listed.tally(rules, |t| t.planned += 1);
             let e = entry(rules, explain(&deps.policies, facts, now));
             listed.unstaged.0.push(e);

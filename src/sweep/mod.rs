@@ -179,7 +179,7 @@ struct Scope<'s> {
 /// What the listings decided: the staged plan, settled to the completed listings.
 struct Gathered {
     stage: PlanStage,
-    /// Revocations the completed listings planned (a token listed twice counts twice).
+    /// Revocations the completed listings planned (a token Okta listed twice counts once).
     planned: u64,
 }
 
@@ -213,14 +213,13 @@ async fn list_all(
     let (fetched, apps_listed) =
         futures::join!(pair_listings, futures::future::join_all(app_listings));
     ingest.close().await;
-    let (mut planned, mut pairs, mut complete_apps) = (0, HashSet::new(), HashSet::new());
+    let (mut pairs, mut complete_apps) = (HashSet::new(), HashSet::new());
     let mut all_completed = true;
     for listed in apps_listed {
         let listed = listed?;
         let app = listed.app.to_string();
         match report.app(listed) {
-            Some(listed) => {
-                planned += listed.planned;
+            Some(_) => {
                 complete_apps.insert(app);
             }
             None => all_completed = false,
@@ -231,7 +230,6 @@ async fn list_all(
         match outcome {
             Ok(listed) => {
                 report.absorb(&listed);
-                planned += listed.planned;
                 pairs.insert((target.user.as_str(), target.client.as_str()));
             }
             Err(error) => {
@@ -241,7 +239,7 @@ async fn list_all(
         }
     }
     report.halted = breaker.take();
-    stage.settle(&pairs, &complete_apps, all_completed).await?;
+    let planned = stage.settle(&pairs, &complete_apps, all_completed).await?;
     Ok(Gathered { stage, planned })
 }
 
