@@ -97,7 +97,7 @@ pub(super) fn rules_of(policy: &str) -> Vec<String> {
 }
 
 /// What a complete listing of one target found. Its plan goes to the sweep's [`PlanStage`]
-/// page by page ([`Listed::stage`]); the listing keeps counts.
+/// page by page; the listing keeps counts.
 #[derive(Debug, Default)]
 pub struct Listed {
     pub tokens_seen: u64,
