@@ -103,9 +103,9 @@ pub enum Error {
     MissingFile(PathBuf),
     /// A sweep's plan could not be written to its temporary file (see `PlanStage`).
     #[error(
-        "staging the sweep's plan in a temporary file failed: {0} (SQLite writes it to \
-         $SQLITE_TMPDIR, else $TMPDIR, /var/tmp or /tmp, and needs room there for roughly 200 \
-         bytes per planned token)"
+        "staging the sweep's plan in a temporary file failed (SQLite writes it to the first \
+         writable of $SQLITE_TMPDIR, $TMPDIR, /var/tmp, /usr/tmp and /tmp, and needs room there \
+         for roughly 200 bytes per planned token): {0}"
     )]
     Staging(sqlx::Error),
 }
@@ -133,8 +133,8 @@ impl Error {
             }
             Error::MissingDirectory(_) | Error::MissingFile(_) => Some(Fault::CannotOpen),
             Error::Shared(e) => e.fault(),
-            // The temporary file failed, not the database.
             Error::Migrate(_)
+            // The temporary file failed, not the database.
             | Error::Staging(_)
             | Error::WriterStopped
             | Error::EnforcerBusy(_)

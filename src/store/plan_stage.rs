@@ -4,7 +4,8 @@
 //! memory). Once the listings end, the entries of listings that did not complete are dropped,
 //! and the standing records are compared with the rest in SQL; what closes is read back in
 //! chunks in record order, what is new in token order, and the plan itself in the order it
-//! was decided, so a plan of a million tokens costs memory for a chunk.
+//! was decided, so a plan of a million tokens costs memory for a chunk (only an enforce
+//! sweep's work, which the blast-radius guard bounds, is read whole: [`PlanStage::all_entries`]).
 
 use std::collections::HashSet;
 
