@@ -12,7 +12,8 @@ use std::collections::HashSet;
 use sqlx::{Connection, Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
-use super::{Error, RevocationState, RevocationTrigger, StandingRecord, Store};
+use super::standing::standing_clause;
+use super::{Error, RevocationState, StandingRecord, Store};
 
 /// What a staged entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,18 +388,4 @@ impl PlanStage {
             .await?;
         Ok(rows)
     }
-}
-
-/// The terms that make `r` a standing record in `state` (see [`Store::standing_records`]),
-/// as literals in the index's own terms so `revocations_standing` serves.
-pub(super) fn standing_clause(state: RevocationState) -> String {
-    format!(
-        "r.intent_id IS NULL AND r.state IN ('{planned}', '{exempt}')
-         AND r.state = '{state}' AND r.trigger = '{policy}' AND r.token_id IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM main.revocations c WHERE c.intent_id = r.id)",
-        planned = RevocationState::Planned.as_str(),
-        exempt = RevocationState::SkippedExempt.as_str(),
-        state = state.as_str(),
-        policy = RevocationTrigger::Policy.as_str(),
-    )
 }

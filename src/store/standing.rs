@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, RevocationState, Store, ts};
+use super::{Error, RevocationState, RevocationTrigger, Store, ts};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -32,7 +32,7 @@ impl Store {
         let sql = format!(
             "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode
              FROM revocations r WHERE {} ORDER BY r.id",
-            super::plan_stage::standing_clause(state),
+            standing_clause(state),
         );
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
@@ -50,6 +50,20 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// The terms that make `r` a standing record in `state` (see [`Store::standing_records`]),
+/// as literals in the index's own terms so `revocations_standing` serves.
+pub(super) fn standing_clause(state: RevocationState) -> String {
+    format!(
+        "r.intent_id IS NULL AND r.state IN ('{planned}', '{exempt}')
+         AND r.state = '{state}' AND r.trigger = '{policy}' AND r.token_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM main.revocations c WHERE c.intent_id = r.id)",
+        planned = RevocationState::Planned.as_str(),
+        exempt = RevocationState::SkippedExempt.as_str(),
+        state = state.as_str(),
+        policy = RevocationTrigger::Policy.as_str(),
+    )
 }
 
 #[cfg(test)]
