@@ -154,6 +154,11 @@ impl Target {
     }
 }
 
+/// One pair's listing, under way.
+pub(super) type Listing<'f, 't> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Fetched<'t>, store::Error>> + Send + 'f>,
+>;
+
 /// Every pair listing of a sweep, under way.
 pub(super) type Listings<'f, 't> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Vec<Result<Fetched<'t>, store::Error>>> + Send + 'f>,
