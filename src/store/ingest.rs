@@ -4,9 +4,10 @@
 //! Listing runs many targets at once; each page writes a `tokens` upsert and a
 //! `token_snapshots` row per token. Token ids are random, so every page touches index pages
 //! all over the `tokens` primary key and the snapshots' token index, and each commit rewrites
-//! them into the WAL. One writer takes the jobs in arrival order and writes as many as are
-//! waiting (until [`MAX_BATCH_TOKENS`] is reached) in one transaction, so a commit carries several pages,
-//! and no lister waits on another's write lock. Its connection does not checkpoint: after each
+//! them into the WAL. One writer takes the jobs in arrival order and writes the one that woke
+//! it and all that are waiting (at most [`QUEUE`] more, and no more once [`MAX_BATCH_TOKENS`]
+//! is reached) in one transaction, so a commit carries several pages, and no lister waits on
+//! another's write lock. Its connection does not checkpoint: after each
 //! commit a passive checkpoint runs on another connection, beside the writer.
 //!
 //! Sending a job does not wait for its commit: listers go on fetching while the writer works,
@@ -29,13 +30,15 @@ use super::tokens::{TokenObservation, write_gone};
 use super::{Error, Store, ts};
 
 /// A transaction stops taking more jobs once it holds this many tokens (so it may hold up to
-/// a page more).
+/// a page more). A ceiling: with [`QUEUE`] jobs waiting at most, of pages of at most 200
+/// tokens, a transaction holds at most 1,800.
 pub const MAX_BATCH_TOKENS: usize = 4_000;
 
-/// Jobs waiting for the writer. Bounds memory: listers wait when it is full. Each queued page
-/// holds its items as Okta sent them (about 2 KiB a token), and the writer takes what is
-/// queued as its next batch, so the pages held at once are about twice this: 8 keeps a sweep
-/// near 50 MiB where 16 took 60-65 MiB, for 2-3% more CPU (smaller commits).
+/// Jobs waiting for the writer (pages, and the closing job of each target). Bounds memory:
+/// listers wait when it is full. A queued page holds its items as Okta sent them (about 2 KiB
+/// a token), and the writer takes what is queued as its next transaction, so up to about twice
+/// this many pages are held at once. 8 peaks near 51 MiB at 100k tokens and 59 MiB at a
+/// million, where 16 took 60-65 and 70-72 MiB, for ~3% more CPU (smaller transactions).
 const QUEUE: usize = 8;
 
 /// Every this many commits the writer waits for a checkpoint to catch up with it, so that its
