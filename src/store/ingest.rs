@@ -30,8 +30,9 @@ use super::tokens::{TokenObservation, write_gone};
 use super::{Error, Store, ts};
 
 /// A transaction stops taking more jobs once it holds this many tokens (so it may hold up to
-/// a page more). A ceiling: with [`QUEUE`] jobs waiting at most, of pages of at most 200
-/// tokens, a transaction holds at most 1,800.
+/// a page more). A ceiling: with at most [`QUEUE`] jobs waiting, of pages of at most 200
+/// tokens, a transaction holds about 1,800 at most (more only if pages are queued while the
+/// writer takes the waiting ones).
 pub const MAX_BATCH_TOKENS: usize = 4_000;
 
 /// Jobs waiting for the writer (pages, and the closing job of each target). Bounds memory:
