@@ -7,8 +7,8 @@
 //! them into the WAL. One writer takes the jobs in arrival order and writes the one that woke
 //! it and all that are waiting (at most [`QUEUE`] more, and no more once [`MAX_BATCH_TOKENS`]
 //! is reached) in one transaction, so a commit carries several pages, and no lister waits on
-//! another's write lock. Its connection does not checkpoint: after each
-//! commit a passive checkpoint runs on another connection, beside the writer.
+//! another's write lock. Its connection does not checkpoint: after each commit a passive
+//! checkpoint runs on another connection, beside the writer.
 //!
 //! Sending a job does not wait for its commit: listers go on fetching while the writer works,
 //! and wait only when [`QUEUE`] jobs are outstanding. Each job's answer ([`Pending`]) arrives
