@@ -90,8 +90,9 @@ async fn complete(
 ) -> Result<(), Error> {
     let (started, at) = (ts(started), ts(at));
     sqlx::query(
-        "UPDATE tokens SET gone_at = ? WHERE client_id = ? AND gone_at IS NULL
-           AND last_seen_at < ?",
+        "UPDATE token_state SET gone_at = ?
+          WHERE pair_id IN (SELECT id FROM token_pairs WHERE client_id = ?)
+            AND gone_at IS NULL AND last_seen_at < ?",
     )
     .bind(&at)
     .bind(app_id)

@@ -28,6 +28,8 @@ mod tests_migration;
 #[cfg(test)]
 mod tests_narrow_history;
 #[cfg(test)]
+mod tests_narrow_tokens;
+#[cfg(test)]
 mod tests_outbox;
 #[cfg(test)]
 mod tests_plan_stage;

@@ -1,10 +1,11 @@
-//! Writing observations: the `tokens` upsert of every listed token, and a `token_snapshots`
-//! row (with its scope items in `scope_catalog`) only for a token seen for the first time or
-//! whose record changed. Unchanged is told first by the hash of Okta's item as sent
-//! (`tokens.item_hash`), then, for an item that differs, by the fingerprint of its split record
-//! (`tokens.record_hash`): an unchanged token costs a hash of its bytes, no parse and no read
-//! of its history, and an item that differs only where the record does not (its `_links`)
-//! writes no snapshot.
+//! Writing observations: a `token_snapshots` row (with its scope items in `scope_catalog`) only
+//! for a token seen for the first time or whose record changed, then the `token_state` upsert
+//! of every listed token (the `tokens` view reads the rest from the latest record), or only
+//! its `last_seen_at` when nothing else changed. Unchanged is told first by the hash of Okta's
+//! item as sent (`tokens.item_hash`), then, for an item that differs, by the fingerprint of
+//! its split record (`tokens.record_hash`): an unchanged token costs a hash of its bytes, no
+//! parse, and an item that differs only where the record does not (its `_links`) writes no
+//! snapshot.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,20 +21,43 @@ use crate::okta::record::{TokenRecord, fingerprint};
 /// would be parsed anew every time, or cached without bound).
 const SHAPES: [usize; 4] = [64, 16, 4, 1];
 
-const UPSERT_TOKENS: &str = "INSERT INTO tokens (token_id, user_id, client_id, issuer, status,
-    scopes, created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches,
-    record_hash, item_hash) ";
+/// The rows of a token upsert, named for the statement's tail: each value as the token's
+/// `tokens` row reads it.
+const UPSERT_TOKENS: &str = "WITH v (token_id, user_id, client_id, issuer, status, scopes,
+    created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches,
+    record_hash, item_hash) AS (";
 
-const UPSERT_TOKENS_TAIL: &str = " ON CONFLICT (token_id) DO UPDATE SET user_id = excluded.user_id,
-    client_id = excluded.client_id, issuer = excluded.issuer, status = excluded.status,
+/// Writes `token_state` from the rows: its pair by number, and each value its latest record
+/// (written just before) gives back as NULL, as the `tokens_insert` trigger stores it.
+const UPSERT_TOKENS_TAIL: &str = ") INSERT INTO token_state (token_id, pair_id, first_seen_at,
+    last_seen_at, policy_matches, record_hash, item_hash, issuer, status, scopes, created_at,
+    last_updated_at, expires_at)
+    SELECT v.token_id, p.id, v.first_seen_at, v.last_seen_at, v.policy_matches, v.record_hash,
+        v.item_hash,
+        CASE WHEN v.issuer IS r.issuer THEN NULL ELSE COALESCE(v.issuer, x'') END,
+        CASE WHEN v.status IS r.status THEN NULL ELSE COALESCE(v.status, x'') END,
+        CASE WHEN v.scopes IS r.scopes THEN NULL ELSE v.scopes END,
+        CASE WHEN v.created_at IS r.created_at THEN NULL ELSE COALESCE(v.created_at, x'') END,
+        CASE WHEN v.last_updated_at IS r.last_updated_at THEN NULL
+             ELSE COALESCE(v.last_updated_at, x'') END,
+        CASE WHEN v.expires_at IS r.expires_at THEN NULL ELSE COALESCE(v.expires_at, x'') END
+    FROM v JOIN token_pairs p ON p.user_id = v.user_id AND p.client_id = v.client_id
+    LEFT JOIN token_latest_records r ON r.token_id = v.token_id
+    WHERE true
+    ON CONFLICT (token_id) DO UPDATE SET pair_id = excluded.pair_id,
+    issuer = excluded.issuer, status = excluded.status,
     scopes = excluded.scopes, created_at = excluded.created_at,
     last_updated_at = excluded.last_updated_at, expires_at = excluded.expires_at,
     last_seen_at = excluded.last_seen_at,
     policy_matches = excluded.policy_matches, record_hash = excluded.record_hash,
     item_hash = excluded.item_hash,
-    gone_at = CASE WHEN tokens.revoked_at >= excluded.last_seen_at THEN tokens.gone_at END,
-    reappeared_at = CASE WHEN tokens.revoked_at < excluded.last_seen_at
-        AND excluded.status = 'ACTIVE' THEN excluded.last_seen_at ELSE tokens.reappeared_at END";
+    gone_at = CASE WHEN token_state.revoked_at >= excluded.last_seen_at
+        THEN token_state.gone_at END,
+    reappeared_at = CASE WHEN token_state.revoked_at < excluded.last_seen_at
+        AND CASE WHEN excluded.status IS NOT NULL THEN nullif(excluded.status, x'')
+            ELSE (SELECT status FROM token_latest_records WHERE token_id = excluded.token_id)
+            END = 'ACTIVE'
+        THEN excluded.last_seen_at ELSE token_state.reappeared_at END";
 
 const INSERT_SNAPSHOTS: &str = "INSERT INTO token_snapshots (sweep_id, token_id, observed_at,
     status, scopes, last_updated_at, expires_at, raw_json) ";
@@ -70,15 +94,15 @@ struct Stored {
     settled: bool,
 }
 
-/// Writes observations on `conn`, inside the caller's transaction: upserts `tokens` (keeping
-/// `first_seen_at`, clearing `gone_at`) and appends a `token_snapshots` row for each
-/// observation whose record differs from the one stored before it. Returns the ids of tokens
+/// Writes observations on `conn`, inside the caller's transaction: appends a `token_snapshots`
+/// row for each observation whose record differs from the one stored before it, then upserts
+/// `token_state` (keeping `first_seen_at`, clearing `gone_at`). Returns the ids of tokens
 /// revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is set). An
 /// observation made before the token's revocation (a page fetched, then the token revoked,
 /// then the page written) neither flags it nor brings it back from gone.
 ///
 /// Rows are written in token-id order, whatever order they came in: ids are random, and
-/// inserting them sorted walks the `tokens` key and the snapshots' token index from one end to
+/// inserting them sorted walks the `token_state` key and the snapshots' token index from one end to
 /// the other, touching each index page once, where arrival order would jump between them.
 pub(super) async fn write_observed(
     conn: &mut SqliteConnection,
@@ -155,6 +179,29 @@ pub(super) async fn write_observed(
         }
     }
     touch(conn, &touched).await?;
+    // Every changed row was split above; its record moves into the snapshot.
+    let changed: Vec<(&Observed<'_>, TokenRecord)> = changed
+        .into_iter()
+        .filter_map(|i| Some((&rows[i], records[i].take()?.into_owned())))
+        .collect();
+    write_scopes(conn, &changed).await?;
+    for run in owned_runs(changed) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
+        q.push_values(run, |mut row, (o, record)| {
+            let t = o.token;
+            row.push_bind(o.sweep_id)
+                .push_bind(&t.token_id)
+                .push_bind(o.seen)
+                .push_bind(&t.status)
+                .push_bind(&t.scopes_json)
+                .push_bind(&t.last_updated_at)
+                .push_bind(&t.expires_at)
+                .push_bind(record.json);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    // After the snapshots: a token's row keeps only what its latest record does not say.
+    write_pairs(conn, rows, &latest).await?;
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
         q.push_values(run, |mut row, &(i, hash)| {
@@ -175,27 +222,6 @@ pub(super) async fn write_observed(
                 .push_bind(items[i]);
         });
         q.push(UPSERT_TOKENS_TAIL);
-        q.build().execute(&mut *conn).await?;
-    }
-    // Every changed row was split above; its record moves into the snapshot.
-    let changed: Vec<(&Observed<'_>, TokenRecord)> = changed
-        .into_iter()
-        .filter_map(|i| Some((&rows[i], records[i].take()?.into_owned())))
-        .collect();
-    write_scopes(conn, &changed).await?;
-    for run in owned_runs(changed) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
-        q.push_values(run, |mut row, (o, record)| {
-            let t = o.token;
-            row.push_bind(o.sweep_id)
-                .push_bind(&t.token_id)
-                .push_bind(o.seen)
-                .push_bind(&t.status)
-                .push_bind(&t.scopes_json)
-                .push_bind(&t.last_updated_at)
-                .push_bind(&t.expires_at)
-                .push_bind(record.json);
-        });
         q.build().execute(&mut *conn).await?;
     }
     let latest: Vec<&Observed<'_>> = latest.into_iter().map(|(i, _)| &rows[i]).collect();
@@ -249,6 +275,37 @@ async fn stored_records(
     Ok(stored)
 }
 
+/// Numbers the pairs of the `latest` rows that `token_pairs` does not know yet.
+async fn write_pairs(
+    conn: &mut SqliteConnection,
+    rows: &[Observed<'_>],
+    latest: &[(usize, i64)],
+) -> Result<(), Error> {
+    let mut pairs: Vec<(&str, &str)> = latest
+        .iter()
+        .map(|&(i, _)| {
+            (
+                rows[i].token.user_id.as_str(),
+                rows[i].token.client_id.as_str(),
+            )
+        })
+        .collect();
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    let pairs = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+    sqlx::query(
+        "INSERT OR IGNORE INTO token_pairs (user_id, client_id)
+         SELECT value ->> 0, value ->> 1 FROM json_each(?)",
+    )
+    .bind(pairs)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Moves `last_seen_at` of unchanged tokens: one statement per observation instant, the ids
 /// passed as one JSON array.
 async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<(), Error> {
@@ -259,7 +316,7 @@ async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<()
     for (seen, ids) in by_seen {
         let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
         sqlx::query(
-            "UPDATE tokens SET last_seen_at = ?1
+            "UPDATE token_state SET last_seen_at = ?1
              WHERE token_id IN (SELECT value FROM json_each(?2)) AND last_seen_at < ?1",
         )
         .bind(seen)
@@ -357,7 +414,7 @@ async fn revoked_among(
         // The small partial index of revoked tokens, not the primary key: with the key, each id
         // would cost a read of its row to test `revoked_at`.
         "SELECT t.token_id FROM json_each(?) AS o
-           JOIN tokens AS t INDEXED BY tokens_revoked
+           JOIN token_state AS t INDEXED BY token_state_revoked
              ON t.token_id = o.value ->> 0 AND t.revoked_at IS NOT NULL
           WHERE t.revoked_at < o.value ->> 1
           ORDER BY t.token_id",

@@ -41,7 +41,7 @@ impl Store {
     /// a listing left is stale, and is cleared (its absence closes, as on a return).
     pub async fn mark_token_seen(&self, token_id: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE tokens SET last_seen_at = max(last_seen_at, ?1), gone_at = NULL
+            "UPDATE token_state SET last_seen_at = max(last_seen_at, ?1), gone_at = NULL
              WHERE token_id = ?2 AND gone_at IS NOT NULL",
         )
         .bind(ts(at))

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use super::tests_migration::migrate_through;
+use super::tests_narrow_tokens::write_as_before;
 use super::{
     NewRevocation, ObservedRecord, RevocationState, RevocationTrigger, Store, TokenObservation,
 };
@@ -39,7 +40,7 @@ fn okta(id: &str, status: &str, updated: &str) -> String {
 }
 
 /// An observation as a sweep makes it from Okta's record.
-fn listed(id: &str, status: &str, updated: &str) -> TokenObservation {
+pub(super) fn listed(id: &str, status: &str, updated: &str) -> TokenObservation {
     let record = split(&okta(id, status, updated));
     TokenObservation {
         token_id: id.into(),
@@ -57,7 +58,7 @@ fn listed(id: &str, status: &str, updated: &str) -> TokenObservation {
 }
 
 /// Observations whose stored values are not all their record's members.
-fn odd() -> Vec<TokenObservation> {
+pub(super) fn odd() -> Vec<TokenObservation> {
     let base = listed("oarOdd1", "ACTIVE", "2026-02-01T00:00:00.000Z");
     vec![
         // No status derived although the record has one; other scopes than the record's.
@@ -130,13 +131,10 @@ async fn old_database(pool: &SqlitePool) -> Store {
         listed("oarA", "ACTIVE", "2026-02-01T00:00:00.000Z"),
         listed("oarB", "ACTIVE", "2026-02-02T00:00:00.000Z"),
     ];
-    old_store.record_page(None, &first, day1).await.unwrap();
-    old_store.record_page(None, &odd(), day1).await.unwrap();
+    write_as_before(pool, &first, day1).await;
+    write_as_before(pool, &odd(), day1).await;
     let changed = [listed("oarA", "ACTIVE", "2026-03-01T12:00:00.000Z")];
-    old_store
-        .record_page(None, &changed, at("2026-03-02T00:00:00Z"))
-        .await
-        .unwrap();
+    write_as_before(pool, &changed, at("2026-03-02T00:00:00Z")).await;
     old_store
         .append_revocations(&[
             planned("oarA", "2026-03-01T00:00:00.000Z"),

@@ -98,8 +98,9 @@ pub(super) async fn write_gone<'e>(
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
     let done = sqlx::query(
-        "UPDATE tokens SET gone_at = ? WHERE user_id = ? AND client_id = ? AND gone_at IS NULL
-           AND last_seen_at < ?",
+        "UPDATE token_state SET gone_at = ?
+          WHERE pair_id = (SELECT id FROM token_pairs WHERE user_id = ? AND client_id = ?)
+            AND gone_at IS NULL AND last_seen_at < ?",
     )
     .bind(ts(now))
     .bind(user_id)
@@ -155,7 +156,8 @@ impl Store {
     /// Records that revokd revoked a token.
     pub async fn mark_revoked(&self, token_id: &str, at: DateTime<Utc>) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE tokens SET revoked_at = ?, revoked_by = 'revokd', gone_at = COALESCE(gone_at, ?)
+            "UPDATE token_state SET revoked_at = ?, revoked_by = 'revokd',
+                 gone_at = COALESCE(gone_at, ?)
              WHERE token_id = ?",
         )
         .bind(ts(at))
@@ -168,7 +170,7 @@ impl Store {
 
     /// Records that a token is gone from Okta (without revokd having revoked it).
     pub async fn mark_token_gone(&self, token_id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE tokens SET gone_at = COALESCE(gone_at, ?) WHERE token_id = ?")
+        sqlx::query("UPDATE token_state SET gone_at = COALESCE(gone_at, ?) WHERE token_id = ?")
             .bind(ts(at))
             .bind(token_id)
             .execute(&self.pool)

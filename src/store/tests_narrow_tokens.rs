@@ -1,0 +1,269 @@
+//! The upgrade that makes `tokens` a view over `token_state`, on a database written with the
+//! schema before it: every column of every `tokens` row reads as it did, only what a token's
+//! latest record does not say is stored beside it, absences still open and close, and rows
+//! written afterwards, by revokd or through the view, read back as written.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+
+use super::tests_migration::migrate_through;
+use super::tests_narrow_history::{listed, odd};
+use super::{ObservedRecord, Store, TokenObservation, TokenRow};
+
+/// The last migration before `tokens` became a view.
+const BEFORE: i64 = 20261218000000;
+
+/// Every column of `tokens`, in its order, as text.
+const ALL: &str = "SELECT token_id, user_id, client_id, issuer, status, scopes, created_at,
+    last_updated_at, expires_at, first_seen_at, last_seen_at, gone_at, revoked_at, revoked_by,
+    policy_matches, reappeared_at, record_hash, item_hash FROM tokens ORDER BY token_id";
+
+type Row = (TokenRow, Option<i64>, Option<i64>);
+
+/// Writes observations as revokd wrote them before `tokens` became a view: each token's row
+/// upserted and a snapshot of its record, the record's scope items in the catalog. Works at
+/// every schema from history by change up to the view.
+pub(super) async fn write_as_before(
+    pool: &SqlitePool,
+    observed: &[TokenObservation],
+    at: DateTime<Utc>,
+) {
+    let seen = super::ts(at);
+    for o in observed {
+        let record = o.record.split();
+        sqlx::query(
+            "INSERT INTO tokens (token_id, user_id, client_id, issuer, status, scopes,
+                 created_at, last_updated_at, expires_at, first_seen_at, last_seen_at,
+                 policy_matches)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
+             ON CONFLICT (token_id) DO UPDATE SET issuer = excluded.issuer,
+                 status = excluded.status, scopes = excluded.scopes,
+                 created_at = excluded.created_at, last_updated_at = excluded.last_updated_at,
+                 expires_at = excluded.expires_at, last_seen_at = excluded.last_seen_at,
+                 policy_matches = excluded.policy_matches",
+        )
+        .bind(&o.token_id)
+        .bind(&o.user_id)
+        .bind(&o.client_id)
+        .bind(&o.issuer)
+        .bind(&o.status)
+        .bind(&o.scopes_json)
+        .bind(&o.created_at)
+        .bind(&o.last_updated_at)
+        .bind(&o.expires_at)
+        .bind(&seen)
+        .bind(&o.policy_matches)
+        .execute(pool)
+        .await
+        .unwrap();
+        for s in &record.scopes {
+            sqlx::query(
+                "INSERT OR IGNORE INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at)
+                 VALUES (COALESCE(?, ''), ?, ?, ?)",
+            )
+            .bind(&o.issuer)
+            .bind(&s.id)
+            .bind(&s.json)
+            .bind(&seen)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO token_snapshots (token_id, observed_at, status, scopes,
+                 last_updated_at, expires_at, raw_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&o.token_id)
+        .bind(&seen)
+        .bind(&o.status)
+        .bind(&o.scopes_json)
+        .bind(&o.last_updated_at)
+        .bind(&o.expires_at)
+        .bind(&record.json)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+async fn rows(pool: &SqlitePool) -> Vec<Row> {
+    let tokens: Vec<TokenRow> = sqlx::query_as(ALL).fetch_all(pool).await.unwrap();
+    let hashes: Vec<(Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT record_hash, item_hash FROM tokens ORDER BY token_id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    tokens
+        .into_iter()
+        .zip(hashes)
+        .map(|(t, (r, i))| (t, r, i))
+        .collect()
+}
+
+/// How many of a token's six record values `token_state` stores beside its record.
+async fn kept(pool: &SqlitePool, token: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT (issuer IS NOT NULL) + (status IS NOT NULL) + (scopes IS NOT NULL)
+              + (created_at IS NOT NULL) + (last_updated_at IS NOT NULL)
+              + (expires_at IS NOT NULL)
+         FROM token_state WHERE token_id = ?",
+    )
+    .bind(token)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A database at the schema before the view: two plain tokens (one changed, one gone), the
+/// odd observations, a token revokd revoked, and a token with a row but no record.
+async fn old_database(pool: &SqlitePool) {
+    migrate_through(pool, BEFORE).await;
+    let day1 = at("2026-03-01T00:00:00Z");
+    let plain = [
+        listed("oarA", "ACTIVE", "2026-02-01T00:00:00.000Z"),
+        listed("oarB", "ACTIVE", "2026-02-02T00:00:00.000Z"),
+    ];
+    write_as_before(pool, &plain, day1).await;
+    write_as_before(pool, &odd(), day1).await;
+    let changed = [listed("oarA", "ACTIVE", "2026-03-01T12:00:00.000Z")];
+    write_as_before(pool, &changed, at("2026-03-02T00:00:00Z")).await;
+    for sql in [
+        "UPDATE tokens SET gone_at = '2026-03-02T00:00:00.000Z' WHERE token_id = 'oarB'",
+        "UPDATE tokens SET revoked_at = '2026-03-02T00:00:00.000Z', revoked_by = 'revokd',
+             gone_at = '2026-03-02T00:00:00.000Z', record_hash = 7, item_hash = -9,
+             issuer = NULL
+         WHERE token_id = 'oarOdd4'",
+        "INSERT INTO tokens (token_id, user_id, client_id, status, created_at, first_seen_at,
+             last_seen_at) VALUES ('oarBare', '00u2', '0oa2', 'ACTIVE',
+             '2026-01-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z')",
+    ] {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn tokens_read_as_before_and_keep_only_what_records_do_not_say(pool: SqlitePool) {
+    old_database(&pool).await;
+    let before = rows(&pool).await;
+    assert_eq!(before.len(), 7);
+
+    let store = Store::from_pool(pool).await.unwrap();
+    let pool = store.pool();
+    assert_eq!(rows(pool).await, before, "every column of every row");
+    assert_eq!(kept(pool, "oarA").await, 0, "the latest record says it all");
+    assert_eq!(kept(pool, "oarB").await, 0);
+    // The snapshot keeps what a record does not say of status, scopes and times.
+    assert_eq!(kept(pool, "oarOdd1").await, 0);
+    assert_eq!(kept(pool, "oarOdd2").await, 0);
+    assert_eq!(
+        kept(pool, "oarOdd3").await,
+        2,
+        "issuer, created_at: not JSON"
+    );
+    assert_eq!(
+        kept(pool, "oarOdd4").await,
+        1,
+        "issuer NULL, the record has one"
+    );
+    assert_eq!(
+        kept(pool, "oarBare").await,
+        3,
+        "no record: status, scopes, created_at"
+    );
+    let pairs: i64 = sqlx::query_scalar("SELECT count(*) FROM token_pairs")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(pairs, 2);
+
+    // Absences open and close on the new table, through revokd's writers.
+    store
+        .mark_token_gone("oarA", at("2026-03-05T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .mark_token_seen("oarA", at("2026-03-06T00:00:00Z"))
+        .await
+        .unwrap();
+    let absences: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT token_id, gone_at, back_at FROM token_absences ORDER BY token_id, gone_at",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let absence = |id: &str, gone: &str, back: Option<&str>| {
+        (id.to_owned(), gone.to_owned(), back.map(str::to_owned))
+    };
+    assert_eq!(
+        absences,
+        [
+            absence(
+                "oarA",
+                "2026-03-05T00:00:00.000Z",
+                Some("2026-03-06T00:00:00.000Z")
+            ),
+            absence("oarB", "2026-03-02T00:00:00.000Z", None),
+            absence("oarOdd4", "2026-03-02T00:00:00.000Z", None),
+        ]
+    );
+
+    // Written afterwards by revokd: each value reads back as the observation gave it, the
+    // odd ones' records changed, the bare token now with a record.
+    let later = at("2026-03-07T00:00:00Z");
+    let mut next = odd();
+    next.push(listed("oarBare", "ACTIVE", "2026-03-06T00:00:00.000Z"));
+    for o in &mut next {
+        if let ObservedRecord::Split(r) = &mut o.record {
+            r.json = r.json.replace("2026-02-01", "2026-02-09");
+        }
+    }
+    store.record_page(None, &next, later).await.unwrap();
+    for o in &next {
+        let row = store.token(&o.token_id).await.unwrap().unwrap();
+        let got = (
+            row.issuer,
+            row.status,
+            row.scopes,
+            row.created_at,
+            row.last_updated_at,
+            row.expires_at,
+        );
+        let wanted = (
+            o.issuer.clone(),
+            o.status.clone(),
+            o.scopes_json.clone(),
+            o.created_at.clone(),
+            o.last_updated_at.clone(),
+            o.expires_at.clone(),
+        );
+        assert_eq!(got, wanted, "{}", o.token_id);
+        assert_eq!(row.last_seen_at, super::ts(later));
+    }
+    assert_eq!(kept(pool, "oarBare").await, 0, "its record now says it all");
+    let bare = store.token("oarBare").await.unwrap().unwrap();
+    assert_eq!(
+        (bare.user_id.as_str(), bare.client_id.as_str()),
+        ("00u1", "0oa1")
+    );
+
+    // Written through the view, as an operator would: stored where the record disagrees.
+    sqlx::query(
+        "UPDATE tokens SET status = 'SUSPENDED', policy_matches = '[\"x\"]'
+         WHERE token_id = 'oarA'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let a = store.token("oarA").await.unwrap().unwrap();
+    assert_eq!(a.status.as_deref(), Some("SUSPENDED"));
+    assert_eq!(a.policy_matches, r#"["x"]"#);
+    assert_eq!(
+        a.last_updated_at.as_deref(),
+        Some("2026-03-01T12:00:00.000Z")
+    );
+    assert_eq!(kept(pool, "oarA").await, 1);
+}
