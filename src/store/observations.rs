@@ -81,13 +81,9 @@ enum Record {
 /// What the database holds of a token before a batch.
 struct Stored {
     record: Record,
-    /// The hash of the item as Okta last sent it, when known.
-    item_hash: Option<i64>,
-    /// `tokens.status` and `tokens.last_updated_at`: an item whose hash matches is taken as
-    /// unchanged only when these match too (Okta moves `lastUpdated` with every change), so
-    /// a hash collision cannot hide a change.
-    status: Option<String>,
-    last_updated_at: Option<String>,
+    /// The 128-bit hash of the item as Okta last sent it, when known (a hash from before
+    /// 128-bit hashes, an integer, reads as unknown).
+    item_hash: Option<[u8; 16]>,
     policy_matches: String,
     /// Present (not gone) and never revoked: an unchanged observation only moves
     /// `last_seen_at`.
@@ -112,7 +108,7 @@ pub(super) async fn write_observed(
     rows.sort_by(|a, b| {
         (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
     });
-    let items: Vec<Option<i64>> = rows.iter().map(|o| o.token.record.item_hash()).collect();
+    let items: Vec<Option<[u8; 16]>> = rows.iter().map(|o| o.token.record.item_hash()).collect();
     let mut stored = stored_records(conn, rows).await?;
     // Records are split only where the item as sent differs from the stored one.
     let mut records: Vec<Option<Cow<'_, TokenRecord>>> = Vec::with_capacity(rows.len());
@@ -127,14 +123,7 @@ pub(super) async fn write_observed(
         let id = o.token.token_id.as_str();
         let known = stored[i].as_ref();
         let same_item = known.and_then(|s| match s.record {
-            Record::Hash(h)
-                if item.is_some()
-                    && s.item_hash == item
-                    && s.status == o.token.status
-                    && s.last_updated_at == o.token.last_updated_at =>
-            {
-                Some(h)
-            }
+            Record::Hash(h) if item.is_some() && s.item_hash == item => Some(h),
             _ => None,
         });
         let (same, hash) = match same_item {
@@ -174,8 +163,6 @@ pub(super) async fn write_observed(
             // The next observation of the token compares with this one.
             s.record = Record::Hash(hash);
             s.item_hash = item;
-            s.status.clone_from(&o.token.status);
-            s.last_updated_at.clone_from(&o.token.last_updated_at);
         }
     }
     touch(conn, &touched).await?;
@@ -219,7 +206,7 @@ pub(super) async fn write_observed(
                 .push_bind(o.seen)
                 .push_bind(&t.policy_matches)
                 .push_bind(hash)
-                .push_bind(items[i]);
+                .push_bind(items[i].map(Vec::from));
         });
         q.push(UPSERT_TOKENS_TAIL);
         q.build().execute(&mut *conn).await?;
@@ -240,33 +227,32 @@ async fn stored_records(
     type Found = (
         i64,
         Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
+        Option<Vec<u8>>,
         Option<String>,
         String,
         bool,
     );
+    // `token_state` alone, not the `tokens` view: nothing here is read from a record, so an
+    // unchanged token costs no read of its history.
     let found: Vec<Found> = sqlx::query_as(
-        "SELECT j.key, t.record_hash, t.item_hash, t.status, t.last_updated_at,
+        "SELECT j.key, t.record_hash,
+                CASE WHEN typeof(t.item_hash) = 'blob' THEN t.item_hash END,
                 CASE WHEN t.record_hash IS NULL THEN (
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
                     ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END,
                 t.policy_matches, t.gone_at IS NULL AND t.revoked_at IS NULL
-         FROM json_each(?) AS j JOIN tokens AS t ON t.token_id = j.value",
+         FROM json_each(?) AS j JOIN token_state AS t ON t.token_id = j.value",
     )
     .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
     let mut stored: Vec<Option<Stored>> = Vec::new();
     stored.resize_with(rows.len(), || None);
-    for (at, hash, item_hash, status, last_updated_at, text, policy_matches, settled) in found {
+    for (at, hash, item_hash, text, policy_matches, settled) in found {
         if let Some(slot) = usize::try_from(at).ok().and_then(|at| stored.get_mut(at)) {
             *slot = Some(Stored {
                 record: hash.map_or(Record::Text(text), Record::Hash),
-                item_hash,
-                status,
-                last_updated_at,
+                item_hash: item_hash.and_then(|h| h.try_into().ok()),
                 policy_matches,
                 settled,
             });

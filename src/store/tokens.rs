@@ -51,7 +51,7 @@ impl ObservedRecord {
     }
 
     /// The hash of the item as sent ([`record::item_hash`]); `None` for a record already split.
-    pub(super) fn item_hash(&self) -> Option<i64> {
+    pub(super) fn item_hash(&self) -> Option<[u8; 16]> {
         match self {
             ObservedRecord::Sent(json) => Some(record::item_hash(json.as_bytes())),
             ObservedRecord::Split(_) => None,
