@@ -22,6 +22,8 @@ mod status;
 mod sweeps;
 mod targets;
 #[cfg(test)]
+mod tests_folded_records;
+#[cfg(test)]
 mod tests_ingest;
 #[cfg(test)]
 mod tests_migration;

@@ -172,6 +172,8 @@ pub(super) async fn write_observed(
         .filter_map(|i| Some((&rows[i], records[i].take()?.into_owned())))
         .collect();
     write_scopes(conn, &changed).await?;
+    // Before the snapshots: a record is stored folded by its pair's number.
+    write_pairs(conn, rows, &latest).await?;
     for run in owned_runs(changed) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
         q.push_values(run, |mut row, (o, record)| {
@@ -188,7 +190,6 @@ pub(super) async fn write_observed(
         q.build().execute(&mut *conn).await?;
     }
     // After the snapshots: a token's row keeps only what its latest record does not say.
-    write_pairs(conn, rows, &latest).await?;
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
         q.push_values(run, |mut row, &(i, hash)| {

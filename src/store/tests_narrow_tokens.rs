@@ -267,3 +267,30 @@ async fn tokens_read_as_before_and_keep_only_what_records_do_not_say(pool: Sqlit
     );
     assert_eq!(kept(pool, "oarA").await, 1);
 }
+
+/// A token read through the view, alone or by pair, or joined to its latest record as the
+/// writer's upsert joins it, reads its own history rows, never the whole history: a view the
+/// planner cannot flatten into a join would be built whole for each statement.
+#[sqlx::test(migrations = "./migrations")]
+async fn reading_a_token_reads_only_its_own_history(pool: SqlitePool) {
+    let plans = [
+        "SELECT * FROM tokens WHERE token_id = 'oar1'",
+        "SELECT * FROM tokens WHERE user_id = '00u1' AND client_id = '0oa1'",
+        "WITH v (token_id) AS (VALUES ('oar1'), ('oar2'))
+         SELECT r.* FROM v LEFT JOIN token_latest_records r ON r.token_id = v.token_id",
+        "SELECT * FROM token_snapshots WHERE token_id = 'oar1'",
+    ];
+    for sql in plans {
+        let steps: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        for (_, _, _, step) in &steps {
+            assert!(
+                !step.contains("MATERIALIZE") && !step.starts_with("SCAN token_history"),
+                "{sql}: {steps:?}"
+            );
+        }
+    }
+}
