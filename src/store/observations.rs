@@ -225,37 +225,33 @@ async fn stored_records(
 ) -> Result<Vec<Option<Stored>>, Error> {
     let ids: Vec<&str> = rows.iter().map(|o| o.token.token_id.as_str()).collect();
     let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-    type Found = (
-        i64,
-        Option<i64>,
-        Option<Vec<u8>>,
-        Option<String>,
-        String,
-        bool,
-    );
     // `token_state` alone, not the `tokens` view: nothing here is read from a record, so an
-    // unchanged token costs no read of its history.
-    let found: Vec<Found> = sqlx::query_as(
-        "SELECT j.key, t.record_hash,
-                CASE WHEN typeof(t.item_hash) = 'blob' THEN t.item_hash END,
+    // unchanged token costs no read of its history. Read as one JSON array, not a row per
+    // token: per row, sqlx's hand-off between threads costs more than SQLite's reading.
+    let found: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(j.key, t.record_hash,
+                CASE WHEN typeof(t.item_hash) = 'blob' THEN hex(t.item_hash) END,
                 CASE WHEN t.record_hash IS NULL THEN (
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
                     ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END,
-                t.policy_matches, t.gone_at IS NULL AND t.revoked_at IS NULL
+                t.policy_matches, t.gone_at IS NULL AND t.revoked_at IS NULL))
          FROM json_each(?) AS j JOIN token_state AS t ON t.token_id = j.value",
     )
     .bind(ids)
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    type Found = (i64, Option<i64>, Option<String>, Option<String>, String, u8);
+    let found: Vec<Found> =
+        serde_json::from_str(&found).map_err(|e| sqlx::Error::Decode(e.into()))?;
     let mut stored: Vec<Option<Stored>> = Vec::new();
     stored.resize_with(rows.len(), || None);
     for (at, hash, item_hash, text, policy_matches, settled) in found {
         if let Some(slot) = usize::try_from(at).ok().and_then(|at| stored.get_mut(at)) {
             *slot = Some(Stored {
                 record: hash.map_or(Record::Text(text), Record::Hash),
-                item_hash: item_hash.and_then(|h| h.try_into().ok()),
+                item_hash: item_hash.and_then(|h| hex::decode(h).ok()?.try_into().ok()),
                 policy_matches,
-                settled,
+                settled: settled == 1,
             });
         }
     }
