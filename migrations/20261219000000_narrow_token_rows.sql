@@ -36,7 +36,8 @@ CREATE TABLE token_state (
     reappeared_at   TEXT,
     -- See `okta::record::fingerprint` and `okta::record::item_hash`.
     record_hash     INTEGER,
-    item_hash       INTEGER,
+    -- A 16-byte blob (an integer where written before 128-bit hashes).
+    item_hash       BLOB,
     -- NULL where the latest record gives the value back; an empty blob where the value is NULL
     -- but the record has the member. No declared type: a value is kept exactly as written.
     issuer,
@@ -49,19 +50,16 @@ CREATE TABLE token_state (
 CREATE INDEX token_state_by_pair ON token_state (pair_id);
 CREATE INDEX token_state_revoked ON token_state (token_id) WHERE revoked_at IS NOT NULL;
 
--- What a token's latest record says, the way `tokens` reads it. The triggers compare a
--- written value with these same expressions: they change together, or a value stored as "the
--- record's own" would read back as something else.
-CREATE VIEW token_latest_records AS
-SELECT s.token_id,
+-- What each stored record says, the way `tokens` reads it: a token's values come from its
+-- latest record (`r.id` = the highest id of its history, a key look-up the planner drops when
+-- no value of the record is read). The triggers compare a written value with these same
+-- expressions: they change together, or a value stored as "the record's own" would read back
+-- as something else.
+CREATE VIEW token_history_values AS
+SELECT s.id, s.token_id, s.status, s.scopes, s.last_updated_at, s.expires_at,
        CASE WHEN json_valid(s.raw_json) THEN s.raw_json ->> '$.issuer' END AS issuer,
-       s.status,
-       s.scopes,
-       CASE WHEN json_valid(s.raw_json) THEN s.raw_json ->> '$.created' END AS created_at,
-       s.last_updated_at,
-       s.expires_at
-FROM token_snapshots s
-WHERE s.id = (SELECT max(h.id) FROM token_history h WHERE h.token_id = s.token_id);
+       CASE WHEN json_valid(s.raw_json) THEN s.raw_json ->> '$.created' END AS created_at
+FROM token_snapshots s;
 
 INSERT INTO token_pairs (user_id, client_id)
 SELECT DISTINCT user_id, client_id FROM tokens ORDER BY user_id, client_id;
@@ -71,16 +69,17 @@ INSERT INTO token_state (token_id, pair_id, first_seen_at, last_seen_at, gone_at
     created_at, last_updated_at, expires_at)
 SELECT t.token_id, p.id, t.first_seen_at, t.last_seen_at, t.gone_at, t.revoked_at,
        t.revoked_by, t.policy_matches, t.reappeared_at, t.record_hash, t.item_hash,
-       CASE WHEN t.issuer IS r.issuer THEN NULL ELSE COALESCE(t.issuer, x'') END,
-       CASE WHEN t.status IS r.status THEN NULL ELSE COALESCE(t.status, x'') END,
-       CASE WHEN t.scopes IS r.scopes THEN NULL ELSE t.scopes END,
-       CASE WHEN t.created_at IS r.created_at THEN NULL ELSE COALESCE(t.created_at, x'') END,
-       CASE WHEN t.last_updated_at IS r.last_updated_at THEN NULL
+       CASE WHEN +t.issuer IS r.issuer THEN NULL ELSE COALESCE(t.issuer, x'') END,
+       CASE WHEN +t.status IS r.status THEN NULL ELSE COALESCE(t.status, x'') END,
+       CASE WHEN +t.scopes IS r.scopes THEN NULL ELSE t.scopes END,
+       CASE WHEN +t.created_at IS r.created_at THEN NULL ELSE COALESCE(t.created_at, x'') END,
+       CASE WHEN +t.last_updated_at IS r.last_updated_at THEN NULL
             ELSE COALESCE(t.last_updated_at, x'') END,
-       CASE WHEN t.expires_at IS r.expires_at THEN NULL ELSE COALESCE(t.expires_at, x'') END
+       CASE WHEN +t.expires_at IS r.expires_at THEN NULL ELSE COALESCE(t.expires_at, x'') END
 FROM tokens t
 JOIN token_pairs p ON p.user_id = t.user_id AND p.client_id = t.client_id
-LEFT JOIN token_latest_records r ON r.token_id = t.token_id
+LEFT JOIN token_history_values r
+    ON r.id = (SELECT max(m.id) FROM token_history m WHERE m.token_id = t.token_id)
 ORDER BY t.rowid;
 
 DROP TABLE tokens;
@@ -100,7 +99,8 @@ SELECT s.token_id, p.user_id, p.client_id,
        s.policy_matches, s.reappeared_at, s.record_hash, s.item_hash
 FROM token_state s
 JOIN token_pairs p ON p.id = s.pair_id
-LEFT JOIN token_latest_records r ON r.token_id = s.token_id;
+LEFT JOIN token_history_values r
+    ON r.id = (SELECT max(m.id) FROM token_history m WHERE m.token_id = s.token_id);
 
 CREATE TRIGGER tokens_insert INSTEAD OF INSERT ON tokens
 BEGIN
@@ -123,7 +123,8 @@ BEGIN
                 ELSE COALESCE(NEW.last_updated_at, x'') END,
            CASE WHEN NEW.expires_at IS r.expires_at THEN NULL
                 ELSE COALESCE(NEW.expires_at, x'') END
-    FROM (SELECT 1) LEFT JOIN token_latest_records r ON r.token_id = NEW.token_id;
+    FROM (SELECT 1) LEFT JOIN token_history_values r
+        ON r.id = (SELECT max(m.id) FROM token_history m WHERE m.token_id = NEW.token_id);
 END;
 
 CREATE TRIGGER tokens_update INSTEAD OF UPDATE ON tokens
@@ -147,8 +148,14 @@ BEGIN
                                ELSE COALESCE(NEW.last_updated_at, x'') END,
         expires_at = CASE WHEN NEW.expires_at IS r.expires_at THEN NULL
                           ELSE COALESCE(NEW.expires_at, x'') END
-    FROM (SELECT 1) LEFT JOIN token_latest_records r ON r.token_id = OLD.token_id
+    FROM (SELECT 1) LEFT JOIN token_history_values r
+        ON r.id = (SELECT max(m.id) FROM token_history m WHERE m.token_id = NEW.token_id)
     WHERE token_state.token_id = OLD.token_id;
+END;
+
+CREATE TRIGGER tokens_delete INSTEAD OF DELETE ON tokens
+BEGIN
+    DELETE FROM token_state WHERE token_id = OLD.token_id;
 END;
 
 CREATE TRIGGER token_state_absence_opens AFTER UPDATE OF gone_at ON token_state

@@ -10,7 +10,7 @@
 PRAGMA legacy_alter_table = ON;
 
 DROP VIEW v_token_records;
-DROP VIEW token_latest_records;
+DROP VIEW token_history_values;
 DROP VIEW token_snapshots;
 DROP INDEX token_history_by_token;
 ALTER TABLE token_history RENAME TO token_history_unfolded;
@@ -74,6 +74,11 @@ FROM token_history_values v;
 -- step a subquery computed once, not an expression copied into every place that uses it.)
 CREATE TRIGGER token_snapshots_insert INSTEAD OF INSERT ON token_snapshots
 BEGIN
+    -- The insert below cannot be skipped (not even by INSERT OR IGNORE): the updates after it
+    -- address the row it wrote.
+    SELECT RAISE(ABORT, 'token_snapshots: needs token_id, observed_at, raw_json, a new id')
+    WHERE NEW.token_id IS NULL OR NEW.observed_at IS NULL OR NEW.raw_json IS NULL
+       OR EXISTS (SELECT 1 FROM token_history h WHERE h.id = NEW.id);
     INSERT INTO token_history (id, sweep_id, token_id, observed_at, raw_json, folded_id,
         pair_id)
     SELECT NEW.id, NEW.sweep_id, NEW.token_id, NEW.observed_at,
@@ -102,7 +107,8 @@ BEGIN
                 LIMIT 1) AS n
           LIMIT 1) AS f;
     UPDATE token_history SET raw_json = NEW.raw_json, folded_id = NULL, pair_id = NULL
-    WHERE id = last_insert_rowid() AND (folded_id IS NOT NULL OR pair_id IS NOT NULL)
+    WHERE id = last_insert_rowid() AND token_id IS NEW.token_id
+      AND (folded_id IS NOT NULL OR pair_id IS NOT NULL)
       AND (SELECT s.raw_json FROM token_snapshots s WHERE s.id = last_insert_rowid())
           IS NOT NEW.raw_json;
     UPDATE token_history SET
@@ -115,7 +121,7 @@ BEGIN
                           ELSE COALESCE(NEW.expires_at, x'') END
     FROM (SELECT v.status, v.scopes, v.last_updated_at, v.expires_at
           FROM token_history_values v WHERE v.id = last_insert_rowid()) AS r
-    WHERE token_history.id = last_insert_rowid();
+    WHERE token_history.id = last_insert_rowid() AND token_history.token_id IS NEW.token_id;
 END;
 
 INSERT INTO token_snapshots (id, sweep_id, token_id, observed_at, status, scopes,
@@ -141,12 +147,6 @@ SELECT 'token_history', seq FROM sqlite_sequence WHERE name = 'token_history_unf
   AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'token_history');
 DROP TABLE token_history_unfolded;
 CREATE INDEX token_history_by_token ON token_history (token_id);
-
--- As before: one table, so a LEFT JOIN on it is flattened and reads only the rows it needs.
-CREATE VIEW token_latest_records AS
-SELECT v.token_id, v.issuer, v.status, v.scopes, v.created_at, v.last_updated_at, v.expires_at
-FROM token_history_values v
-WHERE v.id = (SELECT max(m.id) FROM token_history m WHERE m.token_id = v.token_id);
 
 -- As before, over the view.
 CREATE VIEW v_token_records AS

@@ -101,8 +101,9 @@ async fn complete(
     .await?;
     sqlx::query(
         "INSERT INTO targets (user_id, client_id, source, last_polled_at, last_result, last_error)
-         SELECT DISTINCT user_id, client_id, ?, ?, ?, NULL FROM tokens
-          WHERE client_id = ? AND last_seen_at >= ?
+         SELECT DISTINCT p.user_id, p.client_id, ?, ?, ?, NULL
+           FROM token_pairs p JOIN token_state s ON s.pair_id = p.id
+          WHERE p.client_id = ? AND s.last_seen_at >= ?
          ON CONFLICT (user_id, client_id) DO UPDATE SET last_polled_at = excluded.last_polled_at,
             last_result = excluded.last_result, last_error = excluded.last_error",
     )

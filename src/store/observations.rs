@@ -2,8 +2,8 @@
 //! for a token seen for the first time or whose record changed, then the `token_state` upsert
 //! of every listed token (the `tokens` view reads the rest from the latest record), or only
 //! its `last_seen_at` when nothing else changed. Unchanged is told first by the hash of Okta's
-//! item as sent (`tokens.item_hash`), then, for an item that differs, by the fingerprint of
-//! its split record (`tokens.record_hash`): an unchanged token costs a hash of its bytes, no
+//! item as sent (`token_state.item_hash`), then, for an item that differs, by the fingerprint
+//! of its split record (`token_state.record_hash`): an unchanged token costs a hash of its bytes, no
 //! parse, and an item that differs only where the record does not (its `_links`) writes no
 //! snapshot.
 
@@ -23,13 +23,15 @@ const SHAPES: [usize; 4] = [64, 16, 4, 1];
 
 /// The rows of a token upsert, named for the statement's tail: each value as the token's
 /// `tokens` row reads it.
-const UPSERT_TOKENS: &str = "WITH v (token_id, user_id, client_id, issuer, status, scopes,
+pub(super) const UPSERT_TOKENS: &str =
+    "WITH v (token_id, user_id, client_id, issuer, status, scopes,
     created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches,
     record_hash, item_hash) AS (";
 
 /// Writes `token_state` from the rows: its pair by number, and each value its latest record
 /// (written just before) gives back as NULL, as the `tokens_insert` trigger stores it.
-const UPSERT_TOKENS_TAIL: &str = ") INSERT INTO token_state (token_id, pair_id, first_seen_at,
+pub(super) const UPSERT_TOKENS_TAIL: &str =
+    ") INSERT INTO token_state (token_id, pair_id, first_seen_at,
     last_seen_at, policy_matches, record_hash, item_hash, issuer, status, scopes, created_at,
     last_updated_at, expires_at)
     SELECT v.token_id, p.id, v.first_seen_at, v.last_seen_at, v.policy_matches, v.record_hash,
@@ -42,7 +44,8 @@ const UPSERT_TOKENS_TAIL: &str = ") INSERT INTO token_state (token_id, pair_id, 
              ELSE COALESCE(v.last_updated_at, x'') END,
         CASE WHEN v.expires_at IS r.expires_at THEN NULL ELSE COALESCE(v.expires_at, x'') END
     FROM v JOIN token_pairs p ON p.user_id = v.user_id AND p.client_id = v.client_id
-    LEFT JOIN token_latest_records r ON r.token_id = v.token_id
+    LEFT JOIN token_history_values r
+        ON r.id = (SELECT max(m.id) FROM token_history m WHERE m.token_id = v.token_id)
     WHERE true
     ON CONFLICT (token_id) DO UPDATE SET pair_id = excluded.pair_id,
     issuer = excluded.issuer, status = excluded.status,
@@ -55,7 +58,8 @@ const UPSERT_TOKENS_TAIL: &str = ") INSERT INTO token_state (token_id, pair_id, 
         THEN token_state.gone_at END,
     reappeared_at = CASE WHEN token_state.revoked_at < excluded.last_seen_at
         AND CASE WHEN excluded.status IS NOT NULL THEN nullif(excluded.status, x'')
-            ELSE (SELECT status FROM token_latest_records WHERE token_id = excluded.token_id)
+            ELSE (SELECT r.status FROM token_history_values r WHERE r.id = (
+                SELECT max(m.id) FROM token_history m WHERE m.token_id = excluded.token_id))
             END = 'ACTIVE'
         THEN excluded.last_seen_at ELSE token_state.reappeared_at END";
 

@@ -3,7 +3,8 @@
 //! `database.snapshot_retention` without ever dropping a token's latest state, pruning closed
 //! absences, giving free pages back to the file system (incremental auto-vacuum), truncating
 //! the WAL, and the database's size. Never touches `revocations` (append-only; its triggers
-//! refuse deletes anyway) or `tokens`.
+//! refuse deletes anyway) or `token_state`. The `tokens` view reads each token's newest record,
+//! which pruning never deletes, so no token's row changes.
 
 use chrono::{DateTime, Utc};
 

@@ -162,8 +162,9 @@ async fn records_fold_only_where_they_come_back_whole(pool: SqlitePool) {
         };
         let written: Vec<&Snapshot> = after.iter().filter(|s| s.1 == o.token_id).collect();
         assert_eq!(written.len(), 1, "{}", o.token_id);
-        assert_eq!(written[0].5, r.json, "{}", o.token_id);
-        assert_eq!(written[0].2, o.status, "{}", o.token_id);
+        let got = (&written[0].2, &written[0].3, &written[0].4, &written[0].5);
+        let wanted = (&o.status, &o.scopes_json, &o.last_updated_at, &r.json);
+        assert_eq!(got, wanted, "{}", o.token_id);
     }
     assert_eq!(folded(pool, "oar2M").await, [(None, false)]);
     assert_eq!(folded(pool, "oar2R").await, [(Some(1), false)]);

@@ -122,7 +122,8 @@ fn planned(token: &str, at: &str) -> NewRevocation {
     }
 }
 
-/// A database at the schema before the narrow form, written by the code of that schema.
+/// A database at the schema before the narrow form, written as the code of that schema wrote
+/// it.
 async fn old_database(pool: &SqlitePool) -> Store {
     migrate_through(pool, BEFORE).await;
     let old_store = Store { pool: pool.clone() };

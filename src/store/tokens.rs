@@ -1,5 +1,6 @@
-//! The `tokens` table: what is known of each token now (its observations are written by
-//! [`super::observations`]), its absences and revocations as revokd records them.
+//! What is known of each token now: the `tokens` view, stored in `token_state` (its
+//! observations are written by [`super::observations`]), and its absences and revocations as
+//! revokd records them.
 
 use std::borrow::Cow;
 
@@ -112,8 +113,9 @@ pub(super) async fn write_gone<'e>(
 }
 
 impl Store {
-    /// Records one page of a listing in a single transaction: upserts `tokens` (keeping
-    /// `first_seen_at`, clearing `gone_at`) and appends one `token_snapshots` row per token.
+    /// Records one page of a listing in a single transaction: a `token_snapshots` row per token
+    /// first seen or changed, then each token's `token_state` (keeping `first_seen_at`,
+    /// clearing `gone_at`).
     /// Returns the ids of tokens revokd had revoked that the page lists as ACTIVE again (their
     /// `reappeared_at` is set). Sweeps write through [`Store::ingest`] instead, which groups
     /// pages into fewer transactions.
