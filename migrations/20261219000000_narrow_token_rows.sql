@@ -51,8 +51,8 @@ CREATE INDEX token_state_by_pair ON token_state (pair_id);
 CREATE INDEX token_state_revoked ON token_state (token_id) WHERE revoked_at IS NOT NULL;
 
 -- What each stored record says, the way `tokens` reads it: a token's values come from its
--- latest record (`r.id` = the highest id of its history, a key look-up the planner drops when
--- no value of the record is read). The triggers compare a written value with these same
+-- latest record (`r.id` = the highest id of its history, a key look-up; a plain SELECT that
+-- reads no value of the record skips it, a COUNT or GROUP BY over `tokens` does not). The triggers compare a written value with these same
 -- expressions: they change together, or a value stored as "the record's own" would read back
 -- as something else.
 CREATE VIEW token_history_values AS
@@ -104,7 +104,11 @@ LEFT JOIN token_history_values r
 
 CREATE TRIGGER tokens_insert INSTEAD OF INSERT ON tokens
 BEGIN
-    INSERT OR IGNORE INTO token_pairs (user_id, client_id) VALUES (NEW.user_id, NEW.client_id);
+    -- Not INSERT OR IGNORE: an outer INSERT OR REPLACE would turn it into a REPLACE that
+    -- renumbers the pair under its other tokens and folded records.
+    INSERT INTO token_pairs (user_id, client_id)
+    SELECT NEW.user_id, NEW.client_id WHERE NOT EXISTS (
+        SELECT 1 FROM token_pairs WHERE user_id = NEW.user_id AND client_id = NEW.client_id);
     INSERT INTO token_state (token_id, pair_id, first_seen_at, last_seen_at, gone_at,
         revoked_at, revoked_by, policy_matches, reappeared_at, record_hash, item_hash, issuer,
         status, scopes, created_at, last_updated_at, expires_at)
@@ -129,7 +133,11 @@ END;
 
 CREATE TRIGGER tokens_update INSTEAD OF UPDATE ON tokens
 BEGIN
-    INSERT OR IGNORE INTO token_pairs (user_id, client_id) VALUES (NEW.user_id, NEW.client_id);
+    -- Not INSERT OR IGNORE: an outer INSERT OR REPLACE would turn it into a REPLACE that
+    -- renumbers the pair under its other tokens and folded records.
+    INSERT INTO token_pairs (user_id, client_id)
+    SELECT NEW.user_id, NEW.client_id WHERE NOT EXISTS (
+        SELECT 1 FROM token_pairs WHERE user_id = NEW.user_id AND client_id = NEW.client_id);
     UPDATE token_state SET
         token_id = NEW.token_id,
         pair_id = (SELECT id FROM token_pairs

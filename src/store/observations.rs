@@ -237,7 +237,7 @@ async fn stored_records(
                 CASE WHEN typeof(t.item_hash) = 'blob' THEN hex(t.item_hash) END,
                 CASE WHEN t.record_hash IS NULL THEN (
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
-                    ORDER BY s.observed_at DESC, s.id DESC LIMIT 1) END,
+                    ORDER BY s.id DESC LIMIT 1) END,
                 t.policy_matches, t.gone_at IS NULL AND t.revoked_at IS NULL))
          FROM json_each(?) AS j JOIN token_state AS t ON t.token_id = j.value",
     )

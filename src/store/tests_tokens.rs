@@ -1,5 +1,5 @@
-//! Tests of the `tokens` table: observations upserted, snapshots by change, absences and
-//! revocations.
+//! Tests of what is known of each token (`tokens`, stored in `token_state`): observations
+//! upserted, snapshots by change, absences and revocations.
 
 use chrono::{Duration, Utc};
 
