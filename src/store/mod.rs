@@ -15,6 +15,7 @@ mod observations;
 mod offboarding;
 pub mod outbox;
 mod plan_stage;
+mod records;
 mod snapshots;
 mod sources;
 mod standing;

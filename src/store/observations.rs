@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Error;
+use super::records::{write_pairs, write_records, write_scopes};
 use super::tokens::TokenObservation;
 use crate::okta::record::{TokenRecord, fingerprint};
 
@@ -63,8 +64,6 @@ pub(super) const UPSERT_TOKENS_TAIL: &str =
             END = 'ACTIVE'
         THEN excluded.last_seen_at ELSE token_state.reappeared_at END";
 
-const INSERT_SNAPSHOTS: &str = "INSERT INTO token_snapshots (sweep_id, token_id, observed_at,
-    status, scopes, last_updated_at, expires_at, raw_json) ";
 
 /// One observation with the page it came from, ready to write.
 #[derive(Debug, Clone, Copy)]
@@ -176,23 +175,9 @@ pub(super) async fn write_observed(
         .filter_map(|i| Some((&rows[i], records[i].take()?.into_owned())))
         .collect();
     write_scopes(conn, &changed).await?;
-    // Before the snapshots: a record is stored folded by its pair's number.
-    write_pairs(conn, rows, &latest).await?;
-    for run in owned_runs(changed) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_SNAPSHOTS);
-        q.push_values(run, |mut row, (o, record)| {
-            let t = o.token;
-            row.push_bind(o.sweep_id)
-                .push_bind(&t.token_id)
-                .push_bind(o.seen)
-                .push_bind(&t.status)
-                .push_bind(&t.scopes_json)
-                .push_bind(&t.last_updated_at)
-                .push_bind(&t.expires_at)
-                .push_bind(record.json);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
+    // Before the records: a record is stored folded by its pair's number.
+    let pairs = write_pairs(conn, rows, &latest).await?;
+    write_records(conn, changed, &pairs).await?;
     // After the snapshots: a token's row keeps only what its latest record does not say.
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
@@ -262,37 +247,6 @@ async fn stored_records(
     Ok(stored)
 }
 
-/// Numbers the pairs of the `latest` rows that `token_pairs` does not know yet.
-async fn write_pairs(
-    conn: &mut SqliteConnection,
-    rows: &[Observed<'_>],
-    latest: &[(usize, i64)],
-) -> Result<(), Error> {
-    let mut pairs: Vec<(&str, &str)> = latest
-        .iter()
-        .map(|&(i, _)| {
-            (
-                rows[i].token.user_id.as_str(),
-                rows[i].token.client_id.as_str(),
-            )
-        })
-        .collect();
-    if pairs.is_empty() {
-        return Ok(());
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
-    let pairs = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
-        "INSERT OR IGNORE INTO token_pairs (user_id, client_id)
-         SELECT value ->> 0, value ->> 1 FROM json_each(?)",
-    )
-    .bind(pairs)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 /// Moves `last_seen_at` of unchanged tokens: one statement per observation instant, the ids
 /// passed as one JSON array.
 async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<(), Error> {
@@ -310,50 +264,6 @@ async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<()
         .bind(ids)
         .execute(&mut *conn)
         .await?;
-    }
-    Ok(())
-}
-
-/// Adds the scope items of changed records to `scope_catalog`, each version once, first seen
-/// at its earliest sighting: a batch holds pages observed at different instants, and a
-/// snapshot shows an item only from its `first_seen_at` on.
-async fn write_scopes(
-    conn: &mut SqliteConnection,
-    changed: &[(&Observed<'_>, TokenRecord)],
-) -> Result<(), Error> {
-    let mut first: HashMap<(&str, &str, &str), &str> = HashMap::new();
-    for (o, record) in changed {
-        let issuer = o.token.issuer.as_deref().unwrap_or("");
-        for s in &record.scopes {
-            let seen = first
-                .entry((issuer, s.id.as_str(), s.json.as_str()))
-                .or_insert(o.seen);
-            *seen = (*seen).min(o.seen);
-        }
-    }
-    // In a fixed order, so catalog ids (the tie-break of `v_token_records`) do not depend on
-    // the map's.
-    let mut items: Vec<_> = first
-        .into_iter()
-        .map(|((issuer, id, json), seen)| (issuer, id, json, seen))
-        .collect();
-    items.sort_unstable();
-    for run in runs(&items) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at) ",
-        );
-        q.push_values(run, |mut row, (issuer, id, json, seen)| {
-            row.push_bind(*issuer)
-                .push_bind(*id)
-                .push_bind(*json)
-                .push_bind(*seen);
-        });
-        q.push(
-            " ON CONFLICT (issuer, scope_id, raw_json) DO UPDATE
-              SET first_seen_at = excluded.first_seen_at
-              WHERE excluded.first_seen_at < scope_catalog.first_seen_at",
-        );
-        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! Records stored folded: on a database written before folding, the upgrade folds what it can
 //! and every snapshot reads as it did (every column of every row, and each record whole
 //! through `v_token_records`); a record is folded only where it comes back byte for byte, and
-//! records written afterwards read back exactly as written.
+//! records written afterwards, folded by the writer, read back exactly as written.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use super::tests_migration::migrate_through;
 use super::tests_narrow_history::{listed, odd};
+use super::tests_narrow_tokens::write_as_before;
 use super::{ObservedRecord, Store, TokenObservation};
 
 /// The last migration before records were folded.
@@ -94,7 +95,6 @@ async fn folded(pool: &SqlitePool, token: &str) -> Vec<(Option<i64>, bool)> {
 #[sqlx::test(migrations = false)]
 async fn records_fold_only_where_they_come_back_whole(pool: SqlitePool) {
     migrate_through(&pool, BEFORE).await;
-    let old = Store { pool: pool.clone() };
     let day1 = at("2026-03-01T00:00:00Z");
     let mut first = vec![
         listed("oarA", "ACTIVE", "2026-02-01T00:00:00.000Z"),
@@ -102,11 +102,9 @@ async fn records_fold_only_where_they_come_back_whole(pool: SqlitePool) {
     ];
     first.extend(odd());
     first.extend(awkward());
-    old.record_page(None, &first, day1).await.unwrap();
+    write_as_before(&pool, &first, day1).await;
     let changed = [listed("oarA", "ACTIVE", "2026-03-01T12:00:00.000Z")];
-    old.record_page(None, &changed, at("2026-03-02T00:00:00Z"))
-        .await
-        .unwrap();
+    write_as_before(&pool, &changed, at("2026-03-02T00:00:00Z")).await;
     let before = snapshots(&pool).await;
     let records_before = records(&pool).await;
     assert_eq!(before.len(), 15);
@@ -166,6 +164,14 @@ async fn records_fold_only_where_they_come_back_whole(pool: SqlitePool) {
         let wanted = (&o.status, &o.scopes_json, &o.last_updated_at, &r.json);
         assert_eq!(got, wanted, "{}", o.token_id);
     }
+    // The writer folds by the same rules as the view's trigger.
     assert_eq!(folded(pool, "oar2M").await, [(None, false)]);
     assert_eq!(folded(pool, "oar2R").await, [(Some(1), false)]);
+    assert_eq!(folded(pool, "oar2I").await, [(None, true)]);
+    assert_eq!(folded(pool, "oar2/E").await, [(None, true)]);
+    assert_eq!(folded(pool, "oar2T").await, [both]);
+    assert_eq!(folded(pool, "oar2O").await, [(None, false)]);
+    assert_eq!(folded(pool, "oar2N").await, [(None, false)]);
+    assert_eq!(folded(pool, "oar2U").await, [(Some(1), false)]);
+    assert_eq!(folded(pool, "oar2B").await, [both]);
 }

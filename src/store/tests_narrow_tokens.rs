@@ -20,9 +20,10 @@ const ALL: &str = "SELECT token_id, user_id, client_id, issuer, status, scopes, 
 
 type Row = (TokenRow, Option<i64>, Option<i64>);
 
-/// Writes observations as revokd wrote them before `tokens` became a view: each token's row
-/// upserted and a snapshot of its record, the record's scope items in the catalog. Works at
-/// every schema from history by change up to the view.
+/// Writes observations as revokd wrote them before records were stored folded: each token's
+/// row inserted or updated and a snapshot of its record, the record's scope items in the
+/// catalog. Works at every schema from history by change up to folding (`tokens` a table, or a
+/// view written through its triggers).
 pub(super) async fn write_as_before(
     pool: &SqlitePool,
     observed: &[TokenObservation],
@@ -31,31 +32,37 @@ pub(super) async fn write_as_before(
     let seen = super::ts(at);
     for o in observed {
         let record = o.record.split();
-        sqlx::query(
+        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE token_id = ?")
+            .bind(&o.token_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let sql = if known == 0 {
             "INSERT INTO tokens (token_id, user_id, client_id, issuer, status, scopes,
                  created_at, last_updated_at, expires_at, first_seen_at, last_seen_at,
                  policy_matches)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
-             ON CONFLICT (token_id) DO UPDATE SET issuer = excluded.issuer,
-                 status = excluded.status, scopes = excluded.scopes,
-                 created_at = excluded.created_at, last_updated_at = excluded.last_updated_at,
-                 expires_at = excluded.expires_at, last_seen_at = excluded.last_seen_at,
-                 policy_matches = excluded.policy_matches",
-        )
-        .bind(&o.token_id)
-        .bind(&o.user_id)
-        .bind(&o.client_id)
-        .bind(&o.issuer)
-        .bind(&o.status)
-        .bind(&o.scopes_json)
-        .bind(&o.created_at)
-        .bind(&o.last_updated_at)
-        .bind(&o.expires_at)
-        .bind(&seen)
-        .bind(&o.policy_matches)
-        .execute(pool)
-        .await
-        .unwrap();
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
+        } else {
+            "UPDATE tokens SET issuer = ?4, status = ?5, scopes = ?6, created_at = ?7,
+                 last_updated_at = ?8, expires_at = ?9, last_seen_at = ?10,
+                 policy_matches = ?11
+             WHERE token_id = ?1 AND user_id = ?2 AND client_id = ?3"
+        };
+        sqlx::query(sql)
+            .bind(&o.token_id)
+            .bind(&o.user_id)
+            .bind(&o.client_id)
+            .bind(&o.issuer)
+            .bind(&o.status)
+            .bind(&o.scopes_json)
+            .bind(&o.created_at)
+            .bind(&o.last_updated_at)
+            .bind(&o.expires_at)
+            .bind(&seen)
+            .bind(&o.policy_matches)
+            .execute(pool)
+            .await
+            .unwrap();
         for s in &record.scopes {
             sqlx::query(
                 "INSERT OR IGNORE INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at)

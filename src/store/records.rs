@@ -1,0 +1,226 @@
+//! Storing what changed: each new or changed record in `token_history` (folded, as the
+//! `token_snapshots` view unfolds it), its scope items in `scope_catalog`, and the pairs that
+//! number the records and the tokens (`token_pairs`).
+//!
+//! A record is folded here, not by the view's trigger (which folds what is written through
+//! `token_snapshots` and checks each fold): the writer's ids are plain, so what it leaves out
+//! is exactly what the view puts back (`json_quote` of a plain id is the id in quotes), and
+//! storing a record costs about half as much.
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::Error;
+use super::observations::{Observed, owned_runs, runs};
+use crate::okta::record::TokenRecord;
+
+/// The marker a record's `"clientId":…,"userId":…` run is stored as.
+const MARKER: &str = r#""~":0"#;
+
+/// The rows of a record insert, named for the statement's tail.
+const INSERT_RECORDS: &str = "WITH v (sweep_id, token_id, observed_at, status, scopes,
+    last_updated_at, expires_at, raw_json, folded_id, pair_id) AS (";
+
+/// Each value is stored only where the record as stored does not give it back, read with the
+/// expressions of `token_history_values` (an empty blob for a NULL the record does not give).
+const INSERT_RECORDS_TAIL: &str = ") INSERT INTO token_history (sweep_id, token_id,
+    observed_at, raw_json, folded_id, pair_id, status, scopes, last_updated_at, expires_at)
+    SELECT sweep_id, token_id, observed_at, raw_json, folded_id, pair_id,
+        CASE WHEN status IS (CASE WHEN json_valid(raw_json) THEN raw_json ->> '$.status' END)
+             THEN NULL ELSE COALESCE(status, x'') END,
+        CASE WHEN COALESCE(scopes, '[]')
+                  IS (CASE WHEN json_valid(raw_json) THEN raw_json -> '$.scopes' END)
+             THEN NULL ELSE COALESCE(scopes, '[]') END,
+        CASE WHEN last_updated_at
+                  IS (CASE WHEN json_valid(raw_json) THEN raw_json ->> '$.lastUpdated' END)
+             THEN NULL ELSE COALESCE(last_updated_at, x'') END,
+        CASE WHEN expires_at
+                  IS (CASE WHEN json_valid(raw_json) THEN raw_json ->> '$.expiresAt' END)
+             THEN NULL ELSE COALESCE(expires_at, x'') END
+    FROM v";
+
+/// A pair's number by its user and client.
+pub(super) type Pairs = HashMap<(String, String), i64>;
+
+/// A record as stored: its text, and what was left out of it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Folded {
+    pub(super) json: String,
+    /// The leading `"id":"<token id>",` is left out.
+    pub(super) id: bool,
+    /// The pair whose `"clientId":…,"userId":…` run is the record's marker.
+    pub(super) pair: Option<i64>,
+}
+
+/// An id `json_quote` writes as itself in quotes, and a record holds the same way.
+fn plain(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// `json` folded for the token `token_id` of the pair `pair` (its number, user and client):
+/// the leading id left out where it is the token's, the pair's run replaced by the marker
+/// wherever it stands. Nothing is folded in a text that is not JSON or already holds the
+/// marker, and no id is folded that is not plain, so the view's unfolding gives `json` back
+/// byte for byte: the marker cannot be formed across a replaced run (no end of it is also
+/// its start), so the view's markers are exactly the replaced runs.
+pub(super) fn fold(json: String, token_id: &str, pair: Option<(i64, &str, &str)>) -> Folded {
+    let unchanged = |json| Folded {
+        json,
+        id: false,
+        pair: None,
+    };
+    if json.contains(MARKER) || serde_json::from_str::<serde::de::IgnoredAny>(&json).is_err() {
+        return unchanged(json);
+    }
+    let lead = format!(r#"{{"id":"{token_id}","#);
+    let id = plain(token_id) && json.starts_with(&lead);
+    let mut json = if id {
+        format!("{{{}", &json[lead.len()..])
+    } else {
+        json
+    };
+    let mut folded_pair = None;
+    if let Some((number, user, client)) = pair.filter(|(_, u, c)| plain(u) && plain(c)) {
+        let run = format!(r#""clientId":"{client}","userId":"{user}""#);
+        if json.contains(&run) {
+            json = json.replace(&run, MARKER);
+            folded_pair = Some(number);
+        }
+    }
+    Folded {
+        json,
+        id,
+        pair: folded_pair,
+    }
+}
+
+/// Stores each changed record, folded, with the values it does not give back.
+pub(super) async fn write_records(
+    conn: &mut SqliteConnection,
+    changed: Vec<(&Observed<'_>, TokenRecord)>,
+    pairs: &Pairs,
+) -> Result<(), Error> {
+    let folded: Vec<(&Observed<'_>, Folded)> = changed
+        .into_iter()
+        .map(|(o, record)| {
+            let t = o.token;
+            let pair = pairs
+                .get(&(t.user_id.clone(), t.client_id.clone()))
+                .map(|&n| (n, t.user_id.as_str(), t.client_id.as_str()));
+            (o, fold(record.json, &t.token_id, pair))
+        })
+        .collect();
+    for run in owned_runs(folded) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_RECORDS);
+        q.push_values(run, |mut row, (o, f)| {
+            let t = o.token;
+            row.push_bind(o.sweep_id)
+                .push_bind(&t.token_id)
+                .push_bind(o.seen)
+                .push_bind(&t.status)
+                .push_bind(&t.scopes_json)
+                .push_bind(&t.last_updated_at)
+                .push_bind(&t.expires_at)
+                .push_bind(f.json)
+                .push_bind(f.id.then_some(1_i64))
+                .push_bind(f.pair);
+        });
+        q.push(INSERT_RECORDS_TAIL);
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Numbers the pairs of the `latest` rows that `token_pairs` does not know yet, and returns
+/// the number of each.
+pub(super) async fn write_pairs(
+    conn: &mut SqliteConnection,
+    rows: &[Observed<'_>],
+    latest: &[(usize, i64)],
+) -> Result<Pairs, Error> {
+    let mut pairs: Vec<(&str, &str)> = latest
+        .iter()
+        .map(|&(i, _)| {
+            (
+                rows[i].token.user_id.as_str(),
+                rows[i].token.client_id.as_str(),
+            )
+        })
+        .collect();
+    if pairs.is_empty() {
+        return Ok(Pairs::new());
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    let pairs = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+    sqlx::query(
+        "INSERT OR IGNORE INTO token_pairs (user_id, client_id)
+         SELECT value ->> 0, value ->> 1 FROM json_each(?)",
+    )
+    .bind(&pairs)
+    .execute(&mut *conn)
+    .await?;
+    let numbered: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(p.id, p.user_id, p.client_id))
+         FROM json_each(?) AS j JOIN token_pairs AS p
+           ON p.user_id = j.value ->> 0 AND p.client_id = j.value ->> 1",
+    )
+    .bind(pairs)
+    .fetch_one(&mut *conn)
+    .await?;
+    let numbered: Vec<(i64, String, String)> =
+        serde_json::from_str(&numbered).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    Ok(numbered
+        .into_iter()
+        .map(|(n, user, client)| ((user, client), n))
+        .collect())
+}
+
+/// Adds the scope items of changed records to `scope_catalog`, each version once, first seen
+/// at its earliest sighting: a batch holds pages observed at different instants, and a
+/// snapshot shows an item only from its `first_seen_at` on.
+pub(super) async fn write_scopes(
+    conn: &mut SqliteConnection,
+    changed: &[(&Observed<'_>, TokenRecord)],
+) -> Result<(), Error> {
+    let mut first: HashMap<(&str, &str, &str), &str> = HashMap::new();
+    for (o, record) in changed {
+        let issuer = o.token.issuer.as_deref().unwrap_or("");
+        for s in &record.scopes {
+            let seen = first
+                .entry((issuer, s.id.as_str(), s.json.as_str()))
+                .or_insert(o.seen);
+            *seen = (*seen).min(o.seen);
+        }
+    }
+    // In a fixed order, so catalog ids (the tie-break of `v_token_records`) do not depend on
+    // the map's.
+    let mut items: Vec<_> = first
+        .into_iter()
+        .map(|((issuer, id, json), seen)| (issuer, id, json, seen))
+        .collect();
+    items.sort_unstable();
+    for run in runs(&items) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at) ",
+        );
+        q.push_values(run, |mut row, (issuer, id, json, seen)| {
+            row.push_bind(*issuer)
+                .push_bind(*id)
+                .push_bind(*json)
+                .push_bind(*seen);
+        });
+        q.push(
+            " ON CONFLICT (issuer, scope_id, raw_json) DO UPDATE
+              SET first_seen_at = excluded.first_seen_at
+              WHERE excluded.first_seen_at < scope_catalog.first_seen_at",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
