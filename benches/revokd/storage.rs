@@ -234,7 +234,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
                 r2,
             ];
             println!(
-                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {:>8.1} {c1:>8.2} {c2:>8.2} {:>7.1} {:>7.1}",
+                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {:>8.1} {c1:>8.2} {c2:>8.2} {:>7.2} {:>7.2}",
                 row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9]
             );
             for (v, x) in m.iter_mut().zip(row) {
@@ -243,7 +243,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
         }
         let [b, r1, r2, g, a, s, rss1, rss2, k1, k2] = m.map(median);
         println!(
-            "median for {pairs} pairs: {b:.0} B/token (≤ 1,024) · first sweep {r1:.0} tokens/s · unchanged {r2:.0} tokens/s · growth {g:.2} B/token/sweep (≤ 16) · audit rows per unchanged sweep {a:.0} (0) · snapshots per unchanged sweep {s:.0} · peak RSS {rss1:.1} MiB first sweep, {rss2:.1} MiB unchanged (≤ 64) · SDK CPU ÷ ours: first {k1:.1}× (≥ 5), unchanged {k2:.1}× (≥ 8)"
+            "median for {pairs} pairs: {b:.0} B/token (≤ 1,024) · first sweep {r1:.0} tokens/s · unchanged {r2:.0} tokens/s · growth {g:.2} B/token/sweep (≤ 16) · audit rows per unchanged sweep {a:.0} (0) · snapshots per unchanged sweep {s:.0} · peak RSS {rss1:.1} MiB first sweep, {rss2:.1} MiB unchanged (≤ 64) · SDK CPU ÷ ours: first {k1:.2}× (≥ 5), unchanged {k2:.2}× (≥ 8)"
         );
     }
 }

@@ -1,11 +1,11 @@
-//! Writing observations: a `token_snapshots` row (with its scope items in `scope_catalog`) only
-//! for a token seen for the first time or whose record changed, then the `token_state` upsert
-//! of every listed token (the `tokens` view reads the rest from the latest record), or only
-//! its `last_seen_at` when nothing else changed. Unchanged is told first by the hash of Okta's
-//! item as sent (`token_state.item_hash`), then, for an item that differs, by the fingerprint
-//! of its split record (`token_state.record_hash`): an unchanged token costs a hash of its bytes, no
-//! parse, and an item that differs only where the record does not (its `_links`) writes no
-//! snapshot.
+//! Writing observations: a history record (see [`super::records`]; read through `token_snapshots`,
+//! its scope items in `scope_catalog`) only for a token seen for the first time or whose record
+//! changed, then the `token_state` upsert of every listed token (the `tokens` view reads the rest
+//! from the latest record), or only its `last_seen_at` when nothing else changed. Unchanged is told
+//! first by the hash of Okta's item as sent (`token_state.item_hash`), then, for an item that
+//! differs, by the fingerprint of its split record (`token_state.record_hash`): an unchanged token
+//! costs a hash of its bytes, no parse, and an item that differs only where the record does not
+//! (its `_links`) writes no snapshot.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -64,7 +64,6 @@ pub(super) const UPSERT_TOKENS_TAIL: &str =
             END = 'ACTIVE'
         THEN excluded.last_seen_at ELSE token_state.reappeared_at END";
 
-
 /// One observation with the page it came from, ready to write.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Observed<'a> {
@@ -93,16 +92,16 @@ struct Stored {
     settled: bool,
 }
 
-/// Writes observations on `conn`, inside the caller's transaction: appends a `token_snapshots`
-/// row for each observation whose record differs from the one stored before it, then upserts
-/// `token_state` (keeping `first_seen_at`, clearing `gone_at`). Returns the ids of tokens
-/// revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is set). An
-/// observation made before the token's revocation (a page fetched, then the token revoked,
-/// then the page written) neither flags it nor brings it back from gone.
+/// Writes observations on `conn`, inside the caller's transaction: appends a history record (a
+/// `token_snapshots` row) for each observation whose record differs from the one stored before it,
+/// then upserts `token_state` (keeping `first_seen_at`, clearing `gone_at`). Returns the ids of
+/// tokens revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is set). An
+/// observation made before the token's revocation (a page fetched, then the token revoked, then the
+/// page written) neither flags it nor brings it back from gone.
 ///
-/// Rows are written in token-id order, whatever order they came in: ids are random, and
-/// inserting them sorted walks the `token_state` key and the snapshots' token index from one end to
-/// the other, touching each index page once, where arrival order would jump between them.
+/// Rows are written in token-id order, whatever order they came in: ids are random, and inserting
+/// them sorted walks the `token_state` key and the snapshots' token index from one end to the
+/// other, touching each index page once, where arrival order would jump between them.
 pub(super) async fn write_observed(
     conn: &mut SqliteConnection,
     rows: &mut [Observed<'_>],
@@ -178,7 +177,7 @@ pub(super) async fn write_observed(
     // Before the records: a record is stored folded by its pair's number.
     let pairs = write_pairs(conn, rows, &latest).await?;
     write_records(conn, changed, &pairs).await?;
-    // After the snapshots: a token's row keeps only what its latest record does not say.
+    // After the records: a token's row keeps only what its latest record does not say.
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
         q.push_values(run, |mut row, &(i, hash)| {

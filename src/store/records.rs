@@ -3,9 +3,9 @@
 //! number the records and the tokens (`token_pairs`).
 //!
 //! A record is folded here, not by the view's trigger (which folds what is written through
-//! `token_snapshots` and checks each fold): the writer's ids are plain, so what it leaves out
-//! is exactly what the view puts back (`json_quote` of a plain id is the id in quotes), and
-//! storing a record costs about half as much.
+//! `token_snapshots` and checks each fold): only plain ids are folded (ASCII letters, digits,
+//! `-`, `_`, `.`), which `json_quote` writes as themselves in quotes, so what is left out is
+//! exactly what the view puts back, and storing a record costs about half as much.
 
 use std::collections::HashMap;
 
@@ -23,7 +23,8 @@ const INSERT_RECORDS: &str = "WITH v (sweep_id, token_id, observed_at, status, s
     last_updated_at, expires_at, raw_json, folded_id, pair_id) AS (";
 
 /// Each value is stored only where the record as stored does not give it back, read with the
-/// expressions of `token_history_values` (an empty blob for a NULL the record does not give).
+/// expressions of `token_history_values` (an empty blob for a NULL the record does not give;
+/// `scopes` defaults to `[]`).
 const INSERT_RECORDS_TAIL: &str = ") INSERT INTO token_history (sweep_id, token_id,
     observed_at, raw_json, folded_id, pair_id, status, scopes, last_updated_at, expires_at)
     SELECT sweep_id, token_id, observed_at, raw_json, folded_id, pair_id,
@@ -63,10 +64,11 @@ fn plain(id: &str) -> bool {
 
 /// `json` folded for the token `token_id` of the pair `pair` (its number, user and client):
 /// the leading id left out where it is the token's, the pair's run replaced by the marker
-/// wherever it stands. Nothing is folded in a text that is not JSON or already holds the
-/// marker, and no id is folded that is not plain, so the view's unfolding gives `json` back
-/// byte for byte: the marker cannot be formed across a replaced run (no end of it is also
-/// its start), so the view's markers are exactly the replaced runs.
+/// wherever it stands. The view's unfolding gives `json` back byte for byte: no id is folded
+/// that is not plain, nothing is folded in a text that already holds the marker, and the
+/// marker cannot be formed across a replaced run (no end of it is also its start), so the
+/// view's markers are exactly the replaced runs. A text that is not JSON is not folded
+/// either, as the view's trigger does not fold it.
 pub(super) fn fold(json: String, token_id: &str, pair: Option<(i64, &str, &str)>) -> Folded {
     let unchanged = |json| Folded {
         json,
@@ -223,4 +225,3 @@ pub(super) async fn write_scopes(
     }
     Ok(())
 }
-

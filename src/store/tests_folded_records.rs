@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use super::tests_migration::migrate_through;
+use super::tests_migration::write_as_before;
 use super::tests_narrow_history::{listed, odd};
-use super::tests_narrow_tokens::write_as_before;
 use super::{ObservedRecord, Store, TokenObservation};
 
 /// The last migration before records were folded.
@@ -174,4 +174,72 @@ async fn records_fold_only_where_they_come_back_whole(pool: SqlitePool) {
     assert_eq!(folded(pool, "oar2N").await, [(None, false)]);
     assert_eq!(folded(pool, "oar2U").await, [(Some(1), false)]);
     assert_eq!(folded(pool, "oar2B").await, [both]);
+}
+
+/// The writer's folding, stored as it is into `token_history`, comes back whole through
+/// `token_snapshots` for awkward texts: the marker present, a run right after the marker,
+/// overlapping runs, a key that ends in an escaped quote, ids that are not plain, a text that
+/// is only the leading id, and text that is not JSON.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_writer_s_folding_is_unfolded_byte_for_byte(pool: SqlitePool) {
+    use super::records::fold;
+    let pairs = [
+        (1, "00u1", "0oa1"),
+        (2, "00u\"2", "0oa/2"),
+        (3, "00ué", "0oa3"),
+    ];
+    for (n, user, client) in pairs {
+        sqlx::query("INSERT INTO token_pairs (id, user_id, client_id) VALUES (?, ?, ?)")
+            .bind(n)
+            .bind(user)
+            .bind(client)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let run = r#""clientId":"0oa1","userId":"00u1""#;
+    let texts = [
+        format!(r#"{{"id":"T",{run},"x":1}}"#),
+        format!(r#"{{"id":"T","~":0,{run}}}"#),
+        format!(r#"{{"id":"T","a":"~",{run}}}"#),
+        format!(r#"{{"id":"T",{run}{}}}"#, &run[1..]),
+        r#"{"x\"clientId":"0oa1","userId":"00u1"}"#.to_owned(),
+        format!(r#"{{"id":"T",{run},"n":{{{run}}}}}"#),
+        r#"{"id":"T","#.to_owned(),
+        format!(r#"{{"id":"T",{run},"#),
+        r#"{"id":"T","clientId":"0oa/2","userId":"00u\"2"}"#.to_owned(),
+        r#"{"id":"T","clientId":"0oa3","userId":"00ué"}"#.to_owned(),
+    ];
+    for token in ["T", "T\"", "T/", "Té"] {
+        for (i, text) in texts.iter().enumerate() {
+            let text = text.replace(r#""id":"T""#, &format!(r#""id":"{token}""#));
+            for (n, user, client) in pairs {
+                let f = fold(text.clone(), token, Some((n, user, client)));
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO token_history (token_id, observed_at, raw_json, folded_id,
+                         pair_id) VALUES (?, 't', ?, ?, ?) RETURNING id",
+                )
+                .bind(token)
+                .bind(&f.json)
+                .bind(f.id.then_some(1_i64))
+                .bind(f.pair)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                let back: String =
+                    sqlx::query_scalar("SELECT raw_json FROM token_snapshots WHERE id = ?")
+                        .bind(id)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                assert_eq!(back, text, "text {i}, token {token}, pair {n}: {f:?}");
+            }
+        }
+    }
+    // Plain ids of the token's own pair fold; the others stay as they are.
+    let plain = fold(texts[0].clone(), "T", Some(pairs[0]));
+    assert_eq!((plain.id, plain.pair), (true, Some(1)));
+    assert_eq!(plain.json, r#"{"~":0,"x":1}"#);
+    let other = fold(texts[8].clone(), "T", Some(pairs[1]));
+    assert_eq!((other.id, other.pair), (true, None));
 }

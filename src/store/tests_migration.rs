@@ -1,15 +1,17 @@
 //! The upgrade to history by change, on a database written with the schema before it: every
 //! observation's snapshot (with `_links` and inline scope items) collapses to the changes, the
 //! scope items move to the catalog, gone tokens get their absence, and the audit chain is
-//! untouched and still verifies.
+//! untouched and still verifies. Also what the later upgrades' tests share: a database at an
+//! older schema, and observations written into it as the code of that schema wrote them.
 
 use std::borrow::Cow;
 
+use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
 
 use super::tokens::{ObservedRecord, observation};
-use super::{AuditRow, GENESIS, MIGRATOR, Store};
+use super::{AuditRow, GENESIS, MIGRATOR, Store, TokenObservation};
 
 /// The last migration before history by change.
 const BEFORE: i64 = 20261202000000;
@@ -194,4 +196,77 @@ async fn old_snapshots_collapse_to_changes_and_the_chain_still_verifies(pool: Sq
         .await
         .unwrap();
     assert_eq!(count, 3, "the migrated record is recognised as unchanged");
+}
+
+/// Writes observations as revokd wrote them before records were stored folded: each token's
+/// row inserted or updated and a snapshot of its record, the record's scope items in the
+/// catalog. Works at every schema from history by change up to folding (`tokens` a table, or a
+/// view written through its triggers).
+pub(super) async fn write_as_before(
+    pool: &SqlitePool,
+    observed: &[TokenObservation],
+    at: DateTime<Utc>,
+) {
+    let seen = super::ts(at);
+    for o in observed {
+        let record = o.record.split();
+        let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE token_id = ?")
+            .bind(&o.token_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let sql = if known == 0 {
+            "INSERT INTO tokens (token_id, user_id, client_id, issuer, status, scopes,
+                 created_at, last_updated_at, expires_at, first_seen_at, last_seen_at,
+                 policy_matches)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
+        } else {
+            "UPDATE tokens SET issuer = ?4, status = ?5, scopes = ?6, created_at = ?7,
+                 last_updated_at = ?8, expires_at = ?9, last_seen_at = ?10,
+                 policy_matches = ?11
+             WHERE token_id = ?1 AND user_id = ?2 AND client_id = ?3"
+        };
+        sqlx::query(sql)
+            .bind(&o.token_id)
+            .bind(&o.user_id)
+            .bind(&o.client_id)
+            .bind(&o.issuer)
+            .bind(&o.status)
+            .bind(&o.scopes_json)
+            .bind(&o.created_at)
+            .bind(&o.last_updated_at)
+            .bind(&o.expires_at)
+            .bind(&seen)
+            .bind(&o.policy_matches)
+            .execute(pool)
+            .await
+            .unwrap();
+        for s in &record.scopes {
+            sqlx::query(
+                "INSERT OR IGNORE INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at)
+                 VALUES (COALESCE(?, ''), ?, ?, ?)",
+            )
+            .bind(&o.issuer)
+            .bind(&s.id)
+            .bind(&s.json)
+            .bind(&seen)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO token_snapshots (token_id, observed_at, status, scopes,
+                 last_updated_at, expires_at, raw_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&o.token_id)
+        .bind(&seen)
+        .bind(&o.status)
+        .bind(&o.scopes_json)
+        .bind(&o.last_updated_at)
+        .bind(&o.expires_at)
+        .bind(&record.json)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
 use super::tests_migration::migrate_through;
-use super::tests_narrow_tokens::write_as_before;
+use super::tests_migration::write_as_before;
 use super::{
     NewRevocation, ObservedRecord, RevocationState, RevocationTrigger, Store, TokenObservation,
 };
