@@ -1,10 +1,10 @@
 //! The observation writer a sweep lists through: one task, one connection, pages grouped into
 //! transactions.
 //!
-//! Listing runs many targets at once; each page writes a `tokens` upsert and a
-//! `token_snapshots` row per token. Token ids are random, so every page touches index pages
-//! all over the `tokens` primary key and the snapshots' token index, and each commit rewrites
-//! them into the WAL. One writer takes the jobs in arrival order and writes the one that woke
+//! Listing runs many targets at once; each page writes every token's `token_state` row and a
+//! history record per new or changed token (see [`super::observations`]). Token ids are
+//! random, so every page touches index pages all over the `token_state` key and the history's
+//! token index, and each commit rewrites them into the WAL. One writer takes the jobs in arrival order and writes the one that woke
 //! it and all that are waiting (at most [`QUEUE`] more, and no more once [`MAX_BATCH_TOKENS`]
 //! is reached) in one transaction, so a commit carries several pages, and no lister waits on
 //! another's write lock. Its connection does not checkpoint: after each commit a passive
