@@ -12,8 +12,6 @@ mod okta;
 pub mod redacted;
 pub mod size;
 mod targets;
-#[cfg(test)]
-mod tests;
 mod validate;
 
 pub use load::{Needs, Overrides, database_url, load, load_for};

@@ -1,4 +1,4 @@
-//! Configuration tests in `figment::Jail`: defaults, precedence (env beats file), `__`
+//! Configuration tests in `figment::Jail`, in a process of their own: defaults, precedence (env beats file), `__`
 //! nesting, unknown keys, bad values, and secrets read from files but never shown. The
 //! helpers here serve the topic files beside it.
 
@@ -6,23 +6,18 @@
 #![allow(clippy::result_large_err)]
 
 use std::path::Path;
+use std::time::Duration;
 
 use figment::Jail;
 use secrecy::ExposeSecret;
 
-use super::*;
+use revokd::config::*;
 
-/// `figment::Jail::expect_with`, with `target` linked back into the jail first. The jail makes
-/// its temporary directory the process's working directory, while the store's tests
-/// (`#[sqlx::test]`) open their databases under the relative `target/sqlx/…`: through the
-/// link those paths still reach the real files whichever test runs meanwhile.
+/// `figment::Jail::expect_with`. A jail makes its temporary directory the process's working
+/// directory and sets environment variables for the whole process, so these tests run in a
+/// process of their own: the library's tests open their databases by relative paths.
 fn jail(f: impl FnOnce(&mut Jail) -> figment::error::Result<()>) {
-    Jail::expect_with(|j| {
-        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-        std::os::unix::fs::symlink(target, j.directory().join("target"))
-            .map_err(|e| e.to_string())?;
-        f(j)
-    });
+    Jail::expect_with(f);
 }
 
 const TOKEN: &str = "00SECRETsecret-token-value";
@@ -33,7 +28,8 @@ fn minimal() -> String {
 
 /// Writes `toml` as `revokd.toml` in the jail and loads it.
 fn load_toml(jail: &mut Jail, toml: &str) -> Result<Config, Error> {
-    jail.create_file("revokd.toml", toml).unwrap();
+    jail.create_file("revokd.toml", toml)
+        .expect("the jail takes the file");
     load(Some(Path::new("revokd.toml")))
 }
 
@@ -45,7 +41,7 @@ fn error_of(extra: &str, env: &[(&str, &str)]) -> String {
             jail.set_env(k, v);
         }
         text = load_toml(jail, &format!("{extra}\n{}", minimal()))
-            .unwrap_err()
+            .expect_err("the config is refused")
             .to_string();
         Ok(())
     });

@@ -2,7 +2,7 @@
 //! secret (nor a Slack webhook path) in `Debug` or the effective config.
 
 use super::*;
-use crate::config::{EventKind, Format};
+use revokd::config::{EventKind, Format};
 
 const HOOK: &str = "https://hooks.slack.com/services/T000/B000/XXXXsecretpath";
 

@@ -233,9 +233,9 @@ fn policy_error_of(extra: &str) -> String {
     let mut text = String::new();
     jail(|jail| {
         text = match load_toml(jail, &format!("{extra}\n{}", minimal())) {
-            Ok(c) => crate::policy::PolicySet::from_config(&c.policies, &c.exemptions)
+            Ok(c) => revokd::policy::PolicySet::from_config(&c.policies, &c.exemptions)
                 .map(drop)
-                .unwrap_err(),
+                .expect_err("the policies are refused"),
             Err(e) => e,
         }
         .to_string();
