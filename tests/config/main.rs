@@ -1,6 +1,7 @@
-//! Configuration tests in `figment::Jail`, in a process of their own: defaults, precedence (env beats file), `__`
+//! Configuration tests in `figment::Jail`: defaults, precedence (env beats file), `__`
 //! nesting, unknown keys, bad values, and secrets read from files but never shown. The
-//! helpers here serve the topic files beside it.
+//! helpers here serve the topic files beside it. They run in a process of their own (see
+//! [`jail`]).
 
 // figment::Jail's closures return figment's (large) error type; that is its API, not ours.
 #![allow(clippy::result_large_err)]
