@@ -246,10 +246,7 @@ fn database_limits_come_from_env_and_show_in_the_effective_config() {
         jail.set_env("REVOKD_DATABASE__BUSY_TIMEOUT", "200ms");
         jail.set_env("REVOKD_DATABASE__MAX_SIZE", "300KiB");
         let c = load_toml(jail, &minimal()).unwrap();
-        assert_eq!(
-            c.database.busy_timeout,
-            std::time::Duration::from_millis(200)
-        );
+        assert_eq!(c.database.busy_timeout, Duration::from_millis(200));
         assert_eq!(c.database.max_size, Some(300 << 10));
         let text = effective_toml(&c);
         assert!(
