@@ -104,6 +104,8 @@ pub struct Context {
     pub notify_wake: Notify,
     /// The audit chain's verdict for `/metrics`.
     pub audit_check: super::audit_check::AuditCheck,
+    /// The database's gauges for `/metrics`, read again only after a commit.
+    pub gauge_reader: crate::store::GaugeReader,
 }
 
 impl Context {
@@ -126,6 +128,7 @@ impl Context {
             offboard_wake: Notify::new(),
             notify_wake: Notify::new(),
             audit_check: super::audit_check::AuditCheck::default(),
+            gauge_reader: crate::store::GaugeReader::default(),
         }
     }
 

@@ -55,7 +55,7 @@ async fn not_ready_because(ctx: &Context) -> Option<String> {
 }
 
 async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
-    let read = match ctx.store.gauges().await {
+    let read = match ctx.gauge_reader.gauges(&ctx.store).await {
         Ok(gauges) => ctx
             .audit_check
             .verdict(&ctx.store)

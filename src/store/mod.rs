@@ -7,6 +7,7 @@ mod audit;
 mod audit_row;
 mod daemon;
 mod fault;
+mod gauge_reader;
 mod held_jobs;
 mod ingest;
 mod intents;
@@ -59,6 +60,7 @@ pub use audit_row::{
 };
 pub use daemon::DbGauges;
 pub use fault::Fault;
+pub use gauge_reader::GaugeReader;
 pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};

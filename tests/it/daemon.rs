@@ -144,6 +144,21 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_database() {
         .await
         .unwrap();
     assert_eq!(scrape.value("revokd_active_tokens", &[]), active as f64);
+    // The daemon reads its database gauges again only after a commit; one made outside it
+    // (this connection stands for another process) shows at the next scrape.
+    assert!(active > 0, "the org keeps tokens no policy revokes");
+    sqlx::query(
+        "UPDATE tokens SET gone_at = '2026-12-01T00:00:00.000Z'
+         WHERE token_id = (SELECT token_id FROM v_active_tokens ORDER BY token_id LIMIT 1)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let rescrape = prom::parse(&daemon.get("/metrics").await.1);
+    assert_eq!(
+        rescrape.value("revokd_active_tokens", &[]),
+        (active - 1) as f64
+    );
     let requests: i64 = sqlx::query_scalar("SELECT SUM(http_requests) FROM sweeps")
         .fetch_one(pool)
         .await
