@@ -104,8 +104,10 @@ pub struct Context {
     pub notify_wake: Notify,
     /// The audit chain's verdict for `/metrics`.
     pub audit_check: super::audit_check::AuditCheck,
+    /// The database's `data_version`, which tells `/metrics` whether anything was committed.
+    pub db_version: crate::store::DataVersion,
     /// The database's gauges for `/metrics`, read again only after a commit.
-    pub gauge_reader: crate::store::GaugeReader,
+    pub gauges: super::gauge_cache::GaugeCache,
 }
 
 impl Context {
@@ -128,7 +130,8 @@ impl Context {
             offboard_wake: Notify::new(),
             notify_wake: Notify::new(),
             audit_check: super::audit_check::AuditCheck::default(),
-            gauge_reader: crate::store::GaugeReader::default(),
+            db_version: crate::store::DataVersion::default(),
+            gauges: super::gauge_cache::GaugeCache::default(),
         }
     }
 

@@ -55,14 +55,13 @@ async fn not_ready_because(ctx: &Context) -> Option<String> {
 }
 
 async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
-    let read = match ctx.gauge_reader.gauges(&ctx.store).await {
-        Ok(gauges) => ctx
-            .audit_check
-            .verdict(&ctx.store)
-            .await
-            .map(|v| (gauges, v)),
-        Err(e) => Err(e),
-    };
+    let read = async {
+        let version = ctx.db_version.current(&ctx.store).await?;
+        let gauges = ctx.gauges.gauges(&ctx.store, version).await?;
+        let audit = ctx.audit_check.verdict(&ctx.store, version).await?;
+        Ok::<_, crate::store::Error>((gauges, audit))
+    }
+    .await;
     match read {
         Ok((gauges, audit)) => {
             metrics::set_db_gauges(&gauges);

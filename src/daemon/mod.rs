@@ -10,6 +10,7 @@
 mod audit_check;
 mod breaker;
 mod context;
+mod gauge_cache;
 mod hook;
 mod http;
 mod jobs;
@@ -208,6 +209,7 @@ impl Daemon {
             watchdog.abort();
         }
         drop(held);
+        ctx.db_version.close().await;
         ctx.store.close().await;
         info!("revokd stopped");
         Ok(())

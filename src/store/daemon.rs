@@ -3,7 +3,7 @@
 //! `revocations` (append-only).
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::outbox::{NewEvent, insert_event};
 use super::{Error, Store, SweepStatus, Trigger, ts};
@@ -41,11 +41,40 @@ impl Store {
         last_finished_status(&mut conn).await
     }
 
-    /// Everything in [`DbGauges`], from one read transaction. `/metrics` reads through a
-    /// [`GaugeReader`](super::GaugeReader), which reads again only after a commit.
+    /// Everything in [`DbGauges`], from one read transaction.
     pub async fn gauges(&self) -> Result<DbGauges, Error> {
-        let mut conn = self.pool.acquire().await?;
-        read_gauges(&mut conn).await
+        let mut tx = self.pool.begin().await?;
+        let sweeps_by_status =
+            sqlx::query_as("SELECT status, COUNT(*) FROM sweeps GROUP BY status ORDER BY status")
+                .fetch_all(&mut *tx)
+                .await?;
+        let last_ok_sweep_at =
+            sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = ?")
+                .bind(SweepStatus::Ok)
+                .fetch_one(&mut *tx)
+                .await?;
+        let last_finished_status = last_finished_status(&mut tx).await?;
+        let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
+            .fetch_one(&mut *tx)
+            .await?;
+        let revocations_by_state = revocations_by_state(&mut tx).await?;
+        let revocations_by_policy = sqlx::query_as(
+            "SELECT policy, state, COUNT(*) FROM v_revocation_policies
+             GROUP BY policy, state ORDER BY policy, state",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let offboarding_by_state = jobs_by_state(&mut tx).await?;
+        tx.commit().await?;
+        Ok(DbGauges {
+            sweeps_by_status,
+            last_ok_sweep_at,
+            last_finished_status,
+            active_tokens,
+            revocations_by_state,
+            revocations_by_policy,
+            offboarding_by_state,
+        })
     }
 
     /// Closes every sweep row of `trigger` still `running` that started at or after
@@ -83,42 +112,6 @@ impl Store {
         tx.commit().await?;
         Ok(closed.len() as u64)
     }
-}
-
-/// Everything in [`DbGauges`], from one read transaction on `conn`.
-pub(super) async fn read_gauges(conn: &mut SqliteConnection) -> Result<DbGauges, Error> {
-    let mut tx = conn.begin().await?;
-    let sweeps_by_status =
-        sqlx::query_as("SELECT status, COUNT(*) FROM sweeps GROUP BY status ORDER BY status")
-            .fetch_all(&mut *tx)
-            .await?;
-    let last_ok_sweep_at =
-        sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = ?")
-            .bind(SweepStatus::Ok)
-            .fetch_one(&mut *tx)
-            .await?;
-    let last_finished_status = last_finished_status(&mut tx).await?;
-    let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
-        .fetch_one(&mut *tx)
-        .await?;
-    let revocations_by_state = revocations_by_state(&mut tx).await?;
-    let revocations_by_policy = sqlx::query_as(
-        "SELECT policy, state, COUNT(*) FROM v_revocation_policies
-         GROUP BY policy, state ORDER BY policy, state",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    let offboarding_by_state = jobs_by_state(&mut tx).await?;
-    tx.commit().await?;
-    Ok(DbGauges {
-        sweeps_by_status,
-        last_ok_sweep_at,
-        last_finished_status,
-        active_tokens,
-        revocations_by_state,
-        revocations_by_policy,
-        offboarding_by_state,
-    })
 }
 
 /// The status of the sweep that finished last, if any has (for `/metrics` and `status`).

@@ -6,8 +6,8 @@ mod app_cursors;
 mod audit;
 mod audit_row;
 mod daemon;
+mod data_version;
 mod fault;
-mod gauge_reader;
 mod held_jobs;
 mod ingest;
 mod intents;
@@ -59,8 +59,8 @@ pub use audit_row::{
     AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState, RevocationTrigger,
 };
 pub use daemon::DbGauges;
+pub use data_version::DataVersion;
 pub use fault::Fault;
-pub use gauge_reader::GaugeReader;
 pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};

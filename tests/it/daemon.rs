@@ -144,8 +144,8 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_database() {
         .await
         .unwrap();
     assert_eq!(scrape.value("revokd_active_tokens", &[]), active as f64);
-    // The daemon reads its database gauges again only after a commit; one made outside it
-    // (this connection stands for another process) shows at the next scrape.
+    // The daemon reads its database gauges again only after a commit; one made by another
+    // process (this test's) shows at the next scrape.
     assert!(active > 0, "the org keeps tokens no policy revokes");
     sqlx::query(
         "UPDATE tokens SET gone_at = '2026-12-01T00:00:00.000Z'

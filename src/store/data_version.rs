@@ -1,0 +1,107 @@
+//! SQLite's `data_version`, for what the daemon keeps between `/metrics` scrapes: a number that
+//! moves whenever any other connection, of this process or another, commits to the database
+//! (or a checkpoint restarts the WAL), and stays put otherwise. A value read while it has not
+//! moved is still the database's. Read on a connection of its own, taken out of the pool at the
+//! first read and never used to write, so every commit revokd makes counts. Read-only.
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::Mutex;
+
+use super::{Error, Store};
+
+/// The connection `data_version` is read on; one read at a time.
+#[derive(Debug, Default)]
+pub struct DataVersion {
+    conn: Mutex<Option<SqliteConnection>>,
+}
+
+impl DataVersion {
+    /// The database's `data_version` now. After an error the connection is dropped, and the
+    /// next call opens another.
+    pub async fn current(&self, store: &Store) -> Result<i64, Error> {
+        let mut slot = self.conn.lock().await;
+        let conn = match slot.as_mut() {
+            Some(conn) => conn,
+            None => slot.insert(store.pool().acquire().await?.detach()),
+        };
+        let read = sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut *conn)
+            .await;
+        if read.is_err() {
+            *slot = None;
+        }
+        Ok(read?)
+    }
+
+    /// Closes the connection, if one is open, so that closing the pool closes the database's
+    /// last connection (SQLite then checkpoints and removes the WAL).
+    pub async fn close(&self) {
+        if let Some(conn) = self.conn.lock().await.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn it_moves_with_a_commit_from_the_pool_or_outside_it_and_only_then(
+        pool: sqlx::SqlitePool,
+    ) {
+        let store = Store::from_pool(pool).await.unwrap();
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let version = DataVersion::default();
+        let v0 = version.current(&store).await.unwrap();
+        assert_eq!(version.current(&store).await.unwrap(), v0);
+        let read: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sweeps")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(read, 0);
+        assert_eq!(
+            version.current(&store).await.unwrap(),
+            v0,
+            "a read is no commit"
+        );
+
+        let sweep = "INSERT INTO sweeps (started_at, trigger, mode, status, runner)
+                     VALUES ('2026-12-01T00:00:00.000Z', 'cli', 'dry-run', 'running', 'test')";
+        sqlx::query(sweep).execute(store.pool()).await.unwrap();
+        let v1 = version.current(&store).await.unwrap();
+        assert_ne!(v1, v0, "a commit through the pool");
+
+        let file = store.pool().connect_options().get_filename().to_owned();
+        let mut other = SqliteConnection::connect_with(
+            &sqlx::sqlite::SqliteConnectOptions::new().filename(&file),
+        )
+        .await
+        .unwrap();
+        sqlx::query(sweep).execute(&mut other).await.unwrap();
+        let v2 = version.current(&store).await.unwrap();
+        assert_ne!(v2, v1, "a commit outside the pool");
+        assert_eq!(version.current(&store).await.unwrap(), v2);
+    }
+
+    #[tokio::test]
+    async fn closed_it_lets_the_pool_close_the_database_and_remove_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("v.db");
+        let store = Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let version = DataVersion::default();
+        version.current(&store).await.unwrap();
+        version.close().await;
+        store.close().await;
+        assert!(db.exists());
+        assert!(
+            !dir.path().join("v.db-wal").exists(),
+            "the WAL is left behind"
+        );
+    }
+}
