@@ -50,61 +50,44 @@ impl GaugeCache {
 mod tests {
     use super::*;
     use crate::config::Mode;
-    use crate::store::{DataVersion, SweepStatus, Trigger};
-    use sqlx::Connection;
+    use crate::store::{DataVersion, SweepCounts, SweepStatus, Trigger};
 
     #[sqlx::test(migrations = "./migrations")]
-    async fn a_reading_is_reused_until_another_connection_commits(pool: sqlx::SqlitePool) {
+    async fn a_reading_is_reused_until_the_version_moves_and_then_read_anew(
+        pool: sqlx::SqlitePool,
+    ) {
         let store = Store::from_pool(pool).await.unwrap();
-        sqlx::query("PRAGMA journal_mode = WAL")
-            .execute(store.pool())
-            .await
-            .unwrap();
-        let version = DataVersion::default();
-        let cache = GaugeCache::default();
+        let (version, cache) = (DataVersion::default(), GaugeCache::default());
         let scrape = || async {
-            cache
-                .gauges(&store, version.current(&store).await.unwrap())
-                .await
+            let now = version.current(&store).await.unwrap();
+            cache.gauges(&store, now).await.unwrap()
         };
-        assert_eq!(scrape().await.unwrap(), DbGauges::default());
-        assert_eq!(scrape().await.unwrap(), DbGauges::default());
+        assert_eq!(scrape().await, DbGauges::default());
+        assert_eq!(scrape().await, DbGauges::default());
         assert_eq!(
             cache.reads(),
             1,
             "nothing committed: the first reading stands"
         );
 
-        // A commit through the pool: read again, and the reading is the pool's own.
         let at = chrono::Utc::now();
         let id = store
             .begin_sweep(Trigger::Cli, Mode::DryRun, at, "test")
             .await
             .unwrap();
-        let running = scrape().await.unwrap();
-        assert_eq!(cache.reads(), 2);
+        let running = scrape().await;
         assert_eq!(running.sweeps_by_status, vec![("running".to_owned(), 1)]);
         assert_eq!(running, store.gauges().await.unwrap());
-        assert_eq!(scrape().await.unwrap(), running);
+        assert_eq!(scrape().await, running);
         assert_eq!(cache.reads(), 2);
 
-        // A commit on a connection outside the pool, as another process makes it.
-        let file = store.pool().connect_options().get_filename().to_owned();
-        let mut other = sqlx::SqliteConnection::connect_with(
-            &sqlx::sqlite::SqliteConnectOptions::new().filename(&file),
-        )
-        .await
-        .unwrap();
-        sqlx::query("UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?")
-            .bind(SweepStatus::Failed)
-            .bind(crate::store::ts(at))
-            .bind(id)
-            .execute(&mut other)
+        let counts = SweepCounts::default();
+        store
+            .finish_sweep(id, SweepStatus::Failed, &counts, Some("boom"), at)
             .await
             .unwrap();
-        let failed = scrape().await.unwrap();
+        let failed = scrape().await;
         assert_eq!(cache.reads(), 3);
-        assert_eq!(failed.sweeps_by_status, vec![("failed".to_owned(), 1)]);
         assert_eq!(failed.last_finished_status.as_deref(), Some("failed"));
         assert_eq!(failed, store.gauges().await.unwrap());
     }
