@@ -148,6 +148,8 @@ pub async fn tick(ctx: Arc<Context>, job: JobKind) {
             }
         }
         metrics::run_finished(job.name(), label);
+        // Logged after the run's metrics are recorded: a scrape after this line counts it.
+        info!(outcome = label, "job run ended");
         // A sweep may have enqueued notifications (a tripped guard, a failure).
         ctx.notify_wake.notify_one();
         drop(permit);

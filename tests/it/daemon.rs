@@ -94,6 +94,7 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_database() {
     );
     let mut daemon = Running::start(&config).await;
     let finished_line = daemon.wait_for_log("sweep finished").await;
+    daemon.wait_for_log("job run ended").await;
     wait_for_sweeps(&daemon.pool, "the start-up sweep", |r| finished(r) == 1).await;
 
     let (status, text) = daemon.get("/metrics").await;

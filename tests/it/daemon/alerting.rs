@@ -47,6 +47,7 @@ async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exposed() {
     );
     let mut daemon = Running::start(&config).await;
     daemon.wait_for_log("sweep finished").await;
+    daemon.wait_for_log("job run ended").await;
     wait_for_sweeps(&daemon.pool, "the start-up sweep", |r| finished(r) == 1).await;
     let (status, text) = daemon.get("/metrics").await;
     assert_eq!(status, 200, "{text}");
