@@ -3,7 +3,7 @@
 //! answer is kept. The chain is walked again at once when its head has moved; when the
 //! database's `data_version` moved but the head did not (an edit in the middle of the chain
 //! leaves the head alone), once the last walk is [`RECHECK`] old; and when nothing was
-//! committed at all, once it is [`IDLE_RECHECK`] old, for an edit made to the file behind
+//! committed at all, once it is [`MAX_WALK_AGE`] old, for an edit made to the file behind
 //! SQLite's back, which `data_version` cannot see. Reads only.
 
 use std::time::Duration;
@@ -11,29 +11,29 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::store::{Error, Store};
+use crate::store::{Error, Store, Version};
 
 /// How old a walk may be before a commit that left the head alone makes it walk again.
 pub const RECHECK: Duration = Duration::from_secs(60);
 
 /// How old a walk may be while nothing at all was committed.
-pub const IDLE_RECHECK: Duration = Duration::from_secs(3600);
+pub const MAX_WALK_AGE: Duration = Duration::from_secs(3600);
 
 /// The last walk: the head and `data_version` it saw, when, and its verdict (`Ok(records)` or
 /// broken).
 #[derive(Debug)]
 struct Walk {
     head: Option<(i64, String)>,
-    version: i64,
+    version: Version,
     at: Instant,
     verdict: Result<u64, ()>,
 }
 
 impl Walk {
     /// Whether this walk still answers for a database at `head` and `version` at `now`.
-    fn stands(&self, head: &Option<(i64, String)>, version: i64, now: Instant) -> bool {
+    fn stands(&self, head: &Option<(i64, String)>, version: Version, now: Instant) -> bool {
         let age = now.saturating_duration_since(self.at);
-        self.head == *head && age < IDLE_RECHECK && (self.version == version || age < RECHECK)
+        self.head == *head && age < MAX_WALK_AGE && (self.version == version || age < RECHECK)
     }
 }
 
@@ -46,14 +46,14 @@ pub struct AuditCheck {
 impl AuditCheck {
     /// `Ok(records)` when the chain verifies, `Err(())` when it is broken, given the database's
     /// `data_version` read just now.
-    pub async fn verdict(&self, store: &Store, version: i64) -> Result<Result<u64, ()>, Error> {
+    pub async fn verdict(&self, store: &Store, version: Version) -> Result<Result<u64, ()>, Error> {
         self.verdict_at(store, version, Instant::now()).await
     }
 
     async fn verdict_at(
         &self,
         store: &Store,
-        version: i64,
+        version: Version,
         now: Instant,
     ) -> Result<Result<u64, ()>, Error> {
         let mut last = self.last.lock().await;
@@ -139,7 +139,7 @@ mod tests {
 
         // Nothing committed: the walk stands until it is an hour old, then the chain is walked
         // again (seen here by an edit the version is told nothing of).
-        let before = IDLE_RECHECK - Duration::from_secs(1);
+        let before = MAX_WALK_AGE - Duration::from_secs(1);
         assert_eq!(
             check.verdict_at(&store, v0, t0 + before).await.unwrap(),
             Ok(1)
@@ -151,7 +151,7 @@ mod tests {
         );
         assert_eq!(
             check
-                .verdict_at(&store, v0, t0 + IDLE_RECHECK)
+                .verdict_at(&store, v0, t0 + MAX_WALK_AGE)
                 .await
                 .unwrap(),
             Err(())

@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Mutex;
 
-use crate::store::{DbGauges, Error, Store};
+use crate::store::{DbGauges, Error, Store, Version};
 
 /// The last reading and the `data_version` read just before it; one reading at a time.
 #[derive(Debug, Default)]
 pub struct GaugeCache {
-    last: Mutex<Option<(i64, DbGauges)>>,
+    last: Mutex<Option<(Version, DbGauges)>>,
     /// How many times the database was read (a reading reused is not counted).
     #[cfg(test)]
     reads: AtomicU64,
@@ -23,7 +23,7 @@ pub struct GaugeCache {
 impl GaugeCache {
     /// The gauges as the database holds them, given its `data_version` read just now: the last
     /// reading if it was taken at the same version, else a new one.
-    pub async fn gauges(&self, store: &Store, version: i64) -> Result<DbGauges, Error> {
+    pub async fn gauges(&self, store: &Store, version: Version) -> Result<DbGauges, Error> {
         let mut last = self.last.lock().await;
         if let Some((seen, gauges)) = last.as_ref()
             && *seen == version

@@ -2,27 +2,43 @@
 //! moves whenever any other connection, of this process or another, commits to the database
 //! (or a checkpoint restarts the WAL), and stays put otherwise. A value read while it has not
 //! moved is still the database's. Read on a connection of its own, taken out of the pool at the
-//! first read and never used to write, so every commit revokd makes counts. Read-only.
+//! first read and never used to write, so every commit revokd makes counts. Its values compare
+//! only on one connection: a [`Version`] names the connection it was read on, and one read on
+//! a connection opened after an error never equals one read before. Read-only.
 
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Mutex;
 
 use super::{Error, Store};
 
-/// The connection `data_version` is read on; one read at a time.
+/// The database's `data_version` as one connection read it: equal versions mean nothing was
+/// committed in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    /// Which connection of the [`DataVersion`] read it, counting from 1.
+    connection: u64,
+    value: i64,
+}
+
+/// The connection `data_version` is read on (and how many were opened); one read at a time.
 #[derive(Debug, Default)]
 pub struct DataVersion {
-    conn: Mutex<Option<SqliteConnection>>,
+    conn: Mutex<(u64, Option<SqliteConnection>)>,
 }
 
 impl DataVersion {
     /// The database's `data_version` now. After an error the connection is dropped, and the
     /// next call opens another.
-    pub async fn current(&self, store: &Store) -> Result<i64, Error> {
-        let mut slot = self.conn.lock().await;
+    pub async fn current(&self, store: &Store) -> Result<Version, Error> {
+        let mut guard = self.conn.lock().await;
+        let (opened, slot) = &mut *guard;
         let conn = match slot.as_mut() {
             Some(conn) => conn,
-            None => slot.insert(store.pool().acquire().await?.detach()),
+            None => {
+                let conn = store.pool().acquire().await?.detach();
+                *opened += 1;
+                slot.insert(conn)
+            }
         };
         let read = sqlx::query_scalar("PRAGMA data_version")
             .fetch_one(&mut *conn)
@@ -30,13 +46,22 @@ impl DataVersion {
         if read.is_err() {
             *slot = None;
         }
-        Ok(read?)
+        Ok(Version {
+            connection: *opened,
+            value: read?,
+        })
+    }
+
+    /// Drops the connection, as an error does.
+    #[cfg(test)]
+    async fn drop_connection(&self) {
+        self.conn.lock().await.1 = None;
     }
 
     /// Closes the connection, if one is open, so that closing the pool closes the database's
     /// last connection (SQLite then checkpoints and removes the WAL).
     pub async fn close(&self) {
-        if let Some(conn) = self.conn.lock().await.take() {
+        if let Some(conn) = self.conn.lock().await.1.take() {
             let _ = conn.close().await;
         }
     }
@@ -103,5 +128,22 @@ mod tests {
             !dir.path().join("v.db-wal").exists(),
             "the WAL is left behind"
         );
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn a_version_read_on_a_new_connection_never_equals_one_read_before(
+        pool: sqlx::SqlitePool,
+    ) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let version = DataVersion::default();
+        let before = version.current(&store).await.unwrap();
+        version.drop_connection().await;
+        let after = version.current(&store).await.unwrap();
+        assert_eq!(
+            after.value, before.value,
+            "the same number on each connection"
+        );
+        assert_ne!(after, before);
+        assert_eq!(version.current(&store).await.unwrap(), after);
     }
 }

@@ -38,6 +38,8 @@ mod tests_outbox;
 #[cfg(test)]
 mod tests_plan_stage;
 #[cfg(test)]
+mod tests_system_log;
+#[cfg(test)]
 mod tests_tokens;
 mod tokens;
 
@@ -59,7 +61,7 @@ pub use audit_row::{
     AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState, RevocationTrigger,
 };
 pub use daemon::DbGauges;
-pub use data_version::DataVersion;
+pub use data_version::{DataVersion, Version};
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
