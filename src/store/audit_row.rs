@@ -254,7 +254,7 @@ impl Column<'_> {
 }
 
 /// A `revocations` row as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct AuditRow {
     pub id: i64,
     pub intent_id: Option<i64>,

@@ -21,7 +21,7 @@ fn new(state: RevocationState, token: &str) -> NewRevocation {
     }
 }
 
-async fn seeded(pool: sqlx::SqlitePool) -> Store {
+pub(super) async fn seeded(pool: sqlx::SqlitePool) -> Store {
     let store = Store::from_pool(pool).await.unwrap();
     let intent = store
         .append_revocation(&new(RevocationState::Pending, "oar1"))
@@ -71,7 +71,7 @@ async fn the_table_refuses_updates_and_deletes(pool: sqlx::SqlitePool) {
     );
 }
 
-async fn drop_guards(store: &Store) {
+pub(super) async fn drop_guards(store: &Store) {
     for t in [
         "revocations_are_append_only_update",
         "revocations_are_append_only_delete",
