@@ -41,17 +41,29 @@ pub(super) async fn held(ctx: &Context, job: &JobRow) -> Result<bool, store::Err
 
 /// Attempts again every offboarding revocation that failed and is due; returns how many.
 pub(super) async fn retry_due_intents(ctx: &Context) -> Result<u64, store::Error> {
+    retry_due_at(ctx, Utc::now()).await
+}
+
+/// [`retry_due_intents`] as of `now`: the intents whose next attempt has come by then.
+pub(super) async fn retry_due_at(
+    ctx: &Context,
+    now: chrono::DateTime<Utc>,
+) -> Result<u64, store::Error> {
     let current = ctx.current();
     // A dry-run daemon sends no DELETE, whatever an earlier enforce run left open.
     if current.config.mode != Mode::Enforce {
         return Ok(0);
     }
     let deps = &current.deps;
-    let due_by = store::ts(Utc::now());
-    let due: Vec<_> = deps
-        .store
-        .open_intents()
-        .await?
+    let due_by = store::ts(now);
+    // Read again only after a commit: idle, the trail's latest rows do not change, and which
+    // of them are due is decided here, by the clock.
+    let version = ctx.db_version.current(&ctx.store).await?;
+    let open = ctx
+        .open_intents
+        .get(version, || ctx.store.open_intents())
+        .await?;
+    let due: Vec<_> = open
         .into_iter()
         .filter(|r| r.trigger() == Some(RevocationTrigger::Offboard) && r.token_id.is_some())
         .filter(|r| r.state().is_some_and(|s| s != RevocationState::Pending))
@@ -84,3 +96,7 @@ pub(super) async fn retry_due_intents(ctx: &Context) -> Result<u64, store::Error
     lease.release().await;
     Ok(tried)
 }
+
+#[cfg(test)]
+#[path = "tests_retry.rs"]
+mod tests;

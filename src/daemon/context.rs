@@ -107,7 +107,10 @@ pub struct Context {
     /// The database's `data_version`, which tells `/metrics` whether anything was committed.
     pub db_version: crate::store::DataVersion,
     /// The database's gauges for `/metrics`, read again only after a commit.
-    pub gauges: super::gauge_cache::GaugeCache,
+    pub gauges: super::version_cache::VersionCache<crate::store::DbGauges>,
+    /// The open revocation intents for the offboarding worker's retries, read again only after
+    /// a commit.
+    pub open_intents: super::version_cache::VersionCache<Vec<crate::store::AuditRow>>,
 }
 
 impl Context {
@@ -131,7 +134,8 @@ impl Context {
             notify_wake: Notify::new(),
             audit_check: super::audit_check::AuditCheck::default(),
             db_version: crate::store::DataVersion::default(),
-            gauges: super::gauge_cache::GaugeCache::default(),
+            gauges: super::version_cache::VersionCache::default(),
+            open_intents: super::version_cache::VersionCache::default(),
         }
     }
 

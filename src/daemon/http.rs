@@ -57,7 +57,7 @@ async fn not_ready_because(ctx: &Context) -> Option<String> {
 async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
     let read = async {
         let version = ctx.db_version.current(&ctx.store).await?;
-        let gauges = ctx.gauges.gauges(&ctx.store, version).await?;
+        let gauges = ctx.gauges.get(version, || ctx.store.gauges()).await?;
         let audit = ctx.audit_check.verdict(&ctx.store, version).await?;
         Ok::<_, crate::store::Error>((gauges, audit))
     }

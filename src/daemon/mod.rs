@@ -10,7 +10,6 @@
 mod audit_check;
 mod breaker;
 mod context;
-mod gauge_cache;
 mod hook;
 mod http;
 mod jobs;
@@ -19,6 +18,7 @@ mod notifier;
 mod notify;
 mod offboarding;
 mod schedule;
+mod version_cache;
 
 use std::future::Future;
 use std::net::SocketAddr;

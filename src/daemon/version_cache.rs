@@ -1,47 +1,63 @@
-//! `/metrics`' database gauges, read again only when the database has changed. A reading counts
-//! every active token (each one's latest record parsed) and every revocation intent: about half
-//! a second of CPU at 100k tokens, at every scrape of a daemon that may sit idle for the hour
-//! between sweeps. The last reading is kept with the database's `data_version` read before it
-//! ([`DataVersion`](crate::store::DataVersion)), and reused while that has not moved. Read-only.
+//! Readings of the database kept while nothing is committed. Two readings grow with the org
+//! and would otherwise run while the daemon sits idle between sweeps: `/metrics`' database
+//! gauges (every active token counted, each one's latest record parsed: about half a second of
+//! CPU at 100k tokens, at every scrape), and the offboarding worker's open intents (the latest
+//! row of every revocation, a `GROUP BY` over the whole audit trail, every 30 s). A reading is
+//! kept with the database's `data_version` read before it
+//! ([`DataVersion`](crate::store::DataVersion)) and reused while that has not moved.
 
+use std::future::Future;
 #[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Mutex;
 
-use crate::store::{DbGauges, Error, Store, Version};
+use crate::store::{Error, Version};
 
 /// The last reading and the `data_version` read just before it; one reading at a time.
-#[derive(Debug, Default)]
-pub struct GaugeCache {
-    last: Mutex<Option<(Version, DbGauges)>>,
+#[derive(Debug)]
+pub struct VersionCache<T> {
+    last: Mutex<Option<(Version, T)>>,
     /// How many times the database was read (a reading reused is not counted).
     #[cfg(test)]
     reads: AtomicU64,
 }
 
-impl GaugeCache {
-    /// The gauges as the database holds them, given its `data_version` read just now: the last
-    /// reading if it was taken at the same version, else a new one.
-    pub async fn gauges(&self, store: &Store, version: Version) -> Result<DbGauges, Error> {
+impl<T> Default for VersionCache<T> {
+    fn default() -> Self {
+        VersionCache {
+            last: Mutex::new(None),
+            #[cfg(test)]
+            reads: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<T: Clone> VersionCache<T> {
+    /// The reading as the database holds it, given its `data_version` read just now: the last
+    /// reading if it was taken at the same version, else a new one by `read`.
+    pub async fn get<F>(&self, version: Version, read: impl FnOnce() -> F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
         let mut last = self.last.lock().await;
-        if let Some((seen, gauges)) = last.as_ref()
+        if let Some((seen, reading)) = last.as_ref()
             && *seen == version
         {
-            return Ok(gauges.clone());
+            return Ok(reading.clone());
         }
         // Read after the version: a commit between the two leaves a newer reading under an
-        // older version, which the next scrape reads again.
-        let gauges = store.gauges().await?;
+        // older version, which the next call reads again.
+        let reading = read().await?;
         #[cfg(test)]
         self.reads.fetch_add(1, Ordering::Relaxed);
-        *last = Some((version, gauges.clone()));
-        Ok(gauges)
+        *last = Some((version, reading.clone()));
+        Ok(reading)
     }
 
-    /// How many times [`GaugeCache::gauges`] read the database rather than reuse a reading.
+    /// How many times [`VersionCache::get`] read the database rather than reuse a reading.
     #[cfg(test)]
-    fn reads(&self) -> u64 {
+    pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
 }
@@ -50,17 +66,17 @@ impl GaugeCache {
 mod tests {
     use super::*;
     use crate::config::Mode;
-    use crate::store::{DataVersion, SweepCounts, SweepStatus, Trigger};
+    use crate::store::{DataVersion, DbGauges, Store, SweepCounts, SweepStatus, Trigger};
 
     #[sqlx::test(migrations = "./migrations")]
     async fn a_reading_is_reused_until_the_version_moves_and_then_read_anew(
         pool: sqlx::SqlitePool,
     ) {
         let store = Store::from_pool(pool).await.unwrap();
-        let (version, cache) = (DataVersion::default(), GaugeCache::default());
+        let (version, cache) = (DataVersion::default(), VersionCache::default());
         let scrape = || async {
             let now = version.current(&store).await.unwrap();
-            cache.gauges(&store, now).await.unwrap()
+            cache.get(now, || store.gauges()).await.unwrap()
         };
         assert_eq!(scrape().await, DbGauges::default());
         assert_eq!(scrape().await, DbGauges::default());
