@@ -5,6 +5,7 @@
 mod app_cursors;
 mod audit;
 mod audit_row;
+mod audit_walk;
 mod daemon;
 mod data_version;
 mod fault;
@@ -56,10 +57,10 @@ use sqlx::sqlite::{
 };
 
 pub use app_cursors::{AppCursorWrite, AppListing};
-pub use audit::AuditBreak;
 pub use audit_row::{
     AuditRow, GENESIS, HASH_VERSION, NewRevocation, RevocationState, RevocationTrigger,
 };
+pub use audit_walk::{AuditBreak, ChainEnd, Verified};
 pub use daemon::DbGauges;
 pub use data_version::{DataVersion, Version};
 pub use fault::Fault;

@@ -2,10 +2,10 @@
 
 use super::super::Store;
 use super::super::audit_row::{GENESIS, NewRevocation, RevocationState, RevocationTrigger};
-use super::AuditBreak;
 use crate::config::Mode;
+use crate::store::AuditBreak;
 
-fn new(state: RevocationState, token: &str) -> NewRevocation {
+pub(in crate::store) fn new(state: RevocationState, token: &str) -> NewRevocation {
     NewRevocation {
         policy: Some("idle-30d".into()),
         reason: Some("idle".into()),
@@ -21,7 +21,7 @@ fn new(state: RevocationState, token: &str) -> NewRevocation {
     }
 }
 
-pub(super) async fn seeded(pool: sqlx::SqlitePool) -> Store {
+pub(in crate::store) async fn seeded(pool: sqlx::SqlitePool) -> Store {
     let store = Store::from_pool(pool).await.unwrap();
     let intent = store
         .append_revocation(&new(RevocationState::Pending, "oar1"))
@@ -71,7 +71,7 @@ async fn the_table_refuses_updates_and_deletes(pool: sqlx::SqlitePool) {
     );
 }
 
-pub(super) async fn drop_guards(store: &Store) {
+pub(in crate::store) async fn drop_guards(store: &Store) {
     for t in [
         "revocations_are_append_only_update",
         "revocations_are_append_only_delete",

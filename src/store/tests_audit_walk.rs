@@ -2,8 +2,9 @@
 //! record the walk cannot read as written (a value of the wrong type, a record slipped in
 //! before the first) is a break, not an error.
 
-use super::tests::{drop_guards, seeded};
+use crate::store::RevocationState;
 use crate::store::Store;
+use crate::store::audit::tests::{drop_guards, new, seeded};
 
 async fn run(store: &Store, sql: &str) {
     sqlx::query(sql).execute(store.pool()).await.unwrap();
@@ -13,11 +14,8 @@ async fn run(store: &Store, sql: &str) {
 async fn every_batch_size_walks_the_same_chain(pool: sqlx::SqlitePool) {
     let store = seeded(pool).await;
     for batch in [1, 2, 3, 4, 5, 2_000] {
-        assert_eq!(
-            store.verify_audit_by(batch).await.unwrap(),
-            Ok(4),
-            "{batch}"
-        );
+        let verified = store.verify_audit_by(None, batch).await.unwrap().unwrap();
+        assert_eq!(verified.records, 4, "{batch}");
     }
     drop_guards(&store).await;
     run(
@@ -26,7 +24,11 @@ async fn every_batch_size_walks_the_same_chain(pool: sqlx::SqlitePool) {
     )
     .await;
     for batch in [1, 2, 3, 4, 5, 2_000] {
-        let broken = store.verify_audit_by(batch).await.unwrap().unwrap_err();
+        let broken = store
+            .verify_audit_by(None, batch)
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(broken.id, 3, "{batch}");
         assert!(broken.problem.contains("edited"), "{}", broken.problem);
     }
@@ -38,7 +40,11 @@ async fn a_record_deleted_at_a_batch_s_edge_is_named(pool: sqlx::SqlitePool) {
     drop_guards(&store).await;
     run(&store, "DELETE FROM revocations WHERE id = 3").await;
     for batch in [1, 2, 3, 2_000] {
-        let broken = store.verify_audit_by(batch).await.unwrap().unwrap_err();
+        let broken = store
+            .verify_audit_by(None, batch)
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(broken.id, 4, "{batch}");
         assert!(
             broken.problem.contains("expected record 3"),
@@ -75,7 +81,11 @@ async fn a_record_slipped_in_before_the_first_is_named(pool: sqlx::SqlitePool) {
     )
     .await;
     for batch in [1, 2_000] {
-        let broken = store.verify_audit_by(batch).await.unwrap().unwrap_err();
+        let broken = store
+            .verify_audit_by(None, batch)
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(broken.id, 0, "{batch}");
         assert!(
             broken.problem.contains("expected record 1"),
@@ -83,4 +93,101 @@ async fn a_record_slipped_in_before_the_first_is_named(pool: sqlx::SqlitePool) {
             broken.problem
         );
     }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_walk_while_records_are_appended_finds_no_break(pool: sqlx::SqlitePool) {
+    let store = seeded(pool).await;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                let row = new(RevocationState::Planned, &format!("oarAppended{i}"));
+                store.append_revocation(&row).await.unwrap();
+            }
+        })
+    };
+    let mut walks = 0;
+    while !writer.is_finished() {
+        let verdict = store.verify_audit_by(None, 1).await.unwrap();
+        assert!(verdict.is_ok(), "walk {walks}: {verdict:?}");
+        walks += 1;
+    }
+    writer.await.unwrap();
+    assert!(walks > 1, "{walks} walks");
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(304));
+}
+
+/// Copies record 4 as record `id` (its hash then fits no place but 4).
+const COPY_OF_4: &str = "INSERT INTO revocations SELECT ?, intent_id, token_id, user_id,
+    client_id, trigger, policy, reason, mode, state, requested_at, completed_at, attempts,
+    http_status, okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
+    next_attempt_at, okta_error_id, hash_version FROM revocations WHERE id = 4";
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_walk_goes_on_from_an_end_without_reading_what_came_before(pool: sqlx::SqlitePool) {
+    let store = seeded(pool).await;
+    let first = store.verify_audit_from(None).await.unwrap().unwrap();
+    let end = first.end.clone().unwrap();
+    assert_eq!((first.records, end.id), (4, 4));
+    assert_eq!(
+        store.verify_audit_from(Some(&end)).await.unwrap(),
+        Ok(first)
+    );
+
+    for token in ["oar5", "oar6"] {
+        let row = new(RevocationState::Planned, token);
+        store.append_revocation(&row).await.unwrap();
+    }
+    drop_guards(&store).await;
+    run(
+        &store,
+        "UPDATE revocations SET reason = 'edited' WHERE id = 1",
+    )
+    .await;
+    let on = store.verify_audit_from(Some(&end)).await.unwrap().unwrap();
+    assert_eq!(on.records, 6);
+    let head = store.audit_head().await.unwrap().unwrap();
+    assert_eq!(on.end.map(|e| (e.id, e.hash)), Some(head));
+    // The whole walk reads record 1 again.
+    assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 1);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_record_added_past_the_head_without_an_append_is_a_break(pool: sqlx::SqlitePool) {
+    let store = seeded(pool).await;
+    let end = store.verify_audit_from(None).await.unwrap().unwrap().end;
+    sqlx::query(COPY_OF_4)
+        .bind(5)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    for from in [None, end.as_ref()] {
+        let broken = store.verify_audit_from(from).await.unwrap().unwrap_err();
+        assert_eq!(broken.id, 5);
+        assert!(
+            broken.problem.contains("past the chain's head"),
+            "{}",
+            broken.problem
+        );
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_forged_append_is_seen_by_a_walk_that_goes_on(pool: sqlx::SqlitePool) {
+    let store = seeded(pool).await;
+    let end = store.verify_audit_from(None).await.unwrap().unwrap().end;
+    sqlx::query(COPY_OF_4)
+        .bind(5)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    run(&store, "UPDATE audit_head SET last_id = 5").await;
+    let broken = store
+        .verify_audit_from(end.as_ref())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.id, 5);
+    assert!(broken.problem.contains("prev_hash"), "{}", broken.problem);
 }
