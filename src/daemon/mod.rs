@@ -209,6 +209,7 @@ impl Daemon {
             watchdog.abort();
         }
         drop(held);
+        ctx.audit_check.stop().await;
         ctx.db_version.close().await;
         ctx.store.close().await;
         info!("revokd stopped");
