@@ -13,13 +13,54 @@ use super::{Error, Store};
 /// thread costs several times more than reading and hashing them.
 const WALK_BATCH: i64 = 2_000;
 
-/// The rows after an id, up to another, in chain order, each a JSON array of the columns in
-/// [`AuditRow`]'s field order.
-const WALK_ROWS: &str = "SELECT json_group_array(json_array(id, intent_id, token_id, user_id,
-    client_id, trigger, policy, reason, mode, state, requested_at, completed_at, attempts,
-    http_status, okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
-    next_attempt_at, okta_error_id, hash_version) ORDER BY id)
-    FROM (SELECT * FROM revocations WHERE id > ? AND id <= ? ORDER BY id LIMIT ?)";
+/// `, column` as [`WALK_ROWS`] reads it: as stored, or a BLOB as the text `blob:` and its hex.
+macro_rules! shown {
+    ($column:literal) => {
+        concat!(
+            ", iif(typeof(",
+            $column,
+            ") = 'blob', 'blob:' || hex(",
+            $column,
+            "), ",
+            $column,
+            ")"
+        )
+    };
+}
+
+/// The rows from one id up to another, in chain order, each a JSON array of the columns in
+/// [`AuditRow`]'s field order. A column holding a BLOB (which no append writes, and which
+/// `json_array` would refuse, or read as JSON if it looked like SQLite's JSONB) is given as the
+/// text `blob:` and its hex (the `id` key cannot hold one), so the record fails its hash or
+/// its type: a break, not an error.
+const WALK_ROWS: &str = concat!(
+    "SELECT json_group_array(json_array(id",
+    shown!("intent_id"),
+    shown!("token_id"),
+    shown!("user_id"),
+    shown!("client_id"),
+    shown!("trigger"),
+    shown!("policy"),
+    shown!("reason"),
+    shown!("mode"),
+    shown!("state"),
+    shown!("requested_at"),
+    shown!("completed_at"),
+    shown!("attempts"),
+    shown!("http_status"),
+    shown!("okta_request_id"),
+    shown!("error"),
+    shown!("sweep_id"),
+    shown!("job_id"),
+    shown!("prev_hash"),
+    shown!("hash"),
+    shown!("verified_at"),
+    shown!("next_attempt_at"),
+    shown!("okta_error_id"),
+    shown!("hash_version"),
+    ") ORDER BY id) FROM (SELECT * FROM revocations",
+    " WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?)"
+);
 
 /// Where the chain first breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,14 +192,17 @@ impl Store {
         let head_id = head.as_ref().map_or(0, |(id, _)| *id);
         let mut walk = Walk::from(end);
         // From the start, any id: a record slipped in before record 1 is found too.
-        let mut after = end.map_or(i64::MIN, |end| end.id);
-        loop {
-            let text: String = sqlx::query_scalar(WALK_ROWS)
-                .bind(after)
+        let mut from = end.map_or(Some(i64::MIN), |end| end.id.checked_add(1));
+        while let Some(first) = from {
+            let bytes: Vec<u8> = sqlx::query_scalar(WALK_ROWS)
+                .bind(first)
                 .bind(head_id)
                 .bind(batch)
                 .fetch_one(&self.pool)
                 .await?;
+            // Text that is not UTF-8 (which no append writes) is read with replacement
+            // characters, so its record fails its hash.
+            let text = String::from_utf8_lossy(&bytes);
             let rows: Vec<&RawValue> =
                 serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(e.into()))?;
             if rows.is_empty() {
@@ -169,7 +213,7 @@ impl Store {
                     return Ok(Err(broken));
                 }
             }
-            after = walk.expected_id - 1;
+            from = Some(walk.expected_id);
         }
         let last = walk.expected_id - 1;
         let broken = |id: i64, problem: String| Ok(Err(AuditBreak { id, problem }));

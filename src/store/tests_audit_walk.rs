@@ -93,6 +93,37 @@ async fn a_record_slipped_in_before_the_first_is_named(pool: sqlx::SqlitePool) {
             broken.problem
         );
     }
+    run(
+        &store,
+        "UPDATE revocations SET id = -9223372036854775808 WHERE id = 0",
+    )
+    .await;
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.id, i64::MIN);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn values_no_append_writes_are_breaks_not_errors(pool: sqlx::SqlitePool) {
+    let store = seeded(pool).await;
+    drop_guards(&store).await;
+    // Latest record first: each walk stops at the earliest tampered record.
+    for (id, sql) in [
+        // Text as SQLite's JSONB: `json_array` would read it as the text "00u1".
+        (
+            4,
+            "UPDATE revocations SET user_id = X'4730307531' WHERE id = 4",
+        ),
+        (3, "UPDATE revocations SET attempts = X'01' WHERE id = 3"),
+        (
+            2,
+            "UPDATE revocations SET reason = CAST(X'FF' AS TEXT) WHERE id = 2",
+        ),
+        (1, "UPDATE revocations SET reason = X'FF' WHERE id = 1"),
+    ] {
+        run(&store, sql).await;
+        let broken = store.verify_audit().await.unwrap().unwrap_err();
+        assert_eq!(broken.id, id, "{sql}");
+    }
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -107,14 +138,14 @@ async fn a_walk_while_records_are_appended_finds_no_break(pool: sqlx::SqlitePool
             }
         })
     };
+    // The writer runs only while a walk waits (one thread): every walk interleaves with it.
     let mut walks = 0;
-    while !writer.is_finished() {
+    while walks < 5 || !writer.is_finished() {
         let verdict = store.verify_audit_by(None, 1).await.unwrap();
         assert!(verdict.is_ok(), "walk {walks}: {verdict:?}");
         walks += 1;
     }
     writer.await.unwrap();
-    assert!(walks > 1, "{walks} walks");
     assert_eq!(store.verify_audit().await.unwrap(), Ok(304));
 }
 
