@@ -82,13 +82,13 @@ async fn an_edit_behind_the_head_is_found_by_a_background_walk_a_minute_after_th
     let v1 = version.current(&store).await.unwrap();
     let soon = t0 + RECHECK - Duration::from_secs(1);
     assert_eq!(check.verdict_at(&store, v1, soon).await.unwrap(), Ok(2));
-    check.walked().await;
+    check.wait_for_walk().await;
     assert_eq!(check.verdict_at(&store, v1, soon).await.unwrap(), Ok(2));
 
     // A minute on, a whole walk starts; the scrape that starts it does not wait for it.
     let later = t0 + RECHECK;
     assert_eq!(check.verdict_at(&store, v1, later).await.unwrap(), Ok(2));
-    check.walked().await;
+    check.wait_for_walk().await;
     assert_eq!(check.verdict_at(&store, v1, later).await.unwrap(), Err(()));
 }
 
@@ -112,10 +112,10 @@ async fn an_idle_chain_is_walked_hourly_and_a_mended_one_verifies_again(pool: sq
     edit_the_first_record(&store).await;
     let before = t0 + MAX_WALK_AGE - Duration::from_secs(1);
     assert_eq!(check.verdict_at(&store, v0, before).await.unwrap(), Ok(1));
-    check.walked().await;
+    check.wait_for_walk().await;
     let hour = t0 + MAX_WALK_AGE;
     assert_eq!(check.verdict_at(&store, v0, hour).await.unwrap(), Ok(1));
-    check.walked().await;
+    check.wait_for_walk().await;
     assert_eq!(check.verdict_at(&store, v0, hour).await.unwrap(), Err(()));
 
     // Mended by a commit: seen by the walk a minute after the last one started.
@@ -128,11 +128,11 @@ async fn an_idle_chain_is_walked_hourly_and_a_mended_one_verifies_again(pool: sq
     assert_ne!(v1, v0);
     let soon = hour + RECHECK - Duration::from_secs(1);
     assert_eq!(check.verdict_at(&store, v1, soon).await.unwrap(), Err(()));
-    check.walked().await;
+    check.wait_for_walk().await;
     assert_eq!(check.verdict_at(&store, v1, soon).await.unwrap(), Err(()));
     let minute = hour + RECHECK;
     assert_eq!(check.verdict_at(&store, v1, minute).await.unwrap(), Err(()));
-    check.walked().await;
+    check.wait_for_walk().await;
     assert_eq!(check.verdict_at(&store, v1, minute).await.unwrap(), Ok(1));
 }
 
@@ -149,14 +149,46 @@ fn a_whole_walk_neither_clears_a_break_found_after_it_started_nor_shortens_the_c
     state.set(whole(5));
     let started = state.breaks;
     state.set(broken());
-    state.walked(whole(4), started);
+    state.merge_walk(whole(4), started);
     assert!(matches!(state.verdict, Some(Verdict::Broken)));
     // A walk that started after the break and found the chain whole: mended.
-    state.walked(whole(6), state.breaks);
+    state.merge_walk(whole(6), state.breaks);
     assert_eq!(state.answer(), Ok(6));
     // An append checked since the walk started verified a longer chain.
-    state.walked(whole(4), state.breaks);
+    state.merge_walk(whole(4), state.breaks);
     assert_eq!(state.answer(), Ok(6));
-    state.walked(broken(), state.breaks);
+    state.merge_walk(broken(), state.breaks);
     assert_eq!(state.answer(), Err(()));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_whole_walk_that_fails_leaves_no_verdict_standing(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    store.append_revocation(&row("oar1")).await.unwrap();
+    let version = DataVersion::default();
+    let check = AuditCheck::default();
+    let t0 = Instant::now();
+    let v0 = version.current(&store).await.unwrap();
+    assert_eq!(check.verdict_at(&store, v0, t0).await.unwrap(), Ok(1));
+    // The walk due at an hour starts in the background; the database closes before it reads.
+    let hour = t0 + MAX_WALK_AGE;
+    assert_eq!(check.verdict_at(&store, v0, hour).await.unwrap(), Ok(1));
+    store.pool().close().await;
+    check.wait_for_walk().await;
+    assert!(check.state.lock().await.verdict.is_none());
+    assert!(check.verdict_at(&store, v0, hour).await.is_err());
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn no_whole_walk_starts_after_stop(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let version = DataVersion::default();
+    let check = AuditCheck::default();
+    let t0 = Instant::now();
+    let v0 = version.current(&store).await.unwrap();
+    assert_eq!(check.verdict_at(&store, v0, t0).await.unwrap(), Ok(0));
+    check.stop().await;
+    let hour = t0 + MAX_WALK_AGE;
+    assert_eq!(check.verdict_at(&store, v0, hour).await.unwrap(), Ok(0));
+    assert!(check.state.lock().await.walking.is_none());
 }
