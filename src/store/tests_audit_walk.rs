@@ -1,13 +1,38 @@
-//! The walk of the chain in batches: a break is named the same wherever a batch ends, and a
-//! record the walk cannot read as written (a value of the wrong type, a record slipped in
-//! before the first) is a break, not an error.
+//! The walk of the chain in batches: a break is named the same wherever a batch ends; a record
+//! the walk cannot read as written (a value of the wrong type, a BLOB, text that is not UTF-8, a
+//! record slipped in before the first or past the head) is a break, not an error; a walk goes
+//! on from an end it verified, and appends made while it runs are not breaks.
 
-use crate::store::RevocationState;
-use crate::store::Store;
 use crate::store::audit::tests::{drop_guards, new, seeded};
+use crate::store::{AuditBreak, ChainEnd, Error, RevocationState, Store, Verified};
 
 async fn run(store: &Store, sql: &str) {
     sqlx::query(sql).execute(store.pool()).await.unwrap();
+}
+
+impl Store {
+    /// Inserts a copy of record `from` as record `to`, behind the appends' back (its hash then
+    /// fits no place but `from`'s).
+    pub(crate) async fn copy_audit_record(&self, from: i64, to: i64) {
+        sqlx::query(
+            "INSERT INTO revocations SELECT ?, intent_id, token_id, user_id, client_id, trigger,
+                 policy, reason, mode, state, requested_at, completed_at, attempts, http_status,
+                 okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
+                 next_attempt_at, okta_error_id, hash_version FROM revocations WHERE id = ?",
+        )
+        .bind(to)
+        .bind(from)
+        .execute(self.pool())
+        .await
+        .unwrap();
+    }
+}
+
+/// Asserts that a walk found a break at record `id`, its problem saying `says`.
+fn assert_break(found: Result<Result<Verified, AuditBreak>, Error>, id: i64, says: &str) {
+    let broken = found.unwrap().unwrap_err();
+    assert_eq!(broken.id, id, "{broken:?}");
+    assert!(broken.problem.contains(says), "{}", broken.problem);
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -18,19 +43,9 @@ async fn every_batch_size_walks_the_same_chain(pool: sqlx::SqlitePool) {
         assert_eq!(verified.records, 4, "{batch}");
     }
     drop_guards(&store).await;
-    run(
-        &store,
-        "UPDATE revocations SET reason = 'edited' WHERE id = 3",
-    )
-    .await;
+    run(&store, "UPDATE revocations SET reason = 'x' WHERE id = 3").await;
     for batch in [1, 2, 3, 4, 5, 2_000] {
-        let broken = store
-            .verify_audit_by(None, batch)
-            .await
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(broken.id, 3, "{batch}");
-        assert!(broken.problem.contains("edited"), "{}", broken.problem);
+        assert_break(store.verify_audit_by(None, batch).await, 3, "edited");
     }
 }
 
@@ -40,17 +55,8 @@ async fn a_record_deleted_at_a_batch_s_edge_is_named(pool: sqlx::SqlitePool) {
     drop_guards(&store).await;
     run(&store, "DELETE FROM revocations WHERE id = 3").await;
     for batch in [1, 2, 3, 2_000] {
-        let broken = store
-            .verify_audit_by(None, batch)
-            .await
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(broken.id, 4, "{batch}");
-        assert!(
-            broken.problem.contains("expected record 3"),
-            "{}",
-            broken.problem
-        );
+        let found = store.verify_audit_by(None, batch).await;
+        assert_break(found, 4, "expected record 3");
     }
 }
 
@@ -63,43 +69,28 @@ async fn a_value_of_the_wrong_type_is_a_break_not_an_error(pool: sqlx::SqlitePoo
         "UPDATE revocations SET attempts = 'one' WHERE id = 2",
     )
     .await;
-    let broken = store.verify_audit().await.unwrap().unwrap_err();
-    assert_eq!(broken.id, 2);
-    assert!(broken.problem.contains("wrong type"), "{}", broken.problem);
+    assert_break(store.verify_audit_from(None).await, 2, "wrong type");
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_record_slipped_in_before_the_first_is_named(pool: sqlx::SqlitePool) {
     let store = seeded(pool).await;
     drop_guards(&store).await;
-    run(
-        &store,
-        "INSERT INTO revocations SELECT 0, intent_id, token_id, user_id, client_id, trigger,
-             policy, reason, mode, state, requested_at, completed_at, attempts, http_status,
-             okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
-             next_attempt_at, okta_error_id, hash_version FROM revocations WHERE id = 4",
-    )
-    .await;
+    store.copy_audit_record(4, 0).await;
     for batch in [1, 2_000] {
-        let broken = store
-            .verify_audit_by(None, batch)
-            .await
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(broken.id, 0, "{batch}");
-        assert!(
-            broken.problem.contains("expected record 1"),
-            "{}",
-            broken.problem
-        );
+        let found = store.verify_audit_by(None, batch).await;
+        assert_break(found, 0, "expected record 1");
     }
     run(
         &store,
         "UPDATE revocations SET id = -9223372036854775808 WHERE id = 0",
     )
     .await;
-    let broken = store.verify_audit().await.unwrap().unwrap_err();
-    assert_eq!(broken.id, i64::MIN);
+    assert_break(
+        store.verify_audit_from(None).await,
+        i64::MIN,
+        "expected record 1",
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -149,58 +140,37 @@ async fn a_walk_while_records_are_appended_finds_no_break(pool: sqlx::SqlitePool
     assert_eq!(store.verify_audit().await.unwrap(), Ok(304));
 }
 
-/// Copies record 4 as record `id` (its hash then fits no place but 4).
-const COPY_OF_4: &str = "INSERT INTO revocations SELECT ?, intent_id, token_id, user_id,
-    client_id, trigger, policy, reason, mode, state, requested_at, completed_at, attempts,
-    http_status, okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
-    next_attempt_at, okta_error_id, hash_version FROM revocations WHERE id = 4";
-
 #[sqlx::test(migrations = "./migrations")]
 async fn a_walk_goes_on_from_an_end_without_reading_what_came_before(pool: sqlx::SqlitePool) {
     let store = seeded(pool).await;
     let first = store.verify_audit_from(None).await.unwrap().unwrap();
-    let end = first.end.clone().unwrap();
+    let end: ChainEnd = first.end.clone().unwrap();
     assert_eq!((first.records, end.id), (4, 4));
-    assert_eq!(
-        store.verify_audit_from(Some(&end)).await.unwrap(),
-        Ok(first)
-    );
+    let again = store.verify_audit_from(Some(&end)).await.unwrap();
+    assert_eq!(again, Ok(first));
 
     for token in ["oar5", "oar6"] {
         let row = new(RevocationState::Planned, token);
         store.append_revocation(&row).await.unwrap();
     }
     drop_guards(&store).await;
-    run(
-        &store,
-        "UPDATE revocations SET reason = 'edited' WHERE id = 1",
-    )
-    .await;
+    run(&store, "UPDATE revocations SET reason = 'x' WHERE id = 1").await;
     let on = store.verify_audit_from(Some(&end)).await.unwrap().unwrap();
     assert_eq!(on.records, 6);
     let head = store.audit_head().await.unwrap().unwrap();
     assert_eq!(on.end.map(|e| (e.id, e.hash)), Some(head));
     // The whole walk reads record 1 again.
-    assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 1);
+    assert_break(store.verify_audit_from(None).await, 1, "edited");
 }
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_record_added_past_the_head_without_an_append_is_a_break(pool: sqlx::SqlitePool) {
     let store = seeded(pool).await;
     let end = store.verify_audit_from(None).await.unwrap().unwrap().end;
-    sqlx::query(COPY_OF_4)
-        .bind(5)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    store.copy_audit_record(4, 5).await;
     for from in [None, end.as_ref()] {
-        let broken = store.verify_audit_from(from).await.unwrap().unwrap_err();
-        assert_eq!(broken.id, 5);
-        assert!(
-            broken.problem.contains("past the chain's head"),
-            "{}",
-            broken.problem
-        );
+        let found = store.verify_audit_from(from).await;
+        assert_break(found, 5, "past the chain's head");
     }
 }
 
@@ -208,17 +178,7 @@ async fn a_record_added_past_the_head_without_an_append_is_a_break(pool: sqlx::S
 async fn a_forged_append_is_seen_by_a_walk_that_goes_on(pool: sqlx::SqlitePool) {
     let store = seeded(pool).await;
     let end = store.verify_audit_from(None).await.unwrap().unwrap().end;
-    sqlx::query(COPY_OF_4)
-        .bind(5)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    store.copy_audit_record(4, 5).await;
     run(&store, "UPDATE audit_head SET last_id = 5").await;
-    let broken = store
-        .verify_audit_from(end.as_ref())
-        .await
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(broken.id, 5);
-    assert!(broken.problem.contains("prev_hash"), "{}", broken.problem);
+    assert_break(store.verify_audit_from(end.as_ref()).await, 5, "prev_hash");
 }
