@@ -1,13 +1,14 @@
-//! Whether the audit hash chain verifies, as `/metrics` reports it, without a scrape waiting for
-//! a walk of the whole chain (~0.8 s of CPU for 85k records, ten times that at a million).
-//! Records added since the last verdict are checked at the scrape, on from the end that verdict
-//! covers: the record count is current, and a forged record after that end is seen at once. The whole
-//! chain, for an edit behind that end, is walked in the background: once the last whole walk is
-//! [`RECHECK`] old if the database's `data_version` has moved since it started, and once it is
-//! [`MAX_WALK_AGE`] old in any case (an edit made to the file behind SQLite's back, which
-//! `data_version` cannot see); a scrape reports its verdict once it is done. Only the first
-//! scrape waits for a whole walk, and a scrape after a whole walk failed (the database could
-//! not be read) walks again itself, so it fails as the database does. Reads only.
+//! Whether the audit hash chain verifies, for `/metrics` and the daemon's audit watch
+//! ([`super::audit_watch`], every 30 s), without either waiting for a walk of the whole chain
+//! (~0.8 s of CPU for 85k records, ten times that at a million). Records added since the last
+//! verdict are checked at each call, on from the end that verdict covers: the record count is
+//! current, and a forged record after that end is seen at once. The whole chain, for an edit
+//! behind that end, is walked in the background: once the last whole walk is [`RECHECK`] old if
+//! the database's `data_version` has moved since it started, and once it is [`MAX_WALK_AGE`]
+//! old in any case (an edit made to the file behind SQLite's back, which `data_version` cannot
+//! see); a later call reports its verdict. Only the first call walks the whole chain itself, and
+//! so does a call after a whole walk failed (the database could not be read), so it fails as the
+//! database does. Reads only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::warn;
 
-use crate::store::{Error, Store, Verified, Version};
+use crate::store::{AuditBreak, Error, Store, Verified, Version};
 
 /// How old a whole walk may be before a commit made since it started has it walked again.
 pub const RECHECK: Duration = Duration::from_secs(60);
@@ -29,7 +30,21 @@ pub const MAX_WALK_AGE: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone)]
 enum Verdict {
     Whole(Verified),
-    Broken,
+    Broken(AuditBreak),
+}
+
+impl Verdict {
+    fn of(found: Result<Verified, AuditBreak>) -> Verdict {
+        found.map_or_else(Verdict::Broken, Verdict::Whole)
+    }
+
+    /// `Ok(records)`, or where the chain breaks.
+    fn answer(&self) -> Result<u64, AuditBreak> {
+        match self {
+            Verdict::Whole(v) => Ok(v.records),
+            Verdict::Broken(b) => Err(b.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -47,22 +62,14 @@ struct State {
 }
 
 impl State {
-    /// The answer for `/metrics`: `Ok(records)` or broken.
-    fn answer(&self) -> Result<u64, ()> {
-        match &self.verdict {
-            Some(Verdict::Whole(v)) => Ok(v.records),
-            _ => Err(()),
+    /// Puts what a walk found in force; returns it.
+    fn set(&mut self, found: Result<Verified, AuditBreak>) -> Verdict {
+        let verdict = Verdict::of(found);
+        if let Verdict::Broken(_) = verdict {
+            self.breaks += 1;
         }
-    }
-
-    fn set(&mut self, found: Result<Verified, crate::store::AuditBreak>) {
-        match found {
-            Ok(verified) => self.verdict = Some(Verdict::Whole(verified)),
-            Err(_) => {
-                self.verdict = Some(Verdict::Broken);
-                self.breaks += 1;
-            }
-        }
+        self.verdict = Some(verdict.clone());
+        verdict
     }
 
     /// Whether a whole walk is due at `now`, the database at `version`.
@@ -77,10 +84,12 @@ impl State {
 
     /// A whole walk's result, unless a break was found since it started (`breaks` then) or an
     /// append checked since verified a longer chain.
-    fn merge_walk(&mut self, found: Result<Verified, crate::store::AuditBreak>, breaks: u64) {
+    fn merge_walk(&mut self, found: Result<Verified, AuditBreak>, breaks: u64) {
         match (found, &self.verdict) {
-            (Err(broken), _) => self.set(Err(broken)),
-            (Ok(_), Some(Verdict::Broken)) if self.breaks != breaks => {}
+            (Err(broken), _) => {
+                self.set(Err(broken));
+            }
+            (Ok(_), Some(Verdict::Broken(_))) if self.breaks != breaks => {}
             (Ok(walked), Some(Verdict::Whole(now))) if now.records > walked.records => {}
             (Ok(walked), _) => self.verdict = Some(Verdict::Whole(walked)),
         }
@@ -94,33 +103,36 @@ pub struct AuditCheck {
 }
 
 impl AuditCheck {
-    /// `Ok(records)` when the chain verifies, `Err(())` when it is broken, given the database's
+    /// `Ok(records)` when the chain verifies, else where it breaks, given the database's
     /// `data_version` read just now.
-    pub async fn verdict(&self, store: &Store, version: Version) -> Result<Result<u64, ()>, Error> {
+    pub async fn verdict(
+        &self,
+        store: &Store,
+        version: Version,
+    ) -> Result<Result<u64, AuditBreak>, Error> {
         self.verdict_at(store, version, Instant::now()).await
     }
 
-    async fn verdict_at(
+    pub(super) async fn verdict_at(
         &self,
         store: &Store,
         version: Version,
         now: Instant,
-    ) -> Result<Result<u64, ()>, Error> {
+    ) -> Result<Result<u64, AuditBreak>, Error> {
         let mut state = self.state.lock().await;
-        match state.verdict.clone() {
+        let verdict = match state.verdict.clone() {
             None => {
                 state.last_walk = Some((now, version));
                 let found = store.verify_audit_from(None).await?;
-                state.set(found);
-                return Ok(state.answer());
+                return Ok(state.set(found).answer());
             }
             Some(Verdict::Whole(verified)) => {
                 // Nothing added: an empty range, the head read twice and the last key.
                 let found = store.verify_audit_from(verified.end.as_ref()).await?;
-                state.set(found);
+                state.set(found)
             }
-            Some(Verdict::Broken) => {}
-        }
+            Some(broken) => broken,
+        };
         if state.due(version, now) {
             state.last_walk = Some((now, version));
             let (store, shared, breaks) = (store.clone(), Arc::clone(&self.state), state.breaks);
@@ -137,7 +149,7 @@ impl AuditCheck {
                 }
             }));
         }
-        Ok(state.answer())
+        Ok(verdict.answer())
     }
 
     /// Stops a whole walk under way, and any from starting (at shutdown, before the database
@@ -156,7 +168,7 @@ impl AuditCheck {
 
     /// Waits for the whole walk under way, if any.
     #[cfg(test)]
-    async fn wait_for_walk(&self) {
+    pub(super) async fn wait_for_walk(&self) {
         let walking = self.state.lock().await.walking.take();
         if let Some(walking) = walking {
             walking.await.unwrap();

@@ -139,6 +139,22 @@ impl Context {
         }
     }
 
+    /// A context over `store` for a configuration given as TOML, the metrics recorder installed.
+    #[cfg(test)]
+    pub fn for_test(store: Store, toml: &str) -> Self {
+        use figment::providers::{Format, Toml};
+        // Test set-up: a configuration the test wrote is expected to load.
+        #[allow(clippy::unwrap_used)]
+        let config: Config = figment::Figment::from(Toml::string(toml))
+            .extract()
+            .unwrap();
+        #[allow(clippy::unwrap_used)]
+        let current = Current::from_config(config, store.clone()).unwrap();
+        #[allow(clippy::unwrap_used)]
+        let handle = super::metrics::install().unwrap();
+        Context::new(store, current, None, handle)
+    }
+
     /// The configuration in force now.
     pub fn current(&self) -> Arc<Current> {
         let current = self

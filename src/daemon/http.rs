@@ -65,7 +65,7 @@ async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
     match read {
         Ok((gauges, audit)) => {
             metrics::set_db_gauges(&gauges);
-            metrics::set_audit(audit);
+            metrics::set_audit(&audit);
             metrics::set_sweep_interval(&ctx.current().config.schedule.sweep, Utc::now());
             if let Ok(depth) = ctx.store.queue_depth().await {
                 metrics::set_queue_depth(depth);

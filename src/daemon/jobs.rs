@@ -85,7 +85,6 @@ async fn prune(ctx: &Context) -> Result<(), Error> {
         pages_freed = pruned.pages_freed,
         "token snapshots pruned, free pages given back"
     );
-    super::notifier::check_audit(&ctx.store).await;
     ctx.notify_wake.notify_one();
     Ok(())
 }

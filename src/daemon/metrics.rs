@@ -296,13 +296,13 @@ pub fn set_sweep_interval(cron: &str, now: DateTime<Utc>) {
 }
 
 /// Sets the audit chain gauges: whether it verifies and, if so, how many records it has.
-pub fn set_audit(verified: Result<u64, ()>) {
+pub fn set_audit<E>(verified: &Result<u64, E>) {
     match verified {
         Ok(records) => {
             gauge!(AUDIT_VALID).set(1.0);
-            gauge!(AUDIT_RECORDS).set(records as f64);
+            gauge!(AUDIT_RECORDS).set(*records as f64);
         }
-        Err(()) => gauge!(AUDIT_VALID).set(0.0),
+        Err(_) => gauge!(AUDIT_VALID).set(0.0),
     }
 }
 

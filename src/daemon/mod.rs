@@ -8,6 +8,7 @@
 //! event hook at `/hooks/okta` (`hook`), and so does the notification dispatcher (`notifier`).
 
 mod audit_check;
+mod audit_watch;
 mod breaker;
 mod context;
 mod hook;
@@ -167,6 +168,7 @@ impl Daemon {
         let (stop_offboarding, offboarding_stop) = tokio::sync::watch::channel(false);
         let mut offboarding = offboarding::spawn(&ctx, &offboarding_stop);
         offboarding.push(notifier::spawn(&ctx, &offboarding_stop));
+        offboarding.push(audit_watch::spawn(&ctx, &offboarding_stop));
         if current.config.schedule.sweep_on_start {
             tokio::spawn(jobs::tick(Arc::clone(&ctx), JobKind::Sweep));
         }

@@ -4,8 +4,7 @@
 //! ever holds up itself). A failed attempt is retried with exponential backoff until the
 //! receiver's `max_attempts`. It wakes when this process may have enqueued an event, when an
 //! attempt ends, when a retry comes due, and every [`IDLE_RECHECK`] (other processes, such as
-//! `revokd sweep`, enqueue too). It also verifies the audit chain at start (and the prune job
-//! after each prune), enqueueing `audit_broken` once per break. Never on a sweep's path.
+//! `revokd sweep`, enqueue too). Never on a sweep's path.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use tracing::{error, info, warn};
 use super::context::Context;
 use super::metrics;
 use crate::notify::{self, EventKind, Outcome, Receiver, payload::Event};
-use crate::store::{Claimed, NewEvent, Store, ts};
+use crate::store::{Claimed, Store};
 
 /// The longest the dispatcher sleeps without looking at the outbox.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(2);
@@ -37,7 +36,6 @@ pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> JoinHan
 
 async fn dispatcher(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     let client = notify::client();
-    check_audit(&ctx.store).await;
     let mut in_flight = JoinSet::new();
     let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
     loop {
@@ -217,25 +215,5 @@ fn report(
             error.message = error,
             "notification not delivered; will be retried"
         ),
-    }
-}
-
-/// Verifies the audit chain; a break not notified before enqueues `audit_broken`.
-pub(super) async fn check_audit(store: &Store) {
-    match store.verify_audit().await {
-        Ok(Ok(_)) => {}
-        Ok(Err(broken)) => {
-            let event = NewEvent::audit_broken(broken.id, &broken.problem, &ts(Utc::now()));
-            match store.enqueue_event(&event).await {
-                Ok(true) => {
-                    error!(audit.broken_id = broken.id, audit.problem = %broken.problem, "the audit chain is broken")
-                }
-                Ok(false) => {}
-                Err(e) => error!(error.message = %e, "cannot record the audit chain break"),
-            }
-        }
-        Err(e) => {
-            error!(error.message = %e, error.cause_chain = ?e, "cannot verify the audit chain")
-        }
     }
 }

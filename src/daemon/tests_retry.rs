@@ -3,13 +3,10 @@
 //! due is still retried from that reading.
 
 use chrono::{Duration, Utc};
-use figment::Figment;
-use figment::providers::{Format, Toml};
 
 use super::retry_due_at;
-use crate::config::{Config, Mode};
-use crate::daemon::context::{Context, Current};
-use crate::daemon::metrics;
+use crate::config::Mode;
+use crate::daemon::context::Context;
 use crate::sim::{SimConfig, SimOrg};
 use crate::store::{self, NewRevocation, RevocationState, RevocationTrigger, Store};
 
@@ -38,9 +35,7 @@ async fn an_idle_worker_reads_the_open_intents_once_and_retries_one_the_clock_ma
          [[targets]]\nuser = \"{user}\"\nclient = \"{client}\"\n",
         org.base_url()
     );
-    let config: Config = Figment::from(Toml::string(&toml)).extract().unwrap();
-    let current = Current::from_config(config, store.clone()).unwrap();
-    let ctx = Context::new(store.clone(), current, None, metrics::install().unwrap());
+    let ctx = Context::for_test(store.clone(), &toml);
 
     // An offboarding revocation that failed, its next attempt an hour away.
     let at = Utc::now();

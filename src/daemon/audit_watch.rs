@@ -1,0 +1,68 @@
+//! The daemon's watch over the audit chain: every [`WATCH_EVERY`] it asks the audit check for
+//! the chain's verdict (the first time by a walk of the whole chain; then by checking what was
+//! added, a whole walk starting in the background when one is due; see [`super::audit_check`]),
+//! and a break not notified before enqueues `audit_broken`. A break is so found and notified
+//! within minutes of the whole walk that sees it, whether or not anything scrapes `/metrics`.
+//! Never on a sweep's path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::error;
+
+use super::context::Context;
+use crate::store::{AuditBreak, NewEvent, Store, ts};
+
+/// How often the watch asks for the chain's verdict.
+pub const WATCH_EVERY: Duration = Duration::from_secs(30);
+
+/// Starts the watch; it ends when `stop` turns true.
+pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(watch(Arc::clone(ctx), stop.clone()))
+}
+
+async fn watch(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    loop {
+        check_at(&ctx, Instant::now()).await;
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Asks for the chain's verdict as of `now`; a break enqueues `audit_broken`.
+async fn check_at(ctx: &Context, now: Instant) {
+    let verdict = async {
+        let version = ctx.db_version.current(&ctx.store).await?;
+        ctx.audit_check.verdict_at(&ctx.store, version, now).await
+    }
+    .await;
+    match verdict {
+        Ok(Ok(_)) => {}
+        Ok(Err(broken)) => report_break(&ctx.store, &broken).await,
+        Err(e) => {
+            error!(error.message = %e, error.cause_chain = ?e, "cannot verify the audit chain");
+        }
+    }
+}
+
+/// Enqueues `audit_broken` for a break not notified before (and logs it, once).
+async fn report_break(store: &Store, broken: &AuditBreak) {
+    let event = NewEvent::audit_broken(broken.id, &broken.problem, &ts(Utc::now()));
+    match store.enqueue_event(&event).await {
+        Ok(true) => {
+            error!(audit.broken_id = broken.id, audit.problem = %broken.problem, "the audit chain is broken");
+        }
+        Ok(false) => {}
+        Err(e) => error!(error.message = %e, "cannot record the audit chain break"),
+    }
+}
+
+#[cfg(test)]
+#[path = "tests_audit_watch.rs"]
+mod tests;

@@ -1,0 +1,80 @@
+//! The audit watch: a chain broken when the daemon starts is notified at its first check, and
+//! an edit made while it runs is notified once the whole walk that sees it is done, once.
+
+use tokio::time::Instant;
+
+use super::check_at;
+use crate::config::Mode;
+use crate::daemon::audit_check::RECHECK;
+use crate::daemon::context::Context;
+use crate::store::{NewRevocation, RevocationState, RevocationTrigger, Store};
+
+fn context(store: &Store) -> Context {
+    Context::for_test(
+        store.clone(),
+        "[okta]\norg_url = \"http://127.0.0.1:9\"\napi_token = \"watch-test\"\n\
+         [[targets]]\nuser = \"00u1\"\nclient = \"0oa1\"\n",
+    )
+}
+
+async fn append(store: &Store, token: &str) {
+    let row = NewRevocation::new(
+        Some(token.into()),
+        "00u1",
+        "0oa1",
+        RevocationTrigger::Policy,
+        Mode::DryRun,
+        RevocationState::Planned,
+        "2026-11-30T00:00:00.000Z",
+    );
+    store.append_revocation(&row).await.unwrap();
+}
+
+async fn run(store: &Store, sql: &str) {
+    sqlx::query(sql).execute(store.pool()).await.unwrap();
+}
+
+/// The `audit_broken` events in the outbox, by subject.
+async fn notified(store: &Store) -> Vec<String> {
+    let outbox = store.outbox().await.unwrap();
+    outbox
+        .into_iter()
+        .filter(|e| e.kind == "audit_broken")
+        .map(|e| e.subject)
+        .collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_chain_broken_at_start_is_notified_at_the_first_check(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    append(&store, "oar1").await;
+    append(&store, "oar2").await;
+    run(&store, "DROP TRIGGER revocations_are_append_only_update").await;
+    run(&store, "UPDATE revocations SET reason = 'x' WHERE id = 2").await;
+    let ctx = context(&store);
+    check_at(&ctx, Instant::now()).await;
+    assert_eq!(notified(&store).await, ["audit:2"]);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_edit_while_running_is_notified_once_after_the_walk_that_sees_it(
+    pool: sqlx::SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    append(&store, "oar1").await;
+    let ctx = context(&store);
+    let t0 = Instant::now();
+    check_at(&ctx, t0).await;
+    assert!(notified(&store).await.is_empty());
+
+    run(&store, "DROP TRIGGER revocations_are_append_only_update").await;
+    run(&store, "UPDATE revocations SET reason = 'x' WHERE id = 1").await;
+    // A minute on the whole walk starts; its verdict is for the next check.
+    check_at(&ctx, t0 + RECHECK).await;
+    ctx.audit_check.wait_for_walk().await;
+    assert!(notified(&store).await.is_empty());
+    for _ in 0..3 {
+        check_at(&ctx, t0 + RECHECK).await;
+    }
+    assert_eq!(notified(&store).await, ["audit:1"]);
+}
