@@ -1,8 +1,8 @@
 //! The daemon's watch over the audit chain: every [`WATCH_EVERY`] it asks the audit check for
 //! the chain's verdict (the first time by a walk of the whole chain; then by checking what was
 //! added, a whole walk starting in the background when one is due; see [`super::audit_check`]),
-//! and a break not notified before enqueues `audit_broken`. A break is so found and notified
-//! within minutes of the whole walk that sees it, whether or not anything scrapes `/metrics`.
+//! and a break not notified before enqueues `audit_broken`. A break is so notified at the first
+//! check after the whole walk that sees it ends, whether or not anything scrapes `/metrics`.
 //! Never on a sweep's path.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::error;
 
 use super::context::Context;
-use crate::store::{AuditBreak, NewEvent, Store, ts};
+use crate::store::{AuditBreak, NewEvent, ts};
 
 /// How often the watch asks for the chain's verdict.
 pub const WATCH_EVERY: Duration = Duration::from_secs(30);
@@ -26,8 +26,13 @@ pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> JoinHan
 }
 
 async fn watch(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let mut reported = None;
     loop {
-        check_at(&ctx, Instant::now()).await;
+        // A walk at start (seconds at a million records) does not hold up a shutdown.
+        tokio::select! {
+            () = check_at(&ctx, Instant::now(), &mut reported) => {}
+            _ = stop.changed() => return,
+        }
         tokio::select! {
             () = tokio::time::sleep(WATCH_EVERY) => {}
             _ = stop.changed() => return,
@@ -35,31 +40,43 @@ async fn watch(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Asks for the chain's verdict as of `now`; a break enqueues `audit_broken`.
-async fn check_at(ctx: &Context, now: Instant) {
+/// Asks for the chain's verdict as of `now`; a break other than the one `reported` enqueues
+/// `audit_broken`.
+async fn check_at(ctx: &Context, now: Instant, reported: &mut Option<i64>) {
     let verdict = async {
         let version = ctx.db_version.current(&ctx.store).await?;
         ctx.audit_check.verdict_at(&ctx.store, version, now).await
     }
     .await;
     match verdict {
-        Ok(Ok(_)) => {}
-        Ok(Err(broken)) => report_break(&ctx.store, &broken).await,
+        Ok(Ok(_)) => *reported = None,
+        Ok(Err(broken)) if *reported == Some(broken.id) => {}
+        Ok(Err(broken)) => {
+            if report_break(ctx, &broken).await {
+                *reported = Some(broken.id);
+            }
+        }
         Err(e) => {
             error!(error.message = %e, error.cause_chain = ?e, "cannot verify the audit chain");
         }
     }
 }
 
-/// Enqueues `audit_broken` for a break not notified before (and logs it, once).
-async fn report_break(store: &Store, broken: &AuditBreak) {
+/// Enqueues `audit_broken` for a break not notified before (logged once, the dispatcher woken);
+/// whether the outbox holds it.
+async fn report_break(ctx: &Context, broken: &AuditBreak) -> bool {
     let event = NewEvent::audit_broken(broken.id, &broken.problem, &ts(Utc::now()));
-    match store.enqueue_event(&event).await {
+    match ctx.store.enqueue_event(&event).await {
         Ok(true) => {
             error!(audit.broken_id = broken.id, audit.problem = %broken.problem, "the audit chain is broken");
+            ctx.notify_wake.notify_one();
+            true
         }
-        Ok(false) => {}
-        Err(e) => error!(error.message = %e, "cannot record the audit chain break"),
+        Ok(false) => true,
+        Err(e) => {
+            error!(error.message = %e, "cannot record the audit chain break");
+            false
+        }
     }
 }
 

@@ -102,9 +102,10 @@ pub struct Context {
     pub offboard_wake: Notify,
     /// Wakes the notification dispatcher when this process may have enqueued an event.
     pub notify_wake: Notify,
-    /// The audit chain's verdict for `/metrics`.
+    /// The audit chain's verdict, for `/metrics` and the audit watch.
     pub audit_check: super::audit_check::AuditCheck,
-    /// The database's `data_version`, which tells `/metrics` whether anything was committed.
+    /// The database's `data_version`, which tells `/metrics`, the audit watch and the offboarding
+    /// worker whether anything was committed.
     pub db_version: crate::store::DataVersion,
     /// The database's gauges for `/metrics`, read again only after a commit.
     pub gauges: super::version_cache::VersionCache<crate::store::DbGauges>,
@@ -143,14 +144,10 @@ impl Context {
     #[cfg(test)]
     pub fn for_test(store: Store, toml: &str) -> Self {
         use figment::providers::{Format, Toml};
-        // Test set-up: a configuration the test wrote is expected to load.
-        #[allow(clippy::unwrap_used)]
         let config: Config = figment::Figment::from(Toml::string(toml))
             .extract()
             .unwrap();
-        #[allow(clippy::unwrap_used)]
         let current = Current::from_config(config, store.clone()).unwrap();
-        #[allow(clippy::unwrap_used)]
         let handle = super::metrics::install().unwrap();
         Context::new(store, current, None, handle)
     }

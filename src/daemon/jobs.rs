@@ -69,9 +69,8 @@ impl JobKind {
     }
 }
 
-/// Prunes token snapshots older than `database.snapshot_retention` (never audit records),
-/// gives free pages back to the file system, then verifies the audit chain (a new break is
-/// notified).
+/// Prunes token snapshots older than `database.snapshot_retention` (never audit records) and
+/// gives free pages back to the file system.
 async fn prune(ctx: &Context) -> Result<(), Error> {
     let retention = TimeDelta::from_std(ctx.current().config.database.snapshot_retention)
         .unwrap_or(TimeDelta::MAX);

@@ -168,7 +168,7 @@ impl Daemon {
         let (stop_offboarding, offboarding_stop) = tokio::sync::watch::channel(false);
         let mut offboarding = offboarding::spawn(&ctx, &offboarding_stop);
         offboarding.push(notifier::spawn(&ctx, &offboarding_stop));
-        offboarding.push(audit_watch::spawn(&ctx, &offboarding_stop));
+        let audit_watch = audit_watch::spawn(&ctx, &offboarding_stop);
         if current.config.schedule.sweep_on_start {
             tokio::spawn(jobs::tick(Arc::clone(&ctx), JobKind::Sweep));
         }
@@ -200,6 +200,11 @@ impl Daemon {
                 );
                 abort.abort();
             }
+        }
+        // It stops at once, whatever it was doing: it only reads, and enqueues in a transaction.
+        let abort = audit_watch.abort_handle();
+        if tokio::time::timeout(timeout, audit_watch).await.is_err() {
+            abort.abort();
         }
         let _ = stop_http.send(());
         match tokio::time::timeout(Duration::from_secs(5), server).await {

@@ -60,9 +60,10 @@ impl Checked {
         checked
     }
 
-    async fn verdict(&self, version: Version, at: Instant) -> Result<u64, ()> {
+    /// `Ok(records)`, or the id of the record where the chain breaks.
+    async fn verdict(&self, version: Version, at: Instant) -> Result<u64, i64> {
         let found = self.check.verdict_at(&self.store, version, at).await;
-        found.unwrap().map_err(|_| ())
+        found.unwrap().map_err(|broken| broken.id)
     }
 
     async fn version(&self) -> Version {
@@ -96,7 +97,7 @@ async fn appends_are_checked_and_counted_at_once_and_a_forged_one_is_seen_at_onc
     // Record 3 forged: a copy of record 2, the head moved to it.
     c.store.copy_audit_record(2, 3).await;
     run(&c.store, "UPDATE audit_head SET last_id = 3").await;
-    assert_eq!(c.verdict(c.version().await, c.t0).await, Err(()));
+    assert_eq!(c.verdict(c.version().await, c.t0).await, Err(3));
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -118,7 +119,7 @@ async fn an_edit_behind_the_head_is_found_by_a_background_walk_a_minute_after_th
     let later = c.t0 + RECHECK;
     assert_eq!(c.verdict(v1, later).await, Ok(2));
     c.check.wait_for_walk().await;
-    assert_eq!(c.verdict(v1, later).await, Err(()));
+    assert_eq!(c.verdict(v1, later).await, Err(1));
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -139,7 +140,7 @@ async fn an_idle_chain_is_walked_hourly_and_a_mended_one_verifies_again(pool: sq
     let hour = c.t0 + MAX_WALK_AGE;
     assert_eq!(c.verdict(c.v0, hour).await, Ok(1));
     c.check.wait_for_walk().await;
-    assert_eq!(c.verdict(c.v0, hour).await, Err(()));
+    assert_eq!(c.verdict(c.v0, hour).await, Err(1));
 
     // Mended by a commit: seen by the walk a minute after the last one started.
     sqlx::query("UPDATE revocations SET reason = ? WHERE id = 1")
@@ -150,20 +151,17 @@ async fn an_idle_chain_is_walked_hourly_and_a_mended_one_verifies_again(pool: sq
     let v1 = c.version().await;
     assert_ne!(v1, c.v0);
     let soon = hour + RECHECK - Duration::from_secs(1);
-    assert_eq!(c.verdict(v1, soon).await, Err(()));
+    assert_eq!(c.verdict(v1, soon).await, Err(1));
     c.check.wait_for_walk().await;
-    assert_eq!(c.verdict(v1, soon).await, Err(()));
+    assert_eq!(c.verdict(v1, soon).await, Err(1));
     let minute = hour + RECHECK;
-    assert_eq!(c.verdict(v1, minute).await, Err(()));
+    assert_eq!(c.verdict(v1, minute).await, Err(1));
     c.check.wait_for_walk().await;
     assert_eq!(c.verdict(v1, minute).await, Ok(1));
 }
 
-fn answer(state: &State) -> Result<u64, ()> {
-    state
-        .verdict
-        .as_ref()
-        .map_or(Err(()), |v| v.answer().map_err(|_| ()))
+fn answer(state: &State) -> Option<Result<u64, i64>> {
+    Some(state.verdict.as_ref()?.answer().map_err(|broken| broken.id))
 }
 
 #[test]
@@ -183,12 +181,12 @@ fn a_whole_walk_neither_clears_a_break_found_after_it_started_nor_shortens_the_c
     assert!(matches!(state.verdict, Some(Verdict::Broken(_))));
     // A walk that started after the break and found the chain whole: mended.
     state.merge_walk(whole(6), state.breaks);
-    assert_eq!(answer(&state), Ok(6));
+    assert_eq!(answer(&state), Some(Ok(6)));
     // An append checked since the walk started verified a longer chain.
     state.merge_walk(whole(4), state.breaks);
-    assert_eq!(answer(&state), Ok(6));
+    assert_eq!(answer(&state), Some(Ok(6)));
     state.merge_walk(broken(), state.breaks);
-    assert_eq!(answer(&state), Err(()));
+    assert_eq!(answer(&state), Some(Err(3)));
 }
 
 #[sqlx::test(migrations = "./migrations")]

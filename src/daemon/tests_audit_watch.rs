@@ -52,8 +52,10 @@ async fn a_chain_broken_at_start_is_notified_at_the_first_check(pool: sqlx::Sqli
     run(&store, "DROP TRIGGER revocations_are_append_only_update").await;
     run(&store, "UPDATE revocations SET reason = 'x' WHERE id = 2").await;
     let ctx = context(&store);
-    check_at(&ctx, Instant::now()).await;
+    let mut reported = None;
+    check_at(&ctx, Instant::now(), &mut reported).await;
     assert_eq!(notified(&store).await, ["audit:2"]);
+    assert_eq!(reported, Some(2));
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -63,18 +65,19 @@ async fn an_edit_while_running_is_notified_once_after_the_walk_that_sees_it(
     let store = Store::from_pool(pool).await.unwrap();
     append(&store, "oar1").await;
     let ctx = context(&store);
-    let t0 = Instant::now();
-    check_at(&ctx, t0).await;
+    let (t0, mut reported) = (Instant::now(), None);
+    check_at(&ctx, t0, &mut reported).await;
     assert!(notified(&store).await.is_empty());
 
     run(&store, "DROP TRIGGER revocations_are_append_only_update").await;
     run(&store, "UPDATE revocations SET reason = 'x' WHERE id = 1").await;
     // A minute on the whole walk starts; its verdict is for the next check.
-    check_at(&ctx, t0 + RECHECK).await;
+    check_at(&ctx, t0 + RECHECK, &mut reported).await;
     ctx.audit_check.wait_for_walk().await;
     assert!(notified(&store).await.is_empty());
     for _ in 0..3 {
-        check_at(&ctx, t0 + RECHECK).await;
+        check_at(&ctx, t0 + RECHECK, &mut reported).await;
     }
     assert_eq!(notified(&store).await, ["audit:1"]);
+    assert_eq!(reported, Some(1));
 }

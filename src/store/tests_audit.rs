@@ -341,3 +341,21 @@ fn the_hash_encoding_is_the_json_text_of_the_hashed_columns() {
     row.token_id = None;
     assert_eq!(String::from_utf8(row.v2_encoding()).unwrap(), value(&row));
 }
+
+impl Store {
+    /// Inserts a copy of record `from` as record `to`, behind the appends' back (its hash then
+    /// fits no place but `from`'s).
+    pub(crate) async fn copy_audit_record(&self, from: i64, to: i64) {
+        sqlx::query(
+            "INSERT INTO revocations SELECT ?, intent_id, token_id, user_id, client_id, trigger,
+                 policy, reason, mode, state, requested_at, completed_at, attempts, http_status,
+                 okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
+                 next_attempt_at, okta_error_id, hash_version FROM revocations WHERE id = ?",
+        )
+        .bind(to)
+        .bind(from)
+        .execute(self.pool())
+        .await
+        .unwrap();
+    }
+}

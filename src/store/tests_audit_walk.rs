@@ -10,29 +10,17 @@ async fn run(store: &Store, sql: &str) {
     sqlx::query(sql).execute(store.pool()).await.unwrap();
 }
 
-impl Store {
-    /// Inserts a copy of record `from` as record `to`, behind the appends' back (its hash then
-    /// fits no place but `from`'s).
-    pub(crate) async fn copy_audit_record(&self, from: i64, to: i64) {
-        sqlx::query(
-            "INSERT INTO revocations SELECT ?, intent_id, token_id, user_id, client_id, trigger,
-                 policy, reason, mode, state, requested_at, completed_at, attempts, http_status,
-                 okta_request_id, error, sweep_id, job_id, prev_hash, hash, verified_at,
-                 next_attempt_at, okta_error_id, hash_version FROM revocations WHERE id = ?",
-        )
-        .bind(to)
-        .bind(from)
-        .execute(self.pool())
-        .await
-        .unwrap();
-    }
-}
-
-/// Asserts that a walk found a break at record `id`, its problem saying `says`.
-fn assert_break(found: Result<Result<Verified, AuditBreak>, Error>, id: i64, says: &str) {
+/// Asserts that a walk (named by `walk` in a failure) found a break at record `id`, its
+/// problem saying `says`.
+fn assert_break(
+    walk: &str,
+    found: Result<Result<Verified, AuditBreak>, Error>,
+    id: i64,
+    says: &str,
+) {
     let broken = found.unwrap().unwrap_err();
-    assert_eq!(broken.id, id, "{broken:?}");
-    assert!(broken.problem.contains(says), "{}", broken.problem);
+    assert_eq!(broken.id, id, "{walk}: {broken:?}");
+    assert!(broken.problem.contains(says), "{walk}: {}", broken.problem);
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -45,7 +33,12 @@ async fn every_batch_size_walks_the_same_chain(pool: sqlx::SqlitePool) {
     drop_guards(&store).await;
     run(&store, "UPDATE revocations SET reason = 'x' WHERE id = 3").await;
     for batch in [1, 2, 3, 4, 5, 2_000] {
-        assert_break(store.verify_audit_by(None, batch).await, 3, "edited");
+        assert_break(
+            &format!("batch {batch}"),
+            store.verify_audit_by(None, batch).await,
+            3,
+            "edited",
+        );
     }
 }
 
@@ -56,7 +49,7 @@ async fn a_record_deleted_at_a_batch_s_edge_is_named(pool: sqlx::SqlitePool) {
     run(&store, "DELETE FROM revocations WHERE id = 3").await;
     for batch in [1, 2, 3, 2_000] {
         let found = store.verify_audit_by(None, batch).await;
-        assert_break(found, 4, "expected record 3");
+        assert_break(&format!("batch {batch}"), found, 4, "expected record 3");
     }
 }
 
@@ -69,7 +62,12 @@ async fn a_value_of_the_wrong_type_is_a_break_not_an_error(pool: sqlx::SqlitePoo
         "UPDATE revocations SET attempts = 'one' WHERE id = 2",
     )
     .await;
-    assert_break(store.verify_audit_from(None).await, 2, "wrong type");
+    assert_break(
+        "whole",
+        store.verify_audit_from(None).await,
+        2,
+        "wrong type",
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -79,7 +77,7 @@ async fn a_record_slipped_in_before_the_first_is_named(pool: sqlx::SqlitePool) {
     store.copy_audit_record(4, 0).await;
     for batch in [1, 2_000] {
         let found = store.verify_audit_by(None, batch).await;
-        assert_break(found, 0, "expected record 1");
+        assert_break(&format!("batch {batch}"), found, 0, "expected record 1");
     }
     run(
         &store,
@@ -87,6 +85,7 @@ async fn a_record_slipped_in_before_the_first_is_named(pool: sqlx::SqlitePool) {
     )
     .await;
     assert_break(
+        "whole",
         store.verify_audit_from(None).await,
         i64::MIN,
         "expected record 1",
@@ -160,7 +159,7 @@ async fn a_walk_goes_on_from_an_end_without_reading_what_came_before(pool: sqlx:
     let head = store.audit_head().await.unwrap().unwrap();
     assert_eq!(on.end.map(|e| (e.id, e.hash)), Some(head));
     // The whole walk reads record 1 again.
-    assert_break(store.verify_audit_from(None).await, 1, "edited");
+    assert_break("whole", store.verify_audit_from(None).await, 1, "edited");
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -170,7 +169,7 @@ async fn a_record_added_past_the_head_without_an_append_is_a_break(pool: sqlx::S
     store.copy_audit_record(4, 5).await;
     for from in [None, end.as_ref()] {
         let found = store.verify_audit_from(from).await;
-        assert_break(found, 5, "past the chain's head");
+        assert_break(&format!("from {from:?}"), found, 5, "past the chain's head");
     }
 }
 
@@ -180,5 +179,10 @@ async fn a_forged_append_is_seen_by_a_walk_that_goes_on(pool: sqlx::SqlitePool) 
     let end = store.verify_audit_from(None).await.unwrap().unwrap().end;
     store.copy_audit_record(4, 5).await;
     run(&store, "UPDATE audit_head SET last_id = 5").await;
-    assert_break(store.verify_audit_from(end.as_ref()).await, 5, "prev_hash");
+    assert_break(
+        "on",
+        store.verify_audit_from(end.as_ref()).await,
+        5,
+        "prev_hash",
+    );
 }
