@@ -178,4 +178,4 @@ impl AuditCheck {
 
 #[cfg(test)]
 #[path = "tests_audit_check.rs"]
-mod tests;
+pub(super) mod tests;

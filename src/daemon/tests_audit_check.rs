@@ -9,7 +9,8 @@ use super::{AuditCheck, MAX_WALK_AGE, RECHECK, State, Verdict};
 use crate::store::{AuditBreak, DataVersion, NewRevocation, RevocationState, Store, Verified};
 use crate::store::{RevocationTrigger, Version};
 
-fn row(token: &str) -> NewRevocation {
+/// A planned revocation of `token` (user `00u1`, client `0oa1`).
+pub(in crate::daemon) fn row(token: &str) -> NewRevocation {
     NewRevocation::new(
         Some(token.into()),
         "00u1",

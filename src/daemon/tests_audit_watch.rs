@@ -4,10 +4,10 @@
 use tokio::time::Instant;
 
 use super::check_at;
-use crate::config::Mode;
 use crate::daemon::audit_check::RECHECK;
+use crate::daemon::audit_check::tests::row;
 use crate::daemon::context::Context;
-use crate::store::{NewRevocation, RevocationState, RevocationTrigger, Store};
+use crate::store::Store;
 
 fn context(store: &Store) -> Context {
     Context::for_test(
@@ -18,16 +18,7 @@ fn context(store: &Store) -> Context {
 }
 
 async fn append(store: &Store, token: &str) {
-    let row = NewRevocation::new(
-        Some(token.into()),
-        "00u1",
-        "0oa1",
-        RevocationTrigger::Policy,
-        Mode::DryRun,
-        RevocationState::Planned,
-        "2026-11-30T00:00:00.000Z",
-    );
-    store.append_revocation(&row).await.unwrap();
+    store.append_revocation(&row(token)).await.unwrap();
 }
 
 async fn run(store: &Store, sql: &str) {
