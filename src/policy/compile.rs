@@ -115,6 +115,8 @@ struct Exemption {
 pub struct PolicySet {
     pub(super) rules: Vec<Rule>,
     exemptions: Vec<Exemption>,
+    /// A hash of the configuration compiled (see [`PolicySet::fingerprint`]).
+    fingerprint: u128,
 }
 
 impl PolicySet {
@@ -137,10 +139,19 @@ impl PolicySet {
             .enumerate()
             .map(|(i, e)| exemption(&format!("exemptions[{i}]"), e))
             .collect::<Result<Vec<_>, _>>()?;
+        // Debug output of the config structs: every list in config order, no hashed set.
+        let text = format!("{policies:?}\n{exemptions:?}");
         Ok(PolicySet {
             rules,
             exemptions: compiled,
+            fingerprint: xxhash_rust::xxh3::xxh3_128(text.as_bytes()),
         })
+    }
+
+    /// A 128-bit hash of the `[[policies]]` and `[[exemptions]]` this set was compiled from:
+    /// two sets with the same fingerprint decide every token alike.
+    pub fn fingerprint(&self) -> u128 {
+        self.fingerprint
     }
 
     /// The rule names, in config order.

@@ -9,6 +9,7 @@
 mod compile;
 mod guard;
 mod reason;
+mod stable;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +19,7 @@ use crate::config::Action;
 
 pub use compile::PolicySet;
 pub use guard::{GuardTrip, check_guard};
+pub use stable::stable_until;
 
 /// What policy needs to know about one refresh token, borrowed from wherever it is held.
 #[derive(Debug, Clone, Copy)]
