@@ -26,7 +26,7 @@ use super::ratelimit::{Budget, BudgetSettings};
 use super::retry::RetryPolicy;
 use super::stats::HttpStats;
 use crate::config::{self, AuthMode, OktaConfig};
-pub use tokens::{TokenPage, TokenPages};
+pub use tokens::{RawTokenPage, TokenPage, TokenPages};
 
 /// Okta's largest page for token listings.
 pub const MAX_PAGE_SIZE: u32 = 200;

@@ -20,7 +20,7 @@ pub mod retry;
 pub mod revoke;
 pub mod stats;
 
-pub use client::{Auth, ClientSettings, OktaClient, TokenPage, TokenPages};
+pub use client::{Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages};
 pub use error::Error;
 pub use ids::{ClientId, TokenId, UserId};
 pub use logs::{LogEvent, LogPage, LogTarget};

@@ -20,6 +20,46 @@ pub struct TokenPage {
     pub rate_limit: RateLimitHeaders,
 }
 
+/// One page of a token listing as Okta sent it, not decoded yet: a listing that finds a page
+/// it already knows (by the hash of its body) need not decode it.
+#[derive(Debug)]
+pub struct RawTokenPage {
+    body: String,
+    request_id: Option<String>,
+    rate_limit: RateLimitHeaders,
+}
+
+impl RawTokenPage {
+    /// The body exactly as sent.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The 128-bit XXH3 hash of the body as sent.
+    pub fn hash(&self) -> u128 {
+        xxhash_rust::xxh3::xxh3_128(self.body.as_bytes())
+    }
+
+    /// Okta's `X-Okta-Request-Id` of the response.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The tokens of the page.
+    pub fn decode(self) -> Result<TokenPage, Error> {
+        let tokens = model::decode_tokens(&self.body).map_err(|source| Error::Decode {
+            source,
+            body: excerpt(&self.body),
+            request_id: self.request_id.clone(),
+        })?;
+        Ok(TokenPage {
+            tokens,
+            request_id: self.request_id,
+            rate_limit: self.rate_limit,
+        })
+    }
+}
+
 impl OktaClient {
     pub(in crate::okta) fn tokens_url(&self, user: &UserId, client: &ClientId) -> Url {
         self.url(&[
@@ -58,23 +98,30 @@ impl OktaClient {
     }
 
     /// Fetches one page of tokens from a URL (the first page or a vetted `next` link).
-    async fn token_page(&self, url: &Url) -> Result<(TokenPage, Option<String>), Error> {
+    async fn token_page(&self, url: &Url) -> Result<(RawTokenPage, Option<String>), Error> {
         let reply = self.execute(Method::GET, url.clone()).await?;
         let next = parse_link_header(&reply.headers);
-        let tokens = model::decode_tokens(&reply.body).map_err(|source| Error::Decode {
-            source,
-            body: excerpt(&reply.body),
-            request_id: reply.request_id.clone(),
-        })?;
         let rate_limit = RateLimitHeaders::parse(&reply.headers);
         Ok((
-            TokenPage {
-                tokens,
+            RawTokenPage {
+                body: reply.body,
                 request_id: reply.request_id,
                 rate_limit,
             },
             next,
         ))
+    }
+
+    /// Fetches again a page of a listing this client followed (the first page or a vetted
+    /// `next` link), on this org's origin only.
+    pub async fn token_page_again(&self, url: &Url) -> Result<RawTokenPage, Error> {
+        if url.origin() != self.base.origin() {
+            return Err(Error::Refused {
+                reason: "a page of another origin is not fetched".into(),
+                request_id: None,
+            });
+        }
+        Ok(self.token_page(url).await?.0)
     }
 
     /// `GET …/tokens/{tokenId}?expand=scope`; `None` when Okta answers 404.
@@ -133,6 +180,14 @@ impl TokenPages<'_> {
     /// The next page, or `None` after the last. A `next` link that is foreign, loops or
     /// runs past the page cap ends the listing with [`Error::Refused`].
     pub async fn next_page(&mut self) -> Result<Option<TokenPage>, Error> {
+        match self.next_raw().await? {
+            Some(raw) => raw.decode().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// [`TokenPages::next_page`], the page not decoded yet.
+    pub async fn next_raw(&mut self) -> Result<Option<RawTokenPage>, Error> {
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
