@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::app_cursors::AppCursorWrite;
 use super::observations::{Observed, write_observed};
+use super::pair_listings::{ListingPrint, write_print};
 use super::targets::{TargetResult, write_target};
 use super::tokens::{TokenObservation, write_gone};
 use super::{Error, Store, ts};
@@ -48,6 +49,15 @@ const QUEUE: usize = 8;
 /// org: 9.6 GB of WAL for a million tokens.
 const CATCH_UP_EVERY: u64 = 4;
 
+/// What a target's closing job writes of its listing's fingerprint (`pair_listings`).
+#[derive(Debug)]
+pub enum PrintWrite {
+    /// Nothing: the listing failed, or it is not a pair's.
+    Nothing,
+    /// A complete listing read token by token, by sweep `sweep_id`: its fingerprint.
+    Print { sweep_id: i64, print: ListingPrint },
+}
+
 /// A job's answer once its transaction committed: the ids of revoked tokens a page listed as
 /// ACTIVE again (none for other jobs). Errors are shared: one failed transaction fails every
 /// job in it.
@@ -64,6 +74,8 @@ enum Work {
         /// marked gone.
         gone_before: Option<DateTime<Utc>>,
         result: TargetResult,
+        /// The listing's fingerprint.
+        print: PrintWrite,
     },
     /// Where an app's listing stands, written after the page it follows.
     AppCursor(AppCursorWrite),
@@ -186,10 +198,12 @@ impl Ingest {
         &self,
         gone_before: Option<DateTime<Utc>>,
         result: TargetResult,
+        print: PrintWrite,
     ) -> Result<Pending, Error> {
         self.send(Work::FinishTarget {
             gone_before,
             result,
+            print,
         })
         .await
     }
@@ -343,12 +357,20 @@ async fn write_batch(
             Work::FinishTarget {
                 gone_before,
                 result,
+                print,
             } => {
+                let (user, client) = (&result.user_id, &result.client_id);
                 if let Some(since) = gone_before {
-                    let (user, client) = (&result.user_id, &result.client_id);
                     write_gone(&mut *tx, user, client, *since, result.polled_at).await?;
                 }
                 write_target(&mut *tx, result).await?;
+                // Last: every write to the pair's tokens before it cleared the one before.
+                match print {
+                    PrintWrite::Nothing => {}
+                    PrintWrite::Print { sweep_id, print } => {
+                        write_print(&mut tx, *sweep_id, user, client, print).await?;
+                    }
+                }
             }
             Work::AppCursor(write) => write.apply(&mut tx).await?,
             Work::Page { .. } => {}

@@ -104,6 +104,8 @@ fn as_json(sql: &str, order: &str) -> String {
 #[derive(Debug)]
 pub struct PlanStage {
     conn: Mutex<SqliteConnection>,
+    /// Whether any pair or app settled: if none did, no standing record closes.
+    settled_any: std::sync::atomic::AtomicBool,
     /// [`ENTRIES`] read as JSON.
     entries_sql: String,
 }
@@ -136,6 +138,7 @@ impl Store {
         }
         Ok(PlanStage {
             conn: Mutex::new(conn),
+            settled_any: false.into(),
             entries_sql: as_json(ENTRIES, "seq"),
         })
     }
@@ -207,6 +210,9 @@ impl PlanStage {
         apps: &HashSet<String>,
         all_completed: bool,
     ) -> Result<u64, Error> {
+        let any = !pairs.is_empty() || !apps.is_empty();
+        self.settled_any
+            .store(any, std::sync::atomic::Ordering::Relaxed);
         let mut conn = self.conn.lock().await;
         let mut tx = conn.begin().await?;
         let pairs: Vec<[&str; 2]> = pairs.iter().map(|&(u, c)| [u, c]).collect();
@@ -357,6 +363,10 @@ impl PlanStage {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Closing>, Error> {
+        // Every standing record would be looked at to find none of a settled pair's.
+        if !self.settled_any.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT r.id, r.token_id, r.user_id, r.client_id, r.policy, r.mode,
                (SELECT p.policy FROM temp.plan p WHERE p.token_id = r.token_id AND p.kind = 0)

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, RevocationState, RevocationTrigger, Store, ts};
+use super::{Error, RevocationState, RevocationTrigger, StagedEntry, Store, ts};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -35,6 +35,46 @@ impl Store {
             standing_clause(state),
         );
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Up to `limit` standing records in `state` of the pairs `pairs` (`[user, client]`) with
+    /// an id above `after`, oldest first, each as the entry it records and its id: the plans of
+    /// pairs whose listing was unchanged, which stand as they are.
+    pub async fn standing_of_pairs(
+        &self,
+        state: RevocationState,
+        pairs: &[[String; 2]],
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, StagedEntry)>, Error> {
+        let sql = format!(
+            "SELECT r.id, r.token_id, r.user_id, r.client_id, COALESCE(r.policy, ''),
+                    COALESCE(r.reason, '')
+             FROM json_each(?1) AS j
+             JOIN revocations r ON r.user_id = j.value ->> 0 AND r.client_id = j.value ->> 1
+             WHERE {} AND r.id > ?2 ORDER BY r.id LIMIT ?3",
+            standing_clause(state),
+        );
+        let pairs = serde_json::to_string(pairs).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(&sql)
+            .bind(pairs)
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, token_id, user_id, client_id, policy, reason)| {
+                let entry = StagedEntry {
+                    token_id,
+                    user_id,
+                    client_id,
+                    policy,
+                    reason,
+                };
+                (id, entry)
+            })
+            .collect())
     }
 
     /// Okta answered a GET of the token with it ACTIVE at `at` (outside a listing): a `gone_at`

@@ -12,8 +12,8 @@
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, error, info, info_span, warn};
 
+use super::decide::{decide_one, decide_recorded, observation};
 use super::halt::Breaker;
-use super::list::{decide_one, decide_recorded, observation};
 use super::{Deps, Listed, Target};
 use crate::okta::{self, ClientId, OktaClient, UserId};
 use crate::store::{self, AppCursorWrite, Ingest, Pending, PlanStage, TargetSource};

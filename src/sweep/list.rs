@@ -1,100 +1,25 @@
 //! Listing one target: page by page, each token decided as it arrives, each page handed to
 //! the sweep's observation writer ([`Ingest`]) and its decisions to the sweep's plan stage
-//! ([`PlanStage`]), so memory holds a few pages, never the plan or the whole org. A target's
-//! listing is complete, for the sweep, once its closing write is committed.
+//! ([`PlanStage`]), so memory holds a few pages, never the plan or the whole org; unless the
+//! pair's listing is unchanged (see [`super::unchanged`]), when none of that happens. A
+//! target's listing is complete, for the sweep, once its closing write is committed.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, error, info_span, warn};
 
+use super::decide::{decide_one, observation};
 use super::halt::Breaker;
 use super::report::PolicyTally;
+use super::unchanged::{Ending, Pages, print_of};
 use super::{Deps, Target};
 use crate::config::Mode;
-use crate::okta::{self, ObservedToken, OktaClient};
-use crate::policy::{Decision, TokenFacts, decide, explain};
+use crate::okta::{self, ClientId, OktaClient, RawTokenPage};
 use crate::store::{
-    self, Ingest, NewRevocation, ObservedRecord, Pending, PlanStage, RevocationState,
-    RevocationTrigger, StagedEntry, TargetOutcome, TargetResult, TokenObservation, TokenRow, ts,
+    self, Ingest, ListingPrint, Pending, PlanStage, PrintWrite, StagedEntry, TargetOutcome,
+    TargetResult, UnchangedListing,
 };
-
-/// A revocation the policy selected, waiting for the guard and the mode to say what happens.
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub token_id: String,
-    pub user_id: String,
-    pub client_id: String,
-    /// The matching rule names, in config order.
-    pub rules: Vec<String>,
-    pub reason: String,
-}
-
-impl Planned {
-    /// The audit row recording this plan entry in `state`.
-    pub fn audit_row(
-        &self,
-        sweep_id: Option<i64>,
-        mode: Mode,
-        state: RevocationState,
-        now: &str,
-    ) -> NewRevocation {
-        let entry = StagedEntry {
-            token_id: self.token_id.clone(),
-            user_id: self.user_id.clone(),
-            client_id: self.client_id.clone(),
-            policy: self.rules.join(","),
-            reason: self.reason.clone(),
-        };
-        entry_row(entry, sweep_id, mode, state, now)
-    }
-}
-
-/// The audit row recording a plan entry of a sweep in `state`.
-pub(super) fn entry_row(
-    e: StagedEntry,
-    sweep_id: Option<i64>,
-    mode: Mode,
-    state: RevocationState,
-    now: &str,
-) -> NewRevocation {
-    NewRevocation {
-        policy: Some(e.policy),
-        reason: Some(e.reason),
-        sweep_id,
-        ..NewRevocation::new(
-            Some(e.token_id),
-            e.user_id,
-            e.client_id,
-            RevocationTrigger::Policy,
-            mode,
-            state,
-            now,
-        )
-    }
-}
-
-impl Planned {
-    /// A staged entry read back: its rules are the comma-separated `policy`.
-    pub fn from_entry(e: StagedEntry) -> Planned {
-        Planned {
-            rules: rules_of(&e.policy),
-            token_id: e.token_id,
-            user_id: e.user_id,
-            client_id: e.client_id,
-            reason: e.reason,
-        }
-    }
-}
-
-/// The rule names of a comma-separated `policy` (as recorded in `revocations.policy`).
-pub(super) fn rules_of(policy: &str) -> Vec<String> {
-    policy
-        .split(',')
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 /// What a complete listing of one target found. Its plan goes to the sweep's [`PlanStage`]
 /// page by page; the listing keeps counts.
@@ -107,9 +32,15 @@ pub struct Listed {
     pub policies: BTreeMap<String, PolicyTally>,
     /// Tokens revokd had revoked that Okta lists as ACTIVE again.
     pub reappeared: u64,
+    /// Revocations planned (tokens, where `policies` counts rules).
+    pub to_revoke: u64,
+    /// The first instant at which one of the decisions could change with time.
+    pub stable_until: Option<DateTime<Utc>>,
+    /// The listing matched the pair's fingerprint: nothing was read, written or staged.
+    pub unchanged: bool,
     /// Decisions not staged yet: the planned ones, and the exempt ones (whose `reason` names
     /// the exemption).
-    unstaged: (Vec<StagedEntry>, Vec<StagedEntry>),
+    pub(super) unstaged: (Vec<StagedEntry>, Vec<StagedEntry>),
 }
 
 impl Listed {
@@ -124,7 +55,7 @@ impl Listed {
         stage.add(via_app, planned, exempt).await
     }
 
-    fn tally(&mut self, rules: &[&str], bump: impl Fn(&mut PolicyTally)) {
+    pub(super) fn tally(&mut self, rules: &[&str], bump: impl Fn(&mut PolicyTally)) {
         for rule in rules {
             // Looked up before inserting: a rule's name is cloned once, not per token.
             match self.policies.get_mut(*rule) {
@@ -170,6 +101,8 @@ pub(super) struct Fetched<'t> {
     /// Okta's part: a failure here fails only this target (and is recorded in `targets`).
     outcome: Result<Listed, okta::Error>,
     writes: Vec<Pending>,
+    /// An unchanged listing, recorded once every listing has ended.
+    pub unchanged: Option<UnchangedListing>,
 }
 
 impl<'t> Fetched<'t> {
@@ -198,21 +131,58 @@ impl<'t> Fetched<'t> {
     }
 }
 
-/// Lists a target completely, handing every page and the target's closing row to `ingest`.
-/// Fails only when the database writer has failed.
-#[allow(clippy::too_many_arguments)]
+/// What every pair listing of a sweep shares.
+pub(super) struct Lister<'a> {
+    pub deps: &'a Deps,
+    pub okta: &'a OktaClient,
+    pub ingest: &'a Ingest,
+    pub stage: &'a PlanStage,
+    pub sweep_id: i64,
+    pub mode: Mode,
+    /// Decisions are taken as of this instant.
+    pub now: DateTime<Utc>,
+    pub breaker: &'a Breaker,
+    /// The apps the sweep lists whole: their pairs' listings are always read token by token,
+    /// as the app's listing decides the same tokens again.
+    pub apps: &'a [ClientId],
+}
+
+/// Pairs whose fingerprints are read at once, as their listings' turn nears.
+pub(super) const PRINTS_AT_ONCE: usize = 256;
+
+impl Lister<'_> {
+    /// The targets of `chunk`, each with its pair's fingerprint where one stands (never for
+    /// a pair of an app the sweep lists whole). A failed read leaves every pair to be read
+    /// whole.
+    pub(super) async fn known<'t>(
+        &self,
+        chunk: &'t [Target],
+    ) -> Vec<(&'t Target, Option<ListingPrint>)> {
+        let pairs: Vec<(&str, &str)> = (chunk.iter())
+            .map(|t| (t.user.as_str(), t.client.as_str()))
+            .collect();
+        let known = match self.deps.store.known_listings(&pairs).await {
+            Ok(known) => known,
+            Err(e) => {
+                warn!(error.message = %e, "fingerprints not read; these pairs are read whole");
+                vec![None; chunk.len()]
+            }
+        };
+        (chunk.iter().zip(known))
+            .map(|(t, k)| (t, k.filter(|_| !self.apps.contains(&t.client))))
+            .collect()
+    }
+}
+
+/// Lists a target completely, handing every page and the target's closing row to the
+/// writer. Fails only when the database writer has failed.
 pub(super) async fn list_target<'t>(
-    deps: &Deps,
-    okta: &OktaClient,
-    ingest: &Ingest,
-    stage: &PlanStage,
-    sweep_id: i64,
+    l: &Lister<'_>,
     target: &'t Target,
-    now: DateTime<Utc>,
-    breaker: &Breaker,
+    known: Option<ListingPrint>,
 ) -> Result<Fetched<'t>, store::Error> {
-    if breaker.skips() {
-        deps.progress.target_done(0);
+    if l.breaker.skips() {
+        l.deps.progress.target_done(0);
         return Ok(Fetched {
             target,
             outcome: Err(okta::Error::Refused {
@@ -220,167 +190,147 @@ pub(super) async fn list_target<'t>(
                 request_id: None,
             }),
             writes: Vec::new(),
+            unchanged: None,
         });
     }
     let span = info_span!("target", okta.user_id = %target.user, okta.client_id = %target.client);
     async {
         let started = Utc::now();
         let mut writes = Vec::new();
-        let outcome =
-            list_pages(deps, okta, ingest, stage, sweep_id, target, now, &mut writes).await?;
-        deps.progress.target_done(outcome.as_ref().map_or(0, |l| l.tokens_seen));
+        let outcome = list_pages(l, target, known, &mut writes).await?;
+        let seen = outcome.as_ref().map_or(0, |(l, _)| l.tokens_seen);
+        l.deps.progress.target_done(seen);
         let finished = Utc::now();
-        let (gone_before, result) = match &outcome {
-            Ok(_) => (Some(started), target.result(TargetOutcome::Ok, None, finished)),
-            // A halt is told once, by the sweep; other failures here, per target.
-            Err(e) if breaker.observe(e) => {
-                debug!(error.message = %e, "target failed; the sweep stops early");
-                (None, target.result(TargetOutcome::Failed, Some(e.to_string()), finished))
+        let (listed, print) = match outcome {
+            Ok((listed, Closing::Unchanged(pages, at))) => {
+                let result = target.result(TargetOutcome::Ok, None, finished);
+                let unchanged = Some(UnchangedListing { result, pages, at });
+                return Ok(Fetched { target, outcome: Ok(listed), writes, unchanged });
+            }
+            Ok((listed, Closing::Read(print))) => {
+                (Ok(listed), PrintWrite::Print { sweep_id: l.sweep_id, print })
             }
             Err(e) => {
-                warn!(error.message = %e, okta.request_id = e.request_id(), "target failed; the sweep goes on");
-                (None, target.result(TargetOutcome::Failed, Some(e.to_string()), finished))
+                // A halt is told once, by the sweep; other failures here, per target.
+                if l.breaker.observe(&e) {
+                    debug!(error.message = %e, "target failed; the sweep stops early");
+                } else {
+                    warn!(error.message = %e, okta.request_id = e.request_id(), "target failed; the sweep goes on");
+                }
+                (Err(e), PrintWrite::Nothing)
             }
         };
-        writes.push(ingest.finish_target(gone_before, result).await?);
-        Ok(Fetched { target, outcome, writes })
+        let (gone_before, result) = match &listed {
+            Ok(_) => (Some(started), target.result(TargetOutcome::Ok, None, finished)),
+            Err(e) => (None, target.result(TargetOutcome::Failed, Some(e.to_string()), finished)),
+        };
+        writes.push(l.ingest.finish_target(gone_before, result, print).await?);
+        Ok(Fetched { target, outcome: listed, writes, unchanged: None })
     }
     .instrument(span)
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How a complete listing closes.
+enum Closing {
+    /// It matched the pair's fingerprint: its pages' hashes, and when it saw the pair.
+    Unchanged(Vec<u128>, DateTime<Utc>),
+    /// It was read token by token: the fingerprint it leaves.
+    Read(ListingPrint),
+}
+
+/// A listing's pages, each read token by token unless the whole listing matches the pair's
+/// fingerprint (see [`super::unchanged`]).
 async fn list_pages(
-    deps: &Deps,
-    okta: &OktaClient,
-    ingest: &Ingest,
-    stage: &PlanStage,
-    sweep_id: i64,
+    l: &Lister<'_>,
     target: &Target,
-    now: DateTime<Utc>,
+    known: Option<ListingPrint>,
     writes: &mut Vec<Pending>,
-) -> Result<Result<Listed, okta::Error>, store::Error> {
+) -> Result<Result<(Listed, Closing), okta::Error>, store::Error> {
+    let mut pages = Pages::new(known, &l.deps.policies, l.mode, l.now);
     let mut listed = Listed::default();
-    let mut pages = okta.list_tokens(&target.user, &target.client);
-    loop {
-        let page = match pages.next_page().await {
+    let mut listing = l.okta.list_tokens(&target.user, &target.client);
+    while let Some(url) = listing.next_url().cloned() {
+        let page = match listing.next_raw().await {
             Ok(Some(page)) => page,
-            Ok(None) => return Ok(Ok(listed)),
+            Ok(None) => break,
             Err(e) => return Ok(Err(e)),
         };
-        listed.pages += 1;
-        if let Some(i) = page.tokens.iter().position(|t| t.token.id.is_none()) {
-            return Ok(Err(okta::Error::Refused {
-                reason: format!("token {i} of a page has no id"),
-                request_id: page.request_id,
-            }));
+        if let Some(before) = pages.take(url, &page) {
+            if let Err(e) = read_again(l, target, &mut pages, before, &mut listed, writes).await? {
+                return Ok(Err(e));
+            }
+            if let Err(e) = read_page(l, target, page, &mut listed, writes).await? {
+                return Ok(Err(e));
+            }
         }
-        let rows = page
-            .tokens
-            .into_iter()
-            .map(|mut observed| {
-                let scopes = observed.token.take_scope_names();
-                let matched = decide_one(deps, target, &observed, &scopes, now, &mut listed);
-                observation(target, observed, &scopes, matched)
-            })
-            .collect();
-        listed.stage(stage, false).await?;
-        writes.push(ingest.page(Some(sweep_id), rows, Utc::now()).await?);
     }
+    match pages.end() {
+        Ending::Unchanged(listed, pages) => {
+            return Ok(Ok((listed, Closing::Unchanged(pages, Utc::now()))));
+        }
+        Ending::Read(before) => {
+            if let Err(e) = read_again(l, target, &mut pages, before, &mut listed, writes).await? {
+                return Ok(Err(e));
+            }
+        }
+    }
+    let print = print_of(pages.hashes(), &listed, &l.deps.policies, l.mode, l.now);
+    Ok(Ok((listed, Closing::Read(print))))
 }
 
-/// Decides one token and notes the decision in `listed`; returns the rules it matched as a
-/// JSON array (`tokens.policy_matches`).
-pub(super) fn decide_one(
-    deps: &Deps,
+/// Fetches again the pages a listing passed over while they matched its fingerprint, and reads
+/// them: the listing turned out not to be unchanged.
+async fn read_again(
+    l: &Lister<'_>,
     target: &Target,
-    observed: &ObservedToken,
-    scopes: &[String],
-    now: DateTime<Utc>,
+    pages: &mut Pages,
+    before: Vec<(usize, url::Url)>,
     listed: &mut Listed,
-) -> String {
-    let t = &observed.token;
-    let facts = TokenFacts {
-        token_id: t.id.as_deref().unwrap_or_default(),
-        user_id: target.user.as_str(),
-        client_id: target.client.as_str(),
-        active: t.is_active(),
-        scopes,
-        created: t.created,
-        last_updated: t.last_updated,
-        expires_at: t.expires_at,
-    };
-    decide_facts(deps, &facts, now, listed)
-}
-
-/// Decides a token from its recorded row (one an earlier process listed in a listing this
-/// sweep completes) and notes the decision in `listed`.
-pub(super) fn decide_recorded(
-    deps: &Deps,
-    row: &TokenRow,
-    now: DateTime<Utc>,
-    listed: &mut Listed,
-) {
-    let (scopes, mut facts) = crate::gate::row_facts(row);
-    facts.scopes = &scopes;
-    facts.active = row.status.as_deref() == Some("ACTIVE");
-    decide_facts(deps, &facts, now, listed);
-}
-
-fn decide_facts(
-    deps: &Deps,
-    facts: &TokenFacts<'_>,
-    now: DateTime<Utc>,
-    listed: &mut Listed,
-) -> String {
-    listed.tokens_seen += 1;
-    listed.active_seen += u64::from(facts.active);
-    let decision = decide(&deps.policies, facts, now);
-    let entry = |rules: &[&str], reason: String| StagedEntry {
-        token_id: facts.token_id.to_owned(),
-        user_id: facts.user_id.to_owned(),
-        client_id: facts.client_id.to_owned(),
-        policy: rules.join(","),
-        reason,
-    };
-    match &decision {
-        Decision::Keep => {}
-        Decision::Flag { rules } => listed.tally(rules, |t| t.flagged += 1),
-        Decision::Exempt { rules, exemption } => {
-            listed.tally(rules, |t| t.exempted += 1);
-            let e = entry(rules, format!("exempt: {exemption}"));
-            listed.unstaged.1.push(e);
-        }
-        Decision::Revoke { rules } => {
-            listed.tally(rules, |t| t.planned += 1);
-            let e = entry(rules, explain(&deps.policies, facts, now));
-            listed.unstaged.0.push(e);
+    writes: &mut Vec<Pending>,
+) -> Result<Result<(), okta::Error>, store::Error> {
+    for (at, url) in before {
+        let page = match l.okta.token_page_again(&url).await {
+            Ok(page) => page,
+            Err(e) => return Ok(Err(e)),
+        };
+        pages.again(at, page.hash());
+        if let Err(e) = read_page(l, target, page, listed, writes).await? {
+            return Ok(Err(e));
         }
     }
-    serde_json::to_string(decision.rules()).unwrap_or_else(|_| "[]".into())
+    Ok(Ok(()))
 }
 
-/// The row that records one listed token of `target`: its scope names and the JSON array of
-/// the rules it matched, and Okta's record as sent (split for storage by the writer, only if
-/// it changed).
-pub(crate) fn observation(
+/// Decodes a page, decides each of its tokens, stages the decisions and hands the page to
+/// the writer.
+async fn read_page(
+    l: &Lister<'_>,
     target: &Target,
-    observed: ObservedToken,
-    scopes: &[String],
-    policy_matches: String,
-) -> TokenObservation {
-    let t = observed.token;
-    TokenObservation {
-        scopes_json: serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into()),
-        created_at: t.created.map(ts),
-        last_updated_at: t.last_updated.map(ts),
-        expires_at: t.expires_at.map(ts),
-        status: t.status.as_ref().map(|s| s.as_str().to_owned()),
-        token_id: t.id.unwrap_or_default(),
-        user_id: target.user.to_string(),
-        client_id: target.client.to_string(),
-        issuer: t.issuer,
-        record: ObservedRecord::Sent(observed.raw_json),
-        policy_matches,
+    page: RawTokenPage,
+    listed: &mut Listed,
+    writes: &mut Vec<Pending>,
+) -> Result<Result<(), okta::Error>, store::Error> {
+    let page = match page.decode() {
+        Ok(page) => page,
+        Err(e) => return Ok(Err(e)),
+    };
+    listed.pages += 1;
+    if let Some(i) = page.tokens.iter().position(|t| t.token.id.is_none()) {
+        return Ok(Err(okta::Error::Refused {
+            reason: format!("token {i} of a page has no id"),
+            request_id: page.request_id,
+        }));
     }
+    let rows = (page.tokens.into_iter())
+        .map(|mut observed| {
+            let scopes = observed.token.take_scope_names();
+            let matched = decide_one(l.deps, target, &observed, &scopes, l.now, listed);
+            observation(target, observed, &scopes, matched)
+        })
+        .collect();
+    listed.stage(l.stage, false).await?;
+    let sweep_id = Some(l.sweep_id);
+    writes.push(l.ingest.page(sweep_id, rows, Utc::now()).await?);
+    Ok(Ok(()))
 }

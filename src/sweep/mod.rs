@@ -5,16 +5,19 @@
 //! decisions through `policy`: this module only sequences them and keeps the tally.
 
 mod apps;
+mod decide;
 mod discover;
 mod enforce;
 mod halt;
 mod list;
+mod planned;
 mod progress;
 mod reconcile;
 mod report;
 mod revoke;
 mod standing;
 mod targets;
+mod unchanged;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,14 +31,15 @@ use crate::gate::Gate;
 use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
 use crate::store::{
-    self, PlanStage, RevocationState, StagedKind, Store, SweepStatus, TargetSource, Trigger, ts,
+    self, PlanStage, RevocationState, StagedKind, Store, SweepStatus, TargetSource, Trigger,
 };
 
 pub use apps::AppListed;
+pub(crate) use decide::observation;
 pub use discover::WideTargets;
 pub use halt::{Halt, HaltKind};
-pub(crate) use list::observation;
-pub use list::{Listed, Planned};
+pub use list::Listed;
+pub use planned::Planned;
 pub use progress::{Progress, ProgressSnapshot};
 pub use reconcile::{Reconciled, abort_dead_sweeps, reconcile, retry_work};
 pub use report::{AppTally, PolicyTally, SweepReport, TargetFailure};
@@ -181,6 +185,9 @@ struct Gathered {
     stage: PlanStage,
     /// Revocations the completed listings planned (a token Okta listed twice counts once).
     planned: u64,
+    /// The pairs whose listing was unchanged (`[user, client]`): nothing of theirs is
+    /// staged, their plans are their standing records.
+    unchanged: Vec<[String; 2]>,
 }
 
 /// Lists every pair and app of the pass (bounded concurrency) through one observation writer,
@@ -195,29 +202,33 @@ async fn list_all(
     let ingest = deps.store.ingest().await?;
     let stage = deps.store.plan_stage().await?;
     let breaker = halt::Breaker::new(Arc::clone(stats));
-    // Each pair's listing is made when its turn comes, not all up front: a made listing holds
-    // a few KiB whether it runs or waits, 13 MiB for 5,000 pairs. Boxed with its type spelled
+    let lister = list::Lister {
+        deps,
+        okta,
+        ingest: &ingest,
+        stage: &stage,
+        sweep_id,
+        mode: scope.mode,
+        now,
+        breaker: &breaker,
+        apps: scope.apps,
+    };
+    let lister = &lister;
+    // Fingerprints are read a chunk of pairs at a time, as their listings' turn nears; each
+    // pair's listing is made when its turn comes, not all up front: a made listing holds a
+    // few KiB whether it runs or waits, 13 MiB for 5,000 pairs. Boxed with its type spelled
     // out, so `run_once` stays provably `Send`.
-    let (ingest_ref, stage_ref, breaker_ref) = (&ingest, &stage, &breaker);
-    let listing = move |target| -> list::Listing<'_, '_> {
-        Box::pin(list::list_target(
-            deps,
-            okta,
-            ingest_ref,
-            stage_ref,
-            sweep_id,
-            target,
-            now,
-            breaker_ref,
-        ))
+    let listing = move |(target, known)| -> list::Listing<'_, '_> {
+        Box::pin(list::list_target(lister, target, known))
     };
     // App listings all run at once (they are few), so they are made up front.
     let app_listings: Vec<_> = (scope.apps.iter())
         .map(|app| apps::list_app(deps, okta, &ingest, &stage, sweep_id, app, now, &breaker))
         .collect();
-    // Boxed with its type spelled out, so the future stays provably `Send`.
     let pair_listings: list::Listings<'_, '_> = Box::pin(
-        futures::stream::iter(scope.targets.iter())
+        futures::stream::iter(scope.targets.chunks(list::PRINTS_AT_ONCE))
+            .then(move |chunk| lister.known(chunk))
+            .flat_map(futures::stream::iter)
             .map(listing)
             .buffer_unordered(deps.concurrency.max(1))
             .collect(),
@@ -226,6 +237,8 @@ async fn list_all(
         futures::join!(pair_listings, futures::future::join_all(app_listings));
     ingest.close().await;
     let (mut pairs, mut complete_apps) = (HashSet::new(), HashSet::new());
+    // Pairs whose listing was unchanged: their standing records stand as they are.
+    let (mut unchanged, mut unchanged_planned) = (Vec::new(), 0);
     let mut all_completed = true;
     for listed in apps_listed {
         let listed = listed?;
@@ -237,12 +250,21 @@ async fn list_all(
             None => all_completed = false,
         }
     }
+    let mut seen = Vec::new();
     for fetched in fetched {
-        let (target, outcome) = fetched?.committed().await?;
+        let mut fetched = fetched?;
+        seen.extend(fetched.unchanged.take());
+        let (target, outcome) = fetched.committed().await?;
         match outcome {
             Ok(listed) => {
                 report.absorb(&listed);
-                pairs.insert((target.user.as_str(), target.client.as_str()));
+                let pair = (target.user.as_str(), target.client.as_str());
+                if listed.unchanged {
+                    unchanged_planned += listed.to_revoke;
+                    unchanged.push(pair);
+                } else {
+                    pairs.insert(pair);
+                }
             }
             Err(error) => {
                 all_completed = false;
@@ -251,8 +273,17 @@ async fn list_all(
         }
     }
     report.halted = breaker.take();
+    deps.store.record_unchanged(&seen).await?;
     let planned = stage.settle(&pairs, &complete_apps, all_completed).await?;
-    Ok(Gathered { stage, planned })
+    let unchanged = unchanged
+        .iter()
+        .map(|&(u, c)| [u.to_owned(), c.to_owned()])
+        .collect();
+    Ok(Gathered {
+        stage,
+        planned: planned + unchanged_planned,
+        unchanged,
+    })
 }
 
 /// Records the exemptions, checks the blast-radius guard over the whole plan, then records the
@@ -264,7 +295,11 @@ async fn act(
     report: &mut SweepReport,
 ) -> Result<(), store::Error> {
     let (sweep_id, mode) = (scope.sweep_id, scope.mode);
-    let Gathered { stage, planned } = gathered;
+    let Gathered {
+        stage,
+        planned,
+        unchanged,
+    } = gathered;
     let stage = &stage;
     let exempt_now = RevocationState::SkippedExempt;
     let exempt = Some(StagedKind::Exempt);
@@ -273,21 +308,7 @@ async fn act(
     report.counts.revocations_planned = planned;
     match check_guard(planned, report.active_seen, &deps.safety) {
         Err(trip) => {
-            let now = ts(Utc::now());
-            let safety = RevocationState::SkippedSafety;
-            let mut after = 0;
-            loop {
-                let chunk = stage
-                    .entries(StagedKind::Planned, after, standing::CHUNK)
-                    .await?;
-                let Some(&(last, _)) = chunk.last() else {
-                    break;
-                };
-                after = last;
-                let rows = (chunk.into_iter())
-                    .map(|(_, e)| list::entry_row(e, Some(sweep_id), mode, safety, &now));
-                standing::append_in_chunks(deps, rows).await?;
-            }
+            standing::record_skipped_safety(deps, stage, &unchanged, sweep_id, mode).await?;
             info!(reason = %trip, "safety guard tripped: nothing revoked");
             report.guard = Some(trip.to_string());
         }

@@ -10,7 +10,7 @@
 use chrono::Utc;
 
 use super::Deps;
-use super::list::entry_row;
+use super::planned::entry_row;
 use crate::config::Mode;
 use crate::store::{
     self, Closing, NewRevocation, PlanStage, RevocationState, RevocationTrigger, StagedKind,
@@ -143,4 +143,40 @@ fn why(c: &Closing, state: RevocationState, mode: Mode) -> String {
         return "token gone: Okta no longer lists it".into();
     }
     "no policy selects it any more".into()
+}
+
+/// Records every revocation the sweep planned as `skipped_safety` (the guard tripped): the
+/// staged plan, then the plans of the pairs whose listing was unchanged (`unchanged`,
+/// `[user, client]`), which are their standing records.
+pub(super) async fn record_skipped_safety(
+    deps: &Deps,
+    stage: &PlanStage,
+    unchanged: &[[String; 2]],
+    sweep_id: i64,
+    mode: Mode,
+) -> Result<(), store::Error> {
+    let now = ts(Utc::now());
+    let safety = RevocationState::SkippedSafety;
+    for from_stage in [true, false] {
+        let mut after = 0;
+        loop {
+            let chunk = match from_stage {
+                true => stage.entries(StagedKind::Planned, after, CHUNK).await?,
+                false => {
+                    let planned = RevocationState::Planned;
+                    (deps.store)
+                        .standing_of_pairs(planned, unchanged, after, CHUNK)
+                        .await?
+                }
+            };
+            let Some(&(last, _)) = chunk.last() else {
+                break;
+            };
+            after = last;
+            let rows =
+                (chunk.into_iter()).map(|(_, e)| entry_row(e, Some(sweep_id), mode, safety, &now));
+            append_in_chunks(deps, rows).await?;
+        }
+    }
+    Ok(())
 }

@@ -32,3 +32,4 @@ mod secrets;
 mod status;
 mod storage;
 mod sweep_sync;
+mod unchanged;
