@@ -10,8 +10,14 @@
 -- * The fingerprint is trusted only while nothing else changed the pair's tokens: any write
 --   to a token's row other than its `last_seen_at` (a new token, a revocation, a token gone or
 --   back, a changed record) clears `pages` through the triggers below, and the next listing
---   reads every token again. It is trusted only when the sweep that wrote it (`sweep_id`)
---   finished without a halt or a tripped guard, so the plans it decided were recorded.
+--   reads every token again; so does a policy record of the pair appended by another sweep
+--   (an app's listing that recorded or withdrew its plans). It is trusted only when the sweep
+--   that wrote it (`sweep_id`) finished without a halt or a tripped guard, so the plans it
+--   decided were recorded.
+-- * `pair_changes` counts those writes per pair. A listing reads the count when it begins and
+--   writes its fingerprint only if every write since was its own (the observation writer
+--   counts its own on its connection): a change it did not see, made while it ran, leaves no
+--   fingerprint.
 -- * `tokens.last_seen_at` is the later of the token's own `last_seen_at` and its pair's
 --   `seen_at` while the token is not gone; when a token is marked gone its own `last_seen_at`
 --   takes its pair's `seen_at` first, so the instant it was last seen is kept.
@@ -30,9 +36,18 @@ CREATE TABLE pair_listings (
     seen_at      TEXT
 );
 
+CREATE TABLE pair_changes (
+    pair_id INTEGER PRIMARY KEY REFERENCES token_pairs (id),
+    n       INTEGER NOT NULL
+);
+
+-- The observation writer counts its own writes with the same conditions
+-- (`store::ingest::OWN_CHANGES`): the two change together.
 CREATE TRIGGER token_state_listing_new AFTER INSERT ON token_state
 BEGIN
     UPDATE pair_listings SET pages = NULL WHERE pair_id = NEW.pair_id AND pages IS NOT NULL;
+    INSERT INTO pair_changes (pair_id, n) VALUES (NEW.pair_id, 1)
+    ON CONFLICT (pair_id) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER token_state_listing_changed AFTER UPDATE ON token_state
@@ -47,11 +62,28 @@ WHEN OLD.token_id IS NOT NEW.token_id OR OLD.pair_id IS NOT NEW.pair_id
 BEGIN
     UPDATE pair_listings SET pages = NULL
     WHERE pair_id IN (OLD.pair_id, NEW.pair_id) AND pages IS NOT NULL;
+    INSERT INTO pair_changes (pair_id, n) VALUES (NEW.pair_id, 1)
+    ON CONFLICT (pair_id) DO UPDATE SET n = n + 1;
+    INSERT INTO pair_changes (pair_id, n) SELECT OLD.pair_id, 1 WHERE OLD.pair_id IS NOT NEW.pair_id
+    ON CONFLICT (pair_id) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER token_state_listing_deleted AFTER DELETE ON token_state
 BEGIN
     UPDATE pair_listings SET pages = NULL WHERE pair_id = OLD.pair_id AND pages IS NOT NULL;
+    INSERT INTO pair_changes (pair_id, n) VALUES (OLD.pair_id, 1)
+    ON CONFLICT (pair_id) DO UPDATE SET n = n + 1;
+END;
+
+-- A pair's plans recorded or withdrawn by another sweep than the one that read it (an app's
+-- listing, an offboarding): its fingerprint no longer says what stands.
+CREATE TRIGGER revocations_listing_changed AFTER INSERT ON revocations
+WHEN NEW.token_id IS NOT NULL
+BEGIN
+    UPDATE pair_listings SET pages = NULL
+    WHERE pages IS NOT NULL AND sweep_id IS NOT NEW.sweep_id
+      AND pair_id = (SELECT id FROM token_pairs
+                     WHERE user_id = NEW.user_id AND client_id = NEW.client_id);
 END;
 
 -- Before the absence opens (it reads nothing of this row's `last_seen_at`, but a report of the

@@ -222,20 +222,8 @@ pub(crate) fn dispatch(
     }
     let user = route.user.as_deref().unwrap_or_default();
     let client = route.client.as_deref().unwrap_or_default();
-    let self_link = if query.is_empty() {
-        format!("{base}{path}")
-    } else {
-        format!("{base}{path}?{query}")
-    };
-    let missing = |m: Missing| match m {
-        Missing::User => not_found(user, "User", error_id),
-        Missing::Client => not_found(client, "OAuth2Client", error_id),
-        Missing::Token => not_found(
-            route.token.as_deref().unwrap_or_default(),
-            "OAuth2RefreshToken",
-            error_id,
-        ),
-    };
+    let self_link = self_link(base, path, query);
+    let missing = |m: Missing| missing(route, m, error_id);
     match route.kind {
         RouteKind::Logs => store.syslog.query(base, path, query, error_id),
         RouteKind::AppListTokens
@@ -266,43 +254,7 @@ pub(crate) fn dispatch(
             out
         }
         RouteKind::ListTokens | RouteKind::GetToken => {
-            let q = match parse_query(query, error_id) {
-                Ok(q) => q,
-                Err(e) => return e,
-            };
-            let pair = match store.resolve(user, client) {
-                Ok(p) => p,
-                Err(m) => return missing(m),
-            };
-            if let Some(token_id) = &route.token {
-                return match pair.and_then(|p| store.get(p, token_id)) {
-                    Some(t) => Outcome::json_text(200, render::token(base, store, &t, q.expand)),
-                    None => missing(Missing::Token),
-                };
-            }
-            let (tokens, more) = match pair {
-                Some(p) => store.page(p, q.after.as_deref(), q.limit),
-                None => (Vec::new(), false),
-            };
-            let next_link = match tokens.last() {
-                Some(last) if more => {
-                    let expand = if q.expand { "&expand=scope" } else { "" };
-                    Some(format!(
-                        "{base}{path}?limit={}&after={}{expand}",
-                        q.limit,
-                        encode_cursor(&last.id)
-                    ))
-                }
-                _ => None,
-            };
-            let body = tokens
-                .iter()
-                .map(|t| render::TokenJson::new(base, store, t, q.expand));
-            Outcome {
-                self_link: Some(self_link),
-                next_link,
-                ..Outcome::json_text(200, render::tokens(body))
-            }
+            read_tokens(store, route, base, path, query, error_id)
         }
         RouteKind::RevokeAll => match store.resolve(user, client) {
             Ok(Some(p)) => {
@@ -320,5 +272,83 @@ pub(crate) fn dispatch(
                 Err(m) => missing(m),
             }
         }
+    }
+}
+
+/// `GET …/tokens` (a page of a pair's listing) and `GET …/tokens/{id}`: they only read the
+/// store, so the server runs them under a shared lock, several at once (Okta serves
+/// concurrent requests in parallel; rendering a page is most of the sim's work).
+pub(crate) fn read_tokens(
+    store: &Store,
+    route: &Route,
+    base: &str,
+    path: &str,
+    query: &str,
+    error_id: &str,
+) -> Outcome {
+    let self_link = self_link(base, path, query);
+    let user = route.user.as_deref().unwrap_or_default();
+    let client = route.client.as_deref().unwrap_or_default();
+    let missing = |m: Missing| missing(route, m, error_id);
+    let q = match parse_query(query, error_id) {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
+    let pair = match store.resolve(user, client) {
+        Ok(p) => p,
+        Err(m) => return missing(m),
+    };
+    if let Some(token_id) = &route.token {
+        return match pair.and_then(|p| store.get(p, token_id)) {
+            Some(t) => Outcome::json_text(200, render::token(base, store, &t, q.expand)),
+            None => missing(Missing::Token),
+        };
+    }
+    let (tokens, more) = match pair {
+        Some(p) => store.page(p, q.after.as_deref(), q.limit),
+        None => (Vec::new(), false),
+    };
+    let next_link = match tokens.last() {
+        Some(last) if more => {
+            let expand = if q.expand { "&expand=scope" } else { "" };
+            Some(format!(
+                "{base}{path}?limit={}&after={}{expand}",
+                q.limit,
+                encode_cursor(&last.id)
+            ))
+        }
+        _ => None,
+    };
+    let body = tokens
+        .iter()
+        .map(|t| render::TokenJson::new(base, store, t, q.expand));
+    Outcome {
+        self_link: Some(self_link),
+        next_link,
+        ..Outcome::json_text(200, render::tokens(body))
+    }
+}
+
+/// The 404 Okta answers for what `m` names as missing.
+fn missing(route: &Route, m: Missing, error_id: &str) -> Outcome {
+    let user = route.user.as_deref().unwrap_or_default();
+    let client = route.client.as_deref().unwrap_or_default();
+    match m {
+        Missing::User => not_found(user, "User", error_id),
+        Missing::Client => not_found(client, "OAuth2Client", error_id),
+        Missing::Token => not_found(
+            route.token.as_deref().unwrap_or_default(),
+            "OAuth2RefreshToken",
+            error_id,
+        ),
+    }
+}
+
+/// The URL of the request as received.
+fn self_link(base: &str, path: &str, query: &str) -> String {
+    if query.is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{query}")
     }
 }

@@ -7,7 +7,7 @@
 //! handed to `oauth` before any of this (Okta meters it separately).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
@@ -28,7 +28,7 @@ use super::record::Recorder;
 use super::reply::{Reply, shape};
 use super::routes::{self, Outcome, Route};
 use super::store::Store;
-use super::types::{FaultKind, LinkStyle, RequestRecord, SimStats};
+use super::types::{FaultKind, LinkStyle, RequestRecord, RouteKind, SimStats};
 use super::{SimConfig, seed};
 
 mod auth;
@@ -45,7 +45,8 @@ pub(crate) struct Shared {
     api_token: String,
     pub(crate) link_style: LinkStyle,
     latency: Duration,
-    store: Mutex<Store>,
+    /// Read by token listings several at once, written by everything else.
+    store: RwLock<Store>,
     pub(crate) limits: Limits,
     pub(crate) faults: Faults,
     pub(crate) oauth: OAuth,
@@ -80,7 +81,7 @@ impl Shared {
             api_token: config.api_token,
             link_style: config.link_style,
             latency: config.latency,
-            store: Mutex::new(store),
+            store: RwLock::new(store),
             faults: Faults::default(),
             recorder: Recorder::new(config.record_requests),
             next_request: AtomicU64::new(1),
@@ -91,8 +92,12 @@ impl Shared {
         })
     }
 
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
+    pub(crate) fn store(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn store_read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn stats(&self) -> SimStats {
@@ -167,7 +172,11 @@ impl Shared {
         }
         let path = req.uri.path();
         let query = req.uri.query().unwrap_or_default();
-        let outcome = {
+        let reads_tokens = matches!(route.kind, RouteKind::ListTokens | RouteKind::GetToken);
+        let outcome = if reads_tokens && !route.wrong_method {
+            let store = self.store_read();
+            routes::read_tokens(&store, route, &self.origin, path, query, &self.error_id())
+        } else {
             let mut store = self.store();
             routes::dispatch(
                 &mut store,

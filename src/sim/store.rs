@@ -82,7 +82,7 @@ pub(crate) struct Store {
 }
 
 /// Why a lookup of a path's ids failed; each is an Okta E0000007.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Missing {
     User,
     Client,

@@ -194,8 +194,11 @@ impl Store {
         resumed: DateTime<Utc>,
     ) -> Result<Vec<TokenRow>, Error> {
         Ok(sqlx::query_as::<_, TokenRow>(
-            "SELECT * FROM tokens WHERE client_id = ? AND last_seen_at >= ? AND last_seen_at < ?
-              AND gone_at IS NULL ORDER BY token_id",
+            // The token's own sighting (`token_state`), not its pair's unchanged listing's: the
+            // tokens this app's listing saw.
+            "SELECT t.* FROM tokens t JOIN token_state s ON s.token_id = t.token_id
+              WHERE t.client_id = ? AND s.last_seen_at >= ? AND s.last_seen_at < ?
+              AND t.gone_at IS NULL ORDER BY t.token_id",
         )
         .bind(app_id)
         .bind(ts(started))

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::app_cursors::AppCursorWrite;
 use super::observations::{Observed, write_observed};
-use super::pair_listings::{ListingPrint, write_print};
+use super::pair_listings::{PrintWrite, count_own_changes, write_print};
 use super::targets::{TargetResult, write_target};
 use super::tokens::{TokenObservation, write_gone};
 use super::{Error, Store, ts};
@@ -48,15 +48,6 @@ const QUEUE: usize = 8;
 /// for the whole sweep and the WAL (and the WAL index every connection maps) grows with the
 /// org: 9.6 GB of WAL for a million tokens.
 const CATCH_UP_EVERY: u64 = 4;
-
-/// What a target's closing job writes of its listing's fingerprint (`pair_listings`).
-#[derive(Debug)]
-pub enum PrintWrite {
-    /// Nothing: the listing failed, or it is not a pair's.
-    Nothing,
-    /// A complete listing read token by token, by sweep `sweep_id`: its fingerprint.
-    Print { sweep_id: i64, print: ListingPrint },
-}
 
 /// A job's answer once its transaction committed: the ids of revoked tokens a page listed as
 /// ACTIVE again (none for other jobs). Errors are shared: one failed transaction fails every
@@ -158,6 +149,7 @@ impl Store {
         sqlx::query("PRAGMA temp_store = MEMORY")
             .execute(&mut conn)
             .await?;
+        count_own_changes(&mut conn).await?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let failure = Failure::default();
         let (commits, committed) = watch::channel(0u64);
@@ -367,8 +359,12 @@ async fn write_batch(
                 // Last: every write to the pair's tokens before it cleared the one before.
                 match print {
                     PrintWrite::Nothing => {}
-                    PrintWrite::Print { sweep_id, print } => {
-                        write_print(&mut tx, *sweep_id, user, client, print).await?;
+                    PrintWrite::Print {
+                        sweep_id,
+                        print,
+                        changes,
+                    } => {
+                        write_print(&mut tx, *sweep_id, user, client, print, *changes).await?;
                     }
                 }
             }

@@ -38,6 +38,8 @@ mod tests_narrow_tokens;
 #[cfg(test)]
 mod tests_outbox;
 #[cfg(test)]
+mod tests_pair_listings;
+#[cfg(test)]
 mod tests_plan_stage;
 #[cfg(test)]
 mod tests_system_log;
@@ -65,11 +67,11 @@ pub use audit_walk::{AuditBreak, ChainEnd, Verified};
 pub use daemon::DbGauges;
 pub use data_version::{DataVersion, Version};
 pub use fault::Fault;
-pub use ingest::{Ingest, Pending, PrintWrite};
+pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
-pub use pair_listings::{ListingPrint, UnchangedListing};
+pub use pair_listings::{KnownPair, ListingPrint, PrintWrite, UnchangedListing};
 pub use plan_stage::{Closing, PlanStage, StagedEntry, StagedKind};
 pub use snapshots::Pruned;
 pub use sources::{DeliveryState, JobSource, JobState, TargetSource};

@@ -8,6 +8,7 @@
 //! sweep's work, which the blast-radius guard bounds, is read whole: [`PlanStage::all_entries`]).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use sqlx::{Connection, Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
@@ -103,9 +104,10 @@ fn as_json(sql: &str, order: &str) -> String {
 /// deletes the temporary file.
 #[derive(Debug)]
 pub struct PlanStage {
-    conn: Mutex<SqliteConnection>,
-    /// Whether any pair or app settled: if none did, no standing record closes.
-    settled_any: std::sync::atomic::AtomicBool,
+    pub(super) conn: Mutex<SqliteConnection>,
+    /// Whether any pair or app settled: if none did, no standing record closes (and none is
+    /// looked at to find that out).
+    settled_any: AtomicBool,
     /// [`ENTRIES`] read as JSON.
     entries_sql: String,
 }
@@ -343,14 +345,6 @@ impl PlanStage {
             .collect())
     }
 
-    /// Caps the stage's temporary file at `pages` pages, as a full disk would.
-    #[cfg(test)]
-    pub(super) async fn cap_pages(&self, pages: u32) {
-        let mut conn = self.conn.lock().await;
-        let sql = format!("PRAGMA temp.max_page_count = {pages}");
-        sqlx::query(&sql).execute(&mut *conn).await.unwrap();
-    }
-
     /// Up to `limit` standing records in `state` with an id above `after`, of the settled
     /// pairs and apps, that this sweep closes: those whose token has no settled entry of
     /// `stands` (none: every record closes) with the same rules, or was recorded in another
@@ -363,8 +357,7 @@ impl PlanStage {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Closing>, Error> {
-        // Every standing record would be looked at to find none of a settled pair's.
-        if !self.settled_any.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.settled_any.load(Relaxed) {
             return Ok(Vec::new());
         }
         let sql = format!(

@@ -37,22 +37,29 @@ impl Store {
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
-    /// Up to `limit` standing records in `state` of the pairs `pairs` (`[user, client]`) with
-    /// an id above `after`, oldest first, each as the entry it records and its id: the plans of
-    /// pairs whose listing was unchanged, which stand as they are.
+    /// Up to `limit` standing records in `state` and `mode` of the pairs `pairs`
+    /// (`[user, client]`) with an id above `after`, oldest first, each as the entry it records
+    /// and its id: the plans of pairs whose listing was unchanged, which stand as they are.
     pub async fn standing_of_pairs(
         &self,
         state: RevocationState,
+        mode: &str,
         pairs: &[[String; 2]],
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, StagedEntry)>, Error> {
+        // From each pair's tokens to their records by the token index: `revocations` has no
+        // index by pair.
         let sql = format!(
             "SELECT r.id, r.token_id, r.user_id, r.client_id, COALESCE(r.policy, ''),
                     COALESCE(r.reason, '')
              FROM json_each(?1) AS j
-             JOIN revocations r ON r.user_id = j.value ->> 0 AND r.client_id = j.value ->> 1
-             WHERE {} AND r.id > ?2 ORDER BY r.id LIMIT ?3",
+             JOIN token_pairs p ON p.user_id = j.value ->> 0 AND p.client_id = j.value ->> 1
+             JOIN token_state s ON s.pair_id = p.id
+             JOIN revocations r INDEXED BY revocations_by_token ON r.token_id = s.token_id
+             WHERE {} AND r.user_id = p.user_id AND r.client_id = p.client_id AND r.mode = ?4
+               AND r.id > ?2
+             ORDER BY r.id LIMIT ?3",
             standing_clause(state),
         );
         let pairs = serde_json::to_string(pairs).map_err(|e| sqlx::Error::Encode(e.into()))?;
@@ -60,6 +67,7 @@ impl Store {
             .bind(pairs)
             .bind(after)
             .bind(limit as i64)
+            .bind(mode)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows

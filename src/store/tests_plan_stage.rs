@@ -223,7 +223,13 @@ async fn a_full_temporary_file_is_told_as_the_stage_failing_not_the_database(
 ) {
     let store = Store::from_pool(pool).await.unwrap();
     let stage = store.plan_stage().await.unwrap();
-    stage.cap_pages(4).await;
+    // As a full disk would.
+    let mut conn = stage.conn.lock().await;
+    sqlx::query("PRAGMA temp.max_page_count = 4")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
     let many: Vec<_> = (0..2_000)
         .map(|i| entry(&format!("oar{i:017}"), "00u1", "0oa1", "idle"))
         .collect();

@@ -17,8 +17,8 @@ use super::{Deps, Target};
 use crate::config::Mode;
 use crate::okta::{self, ClientId, OktaClient, RawTokenPage};
 use crate::store::{
-    self, Ingest, ListingPrint, Pending, PlanStage, PrintWrite, StagedEntry, TargetOutcome,
-    TargetResult, UnchangedListing,
+    self, Ingest, KnownPair, ListingPrint, Pending, PlanStage, PrintWrite, StagedEntry,
+    TargetOutcome, TargetResult, UnchangedListing,
 };
 
 /// What a complete listing of one target found. Its plan goes to the sweep's [`PlanStage`]
@@ -154,10 +154,7 @@ impl Lister<'_> {
     /// The targets of `chunk`, each with its pair's fingerprint where one stands (never for
     /// a pair of an app the sweep lists whole). A failed read leaves every pair to be read
     /// whole.
-    pub(super) async fn known<'t>(
-        &self,
-        chunk: &'t [Target],
-    ) -> Vec<(&'t Target, Option<ListingPrint>)> {
+    pub(super) async fn known<'t>(&self, chunk: &'t [Target]) -> Vec<(&'t Target, KnownPair)> {
         let pairs: Vec<(&str, &str)> = (chunk.iter())
             .map(|t| (t.user.as_str(), t.client.as_str()))
             .collect();
@@ -165,12 +162,10 @@ impl Lister<'_> {
             Ok(known) => known,
             Err(e) => {
                 warn!(error.message = %e, "fingerprints not read; these pairs are read whole");
-                vec![None; chunk.len()]
+                vec![KnownPair::default(); chunk.len()]
             }
         };
-        (chunk.iter().zip(known))
-            .map(|(t, k)| (t, k.filter(|_| !self.apps.contains(&t.client))))
-            .collect()
+        chunk.iter().zip(known).collect()
     }
 }
 
@@ -179,7 +174,7 @@ impl Lister<'_> {
 pub(super) async fn list_target<'t>(
     l: &Lister<'_>,
     target: &'t Target,
-    known: Option<ListingPrint>,
+    known: KnownPair,
 ) -> Result<Fetched<'t>, store::Error> {
     if l.breaker.skips() {
         l.deps.progress.target_done(0);
@@ -197,6 +192,11 @@ pub(super) async fn list_target<'t>(
     async {
         let started = Utc::now();
         let mut writes = Vec::new();
+        // A pair of an app the sweep lists whole is read whole, and keeps no fingerprint: the
+        // app's listing writes its tokens too.
+        let of_app = l.apps.contains(&target.client);
+        let changes = known.changes;
+        let known = known.print.filter(|_| !of_app);
         let outcome = list_pages(l, target, known, &mut writes).await?;
         let seen = outcome.as_ref().map_or(0, |(l, _)| l.tokens_seen);
         l.deps.progress.target_done(seen);
@@ -207,8 +207,10 @@ pub(super) async fn list_target<'t>(
                 let unchanged = Some(UnchangedListing { result, pages, at });
                 return Ok(Fetched { target, outcome: Ok(listed), writes, unchanged });
             }
+            Ok((listed, Closing::Read(_))) if of_app => (Ok(listed), PrintWrite::Nothing),
             Ok((listed, Closing::Read(print))) => {
-                (Ok(listed), PrintWrite::Print { sweep_id: l.sweep_id, print })
+                let sweep_id = l.sweep_id;
+                (Ok(listed), PrintWrite::Print { sweep_id, print, changes })
             }
             Err(e) => {
                 // A halt is told once, by the sweep; other failures here, per target.
@@ -257,7 +259,7 @@ async fn list_pages(
             Err(e) => return Ok(Err(e)),
         };
         if let Some(before) = pages.take(url, &page) {
-            if let Err(e) = read_again(l, target, &mut pages, before, &mut listed, writes).await? {
+            if let Err(e) = read_again(l, target, &pages, before, &mut listed, writes).await? {
                 return Ok(Err(e));
             }
             if let Err(e) = read_page(l, target, page, &mut listed, writes).await? {
@@ -270,7 +272,7 @@ async fn list_pages(
             return Ok(Ok((listed, Closing::Unchanged(pages, Utc::now()))));
         }
         Ending::Read(before) => {
-            if let Err(e) = read_again(l, target, &mut pages, before, &mut listed, writes).await? {
+            if let Err(e) = read_again(l, target, &pages, before, &mut listed, writes).await? {
                 return Ok(Err(e));
             }
         }
@@ -284,7 +286,7 @@ async fn list_pages(
 async fn read_again(
     l: &Lister<'_>,
     target: &Target,
-    pages: &mut Pages,
+    pages: &Pages,
     before: Vec<(usize, url::Url)>,
     listed: &mut Listed,
     writes: &mut Vec<Pending>,
@@ -294,7 +296,14 @@ async fn read_again(
             Ok(page) => page,
             Err(e) => return Ok(Err(e)),
         };
-        pages.again(at, page.hash());
+        if !pages.again(at, page.hash()) {
+            return Ok(Err(okta::Error::Refused {
+                reason: "the pair's tokens changed while it was listed; it is listed again next \
+                         sweep"
+                    .into(),
+                request_id: page.request_id().map(str::to_owned),
+            }));
+        }
         if let Err(e) = read_page(l, target, page, listed, writes).await? {
             return Ok(Err(e));
         }

@@ -157,6 +157,12 @@ pub(super) async fn record_skipped_safety(
 ) -> Result<(), store::Error> {
     let now = ts(Utc::now());
     let safety = RevocationState::SkippedSafety;
+    // An unchanged pair has nothing to revoke in enforce mode.
+    let unchanged = if mode == Mode::Enforce {
+        &[]
+    } else {
+        unchanged
+    };
     for from_stage in [true, false] {
         let mut after = 0;
         loop {
@@ -165,7 +171,7 @@ pub(super) async fn record_skipped_safety(
                 false => {
                     let planned = RevocationState::Planned;
                     (deps.store)
-                        .standing_of_pairs(planned, unchanged, after, CHUNK)
+                        .standing_of_pairs(planned, mode.as_str(), unchanged, after, CHUNK)
                         .await?
                 }
             };

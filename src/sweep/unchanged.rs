@@ -151,11 +151,11 @@ impl Pages {
         }
     }
 
-    /// Page `at` was fetched again and hashed `hash`.
-    pub(super) fn again(&mut self, at: usize, hash: u128) {
-        if let Some(h) = self.hashes.get_mut(at) {
-            *h = hash;
-        }
+    /// Page `at` was fetched again and hashed `hash`: whether it is still the page first
+    /// fetched. (If not, the pages read again and those read the first time may overlap or
+    /// leave a gap, as tokens moved between them.)
+    pub(super) fn again(&self, at: usize, hash: u128) -> bool {
+        self.hashes.get(at) == Some(&hash)
     }
 
     /// Every page's hash so far.

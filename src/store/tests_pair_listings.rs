@@ -1,0 +1,186 @@
+//! Pair listing fingerprints in the store: read with the pair's count of changes, written
+//! only when every change since the listing began was the writer's own, `seen_at` moved only
+//! while a fingerprint holds.
+use super::pair_listings::*;
+use super::{Store, SweepStatus, TargetOutcome, TargetResult, ts};
+use crate::config::Mode;
+use crate::store::{PrintWrite, SweepCounts, TargetSource, Trigger};
+use chrono::{DateTime, Utc};
+
+fn listing(user: &str, pages: Vec<u128>, at: DateTime<Utc>) -> UnchangedListing {
+    UnchangedListing {
+        result: TargetResult {
+            user_id: user.into(),
+            client_id: "0oa1".into(),
+            source: TargetSource::Config,
+            outcome: TargetOutcome::Ok,
+            error: None,
+            polled_at: at,
+        },
+        pages,
+        at,
+    }
+}
+
+/// A finished sweep's fingerprint of `00uA`/`0oa1` and `00uB`/`0oa1`, pages `[1, 2]`.
+async fn two_prints(store: &Store, at: DateTime<Utc>) {
+    let sweep = (store
+        .begin_sweep(Trigger::Cli, Mode::DryRun, at, "test")
+        .await)
+        .unwrap();
+    let print = ListingPrint {
+        pages: vec![1, 2],
+        policy: 7,
+        mode: "dry-run".into(),
+        decided_at: at,
+        stable_until: None,
+        tally: "{}".into(),
+    };
+    let mut conn = store.pool.acquire().await.unwrap().detach();
+    count_own_changes(&mut conn).await.unwrap();
+    for user in ["00uA", "00uB"] {
+        write_print(&mut conn, sweep, user, "0oa1", &print, 0)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let ok = SweepStatus::Ok;
+    let counts = SweepCounts::default();
+    store
+        .finish_sweep_noting(sweep, ok, &counts, None, None, at)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_unchanged_listing_moves_seen_at_only_while_its_fingerprint_holds(
+    pool: sqlx::SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let at = Utc::now();
+    two_prints(&store, at).await;
+    let pairs = [("00uA", "0oa1"), ("00uB", "0oa1"), ("00uC", "0oa1")];
+    let known = store.known_listings(&pairs).await.unwrap();
+    assert_eq!(
+        known[0].print.as_ref().map(|k| k.pages.clone()),
+        Some(vec![1, 2])
+    );
+    assert!(known[1].print.is_some() && known[2].print.is_none());
+
+    let later = at + chrono::Duration::minutes(5);
+    // `00uB`'s pages no longer match what its fingerprint holds (it was cleared and
+    // written again meanwhile): its `seen_at` stays, its `targets` row is written.
+    let listings = [
+        listing("00uA", vec![1, 2], later),
+        listing("00uB", vec![1, 3], later),
+    ];
+    store.record_unchanged(&listings).await.unwrap();
+    let seen: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT p.user_id, l.seen_at FROM pair_listings l
+         JOIN token_pairs p ON p.id = l.pair_id ORDER BY p.user_id",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        seen,
+        [("00uA".into(), Some(ts(later))), ("00uB".into(), None)]
+    );
+    let polled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets WHERE last_polled_at = ?")
+        .bind(ts(later))
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(polled, 2);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_fingerprint_of_a_sweep_not_finished_cleanly_is_not_trusted(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let at = Utc::now();
+    two_prints(&store, at).await;
+    sqlx::query("UPDATE sweeps SET error = 'the guard tripped'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let known = store.known_listings(&[("00uA", "0oa1")]).await.unwrap();
+    assert!(known[0].print.is_none());
+}
+
+#[test]
+fn pages_round_trip_as_sixteen_bytes_each() {
+    let pages = vec![1u128, u128::MAX, 0x0102_0304];
+    let blob = pages_blob(&pages);
+    assert_eq!(blob.len(), 48);
+    assert_eq!(pages_of(&blob), Some(pages));
+    assert_eq!(pages_of(&blob[..47]), None);
+    assert_eq!(pages_of(&[]), Some(Vec::new()));
+}
+
+/// A listing of `00uA`/`0oa1` that wrote one token through the writer, then closed with a
+/// fingerprint counted from `changes`; `meanwhile` runs between the page and the close.
+async fn listing_with(store: &Store, changes: i64, meanwhile: &str) -> bool {
+    let at = Utc::now();
+    let sweep = (store
+        .begin_sweep(Trigger::Cli, Mode::DryRun, at, "test")
+        .await)
+        .unwrap();
+    let ingest = store.ingest().await.unwrap();
+    let row = super::tokens::observation("00uA", "oarT", "{}");
+    ingest
+        .page(Some(sweep), vec![row], at)
+        .await
+        .unwrap()
+        .committed()
+        .await
+        .unwrap();
+    if !meanwhile.is_empty() {
+        sqlx::query(meanwhile).execute(store.pool()).await.unwrap();
+    }
+    let print = ListingPrint {
+        pages: vec![9],
+        policy: 7,
+        mode: "dry-run".into(),
+        decided_at: at,
+        stable_until: None,
+        tally: "{}".into(),
+    };
+    let result = listing("00uA", vec![9], at).result;
+    let write = PrintWrite::Print {
+        sweep_id: sweep,
+        print,
+        changes,
+    };
+    ingest
+        .finish_target(Some(at), result, write)
+        .await
+        .unwrap()
+        .committed()
+        .await
+        .unwrap();
+    ingest.close().await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pair_listings WHERE pages IS NOT NULL")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    n == 1
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_change_made_during_a_listing_by_another_writer_leaves_no_fingerprint(
+    pool: sqlx::SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    assert!(
+        listing_with(&store, 0, "").await,
+        "the listing's own writes count as its own"
+    );
+    let store2 = store.clone();
+    let revoke = "UPDATE token_state SET revoked_at = '2026-01-01T00:00:00.000Z'";
+    // The pair's count was 1 when this second listing began: it wrote nothing new itself.
+    assert!(listing_with(&store2, 1, "").await);
+    assert!(
+        !listing_with(&store2, 1, revoke).await,
+        "a revocation it did not see"
+    );
+}
