@@ -76,14 +76,21 @@ BEGIN
 END;
 
 -- A pair's plans recorded or withdrawn by another sweep than the one that read it (an app's
--- listing, an offboarding): its fingerprint no longer says what stands.
+-- listing): its fingerprint no longer says what stands. Counted as a change too, so a listing
+-- under way when it happens keeps no fingerprint. (Other records open or close no plan.)
 CREATE TRIGGER revocations_listing_changed AFTER INSERT ON revocations
-WHEN NEW.token_id IS NOT NULL
+WHEN NEW.token_id IS NOT NULL AND NEW."trigger" = 'policy'
+  AND NEW.state IN ('planned', 'skipped_exempt', 'withdrawn')
+  AND NEW.sweep_id IS NOT (SELECT l.sweep_id FROM pair_listings l JOIN token_pairs p
+                           ON p.id = l.pair_id
+                           WHERE p.user_id = NEW.user_id AND p.client_id = NEW.client_id)
 BEGIN
     UPDATE pair_listings SET pages = NULL
-    WHERE pages IS NOT NULL AND sweep_id IS NOT NEW.sweep_id
-      AND pair_id = (SELECT id FROM token_pairs
+    WHERE pages IS NOT NULL AND pair_id = (SELECT id FROM token_pairs
                      WHERE user_id = NEW.user_id AND client_id = NEW.client_id);
+    INSERT INTO pair_changes (pair_id, n)
+    SELECT id, 1 FROM token_pairs WHERE user_id = NEW.user_id AND client_id = NEW.client_id
+    ON CONFLICT (pair_id) DO UPDATE SET n = n + 1;
 END;
 
 -- Before the absence opens (it reads nothing of this row's `last_seen_at`, but a report of the

@@ -199,7 +199,10 @@ impl Store {
 
 /// The writer's own count of the changes it makes to each pair's tokens, on its connection:
 /// a temporary table and triggers that count as `pair_changes` does (the conditions of the
-/// migration `fingerprint_pair_listings`; the two change together).
+/// migration `fingerprint_pair_listings`; the two change together, and a test holds them to
+/// it). The count covers the writer's life, one sweep, in which a pair is listed once and no
+/// other listing writes its tokens (a pair of an app the sweep lists whole keeps no
+/// fingerprint): its own count is its listing's.
 pub(super) async fn count_own_changes(conn: &mut SqliteConnection) -> Result<(), Error> {
     let bump = |pair: &str| {
         format!(

@@ -4,7 +4,10 @@
 use super::pair_listings::*;
 use super::{Store, SweepStatus, TargetOutcome, TargetResult, ts};
 use crate::config::Mode;
-use crate::store::{PrintWrite, SweepCounts, TargetSource, Trigger};
+use crate::store::{
+    NewRevocation, PrintWrite, RevocationState, RevocationTrigger, SweepCounts, TargetSource,
+    Trigger,
+};
 use chrono::{DateTime, Utc};
 
 fn listing(user: &str, pages: Vec<u128>, at: DateTime<Utc>) -> UnchangedListing {
@@ -22,8 +25,9 @@ fn listing(user: &str, pages: Vec<u128>, at: DateTime<Utc>) -> UnchangedListing 
     }
 }
 
-/// A finished sweep's fingerprint of `00uA`/`0oa1` and `00uB`/`0oa1`, pages `[1, 2]`.
-async fn two_prints(store: &Store, at: DateTime<Utc>) {
+/// A finished sweep's fingerprint of `00uA`/`0oa1` and `00uB`/`0oa1`, pages `[1, 2]`; the
+/// sweep's id.
+async fn two_prints(store: &Store, at: DateTime<Utc>) -> i64 {
     let sweep = (store
         .begin_sweep(Trigger::Cli, Mode::DryRun, at, "test")
         .await)
@@ -50,6 +54,7 @@ async fn two_prints(store: &Store, at: DateTime<Utc>) {
         .finish_sweep_noting(sweep, ok, &counts, None, None, at)
         .await
         .unwrap();
+    sweep
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -182,5 +187,109 @@ async fn a_change_made_during_a_listing_by_another_writer_leaves_no_fingerprint(
     assert!(
         !listing_with(&store2, 1, revoke).await,
         "a revocation it did not see"
+    );
+}
+
+/// How many of the pairs' fingerprints stand (`pages` not cleared).
+async fn standing_prints(store: &Store) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pair_listings WHERE pages IS NOT NULL")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_plan_recorded_by_another_sweep_clears_the_pairs_fingerprint(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let at = Utc::now();
+    let own = two_prints(&store, at).await;
+    let other = (store
+        .begin_sweep(Trigger::Cli, Mode::DryRun, at, "test")
+        .await)
+        .unwrap();
+    let record = |sweep: i64, state: RevocationState, user: &str| NewRevocation {
+        sweep_id: Some(sweep),
+        policy: Some("rule".into()),
+        ..NewRevocation::new(
+            Some(format!("oar{user}")),
+            user,
+            "0oa1",
+            RevocationTrigger::Policy,
+            Mode::DryRun,
+            state,
+            ts(at),
+        )
+    };
+    // The fingerprint's own sweep records its plans; another's guard records no plan.
+    store
+        .append_revocation(&record(own, RevocationState::Planned, "00uA"))
+        .await
+        .unwrap();
+    let safety = RevocationState::SkippedSafety;
+    store
+        .append_revocation(&record(other, safety, "00uA"))
+        .await
+        .unwrap();
+    assert_eq!(standing_prints(&store).await, 2);
+    // Another sweep withdraws a plan of `00uB`: its fingerprint goes, and the change counts.
+    let withdrawn = RevocationState::Withdrawn;
+    store
+        .append_revocation(&record(other, withdrawn, "00uB"))
+        .await
+        .unwrap();
+    assert_eq!(standing_prints(&store).await, 1);
+    let known = store
+        .known_listings(&[("00uA", "0oa1"), ("00uB", "0oa1")])
+        .await
+        .unwrap();
+    assert!(known[0].print.is_some() && known[1].print.is_none());
+    assert_eq!((known[0].changes, known[1].changes), (0, 1));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_writer_counts_its_own_changes_as_every_change_is_counted(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let mut conn = store.pool.acquire().await.unwrap().detach();
+    count_own_changes(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tokens (token_id, user_id, client_id, first_seen_at, last_seen_at)
+         VALUES ('oar1', '00uA', '0oa1', 'a', 'a'), ('oar2', '00uB', '0oa1', 'a', 'a')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM pragma_table_info('token_state') WHERE name NOT IN ('token_id', 'pair_id')",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(columns.len() > 10, "{columns:?}");
+    for column in &columns {
+        let sql = format!("UPDATE token_state SET {column} = 'x{column}' WHERE token_id = 'oar1'");
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    // A token moved to another pair counts for both.
+    sqlx::query("UPDATE token_state SET pair_id = (SELECT pair_id FROM token_state WHERE token_id = 'oar2') WHERE token_id = 'oar1'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM token_state WHERE token_id = 'oar2'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT c.n, COALESCE(o.n, -1) FROM pair_changes c
+         LEFT JOIN temp.own_changes o ON o.pair_id = c.pair_id ORDER BY c.pair_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    // `last_seen_at` alone changes nothing: every other column, the insert, the move and the
+    // delete count once each.
+    let updated = columns.len() as i64 - 1;
+    assert_eq!(
+        counts,
+        [(1 + updated + 1, 1 + updated + 1), (1 + 1 + 1, 1 + 1 + 1)]
     );
 }
