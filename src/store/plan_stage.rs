@@ -85,6 +85,23 @@ fn staging(e: Error) -> Error {
     }
 }
 
+/// An entry as read: its position (or record id), `token_id, user_id, client_id, policy,
+/// reason`.
+pub(super) type EntryRow = (i64, String, String, String, String, String);
+
+/// The entry a row reads, with its position.
+pub(super) fn entry_of(row: EntryRow) -> (i64, StagedEntry) {
+    let (at, token_id, user_id, client_id, policy, reason) = row;
+    let entry = StagedEntry {
+        token_id,
+        user_id,
+        client_id,
+        policy,
+        reason,
+    };
+    (at, entry)
+}
+
 /// A value as JSON text, to bind as one parameter.
 fn to_json(value: &impl serde::Serialize) -> Result<String, Error> {
     Ok(serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(e.into()))?)
@@ -327,22 +344,9 @@ impl PlanStage {
             let mut conn = self.conn.lock().await;
             q.fetch_one(&mut *conn).await?
         };
-        type Row = (i64, String, String, String, String, String);
-        let rows: Vec<Row> =
+        let rows: Vec<EntryRow> =
             serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(e.into()))?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, token_id, user_id, client_id, policy, reason)| {
-                let entry = StagedEntry {
-                    token_id,
-                    user_id,
-                    client_id,
-                    policy,
-                    reason,
-                };
-                (seq, entry)
-            })
-            .collect())
+        Ok(rows.into_iter().map(entry_of).collect())
     }
 
     /// Up to `limit` standing records in `state` with an id above `after`, of the settled

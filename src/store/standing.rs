@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::plan_stage::{EntryRow, entry_of};
 use super::{Error, RevocationState, RevocationTrigger, StagedEntry, Store, ts};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
@@ -63,26 +64,14 @@ impl Store {
             standing_clause(state),
         );
         let pairs = serde_json::to_string(pairs).map_err(|e| sqlx::Error::Encode(e.into()))?;
-        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(&sql)
+        let rows: Vec<EntryRow> = sqlx::query_as(&sql)
             .bind(pairs)
             .bind(after)
             .bind(limit as i64)
             .bind(mode)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, token_id, user_id, client_id, policy, reason)| {
-                let entry = StagedEntry {
-                    token_id,
-                    user_id,
-                    client_id,
-                    policy,
-                    reason,
-                };
-                (id, entry)
-            })
-            .collect())
+        Ok(rows.into_iter().map(entry_of).collect())
     }
 
     /// Okta answered a GET of the token with it ACTIVE at `at` (outside a listing): a `gone_at`
