@@ -10,12 +10,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use super::list::Listed;
 use super::report::PolicyTally;
 use crate::config::Mode;
-use url::Url;
-
 use crate::okta::RawTokenPage;
 use crate::policy::PolicySet;
 use crate::store::ListingPrint;
