@@ -177,3 +177,122 @@ impl Pages {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(n: u32) -> Url {
+        Url::parse(&format!("https://o.okta.com/tokens?after={n}")).unwrap()
+    }
+
+    /// A fingerprint of `bodies`, decided a minute ago under `policies`, counting `revoke`,
+    /// standing for an hour.
+    fn known(bodies: &[&str], policies: &PolicySet, revoke: u64) -> Option<ListingPrint> {
+        let hashes = bodies
+            .iter()
+            .map(|b| RawTokenPage::sent(b).hash())
+            .collect();
+        let mut listed = Listed {
+            tokens_seen: 3,
+            to_revoke: revoke,
+            ..Listed::default()
+        };
+        listed.stable_until = Some(Utc::now() + chrono::TimeDelta::hours(1));
+        let decided = Utc::now() - chrono::TimeDelta::minutes(1);
+        Some(print_of(hashes, &listed, policies, Mode::DryRun, decided))
+    }
+
+    #[test]
+    fn matching_pages_are_passed_over_and_the_listing_counts_what_was_counted() {
+        let policies = PolicySet::default();
+        let mut pages = Pages::new(
+            known(&["[1]", "[2]"], &policies, 2),
+            &policies,
+            Mode::DryRun,
+            Utc::now(),
+        );
+        assert!(pages.take(url(0), &RawTokenPage::sent("[1]")).is_none());
+        assert!(pages.take(url(1), &RawTokenPage::sent("[2]")).is_none());
+        match pages.end() {
+            Ending::Unchanged(listed, hashes) => {
+                assert!(listed.unchanged);
+                assert_eq!(
+                    (listed.tokens_seen, listed.to_revoke, listed.pages),
+                    (3, 2, 2)
+                );
+                assert_eq!(hashes.len(), 2);
+            }
+            Ending::Read(_) => panic!("unchanged"),
+        }
+    }
+
+    #[test]
+    fn a_differing_page_reads_the_pages_passed_over_and_knows_if_they_changed() {
+        let policies = PolicySet::default();
+        let mut pages = Pages::new(
+            known(&["[1]", "[2]", "[3]"], &policies, 0),
+            &policies,
+            Mode::DryRun,
+            Utc::now(),
+        );
+        assert!(pages.take(url(0), &RawTokenPage::sent("[1]")).is_none());
+        assert!(pages.take(url(1), &RawTokenPage::sent("[2]")).is_none());
+        let before = pages
+            .take(url(2), &RawTokenPage::sent("[3, 4]"))
+            .expect("read now");
+        assert_eq!(before, [(0, url(0)), (1, url(1))]);
+        assert!(pages.again(0, RawTokenPage::sent("[1]").hash()));
+        assert!(
+            !pages.again(1, RawTokenPage::sent("[2, 9]").hash()),
+            "changed in between"
+        );
+        // Every later page is read at once; the fingerprint left has the new page's hash.
+        assert_eq!(
+            pages.take(url(3), &RawTokenPage::sent("[5]")),
+            Some(Vec::new())
+        );
+        assert!(matches!(pages.end(), Ending::Read(ref b) if b.is_empty()));
+        assert_eq!(pages.hashes()[2], RawTokenPage::sent("[3, 4]").hash());
+    }
+
+    #[test]
+    fn a_listing_with_fewer_pages_or_a_fingerprint_that_cannot_stand_is_read() {
+        let policies = PolicySet::default();
+        let mut pages = Pages::new(
+            known(&["[1]", "[2]"], &policies, 0),
+            &policies,
+            Mode::DryRun,
+            Utc::now(),
+        );
+        assert!(pages.take(url(0), &RawTokenPage::sent("[1]")).is_none());
+        assert!(matches!(pages.end(), Ending::Read(ref b) if b.len() == 1));
+        // Enforce with revocations to make, a fingerprint of another mode, or past
+        // `stable_until`: read.
+        for (mode, revoke, now) in [
+            (Mode::Enforce, 1, Utc::now()),
+            (Mode::Enforce, 0, Utc::now()),
+            (Mode::DryRun, 0, Utc::now() + chrono::TimeDelta::hours(2)),
+        ] {
+            let mut print = known(&["[1]"], &policies, revoke);
+            if let Some(p) = print
+                .as_mut()
+                .filter(|_| mode == Mode::Enforce && revoke == 1)
+            {
+                p.mode = "enforce".into();
+            }
+            let mut pages = Pages::new(print, &policies, mode, now);
+            assert!(
+                pages.take(url(0), &RawTokenPage::sent("[1]")).is_some(),
+                "{mode:?} {revoke}"
+            );
+        }
+        // The same fingerprint in enforce with nothing to revoke stands.
+        let mut print = known(&["[1]"], &policies, 0);
+        if let Some(p) = print.as_mut() {
+            p.mode = "enforce".into();
+        }
+        let mut pages = Pages::new(print, &policies, Mode::Enforce, Utc::now());
+        assert!(pages.take(url(0), &RawTokenPage::sent("[1]")).is_none());
+    }
+}

@@ -30,6 +30,16 @@ pub struct RawTokenPage {
 }
 
 impl RawTokenPage {
+    /// A page with this body, as a test's listing would receive it.
+    #[cfg(test)]
+    pub(crate) fn sent(body: &str) -> RawTokenPage {
+        RawTokenPage {
+            body: body.to_owned(),
+            request_id: None,
+            rate_limit: RateLimitHeaders::default(),
+        }
+    }
+
     /// The body exactly as sent.
     pub fn body(&self) -> &str {
         &self.body
