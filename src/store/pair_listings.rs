@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::{Error, Store, SweepStatus, TargetOutcome, TargetResult, ts};
+use crate::config::Mode;
 
 /// What a listing read token by token leaves for the next one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +18,8 @@ pub struct ListingPrint {
     pub pages: Vec<u128>,
     /// [`crate::policy::PolicySet::fingerprint`] of the policy it was decided under.
     pub policy: u128,
-    /// `dry-run` or `enforce`.
-    pub mode: String,
+    /// The mode it was decided in.
+    pub mode: Mode,
     /// The instant its decisions were taken as of.
     pub decided_at: DateTime<Utc>,
     /// The first instant at which one of its decisions could change with time (`None`: never).
@@ -52,7 +53,7 @@ type PrintRow = (
     i64,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
-    Option<String>,
+    Option<Mode>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -281,7 +282,7 @@ pub(super) async fn write_print(
     .bind(sweep_id)
     .bind(pages_blob(&print.pages))
     .bind(print.policy.to_be_bytes().to_vec())
-    .bind(&print.mode)
+    .bind(print.mode)
     .bind(ts(print.decided_at))
     .bind(print.stable_until.map(ts))
     .bind(&print.tally)

@@ -35,7 +35,7 @@ async fn two_prints(store: &Store, at: DateTime<Utc>) -> i64 {
     let print = ListingPrint {
         pages: vec![1, 2],
         policy: 7,
-        mode: "dry-run".into(),
+        mode: Mode::DryRun,
         decided_at: at,
         stable_until: None,
         tally: "{}".into(),
@@ -145,7 +145,7 @@ async fn listing_with(store: &Store, changes: i64, meanwhile: &str) -> bool {
     let print = ListingPrint {
         pages: vec![9],
         policy: 7,
-        mode: "dry-run".into(),
+        mode: Mode::DryRun,
         decided_at: at,
         stable_until: None,
         tally: "{}".into(),

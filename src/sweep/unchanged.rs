@@ -78,7 +78,7 @@ pub(super) fn print_of(
     ListingPrint {
         pages,
         policy: policies.fingerprint(),
-        mode: mode.as_str().to_owned(),
+        mode,
         decided_at: now,
         stable_until: listed.stable_until,
         tally: serde_json::to_string(&Tally::of(listed)).unwrap_or_default(),
@@ -114,7 +114,7 @@ impl Pages {
         let known = known.and_then(|k| {
             let tally: Tally = serde_json::from_str(&k.tally).ok()?;
             let stands = k.policy == policies.fingerprint()
-                && k.mode == mode.as_str()
+                && k.mode == mode
                 && k.decided_at <= now
                 && k.stable_until.is_none_or(|until| now < until)
                 && (mode == Mode::DryRun || tally.revoke == 0);
@@ -279,7 +279,7 @@ mod tests {
                 .as_mut()
                 .filter(|_| mode == Mode::Enforce && revoke == 1)
             {
-                p.mode = "enforce".into();
+                p.mode = Mode::Enforce;
             }
             let mut pages = Pages::new(print, &policies, mode, now);
             assert!(
@@ -290,7 +290,7 @@ mod tests {
         // The same fingerprint in enforce with nothing to revoke stands.
         let mut print = known(&["[1]"], &policies, 0);
         if let Some(p) = print.as_mut() {
-            p.mode = "enforce".into();
+            p.mode = Mode::Enforce;
         }
         let mut pages = Pages::new(print, &policies, Mode::Enforce, Utc::now());
         assert!(pages.take(url(0), &RawTokenPage::sent("[1]")).is_none());
