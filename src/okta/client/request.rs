@@ -233,10 +233,13 @@ impl OktaClient {
             reason: format!("response body larger than {cap} bytes"),
             request_id: request_id.map(str::to_owned),
         };
-        if response.content_length().is_some_and(|n| n > cap as u64) {
+        let announced = response.content_length();
+        if announced.is_some_and(|n| n > cap as u64) {
             return Err(refused());
         }
-        let mut bytes = Vec::new();
+        // Sized once where the length is announced: a page is hundreds of KiB, and growing
+        // the buffer chunk by chunk copied each page about once more.
+        let mut bytes = Vec::with_capacity(announced.map_or(0, |n| n as usize));
         while let Some(chunk) = response.chunk().await.map_err(Error::Transport)? {
             if bytes.len() + chunk.len() > cap {
                 return Err(refused());
