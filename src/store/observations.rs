@@ -19,8 +19,11 @@ use crate::okta::record::{TokenRecord, fingerprint};
 
 /// Rows per multi-row INSERT, largest first. Rows are written as runs of these few shapes,
 /// so each statement is prepared once per connection and kept (a statement per page size
-/// would be parsed anew every time, or cached without bound).
-const SHAPES: [usize; 4] = [64, 16, 4, 1];
+/// would be parsed anew every time, or cached without bound). Each statement is a hand-off
+/// to the connection's thread and back, and on a busy machine each hand-off waits for a
+/// core: runs of up to 256 rows (at most 24 values a row, 6,144 a statement) made a 100k
+/// first sweep 14-25% faster than runs of up to 64, in three alternating runs of each.
+const SHAPES: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// The rows of a token upsert, named for the statement's tail: each value as the token's
 /// `tokens` row reads it.

@@ -338,3 +338,30 @@ async fn a_64_bit_item_hash_from_before_is_not_taken_for_the_item_s(pool: sqlx::
         (2, hash(&revoked), ts(t2))
     );
 }
+
+/// A page longer than the largest statement shape is written whole, each row its own.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_batch_of_several_statements_writes_every_row(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let rows: Vec<TokenObservation> = (0..600)
+        .map(|i| obs(&format!("oar{i:04}"), &format!(r#"{{"n":{i}}}"#)))
+        .collect();
+    let cuts: Vec<usize> = super::observations::runs(&rows).map(<[_]>::len).collect();
+    assert_eq!(cuts, [256, 256, 64, 16, 4, 4]);
+    store.record_page(None, &rows, Utc::now()).await.unwrap();
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT token_id, raw_json FROM token_snapshots ORDER BY token_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 600);
+    for (i, (id, json)) in stored.iter().enumerate() {
+        assert_eq!(
+            (id.as_str(), json.as_str()),
+            (
+                format!("oar{i:04}").as_str(),
+                format!(r#"{{"n":{i}}}"#).as_str()
+            )
+        );
+    }
+}
