@@ -192,6 +192,22 @@ fn link(o: &mut Obj<'_>, key: &str, href: &[&str], title: Option<&str>, allow: O
     l.close();
 }
 
+/// A time as [`Obj::time`] writes it, through `write!`: the form for a year outside four digits.
+fn write_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
+    use std::io::Write;
+    let _ = write!(
+        out,
+        "\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_millis().min(999)
+    );
+}
+
 /// Whether JSON writes `s` inside quotes as it is (no quote, backslash or control character).
 /// Every byte is looked at, with no early exit, so the loop runs on whole vectors.
 fn plain(s: &str) -> bool {
@@ -260,8 +276,7 @@ impl<'o> Obj<'o> {
     fn time(&mut self, t: DateTime<Utc>) -> &mut Self {
         let year = t.year();
         if !(0..=9999).contains(&year) {
-            use std::io::Write;
-            let _ = write!(self.out, "\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+            write_time(self.out, t);
             return self;
         }
         let mut text = *b"\"0000-00-00T00:00:00.000Z\"";
@@ -358,23 +373,38 @@ mod tests {
         assert_eq!(back["plain"], "oarABC/def");
     }
 
-    /// Times read as chrono writes Okta's form, whatever the digits (leading zeros, the last
-    /// millisecond, a year outside four digits).
+    /// Times written digit by digit read as `write!` writes them, whatever the digits
+    /// (leading zeros, the last millisecond, a leap second), and Okta's form for an ordinary
+    /// instant.
     #[test]
     fn times_are_written_as_okta_writes_them() {
-        use chrono::{TimeZone, Utc};
+        use chrono::{NaiveDate, TimeZone, Utc};
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500))
+            .unwrap()
+            .and_utc();
         let instants = [
             Utc.with_ymd_and_hms(2026, 11, 29, 22, 0, 0).unwrap(),
             Utc.with_ymd_and_hms(999, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::milliseconds(7),
             Utc.with_ymd_and_hms(2099, 12, 31, 23, 59, 59).unwrap()
                 + chrono::Duration::milliseconds(999),
+            leap,
             Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
         ];
         for t in instants {
             let mut out = Vec::new();
             Obj::open(&mut out).time(t);
-            let want = format!("{{\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
-            assert_eq!(String::from_utf8(out).unwrap(), want, "{t}");
+            let mut want = b"{".to_vec();
+            super::write_time(&mut want, t);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(want).unwrap(),
+                "{t}"
+            );
         }
+        let mut out = Vec::new();
+        Obj::open(&mut out).time(instants[0]);
+        assert_eq!(out, br#"{"2026-11-29T22:00:00.000Z""#);
     }
 }
