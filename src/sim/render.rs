@@ -403,8 +403,14 @@ mod tests {
                 "{t}"
             );
         }
-        let mut out = Vec::new();
-        Obj::open(&mut out).time(instants[0]);
-        assert_eq!(out, br#"{"2026-11-29T22:00:00.000Z""#);
+        for (t, text) in [
+            (instants[0], r#"{"2026-11-29T22:00:00.000Z""#),
+            (instants[4], r#"{"10000-01-01T00:00:00.000Z""#),
+            (instants[5], r#"{"-001-01-01T00:00:00.000Z""#),
+        ] {
+            let mut out = Vec::new();
+            Obj::open(&mut out).time(t);
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
     }
 }
