@@ -11,6 +11,7 @@ mod app_tokens;
 mod conn;
 mod faults;
 mod hooks;
+mod json_text;
 pub(crate) mod jws;
 mod limits;
 mod oauth;
