@@ -4,7 +4,7 @@
 //!
 //! (a) rate budget (`rate_budget.rs`), (b) ingest into SQLite (`ingest.rs`), (c) policy
 //! evaluations per second (`policy_rate.rs`), (d) offboarding latency through the real
-//! `revokd run` (`offboarding.rs`), (e) storage and cost per sweep (`storage.rs`). This file
+//! `revokd run` (`offboarding.rs`), (e) storage and cost per sweep (`storage.rs`, its storage floor in `floor.rs`). This file
 //! holds what they share: the simulated org of the ingest scenarios, the configuration, and
 //! the child processes that sweep so the org's own memory is not counted.
 //!
@@ -24,6 +24,9 @@ mod offboarding;
 
 #[path = "revokd/storage.rs"]
 mod storage;
+
+#[path = "revokd/floor.rs"]
+mod floor;
 
 #[path = "common/mod.rs"]
 mod common;

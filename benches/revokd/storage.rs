@@ -70,7 +70,8 @@ fn cpu_seconds() -> f64 {
 /// The child: two dry-run sweeps; prints `tokens first_wall first_cpu bytes unchanged_wall
 /// unchanged_cpu growth audit_first audit_unchanged snapshots_unchanged first_peak_kib
 /// unchanged_peak_kib` (each sweep's own peak RSS: the high-water mark is reset between them;
-/// NaN where the kernel refuses the reset).
+/// NaN where the kernel refuses the reset), then the storage floor of the first sweep's rows
+/// (see [`super::floor`]): `history_wall token_rows_wall audit_wall floor_cpu`.
 pub fn child(base: &str, db: &str, pairs_file: &str) {
     runtime().block_on(async {
         let pairs = read_pairs(pairs_file);
@@ -117,12 +118,15 @@ pub fn child(base: &str, db: &str, pairs_file: &str) {
         store.truncate_wal().await.expect("checkpoint");
         let growth = store.size_bytes().await.expect("size") as f64 - bytes as f64;
         let (audit2, snaps2) = (count(audit).await, count(snapshots).await);
+        let unchanged_peak = if reset { peak_rss_kib() } else { f64::NAN };
+        // After both sweeps and their readings; the unchanged sweep added no row to copy.
+        let [history, token_rows, audit_rows, floor_cpu] =
+            super::floor::floor(Path::new(db), cpu_seconds).await;
         println!(
-            "{} {first_wall} {first_cpu} {bytes} {unchanged_wall} {unchanged_cpu} {growth} {audit1} {} {} {first_peak} {}",
+            "{} {first_wall} {first_cpu} {bytes} {unchanged_wall} {unchanged_cpu} {growth} {audit1} {} {} {first_peak} {unchanged_peak} {history} {token_rows} {audit_rows} {floor_cpu}",
             first.counts.tokens_seen,
             audit2 - audit1,
             snaps2 - snaps1,
-            if reset { peak_rss_kib() } else { f64::NAN }
         );
     });
 }
@@ -191,7 +195,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
         let (org, dir, pairs_file) = super::ingest_org(pairs, big).await;
         let base = org.base_url().to_string();
         println!(
-            "{:>4} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7}",
+            "{:>4} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9}",
             "run",
             "tokens",
             "B/token",
@@ -205,14 +209,34 @@ pub async fn storage(runs: usize, skip_1m: bool) {
             "cpu 1st",
             "cpu unch",
             "sdk/1st",
-            "sdk/unch"
+            "sdk/unch",
+            "floor s",
+            "floor t/s"
         );
-        let mut m: [Vec<f64>; 10] = Default::default();
+        let mut m: [Vec<f64>; 16] = Default::default();
         for run in 1..=runs {
             let db = dir.path().join(format!("storage-{run}.db"));
             let args = [OsStr::new("--child-storage"), base.as_ref(), db.as_ref()];
             let out = super::child_numbers(&exe, &args, &pairs_file).await;
-            let [n, w1, c1, bytes, w2, c2, growth, _a1, a2, s2, rss1, rss2] = out[..] else {
+            let [
+                n,
+                w1,
+                c1,
+                bytes,
+                w2,
+                c2,
+                growth,
+                _a1,
+                a2,
+                s2,
+                rss1,
+                rss2,
+                history,
+                token_rows,
+                audit_rows,
+                floor_cpu,
+            ] = out[..]
+            else {
                 panic!("child printed {out:?}");
             };
             // The SDK lists a million tokens in minutes per run: its ratios are taken at 100k.
@@ -232,18 +256,55 @@ pub async fn storage(runs: usize, skip_1m: bool) {
                 rss2 / 1024.0,
                 r1,
                 r2,
+                history + token_rows + audit_rows,
+                n / (history + token_rows + audit_rows),
+                history,
+                token_rows,
+                audit_rows,
+                floor_cpu,
             ];
             println!(
-                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {:>8.1} {c1:>8.2} {c2:>8.2} {:>7.2} {:>7.2}",
-                row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9]
+                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {:>8.1} {c1:>8.2} {c2:>8.2} {:>7.2} {:>7.2} {:>7.2} {:>9.0}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                row[9],
+                row[10],
+                row[11]
             );
             for (v, x) in m.iter_mut().zip(row) {
                 v.push(x);
             }
         }
-        let [b, r1, r2, g, a, s, rss1, rss2, k1, k2] = m.map(median);
+        let [
+            b,
+            r1,
+            r2,
+            g,
+            a,
+            s,
+            rss1,
+            rss2,
+            k1,
+            k2,
+            f,
+            fr,
+            fh,
+            ft,
+            fa,
+            fc,
+        ] = m.map(median);
         println!(
             "median for {pairs} pairs: {b:.0} B/token (≤ 1,024) · first sweep {r1:.0} tokens/s · unchanged {r2:.0} tokens/s · growth {g:.2} B/token/sweep (≤ 16) · audit rows per unchanged sweep {a:.0} (0) · snapshots per unchanged sweep {s:.0} · peak RSS {rss1:.1} MiB first sweep, {rss2:.1} MiB unchanged (≤ 64) · SDK CPU ÷ ours: first {k1:.2}× (≥ 5), unchanged {k2:.2}× (≥ 8)"
+        );
+        println!(
+            "storage floor of the first sweep's rows (INSERT … SELECT, a table per transaction): {f:.2} s, so at most {fr:.0} tokens/s (history records {fh:.2} s, token rows {ft:.2} s, audit records {fa:.2} s; {fc:.2} s CPU)"
         );
     }
 }
