@@ -4,9 +4,10 @@
 //!
 //! (a) rate budget (`rate_budget.rs`), (b) ingest into SQLite (`ingest.rs`), (c) policy
 //! evaluations per second (`policy_rate.rs`), (d) offboarding latency through the real
-//! `revokd run` (`offboarding.rs`), (e) storage and cost per sweep (`storage.rs`, its storage floor in `floor.rs`). This file
-//! holds what they share: the simulated org of the ingest scenarios, the configuration, and
-//! the child processes that sweep so the org's own memory is not counted.
+//! `revokd run` (`offboarding.rs`), (e) storage and cost per sweep (`storage.rs`, and its
+//! storage floor in `floor.rs`). This file holds what they share: the simulated org of the
+//! ingest scenarios, the configuration, and the child processes that sweep so the org's own
+//! memory is not counted.
 //!
 //! Options after `--`: `--runs N` (default 3), `--only a|b|c|d|e`, `--skip-1m`.
 
@@ -183,11 +184,12 @@ async fn child(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> (f64, f6
 }
 
 /// Runs this binary as a child with `args` then `last`, with the packaged service's malloc
-/// setting; returns every number it prints.
+/// settings; returns every number it prints.
 async fn child_numbers(exe: &Path, args: &[&OsStr], last: impl AsRef<OsStr>) -> Vec<f64> {
     let out = tokio::process::Command::new(exe)
         // As the packaged service runs revokd (systemd/revokd.service).
         .env("MALLOC_ARENA_MAX", "2")
+        .env("MALLOC_MMAP_THRESHOLD_", "131072")
         .args(args)
         .arg(last)
         .output()
