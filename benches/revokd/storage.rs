@@ -195,7 +195,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
         let (org, dir, pairs_file) = super::ingest_org(pairs, big).await;
         let base = org.base_url().to_string();
         println!(
-            "{:>4} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9}",
+            "{:>4} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>8} {:>7} {:>9}",
             "run",
             "tokens",
             "B/token",
@@ -264,7 +264,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
                 floor_cpu,
             ];
             println!(
-                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {:>8.1} {c1:>8.2} {c2:>8.2} {:>7.2} {:>7.2} {:>7.2} {:>9.0}",
+                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {:>8.1} {c1:>8.2} {c2:>8.2} {:>7.2} {:>8.2} {:>7.2} {:>9.0}",
                 row[0],
                 row[1],
                 row[2],
@@ -304,7 +304,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
             "median for {pairs} pairs: {b:.0} B/token (≤ 1,024) · first sweep {r1:.0} tokens/s · unchanged {r2:.0} tokens/s · growth {g:.2} B/token/sweep (≤ 16) · audit rows per unchanged sweep {a:.0} (0) · snapshots per unchanged sweep {s:.0} · peak RSS {rss1:.1} MiB first sweep, {rss2:.1} MiB unchanged (≤ 64) · SDK CPU ÷ ours: first {k1:.2}× (≥ 5), unchanged {k2:.2}× (≥ 8)"
         );
         println!(
-            "storage floor of the first sweep's rows (INSERT … SELECT, a table per transaction): {f:.2} s, so at most {fr:.0} tokens/s (history records {fh:.2} s, token rows {ft:.2} s, audit records {fa:.2} s; {fc:.2} s CPU)"
+            "storage floor of the first sweep's rows (INSERT … SELECT, a table per transaction): {f:.2} s, {fr:.0} tokens/s (history records {fh:.2} s, token rows {ft:.2} s, audit records {fa:.2} s; {fc:.2} s CPU)"
         );
     }
 }
