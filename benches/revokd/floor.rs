@@ -4,8 +4,8 @@
 //! a time, each in one transaction, in the order the sweep wrote them, each commit followed by
 //! a truncating checkpoint. No HTTP, no parsing, no deciding, no hashing, no statement per row:
 //! what SQLite itself takes to store those rows on the machine. Not a bound in every respect
-//! (the sweep's writer checkpoints beside its work rather than after it, and its transactions
-//! are smaller), but a measure of how much of a first sweep's time storing alone needs.
+//! (the sweep's writer checkpoints beside its work, on another connection, rather than after
+//! each commit), but a measure of how much of a first sweep's time storing alone needs.
 
 use std::path::Path;
 use std::time::Instant;
