@@ -133,9 +133,14 @@ async fn the_json_counts_each_token_once_per_chart_and_each_intent_as_the_seed_r
         (rule.policy.as_str(), rule.older_than_days),
         ("admin-scopes-7d", 7)
     );
+    // As of the overview's instant, not the clock's.
     let older = count(
         &store,
-        "SELECT COUNT(*) FROM v_active_tokens WHERE julianday('now') - julianday(created_at) > 7",
+        &format!(
+            "SELECT COUNT(*) FROM v_active_tokens
+             WHERE julianday('{}') - julianday(created_at) > 7",
+            seed::now().to_rfc3339()
+        ),
     )
     .await;
     assert_eq!(rule.older_than_threshold, older);

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use revokd::report::{self, Cell, Kind, Request, Table};
 use revokd::store::Store;
 
@@ -162,7 +162,29 @@ async fn v_exposure_lists_its_age_bands_in_age_order(pool: sqlx::SqlitePool) {
         .filter(|(scope, _, _)| scope == "offline_access")
         .map(|(_, band, _)| band.as_str())
         .collect();
-    assert_eq!(offline, vec!["<7d", "90-365d", ">365d"]);
+    // The view ages tokens as of the clock: each band the seed's tokens fall in today, once,
+    // youngest first.
+    let created: Vec<String> = sqlx::query_scalar(
+        "SELECT a.created_at FROM v_active_tokens a, json_each(a.scopes) s
+         WHERE s.value = 'offline_access'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let mut want: Vec<&str> = created
+        .iter()
+        .map(|at| report::age_bucket(Some(Utc::now() - at.parse::<DateTime<Utc>>().unwrap())))
+        .collect();
+    want.sort_by_key(|band| {
+        let at = report::AGE_BUCKETS.iter().position(|(b, _)| b == band);
+        at.unwrap_or(usize::MAX)
+    });
+    want.dedup();
+    assert_eq!(offline, want);
+    assert!(
+        !want.is_empty(),
+        "the seed holds tokens with offline_access"
+    );
     let mut sorted = bands.clone();
     sorted.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
     assert_eq!(bands, sorted, "by scope, then age");
