@@ -1,8 +1,8 @@
 //! (b) ingest: 100k and 1M tokens, no rate limit: tokens per second into SQLite and peak RSS.
 //! The sweep runs in a child process (this binary again) so the simulated org's own memory,
 //! in the parent, is not counted. Then, for scale, the store alone: as many observations, each
-//! with the raw JSON of a token the sweep stored, written through the sweep's writer with no
-//! org and no HTTP.
+//! an item made from Okta's record of a token the sweep stored (its own ids, the record's
+//! values), written through the sweep's writer with no org and no HTTP.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -59,7 +59,7 @@ async fn store_alone(exe: &Path, dir: &Path, tokens: f64, runs: usize) {
     let swept = Store::connect_existing(&format!("sqlite://{}", dir.join("ingest-1.db").display()))
         .await
         .expect("swept database");
-    let raw: String = sqlx::query_scalar("SELECT raw_json FROM token_snapshots LIMIT 1")
+    let raw: String = sqlx::query_scalar("SELECT okta_json FROM v_token_records LIMIT 1")
         .fetch_one(swept.pool())
         .await
         .expect("a stored token");
@@ -87,9 +87,10 @@ async fn store_alone(exe: &Path, dir: &Path, tokens: f64, runs: usize) {
 }
 
 /// The child side of the store-only run: `tokens` observations in pages of 200 (500 pairs),
-/// random token ids, each with the sample's raw JSON; prints `tokens wall_s peak_kib`.
+/// random token ids, each an item made from the sample (its ids the token's and its pair's,
+/// its values the sample's, as a sweep reads them); prints `tokens wall_s peak_kib`.
 pub fn child_store(db: &str, sample: &str, tokens: &str) {
-    let raw = std::fs::read_to_string(sample).expect("sample");
+    let sample = Sample::read(sample);
     let tokens: usize = tokens.parse().expect("token count");
     runtime().block_on(async {
         let store = Store::connect(&format!("sqlite://{db}"))
@@ -101,7 +102,7 @@ pub fn child_store(db: &str, sample: &str, tokens: &str) {
         for first in (0..tokens).step_by(200) {
             let pair = (first / 200) % 500;
             let rows = (first..tokens.min(first + 200))
-                .map(|i| observation(pair, i, &raw))
+                .map(|i| observation(pair, i, &sample))
                 .collect();
             writes.push(ingest.page(None, rows, Utc::now()).await.expect("page"));
         }
@@ -114,21 +115,50 @@ pub fn child_store(db: &str, sample: &str, tokens: &str) {
     });
 }
 
+/// Okta's record of one token, and what a sweep reads of it.
+struct Sample {
+    raw: String,
+    ids: [String; 3],
+    values: serde_json::Value,
+}
+
+impl Sample {
+    fn read(path: &str) -> Sample {
+        let raw = std::fs::read_to_string(path).expect("sample");
+        let values: serde_json::Value = serde_json::from_str(&raw).expect("sample JSON");
+        let ids = ["id", "userId", "clientId"].map(|k| values[k].as_str().expect(k).to_owned());
+        Sample { raw, ids, values }
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.values[key].as_str().map(str::to_owned)
+    }
+}
+
 /// A token of pair `pair` with an id as random as Okta's (`oar` + 17 characters).
-fn observation(pair: usize, i: usize, raw: &str) -> TokenObservation {
+fn observation(pair: usize, i: usize, sample: &Sample) -> TokenObservation {
     let id = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 4;
-    let ts = "2026-11-01T00:00:00.000Z".to_owned();
+    let ids = [
+        format!("oar{id:017x}"),
+        format!("00u{pair:017}"),
+        "0oa00000000000000001".to_owned(),
+    ];
+    let mut raw = sample.raw.clone();
+    for (from, to) in sample.ids.iter().zip(&ids) {
+        raw = raw.replace(&format!("\"{from}\""), &format!("\"{to}\""));
+    }
+    let [token_id, user_id, client_id] = ids;
     TokenObservation {
-        token_id: format!("oar{id:017x}"),
-        user_id: format!("00u{pair:017}"),
-        client_id: "0oa00000000000000001".into(),
-        issuer: Some("https://example.okta.com/oauth2/aus00000000000000001".into()),
-        status: Some("ACTIVE".into()),
-        scopes_json: r#"["offline_access","openid"]"#.into(),
-        created_at: Some(ts.clone()),
-        last_updated_at: Some(ts),
-        expires_at: None,
-        record: ObservedRecord::Sent(raw.to_owned()),
+        token_id,
+        user_id,
+        client_id,
+        issuer: sample.text("issuer"),
+        status: sample.text("status"),
+        scopes_json: sample.values["scopes"].to_string(),
+        created_at: sample.text("created"),
+        last_updated_at: sample.text("lastUpdated"),
+        expires_at: sample.text("expiresAt"),
+        record: ObservedRecord::Sent(raw),
         policy_matches: "[]".into(),
     }
 }
