@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Error;
-use super::records::{write_pairs, write_records, write_scopes};
+use super::records::{pair_numbers, write_pairs, write_records, write_scopes};
 use super::tokens::TokenObservation;
-use crate::okta::record::{TokenRecord, fingerprint};
+use crate::okta::record::{Said, TokenRecord};
 
 /// Rows per multi-row INSERT, largest first. Rows are written as runs of these few shapes,
 /// so each statement is prepared once per connection and kept (a statement per page size
@@ -27,29 +27,33 @@ const SHAPES: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// The rows of a token upsert, named for the statement's tail: each value as the token's
 /// `tokens` row reads it.
-pub(super) const UPSERT_TOKENS: &str =
-    "WITH v (token_id, user_id, client_id, issuer, status, scopes,
+pub(super) const UPSERT_TOKENS: &str = "WITH v (token_id, pair_id, issuer, status, scopes,
     created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches,
-    record_hash, item_hash) AS (";
+    record_hash, item_hash, given) AS (";
 
-/// Writes `token_state` from the rows: its pair by number, and each value its latest record
-/// (written just before) gives back as NULL, as the `tokens_insert` trigger stores it.
+/// Writes `token_state` from the rows (each with its pair's number), each value its latest
+/// record (written just before) gives back as NULL, as the `tokens_insert` trigger stores it.
+/// A `given` row's record was written in this batch and gives back every value: its values
+/// are not sent, and its latest record is not read.
 pub(super) const UPSERT_TOKENS_TAIL: &str =
     ") INSERT INTO token_state (token_id, pair_id, first_seen_at,
     last_seen_at, policy_matches, record_hash, item_hash, issuer, status, scopes, created_at,
     last_updated_at, expires_at)
-    SELECT v.token_id, p.id, v.first_seen_at, v.last_seen_at, v.policy_matches, v.record_hash,
+    SELECT v.token_id, v.pair_id, v.first_seen_at, v.last_seen_at, v.policy_matches, v.record_hash,
         v.item_hash,
-        CASE WHEN v.issuer IS r.issuer THEN NULL ELSE COALESCE(v.issuer, x'') END,
-        CASE WHEN v.status IS r.status THEN NULL ELSE COALESCE(v.status, x'') END,
-        CASE WHEN v.scopes IS r.scopes THEN NULL ELSE v.scopes END,
-        CASE WHEN v.created_at IS r.created_at THEN NULL ELSE COALESCE(v.created_at, x'') END,
-        CASE WHEN v.last_updated_at IS r.last_updated_at THEN NULL
+        CASE WHEN v.given THEN NULL WHEN v.issuer IS r.issuer THEN NULL
+             ELSE COALESCE(v.issuer, x'') END,
+        CASE WHEN v.given THEN NULL WHEN v.status IS r.status THEN NULL
+             ELSE COALESCE(v.status, x'') END,
+        CASE WHEN v.given THEN NULL WHEN v.scopes IS r.scopes THEN NULL ELSE v.scopes END,
+        CASE WHEN v.given THEN NULL WHEN v.created_at IS r.created_at THEN NULL
+             ELSE COALESCE(v.created_at, x'') END,
+        CASE WHEN v.given THEN NULL WHEN v.last_updated_at IS r.last_updated_at THEN NULL
              ELSE COALESCE(v.last_updated_at, x'') END,
-        CASE WHEN v.expires_at IS r.expires_at THEN NULL ELSE COALESCE(v.expires_at, x'') END
-    FROM v JOIN token_pairs p ON p.user_id = v.user_id AND p.client_id = v.client_id
-    LEFT JOIN token_history_values r
-        ON r.id = (SELECT max(m.id) FROM token_history m WHERE m.token_id = v.token_id)
+        CASE WHEN v.given THEN NULL WHEN v.expires_at IS r.expires_at THEN NULL
+             ELSE COALESCE(v.expires_at, x'') END
+    FROM v LEFT JOIN token_history_values r ON r.id = CASE WHEN v.given THEN NULL
+        ELSE (SELECT max(m.id) FROM token_history m WHERE m.token_id = v.token_id) END
     WHERE true
     ON CONFLICT (token_id) DO UPDATE SET pair_id = excluded.pair_id,
     issuer = excluded.issuer, status = excluded.status,
@@ -66,6 +70,38 @@ pub(super) const UPSERT_TOKENS_TAIL: &str =
                 SELECT max(m.id) FROM token_history m WHERE m.token_id = excluded.token_id))
             END = 'ACTIVE'
         THEN excluded.last_seen_at ELSE token_state.reappeared_at END";
+
+/// What the writer knows of a split record without asking SQLite's JSON functions.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Known {
+    /// The record is a JSON object: it was split from one as sent.
+    pub(super) object: bool,
+    /// The record gives back each value its token's row and history record could keep beside
+    /// it (issuer, status, scopes, created, last update, expiry) exactly as the observation
+    /// holds it, so none is stored.
+    pub(super) values: bool,
+}
+
+impl Known {
+    pub(super) fn of(said: Option<Said<'_>>, t: &TokenObservation) -> Known {
+        let Some(s) = said else {
+            return Known::default();
+        };
+        // SQLite's `->` renders such an array of scopes as the text it was sent as.
+        let scopes =
+            s.scopes == Some(t.scopes_json.as_str()) && Said::plain_strings(&t.scopes_json);
+        let reads = |raw, value: &Option<String>| Said::reads_as(raw, value.as_deref());
+        Known {
+            object: true,
+            values: scopes
+                && reads(s.issuer, &t.issuer)
+                && reads(s.status, &t.status)
+                && reads(s.created, &t.created_at)
+                && reads(s.last_updated, &t.last_updated_at)
+                && reads(s.expires_at, &t.expires_at),
+        }
+    }
+}
 
 /// One observation with the page it came from, ready to write.
 #[derive(Debug, Clone, Copy)]
@@ -116,11 +152,13 @@ pub(super) async fn write_observed(
     let items: Vec<Option<[u8; 16]>> = rows.iter().map(|o| o.token.record.item_hash()).collect();
     let mut stored = stored_records(conn, rows).await?;
     // Records are split only where the item as sent differs from the stored one.
-    let mut records: Vec<Option<Cow<'_, TokenRecord>>> = Vec::with_capacity(rows.len());
+    let mut records: Vec<Option<(Cow<'_, TokenRecord>, Known)>> = Vec::with_capacity(rows.len());
     // A token listed twice in one batch gets one write, from its latest observation, and a
     // snapshot for each observation that changed its record. A token whose item, rules and
-    // presence are all as stored only has `last_seen_at` moved.
-    let mut latest: Vec<(usize, i64)> = Vec::with_capacity(rows.len());
+    // presence are all as stored only has `last_seen_at` moved. A token's row whose latest
+    // record is written here and gives back every value ([`Known::values`]) is `given`: its
+    // row keeps none of them, and nothing of its history is read to tell.
+    let mut latest: Vec<(usize, i64, bool)> = Vec::with_capacity(rows.len());
     let mut touched: Vec<&Observed<'_>> = Vec::with_capacity(rows.len());
     let mut changed: Vec<usize> = Vec::new();
     let mut group_changed = false;
@@ -131,20 +169,19 @@ pub(super) async fn write_observed(
             Record::Hash(h) if item.is_some() && s.item_hash == item => Some(h),
             _ => None,
         });
-        let (same, hash) = match same_item {
+        let (same, hash, given) = match same_item {
             Some(h) => {
                 records.push(None);
-                (true, h)
+                (true, h, false)
             }
             None => {
-                let record = o.token.record.split();
-                let hash = fingerprint(&record.json, &record.scopes);
+                let (record, hash, what) = o.token.split_record();
                 let same = known.is_some_and(|s| match &s.record {
                     Record::Hash(h) => *h == hash,
                     Record::Text(text) => text.as_deref() == Some(record.json.as_str()),
                 });
-                records.push(Some(record));
-                (same, hash)
+                records.push(Some((record, what)));
+                (same, hash, !same && what.values)
             }
         };
         if !same {
@@ -161,7 +198,7 @@ pub(super) async fn write_observed(
             if settled && !group_changed {
                 touched.push(o);
             } else {
-                latest.push((i, hash));
+                latest.push((i, hash, given));
             }
             group_changed = false;
         } else if let Some(s) = stored[i + 1].as_mut() {
@@ -172,38 +209,42 @@ pub(super) async fn write_observed(
     }
     touch(conn, &touched).await?;
     // Every changed row was split above; its record moves into the snapshot.
-    let changed: Vec<(&Observed<'_>, TokenRecord)> = changed
+    let changed: Vec<(&Observed<'_>, TokenRecord, Known)> = changed
         .into_iter()
-        .filter_map(|i| Some((&rows[i], records[i].take()?.into_owned())))
+        .filter_map(|i| {
+            let (record, what) = records[i].take()?;
+            Some((&rows[i], record.into_owned(), what))
+        })
         .collect();
     write_scopes(conn, &changed).await?;
     // Before the records: a record is stored folded by its pair's number.
     let pairs = write_pairs(conn, rows, &latest).await?;
+    let pairs = pair_numbers(&pairs);
     write_records(conn, changed, &pairs).await?;
     // After the records: a token's row keeps only what its latest record does not say.
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
-        q.push_values(run, |mut row, &(i, hash)| {
+        q.push_values(run, |mut row, &(i, hash, given)| {
             let (o, t) = (&rows[i], rows[i].token);
             row.push_bind(&t.token_id)
-                .push_bind(&t.user_id)
-                .push_bind(&t.client_id)
-                .push_bind(&t.issuer)
-                .push_bind(&t.status)
-                .push_bind(&t.scopes_json)
-                .push_bind(&t.created_at)
-                .push_bind(&t.last_updated_at)
-                .push_bind(&t.expires_at)
+                .push_bind(pairs.get(&(t.user_id.as_str(), t.client_id.as_str())))
+                .push_bind(unless(given, &t.issuer))
+                .push_bind(unless(given, &t.status))
+                .push_bind((!given).then_some(t.scopes_json.as_str()))
+                .push_bind(unless(given, &t.created_at))
+                .push_bind(unless(given, &t.last_updated_at))
+                .push_bind(unless(given, &t.expires_at))
                 .push_bind(o.seen)
                 .push_bind(o.seen)
                 .push_bind(&t.policy_matches)
                 .push_bind(hash)
-                .push_bind(items[i].map(Vec::from));
+                .push_bind(items[i].map(Vec::from))
+                .push_bind(given);
         });
         q.push(UPSERT_TOKENS_TAIL);
         q.build().execute(&mut *conn).await?;
     }
-    let latest: Vec<&Observed<'_>> = latest.into_iter().map(|(i, _)| &rows[i]).collect();
+    let latest: Vec<&Observed<'_>> = latest.into_iter().map(|(i, ..)| &rows[i]).collect();
     revoked_among(conn, &latest).await
 }
 
@@ -268,6 +309,12 @@ async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<()
         .await?;
     }
     Ok(())
+}
+
+/// A value to send, none when the record `given` gives it back (the statement then reads no
+/// value).
+pub(super) fn unless(given: bool, value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|_| !given)
 }
 
 /// `rows` cut into consecutive runs of the [`SHAPES`] sizes, largest first.

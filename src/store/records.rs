@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Error;
-use super::observations::{Observed, owned_runs, runs};
+use super::observations::{Known, Observed, owned_runs, runs, unless};
 use crate::okta::record::TokenRecord;
 
 /// The marker a record's `"clientId":…,"userId":…` run is stored as.
@@ -20,29 +20,41 @@ const MARKER: &str = r#""~":0"#;
 
 /// The rows of a record insert, named for the statement's tail.
 const INSERT_RECORDS: &str = "WITH v (sweep_id, token_id, observed_at, status, scopes,
-    last_updated_at, expires_at, raw_json, folded_id, pair_id) AS (";
+    last_updated_at, expires_at, raw_json, folded_id, pair_id, given) AS (";
 
 /// Each value is stored only where the record as stored does not give it back, read with the
 /// expressions of `token_history_values` (an empty blob for a NULL the record does not give;
-/// `scopes` defaults to `[]`).
+/// `scopes` defaults to `[]`). A `given` record gives back every value ([`Known::values`]) and
+/// is not read.
 const INSERT_RECORDS_TAIL: &str = ") INSERT INTO token_history (sweep_id, token_id,
     observed_at, raw_json, folded_id, pair_id, status, scopes, last_updated_at, expires_at)
     SELECT sweep_id, token_id, observed_at, raw_json, folded_id, pair_id,
-        CASE WHEN status IS (CASE WHEN json_valid(raw_json) THEN raw_json ->> '$.status' END)
+        CASE WHEN given THEN NULL
+             WHEN status IS (CASE WHEN json_valid(raw_json) THEN raw_json ->> '$.status' END)
              THEN NULL ELSE COALESCE(status, x'') END,
-        CASE WHEN COALESCE(scopes, '[]')
+        CASE WHEN given THEN NULL WHEN COALESCE(scopes, '[]')
                   IS (CASE WHEN json_valid(raw_json) THEN raw_json -> '$.scopes' END)
              THEN NULL ELSE COALESCE(scopes, '[]') END,
-        CASE WHEN last_updated_at
+        CASE WHEN given THEN NULL WHEN last_updated_at
                   IS (CASE WHEN json_valid(raw_json) THEN raw_json ->> '$.lastUpdated' END)
              THEN NULL ELSE COALESCE(last_updated_at, x'') END,
-        CASE WHEN expires_at
+        CASE WHEN given THEN NULL WHEN expires_at
                   IS (CASE WHEN json_valid(raw_json) THEN raw_json ->> '$.expiresAt' END)
              THEN NULL ELSE COALESCE(expires_at, x'') END
     FROM v";
 
 /// A pair's number by its user and client.
 pub(super) type Pairs = HashMap<(String, String), i64>;
+
+/// [`Pairs`] looked up by borrowed ids.
+pub(super) type PairNumbers<'a> = HashMap<(&'a str, &'a str), i64>;
+
+pub(super) fn pair_numbers(pairs: &Pairs) -> PairNumbers<'_> {
+    pairs
+        .iter()
+        .map(|((user, client), &n)| ((user.as_str(), client.as_str()), n))
+        .collect()
+}
 
 /// A record as stored: its text, and what was left out of it.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,28 +80,38 @@ fn plain(id: &str) -> bool {
 /// that is not plain, nothing is folded in a text that already holds the marker, and the
 /// marker cannot be formed across a replaced run (no end of it is also its start), so the
 /// view's markers are exactly the replaced runs. A text that is not JSON is not folded
-/// either, as the view's trigger does not fold it.
-pub(super) fn fold(json: String, token_id: &str, pair: Option<(i64, &str, &str)>) -> Folded {
+/// either, as the view's trigger does not fold it (an `object`, split from one, is not parsed
+/// again to tell).
+pub(super) fn fold(
+    mut json: String,
+    token_id: &str,
+    pair: Option<(i64, &str, &str)>,
+    object: bool,
+) -> Folded {
     let unchanged = |json| Folded {
         json,
         id: false,
         pair: None,
     };
-    if json.contains(MARKER) || serde_json::from_str::<serde::de::IgnoredAny>(&json).is_err() {
+    if json.contains(MARKER)
+        || !object && serde_json::from_str::<serde::de::IgnoredAny>(&json).is_err()
+    {
         return unchanged(json);
     }
     let lead = format!(r#"{{"id":"{token_id}","#);
     let id = plain(token_id) && json.starts_with(&lead);
-    let mut json = if id {
-        format!("{{{}", &json[lead.len()..])
-    } else {
-        json
-    };
+    if id {
+        json.replace_range(..lead.len(), "{");
+    }
     let mut folded_pair = None;
     if let Some((number, user, client)) = pair.filter(|(_, u, c)| plain(u) && plain(c)) {
+        // Each run in turn, in place: the marker holds no part of a run, so none is formed
+        // across a replaced one.
         let run = format!(r#""clientId":"{client}","userId":"{user}""#);
-        if json.contains(&run) {
-            json = json.replace(&run, MARKER);
+        let mut from = 0;
+        while let Some(at) = json[from..].find(&run) {
+            json.replace_range(from + at..from + at + run.len(), MARKER);
+            from += at + MARKER.len();
             folded_pair = Some(number);
         }
     }
@@ -103,33 +125,35 @@ pub(super) fn fold(json: String, token_id: &str, pair: Option<(i64, &str, &str)>
 /// Stores each changed record, folded, with the values it does not give back.
 pub(super) async fn write_records(
     conn: &mut SqliteConnection,
-    changed: Vec<(&Observed<'_>, TokenRecord)>,
-    pairs: &Pairs,
+    changed: Vec<(&Observed<'_>, TokenRecord, Known)>,
+    pairs: &PairNumbers<'_>,
 ) -> Result<(), Error> {
-    let folded: Vec<(&Observed<'_>, Folded)> = changed
+    let folded: Vec<(&Observed<'_>, Folded, bool)> = changed
         .into_iter()
-        .map(|(o, record)| {
+        .map(|(o, record, known)| {
             let t = o.token;
             let pair = pairs
-                .get(&(t.user_id.clone(), t.client_id.clone()))
+                .get(&(t.user_id.as_str(), t.client_id.as_str()))
                 .map(|&n| (n, t.user_id.as_str(), t.client_id.as_str()));
-            (o, fold(record.json, &t.token_id, pair))
+            let folded = fold(record.json, &t.token_id, pair, known.object);
+            (o, folded, known.values)
         })
         .collect();
     for run in owned_runs(folded) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(INSERT_RECORDS);
-        q.push_values(run, |mut row, (o, f)| {
+        q.push_values(run, |mut row, (o, f, given)| {
             let t = o.token;
             row.push_bind(o.sweep_id)
                 .push_bind(&t.token_id)
                 .push_bind(o.seen)
-                .push_bind(&t.status)
-                .push_bind(&t.scopes_json)
-                .push_bind(&t.last_updated_at)
-                .push_bind(&t.expires_at)
+                .push_bind(unless(given, &t.status))
+                .push_bind((!given).then_some(t.scopes_json.as_str()))
+                .push_bind(unless(given, &t.last_updated_at))
+                .push_bind(unless(given, &t.expires_at))
                 .push_bind(f.json)
                 .push_bind(f.id.then_some(1_i64))
-                .push_bind(f.pair);
+                .push_bind(f.pair)
+                .push_bind(given);
         });
         q.push(INSERT_RECORDS_TAIL);
         q.build().execute(&mut *conn).await?;
@@ -142,11 +166,11 @@ pub(super) async fn write_records(
 pub(super) async fn write_pairs(
     conn: &mut SqliteConnection,
     rows: &[Observed<'_>],
-    latest: &[(usize, i64)],
+    latest: &[(usize, i64, bool)],
 ) -> Result<Pairs, Error> {
     let mut pairs: Vec<(&str, &str)> = latest
         .iter()
-        .map(|&(i, _)| {
+        .map(|&(i, ..)| {
             (
                 rows[i].token.user_id.as_str(),
                 rows[i].token.client_id.as_str(),
@@ -187,10 +211,10 @@ pub(super) async fn write_pairs(
 /// snapshot shows an item only from its `first_seen_at` on.
 pub(super) async fn write_scopes(
     conn: &mut SqliteConnection,
-    changed: &[(&Observed<'_>, TokenRecord)],
+    changed: &[(&Observed<'_>, TokenRecord, Known)],
 ) -> Result<(), Error> {
     let mut first: HashMap<(&str, &str, &str), &str> = HashMap::new();
-    for (o, record) in changed {
+    for (o, record, _) in changed {
         let issuer = o.token.issuer.as_deref().unwrap_or("");
         for s in &record.scopes {
             let seen = first

@@ -214,7 +214,7 @@ async fn the_writer_s_folding_is_unfolded_byte_for_byte(pool: SqlitePool) {
         for (i, text) in texts.iter().enumerate() {
             let text = text.replace(r#""id":"T""#, &format!(r#""id":"{token}""#));
             for (n, user, client) in pairs {
-                let f = fold(text.clone(), token, Some((n, user, client)));
+                let f = fold(text.clone(), token, Some((n, user, client)), false);
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO token_history (token_id, observed_at, raw_json, folded_id,
                          pair_id) VALUES (?, 't', ?, ?, ?) RETURNING id",
@@ -237,9 +237,9 @@ async fn the_writer_s_folding_is_unfolded_byte_for_byte(pool: SqlitePool) {
         }
     }
     // Plain ids of the token's own pair fold; the others stay as they are.
-    let plain = fold(texts[0].clone(), "T", Some(pairs[0]));
+    let plain = fold(texts[0].clone(), "T", Some(pairs[0]), false);
     assert_eq!((plain.id, plain.pair), (true, Some(1)));
     assert_eq!(plain.json, r#"{"~":0,"x":1}"#);
-    let other = fold(texts[8].clone(), "T", Some(pairs[1]));
+    let other = fold(texts[8].clone(), "T", Some(pairs[1]), false);
     assert_eq!((other.id, other.pair), (true, None));
 }

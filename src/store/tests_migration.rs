@@ -209,7 +209,7 @@ pub(super) async fn write_as_before(
 ) {
     let seen = super::ts(at);
     for o in observed {
-        let record = o.record.split();
+        let (record, ..) = o.split_record();
         let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE token_id = ?")
             .bind(&o.token_id)
             .fetch_one(pool)

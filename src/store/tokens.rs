@@ -7,9 +7,9 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteExecutor;
 
-use super::observations::{Observed, write_observed};
+use super::observations::{Known, Observed, write_observed};
 use super::{Error, Store, ts};
-use crate::okta::record::{self, TokenRecord};
+use crate::okta::record::{self, TokenRecord, fingerprint};
 
 /// One token as observed in a listing, ready to store.
 #[derive(Debug, Clone)]
@@ -42,6 +42,22 @@ pub enum ObservedRecord {
     Split(TokenRecord),
 }
 
+impl TokenObservation {
+    /// The record split for storage, its fingerprint, and what the writer knows of it without
+    /// SQLite (nothing, for a record already split).
+    pub(super) fn split_record(&self) -> (Cow<'_, TokenRecord>, i64, Known) {
+        let (record, known) = match &self.record {
+            ObservedRecord::Sent(json) => {
+                let (record, said) = record::split_said(json);
+                (Cow::Owned(record), Known::of(said, self))
+            }
+            ObservedRecord::Split(r) => (Cow::Borrowed(r), Known::default()),
+        };
+        let hash = fingerprint(&record.json, &record.scopes);
+        (record, hash, known)
+    }
+}
+
 impl ObservedRecord {
     /// A record already split, with no scope items.
     pub fn split_json(json: impl Into<String>) -> Self {
@@ -56,14 +72,6 @@ impl ObservedRecord {
         match self {
             ObservedRecord::Sent(json) => Some(record::item_hash(json.as_bytes())),
             ObservedRecord::Split(_) => None,
-        }
-    }
-
-    /// The record split for storage.
-    pub(super) fn split(&self) -> Cow<'_, TokenRecord> {
-        match self {
-            ObservedRecord::Sent(json) => Cow::Owned(record::split(json)),
-            ObservedRecord::Split(r) => Cow::Borrowed(r),
         }
     }
 }
