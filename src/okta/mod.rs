@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod record;
 pub mod retry;
 pub mod revoke;
+pub mod said;
 pub mod stats;
 
 pub use client::{Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages};

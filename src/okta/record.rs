@@ -2,7 +2,8 @@
 //! by field and in Okta's order, minus `_links` (derivable from the ids) and with each
 //! `_embedded.scopes[]` item replaced by its scope id. The items themselves (also without
 //! `_links`) go to the store's scope catalog, keyed by issuer and scope id, so a token's
-//! snapshot plus the catalog still show exactly what Okta said. Pure text work: no IO.
+//! snapshot plus the catalog still show exactly what Okta said. Splitting also notes what the
+//! object says of the token's values ([`Said`]). Pure text work: no IO.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,6 +11,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
+
+use super::said::Said;
 
 /// One `_embedded.scopes[]` item as Okta sent it, without its `_links`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,56 +154,10 @@ pub fn split(json: &str) -> TokenRecord {
     split_said(json).0
 }
 
-/// The members of a token object that a store keeps beside its record as values, each as its
-/// raw JSON text in the object as sent; `None` where the object has no such member.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Said<'a> {
-    pub issuer: Option<&'a str>,
-    pub status: Option<&'a str>,
-    pub scopes: Option<&'a str>,
-    pub created: Option<&'a str>,
-    pub last_updated: Option<&'a str>,
-    pub expires_at: Option<&'a str>,
-}
-
-impl Said<'_> {
-    /// Whether a member's raw text reads as `value` for any JSON reader: an absent member or
-    /// `null` as no value, a string without escapes as its text. Any other text (an escaped
-    /// string, a number, an object) is not claimed either way, so `false`.
-    pub fn reads_as(raw: Option<&str>, value: Option<&str>) -> bool {
-        match (raw, value) {
-            (None | Some("null"), None) => true,
-            (Some(raw), Some(value)) => {
-                raw.len() == value.len() + 2
-                    && raw.starts_with('"')
-                    && raw.ends_with('"')
-                    && !raw.contains('\\')
-                    && &raw[1..raw.len() - 1] == value
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether `raw` is an array of strings without escapes, written with no space: text any
-    /// JSON reader renders back as itself.
-    pub fn plain_strings(raw: &str) -> bool {
-        let Some(inner) = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
-            return false;
-        };
-        inner.is_empty()
-            || !inner.contains('\\')
-                && inner.split(',').all(|item| {
-                    item.len() >= 2
-                        && item.starts_with('"')
-                        && item.ends_with('"')
-                        && !item[1..item.len() - 1].contains('"')
-                })
-    }
-}
-
-/// [`split`], with the object's [`Said`] members. No `Said` when `json` is not an object, or
-/// when one of those members is written twice or under a key with escapes: which of them a
-/// reader takes is then not one answer.
+/// [`split`], with the object's [`Said`] members. No `Said` when `json` is not an object,
+/// when one of those members is written twice or under a key with escapes (which of them a
+/// reader takes is then not one answer), or when the record nests deeper than
+/// [`Said::MAX_DEPTH`].
 pub fn split_said(json: &str) -> (TokenRecord, Option<Said<'_>>) {
     let Some(m) = members(json) else {
         let record = TokenRecord {
@@ -232,28 +189,8 @@ pub fn split_said(json: &str) -> (TokenRecord, Option<Said<'_>>) {
     }
     let mut out = String::with_capacity(json.len() / 2);
     object(&mut out, kept.iter().map(|(k, v)| (*k, v.as_ref())));
+    let said = said.filter(|_| Said::nests_within(&out));
     (TokenRecord { json: out, scopes }, said)
-}
-
-impl<'a> Said<'a> {
-    /// `self` with the member `key` (read, its escapes undone) noted; `None` when that member
-    /// is already noted or its key was `escaped`.
-    fn with(mut self, key: &str, escaped: bool, raw: &'a str) -> Option<Self> {
-        let slot = match key {
-            "issuer" => &mut self.issuer,
-            "status" => &mut self.status,
-            "scopes" => &mut self.scopes,
-            "created" => &mut self.created,
-            "lastUpdated" => &mut self.last_updated,
-            "expiresAt" => &mut self.expires_at,
-            _ => return Some(self),
-        };
-        if slot.is_some() || escaped {
-            return None;
-        }
-        *slot = Some(raw);
-        Some(self)
-    }
 }
 
 /// A stable 64-bit fingerprint (FNV-1a) of a record and its scope items: equal records have
@@ -313,34 +250,6 @@ mod tests {
                 },
             ]
         );
-    }
-
-    #[test]
-    fn only_text_every_reader_reads_alike_is_claimed() {
-        assert!(Said::reads_as(Some(r#""ACTIVE""#), Some("ACTIVE")));
-        assert!(Said::reads_as(None, None) && Said::reads_as(Some("null"), None));
-        for (raw, value) in [
-            (Some(r#""\u0041CTIVE""#), Some("ACTIVE")),
-            (Some("5"), Some("5")),
-            (Some(r#""ACTIVE""#), None),
-            (None, Some("ACTIVE")),
-        ] {
-            assert!(!Said::reads_as(raw, value), "{raw:?}");
-        }
-        assert!(Said::plain_strings("[]") && Said::plain_strings(r#"["a","b c"]"#));
-        for raw in [
-            r#"[ "a"]"#,
-            r#"["a","b\"c"]"#,
-            r#"["a,b"]"#,
-            "[1]",
-            r#""a""#,
-        ] {
-            assert!(!Said::plain_strings(raw), "{raw}");
-        }
-        let (_, said) = split_said(r#"{"status":"A","st\u0061tus":"B"}"#);
-        assert_eq!(said, None);
-        let (_, said) = split_said(r#"{"status":"A","status":"B"}"#);
-        assert_eq!(said, None);
     }
 
     #[test]

@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Error;
-use super::records::{pair_numbers, write_pairs, write_records, write_scopes};
+use super::records::{write_pairs, write_records, write_scopes};
 use super::tokens::TokenObservation;
-use crate::okta::record::{Said, TokenRecord};
+use crate::okta::record::TokenRecord;
+use crate::okta::said::Said;
 
 /// Rows per multi-row INSERT, largest first. Rows are written as runs of these few shapes,
 /// so each statement is prepared once per connection and kept (a statement per page size
@@ -26,7 +27,7 @@ use crate::okta::record::{Said, TokenRecord};
 const SHAPES: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// The rows of a token upsert, named for the statement's tail: each value as the token's
-/// `tokens` row reads it.
+/// `tokens` row reads it (none for a `given` row), its pair by number.
 pub(super) const UPSERT_TOKENS: &str = "WITH v (token_id, pair_id, issuer, status, scopes,
     created_at, last_updated_at, expires_at, first_seen_at, last_seen_at, policy_matches,
     record_hash, item_hash, given) AS (";
@@ -34,7 +35,8 @@ pub(super) const UPSERT_TOKENS: &str = "WITH v (token_id, pair_id, issuer, statu
 /// Writes `token_state` from the rows (each with its pair's number), each value its latest
 /// record (written just before) gives back as NULL, as the `tokens_insert` trigger stores it.
 /// A `given` row's record was written in this batch and gives back every value: its values
-/// are not sent, and its latest record is not read.
+/// are sent as NULL, and its latest record is not read to store them (only, in the conflict
+/// branch, to tell whether a revoked token came back ACTIVE).
 pub(super) const UPSERT_TOKENS_TAIL: &str =
     ") INSERT INTO token_state (token_id, pair_id, first_seen_at,
     last_seen_at, policy_matches, record_hash, item_hash, issuer, status, scopes, created_at,
@@ -74,7 +76,8 @@ pub(super) const UPSERT_TOKENS_TAIL: &str =
 /// What the writer knows of a split record without asking SQLite's JSON functions.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Known {
-    /// The record is a JSON object: it was split from one as sent.
+    /// The record is known to be a JSON object: it was split from one, which said what it
+    /// holds ([`Said`]), so folding need not parse it again.
     pub(super) object: bool,
     /// The record gives back each value its token's row and history record could keep beside
     /// it (issuer, status, scopes, created, last update, expiry) exactly as the observation
@@ -83,6 +86,7 @@ pub(super) struct Known {
 }
 
 impl Known {
+    /// What the writer knows of a record split from an item that `said` this, observed as `t`.
     pub(super) fn of(said: Option<Said<'_>>, t: &TokenObservation) -> Known {
         let Some(s) = said else {
             return Known::default();
@@ -219,21 +223,22 @@ pub(super) async fn write_observed(
     write_scopes(conn, &changed).await?;
     // Before the records: a record is stored folded by its pair's number.
     let pairs = write_pairs(conn, rows, &latest).await?;
-    let pairs = pair_numbers(&pairs);
     write_records(conn, changed, &pairs).await?;
     // After the records: a token's row keeps only what its latest record does not say.
     for run in runs(&latest) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(UPSERT_TOKENS);
         q.push_values(run, |mut row, &(i, hash, given)| {
             let (o, t) = (&rows[i], rows[i].token);
+            // `pairs` numbers the pair of every row of `latest`; were one missing, the insert
+            // would fail on `pair_id NOT NULL` rather than drop the row.
             row.push_bind(&t.token_id)
                 .push_bind(pairs.get(&(t.user_id.as_str(), t.client_id.as_str())))
-                .push_bind(unless(given, &t.issuer))
-                .push_bind(unless(given, &t.status))
-                .push_bind((!given).then_some(t.scopes_json.as_str()))
-                .push_bind(unless(given, &t.created_at))
-                .push_bind(unless(given, &t.last_updated_at))
-                .push_bind(unless(given, &t.expires_at))
+                .push_bind(unless(given, t.issuer.as_deref()))
+                .push_bind(unless(given, t.status.as_deref()))
+                .push_bind(unless(given, Some(&t.scopes_json)))
+                .push_bind(unless(given, t.created_at.as_deref()))
+                .push_bind(unless(given, t.last_updated_at.as_deref()))
+                .push_bind(unless(given, t.expires_at.as_deref()))
                 .push_bind(o.seen)
                 .push_bind(o.seen)
                 .push_bind(&t.policy_matches)
@@ -313,8 +318,8 @@ async fn touch(conn: &mut SqliteConnection, rows: &[&Observed<'_>]) -> Result<()
 
 /// A value to send, none when the record `given` gives it back (the statement then reads no
 /// value).
-pub(super) fn unless(given: bool, value: &Option<String>) -> Option<&str> {
-    value.as_deref().filter(|_| !given)
+pub(super) fn unless(given: bool, value: Option<&str>) -> Option<&str> {
+    value.filter(|_| !given)
 }
 
 /// `rows` cut into consecutive runs of the [`SHAPES`] sizes, largest first.

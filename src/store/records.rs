@@ -44,17 +44,7 @@ const INSERT_RECORDS_TAIL: &str = ") INSERT INTO token_history (sweep_id, token_
     FROM v";
 
 /// A pair's number by its user and client.
-pub(super) type Pairs = HashMap<(String, String), i64>;
-
-/// [`Pairs`] looked up by borrowed ids.
-pub(super) type PairNumbers<'a> = HashMap<(&'a str, &'a str), i64>;
-
-pub(super) fn pair_numbers(pairs: &Pairs) -> PairNumbers<'_> {
-    pairs
-        .iter()
-        .map(|((user, client), &n)| ((user.as_str(), client.as_str()), n))
-        .collect()
-}
+pub(super) type Pairs<'a> = HashMap<(&'a str, &'a str), i64>;
 
 /// A record as stored: its text, and what was left out of it.
 #[derive(Debug, PartialEq, Eq)]
@@ -126,7 +116,7 @@ pub(super) fn fold(
 pub(super) async fn write_records(
     conn: &mut SqliteConnection,
     changed: Vec<(&Observed<'_>, TokenRecord, Known)>,
-    pairs: &PairNumbers<'_>,
+    pairs: &Pairs<'_>,
 ) -> Result<(), Error> {
     let folded: Vec<(&Observed<'_>, Folded, bool)> = changed
         .into_iter()
@@ -146,10 +136,10 @@ pub(super) async fn write_records(
             row.push_bind(o.sweep_id)
                 .push_bind(&t.token_id)
                 .push_bind(o.seen)
-                .push_bind(unless(given, &t.status))
-                .push_bind((!given).then_some(t.scopes_json.as_str()))
-                .push_bind(unless(given, &t.last_updated_at))
-                .push_bind(unless(given, &t.expires_at))
+                .push_bind(unless(given, t.status.as_deref()))
+                .push_bind(unless(given, Some(&t.scopes_json)))
+                .push_bind(unless(given, t.last_updated_at.as_deref()))
+                .push_bind(unless(given, t.expires_at.as_deref()))
                 .push_bind(f.json)
                 .push_bind(f.id.then_some(1_i64))
                 .push_bind(f.pair)
@@ -163,11 +153,11 @@ pub(super) async fn write_records(
 
 /// Numbers the pairs of the `latest` rows that `token_pairs` does not know yet, and returns
 /// the number of each.
-pub(super) async fn write_pairs(
+pub(super) async fn write_pairs<'a>(
     conn: &mut SqliteConnection,
-    rows: &[Observed<'_>],
+    rows: &[Observed<'a>],
     latest: &[(usize, i64, bool)],
-) -> Result<Pairs, Error> {
+) -> Result<Pairs<'a>, Error> {
     let mut pairs: Vec<(&str, &str)> = latest
         .iter()
         .map(|&(i, ..)| {
@@ -182,27 +172,28 @@ pub(super) async fn write_pairs(
     }
     pairs.sort_unstable();
     pairs.dedup();
-    let pairs = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+    let json = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
     sqlx::query(
         "INSERT OR IGNORE INTO token_pairs (user_id, client_id)
          SELECT value ->> 0, value ->> 1 FROM json_each(?)",
     )
-    .bind(&pairs)
+    .bind(&json)
     .execute(&mut *conn)
     .await?;
+    // Each number with the pair's place in the array sent.
     let numbered: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(p.id, p.user_id, p.client_id))
+        "SELECT json_group_array(json_array(j.key, p.id))
          FROM json_each(?) AS j JOIN token_pairs AS p
            ON p.user_id = j.value ->> 0 AND p.client_id = j.value ->> 1",
     )
-    .bind(pairs)
+    .bind(json)
     .fetch_one(&mut *conn)
     .await?;
-    let numbered: Vec<(i64, String, String)> =
+    let numbered: Vec<(usize, i64)> =
         serde_json::from_str(&numbered).map_err(|e| sqlx::Error::Decode(e.into()))?;
     Ok(numbered
         .into_iter()
-        .map(|(n, user, client)| ((user, client), n))
+        .filter_map(|(at, n)| Some((*pairs.get(at)?, n)))
         .collect())
 }
 

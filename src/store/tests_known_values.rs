@@ -1,7 +1,8 @@
 //! Values the writer knows from the item as sent: a token written from Okta's item as sent is
 //! stored exactly as the same record written already split (whose values SQLite reads from the
 //! record), row for row and byte for byte, whether or not the item's values could be told
-//! without SQLite, for a first record and for a changed one.
+//! without SQLite: for a first record and a changed one, a record whose stored values are
+//! compared again, an item told in one sweep and not the other, and a token listed twice.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
@@ -38,6 +39,12 @@ fn observed(id: &str, raw: String, edit: impl FnOnce(&mut TokenObservation)) -> 
     };
     edit(&mut o);
     o
+}
+
+/// An item whose record is the same in every sweep, its `_links` not.
+fn steady(status: &str) -> String {
+    let links = format!("https://o/oarSteady?{status}");
+    item("oarSteady", USUAL).replace("https://o/oarSteady", &links)
 }
 
 /// Items and observations, each with whether the writer knows the values without SQLite.
@@ -114,10 +121,49 @@ fn cases(status: &str) -> Vec<(TokenObservation, bool)> {
         // The observation's own values differ from the item's.
         with(
             "oarOwn",
-            usual,
+            usual.clone(),
             |o| o.scopes_json = r#"["openid"]"#.into(),
             false,
         ),
+        // A member twice, the first the one the observation does not hold.
+        with(
+            "oarFirstDiffers",
+            format!(r#""status":"STALE",{usual}"#),
+            |_| {},
+            false,
+        ),
+        // Nested past SQLite's limit: it reads no member of the record.
+        with(
+            "oarDeep",
+            format!(r#"{usual},"x":{}{}"#, "[".repeat(1_001), "]".repeat(1_001)),
+            |_| {},
+            false,
+        ),
+        // Not an object.
+        (observed("oarArray", "[]".into(), |_| {}), false),
+        // Told from the item in the second sweep, not in the first (the row stored values).
+        if status == "ACTIVE" {
+            let later = usual.replace("2026-02-01T00:00:00.000Z", "2026-02-01T00:00:00Z");
+            with("oarLater", later, |_| {}, false)
+        } else {
+            with("oarLater", usual.clone(), |_| {}, true)
+        },
+        // The same record in both sweeps (the second item differs in its `_links` alone), first
+        // observed with a value of its own, then with the item's (and other rules, so the row
+        // is written): the record is unchanged, so its stored values are compared, not told.
+        (
+            observed("oarSteady", steady(status), |o| {
+                if status == "ACTIVE" {
+                    o.last_updated_at = Some("2026-02-01T00:00:00Z".into());
+                } else {
+                    o.policy_matches = r#"["idle"]"#.into();
+                }
+            }),
+            status != "ACTIVE",
+        ),
+        // Listed twice in one page: told only from its latest observation.
+        with("oarTwiceListed", usual.replace(".000Z", "Z"), |_| {}, false),
+        with("oarTwiceListed", usual, |_| {}, true),
     ]
 }
 
@@ -191,10 +237,15 @@ async fn an_item_as_sent_is_stored_as_the_same_record_split_before() {
             assert_eq!(a, b, "as sent, then as split before");
         }
     }
-    // Both sweeps wrote a record of each token: the second changed every status.
+    // A record for every observation (one token listed twice) but, in the second sweep, the
+    // two whose items did not change.
     let records: i64 = sqlx::query_scalar("SELECT count(*) FROM token_history")
         .fetch_one(&sent.pool)
         .await
         .unwrap();
-    assert_eq!(records, 2 * 11);
+    assert_eq!(
+        records,
+        18 + 16,
+        "every observation but the unchanged ones of the second"
+    );
 }
