@@ -1,7 +1,8 @@
 //! What a token object as Okta sent it says of the values a store keeps beside its record
 //! (issuer, status, scopes, created, last update, expiry), as the raw text of those members,
 //! and when that text reads the same for every JSON reader: SQLite's JSON functions included,
-//! so a store can tell a value from the text alone rather than ask SQLite. Pure text work.
+//! so a store can tell a value from the text alone rather than ask SQLite (never for a record
+//! nested deeper than [`Said::MAX_DEPTH`], checked on the split record). Pure text work.
 
 /// The members of a token object that a store may keep beside its record, each as its raw JSON
 /// text in the object as sent; `None` where the object has no such member. Made by
@@ -24,8 +25,8 @@ pub struct Said<'a> {
 
 impl<'a> Said<'a> {
     /// The deepest nesting of a record whose members are told from their text: far past
-    /// Okta's records (four levels) and well inside SQLite's JSON limit (1,000 levels, past
-    /// which it reads no member at all).
+    /// Okta's records (three levels split, six as sent) and well inside SQLite's JSON limit
+    /// (1,000 levels, past which it reads no member at all).
     pub const MAX_DEPTH: usize = 100;
 
     /// Whether a member's raw text reads as `value` for any JSON reader: an absent member or
@@ -147,11 +148,14 @@ mod tests {
         ] {
             assert_eq!(split_said(json).1, None, "{json}");
         }
+        // Strings at the deepest level: brackets in them are not nesting, and an escaped quote
+        // or backslash does not end them.
         let nested = |depth: usize| {
-            let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-            format!(r#"{{"status":"A","x":{deep},"s":"[{{\"]"}}"#)
+            let open = "[".repeat(depth - 1);
+            let close = "]".repeat(depth - 1);
+            format!(r#"{{"status":"A","x":{open}["\\","[{{","\"[{{"]{close}}}"#)
         };
-        // The object is a level of its own; brackets in a string are not nesting.
+        // The object is a level of its own.
         assert!(split_said(&nested(Said::MAX_DEPTH - 1)).1.is_some());
         assert_eq!(split_said(&nested(Said::MAX_DEPTH)).1, None);
     }

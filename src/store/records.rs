@@ -152,7 +152,7 @@ pub(super) async fn write_records(
 }
 
 /// Numbers the pairs of the `latest` rows that `token_pairs` does not know yet, and returns
-/// the number of each.
+/// the number of every pair of the `latest` rows, keyed by ids borrowed from `rows`.
 pub(super) async fn write_pairs<'a>(
     conn: &mut SqliteConnection,
     rows: &[Observed<'a>],

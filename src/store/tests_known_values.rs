@@ -238,7 +238,8 @@ async fn an_item_as_sent_is_stored_as_the_same_record_split_before() {
         }
     }
     // A record for every observation (one token listed twice) but, in the second sweep, the
-    // two whose items did not change.
+    // two whose records did not change (oarArray, whose item is the same, and oarSteady, whose
+    // item differs in its `_links` alone).
     let records: i64 = sqlx::query_scalar("SELECT count(*) FROM token_history")
         .fetch_one(&sent.pool)
         .await
