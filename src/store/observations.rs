@@ -5,7 +5,8 @@
 //! first by the hash of Okta's item as sent (`token_state.item_hash`), then, for an item that
 //! differs, by the fingerprint of its split record (`token_state.record_hash`): an unchanged token
 //! costs a hash of its bytes, no parse, and an item that differs only where the record does not
-//! (its `_links`) writes no snapshot.
+//! (its `_links`) writes no snapshot. Where a new or changed item says each value of the token as
+//! observed ([`Known`]), its record and row are stored without SQLite reading the record.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
