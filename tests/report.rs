@@ -3,6 +3,10 @@
 //! scheduled report files, the overview page, and the real binary.
 
 #[cfg(test)]
+#[path = "it/clock_env.rs"]
+mod clock_env;
+
+#[cfg(test)]
 #[path = "report/seed.rs"]
 mod seed;
 

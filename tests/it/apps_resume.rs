@@ -40,6 +40,7 @@ async fn a_sweep_killed_half_way_through_an_app_listing_continues_from_its_last_
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
         .args(["--config", &config, "sweep", "--dry-run"])
         .env_clear()
+        .envs(crate::clock_env::clock_env())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

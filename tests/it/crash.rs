@@ -24,6 +24,7 @@ async fn run_until_hung(org: &SimOrg, config: &str, concurrency: &str) -> bool {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
         .args(["--config", config, "sweep", "--enforce"])
         .env_clear()
+        .envs(crate::clock_env::clock_env())
         .env("REVOKD_OKTA__CONCURRENCY", concurrency)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

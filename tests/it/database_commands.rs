@@ -99,6 +99,7 @@ async fn a_closed_stdout_pipe_ends_report_and_status_quietly_with_0() {
             .args(["--db", &path])
             .args(command)
             .env_clear()
+            .envs(crate::clock_env::clock_env())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)

@@ -13,6 +13,7 @@ async fn revokd_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_clear()
+        .envs(crate::clock_env::clock_env())
         .kill_on_drop(true)
         .output()
         .await

@@ -196,6 +196,7 @@ async fn two_enforcing_processes_send_no_duplicate_delete_and_revoke_exactly_the
         tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
             .args(["--config", &config, "sweep", "--enforce"])
             .env_clear()
+            .envs(crate::clock_env::clock_env())
             .env("REVOKD_SAFETY__ENFORCER_WAIT", wait)
             .kill_on_drop(true)
             .output()

@@ -256,6 +256,7 @@ pub async fn run_revokd(args: &[&str], env: &[(&str, &str)]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
         .args(args)
         .env_clear()
+        .envs(crate::clock_env::clock_env())
         .envs(env.iter().copied())
         .kill_on_drop(true)
         .output()

@@ -73,6 +73,7 @@ impl Running {
             .arg(config)
             .arg("run")
             .env_clear()
+            .envs(crate::clock_env::clock_env())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
