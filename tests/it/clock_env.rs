@@ -1,6 +1,7 @@
 //! What a test keeps of its own environment when it clears a spawned binary's: only what
-//! libfaketime sets (its `LD_PRELOAD` and the `FAKETIME*` variables), so that under `faketime`
-//! (as `.ci/run` runs the tests a year ahead) the binary runs at the test's instant.
+//! libfaketime reads (`LD_PRELOAD` when it loads libfaketime, and the `FAKETIME*` variables;
+//! Linux), so that under `faketime` (as `.ci/run` runs the tests 400 days ahead) the binary
+//! runs at the test's instant.
 
 /// The variables of this process that fake its clock; none outside `faketime`.
 pub fn clock_env() -> impl Iterator<Item = (String, String)> {

@@ -354,6 +354,12 @@ async fn the_binary_writes_the_page_and_prints_the_json(pool: sqlx::SqlitePool) 
         String::from_utf8_lossy(&out.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The binary runs on the test's clock, faked or not (tests/it/clock_env.rs).
+    let generated: DateTime<Utc> = json["generated_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (Utc::now() - generated).num_seconds().abs() < 300,
+        "the binary's clock says {generated}"
+    );
     assert_eq!(json["since"], "2026-11-01T00:00:00.000Z");
     assert_eq!(json["recent_sweeps"].as_array().unwrap().len(), 2);
 

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use revokd::report::{self, Cell, Kind, Request, Table};
-use revokd::store::Store;
+use revokd::store::{ObservedRecord, Store, TokenObservation};
 
 use crate::seed;
 
@@ -152,6 +152,29 @@ async fn the_exposure_report_counts_scope_and_age_as_v_exposure_does(pool: sqlx:
 #[sqlx::test(migrations = "./migrations")]
 async fn v_exposure_lists_its_age_bands_in_age_order(pool: sqlx::SqlitePool) {
     let store = seed::seeded(pool).await;
+    // A token in each band as of the clock: the seed's own were created on fixed dates and
+    // drift into `>365d`, where one band would leave no order to check.
+    let page: Vec<TokenObservation> = [2, 20, 60, 200, 400]
+        .into_iter()
+        .map(|days| {
+            let created = Utc::now() - chrono::Duration::days(days);
+            let created = Some(created.to_rfc3339_opts(SecondsFormat::Millis, true));
+            TokenObservation {
+                token_id: format!("oarAged{days}"),
+                user_id: "00u9alice".into(),
+                client_id: "0oa1crm".into(),
+                issuer: Some("https://example.okta.com/oauth2/aus1".into()),
+                status: Some("ACTIVE".into()),
+                scopes_json: r#"["offline_access"]"#.into(),
+                created_at: created.clone(),
+                last_updated_at: created,
+                expires_at: None,
+                record: ObservedRecord::split_json("{}"),
+                policy_matches: "[]".into(),
+            }
+        })
+        .collect();
+    store.record_page(None, &page, Utc::now()).await.unwrap();
     let bands: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT scope, age_bucket, age_order FROM v_exposure")
             .fetch_all(store.pool())
@@ -181,9 +204,10 @@ async fn v_exposure_lists_its_age_bands_in_age_order(pool: sqlx::SqlitePool) {
     });
     want.dedup();
     assert_eq!(offline, want);
-    assert!(
-        !want.is_empty(),
-        "the seed holds tokens with offline_access"
+    assert_eq!(
+        want.len(),
+        report::AGE_BUCKETS.len(),
+        "a token in every band"
     );
     let mut sorted = bands.clone();
     sorted.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
