@@ -16,10 +16,7 @@ use revokd::sim::{Fault, FaultKind, SimOrg};
 use tempfile::TempDir;
 
 use crate::helpers::{all_output, run_revokd, small_org};
-use harness::{PATIENCE, Running, Sweep, daemon_config, db_path, message, wait_for_sweeps};
-
-/// Never within a test's lifetime: only `sweep_on_start` sweeps.
-const YEARLY: &str = "0 0 0 1 1 *";
+use harness::{PATIENCE, Running, Sweep, daemon_config, db_path, message, wait_for_sweeps, yearly};
 
 const ADMIN_POLICY: &str =
     "[[policies]]\nname = \"old-admin\"\nolder_than = \"180d\"\nscopes_any = [\"admin:write\"]\n";
@@ -86,8 +83,10 @@ async fn scheduled_sweeps_run_every_second_and_a_slow_one_is_never_overlapped() 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_parse_as_prometheus_text_and_agree_with_the_database() {
     let (org, dir) = setup().await;
-    let schedule =
-        format!("[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n{ADMIN_POLICY}");
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{ADMIN_POLICY}",
+        yearly()
+    );
     let config = write(
         dir.path(),
         &daemon_config(&org, dir.path(), "enforce", "", &schedule),
@@ -203,7 +202,10 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_database() {
 async fn a_failed_last_sweep_shows_in_metrics_while_readyz_answers_for_the_process() {
     let (org, dir) = setup().await;
     org.inject(Fault::always(FaultKind::Status(500)));
-    let schedule = format!("[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n");
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n",
+        yearly()
+    );
     let config = write(
         dir.path(),
         &daemon_config(&org, dir.path(), "dry-run", "", &schedule),

@@ -14,7 +14,7 @@ use std::path::Path;
 use revokd::sim::SimOrg;
 use tempfile::TempDir;
 
-use crate::daemon::harness::{PATIENCE, Running, daemon_config};
+use crate::daemon::harness::{PATIENCE, Running, daemon_config, yearly};
 use crate::helpers::{all_output, run_revokd, small_org};
 use receiver::{Received, Receiver};
 use seed::{seed_one_of_each_kind, store};
@@ -46,13 +46,15 @@ async fn setup() -> (SimOrg, TempDir, Receiver) {
 }
 
 /// Never within a test's lifetime: the daemon sweeps nothing by itself.
-const YEARLY: &str = "[schedule]\nsweep = \"0 0 0 1 1 *\"\n";
+fn schedule() -> String {
+    format!("[schedule]\nsweep = \"{}\"\n", yearly())
+}
 
 /// The daemon's config for `org` in `dir`, never sweeping by itself, with `extra` tables.
 fn config_file(org: &SimOrg, dir: &Path, mode: &str, extra: &str) -> std::path::PathBuf {
     write(
         dir,
-        &daemon_config(org, dir, mode, "", &format!("{YEARLY}{extra}")),
+        &daemon_config(org, dir, mode, "", &format!("{}{extra}", schedule())),
     )
 }
 

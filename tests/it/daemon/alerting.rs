@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::harness::{Running, daemon_config, wait_for_sweeps};
-use super::{ADMIN_POLICY, YEARLY, finished, prom, setup, stop, write};
+use super::harness::{Running, daemon_config, wait_for_sweeps, yearly};
+use super::{ADMIN_POLICY, finished, prom, setup, stop, write};
 
 /// Every `revokd_…` name in `text`.
 fn metric_names(text: &str) -> BTreeSet<String> {
@@ -39,8 +39,10 @@ fn the_name_scanner_finds_whole_names_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exposed() {
     let (org, dir) = setup().await;
-    let schedule =
-        format!("[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n{ADMIN_POLICY}");
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{ADMIN_POLICY}",
+        yearly()
+    );
     let config = write(
         dir.path(),
         &daemon_config(&org, dir.path(), "enforce", "", &schedule),

@@ -35,6 +35,14 @@ pub fn daemon_config(org: &SimOrg, dir: &Path, mode: &str, server: &str, extra: 
     text
 }
 
+/// A yearly cron schedule whose day is about half a year from now: it never fires within a
+/// test's lifetime, whatever the date, so only `sweep_on_start` (or nothing) sweeps.
+pub fn yearly() -> String {
+    use chrono::Datelike;
+    let day = chrono::Utc::now() + chrono::Duration::days(182);
+    format!("0 0 0 {} {} *", day.day().min(28), day.month())
+}
+
 /// Where [`daemon_config`] puts the database.
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("revokd.db")

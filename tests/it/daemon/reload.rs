@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::harness::{Running, daemon_config, wait_for_sweeps};
+use super::harness::{Running, daemon_config, wait_for_sweeps, yearly};
 use revokd::sim::{Fault, FaultKind, SimConfig, SimOrg};
 
-use super::{YEARLY, stop, write};
+use super::{stop, write};
 use crate::helpers::small_org;
 
 const EVERYTHING: &str = "[safety]\nmax_revocation_fraction = 1.0\nmax_revocations_per_sweep = 100000\n\
@@ -44,7 +44,10 @@ async fn an_exemption_added_by_a_reload_mid_sweep_stops_the_sweeps_revocations_o
         kind: FaultKind::Latency(Duration::from_secs(3)),
         times: None,
     });
-    let schedule = format!("[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n{EVERYTHING}");
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{EVERYTHING}",
+        yearly()
+    );
     let config = write(
         dir.path(),
         &daemon_config(&org, dir.path(), "enforce", "", &schedule),

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use revokd::sim::{Fault, FaultKind};
 
-use super::harness::{self, PATIENCE, Running, daemon_config, wait_for_sweeps};
-use super::{ADMIN_POLICY, YEARLY, finished, setup, slow, stop, write};
+use super::harness::{self, PATIENCE, Running, daemon_config, wait_for_sweeps, yearly};
+use super::{ADMIN_POLICY, finished, setup, slow, stop, write};
 
 /// SIGTERM cutting a dry-run sweep; the enforce case, whose cut leaves a `pending` intent for
 /// restart reconciliation, follows.
@@ -15,7 +15,10 @@ use super::{ADMIN_POLICY, YEARLY, finished, setup, slow, stop, write};
 async fn sigterm_during_a_sweep_cuts_it_after_the_timeout_marks_it_aborted_and_exits_0() {
     let (org, dir) = setup().await;
     slow(&org, Duration::from_secs(20));
-    let schedule = format!("[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n");
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n",
+        yearly()
+    );
     let server = "shutdown_timeout = \"1s\"";
     let config = write(
         dir.path(),
@@ -73,7 +76,8 @@ async fn an_enforce_sweep_cut_between_intent_and_outcome_is_reconciled_at_the_ne
         times: Some(1),
     });
     let extra = format!(
-        "[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n[safety]\nmax_revocation_fraction = 1.0\n{ADMIN_POLICY}"
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n[safety]\nmax_revocation_fraction = 1.0\n{ADMIN_POLICY}",
+        yearly()
     );
     let config = write(
         dir.path(),
@@ -134,7 +138,10 @@ async fn an_enforce_sweep_cut_between_intent_and_outcome_is_reconciled_at_the_ne
 async fn sigterm_lets_an_in_flight_sweep_finish_within_the_timeout() {
     let (org, dir) = setup().await;
     slow(&org, Duration::from_millis(1500));
-    let schedule = format!("[schedule]\nsweep = \"{YEARLY}\"\nsweep_on_start = true\n");
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n",
+        yearly()
+    );
     let config = write(
         dir.path(),
         &daemon_config(&org, dir.path(), "dry-run", "", &schedule),

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::receiver::{FLAKY_FAILURES, Received};
 use super::seed::{seed_one_of_each_kind, store};
-use super::{YEARLY, header, notify, setup, write};
+use super::{header, notify, schedule, setup, write};
 use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path, message};
 use crate::secrets::occurrences_in_database;
 
@@ -48,7 +48,7 @@ async fn bad_receivers_hold_up_nobody_and_are_retried_with_backoff() {
         dir.path(),
         "dry-run",
         "shutdown_timeout = \"1s\"",
-        &format!("{YEARLY}{receivers}"),
+        &format!("{}{receivers}", schedule()),
     );
     let config = write(dir.path(), &text);
     let mut daemon = Running::start_with(&config, &["-vv"]).await;
