@@ -21,6 +21,7 @@
 //! `already_gone` for a policy revocation whose token a listing found gone, or the intent
 //! and its outcome).
 
+mod again;
 pub mod lease;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -166,11 +167,26 @@ impl Gate {
                 }
             }
         }
+        let again = self.again(again::Cleared::Token {
+            token_id: req.token_id.to_owned(),
+            user_id: req.user_id.to_owned(),
+            client_id: req.client_id.to_owned(),
+            asker: req.asker,
+        });
         Ok(Verdict::Cleared(Cleared::by_gate(
             user,
             client,
             Some(token),
+            again,
         )))
+    }
+
+    /// The check behind a clearance, for the Okta client to run again before each attempt.
+    fn again(&self, what: again::Cleared) -> Arc<dyn crate::okta::revoke::Recheck> {
+        Arc::new(again::Again {
+            gate: self.clone(),
+            what,
+        })
     }
 
     /// What [`Gate::check_pair`] would keep, without the lease (a dry run): each token with
@@ -212,7 +228,13 @@ impl Gate {
         for (token, why) in self.preview_pair(user_id, client_id, tokens) {
             let verdict = match (why, ids(user_id, client_id, &token)) {
                 (None, Ok((user, client, id))) => {
-                    Verdict::Cleared(Cleared::by_gate(user, client, Some(id)))
+                    let again = self.again(again::Cleared::Token {
+                        token_id: token.clone(),
+                        user_id: user_id.to_owned(),
+                        client_id: client_id.to_owned(),
+                        asker: Asker::Offboard,
+                    });
+                    Verdict::Cleared(Cleared::by_gate(user, client, Some(id), again))
                 }
                 (Some(why), _) => Verdict::Withdrawn(why),
                 (None, Err(reason)) => Verdict::Withdrawn(reason),
@@ -233,7 +255,12 @@ impl Gate {
             && !pair_exempt
             && !policies.has_token_exemptions()
         {
-            plan.whole_pair = Some(Cleared::by_gate(user, client, None));
+            let again = self.again(again::Cleared::Pair {
+                user_id: user_id.to_owned(),
+                client_id: client_id.to_owned(),
+                tokens: tokens.into(),
+            });
+            plan.whole_pair = Some(Cleared::by_gate(user, client, None, again));
         }
         Ok(plan)
     }

@@ -47,8 +47,14 @@ pub(super) async fn send(
     let mut answers = BTreeMap::new();
     if let Some(pair) = whole {
         let result = okta.revoke(pair).await;
-        if let Err(e) = &result {
-            warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revoke-all failed; verifying anyway");
+        match &result {
+            Err(e @ okta::Error::Withdrawn { .. }) => {
+                warn!(error.message = %e, "revoke-all withdrawn by the gate just before it was sent; the next round checks each token");
+            }
+            Err(e) => {
+                warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revoke-all failed; verifying anyway");
+            }
+            Ok(_) => {}
         }
         answers.insert(String::new(), Answer::of(&result));
         return answers;
@@ -67,8 +73,14 @@ pub(super) async fn send(
             answers.insert(token.clone(), gone);
             continue;
         }
-        if let Err(e) = &result {
-            warn!(okta.token_id = %token, error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revocation failed; verifying anyway");
+        match &result {
+            Err(e @ okta::Error::Withdrawn { .. }) => {
+                warn!(okta.token_id = %token, error.message = %e, "revocation withdrawn by the gate just before it was sent; the next round checks it again");
+            }
+            Err(e) => {
+                warn!(okta.token_id = %token, error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), "revocation failed; verifying anyway");
+            }
+            Ok(_) => {}
         }
         answers.insert(token.clone(), Answer::of(&result));
     }

@@ -46,6 +46,15 @@ pub enum Error {
         status: Option<u16>,
         request_id: Option<String>,
     },
+    /// The revocation gate, asked again right before an attempt was sent, no longer let it
+    /// through, so that attempt was not sent. `maybe_applied`: an earlier attempt failed in a
+    /// way that may have reached Okta (a 5xx or a transport fault) and may have taken effect.
+    #[error("not sent: {reason}{}", if *.maybe_applied {
+        "; an earlier attempt failed in a way that may have taken effect"
+    } else {
+        ""
+    })]
+    Withdrawn { reason: String, maybe_applied: bool },
 }
 
 /// An error and its causes on one line: reqwest keeps "timed out" or "connection reset" in
@@ -84,7 +93,7 @@ impl Error {
             | Error::RateLimited { request_id, .. }
             | Error::Refused { request_id, .. }
             | Error::Auth { request_id, .. } => request_id.as_deref(),
-            Error::Transport(_) => None,
+            Error::Transport(_) | Error::Withdrawn { .. } => None,
         }
     }
 

@@ -4,26 +4,79 @@
 //! ids, the exemptions and policies in force, and the enforcer lease; a test walks the source
 //! tree to keep it so. Nothing else in revokd can send a DELETE to Okta.
 
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use reqwest::Method;
 
 use super::{ClientId, Error, OktaClient, TokenId, UserId};
 
-/// A revocation the gate let through: the pair, and the token (`None`: revoke-all).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The gate's check of one cleared revocation, asked again right before each attempt of its
+/// DELETE is sent (the first and every retry): `Err(why)` keeps that attempt unsent. Between
+/// the gate's first answer and a send lie the intent's write, the rate-limit budget, the
+/// concurrency limit and retries, minutes in all; the configuration in force and the lease
+/// may change meanwhile.
+pub trait Recheck: Send + Sync {
+    fn recheck(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// A revocation the gate let through: the pair, and the token (`None`: revoke-all), with the
+/// gate's check to ask again before each attempt.
+#[derive(Clone)]
 pub struct Cleared {
     user: UserId,
     client: ClientId,
     token: Option<TokenId>,
+    recheck: Arc<dyn Recheck>,
 }
+
+impl fmt::Debug for Cleared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cleared")
+            .field("user", &self.user)
+            .field("client", &self.client)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two clearances are equal when they clear the same DELETE.
+impl PartialEq for Cleared {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.user, &self.client, &self.token) == (&other.user, &other.client, &other.token)
+    }
+}
+
+impl Eq for Cleared {}
 
 impl Cleared {
     /// Issued by the revocation gate alone (see the module docs).
-    pub(crate) fn by_gate(user: UserId, client: ClientId, token: Option<TokenId>) -> Cleared {
+    pub(crate) fn by_gate(
+        user: UserId,
+        client: ClientId,
+        token: Option<TokenId>,
+        recheck: Arc<dyn Recheck>,
+    ) -> Cleared {
         Cleared {
             user,
             client,
             token,
+            recheck,
         }
+    }
+
+    /// A clearance whose check always passes, for the Okta client's own tests (which run
+    /// without a gate or a database).
+    #[cfg(test)]
+    pub(crate) fn unchecked(user: UserId, client: ClientId, token: Option<TokenId>) -> Cleared {
+        struct Always;
+        impl Recheck for Always {
+            fn recheck(&self) -> BoxFuture<'_, Result<(), String>> {
+                Box::pin(async { Ok(()) })
+            }
+        }
+        Cleared::by_gate(user, client, token, Arc::new(Always))
     }
 
     /// The user whose token(s) this clears.
@@ -39,6 +92,11 @@ impl Cleared {
     /// The token this clears, or `None` for the whole pair.
     pub fn token(&self) -> Option<&TokenId> {
         self.token.as_ref()
+    }
+
+    /// Asks the gate again whether this revocation may be sent now.
+    pub async fn recheck(&self) -> Result<(), String> {
+        self.recheck.recheck().await
     }
 }
 
@@ -59,8 +117,10 @@ impl Revoked {
 }
 
 impl OktaClient {
-    /// Sends the cleared revocation: one token, or revoke-all for the pair. A 404 to the first
-    /// attempt comes back as an [`Error::Api`] for which `is_not_found()` holds.
+    /// Sends the cleared revocation: one token, or revoke-all for the pair, asking the gate
+    /// again right before each attempt ([`Error::Withdrawn`] when it no longer lets one
+    /// through). A 404 to the first attempt comes back as an [`Error::Api`] for which
+    /// `is_not_found()` holds.
     pub async fn revoke(&self, cleared: &Cleared) -> Result<Revoked, Error> {
         let mut url = self.tokens_url(&cleared.user, &cleared.client);
         if let Some(token) = &cleared.token {
@@ -73,7 +133,9 @@ impl OktaClient {
             };
             path.push(token.as_str());
         }
-        let reply = self.execute(Method::DELETE, url).await?;
+        let reply = self
+            .execute_checked(Method::DELETE, url, Some(cleared))
+            .await?;
         Ok(Revoked {
             status: reply.status.as_u16(),
             request_id: reply.request_id,

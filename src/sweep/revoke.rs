@@ -167,6 +167,12 @@ async fn send(
                 RevocationOutcome::Done
             }
         }
+        Err(e @ okta::Error::Withdrawn { .. }) => {
+            warn!(error.message = %e, "revocation withdrawn by the gate just before it was sent");
+            row.state = RevocationState::Withdrawn;
+            row.error = Some(e.to_string());
+            RevocationOutcome::Withdrawn
+        }
         Err(e) => {
             row.http_status = e.status().map(i64::from);
             row.okta_request_id = e.request_id().map(str::to_owned);

@@ -19,6 +19,7 @@ mod fail_fast;
 mod faults;
 mod gate;
 mod gate_offboard;
+mod gate_resend;
 mod helpers;
 mod history;
 mod install;

@@ -205,7 +205,7 @@ async fn a_scope_the_app_was_not_granted_or_did_not_request_is_named() {
         TokenId::new("oar1").expect("t"),
     );
     let err = read_only
-        .revoke(&crate::okta::Cleared::by_gate(ids.0, ids.1, Some(ids.2)))
+        .revoke(&crate::okta::Cleared::unchecked(ids.0, ids.1, Some(ids.2)))
         .await
         .expect_err("403");
     assert_eq!(err.status(), Some(403));

@@ -15,6 +15,7 @@ use crate::okta::error::{Error, summarise_body};
 use crate::okta::model::{self, OktaErrorBody};
 use crate::okta::ratelimit::bucket_of;
 use crate::okta::retry::{Attempt, RateLimitHeaders, RetryInfo, with_retries_unless};
+use crate::okta::revoke::Cleared;
 
 /// A successful response, with Okta's request id.
 #[derive(Debug)]
@@ -29,10 +30,23 @@ impl OktaClient {
     /// Sends one logical request with retries; every method revokd uses is idempotent. Under
     /// OAuth, a 401 (expired or revoked access token) renews the token and sends once more.
     pub(in crate::okta) async fn execute(&self, method: Method, url: Url) -> Result<Reply, Error> {
+        self.execute_checked(method, url, None).await
+    }
+
+    /// [`OktaClient::execute`] of a revocation the gate cleared: the gate is asked again right
+    /// before each attempt is sent, once the attempt holds its rate-limit budget and its
+    /// concurrency permit, so nothing but the send itself lies between the two.
+    pub(in crate::okta) async fn execute_checked(
+        &self,
+        method: Method,
+        url: Url,
+        cleared: Option<&Cleared>,
+    ) -> Result<Reply, Error> {
         let mut renewed = false;
         loop {
             let credential = self.auth.credential(&self.http, &self.stats).await?;
-            let (response, attempts, maybe_applied) = self.send(&method, &url, &credential).await?;
+            let (response, attempts, maybe_applied) =
+                self.send(&method, &url, &credential, cleared).await?;
             if response.status() == StatusCode::UNAUTHORIZED
                 && !renewed
                 && self.auth.unauthorized(&credential).await
@@ -66,6 +80,7 @@ impl OktaClient {
         method: &Method,
         url: &Url,
         credential: &Credential,
+        cleared: Option<&Cleared>,
     ) -> Result<(reqwest::Response, u32, bool), Error> {
         let path = url.path().to_owned();
         let bucket = bucket_of(method, &path);
@@ -74,7 +89,16 @@ impl OktaClient {
         let (result, attempts) = with_retries_unless(
             &self.settings.retry,
             true,
-            |info| self.send_once(method.clone(), url.clone(), &bucket, info, credential),
+            |info| {
+                self.send_once(
+                    method.clone(),
+                    url.clone(),
+                    &bucket,
+                    info,
+                    credential,
+                    cleared,
+                )
+            },
             |delay, attempt, status| {
                 if status != Some(429) {
                     maybe_applied.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -92,16 +116,21 @@ impl OktaClient {
             },
             // Okta has never answered: a connect error (DNS, refused, TLS) says it is out of
             // reach, and retrying would only delay saying so.
-            |e| matches!(e, SendError::Transport(t) if t.is_connect()) && !self.stats.answered(),
+            |e| match e {
+                SendError::Withdrawn(_) => true,
+                SendError::Transport(t) => t.is_connect() && !self.stats.answered(),
+                SendError::Key(_) => false,
+            },
         )
         .await;
+        let maybe_applied = maybe_applied.load(std::sync::atomic::Ordering::Relaxed);
         match result {
-            Ok(response) => Ok((
-                response,
-                attempts,
-                maybe_applied.load(std::sync::atomic::Ordering::Relaxed),
-            )),
+            Ok(response) => Ok((response, attempts, maybe_applied)),
             Err(SendError::Transport(e)) => Err(Error::Transport(e)),
+            Err(SendError::Withdrawn(reason)) => Err(Error::Withdrawn {
+                reason,
+                maybe_applied,
+            }),
             Err(SendError::Key(e)) => Err(Error::Auth {
                 reason: Box::new(crate::okta::auth::AuthError::Key(e.to_string())),
                 status: None,
@@ -179,6 +208,7 @@ impl OktaClient {
         bucket: &str,
         info: RetryInfo,
         credential: &Credential,
+        cleared: Option<&Cleared>,
     ) -> Result<reqwest::Response, SendError> {
         let held = self.stats.held_back();
         let ticket = self.budget.acquire(bucket).await;
@@ -187,6 +217,10 @@ impl OktaClient {
             self.stats.budget_waited(ticket.waited);
         }
         let permit = self.aimd.acquire().await;
+        if let Some(cleared) = cleared {
+            // The ticket and the permit go back unused.
+            cleared.recheck().await.map_err(SendError::Withdrawn)?;
+        }
         let auth = self
             .auth
             .headers(credential, &method, &url)
@@ -258,6 +292,8 @@ enum SendError {
     Transport(reqwest::Error),
     /// The auth headers could not be built (signing a DPoP proof failed).
     Key(KeyError),
+    /// The gate, asked again, no longer lets the revocation through; nothing was sent.
+    Withdrawn(String),
 }
 
 /// Counts one Okta request by operation (bucket) and status, for `/metrics`.
