@@ -37,11 +37,21 @@ impl Store {
         &self,
         rows: Vec<NewRevocation>,
     ) -> Result<Vec<i64>, Error> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT id, hash FROM revocations ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(why) = end_mismatch(last.as_ref(), head.as_ref()) {
+            return Err(Error::AuditBroken(why));
+        }
         let (mut id, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
         let mut ids = Vec::with_capacity(rows.len());
         for run in owned_runs(rows) {
@@ -133,6 +143,32 @@ impl Store {
     }
 }
 
+/// Why the trail's last record (`last`) is not the one its head names, if it is not: an append
+/// chained onto it would make a deleted tail, or a record added without an append, part of an
+/// intact-looking chain.
+fn end_mismatch(last: Option<&(i64, String)>, head: Option<&(i64, String)>) -> Option<String> {
+    match (last, head) {
+        (None, None) => None,
+        // An empty trail whose head an append of nothing once wrote.
+        (None, Some((0, _))) => None,
+        (Some(last), Some(head)) if last == head => None,
+        (Some((id, _)), Some((head_id, _))) if id == head_id => Some(format!(
+            "record {id}'s hash differs from the one its head recorded"
+        )),
+        (Some((id, _)), Some((head_id, _))) => Some(format!(
+            "the last record is {id}, but the head names record {head_id}"
+        )),
+        (None, Some((head_id, _))) => Some(format!(
+            "the head names record {head_id}, but no record is left"
+        )),
+        (Some((id, _)), None) => Some(format!("record {id} is there, but the head is missing")),
+    }
+}
+
 #[cfg(test)]
 #[path = "tests_audit.rs"]
 pub(super) mod tests;
+
+#[cfg(test)]
+#[path = "tests_audit_head.rs"]
+mod tests_audit_head;

@@ -124,6 +124,13 @@ pub enum Error {
          for roughly 200 bytes per planned token): {0}"
     )]
     Staging(sqlx::Error),
+    /// The audit trail's last record is not the one its head names (records at the end were
+    /// deleted, or one was added without an append): nothing is chained onto it.
+    #[error(
+        "the audit trail is broken at its end ({0}); nothing was appended: run `revokd audit \
+         verify`"
+    )]
+    AuditBroken(String),
 }
 
 // Written by hand rather than `#[from]`, which would also make the sqlx error the `source`
@@ -154,7 +161,8 @@ impl Error {
             | Error::Staging(_)
             | Error::WriterStopped
             | Error::EnforcerBusy(_)
-            | Error::LeaseNotHeld => None,
+            | Error::LeaseNotHeld
+            | Error::AuditBroken(_) => None,
         }
     }
 }
