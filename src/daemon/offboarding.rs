@@ -23,7 +23,7 @@ use crate::config::Mode;
 use crate::offboard::{Offboarding, VerifySettings, configured_clients, offboard_user, syslog};
 use crate::okta::UserId;
 use crate::runner;
-use crate::store::{self, JobRow, JobState};
+use crate::store::{self, JobRow, JobSource, JobState};
 
 /// The longest the worker sleeps without looking at the queue.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(30);
@@ -112,7 +112,10 @@ async fn until_next_due(ctx: &Context) -> Duration {
         })
 }
 
-/// Hands `running` jobs of dead processes (a crash, a SIGKILL) back to the queue.
+/// Hands `running` jobs of dead processes (a crash, a SIGKILL) back to the queue; a dead
+/// `revokd offboard`'s job is failed instead: what it was asked (`--dry-run`, `--client`) lived
+/// in that process alone, and the daemon's own mode must not turn a preview into revocations.
+/// Its `pending` intents, if it sent anything, are resolved by the next enforce sweep.
 async fn release_dead_jobs(ctx: &Context) {
     let running = match ctx.store.running_jobs().await {
         Ok(rows) => rows,
@@ -121,11 +124,25 @@ async fn release_dead_jobs(ctx: &Context) {
             return;
         }
     };
-    for (id, runner_id) in running {
+    for (id, runner_id, source) in running {
         let dead = runner_id
             .as_deref()
             .is_none_or(|r| r != runner::current() && !runner::is_alive(r));
-        if dead {
+        if dead && source == JobSource::Cli {
+            let why = "the `revokd offboard` that ran this job stopped before it finished; \
+                       run it again";
+            match ctx
+                .store
+                .finish_job(id, JobState::Failed, Some(why), Utc::now())
+                .await
+            {
+                Ok(()) => warn!(
+                    job_id = id,
+                    "an offboarding job left running by a dead `revokd offboard` is failed, not carried out"
+                ),
+                Err(e) => error!(job_id = id, error.message = %e, "cannot fail an offboarding job"),
+            }
+        } else if dead {
             match ctx.store.release_job(id).await {
                 Ok(()) => warn!(
                     job_id = id,

@@ -170,13 +170,14 @@ impl Store {
         Ok(())
     }
 
-    /// `running` jobs with their runners, to find those of dead processes.
-    pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
-        let rows =
-            sqlx::query_as("SELECT id, runner FROM offboarding_jobs WHERE state = ? ORDER BY id")
-                .bind(JobState::Running)
-                .fetch_all(&self.pool)
-                .await?;
+    /// `running` jobs with their runners and sources, to find those of dead processes.
+    pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>, JobSource)>, Error> {
+        let rows = sqlx::query_as(
+            "SELECT id, runner, source FROM offboarding_jobs WHERE state = ? ORDER BY id",
+        )
+        .bind(JobState::Running)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows)
     }
 
@@ -370,7 +371,7 @@ pub(super) mod tests {
             .unwrap();
         assert_eq!(
             store.running_jobs().await.unwrap(),
-            vec![(id, Some("h:1:1".into()))]
+            vec![(id, Some("h:1:1".into()), JobSource::EventHook)]
         );
         store.release_job(id).await.unwrap();
         let job = store.claim_job("h:2:2", Utc::now()).await.unwrap().unwrap();

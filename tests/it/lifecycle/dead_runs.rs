@@ -163,3 +163,66 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
         ("offboard", Some(job_id))
     );
 }
+
+/// A `revokd offboard` that died (Ctrl-C, a crash) leaves its job `running`; its flags
+/// (`--dry-run`, `--client`) lived in that process alone, so the daemon fails the job rather
+/// than carry it out under its own mode: a preview is never turned into revocations.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_cli_offboarding_is_failed_not_carried_out_by_the_daemon() {
+    use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path};
+    let org = revokd::sim::SimOrg::start(crate::helpers::small_org())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens_before = org.all_tokens().len();
+    let user = org.all_tokens()[0].user_id.clone();
+    let store =
+        revokd::store::Store::connect(&format!("sqlite://{}", db_path(dir.path()).display()))
+            .await
+            .unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let job = revokd::store::NewJob {
+        user_id: user,
+        source: revokd::store::JobSource::Cli,
+        event_id: None,
+        event_type: None,
+        reason: Some("a preview, stopped with Ctrl-C".into()),
+    };
+    let job_id = store
+        .start_job(&job, &format!("{host}:4194997:1"), chrono::Utc::now())
+        .await
+        .unwrap();
+    store.close().await;
+    let config = dir.path().join("revokd.toml");
+    std::fs::write(&config, daemon_config(&org, dir.path(), "enforce", "", "")).unwrap();
+    let mut daemon = Running::start(&config).await;
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let (state, error) = loop {
+        let row: (String, Option<String>) =
+            sqlx::query_as("SELECT state, error FROM offboarding_jobs WHERE id = ?")
+                .bind(job_id)
+                .fetch_one(&daemon.pool)
+                .await
+                .unwrap();
+        if row.0 != "queued" && row.0 != "running" {
+            break row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job stayed {}",
+            row.0
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(state, "failed");
+    let error = error.unwrap_or_default();
+    assert!(error.contains("revokd offboard"), "{error}");
+    assert_eq!(crate::gate::deletes(&org), vec![], "nothing was revoked");
+    assert_eq!(org.all_tokens().len(), tokens_before);
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}
