@@ -99,7 +99,7 @@ pub(super) fn dispatch(
     error_id: &str,
 ) -> Outcome {
     let app = route.client.as_deref().unwrap_or_default();
-    let Some(client) = store.client(app) else {
+    let Some(client) = store.app(app) else {
         return not_found(app, "App", error_id);
     };
     let token_missing = |id: &str| not_found(id, "OAuth2RefreshToken", error_id);

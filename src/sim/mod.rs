@@ -96,6 +96,11 @@ pub struct SimConfig {
     pub service_apps: Vec<ServiceApp>,
     /// Lifetime of the access tokens it issues (Okta: one hour; tests use seconds).
     pub access_token_lifetime: Duration,
+    /// How many of the seeded clients (the first ones) are apps whose instance id differs
+    /// from their `client_id`, as when the `client_id` was set by hand at creation: the
+    /// ApplicationTokens routes take the app id, every other route and every token the
+    /// client id. The others keep Okta's default, one id for both.
+    pub distinct_app_ids: usize,
 }
 
 /// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
@@ -121,6 +126,7 @@ impl Default for SimConfig {
             record_requests: true,
             service_apps: Vec::new(),
             access_token_lifetime: Duration::from_secs(3600),
+            distinct_app_ids: 0,
         }
     }
 }
@@ -208,6 +214,14 @@ impl SimOrg {
     /// Every ACTIVE token, pair by pair.
     pub fn all_tokens(&self) -> Vec<SimToken> {
         self.handle.shared.store().all_tokens()
+    }
+
+    /// The app instance id of the client `client_id` (its `client_id` unless
+    /// [`SimConfig::distinct_app_ids`] gave it another), or `None` for an unknown client.
+    pub fn app_id(&self, client_id: &str) -> Option<String> {
+        let store = self.handle.shared.store();
+        let i = store.client(client_id)?;
+        store.clients.get(i as usize).map(|c| c.app_id.clone())
     }
 
     /// Every token revoked through the API, in revocation order.

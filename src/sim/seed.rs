@@ -117,6 +117,9 @@ pub(crate) fn seed(config: &SimConfig, base: &str) -> Store {
             store.add_client(&id, &name)
         })
         .collect();
+    for (n, &client) in clients.iter().take(config.distinct_app_ids).enumerate() {
+        store.set_app_id(client, &format!("0oaApp{n:014}"));
+    }
     let issuers: Vec<u32> = (0..2)
         .map(|_| store.intern_issuer(&format!("{base}/oauth2/{}", okta_id(&mut rng, "aus"))))
         .collect();

@@ -37,6 +37,8 @@ pub(crate) struct Pair {
 pub(crate) struct Client {
     pub(crate) id: String,
     pub(crate) name: String,
+    /// The app's instance id (ApplicationTokens' `appId`): `id` unless set otherwise.
+    pub(crate) app_id: String,
 }
 
 /// Values stored once and referenced by index from every token.
@@ -70,6 +72,7 @@ pub(crate) struct Store {
     user_pairs: Vec<Vec<u32>>,
     pub(crate) clients: Vec<Client>,
     client_index: HashMap<String, u32>,
+    app_index: HashMap<String, u32>,
     pub(crate) pairs: Vec<Pair>,
     pair_index: HashMap<(u32, u32), u32>,
     issuers: Interner,
@@ -123,9 +126,25 @@ impl Store {
         self.clients.push(Client {
             id: id.to_owned(),
             name: name.to_owned(),
+            app_id: id.to_owned(),
         });
         self.client_index.insert(id.to_owned(), i);
+        self.app_index.insert(id.to_owned(), i);
         i
+    }
+
+    /// Gives client `i` an app instance id other than its client id.
+    pub(crate) fn set_app_id(&mut self, i: u32, app_id: &str) {
+        if let Some(client) = self.clients.get_mut(i as usize) {
+            self.app_index.remove(&client.app_id);
+            client.app_id = app_id.to_owned();
+            self.app_index.insert(app_id.to_owned(), i);
+        }
+    }
+
+    /// The client whose app instance id is `app_id`.
+    pub(crate) fn app(&self, app_id: &str) -> Option<u32> {
+        self.app_index.get(app_id).copied()
     }
 
     /// Add a pair (idempotent) and return its index.

@@ -192,6 +192,12 @@ async fn list_pages(
                     request_id: page.request_id,
                 }));
             };
+            if let Some(reason) = other_client(app, observed.token.client_id.as_deref()) {
+                return Ok(Err(okta::Error::Refused {
+                    reason,
+                    request_id: page.request_id,
+                }));
+            }
             let target = Target {
                 user,
                 client: app.clone(),
@@ -233,4 +239,18 @@ async fn committed(app: &ClientId, page: Pending) -> Result<u64, store::Error> {
         );
     }
     Ok(back.len() as u64)
+}
+
+/// Why a token the listing of `app` returned cannot be taken as the app's: its `clientId`
+/// is not the app id. An app's `client_id` may be set by hand at creation, and then differs
+/// from its instance id; the user+client route that revokes takes only the `client_id`, so
+/// revoking under the app id would be answered 404 and taken for "already gone". Such an app
+/// is listed through its users and client instead.
+fn other_client(app: &ClientId, client_id: Option<&str>) -> Option<String> {
+    let client = client_id.filter(|c| *c != app.as_str())?;
+    Some(format!(
+        "the tokens of app {app} carry client_id {client}: its client_id was set apart from \
+         its app id, and an `app` target needs the two to be one; target it with \
+         `client = \"{client}\"` and its `users` (or `users` alone) instead"
+    ))
 }

@@ -342,3 +342,50 @@ async fn config_check_refuses_an_app_target_without_okta_apps_read_naming_both()
     let out = run_revokd(&args, &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
 }
+
+/// An app whose `client_id` was set by hand has an instance id of its own: its tokens carry
+/// the client id, and the user+client route takes only that. Revoking under the app id would
+/// be answered 404 and taken for "already gone" while the token stays ACTIVE; the listing
+/// fails instead, naming both ids and what to target, and nothing is sent or recorded gone.
+#[tokio::test]
+async fn an_app_whose_client_id_differs_from_its_app_id_fails_loudly_and_sends_nothing() {
+    let app = spawn_app_with(
+        SimConfig {
+            distinct_app_ids: 1,
+            ..org()
+        },
+        |c| c.policies = vec![admin_policy()],
+    )
+    .await;
+    let (client, app_id) = app
+        .org
+        .pairs()
+        .into_iter()
+        .find_map(|(_, c)| app.org.app_id(&c).filter(|a| *a != c).map(|a| (c, a)))
+        .expect("an app with an id of its own");
+    assert!(
+        admin_policy_selects(&app.org, app.now)
+            .iter()
+            .any(|t| t.client_id == client),
+        "the policy selects tokens of the app"
+    );
+    let before = app_tokens(&app.org, &client);
+
+    let report = sweep(&app, Mode::Enforce, Vec::new(), apps(&[&app_id])).await;
+
+    assert_eq!(crate::gate::deletes(&app.org), vec![], "nothing sent");
+    assert_eq!(app_tokens(&app.org, &client), before);
+    assert_eq!(report.counts.targets_failed, 1, "{:?}", report.failures);
+    let error = &report.failures[0].error;
+    assert!(
+        error.contains(&client) && error.contains(&app_id) && error.contains("client_id"),
+        "{error}"
+    );
+    let gone: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM revocations WHERE state IN ('already_gone', 'done')",
+    )
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(gone, 0);
+}
