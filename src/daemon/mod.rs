@@ -277,6 +277,7 @@ async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
     // next DELETE, and old and new runs share one hold on the enforcer lease.
     next.deps.gate = old.deps.gate.clone();
     next.deps.gate.put_in_force(Arc::clone(&next.deps.policies));
+    next.deps.gate.put_mode_in_force(next.config.mode);
     // One view of Okta's rate-limit buckets per process: runs on the old and the new
     // configuration together take no more than one share.
     next.deps.okta.carry_pacing_from(&old.deps.okta);

@@ -64,11 +64,11 @@ impl Recheck for Again {
                     tokens,
                 } => match self.gate.check_pair(user_id, client_id, tokens).await {
                     Ok(plan) if plan.whole_pair.is_some() => Ok(()),
-                    Ok(_) => Err(
+                    Ok(_) => Err(self.gate.dry_run_now().unwrap_or_else(|| {
                         "the pair may no longer be revoked whole: the configuration in force \
                          keeps some of its tokens"
-                            .to_owned(),
-                    ),
+                            .to_owned()
+                    })),
                     Err(e) => Err(e.to_string()),
                 },
             }

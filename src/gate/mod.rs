@@ -15,7 +15,9 @@
 //!
 //! "In force" means now, not when the run started: a daemon's reload puts its new policies
 //! and exemptions into the one gate every run of the process shares ([`Gate::put_in_force`]),
-//! so a sweep that planned under the old configuration is checked against the new one.
+//! so a sweep that planned under the old configuration is checked against the new one; a
+//! reload to dry-run asks for no revocation at all ([`Gate::put_mode_in_force`]). Each
+//! clearance is checked again right before every attempt of its DELETE (`again.rs`).
 //!
 //! The gate decides and issues; callers write the audit rows (`withdrawn` with the reason,
 //! `already_gone` for a policy revocation whose token a listing found gone, or the intent
@@ -24,10 +26,12 @@
 mod again;
 pub mod lease;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::config::Mode;
 use crate::okta::{Cleared, ClientId, TokenId, UserId};
 use crate::policy::{self, Decision, PolicySet, TokenFacts};
 use crate::store::{self, RevocationTrigger, Store, TokenRow};
@@ -86,12 +90,14 @@ pub struct PairPlan {
     pub tokens: Vec<(String, Verdict)>,
 }
 
-/// The gate. Cheap to clone; clones share the lease and the policies in force.
+/// The gate. Cheap to clone; clones share the lease, the policies in force and whether the
+/// configuration in force has turned to dry-run.
 #[derive(Debug, Clone)]
 pub struct Gate {
     store: Store,
     policies: Arc<RwLock<Arc<PolicySet>>>,
     lease: Lease,
+    dry_run_now: Arc<AtomicBool>,
 }
 
 impl Gate {
@@ -101,7 +107,24 @@ impl Gate {
             lease: Lease::new(store.clone(), enforcer_wait),
             store,
             policies: Arc::new(RwLock::new(policies)),
+            dry_run_now: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Puts the reloaded configuration's `mode` in force for every clone of this gate: after
+    /// a reload to dry-run, runs already going revoke nothing more (each revocation still to
+    /// be sent is withdrawn); a reload back to enforce lets them through again. A process
+    /// that never reloads keeps the mode it was started in (`--enforce` included).
+    pub fn put_mode_in_force(&self, mode: Mode) {
+        self.dry_run_now
+            .store(mode == Mode::DryRun, Ordering::SeqCst);
+    }
+
+    /// Why nothing may be revoked now, whatever it is.
+    fn dry_run_now(&self) -> Option<String> {
+        self.dry_run_now
+            .load(Ordering::SeqCst)
+            .then(|| "the configuration in force is dry-run now: nothing is revoked".to_owned())
     }
 
     /// Puts `policies` (and the exemptions in them) in force for every clone of this gate,
@@ -130,6 +153,9 @@ impl Gate {
         now: DateTime<Utc>,
     ) -> Result<Verdict, store::Error> {
         self.require_lease().await?;
+        if let Some(why) = self.dry_run_now() {
+            return Ok(Verdict::Withdrawn(why));
+        }
         let (user, client, token) = match ids(req.user_id, req.client_id, req.token_id) {
             Ok(ids) => ids,
             Err(reason) => return Ok(Verdict::Withdrawn(reason)),
@@ -225,7 +251,9 @@ impl Gate {
             tokens: Vec::with_capacity(tokens.len()),
         };
         let pair = pair_ids(user_id, client_id);
+        let dry_run_now = self.dry_run_now();
         for (token, why) in self.preview_pair(user_id, client_id, tokens) {
+            let why = why.or_else(|| dry_run_now.clone());
             let verdict = match (why, ids(user_id, client_id, &token)) {
                 (None, Ok((user, client, id))) => {
                     let again = self.again(again::Cleared::Token {
@@ -338,3 +366,6 @@ pub(crate) fn row_facts(row: &TokenRow) -> (Vec<String>, TokenFacts<'_>) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_again;

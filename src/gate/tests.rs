@@ -11,12 +11,12 @@ use crate::config::{ExemptionConfig, PolicyConfig};
 use crate::policy::PolicySet;
 use crate::store::{self, Store};
 
-const USER: &str = "00u1";
-const CLIENT: &str = "0oa1";
+pub(super) const USER: &str = "00u1";
+pub(super) const CLIENT: &str = "0oa1";
 
 /// A gate with one rule (tokens older than 30 days) and `exemptions`, over a store that knows
 /// token `oarOld` (created a year ago) and `oarNew` (created now).
-async fn gate(pool: sqlx::SqlitePool, exemptions: Vec<ExemptionConfig>) -> Gate {
+pub(super) async fn gate(pool: sqlx::SqlitePool, exemptions: Vec<ExemptionConfig>) -> Gate {
     let store = Store::from_pool(pool).await.unwrap();
     let year_ago = store::ts(Utc::now() - chrono::Duration::days(365));
     let now = store::ts(Utc::now());
@@ -39,7 +39,7 @@ async fn gate(pool: sqlx::SqlitePool, exemptions: Vec<ExemptionConfig>) -> Gate 
     Gate::new(store, Arc::new(policies), Duration::ZERO)
 }
 
-fn rules() -> [PolicyConfig; 1] {
+pub(super) fn rules() -> [PolicyConfig; 1] {
     [PolicyConfig {
         name: "older-than-30d".into(),
         older_than: Some(Duration::from_secs(30 * 86_400)),
@@ -47,7 +47,7 @@ fn rules() -> [PolicyConfig; 1] {
     }]
 }
 
-fn request(token: &str, asker: Asker) -> TokenRequest<'_> {
+pub(super) fn request(token: &str, asker: Asker) -> TokenRequest<'_> {
     TokenRequest {
         token_id: token,
         user_id: USER,
@@ -56,7 +56,7 @@ fn request(token: &str, asker: Asker) -> TokenRequest<'_> {
     }
 }
 
-fn withdrawn(v: &Verdict) -> &str {
+pub(super) fn withdrawn(v: &Verdict) -> &str {
     match v {
         Verdict::Withdrawn(why) => why,
         other => panic!("not withdrawn: {other:?}"),
@@ -298,67 +298,6 @@ async fn a_configuration_put_in_force_applies_to_runs_already_going(pool: sqlx::
         .unwrap();
     assert_eq!(plan.whole_pair, None);
     assert!(withdrawn(&plan.tokens[0].1).contains("added-by-reload"));
-}
-
-/// Every clearance is checked again before each attempt is sent: after a reload, and after
-/// the lease is given up, the same clearances no longer let their DELETE through.
-#[sqlx::test(migrations = "./migrations")]
-async fn a_clearance_asked_again_answers_for_the_configuration_and_lease_of_that_moment(
-    pool: sqlx::SqlitePool,
-) {
-    let gate = gate(pool, vec![]).await;
-    let lease = gate.hold("test").await.unwrap();
-    let mut cleared = Vec::new();
-    for asker in [Asker::Policy, Asker::Offboard] {
-        match gate
-            .check_token(request("oarOld", asker), Utc::now())
-            .await
-            .unwrap()
-        {
-            Verdict::Cleared(c) => cleared.push(c),
-            other => panic!("{asker:?}: {other:?}"),
-        }
-    }
-    let plan = gate
-        .check_pair(USER, CLIENT, &["oarOld".into(), "oarNew".into()])
-        .await
-        .unwrap();
-    cleared.push(plan.whole_pair.expect("revoke-all"));
-    for (_, v) in plan.tokens {
-        let Verdict::Cleared(c) = v else {
-            panic!("{v:?}")
-        };
-        cleared.push(c);
-    }
-    for c in &cleared {
-        assert_eq!(c.recheck().await, Ok(()), "{c:?}");
-    }
-
-    // A token exemption: each token clearance of `oarOld` and the revoke-all stop; `oarNew`'s
-    // own clearance still stands.
-    let exempt = ExemptionConfig {
-        name: Some("late".into()),
-        tokens: vec!["oarOld".into()],
-        ..ExemptionConfig::default()
-    };
-    gate.put_in_force(Arc::new(
-        PolicySet::from_config(&rules(), std::slice::from_ref(&exempt)).unwrap(),
-    ));
-    for c in &cleared {
-        let again = c.recheck().await;
-        match c.token().map(|t| t.as_str()) {
-            Some("oarNew") => assert_eq!(again, Ok(()), "{c:?}"),
-            Some(_) => assert!(again.as_ref().unwrap_err().contains("late"), "{again:?}"),
-            None => assert!(again.unwrap_err().contains("no longer be revoked whole")),
-        }
-    }
-
-    gate.put_in_force(Arc::new(PolicySet::from_config(&rules(), &[]).unwrap()));
-    lease.release().await;
-    for c in &cleared {
-        let again = c.recheck().await.unwrap_err();
-        assert!(again.contains("enforcer lease"), "{c:?}: {again}");
-    }
 }
 
 #[sqlx::test(migrations = "./migrations")]

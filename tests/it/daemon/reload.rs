@@ -101,3 +101,68 @@ async fn an_exemption_added_by_a_reload_mid_sweep_stops_the_sweeps_revocations_o
     }
     stop(&mut daemon).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_to_dry_run_mid_sweep_stops_every_revocation_still_to_be_sent() {
+    let org = SimOrg::start(SimConfig {
+        big_pairs: 0,
+        ..small_org()
+    })
+    .await
+    .expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let before = org.all_tokens().len();
+    let (user, client) = org
+        .pairs()
+        .into_iter()
+        .find(|(u, c)| !org.tokens(u, c).is_empty())
+        .expect("a pair with tokens");
+    // A slow listing: the sweep is still listing when the reload lands.
+    org.inject(Fault {
+        user: Some(user),
+        client: Some(client),
+        kind: FaultKind::Latency(Duration::from_secs(3)),
+        times: None,
+    });
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{EVERYTHING}",
+        yearly()
+    );
+    let config = write(
+        dir.path(),
+        &daemon_config(&org, dir.path(), "enforce", "", &schedule),
+    );
+    let mut daemon = Running::start(&config).await;
+    wait_for_sweeps(&daemon.pool, "a running sweep", |r| {
+        r.iter().any(|s| s.status == "running")
+    })
+    .await;
+
+    write(
+        dir.path(),
+        &daemon_config(&org, dir.path(), "dry-run", "", &schedule),
+    );
+    daemon.signal("HUP").await;
+    daemon.wait_for_log("configuration reloaded").await;
+    wait_for_sweeps(&daemon.pool, "the sweep to finish", |r| {
+        r.iter().any(|s| s.finished_at.is_some())
+    })
+    .await;
+
+    assert_eq!(org.all_tokens().len(), before, "nothing revoked");
+    assert_eq!(crate::gate::deletes(&org), vec![], "no DELETE sent");
+    let outcomes: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT state, error FROM revocations WHERE state <> 'pending'")
+            .fetch_all(&daemon.pool)
+            .await
+            .expect("revocations");
+    assert!(!outcomes.is_empty());
+    for (state, error) in &outcomes {
+        assert_eq!(state, "withdrawn", "{outcomes:?}");
+        assert!(
+            error.as_deref().unwrap_or("").contains("dry-run"),
+            "{outcomes:?}"
+        );
+    }
+    stop(&mut daemon).await;
+}
