@@ -23,7 +23,7 @@ use anyhow::Context;
 use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, DbCommand};
 use crate::config::{self, Config};
 use crate::policy::PolicySet;
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
 use crate::sweep::Deps;
 
 /// How a command ended.
@@ -124,15 +124,13 @@ async fn open_existing_store(config: &Config) -> Result<Store, Failure> {
 }
 
 async fn open(config: &Config, create: bool) -> Result<Store, Failure> {
-    let url = &config.database.url;
-    let options = StoreOptions::from(&config.database);
     let store = if create {
-        Store::connect_with(url, &options).await
+        Store::connect_configured(&config.database).await
     } else {
-        Store::connect_existing_with(url, &options).await
+        Store::connect_existing_configured(&config.database).await
     };
     store
-        .with_context(|| format!("cannot open the database {url}"))
+        .with_context(|| format!("cannot open the database {}", config.database.url))
         .map_err(Failure::Other)
 }
 

@@ -87,7 +87,7 @@ impl Daemon {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { addr, source })?;
-        let store = Store::connect(&config.database.url).await?;
+        let store = Store::connect_configured(&config.database).await?;
         let current = Current::from_config(config, store.clone())?;
         // What a dead process left: its sweeps are closed as aborted and, in enforce mode,
         // its `pending` revocation intents are resolved against Okta before anything new runs.
@@ -289,6 +289,14 @@ async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
         (
             "database.url",
             old.config.database.url != next.config.database.url,
+        ),
+        (
+            "database.busy_timeout",
+            old.config.database.busy_timeout != next.config.database.busy_timeout,
+        ),
+        (
+            "database.max_size",
+            old.config.database.max_size != next.config.database.max_size,
         ),
         (
             "safety.enforcer_wait",

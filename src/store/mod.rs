@@ -227,6 +227,18 @@ impl Store {
         Store::connect_existing_with(url, &StoreOptions::default()).await
     }
 
+    /// Opens (creating if missing) the database `[database]` describes, with its settings
+    /// (`busy_timeout`, `max_size`): how `revokd run` and every command open it.
+    pub async fn connect_configured(config: &DatabaseConfig) -> Result<Store, Error> {
+        Store::connect_with(&config.url, &StoreOptions::from(config)).await
+    }
+
+    /// [`Store::connect_configured`] for a database that must exist (see
+    /// [`Store::connect_existing`]).
+    pub async fn connect_existing_configured(config: &DatabaseConfig) -> Result<Store, Error> {
+        Store::connect_existing_with(&config.url, &StoreOptions::from(config)).await
+    }
+
     /// [`Store::connect`] with explicit options.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
         Store::open(url, true, options).await

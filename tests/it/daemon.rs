@@ -1,9 +1,11 @@
 //! `revokd run`, the real binary against the simulated org: scheduled sweeps that never
 //! overlap, `/metrics` in Prometheus text agreeing with the database, `/readyz`, SIGTERM
 //! during a sweep (in `daemon/shutdown.rs`), SIGHUP reloads, a busy listen port, and the
-//! metrics the alerting files use.
+//! metrics the alerting files use; the database it opens, and keeps across reloads (in
+//! `daemon/database.rs`).
 
 mod alerting;
+mod database;
 pub mod harness;
 mod prom;
 mod reload;
