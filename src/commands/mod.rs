@@ -105,12 +105,16 @@ fn load_database_config(cli: &Cli) -> Result<Config, Failure> {
 }
 
 fn load(cli: &Cli, needs: config::Needs) -> Result<Config, Failure> {
-    let overrides = config::Overrides {
-        database_url: cli.db.clone(),
-    };
-    let config = config::load_for(cli.config.as_deref(), &overrides, needs)?;
+    let config = config::load_for(cli.config.as_deref(), &overrides(cli), needs)?;
     PolicySet::from_config(&config.policies, &config.exemptions)?;
     Ok(config)
+}
+
+/// What the command line puts over the configuration file and the environment (`--db`).
+fn overrides(cli: &Cli) -> config::Overrides {
+    config::Overrides {
+        database_url: cli.db.clone(),
+    }
 }
 
 /// Opens the configured database (applying migrations).

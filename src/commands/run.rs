@@ -1,6 +1,6 @@
 //! `revokd run`: the daemon, until SIGTERM or SIGINT (exit 0).
 
-use super::{Exit, Failure, load_config};
+use super::{Exit, Failure, load_config, overrides};
 use crate::cli::Cli;
 use crate::daemon::{self, Daemon};
 
@@ -8,7 +8,7 @@ pub(super) async fn run(cli: &Cli) -> Result<Exit, Failure> {
     // Handlers first: a SIGTERM during start-up then still means a clean stop.
     let shutdown = daemon::shutdown_signal().map_err(failure)?;
     let config = load_config(cli)?;
-    let daemon = Daemon::build(config, cli.config.clone())
+    let daemon = Daemon::build(config, cli.config.clone(), overrides(cli))
         .await
         .map_err(failure)?;
     daemon.run(shutdown).await.map_err(failure)?;

@@ -92,6 +92,8 @@ impl RunGuard {
 pub struct Context {
     pub store: Store,
     pub config_path: Option<PathBuf>,
+    /// What the command line put over the file (`--db`), put over it again at each reload.
+    pub overrides: config::Overrides,
     pub metrics: PrometheusHandle,
     current: RwLock<Arc<Current>>,
     guards: [RunGuard; JobKind::ALL.len()],
@@ -120,11 +122,13 @@ impl Context {
         store: Store,
         current: Current,
         config_path: Option<PathBuf>,
+        overrides: config::Overrides,
         metrics: PrometheusHandle,
     ) -> Self {
         Context {
             store,
             config_path,
+            overrides,
             metrics,
             current: RwLock::new(Arc::new(current)),
             guards: std::array::from_fn(|_| RunGuard::default()),
@@ -149,7 +153,7 @@ impl Context {
             .unwrap();
         let current = Current::from_config(config, store.clone()).unwrap();
         let handle = super::metrics::install().unwrap();
-        Context::new(store, current, None, handle)
+        Context::new(store, current, None, config::Overrides::default(), handle)
     }
 
     /// The configuration in force now.

@@ -81,8 +81,13 @@ pub struct Daemon {
 
 impl Daemon {
     /// Binds `server.listen` (first, so a busy port fails fast), opens the database and
-    /// applies migrations, and builds what the jobs need. `config_path` is re-read on SIGHUP.
-    pub async fn build(config: Config, config_path: Option<PathBuf>) -> Result<Daemon, Error> {
+    /// applies migrations, and builds what the jobs need. `config_path` is re-read on SIGHUP,
+    /// with the command line's `overrides` (`--db`) put over it again.
+    pub async fn build(
+        config: Config,
+        config_path: Option<PathBuf>,
+        overrides: config::Overrides,
+    ) -> Result<Daemon, Error> {
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -122,7 +127,7 @@ impl Daemon {
         }
         let handle = metrics::install().map_err(Error::Metrics)?;
         metrics::register_jobs(JobKind::ALL.map(JobKind::name));
-        let ctx = Arc::new(Context::new(store, current, config_path, handle));
+        let ctx = Arc::new(Context::new(store, current, config_path, overrides, handle));
         Ok(Daemon {
             ctx,
             listener,
@@ -254,12 +259,17 @@ async fn drain(ctx: &Context, timeout: Duration) -> Vec<tokio::sync::OwnedSemaph
     held
 }
 
-/// Re-reads the configuration file: a valid one is put in force for the next runs (schedules
-/// re-registered where they changed); an invalid one is logged and the old one kept.
+/// Re-reads the configuration file, with the command line's overrides over it as at start: a
+/// valid one is put in force for the next runs (schedules re-registered where they changed);
+/// an invalid one is logged and the old one kept.
 async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
     info!("SIGHUP: reloading the configuration");
-    let loaded = config::load(ctx.config_path.as_deref())
-        .and_then(|config| Current::from_config(config, ctx.store.clone()));
+    let loaded = config::load_for(
+        ctx.config_path.as_deref(),
+        &ctx.overrides,
+        config::Needs::Everything,
+    )
+    .and_then(|config| Current::from_config(config, ctx.store.clone()));
     let mut next = match loaded {
         Ok(next) => next,
         Err(e) => {

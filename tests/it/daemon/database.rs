@@ -1,5 +1,5 @@
 //! The daemon's database: opened with the `[database]` settings, exactly as the other commands
-//! open it.
+//! open it, and the one `--db` names kept across SIGHUP reloads.
 
 use revokd::store::{PAGE_SIZE, Store};
 
@@ -41,5 +41,29 @@ async fn the_daemon_honours_database_max_size_and_its_sweep_fails_like_on_a_full
         .unwrap_or_else(|| panic!("no `job failed` line:\n{}", daemon.dump()));
     let error = failed["error.message"].as_str().unwrap_or_default();
     assert!(error.contains("the database is full"), "{failed}");
+    stop(&mut daemon).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_keeps_the_database_given_by_db_without_a_restart_warning() {
+    let (org, dir) = setup().await;
+    let config = write(
+        dir.path(),
+        &daemon_config(&org, dir.path(), "dry-run", "", ""),
+    );
+    let given = dir.path().join("given.db");
+    let given_arg = given.display().to_string();
+    let mut daemon = Running::start_with(&config, &["--db", &given_arg]).await;
+    assert!(given.exists(), "the daemon opened the database --db names");
+
+    daemon.signal("HUP").await;
+    daemon.wait_for_log("configuration reloaded").await;
+
+    let restart: Vec<_> = daemon
+        .seen
+        .iter()
+        .filter(|l| message(l).contains("takes effect at the next restart"))
+        .collect();
+    assert!(restart.is_empty(), "{restart:?}");
     stop(&mut daemon).await;
 }
