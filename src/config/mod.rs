@@ -12,6 +12,7 @@ mod okta;
 pub mod redacted;
 pub mod size;
 mod targets;
+mod urls;
 mod validate;
 
 pub use load::{Needs, Overrides, database_url, load, load_for};

@@ -144,7 +144,7 @@ pub(super) fn validate(receivers: &[NotifyConfig]) -> Result<(), Error> {
 /// The URL is not echoed: a Slack webhook URL is a credential.
 fn check_url(text: &str) -> Result<(), String> {
     let url = Url::parse(text).map_err(|e| format!("is not a URL ({e})"))?;
-    let loopback = super::validate::loopback_host(&url)?;
+    let loopback = super::urls::loopback_host(&url)?;
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}

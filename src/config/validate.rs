@@ -1,11 +1,9 @@
 //! Validation of a loaded [`Config`]: every value that parsed but cannot be right is refused
 //! here, before anything runs, with an error naming its key. Pure apart from nothing: no IO.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use url::{Host, Url};
 
 use super::{AuthMode, Config, DatabaseConfig, Error, TargetConfig};
 
@@ -147,7 +145,7 @@ fn validate_okta(config: &Config) -> Result<(), Error> {
             "is required, e.g. https://example.okta.com",
         ));
     };
-    check_org_url(org_url).map_err(|m| Error::invalid("okta.org_url", m))?;
+    super::urls::check_org_url(org_url).map_err(|m| Error::invalid("okta.org_url", m))?;
     match okta.auth {
         AuthMode::Ssws if okta.api_token.is_none() => {
             return Err(Error::invalid(
@@ -255,40 +253,6 @@ fn check_scopes(config: &Config) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-fn check_org_url(text: &str) -> Result<(), String> {
-    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
-    let loopback = loopback_host(&url).map_err(|e| format!("`{text}` {e}"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => {
-            return Err(format!(
-                "`{text}` must use https (http only for loopback hosts)"
-            ));
-        }
-        other => return Err(format!("`{text}`: scheme {other} is not https")),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials".into());
-    }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "`{text}` must be the org's base URL, without path or query"
-        ));
-    }
-    Ok(())
-}
-
-/// Whether the URL's host is loopback (`localhost`, 127.0.0.0/8, `::1`); an error without one.
-pub(super) fn loopback_host(url: &Url) -> Result<bool, String> {
-    match url.host() {
-        Some(Host::Domain(d)) => Ok(d.eq_ignore_ascii_case("localhost")),
-        Some(Host::Ipv4(ip)) => Ok(IpAddr::V4(ip).is_loopback()),
-        Some(Host::Ipv6(ip)) => Ok(IpAddr::V6(ip).is_loopback()),
-        None => Err("has no host".into()),
-    }
 }
 
 /// Six whitespace-separated fields, parsed exactly as tokio-cron-scheduler 0.15 parses them.

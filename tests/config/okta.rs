@@ -60,6 +60,25 @@ fn org_url_must_be_https_unless_loopback() {
 }
 
 #[test]
+fn an_org_url_with_credentials_is_refused_without_showing_them() {
+    let password = "pw-Hunter2";
+    for url in [
+        format!("http://admin:{password}@x.okta.com"),
+        format!("https://admin:{password}@x.okta.com"),
+        format!("https://admin:{password}@x.okta.com/api/v1?x=1"),
+        format!("ftp://admin:{password}@127.0.0.1"),
+        format!("https://{password}@x.okta.com"),
+        format!("https://admin:{password}@"),
+        format!("https://admin:{password}@x.okta.com:99999"),
+    ] {
+        let err = error_of("", &[("REVOKD_OKTA__ORG_URL", &url)]);
+        assert!(err.starts_with("okta.org_url: "), "{url}: {err}");
+        assert!(!err.contains(password), "{url}: {err}");
+        assert!(!err.contains("admin"), "{url}: {err}");
+    }
+}
+
+#[test]
 fn the_credentials_auth_needs_are_required_by_name() {
     jail(|jail| {
         let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
