@@ -174,7 +174,7 @@ pub async fn run(
                 source: crate::store::TargetSource::Config,
             })
         })
-        .collect::<Result<Vec<_>, crate::okta::ids::InvalidId>>()?;
+        .collect::<Result<Vec<_>, crate::ids::InvalidId>>()?;
     let mut plan = SweepPlan {
         trigger: Trigger::Demo,
         mode: Mode::DryRun,

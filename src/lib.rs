@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod gate;
+pub mod ids;
 pub mod notify;
 pub mod offboard;
 pub mod okta;

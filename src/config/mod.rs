@@ -20,6 +20,7 @@ pub use notify::NotifyConfig;
 pub use notify_event::{EventKind, Format};
 pub use okta::{AuthMode, OktaConfig, RateLimitConfig};
 pub use redacted::effective_toml;
+pub(crate) use validate::check_id;
 pub use validate::{validate, validate_local};
 
 use std::net::SocketAddr;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use super::{AuthMode, Config, DatabaseConfig, Error, TargetConfig};
+use crate::ids::{ClientId, InvalidId, UserId};
 
 /// Checks `config`, returning the first problem found.
 ///
@@ -24,10 +25,10 @@ use super::{AuthMode, Config, DatabaseConfig, Error, TargetConfig};
 /// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
 /// * `server.shutdown_timeout` > 0.
 /// * `targets[i]`: `user` + `client`, non-empty `users` + `clients`, `app` / `apps` alone, or
-///   `user` / `users` alone; ids of `[A-Za-z0-9._-]`. Under OAuth, any `app` target needs
-///   `okta.apps.read` in `okta.scopes`.
+///   `user` / `users` alone; user ids as [`UserId`] takes them, client and app ids as
+///   [`ClientId`] does. Under OAuth, any `app` target needs `okta.apps.read` in `okta.scopes`.
 /// * `policies[i]`, `exemptions[i]`: their shape only. Their meaning (unique names, at least
-///   one condition, durations > 0) is checked by compiling them, which the policy module does
+///   one condition, durations > 0, exempted ids by the same id types) is checked by compiling them, which the policy module does
 ///   (`policy::PolicySet::from_config`) and every command does right after loading.
 /// * `notify[i]`: see [`super::NotifyConfig`].
 pub fn validate(config: &Config) -> Result<(), Error> {
@@ -278,6 +279,9 @@ fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
     let has_app = t.app.is_some() || !t.apps.is_empty();
     let has_user = t.user.is_some() || !t.users.is_empty();
     let has_client = t.client.is_some() || !t.clients.is_empty();
+    let user = |key: String, id: &str| check_id(&key, UserId::new(id)).map(drop);
+    // An app id is the OIDC app's client id.
+    let client = |key: String, id: &str| check_id(&key, ClientId::new(id)).map(drop);
     if has_app {
         if has_user || has_client {
             return Err(Error::invalid(
@@ -286,20 +290,20 @@ fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
             ));
         }
         if let Some(app) = &t.app {
-            check_id(&format!("{key}.app"), app)?;
+            client(format!("{key}.app"), app)?;
         }
         for (j, id) in t.apps.iter().enumerate() {
-            check_id(&format!("{key}.apps[{j}]"), id)?;
+            client(format!("{key}.apps[{j}]"), id)?;
         }
         return Ok(());
     }
     if has_user && !has_client {
         // A whole user: every client the user holds tokens for.
-        if let Some(user) = &t.user {
-            check_id(&format!("{key}.user"), user)?;
+        if let Some(id) = &t.user {
+            user(format!("{key}.user"), id)?;
         }
         for (j, id) in t.users.iter().enumerate() {
-            check_id(&format!("{key}.users[{j}]"), id)?;
+            user(format!("{key}.users[{j}]"), id)?;
         }
         return Ok(());
     }
@@ -310,20 +314,20 @@ fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
         return Err(Error::invalid(key, format!("{shape}, not both")));
     }
     if single {
-        let Some(user) = &t.user else {
+        let Some(user_id) = &t.user else {
             return Err(Error::invalid(
                 format!("{key}.user"),
                 format!("missing; {shape}"),
             ));
         };
-        let Some(client) = &t.client else {
+        let Some(client_id) = &t.client else {
             return Err(Error::invalid(
                 format!("{key}.client"),
                 format!("missing; {shape}"),
             ));
         };
-        check_id(&format!("{key}.user"), user)?;
-        return check_id(&format!("{key}.client"), client);
+        user(format!("{key}.user"), user_id)?;
+        return client(format!("{key}.client"), client_id);
     }
     for (field, list) in [("users", &t.users), ("clients", &t.clients)] {
         if list.is_empty() {
@@ -332,24 +336,18 @@ fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
                 format!("empty; {shape}"),
             ));
         }
-        for (j, id) in list.iter().enumerate() {
-            check_id(&format!("{key}.{field}[{j}]"), id)?;
-        }
+    }
+    for (j, id) in t.users.iter().enumerate() {
+        user(format!("{key}.users[{j}]"), id)?;
+    }
+    for (j, id) in t.clients.iter().enumerate() {
+        client(format!("{key}.clients[{j}]"), id)?;
     }
     Ok(())
 }
 
-fn check_id(key: &str, id: &str) -> Result<(), Error> {
-    let ok = !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            key,
-            format!("`{id}` is not an Okta id (letters, digits, . _ - only)"),
-        ))
-    }
+/// `parsed`, an id at `key` typed as the Okta client takes it ([`crate::ids`]), or an error
+/// naming the key: one rule for an id wherever it is configured or used.
+pub(crate) fn check_id<T>(key: &str, parsed: Result<T, InvalidId>) -> Result<T, Error> {
+    parsed.map_err(|e| Error::invalid(key, e.to_string()))
 }

@@ -6,7 +6,7 @@
 //!
 //! 1. this process holds the enforcer lease ([`lease`]): one process at a time revokes per
 //!    database;
-//! 2. the ids are ones Okta could have sent (the strict allow-list of [`crate::okta::ids`]):
+//! 2. the ids are ones Okta could have sent (the strict allow-list of [`crate::ids`]):
 //!    anything else is withdrawn with the reason, never turned into another URL;
 //! 3. the configuration in force still asks for it: an exemption of the user, client or token
 //!    withdraws it; a policy revocation that no policy selects any more — decided again, now,
@@ -302,7 +302,7 @@ impl Gate {
     }
 }
 
-fn refused(e: &crate::okta::ids::InvalidId) -> String {
+fn refused(e: &crate::ids::InvalidId) -> String {
     format!("refused: {e}; nothing was sent")
 }
 

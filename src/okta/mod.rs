@@ -10,7 +10,7 @@ pub mod concurrency;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod ids;
+pub use crate::ids;
 pub mod logs;
 pub mod model;
 pub mod page;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::TokenFacts;
-use crate::config::{Action, Error, ExemptionConfig, PolicyConfig};
+use crate::config::{Action, Error, ExemptionConfig, PolicyConfig, check_id};
+use crate::ids::{ClientId, TokenId, UserId};
 
 /// Lists longer than this are hashed; shorter ones are scanned (faster for a handful of ids).
 const HASH_THRESHOLD: usize = 8;
@@ -275,7 +276,8 @@ fn check_rule_name<'a>(
     Ok(())
 }
 
-/// The exemption compiled from `e` at config `key`: named sensibly and exempting something.
+/// The exemption compiled from `e` at config `key`: named sensibly and exempting something,
+/// by ids Okta could have sent.
 fn exemption(key: &str, e: &ExemptionConfig) -> Result<Exemption, Error> {
     if e.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(Error::invalid(
@@ -289,12 +291,16 @@ fn exemption(key: &str, e: &ExemptionConfig) -> Result<Exemption, Error> {
             "exempts nothing; list at least one of users, clients, tokens",
         ));
     }
-    for (field, list) in [
-        ("users", &e.users),
-        ("clients", &e.clients),
-        ("tokens", &e.tokens),
-    ] {
-        check_entries(&format!("{key}.{field}"), list)?;
+    // Exempted ids are compared exactly: one no token can carry (` 00u1`, `john.doe`) would
+    // exempt nothing, silently. They are refused as the Okta client would refuse them.
+    for (j, id) in e.users.iter().enumerate() {
+        check_id(&format!("{key}.users[{j}]"), UserId::new(id.as_str()))?;
+    }
+    for (j, id) in e.clients.iter().enumerate() {
+        check_id(&format!("{key}.clients[{j}]"), ClientId::new(id.as_str()))?;
+    }
+    for (j, id) in e.tokens.iter().enumerate() {
+        check_id(&format!("{key}.tokens[{j}]"), TokenId::new(id.as_str()))?;
     }
     Ok(Exemption {
         name: e.name.as_ref().map(|n| n.trim().to_owned()),

@@ -4,7 +4,7 @@
 
 use super::{Target, WideTargets};
 use crate::config::{Config, Error};
-use crate::okta::{ClientId, UserId, ids::InvalidId};
+use crate::ids::{ClientId, InvalidId, UserId};
 use crate::store::TargetSource;
 
 fn bad(e: &InvalidId) -> Error {

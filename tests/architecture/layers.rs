@@ -8,8 +8,8 @@ use crate::source::{Source, blank, find_all, lex, production_sources, test_items
 /// The layers, lowest first: a module may use its own layer's modules and those below. Every
 /// top-level module of `src/` must appear here, so a new one is placed on purpose.
 const LAYERS: &[&[&str]] = &[
-    // Plain settings and process facts: what everything else is told.
-    &["config", "runner", "telemetry"],
+    // Plain settings, Okta's id types and process facts: what everything else is told.
+    &["config", "ids", "runner", "telemetry"],
     // The edges (HTTP to Okta, SQL, webhooks) and the pure decisions.
     &["okta", "policy", "notify"],
     &["store", "sim"],

@@ -198,11 +198,11 @@ fn malformed_targets_are_refused_naming_the_key() {
         ),
         (
             "[[targets]]\napps = [\"0oa1\", \"../x\"]",
-            "targets[0].apps[1]: `../x` is not an Okta id",
+            "targets[0].apps[1]: invalid client id `../x`",
         ),
         (
             "[[targets]]\nusers = [\"00u1\", \"a b\"]",
-            "targets[0].users[1]: `a b` is not an Okta id",
+            "targets[0].users[1]: invalid user id `a b`",
         ),
         ("[[targets]]", "targets[0].users: empty"),
         (
@@ -211,11 +211,24 @@ fn malformed_targets_are_refused_naming_the_key() {
         ),
         (
             "[[targets]]\nuser = \"a\"\nclient = \"b\"\n[[targets]]\nusers = [\"a\", \"b/../x\"]\nclients = [\"c\"]",
-            "targets[1].users[1]: `b/../x` is not an Okta id",
+            "targets[1].users[1]: invalid user id `b/../x`",
         ),
         (
             "[[targets]]\nuser = \"\"\nclient = \"b\"",
             "targets[0].user: ",
+        ),
+        // The id rules are the Okta client's: user ids are letters and digits only.
+        (
+            "[[targets]]\nuser = \"john.doe\"\nclient = \"0oa1\"",
+            "targets[0].user: invalid user id `john.doe`",
+        ),
+        (
+            "[[targets]]\nusers = [\"00u1\", \"a_b\"]",
+            "targets[0].users[1]: invalid user id `a_b`",
+        ),
+        (
+            "[[targets]]\nuser = \"00u1\"\nclient = \"..\"",
+            "targets[0].client: invalid client id `..`",
         ),
         (
             "[[targets]]\nuser = \"a\"\nclient = \"b\"\nbogus = 1",
@@ -226,6 +239,12 @@ fn malformed_targets_are_refused_naming_the_key() {
         let err = error_of(toml, &[]);
         assert!(err.starts_with(expected), "{toml}\n=> {err}");
     }
+    jail(|jail| {
+        let dotted = "[[targets]]\nusers = [\"00u1\"]\nclients = [\"my-app.prod_1\"]\n\
+                      [[targets]]\napp = \"my-app.prod_1\"\n";
+        load_toml(jail, &format!("{}{dotted}", minimal())).unwrap();
+        Ok(())
+    });
 }
 
 /// The error loading `extra` then compiling its policies gives, as every command does.
@@ -270,6 +289,19 @@ fn policy_and_exemption_errors_name_their_entry() {
         (
             "[[exemptions]]\nname = \"nobody\"",
             "exemptions[0]: exempts nothing",
+        ),
+        // An id that no token can carry would exempt nothing, silently.
+        (
+            "[[exemptions]]\nusers = [\"00u1 \"]",
+            "exemptions[0].users[0]: invalid user id `00u1 `",
+        ),
+        (
+            "[[exemptions]]\nusers = [\"00u1\"]\n[[exemptions]]\nclients = [\"0oa1\", \" 0oa2\"]",
+            "exemptions[1].clients[1]: invalid client id ` 0oa2`",
+        ),
+        (
+            "[[exemptions]]\ntokens = [\"oar1\", \"oar.2\"]",
+            "exemptions[0].tokens[1]: invalid token id `oar.2`",
         ),
     ];
     for (toml, expected) in cases {

@@ -123,6 +123,14 @@ async fn config_mistakes_exit_78_and_name_the_key() {
             "[okta]\norg_url = \"https://example.okta.com\"\n".to_owned(),
             "okta.api_token",
         ),
+        (
+            format!("{VALID}[[targets]]\nuser = \"john.doe\"\nclient = \"0oa1\"\n"),
+            "targets[0].user",
+        ),
+        (
+            format!("{VALID}[[exemptions]]\nusers = [\"00u1 \"]\n"),
+            "exemptions[0].users[0]",
+        ),
     ];
     for (toml, key) in cases {
         let (code, text) = config_check(&toml).await;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::tests::{fixture, key};
 use super::{Auth, AuthError, OAuthSettings};
+use crate::ids::{ClientId, TokenId, UserId};
 use crate::okta::client::{ClientSettings, OktaClient};
 use crate::okta::error::Error;
-use crate::okta::ids::{ClientId, TokenId, UserId};
 use crate::okta::retry::RetryPolicy;
 use crate::sim::{RouteKind, ServiceApp, SimConfig, SimOrg};
 

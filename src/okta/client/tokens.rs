@@ -6,8 +6,8 @@ use reqwest::Method;
 use url::Url;
 
 use super::{MAX_PAGES, OktaClient};
+use crate::ids::{ClientId, TokenId, UserId};
 use crate::okta::error::{Error, excerpt};
-use crate::okta::ids::{ClientId, TokenId, UserId};
 use crate::okta::model::{self, ObservedToken, UserClient};
 use crate::okta::page::{Cursor, parse_link_header};
 use crate::okta::retry::RateLimitHeaders;

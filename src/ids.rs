@@ -3,7 +3,9 @@
 //! and token ids are short alphanumeric strings (`00ub0oNGTSWTBKOLGLNR`,
 //! `oar579Mcp7OUsNTlo0g3`); client ids may also carry `.`, `_` and `-`, but never consist of
 //! them alone: `.` and `..` are dot-segments, which URL parsing removes, so a token id `..`
-//! would turn `DELETE …/tokens/..` into `DELETE …/clients/{cid}/tokens` (revoke-all).
+//! would turn `DELETE …/tokens/..` into `DELETE …/clients/{cid}/tokens` (revoke-all). The
+//! configuration's ids (targets, exemptions) are checked by these same types, so an id that
+//! `config check` accepts is one the Okta client takes. Plain values: no IO.
 
 use std::fmt;
 
