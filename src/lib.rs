@@ -2,6 +2,10 @@
 //! holds for configured user/client pairs, records every observation in SQLite, revokes what
 //! policy selects, and leaves an audit trail that proves it.
 
+// Commands write to stdout only through `commands::output::print`, which ends quietly when the
+// reader has gone: `print!` panics on a closed pipe.
+#![warn(clippy::print_stdout)]
+
 pub mod cli;
 pub mod commands;
 pub mod config;

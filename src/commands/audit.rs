@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use super::{Exit, Failure, load_database_config, open_existing_store};
+use super::{Exit, Failure, load_database_config, open_existing_store, output};
 use crate::cli::Cli;
 use crate::config;
 
@@ -37,26 +37,26 @@ pub(super) async fn verify(cli: &Cli, anchors: &[String]) -> Result<Exit, Failur
         .context("cannot read the audit head")?;
     store.close().await;
     if !missing.is_empty() {
-        println!(
-            "audit chain REWRITTEN: anchor(s) {} no longer match the records",
+        let text = format!(
+            "audit chain REWRITTEN: anchor(s) {} no longer match the records\n",
             missing.join(", ")
         );
-        return Ok(Exit::Failures);
+        return output::print(text, Exit::Failures);
     }
     match verdict {
         Ok(n) => {
-            println!("audit chain intact: {n} record(s) verified");
+            let mut text = format!("audit chain intact: {n} record(s) verified\n");
             if let Some((id, hash)) = head {
-                println!("head: {id}:{hash}");
+                text.push_str(&format!("head: {id}:{hash}\n"));
             }
-            Ok(Exit::Success)
+            output::print(text, Exit::Success)
         }
         Err(broken) => {
-            println!(
-                "audit chain BROKEN at record {}: {}",
+            let text = format!(
+                "audit chain BROKEN at record {}: {}\n",
                 broken.id, broken.problem
             );
-            Ok(Exit::Failures)
+            output::print(text, Exit::Failures)
         }
     }
 }

@@ -1,16 +1,15 @@
 //! `revokd config check`: validate and print the effective configuration, secrets redacted.
 
-use super::{Exit, Failure, load_config};
+use super::{Exit, Failure, load_config, output};
 use crate::cli::Cli;
 use crate::config::{EXAMPLE, redacted::effective_toml};
 
 pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
     if example {
-        print!("{EXAMPLE}");
-        return Ok(Exit::Success);
+        return output::print(EXAMPLE, Exit::Success);
     }
     let config = load_config(cli)?;
-    print!("{}", effective_toml(&config));
+    let exit = output::print(effective_toml(&config), Exit::Success)?;
     eprintln!(
         "configuration OK: {} target pair(s), {} policy rule(s), {} exemption(s), mode {}",
         config.target_pairs().len(),
@@ -18,5 +17,5 @@ pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
         config.exemptions.len(),
         config.mode.as_str()
     );
-    Ok(Exit::Success)
+    Ok(exit)
 }

@@ -1,6 +1,6 @@
 //! `revokd db migrate`.
 
-use super::{Exit, Failure, load_database_config, open_store};
+use super::{Exit, Failure, load_database_config, open_store, output};
 use crate::cli::Cli;
 use crate::store::MIGRATOR;
 
@@ -9,9 +9,9 @@ pub(super) async fn migrate(cli: &Cli) -> Result<Exit, Failure> {
     let store = open_store(&config).await?;
     store.close().await;
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
-    println!(
-        "database {} is migrated (latest migration {latest})",
+    let text = format!(
+        "database {} is migrated (latest migration {latest})\n",
         config.database.url
     );
-    Ok(Exit::Success)
+    output::print(text, Exit::Success)
 }

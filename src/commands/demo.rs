@@ -26,9 +26,9 @@ pub(super) async fn run(cli: &Cli, args: &DemoArgs) -> Result<Exit, Failure> {
     let outcome = run_demo(&db, args.force, counters, phase).await;
     line.finish().await;
     let outcome = outcome?;
-    print!("{}", summary(&outcome, &db.display().to_string()));
     let clean = outcome.dry_run.is_clean() && outcome.enforce.is_clean();
-    Ok(if clean { Exit::Success } else { Exit::Failures })
+    let exit = if clean { Exit::Success } else { Exit::Failures };
+    output::print(summary(&outcome, &db.display().to_string()), exit)
 }
 
 fn summary(outcome: &DemoOutcome, db: &str) -> String {

@@ -7,8 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use clap::CommandFactory;
 
-use super::completions::write_stdout;
-use super::{Exit, Failure};
+use super::{Exit, Failure, output};
 use crate::cli::Cli;
 
 /// One manual page: its file name (`revokd-sweep.1`) and its roff text.
@@ -22,7 +21,7 @@ pub(super) fn run(dir: Option<&Path>) -> Result<Exit, Failure> {
     let pages = pages().context("cannot render the manual pages")?;
     let Some(dir) = dir else {
         let main = pages.into_iter().next().map(|p| p.roff).unwrap_or_default();
-        return write_stdout(&main);
+        return output::print(main, Exit::Success);
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for page in &pages {
@@ -30,8 +29,12 @@ pub(super) fn run(dir: Option<&Path>) -> Result<Exit, Failure> {
         std::fs::write(&path, &page.roff)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    println!("wrote {} manual pages into {}", pages.len(), dir.display());
-    Ok(Exit::Success)
+    let done = format!(
+        "wrote {} manual pages into {}\n",
+        pages.len(),
+        dir.display()
+    );
+    output::print(done, Exit::Success)
 }
 
 /// `revokd.1` first, then one page per visible subcommand, depth first.

@@ -87,12 +87,6 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Whether a write failed because whoever read stdout has gone (`revokd … | head -1`): the
-/// command then ends quietly with 0, as `git` and `rg` do.
-fn stdout_closed(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::BrokenPipe
-}
-
 /// Loads and validates the configuration named on the command line, all of it.
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
     load(cli, config::Needs::Everything)

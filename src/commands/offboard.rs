@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::{
-    Exit, Failure, deps, load_config, load_database_config, open_existing_store, progress,
+    Exit, Failure, deps, load_config, load_database_config, open_existing_store, output, progress,
 };
 use crate::cli::{Cli, OffboardArgs, OffboardCommand};
 use crate::config;
@@ -73,12 +73,12 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
         .await
         .map_err(store_err)?;
     deps.store.close().await;
-    print!("{}", summary(&report));
-    Ok(if report.succeeded() && report.stayed().is_empty() {
+    let exit = if report.succeeded() && report.stayed().is_empty() {
         Exit::Success
     } else {
         Exit::Failures
-    })
+    };
+    output::print(summary(&report), exit)
 }
 
 /// One line per client, then the verdict.
@@ -126,12 +126,14 @@ async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
         .await
         .map_err(|e| Failure::Other(e.into()))?;
     store.close().await;
+    let mut text = String::new();
     for job in &released {
-        println!(
-            "released offboarding job {} (user {}, {})",
+        text.push_str(&format!(
+            "released offboarding job {} (user {}, {})\n",
             job.id, job.user_id, job.source
-        );
+        ));
     }
+    text.push_str(&format!("{} job(s) released\n", released.len()));
     let missing: Vec<i64> = ids
         .iter()
         .copied()
@@ -140,10 +142,10 @@ async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
     for id in &missing {
         eprintln!("revokd: offboarding job {id} is not held");
     }
-    println!("{} job(s) released", released.len());
-    Ok(if missing.is_empty() {
+    let exit = if missing.is_empty() {
         Exit::Success
     } else {
         Exit::Failures
-    })
+    };
+    output::print(text, exit)
 }

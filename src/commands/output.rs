@@ -1,11 +1,32 @@
-//! What commands print for people: the sweep summary.
+//! What commands print for people: the sweep summary, and [`print`], the one way a command
+//! writes its output to stdout.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::io::Write as _;
+
+use super::{Exit, Failure};
 
 use crate::config::{AuthMode, Config};
 use crate::report::{self, Cell, Format, Table};
 use crate::sweep::{Halt, HaltKind, PolicyTally, SweepReport};
+
+/// Writes `text` to stdout, then ends the command with `exit`. A reader that has gone
+/// (`revokd … | head -1`) ends it quietly with 0 instead, as `git` and `rg` do (PRODUCT §5);
+/// any other write error is a failure.
+pub(super) fn print(text: impl AsRef<[u8]>, exit: Exit) -> Result<Exit, Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_ref())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(exit),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context("cannot write to stdout")
+            .into()),
+    }
+}
 
 /// The one message for a sweep that stopped early: what failed, where, and what to check.
 pub(super) fn halt_message(config: &Config, halt: &Halt, report: &SweepReport) -> String {

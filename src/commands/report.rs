@@ -1,13 +1,12 @@
 //! `revokd report`: build one report (or the overview page) from the database and print it,
 //! or write it atomically to `--output`.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 use chrono::Utc;
 
-use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
+use super::{Exit, Failure, load_database_config, open_existing_store, output};
 use crate::cli::{Cli, OverviewArgs, ReportArgs, ReportPage};
 use crate::report::{self, Request, overview};
 
@@ -36,8 +35,7 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
         Err(e) => return Err(anyhow::Error::from(e).into()),
     };
     let text = report::render(&table, args.format, &args.scope_delimiter);
-    emit(args.output.as_deref(), &text)?;
-    Ok(Exit::Success)
+    emit(args.output.as_deref(), &text)
 }
 
 async fn run_overview(cli: &Cli, args: &OverviewArgs) -> Result<Exit, Failure> {
@@ -51,18 +49,17 @@ async fn run_overview(cli: &Cli, args: &OverviewArgs) -> Result<Exit, Failure> {
         Err(report::Error::Config(e)) => return Err(e.into()),
         Err(e) => return Err(anyhow::Error::from(e).into()),
     };
-    emit(args.output.as_deref(), &page)?;
-    Ok(Exit::Success)
+    emit(args.output.as_deref(), &page)
 }
 
-fn emit(output: Option<&Path>, text: &str) -> Result<(), Failure> {
-    match output {
-        Some(path) => report::write_atomic(path, text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Err(e) if stdout_closed(&e) => {}
-            written => written.context("cannot write to stdout")?,
-        },
+/// Writes the report to `output`, or to stdout.
+fn emit(file: Option<&Path>, text: &str) -> Result<Exit, Failure> {
+    match file {
+        Some(path) => {
+            report::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(Exit::Success)
+        }
+        None => output::print(text, Exit::Success),
     }
-    Ok(())
 }

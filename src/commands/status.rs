@@ -4,13 +4,12 @@
 //! something needs attention.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Exit, Failure, load_database_config, open_existing_store, stdout_closed};
+use super::{Exit, Failure, load_database_config, open_existing_store, output};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::config::Config;
 use crate::store::{AppListing, AuditBreak, RevocationState, StatusCounts, Store, SweepStatus};
@@ -47,19 +46,12 @@ pub(super) async fn run(cli: &Cli, args: &StatusArgs) -> Result<Exit, Failure> {
         StatusFormat::Table => table(&status, &attention),
         StatusFormat::Json => format!("{:#}\n", to_json(&status, &attention)),
     };
-    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
-        if stdout_closed(&e) {
-            return Ok(Exit::Success);
-        }
-        return Err(anyhow::Error::new(e)
-            .context("cannot write to stdout")
-            .into());
-    }
-    Ok(if attention.is_empty() {
+    let exit = if attention.is_empty() {
         Exit::Success
     } else {
         Exit::Failures
-    })
+    };
+    output::print(text, exit)
 }
 
 async fn read(store: &Store, config: &Config, daemon: bool) -> Result<Status, Failure> {

@@ -57,12 +57,12 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
             HaltKind::CredentialsRefused => Exit::CredentialsRefused,
         });
     }
-    print!("{}", output::sweep_summary(&report));
-    Ok(if report.is_clean() {
+    let exit = if report.is_clean() {
         Exit::Success
     } else {
         Exit::Failures
-    })
+    };
+    output::print(output::sweep_summary(&report), exit)
 }
 
 fn parse_target(text: &str) -> Result<Target, config::Error> {

@@ -1,5 +1,5 @@
-//! The real `revokd` binary: exit codes (0 / 3 / 78), what it prints, and what it leaves in
-//! the database. The sim runs in the test's multi-thread runtime while the binary is a child.
+//! The real `revokd` binary: exit codes (0 / 3 / 78), what it prints (and that a closed stdout
+//! ends it quietly), and what it leaves in the database. The sim runs in the test's multi-thread runtime while the binary is a child.
 
 use std::path::Path;
 
@@ -8,7 +8,8 @@ use revokd::sim::{Fault, FaultKind, SimOrg};
 use tempfile::TempDir;
 
 use crate::helpers::{
-    SIM_TOKEN, admin_policy, all_output, run_revokd, small_org, spawn_app_with, write_config,
+    SIM_TOKEN, admin_policy, all_output, assert_quiet_on_a_closed_stdout, run_revokd, small_org,
+    spawn_app_with, write_config,
 };
 
 const ADMIN_POLICY: &str =
@@ -196,6 +197,24 @@ async fn audit_verify_passes_an_intact_chain_and_names_a_tampered_record() {
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains(&format!("record {victim}")), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_pipe_ends_config_check_sweep_and_offboard_quietly_with_0() {
+    let (org, dir) = org_and_dir().await;
+    let config = config_for(&org, dir.path(), ADMIN_POLICY);
+    let (user, _) = org.pairs()[0].clone();
+    let commands: [&[&str]; 3] = [
+        &["config", "check"],
+        &["sweep", "--dry-run"],
+        &["offboard", "--user", &user, "--dry-run"],
+    ];
+    for command in commands {
+        let mut args = vec!["--config", config.as_str()];
+        args.extend_from_slice(command);
+        assert_quiet_on_a_closed_stdout(&args, &[]).await;
+    }
+    assert!(org.revoked().is_empty(), "dry runs revoke nothing");
 }
 
 #[tokio::test]

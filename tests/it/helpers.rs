@@ -264,6 +264,31 @@ pub async fn run_revokd(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("revokd runs")
 }
 
+/// Runs the real `revokd` binary as [`run_revokd`] does, its stdout a pipe whose reader has
+/// gone before revokd writes (`revokd … | head -0`), and asserts that it ended quietly with 0:
+/// no panic, no "Broken pipe". Returns its stderr.
+pub async fn assert_quiet_on_a_closed_stdout(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
+        .args(args)
+        .env_clear()
+        .envs(crate::clock_env::clock_env())
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("revokd runs");
+    drop(child.stdout.take());
+
+    let out = child.wait_with_output().await.expect("revokd ends");
+
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    stderr
+}
+
 /// stdout and stderr of a run, together, as text.
 pub fn all_output(out: &Output) -> String {
     format!(
