@@ -73,6 +73,10 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
         .await
         .map_err(store_err)?;
     deps.store.close().await;
+    if let Some(halt) = &report.halt {
+        let stopped = format!("Offboarding job {job_id} failed; nothing was revoked");
+        return Ok(output::halted(&config, halt, &stopped));
+    }
     let exit = if report.succeeded() && report.stayed().is_empty() {
         Exit::Success
     } else {

@@ -28,24 +28,39 @@ pub(super) fn print(text: impl AsRef<[u8]>, exit: Exit) -> Result<Exit, Failure>
     }
 }
 
-/// The one message for a sweep that stopped early: what failed, where, and what to check.
-pub(super) fn halt_message(config: &Config, halt: &Halt, report: &SweepReport) -> String {
+/// Tells once, on stderr, why a run stopped early (see [`halt_message`]), and gives the exit
+/// code that says so: 69 for an unreachable org, 77 for refused credentials.
+pub(super) fn halted(config: &Config, halt: &Halt, stopped: &str) -> Exit {
+    eprintln!("revokd: {}", halt_message(config, halt, stopped));
+    match halt.kind {
+        HaltKind::Unreachable => Exit::Unreachable,
+        HaltKind::CredentialsRefused => Exit::CredentialsRefused,
+    }
+}
+
+/// What a sweep that stopped early got through (for [`halted`]).
+pub(super) fn sweep_stopped(halt: &Halt, report: &SweepReport) -> String {
+    let total = report.counts.targets_total;
+    let tried = total.saturating_sub(halt.targets_skipped);
+    format!("Stopped after {tried} of {total} pair(s)")
+}
+
+/// The one message for a run that stopped early: what failed, where, what came of the run
+/// (`stopped`), and what to check.
+fn halt_message(config: &Config, halt: &Halt, stopped: &str) -> String {
     let url = config
         .okta
         .org_url
         .as_deref()
         .unwrap_or("(okta.org_url unset)");
-    let total = report.counts.targets_total;
-    let tried = total.saturating_sub(halt.targets_skipped);
     match halt.kind {
         HaltKind::Unreachable => format!(
-            "cannot reach Okta at {url}: {}. Stopped after {tried} of {total} pair(s); check \
-             okta.org_url and the network (DNS, firewall, proxy).",
+            "cannot reach Okta at {url}: {}. {stopped}; check okta.org_url and the network \
+             (DNS, firewall, proxy).",
             halt.cause
         ),
         HaltKind::CredentialsRefused => format!(
-            "Okta at {url} refused the credentials ({}). Stopped after {tried} of {total} \
-             pair(s); check {}.",
+            "Okta at {url} refused the credentials ({}). {stopped}; check {}.",
             halt.error,
             credentials_key(config)
         ),

@@ -8,7 +8,7 @@ use crate::cli::{Cli, SweepArgs};
 use crate::config::{self, Mode};
 use crate::okta::{ClientId, UserId};
 use crate::store::{TargetSource, Trigger};
-use crate::sweep::{HaltKind, SweepPlan, Target, WideTargets, run_once};
+use crate::sweep::{SweepPlan, Target, WideTargets, run_once};
 
 pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     let config = load_config(cli)?;
@@ -51,11 +51,8 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
         report.with_context(|| format!("the sweep stopped: database {}", config.database.url))?;
     deps.store.close().await;
     if let Some(halt) = &report.halted {
-        eprintln!("revokd: {}", output::halt_message(&config, halt, &report));
-        return Ok(match halt.kind {
-            HaltKind::Unreachable => Exit::Unreachable,
-            HaltKind::CredentialsRefused => Exit::CredentialsRefused,
-        });
+        let stopped = output::sweep_stopped(halt, &report);
+        return Ok(output::halted(&config, halt, &stopped));
     }
     let exit = if report.is_clean() {
         Exit::Success

@@ -24,7 +24,7 @@ pub use events::{HookDelivery, jobs_from_events};
 
 use crate::okta::{ClientId, UserId};
 use crate::store::{self, TargetSource};
-use crate::sweep::{Deps, Target};
+use crate::sweep::{Deps, Halt, Target};
 
 /// One offboarding to carry out.
 #[derive(Debug, Clone)]
@@ -90,6 +90,10 @@ pub struct OffboardReport {
     pub clients: Vec<ClientOutcome>,
     /// Why the user's clients could not be discovered, if they could not.
     pub discovery_error: Option<String>,
+    /// Okta could not be reached at all, or refused the credentials: its first request (the
+    /// discovery) failed so, and Okta answered none of the offboarding's requests with
+    /// success, so nothing was revoked.
+    pub halt: Option<Halt>,
 }
 
 impl OffboardReport {
@@ -147,6 +151,12 @@ pub async fn offboard_user(
     verify: VerifySettings,
 ) -> Result<OffboardReport, store::Error> {
     let span = info_span!("offboard", job_id = job.job_id, okta.user_id = %job.user, dry_run = job.dry_run);
+    // Counters of this offboarding's own requests: whether Okta answered any with success.
+    let (okta, stats) = deps.okta.with_fresh_stats();
+    let deps = &Deps {
+        okta,
+        ..deps.clone()
+    };
     // One process at a time revokes per database.
     let lease = match job.dry_run {
         true => None,
@@ -185,6 +195,7 @@ pub async fn offboard_user(
             Err(e) => {
                 warn!(error.message = %e, okta.request_id = e.request_id(), "cannot discover the user's clients");
                 report.discovery_error = Some(e.to_string());
+                report.halt = Halt::of(&e);
             }
         }
         deps.progress.start(clients.len(), None);
@@ -195,6 +206,9 @@ pub async fn offboard_user(
                 deps.progress.revoked_many(outcome.tokens);
             }
             report.clients.push(outcome);
+        }
+        if stats.succeeded() {
+            report.halt = None;
         }
         info!(
             clients = report.clients.len(),

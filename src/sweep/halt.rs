@@ -2,7 +2,9 @@
 //! credentials (HTTP 401), and has not answered one request of the sweep with success, the
 //! listings already under way end and the remaining targets are not listed: one cause, said
 //! once, instead of the same failure for every target. A sweep in which Okta has answered
-//! with success never halts (a fault then fails only its target).
+//! with success never halts (a fault then fails only its target). An offboarding reports the
+//! same [`Halt`] when its first request failed so and Okta answered none of its requests with
+//! success.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +20,7 @@ pub enum HaltKind {
     CredentialsRefused,
 }
 
-/// A sweep's early stop, with the first error that caused it.
+/// A run's early stop (a sweep's or an offboarding's), with the first error that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Halt {
     pub kind: HaltKind,
@@ -31,6 +33,24 @@ pub struct Halt {
 }
 
 impl Halt {
+    /// The halt `error` means while Okta has answered nothing with success: Okta unreachable
+    /// or the credentials refused; `None` for any other error.
+    pub fn of(error: &okta::Error) -> Option<Halt> {
+        let kind = if error.is_unreachable() {
+            HaltKind::Unreachable
+        } else if error.is_credentials_refused() {
+            HaltKind::CredentialsRefused
+        } else {
+            return None;
+        };
+        Some(Halt {
+            kind,
+            error: error.to_string(),
+            cause: error.cause(),
+            targets_skipped: 0,
+        })
+    }
+
     /// The `sweeps.error` text.
     pub fn message(&self) -> String {
         match self.kind {
@@ -82,20 +102,11 @@ impl Breaker {
         if self.stats.succeeded() {
             return false;
         }
-        let kind = if error.is_unreachable() {
-            HaltKind::Unreachable
-        } else if error.is_credentials_refused() {
-            HaltKind::CredentialsRefused
-        } else {
+        let Some(this) = Halt::of(error) else {
             return false;
         };
         let mut halt = self.halt.lock().unwrap_or_else(PoisonError::into_inner);
-        halt.get_or_insert_with(|| Halt {
-            kind,
-            error: error.to_string(),
-            cause: error.cause(),
-            targets_skipped: 0,
-        });
+        halt.get_or_insert(this);
         true
     }
 

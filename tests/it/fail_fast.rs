@@ -1,6 +1,6 @@
 //! Failing fast and saying why, through the real binary: an org that cannot be reached at all
-//! (exit 69), credentials Okta refuses (exit 77), each told in one message; and an org URL
-//! that answers HTML, whose pages are summarised, never dumped.
+//! (exit 69), credentials Okta refuses (exit 77), each told in one message, by `sweep` and by
+//! `offboard`; and an org URL that answers HTML, whose pages are summarised, never dumped.
 
 use std::process::Output;
 
@@ -119,6 +119,101 @@ async fn a_refused_api_token_stops_the_sweep_naming_the_key_with_exit_77() {
         "stopped after the first few targets, not {} pairs: {requests} requests",
         pairs.len()
     );
+}
+
+/// `(state, error)` of the only offboarding job in the database at `db`.
+async fn job_row(db: &std::path::Path) -> (String, Option<String>) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("database opens");
+    let row = sqlx::query_as("SELECT state, error FROM offboarding_jobs")
+        .fetch_one(&pool)
+        .await
+        .expect("one job row");
+    pool.close().await;
+    row
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_that_cannot_reach_okta_exits_69_with_one_message() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("revokd.db");
+    let pairs = many_pairs();
+    let config = write_config(dir.path(), &url, "api_token = \"t\"", &db, &pairs, "");
+    let user = &pairs[0].0;
+
+    let out = run_revokd(
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "offboard",
+            "--user",
+            user,
+        ],
+        &[],
+    )
+    .await;
+
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(69), "{}", all_output(&out));
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("revokd: "))
+        .collect();
+    assert_eq!(told.len(), 1, "{stderr}");
+    assert!(
+        told[0].starts_with(&format!("revokd: cannot reach Okta at {url}: ")),
+        "{stderr}"
+    );
+    assert!(told[0].contains("onnect"), "the cause is named: {stderr}");
+    let (state, error) = job_row(&db).await;
+    assert_eq!(state, "failed");
+    assert!(error.is_some(), "the job row says why");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_whose_api_token_okta_refuses_exits_77_naming_the_key() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (user, _) = org.pairs()[0].clone();
+    let config = write_config(
+        dir.path(),
+        org.base_url().as_str(),
+        "api_token = \"not-the-token\"",
+        &dir.path().join("revokd.db"),
+        &org.pairs(),
+        "",
+    );
+    assert_ne!(SIM_TOKEN, "not-the-token");
+
+    let out = run_revokd(
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "offboard",
+            "--user",
+            &user,
+        ],
+        &[],
+    )
+    .await;
+
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(77), "{}", all_output(&out));
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("revokd: "))
+        .collect();
+    assert_eq!(told.len(), 1, "{stderr}");
+    assert!(told[0].contains("refused the credentials"), "{stderr}");
+    assert!(told[0].contains("check okta.api_token"), "{stderr}");
+    assert!(!stderr.contains("not-the-token"), "{stderr}");
+    assert!(org.revoked().is_empty());
+    assert!(!org.all_tokens().is_empty());
 }
 
 /// A page of HTML, as a proxy or a login page would answer.
