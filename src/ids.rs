@@ -1,9 +1,12 @@
 //! Okta identifiers as newtypes, validated on construction against a strict allow-list so
 //! that nothing but an id Okta could have sent ever lands in a URL path segment. Okta's user
 //! and token ids are short alphanumeric strings (`00ub0oNGTSWTBKOLGLNR`,
-//! `oar579Mcp7OUsNTlo0g3`); client ids may also carry `.`, `_` and `-`, but never consist of
-//! them alone: `.` and `..` are dot-segments, which URL parsing removes, so a token id `..`
-//! would turn `DELETE …/tokens/..` into `DELETE …/clients/{cid}/tokens` (revoke-all). The
+//! `oar579Mcp7OUsNTlo0g3`). Client ids may also carry the special characters Okta allows in
+//! them (`$-_.+!*'(),`, ApplicationCredentialsOAuthClient.client_id), none of which can leave
+//! a path segment (`/ ? # % \`, whitespace and non-ASCII stay refused) or be decoded into
+//! another character (`+` is a plus in a path, not a space). No id may consist of dots alone:
+//! `.` and `..` are dot-segments, which URL parsing removes, so a token id `..` would turn
+//! `DELETE …/tokens/..` into `DELETE …/clients/{cid}/tokens` (revoke-all). The
 //! configuration's ids (targets, exemptions) are checked by these same types, so an id that
 //! `config check` accepts is one the Okta client takes. Plain values: no IO.
 
@@ -23,7 +26,7 @@ pub struct InvalidId {
 enum Alphabet {
     /// Letters and digits only (user and token ids).
     Alphanumeric,
-    /// Also `.`, `_` and `-`, with at least one letter or digit (client ids).
+    /// Also `$-_.+!*'(),`, not dots alone (client ids).
     ClientId,
 }
 
@@ -32,21 +35,24 @@ impl Alphabet {
         match self {
             Alphabet::Alphanumeric => "ids are 1-128 characters of A-Z a-z 0-9",
             Alphabet::ClientId => {
-                "client ids are 1-128 characters of A-Z a-z 0-9 . _ -, with at least one letter or digit"
+                "client ids are 1-128 characters of A-Z a-z 0-9 and $-_.+!*'(), (not dots alone)"
             }
         }
     }
 }
 
+/// The special characters Okta allows in a client id besides letters and digits.
+const CLIENT_ID_SPECIALS: &[u8] = b"$-_.+!*'(),";
+
 fn validate(kind: &'static str, alphabet: Alphabet, value: &str) -> Result<(), InvalidId> {
     let allowed = |b: u8| match alphabet {
         Alphabet::Alphanumeric => b.is_ascii_alphanumeric(),
-        Alphabet::ClientId => b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'),
+        Alphabet::ClientId => b.is_ascii_alphanumeric() || CLIENT_ID_SPECIALS.contains(&b),
     };
     let ok = !value.is_empty()
         && value.len() <= 128
         && value.bytes().all(allowed)
-        && value.bytes().any(|b| b.is_ascii_alphanumeric());
+        && value.bytes().any(|b| b != b'.');
     if ok {
         Ok(())
     } else {
@@ -154,6 +160,30 @@ mod tests {
             assert!(ClientId::new(dotted).is_ok());
             assert!(TokenId::new(dotted).is_err(), "token {dotted:?} accepted");
             assert!(UserId::new(dotted).is_err(), "user {dotted:?} accepted");
+        }
+    }
+
+    #[test]
+    fn client_ids_take_every_special_character_okta_allows_in_them() {
+        // ApplicationCredentialsOAuthClient.client_id: alphanumerics or `$-_.+!*'(),`.
+        for special in "$-_.+!*'(),".chars() {
+            let id = format!("app{special}prod");
+            assert!(ClientId::new(&id).is_ok(), "client {id:?} refused");
+            assert!(UserId::new(&id).is_err(), "user {id:?} accepted");
+            assert!(TokenId::new(&id).is_err(), "token {id:?} accepted");
+        }
+        assert!(ClientId::new("app+prod$(1)!*',x").is_ok());
+        assert!(ClientId::new("__--__").is_ok());
+        for bad in [
+            "app/prod",
+            "app%2Fprod",
+            "app prod",
+            "app;x",
+            "app:x",
+            "app=x",
+            "app@x",
+        ] {
+            assert!(ClientId::new(bad).is_err(), "client {bad:?} accepted");
         }
     }
 }

@@ -9,6 +9,7 @@ mod audit;
 mod audit_changes;
 mod budget;
 mod cli;
+mod client_ids;
 mod clock_env;
 mod crash;
 mod daemon;
