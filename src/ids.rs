@@ -21,6 +21,14 @@ pub struct InvalidId {
     rule: &'static str,
 }
 
+impl InvalidId {
+    /// The refused value as the message shows it: its first 40 characters, with control and
+    /// other unprintable characters escaped, so that it is safe in a log or on a terminal.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
 /// The characters an id may hold besides ASCII letters and digits.
 #[derive(Clone, Copy)]
 enum Alphabet {
@@ -56,10 +64,10 @@ fn validate(kind: &'static str, alphabet: Alphabet, value: &str) -> Result<(), I
     if ok {
         Ok(())
     } else {
-        let shown: String = value.chars().take(40).collect();
+        let head: String = value.chars().take(40).collect();
         Err(InvalidId {
             kind,
-            shown,
+            shown: head.escape_debug().to_string(),
             rule: alphabet.rule(),
         })
     }
@@ -185,5 +193,12 @@ mod tests {
         ] {
             assert!(ClientId::new(bad).is_err(), "client {bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_refused_id_is_shown_escaped() {
+        let e = ClientId::new("a\nb\u{1b}[31m").unwrap_err();
+        assert_eq!(e.shown(), "a\\nb\\u{1b}[31m");
+        assert!(!e.to_string().contains('\n'), "{e}");
     }
 }

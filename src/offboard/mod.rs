@@ -5,6 +5,8 @@
 //! before `DELETE …/tokens` (revoke all), and the pair is listed again — with bounded retries
 //! and backoff, revoking again — until it is empty; then each intent gets its outcome
 //! (`done` with `verified_at`, or `failed`). A dry run lists and records `planned` only.
+//! A client Okta lists under an id revokd refuses fails discovery: the other clients are still
+//! offboarded, but the job does not finish as done while that client's tokens stay.
 //! The queue (`offboarding_jobs`), the hook and the System Log poller feed [`offboard_user`];
 //! this module only sequences Okta and the store.
 
@@ -178,6 +180,7 @@ pub async fn offboard_user(
         }
         match deps.okta.list_user_clients(&job.user).await {
             Ok(found) => {
+                let mut refused = Vec::new();
                 for c in found.into_iter().filter_map(|c| c.client_id) {
                     match ClientId::new(&c) {
                         Ok(client) => {
@@ -187,8 +190,19 @@ pub async fn offboard_user(
                                 source: TargetSource::Discovered,
                             });
                         }
-                        Err(e) => warn!(okta.client_id = %c, error.message = %e, "Okta listed an invalid client id; skipped"),
+                        Err(e) => {
+                            warn!(error.message = %e, "Okta listed a client id that is refused; its tokens stay");
+                            refused.push(e.to_string());
+                        }
                     }
+                }
+                if !refused.is_empty() {
+                    // The user keeps that client's tokens: the job must not claim completion.
+                    report.discovery_error = Some(format!(
+                        "Okta lists clients whose ids are refused, so their tokens are \
+                         neither listed nor revoked: {}",
+                        refused.join("; ")
+                    ));
                 }
             }
             Err(e) if e.is_not_found() => {}

@@ -1,7 +1,9 @@
 //! What a pass lists, from what the plan names: the configured pairs, each whole user's
 //! clients (discovered with `GET /api/v1/users/{id}/clients`, source `discovered`), and the
 //! apps listed whole through ApplicationTokens. A pair is listed once however often it is
-//! reached, and never one by one when an app target covers its client.
+//! reached, and never one by one when an app target covers its client. A client Okta lists
+//! for a user under an id revokd refuses is a failed target: its tokens can be neither listed
+//! nor revoked, and the pass must not look clean while they stay live.
 
 use std::collections::HashSet;
 
@@ -9,6 +11,7 @@ use futures::StreamExt;
 use tracing::warn;
 
 use super::{Deps, Target, TargetFailure};
+use crate::okta::ids::InvalidId;
 use crate::okta::{ClientId, OktaClient, UserId};
 use crate::store::TargetSource;
 
@@ -92,7 +95,8 @@ pub(super) async fn pair_targets(
                             &mut targets,
                         ),
                         Err(e) => {
-                            warn!(okta.user_id = %user, error.message = %e, "a client id Okta listed for the user is refused")
+                            warn!(okta.user_id = %user, error.message = %e, "a client id Okta listed for the user is refused");
+                            failures.push(refused_client(user, &e));
                         }
                     }
                 }
@@ -108,4 +112,16 @@ pub(super) async fn pair_targets(
         }
     }
     PairTargets { targets, failures }
+}
+
+/// The failure of a client Okta listed for `user` under an id revokd refuses.
+fn refused_client(user: &UserId, e: &InvalidId) -> TargetFailure {
+    TargetFailure {
+        user_id: user.to_string(),
+        client_id: e.shown().to_owned(),
+        error: format!(
+            "Okta lists this client for the user, but its id is refused, so its tokens are \
+             neither listed nor revoked: {e}"
+        ),
+    }
 }

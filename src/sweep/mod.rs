@@ -154,6 +154,7 @@ async fn sweep(
     let mut report = SweepReport::new(sweep_id, plan.mode, total);
     report.reconciled = reconciled;
     for failure in pairs.failures {
+        deps.progress.target_done(0);
         report.discovery_failed(failure);
     }
     let targets = &pairs.targets;
