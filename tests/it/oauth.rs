@@ -1,7 +1,8 @@
 //! `okta.auth = "oauth"` end to end against the simulated org: a sweep whose access token
-//! expires mid-way, a replayed assertion, DPoP, and the three ways a service app is commonly
-//! misconfigured (wrong key, wrong client id, scope not granted) — each named in the error,
-//! with no key, assertion or access token anywhere in the output or the database.
+//! expires mid-way, a replayed assertion, DPoP, and the ways a service app is commonly
+//! misconfigured (wrong key, wrong client id, scope not granted, an app listed without
+//! `okta.apps.read`) — each named in the error, with no key, assertion or access token anywhere
+//! in the output or the database.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 use revokd::config::{AuthMode, Config, Mode};
 use revokd::sim::{ServiceApp, SimConfig, SimOrg};
 use revokd::store::SweepStatus;
+
+use crate::apps::{apps, biggest_app, sweep};
 
 use crate::helpers::{
     admin_policy, all_output, run_revokd, small_org, spawn_app_with, write_config,
@@ -251,4 +254,25 @@ async fn a_scope_not_granted_to_the_app_is_named_without_leaking_credentials() {
         exit: 3,
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_listed_with_a_token_that_lacks_okta_apps_read_names_that_scope() {
+    let sim = SimConfig {
+        service_apps: vec![service_app("test-only-ec.pub.pem", &BOTH, false)],
+        ..small_org()
+    };
+    let app = spawn_app_with(sim, |c| use_oauth(c, "test-only-ec.pkcs8.pem")).await;
+    let (client, _) = biggest_app(&app.org);
+
+    let report = sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
+
+    assert_eq!(report.status, SweepStatus::Failed);
+    assert_eq!(report.failures.len(), 1);
+    let error = &report.failures[0].error;
+    assert!(
+        error.contains("lack okta.apps.read") && error.contains("okta.scopes"),
+        "{error}"
+    );
+    assert_eq!(app.org.oauth_stats().api_forbidden, 1);
 }

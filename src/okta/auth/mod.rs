@@ -132,14 +132,20 @@ pub enum AuthError {
     },
 }
 
-/// The OAuth scope Okta requires for a management call (`shared/okta/README.md`).
+/// The OAuth scope Okta requires for a management call (the operations' `security` in the
+/// management spec): `okta.logs.read` for `listLogEvents`; `okta.apps.read` /
+/// `okta.apps.manage` for the ApplicationTokens operations on `/api/v1/apps/{appId}/tokens…`;
+/// `okta.users.read` / `okta.users.manage` for those on `/api/v1/users/{userId}/clients…`.
 pub fn required_scope(method: &Method, path: &str) -> &'static str {
-    if path.starts_with("/api/v1/logs") {
-        "okta.logs.read"
-    } else if method == Method::GET {
-        "okta.users.read"
-    } else {
-        "okta.users.manage"
+    const API: &str = "/api/v1/";
+    let api = path.find(API).map_or(path, |i| &path[i + API.len()..]);
+    let read = method == Method::GET;
+    match api.split('/').next() {
+        Some("logs") => "okta.logs.read",
+        Some("apps") if read => "okta.apps.read",
+        Some("apps") => "okta.apps.manage",
+        _ if read => "okta.users.read",
+        _ => "okta.users.manage",
     }
 }
 

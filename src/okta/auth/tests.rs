@@ -229,3 +229,58 @@ fn a_dpop_proof_carries_htm_htu_iat_jti_nonce_and_ath() {
     let p = Jws::parse(&dpop.proof(bare, now).expect("signs")).expect("a JWS");
     assert!(p.claims.get("nonce").is_none() && p.claims.get("ath").is_none());
 }
+
+#[test]
+fn each_management_call_names_the_scope_okta_requires_for_it() {
+    use reqwest::Method;
+    let cases = [
+        (Method::GET, "/api/v1/users/00u1/clients", "okta.users.read"),
+        (
+            Method::GET,
+            "/api/v1/users/00u1/clients/0oa1/tokens",
+            "okta.users.read",
+        ),
+        (
+            Method::GET,
+            "/api/v1/users/00u1/clients/0oa1/tokens/oar1",
+            "okta.users.read",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/users/00u1/clients/0oa1/tokens",
+            "okta.users.manage",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/users/00u1/clients/0oa1/tokens/oar1",
+            "okta.users.manage",
+        ),
+        // listOAuth2TokensForApplication, getOAuth2TokenForApplication
+        (Method::GET, "/api/v1/apps/0oa1/tokens", "okta.apps.read"),
+        (
+            Method::GET,
+            "/api/v1/apps/0oa1/tokens/oar1",
+            "okta.apps.read",
+        ),
+        // revokeOAuth2TokensForApplication, revokeOAuth2TokenForApplication
+        (
+            Method::DELETE,
+            "/api/v1/apps/0oa1/tokens",
+            "okta.apps.manage",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/apps/0oa1/tokens/oar1",
+            "okta.apps.manage",
+        ),
+        // listLogEvents
+        (Method::GET, "/api/v1/logs", "okta.logs.read"),
+    ];
+    for (method, path, scope) in cases {
+        assert_eq!(
+            super::required_scope(&method, path),
+            scope,
+            "{method} {path}"
+        );
+    }
+}

@@ -216,3 +216,21 @@ async fn a_scope_the_app_was_not_granted_or_did_not_request_is_named() {
     );
     assert_eq!(org.oauth_stats().api_forbidden, 1);
 }
+
+#[tokio::test]
+async fn a_token_without_okta_apps_read_is_told_to_add_it_on_an_app_listing() {
+    let org = org(app("test-only-ec.pub.pem", &BOTH, false)).await;
+    let okta = client(&org, "test-only-ec.pkcs8.pem", &BOTH, false);
+    let app_id = ClientId::new(&org.pairs()[0].1).expect("app id");
+    let err = okta
+        .list_app_tokens(&app_id, None)
+        .expect("a listing")
+        .next_page()
+        .await
+        .expect_err("403");
+    assert_eq!(err.status(), Some(403));
+    let text = err.to_string();
+    assert!(text.contains("lack okta.apps.read"), "{text}");
+    assert!(!text.contains("admin role"), "{text}");
+    assert_eq!(org.oauth_stats().api_forbidden, 1);
+}
