@@ -29,7 +29,7 @@ async fn org() -> SimOrg {
         service_apps: vec![ServiceApp {
             client_id: "0oaApp".into(),
             public_key: fixture("test-only-ec.jwk.json").replace("\"d\"", "\"private_d_ignored\""),
-            scopes: vec!["okta.users.read".into()],
+            scopes: vec!["okta.users.read".into(), "okta.logs.read".into()],
             require_dpop: false,
         }],
         access_token_lifetime: Duration::from_secs(60),
@@ -219,6 +219,29 @@ async fn app_token_routes_need_the_apps_scopes() {
         .await
         .expect("answered");
     assert_eq!(apps.status(), 403, "okta.apps.read was not granted");
+}
+
+#[tokio::test]
+async fn the_system_log_needs_okta_logs_read_and_nothing_else() {
+    let org = org().await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for (jti, scope) in [("l1", "okta.users.read"), ("l2", "okta.logs.read")] {
+        let (_, body) =
+            token_request(&org, &assertion(&claims(&org, "0oaApp", 60, jti)), scope).await;
+        let token = body["access_token"].as_str().expect("a token").to_owned();
+        let logs = http
+            .get(format!("{}api/v1/logs", org.base_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .expect("answered");
+        statuses.push((scope, logs.status().as_u16()));
+    }
+    assert_eq!(
+        statuses,
+        vec![("okta.users.read", 403), ("okta.logs.read", 200)]
+    );
 }
 
 #[test]

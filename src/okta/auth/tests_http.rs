@@ -234,3 +234,23 @@ async fn a_token_without_okta_apps_read_is_told_to_add_it_on_an_app_listing() {
     assert!(!text.contains("admin role"), "{text}");
     assert_eq!(org.oauth_stats().api_forbidden, 1);
 }
+
+#[tokio::test]
+async fn the_system_log_is_read_with_okta_logs_read_and_a_token_without_it_is_told_so() {
+    let logs = ["okta.users.read", "okta.users.manage", "okta.logs.read"];
+    let org = org(app("test-only-ec.pub.pem", &logs, false)).await;
+    org.emit_event("user.lifecycle.deactivate", &org.pairs()[0].0);
+    let since = chrono::Utc::now() - chrono::Duration::minutes(5);
+
+    let without = client(&org, "test-only-ec.pkcs8.pem", &BOTH, false);
+    let url = without.first_system_log_url(since, &[], 10);
+    let err = without.system_log_page(&url).await.expect_err("403");
+    assert_eq!(err.status(), Some(403));
+    let text = err.to_string();
+    assert!(text.contains("lack okta.logs.read"), "{text}");
+
+    let with = client(&org, "test-only-ec.pkcs8.pem", &logs, false);
+    let page = with.system_log_page(&url).await.expect("the page");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(org.oauth_stats().api_forbidden, 1);
+}

@@ -14,6 +14,27 @@ use super::{Shared, header_text};
 use crate::sim::limits::{RateHeaders, epoch_after};
 use crate::sim::types::{RequestRecord, RouteKind};
 
+/// The scope each operation's `security` names in the management spec: `listLogEvents`
+/// `okta.logs.read`; the ApplicationTokens operations `okta.apps.read` / `okta.apps.manage`;
+/// the user's clients and tokens `okta.users.read` / `okta.users.manage`. Kept apart from the
+/// client's own table, so that a client mistake shows as a refusal.
+fn needed_scope(method: &axum::http::Method, path: &str) -> &'static str {
+    let get = method == axum::http::Method::GET;
+    if path == "/api/v1/logs" || path.starts_with("/api/v1/logs/") {
+        "okta.logs.read"
+    } else if path.starts_with("/api/v1/apps/") {
+        if get {
+            "okta.apps.read"
+        } else {
+            "okta.apps.manage"
+        }
+    } else if get {
+        "okta.users.read"
+    } else {
+        "okta.users.manage"
+    }
+}
+
 impl Shared {
     /// `SSWS <api_token>`, or an access token the token endpoint issued (`Err(401)` / `Err(403)`).
     pub(super) fn authorize(&self, req: &Parts) -> Result<(), u16> {
@@ -30,13 +51,7 @@ impl Shared {
             };
         }
         let htu = format!("{}{}", self.origin, req.uri.path());
-        let apps = req.uri.path().starts_with("/api/v1/apps");
-        let needed = match (req.method == axum::http::Method::GET, apps) {
-            (true, false) => "okta.users.read",
-            (false, false) => "okta.users.manage",
-            (true, true) => "okta.apps.read",
-            (false, true) => "okta.apps.manage",
-        };
+        let needed = needed_scope(&req.method, req.uri.path());
         let dpop = header_text(req, "dpop");
         self.oauth
             .authorize(value, dpop.as_deref(), req.method.as_str(), &htu, needed)
