@@ -16,9 +16,12 @@ pub struct HookDelivery {
     pub data: HookData,
 }
 
-/// The `data` member of a delivery.
+/// The `data` member of a delivery. Events without `uuid` or `eventType` are passed over
+/// (see [`crate::okta::logs::deserialize_events`]), so they cannot turn the delivery into a
+/// 400 that Okta would not retry.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HookData {
+    #[serde(deserialize_with = "crate::okta::logs::deserialize_events")]
     pub events: Vec<LogEvent>,
 }
 
@@ -65,6 +68,27 @@ mod tests {
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].user_id, "00u1");
         assert_eq!(jobs[0].event_id.as_deref(), Some("e1"));
+    }
+
+    #[test]
+    fn a_delivery_with_events_offboarding_cannot_use_keeps_the_others() {
+        let body = r#"{"eventType":"com.okta.event_hook","eventId":"d2","data":{"events":[
+              {"eventType":"user.lifecycle.deactivate","target":[{"id":"00u1","type":"User"}]},
+              {"uuid":"e2","target":[{"id":"00u2","type":"User"}]},
+              {"uuid":"e3","eventType":"user.lifecycle.deactivate","target":null},
+              {"uuid":"e4","eventType":"user.lifecycle.deactivate","target":[{"id":"00u4","type":"User"}]}
+            ]}}"#;
+        let delivery: HookDelivery = serde_json::from_str(body).unwrap();
+        let jobs = jobs_from_events(
+            &delivery.data.events,
+            &["user.lifecycle.deactivate".to_owned()],
+            JobSource::EventHook,
+        );
+        let made: Vec<(&str, Option<&str>)> = jobs
+            .iter()
+            .map(|j| (j.user_id.as_str(), j.event_id.as_deref()))
+            .collect();
+        assert_eq!(made, vec![("00u4", Some("e4"))]);
     }
 
     #[test]

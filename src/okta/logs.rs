@@ -4,10 +4,15 @@
 //! even when empty, and that URL is persisted and requested verbatim next time (`after` is
 //! opaque and never built by hand). Requests go through the same budget as every other call,
 //! in their own `/api/v1/logs` bucket.
+//!
+//! Events are decoded as leniently as the `LogEvent` schema demands, which requires no field:
+//! an event without `uuid` or `eventType` cannot make an offboarding job (no type to select
+//! it, no id to de-duplicate it), so it is passed over rather than failing its page or
+//! delivery; a `target` that is `null` or absent means no targets.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::client::OktaClient;
@@ -15,17 +20,63 @@ use super::error::{Error, excerpt};
 use super::model;
 use super::page::parse_link_header;
 
-/// One System Log event (`LogEvent`), only the fields revokd reads; the rest is ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One System Log event (`LogEvent`) that offboarding can use: it has a `uuid` and an
+/// `eventType`. Only the fields revokd reads; the rest is ignored. Decoded through
+/// [`deserialize_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
     pub uuid: String,
     pub event_type: String,
-    #[serde(default)]
     pub published: Option<String>,
-    #[serde(default)]
     pub target: Vec<LogTarget>,
 }
+
+/// A `LogEvent` as Okta may send it: every field optional.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SentEvent {
+    #[serde(default)]
+    uuid: Option<String>,
+    #[serde(default)]
+    event_type: Option<String>,
+    #[serde(default)]
+    published: Option<String>,
+    #[serde(default)]
+    target: Option<Vec<LogTarget>>,
+}
+
+impl SentEvent {
+    fn usable(self) -> Option<LogEvent> {
+        match (self.uuid, self.event_type) {
+            (Some(uuid), Some(event_type)) => Some(LogEvent {
+                uuid,
+                event_type,
+                published: self.published,
+                target: self.target.unwrap_or_default(),
+            }),
+            (uuid, event_type) => {
+                tracing::debug!(
+                    okta.event_uuid = uuid.as_deref().unwrap_or(""),
+                    okta.event_type = event_type.as_deref().unwrap_or(""),
+                    "a System Log event without uuid or eventType is passed over"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Decodes a `LogEvent[]` (a System Log page, an event hook's `data.events`), keeping the
+/// events that have a `uuid` and an `eventType` and passing over the others.
+pub fn deserialize_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LogEvent>, D::Error> {
+    let sent = Vec::<SentEvent>::deserialize(d)?;
+    Ok(sent.into_iter().filter_map(SentEvent::usable).collect())
+}
+
+/// A System Log page's body.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct SentPage(#[serde(deserialize_with = "deserialize_events")] Vec<LogEvent>);
 
 /// One of an event's `target[]` entries.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -90,7 +141,7 @@ impl OktaClient {
             });
         }
         let reply = self.execute(Method::GET, url.clone()).await?;
-        let events: Vec<LogEvent> = model::decode(&reply.body).map_err(|source| Error::Decode {
+        let SentPage(events) = model::decode(&reply.body).map_err(|source| Error::Decode {
             source,
             body: excerpt(&reply.body),
             request_id: reply.request_id.clone(),
@@ -132,15 +183,52 @@ pub fn event_filter(event_types: &[String]) -> String {
 mod tests {
     use super::*;
 
+    fn events(body: &str) -> Vec<LogEvent> {
+        let SentPage(events) = model::decode(body).expect("the page decodes");
+        events
+    }
+
     #[test]
     fn an_event_names_its_user_target() {
-        let event: LogEvent = serde_json::from_str(
-            r#"{"uuid":"u1","eventType":"user.lifecycle.deactivate","published":"2026-01-01T00:00:00.000Z",
+        let events = events(
+            r#"[{"uuid":"u1","eventType":"user.lifecycle.deactivate","published":"2026-01-01T00:00:00.000Z",
                "actor":{"id":"00uadmin","type":"User"},
-               "target":[{"id":"0oa1","type":"AppInstance"},{"id":"00u9","type":"User","alternateId":"a@b"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(event.user_id(), Some("00u9"));
+               "target":[{"id":"0oa1","type":"AppInstance"},{"id":"00u9","type":"User","alternateId":"a@b"}]}]"#,
+        );
+        assert_eq!(events[0].user_id(), Some("00u9"));
+    }
+
+    #[test]
+    fn events_without_uuid_or_event_type_are_passed_over_and_a_null_target_is_no_target() {
+        let events = events(
+            r#"[{"eventType":"user.lifecycle.deactivate","target":[{"id":"00u1","type":"User"}]},
+                {"uuid":"u2","target":[{"id":"00u2","type":"User"}]},
+                {"uuid":null,"eventType":null},
+                {"uuid":"u4","eventType":"user.lifecycle.deactivate","target":null},
+                {"uuid":"u5","eventType":"user.lifecycle.deactivate"},
+                {"uuid":"u6","eventType":"user.lifecycle.deactivate","published":null,
+                 "target":[{"id":null,"type":"User","alternateId":null}]},
+                {"uuid":"u7","eventType":"user.lifecycle.deactivate","target":[{"id":"00u7","type":"User"}]}]"#,
+        );
+        let seen: Vec<(&str, Option<&str>)> = events
+            .iter()
+            .map(|e| (e.uuid.as_str(), e.user_id()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("u4", None),
+                ("u5", None),
+                ("u6", None),
+                ("u7", Some("00u7"))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_page_that_is_not_an_array_of_objects_is_still_malformed() {
+        assert!(model::decode::<SentPage>(r#"{"uuid":"u1"}"#).is_err());
+        assert!(model::decode::<SentPage>(r#"[{"uuid":5,"eventType":"x"}]"#).is_err());
     }
 
     #[test]

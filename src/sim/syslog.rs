@@ -3,7 +3,9 @@
 //! matching events in persistence order and always a `Link rel="next"` whose opaque `after`
 //! resumes right after the last event returned (or where the query stood, when empty). A
 //! bounded query (`since` and `until`) has no `next`. `since` with `after` is a 400, as is a
-//! filter other than `eventType eq "…"` clauses joined by ` or `.
+//! filter other than `eventType eq "…"` clauses joined by ` or `. The `LogEvent` schema
+//! requires no field, so an event can be emitted without `uuid`, `eventType` or `target` (or
+//! with them `null`); an `eventType` filter never matches an event that has none.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -24,13 +26,20 @@ pub(crate) struct SysLog {
 struct Stored {
     seq: u64,
     published: DateTime<Utc>,
-    event_type: String,
+    event_type: Option<String>,
     event: Value,
 }
 
 impl SysLog {
-    /// Appends an event naming `user_id` as its `User` target; returns the `LogEvent`.
-    pub(crate) fn emit(&mut self, event_type: &str, user_id: &str, at: DateTime<Utc>) -> Value {
+    /// Appends an event naming `user_id` as its `User` target, changed by `edit` (which may
+    /// remove or null any field); returns the `LogEvent` as stored.
+    pub(crate) fn emit(
+        &mut self,
+        event_type: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+        edit: impl FnOnce(&mut Value),
+    ) -> Value {
         let seq = self.events.len() as u64 + 1;
         let uuid = format!(
             "{:08x}-{:04x}-4{:03x}-8000-{seq:012x}",
@@ -38,7 +47,7 @@ impl SysLog {
             at.timestamp_subsec_millis(),
             seq & 0xfff
         );
-        let event = json!({
+        let mut event = json!({
             "uuid": uuid,
             "published": at.to_rfc3339_opts(SecondsFormat::Millis, true),
             "eventType": event_type,
@@ -50,10 +59,11 @@ impl SysLog {
             "outcome": {"result": "SUCCESS", "reason": null},
             "transaction": {"id": format!("sim-tx-{seq}"), "type": "WEB", "detail": {}},
         });
+        edit(&mut event);
         self.events.push(Stored {
             seq,
             published: at,
-            event_type: event_type.to_owned(),
+            event_type: event["eventType"].as_str().map(str::to_owned),
             event: event.clone(),
         });
         event
@@ -111,7 +121,11 @@ impl SysLog {
             .filter(|e| e.seq > after)
             .filter(|e| since.is_none_or(|s| e.published >= s))
             .filter(|e| until.is_none_or(|u| e.published < u))
-            .filter(|e| types.as_ref().is_none_or(|t| t.contains(&e.event_type)))
+            .filter(|e| {
+                types
+                    .as_ref()
+                    .is_none_or(|t| e.event_type.as_ref().is_some_and(|et| t.contains(et)))
+            })
             .take(limit)
             .collect();
         let body: Vec<&Value> = matching.iter().map(|e| &e.event).collect();
@@ -185,8 +199,8 @@ mod tests {
     fn polling_returns_a_next_link_even_when_empty_and_resumes_after_the_last_event() {
         let mut log = SysLog::default();
         let t0 = Utc::now() - chrono::Duration::minutes(5);
-        log.emit("user.lifecycle.deactivate", "00u1", t0);
-        log.emit("user.session.start", "00u2", t0);
+        log.emit("user.lifecycle.deactivate", "00u1", t0, |_| {});
+        log.emit("user.session.start", "00u2", t0, |_| {});
         let filter = "filter=eventType%20eq%20%22user.lifecycle.deactivate%22";
         let since = format!(
             "since={}&sortOrder=ASCENDING&{filter}",
@@ -201,9 +215,32 @@ mod tests {
         let empty = log.query("http://o", "/api/v1/logs", query, "e");
         assert!(body(&empty).is_empty());
         assert!(empty.next_link.is_some());
-        log.emit("user.lifecycle.deactivate", "00u3", Utc::now());
+        log.emit("user.lifecycle.deactivate", "00u3", Utc::now(), |_| {});
         let later = log.query("http://o", "/api/v1/logs", query, "e");
         assert_eq!(body(&later)[0]["target"][0]["id"], "00u3");
+    }
+
+    #[test]
+    fn events_can_lack_any_field_and_a_filter_never_matches_one_without_an_event_type() {
+        let mut log = SysLog::default();
+        let t0 = Utc::now() - chrono::Duration::minutes(5);
+        let kind = "user.lifecycle.deactivate";
+        log.emit(kind, "00u1", t0, |e| e["target"] = Value::Null);
+        log.emit(kind, "00u2", t0, |e| {
+            e.as_object_mut().map(|o| o.remove("uuid"));
+        });
+        log.emit(kind, "00u3", t0, |e| {
+            e.as_object_mut().map(|o| o.remove("eventType"));
+        });
+        let since = "since=2000-01-01T00:00:00Z";
+        let all = body(&log.query("http://o", "/api/v1/logs", since, "e"));
+        assert_eq!(all.len(), 3);
+        assert!(all[0]["target"].is_null());
+        assert!(all[1].get("uuid").is_none());
+        assert!(all[2].get("eventType").is_none());
+        let filter = format!("{since}&filter=eventType%20eq%20%22{kind}%22");
+        let filtered = body(&log.query("http://o", "/api/v1/logs", &filter, "e"));
+        assert_eq!(filtered.len(), 2);
     }
 
     #[test]

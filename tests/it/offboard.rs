@@ -12,11 +12,11 @@ use sqlx::SqlitePool;
 use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path};
 use crate::helpers::{SIM_TOKEN, all_output, run_revokd, small_org, write_config};
 
-const SECRET: &str = "hook-s3cret";
-const DEACTIVATE: &str = "user.lifecycle.deactivate";
+pub(crate) const SECRET: &str = "hook-s3cret";
+pub(crate) const DEACTIVATE: &str = "user.lifecycle.deactivate";
 
 /// A user holding tokens for at least two clients, with those clients.
-fn user_with_two_clients(org: &SimOrg) -> (String, Vec<String>) {
+pub(crate) fn user_with_two_clients(org: &SimOrg) -> (String, Vec<String>) {
     let mut by_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (u, c) in org.pairs() {
         if !org.tokens(&u, &c).is_empty() {
@@ -29,7 +29,7 @@ fn user_with_two_clients(org: &SimOrg) -> (String, Vec<String>) {
         .expect("the seed gives a user with two clients")
 }
 
-fn tokens_left(org: &SimOrg, user: &str) -> usize {
+pub(crate) fn tokens_left(org: &SimOrg, user: &str) -> usize {
     org.all_tokens()
         .iter()
         .filter(|t| t.user_id == user)
@@ -52,7 +52,7 @@ async fn audit_of(
 }
 
 /// `(id, source, state, attempts)` of every job.
-async fn jobs(pool: &SqlitePool) -> Vec<(i64, String, String, i64)> {
+pub(crate) async fn jobs(pool: &SqlitePool) -> Vec<(i64, String, String, i64)> {
     sqlx::query_as("SELECT id, source, state, attempts FROM offboarding_jobs ORDER BY id")
         .fetch_all(pool)
         .await
@@ -61,7 +61,7 @@ async fn jobs(pool: &SqlitePool) -> Vec<(i64, String, String, i64)> {
 
 /// Polls `offboarding_jobs` every 50 ms until `done` holds (bounded by [`PATIENCE`]): the
 /// daemon's worker causes the rows, so this waits on an event, not on time.
-async fn wait_for_jobs(
+pub(crate) async fn wait_for_jobs(
     pool: &SqlitePool,
     what: &str,
     done: impl Fn(&[(i64, String, String, i64)]) -> bool,
@@ -86,7 +86,7 @@ fn write(dir: &Path, text: &str) -> std::path::PathBuf {
     path
 }
 
-async fn hook_daemon(org: &SimOrg, dir: &Path, extra: &str) -> Running {
+pub(crate) async fn hook_daemon(org: &SimOrg, dir: &Path, extra: &str) -> Running {
     let server = format!("hook_secret = \"{SECRET}\"");
     let config = write(dir, &daemon_config(org, dir, "enforce", &server, extra));
     Running::start(&config).await

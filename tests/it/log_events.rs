@@ -1,0 +1,143 @@
+//! System Log events as the contract allows them, not only as offboarding needs them: the
+//! `LogEvent` schema requires no field, so an event may come without `uuid` or `eventType`,
+//! and with `target` null or absent. Such events offboard nobody, and they hold up nothing:
+//! the poller moves past them, a hook delivery holding them is accepted, and the events next
+//! to them still offboard their users.
+
+use std::time::Duration;
+
+use revokd::offboard::syslog::poll_once;
+use revokd::sim::{Delivery, RouteKind, SimOrg};
+use serde_json::Value;
+
+use crate::helpers::{small_org, spawn_app};
+use crate::offboard::{
+    DEACTIVATE, SECRET, hook_daemon, tokens_left, user_with_two_clients, wait_for_jobs,
+};
+
+/// Removes a member of an event.
+fn without(field: &'static str) -> impl FnOnce(&mut Value) {
+    move |e| {
+        e.as_object_mut().map(|o| o.remove(field));
+    }
+}
+
+/// A user other than `user` who holds tokens.
+fn another_user(org: &SimOrg, user: &str) -> String {
+    org.all_tokens()
+        .into_iter()
+        .map(|t| t.user_id)
+        .find(|u| u != user)
+        .expect("a second user with tokens")
+}
+
+/// Emits deactivations of `user` that offboarding cannot use: no `uuid`, `target` null, no
+/// `target`, and no `eventType`. Returns them as the log holds them.
+fn emit_unusable(org: &SimOrg, user: &str) -> Vec<Value> {
+    vec![
+        org.emit_event_with(DEACTIVATE, user, without("uuid")),
+        org.emit_event_with(DEACTIVATE, user, |e| e["target"] = Value::Null),
+        org.emit_event_with(DEACTIVATE, user, without("target")),
+        org.emit_event_with(DEACTIVATE, user, without("eventType")),
+    ]
+}
+
+/// `(user_id, event_id)` of every offboarding job.
+async fn job_events(pool: &sqlx::SqlitePool) -> Vec<(String, Option<String>)> {
+    sqlx::query_as("SELECT user_id, event_id FROM offboarding_jobs ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .expect("jobs")
+}
+
+#[tokio::test]
+async fn a_poll_moves_past_events_without_uuid_or_target_and_enqueues_the_next_event() {
+    let app = spawn_app(small_org()).await;
+    let (user, _) = user_with_two_clients(&app.org);
+    let other = another_user(&app.org, &user);
+    emit_unusable(&app.org, &other);
+    let event = app.org.emit_event(DEACTIVATE, &user);
+    let types = vec![DEACTIVATE.to_owned()];
+    let lookback = Duration::from_secs(3600);
+
+    let first = poll_once(&app.deps.okta, &app.store, &types, lookback)
+        .await
+        .expect("the page with unusable events is read");
+
+    assert_eq!(first.enqueued, 1);
+    assert_eq!(
+        job_events(app.store.pool()).await,
+        vec![(user.clone(), event["uuid"].as_str().map(str::to_owned))]
+    );
+    let cursor = app.store.system_log_cursor().await.expect("cursor");
+    assert!(cursor.is_some_and(|c| c.contains("after=")));
+
+    let later = app.org.emit_event(DEACTIVATE, &other);
+    let second = poll_once(&app.deps.okta, &app.store, &types, lookback)
+        .await
+        .expect("the next page");
+    assert_eq!((second.pages, second.events, second.enqueued), (1, 1, 1));
+    let polls: Vec<String> = app
+        .org
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == RouteKind::Logs)
+        .map(|r| r.path_and_query)
+        .collect();
+    assert!(polls[1].contains("after="), "{polls:?}");
+    assert_eq!(
+        job_events(app.store.pool()).await[1],
+        (other, later["uuid"].as_str().map(str::to_owned))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unusable_events_in_the_system_log_do_not_stall_offboarding_by_the_events_after_them() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (user, _) = user_with_two_clients(&org);
+    let other = another_user(&org, &user);
+    let kept = tokens_left(&org, &other);
+    emit_unusable(&org, &other);
+    org.emit_event(DEACTIVATE, &user);
+    let extra = "[offboarding]\nsystem_log = true\npoll_interval = \"100ms\"\n";
+    let daemon = hook_daemon(&org, dir.path(), extra).await;
+
+    let rows = wait_for_jobs(&daemon.pool, "a System Log job done", |r| {
+        r.iter().any(|j| j.2 == "done")
+    })
+    .await;
+
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "system_log");
+    assert_eq!(tokens_left(&org, &user), 0);
+    assert_eq!(tokens_left(&org, &other), kept);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_delivery_holding_unusable_events_is_accepted_and_its_good_event_offboards() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (user, _) = user_with_two_clients(&org);
+    let other = another_user(&org, &user);
+    let kept = tokens_left(&org, &other);
+    let mut events = emit_unusable(&org, &other);
+    events.push(org.emit_event(DEACTIVATE, &user));
+    let daemon = hook_daemon(&org, dir.path(), "").await;
+    let url = format!("{}/hooks/okta", daemon.base);
+
+    let statuses = org
+        .deliver_hook(&url, SECRET, &events, Delivery::Once)
+        .await
+        .expect("delivered");
+
+    assert_eq!(statuses, vec![200]);
+    let rows = wait_for_jobs(&daemon.pool, "a hook job done", |r| {
+        r.iter().any(|j| j.2 == "done")
+    })
+    .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "event_hook");
+    assert_eq!(tokens_left(&org, &user), 0);
+    assert_eq!(tokens_left(&org, &other), kept);
+}
