@@ -10,7 +10,8 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 
 use super::{Asker, Gate, TokenRequest, Verdict};
-use crate::okta::revoke::Recheck;
+use crate::okta::revoke::{Recheck, Unsent};
+use crate::store;
 
 /// What a clearance was given for.
 #[derive(Debug)]
@@ -37,7 +38,7 @@ pub(super) struct Again {
 }
 
 impl Recheck for Again {
-    fn recheck(&self) -> BoxFuture<'_, Result<(), String>> {
+    fn recheck(&self) -> BoxFuture<'_, Result<(), Unsent>> {
         Box::pin(async move {
             match &self.what {
                 Cleared::Token {
@@ -54,8 +55,9 @@ impl Recheck for Again {
                     };
                     match self.gate.check_token(req, Utc::now()).await {
                         Ok(Verdict::Cleared(_)) => Ok(()),
-                        Ok(Verdict::Withdrawn(why) | Verdict::Gone(why)) => Err(why),
-                        Err(e) => Err(e.to_string()),
+                        Ok(Verdict::Withdrawn(why)) => Err(Unsent::Withdrawn(why)),
+                        Ok(Verdict::Gone(note)) => Err(Unsent::Gone(note)),
+                        Err(e) => Err(unchecked(e)),
                     }
                 }
                 Cleared::Pair {
@@ -64,14 +66,25 @@ impl Recheck for Again {
                     tokens,
                 } => match self.gate.check_pair(user_id, client_id, tokens).await {
                     Ok(plan) if plan.whole_pair.is_some() => Ok(()),
-                    Ok(_) => Err(self.gate.dry_run_now().unwrap_or_else(|| {
-                        "the pair may no longer be revoked whole: the configuration in force \
-                         keeps some of its tokens"
-                            .to_owned()
-                    })),
-                    Err(e) => Err(e.to_string()),
+                    Ok(_) => Err(Unsent::Withdrawn(self.gate.dry_run_now().unwrap_or_else(
+                        || {
+                            "the pair may no longer be revoked whole: the configuration in \
+                             force keeps some of its tokens"
+                                .to_owned()
+                        },
+                    ))),
+                    Err(e) => Err(unchecked(e)),
                 },
             }
         })
+    }
+}
+
+/// A lost lease withdraws the attempt like any other refusal; a database that failed leaves
+/// it unchecked, to be tried again.
+fn unchecked(e: store::Error) -> Unsent {
+    match e {
+        store::Error::LeaseNotHeld => Unsent::Withdrawn(e.to_string()),
+        e => Unsent::Unchecked(e.to_string()),
     }
 }

@@ -49,12 +49,15 @@ pub enum Error {
     /// The revocation gate, asked again right before an attempt was sent, no longer let it
     /// through, so that attempt was not sent. `maybe_applied`: an earlier attempt failed in a
     /// way that may have reached Okta (a 5xx or a transport fault) and may have taken effect.
-    #[error("not sent: {reason}{}", if *.maybe_applied {
+    #[error("{unsent}{}", if *.maybe_applied {
         "; an earlier attempt failed in a way that may have taken effect"
     } else {
         ""
     })]
-    Withdrawn { reason: String, maybe_applied: bool },
+    Withdrawn {
+        unsent: super::revoke::Unsent,
+        maybe_applied: bool,
+    },
 }
 
 /// An error and its causes on one line: reqwest keeps "timed out" or "connection reset" in

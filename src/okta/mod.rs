@@ -26,4 +26,4 @@ pub use error::Error;
 pub use ids::{ClientId, TokenId, UserId};
 pub use logs::{LogEvent, LogPage, LogTarget};
 pub use model::{ObservedToken, RefreshToken, TokenStatus};
-pub use revoke::{Cleared, Revoked};
+pub use revoke::{Cleared, Revoked, Unsent};

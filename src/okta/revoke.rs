@@ -13,12 +13,35 @@ use reqwest::Method;
 use super::{ClientId, Error, OktaClient, TokenId, UserId};
 
 /// The gate's check of one cleared revocation, asked again right before each attempt of its
-/// DELETE is sent (the first and every retry): `Err(why)` keeps that attempt unsent. Between
+/// DELETE is sent (the first and every retry): an `Err` keeps that attempt unsent. Between
 /// the gate's first answer and a send lie the intent's write, the rate-limit budget, the
 /// concurrency limit and retries, minutes in all; the configuration in force and the lease
 /// may change meanwhile.
 pub trait Recheck: Send + Sync {
-    fn recheck(&self) -> BoxFuture<'_, Result<(), String>>;
+    fn recheck(&self) -> BoxFuture<'_, Result<(), Unsent>>;
+}
+
+/// Why the gate, asked again, kept an attempt unsent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsent {
+    /// The configuration in force (or the lease) no longer lets it through, ever: the
+    /// revocation is withdrawn, with this reason.
+    Withdrawn(String),
+    /// A listing has since found the token gone: nothing to send, with this note.
+    Gone(String),
+    /// The gate could not check it (the database failed): not sent this time, to be tried
+    /// again later.
+    Unchecked(String),
+}
+
+impl fmt::Display for Unsent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsent::Withdrawn(why) => write!(f, "withdrawn just before it was sent: {why}"),
+            Unsent::Gone(note) => f.write_str(note),
+            Unsent::Unchecked(e) => write!(f, "not sent: the gate could not check it again ({e})"),
+        }
+    }
 }
 
 /// A revocation the gate let through: the pair, and the token (`None`: revoke-all), with the
@@ -72,7 +95,7 @@ impl Cleared {
     pub(crate) fn unchecked(user: UserId, client: ClientId, token: Option<TokenId>) -> Cleared {
         struct Always;
         impl Recheck for Always {
-            fn recheck(&self) -> BoxFuture<'_, Result<(), String>> {
+            fn recheck(&self) -> BoxFuture<'_, Result<(), Unsent>> {
                 Box::pin(async { Ok(()) })
             }
         }
@@ -95,7 +118,7 @@ impl Cleared {
     }
 
     /// Asks the gate again whether this revocation may be sent now.
-    pub async fn recheck(&self) -> Result<(), String> {
+    pub async fn recheck(&self) -> Result<(), Unsent> {
         self.recheck.recheck().await
     }
 }

@@ -24,7 +24,7 @@ use tracing::{Instrument, error, info_span, warn};
 use super::{Deps, Planned};
 use crate::config::Mode;
 use crate::gate::{Asker, TokenRequest, Verdict};
-use crate::okta::{self, Cleared, OktaClient};
+use crate::okta::{self, Cleared, OktaClient, Unsent};
 use crate::store::{self, NewRevocation, RevocationState, RevocationTrigger, ts};
 
 /// How one revocation attempt ended.
@@ -167,11 +167,26 @@ async fn send(
                 RevocationOutcome::Done
             }
         }
-        Err(e @ okta::Error::Withdrawn { .. }) => {
+        Err(
+            e @ okta::Error::Withdrawn {
+                unsent: Unsent::Withdrawn(_),
+                ..
+            },
+        ) => {
             warn!(error.message = %e, "revocation withdrawn by the gate just before it was sent");
             row.state = RevocationState::Withdrawn;
             row.error = Some(e.to_string());
             RevocationOutcome::Withdrawn
+        }
+        Err(
+            e @ okta::Error::Withdrawn {
+                unsent: Unsent::Gone(_),
+                ..
+            },
+        ) => {
+            row.state = RevocationState::AlreadyGone;
+            row.error = Some(e.to_string());
+            RevocationOutcome::AlreadyGone
         }
         Err(e) => {
             row.http_status = e.status().map(i64::from);
@@ -237,6 +252,12 @@ async fn revoke_and_verify(
             });
         }
         Ok(r) => r,
+        Err(
+            e @ okta::Error::Withdrawn {
+                maybe_applied: true,
+                ..
+            },
+        ) => return after_withdrawn_retry(okta, cleared, e).await,
         Err(e) if e.is_not_found() => {
             let request_id = e.request_id().map(str::to_owned);
             return Ok(Revocation {
@@ -281,6 +302,34 @@ async fn revoke_and_verify(
             already_gone: false,
             note: Some(format!(
                 "revoked; verification deferred to the next listing ({e})"
+            )),
+        }),
+    }
+}
+
+/// A retry the gate withdrew after an attempt that failed in a way that may have taken effect
+/// (a 5xx, a timeout): Okta is asked whether it still has the token. Gone, the earlier attempt
+/// did it (`done`); still there, the withdrawal stands; unknown, the attempt failed.
+async fn after_withdrawn_retry(
+    okta: &OktaClient,
+    cleared: &Cleared,
+    withdrawn: okta::Error,
+) -> Result<Revocation, okta::Error> {
+    let Some(token) = cleared.token() else {
+        return Err(withdrawn);
+    };
+    match okta
+        .get_token(cleared.user(), cleared.client(), token)
+        .await?
+    {
+        Some(found) if found.token.is_active() => Err(withdrawn),
+        _ => Ok(Revocation {
+            status: 404,
+            request_id: None,
+            verified: true,
+            already_gone: false,
+            note: Some(format!(
+                "an earlier attempt took effect: Okta no longer has the token ({withdrawn})"
             )),
         }),
     }

@@ -94,6 +94,59 @@ async fn a_token_exempted_while_its_delete_waits_for_a_retry_is_withdrawn_not_re
     );
 }
 
+/// The parked DELETE took effect in Okta, only its answer never came: the retry the gate
+/// withdraws finds the token gone, and the revocation is `done` by that earlier attempt.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_withdrawn_retry_after_an_attempt_that_took_effect_is_done_not_withdrawn() {
+    let app = spawn_app_with(small_org(), |c| {
+        c.policies = vec![admin_policy()];
+        c.okta.timeout = Duration::from_secs(1);
+        c.okta.max_retries = 3;
+    })
+    .await;
+    let selected = admin_policy_selects(&app.org, app.now);
+    app.org.inject(Fault {
+        user: None,
+        client: None,
+        kind: FaultKind::HangAfter(RouteKind::RevokeToken),
+        times: Some(1),
+    });
+    let exempt = async {
+        app.org.until_hung(1).await;
+        let (path, _) = deletes(&app.org).into_iter().next().expect("a DELETE");
+        let token = token_of(&path);
+        let exemption = ExemptionConfig {
+            name: Some("late".into()),
+            tokens: vec![token.clone()],
+            ..ExemptionConfig::default()
+        };
+        app.deps
+            .gate
+            .put_in_force(with_exemption(&[admin_policy()], exemption));
+        (path, token)
+    };
+    let (report, (path, token)) = tokio::join!(app.sweep(Mode::Enforce), exempt);
+
+    let sent = deletes(&app.org)
+        .into_iter()
+        .filter(|(p, _)| *p == path)
+        .count();
+    assert_eq!(sent, 1, "the retry was not sent");
+    assert!(app.org.revoked().iter().any(|r| r.token.id == token));
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT state, error FROM revocations WHERE token_id = ? AND intent_id IS NOT NULL",
+    )
+    .bind(&token)
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, "done", "{rows:?}");
+    let note = rows[0].1.as_deref().unwrap_or_default();
+    assert!(note.contains("earlier attempt took effect"), "{note}");
+    assert_eq!(report.counts.revocations_done, selected.len() as u64);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_exempted_while_an_offboardings_revoke_all_waits_stays_and_the_rest_go() {
     let app = spawn_app_with(small_org(), |c| {

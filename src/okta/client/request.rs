@@ -15,7 +15,7 @@ use crate::okta::error::{Error, summarise_body};
 use crate::okta::model::{self, OktaErrorBody};
 use crate::okta::ratelimit::bucket_of;
 use crate::okta::retry::{Attempt, RateLimitHeaders, RetryInfo, with_retries_unless};
-use crate::okta::revoke::Cleared;
+use crate::okta::revoke::{Cleared, Unsent};
 
 /// A successful response, with Okta's request id.
 #[derive(Debug)]
@@ -42,17 +42,20 @@ impl OktaClient {
         url: Url,
         cleared: Option<&Cleared>,
     ) -> Result<Reply, Error> {
-        let mut renewed = false;
+        let (mut renewed, mut earlier) = (false, false);
         loop {
             let credential = self.auth.credential(&self.http, &self.stats).await?;
-            let (response, attempts, maybe_applied) =
-                self.send(&method, &url, &credential, cleared).await?;
+            let (response, attempts, maybe_applied) = self
+                .send(&method, &url, &credential, cleared, earlier)
+                .await?;
             if response.status() == StatusCode::UNAUTHORIZED
                 && !renewed
                 && self.auth.unauthorized(&credential).await
             {
                 debug!(http.method = %method, http.path = url.path(), "access token refused; renewing it once");
                 renewed = true;
+                // What the first credential's attempts may have done stays known.
+                earlier = maybe_applied;
                 continue;
             }
             if method == Method::DELETE
@@ -74,18 +77,20 @@ impl OktaClient {
         }
     }
 
-    /// One credential's attempts at a request, with retries.
+    /// One credential's attempts at a request, with retries. `earlier`: an attempt under an
+    /// earlier credential may have taken effect.
     async fn send(
         &self,
         method: &Method,
         url: &Url,
         credential: &Credential,
         cleared: Option<&Cleared>,
+        earlier: bool,
     ) -> Result<(reqwest::Response, u32, bool), Error> {
         let path = url.path().to_owned();
         let bucket = bucket_of(method, &path);
         // Whether a failed attempt may have reached Okta (a 5xx or a transport fault, not a 429).
-        let maybe_applied = std::sync::atomic::AtomicBool::new(false);
+        let maybe_applied = std::sync::atomic::AtomicBool::new(earlier);
         let (result, attempts) = with_retries_unless(
             &self.settings.retry,
             true,
@@ -127,8 +132,8 @@ impl OktaClient {
         match result {
             Ok(response) => Ok((response, attempts, maybe_applied)),
             Err(SendError::Transport(e)) => Err(Error::Transport(e)),
-            Err(SendError::Withdrawn(reason)) => Err(Error::Withdrawn {
-                reason,
+            Err(SendError::Withdrawn(unsent)) => Err(Error::Withdrawn {
+                unsent,
                 maybe_applied,
             }),
             Err(SendError::Key(e)) => Err(Error::Auth {
@@ -218,7 +223,8 @@ impl OktaClient {
         }
         let permit = self.aimd.acquire().await;
         if let Some(cleared) = cleared {
-            // The ticket and the permit go back unused.
+            // Dropped unused, the ticket and the permit count as an attempt Okta never
+            // answered: a withdrawn attempt costs its share of the window, no more.
             cleared.recheck().await.map_err(SendError::Withdrawn)?;
         }
         let auth = self
@@ -293,7 +299,7 @@ enum SendError {
     /// The auth headers could not be built (signing a DPoP proof failed).
     Key(KeyError),
     /// The gate, asked again, no longer lets the revocation through; nothing was sent.
-    Withdrawn(String),
+    Withdrawn(Unsent),
 }
 
 /// Counts one Okta request by operation (bucket) and status, for `/metrics`.
