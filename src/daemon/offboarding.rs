@@ -133,13 +133,15 @@ async fn release_dead_jobs(ctx: &Context) {
                        run it again";
             match ctx
                 .store
-                .finish_job(id, JobState::Failed, Some(why), Utc::now())
+                .fail_dead_job(id, runner_id.as_deref(), why, Utc::now())
                 .await
             {
-                Ok(()) => warn!(
+                Ok(true) => warn!(
                     job_id = id,
                     "an offboarding job left running by a dead `revokd offboard` is failed, not carried out"
                 ),
+                // That process finished it after all, between the read and now.
+                Ok(false) => {}
                 Err(e) => error!(job_id = id, error.message = %e, "cannot fail an offboarding job"),
             }
         } else if dead {

@@ -240,7 +240,7 @@ impl<'a> PairRevocation<'a> {
             } else {
                 TargetOutcome::Failed
             };
-            let note = (!outcome.stayed.is_empty()).then(|| "exempt tokens stayed".to_owned());
+            let note = stayed_note(&outcome.stayed);
             record(deps, target, result, note.as_deref()).await?;
         } else {
             let text =
@@ -297,4 +297,20 @@ fn answer_for(sent: &BTreeMap<String, Answer>, token: &str) -> Answer {
         .or_else(|| sent.get(""))
         .cloned()
         .unwrap_or_default()
+}
+
+/// What `targets.last_result` notes of the tokens an offboarding left: how many stayed, and
+/// each distinct reason (an exemption, the gate's withdrawal), so the note says why.
+fn stayed_note(stayed: &[(String, String)]) -> Option<String> {
+    if stayed.is_empty() {
+        return None;
+    }
+    let reasons: std::collections::BTreeSet<&str> =
+        stayed.iter().map(|(_, why)| why.as_str()).collect();
+    let reasons: Vec<&str> = reasons.into_iter().collect();
+    Some(format!(
+        "{} token(s) stayed: {}",
+        stayed.len(),
+        reasons.join("; ")
+    ))
 }

@@ -115,23 +115,54 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        self.close_job(id, state, error, now, None).await?;
+        Ok(())
+    }
+
+    /// Fails a job left `running` by the dead process `runner`, unless it has moved on since
+    /// (that process finished it, or another took it): returns whether it did.
+    pub async fn fail_dead_job(
+        &self,
+        id: i64,
+        runner: Option<&str>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        self.close_job(id, JobState::Failed, Some(error), now, Some(runner))
+            .await
+    }
+
+    /// [`Store::finish_job`], only while the job is `running` under `runner` when given.
+    async fn close_job(
+        &self,
+        id: i64,
+        state: JobState,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+        runner: Option<Option<&str>>,
+    ) -> Result<bool, Error> {
         let at = ts(now);
         let mut tx = self.pool.begin().await?;
         let job: Option<JobFacts> = sqlx::query_as(
             "UPDATE offboarding_jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?
+               AND (?5 = 0 OR (state = ?6 AND runner IS ?7))
              RETURNING id, user_id, source, attempts",
         )
         .bind(state)
         .bind(error)
         .bind(&at)
         .bind(id)
+        .bind(runner.is_some())
+        .bind(JobState::Running)
+        .bind(runner.flatten())
         .fetch_optional(&mut *tx)
         .await?;
+        let closed = job.is_some();
         if let Some(job) = job.filter(|_| state == JobState::Failed) {
             insert_event(&mut tx, &NewEvent::offboarding_failed(&job, error, &at)).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(closed)
     }
 
     /// Puts a failed attempt back in the queue, not to be picked up before `next_attempt_at`.
@@ -307,74 +338,5 @@ async fn insert_jobs(
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-    use sqlx::SqlitePool;
-
-    pub(in crate::store) fn hook_job(user: &str, uuid: &str) -> NewJob {
-        NewJob {
-            user_id: user.into(),
-            source: JobSource::EventHook,
-            event_id: Some(uuid.into()),
-            event_type: Some("user.lifecycle.deactivate".into()),
-            reason: Some("deactivated".into()),
-        }
-    }
-
-    #[sqlx::test(migrations = "./migrations")]
-    async fn a_second_delivery_of_an_event_makes_no_second_job(pool: SqlitePool) {
-        let store = Store::from_pool(pool).await.unwrap();
-        let first = store
-            .enqueue_jobs(&[hook_job("00u1", "e1")], Utc::now())
-            .await
-            .unwrap();
-        let both = [hook_job("00u1", "e1"), hook_job("00u2", "e2")];
-        let again = store.enqueue_jobs(&both, Utc::now()).await.unwrap();
-        assert_eq!(first.len(), 1);
-        assert_eq!(again.len(), 1);
-        assert_eq!(store.queue_depth().await.unwrap(), 2);
-    }
-
-    #[sqlx::test(migrations = "./migrations")]
-    async fn jobs_are_claimed_once_finished_and_requeued_with_a_due_time(pool: SqlitePool) {
-        let store = Store::from_pool(pool).await.unwrap();
-        let now = Utc::now();
-        store
-            .enqueue_jobs(&[hook_job("00u1", "e1")], now)
-            .await
-            .unwrap();
-        let job = store.claim_job("r1", now).await.unwrap().unwrap();
-        assert_eq!((job.state.as_str(), job.attempts), ("running", 1));
-        assert!(store.claim_job("r1", now).await.unwrap().is_none());
-        let later = now + chrono::Duration::seconds(30);
-        store.requeue_job(job.id, "boom", later).await.unwrap();
-        assert!(store.claim_job("r1", now).await.unwrap().is_none());
-        assert_eq!(store.next_job_due().await.unwrap(), Some(ts(later)));
-        let again = store.claim_job("r1", later).await.unwrap().unwrap();
-        assert_eq!(again.attempts, 2);
-        store
-            .finish_job(again.id, JobState::Done, None, later)
-            .await
-            .unwrap();
-        let row = store.job(again.id).await.unwrap().unwrap();
-        assert_eq!(row.state, JobState::Done);
-        assert!(row.finished_at.is_some());
-        assert_eq!(store.queue_depth().await.unwrap(), 0);
-    }
-
-    #[sqlx::test(migrations = "./migrations")]
-    async fn a_running_job_of_a_dead_process_can_be_released(pool: SqlitePool) {
-        let store = Store::from_pool(pool).await.unwrap();
-        let id = store
-            .start_job(&hook_job("00u1", "e1"), "h:1:1", Utc::now())
-            .await
-            .unwrap();
-        assert_eq!(
-            store.running_jobs().await.unwrap(),
-            vec![(id, Some("h:1:1".into()), JobSource::EventHook)]
-        );
-        store.release_job(id).await.unwrap();
-        let job = store.claim_job("h:2:2", Utc::now()).await.unwrap().unwrap();
-        assert_eq!((job.id, job.attempts), (id, 2));
-    }
-}
+#[path = "tests_jobs.rs"]
+pub(super) mod tests;

@@ -234,4 +234,16 @@ async fn a_token_exempted_while_an_offboardings_revoke_all_waits_stays_and_the_r
         "{:?}",
         report.stayed()
     );
+    let note: Option<String> =
+        sqlx::query_scalar("SELECT last_error FROM targets WHERE user_id = ? AND client_id = ?")
+            .bind(&user)
+            .bind(&client)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains("1 token(s) stayed") && note.contains("late"),
+        "{note}"
+    );
 }

@@ -200,24 +200,15 @@ async fn a_dead_cli_offboarding_is_failed_not_carried_out_by_the_daemon() {
     std::fs::write(&config, daemon_config(&org, dir.path(), "enforce", "", "")).unwrap();
     let mut daemon = Running::start(&config).await;
 
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let (state, error) = loop {
-        let row: (String, Option<String>) =
-            sqlx::query_as("SELECT state, error FROM offboarding_jobs WHERE id = ?")
-                .bind(job_id)
-                .fetch_one(&daemon.pool)
-                .await
-                .unwrap();
-        if row.0 != "queued" && row.0 != "running" {
-            break row;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the job stayed {}",
-            row.0
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    daemon
+        .wait_for_log("left running by a dead `revokd offboard` is failed")
+        .await;
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, error FROM offboarding_jobs WHERE id = ?")
+            .bind(job_id)
+            .fetch_one(&daemon.pool)
+            .await
+            .unwrap();
     assert_eq!(state, "failed");
     let error = error.unwrap_or_default();
     assert!(error.contains("revokd offboard"), "{error}");

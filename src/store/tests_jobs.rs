@@ -1,0 +1,115 @@
+//! The offboarding job queue against a real database: one job per event, claims, finishing,
+//! re-queueing, and the jobs of dead processes.
+
+use super::*;
+use sqlx::SqlitePool;
+
+pub(in crate::store) fn hook_job(user: &str, uuid: &str) -> NewJob {
+    NewJob {
+        user_id: user.into(),
+        source: JobSource::EventHook,
+        event_id: Some(uuid.into()),
+        event_type: Some("user.lifecycle.deactivate".into()),
+        reason: Some("deactivated".into()),
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_second_delivery_of_an_event_makes_no_second_job(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let first = store
+        .enqueue_jobs(&[hook_job("00u1", "e1")], Utc::now())
+        .await
+        .unwrap();
+    let both = [hook_job("00u1", "e1"), hook_job("00u2", "e2")];
+    let again = store.enqueue_jobs(&both, Utc::now()).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(again.len(), 1);
+    assert_eq!(store.queue_depth().await.unwrap(), 2);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn jobs_are_claimed_once_finished_and_requeued_with_a_due_time(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let now = Utc::now();
+    store
+        .enqueue_jobs(&[hook_job("00u1", "e1")], now)
+        .await
+        .unwrap();
+    let job = store.claim_job("r1", now).await.unwrap().unwrap();
+    assert_eq!((job.state.as_str(), job.attempts), ("running", 1));
+    assert!(store.claim_job("r1", now).await.unwrap().is_none());
+    let later = now + chrono::Duration::seconds(30);
+    store.requeue_job(job.id, "boom", later).await.unwrap();
+    assert!(store.claim_job("r1", now).await.unwrap().is_none());
+    assert_eq!(store.next_job_due().await.unwrap(), Some(ts(later)));
+    let again = store.claim_job("r1", later).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    store
+        .finish_job(again.id, JobState::Done, None, later)
+        .await
+        .unwrap();
+    let row = store.job(again.id).await.unwrap().unwrap();
+    assert_eq!(row.state, JobState::Done);
+    assert!(row.finished_at.is_some());
+    assert_eq!(store.queue_depth().await.unwrap(), 0);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_running_job_of_a_dead_process_can_be_released(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let id = store
+        .start_job(&hook_job("00u1", "e1"), "h:1:1", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.running_jobs().await.unwrap(),
+        vec![(id, Some("h:1:1".into()), JobSource::EventHook)]
+    );
+    store.release_job(id).await.unwrap();
+    let job = store.claim_job("h:2:2", Utc::now()).await.unwrap().unwrap();
+    assert_eq!((job.id, job.attempts), (id, 2));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_dead_runners_job_is_failed_only_while_it_is_still_running_under_it(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let id = store
+        .start_job(&hook_job("00u1", "e1"), "h:1:1", Utc::now())
+        .await
+        .unwrap();
+    // Another runner's job, or one already finished, is left as it is.
+    assert!(
+        !store
+            .fail_dead_job(id, Some("h:9:9"), "gone", Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .fail_dead_job(id, Some("h:1:1"), "gone", Utc::now())
+            .await
+            .unwrap()
+    );
+    let failed: (String, Option<String>) =
+        sqlx::query_as("SELECT state, error FROM offboarding_jobs WHERE id = ?")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(failed, ("failed".into(), Some("gone".into())));
+    let done = store
+        .start_job(&hook_job("00u2", "e2"), "h:1:1", Utc::now())
+        .await
+        .unwrap();
+    store
+        .finish_job(done, JobState::Done, None, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .fail_dead_job(done, Some("h:1:1"), "gone", Utc::now())
+            .await
+            .unwrap()
+    );
+}
