@@ -21,25 +21,27 @@ fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `(status, error)` of the only sweep in the database at `db`.
-async fn sweep_row(db: &std::path::Path) -> (String, Option<String>) {
+/// The only row `sql` (two columns: a state and an error) reads in the database at `db`.
+async fn only_row(db: &std::path::Path, sql: &str) -> (String, Option<String>) {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .expect("database opens");
-    let row = sqlx::query_as("SELECT status, error FROM sweeps")
-        .fetch_one(&pool)
-        .await
-        .expect("one sweep row");
+    let row = sqlx::query_as(sql).fetch_one(&pool).await.expect("one row");
     pool.close().await;
     row
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unreachable_org_stops_the_sweep_with_one_message_and_exit_69() {
+/// The URL of a loopback port nothing listens on (bound, then let go).
+fn unreachable_url() -> String {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = closed.local_addr().expect("addr").port();
     drop(closed);
-    let url = format!("http://127.0.0.1:{port}");
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_org_stops_the_sweep_with_one_message_and_exit_69() {
+    let url = unreachable_url();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("revokd.db");
     let config = write_config(
@@ -70,7 +72,7 @@ async fn an_unreachable_org_stops_the_sweep_with_one_message_and_exit_69() {
     assert!(!stderr.contains("target failed"), "{stderr}");
     assert!(stderr.lines().count() <= 3, "{stderr}");
     assert!(out.stdout.is_empty(), "{}", all_output(&out));
-    let (status, error) = sweep_row(&db).await;
+    let (status, error) = only_row(&db, "SELECT status, error FROM sweeps").await;
     assert_eq!(status, "failed");
     assert!(
         error.is_some_and(|e| e.starts_with("stopped early: Okta is unreachable")),
@@ -121,25 +123,9 @@ async fn a_refused_api_token_stops_the_sweep_naming_the_key_with_exit_77() {
     );
 }
 
-/// `(state, error)` of the only offboarding job in the database at `db`.
-async fn job_row(db: &std::path::Path) -> (String, Option<String>) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .expect("database opens");
-    let row = sqlx::query_as("SELECT state, error FROM offboarding_jobs")
-        .fetch_one(&pool)
-        .await
-        .expect("one job row");
-    pool.close().await;
-    row
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_offboarding_that_cannot_reach_okta_exits_69_with_one_message() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = closed.local_addr().expect("addr").port();
-    drop(closed);
-    let url = format!("http://127.0.0.1:{port}");
+    let url = unreachable_url();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("revokd.db");
     let pairs = many_pairs();
@@ -170,7 +156,7 @@ async fn an_offboarding_that_cannot_reach_okta_exits_69_with_one_message() {
         "{stderr}"
     );
     assert!(told[0].contains("onnect"), "the cause is named: {stderr}");
-    let (state, error) = job_row(&db).await;
+    let (state, error) = only_row(&db, "SELECT state, error FROM offboarding_jobs").await;
     assert_eq!(state, "failed");
     assert!(error.is_some(), "the job row says why");
 }

@@ -11,7 +11,7 @@ use revokd::policy::PolicySet;
 use revokd::sim::{Fault, FaultKind, RouteKind, SimOrg};
 
 use crate::gate::deletes;
-use crate::helpers::{admin_policy, admin_policy_selects, small_org, spawn_app_with};
+use crate::helpers::{TestApp, admin_policy, admin_policy_selects, small_org, spawn_app_with};
 
 /// Parks the first request of `route` (of the pair `only`, if given) unanswered.
 fn park_first(org: &SimOrg, route: RouteKind, only: Option<(&str, &str)>) {
@@ -33,6 +33,27 @@ fn token_of(path: &str) -> String {
     path.rsplit('/').next().unwrap_or_default().to_owned()
 }
 
+/// Once the first DELETE is parked, exempts its token (as a daemon's reload would, keeping the
+/// admin policy); returns the DELETE's path and the token.
+async fn exempt_the_parked_delete(app: &TestApp) -> (String, String) {
+    app.org.until_hung(1).await;
+    let (path, _) = deletes(&app.org).into_iter().next().expect("a DELETE");
+    let token = token_of(&path);
+    app.deps
+        .gate
+        .put_in_force(with_exemption(&[admin_policy()], late(&token)));
+    (path, token)
+}
+
+/// The exemption of `token` put in force while the run goes.
+fn late(token: &str) -> ExemptionConfig {
+    ExemptionConfig {
+        name: Some("late".into()),
+        tokens: vec![token.to_owned()],
+        ..ExemptionConfig::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_exempted_while_its_delete_waits_for_a_retry_is_withdrawn_not_resent() {
     let app = spawn_app_with(small_org(), |c| {
@@ -46,20 +67,7 @@ async fn a_token_exempted_while_its_delete_waits_for_a_retry_is_withdrawn_not_re
     park_first(&app.org, RouteKind::RevokeToken, None);
 
     // While the first DELETE hangs, the operator exempts its token (a daemon's reload).
-    let exempt = async {
-        app.org.until_hung(1).await;
-        let (path, _) = deletes(&app.org).into_iter().next().expect("a DELETE");
-        let token = token_of(&path);
-        let exemption = ExemptionConfig {
-            name: Some("late".into()),
-            tokens: vec![token.clone()],
-            ..ExemptionConfig::default()
-        };
-        app.deps
-            .gate
-            .put_in_force(with_exemption(&[admin_policy()], exemption));
-        (path, token)
-    };
+    let exempt = exempt_the_parked_delete(&app);
     let (report, (path, token)) = tokio::join!(app.sweep(Mode::Enforce), exempt);
 
     let sent: Vec<_> = deletes(&app.org)
@@ -111,20 +119,7 @@ async fn a_withdrawn_retry_after_an_attempt_that_took_effect_is_done_not_withdra
         kind: FaultKind::HangAfter(RouteKind::RevokeToken),
         times: Some(1),
     });
-    let exempt = async {
-        app.org.until_hung(1).await;
-        let (path, _) = deletes(&app.org).into_iter().next().expect("a DELETE");
-        let token = token_of(&path);
-        let exemption = ExemptionConfig {
-            name: Some("late".into()),
-            tokens: vec![token.clone()],
-            ..ExemptionConfig::default()
-        };
-        app.deps
-            .gate
-            .put_in_force(with_exemption(&[admin_policy()], exemption));
-        (path, token)
-    };
+    let exempt = exempt_the_parked_delete(&app);
     let (report, (path, token)) = tokio::join!(app.sweep(Mode::Enforce), exempt);
 
     let sent = deletes(&app.org)
@@ -166,18 +161,7 @@ async fn a_token_exempted_while_an_offboardings_revoke_all_waits_stays_and_the_r
         .expect("a pair with two tokens");
     let kept = tokens[0].id.clone();
     park_first(&app.org, RouteKind::RevokeAll, Some((&user, &client)));
-    let job = revokd::store::NewJob {
-        user_id: user.clone(),
-        source: revokd::store::JobSource::Cli,
-        event_id: None,
-        event_type: None,
-        reason: None,
-    };
-    let job_id = app
-        .store
-        .start_job(&job, revokd::runner::current(), chrono::Utc::now())
-        .await
-        .unwrap();
+    let job_id = app.start_cli_job(&user).await;
     let offboarding = revokd::offboard::Offboarding {
         user: revokd::okta::UserId::new(&user).unwrap(),
         clients: vec![revokd::sweep::Target {
@@ -191,12 +175,7 @@ async fn a_token_exempted_while_an_offboardings_revoke_all_waits_stays_and_the_r
     };
     let exempt = async {
         app.org.until_hung(1).await;
-        let exemption = ExemptionConfig {
-            name: Some("late".into()),
-            tokens: vec![kept.clone()],
-            ..ExemptionConfig::default()
-        };
-        app.deps.gate.put_in_force(with_exemption(&[], exemption));
+        app.deps.gate.put_in_force(with_exemption(&[], late(&kept)));
     };
     let verify = revokd::offboard::VerifySettings {
         rounds: 3,

@@ -113,6 +113,21 @@ impl TestApp {
             .expect("the database does not fail")
     }
 
+    /// A `revokd offboard` job for `user`, running under this process.
+    pub async fn start_cli_job(&self, user: &str) -> i64 {
+        let job = revokd::store::NewJob {
+            user_id: user.to_owned(),
+            source: revokd::store::JobSource::Cli,
+            event_id: None,
+            event_type: None,
+            reason: None,
+        };
+        self.store
+            .start_job(&job, revokd::runner::current(), Utc::now())
+            .await
+            .expect("the job starts")
+    }
+
     /// Another integration revokes a token behind revokd's back, straight through the API.
     pub async fn delete_through_api(&self, user: &str, client: &str, id: &str) {
         let url = format!(

@@ -317,18 +317,7 @@ async fn the_progress_counters_end_equal_to_the_sweeps_counts() {
 async fn offboarding_progress_counts_the_users_clients_and_tokens() {
     let app = crate::helpers::spawn_app(org_with_targets()).await;
     let (user, _) = app.small_pair();
-    let job = revokd::store::NewJob {
-        user_id: user.clone(),
-        source: revokd::store::JobSource::Cli,
-        event_id: None,
-        event_type: None,
-        reason: None,
-    };
-    let job_id = app
-        .store
-        .start_job(&job, revokd::runner::current(), chrono::Utc::now())
-        .await
-        .unwrap();
+    let job_id = app.start_cli_job(&user).await;
     let offboarding = revokd::offboard::Offboarding {
         user: revokd::okta::UserId::new(&user).unwrap(),
         clients: Vec::new(),

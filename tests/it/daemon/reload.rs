@@ -1,6 +1,7 @@
 //! A reload while an enforce sweep is going: the sweep planned under the old configuration,
 //! and the revocation gate checks each DELETE against the new one.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::harness::{Running, daemon_config, wait_for_sweeps, yearly};
@@ -11,6 +12,28 @@ use crate::helpers::small_org;
 
 const EVERYTHING: &str = "[safety]\nmax_revocation_fraction = 1.0\nmax_revocations_per_sweep = 100000\n\
     [[policies]]\nname = \"everything\"\nolder_than = \"1s\"\n";
+
+/// A daemon in enforce mode whose start-up sweep revokes everything, with `slow`'s listing
+/// taking 3 s, once that sweep is running; and the `[schedule]` and policy its config holds.
+async fn sweeping(org: &SimOrg, dir: &Path, slow: (String, String)) -> (Running, String) {
+    org.inject(Fault {
+        user: Some(slow.0),
+        client: Some(slow.1),
+        kind: FaultKind::Latency(Duration::from_secs(3)),
+        times: None,
+    });
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{EVERYTHING}",
+        yearly()
+    );
+    let config = write(dir, &daemon_config(org, dir, "enforce", "", &schedule));
+    let daemon = Running::start(&config).await;
+    wait_for_sweeps(&daemon.pool, "a running sweep", |r| {
+        r.iter().any(|s| s.status == "running")
+    })
+    .await;
+    (daemon, schedule)
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exemption_added_by_a_reload_mid_sweep_stops_the_sweeps_revocations_of_it() {
@@ -38,25 +61,7 @@ async fn an_exemption_added_by_a_reload_mid_sweep_stops_the_sweeps_revocations_o
     assert!(!victims_tokens.is_empty());
     // One of the victim's pairs is listed slowly: the sweep is still listing when the reload
     // lands, and revokes only after every listing is in.
-    org.inject(Fault {
-        user: Some(victim.clone()),
-        client: Some(client),
-        kind: FaultKind::Latency(Duration::from_secs(3)),
-        times: None,
-    });
-    let schedule = format!(
-        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{EVERYTHING}",
-        yearly()
-    );
-    let config = write(
-        dir.path(),
-        &daemon_config(&org, dir.path(), "enforce", "", &schedule),
-    );
-    let mut daemon = Running::start(&config).await;
-    wait_for_sweeps(&daemon.pool, "a running sweep", |r| {
-        r.iter().any(|s| s.status == "running")
-    })
-    .await;
+    let (mut daemon, schedule) = sweeping(&org, dir.path(), (victim.clone(), client)).await;
 
     let exemption = format!("[[exemptions]]\nname = \"added-by-reload\"\nusers = [\"{victim}\"]\n");
     write(
@@ -118,25 +123,7 @@ async fn a_reload_to_dry_run_mid_sweep_stops_every_revocation_still_to_be_sent()
         .find(|(u, c)| !org.tokens(u, c).is_empty())
         .expect("a pair with tokens");
     // A slow listing: the sweep is still listing when the reload lands.
-    org.inject(Fault {
-        user: Some(user),
-        client: Some(client),
-        kind: FaultKind::Latency(Duration::from_secs(3)),
-        times: None,
-    });
-    let schedule = format!(
-        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{EVERYTHING}",
-        yearly()
-    );
-    let config = write(
-        dir.path(),
-        &daemon_config(&org, dir.path(), "enforce", "", &schedule),
-    );
-    let mut daemon = Running::start(&config).await;
-    wait_for_sweeps(&daemon.pool, "a running sweep", |r| {
-        r.iter().any(|s| s.status == "running")
-    })
-    .await;
+    let (mut daemon, schedule) = sweeping(&org, dir.path(), (user, client)).await;
 
     write(
         dir.path(),
