@@ -36,6 +36,14 @@ fn start_ticks(pid: u32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether the runner id names a process of this host (by the host name it was written with).
+pub fn on_this_host(runner: &str) -> bool {
+    runner
+        .rsplitn(3, ':')
+        .nth(2)
+        .is_some_and(|host| host == hostname())
+}
+
 /// Whether the process a runner id names is still running. Runners on another host, or ids
 /// this version cannot read, count as alive: never reconcile what may still be in flight.
 pub fn is_alive(runner: &str) -> bool {
@@ -85,5 +93,9 @@ mod tests {
         assert!(!is_alive(&format!("{host}:4194999:1")), "no such pid");
         assert!(is_alive("some-other-host:1:1"));
         assert!(is_alive("garbage"));
+        assert!(on_this_host(current()));
+        assert!(on_this_host(&format!("{host}:4194999:1")));
+        assert!(!on_this_host("some-other-host:1:1"));
+        assert!(!on_this_host("garbage"));
     }
 }

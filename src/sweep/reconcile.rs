@@ -56,7 +56,7 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
         // Intents of a live sweep or a live offboarding job are in flight: leave them.
         let in_flight = match (row.sweep_id, row.job_id) {
             (Some(sweep_id), _) => {
-                !aborted.contains(&sweep_id) && sweep_running(deps, sweep_id).await
+                !aborted.contains(&sweep_id) && sweep_revoking(deps, sweep_id).await
             }
             (None, Some(job_id)) => job_running(deps, job_id).await,
             (None, None) => true,
@@ -78,11 +78,11 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
     Ok(done)
 }
 
-/// Whether an offboarding job is `running` in a process that is still alive.
+/// Whether an offboarding job is `running` in a process that may be revoking.
 async fn job_running(deps: &Deps, job_id: i64) -> bool {
     match deps.store.job(job_id).await {
         Ok(Some(job)) => {
-            job.state == JobState::Running && job.runner.as_deref().is_some_and(runner::is_alive)
+            job.state == JobState::Running && job.runner.as_deref().is_some_and(may_be_revoking)
         }
         Ok(None) => false,
         // Unknown: never reconcile what may still be in flight.
@@ -90,8 +90,25 @@ async fn job_running(deps: &Deps, job_id: i64) -> bool {
     }
 }
 
-async fn sweep_running(deps: &Deps, sweep_id: i64) -> bool {
-    matches!(deps.store.sweep(sweep_id).await, Ok(Some(s)) if s.status == SweepStatus::Running.as_str())
+/// Whether a sweep is `running` in a process that may be revoking.
+async fn sweep_revoking(deps: &Deps, sweep_id: i64) -> bool {
+    match deps.store.sweep(sweep_id).await {
+        Ok(Some(s)) => {
+            s.status == SweepStatus::Running.as_str()
+                && s.runner.as_deref().is_some_and(may_be_revoking)
+        }
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
+/// Whether the process `runner` names may be sending a revocation now. Reconciliation runs
+/// under the enforcer lease, and nothing is sent without it (the gate checks it before every
+/// attempt): only this process, or one of this host that is alive and may not yet have seen
+/// its lease lost, can have a DELETE in flight. A process of another host, alive or not (a
+/// container recreated under a new host name), has none: its intents are reconciled.
+fn may_be_revoking(runner: &str) -> bool {
+    runner == runner::current() || (runner::on_this_host(runner) && runner::is_alive(runner))
 }
 
 fn planned_of(row: &AuditRow) -> Planned {

@@ -217,3 +217,61 @@ async fn a_dead_cli_offboarding_is_failed_not_carried_out_by_the_daemon() {
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
+
+/// A run on another host (a container recreated under a new hostname) that left an intent
+/// `pending`: whether it lives cannot be told from here, but it revokes nothing without the
+/// enforcer lease, which this enforce sweep holds. Its intent is resolved; its sweep row is
+/// left as it is.
+#[tokio::test]
+async fn a_pending_intent_of_a_run_on_another_host_is_resolved_under_the_lease() {
+    let app = admin_app().await;
+    let token = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .next()
+        .expect("the policy selects a token");
+    // What that run had listed before it planned.
+    app.sweep(Mode::DryRun).await;
+    let elsewhere = app
+        .store
+        .begin_sweep(
+            Trigger::Schedule,
+            Mode::Enforce,
+            chrono::Utc::now(),
+            "a-recreated-container:4194999:1",
+        )
+        .await
+        .unwrap();
+    app.store
+        .append_revocation(&NewRevocation {
+            policy: Some("old-admin".into()),
+            sweep_id: Some(elsewhere),
+            ..NewRevocation::new(
+                Some(token.id.clone()),
+                token.user_id.clone(),
+                token.client_id.clone(),
+                revokd::store::RevocationTrigger::Policy,
+                Mode::Enforce,
+                RevocationState::Pending,
+                revokd::store::ts(chrono::Utc::now()),
+            )
+        })
+        .await
+        .unwrap();
+
+    let report = app.sweep(Mode::Enforce).await;
+
+    assert_eq!(report.reconciled.intents_resolved, 1);
+    assert_eq!(app.sweep_row(elsewhere).await.0, "running");
+    let life = life_of(&app, &token.id).await;
+    assert_eq!(
+        life.iter().filter(|r| r.0 == "pending").count(),
+        1,
+        "{life:?}"
+    );
+    assert_eq!(
+        life.iter().filter(|r| r.0 == "done").count(),
+        1,
+        "the intent's own outcome: {life:?}"
+    );
+    assert!(app.org.revoked().iter().any(|r| r.token.id == token.id));
+}
