@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::revoke::{self, RevocationOutcome, Work};
@@ -54,11 +54,12 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
             continue;
         }
         // Intents of a live sweep or a live offboarding job are in flight: leave them.
+        let settled = settled_elsewhere(&row.requested_at);
         let in_flight = match (row.sweep_id, row.job_id) {
             (Some(sweep_id), _) => {
-                !aborted.contains(&sweep_id) && sweep_revoking(deps, sweep_id).await
+                !aborted.contains(&sweep_id) && sweep_revoking(deps, sweep_id, settled).await
             }
-            (None, Some(job_id)) => job_running(deps, job_id).await,
+            (None, Some(job_id)) => job_running(deps, job_id, settled).await,
             (None, None) => true,
         };
         if in_flight {
@@ -78,11 +79,13 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
     Ok(done)
 }
 
-/// Whether an offboarding job is `running` in a process that may be revoking.
-async fn job_running(deps: &Deps, job_id: i64) -> bool {
+/// Whether an offboarding job is `running` in a process that may be revoking (`settled`: see
+/// [`may_be_revoking`]).
+async fn job_running(deps: &Deps, job_id: i64, settled: bool) -> bool {
     match deps.store.job(job_id).await {
         Ok(Some(job)) => {
-            job.state == JobState::Running && job.runner.as_deref().is_some_and(may_be_revoking)
+            job.state == JobState::Running
+                && (job.runner.as_deref()).is_some_and(|r| may_be_revoking(r, settled))
         }
         Ok(None) => false,
         // Unknown: never reconcile what may still be in flight.
@@ -90,25 +93,50 @@ async fn job_running(deps: &Deps, job_id: i64) -> bool {
     }
 }
 
-/// Whether a sweep is `running` in a process that may be revoking.
-async fn sweep_revoking(deps: &Deps, sweep_id: i64) -> bool {
+/// Whether a sweep is `running` in a process that may be revoking (`settled`: see
+/// [`may_be_revoking`]).
+async fn sweep_revoking(deps: &Deps, sweep_id: i64, settled: bool) -> bool {
     match deps.store.sweep(sweep_id).await {
         Ok(Some(s)) => {
             s.status == SweepStatus::Running.as_str()
-                && s.runner.as_deref().is_some_and(may_be_revoking)
+                && (s.runner.as_deref()).is_some_and(|r| may_be_revoking(r, settled))
         }
         Ok(None) => false,
-        Err(_) => true,
+        Err(e) => {
+            // Unknown: never reconcile what may still be in flight; the next run reads it again.
+            warn!(error.message = %e, sweep_id, "cannot read the sweep of a pending intent; left for the next reconciliation");
+            true
+        }
     }
 }
 
-/// Whether the process `runner` names may be sending a revocation now. Reconciliation runs
-/// under the enforcer lease, and nothing is sent without it (the gate checks it before every
-/// attempt): only this process, or one of this host that is alive and may not yet have seen
-/// its lease lost, can have a DELETE in flight. A process of another host, alive or not (a
-/// container recreated under a new host name), has none: its intents are reconciled.
-fn may_be_revoking(runner: &str) -> bool {
-    runner == runner::current() || (runner::on_this_host(runner) && runner::is_alive(runner))
+/// How long after its intent was written a revocation of another host's run may still be in
+/// flight: its attempts are bounded (at most twice `okta.max_retries` + 1, each waiting at most
+/// its rate-limit slot, its timeout and its backoff: minutes), and none starts without the
+/// lease; but one sent just before its process lost the lease can outlive the takeover by up
+/// to `okta.timeout`. An hour leaves no attempt of the intent in flight.
+const ELSEWHERE_IN_FLIGHT: chrono::Duration = chrono::Duration::hours(1);
+
+/// Whether an intent written at `requested_at` is older than [`ELSEWHERE_IN_FLIGHT`].
+fn settled_elsewhere(requested_at: &str) -> bool {
+    DateTime::parse_from_rfc3339(requested_at)
+        .is_ok_and(|t| Utc::now().signed_duration_since(t) > ELSEWHERE_IN_FLIGHT)
+}
+
+/// Whether the process `runner` names may be sending a revocation of an intent (`settled`:
+/// written longer ago than [`ELSEWHERE_IN_FLIGHT`]). Reconciliation runs under the enforcer
+/// lease, and no attempt starts without it (the gate checks it before every attempt): this
+/// process, or a live one of this host, may have one in flight; a process of another host,
+/// alive or not (a container recreated under a new host name), whose liveness cannot be
+/// told from here, only while the intent is recent. Its older intents are reconciled.
+fn may_be_revoking(runner: &str, settled: bool) -> bool {
+    if runner == runner::current() {
+        return true;
+    }
+    match runner::on_this_host(runner) {
+        true => runner::is_alive(runner),
+        false => !settled,
+    }
 }
 
 fn planned_of(row: &AuditRow) -> Planned {

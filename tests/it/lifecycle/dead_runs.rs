@@ -218,17 +218,16 @@ async fn a_dead_cli_offboarding_is_failed_not_carried_out_by_the_daemon() {
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
 
-/// A run on another host (a container recreated under a new hostname) that left an intent
-/// `pending`: whether it lives cannot be told from here, but it revokes nothing without the
-/// enforcer lease, which this enforce sweep holds. Its intent is resolved; its sweep row is
-/// left as it is.
+/// A run on another host (a container recreated under a new hostname) that left intents
+/// `pending`: whether it lives cannot be told from here, and no attempt starts without the
+/// enforcer lease, which this enforce sweep holds; one sent before that run lost the lease
+/// may still be under way for a while. Its intent of two hours ago is resolved, the one of a
+/// minute ago is left in flight; its sweep row is left as it is.
 #[tokio::test]
-async fn a_pending_intent_of_a_run_on_another_host_is_resolved_under_the_lease() {
+async fn a_pending_intent_of_a_run_on_another_host_is_resolved_once_none_can_be_in_flight() {
     let app = admin_app().await;
-    let token = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .next()
-        .expect("the policy selects a token");
+    let selected = admin_policy_selects(&app.org, app.now);
+    let (old, recent) = (&selected[0], &selected[1]);
     // What that run had listed before it planned.
     app.sweep(Mode::DryRun).await;
     let elsewhere = app
@@ -241,28 +240,30 @@ async fn a_pending_intent_of_a_run_on_another_host_is_resolved_under_the_lease()
         )
         .await
         .unwrap();
-    app.store
-        .append_revocation(&NewRevocation {
-            policy: Some("old-admin".into()),
-            sweep_id: Some(elsewhere),
-            ..NewRevocation::new(
-                Some(token.id.clone()),
-                token.user_id.clone(),
-                token.client_id.clone(),
-                revokd::store::RevocationTrigger::Policy,
-                Mode::Enforce,
-                RevocationState::Pending,
-                revokd::store::ts(chrono::Utc::now()),
-            )
-        })
-        .await
-        .unwrap();
+    for (token, ago) in [(old, 120), (recent, 1)] {
+        app.store
+            .append_revocation(&NewRevocation {
+                policy: Some("old-admin".into()),
+                sweep_id: Some(elsewhere),
+                ..NewRevocation::new(
+                    Some(token.id.clone()),
+                    token.user_id.clone(),
+                    token.client_id.clone(),
+                    revokd::store::RevocationTrigger::Policy,
+                    Mode::Enforce,
+                    RevocationState::Pending,
+                    revokd::store::ts(chrono::Utc::now() - chrono::Duration::minutes(ago)),
+                )
+            })
+            .await
+            .unwrap();
+    }
 
     let report = app.sweep(Mode::Enforce).await;
 
     assert_eq!(report.reconciled.intents_resolved, 1);
     assert_eq!(app.sweep_row(elsewhere).await.0, "running");
-    let life = life_of(&app, &token.id).await;
+    let life = life_of(&app, &old.id).await;
     assert_eq!(
         life.iter().filter(|r| r.0 == "pending").count(),
         1,
@@ -273,5 +274,20 @@ async fn a_pending_intent_of_a_run_on_another_host_is_resolved_under_the_lease()
         1,
         "the intent's own outcome: {life:?}"
     );
-    assert!(app.org.revoked().iter().any(|r| r.token.id == token.id));
+    assert!(app.org.revoked().iter().any(|r| r.token.id == old.id));
+    // Still possibly in flight elsewhere: left open, with no second intent and no DELETE.
+    let life = life_of(&app, &recent.id).await;
+    let states: Vec<&str> = life.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "pending").count(),
+        1,
+        "{life:?}"
+    );
+    assert!(
+        !states
+            .iter()
+            .any(|s| matches!(*s, "done" | "already_gone" | "failed")),
+        "{life:?}"
+    );
+    assert!(app.org.all_tokens().iter().any(|t| t.id == recent.id));
 }
