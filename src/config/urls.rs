@@ -27,8 +27,10 @@ pub(super) fn check_org_url(text: &str) -> Result<(), String> {
         other => return Err(format!("`{text}`: scheme {other} is not https")),
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        // The origin only: what follows it may be anything, a misplaced password included.
         return Err(format!(
-            "`{text}` must be the org's base URL, without path or query"
+            "must be the org's base URL (`{}`), without path, query or fragment",
+            url.origin().ascii_serialization()
         ));
     }
     Ok(())
@@ -57,6 +59,7 @@ mod tests {
             "https://a:s3?cr3t@x",
             "http:a:s3cr3t@x",
             "https://a:s3@cr3t@",
+            "https://u:123/s3cr3t@x.okta.com",
             "http://a:s3cr3t@x.okta.com",
             "ftp://a:s3cr3t@x.okta.com",
         ] {

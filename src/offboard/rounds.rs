@@ -299,7 +299,7 @@ fn answer_for(sent: &BTreeMap<String, Answer>, token: &str) -> Answer {
         .unwrap_or_default()
 }
 
-/// What `targets.last_result` notes of the tokens an offboarding left: how many stayed, and
+/// What `targets.last_error` notes of the tokens an offboarding left: how many stayed, and
 /// each distinct reason (an exemption, the gate's withdrawal), so the note says why.
 fn stayed_note(stayed: &[(String, String)]) -> Option<String> {
     if stayed.is_empty() {

@@ -248,13 +248,17 @@ async fn committed(app: &ClientId, page: Pending) -> Result<u64, store::Error> {
 /// is listed through its users and client instead.
 fn other_client(app: &ClientId, client_id: Option<&str>) -> Option<String> {
     let client = client_id.filter(|c| *c != app.as_str())?;
-    // Okta's text, shown escaped and cut like every refused id.
-    let client: String = client
-        .chars()
-        .take(100)
-        .collect::<String>()
-        .escape_debug()
-        .to_string();
+    // An id revokd takes is shown as it is (it fits the suggested TOML string); any other
+    // text of Okta's escaped and cut, like every refused id.
+    let client: String = match ClientId::new(client) {
+        Ok(_) => client.to_owned(),
+        Err(_) => client
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .escape_debug()
+            .to_string(),
+    };
     Some(format!(
         "the tokens of app {app} carry client_id {client}: its client_id was set apart from \
          its app id, and an `app` target needs the two to be one; target it with \

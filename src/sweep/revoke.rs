@@ -137,8 +137,17 @@ async fn send(
         Some(open) => open,
         None => (deps.store.append_revocation(&base).await?, 0),
     };
-    let attempt = before + 1;
     let result = revoke_and_verify(okta, cleared).await;
+    // A recheck the database failed is no attempt at Okta: it does not bring the intent nearer
+    // to `irrevocable`.
+    let unchecked = matches!(
+        &result,
+        Err(okta::Error::Withdrawn {
+            unsent: Unsent::Unchecked(_),
+            ..
+        })
+    );
+    let attempt = if unchecked { before } else { before + 1 };
     let now = Utc::now();
     let mut row = NewRevocation {
         intent_id: Some(intent_id),
@@ -201,7 +210,7 @@ async fn send(
             } else {
                 warn!(error.message = %e, okta.request_id = e.request_id(), okta.error_id = e.error_id(), attempts = attempt, "revocation failed; will be retried");
                 row.state = RevocationState::Failed;
-                row.next_attempt_at = Some(after(now, retry_after(attempt, rand::random())));
+                row.next_attempt_at = Some(after(now, retry_after(attempt.max(1), rand::random())));
                 RevocationOutcome::Failed
             }
         }
@@ -322,7 +331,17 @@ async fn after_withdrawn_retry(
         .get_token(cleared.user(), cleared.client(), token)
         .await?
     {
-        Some(found) if found.token.is_active() => Err(withdrawn),
+        // A listing's "gone" does not outweigh Okta's own answer: the attempt failed.
+        Some(found) if found.token.is_active() => match withdrawn {
+            okta::Error::Withdrawn {
+                unsent: Unsent::Gone(note),
+                maybe_applied,
+            } => Err(okta::Error::Withdrawn {
+                unsent: Unsent::Unchecked(format!("{note}, but Okta lists it ACTIVE")),
+                maybe_applied,
+            }),
+            withdrawn => Err(withdrawn),
+        },
         _ => Ok(Revocation {
             status: 404,
             request_id: None,
