@@ -138,13 +138,13 @@ async fn send(
         None => (deps.store.append_revocation(&base).await?, 0),
     };
     let result = revoke_and_verify(okta, cleared).await;
-    // A recheck the database failed is no attempt at Okta: it does not bring the intent nearer
-    // to `irrevocable`.
+    // A recheck the database failed, with nothing sent that may have taken effect, is no
+    // attempt at Okta: it does not bring the intent nearer to `irrevocable`.
     let unchecked = matches!(
         &result,
         Err(okta::Error::Withdrawn {
             unsent: Unsent::Unchecked(_),
-            ..
+            maybe_applied: false,
         })
     );
     let attempt = if unchecked { before } else { before + 1 };
