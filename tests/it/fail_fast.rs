@@ -31,6 +31,32 @@ async fn only_row(db: &std::path::Path, sql: &str) -> (String, Option<String>) {
     row
 }
 
+/// The one line of `stderr` revokd's own messages start with (`revokd: `); fails unless
+/// there is exactly one.
+fn the_one_message(stderr: &str) -> &str {
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("revokd: "))
+        .collect();
+    assert_eq!(told.len(), 1, "{stderr}");
+    told[0]
+}
+
+/// `revokd --config <config> offboard --user <user>`.
+async fn offboard(config: &std::path::Path, user: &str) -> Output {
+    run_revokd(
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "offboard",
+            "--user",
+            user,
+        ],
+        &[],
+    )
+    .await
+}
+
 /// The URL of a loopback port nothing listens on (bound, then let go).
 fn unreachable_url() -> String {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -102,15 +128,11 @@ async fn a_refused_api_token_stops_the_sweep_naming_the_key_with_exit_77() {
 
     let stderr = stderr_of(&out);
     assert_eq!(out.status.code(), Some(77), "{}", all_output(&out));
-    let told: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("revokd: "))
-        .collect();
-    assert_eq!(told.len(), 1, "{stderr}");
-    assert!(told[0].contains("refused the credentials"), "{stderr}");
-    assert!(told[0].contains("401"), "{stderr}");
+    let told = the_one_message(&stderr);
+    assert!(told.contains("refused the credentials"), "{stderr}");
+    assert!(told.contains("401"), "{stderr}");
     assert!(
-        told[0].contains(&format!("check okta.api_token_file ({token_file})")),
+        told.contains(&format!("check okta.api_token_file ({token_file})")),
         "{stderr}"
     );
     assert!(!stderr.contains("not-the-token"), "{stderr}");
@@ -132,30 +154,16 @@ async fn an_offboarding_that_cannot_reach_okta_exits_69_with_one_message() {
     let config = write_config(dir.path(), &url, "api_token = \"t\"", &db, &pairs, "");
     let user = &pairs[0].0;
 
-    let out = run_revokd(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "offboard",
-            "--user",
-            user,
-        ],
-        &[],
-    )
-    .await;
+    let out = offboard(&config, user).await;
 
     let stderr = stderr_of(&out);
     assert_eq!(out.status.code(), Some(69), "{}", all_output(&out));
-    let told: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("revokd: "))
-        .collect();
-    assert_eq!(told.len(), 1, "{stderr}");
+    let told = the_one_message(&stderr);
     assert!(
-        told[0].starts_with(&format!("revokd: cannot reach Okta at {url}: ")),
+        told.starts_with(&format!("revokd: cannot reach Okta at {url}: ")),
         "{stderr}"
     );
-    assert!(told[0].contains("onnect"), "the cause is named: {stderr}");
+    assert!(told.contains("onnect"), "the cause is named: {stderr}");
     let (state, error) = only_row(&db, "SELECT state, error FROM offboarding_jobs").await;
     assert_eq!(state, "failed");
     assert!(error.is_some(), "the job row says why");
@@ -176,27 +184,13 @@ async fn an_offboarding_whose_api_token_okta_refuses_exits_77_naming_the_key() {
     );
     assert_ne!(SIM_TOKEN, "not-the-token");
 
-    let out = run_revokd(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "offboard",
-            "--user",
-            &user,
-        ],
-        &[],
-    )
-    .await;
+    let out = offboard(&config, &user).await;
 
     let stderr = stderr_of(&out);
     assert_eq!(out.status.code(), Some(77), "{}", all_output(&out));
-    let told: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("revokd: "))
-        .collect();
-    assert_eq!(told.len(), 1, "{stderr}");
-    assert!(told[0].contains("refused the credentials"), "{stderr}");
-    assert!(told[0].contains("check okta.api_token"), "{stderr}");
+    let told = the_one_message(&stderr);
+    assert!(told.contains("refused the credentials"), "{stderr}");
+    assert!(told.contains("check okta.api_token"), "{stderr}");
     assert!(!stderr.contains("not-the-token"), "{stderr}");
     assert!(org.revoked().is_empty());
     assert!(!org.all_tokens().is_empty());

@@ -7,6 +7,13 @@ use revokd::store::{NewRevocation, RevocationState, Trigger};
 use super::{admin_app, life_of, org_with_targets};
 use crate::helpers::{admin_policy_selects, spawn_app_with};
 
+/// The runner id of a process of this host that does not exist (`pid` above the kernel's
+/// pid limit).
+fn dead_here(pid: u32) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("the host name");
+    format!("{}:{pid}:1", host.trim())
+}
+
 #[tokio::test]
 async fn pending_intents_of_a_dead_run_are_resolved_at_the_next_start() {
     let app = admin_app().await;
@@ -21,19 +28,8 @@ async fn pending_intents_of_a_dead_run_are_resolved_at_the_next_start() {
             Trigger::Schedule,
             Mode::Enforce,
             chrono::Utc::now(),
-            "localhost-gone:4194999:1",
+            &dead_here(4_194_999),
         )
-        .await
-        .unwrap();
-    // Its runner must look like this host but dead: use this host's name.
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_owned();
-    sqlx::query("UPDATE sweeps SET runner = ? WHERE id = ?")
-        .bind(format!("{host}:4194999:1"))
-        .bind(dead)
-        .execute(app.store.pool())
         .await
         .unwrap();
     for t in [still_there, revoked_meanwhile] {
@@ -111,10 +107,6 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
     .await;
     let (user, client) = app.small_pair();
     let token = app.org.tokens(&user, &client)[0].clone();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_owned();
     let job = revokd::store::NewJob {
         user_id: user.clone(),
         source: revokd::store::JobSource::Cli,
@@ -124,7 +116,7 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
     };
     let job_id = app
         .store
-        .start_job(&job, &format!("{host}:4194998:1"), chrono::Utc::now())
+        .start_job(&job, &dead_here(4_194_998), chrono::Utc::now())
         .await
         .unwrap();
     app.store
@@ -180,10 +172,6 @@ async fn a_dead_cli_offboarding_is_failed_not_carried_out_by_the_daemon() {
         revokd::store::Store::connect(&format!("sqlite://{}", db_path(dir.path()).display()))
             .await
             .unwrap();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_owned();
     let job = revokd::store::NewJob {
         user_id: user,
         source: revokd::store::JobSource::Cli,
@@ -192,7 +180,7 @@ async fn a_dead_cli_offboarding_is_failed_not_carried_out_by_the_daemon() {
         reason: Some("a preview, stopped with Ctrl-C".into()),
     };
     let job_id = store
-        .start_job(&job, &format!("{host}:4194997:1"), chrono::Utc::now())
+        .start_job(&job, &dead_here(4_194_997), chrono::Utc::now())
         .await
         .unwrap();
     store.close().await;
