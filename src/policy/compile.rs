@@ -118,6 +118,8 @@ pub struct PolicySet {
     exemptions: Vec<Exemption>,
     /// A hash of the configuration compiled (see [`PolicySet::fingerprint`]).
     fingerprint: u128,
+    /// The rules as a sweep records them (see [`PolicySet::recorded_rules`]).
+    recorded: String,
 }
 
 impl PolicySet {
@@ -146,6 +148,7 @@ impl PolicySet {
             rules,
             exemptions: compiled,
             fingerprint: xxhash_rust::xxh3::xxh3_128(text.as_bytes()),
+            recorded: super::recorded::rules_json(policies),
         })
     }
 
@@ -153,6 +156,17 @@ impl PolicySet {
     /// two sets with the same fingerprint decide every token alike.
     pub fn fingerprint(&self) -> u128 {
         self.fingerprint
+    }
+
+    /// The rules as the database records them for each sweep that decides by them
+    /// (`policy_sets.rules`): a JSON array, one object per rule in config order, durations in
+    /// seconds.
+    pub fn recorded_rules(&self) -> &str {
+        if self.recorded.is_empty() {
+            "[]"
+        } else {
+            &self.recorded
+        }
     }
 
     /// The rule names, in config order.

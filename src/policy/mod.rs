@@ -9,6 +9,7 @@
 mod compile;
 mod guard;
 mod reason;
+mod recorded;
 mod stable;
 #[cfg(test)]
 mod tests;

@@ -133,6 +133,36 @@ impl Store {
         Ok(id)
     }
 
+    /// Records that sweep `id` decides by `rules` (a JSON array, see
+    /// [`crate::policy::PolicySet::recorded_rules`]): each distinct set is stored once in
+    /// `policy_sets`, and `sweeps.policy_set_id` names it.
+    pub async fn record_sweep_rules(
+        &self,
+        id: i64,
+        rules: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO policy_sets (rules, first_used_at) VALUES (?, ?)
+             ON CONFLICT (rules) DO NOTHING",
+        )
+        .bind(rules)
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE sweeps SET policy_set_id = (SELECT id FROM policy_sets WHERE rules = ?)
+             WHERE id = ?",
+        )
+        .bind(rules)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Closes a sweep row with its status and counts; a `failed` sweep enqueues a
     /// `sweep_failed` notification in the same transaction.
     pub async fn finish_sweep(

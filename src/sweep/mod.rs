@@ -122,6 +122,10 @@ pub async fn run_once(
     let sweep_id = (deps.store)
         .begin_sweep(plan.trigger, plan.mode, Utc::now(), runner)
         .await?;
+    let rules = deps.policies.recorded_rules();
+    (deps.store)
+        .record_sweep_rules(sweep_id, rules, Utc::now())
+        .await?;
     let span = info_span!(
         "revocation_run",
         run_id = sweep_id,

@@ -5,12 +5,9 @@
 //! `sweeps` rows keep the per-sweep counts and the chain verifies throughout.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use revokd::config::{ExemptionConfig, Mode, PolicyConfig};
-use revokd::gate::Gate;
-use revokd::policy::PolicySet;
 use revokd::store::{AuditRow, SweepStatus};
 
 use crate::helpers::{
@@ -38,13 +35,6 @@ async fn log_states(app: &TestApp, token: &str) -> Vec<String> {
         .fetch_all(app.store.pool())
         .await
         .expect("log")
-}
-
-/// Sweeps now decide with these rules and exemptions (a changed configuration).
-fn reconfigure(app: &mut TestApp, policies: &[PolicyConfig], exemptions: &[ExemptionConfig]) {
-    let set = Arc::new(PolicySet::from_config(policies, exemptions).expect("valid rules"));
-    app.deps.gate = Gate::new(app.store.clone(), Arc::clone(&set), Duration::from_secs(5));
-    app.deps.policies = set;
 }
 
 async fn verifies(app: &TestApp) {
@@ -79,7 +69,7 @@ fn exempt_some(app: &TestApp) -> (BTreeSet<String>, ExemptionConfig) {
 async fn an_unchanged_dry_run_sweep_appends_no_audit_record_and_keeps_its_counts() {
     let mut app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
     let (spared, exemption) = exempt_some(&app);
-    reconfigure(&mut app, &[admin_policy()], &[exemption]);
+    app.reconfigure(&[admin_policy()], &[exemption]);
     let selected = admin_policy_selects(&app.org, app.now);
     let exempt = selected.iter().filter(|t| spared.contains(&t.id)).count();
     let planned = selected.len() - exempt;
@@ -132,11 +122,7 @@ async fn a_plan_no_longer_planned_is_withdrawn_once_and_planned_anew_when_select
 
     // Exempt now: the first half of the selected tokens.
     let (spared, exemption) = exempt_some(&app);
-    reconfigure(
-        &mut app,
-        &[admin_policy()],
-        std::slice::from_ref(&exemption),
-    );
+    app.reconfigure(&[admin_policy()], std::slice::from_ref(&exemption));
     app.sweep(Mode::DryRun).await;
     app.sweep(Mode::DryRun).await;
     let by_token = states_by_token(&app).await;
@@ -153,7 +139,7 @@ async fn a_plan_no_longer_planned_is_withdrawn_once_and_planned_anew_when_select
     }
 
     // Policy changed: nothing selects any token now.
-    reconfigure(&mut app, &[], &[exemption]);
+    app.reconfigure(&[], &[exemption]);
     app.sweep(Mode::DryRun).await;
     let settled = rows(&app).await.len();
     app.sweep(Mode::DryRun).await;
@@ -174,7 +160,7 @@ async fn a_plan_no_longer_planned_is_withdrawn_once_and_planned_anew_when_select
     );
 
     // Selected again: a new intent, planned.
-    reconfigure(&mut app, &[admin_policy()], &[]);
+    app.reconfigure(&[admin_policy()], &[]);
     app.sweep(Mode::DryRun).await;
     let by_token = states_by_token(&app).await;
     for t in selected.iter().filter(|t| t.id != gone.id) {
@@ -271,7 +257,7 @@ async fn a_plan_larger_than_a_chunk_of_appends_is_recorded_once_and_withdrawn_on
     app.sweep(Mode::DryRun).await;
     assert_eq!(rows(&app).await.len() as u64, planned, "nothing appended");
 
-    reconfigure(&mut app, &[admin_policy()], &[]);
+    app.reconfigure(&[admin_policy()], &[]);
     let after = app.sweep(Mode::DryRun).await;
     let rows = rows(&app).await;
     let withdrawn = rows.iter().filter(|r| r.state == "withdrawn").count() as u64;
@@ -301,7 +287,7 @@ async fn a_sweep_stopped_between_its_withdrawals_and_its_new_plans_never_leaves_
         name: "admin-renamed".into(),
         ..admin_policy()
     };
-    reconfigure(&mut app, &[renamed], &[]);
+    app.reconfigure(&[renamed], &[]);
     // Every `withdrawn` row the second sweep appends fails, as a full disk would.
     sqlx::query(
         "CREATE TRIGGER refuse_withdrawals BEFORE INSERT ON revocations

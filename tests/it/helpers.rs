@@ -8,8 +8,10 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use revokd::config::{Config, Mode, PolicyConfig};
+use revokd::config::{Config, ExemptionConfig, Mode, PolicyConfig};
+use revokd::gate::Gate;
 use revokd::okta::{ClientId, UserId};
+use revokd::policy::PolicySet;
 use revokd::sim::{RouteKind, SimConfig, SimOrg, SimToken};
 use revokd::store::{Store, Trigger};
 use revokd::sweep::{Deps, SweepPlan, SweepReport, Target, run_once};
@@ -111,6 +113,16 @@ impl TestApp {
         run_once(&self.deps, &self.plan(mode), self.now)
             .await
             .expect("the database does not fail")
+    }
+
+    /// Sweeps and the gate now decide with these rules and exemptions (a changed
+    /// configuration, as a reload puts it in force).
+    pub fn reconfigure(&mut self, policies: &[PolicyConfig], exemptions: &[ExemptionConfig]) {
+        let set = PolicySet::from_config(policies, exemptions).expect("valid rules");
+        let set = std::sync::Arc::new(set);
+        let wait = Duration::from_secs(5);
+        self.deps.gate = Gate::new(self.store.clone(), std::sync::Arc::clone(&set), wait);
+        self.deps.policies = set;
     }
 
     /// A `revokd offboard` job for `user`, running under this process.

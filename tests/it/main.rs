@@ -29,6 +29,7 @@ mod log_events;
 mod notify;
 mod oauth;
 mod offboard;
+mod older_than_policy;
 mod overview_browser;
 mod pacing;
 mod retries;
