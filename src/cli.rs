@@ -13,8 +13,9 @@ use crate::telemetry::LogFormat;
 ///
 /// Exit codes: 0 success; 3 finished with failures (some targets or revocations failed, the
 /// safety guard tripped, or the audit chain is broken; for `status`, something needs
-/// attention); 69 Okta could not be reached at all (DNS, connect, TLS); 77 Okta refused the
-/// credentials; 78 bad configuration; 1 other errors. A closed stdout pipe ends quietly with 0.
+/// attention); 64 a mistake on the command line; 69 Okta could not be reached at all (DNS,
+/// connect, TLS); 77 Okta refused the credentials; 78 bad configuration; 1 other errors. A
+/// closed stdout pipe ends quietly with 0.
 #[derive(Debug, Parser)]
 #[command(name = "revokd", version, propagate_version = true)]
 pub struct Cli {

@@ -6,7 +6,10 @@ use clap::Parser;
 use revokd::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return command_line(&e),
+    };
     // The demo prints its own summary; its log lines would only bury it unless asked for.
     let quiet_demo = matches!(cli.command, Command::Demo(_)) && cli.verbose == 0;
     let verbosity = if quiet_demo { -1 } else { cli.verbosity() };
@@ -23,4 +26,16 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(revokd::commands::run(cli))
+}
+
+/// What clap could not run: `--help` and `--version` print to stdout and succeed; a mistake on
+/// the command line (an unknown option, a bad value, options that conflict) prints clap's
+/// message to stderr and exits 64 (EX_USAGE). A closed stdout ends quietly, as everywhere.
+fn command_line(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(revokd::commands::EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

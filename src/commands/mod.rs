@@ -1,6 +1,6 @@
 //! The command layer: turns a parsed command line into calls on the library and an exit code
 //! (0 ok, 3 finished with failures, 69 Okta unreachable, 77 credentials refused, 78 bad
-//! configuration, 1 anything else). Fatal errors are reported once, here, on stderr.
+//! configuration, 1 anything else; 64, a command line clap refused, is the binary's own). Fatal errors are reported once, here, on stderr.
 
 mod audit;
 mod completions;
@@ -48,12 +48,15 @@ pub enum Failure {
     Other(#[from] anyhow::Error),
 }
 
-/// Exit codes of PRODUCT §5.
+/// Exit codes (docs/commands.md, "Exit codes"): finished with failures.
 pub const EXIT_FAILURES: u8 = 3;
+/// EX_USAGE (sysexits.h): a mistake on the command line.
+pub const EXIT_USAGE: u8 = 64;
 /// EX_UNAVAILABLE (sysexits.h): Okta could not be reached at all.
 pub const EXIT_UNAVAILABLE: u8 = 69;
 /// EX_NOPERM (sysexits.h): Okta refused the credentials.
 pub const EXIT_NOPERM: u8 = 77;
+/// EX_CONFIG (sysexits.h): bad configuration.
 pub const EXIT_CONFIG: u8 = 78;
 
 /// Runs the parsed command and maps its outcome to an exit code.

@@ -1,4 +1,4 @@
-//! The real `revokd` binary: exit codes (0 / 3 / 78), what it prints (and that a closed stdout
+//! The real `revokd` binary: exit codes (0 / 3 / 64 / 78), what it prints (and that a closed stdout
 //! ends it quietly), and what it leaves in the database. The sim runs in the test's multi-thread runtime while the binary is a child.
 
 use std::path::Path;
@@ -261,4 +261,27 @@ async fn db_migrate_creates_a_fresh_database() {
             "{table} missing: {tables:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn command_line_mistakes_exit_64_and_help_and_version_exit_0() {
+    let mistakes: [&[&str]; 4] = [
+        &["--bogus"],
+        &["report", "inventory", "--at", "garbage"],
+        &["--log-format", "xml", "status"],
+        &["sweep", "--dry-run", "--enforce"],
+    ];
+    for args in mistakes {
+        let out = run_revokd(args, &[]).await;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {text}");
+        assert!(out.stdout.is_empty(), "{args:?}: {text}");
+        assert!(text.contains("error:"), "{args:?}: {text}");
+    }
+    for args in [["--help"], ["--version"]] {
+        let out = run_revokd(&args, &[]).await;
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", all_output(&out));
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+    assert_quiet_on_a_closed_stdout(&["--help"], &[]).await;
 }

@@ -124,7 +124,7 @@ async fn the_bash_script_completes_subcommands_and_values() {
 #[tokio::test]
 async fn an_unknown_shell_is_a_usage_error() {
     let out = run_revokd(&["completions", "tcsh"], &[]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert_eq!(out.status.code(), Some(64), "{}", all_output(&out));
     assert!(out.stdout.is_empty());
 }
 

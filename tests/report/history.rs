@@ -237,5 +237,9 @@ async fn the_binary_writes_csv_atomically_to_output_and_refuses_a_bad_time() {
     ])
     .await
     .unwrap();
-    assert_eq!(bad.status.code(), Some(2), "clap usage error");
+    assert_eq!(
+        bad.status.code(),
+        Some(64),
+        "a command-line mistake (EX_USAGE)"
+    );
 }

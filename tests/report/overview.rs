@@ -378,7 +378,7 @@ async fn the_binary_writes_the_page_and_prints_the_json(pool: sqlx::SqlitePool) 
     let out = run(&["--format", "csv"]).await;
     assert_eq!(
         out.status.code(),
-        Some(2),
-        "clap refuses a format the page has not"
+        Some(64),
+        "clap refuses a format the page has not (EX_USAGE)"
     );
 }

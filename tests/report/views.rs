@@ -263,7 +263,11 @@ async fn the_sql_examples_of_the_reports_page_run(pool: sqlx::SqlitePool) {
     let examples: Vec<&str> = page
         .split("sqlite3 revokd.db \"")
         .skip(1)
-        .map(|rest| rest.split_once('"').expect("an example ends with a quote").0)
+        .map(|rest| {
+            rest.split_once('"')
+                .expect("an example ends with a quote")
+                .0
+        })
         .collect();
     assert!(examples.len() >= 6, "{} examples", examples.len());
     for sql in examples {
