@@ -10,10 +10,11 @@ use std::ops::Bound;
 
 use chrono::Utc;
 
+use super::listing::Listed;
 use super::render;
 use super::routes::{Outcome, Route, encode_cursor, not_found, parse_query};
 use super::store::Store;
-use super::types::{RevokeHow, RevokedToken, RouteKind, SimToken};
+use super::types::{RevokeHow, RouteKind};
 
 /// The route kind of a request under `/api/v1/apps/{appId}/tokens`; [`RouteKind::Other`] for
 /// a method the path does not take.
@@ -56,7 +57,7 @@ impl Store {
         client: u32,
         after: Option<(&str, &str)>,
         limit: usize,
-    ) -> (Vec<SimToken>, bool) {
+    ) -> (Vec<Listed>, bool) {
         let mut out = Vec::new();
         for pair in self.app_pairs(client) {
             let user = self.user_of(pair);
@@ -68,22 +69,22 @@ impl Store {
             let Some(p) = self.pairs.get(pair as usize) else {
                 continue;
             };
-            for (id, d) in p.tokens.range::<str, _>((lower, Bound::Unbounded)) {
+            for listed in self.listed_from(p, lower) {
                 if out.len() == limit {
                     return (out, true);
                 }
-                out.push(self.public(p, id, d));
+                out.push(listed);
             }
         }
         (out, false)
     }
 
-    /// The pair of a client that holds token `id`.
+    /// The pair of a client that lists token `id` (ACTIVE, or revoked and still listed).
     fn app_token_pair(&self, client: u32, id: &str) -> Option<u32> {
         self.app_pairs(client).into_iter().find(|&p| {
             self.pairs
                 .get(p as usize)
-                .is_some_and(|p| p.tokens.contains_key(id))
+                .is_some_and(|p| p.tokens.contains_key(id) || p.listed_revoked.contains_key(id))
         })
     }
 }
@@ -120,7 +121,7 @@ pub(super) fn dispatch(
             }
             let (tokens, more) = store.app_page(client, after, q.limit);
             let next_link = match tokens.last() {
-                Some(last) if more => {
+                Some((last, _)) if more => {
                     let expand = if q.expand { "&expand=scope" } else { "" };
                     let position = format!("{}/{}", last.user_id, last.id);
                     Some(format!(
@@ -131,9 +132,9 @@ pub(super) fn dispatch(
                 }
                 _ => None,
             };
-            let body = tokens
-                .iter()
-                .map(|t| render::TokenJson::new(base, store, t, q.expand));
+            let body = (tokens.iter()).map(|(t, revoked)| {
+                render::TokenJson::new(base, store, t, q.expand).revoked(*revoked)
+            });
             Outcome {
                 self_link: Some(self_link.to_owned()),
                 next_link,
@@ -148,9 +149,11 @@ pub(super) fn dispatch(
             let id = route.token.as_deref().unwrap_or_default();
             match store
                 .app_token_pair(client, id)
-                .and_then(|p| store.get(p, id))
+                .and_then(|p| store.get_listed(p, id))
             {
-                Some(t) => Outcome::json_text(200, render::token(base, store, &t, q.expand)),
+                Some((t, revoked)) => {
+                    Outcome::json_text(200, render::token(base, store, &t, revoked, q.expand))
+                }
                 None => token_missing(id),
             }
         }
@@ -164,17 +167,7 @@ pub(super) fn dispatch(
         RouteKind::AppRevokeAll => {
             let at = Utc::now();
             for pair in store.app_pairs(client) {
-                let (tokens, _) = store.page(pair, None, usize::MAX - 1);
-                if let Some(p) = store.pairs.get_mut(pair as usize) {
-                    p.tokens.clear();
-                }
-                store
-                    .revoked
-                    .extend(tokens.into_iter().map(|token| RevokedToken {
-                        token,
-                        how: RevokeHow::AllForApp,
-                        at,
-                    }));
+                store.revoke_all(pair, RevokeHow::AllForApp, at);
             }
             empty()
         }

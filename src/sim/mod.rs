@@ -14,6 +14,7 @@ mod hooks;
 mod json_text;
 pub(crate) mod jws;
 mod limits;
+mod listing;
 mod oauth;
 mod oauth_grant;
 mod oauth_keys;
@@ -35,6 +36,8 @@ mod tests_app_tokens;
 mod tests_faults;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_lists_revoked;
 #[cfg(test)]
 mod tests_oauth;
 #[cfg(test)]
@@ -101,6 +104,10 @@ pub struct SimConfig {
     /// ApplicationTokens routes take the app id, every other route and every token the
     /// client id. The others keep Okta's default, one id for both.
     pub distinct_app_ids: usize,
+    /// Keep a revoked token in listings and `GET …/tokens/{id}` with `status` `REVOKED`.
+    /// Okta's contract gives the status as `ACTIVE` or `REVOKED` without saying whether a
+    /// revoked token stays listed; by default the sim drops it at once.
+    pub lists_revoked: bool,
 }
 
 /// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
@@ -127,6 +134,7 @@ impl Default for SimConfig {
             service_apps: Vec::new(),
             access_token_lifetime: Duration::from_secs(3600),
             distinct_app_ids: 0,
+            lists_revoked: false,
         }
     }
 }

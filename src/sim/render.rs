@@ -30,6 +30,8 @@ pub(crate) struct TokenJson<'a> {
     store: &'a Store,
     token: &'a SimToken,
     expand: bool,
+    /// Listed as `REVOKED` rather than `ACTIVE`.
+    revoked: bool,
 }
 
 impl<'a> TokenJson<'a> {
@@ -39,7 +41,13 @@ impl<'a> TokenJson<'a> {
             store,
             token,
             expand,
+            revoked: false,
         }
+    }
+
+    /// The same object with `status` `REVOKED` when `revoked`.
+    pub(crate) fn revoked(self, revoked: bool) -> Self {
+        TokenJson { revoked, ..self }
     }
 
     /// The object as JSON text, appended to `out`.
@@ -47,7 +55,8 @@ impl<'a> TokenJson<'a> {
         let (base, t) = (self.base, self.token);
         let mut o = Obj::open(out);
         o.key("id").string(&t.id);
-        o.key("status").string("ACTIVE");
+        o.key("status")
+            .string(if self.revoked { "REVOKED" } else { "ACTIVE" });
         o.key("created").time(t.created);
         o.key("lastUpdated").time(t.last_updated);
         if let Some(at) = t.expires_at {
@@ -143,9 +152,17 @@ pub(crate) fn tokens<'a>(items: impl ExactSizeIterator<Item = TokenJson<'a>>) ->
 }
 
 /// One token's JSON as text.
-pub(crate) fn token(base: &str, store: &Store, token: &SimToken, expand: bool) -> Vec<u8> {
+pub(crate) fn token(
+    base: &str,
+    store: &Store,
+    token: &SimToken,
+    revoked: bool,
+    expand: bool,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(2048);
-    TokenJson::new(base, store, token, expand).write(&mut out);
+    TokenJson::new(base, store, token, expand)
+        .revoked(revoked)
+        .write(&mut out);
     out
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::render;
 use super::store::{Missing, Store};
-use super::types::RouteKind;
+use super::types::{RevokeHow, RouteKind};
 
 /// Default and maximum page sizes of listRefreshTokensForUserAndClient.
 const DEFAULT_LIMIT: usize = 20;
@@ -258,7 +258,7 @@ pub(crate) fn dispatch(
         }
         RouteKind::RevokeAll => match store.resolve(user, client) {
             Ok(Some(p)) => {
-                store.revoke_all(p, Utc::now());
+                store.revoke_all(p, RevokeHow::AllForPair, Utc::now());
                 Outcome::empty()
             }
             Ok(None) => Outcome::empty(),
@@ -299,17 +299,19 @@ pub(crate) fn read_tokens(
         Err(m) => return missing(m),
     };
     if let Some(token_id) = &route.token {
-        return match pair.and_then(|p| store.get(p, token_id)) {
-            Some(t) => Outcome::json_text(200, render::token(base, store, &t, q.expand)),
+        return match pair.and_then(|p| store.get_listed(p, token_id)) {
+            Some((t, revoked)) => {
+                Outcome::json_text(200, render::token(base, store, &t, revoked, q.expand))
+            }
             None => missing(Missing::Token),
         };
     }
     let (tokens, more) = match pair {
-        Some(p) => store.page(p, q.after.as_deref(), q.limit),
+        Some(p) => store.listing(p, q.after.as_deref(), q.limit),
         None => (Vec::new(), false),
     };
     let next_link = match tokens.last() {
-        Some(last) if more => {
+        Some((last, _)) if more => {
             let expand = if q.expand { "&expand=scope" } else { "" };
             Some(format!(
                 "{base}{path}?limit={}&after={}{expand}",
@@ -321,7 +323,7 @@ pub(crate) fn read_tokens(
     };
     let body = tokens
         .iter()
-        .map(|t| render::TokenJson::new(base, store, t, q.expand));
+        .map(|(t, revoked)| render::TokenJson::new(base, store, t, q.expand).revoked(*revoked));
     Outcome {
         self_link: Some(self_link),
         next_link,

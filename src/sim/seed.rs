@@ -97,6 +97,7 @@ fn choose_pairs(rng: &mut StdRng, users: usize, clients: usize, n: usize) -> Vec
 pub(crate) fn seed(config: &SimConfig, base: &str) -> Store {
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut store = Store::default();
+    store.lists_revoked = config.lists_revoked;
     let now_ms = config.now.timestamp_millis();
 
     let users: Vec<u32> = (0..config.users)

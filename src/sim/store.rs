@@ -30,6 +30,8 @@ pub(crate) struct Pair {
     pub(crate) user: u32,
     pub(crate) client: u32,
     pub(crate) tokens: BTreeMap<Box<str>, TokenData>,
+    /// Revoked tokens the org still lists as `REVOKED` ([`super::SimConfig::lists_revoked`]).
+    pub(crate) listed_revoked: BTreeMap<Box<str>, TokenData>,
 }
 
 /// A client as listUserClients shows it.
@@ -80,6 +82,8 @@ pub(crate) struct Store {
     /// Scope name → `scp…` id, for `expand=scope`.
     pub(crate) scope_ids: HashMap<String, String>,
     pub(crate) revoked: Vec<RevokedToken>,
+    /// Whether revoked tokens stay listed as `REVOKED` ([`super::SimConfig::lists_revoked`]).
+    pub(crate) lists_revoked: bool,
     /// The System Log (`GET /api/v1/logs`).
     pub(crate) syslog: super::syslog::SysLog,
 }
@@ -157,6 +161,7 @@ impl Store {
             user,
             client,
             tokens: BTreeMap::new(),
+            listed_revoked: BTreeMap::new(),
         });
         self.pair_index.insert((user, client), i);
         if let Some(list) = self.user_pairs.get_mut(user as usize) {
@@ -178,7 +183,11 @@ impl Store {
     /// Insert pre-interned token data (the seeding fast path).
     pub(crate) fn insert_data(&mut self, pair: u32, id: Box<str>, data: TokenData) -> bool {
         match self.pairs.get_mut(pair as usize) {
-            Some(p) => p.tokens.insert(id, data).is_none(),
+            Some(p) => {
+                // A token given again is ACTIVE again.
+                p.listed_revoked.remove(&id);
+                p.tokens.insert(id, data).is_none()
+            }
             None => false,
         }
     }
@@ -255,20 +264,11 @@ impl Store {
         (out, more)
     }
 
-    /// One token of a pair.
-    pub(crate) fn get(&self, pair: u32, id: &str) -> Option<SimToken> {
-        let p = self.pairs.get(pair as usize)?;
-        p.tokens.get(id).map(|d| self.public(p, id, d))
-    }
-
     /// Revoke one token; `false` if the pair has no such ACTIVE token.
     pub(crate) fn revoke_one(&mut self, pair: u32, id: &str, at: DateTime<Utc>) -> bool {
-        let Some(token) = self.get(pair, id) else {
+        let Some(token) = self.take_active(pair, Some(&[id])).pop() else {
             return false;
         };
-        if let Some(p) = self.pairs.get_mut(pair as usize) {
-            p.tokens.remove(id);
-        }
         self.revoked.push(RevokedToken {
             token,
             how: RevokeHow::Single,
@@ -278,18 +278,14 @@ impl Store {
     }
 
     /// Revoke every token of a pair; returns how many.
-    pub(crate) fn revoke_all(&mut self, pair: u32, at: DateTime<Utc>) -> usize {
-        let (tokens, _) = self.page(pair, None, usize::MAX - 1);
-        if let Some(p) = self.pairs.get_mut(pair as usize) {
-            p.tokens.clear();
-        }
+    pub(crate) fn revoke_all(&mut self, pair: u32, how: RevokeHow, at: DateTime<Utc>) -> usize {
+        let tokens = self.take_active(pair, None);
         let n = tokens.len();
-        self.revoked
-            .extend(tokens.into_iter().map(|token| RevokedToken {
-                token,
-                how: RevokeHow::AllForPair,
-                at,
-            }));
+        self.revoked.extend(
+            tokens
+                .into_iter()
+                .map(|token| RevokedToken { token, how, at }),
+        );
         n
     }
 

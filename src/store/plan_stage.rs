@@ -68,8 +68,9 @@ pub struct Closing {
     /// The rules an exemption saves the token from now, and the exemption's reason.
     pub exempt_policy: Option<String>,
     pub exempt_reason: Option<String>,
-    /// Whether Okta still listed the token at its last sighting and revokd has not revoked it.
-    pub present: bool,
+    /// The token's status as Okta last listed it (`""` when it gave none), while Okta still
+    /// lists the token and revokd has not revoked it; `None` once it is gone or revoked.
+    pub listed_as: Option<String>,
 }
 
 /// Settled entries of a kind after a position, in the order they were decided.
@@ -372,8 +373,8 @@ impl PlanStage {
                  AS exempt_policy,
                (SELECT p.reason FROM temp.plan p WHERE p.token_id = r.token_id AND p.kind = 1)
                  AS exempt_reason,
-               EXISTS (SELECT 1 FROM main.tokens t WHERE t.token_id = r.token_id
-                       AND t.gone_at IS NULL AND t.revoked_at IS NULL) AS present
+               (SELECT COALESCE(t.status, '') FROM main.tokens t WHERE t.token_id = r.token_id
+                       AND t.gone_at IS NULL AND t.revoked_at IS NULL) AS listed_as
              FROM main.revocations r
              WHERE {standing} AND r.id > ?1
                AND (EXISTS (SELECT 1 FROM temp.done_pairs d

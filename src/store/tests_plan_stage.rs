@@ -157,8 +157,11 @@ async fn standing_records_close_unless_the_same_rules_stand_in_the_same_mode(
         by_token("oar3").exempt_reason.as_deref(),
         Some("reason of oar3")
     );
-    assert!(!by_token("oar4").present, "gone from Okta");
-    assert!(by_token("oar5").present && by_token("oar5").planned_policy.is_none());
+    assert!(by_token("oar4").listed_as.is_none(), "gone from Okta");
+    assert!(
+        by_token("oar5").listed_as.as_deref() == Some("ACTIVE")
+            && by_token("oar5").planned_policy.is_none()
+    );
     // Chunks go on after the last record read.
     let after = by_token("oar4").record.id;
     let rest = stage

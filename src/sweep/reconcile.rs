@@ -204,7 +204,22 @@ async fn resolve(
             deps.store.mark_token_seen(&p.token_id, now).await?;
             revoke::attempt(deps, okta, row.sweep_id, &work).await
         }
-        Ok(_) => {
+        // Okta still has the token, but not ACTIVE: what it answered is recorded, and the next
+        // listing records the token's status.
+        Ok(Some(found)) => {
+            let status = found.token.status.as_ref().map_or("", |s| s.as_str());
+            let inactive = NewRevocation {
+                http_status: Some(200),
+                verified_at: Some(ts(now)),
+                error: Some(format!(
+                    "reconciled after an interruption: Okta lists it {status} (the DELETE may have been sent)"
+                )),
+                ..base
+            };
+            deps.store.append_revocation(&inactive).await?;
+            Ok(RevocationOutcome::AlreadyGone)
+        }
+        Ok(None) => {
             let gone = NewRevocation {
                 http_status: Some(404),
                 verified_at: Some(ts(now)),

@@ -342,7 +342,17 @@ async fn after_withdrawn_retry(
             }),
             withdrawn => Err(withdrawn),
         },
-        _ => Ok(Revocation {
+        Some(found) => Ok(Revocation {
+            status: 200,
+            request_id: None,
+            verified: true,
+            already_gone: false,
+            note: Some(format!(
+                "an earlier attempt took effect: Okta lists the token {} ({withdrawn})",
+                found.token.status.as_ref().map_or("", |s| s.as_str())
+            )),
+        }),
+        None => Ok(Revocation {
             status: 404,
             request_id: None,
             verified: true,

@@ -139,10 +139,13 @@ fn why(c: &Closing, state: RevocationState, mode: Mode) -> String {
             format!("now exempt from {rules}")
         };
     }
-    if !c.present {
-        return "token gone: Okta no longer lists it".into();
+    match c.listed_as.as_deref() {
+        None => "token gone: Okta no longer lists it".into(),
+        Some(status) if !status.is_empty() && status != "ACTIVE" => {
+            format!("token revoked outside revokd: Okta lists it {status}")
+        }
+        Some(_) => "no policy selects it any more".into(),
     }
-    "no policy selects it any more".into()
 }
 
 /// Records every revocation the sweep planned as `skipped_safety` (the guard tripped): the

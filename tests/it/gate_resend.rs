@@ -106,7 +106,19 @@ async fn a_token_exempted_while_its_delete_waits_for_a_retry_is_withdrawn_not_re
 /// withdraws finds the token gone, and the revocation is `done` by that earlier attempt.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_withdrawn_retry_after_an_attempt_that_took_effect_is_done_not_withdrawn() {
-    let app = spawn_app_with(small_org(), |c| {
+    for lists_revoked in [false, true] {
+        a_withdrawn_retry_after_an_attempt_that_took_effect(lists_revoked).await;
+    }
+}
+
+/// The test above, with an org that drops a revoked token (Okta answers the check 404) or
+/// keeps listing it (200, `REVOKED`).
+async fn a_withdrawn_retry_after_an_attempt_that_took_effect(lists_revoked: bool) {
+    let sim = revokd::sim::SimConfig {
+        lists_revoked,
+        ..small_org()
+    };
+    let app = spawn_app_with(sim, |c| {
         c.policies = vec![admin_policy()];
         c.okta.timeout = Duration::from_secs(1);
         c.okta.max_retries = 3;
@@ -128,17 +140,25 @@ async fn a_withdrawn_retry_after_an_attempt_that_took_effect_is_done_not_withdra
         .count();
     assert_eq!(sent, 1, "the retry was not sent");
     assert!(app.org.revoked().iter().any(|r| r.token.id == token));
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT state, error FROM revocations WHERE token_id = ? AND intent_id IS NOT NULL",
+    let rows: Vec<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT state, error, http_status FROM revocations
+         WHERE token_id = ? AND intent_id IS NOT NULL",
     )
     .bind(&token)
     .fetch_all(app.store.pool())
     .await
-    .unwrap();
+    .expect("the token's rows");
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].0, "done", "{rows:?}");
     let note = rows[0].1.as_deref().unwrap_or_default();
     assert!(note.contains("earlier attempt took effect"), "{note}");
+    // What Okta answered the check: gone (404), or listed as REVOKED (200).
+    let (status, says) = match lists_revoked {
+        false => (404, "Okta no longer has the token"),
+        true => (200, "Okta lists the token REVOKED"),
+    };
+    assert_eq!(rows[0].2, Some(status), "{note}");
+    assert!(note.contains(says), "{note}");
     assert_eq!(report.counts.revocations_done, selected.len() as u64);
 }
 

@@ -25,6 +25,7 @@ mod helpers;
 mod history;
 mod install;
 mod lifecycle;
+mod lists_revoked;
 mod log_events;
 mod notify;
 mod oauth;

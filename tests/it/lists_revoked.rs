@@ -1,0 +1,245 @@
+//! An org that keeps listing revoked tokens as `REVOKED` (Okta's contract allows it and does
+//! not say): an enforce sweep revokes each selected token once and the next sweeps neither
+//! send another DELETE nor append an audit record; the tokens read `REVOKED`, revoked by
+//! revokd, never "reappeared"; an out-of-band revocation withdraws a dry-run plan; an
+//! offboarding's revoke-all is verified; a dead run's intent is reconciled with what Okta
+//! answered (200, `REVOKED`), not as a 404.
+
+use std::collections::BTreeSet;
+
+use revokd::config::Mode;
+use revokd::sim::SimConfig;
+use revokd::store::{NewRevocation, RevocationState, RevocationTrigger, SweepStatus, Trigger};
+
+use crate::helpers::{
+    TestApp, admin_policy, admin_policy_selects, sim_ids, small_org, spawn_app_with,
+};
+
+async fn app(lists_revoked: bool) -> TestApp {
+    let sim = SimConfig {
+        lists_revoked,
+        ..small_org()
+    };
+    spawn_app_with(sim, |c| {
+        c.policies = vec![admin_policy()];
+        c.safety.max_revocation_fraction = 1.0;
+    })
+    .await
+}
+
+/// `(status, revoked_at set, gone_at set, reappeared_at set)` of a token's row.
+async fn token_row(app: &TestApp, id: &str) -> (Option<String>, bool, bool, bool) {
+    sqlx::query_as(
+        "SELECT status, revoked_at IS NOT NULL, gone_at IS NOT NULL, reappeared_at IS NOT NULL
+         FROM tokens WHERE token_id = ?",
+    )
+    .bind(id)
+    .fetch_one(app.store.pool())
+    .await
+    .expect("the token's row")
+}
+
+async fn audit_len(app: &TestApp) -> usize {
+    app.store.revocations().await.expect("rows").len()
+}
+
+#[tokio::test]
+async fn revoked_tokens_still_listed_are_revoked_once_and_then_left_alone() {
+    let app = app(true).await;
+    let selected = sim_ids(&admin_policy_selects(&app.org, app.now));
+    assert!(selected.len() >= 3);
+    let first = app.sweep(Mode::Enforce).await;
+    assert_eq!(first.status, SweepStatus::Ok);
+    assert_eq!(first.counts.revocations_done, selected.len() as u64);
+    let revoked: BTreeSet<String> = app.org.revoked().into_iter().map(|r| r.token.id).collect();
+    assert_eq!(revoked, selected);
+    let rows = audit_len(&app).await;
+
+    for _ in 0..2 {
+        let again = app.sweep(Mode::Enforce).await;
+        assert_eq!(again.status, SweepStatus::Ok);
+        assert_eq!(
+            (
+                again.counts.revocations_planned,
+                again.counts.tokens_reappeared
+            ),
+            (0, 0)
+        );
+        assert_eq!(app.org.revoked().len(), selected.len(), "no second DELETE");
+        assert_eq!(audit_len(&app).await, rows, "no audit record");
+    }
+    for id in &selected {
+        assert_eq!(
+            token_row(&app, id).await,
+            (Some("REVOKED".into()), true, false, false),
+            "{id}"
+        );
+    }
+    let active: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(active as usize, app.org.all_tokens().len());
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn a_plan_whose_token_was_revoked_elsewhere_is_withdrawn_once() {
+    let app = app(true).await;
+    let selected = admin_policy_selects(&app.org, app.now);
+    app.sweep(Mode::DryRun).await;
+    let t = &selected[0];
+    assert!(app.org.revoke_out_of_band(&t.user_id, &t.client_id, &t.id));
+    app.sweep(Mode::DryRun).await;
+    app.sweep(Mode::DryRun).await;
+    let states: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT state, error FROM revocations WHERE token_id = ? ORDER BY id")
+            .bind(&t.id)
+            .fetch_all(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(states.len(), 2, "{states:?}");
+    assert_eq!(
+        (states[0].0.as_str(), states[1].0.as_str()),
+        ("planned", "withdrawn")
+    );
+    assert_eq!(
+        states[1].1.as_deref(),
+        Some("token revoked outside revokd: Okta lists it REVOKED")
+    );
+    assert_eq!(
+        token_row(&app, &t.id).await,
+        (Some("REVOKED".into()), false, false, false)
+    );
+}
+
+#[tokio::test]
+async fn an_offboarding_revoke_all_is_verified_when_the_tokens_stay_listed() {
+    for lists_revoked in [false, true] {
+        let app = app(lists_revoked).await;
+        let (user, _) = app.small_pair();
+        let held = app
+            .org
+            .all_tokens()
+            .into_iter()
+            .filter(|t| t.user_id == user)
+            .count();
+        assert!(held > 0);
+        let job_id = app.start_cli_job(&user).await;
+        let offboarding = revokd::offboard::Offboarding {
+            user: revokd::okta::UserId::new(&user).unwrap(),
+            clients: Vec::new(),
+            reason: "left".into(),
+            job_id,
+            dry_run: false,
+        };
+        let verify = revokd::offboard::VerifySettings::default();
+        let report = revokd::offboard::offboard_user(&app.deps, &offboarding, verify)
+            .await
+            .unwrap();
+        assert!(report.succeeded(), "{lists_revoked}: {:?}", report.error());
+        assert_eq!(report.tokens() as usize, held);
+        assert!(app.org.all_tokens().iter().all(|t| t.user_id != user));
+        let done: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM v_revocation_log WHERE job_id = ? AND state = 'done'",
+        )
+        .bind(job_id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(done as usize, held, "{lists_revoked}");
+    }
+}
+
+#[tokio::test]
+async fn a_dead_runs_intent_is_reconciled_with_what_okta_answered() {
+    for lists_revoked in [false, true] {
+        let app = app(lists_revoked).await;
+        let t = admin_policy_selects(&app.org, app.now)[0].clone();
+        let dead = (app.store)
+            .begin_sweep(
+                Trigger::Schedule,
+                Mode::Enforce,
+                chrono::Utc::now(),
+                "h:4194999:1",
+            )
+            .await
+            .unwrap();
+        let intent = NewRevocation {
+            policy: Some("old-admin".into()),
+            sweep_id: Some(dead),
+            ..NewRevocation::new(
+                Some(t.id.clone()),
+                t.user_id.clone(),
+                t.client_id.clone(),
+                RevocationTrigger::Policy,
+                Mode::Enforce,
+                RevocationState::Pending,
+                revokd::store::ts(chrono::Utc::now() - chrono::Duration::hours(2)),
+            )
+        };
+        app.store.append_revocation(&intent).await.unwrap();
+        // The dead run's DELETE reached Okta.
+        assert!(app.org.revoke_out_of_band(&t.user_id, &t.client_id, &t.id));
+        let report = app.sweep(Mode::Enforce).await;
+        assert_eq!(report.reconciled.intents_resolved, 1);
+        let (state, status, error): (String, Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT state, http_status, error FROM v_revocation_log WHERE token_id = ?",
+        )
+        .bind(&t.id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        let error = error.unwrap_or_default();
+        assert_eq!(state, "already_gone");
+        match lists_revoked {
+            true => {
+                assert_eq!(status, Some(200), "{error}");
+                assert!(error.contains("REVOKED"), "{error}");
+            }
+            false => {
+                assert_eq!(status, Some(404), "{error}");
+                assert!(error.contains("absent from Okta"), "{error}");
+            }
+        }
+        assert!(
+            app.org
+                .revoked()
+                .iter()
+                .filter(|r| r.token.id == t.id)
+                .count()
+                == 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_app_listing_its_revoked_tokens_sends_no_second_delete() {
+    let app = app(true).await;
+    let (client, _) = crate::apps::biggest_app(&app.org);
+    let selected: BTreeSet<String> = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .filter(|t| t.client_id == client)
+        .map(|t| t.id)
+        .collect();
+    assert!(!selected.is_empty());
+    let wide = || crate::apps::apps(&[&client]);
+    let first = crate::apps::sweep(&app, Mode::Enforce, Vec::new(), wide()).await;
+    assert_eq!(first.counts.revocations_done, selected.len() as u64);
+    let rows = audit_len(&app).await;
+    let again = crate::apps::sweep(&app, Mode::Enforce, Vec::new(), wide()).await;
+    assert_eq!(again.status, SweepStatus::Ok);
+    assert_eq!(
+        (again.counts.revocations_planned, again.counts.tokens_reappeared),
+        (0, 0)
+    );
+    assert_eq!(app.org.revoked().len(), selected.len(), "no second DELETE");
+    assert_eq!(audit_len(&app).await, rows, "no audit record");
+    for id in &selected {
+        assert_eq!(
+            token_row(&app, id).await,
+            (Some("REVOKED".into()), true, false, false),
+            "{id}"
+        );
+    }
+}
