@@ -27,6 +27,7 @@ mod server;
 mod store;
 mod syslog;
 mod types;
+mod user_clients;
 
 #[cfg(test)]
 mod tests_api;
@@ -108,6 +109,9 @@ pub struct SimConfig {
     /// Okta's contract gives the status as `ACTIVE` or `REVOKED` without saying whether a
     /// revoked token stays listed; by default the sim drops it at once.
     pub lists_revoked: bool,
+    /// Page `GET /api/v1/users/{id}/clients` this many clients at a time, with `Link: next`.
+    /// Okta's contract documents one array and no paging; `None` (the default) sends that.
+    pub user_clients_page: Option<usize>,
 }
 
 /// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
@@ -135,6 +139,7 @@ impl Default for SimConfig {
             access_token_lifetime: Duration::from_secs(3600),
             distinct_app_ids: 0,
             lists_revoked: false,
+            user_clients_page: None,
         }
     }
 }

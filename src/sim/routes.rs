@@ -7,7 +7,6 @@ use axum::http::Method;
 use chrono::Utc;
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::render;
 use super::store::{Missing, Store};
@@ -242,14 +241,7 @@ pub(crate) fn dispatch(
             let Some(u) = store.user(user) else {
                 return missing(Missing::User);
             };
-            let clients: Vec<Value> = store
-                .user_pairs(u)
-                .iter()
-                .filter_map(|&p| store.pairs.get(p as usize))
-                .filter_map(|p| store.clients.get(p.client as usize))
-                .map(|c| render::client(base, user, &c.id, &c.name))
-                .collect();
-            let mut out = Outcome::json(200, &clients);
+            let mut out = super::user_clients::list(store, u, user, base, path, query);
             out.self_link = Some(self_link);
             out
         }

@@ -98,6 +98,7 @@ pub(crate) fn seed(config: &SimConfig, base: &str) -> Store {
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut store = Store::default();
     store.lists_revoked = config.lists_revoked;
+    store.user_clients_page = config.user_clients_page;
     let now_ms = config.now.timestamp_millis();
 
     let users: Vec<u32> = (0..config.users)

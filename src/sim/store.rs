@@ -84,6 +84,8 @@ pub(crate) struct Store {
     pub(crate) revoked: Vec<RevokedToken>,
     /// Whether revoked tokens stay listed as `REVOKED` ([`super::SimConfig::lists_revoked`]).
     pub(crate) lists_revoked: bool,
+    /// Clients a page of a user's clients ([`super::SimConfig::user_clients_page`]).
+    pub(crate) user_clients_page: Option<usize>,
     /// The System Log (`GET /api/v1/logs`).
     pub(crate) syslog: super::syslog::SysLog,
 }

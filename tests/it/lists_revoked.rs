@@ -230,7 +230,10 @@ async fn an_app_listing_its_revoked_tokens_sends_no_second_delete() {
     let again = crate::apps::sweep(&app, Mode::Enforce, Vec::new(), wide()).await;
     assert_eq!(again.status, SweepStatus::Ok);
     assert_eq!(
-        (again.counts.revocations_planned, again.counts.tokens_reappeared),
+        (
+            again.counts.revocations_planned,
+            again.counts.tokens_reappeared
+        ),
         (0, 0)
     );
     assert_eq!(app.org.revoked().len(), selected.len(), "no second DELETE");

@@ -39,3 +39,4 @@ mod status;
 mod storage;
 mod sweep_sync;
 mod unchanged;
+mod user_clients;
