@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::ids::{ClientId, UserId};
 use crate::report::{self, TimeArg};
 use crate::telemetry::LogFormat;
 
@@ -155,8 +156,8 @@ pub struct SweepArgs {
     #[arg(long)]
     pub enforce: bool,
     /// Sweep only this USER:CLIENT pair (repeatable) instead of the configured targets.
-    #[arg(long = "target", value_name = "USER:CLIENT")]
-    pub targets: Vec<String>,
+    #[arg(long = "target", value_name = "USER:CLIENT", value_parser = pair_arg)]
+    pub targets: Vec<PairArg>,
 }
 
 /// `revokd offboard`.
@@ -166,11 +167,11 @@ pub struct OffboardArgs {
     #[command(subcommand)]
     pub action: Option<OffboardCommand>,
     /// The Okta user id (`00u…`).
-    #[arg(long, value_name = "ID", required = true)]
-    pub user: Option<String>,
+    #[arg(long, value_name = "ID", required = true, value_parser = user_arg)]
+    pub user: Option<UserId>,
     /// A client id (`0oa…`) to include besides the configured and discovered ones (repeatable).
-    #[arg(long = "client", value_name = "ID")]
-    pub clients: Vec<String>,
+    #[arg(long = "client", value_name = "ID", value_parser = client_arg)]
+    pub clients: Vec<ClientId>,
     /// Why, recorded with every revocation.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -220,8 +221,8 @@ pub enum AuditCommand {
     /// and pass it back with --anchor to detect a rewritten chain.
     Verify {
         /// A head recorded earlier, `ID:HASH`: the record must still exist with that hash.
-        #[arg(long, value_name = "ID:HASH")]
-        anchor: Vec<String>,
+        #[arg(long, value_name = "ID:HASH", value_parser = anchor_arg)]
+        anchor: Vec<AnchorArg>,
     },
 }
 
@@ -289,4 +290,50 @@ pub struct OverviewArgs {
     /// Write to FILE atomically (temp file + rename) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// A `USER:CLIENT` pair named on the command line.
+#[derive(Debug, Clone)]
+pub struct PairArg {
+    pub user: UserId,
+    pub client: ClientId,
+}
+
+/// An audit head recorded earlier, `ID:HASH`.
+#[derive(Debug, Clone)]
+pub struct AnchorArg {
+    pub id: i64,
+    pub hash: String,
+}
+
+// Values are checked as clap parses them, so a mistake exits 64 with clap's message naming
+// the option, before any configuration is read.
+
+fn user_arg(text: &str) -> Result<UserId, String> {
+    UserId::new(text).map_err(|e| e.to_string())
+}
+
+fn client_arg(text: &str) -> Result<ClientId, String> {
+    ClientId::new(text).map_err(|e| e.to_string())
+}
+
+fn pair_arg(text: &str) -> Result<PairArg, String> {
+    let (user, client) = text.split_once(':').ok_or("expected USER:CLIENT")?;
+    Ok(PairArg {
+        user: user_arg(user)?,
+        client: client_arg(client)?,
+    })
+}
+
+fn anchor_arg(text: &str) -> Result<AnchorArg, String> {
+    let (id, hash) = (text.split_once(':'))
+        .filter(|(_, hash)| !hash.is_empty())
+        .ok_or("expected ID:HASH")?;
+    let id = id
+        .parse()
+        .map_err(|_| format!("`{id}` is not a record id"))?;
+    Ok(AnchorArg {
+        id,
+        hash: hash.to_owned(),
+    })
 }

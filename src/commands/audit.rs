@@ -3,18 +3,9 @@
 use anyhow::Context;
 
 use super::{Exit, Failure, load_database_config, open_existing_store, output};
-use crate::cli::Cli;
-use crate::config;
+use crate::cli::{AnchorArg, Cli};
 
-pub(super) async fn verify(cli: &Cli, anchors: &[String]) -> Result<Exit, Failure> {
-    let anchors = anchors
-        .iter()
-        .map(|a| {
-            let bad = || config::Error::invalid("--anchor", format!("`{a}` is not ID:HASH"));
-            let (id, hash) = a.split_once(':').ok_or_else(bad)?;
-            Ok((id.parse::<i64>().map_err(|_| bad())?, hash.to_owned()))
-        })
-        .collect::<Result<Vec<_>, config::Error>>()?;
+pub(super) async fn verify(cli: &Cli, anchors: &[AnchorArg]) -> Result<Exit, Failure> {
     let config = load_database_config(cli)?;
     let store = open_existing_store(&config).await?;
     let verdict = store
@@ -22,7 +13,7 @@ pub(super) async fn verify(cli: &Cli, anchors: &[String]) -> Result<Exit, Failur
         .await
         .context("cannot read the audit trail")?;
     let mut missing = Vec::new();
-    for (id, hash) in &anchors {
+    for AnchorArg { id, hash } in anchors {
         if !store
             .audit_has(*id, hash)
             .await

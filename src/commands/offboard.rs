@@ -10,7 +10,6 @@ use crate::config;
 use crate::offboard::{
     OffboardReport, Offboarding, VerifySettings, configured_clients, offboard_user,
 };
-use crate::okta::{ClientId, UserId};
 use crate::runner;
 use crate::store::{JobSource, JobState, NewJob, TargetSource};
 use crate::sweep::Target;
@@ -20,19 +19,16 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
         return release(cli, jobs, *all).await;
     }
     let config = load_config(cli)?;
-    let given = args.user.as_deref().unwrap_or_default();
-    let user = UserId::new(given)
-        .map_err(|e| config::Error::invalid("--user", format!("`{given}`: {e}")))?;
-    let mut clients = Vec::new();
-    for c in &args.clients {
-        let client = ClientId::new(c)
-            .map_err(|e| config::Error::invalid("--client", format!("`{c}`: {e}")))?;
-        clients.push(Target {
+    let Some(user) = args.user.clone() else {
+        return Err(config::Error::invalid("--user", "is required").into());
+    };
+    let mut clients: Vec<Target> = (args.clients.iter())
+        .map(|client| Target {
             user: user.clone(),
-            client,
+            client: client.clone(),
             source: TargetSource::Offboard,
-        });
-    }
+        })
+        .collect();
     clients.extend(configured_clients(&Target::from_config(&config)?, &user));
     let reason = args
         .reason

@@ -6,7 +6,6 @@ use chrono::Utc;
 use super::{Exit, Failure, deps, load_config, output, progress};
 use crate::cli::{Cli, SweepArgs};
 use crate::config::{self, Mode};
-use crate::okta::{ClientId, UserId};
 use crate::store::{TargetSource, Trigger};
 use crate::sweep::{SweepPlan, Target, WideTargets, run_once};
 
@@ -18,11 +17,13 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
             WideTargets::from_config(&config)?,
         )
     } else {
-        let targets = args
-            .targets
-            .iter()
-            .map(|t| parse_target(t))
-            .collect::<Result<_, _>>()?;
+        let targets = (args.targets.iter())
+            .map(|p| Target {
+                user: p.user.clone(),
+                client: p.client.clone(),
+                source: TargetSource::Config,
+            })
+            .collect();
         (targets, WideTargets::default())
     };
     if targets.is_empty() && wide.is_empty() {
@@ -60,16 +61,4 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
         Exit::Failures
     };
     output::print(output::sweep_summary(&report), exit)
-}
-
-fn parse_target(text: &str) -> Result<Target, config::Error> {
-    let bad = |why: String| config::Error::invalid("--target", format!("`{text}`: {why}"));
-    let (user, client) = text
-        .split_once(':')
-        .ok_or_else(|| bad("expected USER:CLIENT".into()))?;
-    Ok(Target {
-        user: UserId::new(user).map_err(|e| bad(e.to_string()))?,
-        client: ClientId::new(client).map_err(|e| bad(e.to_string()))?,
-        source: TargetSource::Config,
-    })
 }

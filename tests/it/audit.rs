@@ -172,7 +172,7 @@ async fn a_rewritten_chain_passes_alone_but_fails_against_an_earlier_anchor() {
     let (code, _) = verify(&config, &["--anchor", "not-an-anchor"]).await;
     assert_eq!(
         code,
-        Some(78),
-        "a malformed anchor is a usage error naming --anchor"
+        Some(64),
+        "a malformed anchor is a command-line mistake (EX_USAGE)"
     );
 }

@@ -1,5 +1,6 @@
-//! The real `revokd` binary: exit codes (0 / 3 / 64 / 78), what it prints (and that a closed stdout
-//! ends it quietly), and what it leaves in the database. The sim runs in the test's multi-thread runtime while the binary is a child.
+//! The real `revokd` binary: exit codes (0 / 3 / 64 / 78), what it prints (and that a closed
+//! stdout ends it quietly), and what it leaves in the database. The sim runs in the test's
+//! multi-thread runtime while the binary is a child.
 
 use std::path::Path;
 
@@ -265,11 +266,16 @@ async fn db_migrate_creates_a_fresh_database() {
 
 #[tokio::test]
 async fn command_line_mistakes_exit_64_and_help_and_version_exit_0() {
-    let mistakes: [&[&str]; 4] = [
+    let mistakes: [&[&str]; 9] = [
         &["--bogus"],
         &["report", "inventory", "--at", "garbage"],
         &["--log-format", "xml", "status"],
         &["sweep", "--dry-run", "--enforce"],
+        &["sweep", "--target", "00u1-no-client"],
+        &["sweep", "--target", "00u1:bad/client"],
+        &["offboard", "--user", "john.doe"],
+        &["offboard", "--user", "00u1", "--client", "a b"],
+        &["audit", "verify", "--anchor", "not-an-anchor"],
     ];
     for args in mistakes {
         let out = run_revokd(args, &[]).await;
