@@ -94,6 +94,14 @@ impl RefreshToken {
     pub fn is_active(&self) -> bool {
         self.status == Some(TokenStatus::Active)
     }
+
+    /// The status as a message names it: `ACTIVE`, `REVOKED` (or what else Okta sent), or
+    /// `with no status` when Okta sent none.
+    pub fn status_text(&self) -> &str {
+        self.status
+            .as_ref()
+            .map_or("with no status", TokenStatus::as_str)
+    }
 }
 
 /// A decoded token together with the exact JSON Okta sent for it.

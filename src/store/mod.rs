@@ -74,7 +74,7 @@ pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use pair_listings::{KnownPair, ListingPrint, PrintWrite, UnchangedListing};
-pub use plan_stage::{Closing, PlanStage, StagedEntry, StagedKind};
+pub use plan_stage::{Closing, PlanStage, REVOKED_BY_REVOKD, StagedEntry, StagedKind};
 pub use snapshots::Pruned;
 pub use sources::{DeliveryState, JobSource, JobState, TargetSource};
 pub use standing::StandingRecord;

@@ -20,17 +20,14 @@ use super::{Error, RevocationState, StandingRecord, Store};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StagedKind {
     /// A revocation the policy selected.
-    Planned,
+    Planned = 0,
     /// A token an exemption saved.
-    Exempt,
+    Exempt = 1,
 }
 
 impl StagedKind {
     fn code(self) -> i64 {
-        match self {
-            StagedKind::Planned => 0,
-            StagedKind::Exempt => 1,
-        }
+        self as i64
     }
 }
 
@@ -68,10 +65,13 @@ pub struct Closing {
     /// The rules an exemption saves the token from now, and the exemption's reason.
     pub exempt_policy: Option<String>,
     pub exempt_reason: Option<String>,
-    /// The token's status as Okta last listed it (`""` when it gave none), while Okta still
-    /// lists the token and revokd has not revoked it; `None` once it is gone or revoked.
+    /// What the token's row says of it: [`REVOKED_BY_REVOKD`], else, while Okta still lists
+    /// it, its status as last listed (`""` when none); `None` once it is gone.
     pub listed_as: Option<String>,
 }
+
+/// [`Closing::listed_as`] of a token revokd revoked.
+pub const REVOKED_BY_REVOKD: &str = "revoked by revokd";
 
 /// Settled entries of a kind after a position, in the order they were decided.
 const ENTRIES: &str = "SELECT seq, token_id, user_id, client_id, policy, reason FROM temp.plan
@@ -373,8 +373,9 @@ impl PlanStage {
                  AS exempt_policy,
                (SELECT p.reason FROM temp.plan p WHERE p.token_id = r.token_id AND p.kind = 1)
                  AS exempt_reason,
-               (SELECT COALESCE(t.status, '') FROM main.tokens t WHERE t.token_id = r.token_id
-                       AND t.gone_at IS NULL AND t.revoked_at IS NULL) AS listed_as
+               (SELECT CASE WHEN t.revoked_at IS NOT NULL THEN '{REVOKED_BY_REVOKD}'
+                       WHEN t.gone_at IS NULL THEN COALESCE(t.status, '') END
+                FROM main.tokens t WHERE t.token_id = r.token_id) AS listed_as
              FROM main.revocations r
              WHERE {standing} AND r.id > ?1
                AND (EXISTS (SELECT 1 FROM temp.done_pairs d
@@ -386,14 +387,13 @@ impl PlanStage {
             standing = standing_clause(state),
         );
         let mut conn = self.conn.lock().await;
-        let rows = sqlx::query_as::<_, Closing>(&sql)
+        Ok(sqlx::query_as::<_, Closing>(&sql)
             .bind(after)
             .bind(mode)
             // No kind is code -1: no entry keeps a record standing.
             .bind(stands.map_or(-1, StagedKind::code))
             .bind(limit as i64)
             .fetch_all(&mut *conn)
-            .await?;
-        Ok(rows)
+            .await?)
     }
 }

@@ -204,26 +204,22 @@ async fn resolve(
             deps.store.mark_token_seen(&p.token_id, now).await?;
             revoke::attempt(deps, okta, row.sweep_id, &work).await
         }
-        // Okta still has the token, but not ACTIVE: what it answered is recorded, and the next
-        // listing records the token's status.
-        Ok(Some(found)) => {
-            let status = found.token.status.as_ref().map_or("", |s| s.as_str());
-            let inactive = NewRevocation {
-                http_status: Some(200),
+        // Okta still has the token, but not ACTIVE: what it answered is recorded, and the token
+        // no longer counts as held (as when the gate finds it so), until a listing says more.
+        // Absent (404), or listed but not ACTIVE (200, e.g. `REVOKED`): nothing is sent, what
+        // Okta answered is recorded, and the token no longer counts as held (as when the gate
+        // finds it so) until a listing says more.
+        Ok(found) => {
+            let (status, said) = match &found {
+                Some(found) => (200, format!("Okta lists it {}", found.token.status_text())),
+                None => (404, "absent from Okta".to_owned()),
+            };
+            let gone = NewRevocation {
+                http_status: Some(status),
                 verified_at: Some(ts(now)),
                 error: Some(format!(
-                    "reconciled after an interruption: Okta lists it {status} (the DELETE may have been sent)"
+                    "reconciled after an interruption: {said} (the DELETE may have been sent)"
                 )),
-                ..base
-            };
-            deps.store.append_revocation(&inactive).await?;
-            Ok(RevocationOutcome::AlreadyGone)
-        }
-        Ok(None) => {
-            let gone = NewRevocation {
-                http_status: Some(404),
-                verified_at: Some(ts(now)),
-                error: Some("reconciled after an interruption: absent from Okta (the DELETE may have been sent)".into()),
                 ..base
             };
             deps.store.append_revocation(&gone).await?;

@@ -317,8 +317,9 @@ async fn revoke_and_verify(
 }
 
 /// A retry the gate withdrew after an attempt that failed in a way that may have taken effect
-/// (a 5xx, a timeout): Okta is asked whether it still has the token. Gone, the earlier attempt
-/// did it (`done`); still there, the withdrawal stands; unknown, the attempt failed.
+/// (a 5xx, a timeout): Okta is asked whether it still has the token. Gone or listed but not
+/// ACTIVE, the earlier attempt did it (`done`, with Okta's answer); still ACTIVE, the
+/// withdrawal stands; unknown, the attempt failed.
 async fn after_withdrawn_retry(
     okta: &OktaClient,
     cleared: &Cleared,
@@ -349,7 +350,7 @@ async fn after_withdrawn_retry(
             already_gone: false,
             note: Some(format!(
                 "an earlier attempt took effect: Okta lists the token {} ({withdrawn})",
-                found.token.status.as_ref().map_or("", |s| s.as_str())
+                found.token.status_text()
             )),
         }),
         None => Ok(Revocation {

@@ -13,8 +13,8 @@ use super::Deps;
 use super::planned::entry_row;
 use crate::config::Mode;
 use crate::store::{
-    self, Closing, NewRevocation, PlanStage, RevocationState, RevocationTrigger, StagedKind,
-    StandingRecord, ts,
+    self, Closing, NewRevocation, PlanStage, REVOKED_BY_REVOKD, RevocationState, RevocationTrigger,
+    StagedKind, StandingRecord, ts,
 };
 
 /// Rows appended by [`reconcile`].
@@ -141,6 +141,7 @@ fn why(c: &Closing, state: RevocationState, mode: Mode) -> String {
     }
     match c.listed_as.as_deref() {
         None => "token gone: Okta no longer lists it".into(),
+        Some(REVOKED_BY_REVOKD) => "token revoked by revokd".into(),
         Some(status) if !status.is_empty() && status != "ACTIVE" => {
             format!("token revoked outside revokd: Okta lists it {status}")
         }

@@ -156,6 +156,8 @@ async fn a_dead_runs_intent_is_reconciled_with_what_okta_answered() {
     for lists_revoked in [false, true] {
         let app = app(lists_revoked).await;
         let t = admin_policy_selects(&app.org, app.now)[0].clone();
+        // The token is known: an earlier sweep listed it.
+        app.sweep(Mode::DryRun).await;
         let dead = (app.store)
             .begin_sweep(
                 Trigger::Schedule,
@@ -181,12 +183,26 @@ async fn a_dead_runs_intent_is_reconciled_with_what_okta_answered() {
         app.store.append_revocation(&intent).await.unwrap();
         // The dead run's DELETE reached Okta.
         assert!(app.org.revoke_out_of_band(&t.user_id, &t.client_id, &t.id));
-        let report = app.sweep(Mode::Enforce).await;
+        // A sweep of the other pairs: the token's own pair is not listed again.
+        let others: Vec<_> = (app.targets().into_iter())
+            .filter(|p| p.user.as_str() != t.user_id || p.client.as_str() != t.client_id)
+            .collect();
+        let report = crate::apps::sweep(&app, Mode::Enforce, others, Default::default()).await;
         assert_eq!(report.reconciled.intents_resolved, 1);
+        let active: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens WHERE token_id = ?")
+                .bind(&t.id)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(active, 0, "{lists_revoked}: no longer counted active");
+
         let (state, status, error): (String, Option<i64>, Option<String>) = sqlx::query_as(
-            "SELECT state, http_status, error FROM v_revocation_log WHERE token_id = ?",
+            "SELECT state, http_status, error FROM v_revocation_log
+             WHERE token_id = ? AND sweep_id = ?",
         )
         .bind(&t.id)
+        .bind(dead)
         .fetch_one(app.store.pool())
         .await
         .unwrap();
@@ -243,6 +259,43 @@ async fn an_app_listing_its_revoked_tokens_sends_no_second_delete() {
             token_row(&app, id).await,
             (Some("REVOKED".into()), true, false, false),
             "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_plan_whose_token_revokd_revoked_is_withdrawn_saying_so() {
+    for lists_revoked in [false, true] {
+        let app = app(lists_revoked).await;
+        let t = admin_policy_selects(&app.org, app.now)[0].clone();
+        app.sweep(Mode::DryRun).await;
+        // An offboarding revokes the user's tokens, the planned one among them.
+        let job_id = app.start_cli_job(&t.user_id).await;
+        let offboarding = revokd::offboard::Offboarding {
+            user: revokd::okta::UserId::new(&t.user_id).unwrap(),
+            clients: Vec::new(),
+            reason: "left".into(),
+            job_id,
+            dry_run: false,
+        };
+        let verify = revokd::offboard::VerifySettings::default();
+        let report = revokd::offboard::offboard_user(&app.deps, &offboarding, verify)
+            .await
+            .unwrap();
+        assert!(report.succeeded(), "{lists_revoked}: {:?}", report.error());
+        app.sweep(Mode::DryRun).await;
+        let (state, error): (String, Option<String>) = sqlx::query_as(
+            "SELECT state, error FROM v_revocation_log
+             WHERE token_id = ? AND trigger = 'policy'",
+        )
+        .bind(&t.id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            (state.as_str(), error.as_deref()),
+            ("withdrawn", Some("token revoked by revokd")),
+            "{lists_revoked}"
         );
     }
 }
