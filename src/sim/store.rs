@@ -5,7 +5,6 @@
 //! seen) stay correct when tokens are revoked between pages. No HTTP here.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -244,26 +243,15 @@ impl Store {
         Ok(self.pair_index.get(&(u, c)).copied())
     }
 
-    /// Up to `limit` tokens of a pair with ids after `after`, and whether more remain.
-    pub(crate) fn page(
-        &self,
-        pair: u32,
-        after: Option<&str>,
-        limit: usize,
-    ) -> (Vec<SimToken>, bool) {
+    /// The ACTIVE tokens of a pair, by id.
+    fn active(&self, pair: u32) -> Vec<SimToken> {
         let Some(p) = self.pairs.get(pair as usize) else {
-            return (Vec::new(), false);
+            return Vec::new();
         };
-        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut out: Vec<SimToken> = p
-            .tokens
-            .range::<str, _>((lower, Bound::Unbounded))
-            .take(limit + 1)
+        p.tokens
+            .iter()
             .map(|(id, d)| self.public(p, id, d))
-            .collect();
-        let more = out.len() > limit;
-        out.truncate(limit);
-        (out, more)
+            .collect()
     }
 
     /// Revoke one token; `false` if the pair has no such ACTIVE token.
@@ -332,7 +320,7 @@ impl Store {
     /// ACTIVE tokens of a pair named by ids.
     pub(crate) fn tokens(&self, user: &str, client: &str) -> Vec<SimToken> {
         match self.resolve(user, client) {
-            Ok(Some(pair)) => self.page(pair, None, usize::MAX - 1).0,
+            Ok(Some(pair)) => self.active(pair),
             _ => Vec::new(),
         }
     }
@@ -340,7 +328,7 @@ impl Store {
     /// Every ACTIVE token.
     pub(crate) fn all_tokens(&self) -> Vec<SimToken> {
         (0..self.pairs.len())
-            .flat_map(|i| self.page(idx(i), None, usize::MAX - 1).0)
+            .flat_map(|i| self.active(idx(i)))
             .collect()
     }
 }

@@ -140,6 +140,24 @@ impl TestApp {
             .expect("the job starts")
     }
 
+    /// A `revokd offboard --user USER` (every client, enforced, default verification) run to
+    /// its end under this process, as its job; returns the job id and the report.
+    pub async fn offboard(&self, user: &str) -> (i64, revokd::offboard::OffboardReport) {
+        let job_id = self.start_cli_job(user).await;
+        let offboarding = revokd::offboard::Offboarding {
+            user: UserId::new(user).expect("a user id"),
+            clients: Vec::new(),
+            reason: "left".into(),
+            job_id,
+            dry_run: false,
+        };
+        let verify = revokd::offboard::VerifySettings::default();
+        let report = revokd::offboard::offboard_user(&self.deps, &offboarding, verify)
+            .await
+            .expect("the database does not fail");
+        (job_id, report)
+    }
+
     /// Another integration revokes a token behind revokd's back, straight through the API.
     pub async fn delete_through_api(&self, user: &str, client: &str, id: &str) {
         let url = format!(

@@ -317,21 +317,7 @@ async fn the_progress_counters_end_equal_to_the_sweeps_counts() {
 async fn offboarding_progress_counts_the_users_clients_and_tokens() {
     let app = crate::helpers::spawn_app(org_with_targets()).await;
     let (user, _) = app.small_pair();
-    let job_id = app.start_cli_job(&user).await;
-    let offboarding = revokd::offboard::Offboarding {
-        user: revokd::okta::UserId::new(&user).unwrap(),
-        clients: Vec::new(),
-        reason: "left".into(),
-        job_id,
-        dry_run: false,
-    };
-    let report = revokd::offboard::offboard_user(
-        &app.deps,
-        &offboarding,
-        revokd::offboard::VerifySettings::default(),
-    )
-    .await
-    .unwrap();
+    let (_, report) = app.offboard(&user).await;
     assert!(report.succeeded());
     let live = app.deps.progress.snapshot();
     assert_eq!(

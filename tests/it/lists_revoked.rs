@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use revokd::config::Mode;
 use revokd::sim::SimConfig;
 use revokd::store::{NewRevocation, RevocationState, RevocationTrigger, SweepStatus, Trigger};
+use revokd::sweep::SweepReport;
 
 use crate::helpers::{
     TestApp, admin_policy, admin_policy_selects, sim_ids, small_org, spawn_app_with,
@@ -43,6 +44,24 @@ async fn audit_len(app: &TestApp) -> usize {
     app.store.revocations().await.expect("rows").len()
 }
 
+/// A sweep after `selected` were revoked, the audit trail `rows` long: it planned and flagged
+/// nothing, sent no DELETE, appended nothing, and each token reads REVOKED, revoked by revokd,
+/// present, never reappeared.
+async fn left_alone(app: &TestApp, sweep: &SweepReport, selected: &BTreeSet<String>, rows: usize) {
+    assert_eq!(sweep.status, SweepStatus::Ok);
+    let counts = (
+        sweep.counts.revocations_planned,
+        sweep.counts.tokens_reappeared,
+    );
+    assert_eq!(counts, (0, 0));
+    assert_eq!(app.org.revoked().len(), selected.len(), "no second DELETE");
+    assert_eq!(audit_len(app).await, rows, "no audit record");
+    for id in selected {
+        let row = token_row(app, id).await;
+        assert_eq!(row, (Some("REVOKED".into()), true, false, false), "{id}");
+    }
+}
+
 #[tokio::test]
 async fn revoked_tokens_still_listed_are_revoked_once_and_then_left_alone() {
     let app = app(true).await;
@@ -57,23 +76,7 @@ async fn revoked_tokens_still_listed_are_revoked_once_and_then_left_alone() {
 
     for _ in 0..2 {
         let again = app.sweep(Mode::Enforce).await;
-        assert_eq!(again.status, SweepStatus::Ok);
-        assert_eq!(
-            (
-                again.counts.revocations_planned,
-                again.counts.tokens_reappeared
-            ),
-            (0, 0)
-        );
-        assert_eq!(app.org.revoked().len(), selected.len(), "no second DELETE");
-        assert_eq!(audit_len(&app).await, rows, "no audit record");
-    }
-    for id in &selected {
-        assert_eq!(
-            token_row(&app, id).await,
-            (Some("REVOKED".into()), true, false, false),
-            "{id}"
-        );
+        left_alone(&app, &again, &selected, rows).await;
     }
     let active: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
         .fetch_one(app.store.pool())
@@ -125,18 +128,7 @@ async fn an_offboarding_revoke_all_is_verified_when_the_tokens_stay_listed() {
             .filter(|t| t.user_id == user)
             .count();
         assert!(held > 0);
-        let job_id = app.start_cli_job(&user).await;
-        let offboarding = revokd::offboard::Offboarding {
-            user: revokd::okta::UserId::new(&user).unwrap(),
-            clients: Vec::new(),
-            reason: "left".into(),
-            job_id,
-            dry_run: false,
-        };
-        let verify = revokd::offboard::VerifySettings::default();
-        let report = revokd::offboard::offboard_user(&app.deps, &offboarding, verify)
-            .await
-            .unwrap();
+        let (job_id, report) = app.offboard(&user).await;
         assert!(report.succeeded(), "{lists_revoked}: {:?}", report.error());
         assert_eq!(report.tokens() as usize, held);
         assert!(app.org.all_tokens().iter().all(|t| t.user_id != user));
@@ -244,23 +236,7 @@ async fn an_app_listing_its_revoked_tokens_sends_no_second_delete() {
     assert_eq!(first.counts.revocations_done, selected.len() as u64);
     let rows = audit_len(&app).await;
     let again = crate::apps::sweep(&app, Mode::Enforce, Vec::new(), wide()).await;
-    assert_eq!(again.status, SweepStatus::Ok);
-    assert_eq!(
-        (
-            again.counts.revocations_planned,
-            again.counts.tokens_reappeared
-        ),
-        (0, 0)
-    );
-    assert_eq!(app.org.revoked().len(), selected.len(), "no second DELETE");
-    assert_eq!(audit_len(&app).await, rows, "no audit record");
-    for id in &selected {
-        assert_eq!(
-            token_row(&app, id).await,
-            (Some("REVOKED".into()), true, false, false),
-            "{id}"
-        );
-    }
+    left_alone(&app, &again, &selected, rows).await;
 }
 
 #[tokio::test]
@@ -270,18 +246,7 @@ async fn a_plan_whose_token_revokd_revoked_is_withdrawn_saying_so() {
         let t = admin_policy_selects(&app.org, app.now)[0].clone();
         app.sweep(Mode::DryRun).await;
         // An offboarding revokes the user's tokens, the planned one among them.
-        let job_id = app.start_cli_job(&t.user_id).await;
-        let offboarding = revokd::offboard::Offboarding {
-            user: revokd::okta::UserId::new(&t.user_id).unwrap(),
-            clients: Vec::new(),
-            reason: "left".into(),
-            job_id,
-            dry_run: false,
-        };
-        let verify = revokd::offboard::VerifySettings::default();
-        let report = revokd::offboard::offboard_user(&app.deps, &offboarding, verify)
-            .await
-            .unwrap();
+        let (_, report) = app.offboard(&t.user_id).await;
         assert!(report.succeeded(), "{lists_revoked}: {:?}", report.error());
         app.sweep(Mode::DryRun).await;
         let (state, error): (String, Option<String>) = sqlx::query_as(

@@ -40,18 +40,7 @@ async fn an_offboarding_follows_every_page_of_the_users_clients() {
         let held = (app.org.all_tokens().iter())
             .filter(|t| t.user_id == user)
             .count();
-        let job_id = app.start_cli_job(&user).await;
-        let offboarding = revokd::offboard::Offboarding {
-            user: UserId::new(&user).unwrap(),
-            clients: Vec::new(),
-            reason: "left".into(),
-            job_id,
-            dry_run: false,
-        };
-        let verify = revokd::offboard::VerifySettings::default();
-        let report = revokd::offboard::offboard_user(&app.deps, &offboarding, verify)
-            .await
-            .unwrap();
+        let (_, report) = app.offboard(&user).await;
         assert!(report.succeeded(), "{page:?}: {:?}", report.error());
         assert_eq!(report.clients.len(), 4, "{page:?}");
         assert_eq!(report.tokens() as usize, held, "{page:?}");
