@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::ids::UserId;
 use crate::okta::LogEvent;
 use crate::store::{JobSource, NewJob};
 
@@ -25,7 +26,12 @@ pub struct HookData {
     pub events: Vec<LogEvent>,
 }
 
-/// The jobs for the events whose type is one of `event_types` and that name a `User` target.
+/// Longest event uuid kept (Okta's are 36 characters): a longer one is not Okta's.
+const MAX_UUID: usize = 128;
+
+/// The jobs for the events whose type is one of `event_types` and that name a `User` target
+/// with an id Okta could have issued. Any other event makes no job: it never reaches Okta, so
+/// it must not take a place in the hourly breaker's count either, nor fill a job row.
 pub fn jobs_from_events(
     events: &[LogEvent],
     event_types: &[String],
@@ -34,8 +40,9 @@ pub fn jobs_from_events(
     events
         .iter()
         .filter(|e| event_types.iter().any(|t| t == &e.event_type))
+        .filter(|e| (1..=MAX_UUID).contains(&e.uuid.len()))
         .filter_map(|e| {
-            let user = e.user_id()?;
+            let user = e.user_id().filter(|u| UserId::new(*u).is_ok())?;
             Some(NewJob {
                 user_id: user.to_owned(),
                 source,
@@ -89,6 +96,43 @@ mod tests {
             .map(|j| (j.user_id.as_str(), j.event_id.as_deref()))
             .collect();
         assert_eq!(made, vec![("00u4", Some("e4"))]);
+    }
+
+    #[test]
+    fn an_event_naming_a_user_id_okta_could_not_have_issued_makes_no_job() {
+        let long = "0".repeat(100_000);
+        let ids = [
+            "../00u1",
+            "00u1/clients",
+            "",
+            "00u 1",
+            long.as_str(),
+            "00u5",
+        ];
+        let events: Vec<serde_json::Value> = (ids.iter().enumerate())
+            .map(|(i, id)| {
+                serde_json::json!({"uuid": format!("e{i}"), "eventType": "user.lifecycle.deactivate",
+                    "target": [{"id": id, "type": "User"}]})
+            })
+            .chain([serde_json::json!({"uuid": "u".repeat(1_000),
+                "eventType": "user.lifecycle.deactivate", "target": [{"id": "00u6", "type": "User"}]})])
+            .collect();
+        let body = serde_json::json!({"data": {"events": events}}).to_string();
+        let delivery: HookDelivery = serde_json::from_str(&body).unwrap();
+        let jobs = jobs_from_events(
+            &delivery.data.events,
+            &["user.lifecycle.deactivate".to_owned()],
+            JobSource::EventHook,
+        );
+        let made: Vec<&str> = jobs
+            .iter()
+            .map(|j| &j.user_id[..j.user_id.len().min(20)])
+            .collect();
+        assert_eq!(
+            made,
+            ["00u5"],
+            "only a well-formed user id and event uuid make a job"
+        );
     }
 
     #[test]
