@@ -68,6 +68,8 @@ pub(super) const UPSERT_TOKENS_TAIL: &str =
     gone_at = CASE WHEN token_state.revoked_at >= excluded.last_seen_at
         THEN token_state.gone_at END,
     reappeared_at = CASE WHEN token_state.revoked_at < excluded.last_seen_at
+        AND (token_state.reappeared_at IS NULL
+             OR token_state.reappeared_at < token_state.revoked_at)
         AND CASE WHEN excluded.status IS NOT NULL THEN nullif(excluded.status, x'')
             ELSE (SELECT r.status FROM token_history_values r WHERE r.id = (
                 SELECT max(m.id) FROM token_history m WHERE m.token_id = excluded.token_id))
@@ -131,7 +133,8 @@ struct Stored {
     /// 128-bit hashes, an integer, reads as unknown).
     item_hash: Option<[u8; 16]>,
     policy_matches: String,
-    /// Present (not gone) and never revoked: an unchanged observation only moves
+    /// Present (not gone), and never revoked or back since its revocation: an unchanged
+    /// observation only moves
     /// `last_seen_at`.
     settled: bool,
 }
@@ -139,7 +142,8 @@ struct Stored {
 /// Writes observations on `conn`, inside the caller's transaction: appends a history record (a
 /// `token_snapshots` row) for each observation whose record differs from the one stored before it,
 /// then upserts `token_state` (keeping `first_seen_at`, clearing `gone_at`). Returns the ids of
-/// tokens revokd had revoked that are listed as ACTIVE again (their `reappeared_at` is set). An
+/// tokens revokd had revoked that are listed as ACTIVE again for the first time since (their
+/// `reappeared_at` is set then, once per revocation). An
 /// observation made before the token's revocation (a page fetched, then the token revoked, then the
 /// page written) neither flags it nor brings it back from gone.
 ///
@@ -272,7 +276,8 @@ async fn stored_records(
                 CASE WHEN t.record_hash IS NULL THEN (
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
                     ORDER BY s.id DESC LIMIT 1) END,
-                t.policy_matches, t.gone_at IS NULL AND t.revoked_at IS NULL))
+                t.policy_matches, t.gone_at IS NULL
+                    AND COALESCE(t.revoked_at < t.reappeared_at, t.revoked_at IS NULL)))
          FROM json_each(?) AS j JOIN token_state AS t ON t.token_id = j.value",
     )
     .bind(ids)
@@ -344,7 +349,7 @@ pub(super) fn owned_runs<T>(rows: Vec<T>) -> impl Iterator<Item = Vec<T>> {
 }
 
 /// The ids among `latest` (one observation per token, in id order) that were just flagged as
-/// reappeared: observed ACTIVE after revokd revoked them. In id order.
+/// reappeared: observed ACTIVE for the first time since revokd revoked them. In id order.
 async fn revoked_among(
     conn: &mut SqliteConnection,
     latest: &[&Observed<'_>],
@@ -368,7 +373,7 @@ async fn revoked_among(
         "SELECT t.token_id FROM json_each(?) AS o
            JOIN token_state AS t INDEXED BY token_state_revoked
              ON t.token_id = o.value ->> 0 AND t.revoked_at IS NOT NULL
-          WHERE t.revoked_at < o.value ->> 1
+          WHERE t.revoked_at < o.value ->> 1 AND t.reappeared_at = o.value ->> 1
           ORDER BY t.token_id",
     )
     .bind(ids)

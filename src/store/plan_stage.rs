@@ -65,8 +65,8 @@ pub struct Closing {
     /// The rules an exemption saves the token from now, and the exemption's reason.
     pub exempt_policy: Option<String>,
     pub exempt_reason: Option<String>,
-    /// What the token's row says of it: [`REVOKED_BY_REVOKD`], else, while Okta still lists
-    /// it, its status as last listed (`""` when none); `None` once it is gone.
+    /// What the token's row says of it: [`REVOKED_BY_REVOKD`] (not listed ACTIVE since), else,
+    /// while Okta lists it, its status as last listed (`""` when none); `None` once gone.
     pub listed_as: Option<String>,
 }
 
@@ -373,7 +373,8 @@ impl PlanStage {
                  AS exempt_policy,
                (SELECT p.reason FROM temp.plan p WHERE p.token_id = r.token_id AND p.kind = 1)
                  AS exempt_reason,
-               (SELECT CASE WHEN t.revoked_at IS NOT NULL THEN '{REVOKED_BY_REVOKD}'
+               (SELECT CASE WHEN t.revoked_at >= COALESCE(t.reappeared_at, '')
+                       THEN '{REVOKED_BY_REVOKD}'
                        WHEN t.gone_at IS NULL THEN COALESCE(t.status, '') END
                 FROM main.tokens t WHERE t.token_id = r.token_id) AS listed_as
              FROM main.revocations r

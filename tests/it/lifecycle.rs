@@ -4,6 +4,7 @@
 //! at the next start (`lifecycle/dead_runs.rs`); a timeout fails only its target.
 
 mod dead_runs;
+mod returns;
 
 use std::time::Duration;
 
