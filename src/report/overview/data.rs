@@ -26,7 +26,8 @@ pub struct ClientRisk {
     pub tokens: i64,
 }
 
-/// `v_revocations_daily`: revocation intents requested on one UTC day, by latest state.
+/// `v_revocations_daily`'s rows: revocation intents requested on one UTC day, by latest state
+/// (from `--since`'s instant on).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct DayOutcome {
     pub day: String,
@@ -139,11 +140,13 @@ pub(super) async fn daily(
     pool: &SqlitePool,
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<DayOutcome>, Error> {
-    let day = since.map_or_else(String::new, |s| s.format("%Y-%m-%d").to_string());
+    // The rows of `v_revocations_daily`, from `since`'s instant rather than its whole day.
+    let since = since.map_or_else(String::new, ts);
     Ok(sqlx::query_as(
-        "SELECT day, state, intents FROM v_revocations_daily WHERE day >= ? ORDER BY day, state",
+        "SELECT substr(requested_at, 1, 10) AS day, state, COUNT(*) AS intents
+         FROM v_revocation_log WHERE requested_at >= ? GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    .bind(day)
+    .bind(since)
     .fetch_all(pool)
     .await?)
 }

@@ -43,7 +43,10 @@ pub enum OverviewFormat {
 pub const SOURCES: &[(&str, &str)] = &[
     ("tokens_by_client_age", "v_active_tokens_by_client_age"),
     ("tokens_by_scope_risk", "v_active_tokens_by_scope_risk"),
-    ("revocations_by_day", "v_revocations_daily"),
+    (
+        "revocations_by_day",
+        "v_revocations_daily (with --since: v_revocation_log from that instant, by UTC day)",
+    ),
     (
         "revocations_by_policy",
         "v_revocation_policies (intents naming no rule: v_revocation_log, by trigger)",
