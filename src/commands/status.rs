@@ -130,14 +130,20 @@ fn attention(status: &Status) -> Vec<String> {
     if irrevocable > 0 {
         out.push(format!("{irrevocable} irrevocable revocation(s)"));
     }
-    for state in ["failed", "held"] {
-        let n = count(&c.jobs_by_state, state);
+    // A failed job whose user was offboarded since (the job run again) is settled.
+    for (state, n) in [
+        ("failed", c.failed_jobs_unresolved),
+        ("held", count(&c.jobs_by_state, "held")),
+    ] {
         if n > 0 {
             out.push(format!("{n} {state} offboarding job(s)"));
         }
     }
-    if c.last_finished_status.as_deref() == Some("failed") {
-        out.push("the last finished sweep failed".to_owned());
+    match c.last_finished_status.as_deref() {
+        Some("failed") => out.push("the last finished sweep failed".to_owned()),
+        // Some targets failed, or the blast-radius guard held its revocations back.
+        Some("partial") => out.push("the last finished sweep ended partial".to_owned()),
+        _ => {}
     }
     if let Err(broken) = &status.audit {
         out.push(format!("audit chain broken at record {}", broken.id));

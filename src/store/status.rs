@@ -2,7 +2,7 @@
 //! state, and the database's size, in one read transaction so the numbers agree with each
 //! other. Read-only.
 
-use super::{Error, Store, daemon};
+use super::{Error, JobState, Store, daemon};
 
 /// One recent sweep, as `revokd status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -33,6 +33,8 @@ pub struct StatusCounts {
     pub revocations_by_state: Vec<(String, i64)>,
     /// `offboarding_jobs` by state.
     pub jobs_by_state: Vec<(String, i64)>,
+    /// Failed offboarding jobs whose user has no later job `done` (run again successfully).
+    pub failed_jobs_unresolved: i64,
     /// Pages in use times the page size, in bytes.
     pub database_bytes: i64,
 }
@@ -55,6 +57,15 @@ impl Store {
         let last_finished_status = daemon::last_finished_status(&mut tx).await?;
         let revocations_by_state = daemon::revocations_by_state(&mut tx).await?;
         let jobs_by_state = daemon::jobs_by_state(&mut tx).await?;
+        let failed_jobs_unresolved = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM offboarding_jobs f WHERE f.state = ?1
+               AND NOT EXISTS (SELECT 1 FROM offboarding_jobs d
+                               WHERE d.user_id = f.user_id AND d.state = ?2 AND d.id > f.id)",
+        )
+        .bind(JobState::Failed)
+        .bind(JobState::Done)
+        .fetch_one(&mut *tx)
+        .await?;
         let database_bytes = sqlx::query_scalar(
             "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
         )
@@ -66,6 +77,7 @@ impl Store {
             last_finished_status,
             revocations_by_state,
             jobs_by_state,
+            failed_jobs_unresolved,
             database_bytes,
         })
     }

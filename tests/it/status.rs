@@ -1,5 +1,6 @@
 //! `revokd status` on real databases: what it shows, its JSON, and exit 3 when something
-//! needs attention (an irrevocable revocation, a failed offboarding job, a failed last sweep).
+//! needs attention (an irrevocable revocation, a failed offboarding job not done since, a last
+//! sweep that failed or whose guard tripped).
 
 use chrono::Utc;
 use revokd::config::Mode;
@@ -130,6 +131,54 @@ async fn a_failed_offboarding_job_needs_attention() {
     );
     assert!(
         text.contains("ATTENTION    1 failed offboarding job(s)"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_offboarding_done_since_for_the_same_user_needs_no_attention() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    app.sweep(Mode::DryRun).await;
+    let user = app.org.all_tokens()[0].user_id.clone();
+    // A `revokd offboard` stopped half-way (its job failed), then run again to its end.
+    let first = app.start_cli_job(&user).await;
+    let state = revokd::store::JobState::Failed;
+    let why = Some("interrupted: run it again");
+    app.store
+        .finish_job(first, state, why, Utc::now())
+        .await
+        .unwrap();
+    let (again, report) = app.offboard(&user).await;
+    assert!(report.succeeded() && again > first);
+    app.store
+        .finish_job(again, revokd::store::JobState::Done, None, Utc::now())
+        .await
+        .unwrap();
+
+    let out = status(&app, &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("done 1 · failed 1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tripped_guard_in_the_last_sweep_needs_attention() {
+    let app = spawn_app_with(small_org(), |c| {
+        c.policies = vec![admin_policy()];
+        c.safety.max_revocations_per_sweep = 1;
+    })
+    .await;
+    let report = app.sweep(Mode::Enforce).await;
+    assert!(report.guard.is_some());
+    assert!(app.org.revoked().is_empty());
+
+    let out = status(&app, &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("the last finished sweep ended partial"),
         "{text}"
     );
 }
