@@ -144,18 +144,34 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
             }
         }
         head.truncate(ERROR_BODY_LIMIT);
-        let text = String::from_utf8_lossy(&head);
-        let mut text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-        // A receiver may echo the request back: its secret must not land in the database.
-        if let Some(secret) = receiver.secret.as_ref().map(ExposeSecret::expose_secret) {
-            text = text.replace(secret, "[redacted]");
-        }
-        format!("answered {status}: {}", text.trim())
+        let secret = receiver.secret.as_ref().map(ExposeSecret::expose_secret);
+        format!("answered {status}: {}", error_text(&head, secret))
     };
     Outcome::Failed {
         status: Some(status.as_u16()),
         error,
     }
+}
+
+/// The head of an error body as kept: the secret taken out first, wherever it stands (a
+/// receiver may echo the request back, and the head may end part-way through it), then
+/// control characters dropped and the text cut to 200 characters.
+fn error_text(head: &[u8], secret: Option<&str>) -> String {
+    let mut text = String::from_utf8_lossy(head).into_owned();
+    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "[redacted]");
+        // The head cut inside the secret: whatever of it the head ends with goes too.
+        let cut = (1..secret.len())
+            .rev()
+            .filter(|&n| secret.is_char_boundary(n))
+            .find(|&n| text.ends_with(&secret[..n]));
+        if let Some(n) = cut {
+            text.truncate(text.len() - n);
+            text.push_str("[redacted]");
+        }
+    }
+    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    text.trim().to_owned()
 }
 
 /// A transport error in words, without the URL.
@@ -193,6 +209,27 @@ pub fn retry_delay(attempt: i64, min: Duration, max: Duration, jitter: f64) -> D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_piece_of_the_secret_is_kept_from_an_error_body() {
+        let secret = "s3cr3t-\tvalue-0123456789abcdef";
+        let pieces = |text: &str| {
+            (0..secret.len() - 8)
+                .filter(|&i| secret.is_char_boundary(i) && secret.is_char_boundary(i + 8))
+                .any(|i| text.contains(&secret[i..i + 8]))
+        };
+        let echo = |at: usize| format!("{}Authorization: Bearer {secret}\r\nmore", "x".repeat(at));
+        // Across the 200th character, with a tab inside, and cut by the head's end.
+        for at in [0, 170, 190, 199, 400] {
+            let text = error_text(echo(at).as_bytes(), Some(secret));
+            assert!(!pieces(&text), "at {at}: {text}");
+        }
+        let body = echo(480);
+        let head = &body.as_bytes()[..ERROR_BODY_LIMIT];
+        let text = error_text(head, Some(secret));
+        assert!(!pieces(&text), "cut: {text}");
+        assert_eq!(error_text(b"  plain\nerror ", None), "plainerror");
+    }
 
     #[test]
     fn retries_double_from_the_minimum_and_stop_at_the_maximum() {
