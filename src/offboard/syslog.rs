@@ -1,12 +1,14 @@
 //! System Log catch-up: one poll of `/api/v1/logs` for the offboarding event types, the
 //! pattern FACTS §4 prescribes. The first poll starts `lookback` ago; every later one
-//! requests the persisted `next` link verbatim. Each page's jobs and its `next` link are
+//! requests the persisted `next` link verbatim, while it answers the poller's query (the org,
+//! the event types, the page size): a changed query starts again `lookback` before the cursor
+//! last moved, so an added event type is caught up and nothing is skipped. Each page's jobs and its `next` link are
 //! committed together, so events are neither skipped nor lost by a crash (de-duplication by
 //! uuid absorbs the ones the hook already delivered).
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::events::jobs_from_events;
@@ -45,12 +47,24 @@ pub async fn poll_once(
     event_types: &[String],
     lookback: Duration,
 ) -> Result<Polled, PollError> {
+    let mut types = event_types.to_vec();
+    types.sort();
+    types.dedup();
+    // The query a cursor answers: the first URL without its `since`.
+    let query = okta
+        .first_system_log_url(DateTime::UNIX_EPOCH, &types, PAGE_LIMIT)
+        .to_string();
+    let back = chrono::Duration::from_std(lookback).unwrap_or_default();
     let mut url = match store.system_log_cursor().await? {
-        Some(next) => Url::parse(&next)?,
-        None => {
-            let since = Utc::now() - chrono::Duration::from_std(lookback).unwrap_or_default();
-            okta.first_system_log_url(since, event_types, PAGE_LIMIT)
+        Some(cursor) if cursor.query.as_deref() == Some(query.as_str()) => {
+            Url::parse(&cursor.next_url)?
         }
+        Some(cursor) => {
+            let moved = DateTime::parse_from_rfc3339(&cursor.updated_at)
+                .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc));
+            okta.first_system_log_url(moved - back, &types, PAGE_LIMIT)
+        }
+        None => okta.first_system_log_url(Utc::now() - back, &types, PAGE_LIMIT),
     };
     let mut polled = Polled::default();
     while polled.pages < MAX_PAGES_PER_POLL {
@@ -64,7 +78,7 @@ pub async fn poll_once(
             break;
         };
         polled.enqueued += store
-            .save_system_log_page(&jobs, next.as_str(), Utc::now())
+            .save_system_log_page(&jobs, next.as_str(), &query, Utc::now())
             .await?
             .len();
         let full = page.events.len() >= PAGE_LIMIT as usize;

@@ -71,7 +71,7 @@ pub use data_version::{DataVersion, Version};
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
 pub use lease::{LeaseAttempt, LeaseHolder};
-pub use offboarding::{JobRow, NewJob, insert_held_event};
+pub use offboarding::{JobRow, NewJob, SystemLogCursor, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use pair_listings::{KnownPair, ListingPrint, PrintWrite, UnchangedListing};
 pub use plan_stage::{Closing, PlanStage, REVOKED_BY_REVOKD, StagedEntry, StagedKind};

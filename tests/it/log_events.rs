@@ -70,7 +70,7 @@ async fn a_poll_moves_past_events_without_uuid_or_target_and_enqueues_the_next_e
         vec![(user.clone(), event["uuid"].as_str().map(str::to_owned))]
     );
     let cursor = app.store.system_log_cursor().await.expect("cursor");
-    assert!(cursor.is_some_and(|c| c.contains("after=")));
+    assert!(cursor.is_some_and(|c| c.next_url.contains("after=")));
 
     let later = app.org.emit_event(DEACTIVATE, &other);
     let second = poll_once(&app.deps.okta, &app.store, &types, lookback)
@@ -140,4 +140,40 @@ async fn a_hook_delivery_holding_unusable_events_is_accepted_and_its_good_event_
     assert_eq!(rows[0].1, "event_hook");
     assert_eq!(tokens_left(&org, &user), 0);
     assert_eq!(tokens_left(&org, &other), kept);
+}
+
+/// The event types are reconfigured (an offboarding type added) after the poller has a
+/// cursor: the cursor answered the old query, so the poller starts a new one, and the event of
+/// the added type, published since, is found (none is taken twice).
+#[tokio::test]
+async fn a_changed_event_type_list_is_polled_from_where_the_old_cursor_stood() {
+    let app = spawn_app(small_org()).await;
+    let deactivate = vec![DEACTIVATE.to_owned()];
+    let hour = Duration::from_secs(3600);
+    let first = poll_once(&app.deps.okta, &app.store, &deactivate, hour)
+        .await
+        .unwrap();
+    assert_eq!(first.enqueued, 0);
+    let (user, _) = user_with_two_clients(&app.org);
+    let other = another_user(&app.org, &user);
+    app.org.emit_event("user.lifecycle.delete.initiated", &user);
+    app.org.emit_event(DEACTIVATE, &other);
+
+    let both = vec![
+        DEACTIVATE.to_owned(),
+        "user.lifecycle.delete.initiated".to_owned(),
+    ];
+    let polled = poll_once(&app.deps.okta, &app.store, &both, hour)
+        .await
+        .unwrap();
+    assert_eq!(polled.enqueued, 2, "{polled:?}");
+    let again = poll_once(&app.deps.okta, &app.store, &both, hour)
+        .await
+        .unwrap();
+    assert_eq!(again.enqueued, 0, "nothing twice: {again:?}");
+    let users: Vec<String> = sqlx::query_scalar("SELECT user_id FROM offboarding_jobs ORDER BY id")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(users, [user, other]);
 }
