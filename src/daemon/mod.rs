@@ -19,6 +19,7 @@ mod notifier;
 mod notify;
 mod offboarding;
 mod schedule;
+mod serve;
 mod version_cache;
 
 use std::future::Future;
@@ -150,13 +151,14 @@ impl Daemon {
         })?;
         let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
         let addr = self.local_addr();
-        let server = tokio::spawn(
-            axum::serve(self.listener, http::router(Arc::clone(&ctx)))
-                .with_graceful_shutdown(async move {
-                    let _ = http_stopped.await;
-                })
-                .into_future(),
-        );
+        let server = tokio::spawn(serve::serve(
+            self.listener,
+            http::router(Arc::clone(&ctx)),
+            serve::Limits::default(),
+            async move {
+                let _ = http_stopped.await;
+            },
+        ));
 
         let current = ctx.current();
         self.schedules.sync(&ctx, &current.config.schedule).await?;
@@ -213,8 +215,8 @@ impl Daemon {
         }
         let _ = stop_http.send(());
         match tokio::time::timeout(Duration::from_secs(5), server).await {
-            Ok(Ok(Err(e))) => warn!(error.message = %e, "the HTTP server ended with an error"),
-            Ok(_) => {}
+            Ok(Err(e)) => warn!(error.message = %e, "the HTTP server ended with an error"),
+            Ok(Ok(())) => {}
             Err(_) => warn!("the HTTP server did not stop within 5s"),
         }
         if let Some(watchdog) = watchdog {
