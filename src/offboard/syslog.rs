@@ -31,6 +31,15 @@ pub enum PollError {
     Cursor(#[from] url::ParseError),
 }
 
+/// How far back Okta's System Log answers `since` (FACTS §4: a `since` more than 180 days back
+/// is refused with a 400, and events are kept 90 days), less an hour, clear of the edge.
+const RETENTION: chrono::Duration = chrono::Duration::hours(180 * 24 - 1);
+
+/// `since`, or the oldest instant Okta still answers if it is older.
+fn oldest_since(since: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    since.max(now - RETENTION)
+}
+
 /// What one poll did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Polled {
@@ -55,16 +64,20 @@ pub async fn poll_once(
         .first_system_log_url(DateTime::UNIX_EPOCH, &types, PAGE_LIMIT)
         .to_string();
     let back = chrono::Duration::from_std(lookback).unwrap_or_default();
+    let now = Utc::now();
     let mut url = match store.system_log_cursor().await? {
         Some(cursor) if cursor.query.as_deref() == Some(query.as_str()) => {
             Url::parse(&cursor.next_url)?
         }
+        // Another query: from `lookback` before the events the cursor had passed.
         Some(cursor) => {
-            let moved = DateTime::parse_from_rfc3339(&cursor.updated_at)
-                .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc));
-            okta.first_system_log_url(moved - back, &types, PAGE_LIMIT)
+            let passed = (cursor.position.as_deref())
+                .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+                .or_else(|| DateTime::parse_from_rfc3339(&cursor.updated_at).ok())
+                .map_or(now, |t| t.with_timezone(&Utc));
+            okta.first_system_log_url(oldest_since(passed - back, now), &types, PAGE_LIMIT)
         }
-        None => okta.first_system_log_url(Utc::now() - back, &types, PAGE_LIMIT),
+        None => okta.first_system_log_url(oldest_since(now - back, now), &types, PAGE_LIMIT),
     };
     let mut polled = Polled::default();
     while polled.pages < MAX_PAGES_PER_POLL {
@@ -77,8 +90,14 @@ pub async fn poll_once(
             polled.enqueued += store.enqueue_jobs(&jobs, Utc::now()).await?.len();
             break;
         };
+        // Okta writes `published` as `…T…Z` with milliseconds: the latest sorts last.
+        let position = page
+            .events
+            .iter()
+            .filter_map(|e| e.published.as_deref())
+            .max();
         polled.enqueued += store
-            .save_system_log_page(&jobs, next.as_str(), &query, Utc::now())
+            .save_system_log_page(&jobs, next.as_str(), &query, position, Utc::now())
             .await?
             .len();
         let full = page.events.len() >= PAGE_LIMIT as usize;

@@ -43,12 +43,14 @@ const COLUMNS: &str = "id, user_id, source, event_id, event_type, reason, state,
     started_at, finished_at, next_attempt_at, attempts, runner, error";
 
 /// Where the System Log poller stands: Okta's `next` link, the query that link answers (the
-/// first URL of the poller's query without its `since`; `None` when saved before it was
-/// kept), and when the link last moved.
+/// first URL of the poller's query with `since` at the Unix epoch; `None` when saved before
+/// it was kept), the `published` instant of the latest event passed (`position`), and when
+/// the link last moved.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SystemLogCursor {
     pub next_url: String,
     pub query: Option<String>,
+    pub position: Option<String>,
     pub updated_at: String,
 }
 
@@ -269,13 +271,11 @@ impl Store {
 
     /// The persisted System Log cursor.
     pub async fn system_log_cursor(&self) -> Result<Option<SystemLogCursor>, Error> {
-        Ok(
-            sqlx::query_as(
-                "SELECT next_url, query, updated_at FROM system_log_cursor WHERE id = 1",
-            )
-            .fetch_optional(&self.pool)
-            .await?,
+        Ok(sqlx::query_as(
+            "SELECT next_url, query, position, updated_at FROM system_log_cursor WHERE id = 1",
         )
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Persists the System Log `next` link, and enqueues the jobs found on the page that gave
@@ -287,18 +287,21 @@ impl Store {
         jobs: &[NewJob],
         next_url: &str,
         query: &str,
+        position: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<i64>, Error> {
         let mut tx = self.pool.begin().await?;
         let created = insert_jobs(&mut tx, jobs, &ts(now)).await?;
         sqlx::query(
-            "INSERT INTO system_log_cursor (id, next_url, query, updated_at) VALUES (1, ?, ?, ?)
+            "INSERT INTO system_log_cursor (id, next_url, query, position, updated_at)
+             VALUES (1, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET next_url = excluded.next_url, query = excluded.query,
-                 updated_at = excluded.updated_at
+                 position = COALESCE(excluded.position, position), updated_at = excluded.updated_at
              WHERE next_url IS NOT excluded.next_url OR query IS NOT excluded.query",
         )
         .bind(next_url)
         .bind(query)
+        .bind(position)
         .bind(ts(now))
         .execute(&mut *tx)
         .await?;

@@ -177,3 +177,57 @@ async fn a_changed_event_type_list_is_polled_from_where_the_old_cursor_stood() {
         .unwrap();
     assert_eq!(users, [user, other]);
 }
+
+/// The `since` of the last System Log request the org received.
+fn last_since(app: &crate::helpers::TestApp) -> chrono::DateTime<chrono::Utc> {
+    let request = (app.org.requests().into_iter())
+        .rfind(|r| r.path_and_query.starts_with("/api/v1/logs?"))
+        .expect("a System Log request");
+    let url = url::Url::parse(&format!("http://x{}", request.path_and_query)).expect("a URL");
+    let since = url
+        .query_pairs()
+        .find(|(k, _)| k == "since")
+        .expect("a since")
+        .1;
+    let since = chrono::DateTime::parse_from_rfc3339(&since).expect("RFC 3339");
+    since.into()
+}
+
+/// A changed query starts from where the cursor stood in event time (a backlog read 20 pages a
+/// poll runs behind the clock), and never further back than Okta answers (180 days: a `since`
+/// older than that is a 400, which would fail every poll for good).
+#[tokio::test]
+async fn a_new_query_starts_from_the_cursors_events_within_what_okta_answers() {
+    let app = spawn_app(small_org()).await;
+    let types = vec![DEACTIVATE.to_owned()];
+    let hour = Duration::from_secs(3600);
+    let now = chrono::Utc::now();
+    let days = chrono::Duration::days;
+    // A cursor of another query, last moved 200 days ago (a poller stopped that long).
+    let old = "an older query";
+    app.store
+        .save_system_log_page(&[], "http://x/old", old, None, now - days(200))
+        .await
+        .unwrap();
+    poll_once(&app.deps.okta, &app.store, &types, hour)
+        .await
+        .unwrap();
+    let since = last_since(&app);
+    assert!(since > now - days(180), "{since}: within what Okta answers");
+
+    // A cursor of another query that moved just now, its events three days behind.
+    let behind = (now - days(3)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    app.store
+        .save_system_log_page(&[], "http://x/backlog", old, Some(&behind), now)
+        .await
+        .unwrap();
+    poll_once(&app.deps.okta, &app.store, &types, hour)
+        .await
+        .unwrap();
+    let since = last_since(&app);
+    let want = now - days(3) - chrono::Duration::hours(1);
+    assert!(
+        (since - want).num_seconds().abs() < 5,
+        "{since}: lookback before {behind}"
+    );
+}
