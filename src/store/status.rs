@@ -33,7 +33,8 @@ pub struct StatusCounts {
     pub revocations_by_state: Vec<(String, i64)>,
     /// `offboarding_jobs` by state.
     pub jobs_by_state: Vec<(String, i64)>,
-    /// Failed offboarding jobs whose user has no later job `done` (run again successfully).
+    /// Failed offboarding jobs whose user has not been offboarded for real since (no later job
+    /// `done` without a dry-run row; `v_offboarding_problems`).
     pub failed_jobs_unresolved: i64,
     /// Pages in use times the page size, in bytes.
     pub database_bytes: i64,
@@ -57,15 +58,12 @@ impl Store {
         let last_finished_status = daemon::last_finished_status(&mut tx).await?;
         let revocations_by_state = daemon::revocations_by_state(&mut tx).await?;
         let jobs_by_state = daemon::jobs_by_state(&mut tx).await?;
-        let failed_jobs_unresolved = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM offboarding_jobs f WHERE f.state = ?1
-               AND NOT EXISTS (SELECT 1 FROM offboarding_jobs d
-                               WHERE d.user_id = f.user_id AND d.state = ?2 AND d.id > f.id)",
-        )
-        .bind(JobState::Failed)
-        .bind(JobState::Done)
-        .fetch_one(&mut *tx)
-        .await?;
+        // The view holds the rule: failed, and its user not offboarded for real since.
+        let failed_jobs_unresolved =
+            sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems WHERE state = ?")
+                .bind(JobState::Failed)
+                .fetch_one(&mut *tx)
+                .await?;
         let database_bytes = sqlx::query_scalar(
             "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
         )

@@ -163,6 +163,43 @@ async fn a_failed_offboarding_done_since_for_the_same_user_needs_no_attention() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_failed_offboarding_is_not_settled_by_a_dry_run_of_it() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    let user = app.org.all_tokens()[0].user_id.clone();
+    let first = app.start_cli_job(&user).await;
+    let state = revokd::store::JobState::Failed;
+    app.store
+        .finish_job(first, state, Some("Okta answered 500"), Utc::now())
+        .await
+        .unwrap();
+    // A preview of the offboarding: its job ends `done`, and nothing is revoked.
+    let preview = app.start_cli_job(&user).await;
+    let offboarding = revokd::offboard::Offboarding {
+        user: revokd::okta::UserId::new(&user).unwrap(),
+        clients: Vec::new(),
+        reason: "preview".into(),
+        job_id: preview,
+        dry_run: true,
+    };
+    let verify = revokd::offboard::VerifySettings::default();
+    let report = revokd::offboard::offboard_user(&app.deps, &offboarding, verify)
+        .await
+        .unwrap();
+    assert!(report.succeeded() && app.org.revoked().is_empty());
+    let done = revokd::store::JobState::Done;
+    app.store
+        .finish_job(preview, done, None, Utc::now())
+        .await
+        .unwrap();
+
+    let out = status(&app, &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("1 failed offboarding job(s)"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_tripped_guard_in_the_last_sweep_needs_attention() {
     let app = spawn_app_with(small_org(), |c| {
         c.policies = vec![admin_policy()];
