@@ -1,10 +1,11 @@
 //! The daemon's HTTP server: the router served over HTTP/1.1 with the limits a listener that
-//! Okta's event hooks must reach (often from the internet) needs. A connection must send its
-//! request headers within [`Limits::header_timeout`] and is closed after
-//! [`Limits::connection_lifetime`] whatever it does (a body trickled byte by byte included);
-//! at most [`Limits::max_connections`] are served at once, and one more is closed at once, so
-//! slow clients cannot take every file descriptor. On shutdown, connections finish their
-//! request in flight and close.
+//! Okta's event hooks must reach (often from the internet) needs. A connection must send each
+//! request's headers within [`Limits::header_timeout`] (an idle keep-alive connection too);
+//! after [`Limits::connection_lifetime`] it is told to close once its request in flight is
+//! answered, and is dropped [`Limits::grace`] later whatever it does (a body trickled byte by
+//! byte included); at most [`Limits::max_connections`] are served at once, and one more is
+//! closed at once, so slow clients cannot take every file descriptor. On shutdown every
+//! connection is told to close the same way, and the server waits for them up to the grace.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,10 +14,9 @@ use std::time::Duration;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 use tracing::{debug, warn};
 
 /// What one connection may take.
@@ -24,6 +24,7 @@ use tracing::{debug, warn};
 pub struct Limits {
     pub header_timeout: Duration,
     pub connection_lifetime: Duration,
+    pub grace: Duration,
     pub max_connections: usize,
 }
 
@@ -33,20 +34,21 @@ impl Default for Limits {
         Limits {
             header_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(60),
+            grace: Duration::from_secs(5),
             max_connections: 256,
         }
     }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets the connections finish
-/// their requests in flight.
+/// their requests in flight (up to [`Limits::grace`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let (stopping, stop) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -56,8 +58,10 @@ pub async fn serve(
                 Err(e) => {
                     warn!(error.message = %e, "cannot accept an HTTP connection");
                     // Out of descriptors, say: let some close before trying again.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -66,19 +70,40 @@ pub async fn serve(
             debug!(client.address = %peer, "HTTP connection refused: too many open");
             continue;
         };
-        let service = TowerToHyperService::new(router.clone());
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let (router, stop) = (router.clone(), stop.clone());
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(limits.connection_lifetime, conn).await;
+            connection(stream, router, limits, stop).await;
             drop(permit);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = stopping.send(true);
+    // Every place back means every connection closed.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(limits.grace, permits.acquire_many(all)).await;
+}
+
+/// Serves one connection within `limits`, until it ends, its lifetime is over or the server
+/// stops: then it is told to close after its request in flight, and dropped after the grace.
+async fn connection(
+    stream: TcpStream,
+    router: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = TowerToHyperService::new(router);
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = tokio::time::sleep(limits.connection_lifetime) => {}
+        _ = stop.wait_for(|stopping| *stopping) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(limits.grace, conn).await;
 }
 
 #[cfg(test)]

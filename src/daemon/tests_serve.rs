@@ -1,5 +1,6 @@
 //! The server's limits, on a real socket: headers that never end, a body trickled for ever, and
-//! one connection too many are closed; a whole request is answered.
+//! one connection too many are closed; a whole request is answered, and so is one in flight
+//! when its connection's lifetime ends.
 
 use std::time::Duration;
 
@@ -10,14 +11,23 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{Limits, serve};
 
-/// A server with `limits` on 127.0.0.1:0 answering `POST /` with its body's length.
+/// A server with `limits` on 127.0.0.1:0 answering `POST /` with its body's length, and
+/// `POST /slow` half a second later.
 async fn server(limits: Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = Router::new().route(
-        "/",
-        post(|body: String| async move { body.len().to_string() }),
-    );
+    let router = Router::new()
+        .route(
+            "/",
+            post(|body: String| async move { body.len().to_string() }),
+        )
+        .route(
+            "/slow",
+            post(|| async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                "slow"
+            }),
+        );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(listener, router, limits, async move {
         let _ = stopped.await;
@@ -36,13 +46,19 @@ fn limits() -> Limits {
     Limits {
         header_timeout: Duration::from_millis(200),
         connection_lifetime: Duration::from_secs(1),
+        grace: Duration::from_millis(300),
         max_connections: 2,
     }
 }
 
 #[tokio::test]
 async fn headers_that_never_end_and_a_trickled_body_are_closed() {
-    let (addr, _stop) = server(limits()).await;
+    // Headers first, with a lifetime that cannot be what closes the connection.
+    let long = Limits {
+        connection_lifetime: Duration::from_secs(60),
+        ..limits()
+    };
+    let (addr, _stop) = server(long).await;
     let mut slow = TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
         .await
@@ -51,6 +67,7 @@ async fn headers_that_never_end_and_a_trickled_body_are_closed() {
     let closed = tokio::time::timeout(Duration::from_secs(30), until_closed(&mut slow)).await;
     assert!(closed.is_ok_and(|text| !text.contains("200 OK")));
 
+    let (addr, _stop) = server(limits()).await;
     let mut trickle = TcpStream::connect(addr).await.unwrap();
     trickle
         .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
@@ -103,4 +120,25 @@ async fn one_connection_too_many_is_closed_and_a_whole_request_is_answered() {
     .await
     .expect("answered once places are free");
     assert!(answered.ends_with("\r\n\r\n2"), "{answered}");
+}
+
+#[tokio::test]
+async fn a_request_in_flight_when_the_lifetime_ends_is_answered() {
+    let (addr, _stop) = server(Limits {
+        connection_lifetime: Duration::from_millis(100),
+        grace: Duration::from_secs(20),
+        ..limits()
+    })
+    .await;
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    let text = tokio::time::timeout(Duration::from_secs(30), until_closed(&mut c))
+        .await
+        .expect("closed after the answer");
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("slow"),
+        "{text}"
+    );
 }
