@@ -143,9 +143,10 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
                 Ok(None) | Err(_) => break,
             }
         }
+        let cut = head.len() >= ERROR_BODY_LIMIT;
         head.truncate(ERROR_BODY_LIMIT);
         let secret = receiver.secret.as_ref().map(ExposeSecret::expose_secret);
-        format!("answered {status}: {}", error_text(&head, secret))
+        format!("answered {status}: {}", error_text(&head, cut, secret))
     };
     Outcome::Failed {
         status: Some(status.as_u16()),
@@ -153,23 +154,31 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
     }
 }
 
-/// The head of an error body as kept: the secret taken out first, wherever it stands (a
-/// receiver may echo the request back, and the head may end part-way through it), then
-/// control characters dropped and the text cut to 200 characters.
-fn error_text(head: &[u8], secret: Option<&str>) -> String {
-    let mut text = String::from_utf8_lossy(head).into_owned();
-    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-        text = text.replace(secret, "[redacted]");
-        // The head cut inside the secret: whatever of it the head ends with goes too.
-        let cut = (1..secret.len())
+/// The head of an error body as kept: the secret taken out of its bytes first, wherever it
+/// stands (a receiver may echo the request back), and, when the head was `cut` at
+/// [`ERROR_BODY_LIMIT`], whatever of the secret it ends with; then control characters dropped
+/// and the text cut to 200 characters.
+fn error_text(head: &[u8], cut: bool, secret: Option<&str>) -> String {
+    let mut bytes = head.to_vec();
+    if let Some(secret) = secret.map(str::as_bytes).filter(|s| !s.is_empty()) {
+        let mut kept = Vec::with_capacity(bytes.len());
+        let mut rest = bytes.as_slice();
+        while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
+            kept.extend_from_slice(&rest[..at]);
+            kept.extend_from_slice(b"[redacted]");
+            rest = &rest[at + secret.len()..];
+        }
+        kept.extend_from_slice(rest);
+        bytes = kept;
+        let tail = (1..secret.len())
             .rev()
-            .filter(|&n| secret.is_char_boundary(n))
-            .find(|&n| text.ends_with(&secret[..n]));
-        if let Some(n) = cut {
-            text.truncate(text.len() - n);
-            text.push_str("[redacted]");
+            .find(|&n| bytes.ends_with(&secret[..n]));
+        if let Some(n) = tail.filter(|_| cut) {
+            bytes.truncate(bytes.len() - n);
+            bytes.extend_from_slice(b"[redacted]");
         }
     }
+    let text = String::from_utf8_lossy(&bytes);
     let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
     text.trim().to_owned()
 }
@@ -212,23 +221,33 @@ mod tests {
 
     #[test]
     fn no_piece_of_the_secret_is_kept_from_an_error_body() {
-        let secret = "s3cr3t-\tvalue-0123456789abcdef";
+        // A tab and two-byte letters inside the secret.
+        let secret = "s3cr3t-\tvälue-pässwörd-0123456789";
         let pieces = |text: &str| {
             (0..secret.len() - 8)
                 .filter(|&i| secret.is_char_boundary(i) && secret.is_char_boundary(i + 8))
                 .any(|i| text.contains(&secret[i..i + 8]))
         };
-        let echo = |at: usize| format!("{}Authorization: Bearer {secret}\r\nmore", "x".repeat(at));
-        // Across the 200th character, with a tab inside, and cut by the head's end.
-        for at in [0, 170, 190, 199, 400] {
-            let text = error_text(echo(at).as_bytes(), Some(secret));
-            assert!(!pieces(&text), "at {at}: {text}");
+        let echo = |pad: &str, n: usize| format!("{}Bearer {secret}\r\nmore", pad.repeat(n));
+        // Across the 200th character, and wherever the whole body is kept.
+        for n in [0, 170, 190, 199, 400] {
+            let text = error_text(echo("x", n).as_bytes(), false, Some(secret));
+            assert!(!pieces(&text), "at {n}: {text}");
         }
-        let body = echo(480);
-        let head = &body.as_bytes()[..ERROR_BODY_LIMIT];
-        let text = error_text(head, Some(secret));
-        assert!(!pieces(&text), "cut: {text}");
-        assert_eq!(error_text(b"  plain\nerror ", None), "plainerror");
+        // Cut by the head's end within 200 characters (three-byte text before it), at every
+        // byte of the secret, a letter split in two included.
+        for n in 150..=168 {
+            let body = echo("€", n);
+            let head = &body.as_bytes()[..ERROR_BODY_LIMIT.min(body.len())];
+            let text = error_text(head, true, Some(secret));
+            assert!(
+                !pieces(&text) && !text.contains("s3cr"),
+                "cut at {n}: {text}"
+            );
+        }
+        // A body that ends with the secret's first letters, not cut: kept as it is.
+        assert_eq!(error_text(b"a status", false, Some(secret)), "a status");
+        assert_eq!(error_text(b"  plain\nerror ", false, None), "plainerror");
     }
 
     #[test]
