@@ -141,7 +141,8 @@ impl TestApp {
     }
 
     /// A `revokd offboard --user USER` (every client, enforced, default verification) run to
-    /// its end under this process, as its job; returns the job id and the report.
+    /// its end under this process, as its job (left `running`: the command closes it); returns
+    /// the job id and the report.
     pub async fn offboard(&self, user: &str) -> (i64, revokd::offboard::OffboardReport) {
         let job_id = self.start_cli_job(user).await;
         let offboarding = revokd::offboard::Offboarding {

@@ -275,3 +275,35 @@ async fn the_sql_examples_of_the_reports_page_run(pool: sqlx::SqlitePool) {
         assert!(rows.is_ok(), "{sql}: {:?}", rows.err());
     }
 }
+
+/// `--since` with a time of day: the chart by day counts the intents requested from that
+/// instant on, as the chart by rule does, not every intent of its first day.
+#[sqlx::test(migrations = "./migrations")]
+async fn since_bounds_revocations_by_day_at_its_instant(pool: sqlx::SqlitePool) {
+    let store = seed::seeded(pool).await;
+    let config = seed::config();
+    let times: Vec<String> =
+        sqlx::query_scalar("SELECT requested_at FROM v_revocation_log ORDER BY requested_at")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let days: std::collections::BTreeSet<&str> = times.iter().map(|t| &t[..10]).collect();
+    assert!(
+        days.len() < times.len(),
+        "two intents on one day: {times:?}"
+    );
+    for t in &times {
+        let since = Some(seed::at(t));
+        let o = revokd::report::overview::build(&store, &config, since, seed::now())
+            .await
+            .unwrap();
+        let charted: i64 = o.revocations_by_day.iter().map(|d| d.intents).sum();
+        let from: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM v_revocation_log WHERE requested_at >= ?")
+                .bind(t)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(charted, from, "since {t}");
+    }
+}
