@@ -16,6 +16,7 @@ pub const SCHEDULED_KINDS: &[Kind] = &[
     Kind::Policies,
     Kind::Sweeps,
     Kind::Exposure,
+    Kind::Apps,
 ];
 
 /// `inventory-20261129T220000Z.csv`.
