@@ -9,7 +9,7 @@ use revokd::sim::{Fault, FaultKind, SimOrg};
 use tempfile::TempDir;
 
 use crate::helpers::{
-    SIM_TOKEN, admin_policy, all_output, assert_quiet_on_a_closed_stdout, run_revokd, small_org,
+    admin_policy, all_output, assert_quiet_on_a_closed_stdout, run_revokd, sim_config, small_org,
     spawn_app_with, write_config,
 };
 
@@ -22,15 +22,7 @@ async fn org_and_dir() -> (SimOrg, TempDir) {
 }
 
 fn config_for(org: &SimOrg, dir: &Path, extra: &str) -> String {
-    let path = write_config(
-        dir,
-        org.base_url().as_str(),
-        &format!("api_token = \"{SIM_TOKEN}\""),
-        &dir.join("revokd.db"),
-        &org.pairs(),
-        extra,
-    );
-    path.display().to_string()
+    sim_config(org, dir, &org.pairs(), extra).0
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,7 +12,7 @@ use sqlx::SqlitePool;
 
 use crate::apps::sweep;
 use crate::helpers::{
-    SIM_TOKEN, TestApp, all_output, run_revokd, sim_ids, small_org, spawn_app_with, write_config,
+    TestApp, all_output, run_revokd, sim_config, sim_ids, small_org, spawn_app_with,
 };
 
 /// A client id holding every special character the contract allows.
@@ -180,16 +180,7 @@ async fn an_offboarding_whose_user_holds_a_refused_client_id_is_not_reported_com
         .collect();
     assert!(!others.is_empty());
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("revokd.db");
-    let config = write_config(
-        dir.path(),
-        org.base_url().as_str(),
-        &format!("api_token = \"{SIM_TOKEN}\""),
-        &db,
-        &[],
-        "",
-    );
-    let config = config.to_string_lossy().into_owned();
+    let (config, db) = sim_config(&org, dir.path(), &[], "");
 
     let out = run_revokd(&["--config", &config, "offboard", "--user", &user], &[]).await;
 

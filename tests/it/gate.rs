@@ -13,8 +13,7 @@ use sqlx::SqlitePool;
 
 use crate::daemon::harness::PATIENCE;
 use crate::helpers::{
-    SIM_TOKEN, admin_policy, admin_policy_selects, all_output, small_org, spawn_app_with,
-    write_config,
+    admin_policy, admin_policy_selects, all_output, sim_config, small_org, spawn_app_with,
 };
 
 pub(crate) fn deletes(org: &SimOrg) -> Vec<(String, u16)> {
@@ -181,17 +180,8 @@ async fn two_enforcing_processes_send_no_duplicate_delete_and_revoke_exactly_the
         .collect();
     assert!(expected.len() >= 5, "the org gives enough to revoke");
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("revokd.db");
     let policy = "[safety]\nmax_revocation_fraction = 1.0\n[[policies]]\nname = \"old-admin\"\nolder_than = \"180d\"\nscopes_any = [\"admin:write\"]\n";
-    let config = write_config(
-        dir.path(),
-        org.base_url().as_str(),
-        &format!("api_token = \"{SIM_TOKEN}\""),
-        &db,
-        &org.pairs(),
-        policy,
-    );
-    let config = config.to_string_lossy().into_owned();
+    let (config, db) = sim_config(&org, dir.path(), &org.pairs(), policy);
     let sweep = |wait: &'static str| {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
             .args(["--config", &config, "sweep", "--enforce"])

@@ -10,7 +10,7 @@ use sqlx::SqlitePool;
 
 use crate::daemon::harness::{PATIENCE, Running, daemon_config};
 use crate::gate::deletes;
-use crate::helpers::{SIM_TOKEN, all_output, run_revokd, small_org, write_config};
+use crate::helpers::{SIM_TOKEN, all_output, run_revokd, sim_config, small_org, write_config};
 
 /// A user holding tokens for at least two clients.
 fn user_with_tokens(org: &SimOrg) -> String {
@@ -42,17 +42,8 @@ async fn an_exempt_users_cli_offboarding_sends_no_delete_and_says_which_tokens_s
     let dir = tempfile::tempdir().expect("temp dir");
     let user = user_with_tokens(&org);
     let before = tokens_of(&org, &user);
-    let db = dir.path().join("revokd.db");
     let extra = EXEMPT.replace("{user}", &user);
-    let config = write_config(
-        dir.path(),
-        org.base_url().as_str(),
-        &format!("api_token = \"{SIM_TOKEN}\""),
-        &db,
-        &[],
-        &extra,
-    );
-    let config = config.to_string_lossy().into_owned();
+    let (config, db) = sim_config(&org, dir.path(), &[], &extra);
 
     let out = run_revokd(&["--config", &config, "offboard", "--user", &user], &[]).await;
 

@@ -346,6 +346,20 @@ pub fn all_output(out: &Output) -> String {
 
 /// A config file for the binary: the org URL, one auth line (e.g. `api_token = "…"`), the
 /// database, one `[[targets]]` per pair, then `extra` TOML (appended verbatim).
+/// [`write_config`] for `org` with the API token every test org accepts, its database
+/// `revokd.db` in `dir`: the config file's path, as the binary takes it, and the database's.
+pub fn sim_config(
+    org: &SimOrg,
+    dir: &Path,
+    pairs: &[(String, String)],
+    extra: &str,
+) -> (String, PathBuf) {
+    let db = dir.join("revokd.db");
+    let auth = format!("api_token = \"{SIM_TOKEN}\"");
+    let config = write_config(dir, org.base_url().as_str(), &auth, &db, pairs, extra);
+    (config.to_string_lossy().into_owned(), db)
+}
+
 pub fn write_config(
     dir: &Path,
     org_url: &str,

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::helpers::{small_org, spawn_app};
 use crate::offboard::{
-    DEACTIVATE, SECRET, hook_daemon, tokens_left, user_with_two_clients, wait_for_jobs,
+    DEACTIVATE, SECRET, hook_daemon, the_one_job_done, tokens_left, user_with_two_clients,
 };
 
 /// Removes a member of an event.
@@ -103,13 +103,7 @@ async fn unusable_events_in_the_system_log_do_not_stall_offboarding_by_the_event
     let extra = "[offboarding]\nsystem_log = true\npoll_interval = \"100ms\"\n";
     let daemon = hook_daemon(&org, dir.path(), extra).await;
 
-    let rows = wait_for_jobs(&daemon.pool, "a System Log job done", |r| {
-        r.iter().any(|j| j.2 == "done")
-    })
-    .await;
-
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0].1, "system_log");
+    the_one_job_done(&daemon.pool, "system_log").await;
     assert_eq!(tokens_left(&org, &user), 0);
     assert_eq!(tokens_left(&org, &other), kept);
 }
@@ -132,12 +126,7 @@ async fn a_hook_delivery_holding_unusable_events_is_accepted_and_its_good_event_
         .expect("delivered");
 
     assert_eq!(statuses, vec![200]);
-    let rows = wait_for_jobs(&daemon.pool, "a hook job done", |r| {
-        r.iter().any(|j| j.2 == "done")
-    })
-    .await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0].1, "event_hook");
+    the_one_job_done(&daemon.pool, "event_hook").await;
     assert_eq!(tokens_left(&org, &user), 0);
     assert_eq!(tokens_left(&org, &other), kept);
 }

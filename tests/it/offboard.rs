@@ -10,7 +10,7 @@ use revokd::sim::{Delivery, Fault, FaultKind, RouteKind, SimOrg};
 use sqlx::SqlitePool;
 
 use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path};
-use crate::helpers::{SIM_TOKEN, all_output, run_revokd, small_org, write_config};
+use crate::helpers::{all_output, run_revokd, sim_config, small_org};
 
 pub(crate) const SECRET: &str = "hook-s3cret";
 pub(crate) const DEACTIVATE: &str = "user.lifecycle.deactivate";
@@ -80,6 +80,18 @@ pub(crate) async fn wait_for_jobs(
     }
 }
 
+/// Waits for a job `done`, asserts it is the only job, from `source`, and returns its row.
+pub(crate) async fn the_one_job_done(
+    pool: &SqlitePool,
+    source: &str,
+) -> (i64, String, String, i64) {
+    let what = format!("a {source} job done");
+    let rows = wait_for_jobs(pool, &what, |r| r.iter().any(|j| j.2 == "done")).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, source);
+    rows[0].clone()
+}
+
 fn write(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("revokd.toml");
     std::fs::write(&path, text).expect("config written");
@@ -97,17 +109,8 @@ async fn offboard_discovers_clients_the_config_did_not_list_and_verifies_them_em
     let org = SimOrg::start(small_org()).await.expect("org starts");
     let dir = tempfile::tempdir().expect("temp dir");
     let (user, clients) = user_with_two_clients(&org);
-    let db = dir.path().join("revokd.db");
     let listed = vec![(user.clone(), clients[0].clone())];
-    let config = write_config(
-        dir.path(),
-        org.base_url().as_str(),
-        &format!("api_token = \"{SIM_TOKEN}\""),
-        &db,
-        &listed,
-        "",
-    );
-    let config = config.to_string_lossy().into_owned();
+    let (config, db) = sim_config(&org, dir.path(), &listed, "");
 
     let out = run_revokd(
         &[
@@ -163,16 +166,7 @@ async fn an_offboard_dry_run_records_the_plan_and_revokes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (user, _) = user_with_two_clients(&org);
     let before = tokens_left(&org, &user);
-    let db = dir.path().join("revokd.db");
-    let config = write_config(
-        dir.path(),
-        org.base_url().as_str(),
-        &format!("api_token = \"{SIM_TOKEN}\""),
-        &db,
-        &[],
-        "",
-    );
-    let config = config.to_string_lossy().into_owned();
+    let (config, db) = sim_config(&org, dir.path(), &[], "");
 
     let out = run_revokd(
         &[
@@ -213,17 +207,12 @@ async fn a_delivered_deactivate_event_leaves_the_users_tokens_gone_and_a_duplica
         .unwrap();
 
     assert_eq!(statuses, vec![200, 200]);
-    let rows = wait_for_jobs(&daemon.pool, "a finished job", |r| {
-        r.iter().any(|j| j.2 == "done")
-    })
-    .await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0].1, "event_hook");
+    let job = the_one_job_done(&daemon.pool, "event_hook").await;
     assert_eq!(tokens_left(&org, &user), 0);
     let audit = audit_of(&daemon.pool, &user).await;
     assert!(!audit.is_empty());
     assert!(audit.iter().all(|(t, j, reason, s, v)| t == "offboard"
-        && *j == Some(rows[0].0)
+        && *j == Some(job.0)
         && reason.as_deref().is_some_and(|r| r.contains(DEACTIVATE))
         && s == "done"
         && *v));
@@ -354,12 +343,7 @@ async fn an_event_whose_delivery_was_dropped_is_found_in_the_system_log_and_proc
         .unwrap();
 
     assert!(sent.is_empty());
-    let rows = wait_for_jobs(&daemon.pool, "a System Log job done", |r| {
-        r.iter().any(|j| j.2 == "done")
-    })
-    .await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0].1, "system_log");
+    the_one_job_done(&daemon.pool, "system_log").await;
     assert_eq!(tokens_left(&org, &user), 0);
     // The poller keeps going: wait (bounded) for its second poll, which follows the cursor.
     let deadline = tokio::time::Instant::now() + PATIENCE;
