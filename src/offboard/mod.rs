@@ -24,6 +24,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 pub use events::{HookDelivery, jobs_from_events};
 
+use crate::config::Mode;
 use crate::okta::{ClientId, UserId};
 use crate::store::{self, TargetSource};
 use crate::sweep::{Deps, Halt, Target};
@@ -159,6 +160,12 @@ pub async fn offboard_user(
         okta,
         ..deps.clone()
     };
+    let mode = if job.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Enforce
+    };
+    deps.store.set_job_mode(job.job_id, mode).await?;
     // One process at a time revokes per database.
     let lease = match job.dry_run {
         true => None,

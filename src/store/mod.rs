@@ -30,6 +30,8 @@ mod tests_folded_records;
 #[cfg(test)]
 mod tests_ingest;
 #[cfg(test)]
+mod tests_job_mode;
+#[cfg(test)]
 mod tests_known_values;
 #[cfg(test)]
 mod tests_migration;

@@ -8,6 +8,7 @@ use sqlx::SqliteConnection;
 
 use super::outbox::{JobFacts, NewEvent, insert_event};
 use super::{Error, JobSource, JobState, Store, ts};
+use crate::config::Mode;
 
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +117,17 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
+    }
+
+    /// Records the mode the job runs in now: a preview (`dry-run`) offboards no one, so it
+    /// settles no failed job and puts no user among the offboarded (`v_offboarded_users`).
+    pub async fn set_job_mode(&self, id: i64, mode: Mode) -> Result<(), Error> {
+        sqlx::query("UPDATE offboarding_jobs SET mode = ? WHERE id = ?")
+            .bind(mode)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Ends a job: `done` or `failed`, with its error. A `failed` job enqueues an

@@ -190,6 +190,13 @@ async fn an_offboard_dry_run_records_the_plan_and_revokes_nothing() {
     let audit = audit_of(&pool, &user).await;
     assert_eq!(audit.len(), before);
     assert!(audit.iter().all(|r| r.3 == "planned"));
+    // A preview offboards no one: the user is not among the offboarded users of the reports.
+    let offboarded: Vec<(String, String)> =
+        sqlx::query_as("SELECT user_id, source FROM v_offboarded_users")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(offboarded, vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

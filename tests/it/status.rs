@@ -162,20 +162,17 @@ async fn a_failed_offboarding_done_since_for_the_same_user_needs_no_attention() 
     assert!(text.contains("done 1 · failed 1"), "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failed_offboarding_is_not_settled_by_a_dry_run_of_it() {
-    let app = spawn_app_with(small_org(), |_| {}).await;
-    let user = app.org.all_tokens()[0].user_id.clone();
-    let first = app.start_cli_job(&user).await;
+/// A failed job for `user`, then a preview (`--dry-run`) of offboarding them that ends `done`.
+async fn failed_then_previewed(app: &TestApp, user: &str) {
+    let first = app.start_cli_job(user).await;
     let state = revokd::store::JobState::Failed;
     app.store
         .finish_job(first, state, Some("Okta answered 500"), Utc::now())
         .await
-        .unwrap();
-    // A preview of the offboarding: its job ends `done`, and nothing is revoked.
-    let preview = app.start_cli_job(&user).await;
+        .expect("the database does not fail");
+    let preview = app.start_cli_job(user).await;
     let offboarding = revokd::offboard::Offboarding {
-        user: revokd::okta::UserId::new(&user).unwrap(),
+        user: revokd::okta::UserId::new(user).expect("a user id"),
         clients: Vec::new(),
         reason: "preview".into(),
         job_id: preview,
@@ -184,13 +181,35 @@ async fn a_failed_offboarding_is_not_settled_by_a_dry_run_of_it() {
     let verify = revokd::offboard::VerifySettings::default();
     let report = revokd::offboard::offboard_user(&app.deps, &offboarding, verify)
         .await
-        .unwrap();
+        .expect("the database does not fail");
     assert!(report.succeeded() && app.org.revoked().is_empty());
     let done = revokd::store::JobState::Done;
     app.store
         .finish_job(preview, done, None, Utc::now())
         .await
-        .unwrap();
+        .expect("the database does not fail");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_offboarding_is_not_settled_by_a_dry_run_of_it() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    let user = app.org.all_tokens()[0].user_id.clone();
+    failed_then_previewed(&app, &user).await;
+
+    let out = status(&app, &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("1 failed offboarding job(s)"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_offboarding_is_not_settled_by_a_dry_run_that_found_no_token() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    // Okta knows no client of this user: the preview records no audit row at all.
+    let user = "00unotokens000000000";
+    assert!(app.org.all_tokens().iter().all(|t| t.user_id != user));
+    failed_then_previewed(&app, user).await;
 
     let out = status(&app, &[]).await;
 

@@ -1,0 +1,117 @@
+//! The upgrade that gives each offboarding job its mode, on a database written before it: a
+//! job keeps the mode its audit rows were written in, a job without rows stays unknown, and
+//! neither a preview nor an unknown job settles a failure or offboards its user in the views.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+
+use super::tests_migration::migrate_through;
+use super::{
+    JobSource, JobState, NewJob, NewRevocation, RevocationState, RevocationTrigger, Store, ts,
+};
+use crate::config::Mode;
+
+/// The last migration before jobs kept their mode.
+const BEFORE: i64 = 20261226000100;
+
+fn cli_job(user: &str) -> NewJob {
+    NewJob {
+        user_id: user.into(),
+        source: JobSource::Cli,
+        event_id: None,
+        event_type: None,
+        reason: Some("left".into()),
+    }
+}
+
+/// A job of `user` that ends in `state`, with an audit row in `mode` unless `None`.
+async fn job(old: &Store, user: &str, mode: Option<Mode>, state: JobState, now: DateTime<Utc>) {
+    let id = old.start_job(&cli_job(user), "h:1:0", now).await.unwrap();
+    if let Some(mode) = mode {
+        let trigger = RevocationTrigger::Offboard;
+        let planned = RevocationState::Planned;
+        let row = NewRevocation::new(
+            Some(format!("oar{id}")),
+            user,
+            "0oa1",
+            trigger,
+            mode,
+            planned,
+            ts(now),
+        );
+        let row = NewRevocation {
+            job_id: Some(id),
+            ..row
+        };
+        old.append_revocations(&[row]).await.unwrap();
+    }
+    old.finish_job(id, state, None, now).await.unwrap();
+}
+
+async fn strings(pool: &SqlitePool, sql: &str) -> Vec<(String, Option<String>)> {
+    sqlx::query_as(sql).fetch_all(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: SqlitePool) {
+    migrate_through(&pool, BEFORE).await;
+    let old = Store { pool: pool.clone() };
+    let now = Utc::now();
+    // Each user: a failed job, then one `done` job of the mode named.
+    for (user, mode) in [
+        ("00uenforce", Some(Mode::Enforce)),
+        ("00upreview", Some(Mode::DryRun)),
+        ("00unorows", None),
+    ] {
+        job(&old, user, None, JobState::Failed, now).await;
+        job(&old, user, mode, JobState::Done, now).await;
+    }
+
+    let store = Store::from_pool(pool).await.unwrap();
+    let pool = store.pool();
+
+    let modes = strings(
+        pool,
+        "SELECT user_id, mode FROM offboarding_jobs WHERE state = 'done' ORDER BY user_id",
+    )
+    .await;
+    let expected = [
+        ("00uenforce", Some("enforce")),
+        ("00unorows", None),
+        ("00upreview", Some("dry-run")),
+    ];
+    let expected: Vec<_> = (expected.iter())
+        .map(|(u, m)| ((*u).to_owned(), m.map(str::to_owned)))
+        .collect();
+    assert_eq!(modes, expected);
+    let problems = strings(
+        pool,
+        "SELECT user_id, error FROM v_offboarding_problems ORDER BY user_id",
+    )
+    .await;
+    let users: Vec<_> = problems.into_iter().map(|(u, _)| u).collect();
+    assert_eq!(
+        users,
+        ["00unorows", "00upreview"],
+        "only a real offboarding settles"
+    );
+    let offboarded = strings(
+        pool,
+        "SELECT user_id, source FROM v_offboarded_users WHERE source <> 'job' ORDER BY user_id",
+    )
+    .await;
+    let expected = vec![("00uenforce".to_owned(), Some("revocation".to_owned()))];
+    assert_eq!(offboarded, expected, "a preview's rows offboard no one");
+    // A job run from now on records its mode as it starts.
+    let id = store
+        .start_job(&cli_job("00unew"), "h:1:0", now)
+        .await
+        .unwrap();
+    store.set_job_mode(id, Mode::DryRun).await.unwrap();
+    let new = strings(
+        pool,
+        "SELECT user_id, source FROM v_offboarded_users WHERE user_id = '00unew'",
+    )
+    .await;
+    assert_eq!(new, vec![]);
+}
