@@ -38,11 +38,14 @@ pub async fn active_tokens(pool: &SqlitePool) -> Result<Vec<TokenLine>, sqlx::Er
 }
 
 /// The tokens active at `at`: each token's latest snapshot at or before `at` (snapshots are a
-/// change history: the latest is the record in force), when that snapshot says ACTIVE, the
-/// token was not absent at `at` (`token_absences`: found gone and not yet back), and it had
-/// not been revoked by then (`revoked_at`, or a `done`/`already_gone` revocation completed by
-/// then) unless Okta listed it again afterwards (`reappeared_at`). `last_seen_at` is the
-/// token's last sighting when that is before `at`, else the time of the snapshot in force.
+/// change history: the latest is the record in force), when that snapshot says ACTIVE and the
+/// token was not absent at `at` (`token_absences`: found gone and not yet back). A revocation
+/// (`revoked_at`, or a `done`/`already_gone` revocation completed by then) opens an absence
+/// when it is recorded, which ends when Okta lists the token again, so each of a token's
+/// revocations and returns is read from its own interval. A revocation no absence holds (from
+/// before absences were kept, or a crash between the two writes) counts from its instant
+/// until the token's latest return (`reappeared_at`). `last_seen_at` is the token's last
+/// sighting when that is before `at`, else the time of the snapshot in force.
 pub async fn tokens_at(
     pool: &SqlitePool,
     at: DateTime<Utc>,
@@ -64,12 +67,19 @@ pub async fn tokens_at(
                    SELECT 1 FROM token_absences a
                    WHERE a.token_id = t.token_id AND a.gone_at <= ?1
                      AND (a.back_at IS NULL OR a.back_at > ?1))
-               AND (t.reappeared_at <= ?1 OR (
-                   (t.revoked_at IS NULL OR t.revoked_at > ?1)
-                   AND NOT EXISTS (
-                       SELECT 1 FROM revocations r
+               AND NOT EXISTS (
+                   SELECT 1 FROM (
+                       SELECT t.revoked_at AS at WHERE t.revoked_at IS NOT NULL
+                       UNION ALL
+                       SELECT r.completed_at FROM revocations r
                        WHERE r.token_id = t.token_id AND r.state IN (?2, ?3)
-                         AND r.completed_at <= ?1)))
+                   ) x
+                   WHERE x.at <= ?1
+                     AND NOT (t.reappeared_at > x.at AND t.reappeared_at <= ?1)
+                     AND NOT EXISTS (
+                         SELECT 1 FROM token_absences a
+                         WHERE a.token_id = t.token_id AND a.gone_at <= x.at
+                           AND (a.back_at IS NULL OR a.back_at > x.at)))
          ){ORDER}"
     ))
     .bind(ts(at))

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use revokd::config::{Config, ExemptionConfig, Mode};
 use revokd::report::{self, Cell, Kind, Request};
+use revokd::sim::{Fault, FaultKind};
 
 use super::admin_app;
 use crate::helpers::{TestApp, admin_policy, admin_policy_selects};
@@ -98,5 +99,79 @@ async fn a_token_back_after_its_revocation_is_active_again_from_its_return_on() 
     assert!(
         inventory(&app, Some(between)).await.contains(&victim.id),
         "active at any instant since its return"
+    );
+}
+
+fn keep(token: &str) -> ExemptionConfig {
+    ExemptionConfig {
+        name: Some("keep".into()),
+        tokens: vec![token.to_owned()],
+        ..ExemptionConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_twice_is_active_between_its_first_return_and_its_second_revocation() {
+    let mut app = admin_app().await;
+    let victim = admin_policy_selects(&app.org, app.now)[0].clone();
+    app.sweep(Mode::Enforce).await;
+    app.reconfigure(&[admin_policy()], &[keep(&victim.id)]);
+    app.org.add_token(victim.clone());
+    app.sweep(Mode::Enforce).await;
+    let between = Utc::now();
+    // No longer exempt: revoked again, then back again and kept.
+    app.reconfigure(&[admin_policy()], &[]);
+    app.sweep(Mode::Enforce).await;
+    let gone_again = Utc::now();
+    app.reconfigure(&[admin_policy()], &[keep(&victim.id)]);
+    app.org.add_token(victim.clone());
+    app.sweep(Mode::Enforce).await;
+
+    let deletes = crate::helpers::token_deletes(&app.org);
+    assert_eq!(
+        deletes.get(&victim.id).map(Vec::len),
+        Some(2),
+        "revoked twice"
+    );
+    assert!(
+        inventory(&app, Some(between)).await.contains(&victim.id),
+        "Okta held it between its first return and its second revocation"
+    );
+    assert!(!inventory(&app, Some(gone_again)).await.contains(&victim.id));
+    assert!(inventory(&app, None).await.contains(&victim.id));
+}
+
+#[tokio::test]
+async fn a_token_okta_called_gone_and_then_listed_again_is_active_at_any_instant_since() {
+    let mut app = admin_app().await;
+    let selected = admin_policy_selects(&app.org, app.now);
+    let first = &selected[0];
+    // Okta answers the pair's first revocation 404: revokd records it already gone.
+    app.org.inject(Fault {
+        user: Some(first.user_id.clone()),
+        client: Some(first.client_id.clone()),
+        kind: FaultKind::RevocationStatus(404),
+        times: Some(1),
+    });
+    app.sweep(Mode::Enforce).await;
+    let called_gone: Vec<String> = (app.store.revocations().await.expect("audit rows"))
+        .into_iter()
+        .filter(|r| r.state == "already_gone")
+        .filter_map(|r| r.token_id)
+        .collect();
+    let [victim] = called_gone.as_slice() else {
+        panic!("one token recorded already gone: {called_gone:?}");
+    };
+    assert!(app.org.all_tokens().iter().any(|t| &t.id == victim));
+    // Okta lists it again, and an exemption now keeps it.
+    app.reconfigure(&[admin_policy()], &[keep(victim)]);
+    app.sweep(Mode::Enforce).await;
+    let since = Utc::now();
+
+    assert!(active_view(&app).await.contains(victim));
+    assert!(inventory(&app, None).await.contains(victim));
+    assert!(
+        inventory(&app, Some(since)).await.contains(victim),
+        "the inventory at an instant agrees with the inventory now"
     );
 }
