@@ -1,6 +1,8 @@
 //! Offboarding one user: every refresh token they hold, for every client, revoked and the
 //! revocation verified. The clients are those asked for ∪ the configured targets of the user
-//! ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`). Per client the tokens are
+//! ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪ the clients of the user's
+//! stored tokens that are not gone (Okta stops naming a client with the user's last grant or
+//! token of it, and those tokens must be found gone). Per client the tokens are
 //! listed (recorded as a sweep records them), one `pending` intent per token is committed
 //! before `DELETE …/tokens` (revoke all), and the pair is listed again — with bounded retries
 //! and backoff, revoking again — until it is empty; then each intent gets its outcome
@@ -217,6 +219,18 @@ pub async fn offboard_user(
                 warn!(error.message = %e, okta.request_id = e.request_id(), "cannot discover the user's clients");
                 report.discovery_error = Some(e.to_string());
                 report.halt = Halt::of(&e);
+            }
+        }
+        // Okta names a client only while the user has grants or tokens of it: the clients of
+        // the user's stored tokens that are not gone are offboarded too (found empty, their
+        // tokens are recorded gone).
+        for c in deps.store.clients_with_present_tokens(job.user.as_str()).await? {
+            if let Ok(client) = ClientId::new(&c) {
+                clients.entry(c).or_insert_with(|| Target {
+                    user: job.user.clone(),
+                    client,
+                    source: TargetSource::Discovered,
+                });
             }
         }
         deps.progress.start(clients.len(), None);

@@ -112,6 +112,11 @@ pub struct SimConfig {
     /// Page `GET /api/v1/users/{id}/clients` this many clients at a time, with `Link: next`.
     /// Okta's contract documents one array and no paging; `None` (the default) sends that.
     pub user_clients_page: Option<usize>,
+    /// List in `GET /api/v1/users/{id}/clients` only the clients the user holds a token
+    /// for, so a client leaves the list with the user's last token of it. Okta documents
+    /// "clients for which the specified user has grants or tokens" and the sim keeps no
+    /// grants; by default it lists every client the user was seeded with, as a grant would.
+    pub user_clients_held_only: bool,
 }
 
 /// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
@@ -140,6 +145,7 @@ impl Default for SimConfig {
             distinct_app_ids: 0,
             lists_revoked: false,
             user_clients_page: None,
+            user_clients_held_only: false,
         }
     }
 }

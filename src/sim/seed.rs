@@ -99,6 +99,7 @@ pub(crate) fn seed(config: &SimConfig, base: &str) -> Store {
     let mut store = Store::default();
     store.lists_revoked = config.lists_revoked;
     store.user_clients_page = config.user_clients_page;
+    store.user_clients_held_only = config.user_clients_held_only;
     let now_ms = config.now.timestamp_millis();
 
     let users: Vec<u32> = (0..config.users)

@@ -85,6 +85,9 @@ pub(crate) struct Store {
     pub(crate) lists_revoked: bool,
     /// Clients a page of a user's clients ([`super::SimConfig::user_clients_page`]).
     pub(crate) user_clients_page: Option<usize>,
+    /// Whether a user's clients are only those they hold a token for
+    /// ([`super::SimConfig::user_clients_held_only`]).
+    pub(crate) user_clients_held_only: bool,
     /// The System Log (`GET /api/v1/logs`).
     pub(crate) syslog: super::syslog::SysLog,
 }

@@ -2,7 +2,8 @@
 //! documents one array and no paging parameters; like Okta's other lists it might still page
 //! with `Link` headers, so with [`super::SimConfig::user_clients_page`] the sim sends that
 //! many clients a page (`limit` lowers it), in the user's order, each `next` link naming the
-//! last client sent (`after`).
+//! last client sent (`after`). With [`super::SimConfig::user_clients_held_only`] a client
+//! leaves the list with the user's last token of it.
 
 use serde_json::Value;
 
@@ -24,6 +25,7 @@ pub(super) fn list(
         .user_pairs(user)
         .iter()
         .filter_map(|&p| store.pairs.get(p as usize))
+        .filter(|p| !store.user_clients_held_only || !p.tokens.is_empty())
         .filter_map(|p| store.clients.get(p.client as usize))
         .map(|c| c.id.as_str())
         .collect();

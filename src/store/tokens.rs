@@ -213,6 +213,20 @@ impl Store {
         .await?)
     }
 
+    /// The clients `user_id` holds tokens of that are not gone, by client id. Okta names a
+    /// user's clients only while the user has grants or tokens of them, so a client whose last
+    /// token went out of band leaves that list: listing these as well finds such tokens gone.
+    pub async fn clients_with_present_tokens(&self, user_id: &str) -> Result<Vec<String>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.client_id FROM token_pairs p WHERE p.user_id = ? AND EXISTS (
+                 SELECT 1 FROM token_state s WHERE s.pair_id = p.id AND s.gone_at IS NULL)
+             ORDER BY p.client_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Every known token that is not gone, by token id.
     pub async fn present_tokens(&self) -> Result<Vec<TokenRow>, Error> {
         Ok(sqlx::query_as::<_, TokenRow>(

@@ -1,5 +1,6 @@
 //! What a pass lists, from what the plan names: the configured pairs, each whole user's
-//! clients (discovered with `GET /api/v1/users/{id}/clients`, source `discovered`), and the
+//! clients (discovered with `GET /api/v1/users/{id}/clients`, with the clients of the user's
+//! stored tokens that are not gone, source `discovered`), and the
 //! apps listed whole through ApplicationTokens. A pair is listed once however often it is
 //! reached, and never one by one when an app target covers its client. A client Okta lists
 //! for a user under an id revokd refuses is a failed target: its tokens can be neither listed
@@ -109,6 +110,30 @@ pub(super) async fn pair_targets(
                     error: e.to_string(),
                 });
             }
+        }
+        // Okta names a client only while the user has grants or tokens of it: the pairs
+        // stored with tokens not gone are listed too, or tokens that went out of band with
+        // the user's last one of a client would stay active in the history for ever.
+        match deps.store.clients_with_present_tokens(user.as_str()).await {
+            Ok(stored) => {
+                for client in stored.iter().filter_map(|c| ClientId::new(c).ok()) {
+                    let source = TargetSource::Discovered;
+                    let (user, client) = (user.clone(), client);
+                    keep(
+                        Target {
+                            user,
+                            client,
+                            source,
+                        },
+                        &mut targets,
+                    );
+                }
+            }
+            Err(e) => failures.push(TargetFailure {
+                user_id: user.to_string(),
+                client_id: "*".to_owned(),
+                error: format!("the user's stored clients could not be read: {e}"),
+            }),
         }
     }
     PairTargets { targets, failures }
