@@ -143,6 +143,8 @@ fn attention(status: &Status) -> Vec<String> {
         Some("failed") => out.push("the last finished sweep failed".to_owned()),
         // Some targets failed, or the blast-radius guard held its revocations back.
         Some("partial") => out.push("the last finished sweep ended partial".to_owned()),
+        // Cut short (a shutdown, a crash found by the next run): it proves nothing swept.
+        Some("aborted") => out.push("the last finished sweep was aborted".to_owned()),
         _ => {}
     }
     if let Err(broken) = &status.audit {

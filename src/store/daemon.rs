@@ -91,9 +91,9 @@ impl Store {
     ) -> Result<u64, Error> {
         let at = ts(finished_at);
         let mut tx = self.pool.begin().await?;
-        let closed: Vec<(i64, String)> = sqlx::query_as(
+        let closed: Vec<(i64, String, String)> = sqlx::query_as(
             "UPDATE sweeps SET status = ?, finished_at = ?, error = ?
-             WHERE status = ? AND trigger = ? AND started_at >= ? RETURNING id, mode",
+             WHERE status = ? AND trigger = ? AND started_at >= ? RETURNING id, mode, trigger",
         )
         .bind(status)
         .bind(&at)
@@ -103,15 +103,54 @@ impl Store {
         .bind(ts(started_since))
         .fetch_all(&mut *tx)
         .await?;
-        if status == SweepStatus::Failed {
-            for (id, mode) in &closed {
-                let event = NewEvent::sweep_failed(*id, trigger.as_str(), mode, Some(error), &at);
-                insert_event(&mut tx, &event).await?;
-            }
-        }
+        notify_failed(&mut tx, status, &closed, error, &at).await?;
         tx.commit().await?;
         Ok(closed.len() as u64)
     }
+
+    /// Closes sweep `id` as `failed` with `error` if it is still `running` (the pass died on
+    /// an error), with its `sweep_failed` notification in the same transaction, whichever
+    /// process ran it. Returns whether it closed the row.
+    pub async fn fail_sweep(
+        &self,
+        id: i64,
+        error: &str,
+        finished_at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let at = ts(finished_at);
+        let mut tx = self.pool.begin().await?;
+        let closed: Vec<(i64, String, String)> = sqlx::query_as(
+            "UPDATE sweeps SET status = ?, finished_at = ?, error = ?
+             WHERE id = ? AND status = ? RETURNING id, mode, trigger",
+        )
+        .bind(SweepStatus::Failed)
+        .bind(&at)
+        .bind(error)
+        .bind(id)
+        .bind(SweepStatus::Running)
+        .fetch_all(&mut *tx)
+        .await?;
+        notify_failed(&mut tx, SweepStatus::Failed, &closed, error, &at).await?;
+        tx.commit().await?;
+        Ok(!closed.is_empty())
+    }
+}
+
+/// The `sweep_failed` notifications of sweep rows just closed `failed` (`(id, mode, trigger)`).
+async fn notify_failed(
+    tx: &mut SqliteConnection,
+    status: SweepStatus,
+    closed: &[(i64, String, String)],
+    error: &str,
+    at: &str,
+) -> Result<(), Error> {
+    if status == SweepStatus::Failed {
+        for (id, mode, trigger) in closed {
+            let event = NewEvent::sweep_failed(*id, trigger, mode, Some(error), at);
+            insert_event(tx, &event).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The status of the sweep that finished last, if any has (for `/metrics` and `status`).

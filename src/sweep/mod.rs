@@ -24,15 +24,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use tracing::{Instrument, info, info_span};
+use tracing::{Instrument, error, info, info_span};
 
 use crate::config::{self, Config, Mode, SafetyConfig};
 use crate::gate::Gate;
 use crate::okta::{ClientId, OktaClient, UserId};
 use crate::policy::{PolicySet, check_guard};
-use crate::store::{
-    self, PlanStage, RevocationState, StagedKind, Store, SweepStatus, TargetSource, Trigger,
-};
+use crate::store::{self, PlanStage, RevocationState, StagedKind, Store, TargetSource, Trigger};
 
 pub use apps::AppListed;
 pub(crate) use decide::observation;
@@ -133,6 +131,16 @@ pub async fn run_once(
         dry_run = plan.mode == Mode::DryRun
     );
     let result = sweep(deps, plan, sweep_id, now).instrument(span).await;
+    if let Err(e) = &result {
+        // Closed here, on every path that runs a pass: its row would stay `running`.
+        let closed = deps
+            .store
+            .fail_sweep(sweep_id, &e.to_string(), Utc::now())
+            .await;
+        if let Err(also) = closed {
+            error!(run_id = sweep_id, error.message = %also, "could not close the failed sweep's row");
+        }
+    }
     if let Some(lease) = lease {
         lease.release().await;
     }
@@ -374,19 +382,6 @@ async fn finish(
     report.db_bytes = deps.store.size_bytes().await.ok();
     report.log_summary();
     Ok(report)
-}
-
-impl SweepReport {
-    fn derive_status(&self) -> SweepStatus {
-        let c = &self.counts;
-        if c.targets_total > 0 && c.targets_failed == c.targets_total {
-            SweepStatus::Failed
-        } else if c.targets_failed > 0 || c.revocations_failed > 0 || self.guard.is_some() {
-            SweepStatus::Partial
-        } else {
-            SweepStatus::Ok
-        }
-    }
 }
 
 /// `run_once` can be spawned onto any runtime thread (the daemon does): a compile-time check.

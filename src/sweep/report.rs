@@ -222,3 +222,18 @@ impl SweepReport {
         );
     }
 }
+
+impl SweepReport {
+    /// How the pass ended: `failed` when every target failed, `partial` when some did, a
+    /// revocation failed or the guard held the plan back, else `ok`.
+    pub(super) fn derive_status(&self) -> SweepStatus {
+        let c = &self.counts;
+        if c.targets_total > 0 && c.targets_failed == c.targets_total {
+            SweepStatus::Failed
+        } else if c.targets_failed > 0 || c.revocations_failed > 0 || self.guard.is_some() {
+            SweepStatus::Partial
+        } else {
+            SweepStatus::Ok
+        }
+    }
+}

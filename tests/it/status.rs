@@ -259,6 +259,76 @@ async fn a_failed_last_sweep_needs_attention() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_that_dies_on_a_database_error_is_failed_notified_and_needs_attention() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    app.sweep(Mode::DryRun).await;
+    // A new token to store, and a database that refuses it, as a full disk would.
+    let mut new = app.org.all_tokens()[0].clone();
+    new.id = "oarNew00000000000001".into();
+    app.org.add_token(new);
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON token_state
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
+    .execute(app.store.pool())
+    .await
+    .expect("the trigger");
+
+    let plan = app.plan(Mode::DryRun);
+    let died = revokd::sweep::run_once(&app.deps, &plan, app.now).await;
+
+    let error = died.expect_err("the sweep dies on the database's error");
+    assert!(error.to_string().contains("full"), "{error}");
+    let (id, state, why): (i64, String, Option<String>) =
+        sqlx::query_as("SELECT id, status, error FROM sweeps ORDER BY id DESC LIMIT 1")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("the sweep row");
+    assert_eq!(state, "failed");
+    assert!(why.is_some_and(|w| w.contains("full")));
+    let events: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, subject FROM notify_outbox ORDER BY id")
+            .fetch_all(app.store.pool())
+            .await
+            .expect("the outbox");
+    assert_eq!(events, [("sweep_failed".to_owned(), format!("sweep:{id}"))]);
+    let out = status(&app, &[]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("the last finished sweep failed"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aborted_last_sweep_needs_attention() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    app.sweep(Mode::DryRun).await;
+    // A scheduled sweep the daemon's shutdown cut short, as the daemon closes it.
+    let (schedule, aborted) = (
+        revokd::store::Trigger::Schedule,
+        revokd::store::SweepStatus::Aborted,
+    );
+    let started = Utc::now();
+    app.store
+        .begin_sweep(schedule, Mode::DryRun, started, "h:1:0")
+        .await
+        .expect("a sweep row");
+    let why = "cut short by shutdown (server.shutdown_timeout)";
+    let closed = app
+        .store
+        .close_running_sweeps(schedule, started, aborted, why, Utc::now());
+    assert_eq!(closed.await.expect("closed"), 1);
+
+    let out = status(&app, &[]).await;
+
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("the last finished sweep was aborted"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn with_a_daemon_config_status_shows_the_next_scheduled_runs() {
     let app = spawn_app_with(small_org(), |_| {}).await;
     app.sweep(Mode::DryRun).await;

@@ -173,6 +173,11 @@ async fn a_full_database_exits_1_and_the_next_sweep_with_room_completes_the_audi
         sweeps_started(&setup.db).await >= 1,
         "the sweep got going before the disk filled"
     );
+    assert_eq!(
+        sweep_statuses(&setup.db).await,
+        ["failed"],
+        "the sweep that died closed its own row (in place: a full disk still takes it)"
+    );
     setup.assert_audit_intact().await;
 
     let out = setup
@@ -184,11 +189,7 @@ async fn a_full_database_exits_1_and_the_next_sweep_with_room_completes_the_audi
 
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert!(!setup.org.revoked().is_empty(), "the policy revoked tokens");
-    assert_eq!(
-        sweep_statuses(&setup.db).await,
-        ["aborted", "ok"],
-        "the next sweep closed the one the full disk stopped"
-    );
+    assert_eq!(sweep_statuses(&setup.db).await, ["failed", "ok"]);
     setup.assert_audit_intact().await;
     assert_every_outcome_follows_its_intent(&setup.url()).await;
 }
