@@ -169,7 +169,7 @@ async fn sweep_job(ctx: Arc<Context>) -> Option<Result<(), Error>> {
     tokio::select! {
         result = sweep::run_once(&current.deps, &plan, Utc::now()) => Some(
             result
-                .map(|report| metrics::record_sweep(&report, started.elapsed()))
+                .map(|_| metrics::record_sweep_duration(started.elapsed()))
                 .map_err(Error::from),
         ),
         () = ctx.cut_requested() => None,

@@ -14,7 +14,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::okta::stats::{RATE_LIMIT_REMAINING_METRIC, REQUESTS_METRIC};
 use crate::store::{DbGauges, JobState, RevocationState, SweepStatus};
-use crate::sweep::SweepReport;
 
 /// Counter: sweeps in the database that ended, by `status` (`ok|partial|failed|aborted`).
 pub const SWEEPS: &str = "revokd_sweeps_total";
@@ -33,7 +32,7 @@ pub const REVOCATIONS: &str = "revokd_revocations";
 /// Gauge: revocation intents by `policy` (rule name) and latest `state`.
 pub const POLICY_REVOCATIONS: &str = "revokd_policy_revocations";
 /// Counter: 429 responses from Okta, by `kind` (`rate` or `concurrency`).
-pub const OKTA_429: &str = "revokd_okta_429_total";
+pub const OKTA_429: &str = crate::okta::stats::RATE_LIMITED_METRIC;
 /// Counter: scheduled ticks skipped because the job's previous run was still going.
 pub const RUNS_SKIPPED: &str = "revokd_job_runs_skipped_total";
 /// Counter: job runs, by `job` and `outcome` (`ok|failed|aborted`).
@@ -306,13 +305,9 @@ pub fn set_audit<E>(verified: &Result<u64, E>) {
     }
 }
 
-/// Records what one finished sweep adds: its duration and its 429s by kind.
-pub fn record_sweep(report: &SweepReport, took: Duration) {
+/// Records one finished sweep's duration (its 429s are counted as they come).
+pub fn record_sweep_duration(took: Duration) {
     metrics::histogram!(SWEEP_DURATION).record(took.as_secs_f64());
-    let c = &report.counts;
-    counter!(OKTA_429, "kind" => "rate")
-        .increment(c.http_429.saturating_sub(c.http_429_concurrency));
-    counter!(OKTA_429, "kind" => "concurrency").increment(c.http_429_concurrency);
 }
 
 /// Counts a tick skipped because the job's previous run was still going.

@@ -12,6 +12,11 @@ use super::retry::WaitKind;
 /// through the `metrics` facade: a no-op unless a recorder is installed (`revokd run`).
 pub const REQUESTS_METRIC: &str = "revokd_okta_requests_total";
 
+/// Prometheus counter of 429s from Okta, by `kind` (`rate`, or `concurrency` for Okta's
+/// concurrent-request limit), counted as they come on every path (sweeps, offboarding,
+/// retries), so a rate over minutes reads what Okta is answering now.
+pub const RATE_LIMITED_METRIC: &str = "revokd_okta_429_total";
+
 /// Prometheus gauge of the `X-Rate-Limit-Remaining` last seen, by `bucket`.
 pub const RATE_LIMIT_REMAINING_METRIC: &str = "revokd_okta_rate_limit_remaining";
 
@@ -118,6 +123,10 @@ impl HttpStats {
         self.responses.fetch_add(1, Ordering::Relaxed);
         if (200..300).contains(&status) {
             self.successes.fetch_add(1, Ordering::Relaxed);
+        }
+        if status == 429 {
+            let kind = if concurrency { "concurrency" } else { "rate" };
+            metrics::counter!(RATE_LIMITED_METRIC, "kind" => kind).increment(1);
         }
         let counter = match status {
             429 if concurrency => &self.concurrency_429,

@@ -116,3 +116,41 @@ async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exposed() {
     assert!(scrape.value("revokd_start_time_seconds", &[]) > 1.7e9);
     stop(&mut daemon).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn okta_429s_are_counted_as_they_come_on_every_path_not_per_scheduled_sweep() {
+    use crate::offboard::{DEACTIVATE, SECRET, hook_daemon, the_one_job_done};
+    let (org, dir) = setup().await;
+    let (user, client) = org.pairs()[0].clone();
+    // No scheduled sweep runs: the 429s come to an offboarding job alone.
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    org.inject(revokd::sim::Fault {
+        user: Some(user.clone()),
+        client: Some(client),
+        kind: revokd::sim::FaultKind::RateLimited {
+            reset_in: std::time::Duration::from_millis(10),
+        },
+        times: Some(2),
+    });
+    let url = format!("{}/hooks/okta", daemon.base);
+    let event = org.emit_event(DEACTIVATE, &user);
+    let once = revokd::sim::Delivery::Once;
+    let statuses = org.deliver_hook(&url, SECRET, &[event], once).await;
+    assert_eq!(statuses.expect("delivered"), vec![200]);
+    the_one_job_done(&daemon.pool, "event_hook").await;
+    // The job's end is logged after its requests' metrics were recorded.
+    daemon.wait_for_log("offboarding finished").await;
+
+    let scrape = prom::parse(&daemon.get("/metrics").await.1);
+
+    assert_eq!(
+        scrape.value("revokd_okta_429_total", &[("kind", "rate")]),
+        2.0
+    );
+    let sweeps: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sweeps")
+        .fetch_one(&daemon.pool)
+        .await
+        .expect("sweeps");
+    assert_eq!(sweeps, 0);
+    stop(&mut daemon).await;
+}
