@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -145,8 +146,14 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
         }
         let cut = head.len() >= ERROR_BODY_LIMIT;
         head.truncate(ERROR_BODY_LIMIT);
-        let secret = receiver.secret.as_ref().map(ExposeSecret::expose_secret);
-        format!("answered {status}: {}", error_text(&head, cut, secret))
+        let mut secrets = url_secrets(&receiver.url);
+        secrets.extend(
+            receiver
+                .secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+        );
+        format!("answered {status}: {}", error_text(&head, cut, &secrets))
     };
     Outcome::Failed {
         status: Some(status.as_u16()),
@@ -154,13 +161,36 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
     }
 }
 
-/// The head of an error body as kept: the secret taken out of its bytes first, wherever it
-/// stands (a receiver may echo the request back), and, when the head was `cut` at
-/// [`ERROR_BODY_LIMIT`], whatever of the secret it ends with; then control characters dropped
+/// What of a receiver's URL may be a credential, as a receiver could echo it back ("Cannot
+/// POST /hooks/…"): the URL whole, its path and query, and each path segment and query value
+/// of 8 characters or more (as sent, and decoded).
+fn url_secrets(url: &Url) -> Vec<String> {
+    let mut parts = vec![url.as_str().to_owned(), url.path().to_owned()];
+    parts.extend(url.query().map(str::to_owned));
+    parts.extend(url.path_segments().into_iter().flatten().map(str::to_owned));
+    let pairs = url.query().into_iter().flat_map(|q| q.split('&'));
+    parts.extend(pairs.flat_map(|kv| kv.split('=')).map(str::to_owned));
+    let decoded: Vec<String> = (parts.iter())
+        .map(|p| percent_decode_str(p).decode_utf8_lossy().into_owned())
+        .collect();
+    parts.extend(decoded);
+    parts.retain(|s| s.chars().count() >= 8);
+    parts
+}
+
+/// The head of an error body as kept: each secret taken out of its bytes first, wherever it
+/// stands (a receiver may echo the request back), longest first, and, when the head was `cut`
+/// at [`ERROR_BODY_LIMIT`], whatever of a secret it ends with; then control characters dropped
 /// and the text cut to 200 characters.
-fn error_text(head: &[u8], cut: bool, secret: Option<&str>) -> String {
+fn error_text(head: &[u8], cut: bool, secrets: &[String]) -> String {
     let mut bytes = head.to_vec();
-    if let Some(secret) = secret.map(str::as_bytes).filter(|s| !s.is_empty()) {
+    let mut secrets: Vec<&[u8]> = (secrets.iter())
+        .map(|s| s.as_bytes())
+        .filter(|s| !s.is_empty())
+        .collect();
+    secrets.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    secrets.dedup();
+    for secret in secrets {
         let mut kept = Vec::with_capacity(bytes.len());
         let mut rest = bytes.as_slice();
         while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
@@ -231,7 +261,7 @@ mod tests {
         let echo = |pad: &str, n: usize| format!("{}Bearer {secret}\r\nmore", pad.repeat(n));
         // Across the 200th character, and wherever the whole body is kept.
         for n in [0, 170, 190, 199, 400] {
-            let text = error_text(echo("x", n).as_bytes(), false, Some(secret));
+            let text = error_text(echo("x", n).as_bytes(), false, &[secret.to_owned()]);
             assert!(!pieces(&text), "at {n}: {text}");
         }
         // Cut by the head's end within 200 characters (three-byte text before it), at every
@@ -239,15 +269,39 @@ mod tests {
         for n in 150..=168 {
             let body = echo("€", n);
             let head = &body.as_bytes()[..ERROR_BODY_LIMIT.min(body.len())];
-            let text = error_text(head, true, Some(secret));
+            let text = error_text(head, true, &[secret.to_owned()]);
             assert!(
                 !pieces(&text) && !text.contains("s3cr"),
                 "cut at {n}: {text}"
             );
         }
         // A body that ends with the secret's first letters, not cut: kept as it is.
-        assert_eq!(error_text(b"a status", false, Some(secret)), "a status");
-        assert_eq!(error_text(b"  plain\nerror ", false, None), "plainerror");
+        assert_eq!(
+            error_text(b"a status", false, &[secret.to_owned()]),
+            "a status"
+        );
+        assert_eq!(error_text(b"  plain\nerror ", false, &[]), "plainerror");
+    }
+
+    #[test]
+    fn the_credentials_of_the_receivers_url_are_kept_from_an_error_body() {
+        let url =
+            Url::parse("https://h.example/services/T0A1/s%C3%A9cret-token-01?code=k3y-0123456789")
+                .expect("a URL");
+        let secrets = url_secrets(&url);
+        for body in [
+            format!("Cannot POST {url}"),
+            "Cannot POST /services/T0A1/s%C3%A9cret-token-01?code=k3y-0123456789".to_owned(),
+            "no such token: sécret-token-01".to_owned(),
+            "bad code k3y-0123456789".to_owned(),
+        ] {
+            let text = error_text(body.as_bytes(), false, &secrets);
+            assert!(text.contains("[redacted]"), "{text}");
+            for part in ["cret-token-01", "k3y-0123456789"] {
+                assert!(!text.contains(part), "{body} → {text}");
+            }
+        }
+        assert_eq!(error_text(b"bad", false, &secrets), "bad");
     }
 
     #[test]

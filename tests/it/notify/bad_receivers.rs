@@ -1,6 +1,7 @@
 //! Bad receivers — one hanging, one redirecting, one answering a huge body, one failing
 //! before it accepts — next to a good one: nobody is held up, failures are retried with
-//! backoff, and the flaky one's secret (which it echoes back) is in no log and no column.
+//! backoff, and the flaky one's secret and the credentials of its URL (which it echoes back)
+//! are in no log and no column.
 
 use serde_json::Value;
 
@@ -9,6 +10,10 @@ use super::seed::{seed_one_of_each_kind, store};
 use super::{header, notify, schedule, setup, write};
 use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path, message};
 use crate::secrets::occurrences_in_database;
+
+/// The credentials a webhook URL carries (a path segment, as Slack's do, and a query value).
+const PATH_TOKEN: &str = "B0TTOKENpath0123456789";
+const QUERY_KEY: &str = "q5ecretQueryKey987";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_receivers_hold_up_nobody_and_are_retried_with_backoff() {
@@ -35,7 +40,7 @@ async fn bad_receivers_hold_up_nobody_and_are_retried_with_backoff() {
         ),
         notify(
             "flaky",
-            &format!("{}/d/flaky", rx.base),
+            &format!("{}/d/{PATH_TOKEN}/flaky?key={QUERY_KEY}", rx.base),
             "slack",
             &with_secret,
         ),
@@ -61,7 +66,7 @@ async fn bad_receivers_hold_up_nobody_and_are_retried_with_backoff() {
     rx.wait_accepted("/e/ok", 6).await;
     assert_eq!(rx.hanging(), 1, "the good receiver was not kept waiting");
     // The flaky one fails its first attempts and is retried until it accepts all six.
-    let flaky = rx.wait_accepted("/d/flaky", 6).await;
+    let flaky = rx.wait_accepted(&format!("/d/{PATH_TOKEN}/flaky"), 6).await;
     assert!(
         flaky
             .iter()
@@ -69,7 +74,7 @@ async fn bad_receivers_hold_up_nobody_and_are_retried_with_backoff() {
     );
     for event in flaky.iter().map(Received::event_id) {
         let sent = rx
-            .at("/d/flaky")
+            .at(&format!("/d/{PATH_TOKEN}/flaky"))
             .iter()
             .filter(|r| r.event_id() == event)
             .count();
@@ -146,6 +151,11 @@ async fn bad_receivers_hold_up_nobody_and_are_retried_with_backoff() {
         !logs.contains("s3cret-webhook-value"),
         "the secret is never logged"
     );
+    for part in [PATH_TOKEN, QUERY_KEY] {
+        assert!(!logs.contains(part), "the URL's {part} is never logged");
+        let (hits, _) = occurrences_in_database(&db_path(dir.path()), part).await;
+        assert_eq!(hits, 0, "the URL's {part} is in no column");
+    }
     let (hits, rows) = occurrences_in_database(&db_path(dir.path()), "s3cret-webhook-value").await;
     assert!(rows > 0);
     assert_eq!(

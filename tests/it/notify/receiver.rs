@@ -1,6 +1,6 @@
 //! A local webhook receiver for the notification tests: an axum server on 127.0.0.1:0 that
 //! records every request it gets (path, headers, JSON body) and answers by path: `/…/ok` 200,
-//! `/…/flaky` 500 (echoing the request's `Authorization` in its body) for the first
+//! `/…/flaky` 500 (echoing the request's `Authorization` and path in its body) for the first
 //! [`FLAKY_FAILURES`] requests of each event id then 200, `/…/hang` never, `/…/redirect` 302 to `/trap`,
 //! `/…/huge` 500 with a 64 MiB body.
 
@@ -126,6 +126,7 @@ impl Receiver {
 
 async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
+    let uri = request.uri().to_string();
     let headers = request.headers().clone();
     let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
         .await
@@ -148,7 +149,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         *n
     });
     let (accepted, response) = if tries.is_some_and(|n| n <= FLAKY_FAILURES) {
-        let text = format!("temporarily down; you sent authorization {auth}");
+        let text = format!("temporarily down; you sent authorization {auth} to POST {uri}");
         (
             false,
             (StatusCode::INTERNAL_SERVER_ERROR, text).into_response(),
