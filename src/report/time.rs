@@ -8,6 +8,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use crate::config::duration;
 
+/// The furthest back a duration may reach: 10,000 years, well inside the instants a
+/// timestamp can name.
+const MAX_DAYS_AGO: i64 = 10_000 * 366;
+
 /// An instant as written on the command line, resolved against "now" later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeArg {
@@ -22,7 +26,9 @@ impl TimeArg {
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
             TimeArg::At(at) => at,
-            TimeArg::Ago(d) => now - d,
+            TimeArg::Ago(d) => now
+                .checked_sub_signed(d)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
         }
     }
 }
@@ -44,7 +50,10 @@ impl FromStr for TimeArg {
                  or a duration back from now (30d)"
             )
         })?;
-        let d = TimeDelta::from_std(d).map_err(|_| format!("`{text}` is too long ago"))?;
+        let d = TimeDelta::from_std(d)
+            .ok()
+            .filter(|d| *d <= TimeDelta::days(MAX_DAYS_AGO))
+            .ok_or_else(|| format!("`{text}` is too long ago (10,000 years at most)"))?;
         Ok(TimeArg::Ago(d))
     }
 }
@@ -72,6 +81,17 @@ mod tests {
             let got: TimeArg = text.parse().unwrap();
             assert_eq!(got.resolve(now), at(want), "{text}");
         }
+    }
+
+    #[test]
+    fn a_duration_further_back_than_any_instant_is_refused_not_a_panic() {
+        for text in ["270000y", "99999999d"] {
+            let err = text.parse::<TimeArg>().unwrap_err();
+            assert!(err.contains("too long ago"), "{text}: {err}");
+        }
+        let far: TimeArg = "9000y".parse().unwrap();
+        let year = chrono::Datelike::year(&far.resolve(at("2026-11-29T22:00:00Z")));
+        assert!(year < -6000, "{year}");
     }
 
     #[test]
