@@ -72,8 +72,22 @@ fn text_cell(cell: &Cell, delimiter: &str) -> comfy_table::Cell {
     match cell {
         Cell::Null => comfy_table::Cell::new("-"),
         Cell::Int(n) => comfy_table::Cell::new(n).set_alignment(comfy_table::CellAlignment::Right),
-        other => comfy_table::Cell::new(plain(other, delimiter).escape_debug()),
+        other => comfy_table::Cell::new(controls_escaped(&plain(other, delimiter))),
     }
+}
+
+/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`) and everything else,
+/// quotes and backslashes too, as it is.
+fn controls_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Neutralises a CSV cell a spreadsheet would evaluate (OWASP "CSV injection"): a leading
@@ -195,6 +209,15 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].find("scopes"), lines[1].find("a,b,c"));
         assert!(lines[2].contains("\\n"));
+        assert!(lines[2].starts_with("say \"hi\"\\nbye"), "{}", lines[2]);
+    }
+
+    #[test]
+    fn table_output_shows_quotes_and_backslashes_as_they_are() {
+        let mut t = Table::new(&["error"]);
+        t.push(vec![Cell::Text("O'Brien: \"boom\" at C:\\okta\t!".into())]);
+        let out = render(&t, Format::Table, ";");
+        assert_eq!(out.lines().nth(1), Some("O'Brien: \"boom\" at C:\\okta\\t!"));
     }
 
     #[test]
