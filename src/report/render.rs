@@ -217,7 +217,10 @@ mod tests {
         let mut t = Table::new(&["error"]);
         t.push(vec![Cell::Text("O'Brien: \"boom\" at C:\\okta\t!".into())]);
         let out = render(&t, Format::Table, ";");
-        assert_eq!(out.lines().nth(1), Some("O'Brien: \"boom\" at C:\\okta\\t!"));
+        assert_eq!(
+            out.lines().nth(1),
+            Some("O'Brien: \"boom\" at C:\\okta\\t!")
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! the listing began are marked gone and every pair it reached gets its `targets` row
 //! (source `discovered`). The page-by-page writes go through the sweep's observation
 //! writer ([`super::Ingest`]) after the page they follow, so a kept `next` link never runs
-//! ahead of the pages committed before it.
+//! ahead of the pages committed before it. A listing belongs to the sweep that began or
+//! resumed it last (`last_sweep_id`): only that sweep's writes move its row.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteTransaction;
@@ -38,14 +39,18 @@ pub enum AppCursorWrite {
     /// A page was listed: `next` is Okta's link to the following page (`None` after the last).
     Page {
         app_id: String,
+        /// The sweep listing it: the row moves only while the listing is this sweep's.
+        sweep_id: i64,
         next: Option<String>,
         tokens: u64,
         at: DateTime<Utc>,
     },
     /// The listing that began at `started` is complete: tokens of the app last seen before it
-    /// are gone, and every pair it listed is a `discovered` target, polled `at`.
+    /// are gone, and every pair it listed is a `discovered` target, polled `at`; the row is
+    /// closed if the listing is `sweep_id`'s.
     Complete {
         app_id: String,
+        sweep_id: i64,
         started: DateTime<Utc>,
         at: DateTime<Utc>,
     },
@@ -57,26 +62,29 @@ impl AppCursorWrite {
         match self {
             AppCursorWrite::Page {
                 app_id,
+                sweep_id,
                 next,
                 tokens,
                 at,
             } => {
                 sqlx::query(
                     "UPDATE app_listings SET next_url = ?, pages = pages + 1,
-                        tokens = tokens + ?, updated_at = ? WHERE app_id = ?",
+                        tokens = tokens + ?, updated_at = ? WHERE app_id = ? AND last_sweep_id = ?",
                 )
                 .bind(next)
                 .bind(i64::try_from(*tokens).unwrap_or(i64::MAX))
                 .bind(ts(*at))
                 .bind(app_id)
+                .bind(sweep_id)
                 .execute(&mut **tx)
                 .await?;
             }
             AppCursorWrite::Complete {
                 app_id,
+                sweep_id,
                 started,
                 at,
-            } => complete(tx, app_id, *started, *at).await?,
+            } => complete(tx, app_id, *sweep_id, *started, *at).await?,
         }
         Ok(())
     }
@@ -85,6 +93,7 @@ impl AppCursorWrite {
 async fn complete(
     tx: &mut SqliteTransaction<'_>,
     app_id: &str,
+    sweep_id: i64,
     started: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
@@ -116,11 +125,12 @@ async fn complete(
     .await?;
     sqlx::query(
         "UPDATE app_listings SET next_url = NULL, completed_at = ?, updated_at = ?
-          WHERE app_id = ?",
+          WHERE app_id = ? AND last_sweep_id = ?",
     )
     .bind(&at)
     .bind(&at)
     .bind(app_id)
+    .bind(sweep_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -144,6 +154,26 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         )
+    }
+
+    /// The sweep other than `me` still `running` whose listing of `app_id` is not complete,
+    /// with its runner (`host:pid:start`): a pass that took that listing over would move
+    /// its row under the sweep still listing it.
+    pub async fn app_listing_holder(
+        &self,
+        app_id: &str,
+        me: i64,
+    ) -> Result<Option<(i64, String)>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT s.id, COALESCE(s.runner, '') FROM app_listings l
+               JOIN sweeps s ON s.id = l.last_sweep_id
+              WHERE l.app_id = ? AND l.completed_at IS NULL AND s.status = ? AND s.id <> ?",
+        )
+        .bind(app_id)
+        .bind(super::SweepStatus::Running)
+        .bind(me)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Begins a new listing of `app_id` at `started`, forgetting any earlier one.

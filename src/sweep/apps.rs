@@ -99,6 +99,7 @@ pub(super) async fn list_app(
                 }
                 let complete = AppCursorWrite::Complete {
                     app_id: app.to_string(),
+                    sweep_id,
                     started,
                     at: Utc::now(),
                 };
@@ -132,12 +133,19 @@ fn cursor_refused(e: &okta::Error) -> bool {
 }
 
 /// The listing's start and the `next` link to continue from, beginning a new listing unless
-/// one is under way.
+/// one is under way. While another sweep of a live process is listing the app, this pass
+/// lists it whole on its own and leaves that listing's row to it (its writes to the row
+/// are the row owner's only).
 async fn begin(
     deps: &Deps,
     sweep_id: i64,
     app: &ClientId,
 ) -> Result<(DateTime<Utc>, Option<String>), store::Error> {
+    let holder = deps.store.app_listing_holder(app.as_str(), sweep_id).await?;
+    if let Some((other, runner)) = holder.filter(|(_, r)| crate::runner::is_alive(r)) {
+        info!(run_id = other, runner = %runner, "another sweep is listing the app: this pass lists it on its own");
+        return Ok((Utc::now(), None));
+    }
     let kept = deps.store.app_listing(app.as_str()).await?;
     if let Some(kept) = kept.filter(store::AppListing::under_way)
         && let Ok(started) = DateTime::parse_from_rfc3339(&kept.started_at)
@@ -212,6 +220,7 @@ async fn list_pages(
         let page_written = ingest.page(Some(sweep_id), rows, Utc::now()).await?;
         let cursor = AppCursorWrite::Page {
             app_id: app.to_string(),
+            sweep_id,
             next: pages.next_url().map(ToString::to_string),
             tokens,
             at: Utc::now(),
