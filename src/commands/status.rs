@@ -213,11 +213,14 @@ fn table(status: &Status, attention: &[String]) -> String {
         Err(b) => format!("BROKEN at record {}: {}", b.id, b.problem),
     };
     for a in &status.apps {
-        let state = match &a.completed_at {
-            Some(at) if !a.under_way() => format!("listed {at}"),
-            _ => format!(
-                "under way since {}, continued by the next sweep",
-                a.started_at
+        let state = match (a.state(), &a.completed_at, &a.last_error) {
+            ("complete", Some(at), _) => format!("listed {at}"),
+            ("failed", _, Some(e)) => format!("failed: {e}"),
+            (_, _, e) => format!(
+                "under way since {}, continued by the next sweep{}",
+                a.started_at,
+                e.as_ref()
+                    .map_or_else(String::new, |e| format!(" (last error: {e})"))
             ),
         };
         let _ = writeln!(
@@ -312,7 +315,7 @@ fn to_json(status: &Status, attention: &[String]) -> Value {
         "app_listings": status.apps.iter().map(|a| json!({
             "app_id": a.app_id, "started_at": a.started_at, "under_way": a.under_way(),
             "completed_at": a.completed_at, "pages": a.pages, "tokens": a.tokens,
-            "sweeps": a.sweeps,
+            "sweeps": a.sweeps, "state": a.state(), "last_error": a.last_error,
         })).collect::<Vec<_>>(),
         "next_runs": next_runs,
         "attention": attention,

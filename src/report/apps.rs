@@ -26,6 +26,7 @@ pub const APP_COLUMNS: &[&str] = &[
     "active_tokens",
     "users",
     "to_revoke",
+    "last_error",
 ];
 
 /// `apps`: per app target, its listing and its tokens at `at` (`past` answers from history).
@@ -45,14 +46,9 @@ pub(super) async fn apps(
             .collect();
         let users: BTreeSet<&str> = held.iter().map(|t| t.line.user_id.as_str()).collect();
         let to_revoke = held.iter().filter(|t| t.decision == "revoke").count();
-        let state = if listing.next_url.is_some() {
-            "under_way"
-        } else {
-            "complete"
-        };
         table.push(vec![
-            listing.app_id.into(),
-            state.into(),
+            listing.app_id.clone().into(),
+            listing.state().into(),
             listing.started_at.into(),
             listing.completed_at.into(),
             listing.pages.into(),
@@ -61,6 +57,7 @@ pub(super) async fn apps(
             count(held.len()),
             count(users.len()),
             count(to_revoke),
+            listing.last_error.into(),
         ]);
     }
     Ok(table)

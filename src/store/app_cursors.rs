@@ -24,12 +24,24 @@ pub struct AppListing {
     pub last_sweep_id: Option<i64>,
     pub updated_at: String,
     pub completed_at: Option<String>,
+    /// Why the latest attempt failed, until the listing completes.
+    pub last_error: Option<String>,
 }
 
 impl AppListing {
     /// Whether a listing was left half-way (a `next` link is kept).
     pub fn under_way(&self) -> bool {
         self.next_url.is_some()
+    }
+
+    /// Where the listing stands: `complete`, `under_way` (a `next` link kept, or its first
+    /// page not answered yet), or `failed` (before its first page, with `last_error`).
+    pub fn state(&self) -> &'static str {
+        match (&self.completed_at, &self.next_url, &self.last_error) {
+            (Some(_), None, _) => "complete",
+            (_, None, Some(_)) => "failed",
+            _ => "under_way",
+        }
     }
 }
 
@@ -124,8 +136,8 @@ async fn complete(
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "UPDATE app_listings SET next_url = NULL, completed_at = ?, updated_at = ?
-          WHERE app_id = ? AND last_sweep_id = ?",
+        "UPDATE app_listings SET next_url = NULL, completed_at = ?, updated_at = ?,
+            last_error = NULL WHERE app_id = ? AND last_sweep_id = ?",
     )
     .bind(&at)
     .bind(&at)
@@ -190,12 +202,33 @@ impl Store {
              ON CONFLICT (app_id) DO UPDATE SET started_at = excluded.started_at,
                 next_url = NULL, pages = 0, tokens = 0, sweeps = 1,
                 last_sweep_id = excluded.last_sweep_id, updated_at = excluded.updated_at,
-                completed_at = NULL",
+                completed_at = NULL, last_error = NULL",
         )
         .bind(app_id)
         .bind(ts(started))
         .bind(sweep_id)
         .bind(ts(started))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records why `sweep_id`'s attempt at the listing of `app_id` failed (its row only).
+    pub async fn record_app_listing_failure(
+        &self,
+        app_id: &str,
+        sweep_id: i64,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE app_listings SET last_error = ?, updated_at = ?
+              WHERE app_id = ? AND last_sweep_id = ?",
+        )
+        .bind(error)
+        .bind(ts(at))
+        .bind(app_id)
+        .bind(sweep_id)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -107,9 +107,14 @@ pub(super) async fn list_app(
                 info!(pages = listed.pages, tokens = listed.tokens_seen, "app listed");
                 Ok(listed)
             }
-            Err(e) if breaker.observe(&e) => Err(e),
             Err(e) => {
-                warn!(error.message = %e, okta.request_id = e.request_id(), "app listing stopped; the next sweep continues it");
+                let text = e.to_string();
+                (deps.store)
+                    .record_app_listing_failure(app.as_str(), sweep_id, &text, Utc::now())
+                    .await?;
+                if !breaker.observe(&e) {
+                    warn!(error.message = %e, okta.request_id = e.request_id(), "app listing stopped; the next sweep continues it");
+                }
                 Err(e)
             }
         };
@@ -141,7 +146,10 @@ async fn begin(
     sweep_id: i64,
     app: &ClientId,
 ) -> Result<(DateTime<Utc>, Option<String>), store::Error> {
-    let holder = deps.store.app_listing_holder(app.as_str(), sweep_id).await?;
+    let holder = deps
+        .store
+        .app_listing_holder(app.as_str(), sweep_id)
+        .await?;
     if let Some((other, runner)) = holder.filter(|(_, r)| crate::runner::is_alive(r)) {
         info!(run_id = other, runner = %runner, "another sweep is listing the app: this pass lists it on its own");
         return Ok((Utc::now(), None));

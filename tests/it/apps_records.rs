@@ -122,3 +122,42 @@ async fn a_kept_cursor_that_is_refused_starts_the_listing_over() {
     assert_eq!(next, None);
     assert!(completed.is_some());
 }
+
+#[tokio::test]
+async fn a_failed_app_listing_keeps_its_error_and_is_not_shown_complete() {
+    use revokd::report::{self, APP_COLUMNS, Cell, Kind, Request};
+    use revokd::sim::{Fault, FaultKind};
+    let app = spawn(50).await;
+    let (client, _) = biggest_app(&app.org);
+    let listing_cells = |table: &revokd::report::Table| {
+        let at = |name: &str| APP_COLUMNS.iter().position(|c| *c == name).unwrap();
+        let row = &table.rows[0];
+        (row[at("listing")].clone(), row[at("last_error")].clone())
+    };
+    let config = revokd::config::Config::default();
+    // The token lacks okta.apps.read: Okta refuses the app's listing.
+    app.org.inject(Fault::always(FaultKind::Status(403)));
+
+    let failed = sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
+
+    assert!(!failed.apps[0].complete);
+    let table = report::build(&app.store, &config, &Request::all(Kind::Apps), app.now)
+        .await
+        .expect("report");
+    let (state, error) = listing_cells(&table);
+    assert_eq!(state, Cell::Text("failed".into()));
+    assert!(
+        matches!(&error, Cell::Text(e) if e.contains("403")),
+        "{error:?}"
+    );
+
+    app.org.clear_faults();
+    sweep(&app, Mode::DryRun, Vec::new(), apps(&[&client])).await;
+    let table = report::build(&app.store, &config, &Request::all(Kind::Apps), app.now)
+        .await
+        .expect("report");
+    assert_eq!(
+        listing_cells(&table),
+        (Cell::Text("complete".into()), Cell::Null)
+    );
+}
