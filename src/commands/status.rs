@@ -23,6 +23,7 @@ const REVOCATION_STATES: [&str; 3] = ["pending", "failed", "irrevocable"];
 /// Offboarding job states shown even when none is in them (`held` is counted when the
 /// database has it).
 const JOB_STATES: [&str; 5] = ["queued", "running", "held", "done", "failed"];
+const DELIVERY_STATES: [&str; 3] = ["pending", "delivered", "failed"];
 
 /// Everything the command shows.
 struct Status {
@@ -204,6 +205,11 @@ fn table(status: &Status, attention: &[String]) -> String {
         "offboarding  {}",
         states(&c.jobs_by_state, &JOB_STATES)
     );
+    let _ = writeln!(
+        out,
+        "notify       {}",
+        states(&c.deliveries_by_state, &DELIVERY_STATES)
+    );
     let head = status
         .head
         .as_ref()
@@ -311,6 +317,7 @@ fn to_json(status: &Status, attention: &[String]) -> Value {
         "last_finished_sweep_status": c.last_finished_status,
         "revocations": by_state(&c.revocations_by_state, &REVOCATION_STATES),
         "offboarding_jobs": by_state(&c.jobs_by_state, &JOB_STATES),
+        "notify_deliveries": by_state(&c.deliveries_by_state, &DELIVERY_STATES),
         "audit": audit,
         "app_listings": status.apps.iter().map(|a| json!({
             "app_id": a.app_id, "started_at": a.started_at, "under_way": a.under_way(),

@@ -13,7 +13,7 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::okta::stats::{RATE_LIMIT_REMAINING_METRIC, REQUESTS_METRIC};
-use crate::store::{DbGauges, JobState, RevocationState, SweepStatus};
+use crate::store::{DbGauges, DeliveryState, JobState, RevocationState, SweepStatus};
 
 /// Counter: sweeps in the database that ended, by `status` (`ok|partial|failed|aborted`).
 pub const SWEEPS: &str = "revokd_sweeps_total";
@@ -54,6 +54,10 @@ pub const HOOK_REQUESTS: &str = "revokd_hook_requests_total";
 /// Counter: notification delivery attempts, by `receiver` and `outcome`
 /// (`delivered|retry|given_up`).
 pub const NOTIFICATIONS: &str = "revokd_notification_attempts_total";
+
+/// Gauge of notification deliveries by `state` (`pending|delivered|failed`), from the
+/// database: `failed` ones were given up (attempts spent, or their receiver removed).
+pub const NOTIFICATION_DELIVERIES: &str = "revokd_notification_deliveries";
 
 /// Gauge: the longest gap between two runs of `schedule.sweep` over its next runs, seconds.
 pub const SWEEP_INTERVAL: &str = "revokd_sweep_schedule_interval_seconds";
@@ -186,6 +190,10 @@ fn describe() {
         "Notification delivery attempts, by receiver and outcome."
     );
     describe_gauge!(
+        NOTIFICATION_DELIVERIES,
+        "Notification deliveries by state now; `failed` ones were given up."
+    );
+    describe_gauge!(
         SWEEP_INTERVAL,
         Unit::Seconds,
         "Longest gap between two coming runs of schedule.sweep."
@@ -241,10 +249,14 @@ pub fn set_db_gauges(g: &DbGauges) {
         let on = if last == Some(status) { 1.0 } else { 0.0 };
         gauge!(LAST_SWEEP_STATUS, "status" => status).set(on);
     }
-    // Every job state is exported, at 0 when absent.
+    // Every job and delivery state is exported, at 0 when absent.
     for state in JobState::ALL.map(JobState::as_str) {
         let n = count(&g.offboarding_by_state, state);
         gauge!(OFFBOARDING_JOB_STATES, "state" => state).set(n as f64);
+    }
+    for state in DeliveryState::ALL.map(DeliveryState::as_str) {
+        let n = count(&g.deliveries_by_state, state);
+        gauge!(NOTIFICATION_DELIVERIES, "state" => state).set(n as f64);
     }
 
     // Every state is exported, at 0 when absent, so alerts on `pending` or `irrevocable` see

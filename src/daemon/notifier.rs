@@ -107,6 +107,15 @@ async fn route(store: &Store, receivers: &[Receiver]) {
     if let Err(e) = store.route_events(&routes, Utc::now()).await {
         error!(error.message = %e, error.cause_chain = ?e, "cannot route notifications");
     }
+    let names: Vec<&str> = routes.iter().map(|(name, _)| *name).collect();
+    match store.fail_unconfigured_deliveries(&names, Utc::now()).await {
+        Ok(stranded) => {
+            for (receiver, n) in stranded {
+                warn!(notify.receiver = %receiver, deliveries = n, "notifications to a receiver no longer configured are given up");
+            }
+        }
+        Err(e) => error!(error.message = %e, "cannot give up the deliveries of removed receivers"),
+    }
 }
 
 /// How long until `receiver`'s next pending delivery comes due (at most [`IDLE_RECHECK`]).

@@ -26,6 +26,8 @@ pub struct DbGauges {
     pub revocations_by_policy: Vec<(String, String, i64)>,
     /// `SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state`.
     pub offboarding_by_state: Vec<(String, i64)>,
+    /// `SELECT state, COUNT(*) FROM notify_deliveries GROUP BY state`.
+    pub deliveries_by_state: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -65,6 +67,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let offboarding_by_state = jobs_by_state(&mut tx).await?;
+        let deliveries_by_state = deliveries_by_state(&mut tx).await?;
         tx.commit().await?;
         Ok(DbGauges {
             sweeps_by_status,
@@ -74,6 +77,7 @@ impl Store {
             revocations_by_state,
             revocations_by_policy,
             offboarding_by_state,
+            deliveries_by_state,
         })
     }
 
@@ -177,6 +181,17 @@ pub(super) async fn revocations_by_state(
 }
 
 /// Offboarding jobs by state.
+/// Notification deliveries by state.
+pub(super) async fn deliveries_by_state(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT state, COUNT(*) FROM notify_deliveries GROUP BY state ORDER BY state",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 pub(super) async fn jobs_by_state(
     conn: &mut SqliteConnection,
 ) -> Result<Vec<(String, i64)>, Error> {

@@ -324,6 +324,36 @@ impl Store {
         Ok(())
     }
 
+    /// Gives up the pending deliveries to receivers no longer configured (removed or renamed
+    /// by a reload): no process would ever attempt them. Returns each receiver's count.
+    pub async fn fail_unconfigured_deliveries(
+        &self,
+        configured: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64)>, Error> {
+        let names = serde_json::to_string(configured).unwrap_or_else(|_| "[]".into());
+        let failed: Vec<(String,)> = sqlx::query_as(
+            "UPDATE notify_deliveries SET state = ?, next_attempt_at = ?,
+                last_error = 'the receiver is no longer configured'
+             WHERE state = ? AND receiver NOT IN (SELECT value FROM json_each(?))
+             RETURNING receiver",
+        )
+        .bind(DeliveryState::Failed)
+        .bind(ts(now))
+        .bind(DeliveryState::Pending)
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts: Vec<(String, i64)> = Vec::new();
+        for (receiver,) in failed {
+            match counts.iter_mut().find(|(r, _)| *r == receiver) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((receiver, 1)),
+            }
+        }
+        Ok(counts)
+    }
+
     /// When the earliest pending delivery of `receiver` comes due.
     pub async fn next_delivery_due(&self, receiver: &str) -> Result<Option<String>, Error> {
         Ok(sqlx::query_scalar(

@@ -103,6 +103,13 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
+    /// Every state.
+    pub const ALL: [DeliveryState; 3] = [
+        DeliveryState::Pending,
+        DeliveryState::Delivered,
+        DeliveryState::Failed,
+    ];
+
     /// The spelling stored in `notify_deliveries.state`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -33,6 +33,8 @@ pub struct StatusCounts {
     pub revocations_by_state: Vec<(String, i64)>,
     /// `offboarding_jobs` by state.
     pub jobs_by_state: Vec<(String, i64)>,
+    /// `notify_deliveries` by state (`failed`: given up).
+    pub deliveries_by_state: Vec<(String, i64)>,
     /// Failed offboarding jobs whose user has not been offboarded for real since (no later job
     /// `done` without a dry-run row; `v_offboarding_problems`).
     pub failed_jobs_unresolved: i64,
@@ -58,6 +60,7 @@ impl Store {
         let last_finished_status = daemon::last_finished_status(&mut tx).await?;
         let revocations_by_state = daemon::revocations_by_state(&mut tx).await?;
         let jobs_by_state = daemon::jobs_by_state(&mut tx).await?;
+        let deliveries_by_state = daemon::deliveries_by_state(&mut tx).await?;
         // The view holds the rule: failed, and its user not offboarded for real since.
         let failed_jobs_unresolved =
             sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems WHERE state = ?")
@@ -75,6 +78,7 @@ impl Store {
             last_finished_status,
             revocations_by_state,
             jobs_by_state,
+            deliveries_by_state,
             failed_jobs_unresolved,
             database_bytes,
         })

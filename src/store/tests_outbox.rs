@@ -360,3 +360,44 @@ async fn a_receiver_configured_later_gets_only_what_comes_after(pool: SqlitePool
     let outbox = store.outbox().await.unwrap();
     assert_eq!(deliveries[0].outbox_id, outbox[1].id);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn pending_deliveries_to_a_receiver_no_longer_configured_are_given_up(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let now = Utc::now();
+    let at = super::ts(now);
+    store
+        .enqueue_event(&NewEvent::audit_broken(1, "x", &at))
+        .await
+        .unwrap();
+    let routes: [(&str, &[EventKind]); 2] = [("pager", &EventKind::ALL), ("mail", &EventKind::ALL)];
+    store.route_events(&routes, now).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let sent = store
+        .claim_delivery("mail", now, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    store.delivery_succeeded(&sent, 200, now).await.unwrap();
+
+    // `pager` renamed `oncall` by a reload: its pending delivery would wait for ever.
+    let given_up = store
+        .fail_unconfigured_deliveries(&["oncall", "mail"], now)
+        .await
+        .unwrap();
+
+    assert_eq!(given_up, vec![("pager".to_owned(), 1)]);
+    let states: Vec<_> = (store.deliveries().await.unwrap().into_iter())
+        .map(|d| (d.receiver, d.state, d.last_error))
+        .collect();
+    let gone = Some("the receiver is no longer configured".to_owned());
+    assert_eq!(
+        states,
+        vec![
+            ("mail".to_owned(), "delivered".to_owned(), None),
+            ("pager".to_owned(), "failed".to_owned(), gone),
+        ]
+    );
+    let again = store.fail_unconfigured_deliveries(&[], now).await.unwrap();
+    assert_eq!(again, vec![], "only pending deliveries are given up");
+}

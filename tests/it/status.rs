@@ -39,6 +39,7 @@ async fn status_after_a_clean_sweep_shows_every_section_and_exits_0() {
         "enforce  ok".to_owned(),
         "revocations  pending 0 · failed 0 · irrevocable 0 · done".to_owned(),
         "offboarding  queued 0 · running 0 · held 0 · done 0 · failed 0".to_owned(),
+        "notify       pending 0 · delivered 0 · failed 0".to_owned(),
         format!("audit chain  head {}:{} (intact", head.0, head.1),
         "nothing needs attention".to_owned(),
     ] {
