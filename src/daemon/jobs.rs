@@ -168,9 +168,14 @@ async fn sweep_job(ctx: Arc<Context>) -> Option<Result<(), Error>> {
     let started = Instant::now();
     tokio::select! {
         result = sweep::run_once(&current.deps, &plan, Utc::now()) => Some(
-            result
-                .map(|_| metrics::record_sweep_duration(started.elapsed()))
-                .map_err(Error::from),
+            result.map_err(Error::from).and_then(|report| {
+                metrics::record_sweep_duration(started.elapsed());
+                // Counted as the run it was: a pass whose every target failed is no `ok` run.
+                match report.status {
+                    SweepStatus::Failed => Err(Error::SweepEnded(report.status.as_str())),
+                    _ => Ok(()),
+                }
+            }),
         ),
         () = ctx.cut_requested() => None,
     }

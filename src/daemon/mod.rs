@@ -61,6 +61,10 @@ pub enum Error {
     },
     #[error("a job's task failed: {0}")]
     Task(String),
+    /// A sweep that ran to its end with this status (`failed`: every target failed); its
+    /// row is closed already.
+    #[error("the sweep ended {0}: every target failed (see its row in sweeps)")]
+    SweepEnded(&'static str),
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
     #[error("cannot handle {signal}: {source}")]

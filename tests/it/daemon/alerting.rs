@@ -154,3 +154,37 @@ async fn okta_429s_are_counted_as_they_come_on_every_path_not_per_scheduled_swee
     assert_eq!(sweeps, 0);
     stop(&mut daemon).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_sweep_that_ends_failed_is_counted_as_a_failed_run() {
+    let (org, dir) = setup().await;
+    org.inject(revokd::sim::Fault::always(revokd::sim::FaultKind::Status(
+        500,
+    )));
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n",
+        yearly()
+    );
+    let config = write(
+        dir.path(),
+        &daemon_config(&org, dir.path(), "dry-run", "", &schedule),
+    );
+    let mut daemon = Running::start(&config).await;
+    daemon.wait_for_log("job run ended").await;
+
+    let scrape = prom::parse(&daemon.get("/metrics").await.1);
+
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM sweeps")
+        .fetch_all(&daemon.pool)
+        .await
+        .expect("sweeps");
+    assert_eq!(statuses, ["failed"], "every target failed");
+    let sweep_runs = [("job", "sweep"), ("outcome", "failed")];
+    assert_eq!(scrape.value("revokd_job_runs_total", &sweep_runs), 1.0);
+    assert_eq!(
+        scrape.sum("revokd_job_runs_total"),
+        1.0,
+        "no run counted ok"
+    );
+    stop(&mut daemon).await;
+}
