@@ -34,6 +34,17 @@ fn write(dir: &Path, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// `revokd run` on `org` in `mode`, its sweep scheduled yearly and run once at start-up,
+/// with `extra` (policies) after the schedule.
+async fn start_sweeping_once(org: &SimOrg, dir: &Path, mode: &str, extra: &str) -> Running {
+    let schedule = format!(
+        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{extra}",
+        yearly()
+    );
+    let config = write(dir, &daemon_config(org, dir, mode, "", &schedule));
+    Running::start(&config).await
+}
+
 fn slow(org: &SimOrg, latency: Duration) {
     let (user, client) = org.pairs()[0].clone();
     org.inject(Fault {
@@ -85,15 +96,7 @@ async fn scheduled_sweeps_run_every_second_and_a_slow_one_is_never_overlapped() 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_parse_as_prometheus_text_and_agree_with_the_database() {
     let (org, dir) = setup().await;
-    let schedule = format!(
-        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{ADMIN_POLICY}",
-        yearly()
-    );
-    let config = write(
-        dir.path(),
-        &daemon_config(&org, dir.path(), "enforce", "", &schedule),
-    );
-    let mut daemon = Running::start(&config).await;
+    let mut daemon = start_sweeping_once(&org, dir.path(), "enforce", ADMIN_POLICY).await;
     let finished_line = daemon.wait_for_log("sweep finished").await;
     daemon.wait_for_log("job run ended").await;
     wait_for_sweeps(&daemon.pool, "the start-up sweep", |r| finished(r) == 1).await;

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::harness::{Running, daemon_config, wait_for_sweeps, yearly};
-use super::{ADMIN_POLICY, finished, prom, setup, stop, write};
+use super::harness::wait_for_sweeps;
+use super::{ADMIN_POLICY, finished, prom, setup, start_sweeping_once, stop};
 
 /// Every `revokd_…` name in `text`.
 fn metric_names(text: &str) -> BTreeSet<String> {
@@ -39,15 +39,7 @@ fn the_name_scanner_finds_whole_names_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exposed() {
     let (org, dir) = setup().await;
-    let schedule = format!(
-        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n{ADMIN_POLICY}",
-        yearly()
-    );
-    let config = write(
-        dir.path(),
-        &daemon_config(&org, dir.path(), "enforce", "", &schedule),
-    );
-    let mut daemon = Running::start(&config).await;
+    let mut daemon = start_sweeping_once(&org, dir.path(), "enforce", ADMIN_POLICY).await;
     daemon.wait_for_log("sweep finished").await;
     daemon.wait_for_log("job run ended").await;
     wait_for_sweeps(&daemon.pool, "the start-up sweep", |r| finished(r) == 1).await;
@@ -161,15 +153,7 @@ async fn a_scheduled_sweep_that_ends_failed_is_counted_as_a_failed_run() {
     org.inject(revokd::sim::Fault::always(revokd::sim::FaultKind::Status(
         500,
     )));
-    let schedule = format!(
-        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n",
-        yearly()
-    );
-    let config = write(
-        dir.path(),
-        &daemon_config(&org, dir.path(), "dry-run", "", &schedule),
-    );
-    let mut daemon = Running::start(&config).await;
+    let mut daemon = start_sweeping_once(&org, dir.path(), "dry-run", "").await;
     daemon.wait_for_log("job run ended").await;
 
     let scrape = prom::parse(&daemon.get("/metrics").await.1);

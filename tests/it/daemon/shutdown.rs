@@ -7,7 +7,7 @@ use std::time::Duration;
 use revokd::sim::{Fault, FaultKind};
 
 use super::harness::{self, PATIENCE, Running, daemon_config, wait_for_sweeps, yearly};
-use super::{ADMIN_POLICY, finished, setup, slow, stop, write};
+use super::{ADMIN_POLICY, finished, setup, slow, start_sweeping_once, stop, write};
 
 /// SIGTERM cutting a dry-run sweep; the enforce case, whose cut leaves a `pending` intent for
 /// restart reconciliation, follows.
@@ -138,15 +138,7 @@ async fn an_enforce_sweep_cut_between_intent_and_outcome_is_reconciled_at_the_ne
 async fn sigterm_lets_an_in_flight_sweep_finish_within_the_timeout() {
     let (org, dir) = setup().await;
     slow(&org, Duration::from_millis(1500));
-    let schedule = format!(
-        "[schedule]\nsweep = \"{}\"\nsweep_on_start = true\n",
-        yearly()
-    );
-    let config = write(
-        dir.path(),
-        &daemon_config(&org, dir.path(), "dry-run", "", &schedule),
-    );
-    let mut daemon = Running::start(&config).await;
+    let mut daemon = start_sweeping_once(&org, dir.path(), "dry-run", "").await;
     wait_for_sweeps(&daemon.pool, "a running sweep", |r| {
         r.iter().any(|s| s.status == "running")
     })
