@@ -117,6 +117,9 @@ pub struct SimConfig {
     /// "clients for which the specified user has grants or tokens" and the sim keeps no
     /// grants; by default it lists every client the user was seeded with, as a grant would.
     pub user_clients_held_only: bool,
+    /// Send tokens without `clientId`. Every field of Okta's `OAuth2RefreshToken` schema is
+    /// optional; by default the sim sends it, as Okta's examples do.
+    pub omit_client_id: bool,
 }
 
 /// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
@@ -146,6 +149,7 @@ impl Default for SimConfig {
             lists_revoked: false,
             user_clients_page: None,
             user_clients_held_only: false,
+            omit_client_id: false,
         }
     }
 }

@@ -63,7 +63,9 @@ impl<'a> TokenJson<'a> {
             o.key("expiresAt").time(at);
         }
         o.key("issuer").string(&t.issuer);
-        o.key("clientId").string(&t.client_id);
+        if !self.store.omit_client_id {
+            o.key("clientId").string(&t.client_id);
+        }
         o.key("userId").string(&t.user_id);
         o.key("scopes").raw(b"[");
         for (i, name) in t.scopes.iter().enumerate() {

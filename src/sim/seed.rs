@@ -100,6 +100,7 @@ pub(crate) fn seed(config: &SimConfig, base: &str) -> Store {
     store.lists_revoked = config.lists_revoked;
     store.user_clients_page = config.user_clients_page;
     store.user_clients_held_only = config.user_clients_held_only;
+    store.omit_client_id = config.omit_client_id;
     let now_ms = config.now.timestamp_millis();
 
     let users: Vec<u32> = (0..config.users)

@@ -259,12 +259,21 @@ async fn committed(app: &ClientId, page: Pending) -> Result<u64, store::Error> {
 }
 
 /// Why a token the listing of `app` returned cannot be taken as the app's: its `clientId`
-/// is not the app id. An app's `client_id` may be set by hand at creation, and then differs
-/// from its instance id; the user+client route that revokes takes only the `client_id`, so
-/// revoking under the app id would be answered 404 and taken for "already gone". Such an app
-/// is listed through its users and client instead.
+/// is not the app id, or it has none to compare. An app's `client_id` may be set by hand at
+/// creation, and then differs from its instance id; the user+client route that revokes takes
+/// only the `client_id`, so revoking under the app id would be answered 404 and taken for
+/// "already gone". Such an app is listed through its users and client instead.
 fn other_client(app: &ClientId, client_id: Option<&str>) -> Option<String> {
-    let client = client_id.filter(|c| *c != app.as_str())?;
+    let Some(client) = client_id else {
+        return Some(format!(
+            "the tokens of app {app} carry no clientId, so revokd cannot tell that the app id \
+             is their client_id (revoking under another id would be taken for 'already \
+             gone'); target the app's client with `client = \"...\"` and its `users` instead"
+        ));
+    };
+    if client == app.as_str() {
+        return None;
+    }
     // An id revokd takes is shown as it is (it fits the suggested TOML string); any other
     // text of Okta's escaped and cut, like every refused id.
     let client: String = match ClientId::new(client) {

@@ -3,6 +3,7 @@
 //! 127.0.0.1:0 and a temporary SQLite file, and asserts on the org's state and the database.
 
 mod apps;
+mod apps_client_id;
 mod apps_concurrent;
 mod apps_records;
 mod apps_resume;
