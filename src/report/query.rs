@@ -75,7 +75,7 @@ pub async fn tokens_at(
                        WHERE r.token_id = t.token_id AND r.state IN (?2, ?3)
                    ) x
                    WHERE x.at <= ?1
-                     AND NOT (t.reappeared_at > x.at AND t.reappeared_at <= ?1)
+                     AND NOT COALESCE(t.reappeared_at > x.at AND t.reappeared_at <= ?1, 0)
                      AND NOT EXISTS (
                          SELECT 1 FROM token_absences a
                          WHERE a.token_id = t.token_id AND a.gone_at <= x.at

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, Store, ts};
+use super::{Error, RevocationState, Store, ts};
 
 /// Pages given back per `PRAGMA incremental_vacuum` step, so one pass never holds the write
 /// lock for long.
@@ -54,14 +54,25 @@ impl Store {
     }
 
     /// The prune job: snapshots (see [`Store::prune_snapshots`], keeping the audit window),
-    /// absences that ended before `older_than`, then free pages given back.
+    /// absences that ended before `older_than` (but those of tokens revoked), then free pages
+    /// given back.
     pub async fn prune(&self, older_than: DateTime<Utc>) -> Result<Pruned, Error> {
         let snapshots = self.prune_snapshots(older_than, true).await?;
-        let absences = sqlx::query("DELETE FROM token_absences WHERE back_at < ?")
-            .bind(ts(older_than))
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        // An absence a revocation opened is kept: `--at` reads each revocation of a token
+        // revoked, back and revoked again from its own absence.
+        let absences = sqlx::query(
+            "DELETE FROM token_absences AS a WHERE back_at < ?
+               AND NOT EXISTS (SELECT 1 FROM token_state s
+                               WHERE s.token_id = a.token_id AND s.revoked_at IS NOT NULL)
+               AND NOT EXISTS (SELECT 1 FROM revocations r
+                               WHERE r.token_id = a.token_id AND r.state IN (?, ?))",
+        )
+        .bind(ts(older_than))
+        .bind(RevocationState::Done)
+        .bind(RevocationState::AlreadyGone)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         let pages_freed = self.vacuum().await?;
         Ok(Pruned {
             snapshots,

@@ -139,6 +139,32 @@ async fn a_token_revoked_twice_is_active_between_its_first_return_and_its_second
     );
     assert!(!inventory(&app, Some(gone_again)).await.contains(&victim.id));
     assert!(inventory(&app, None).await.contains(&victim.id));
+    // Pruned up to that instant: the history kept still answers it.
+    app.store.prune(between).await.expect("pruned");
+    assert!(
+        inventory(&app, Some(between)).await.contains(&victim.id),
+        "the first revocation's absence is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_revocation_recorded_without_its_tokens_absence_still_counts_from_its_instant() {
+    let app = admin_app().await;
+    let victim = admin_policy_selects(&app.org, app.now)[0].clone();
+    app.sweep(Mode::Enforce).await;
+    // As after a crash between the revocation's record and the token's row being marked.
+    for sql in [
+        "UPDATE token_state SET gone_at = NULL, revoked_at = NULL WHERE token_id = ?",
+        "DELETE FROM token_absences WHERE token_id = ?",
+    ] {
+        sqlx::query(sql)
+            .bind(&victim.id)
+            .execute(app.store.pool())
+            .await
+            .expect("the crash's state");
+    }
+
+    assert!(!inventory(&app, Some(Utc::now())).await.contains(&victim.id));
 }
 
 #[tokio::test]
