@@ -120,17 +120,21 @@ pub async fn run_once(
     let sweep_id = (deps.store)
         .begin_sweep(plan.trigger, plan.mode, Utc::now(), runner)
         .await?;
-    let rules = deps.policies.recorded_rules();
-    (deps.store)
-        .record_sweep_rules(sweep_id, rules, Utc::now())
-        .await?;
     let span = info_span!(
         "revocation_run",
         run_id = sweep_id,
         trigger = plan.trigger.as_str(),
         dry_run = plan.mode == Mode::DryRun
     );
-    let result = sweep(deps, plan, sweep_id, now).instrument(span).await;
+    let result = async {
+        let rules = deps.policies.recorded_rules();
+        (deps.store)
+            .record_sweep_rules(sweep_id, rules, Utc::now())
+            .await?;
+        sweep(deps, plan, sweep_id, now).await
+    }
+    .instrument(span)
+    .await;
     if let Err(e) = &result {
         // Closed here, on every path that runs a pass: its row would stay `running`.
         let closed = deps

@@ -259,21 +259,14 @@ async fn a_failed_last_sweep_needs_attention() {
     assert!(text.contains("the last finished sweep failed"), "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_sweep_that_dies_on_a_database_error_is_failed_notified_and_needs_attention() {
-    let app = spawn_app_with(small_org(), |_| {}).await;
-    app.sweep(Mode::DryRun).await;
-    // A new token to store, and a database that refuses it, as a full disk would.
-    let mut new = app.org.all_tokens()[0].clone();
-    new.id = "oarNew00000000000001".into();
-    app.org.add_token(new);
-    sqlx::query(
-        "CREATE TRIGGER refuse BEFORE INSERT ON token_state
-         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
-    )
-    .execute(app.store.pool())
-    .await
-    .expect("the trigger");
+/// A sweep run after `trigger` (SQL that makes the database refuse a write the sweep makes,
+/// as a full disk would) dies on the error: its row is closed `failed` with the error, a
+/// `sweep_failed` notification is queued, and `status` needs attention.
+async fn dies_on_the_database(app: &TestApp, trigger: &str) {
+    sqlx::query(trigger)
+        .execute(app.store.pool())
+        .await
+        .expect("the trigger");
 
     let plan = app.plan(Mode::DryRun);
     let died = revokd::sweep::run_once(&app.deps, &plan, app.now).await;
@@ -293,10 +286,30 @@ async fn a_sweep_that_dies_on_a_database_error_is_failed_notified_and_needs_atte
             .await
             .expect("the outbox");
     assert_eq!(events, [("sweep_failed".to_owned(), format!("sweep:{id}"))]);
-    let out = status(&app, &[]).await;
+    let out = status(app, &[]).await;
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("the last finished sweep failed"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_that_dies_storing_a_token_is_failed_notified_and_needs_attention() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    app.sweep(Mode::DryRun).await;
+    let mut new = app.org.all_tokens()[0].clone();
+    new.id = "oarNew00000000000001".into();
+    app.org.add_token(new);
+    let refuse = "CREATE TRIGGER refuse BEFORE INSERT ON token_state
+                  BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END";
+    dies_on_the_database(&app, refuse).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_that_dies_recording_its_rules_is_failed_notified_and_needs_attention() {
+    let app = spawn_app_with(small_org(), |_| {}).await;
+    let refuse = "CREATE TRIGGER refuse BEFORE UPDATE OF policy_set_id ON sweeps
+                  BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END";
+    dies_on_the_database(&app, refuse).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
