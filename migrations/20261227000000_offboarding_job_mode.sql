@@ -4,11 +4,12 @@
 -- every preview put its user among the offboarded users of the reports.
 ALTER TABLE offboarding_jobs ADD COLUMN mode TEXT CHECK (mode IN ('dry-run', 'enforce'));
 
--- Jobs run before: the mode their audit rows were written in; a job without rows stays
--- unknown (NULL), which settles nothing.
+-- Jobs run before: the mode their newest audit row was written in (a job retried after a
+-- reload may have run in both); a job without rows stays unknown (NULL), which settles no
+-- failed job but, like a job not run yet, still counts its user as offboarded.
 UPDATE offboarding_jobs SET mode = (
-    SELECT CASE WHEN SUM(r.mode = 'dry-run') > 0 THEN 'dry-run' ELSE 'enforce' END
-    FROM revocations r WHERE r.job_id = offboarding_jobs.id)
+    SELECT r.mode FROM revocations r WHERE r.job_id = offboarding_jobs.id
+    ORDER BY r.id DESC LIMIT 1)
 WHERE EXISTS (SELECT 1 FROM revocations r WHERE r.job_id = offboarding_jobs.id);
 
 -- A failed offboarding job needs a person until its user has been offboarded since: a later

@@ -1,6 +1,7 @@
 //! The upgrade that gives each offboarding job its mode, on a database written before it: a
-//! job keeps the mode its audit rows were written in, a job without rows stays unknown, and
-//! neither a preview nor an unknown job settles a failure or offboards its user in the views.
+//! job keeps the mode its newest audit row was written in, a job without rows stays unknown;
+//! neither a preview nor an unknown job settles a failure, and a preview's rows offboard no
+//! one (an unknown job counts its user, as a job not run yet does).
 
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
@@ -24,21 +25,13 @@ fn cli_job(user: &str) -> NewJob {
     }
 }
 
-/// A job of `user` that ends in `state`, with an audit row in `mode` unless `None`.
-async fn job(old: &Store, user: &str, mode: Option<Mode>, state: JobState, now: DateTime<Utc>) {
+/// A job of `user` that ends in `state`, with an audit row in each of `modes`, in order.
+async fn job(old: &Store, user: &str, modes: &[Mode], state: JobState, now: DateTime<Utc>) {
     let id = old.start_job(&cli_job(user), "h:1:0", now).await.unwrap();
-    if let Some(mode) = mode {
-        let trigger = RevocationTrigger::Offboard;
-        let planned = RevocationState::Planned;
-        let row = NewRevocation::new(
-            Some(format!("oar{id}")),
-            user,
-            "0oa1",
-            trigger,
-            mode,
-            planned,
-            ts(now),
-        );
+    for (n, mode) in modes.iter().enumerate() {
+        let (trigger, planned) = (RevocationTrigger::Offboard, RevocationState::Planned);
+        let token = Some(format!("oar{id}x{n}"));
+        let row = NewRevocation::new(token, user, "0oa1", trigger, *mode, planned, ts(now));
         let row = NewRevocation {
             job_id: Some(id),
             ..row
@@ -57,14 +50,17 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
     migrate_through(&pool, BEFORE).await;
     let old = Store { pool: pool.clone() };
     let now = Utc::now();
-    // Each user: a failed job, then one `done` job of the mode named.
-    for (user, mode) in [
-        ("00uenforce", Some(Mode::Enforce)),
-        ("00upreview", Some(Mode::DryRun)),
-        ("00unorows", None),
+    // Each user: a failed job, then a `done` job with rows of the modes named (a job tried
+    // as a preview, then run for real after a reload, has both).
+    let (dry, real) = (Mode::DryRun, Mode::Enforce);
+    for (user, modes) in [
+        ("00uenforce", vec![real]),
+        ("00upreview", vec![dry]),
+        ("00unorows", vec![]),
+        ("00uretried", vec![dry, real]),
     ] {
-        job(&old, user, None, JobState::Failed, now).await;
-        job(&old, user, mode, JobState::Done, now).await;
+        job(&old, user, &[], JobState::Failed, now).await;
+        job(&old, user, &modes, JobState::Done, now).await;
     }
 
     let store = Store::from_pool(pool).await.unwrap();
@@ -79,6 +75,7 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
         ("00uenforce", Some("enforce")),
         ("00unorows", None),
         ("00upreview", Some("dry-run")),
+        ("00uretried", Some("enforce")),
     ];
     let expected: Vec<_> = (expected.iter())
         .map(|(u, m)| ((*u).to_owned(), m.map(str::to_owned)))
@@ -97,11 +94,20 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
     );
     let offboarded = strings(
         pool,
-        "SELECT user_id, source FROM v_offboarded_users WHERE source <> 'job' ORDER BY user_id",
+        "SELECT user_id, source FROM v_offboarded_users ORDER BY user_id, source",
     )
     .await;
-    let expected = vec![("00uenforce".to_owned(), Some("revocation".to_owned()))];
-    assert_eq!(offboarded, expected, "a preview's rows offboard no one");
+    let row = |u: &str, s: &str| (u.to_owned(), Some(s.to_owned()));
+    let expected = vec![
+        row("00uenforce", "job"),
+        row("00uenforce", "revocation"),
+        // Failed jobs of unknown mode count; the preview's rows do not.
+        row("00unorows", "job"),
+        row("00upreview", "job"),
+        row("00uretried", "job"),
+        row("00uretried", "revocation"),
+    ];
+    assert_eq!(offboarded, expected);
     // A job run from now on records its mode as it starts.
     let id = store
         .start_job(&cli_job("00unew"), "h:1:0", now)
