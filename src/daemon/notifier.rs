@@ -114,7 +114,9 @@ async fn route(store: &Store, receivers: &[Receiver]) {
                 warn!(notify.receiver = %receiver, deliveries = n, "notifications to a receiver no longer configured are given up");
             }
         }
-        Err(e) => error!(error.message = %e, "cannot give up the deliveries of removed receivers"),
+        Err(e) => {
+            error!(error.message = %e, error.cause_chain = ?e, "cannot give up the deliveries of removed receivers");
+        }
     }
 }
 

@@ -42,6 +42,8 @@ mod tests_narrow_tokens;
 #[cfg(test)]
 mod tests_outbox;
 #[cfg(test)]
+mod tests_outbox_receivers;
+#[cfg(test)]
 mod tests_pair_listings;
 #[cfg(test)]
 mod tests_plan_stage;

@@ -311,7 +311,7 @@ impl Store {
         };
         sqlx::query(
             "UPDATE notify_deliveries SET state = ?, next_attempt_at = ?, last_status = ?,
-                last_error = ? WHERE outbox_id = ? AND receiver = ?",
+                last_error = ? WHERE outbox_id = ? AND receiver = ? AND state = ?",
         )
         .bind(state)
         .bind(next)
@@ -319,6 +319,8 @@ impl Store {
         .bind(error)
         .bind(claimed.event.id)
         .bind(&claimed.receiver)
+        // Given up meanwhile (its receiver removed by a reload): it stays given up.
+        .bind(DeliveryState::Pending)
         .execute(&self.pool)
         .await?;
         Ok(())
