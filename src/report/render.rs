@@ -76,12 +76,17 @@ fn text_cell(cell: &Cell, delimiter: &str) -> comfy_table::Cell {
     }
 }
 
-/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`) and everything else,
-/// quotes and backslashes too, as it is.
+/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`), and the invisible
+/// format characters that could reorder or hide what a row shows (bidi overrides and
+/// isolates, zero-width characters, the soft hyphen); everything else, quotes and backslashes
+/// too, as it is.
 fn controls_escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() {
+        let invisible = matches!(c,
+            '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}');
+        if c.is_control() || invisible {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -221,6 +226,10 @@ mod tests {
             out.lines().nth(1),
             Some("O'Brien: \"boom\" at C:\\okta\\t!")
         );
+        let mut t = Table::new(&["reason"]);
+        t.push(vec![Cell::Text("ok\u{202e}lanigiro\u{200b}".into())]);
+        let out = render(&t, Format::Table, ";");
+        assert_eq!(out.lines().nth(1), Some("ok\\u{202e}lanigiro\\u{200b}"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! What the daemon reads for `/readyz` and `/metrics`, and how it closes the row of a sweep
-//! it had to cut short. Read-only apart from [`Store::close_running_sweeps`]; never touches
-//! `revocations` (append-only).
+//! What the daemon reads for `/readyz` and `/metrics`, and how a sweep's row is closed when
+//! the daemon cut it short or the sweep died on an error. Read-only apart from
+//! [`Store::close_running_sweeps`] and [`Store::fail_sweep`]; never touches `revocations`
+//! (append-only).
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -180,7 +181,6 @@ pub(super) async fn revocations_by_state(
     .await?)
 }
 
-/// Offboarding jobs by state.
 /// Notification deliveries by state.
 pub(super) async fn deliveries_by_state(
     conn: &mut SqliteConnection,
@@ -192,6 +192,7 @@ pub(super) async fn deliveries_by_state(
     .await?)
 }
 
+/// Offboarding jobs by state.
 pub(super) async fn jobs_by_state(
     conn: &mut SqliteConnection,
 ) -> Result<Vec<(String, i64)>, Error> {

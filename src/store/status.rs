@@ -36,7 +36,7 @@ pub struct StatusCounts {
     /// `notify_deliveries` by state (`failed`: given up).
     pub deliveries_by_state: Vec<(String, i64)>,
     /// Failed offboarding jobs whose user has not been offboarded for real since (no later job
-    /// `done` without a dry-run row; `v_offboarding_problems`).
+    /// `done` whose run was `enforce`; `v_offboarding_problems`).
     pub failed_jobs_unresolved: i64,
     /// Pages in use times the page size, in bytes.
     pub database_bytes: i64,
