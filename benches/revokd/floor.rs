@@ -31,7 +31,7 @@ pub async fn floor(src: &Path, cpu_seconds: fn() -> f64) -> [f64; 4] {
         .await
         .expect("attach");
     // What the rows refer to, not timed.
-    for table in ["sweeps", "token_pairs", "scope_catalog"] {
+    for table in ["policy_sets", "sweeps", "token_pairs", "scope_catalog"] {
         copy(&mut conn, table).await;
     }
     let mut out = [0.0; 4];
