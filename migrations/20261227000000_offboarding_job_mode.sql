@@ -4,6 +4,9 @@
 -- every preview put its user among the offboarded users of the reports.
 ALTER TABLE offboarding_jobs ADD COLUMN mode TEXT CHECK (mode IN ('dry-run', 'enforce'));
 
+-- A job's audit rows, found by key (the backfill below, and any reader by job).
+CREATE INDEX revocations_by_job ON revocations (job_id) WHERE job_id IS NOT NULL;
+
 -- Jobs run before: the mode their newest audit row was written in (a job retried after a
 -- reload may have run in both); a job without rows stays unknown (NULL), which settles no
 -- failed job but, like a job not run yet, still counts its user as offboarded.

@@ -58,6 +58,7 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
         ("00upreview", vec![dry]),
         ("00unorows", vec![]),
         ("00uretried", vec![dry, real]),
+        ("00uundone", vec![real, dry]),
     ] {
         job(&old, user, &[], JobState::Failed, now).await;
         job(&old, user, &modes, JobState::Done, now).await;
@@ -76,6 +77,7 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
         ("00unorows", None),
         ("00upreview", Some("dry-run")),
         ("00uretried", Some("enforce")),
+        ("00uundone", Some("dry-run")),
     ];
     let expected: Vec<_> = (expected.iter())
         .map(|(u, m)| ((*u).to_owned(), m.map(str::to_owned)))
@@ -89,7 +91,7 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
     let users: Vec<_> = problems.into_iter().map(|(u, _)| u).collect();
     assert_eq!(
         users,
-        ["00unorows", "00upreview"],
+        ["00unorows", "00upreview", "00uundone"],
         "only a real offboarding settles"
     );
     let offboarded = strings(
@@ -106,6 +108,8 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
         row("00upreview", "job"),
         row("00uretried", "job"),
         row("00uretried", "revocation"),
+        row("00uundone", "job"),
+        row("00uundone", "revocation"),
     ];
     assert_eq!(offboarded, expected);
     // A job run from now on records its mode as it starts.
