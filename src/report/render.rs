@@ -77,15 +77,18 @@ fn text_cell(cell: &Cell, delimiter: &str) -> comfy_table::Cell {
 }
 
 /// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`), and the invisible
-/// format characters that could reorder or hide what a row shows (bidi overrides and
-/// isolates, zero-width characters, the soft hyphen); everything else, quotes and backslashes
-/// too, as it is.
+/// characters that could reorder, break or hide what a row shows (Unicode's format
+/// characters: bidi overrides and isolates, zero-width characters, the soft hyphen, tags;
+/// and the line and paragraph separators); everything else, quotes and backslashes too, as
+/// it is.
 fn controls_escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let invisible = matches!(c,
-            '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}');
+            '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}' | '\u{8e2}'
+            | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}');
         if c.is_control() || invisible {
             out.extend(c.escape_default());
         } else {
@@ -227,9 +230,12 @@ mod tests {
             Some("O'Brien: \"boom\" at C:\\okta\\t!")
         );
         let mut t = Table::new(&["reason"]);
-        t.push(vec![Cell::Text("ok\u{202e}lanigiro\u{200b}".into())]);
+        t.push(vec![Cell::Text(
+            "ok\u{202e}lanigiro\u{200b}\u{2028}\u{e0041}".into(),
+        )]);
         let out = render(&t, Format::Table, ";");
-        assert_eq!(out.lines().nth(1), Some("ok\\u{202e}lanigiro\\u{200b}"));
+        let shown = "ok\\u{202e}lanigiro\\u{200b}\\u{2028}\\u{e0041}";
+        assert_eq!(out.lines().nth(1), Some(shown));
     }
 
     #[test]
