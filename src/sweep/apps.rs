@@ -266,9 +266,10 @@ async fn committed(app: &ClientId, page: Pending) -> Result<u64, store::Error> {
 fn other_client(app: &ClientId, client_id: Option<&str>) -> Option<String> {
     let Some(client) = client_id else {
         return Some(format!(
-            "the tokens of app {app} carry no clientId, so revokd cannot tell that the app id \
-             is their client_id (revoking under another id would be taken for 'already \
-             gone'); target the app's client with `client = \"...\"` and its `users` instead"
+            "a token the listing of app {app} returned carries no clientId, so revokd cannot \
+             tell that the app id is its client_id (revoking under another id would be taken \
+             for 'already gone'); target the app's client_id (its credentials.oauthClient.\
+             client_id) with `client = \"...\"` and its `users`, or `users` alone, instead"
         ));
     };
     if client == app.as_str() {
