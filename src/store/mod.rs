@@ -271,6 +271,12 @@ impl Store {
         check_path(options.get_filename(), create)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // No idle timeout and no lifetime: connections to a local file need neither, and
+            // either starts sqlx 0.8's pool maintenance task, which a rare race between
+            // returning and taking a connection can leave spinning at 100% CPU for good (a
+            // process that never finishes, or never exits; launchbadge/sqlx#3645).
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await?;
         let store = Store { pool };

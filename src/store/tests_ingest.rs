@@ -207,3 +207,20 @@ async fn a_failed_transaction_fails_its_pages_and_every_later_send_with_its_faul
         "nothing half-written"
     );
 }
+
+/// sqlx 0.8's pool maintenance task (started by an idle timeout or a lifetime) can be left
+/// spinning by a race between returning and taking a connection: the store's pool has none.
+#[tokio::test]
+async fn the_stores_pool_starts_no_maintenance_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let options = store.pool().options();
+    let settings = (
+        options.get_idle_timeout(),
+        options.get_max_lifetime(),
+        options.get_min_connections(),
+    );
+    assert_eq!(settings, (None, None, 0));
+    store.close().await;
+}
