@@ -177,33 +177,6 @@ impl Store {
             .await
     }
 
-    /// Records the targets sweep `id` could not list, each `(user_id, client_id, error)`
-    /// (`*` for the side a failure does not name: an app's user, a user's client).
-    pub async fn record_sweep_failures(
-        &self,
-        id: i64,
-        failures: &[(&str, &str, &str)],
-    ) -> Result<(), Error> {
-        if failures.is_empty() {
-            return Ok(());
-        }
-        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
-            "INSERT OR REPLACE INTO sweep_failures (sweep_id, user_id, client_id, error) ",
-        );
-        // SQLite's bound-variable limit: 4 per row, 32,766 in all.
-        for chunk in failures.chunks(8_000) {
-            q.reset();
-            q.push_values(chunk, |mut b, (user, client, error)| {
-                b.push_bind(id)
-                    .push_bind(*user)
-                    .push_bind(*client)
-                    .push_bind(*error);
-            });
-            q.build().execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
     /// [`Store::finish_sweep`] for a sweep whose blast-radius guard may have tripped: `guard`
     /// (why it tripped) is stored in `error` when there is no other error, and enqueues a
     /// `guard_tripped` notification in the same transaction.

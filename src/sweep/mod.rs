@@ -369,8 +369,6 @@ async fn finish(
         info!(audit.head_id = id, audit.head_hash = %hash, "audit chain head");
     }
     let error = report.halted.as_ref().map(Halt::message);
-    let failures = report.failure_rows();
-    (deps.store.record_sweep_failures(report.sweep_id, &failures)).await?;
     deps.store
         .finish_sweep_noting(
             report.sweep_id,

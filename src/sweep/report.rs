@@ -224,13 +224,6 @@ impl SweepReport {
 }
 
 impl SweepReport {
-    /// Each failed target as `sweep_failures` keeps it: `(user_id, client_id, error)`.
-    pub(super) fn failure_rows(&self) -> Vec<(&str, &str, &str)> {
-        (self.failures.iter())
-            .map(|f| (f.user_id.as_str(), f.client_id.as_str(), f.error.as_str()))
-            .collect()
-    }
-
     /// How the pass ended: `failed` when every target failed, `partial` when some did, a
     /// revocation failed or the guard held the plan back, else `ok`.
     pub(super) fn derive_status(&self) -> SweepStatus {
