@@ -60,15 +60,15 @@ impl Store {
         let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
             .fetch_one(&mut *tx)
             .await?;
-        let revocations_by_state = revocations_by_state(&mut tx).await?;
+        let revocations_by_state = by_state(&mut tx, "v_revocation_state").await?;
         let revocations_by_policy = sqlx::query_as(
             "SELECT policy, state, COUNT(*) FROM v_revocation_policies
              GROUP BY policy, state ORDER BY policy, state",
         )
         .fetch_all(&mut *tx)
         .await?;
-        let offboarding_by_state = jobs_by_state(&mut tx).await?;
-        let deliveries_by_state = deliveries_by_state(&mut tx).await?;
+        let offboarding_by_state = by_state(&mut tx, "offboarding_jobs").await?;
+        let deliveries_by_state = by_state(&mut tx, "notify_deliveries").await?;
         tx.commit().await?;
         Ok(DbGauges {
             sweeps_by_status,
@@ -170,39 +170,14 @@ pub(super) async fn last_finished_status(
     .await?)
 }
 
-/// Revocation intents at their latest state, by state.
-pub(super) async fn revocations_by_state(
+/// Rows of `table` by `state`, in state order: revocation intents at their latest state
+/// (`v_revocation_state`), `offboarding_jobs`, `notify_deliveries`.
+pub(super) async fn by_state(
     conn: &mut SqliteConnection,
+    table: &'static str,
 ) -> Result<Vec<(String, i64)>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT state, COUNT(*) FROM v_revocation_state GROUP BY state ORDER BY state",
-    )
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Notification deliveries by state.
-pub(super) async fn deliveries_by_state(
-    conn: &mut SqliteConnection,
-) -> Result<Vec<(String, i64)>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT state, COUNT(*) FROM notify_deliveries GROUP BY state ORDER BY state",
-    )
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Offboarding jobs by state.
-pub(super) async fn jobs_by_state(
-    conn: &mut SqliteConnection,
-) -> Result<Vec<(String, i64)>, Error> {
-    Ok(
-        sqlx::query_as(
-            "SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state ORDER BY state",
-        )
-        .fetch_all(conn)
-        .await?,
-    )
+    let sql = format!("SELECT state, COUNT(*) FROM {table} GROUP BY state ORDER BY state");
+    Ok(sqlx::query_as(&sql).fetch_all(conn).await?)
 }
 
 #[cfg(test)]

@@ -58,9 +58,9 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let last_finished_status = daemon::last_finished_status(&mut tx).await?;
-        let revocations_by_state = daemon::revocations_by_state(&mut tx).await?;
-        let jobs_by_state = daemon::jobs_by_state(&mut tx).await?;
-        let deliveries_by_state = daemon::deliveries_by_state(&mut tx).await?;
+        let revocations_by_state = daemon::by_state(&mut tx, "v_revocation_state").await?;
+        let jobs_by_state = daemon::by_state(&mut tx, "offboarding_jobs").await?;
+        let deliveries_by_state = daemon::by_state(&mut tx, "notify_deliveries").await?;
         // The view holds the rule: failed, and its user not offboarded for real since.
         let failed_jobs_unresolved =
             sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems WHERE state = ?")
