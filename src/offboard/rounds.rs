@@ -1,13 +1,15 @@
 //! The rounds of one pair's offboarding in enforce mode: the gate's verdicts, an intent per
-//! cleared token, the DELETEs (one revoke-all or token by token), a re-listing to see which
-//! are gone, and at the end a row closing every open intent and the pair's outcome.
+//! cleared token (and one with no token id for a revoke-all, closed with Okta's answer: it
+//! also revokes tokens no listing showed), the DELETEs (one revoke-all or token by token), a
+//! re-listing to see which are gone, and at the end a row closing every open intent and the
+//! pair's outcome.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use super::pair::{list_pair, record};
-use super::rows::{audit_row, closing_row, stay_row};
+use super::rows::{audit_row, closing_row, pair_answered, pair_row, stay_row};
 use super::send::{Answer, send};
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
@@ -28,6 +30,9 @@ pub(super) struct PairRevocation<'a> {
     active: Vec<String>,
     /// Open intents: token → (intent id, attempts made before this try of the job).
     intents: BTreeMap<String, (i64, i64)>,
+    /// The pair's open revoke-all intent (intent id, attempts): this round's until its answer
+    /// closes it, or a `failed` one until a later round or the end supersedes it.
+    whole: Option<(i64, i64)>,
     /// Tokens the gate kept, with why.
     stayed: BTreeMap<String, String>,
     answers: BTreeMap<String, Answer>,
@@ -59,6 +64,7 @@ impl<'a> PairRevocation<'a> {
             target,
             active,
             intents,
+            whole: None,
             stayed: BTreeMap::new(),
             answers: BTreeMap::new(),
             last_sent: BTreeMap::new(),
@@ -66,7 +72,34 @@ impl<'a> PairRevocation<'a> {
             last_error: None,
         };
         pair.close_absent_intents().await?;
+        pair.close_earlier_revoke_alls().await?;
         Ok(pair)
+    }
+
+    /// Revoke-all intents an earlier try of this job left open (it ended before recording
+    /// their answer, or after a failed one): `already_gone` when nothing is listed now (it may
+    /// have taken effect), else `withdrawn`, as this try revokes the pair anew.
+    async fn close_earlier_revoke_alls(&mut self) -> Result<(), store::Error> {
+        let (user, client) = (self.target.user.as_str(), self.target.client.as_str());
+        let open = (self.deps.store)
+            .open_job_pair_intents(self.job.job_id, user, client)
+            .await?;
+        let (state, why) = match self.active.is_empty() {
+            true => (
+                RevocationState::AlreadyGone,
+                "left open by an earlier try of the job; nothing was listed when it was tried again",
+            ),
+            false => (
+                RevocationState::Withdrawn,
+                "left open by an earlier try of the job; this try revokes the pair anew",
+            ),
+        };
+        let rows: Vec<_> = open
+            .into_iter()
+            .map(|intent| closing_row(self.job, self.target, None, state, intent, why))
+            .collect();
+        self.deps.store.append_revocations(&rows).await?;
+        Ok(())
     }
 
     /// Intents a failed earlier attempt of this job left open whose token is no longer
@@ -85,7 +118,7 @@ impl<'a> PairRevocation<'a> {
                 closing_row(
                     self.job,
                     self.target,
-                    t,
+                    Some(t),
                     RevocationState::AlreadyGone,
                     *open,
                     "absent when the job was tried again",
@@ -123,9 +156,11 @@ impl<'a> PairRevocation<'a> {
                 wait = wait.saturating_mul(2);
             }
             self.rounds += 1;
-            self.intend(&cleared).await?;
+            self.intend(&cleared, plan.whole_pair.is_some()).await?;
             let sent = send(&self.deps.okta, plan.whole_pair.as_ref(), &cleared).await;
-            self.relist_after(&cleared, sent).await?;
+            let answer = answer_for(&sent, "");
+            let gone = self.relist_after(&cleared, sent).await?;
+            self.close_revoke_all(&answer, gone).await?;
         }
     }
 
@@ -154,42 +189,71 @@ impl<'a> PairRevocation<'a> {
         Ok(cleared)
     }
 
-    /// Writes a `pending` intent for each cleared token that has none open yet.
-    async fn intend(&mut self, cleared: &[(String, Cleared)]) -> Result<(), store::Error> {
+    /// Writes a `pending` intent for each cleared token that has none open yet and, when the
+    /// round revokes the pair whole, one for the revoke-all; a failed revoke-all of an earlier
+    /// round is superseded (`withdrawn`: it is not sent again).
+    async fn intend(
+        &mut self,
+        cleared: &[(String, Cleared)],
+        whole: bool,
+    ) -> Result<(), store::Error> {
+        let superseded = self.supersede_revoke_all("this round revokes the pair anew");
+        let mut rows: Vec<_> = superseded.into_iter().collect();
         let fresh: Vec<&String> = cleared
             .iter()
             .map(|(t, _)| t)
             .filter(|t| !self.intents.contains_key(*t))
             .collect();
-        let rows: Vec<_> = fresh
-            .iter()
-            .map(|t| {
-                audit_row(
-                    self.job,
-                    self.target,
-                    t,
-                    Mode::Enforce,
-                    RevocationState::Pending,
-                )
-            })
-            .collect();
-        let ids = self.deps.store.append_revocations(&rows).await?;
-        self.intents.extend(
-            fresh
-                .into_iter()
-                .cloned()
-                .zip(ids.into_iter().map(|id| (id, 0))),
+        let pending = RevocationState::Pending;
+        let first = rows.len();
+        rows.extend(
+            (fresh.iter()).map(|t| audit_row(self.job, self.target, t, Mode::Enforce, pending)),
         );
+        rows.extend(whole.then(|| pair_row(self.job, self.target, pending)));
+        let ids = self.deps.store.append_revocations(&rows).await?;
+        let tokens = &ids[first..first + fresh.len()];
+        self.whole = whole.then(|| (ids[ids.len() - 1], 0));
+        let intents = tokens.iter().map(|&id| (id, 0));
+        self.intents.extend(fresh.into_iter().cloned().zip(intents));
+        Ok(())
+    }
+
+    /// The row closing the open revoke-all intent (a failed one) as `withdrawn`, saying why,
+    /// if there is one.
+    fn supersede_revoke_all(&mut self, why: &str) -> Option<NewRevocation> {
+        let open = self.whole.take()?;
+        let withdrawn = RevocationState::Withdrawn;
+        Some(closing_row(
+            self.job,
+            self.target,
+            None,
+            withdrawn,
+            open,
+            why,
+        ))
+    }
+
+    /// Closes this round's revoke-all intent with the answer its DELETE got, verified when the
+    /// re-listing after it showed every cleared token `gone`; a failed one stays open until a
+    /// later round or the end supersedes it.
+    async fn close_revoke_all(&mut self, answer: &Answer, gone: bool) -> Result<(), store::Error> {
+        let Some((id, _)) = self.whole else {
+            return Ok(());
+        };
+        let row = pair_answered(self.job, self.target, id, answer, gone);
+        self.whole = (row.state == RevocationState::Failed).then_some((id, row.attempts));
+        self.deps.store.append_revocation(&row).await?;
         Ok(())
     }
 
     /// Lists the pair again after a round's DELETEs: a cleared token no longer listed is gone,
-    /// with the answer its DELETE (or the revoke-all) got.
+    /// with the answer its DELETE (or the revoke-all) got. Returns whether the listing worked
+    /// and showed every cleared token gone.
     async fn relist_after(
         &mut self,
         cleared: &[(String, Cleared)],
         sent: BTreeMap<String, Answer>,
-    ) -> Result<(), store::Error> {
+    ) -> Result<bool, store::Error> {
         self.last_sent.clone_from(&sent);
         match list_pair(self.deps, &self.deps.okta, self.target).await? {
             Ok(left) => {
@@ -200,27 +264,32 @@ impl<'a> PairRevocation<'a> {
                     }
                 }
                 self.last_error = sent.values().find_map(|a| a.error.clone());
+                let gone = cleared.iter().all(|(t, _)| !still.contains(t));
                 self.active = left;
+                Ok(gone)
             }
-            Err(e) => self.last_error = Some(format!("re-listing after revocation: {e}")),
+            Err(e) => {
+                self.last_error = Some(format!("re-listing after revocation: {e}"));
+                Ok(false)
+            }
         }
-        Ok(())
     }
 
     /// Closes the open intents, then records the pair's outcome: verified when every intended
     /// or still-cleared token was seen gone, and the pair marked gone when nothing stayed.
     pub(super) async fn finish(
-        self,
+        mut self,
         mut outcome: ClientOutcome,
         unrevoked: &[String],
         started: DateTime<Utc>,
     ) -> Result<ClientOutcome, store::Error> {
         let (deps, target) = (self.deps, self.target);
         let now = Utc::now();
-        let rows: Vec<_> = self
-            .intents
-            .iter()
+        let why = "not sent again: each token's outcome is recorded on its own intent";
+        let superseded = self.supersede_revoke_all(why);
+        let rows: Vec<_> = (self.intents.iter())
             .map(|(token, open)| self.closing_row(token, *open, now))
+            .chain(superseded)
             .collect();
         deps.store.append_revocations(&rows).await?;
         for token in self.answers.keys() {

@@ -1,10 +1,12 @@
-//! The audit rows an offboarding writes for one token: its intent, the row that closes an
-//! open intent (withdrawn, already gone), and the exemption row of a token the gate kept. Pure:
-//! the caller appends them.
+//! The audit rows an offboarding writes for one token or, with no token id, for a revoke-all
+//! of the pair: an intent, the row that closes an open intent (withdrawn, already gone, or the
+//! revoke-all's answer), and the exemption row of a token the gate kept. Pure: the caller
+//! appends them.
 
 use chrono::Utc;
 
 use super::Offboarding;
+use super::send::Answer;
 use crate::config::Mode;
 use crate::store::{NewRevocation, RevocationState, RevocationTrigger, ts};
 use crate::sweep::Target;
@@ -19,7 +21,14 @@ pub(super) fn stay_row(
     open: Option<(i64, i64)>,
 ) -> NewRevocation {
     match open {
-        Some(open) => closing_row(job, target, token, RevocationState::Withdrawn, open, why),
+        Some(open) => closing_row(
+            job,
+            target,
+            Some(token),
+            RevocationState::Withdrawn,
+            open,
+            why,
+        ),
         None => NewRevocation {
             error: Some(why.to_owned()),
             ..audit_row(
@@ -33,11 +42,12 @@ pub(super) fn stay_row(
     }
 }
 
-/// The row that closes the open intent `(id, attempts)` of `token` in `state`, saying why.
+/// The row that closes the open intent `(id, attempts)` of `token` (`None`: the pair's
+/// revoke-all) in `state`, saying why.
 pub(super) fn closing_row(
     job: &Offboarding,
     target: &Target,
-    token: &str,
+    token: Option<&str>,
     state: RevocationState,
     (id, attempts): (i64, i64),
     why: &str,
@@ -49,7 +59,45 @@ pub(super) fn closing_row(
         completed_at: Some(now.clone()),
         verified_at: (state == RevocationState::AlreadyGone).then_some(now),
         error: Some(why.to_owned()),
-        ..audit_row(job, target, token, Mode::Enforce, state)
+        ..row_of(job, target, token, Mode::Enforce, state)
+    }
+}
+
+/// The row that closes the revoke-all intent `id` with the answer its DELETE got: `done`,
+/// `already_gone` (404: the user or client is gone), `withdrawn` (the gate kept it unsent) or
+/// `failed`, which stays open until a later round or the pair's end supersedes it. `done` and
+/// `verified` (a listing after it showed the tokens it was sent for gone), it says when; a
+/// 404 is Okta's own word that nothing is left.
+pub(super) fn pair_answered(
+    job: &Offboarding,
+    target: &Target,
+    id: i64,
+    answer: &Answer,
+    verified: bool,
+) -> NewRevocation {
+    let state = match answer {
+        a if a.withdrawn => RevocationState::Withdrawn,
+        Answer { error: None, .. } => RevocationState::Done,
+        Answer {
+            status: Some(404), ..
+        } => RevocationState::AlreadyGone,
+        _ => RevocationState::Failed,
+    };
+    let now = ts(Utc::now());
+    NewRevocation {
+        intent_id: Some(id),
+        attempts: i64::from(!answer.withdrawn),
+        completed_at: Some(now.clone()),
+        verified_at: match state {
+            RevocationState::AlreadyGone => Some(now),
+            RevocationState::Done => verified.then_some(now),
+            _ => None,
+        },
+        http_status: answer.status,
+        okta_request_id: answer.request_id.clone(),
+        okta_error_id: answer.error_id.clone(),
+        error: answer.error.clone(),
+        ..row_of(job, target, None, Mode::Enforce, state)
     }
 }
 
@@ -61,11 +109,31 @@ pub(super) fn audit_row(
     mode: Mode,
     state: RevocationState,
 ) -> NewRevocation {
+    row_of(job, target, Some(token), mode, state)
+}
+
+/// The audit row of this offboarding's revoke-all of the pair (no token id), in `state`.
+pub(super) fn pair_row(
+    job: &Offboarding,
+    target: &Target,
+    state: RevocationState,
+) -> NewRevocation {
+    row_of(job, target, None, Mode::Enforce, state)
+}
+
+/// The audit row of `token` (`None`: the whole pair) of this offboarding, in `state`.
+fn row_of(
+    job: &Offboarding,
+    target: &Target,
+    token: Option<&str>,
+    mode: Mode,
+    state: RevocationState,
+) -> NewRevocation {
     NewRevocation {
         reason: Some(job.reason.clone()),
         job_id: Some(job.job_id),
         ..NewRevocation::new(
-            Some(token.to_owned()),
+            token.map(str::to_owned),
             target.user.to_string(),
             target.client.to_string(),
             RevocationTrigger::Offboard,

@@ -16,6 +16,8 @@ pub(super) struct Answer {
     pub(super) error: Option<String>,
     /// Okta answered 404 to the first attempt: someone else revoked the token first.
     pub(super) already_gone: bool,
+    /// The gate withdrew the DELETE just before it was sent: Okta was not asked.
+    pub(super) withdrawn: bool,
 }
 
 impl Answer {
@@ -32,6 +34,7 @@ impl Answer {
                 error_id: e.error_id().map(str::to_owned),
                 error: Some(e.to_string()),
                 already_gone: false,
+                withdrawn: matches!(e, okta::Error::Withdrawn { .. }),
             },
         }
     }

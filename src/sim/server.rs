@@ -28,7 +28,7 @@ use super::record::Recorder;
 use super::reply::{Reply, shape};
 use super::routes::{self, Outcome, Route};
 use super::store::Store;
-use super::types::{FaultKind, LinkStyle, RequestRecord, RouteKind, SimStats};
+use super::types::{FaultKind, LinkStyle, RequestRecord, RouteKind, SimStats, SimToken};
 use super::{SimConfig, seed};
 
 mod auth;
@@ -120,6 +120,31 @@ impl Shared {
             .collect()
     }
 
+    /// [`FaultKind::IssuedFirst`]: a fresh token of the request's pair, like the pair's first
+    /// token (its issuer), with `offline_access` alone, created now.
+    fn issue_first(&self, route: &Route) {
+        let (Some(user), Some(client)) = (route.user.as_deref(), route.client.as_deref()) else {
+            return;
+        };
+        let id = format!("oar{}", self.random_alnum(17));
+        let mut store = self.store();
+        let issuer = store.tokens(user, client).first().map_or_else(
+            || format!("{}/oauth2/default", self.origin),
+            |t| t.issuer.clone(),
+        );
+        let now = Utc::now();
+        store.add(SimToken {
+            id,
+            user_id: user.to_owned(),
+            client_id: client.to_owned(),
+            issuer,
+            scopes: vec!["offline_access".to_owned()],
+            created: now,
+            last_updated: now,
+            expires_at: None,
+        });
+    }
+
     /// A unique `X-Okta-Request-Id`: random text plus a sequence number.
     fn request_id(&self) -> String {
         let n = self.next_request.fetch_add(1, Ordering::SeqCst);
@@ -164,6 +189,9 @@ impl Shared {
         }
         if faults.iter().any(|f| matches!(f, FaultKind::HangBefore(_))) {
             self.park().await;
+        }
+        if faults.contains(&FaultKind::IssuedFirst) {
+            self.issue_first(route);
         }
         if faults.contains(&FaultKind::IgnoreRevocation) {
             let mut reply = Reply::raw(204, "application/json", Vec::new(), rate);

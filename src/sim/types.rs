@@ -247,7 +247,9 @@ impl FaultKind {
     /// The routes this kind is limited to, if any; others do not consume the fault's `times`.
     pub(crate) fn applies_to(&self, route: RouteKind) -> bool {
         match self {
-            FaultKind::IgnoreRevocation | FaultKind::RevocationStatus(_) => {
+            FaultKind::IgnoreRevocation
+            | FaultKind::RevocationStatus(_)
+            | FaultKind::IssuedFirst => {
                 matches!(
                     route,
                     RouteKind::RevokeToken
@@ -325,6 +327,10 @@ pub enum FaultKind {
     /// Revocations (`DELETE` of one token or of all) answered with this status and Okta's
     /// error body, while listings of the pair work.
     RevocationStatus(u16),
+    /// A token is issued to the pair just before a revocation (`DELETE` of one token or of
+    /// all) runs: its client refreshed while the request was on its way, so no listing before
+    /// the revocation showed the token.
+    IssuedFirst,
     /// The matching request of this route is received and never answered: the sim parks it
     /// before running the operation (and signals [`super::SimOrg::hung`]).
     HangBefore(RouteKind),

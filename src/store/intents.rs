@@ -20,17 +20,48 @@ impl Store {
         .await?)
     }
 
-    /// The open intents an offboarding job left for one pair: token → (intent id, attempts).
+    /// The open intents an offboarding job left for one pair's tokens: token → (intent id,
+    /// attempts).
     pub async fn open_job_intents(
         &self,
         job_id: i64,
         user_id: &str,
         client_id: &str,
     ) -> Result<BTreeMap<String, (i64, i64)>, Error> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        let rows = self.open_of_job(job_id, user_id, client_id).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(t, id, n)| Some((t?, (id, n))))
+            .collect())
+    }
+
+    /// The open revoke-all intents (no token id) an offboarding job left for one pair: (intent
+    /// id, attempts), oldest first.
+    pub async fn open_job_pair_intents(
+        &self,
+        job_id: i64,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<(i64, i64)>, Error> {
+        let rows = self.open_of_job(job_id, user_id, client_id).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(t, _, _)| t.is_none())
+            .map(|(_, id, n)| (id, n))
+            .collect())
+    }
+
+    /// Every open intent of a job for one pair: (token id, intent id, attempts), oldest first.
+    async fn open_of_job(
+        &self,
+        job_id: i64,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<(Option<String>, i64, i64)>, Error> {
+        Ok(sqlx::query_as(
             "SELECT token_id, COALESCE(intent_id, id), attempts FROM v_revocation_state
-             WHERE job_id = ? AND user_id = ? AND client_id = ? AND token_id IS NOT NULL
-               AND state IN (?, ?, ?)",
+             WHERE job_id = ? AND user_id = ? AND client_id = ? AND state IN (?, ?, ?)
+             ORDER BY COALESCE(intent_id, id)",
         )
         .bind(job_id)
         .bind(user_id)
@@ -39,8 +70,7 @@ impl Store {
         .bind(RevocationState::Failed)
         .bind(RevocationState::Irrevocable)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(t, id, n)| (t, (id, n))).collect())
+        .await?)
     }
 
     /// The first row (the intent itself) of a revocation.

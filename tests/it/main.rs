@@ -32,6 +32,7 @@ mod log_events;
 mod notify;
 mod oauth;
 mod offboard;
+mod offboard_revoke_all;
 mod older_than_policy;
 mod overview_browser;
 mod pacing;

@@ -1,0 +1,242 @@
+//! An offboarding's revoke-all (`DELETE …/clients/{clientId}/tokens`) is a revocation of the
+//! pair in its own right, recorded as one: an intent with no token id committed before the
+//! DELETE and closed with Okta's answer. It covers a token no listing showed (issued while the
+//! DELETE was on its way), and an intent a failed revoke-all or an interrupted try left open is
+//! closed, so nothing stays pending for ever.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use revokd::config::Mode;
+use revokd::offboard::{Offboarding, VerifySettings, offboard_user};
+use revokd::okta::UserId;
+use revokd::sim::{Fault, FaultKind, RevokeHow, RouteKind};
+use revokd::store::{NewRevocation, RevocationState, RevocationTrigger, ts};
+use sqlx::SqlitePool;
+
+use crate::helpers::{TestApp, small_org, spawn_app};
+use crate::offboard::user_with_two_clients;
+
+/// A pair-level row: `(id, intent_id, state, attempts, http_status, okta_request_id, error,
+/// requested_at, completed_at, verified)`.
+type PairRow = (
+    i64,
+    Option<i64>,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    bool,
+);
+
+/// Every row with no token id of the pair, in chain order.
+async fn pair_rows(pool: &SqlitePool, user: &str, client: &str) -> Vec<PairRow> {
+    sqlx::query_as(
+        "SELECT id, intent_id, state, attempts, http_status, okta_request_id, error,
+                requested_at, completed_at, verified_at IS NOT NULL
+         FROM revocations WHERE token_id IS NULL AND user_id = ? AND client_id = ? ORDER BY id",
+    )
+    .bind(user)
+    .bind(client)
+    .fetch_all(pool)
+    .await
+    .expect("pair rows")
+}
+
+/// Open intents (pending, failed, irrevocable) with no token id.
+async fn open_pair_intents(pool: &SqlitePool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM v_revocation_state
+         WHERE token_id IS NULL AND state IN ('pending', 'failed', 'irrevocable')",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count")
+}
+
+/// The `X-Okta-Request-Id`s of the revoke-alls of the pair, in order.
+fn revoke_all_request_ids(app: &TestApp, user: &str, client: &str) -> Vec<String> {
+    let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
+    app.org
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == RouteKind::RevokeAll && r.path_and_query == path)
+        .map(|r| r.request_id)
+        .collect()
+}
+
+/// Runs (again) the offboarding of `user` as job `job_id`, enforced.
+async fn run_job(app: &TestApp, user: &str, job_id: i64) -> revokd::offboard::OffboardReport {
+    let offboarding = Offboarding {
+        user: UserId::new(user).expect("a user id"),
+        clients: Vec::new(),
+        reason: "left".into(),
+        job_id,
+        dry_run: false,
+    };
+    offboard_user(&app.deps, &offboarding, VerifySettings::default())
+        .await
+        .expect("the database does not fail")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_all_is_recorded_for_the_pair_and_covers_a_token_no_listing_showed() {
+    let app = spawn_app(small_org()).await;
+    let (user, clients) = user_with_two_clients(&app.org);
+    let client = clients[0].clone();
+    let listed: BTreeSet<String> = app
+        .org
+        .tokens(&user, &client)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::IssuedFirst,
+        times: Some(1),
+    });
+
+    let (_, report) = app.offboard(&user).await;
+    assert!(report.succeeded(), "{report:?}");
+
+    // The org revoked a token revokd never listed, with the revoke-all.
+    let unseen: Vec<_> = app
+        .org
+        .revoked()
+        .into_iter()
+        .filter(|r| r.token.user_id == user && r.token.client_id == client)
+        .filter(|r| !listed.contains(&r.token.id))
+        .collect();
+    assert_eq!(unseen.len(), 1, "{unseen:?}");
+    assert_eq!(unseen[0].how, RevokeHow::AllForPair);
+    let pool = app.store.pool();
+    let named: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revocations WHERE token_id = ?")
+        .bind(&unseen[0].token.id)
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(named, 0, "no listing showed it, so no row names it");
+
+    // The pair's own revocation: an intent before the DELETE, closed with Okta's answer.
+    let rows = pair_rows(pool, &user, &client).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (intent, closing) = (&rows[0], &rows[1]);
+    assert_eq!((intent.1, intent.2.as_str()), (None, "pending"));
+    assert_eq!(closing.1, Some(intent.0));
+    assert_eq!(closing.2, "done");
+    assert_eq!(closing.3, 1, "one DELETE sent");
+    assert_eq!(closing.4, Some(204));
+    assert!(
+        closing.9,
+        "the listing after it showed the pair's tokens gone"
+    );
+    assert_eq!(
+        revoke_all_request_ids(&app, &user, &client),
+        vec![closing.5.clone().expect("Okta's request id")]
+    );
+    let revoked_at = ts(unseen[0].at);
+    assert!(intent.7 <= revoked_at, "the intent precedes the DELETE");
+    assert!(closing.8.as_deref() >= Some(revoked_at.as_str()));
+    // Every client of the user was revoked whole, and recorded so.
+    for c in &clients {
+        let rows = pair_rows(pool, &user, c).await;
+        assert_eq!(
+            rows.last().map(|r| r.2.as_str()),
+            Some("done"),
+            "{c}: {rows:?}"
+        );
+    }
+    assert_eq!(open_pair_intents(pool).await, 0);
+    assert!(app.store.verify_audit().await.expect("read").is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_revoke_all_is_closed_when_the_next_round_revokes_the_pair_again() {
+    let app = spawn_app(small_org()).await;
+    let (user, clients) = user_with_two_clients(&app.org);
+    let client = clients[0].clone();
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::RevocationStatus(403),
+        times: Some(1),
+    });
+
+    let (_, report) = app.offboard(&user).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert!(app.org.tokens(&user, &client).is_empty());
+
+    let rows = pair_rows(app.store.pool(), &user, &client).await;
+    let states: Vec<(Option<i64>, &str)> = rows.iter().map(|r| (r.1, r.2.as_str())).collect();
+    let (first, second) = (rows[0].0, rows[3].0);
+    assert_eq!(
+        states,
+        vec![
+            (None, "pending"),
+            (Some(first), "failed"),
+            (Some(first), "withdrawn"),
+            (None, "pending"),
+            (Some(second), "done"),
+        ],
+        "{rows:?}"
+    );
+    let ids = revoke_all_request_ids(&app, &user, &client);
+    assert_eq!(ids.len(), 2);
+    assert_eq!(rows[1].4, Some(403));
+    assert!(!rows[1].9 && !rows[2].9 && rows[4].9, "{rows:?}");
+    assert_eq!(rows[1].5.as_ref(), Some(&ids[0]));
+    assert!(rows[1].6.as_deref().is_some_and(|e| !e.is_empty()));
+    assert_eq!(rows[4].5.as_ref(), Some(&ids[1]));
+    assert_eq!(open_pair_intents(app.store.pool()).await, 0);
+    assert!(app.store.verify_audit().await.expect("read").is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_all_intent_an_interrupted_try_left_is_closed_when_the_job_is_tried_again() {
+    let app = spawn_app(small_org()).await;
+    let (user, clients) = user_with_two_clients(&app.org);
+    let (held, emptied) = (clients[0].clone(), clients[1].clone());
+    // The second client's tokens went before the try again: its interrupted revoke-all may
+    // have taken effect.
+    for t in app.org.tokens(&user, &emptied) {
+        assert!(app.org.revoke_out_of_band(&user, &emptied, &t.id));
+    }
+    let job_id = app.start_cli_job(&user).await;
+    let interrupted = |client: &str| NewRevocation {
+        job_id: Some(job_id),
+        reason: Some("left".into()),
+        ..NewRevocation::new(
+            None,
+            user.as_str(),
+            client,
+            RevocationTrigger::Offboard,
+            Mode::Enforce,
+            RevocationState::Pending,
+            ts(Utc::now()),
+        )
+    };
+    let ids = app
+        .store
+        .append_revocations(&[interrupted(&held), interrupted(&emptied)])
+        .await
+        .expect("appended");
+
+    let report = run_job(&app, &user, job_id).await;
+    assert!(report.succeeded(), "{report:?}");
+
+    let pool = app.store.pool();
+    let held_rows = pair_rows(pool, &user, &held).await;
+    assert_eq!(held_rows[1].1, Some(ids[0]), "{held_rows:?}");
+    assert_eq!(held_rows[1].2, "withdrawn", "tokens were still listed");
+    assert_eq!(held_rows.last().map(|r| r.2.as_str()), Some("done"));
+    let emptied_rows = pair_rows(pool, &user, &emptied).await;
+    assert_eq!(emptied_rows.len(), 2, "{emptied_rows:?}");
+    assert_eq!(emptied_rows[1].1, Some(ids[1]));
+    assert_eq!(emptied_rows[1].2, "already_gone", "nothing was listed");
+    assert_eq!(open_pair_intents(pool).await, 0);
+    assert!(app.store.verify_audit().await.expect("read").is_ok());
+}
