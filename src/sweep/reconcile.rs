@@ -5,7 +5,8 @@
 //! offboarding job is resolved against Okta: absent → `already_gone`
 //! (verified; the interrupted DELETE may or may not have been sent), still `ACTIVE` → revoked
 //! now as the same intent's next attempt, Okta unreachable → `failed`, retried by the next
-//! sweep. Nothing is revoked twice and nothing is forgotten.
+//! sweep; an interrupted revoke-all (no token id) is closed `withdrawn`, its tokens' own
+//! intents resolved as above. Nothing is revoked twice and nothing is forgotten.
 
 use std::collections::HashSet;
 
@@ -50,7 +51,7 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
     let aborted = abort_dead_sweeps(&deps.store).await?;
     done.sweeps_aborted = aborted.len() as u64;
     for row in deps.store.open_intents().await? {
-        if row.state() != Some(RevocationState::Pending) || row.token_id.is_none() {
+        if row.state() != Some(RevocationState::Pending) {
             continue;
         }
         // Intents of a live sweep or a live offboarding job are in flight: leave them.
@@ -63,6 +64,10 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
             (None, None) => true,
         };
         if in_flight {
+            continue;
+        }
+        if row.token_id.is_none() {
+            close_revoke_all(deps, &row).await?;
             continue;
         }
         let outcome = resolve(deps, okta, &row).await?;
@@ -162,6 +167,35 @@ pub fn retry_work(row: &AuditRow) -> Work {
         trigger: row.trigger().unwrap_or(RevocationTrigger::Policy),
         job_id: row.job_id,
     }
+}
+
+/// An interrupted revoke-all (an offboarding's intent with no token id): whether Okta got it
+/// cannot be told afterwards, and each token it was sent for has an intent of its own,
+/// reconciled against Okta, so it is closed `withdrawn` (not sent again), saying so.
+async fn close_revoke_all(deps: &Deps, row: &AuditRow) -> Result<(), store::Error> {
+    let closing = NewRevocation {
+        intent_id: Some(row.intent_id.unwrap_or(row.id)),
+        reason: row.reason.clone(),
+        completed_at: Some(ts(Utc::now())),
+        attempts: row.attempts,
+        job_id: row.job_id,
+        error: Some(
+            "interrupted before Okta's answer was recorded, so whether it took effect is not \
+             known; each token's own intent is reconciled"
+                .to_owned(),
+        ),
+        ..NewRevocation::new(
+            None,
+            row.user_id.clone(),
+            row.client_id.clone(),
+            row.trigger().unwrap_or(RevocationTrigger::Offboard),
+            Mode::Enforce,
+            RevocationState::Withdrawn,
+            row.requested_at.clone(),
+        )
+    };
+    deps.store.append_revocation(&closing).await?;
+    Ok(())
 }
 
 async fn resolve(

@@ -119,24 +119,36 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
         .start_job(&job, &dead_here(4_194_998), chrono::Utc::now())
         .await
         .unwrap();
-    app.store
-        .append_revocation(&NewRevocation {
-            reason: Some("left the company".into()),
-            job_id: Some(job_id),
-            ..NewRevocation::new(
-                Some(token.id.clone()),
-                user.clone(),
-                client.clone(),
-                revokd::store::RevocationTrigger::Offboard,
-                revokd::config::Mode::Enforce,
-                RevocationState::Pending,
-                revokd::store::ts(chrono::Utc::now()),
-            )
-        })
+    // The token's intent, and the revoke-all's (no token id) the job wrote with it.
+    let intent = |token: Option<String>| NewRevocation {
+        reason: Some("left the company".into()),
+        job_id: Some(job_id),
+        ..NewRevocation::new(
+            token,
+            user.clone(),
+            client.clone(),
+            revokd::store::RevocationTrigger::Offboard,
+            revokd::config::Mode::Enforce,
+            RevocationState::Pending,
+            revokd::store::ts(chrono::Utc::now()),
+        )
+    };
+    let ids = app
+        .store
+        .append_revocations(&[intent(Some(token.id.clone())), intent(None)])
         .await
         .unwrap();
     let report = app.sweep(Mode::Enforce).await;
     assert_eq!(report.reconciled.intents_resolved, 1);
+    // Whether the revoke-all took effect cannot be told: it is closed, not sent again.
+    let pair: Vec<(Option<i64>, String)> = sqlx::query_as(
+        "SELECT intent_id, state FROM revocations WHERE token_id IS NULL ORDER BY id",
+    )
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    let closed = vec![(None, "pending".into()), (Some(ids[1]), "withdrawn".into())];
+    assert_eq!(pair, closed);
     let rows = life_of(&app, &token.id).await;
     assert_eq!(
         rows.last().map(|r| (r.0.as_str(), r.2)),
