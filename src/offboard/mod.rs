@@ -29,7 +29,7 @@ pub use events::{HookDelivery, jobs_from_events};
 use crate::config::Mode;
 use crate::okta::{ClientId, UserId};
 use crate::store::{self, TargetSource};
-use crate::sweep::{Deps, Halt, Target};
+use crate::sweep::{Deps, Halt, Target, stored_client_targets};
 
 /// One offboarding to carry out.
 #[derive(Debug, Clone)]
@@ -224,14 +224,8 @@ pub async fn offboard_user(
         // Okta names a client only while the user has grants or tokens of it: the clients of
         // the user's stored tokens that are not gone are offboarded too (found empty, their
         // tokens are recorded gone).
-        for c in deps.store.clients_with_present_tokens(job.user.as_str()).await? {
-            if let Ok(client) = ClientId::new(&c) {
-                clients.entry(c).or_insert_with(|| Target {
-                    user: job.user.clone(),
-                    client,
-                    source: TargetSource::Discovered,
-                });
-            }
+        for t in stored_client_targets(&deps.store, &job.user).await? {
+            clients.entry(t.client.to_string()).or_insert(t);
         }
         deps.progress.start(clients.len(), None);
         for target in clients.values() {

@@ -14,7 +14,7 @@ use tracing::warn;
 use super::{Deps, Target, TargetFailure};
 use crate::okta::ids::InvalidId;
 use crate::okta::{ClientId, OktaClient, UserId};
-use crate::store::TargetSource;
+use crate::store::{self, Store, TargetSource};
 
 /// Targets wider than one pair: apps listed whole, and users whose clients are discovered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,19 +114,10 @@ pub(super) async fn pair_targets(
         // Okta names a client only while the user has grants or tokens of it: the pairs
         // stored with tokens not gone are listed too, or tokens that went out of band with
         // the user's last one of a client would stay active in the history for ever.
-        match deps.store.clients_with_present_tokens(user.as_str()).await {
+        match stored_client_targets(&deps.store, user).await {
             Ok(stored) => {
-                for client in stored.iter().filter_map(|c| ClientId::new(c).ok()) {
-                    let source = TargetSource::Discovered;
-                    let (user, client) = (user.clone(), client);
-                    keep(
-                        Target {
-                            user,
-                            client,
-                            source,
-                        },
-                        &mut targets,
-                    );
+                for t in stored {
+                    keep(t, &mut targets);
                 }
             }
             Err(e) => failures.push(TargetFailure {
@@ -137,6 +128,26 @@ pub(super) async fn pair_targets(
         }
     }
     PairTargets { targets, failures }
+}
+
+/// The clients of `user`'s stored tokens that are not gone, as `discovered` targets. Okta
+/// names a client only while the user has grants or tokens of it, so a client whose last
+/// token of the user went out of band (or expired) is found only here, and its tokens are
+/// found gone only by listing it.
+pub(crate) async fn stored_client_targets(
+    store: &Store,
+    user: &UserId,
+) -> Result<Vec<Target>, store::Error> {
+    let clients = store.clients_with_present_tokens(user.as_str()).await?;
+    Ok(clients
+        .iter()
+        .filter_map(|c| ClientId::new(c).ok())
+        .map(|client| Target {
+            user: user.clone(),
+            client,
+            source: TargetSource::Discovered,
+        })
+        .collect())
 }
 
 /// The failure of a client Okta listed for `user` under an id revokd refuses.

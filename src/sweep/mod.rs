@@ -35,6 +35,7 @@ use crate::store::{self, PlanStage, RevocationState, StagedKind, Store, TargetSo
 pub use apps::AppListed;
 pub(crate) use decide::observation;
 pub use discover::WideTargets;
+pub(crate) use discover::stored_client_targets;
 pub use halt::{Halt, HaltKind};
 pub use list::Listed;
 pub use planned::Planned;
