@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use super::{Exit, Failure, load_database_config, open_existing_store, output};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::config::Config;
-use crate::store::{AppListing, AuditBreak, RevocationState, StatusCounts, Store, SweepStatus};
+use crate::store::{
+    AppListing, AuditBreak, RevocationState, StatusCounts, Store, SweepStatus, Trigger,
+};
 
 /// Sweeps shown, newest first.
 const RECENT_SWEEPS: i64 = 5;
@@ -140,18 +142,28 @@ fn attention(status: &Status) -> Vec<String> {
             out.push(format!("{n} {state} offboarding job(s)"));
         }
     }
-    match c.last_finished_status.as_deref() {
-        Some("failed") => out.push("the last finished sweep failed".to_owned()),
-        // Some targets failed, or the blast-radius guard held its revocations back.
-        Some("partial") => out.push("the last finished sweep ended partial".to_owned()),
-        // Cut short (a shutdown, a crash found by the next run): it proves nothing swept.
-        Some("aborted") => out.push("the last finished sweep was aborted".to_owned()),
-        _ => {}
+    out.extend(ended_badly(c.last_finished_status.as_deref(), "sweep"));
+    // An ad-hoc sweep that finished since does not hide a failing schedule.
+    if c.last_finished_trigger.as_deref() != Some(Trigger::Schedule.as_str()) {
+        let scheduled = c.last_scheduled_status.as_deref();
+        out.extend(ended_badly(scheduled, "scheduled sweep"));
     }
     if let Err(broken) = &status.audit {
         out.push(format!("audit chain broken at record {}", broken.id));
     }
     out
+}
+
+/// What needs saying of the last finished `what` that ended in `status`, if anything.
+fn ended_badly(status: Option<&str>, what: &str) -> Option<String> {
+    match status? {
+        "failed" => Some(format!("the last finished {what} failed")),
+        // Some targets failed, or the blast-radius guard held its revocations back.
+        "partial" => Some(format!("the last finished {what} ended partial")),
+        // Cut short (a shutdown, a crash found by the next run): it proves nothing swept.
+        "aborted" => Some(format!("the last finished {what} was aborted")),
+        _ => None,
+    }
 }
 
 fn table(status: &Status, attention: &[String]) -> String {
@@ -315,6 +327,7 @@ fn to_json(status: &Status, attention: &[String]) -> Value {
         "database": { "url": status.database_url, "bytes": c.database_bytes },
         "sweeps": sweeps,
         "last_finished_sweep_status": c.last_finished_status,
+        "last_finished_scheduled_sweep_status": c.last_scheduled_status,
         "revocations": by_state(&c.revocations_by_state, &REVOCATION_STATES),
         "offboarding_jobs": by_state(&c.jobs_by_state, &JOB_STATES),
         "notify_deliveries": by_state(&c.deliveries_by_state, &DELIVERY_STATES),

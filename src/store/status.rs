@@ -2,7 +2,7 @@
 //! state, and the database's size, in one read transaction so the numbers agree with each
 //! other. Read-only.
 
-use super::{Error, JobState, Store, daemon};
+use super::{Error, JobState, Store, Trigger, daemon};
 
 /// One recent sweep, as `revokd status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -29,6 +29,11 @@ pub struct StatusCounts {
     pub recent_sweeps: Vec<SweepBrief>,
     /// The status of the sweep that finished last.
     pub last_finished_status: Option<String>,
+    /// The trigger of the sweep that finished last.
+    pub last_finished_trigger: Option<String>,
+    /// The status of the scheduled sweep (`trigger = 'schedule'`) that finished last: an
+    /// ad-hoc sweep that finished after it must not hide a failing schedule.
+    pub last_scheduled_status: Option<String>,
     /// Revocation intents at their latest state (`v_revocation_state`), by state.
     pub revocations_by_state: Vec<(String, i64)>,
     /// `offboarding_jobs` by state.
@@ -58,6 +63,19 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let last_finished_status = daemon::last_finished_status(&mut tx).await?;
+        let last_finished_trigger = sqlx::query_scalar(
+            "SELECT trigger FROM sweeps WHERE finished_at IS NOT NULL
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let last_scheduled_status = sqlx::query_scalar(
+            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL AND trigger = ?
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .bind(Trigger::Schedule)
+        .fetch_optional(&mut *tx)
+        .await?;
         let revocations_by_state = daemon::by_state(&mut tx, "v_revocation_state").await?;
         let jobs_by_state = daemon::by_state(&mut tx, "offboarding_jobs").await?;
         let deliveries_by_state = daemon::by_state(&mut tx, "notify_deliveries").await?;
@@ -76,6 +94,8 @@ impl Store {
         Ok(StatusCounts {
             recent_sweeps,
             last_finished_status,
+            last_finished_trigger,
+            last_scheduled_status,
             revocations_by_state,
             jobs_by_state,
             deliveries_by_state,

@@ -39,6 +39,7 @@ mod pacing;
 mod retries;
 mod secrets;
 mod status;
+mod status_schedule;
 mod storage;
 mod sweep_sync;
 mod unchanged;

@@ -13,7 +13,7 @@ use crate::helpers::{
 };
 
 /// `revokd --db <the app's database> status [args]`, after closing the app's store.
-async fn status(app: &TestApp, args: &[&str]) -> std::process::Output {
+pub(crate) async fn status(app: &TestApp, args: &[&str]) -> std::process::Output {
     app.store.close().await;
     let db = app.db_path.display().to_string();
     let mut all = vec!["--db", db.as_str(), "status"];
@@ -21,7 +21,7 @@ async fn status(app: &TestApp, args: &[&str]) -> std::process::Output {
     run_revokd(&all, &[]).await
 }
 
-fn json_of(out: &std::process::Output) -> Value {
+pub(crate) fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", all_output(out)))
 }
 
