@@ -232,7 +232,7 @@ pub(super) async fn exposure(
                 .insert(format!("{} since {since}", o.source));
         }
     }
-    let finding = |table: &mut Table, name: &str, t: &Assessed, detail: String| {
+    let finding = |table: &mut Table, name: &str, t: &Assessed, detail: Cell| {
         table.push(vec![
             name.into(),
             Cell::Null,
@@ -242,7 +242,7 @@ pub(super) async fn exposure(
             t.line.client_id.as_str().into(),
             t.line.token_id.as_str().into(),
             days(t.age),
-            detail.into(),
+            detail,
         ]);
     };
     for t in &tokens {
@@ -251,7 +251,7 @@ pub(super) async fn exposure(
                 "offboarded: {}",
                 sources.iter().cloned().collect::<Vec<_>>().join("; ")
             );
-            finding(&mut table, "offboarded_user_token", t, detail);
+            finding(&mut table, "offboarded_user_token", t, detail.into());
         }
     }
     let age_rules: BTreeSet<&str> = config
@@ -268,11 +268,8 @@ pub(super) async fn exposure(
             .filter(|r| age_rules.contains(r))
             .collect();
         if !over.is_empty() {
-            let detail = format!(
-                "{}: {}",
-                t.decision,
-                over.join(super::DEFAULT_SCOPE_DELIMITER)
-            );
+            let names = over.into_iter().map(str::to_owned).collect();
+            let detail = Cell::Labelled(t.decision.to_string(), names);
             finding(&mut table, "older_than_policy", t, detail);
         }
     }

@@ -46,6 +46,7 @@ fn plain(cell: &Cell, delimiter: &str) -> String {
         Cell::Text(s) => s.clone(),
         Cell::List(items) => items.join(delimiter),
         Cell::StoredNames(names) => names.split(',').collect::<Vec<_>>().join(delimiter),
+        Cell::Labelled(label, names) => format!("{label}: {}", names.join(delimiter)),
     }
 }
 
@@ -118,7 +119,7 @@ fn csv(table: &Table, delimiter: &str) -> String {
         row.iter()
             .map(|cell| match cell {
                 Cell::Int(_) | Cell::Null => plain(cell, delimiter),
-                Cell::Text(_) | Cell::List(_) | Cell::StoredNames(_) => {
+                Cell::Text(_) | Cell::List(_) | Cell::StoredNames(_) | Cell::Labelled(..) => {
                     neutralise(&plain(cell, delimiter))
                 }
             })
@@ -140,6 +141,7 @@ fn json_value(cell: &Cell) -> serde_json::Value {
         Cell::Int(n) => (*n).into(),
         Cell::Text(s) | Cell::StoredNames(s) => s.as_str().into(),
         Cell::List(items) => items.clone().into(),
+        Cell::Labelled(..) => plain(cell, super::DEFAULT_SCOPE_DELIMITER).into(),
     }
 }
 

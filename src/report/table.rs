@@ -17,6 +17,10 @@ pub enum Cell {
     /// delimiter in CSV and table output like every other list, and kept as the stored text in
     /// JSON (where the `policy` field has always been that string).
     StoredNames(String),
+    /// Text that ends in a list of names (`revoke: rule-a | rule-b`): the names joined by the
+    /// scope delimiter in CSV and table output, by the default one in JSON (where the field has
+    /// always been one string).
+    Labelled(String, Vec<String>),
 }
 
 impl From<Option<String>> for Cell {

@@ -14,6 +14,9 @@ fn expected(cell: &Cell, delimiter: &str) -> String {
         Cell::StoredNames(names) => {
             report::neutralise(&names.split(',').collect::<Vec<_>>().join(delimiter))
         }
+        Cell::Labelled(label, names) => {
+            report::neutralise(&format!("{label}: {}", names.join(delimiter)))
+        }
     }
 }
 

@@ -112,3 +112,33 @@ async fn an_instant_for_a_window_report_is_refused(pool: sqlx::SqlitePool) {
         .unwrap_err();
     assert!(err.to_string().contains("--since/--until"), "{err}");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_exposure_detail_joins_its_rule_names_with_the_scope_delimiter(pool: sqlx::SqlitePool) {
+    let store = seed::seeded(pool).await;
+    let mut config = seed::config();
+    // A second age rule that oarB (120 days old) breaks as well.
+    config.policies.push(revokd::config::PolicyConfig {
+        name: "older-90d".into(),
+        older_than: Some(std::time::Duration::from_secs(90 * 86_400)),
+        ..revokd::config::PolicyConfig::default()
+    });
+    let table = report::build(&store, &config, &Request::all(Kind::Exposure), seed::now())
+        .await
+        .unwrap();
+    let csv = report::render(&table, Format::Csv, "/");
+    let line = csv
+        .lines()
+        .find(|l| l.contains(",oarB,"))
+        .expect("oarB's finding");
+    assert!(
+        line.ends_with(",revoke: admin-scopes-7d/older-90d"),
+        "{line}"
+    );
+    // JSON keeps the one string it has always been, joined by the default delimiter.
+    let json = report::render(&table, Format::Json, "/");
+    assert!(
+        json.contains(r#""detail": "revoke: admin-scopes-7d;older-90d""#),
+        "{json}"
+    );
+}

@@ -14,6 +14,10 @@ fn text(cell: &Cell) -> Option<String> {
         Cell::Int(n) => Some(n.to_string()),
         Cell::Text(s) | Cell::StoredNames(s) => Some(s.clone()),
         Cell::List(items) => Some(serde_json::to_string(items).unwrap()),
+        Cell::Labelled(label, names) => Some(format!(
+            "{label}: {}",
+            names.join(report::DEFAULT_SCOPE_DELIMITER)
+        )),
     }
 }
 
