@@ -156,14 +156,19 @@ fn attention(status: &Status) -> Vec<String> {
 
 /// What needs saying of the last finished `what` that ended in `status`, if anything.
 fn ended_badly(status: Option<&str>, what: &str) -> Option<String> {
-    match status? {
-        "failed" => Some(format!("the last finished {what} failed")),
+    let status = status?;
+    let said = if status == SweepStatus::Failed.as_str() {
+        "failed"
+    } else if status == SweepStatus::Partial.as_str() {
         // Some targets failed, or the blast-radius guard held its revocations back.
-        "partial" => Some(format!("the last finished {what} ended partial")),
+        "ended partial"
+    } else if status == SweepStatus::Aborted.as_str() {
         // Cut short (a shutdown, a crash found by the next run): it proves nothing swept.
-        "aborted" => Some(format!("the last finished {what} was aborted")),
-        _ => None,
-    }
+        "was aborted"
+    } else {
+        return None;
+    };
+    Some(format!("the last finished {what} {said}"))
 }
 
 fn table(status: &Status, attention: &[String]) -> String {
