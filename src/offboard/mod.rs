@@ -3,10 +3,11 @@
 //! ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪ the clients of the user's
 //! stored tokens that are not gone (Okta stops naming a client with the user's last grant or
 //! token of it, and those tokens must be found gone). Per client the tokens are
-//! listed (recorded as a sweep records them), one `pending` intent per token is committed
-//! before `DELETE …/tokens` (revoke all), and the pair is listed again — with bounded retries
-//! and backoff, revoking again — until it is empty; then each intent gets its outcome
-//! (`done` with `verified_at`, or `failed`). A dry run lists and records `planned` only.
+//! listed (recorded as a sweep records them), one `pending` intent per token (and the pair's
+//! revoke-all intent, no token id) is committed before `DELETE …/tokens` (revoke all), and the
+//! pair is listed again — with bounded retries and backoff, revoking again — until it is
+//! empty; then each token's intent gets its outcome (`done` with `verified_at`, or `failed`).
+//! A dry run lists and records `planned` only.
 //! A client Okta lists under an id revokd refuses fails discovery: the other clients are still
 //! offboarded, but the job does not finish as done while that client's tokens stay.
 //! The queue (`offboarding_jobs`), the hook and the System Log poller feed [`offboard_user`];
@@ -18,6 +19,7 @@ mod rounds;
 mod rows;
 mod send;
 pub mod syslog;
+mod whole;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

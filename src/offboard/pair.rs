@@ -1,7 +1,8 @@
 //! One user/client pair of an offboarding: list, ask the revocation gate, intend, revoke,
 //! re-list until nothing revocable is left. The gate decides per token (an exempt token stays,
 //! recorded with why) and whether the pair may be revoked whole (revoke-all) or must be
-//! revoked token by token. A retry of the same job reuses the intents it left open. Each
+//! revoked token by token. A retry of the same job reuses the intents it left open (and
+//! settles the pair's revoke-all intents an ended job left, see [`super::whole`]). Each
 //! token's outcome carries the status and request id of the DELETE that removed it.
 
 use chrono::Utc;

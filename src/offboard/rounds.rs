@@ -1,16 +1,16 @@
 //! The rounds of one pair's offboarding in enforce mode: the gate's verdicts, an intent per
-//! cleared token (and one with no token id for a revoke-all, closed with Okta's answer: it
-//! also revokes tokens no listing showed), the DELETEs (one revoke-all or token by token), a
-//! re-listing to see which are gone, and at the end a row closing every open intent and the
-//! pair's outcome.
+//! cleared token (and the pair's revoke-all intent, see [`super::whole`]), the DELETEs (one
+//! revoke-all or token by token), a re-listing to see which are gone, and at the end a row
+//! closing every open intent and the pair's outcome.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use super::pair::{list_pair, record};
-use super::rows::{audit_row, closing_row, pair_answered, pair_row, stay_row};
+use super::rows::{audit_row, closing_row, stay_row};
 use super::send::{Answer, send};
+use super::whole::RevokeAll;
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
 use crate::gate::Verdict;
@@ -30,9 +30,8 @@ pub(super) struct PairRevocation<'a> {
     active: Vec<String>,
     /// Open intents: token → (intent id, attempts made before this try of the job).
     intents: BTreeMap<String, (i64, i64)>,
-    /// The pair's open revoke-all intent (intent id, attempts): this round's until its answer
-    /// closes it, or a `failed` one until a later round or the end supersedes it.
-    whole: Option<(i64, i64)>,
+    /// The pair's revoke-all intent.
+    whole: RevokeAll<'a>,
     /// Tokens the gate kept, with why.
     stayed: BTreeMap<String, String>,
     answers: BTreeMap<String, Answer>,
@@ -46,7 +45,7 @@ pub(super) struct PairRevocation<'a> {
 
 impl<'a> PairRevocation<'a> {
     /// Picks up the intents an earlier try of this job left open, closing those whose token
-    /// is no longer listed.
+    /// is no longer listed, and the pair's open revoke-all intents (see [`RevokeAll::start`]).
     pub(super) async fn start(
         deps: &'a Deps,
         job: &'a Offboarding,
@@ -58,13 +57,18 @@ impl<'a> PairRevocation<'a> {
             .store
             .open_job_intents(job.job_id, user, client)
             .await?;
+        let found = (deps.store)
+            .open_pair_intents(job.job_id, user, client)
+            .await?;
+        let (whole, settled) = RevokeAll::start(job, target, found, active.is_empty());
+        deps.store.append_revocations(&settled).await?;
         let mut pair = PairRevocation {
             deps,
             job,
             target,
             active,
             intents,
-            whole: None,
+            whole,
             stayed: BTreeMap::new(),
             answers: BTreeMap::new(),
             last_sent: BTreeMap::new(),
@@ -72,34 +76,7 @@ impl<'a> PairRevocation<'a> {
             last_error: None,
         };
         pair.close_absent_intents().await?;
-        pair.close_earlier_revoke_alls().await?;
         Ok(pair)
-    }
-
-    /// Revoke-all intents an earlier try of this job left open (it ended before recording
-    /// their answer, or after a failed one): `already_gone` when nothing is listed now (it may
-    /// have taken effect), else `withdrawn`, as this try revokes the pair anew.
-    async fn close_earlier_revoke_alls(&mut self) -> Result<(), store::Error> {
-        let (user, client) = (self.target.user.as_str(), self.target.client.as_str());
-        let open = (self.deps.store)
-            .open_job_pair_intents(self.job.job_id, user, client)
-            .await?;
-        let (state, why) = match self.active.is_empty() {
-            true => (
-                RevocationState::AlreadyGone,
-                "left open by an earlier try of the job; nothing was listed when it was tried again",
-            ),
-            false => (
-                RevocationState::Withdrawn,
-                "left open by an earlier try of the job; this try revokes the pair anew",
-            ),
-        };
-        let rows: Vec<_> = open
-            .into_iter()
-            .map(|intent| closing_row(self.job, self.target, None, state, intent, why))
-            .collect();
-        self.deps.store.append_revocations(&rows).await?;
-        Ok(())
     }
 
     /// Intents a failed earlier attempt of this job left open whose token is no longer
@@ -160,7 +137,11 @@ impl<'a> PairRevocation<'a> {
             let sent = send(&self.deps.okta, plan.whole_pair.as_ref(), &cleared).await;
             let answer = answer_for(&sent, "");
             let gone = self.relist_after(&cleared, sent).await?;
-            self.close_revoke_all(&answer, gone).await?;
+            let closing = self.whole.answered(&answer, gone);
+            self.deps
+                .store
+                .append_revocations(&Vec::from_iter(closing))
+                .await?;
         }
     }
 
@@ -189,60 +170,32 @@ impl<'a> PairRevocation<'a> {
         Ok(cleared)
     }
 
-    /// Writes a `pending` intent for each cleared token that has none open yet and, when the
-    /// round revokes the pair whole, one for the revoke-all; a failed revoke-all of an earlier
-    /// round is superseded (`withdrawn`: it is not sent again).
+    /// Writes a `pending` intent for each cleared token that has none open yet, and the
+    /// revoke-all intent's row of the round (see [`RevokeAll::round`]).
     async fn intend(
         &mut self,
         cleared: &[(String, Cleared)],
         whole: bool,
     ) -> Result<(), store::Error> {
-        let superseded = self.supersede_revoke_all("this round revokes the pair anew");
-        let mut rows: Vec<_> = superseded.into_iter().collect();
         let fresh: Vec<&String> = cleared
             .iter()
             .map(|(t, _)| t)
             .filter(|t| !self.intents.contains_key(*t))
             .collect();
         let pending = RevocationState::Pending;
-        let first = rows.len();
-        rows.extend(
-            (fresh.iter()).map(|t| audit_row(self.job, self.target, t, Mode::Enforce, pending)),
-        );
-        rows.extend(whole.then(|| pair_row(self.job, self.target, pending)));
+        let mut rows: Vec<_> = (fresh.iter())
+            .map(|t| audit_row(self.job, self.target, t, Mode::Enforce, pending))
+            .collect();
+        // After the tokens' rows: a new intent's id is the last.
+        let pair = self.whole.round(whole);
+        let new_pair = pair.as_ref().is_some_and(|r| r.intent_id.is_none());
+        rows.extend(pair);
         let ids = self.deps.store.append_revocations(&rows).await?;
-        let tokens = &ids[first..first + fresh.len()];
-        self.whole = whole.then(|| (ids[ids.len() - 1], 0));
-        let intents = tokens.iter().map(|&id| (id, 0));
+        if let (true, Some(&id)) = (new_pair, ids.last()) {
+            self.whole.intended(id);
+        }
+        let intents = ids.iter().map(|&id| (id, 0));
         self.intents.extend(fresh.into_iter().cloned().zip(intents));
-        Ok(())
-    }
-
-    /// The row closing the open revoke-all intent (a failed one) as `withdrawn`, saying why,
-    /// if there is one.
-    fn supersede_revoke_all(&mut self, why: &str) -> Option<NewRevocation> {
-        let open = self.whole.take()?;
-        let withdrawn = RevocationState::Withdrawn;
-        Some(closing_row(
-            self.job,
-            self.target,
-            None,
-            withdrawn,
-            open,
-            why,
-        ))
-    }
-
-    /// Closes this round's revoke-all intent with the answer its DELETE got, verified when the
-    /// re-listing after it showed every cleared token `gone`; a failed one stays open until a
-    /// later round or the end supersedes it.
-    async fn close_revoke_all(&mut self, answer: &Answer, gone: bool) -> Result<(), store::Error> {
-        let Some((id, _)) = self.whole else {
-            return Ok(());
-        };
-        let row = pair_answered(self.job, self.target, id, answer, gone);
-        self.whole = (row.state == RevocationState::Failed).then_some((id, row.attempts));
-        self.deps.store.append_revocation(&row).await?;
         Ok(())
     }
 
@@ -285,8 +238,7 @@ impl<'a> PairRevocation<'a> {
     ) -> Result<ClientOutcome, store::Error> {
         let (deps, target) = (self.deps, self.target);
         let now = Utc::now();
-        let why = "not sent again: each token's outcome is recorded on its own intent";
-        let superseded = self.supersede_revoke_all(why);
+        let superseded = self.whole.finish(unrevoked.is_empty());
         let rows: Vec<_> = (self.intents.iter())
             .map(|(token, open)| self.closing_row(token, *open, now))
             .chain(superseded)

@@ -1,12 +1,11 @@
-//! The audit rows an offboarding writes for one token or, with no token id, for a revoke-all
-//! of the pair: an intent, the row that closes an open intent (withdrawn, already gone, or the
-//! revoke-all's answer), and the exemption row of a token the gate kept. Pure: the caller
+//! The audit rows an offboarding writes for one token (or, with no token id, for the pair's
+//! revoke-all, see [`super::whole`]): its intent, the row that closes an open intent
+//! (withdrawn, already gone), and the exemption row of a token the gate kept. Pure: the caller
 //! appends them.
 
 use chrono::Utc;
 
 use super::Offboarding;
-use super::send::Answer;
 use crate::config::Mode;
 use crate::store::{NewRevocation, RevocationState, RevocationTrigger, ts};
 use crate::sweep::Target;
@@ -63,44 +62,6 @@ pub(super) fn closing_row(
     }
 }
 
-/// The row that closes the revoke-all intent `id` with the answer its DELETE got: `done`,
-/// `already_gone` (404: the user or client is gone), `withdrawn` (the gate kept it unsent) or
-/// `failed`, which stays open until a later round or the pair's end supersedes it. `done` and
-/// `verified` (a listing after it showed the tokens it was sent for gone), it says when; a
-/// 404 is Okta's own word that nothing is left.
-pub(super) fn pair_answered(
-    job: &Offboarding,
-    target: &Target,
-    id: i64,
-    answer: &Answer,
-    verified: bool,
-) -> NewRevocation {
-    let state = match answer {
-        a if a.withdrawn => RevocationState::Withdrawn,
-        Answer { error: None, .. } => RevocationState::Done,
-        Answer {
-            status: Some(404), ..
-        } => RevocationState::AlreadyGone,
-        _ => RevocationState::Failed,
-    };
-    let now = ts(Utc::now());
-    NewRevocation {
-        intent_id: Some(id),
-        attempts: i64::from(!answer.withdrawn),
-        completed_at: Some(now.clone()),
-        verified_at: match state {
-            RevocationState::AlreadyGone => Some(now),
-            RevocationState::Done => verified.then_some(now),
-            _ => None,
-        },
-        http_status: answer.status,
-        okta_request_id: answer.request_id.clone(),
-        okta_error_id: answer.error_id.clone(),
-        error: answer.error.clone(),
-        ..row_of(job, target, None, Mode::Enforce, state)
-    }
-}
-
 /// The audit row of one token of this offboarding, in `state`.
 pub(super) fn audit_row(
     job: &Offboarding,
@@ -112,17 +73,8 @@ pub(super) fn audit_row(
     row_of(job, target, Some(token), mode, state)
 }
 
-/// The audit row of this offboarding's revoke-all of the pair (no token id), in `state`.
-pub(super) fn pair_row(
-    job: &Offboarding,
-    target: &Target,
-    state: RevocationState,
-) -> NewRevocation {
-    row_of(job, target, None, Mode::Enforce, state)
-}
-
 /// The audit row of `token` (`None`: the whole pair) of this offboarding, in `state`.
-fn row_of(
+pub(super) fn row_of(
     job: &Offboarding,
     target: &Target,
     token: Option<&str>,

@@ -16,7 +16,8 @@ pub(super) struct Answer {
     pub(super) error: Option<String>,
     /// Okta answered 404 to the first attempt: someone else revoked the token first.
     pub(super) already_gone: bool,
-    /// The gate withdrew the DELETE just before it was sent: Okta was not asked.
+    /// The gate withdrew the DELETE just before it was sent, and no earlier attempt of it may
+    /// have reached Okta: it was never sent.
     pub(super) withdrawn: bool,
 }
 
@@ -34,7 +35,13 @@ impl Answer {
                 error_id: e.error_id().map(str::to_owned),
                 error: Some(e.to_string()),
                 already_gone: false,
-                withdrawn: matches!(e, okta::Error::Withdrawn { .. }),
+                withdrawn: matches!(
+                    e,
+                    okta::Error::Withdrawn {
+                        maybe_applied: false,
+                        ..
+                    }
+                ),
             },
         }
     }

@@ -247,9 +247,11 @@ impl FaultKind {
     /// The routes this kind is limited to, if any; others do not consume the fault's `times`.
     pub(crate) fn applies_to(&self, route: RouteKind) -> bool {
         match self {
-            FaultKind::IgnoreRevocation
-            | FaultKind::RevocationStatus(_)
-            | FaultKind::IssuedFirst => {
+            // Tokens are issued to a user and client: an app's revocations are not theirs.
+            FaultKind::IssuedFirst => {
+                matches!(route, RouteKind::RevokeToken | RouteKind::RevokeAll)
+            }
+            FaultKind::IgnoreRevocation | FaultKind::RevocationStatus(_) => {
                 matches!(
                     route,
                     RouteKind::RevokeToken

@@ -1,10 +1,25 @@
 //! Open revocation intents: those whose latest audit row is `pending`, `failed` or
-//! `irrevocable`. A sweep retries the ones that are due; a restart resolves the `pending` ones
-//! a dead process left behind.
+//! `irrevocable`. A sweep retries the ones of tokens that are due; a restart resolves the
+//! `pending` ones a dead process left behind; an offboarding picks up the revoke-all intents
+//! (no token id) of its pair that its earlier try or a finished job left open.
 
 use std::collections::BTreeMap;
 
-use super::{AuditRow, Error, RevocationState, Store};
+use super::{AuditRow, Error, JobState, RevocationState, Store};
+
+/// An open revoke-all intent of a pair ([`Store::open_pair_intents`]).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenPairIntent {
+    /// The intent's id.
+    pub id: i64,
+    /// Attempts recorded so far.
+    pub attempts: i64,
+    /// Its latest state.
+    pub state: RevocationState,
+    /// The offboarding job that wrote it, and its reason.
+    pub job_id: Option<i64>,
+    pub reason: Option<String>,
+}
 
 impl Store {
     /// The latest row of every open intent (state `pending`, `failed` or `irrevocable`), by id.
@@ -20,47 +35,42 @@ impl Store {
         .await?)
     }
 
-    /// The open intents an offboarding job left for one pair's tokens: token → (intent id,
-    /// attempts).
+    /// The open intents an offboarding job left for one pair: token → (intent id, attempts).
     pub async fn open_job_intents(
         &self,
         job_id: i64,
         user_id: &str,
         client_id: &str,
     ) -> Result<BTreeMap<String, (i64, i64)>, Error> {
-        let rows = self.open_of_job(job_id, user_id, client_id).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(t, id, n)| Some((t?, (id, n))))
-            .collect())
-    }
-
-    /// The open revoke-all intents (no token id) an offboarding job left for one pair: (intent
-    /// id, attempts), oldest first.
-    pub async fn open_job_pair_intents(
-        &self,
-        job_id: i64,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Vec<(i64, i64)>, Error> {
-        let rows = self.open_of_job(job_id, user_id, client_id).await?;
-        Ok(rows
-            .into_iter()
-            .filter(|(t, _, _)| t.is_none())
-            .map(|(_, id, n)| (id, n))
-            .collect())
-    }
-
-    /// Every open intent of a job for one pair: (token id, intent id, attempts), oldest first.
-    async fn open_of_job(
-        &self,
-        job_id: i64,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Vec<(Option<String>, i64, i64)>, Error> {
-        Ok(sqlx::query_as(
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT token_id, COALESCE(intent_id, id), attempts FROM v_revocation_state
-             WHERE job_id = ? AND user_id = ? AND client_id = ? AND state IN (?, ?, ?)
+             WHERE job_id = ? AND user_id = ? AND client_id = ? AND token_id IS NOT NULL
+               AND state IN (?, ?, ?)",
+        )
+        .bind(job_id)
+        .bind(user_id)
+        .bind(client_id)
+        .bind(RevocationState::Pending)
+        .bind(RevocationState::Failed)
+        .bind(RevocationState::Irrevocable)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t, id, n)| (t, (id, n))).collect())
+    }
+
+    /// The open revoke-all intents (no token id) of one pair that are `job_id`'s or a finished
+    /// job's (`done` or `failed`: no try of it will pick them up), oldest first.
+    pub async fn open_pair_intents(
+        &self,
+        job_id: i64,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<OpenPairIntent>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT COALESCE(intent_id, id) AS id, attempts, state, job_id, reason FROM v_revocation_state
+             WHERE token_id IS NULL AND user_id = ?2 AND client_id = ?3 AND state IN (?4, ?5, ?6)
+               AND (job_id = ?1 OR job_id IN (SELECT id FROM offboarding_jobs
+                                              WHERE state IN (?7, ?8)))
              ORDER BY COALESCE(intent_id, id)",
         )
         .bind(job_id)
@@ -69,6 +79,8 @@ impl Store {
         .bind(RevocationState::Pending)
         .bind(RevocationState::Failed)
         .bind(RevocationState::Irrevocable)
+        .bind(JobState::Done)
+        .bind(JobState::Failed)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -74,6 +74,7 @@ pub use daemon::DbGauges;
 pub use data_version::{DataVersion, Version};
 pub use fault::Fault;
 pub use ingest::{Ingest, Pending};
+pub use intents::OpenPairIntent;
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, SystemLogCursor, insert_held_event};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};

@@ -5,8 +5,9 @@
 //! offboarding job is resolved against Okta: absent → `already_gone`
 //! (verified; the interrupted DELETE may or may not have been sent), still `ACTIVE` → revoked
 //! now as the same intent's next attempt, Okta unreachable → `failed`, retried by the next
-//! sweep; an interrupted revoke-all (no token id) is closed `withdrawn`, its tokens' own
-//! intents resolved as above. Nothing is revoked twice and nothing is forgotten.
+//! sweep; an interrupted revoke-all (an offboarding's, no token id) becomes `failed` for the
+//! offboarding that picks it up, its tokens' own intents resolved as above. Nothing is revoked
+//! twice and nothing is forgotten.
 
 use std::collections::HashSet;
 
@@ -66,11 +67,10 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
         if in_flight {
             continue;
         }
-        if row.token_id.is_none() {
-            close_revoke_all(deps, &row).await?;
-            continue;
-        }
-        let outcome = resolve(deps, okta, &row).await?;
+        let outcome = match row.token_id {
+            Some(_) => resolve(deps, okta, &row).await?,
+            None => interrupted_revoke_all(deps, &row).await?,
+        };
         done.intents_resolved += 1;
         done.outcomes[outcome as usize] += 1;
     }
@@ -170,18 +170,21 @@ pub fn retry_work(row: &AuditRow) -> Work {
 }
 
 /// An interrupted revoke-all (an offboarding's intent with no token id): whether Okta got it
-/// cannot be told afterwards, and each token it was sent for has an intent of its own,
-/// reconciled against Okta, so it is closed `withdrawn` (not sent again), saying so.
-async fn close_revoke_all(deps: &Deps, row: &AuditRow) -> Result<(), store::Error> {
-    let closing = NewRevocation {
+/// cannot be told afterwards, so it is `failed`, saying so, and stays open: the job's next try
+/// (or the user's next offboarding) sends it again or settles it, and each token it was sent
+/// for has an intent of its own, resolved against Okta.
+async fn interrupted_revoke_all(
+    deps: &Deps,
+    row: &AuditRow,
+) -> Result<RevocationOutcome, store::Error> {
+    let failed = NewRevocation {
         intent_id: Some(row.intent_id.unwrap_or(row.id)),
         reason: row.reason.clone(),
         completed_at: Some(ts(Utc::now())),
-        attempts: row.attempts,
+        attempts: row.attempts + 1,
         job_id: row.job_id,
         error: Some(
-            "interrupted before Okta's answer was recorded, so whether it took effect is not \
-             known; each token's own intent is reconciled"
+            "interrupted before Okta's answer was recorded: whether it took effect is not known"
                 .to_owned(),
         ),
         ..NewRevocation::new(
@@ -190,12 +193,12 @@ async fn close_revoke_all(deps: &Deps, row: &AuditRow) -> Result<(), store::Erro
             row.client_id.clone(),
             row.trigger().unwrap_or(RevocationTrigger::Offboard),
             Mode::Enforce,
-            RevocationState::Withdrawn,
+            RevocationState::Failed,
             row.requested_at.clone(),
         )
     };
-    deps.store.append_revocation(&closing).await?;
-    Ok(())
+    deps.store.append_revocation(&failed).await?;
+    Ok(RevocationOutcome::Failed)
 }
 
 async fn resolve(

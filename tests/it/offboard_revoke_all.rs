@@ -152,17 +152,32 @@ async fn a_revoke_all_is_recorded_for_the_pair_and_covers_a_token_no_listing_sho
     }
     assert_eq!(open_pair_intents(pool).await, 0);
     assert!(app.store.verify_audit().await.expect("read").is_ok());
+    // The overview counts tokens revoked, not the revoke-alls beside them.
+    let tokens: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM v_revocation_log WHERE token_id IS NOT NULL AND state = 'done'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    assert!(tokens > 0);
+    let config = revokd::config::Config::default();
+    let overview = revokd::report::overview::build(&app.store, &config, None, Utc::now())
+        .await
+        .expect("the overview");
+    assert_eq!(overview.tokens_revoked, tokens);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failed_revoke_all_is_closed_when_the_next_round_revokes_the_pair_again() {
+/// Offboards a user whose first revoke-all of one client meets `fault`: that attempt is
+/// `failed` with Okta's answer (`status`), and the next round's revoke-all is the same intent's
+/// next attempt, `done` once the tokens are seen gone.
+async fn failed_then_done(fault: FaultKind, status: i64) {
     let app = spawn_app(small_org()).await;
     let (user, clients) = user_with_two_clients(&app.org);
     let client = clients[0].clone();
     app.org.inject(Fault {
         user: Some(user.clone()),
         client: Some(client.clone()),
-        kind: FaultKind::RevocationStatus(403),
+        kind: fault,
         times: Some(1),
     });
 
@@ -171,32 +186,43 @@ async fn a_failed_revoke_all_is_closed_when_the_next_round_revokes_the_pair_agai
     assert!(app.org.tokens(&user, &client).is_empty());
 
     let rows = pair_rows(app.store.pool(), &user, &client).await;
-    let states: Vec<(Option<i64>, &str)> = rows.iter().map(|r| (r.1, r.2.as_str())).collect();
-    let (first, second) = (rows[0].0, rows[3].0);
-    assert_eq!(
-        states,
-        vec![
-            (None, "pending"),
-            (Some(first), "failed"),
-            (Some(first), "withdrawn"),
-            (None, "pending"),
-            (Some(second), "done"),
-        ],
-        "{rows:?}"
-    );
+    let first = rows[0].0;
+    let states: Vec<_> = rows.iter().map(|r| (r.1, r.2.as_str(), r.3)).collect();
+    let want = [
+        (None, "pending", 0),
+        (Some(first), "failed", 1),
+        (Some(first), "done", 2),
+    ];
+    assert_eq!(states, want, "{rows:?}");
     let ids = revoke_all_request_ids(&app, &user, &client);
     assert_eq!(ids.len(), 2);
-    assert_eq!(rows[1].4, Some(403));
-    assert!(!rows[1].9 && !rows[2].9 && rows[4].9, "{rows:?}");
+    assert_eq!(rows[1].4, Some(status));
     assert_eq!(rows[1].5.as_ref(), Some(&ids[0]));
-    assert!(rows[1].6.as_deref().is_some_and(|e| !e.is_empty()));
-    assert_eq!(rows[4].5.as_ref(), Some(&ids[1]));
+    assert!(
+        rows[1].6.as_deref().is_some_and(|e| !e.is_empty()),
+        "{rows:?}"
+    );
+    assert_eq!((rows[2].4, rows[2].5.as_ref()), (Some(204), Some(&ids[1])));
+    assert!(
+        !rows[1].9 && rows[2].9,
+        "only the attempt after which they were gone is verified"
+    );
     assert_eq!(open_pair_intents(app.store.pool()).await, 0);
     assert!(app.store.verify_audit().await.expect("read").is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_revoke_all_intent_an_interrupted_try_left_is_closed_when_the_job_is_tried_again() {
+async fn a_refused_revoke_all_is_failed_and_the_next_rounds_attempt_closes_it() {
+    failed_then_done(FaultKind::RevocationStatus(403), 403).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_all_answered_204_that_left_the_tokens_listed_is_not_done() {
+    failed_then_done(FaultKind::IgnoreRevocation, 204).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoke_all_intent_an_interrupted_try_left_is_settled_when_the_job_is_tried_again() {
     let app = spawn_app(small_org()).await;
     let (user, clients) = user_with_two_clients(&app.org);
     let (held, emptied) = (clients[0].clone(), clients[1].clone());
@@ -229,14 +255,95 @@ async fn a_revoke_all_intent_an_interrupted_try_left_is_closed_when_the_job_is_t
     assert!(report.succeeded(), "{report:?}");
 
     let pool = app.store.pool();
+    // Tokens were still listed: the interrupted attempt is failed, and this try's revoke-all
+    // is the intent's next attempt.
     let held_rows = pair_rows(pool, &user, &held).await;
-    assert_eq!(held_rows[1].1, Some(ids[0]), "{held_rows:?}");
-    assert_eq!(held_rows[1].2, "withdrawn", "tokens were still listed");
-    assert_eq!(held_rows.last().map(|r| r.2.as_str()), Some("done"));
+    let states: Vec<_> = held_rows.iter().map(|r| (r.1, r.2.as_str(), r.3)).collect();
+    let want = [
+        (None, "pending", 0),
+        (Some(ids[0]), "failed", 1),
+        (Some(ids[0]), "done", 2),
+    ];
+    assert_eq!(states, want, "{held_rows:?}");
     let emptied_rows = pair_rows(pool, &user, &emptied).await;
     assert_eq!(emptied_rows.len(), 2, "{emptied_rows:?}");
     assert_eq!(emptied_rows[1].1, Some(ids[1]));
     assert_eq!(emptied_rows[1].2, "already_gone", "nothing was listed");
+    assert!(emptied_rows[1].9, "verified by the listing");
     assert_eq!(open_pair_intents(pool).await, 0);
     assert!(app.store.verify_audit().await.expect("read").is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_revoke_all_of_a_finished_job_is_withdrawn_by_the_next_offboarding() {
+    let app = spawn_app(small_org()).await;
+    let (user, clients) = user_with_two_clients(&app.org);
+    let client = clients[0].clone();
+    // An earlier job ended failed with its revoke-all of the pair failed; no try of it is left.
+    let earlier = app.start_cli_job(&user).await;
+    let intent = NewRevocation {
+        job_id: Some(earlier),
+        reason: Some("earlier".into()),
+        ..NewRevocation::new(
+            None,
+            user.as_str(),
+            client.as_str(),
+            RevocationTrigger::Offboard,
+            Mode::Enforce,
+            RevocationState::Pending,
+            ts(Utc::now()),
+        )
+    };
+    let id = app
+        .store
+        .append_revocation(&intent)
+        .await
+        .expect("appended");
+    let failed = NewRevocation {
+        intent_id: Some(id),
+        state: RevocationState::Failed,
+        attempts: 1,
+        http_status: Some(503),
+        ..intent.clone()
+    };
+    app.store
+        .append_revocation(&failed)
+        .await
+        .expect("appended");
+    (app.store)
+        .finish_job(
+            earlier,
+            revokd::store::JobState::Failed,
+            Some("x"),
+            Utc::now(),
+        )
+        .await
+        .expect("finished");
+
+    let (later, report) = app.offboard(&user).await;
+    assert!(report.succeeded(), "{report:?}");
+
+    type Row = (Option<i64>, String, Option<i64>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT intent_id, state, job_id, reason FROM revocations
+         WHERE token_id IS NULL AND client_id = ? ORDER BY id",
+    )
+    .bind(&client)
+    .fetch_all(app.store.pool())
+    .await
+    .expect("rows");
+    let earlier_job = (Some(earlier), Some("earlier".to_owned()));
+    assert_eq!(
+        (rows[2].0, rows[2].1.as_str()),
+        (Some(id), "withdrawn"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        (rows[2].2, rows[2].3.clone()),
+        earlier_job,
+        "kept as the earlier job's"
+    );
+    assert_eq!(rows[3].2, Some(later));
+    assert_eq!(rows.last().map(|r| r.1.as_str()), Some("done"));
+    assert_eq!(open_pair_intents(app.store.pool()).await, 0);
 }

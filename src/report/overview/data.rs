@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::SqlitePool;
 
 use crate::report::Error;
-use crate::store::{Store, ts};
+use crate::store::{RevocationState, Store, ts};
 
 /// `v_active_tokens_by_client_age`: active tokens of one client in one age band.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -148,6 +148,23 @@ pub(super) async fn daily(
     )
     .bind(since)
     .fetch_all(pool)
+    .await?)
+}
+
+/// Token revocations requested at or after `since` that took effect.
+pub(super) async fn tokens_revoked(
+    pool: &SqlitePool,
+    since: Option<DateTime<Utc>>,
+) -> Result<i64, Error> {
+    let since = since.map_or_else(String::new, ts);
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM v_revocation_log
+         WHERE requested_at >= ? AND token_id IS NOT NULL AND state IN (?, ?)",
+    )
+    .bind(since)
+    .bind(RevocationState::Done)
+    .bind(RevocationState::AlreadyGone)
+    .fetch_one(pool)
     .await?)
 }
 

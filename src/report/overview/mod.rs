@@ -48,6 +48,10 @@ pub const SOURCES: &[(&str, &str)] = &[
         "v_revocations_daily (with --since: v_revocation_log from that instant, by UTC day)",
     ),
     (
+        "tokens_revoked",
+        "v_revocation_log: done or already_gone, with a token id (from --since)",
+    ),
+    (
         "revocations_by_policy",
         "v_revocation_policies (intents naming no rule: v_revocation_log, by trigger)",
     ),
@@ -74,6 +78,9 @@ pub struct Overview {
     pub tokens_by_client_age: Vec<ClientAge>,
     pub tokens_by_scope_risk: Vec<ClientRisk>,
     pub revocations_by_day: Vec<DayOutcome>,
+    /// Token revocations requested in the window that took effect (`done`, `already_gone`);
+    /// an offboarding's revoke-all of a pair (no token id) is an intent, not a token.
+    pub tokens_revoked: i64,
     pub revocations_by_policy: Vec<PolicyOutcome>,
     pub exposure_by_rule: Vec<RuleExposure>,
     pub revocation_problems: Vec<RevocationProblem>,
@@ -101,6 +108,7 @@ pub async fn build(
         tokens_by_client_age: data::client_ages(pool).await?,
         tokens_by_scope_risk: data::client_risks(pool).await?,
         revocations_by_day: data::daily(pool, since).await?,
+        tokens_revoked: data::tokens_revoked(pool, since).await?,
         revocations_by_policy: data::by_policy(pool, since).await?,
         exposure_by_rule: exposure(store, config, now).await?,
         revocation_problems: data::revocation_problems(pool).await?,

@@ -8,7 +8,6 @@ use super::charts::{self, Bars, ChartError, Series};
 use super::palette::{AGE_BANDS, EXPOSURE, OUTCOMES, RISKS};
 use super::problems;
 use super::{Overview, SOURCES};
-use crate::store::RevocationState;
 
 const STYLE: &str = include_str!("overview.css");
 
@@ -156,15 +155,7 @@ fn tile(label: &str, value: &str, class: &str) -> Markup {
 
 fn summary(o: &Overview) -> Markup {
     let active: i64 = o.tokens_by_client_age.iter().map(|r| r.tokens).sum();
-    let revoked: i64 = o
-        .revocations_by_day
-        .iter()
-        .filter(|r| {
-            RevocationState::parse(&r.state)
-                .is_some_and(|s| matches!(s, RevocationState::Done | RevocationState::AlreadyGone))
-        })
-        .map(|r| r.intents)
-        .sum();
+    let revoked = o.tokens_revoked;
     let problems = o.revocation_problems.len() + o.offboarding_problems.len();
     let (audit, audit_class) = if o.audit.verified {
         ("verifies", "good")

@@ -139,15 +139,16 @@ async fn pending_intents_of_a_dead_offboarding_job_are_resolved_too() {
         .await
         .unwrap();
     let report = app.sweep(Mode::Enforce).await;
-    assert_eq!(report.reconciled.intents_resolved, 1);
-    // Whether the revoke-all took effect cannot be told: it is closed, not sent again.
+    assert_eq!(report.reconciled.intents_resolved, 2);
+    // Whether the revoke-all took effect cannot be told: it is failed, for the offboarding
+    // that picks it up.
     let pair: Vec<(Option<i64>, String)> = sqlx::query_as(
         "SELECT intent_id, state FROM revocations WHERE token_id IS NULL ORDER BY id",
     )
     .fetch_all(app.store.pool())
     .await
     .unwrap();
-    let closed = vec![(None, "pending".into()), (Some(ids[1]), "withdrawn".into())];
+    let closed = vec![(None, "pending".into()), (Some(ids[1]), "failed".into())];
     assert_eq!(pair, closed);
     let rows = life_of(&app, &token.id).await;
     assert_eq!(
