@@ -2,7 +2,8 @@
 //! revocation verified. The clients are those asked for ∪ the configured targets of the user
 //! ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪ the clients of the user's
 //! stored tokens that are not gone (Okta stops naming a client with the user's last grant or
-//! token of it, and those tokens must be found gone). Per client the tokens are
+//! token of it, and those tokens must be found gone) ∪ those with a revoke-all intent left
+//! open (see [`whole`]). Per client the tokens are
 //! listed (recorded as a sweep records them), one `pending` intent per token (and the pair's
 //! revoke-all intent, no token id) is committed before `DELETE …/tokens` (revoke all), and the
 //! pair is listed again — with bounded retries and backoff, revoking again — until it is
@@ -228,6 +229,18 @@ pub async fn offboard_user(
         // tokens are recorded gone).
         for t in stored_client_targets(&deps.store, &job.user).await? {
             clients.entry(t.client.to_string()).or_insert(t);
+        }
+        // A pair with a revoke-all intent left open (by an earlier try, or an ended job) is
+        // visited too, so the intent is settled even when Okta no longer names the client.
+        let (store, user) = (&deps.store, job.user.as_str());
+        for c in store.clients_with_open_pair_intents(job.job_id, user).await? {
+            if let Ok(client) = ClientId::new(&c) {
+                clients.entry(c).or_insert_with(|| Target {
+                    user: job.user.clone(),
+                    client,
+                    source: TargetSource::Discovered,
+                });
+            }
         }
         deps.progress.start(clients.len(), None);
         for target in clients.values() {

@@ -136,8 +136,8 @@ impl<'a> PairRevocation<'a> {
             self.intend(&cleared, plan.whole_pair.is_some()).await?;
             let sent = send(&self.deps.okta, plan.whole_pair.as_ref(), &cleared).await;
             let answer = answer_for(&sent, "");
-            let gone = self.relist_after(&cleared, sent).await?;
-            let closing = self.whole.answered(&answer, gone);
+            let listing = self.relist_after(&cleared, sent).await?;
+            let closing = self.whole.answered(&answer, listing);
             self.deps
                 .store
                 .append_revocations(&Vec::from_iter(closing))
@@ -200,13 +200,13 @@ impl<'a> PairRevocation<'a> {
     }
 
     /// Lists the pair again after a round's DELETEs: a cleared token no longer listed is gone,
-    /// with the answer its DELETE (or the revoke-all) got. Returns whether the listing worked
-    /// and showed every cleared token gone.
+    /// with the answer its DELETE (or the revoke-all) got. Returns whether it showed every
+    /// cleared token gone, or why the pair could not be listed.
     async fn relist_after(
         &mut self,
         cleared: &[(String, Cleared)],
         sent: BTreeMap<String, Answer>,
-    ) -> Result<bool, store::Error> {
+    ) -> Result<Result<bool, String>, store::Error> {
         self.last_sent.clone_from(&sent);
         match list_pair(self.deps, &self.deps.okta, self.target).await? {
             Ok(left) => {
@@ -219,11 +219,11 @@ impl<'a> PairRevocation<'a> {
                 self.last_error = sent.values().find_map(|a| a.error.clone());
                 let gone = cleared.iter().all(|(t, _)| !still.contains(t));
                 self.active = left;
-                Ok(gone)
+                Ok(Ok(gone))
             }
             Err(e) => {
                 self.last_error = Some(format!("re-listing after revocation: {e}"));
-                Ok(false)
+                Ok(Err(e.to_string()))
             }
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tracing::warn;
 
-use crate::okta::{self, Cleared, OktaClient};
+use crate::okta::{self, Cleared, OktaClient, Unsent};
 
 /// What the DELETE that removed a token answered.
 #[derive(Debug, Clone, Default)]
@@ -16,8 +16,10 @@ pub(super) struct Answer {
     pub(super) error: Option<String>,
     /// Okta answered 404 to the first attempt: someone else revoked the token first.
     pub(super) already_gone: bool,
-    /// The gate withdrew the DELETE just before it was sent, and no earlier attempt of it may
-    /// have reached Okta: it was never sent.
+    /// Not sent this time: the gate, asked again just before, kept it unsent (or could not
+    /// check it), and no earlier attempt of it may have reached Okta.
+    pub(super) unsent: bool,
+    /// Unsent because the gate withdrew it for good (not because it could not check).
     pub(super) withdrawn: bool,
 }
 
@@ -35,11 +37,18 @@ impl Answer {
                 error_id: e.error_id().map(str::to_owned),
                 error: Some(e.to_string()),
                 already_gone: false,
-                withdrawn: matches!(
+                unsent: matches!(
                     e,
                     okta::Error::Withdrawn {
                         maybe_applied: false,
                         ..
+                    }
+                ),
+                withdrawn: matches!(
+                    e,
+                    okta::Error::Withdrawn {
+                        unsent: Unsent::Withdrawn(_) | Unsent::Gone(_),
+                        maybe_applied: false,
                     }
                 ),
             },
@@ -66,7 +75,12 @@ pub(super) async fn send(
             }
             Ok(_) => {}
         }
-        answers.insert(String::new(), Answer::of(&result));
+        let answer = Answer {
+            // Okta's 404 to the first attempt: the user or the client is gone.
+            already_gone: result.as_ref().is_err_and(okta::Error::is_not_found),
+            ..Answer::of(&result)
+        };
+        answers.insert(String::new(), answer);
         return answers;
     }
     for (token, cleared) in tokens {

@@ -1,11 +1,11 @@
 //! The revoke-all intent of one pair of an offboarding: a `revocations` row with no token id.
 //! A revoke-all is a revocation of its own, which also takes tokens no listing showed (one
 //! issued while the `DELETE` was on its way), so it is recorded as one. One intent stays open
-//! per pair: written before the first revoke-all, each later one (the next round, the job's
+//! per pair and job: written before the first revoke-all, each later one (the next round, the job's
 //! next try) is its next attempt, and the listing after each closes it: `done` once the
 //! tokens it was sent for are seen gone, `already_gone` on a 404, `failed` until the next
 //! attempt otherwise. Its retry is `withdrawn` (never sent) when the gate has the pair revoked
-//! token by token or clears none of its tokens any more, or a later job revokes the pair anew.
+//! token by token or clears none of its tokens any more, or a later job supersedes it.
 //! Pure: the caller appends the rows.
 
 use chrono::Utc;
@@ -15,7 +15,7 @@ use super::rows::{closing_row, row_of};
 use super::send::Answer;
 use crate::config::Mode;
 use crate::store::{NewRevocation, OpenPairIntent, RevocationState, ts};
-use crate::sweep::Target;
+use crate::sweep::{INTERRUPTED_REVOKE_ALL, Target};
 
 /// The pair's revoke-all intent across the rounds of one try.
 pub(super) struct RevokeAll<'a> {
@@ -54,24 +54,27 @@ impl<'a> RevokeAll<'a> {
                 reason: f.reason.clone(),
                 ..row
             };
+            // An interrupted attempt (`pending`) counts: it may have been sent.
+            let attempts = f.attempts + i64::from(f.state == RevocationState::Pending);
             if nothing_listed {
                 let why = "nothing was listed when the pair was offboarded again: it may have taken effect";
                 let gone = RevocationState::AlreadyGone;
-                rows.push(their(whole.closing(gone, (f.id, f.attempts), why)));
+                rows.push(their(whole.closing(gone, (f.id, attempts), why)));
                 continue;
             }
-            let mut attempts = f.attempts;
             if f.state == RevocationState::Pending {
-                attempts += 1;
-                let why = "interrupted before Okta's answer was recorded: whether it took effect is not known";
                 let failed = RevocationState::Failed;
-                rows.push(their(whole.closing(failed, (f.id, attempts), why)));
+                rows.push(their(whole.closing(
+                    failed,
+                    (f.id, attempts),
+                    INTERRUPTED_REVOKE_ALL,
+                )));
             }
             if Some(f.id) == adopt {
                 whole.open = Some((f.id, attempts));
             } else {
                 let why = format!(
-                    "its retry is withdrawn: offboarding job {} revokes the pair anew",
+                    "its retry is withdrawn: superseded by offboarding job {}",
                     job.job_id
                 );
                 let withdrawn = RevocationState::Withdrawn;
@@ -107,28 +110,39 @@ impl<'a> RevokeAll<'a> {
         self.open = Some((id, 0));
     }
 
-    /// The row closing the open intent after a revoke-all got `answer` and the listing after
-    /// it showed every token it was sent for `gone` (or not), if one is open.
-    pub(super) fn answered(&mut self, answer: &Answer, gone: bool) -> Option<NewRevocation> {
+    /// The row closing the open intent after a revoke-all got `answer`, by what the listing
+    /// after it showed: `Ok(true)` when every token it was sent for was gone, or why the pair
+    /// could not be listed. `None` when no intent is open.
+    pub(super) fn answered(
+        &mut self,
+        answer: &Answer,
+        listing: Result<bool, String>,
+    ) -> Option<NewRevocation> {
         let (id, before) = self.open.take()?;
         let state = match answer {
             a if a.withdrawn => RevocationState::Withdrawn,
-            Answer {
-                status: Some(404), ..
-            } => RevocationState::AlreadyGone,
-            _ if gone => RevocationState::Done,
+            a if a.already_gone => RevocationState::AlreadyGone,
+            _ if listing == Ok(true) => RevocationState::Done,
             _ => RevocationState::Failed,
         };
-        let attempts = before + i64::from(!answer.withdrawn);
+        let attempts = before + i64::from(!answer.unsent);
         if state == RevocationState::Failed {
             self.open = Some((id, attempts));
         }
-        let error = match (&answer.error, state) {
-            (None, RevocationState::Failed) => Some(format!(
+        let error = match (state, &answer.error, listing) {
+            (_, Some(error), _) => Some(error.clone()),
+            // Okta's 404 to a retry after a failure that may have reached it.
+            (RevocationState::Done, None, _) if answer.status == Some(404) => {
+                Some("Okta answered 404 to a retry: an earlier attempt took effect".to_owned())
+            }
+            (RevocationState::Failed, None, Err(why)) => {
+                Some(format!("the pair could not be listed after it: {why}"))
+            }
+            (RevocationState::Failed, None, _) => Some(format!(
                 "Okta answered {}, but the tokens it was sent for were still listed after it",
                 answer.status.unwrap_or_default()
             )),
-            (error, _) => error.clone(),
+            _ => None,
         };
         let now = ts(Utc::now());
         let verified = matches!(state, RevocationState::Done | RevocationState::AlreadyGone);
@@ -159,3 +173,7 @@ impl<'a> RevokeAll<'a> {
         closing_row(self.job, self.target, None, state, open, why)
     }
 }
+
+#[cfg(test)]
+#[path = "tests_whole.rs"]
+mod tests;

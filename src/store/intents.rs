@@ -5,7 +5,29 @@
 
 use std::collections::BTreeMap;
 
+use sqlx::Sqlite;
+use sqlx::sqlite::SqliteArguments;
+
 use super::{AuditRow, Error, JobState, RevocationState, Store};
+
+/// The open revoke-all intents (no token id) of `?2`'s pairs that job `?1` or a finished job
+/// left: bound by [`bind_open_pair`].
+const OPEN_PAIR: &str = "FROM v_revocation_state
+    WHERE token_id IS NULL AND user_id = ?2 AND state IN (?3, ?4, ?5)
+      AND (job_id = ?1 OR job_id IN (SELECT id FROM offboarding_jobs WHERE state IN (?6, ?7)))";
+
+type PairQuery<'q, O> = sqlx::query::QueryAs<'q, Sqlite, O, SqliteArguments<'q>>;
+
+/// Binds [`OPEN_PAIR`]'s parameters.
+fn bind_open_pair<'q, O>(q: PairQuery<'q, O>, job_id: i64, user_id: &'q str) -> PairQuery<'q, O> {
+    q.bind(job_id)
+        .bind(user_id)
+        .bind(RevocationState::Pending)
+        .bind(RevocationState::Failed)
+        .bind(RevocationState::Irrevocable)
+        .bind(JobState::Done)
+        .bind(JobState::Failed)
+}
 
 /// An open revoke-all intent of a pair ([`Store::open_pair_intents`]).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -16,8 +38,9 @@ pub struct OpenPairIntent {
     pub attempts: i64,
     /// Its latest state.
     pub state: RevocationState,
-    /// The offboarding job that wrote it, and its reason.
+    /// The offboarding job that wrote it.
     pub job_id: Option<i64>,
+    /// That job's reason, as the intent records it.
     pub reason: Option<String>,
 }
 
@@ -66,23 +89,28 @@ impl Store {
         user_id: &str,
         client_id: &str,
     ) -> Result<Vec<OpenPairIntent>, Error> {
-        Ok(sqlx::query_as(
-            "SELECT COALESCE(intent_id, id) AS id, attempts, state, job_id, reason FROM v_revocation_state
-             WHERE token_id IS NULL AND user_id = ?2 AND client_id = ?3 AND state IN (?4, ?5, ?6)
-               AND (job_id = ?1 OR job_id IN (SELECT id FROM offboarding_jobs
-                                              WHERE state IN (?7, ?8)))
-             ORDER BY COALESCE(intent_id, id)",
-        )
-        .bind(job_id)
-        .bind(user_id)
-        .bind(client_id)
-        .bind(RevocationState::Pending)
-        .bind(RevocationState::Failed)
-        .bind(RevocationState::Irrevocable)
-        .bind(JobState::Done)
-        .bind(JobState::Failed)
-        .fetch_all(&self.pool)
-        .await?)
+        let sql = format!(
+            "SELECT COALESCE(intent_id, id) AS id, attempts, state, job_id, reason {OPEN_PAIR}
+             AND client_id = ?8 ORDER BY COALESCE(intent_id, id)"
+        );
+        Ok(bind_open_pair(sqlx::query_as(&sql), job_id, user_id)
+            .bind(client_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The clients of `user_id` with an open revoke-all intent [`Store::open_pair_intents`]
+    /// would pick up for `job_id`: an offboarding visits them, so each is settled.
+    pub async fn clients_with_open_pair_intents(
+        &self,
+        job_id: i64,
+        user_id: &str,
+    ) -> Result<Vec<String>, Error> {
+        let sql = format!("SELECT DISTINCT client_id {OPEN_PAIR} ORDER BY client_id");
+        let rows: Vec<(String,)> = bind_open_pair(sqlx::query_as(&sql), job_id, user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
     }
 
     /// The first row (the intent itself) of a revocation.
@@ -99,7 +127,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::config::Mode;
-    use crate::store::{NewRevocation, RevocationState, RevocationTrigger, Store};
+    use crate::store::{JobState, NewRevocation, RevocationState, RevocationTrigger, Store};
 
     fn row(state: RevocationState, token: &str, intent: Option<i64>) -> NewRevocation {
         NewRevocation {
@@ -156,5 +184,83 @@ mod tests {
             ]
         );
         assert_eq!(store.intent(c).await.unwrap().unwrap().state, "pending");
+    }
+
+    /// A job of `00u1` started now, then put in `state` (`None`: left running).
+    async fn job_in(store: &Store, state: Option<JobState>) -> i64 {
+        let job = crate::store::NewJob {
+            user_id: "00u1".into(),
+            source: crate::store::JobSource::Cli,
+            event_id: None,
+            event_type: None,
+            reason: None,
+        };
+        let id = store
+            .start_job(&job, "h:1:0", chrono::Utc::now())
+            .await
+            .unwrap();
+        if let Some(state) = state {
+            store
+                .finish_job(id, state, None, chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+        id
+    }
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn open_pair_intents_are_the_jobs_own_and_ended_jobs(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool).await.unwrap();
+        let own = job_in(&store, None).await;
+        let running = job_in(&store, None).await;
+        let ended = job_in(&store, Some(JobState::Failed)).await;
+        let done = job_in(&store, Some(JobState::Done)).await;
+        let pair = |job: i64, client: &str, state| NewRevocation {
+            job_id: Some(job),
+            ..NewRevocation::new(
+                None,
+                "00u1",
+                client,
+                RevocationTrigger::Offboard,
+                Mode::Enforce,
+                state,
+                "2026-11-29T00:00:00.000Z",
+            )
+        };
+        let pending = RevocationState::Pending;
+        let ids = store
+            .append_revocations(&[
+                pair(own, "0oa1", pending),
+                pair(running, "0oa1", pending),
+                pair(ended, "0oa1", pending),
+                pair(done, "0oa2", pending),
+                pair(own, "0oa3", pending),
+            ])
+            .await
+            .unwrap();
+        // A token's intent is not the pair's; a closed pair intent is not open.
+        store
+            .append_revocation(&row(pending, "oarA", None))
+            .await
+            .unwrap();
+        let closed = NewRevocation {
+            intent_id: Some(ids[4]),
+            ..pair(own, "0oa3", RevocationState::Done)
+        };
+        store.append_revocation(&closed).await.unwrap();
+
+        let found = store.open_pair_intents(own, "00u1", "0oa1").await.unwrap();
+        let got: Vec<_> = found.iter().map(|f| (f.id, f.job_id)).collect();
+        assert_eq!(got, vec![(ids[0], Some(own)), (ids[2], Some(ended))]);
+        let clients = store
+            .clients_with_open_pair_intents(own, "00u1")
+            .await
+            .unwrap();
+        assert_eq!(clients, vec!["0oa1".to_owned(), "0oa2".to_owned()]);
+        let none = store
+            .clients_with_open_pair_intents(own, "00u2")
+            .await
+            .unwrap();
+        assert!(none.is_empty());
     }
 }

@@ -40,6 +40,7 @@ pub use halt::{Halt, HaltKind};
 pub use list::Listed;
 pub use planned::Planned;
 pub use progress::{Progress, ProgressSnapshot};
+pub(crate) use reconcile::INTERRUPTED_REVOKE_ALL;
 pub use reconcile::{Reconciled, abort_dead_sweeps, reconcile, retry_work};
 pub use report::{AppTally, PolicyTally, SweepReport, TargetFailure};
 pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation, retry_after};

@@ -169,6 +169,10 @@ pub fn retry_work(row: &AuditRow) -> Work {
     }
 }
 
+/// Why an interrupted revoke-all intent is `failed`.
+pub(crate) const INTERRUPTED_REVOKE_ALL: &str =
+    "interrupted before Okta's answer was recorded: whether it took effect is not known";
+
 /// An interrupted revoke-all (an offboarding's intent with no token id): whether Okta got it
 /// cannot be told afterwards, so it is `failed`, saying so, and stays open: the job's next try
 /// (or the user's next offboarding) sends it again or settles it, and each token it was sent
@@ -183,10 +187,7 @@ async fn interrupted_revoke_all(
         completed_at: Some(ts(Utc::now())),
         attempts: row.attempts + 1,
         job_id: row.job_id,
-        error: Some(
-            "interrupted before Okta's answer was recorded: whether it took effect is not known"
-                .to_owned(),
-        ),
+        error: Some(INTERRUPTED_REVOKE_ALL.to_owned()),
         ..NewRevocation::new(
             None,
             row.user_id.clone(),

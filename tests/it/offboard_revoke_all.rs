@@ -10,7 +10,7 @@ use chrono::Utc;
 use revokd::config::Mode;
 use revokd::offboard::{Offboarding, VerifySettings, offboard_user};
 use revokd::okta::UserId;
-use revokd::sim::{Fault, FaultKind, RevokeHow, RouteKind};
+use revokd::sim::{Fault, FaultKind, RevokeHow, RouteKind, SimConfig};
 use revokd::store::{NewRevocation, RevocationState, RevocationTrigger, ts};
 use sqlx::SqlitePool;
 
@@ -274,20 +274,17 @@ async fn a_revoke_all_intent_an_interrupted_try_left_is_settled_when_the_job_is_
     assert!(app.store.verify_audit().await.expect("read").is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failed_revoke_all_of_a_finished_job_is_withdrawn_by_the_next_offboarding() {
-    let app = spawn_app(small_org()).await;
-    let (user, clients) = user_with_two_clients(&app.org);
-    let client = clients[0].clone();
-    // An earlier job ended failed with its revoke-all of the pair failed; no try of it is left.
-    let earlier = app.start_cli_job(&user).await;
+/// An earlier job of `user` that ended failed with its revoke-all of `client` failed: no
+/// try of it is left. Returns the job and the intent.
+async fn ended_job_with_a_failed_revoke_all(app: &TestApp, user: &str, client: &str) -> (i64, i64) {
+    let earlier = app.start_cli_job(user).await;
     let intent = NewRevocation {
         job_id: Some(earlier),
         reason: Some("earlier".into()),
         ..NewRevocation::new(
             None,
-            user.as_str(),
-            client.as_str(),
+            user,
+            client,
             RevocationTrigger::Offboard,
             Mode::Enforce,
             RevocationState::Pending,
@@ -319,6 +316,15 @@ async fn a_failed_revoke_all_of_a_finished_job_is_withdrawn_by_the_next_offboard
         )
         .await
         .expect("finished");
+    (earlier, id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_revoke_all_of_a_finished_job_is_withdrawn_by_the_next_offboarding() {
+    let app = spawn_app(small_org()).await;
+    let (user, clients) = user_with_two_clients(&app.org);
+    let client = clients[0].clone();
+    let (earlier, id) = ended_job_with_a_failed_revoke_all(&app, &user, &client).await;
 
     let (later, report) = app.offboard(&user).await;
     assert!(report.succeeded(), "{report:?}");
@@ -345,5 +351,34 @@ async fn a_failed_revoke_all_of_a_finished_job_is_withdrawn_by_the_next_offboard
     );
     assert_eq!(rows[3].2, Some(later));
     assert_eq!(rows.last().map(|r| r.1.as_str()), Some("done"));
+    assert_eq!(open_pair_intents(app.store.pool()).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pair_okta_no_longer_names_is_visited_to_settle_its_failed_revoke_all() {
+    // Okta names a client only while the user holds a grant or token of it.
+    let app = spawn_app(SimConfig {
+        user_clients_held_only: true,
+        ..small_org()
+    })
+    .await;
+    let (user, clients) = user_with_two_clients(&app.org);
+    let client = clients[0].clone();
+    let (_, id) = ended_job_with_a_failed_revoke_all(&app, &user, &client).await;
+    // Its tokens went since (no sweep recorded them): nothing but the intent names the pair.
+    for t in app.org.tokens(&user, &client) {
+        assert!(app.org.revoke_out_of_band(&user, &client, &t.id));
+    }
+
+    let (_, report) = app.offboard(&user).await;
+    assert!(report.succeeded(), "{report:?}");
+
+    let rows = pair_rows(app.store.pool(), &user, &client).await;
+    let last = rows.last().expect("rows");
+    assert_eq!(
+        (last.1, last.2.as_str(), last.9),
+        (Some(id), "already_gone", true),
+        "{rows:?}"
+    );
     assert_eq!(open_pair_intents(app.store.pool()).await, 0);
 }
