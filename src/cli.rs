@@ -101,7 +101,8 @@ pub enum Command {
     /// when a configuration file is given, the daemon's next scheduled runs.
     ///
     /// Exit 3 when something needs attention: irrevocable revocations, failed or held
-    /// offboarding jobs, a last finished sweep that failed, or a broken audit chain.
+    /// offboarding jobs, a last finished sweep (or, within a week and a day, scheduled sweep)
+    /// that failed, ended partial or was aborted, or a broken audit chain.
     Status(StatusArgs),
     /// Print the shell completion script for bash, zsh or fish on stdout, e.g.
     /// `revokd completions bash > /usr/share/bash-completion/completions/revokd`.

@@ -122,7 +122,7 @@ fn count(by_state: &[(String, i64)], state: &str) -> i64 {
 }
 
 /// What needs an operator: irrevocable revocations, failed or held offboarding jobs, a last
-/// sweep that failed, a broken audit chain.
+/// finished sweep (or recent scheduled sweep) that ended badly, a broken audit chain.
 fn attention(status: &Status) -> Vec<String> {
     let c = &status.counts;
     let mut out = Vec::new();
@@ -143,8 +143,12 @@ fn attention(status: &Status) -> Vec<String> {
         }
     }
     out.extend(ended_badly(c.last_finished_status.as_deref(), "sweep"));
-    // An ad-hoc sweep that finished since does not hide a failing schedule.
-    if c.last_finished_trigger.as_deref() != Some(Trigger::Schedule.as_str()) {
+    // An ad-hoc sweep that finished since does not hide a failing schedule; a schedule that
+    // ran no sweep for over a week (the daemon retired) is not judged.
+    let recent = (c.last_scheduled_finished_at.as_deref())
+        .and_then(|at| at.parse::<DateTime<Utc>>().ok())
+        .is_some_and(|at| Utc::now() - at <= SCHEDULE_JUDGED_FOR);
+    if recent && c.last_finished_trigger.as_deref() != Some(Trigger::Schedule.as_str()) {
         let scheduled = c.last_scheduled_status.as_deref();
         out.extend(ended_badly(scheduled, "scheduled sweep"));
     }
@@ -153,6 +157,10 @@ fn attention(status: &Status) -> Vec<String> {
     }
     out
 }
+
+/// How long after it finished a scheduled sweep that ended badly is judged when an ad-hoc
+/// sweep finished after it: a week and a day, so a weekly schedule's next run comes first.
+const SCHEDULE_JUDGED_FOR: chrono::TimeDelta = chrono::TimeDelta::days(8);
 
 /// What needs saying of the last finished `what` that ended in `status`, if anything.
 fn ended_badly(status: Option<&str>, what: &str) -> Option<String> {

@@ -31,9 +31,11 @@ pub struct StatusCounts {
     pub last_finished_status: Option<String>,
     /// The trigger of the sweep that finished last.
     pub last_finished_trigger: Option<String>,
-    /// The status of the scheduled sweep (`trigger = 'schedule'`) that finished last: an
-    /// ad-hoc sweep that finished after it must not hide a failing schedule.
+    /// The status of the scheduled sweep (`trigger = 'schedule'`) that finished last, and
+    /// when it finished: an ad-hoc sweep that finished after it must not hide a failing
+    /// schedule.
     pub last_scheduled_status: Option<String>,
+    pub last_scheduled_finished_at: Option<String>,
     /// Revocation intents at their latest state (`v_revocation_state`), by state.
     pub revocations_by_state: Vec<(String, i64)>,
     /// `offboarding_jobs` by state.
@@ -69,13 +71,14 @@ impl Store {
         )
         .fetch_optional(&mut *tx)
         .await?;
-        let last_scheduled_status = sqlx::query_scalar(
-            "SELECT status FROM sweeps WHERE finished_at IS NOT NULL AND trigger = ?
+        let last_scheduled: Option<(String, String)> = sqlx::query_as(
+            "SELECT status, finished_at FROM sweeps WHERE finished_at IS NOT NULL AND trigger = ?
              ORDER BY finished_at DESC, id DESC LIMIT 1",
         )
         .bind(Trigger::Schedule)
         .fetch_optional(&mut *tx)
         .await?;
+        let (last_scheduled_status, last_scheduled_finished_at) = last_scheduled.unzip();
         let revocations_by_state = daemon::by_state(&mut tx, "v_revocation_state").await?;
         let jobs_by_state = daemon::by_state(&mut tx, "offboarding_jobs").await?;
         let deliveries_by_state = daemon::by_state(&mut tx, "notify_deliveries").await?;
@@ -96,6 +99,7 @@ impl Store {
             last_finished_status,
             last_finished_trigger,
             last_scheduled_status,
+            last_scheduled_finished_at,
             revocations_by_state,
             jobs_by_state,
             deliveries_by_state,

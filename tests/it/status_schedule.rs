@@ -1,6 +1,7 @@
 //! `revokd status` keeps a failing schedule in sight: an ad-hoc `revokd sweep` that finishes
-//! after a failed scheduled sweep does not hide it, and the next scheduled sweep that ends well
-//! settles it.
+//! after a failed scheduled sweep does not hide it, the next scheduled sweep that ends well
+//! settles it, and a schedule that ran no sweep for over a week (its daemon retired) is not
+//! judged.
 
 use chrono::Utc;
 use revokd::config::Mode;
@@ -58,4 +59,28 @@ async fn a_scheduled_sweep_that_ends_well_settles_the_failed_one() {
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("nothing needs attention"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_that_ran_no_sweep_for_over_a_week_is_not_judged() {
+    let app = spawn_app(small_org()).await;
+    // The daemon's last scheduled sweep was cut short nine days ago, and it never ran again.
+    let (schedule, aborted) = (Trigger::Schedule, revokd::store::SweepStatus::Aborted);
+    let started = Utc::now() - chrono::TimeDelta::days(9);
+    app.store
+        .begin_sweep(schedule, Mode::DryRun, started, "h:1:0")
+        .await
+        .expect("a sweep row");
+    let why = "cut short by shutdown (server.shutdown_timeout)";
+    let closed = app
+        .store
+        .close_running_sweeps(schedule, started, aborted, why, started);
+    assert_eq!(closed.await.expect("closed"), 1);
+    assert_eq!(app.sweep(Mode::DryRun).await.status.as_str(), "ok");
+
+    let out = status(&app, &["--format", "json"]).await;
+
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let json = json_of(&out);
+    assert_eq!(json["last_finished_scheduled_sweep_status"], "aborted");
 }
