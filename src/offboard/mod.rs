@@ -3,7 +3,7 @@
 //! ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪ the clients of the user's
 //! stored tokens that are not gone (Okta stops naming a client with the user's last grant or
 //! token of it, and those tokens must be found gone) ∪ those with a revoke-all intent left
-//! open (see [`whole`]). Per client the tokens are
+//! open (the `whole` module). Per client the tokens are
 //! listed (recorded as a sweep records them), one `pending` intent per token (and the pair's
 //! revoke-all intent, no token id) is committed before `DELETE …/tokens` (revoke all), and the
 //! pair is listed again — with bounded retries and backoff, revoking again — until it is
