@@ -134,6 +134,28 @@ fn read_secret(
     Ok(())
 }
 
+/// A parser's message without the source lines it quotes (`3 | api_token = …` and the caret
+/// line under it): the line may hold a secret pasted without its quotes. What is left (where
+/// and why) is joined on one line.
+fn without_quoted_source(message: &str) -> String {
+    let quoted = |line: &str| {
+        let rest = line
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|')
+    };
+    let kept: Vec<&str> = message
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !quoted(l))
+        .map(str::trim)
+        .collect();
+    match kept.split_first() {
+        Some((first, [])) => (*first).to_owned(),
+        Some((first, rest)) => format!("{first}: {}", rest.join("; ")),
+        None => String::new(),
+    }
+}
+
 /// Turns figment's error into one that starts with the dotted key (`okta.bogus: …`), since
 /// figment's own text names only the parent table for unknown fields, and could quote a
 /// secret's value in a type error.
@@ -164,7 +186,7 @@ fn keyed(error: figment::Error) -> Error {
             )
         }
         _ if SECRET_KEYS.contains(&key.as_str()) => "must be a string (value not shown)".into(),
-        kind => kind.to_string(),
+        kind => without_quoted_source(&kind.to_string()),
     };
     match e.metadata.as_ref().map(|md| (md.source.as_ref(), &md.name)) {
         Some((Some(source), name)) => message.push_str(&format!(" (from {name} {source})")),
