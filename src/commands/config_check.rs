@@ -9,6 +9,10 @@ pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
         return output::print(EXAMPLE, Exit::Success);
     }
     let config = load_config(cli)?;
+    // What a sweep or the daemon builds first: the credentials are read and checked too (the
+    // private key parsed, the token fit for a header), so a passed check is a safe gate for a
+    // reload.
+    crate::okta::OktaClient::from_config(&config.okta)?;
     let exit = output::print(effective_toml(&config), Exit::Success)?;
     eprintln!(
         "configuration OK: {} target pair(s), {} policy rule(s), {} exemption(s), mode {}",

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use super::auth::Auth;
@@ -74,6 +75,26 @@ pub struct OktaClient {
     stats: Arc<HttpStats>,
 }
 
+/// The SSWS API token, refused (naming the key it came from, never its value) when an HTTP
+/// header cannot carry it: a line break or a control character, e.g. a comment line left in
+/// its file.
+fn ssws_token(okta: &OktaConfig) -> Result<SecretString, config::Error> {
+    let token = (okta.api_token.clone())
+        .ok_or_else(|| config::Error::invalid("okta.api_token", "required with auth = \"ssws\""))?;
+    let key = match okta.api_token_file {
+        Some(_) => "okta.api_token_file",
+        None => "okta.api_token",
+    };
+    if HeaderValue::from_str(token.expose_secret()).is_err() {
+        return Err(config::Error::invalid(
+            key,
+            "the token holds characters an HTTP header cannot carry (a line break or a \
+             control character; value not shown)",
+        ));
+    }
+    Ok(token)
+}
+
 impl OktaClient {
     /// Builds the client. `base_url` is the org URL (`https://{yourOktaDomain}`); tests point
     /// it at the simulated org.
@@ -122,9 +143,7 @@ impl OktaClient {
             Url::parse(org).map_err(|e| config::Error::invalid("okta.org_url", e.to_string()))?;
         let auth = match okta.auth {
             AuthMode::Oauth => oauth_from_config(okta)?,
-            AuthMode::Ssws => Auth::Ssws(okta.api_token.clone().ok_or_else(|| {
-                config::Error::invalid("okta.api_token", "required with auth = \"ssws\"")
-            })?),
+            AuthMode::Ssws => Auth::Ssws(ssws_token(okta)?),
         };
         let settings = ClientSettings {
             timeout: okta.timeout,

@@ -318,8 +318,15 @@ async fn a_token_gone_from_an_app_is_marked_gone_after_the_next_complete_listing
 async fn config_check_refuses_an_app_target_without_okta_apps_read_naming_both() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("revokd.toml");
-    let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n\
-                 client_id = \"0oaService\"\nprivate_key_file = \"key.pem\"\n";
+    // config check reads the key, as a sweep would: a real one (a test fixture).
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/oauth/test-only-rsa.pkcs8.pem"
+    );
+    let oauth = format!(
+        "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n\
+         client_id = \"0oaService\"\nprivate_key_file = \"{key}\"\n"
+    );
     let shown = path.display().to_string();
     let write = |scopes: &str| {
         std::fs::write(

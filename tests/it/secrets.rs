@@ -132,3 +132,52 @@ async fn the_api_token_from_a_file_appears_in_no_output_and_nowhere_in_the_datab
 async fn the_api_token_from_the_environment_appears_in_no_output_and_nowhere_in_the_database() {
     assert_token_stays_secret(Given::Env).await;
 }
+
+const TARGET: &str = "[[targets]]\nuser = \"00u1\"\nclient = \"0oa1\"\n";
+
+/// `revokd config check` and `revokd sweep` on `toml` (in a temp dir holding `files`).
+async fn check_and_sweep(toml: &str, files: &[(&str, &str)]) -> [(Option<i32>, String); 2] {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("written");
+    }
+    let config = dir.path().join("revokd.toml");
+    // Every case names one pair: a sweep refuses to start without a target.
+    let toml = format!(
+        "{}{TARGET}",
+        toml.replace("{dir}", &dir.path().display().to_string())
+    );
+    std::fs::write(&config, toml).expect("written");
+    let config = config.display().to_string();
+    let mut out = Vec::new();
+    for command in [&["config", "check"][..], &["sweep"][..]] {
+        let mut args = vec!["--config", config.as_str()];
+        args.extend_from_slice(command);
+        let done = run_revokd(&args, &[]).await;
+        out.push((done.status.code(), all_output(&done)));
+    }
+    [out[0].clone(), out[1].clone()]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_check_refuses_the_credentials_a_sweep_would_refuse_naming_their_key() {
+    let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n\
+                 client_id = \"0oaService\"\nprivate_key_file = \"{dir}/missing.pem\"\n\
+                 [database]\nurl = \"{dir}/revokd.db\"\n";
+    for (code, text) in check_and_sweep(oauth, &[]).await {
+        assert_eq!(code, Some(78), "{text}");
+        assert!(
+            text.contains("okta.private_key_file: cannot read"),
+            "{text}"
+        );
+    }
+    // A token file with a line before the token: no HTTP header can carry it.
+    let ssws = "[okta]\norg_url = \"https://example.okta.com\"\n\
+                api_token_file = \"{dir}/token\"\n[database]\nurl = \"{dir}/revokd.db\"\n";
+    let token = format!("# the revokd token\n{SECRET}\n");
+    for (code, text) in check_and_sweep(ssws, &[("token", &token)]).await {
+        assert_eq!(code, Some(78), "{text}");
+        assert!(text.contains("okta.api_token_file: "), "{text}");
+        assert!(!text.contains(SECRET), "{text}");
+    }
+}
