@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::TokenFacts;
 use crate::config::{Action, Error, ExemptionConfig, PolicyConfig, check_id};
-use crate::ids::{ClientId, TokenId, UserId};
+use crate::ids::{ClientId, InvalidId, TokenId, UserId};
 
 /// Lists longer than this are hashed; shorter ones are scanned (faster for a handful of ids).
 const HASH_THRESHOLD: usize = 8;
@@ -209,6 +209,19 @@ fn check_entries(key: &str, list: &[String]) -> Result<(), Error> {
     }
 }
 
+/// Ids are compared exactly: one no token can carry (` 00u1`, `john.doe`) would match (or
+/// exempt) nothing, silently. They are refused as the Okta client would refuse them.
+fn check_ids<T>(
+    key: &str,
+    ids: &[String],
+    parse: impl Fn(&str) -> Result<T, InvalidId>,
+) -> Result<(), Error> {
+    for (j, id) in ids.iter().enumerate() {
+        check_id(&format!("{key}[{j}]"), parse(id))?;
+    }
+    Ok(())
+}
+
 fn delta(key: &str, d: Option<Duration>) -> Result<Option<(TimeDelta, Duration)>, Error> {
     d.map(|d| {
         TimeDelta::from_std(d)
@@ -239,14 +252,11 @@ fn rule<'a>(key: &str, p: &'a PolicyConfig, names: &mut HashSet<&'a str>) -> Res
             ),
         ));
     }
-    for (field, list) in [
-        ("scopes_any", &p.scopes_any),
-        ("scopes_all", &p.scopes_all),
-        ("clients", &p.clients),
-        ("users", &p.users),
-    ] {
+    for (field, list) in [("scopes_any", &p.scopes_any), ("scopes_all", &p.scopes_all)] {
         check_entries(&format!("{key}.{field}"), list)?;
     }
+    check_ids(&format!("{key}.clients"), &p.clients, |c| ClientId::new(c))?;
+    check_ids(&format!("{key}.users"), &p.users, |u| UserId::new(u))?;
     Ok(Rule {
         name: name.to_owned(),
         action: p.action,
@@ -305,17 +315,9 @@ fn exemption(key: &str, e: &ExemptionConfig) -> Result<Exemption, Error> {
             "exempts nothing; list at least one of users, clients, tokens",
         ));
     }
-    // Exempted ids are compared exactly: one no token can carry (` 00u1`, `john.doe`) would
-    // exempt nothing, silently. They are refused as the Okta client would refuse them.
-    for (j, id) in e.users.iter().enumerate() {
-        check_id(&format!("{key}.users[{j}]"), UserId::new(id.as_str()))?;
-    }
-    for (j, id) in e.clients.iter().enumerate() {
-        check_id(&format!("{key}.clients[{j}]"), ClientId::new(id.as_str()))?;
-    }
-    for (j, id) in e.tokens.iter().enumerate() {
-        check_id(&format!("{key}.tokens[{j}]"), TokenId::new(id.as_str()))?;
-    }
+    check_ids(&format!("{key}.users"), &e.users, |u| UserId::new(u))?;
+    check_ids(&format!("{key}.clients"), &e.clients, |c| ClientId::new(c))?;
+    check_ids(&format!("{key}.tokens"), &e.tokens, |t| TokenId::new(t))?;
     Ok(Exemption {
         name: e.name.as_ref().map(|n| n.trim().to_owned()),
         users: IdSet::new(&e.users),
@@ -325,75 +327,5 @@ fn exemption(key: &str, e: &ExemptionConfig) -> Result<Exemption, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn strings(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    fn rule(name: &str) -> PolicyConfig {
-        PolicyConfig {
-            name: name.into(),
-            ..PolicyConfig::default()
-        }
-    }
-
-    #[test]
-    fn invalid_rules_are_refused_naming_the_key() {
-        let cases: [(Vec<PolicyConfig>, Vec<ExemptionConfig>, &str); 6] = [
-            (
-                vec![PolicyConfig {
-                    users: strings(&["u"]),
-                    ..rule("")
-                }],
-                vec![],
-                "policies[0].name",
-            ),
-            (
-                vec![
-                    PolicyConfig {
-                        users: strings(&["u"]),
-                        ..rule("a")
-                    },
-                    PolicyConfig {
-                        users: strings(&["u"]),
-                        ..rule("a")
-                    },
-                ],
-                vec![],
-                "policies[1].name: duplicate",
-            ),
-            (
-                vec![rule("everything")],
-                vec![],
-                "policies[0]: policy `everything` sets no condition",
-            ),
-            (
-                vec![PolicyConfig {
-                    scopes_any: strings(&["a", " "]),
-                    ..rule("a")
-                }],
-                vec![],
-                "policies[0].scopes_any[1]",
-            ),
-            (
-                vec![],
-                vec![ExemptionConfig::default()],
-                "exemptions[0]: exempts nothing",
-            ),
-            (
-                vec![],
-                vec![ExemptionConfig {
-                    name: Some(String::new()),
-                    ..Default::default()
-                }],
-                "exemptions[0].name",
-            ),
-        ];
-        for (p, e, expected) in cases {
-            let err = PolicySet::from_config(&p, &e).unwrap_err().to_string();
-            assert!(err.starts_with(expected), "{err}");
-        }
-    }
-}
+#[path = "tests_compile.rs"]
+mod tests;
