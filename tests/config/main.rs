@@ -136,6 +136,10 @@ fn bad_values_are_refused_naming_the_key() {
             "[schedule]\nprune = \"0 0 25 * * *\"",
             "schedule.prune: `0 0 25 * * *` does not parse",
         ),
+        (
+            "[schedule]\nsweep = \"0 0 3 31 4 *\"",
+            "schedule.sweep: `0 0 3 31 4 *` never fires",
+        ),
         ("[schedule]\nreport = \"daily\"", "schedule.report: "),
         (
             "[safety]\nmax_revocation_fraction = 0.0",
