@@ -21,7 +21,8 @@ use crate::ids::{ClientId, InvalidId, UserId};
 ///   `okta.rate_limit.requests_per_minute` > 0, `safety.max_revocation_fraction` in (0, 1],
 ///   `safety.max_revocations_per_sweep` ≥ 1, `safety.max_offboarded_users_per_hour` ≥ 1,
 ///   `server.hook_secret` not blank, `revocation.max_attempts` ≥ 1,
-///   `database.busy_timeout` ≤ 1h, `database.max_size` ≥ 64KiB if set.
+///   `database.busy_timeout` ≤ 1h, `database.max_size` ≥ 64KiB if set, `database.url` a file
+///   (not in-memory).
 /// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
 /// * `server.shutdown_timeout` > 0.
 /// * `targets[i]`: `user` + `client`, non-empty `users` + `clients`, `app` / `apps` alone, or
@@ -123,6 +124,20 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
 const MIN_MAX_SIZE: u64 = 64 << 10;
 
 fn validate_database(db: &DatabaseConfig) -> Result<(), Error> {
+    // An in-memory or unnamed database ends with the process, the audit trail with it.
+    let url = db.url.as_str();
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = path.trim_start_matches("//");
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|kv| kv == "mode=memory") {
+        return Err(Error::invalid(
+            "database.url",
+            format!(
+                "`{url}` names no file: an in-memory database keeps nothing (the audit trail \
+                 with it) once the process ends; name a file (or --db FILE)"
+            ),
+        ));
+    }
     if db.busy_timeout > Duration::from_secs(3600) {
         return Err(Error::invalid(
             "database.busy_timeout",

@@ -140,6 +140,12 @@ fn bad_values_are_refused_naming_the_key() {
             "[schedule]\nsweep = \"0 0 3 31 4 *\"",
             "schedule.sweep: `0 0 3 31 4 *` never fires",
         ),
+        ("[database]\nurl = \"sqlite::memory:\"", "database.url: "),
+        (
+            "[database]\nurl = \"sqlite://audit.db?mode=memory\"",
+            "database.url: ",
+        ),
+        ("[database]\nurl = \"sqlite://\"", "database.url: "),
         ("[schedule]\nreport = \"daily\"", "schedule.report: "),
         (
             "[safety]\nmax_revocation_fraction = 0.0",
