@@ -153,8 +153,14 @@ pub fn effective_toml(config: &Config) -> String {
     for n in &config.notify {
         w.array_table("notify");
         w.kv("name", &q(&n.name));
-        // A Slack webhook's path is its credential: only the origin is shown.
-        w.kv("url", &q(&format!("{}/[redacted]", n.origin())));
+        // A Slack webhook's path is its credential: only the origin is shown, as a comment,
+        // so this output fed back fails naming notify[i].url rather than notifying elsewhere.
+        let _ = writeln!(
+            w.0,
+            "# url = \"{}/[redacted]\" (not shown: a webhook's path may be its credential; \
+             give it again)",
+            n.origin()
+        );
         w.kv("format", &q(n.format.as_str()));
         let events: Vec<String> = n
             .events

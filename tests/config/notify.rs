@@ -35,7 +35,14 @@ fn a_receiver_defaults_to_json_and_every_event_and_reads_its_secret_file() {
         }
         // An inline secret is printed as a comment only: give the API token again.
         let effective = effective.replacen("[okta]\n", "[okta]\napi_token = \"t\"\n", 1);
+        // So is the webhook's URL: fed back as it is, the output fails naming the key, and
+        // never loads with a URL that notifies elsewhere.
+        let err = load_toml(jail, &effective).unwrap_err().to_string();
+        assert!(err.starts_with("notify[0].url: missing field"), "{err}");
+        let given = format!("[[notify]]\nurl = \"{HOOK}\"\n");
+        let effective = effective.replacen("[[notify]]\n", &given, 1);
         let again = load_toml(jail, &effective).unwrap();
+        assert_eq!(again.notify[0].url.as_str(), HOOK);
         assert_eq!(again.notify[0].events.as_ref().unwrap().len(), 6);
         assert_eq!(
             again.notify[0].secret.as_ref().unwrap().expose_secret(),
