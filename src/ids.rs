@@ -7,7 +7,7 @@
 //! another character (`+` is a plus in a path, not a space). No id may consist of dots alone:
 //! `.` and `..` are dot-segments, which URL parsing removes, so a token id `..` would turn
 //! `DELETE …/tokens/..` into `DELETE …/clients/{cid}/tokens` (revoke-all). The
-//! configuration's ids (targets, exemptions) are checked by these same types, so an id that
+//! configuration's ids (targets, policies, exemptions) are checked by these same types, so an id that
 //! `config check` accepts is one the Okta client takes. Plain values: no IO.
 
 use std::fmt;

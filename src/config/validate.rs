@@ -1,5 +1,6 @@
 //! Validation of a loaded [`Config`]: every value that parsed but cannot be right is refused
-//! here, before anything runs, with an error naming its key. Pure apart from nothing: no IO.
+//! here, before anything runs, with an error naming its key. No IO; a schedule is asked for
+//! its next occurrence from the clock, so one that never fires is refused.
 
 use std::time::Duration;
 
@@ -23,13 +24,15 @@ use crate::ids::{ClientId, InvalidId, UserId};
 ///   `server.hook_secret` not blank, `revocation.max_attempts` ≥ 1,
 ///   `database.busy_timeout` ≤ 1h, `database.max_size` ≥ 64KiB if set, `database.url` a file
 ///   (not in-memory).
-/// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it.
+/// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it, that
+///   fires at least once from now.
+/// * `database.url`: a file, not an in-memory database.
 /// * `server.shutdown_timeout` > 0.
 /// * `targets[i]`: `user` + `client`, non-empty `users` + `clients`, `app` / `apps` alone, or
 ///   `user` / `users` alone; user ids as [`UserId`] takes them, client and app ids as
 ///   [`ClientId`] does. Under OAuth, any `app` target needs `okta.apps.read` in `okta.scopes`.
 /// * `policies[i]`, `exemptions[i]`: their shape only. Their meaning (unique names, at least
-///   one condition, durations > 0, exempted ids by the same id types) is checked by compiling them, which the policy module does
+///   one condition, durations > 0, policy and exemption ids by the same id types) is checked by compiling them, which the policy module does
 ///   (`policy::PolicySet::from_config`) and every command does right after loading.
 /// * `notify[i]`: see [`super::NotifyConfig`].
 pub fn validate(config: &Config) -> Result<(), Error> {
@@ -119,6 +122,19 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
     super::notify::validate(&config.notify)
 }
 
+/// Whether SQLite keeps the database `url` names in memory only. sqlx percent-decodes the URL
+/// and opens it as a URI filename: empty or `:memory:` (also as `file:` URIs), `mode=memory`,
+/// or the `memdb` VFS.
+fn in_memory(url: &str) -> bool {
+    let url = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+    let rest = url.strip_prefix("sqlite:").unwrap_or(&url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = path.trim_start_matches("//");
+    let path = path.strip_prefix("file:").unwrap_or(path);
+    let memory = |kv: &str| kv == "mode=memory" || kv.starts_with("vfs=memdb");
+    path.is_empty() || path == ":memory:" || query.split('&').any(memory)
+}
+
 /// The smallest `database.max_size`: 16 pages of 4 KiB. Smaller limits cannot even hold the
 /// schema, and a limit is meant to stop growth, not to prevent start-up.
 const MIN_MAX_SIZE: u64 = 64 << 10;
@@ -126,10 +142,7 @@ const MIN_MAX_SIZE: u64 = 64 << 10;
 fn validate_database(db: &DatabaseConfig) -> Result<(), Error> {
     // An in-memory or unnamed database ends with the process, the audit trail with it.
     let url = db.url.as_str();
-    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let path = path.trim_start_matches("//");
-    if path.is_empty() || path == ":memory:" || query.split('&').any(|kv| kv == "mode=memory") {
+    if in_memory(url) {
         return Err(Error::invalid(
             "database.url",
             format!(
@@ -289,7 +302,7 @@ fn check_cron(key: &str, text: &str) -> Result<(), Error> {
         .map_err(|e| Error::invalid(key, format!("`{text}` does not parse ({e}); {hint}")))?;
     // A date that never comes (31 April) parses, and the job would never run.
     cron.find_next_occurrence(&chrono::Utc::now(), false)
-        .map_err(|e| Error::invalid(key, format!("`{text}` never fires ({e}); {hint}")))?;
+        .map_err(|_| Error::invalid(key, format!("`{text}` never fires (no such date)")))?;
     Ok(())
 }
 

@@ -146,6 +146,24 @@ fn bad_values_are_refused_naming_the_key() {
             "database.url: ",
         ),
         ("[database]\nurl = \"sqlite://\"", "database.url: "),
+        // SQLite's own in-memory forms, as sqlx opens them (URI filenames, percent-decoded).
+        (
+            "[database]\nurl = \"sqlite:///audit.db?vfs=memdb\"",
+            "database.url: ",
+        ),
+        (
+            "[database]\nurl = \"sqlite:file::memory:?cache=shared\"",
+            "database.url: ",
+        ),
+        ("[database]\nurl = \"sqlite:file:\"", "database.url: "),
+        (
+            "[database]\nurl = \"sqlite:%3Amemory%3A\"",
+            "database.url: ",
+        ),
+        (
+            "[database]\nurl = \"sqlite:x.db?mode=%6Demory\"",
+            "database.url: ",
+        ),
         ("[schedule]\nreport = \"daily\"", "schedule.report: "),
         (
             "[safety]\nmax_revocation_fraction = 0.0",
@@ -301,5 +319,23 @@ fn each_is_refused_naming_its_key(cases: &[(&str, &str)]) {
             err.starts_with(&format!("{key}: ")),
             "{var}={value} => {err}"
         );
+    }
+}
+
+#[test]
+fn a_database_in_a_file_is_accepted_however_its_url_is_spelled() {
+    for url in [
+        "sqlite:revokd.db",
+        "sqlite://./revokd.db",
+        "sqlite:///tmp/revokd.db",
+        "sqlite://revokd.db?mode=rwc",
+        "revokd.db",
+    ] {
+        jail(|jail| {
+            let toml = format!("{}[database]\nurl = \"{url}\"\n", minimal());
+            let config = load_toml(jail, &toml).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(config.database.url, url);
+            Ok(())
+        });
     }
 }
