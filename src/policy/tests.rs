@@ -19,11 +19,11 @@ fn ms(n: i64) -> TimeDelta {
     TimeDelta::milliseconds(n)
 }
 
-fn strings(v: &[&str]) -> Vec<String> {
+pub(super) fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 
-fn rule(name: &str) -> PolicyConfig {
+pub(super) fn rule(name: &str) -> PolicyConfig {
     PolicyConfig {
         name: name.into(),
         ..PolicyConfig::default()

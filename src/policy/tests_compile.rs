@@ -1,17 +1,7 @@
 //! Policy and exemption configurations refused, each naming its key.
 
 use super::*;
-
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn rule(name: &str) -> PolicyConfig {
-    PolicyConfig {
-        name: name.into(),
-        ..PolicyConfig::default()
-    }
-}
+use crate::policy::tests::{rule, strings};
 
 #[test]
 fn invalid_rules_are_refused_naming_the_key() {
