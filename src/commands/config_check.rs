@@ -1,5 +1,6 @@
 //! `revokd config check`: validate and print the effective configuration, secrets redacted.
 
+use super::output::say;
 use super::{Exit, Failure, load_config, output};
 use crate::cli::Cli;
 use crate::config::{EXAMPLE, redacted::effective_toml};
@@ -14,12 +15,12 @@ pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
     // reload.
     crate::okta::OktaClient::from_config(&config.okta)?;
     let exit = output::print(effective_toml(&config), Exit::Success)?;
-    eprintln!(
+    say(format_args!(
         "configuration OK: {} target pair(s), {} policy rule(s), {} exemption(s), mode {}",
         config.target_pairs().len(),
         config.policies.len(),
         config.exemptions.len(),
         config.mode.as_str()
-    );
+    ));
     Ok(exit)
 }

@@ -1,5 +1,6 @@
 //! `revokd demo`: run the built-in demonstration and print what it did.
 
+use super::output::say;
 use std::fmt::Write;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,16 +12,16 @@ use crate::demo::{DemoOutcome, run as run_demo};
 
 pub(super) async fn run(cli: &Cli, args: &DemoArgs) -> Result<Exit, Failure> {
     let db = demo_path(cli.db.as_deref());
-    eprintln!(
+    say(format_args!(
         "revokd demo: starting a simulated Okta org on 127.0.0.1 and sweeping it twice (dry-run, then enforce)…"
-    );
+    ));
     let counters = std::sync::Arc::new(crate::sweep::Progress::default());
     let line = progress::show(std::sync::Arc::clone(&counters));
     // On a terminal the progress line tells the story; elsewhere, one line per phase.
     let tell = !std::io::stderr().is_terminal();
     let phase = |text: String| {
         if tell {
-            eprintln!("revokd demo: {text}");
+            say(format_args!("revokd demo: {text}"));
         }
     };
     let outcome = run_demo(&db, args.force, counters, phase).await;

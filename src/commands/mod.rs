@@ -17,6 +17,7 @@ mod run;
 mod status;
 mod sweep;
 
+use output::say;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -81,11 +82,11 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(Exit::Unreachable) => ExitCode::from(EXIT_UNAVAILABLE),
         Ok(Exit::CredentialsRefused) => ExitCode::from(EXIT_NOPERM),
         Err(Failure::Config(e)) => {
-            eprintln!("revokd: configuration error: {e}");
+            say(format_args!("revokd: configuration error: {e}"));
             ExitCode::from(EXIT_CONFIG)
         }
         Err(Failure::Other(e)) => {
-            eprintln!("revokd: {e:#}");
+            say(format_args!("revokd: {e:#}"));
             ExitCode::FAILURE
         }
     }

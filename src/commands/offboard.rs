@@ -1,5 +1,6 @@
 //! `revokd offboard`: one user, now, as an `offboarding_jobs` row (source `cli`).
 
+use super::output::say;
 use chrono::Utc;
 
 use super::{
@@ -140,7 +141,7 @@ async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
         .filter(|id| !released.iter().any(|j| j.id == *id))
         .collect();
     for id in &missing {
-        eprintln!("revokd: offboarding job {id} is not held");
+        say(format_args!("revokd: offboarding job {id} is not held"));
     }
     let exit = if missing.is_empty() {
         Exit::Success

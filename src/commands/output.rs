@@ -28,10 +28,19 @@ pub(super) fn print(text: impl AsRef<[u8]>, exit: Exit) -> Result<Exit, Failure>
     }
 }
 
+/// Writes a line to stderr for a person, ignoring a stderr that has gone: `2>&1 | head` closes
+/// both streams, and a command that finished must not turn into a panic (exit 101) for it.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Tells once, on stderr, why a run stopped early (see [`halt_message`]), and gives the exit
 /// code that says so: 69 for an unreachable org, 77 for refused credentials.
 pub(super) fn halted(config: &Config, halt: &Halt, stopped: &str) -> Exit {
-    eprintln!("revokd: {}", halt_message(config, halt, stopped));
+    say(format_args!(
+        "revokd: {}",
+        halt_message(config, halt, stopped)
+    ));
     match halt.kind {
         HaltKind::Unreachable => Exit::Unreachable,
         HaltKind::CredentialsRefused => Exit::CredentialsRefused,

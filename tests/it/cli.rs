@@ -283,3 +283,26 @@ async fn command_line_mistakes_exit_64_and_help_and_version_exit_0() {
     }
     assert_quiet_on_a_closed_stdout(&["--help"], &[]).await;
 }
+
+#[tokio::test]
+async fn config_check_ends_quietly_when_stdout_and_stderr_are_one_closed_pipe() {
+    // `revokd config check 2>&1 | head -0`: the reader has gone before revokd writes either.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("revokd.toml");
+    std::fs::write(&path, VALID).expect("written");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
+        .args(["--config", &path.display().to_string(), "config", "check"])
+        .env_clear()
+        .envs(crate::clock_env::clock_env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("revokd runs");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+
+    let status = child.wait().await.expect("revokd ends");
+
+    assert_eq!(status.code(), Some(0), "a panic exits 101");
+}
