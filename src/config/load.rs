@@ -69,17 +69,27 @@ pub fn load_for(file: Option<&Path>, overrides: &Overrides, needs: Needs) -> Res
         figment = figment.merge(Toml::file_exact(path));
     }
     let env = Env::prefixed("REVOKD_").ignore(NOT_CONFIG_KEYS).split("__");
-    let mut config: Config = figment.merge(env).extract().map_err(keyed)?;
+    let figment = figment.merge(env);
+    let mut config: Config = figment.extract().map_err(keyed)?;
     if let Some(url) = &overrides.database_url {
         config.database.url = database_url(url);
     }
-    match needs {
-        Needs::Everything => {
-            read_secrets(&mut config)?;
-            super::validate(&config)?;
+    let checked = match needs {
+        Needs::Everything => read_secrets(&mut config).and_then(|()| super::validate(&config)),
+        Needs::Database => super::validate::validate_local(&config),
+    };
+    // A value refused after loading is named with where it came from: a file, or a variable
+    // that overrode it (a systemd drop-in), unless `--db` replaced it.
+    checked.map_err(|e| match e {
+        Error::Invalid { key, message } => {
+            let from = (key != "database.url" || overrides.database_url.is_none())
+                .then(|| figment.find_metadata(&key.replace('[', ".").replace(']', "")))
+                .flatten()
+                .and_then(|md| source_of(md, &key));
+            Error::invalid(key, format!("{message}{}", from.unwrap_or_default()))
         }
-        Needs::Database => super::validate::validate_local(&config)?,
-    }
+        e => e,
+    })?;
     Ok(config)
 }
 
@@ -188,20 +198,24 @@ fn keyed(error: figment::Error) -> Error {
         _ if SECRET_KEYS.contains(&key.as_str()) => "must be a string (value not shown)".into(),
         kind => without_quoted_source(&kind.to_string()),
     };
-    match e.metadata.as_ref().map(|md| (md.source.as_ref(), &md.name)) {
-        Some((Some(source), name)) => message.push_str(&format!(" (from {name} {source})")),
-        Some((None, name)) if name.contains("REVOKD_") => {
-            let var = path
-                .iter()
-                .map(|p| p.to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join("__");
-            message.push_str(&format!(" (from REVOKD_{var})"));
-        }
-        Some((None, name)) => message.push_str(&format!(" (from {name})")),
-        None => {}
+    if let Some(from) = e.metadata.as_ref().and_then(|md| source_of(md, &key)) {
+        message.push_str(&from);
     }
     Error::invalid(key, message)
+}
+
+/// ` (from …)`: the file, or the variable (`REVOKD_OKTA__ORG_URL` for `okta.org_url`), that
+/// gave the value at the dotted `key`.
+fn source_of(md: &figment::Metadata, key: &str) -> Option<String> {
+    Some(match (md.source.as_ref(), &md.name) {
+        (Some(source), name) => format!(" (from {name} {source})"),
+        (None, name) if name.contains("REVOKD_") => {
+            let path = key.replace('[', ".").replace(']', "");
+            let var: Vec<String> = path.split('.').map(str::to_ascii_uppercase).collect();
+            format!(" (from REVOKD_{})", var.join("__"))
+        }
+        (None, name) => format!(" (from {name})"),
+    })
 }
 
 /// `["targets", "2", "user"]` → `targets[2].user`.

@@ -228,7 +228,10 @@ fn secret_file_problems_name_the_key_and_path_but_never_the_value() {
         jail.set_env("REVOKD_SERVER__HOOK_SECRET_FILE", "empty");
         jail.create_file("missing-token", TOKEN)?;
         let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
-        assert_eq!(err.to_string(), "server.hook_secret_file: empty is empty");
+        assert_eq!(
+            err.to_string(),
+            "server.hook_secret_file: empty is empty (from REVOKD_SERVER__HOOK_SECRET_FILE)"
+        );
         Ok(())
     });
     let err = error_of("", &[("REVOKD_SERVER__HOOK_SECRET", "12345")]);
