@@ -41,7 +41,7 @@ impl Store {
     /// The status of the sweep that finished last, if any has.
     pub async fn last_finished_sweep_status(&self) -> Result<Option<String>, Error> {
         let mut conn = self.pool.acquire().await?;
-        last_finished_status(&mut conn).await
+        Ok(last_finished(&mut conn).await?.map(|(status, _)| status))
     }
 
     /// Everything in [`DbGauges`], from one read transaction.
@@ -56,7 +56,7 @@ impl Store {
                 .bind(SweepStatus::Ok)
                 .fetch_one(&mut *tx)
                 .await?;
-        let last_finished_status = last_finished_status(&mut tx).await?;
+        let last_finished_status = last_finished(&mut tx).await?.map(|(status, _)| status);
         let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
             .fetch_one(&mut *tx)
             .await?;
@@ -158,12 +158,13 @@ async fn notify_failed(
     Ok(())
 }
 
-/// The status of the sweep that finished last, if any has (for `/metrics` and `status`).
-pub(super) async fn last_finished_status(
+/// The status and trigger of the sweep that finished last, if any has (for `/metrics` and
+/// `status`).
+pub(super) async fn last_finished(
     conn: &mut SqliteConnection,
-) -> Result<Option<String>, Error> {
-    Ok(sqlx::query_scalar(
-        "SELECT status FROM sweeps WHERE finished_at IS NOT NULL
+) -> Result<Option<(String, String)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT status, trigger FROM sweeps WHERE finished_at IS NOT NULL
          ORDER BY finished_at DESC, id DESC LIMIT 1",
     )
     .fetch_optional(conn)

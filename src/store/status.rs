@@ -64,13 +64,8 @@ impl Store {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let last_finished_status = daemon::last_finished_status(&mut tx).await?;
-        let last_finished_trigger = sqlx::query_scalar(
-            "SELECT trigger FROM sweeps WHERE finished_at IS NOT NULL
-             ORDER BY finished_at DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        let (last_finished_status, last_finished_trigger) =
+            daemon::last_finished(&mut tx).await?.unzip();
         let last_scheduled: Option<(String, String)> = sqlx::query_as(
             "SELECT status, finished_at FROM sweeps WHERE finished_at IS NOT NULL AND trigger = ?
              ORDER BY finished_at DESC, id DESC LIMIT 1",
