@@ -290,16 +290,9 @@ async fn config_check_ends_quietly_when_stdout_and_stderr_are_one_closed_pipe() 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("revokd.toml");
     std::fs::write(&path, VALID).expect("written");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
-        .args(["--config", &path.display().to_string(), "config", "check"])
-        .env_clear()
-        .envs(crate::clock_env::clock_env())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("revokd runs");
-    drop(child.stdout.take());
+    let path = path.display().to_string();
+    let mut child =
+        crate::helpers::spawn_with_stdout_gone(&["--config", &path, "config", "check"], &[]);
     drop(child.stderr.take());
 
     let status = child.wait().await.expect("revokd ends");

@@ -314,6 +314,20 @@ pub async fn run_revokd(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// gone before revokd writes (`revokd … | head -0`), and asserts that it ended quietly with 0:
 /// no panic, no "Broken pipe". Returns its stderr.
 pub async fn assert_quiet_on_a_closed_stdout(args: &[&str], env: &[(&str, &str)]) -> String {
+    let child = spawn_with_stdout_gone(args, env);
+
+    let out = child.wait_with_output().await.expect("revokd ends");
+
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    stderr
+}
+
+/// The real `revokd` binary started as [`run_revokd`] does, its stdout (and its stderr, which
+/// the caller may drop too) a pipe; stdout's reader is gone before revokd writes.
+pub fn spawn_with_stdout_gone(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
         .args(args)
         .env_clear()
@@ -325,14 +339,7 @@ pub async fn assert_quiet_on_a_closed_stdout(args: &[&str], env: &[(&str, &str)]
         .spawn()
         .expect("revokd runs");
     drop(child.stdout.take());
-
-    let out = child.wait_with_output().await.expect("revokd ends");
-
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
-    assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    stderr
+    child
 }
 
 /// stdout and stderr of a run, together, as text.

@@ -21,6 +21,28 @@ pub(crate) async fn status(app: &TestApp, args: &[&str]) -> std::process::Output
     run_revokd(&all, &[]).await
 }
 
+/// A scheduled sweep started at `started` that the daemon's shutdown cut short at `finished`,
+/// closed as the daemon closes it.
+pub(crate) async fn aborted_scheduled_sweep(
+    app: &TestApp,
+    started: chrono::DateTime<Utc>,
+    finished: chrono::DateTime<Utc>,
+) {
+    let (schedule, aborted) = (
+        revokd::store::Trigger::Schedule,
+        revokd::store::SweepStatus::Aborted,
+    );
+    app.store
+        .begin_sweep(schedule, Mode::DryRun, started, "h:1:0")
+        .await
+        .expect("a sweep row");
+    let why = "cut short by shutdown (server.shutdown_timeout)";
+    let closed = app
+        .store
+        .close_running_sweeps(schedule, started, aborted, why, finished);
+    assert_eq!(closed.await.expect("closed"), 1);
+}
+
 pub(crate) fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", all_output(out)))
 }
@@ -316,21 +338,8 @@ async fn a_sweep_that_dies_recording_its_rules_is_failed_notified_and_needs_atte
 async fn an_aborted_last_sweep_needs_attention() {
     let app = spawn_app_with(small_org(), |_| {}).await;
     app.sweep(Mode::DryRun).await;
-    // A scheduled sweep the daemon's shutdown cut short, as the daemon closes it.
-    let (schedule, aborted) = (
-        revokd::store::Trigger::Schedule,
-        revokd::store::SweepStatus::Aborted,
-    );
-    let started = Utc::now();
-    app.store
-        .begin_sweep(schedule, Mode::DryRun, started, "h:1:0")
-        .await
-        .expect("a sweep row");
-    let why = "cut short by shutdown (server.shutdown_timeout)";
-    let closed = app
-        .store
-        .close_running_sweeps(schedule, started, aborted, why, Utc::now());
-    assert_eq!(closed.await.expect("closed"), 1);
+    let now = Utc::now();
+    aborted_scheduled_sweep(&app, now, now).await;
 
     let out = status(&app, &[]).await;
 

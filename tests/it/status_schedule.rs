@@ -10,7 +10,7 @@ use revokd::store::Trigger;
 use revokd::sweep::{SweepPlan, run_once};
 
 use crate::helpers::{TestApp, all_output, small_org, spawn_app};
-use crate::status::{json_of, status};
+use crate::status::{aborted_scheduled_sweep, json_of, status};
 
 /// A scheduled sweep (as the daemon runs it) over every pair; returns its status.
 async fn scheduled_sweep(app: &TestApp) -> String {
@@ -65,17 +65,8 @@ async fn a_scheduled_sweep_that_ends_well_settles_the_failed_one() {
 async fn a_schedule_that_ran_no_sweep_for_over_a_week_is_not_judged() {
     let app = spawn_app(small_org()).await;
     // The daemon's last scheduled sweep was cut short nine days ago, and it never ran again.
-    let (schedule, aborted) = (Trigger::Schedule, revokd::store::SweepStatus::Aborted);
     let started = Utc::now() - chrono::TimeDelta::days(9);
-    app.store
-        .begin_sweep(schedule, Mode::DryRun, started, "h:1:0")
-        .await
-        .expect("a sweep row");
-    let why = "cut short by shutdown (server.shutdown_timeout)";
-    let closed = app
-        .store
-        .close_running_sweeps(schedule, started, aborted, why, started);
-    assert_eq!(closed.await.expect("closed"), 1);
+    aborted_scheduled_sweep(&app, started, started).await;
     assert_eq!(app.sweep(Mode::DryRun).await.status.as_str(), "ok");
 
     let out = status(&app, &["--format", "json"]).await;
