@@ -86,8 +86,27 @@ pub struct TokenRequest<'a> {
 pub struct PairPlan {
     /// Revoke-all for the pair, when no exemption could touch any of its tokens.
     pub whole_pair: Option<Cleared>,
-    /// Each listed token with its verdict (exempt ones withdrawn with the exemption).
-    pub tokens: Vec<(String, Verdict)>,
+    /// Each listed token, cleared or kept (and why).
+    pub tokens: Vec<(String, Result<Cleared, Kept>)>,
+}
+
+/// Why the gate keeps a token of a pair an offboarding would revoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// An exemption covers it: the user keeps it, as configured.
+    Exempt(String),
+    /// It may not be revoked now (an id Okta could not have sent, or the configuration in
+    /// force is dry-run): the user still holds a token the offboarding was asked to revoke.
+    Refused(String),
+}
+
+impl Kept {
+    /// Why, in words.
+    pub fn why(&self) -> &str {
+        match self {
+            Kept::Exempt(why) | Kept::Refused(why) => why,
+        }
+    }
 }
 
 /// The gate. Cheap to clone; clones share the lease, the policies in force and whether the
@@ -222,16 +241,16 @@ impl Gate {
         user_id: &str,
         client_id: &str,
         tokens: &[String],
-    ) -> Vec<(String, Option<String>)> {
+    ) -> Vec<(String, Option<Kept>)> {
         let policies = self.in_force();
         tokens
             .iter()
             .map(|token| {
                 let why = match ids(user_id, client_id, token) {
-                    Err(reason) => Some(reason),
+                    Err(reason) => Some(Kept::Refused(reason)),
                     Ok(_) => policies
                         .exemption_for(&bare_facts(token, user_id, client_id))
-                        .map(|e| format!("exempt ({e})")),
+                        .map(|e| Kept::Exempt(format!("exempt ({e})"))),
                 };
                 (token.clone(), why)
             })
@@ -253,7 +272,7 @@ impl Gate {
         let pair = pair_ids(user_id, client_id);
         let dry_run_now = self.dry_run_now();
         for (token, why) in self.preview_pair(user_id, client_id, tokens) {
-            let why = why.or_else(|| dry_run_now.clone());
+            let why = why.or_else(|| dry_run_now.clone().map(Kept::Refused));
             let verdict = match (why, ids(user_id, client_id, &token)) {
                 (None, Ok((user, client, id))) => {
                     let again = self.again(again::Cleared::Token {
@@ -262,17 +281,14 @@ impl Gate {
                         client_id: client_id.to_owned(),
                         asker: Asker::Offboard,
                     });
-                    Verdict::Cleared(Cleared::by_gate(user, client, Some(id), again))
+                    Ok(Cleared::by_gate(user, client, Some(id), again))
                 }
-                (Some(why), _) => Verdict::Withdrawn(why),
-                (None, Err(reason)) => Verdict::Withdrawn(reason),
+                (Some(why), _) => Err(why),
+                (None, Err(reason)) => Err(Kept::Refused(reason)),
             };
             plan.tokens.push((token, verdict));
         }
-        let all_cleared = plan
-            .tokens
-            .iter()
-            .all(|(_, v)| matches!(v, Verdict::Cleared(_)));
+        let all_cleared = plan.tokens.iter().all(|(_, v)| v.is_ok());
         let policies = self.in_force();
         let pair_exempt = policies
             .exemption_for(&bare_facts("", user_id, client_id))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::tests::{CLIENT, USER, gate, request, rules, withdrawn};
-use super::{Asker, Verdict};
+use super::{Asker, Kept, Verdict};
 use crate::config::ExemptionConfig;
 use crate::okta::Unsent;
 use crate::policy::PolicySet;
@@ -36,9 +36,7 @@ async fn a_clearance_asked_again_answers_for_the_configuration_and_lease_of_that
         .unwrap();
     cleared.push(plan.whole_pair.expect("revoke-all"));
     for (_, v) in plan.tokens {
-        let Verdict::Cleared(c) = v else {
-            panic!("{v:?}")
-        };
+        let Ok(c) = v else { panic!("{v:?}") };
         cleared.push(c);
     }
     for c in &cleared {
@@ -79,6 +77,19 @@ async fn a_clearance_asked_again_answers_for_the_configuration_and_lease_of_that
         .await
         .unwrap();
     assert!(withdrawn(&v).contains("dry-run now"));
+    // An offboarding's pair: every token kept, refused (not exempt), none revoked whole.
+    let plan = gate
+        .check_pair(USER, CLIENT, &["oarOld".into(), "oarNew".into()])
+        .await
+        .unwrap();
+    assert_eq!(plan.whole_pair, None);
+    assert!(
+        plan.tokens
+            .iter()
+            .all(|(_, v)| matches!(v, Err(Kept::Refused(why)) if why.contains("dry-run now"))),
+        "{:?}",
+        plan.tokens
+    );
     gate.put_mode_in_force(crate::config::Mode::Enforce);
     assert_eq!(cleared[0].recheck().await, Ok(()));
     lease.release().await;

@@ -9,11 +9,11 @@ use chrono::Utc;
 use tracing::{Instrument, info_span, warn};
 
 use super::rounds::PairRevocation;
-use super::rows::audit_row;
+use super::rows::{audit_row, kept_row};
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
 use crate::okta::{self, OktaClient};
-use crate::store::{self, NewRevocation, RevocationState, TargetOutcome};
+use crate::store::{self, RevocationState, TargetOutcome};
 use crate::sweep::{Deps, Target, observation};
 
 /// Lists, revokes and verifies one pair; appends every audit row of it.
@@ -43,7 +43,8 @@ pub(super) async fn offboard_pair(
     .await
 }
 
-/// A dry run: `planned` for what the gate would clear, `skipped_exempt` for what stays.
+/// A dry run: `planned` for what the gate would clear, `skipped_exempt` for an exempt token,
+/// `withdrawn` for one it refuses (see [`kept_row`]).
 async fn dry_run(
     deps: &Deps,
     job: &Offboarding,
@@ -58,17 +59,14 @@ async fn dry_run(
         .iter()
         .map(|(t, why)| match why {
             None => audit_row(job, target, t, Mode::DryRun, RevocationState::Planned),
-            Some(why) => NewRevocation {
-                error: Some(why.clone()),
-                ..audit_row(job, target, t, Mode::DryRun, RevocationState::SkippedExempt)
-            },
+            Some(kept) => kept_row(job, target, t, Mode::DryRun, kept),
         })
         .collect();
     deps.store.append_revocations(&rows).await?;
     outcome.tokens = active.len() as u64;
     outcome.stayed = preview
         .into_iter()
-        .filter_map(|(t, why)| why.map(|w| (t, w)))
+        .filter_map(|(t, kept)| kept.map(|k| (t, k.why().to_owned())))
         .collect();
     record(deps, target, TargetOutcome::Ok, None).await
 }

@@ -13,7 +13,7 @@ use super::send::{Answer, send};
 use super::whole::RevokeAll;
 use super::{ClientOutcome, Offboarding, VerifySettings};
 use crate::config::Mode;
-use crate::gate::Verdict;
+use crate::gate::Kept;
 use crate::okta::Cleared;
 use crate::store::{self, NewRevocation, RevocationState, TargetOutcome, ts};
 use crate::sweep::{Deps, Target};
@@ -33,7 +33,7 @@ pub(super) struct PairRevocation<'a> {
     /// The pair's revoke-all intent.
     whole: RevokeAll<'a>,
     /// Tokens the gate kept, with why.
-    stayed: BTreeMap<String, String>,
+    stayed: BTreeMap<String, Kept>,
     answers: BTreeMap<String, Answer>,
     /// The answers of the last round's DELETEs (a revoke-all's under "").
     last_sent: BTreeMap<String, Answer>,
@@ -149,21 +149,19 @@ impl<'a> PairRevocation<'a> {
     /// `withdrawn` (or is recorded as exempt), once.
     async fn keep_what_the_gate_keeps(
         &mut self,
-        verdicts: Vec<(String, Verdict)>,
+        verdicts: Vec<(String, Result<Cleared, Kept>)>,
     ) -> Result<Vec<(String, Cleared)>, store::Error> {
         let mut cleared = Vec::new();
         let mut withdrawn = Vec::new();
         for (token, verdict) in verdicts {
             match verdict {
-                Verdict::Cleared(c) => cleared.push((token, c)),
-                Verdict::Withdrawn(why) | Verdict::Gone(why)
-                    if !self.stayed.contains_key(&token) =>
-                {
+                Ok(c) => cleared.push((token, c)),
+                Err(kept) if !self.stayed.contains_key(&token) => {
                     let open = self.intents.remove(&token);
-                    withdrawn.push(stay_row(self.job, self.target, &token, &why, open));
-                    self.stayed.insert(token, why);
+                    withdrawn.push(stay_row(self.job, self.target, &token, &kept, open));
+                    self.stayed.insert(token, kept);
                 }
-                Verdict::Withdrawn(_) | Verdict::Gone(_) => {}
+                Err(_) => {}
             }
         }
         self.deps.store.append_revocations(&withdrawn).await?;
@@ -250,8 +248,15 @@ impl<'a> PairRevocation<'a> {
         outcome.tokens = (self.intents.len() + self.stayed.len()) as u64;
         outcome.verified = self.intents.keys().all(|t| self.answers.contains_key(t))
             && unrevoked.iter().all(|t| self.answers.contains_key(t));
-        outcome.stayed = self.stayed.into_iter().collect();
-        if outcome.verified {
+        let refused = refused_note(&self.stayed);
+        outcome.stayed = (self.stayed.into_iter())
+            .map(|(t, kept)| (t, kept.why().to_owned()))
+            .collect();
+        if let Some(text) = refused {
+            // Not an exemption: the user still holds tokens the offboarding must revoke.
+            record(deps, target, TargetOutcome::Failed, Some(&text)).await?;
+            outcome.error = Some(text);
+        } else if outcome.verified {
             if outcome.stayed.is_empty() {
                 let (user, client) = (target.user.as_str(), target.client.as_str());
                 deps.store.mark_gone(user, client, started, now).await?;
@@ -320,18 +325,29 @@ fn answer_for(sent: &BTreeMap<String, Answer>, token: &str) -> Answer {
         .unwrap_or_default()
 }
 
+/// Why the offboarding of a pair is not complete when the gate kept tokens for a reason other
+/// than an exemption (the configuration in force turned dry-run, an id Okta could not have
+/// sent): `None` when every token kept is exempt.
+fn refused_note(stayed: &BTreeMap<String, Kept>) -> Option<String> {
+    let refused = stayed.values().filter_map(|kept| match kept {
+        Kept::Refused(why) => Some(why.as_str()),
+        Kept::Exempt(_) => None,
+    });
+    count_note("not revoked", refused)
+}
+
 /// What `targets.last_error` notes of the tokens an offboarding left: how many stayed, and
-/// each distinct reason (an exemption, the gate's withdrawal), so the note says why.
+/// why (each reason once).
 fn stayed_note(stayed: &[(String, String)]) -> Option<String> {
-    if stayed.is_empty() {
-        return None;
-    }
-    let reasons: std::collections::BTreeSet<&str> =
-        stayed.iter().map(|(_, why)| why.as_str()).collect();
-    let reasons: Vec<&str> = reasons.into_iter().collect();
-    Some(format!(
-        "{} token(s) stayed: {}",
-        stayed.len(),
-        reasons.join("; ")
-    ))
+    count_note("stayed", stayed.iter().map(|(_, why)| why.as_str()))
+}
+
+/// `N token(s) <what>: <reasons, each once>`, or `None` for no token.
+fn count_note<'a>(what: &str, whys: impl Iterator<Item = &'a str>) -> Option<String> {
+    let whys: Vec<&str> = whys.collect();
+    let reasons: BTreeSet<&str> = whys.iter().copied().collect();
+    (!whys.is_empty()).then(|| {
+        let reasons: Vec<&str> = reasons.into_iter().collect();
+        format!("{} token(s) {what}: {}", whys.len(), reasons.join("; "))
+    })
 }

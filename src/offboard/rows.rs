@@ -7,16 +7,17 @@ use chrono::Utc;
 
 use super::Offboarding;
 use crate::config::Mode;
+use crate::gate::Kept;
 use crate::store::{NewRevocation, RevocationState, RevocationTrigger, ts};
 use crate::sweep::Target;
 
-/// The row of a token the gate kept: it closes the token's open intent as `withdrawn`, or
-/// records the exemption once as `skipped_exempt`.
+/// The row of a token the gate kept: it closes the token's open intent as `withdrawn`, or,
+/// with none open, records it once (see [`kept_row`]).
 pub(super) fn stay_row(
     job: &Offboarding,
     target: &Target,
     token: &str,
-    why: &str,
+    kept: &Kept,
     open: Option<(i64, i64)>,
 ) -> NewRevocation {
     match open {
@@ -26,18 +27,28 @@ pub(super) fn stay_row(
             Some(token),
             RevocationState::Withdrawn,
             open,
-            why,
+            kept.why(),
         ),
-        None => NewRevocation {
-            error: Some(why.to_owned()),
-            ..audit_row(
-                job,
-                target,
-                token,
-                Mode::Enforce,
-                RevocationState::SkippedExempt,
-            )
-        },
+        None => kept_row(job, target, token, Mode::Enforce, kept),
+    }
+}
+
+/// The one row of a token the gate keeps before any intent: `skipped_exempt` for an exemption,
+/// `withdrawn` (never sent) for any other reason, with why.
+pub(super) fn kept_row(
+    job: &Offboarding,
+    target: &Target,
+    token: &str,
+    mode: Mode,
+    kept: &Kept,
+) -> NewRevocation {
+    let state = match kept {
+        Kept::Exempt(_) => RevocationState::SkippedExempt,
+        Kept::Refused(_) => RevocationState::Withdrawn,
+    };
+    NewRevocation {
+        error: Some(kept.why().to_owned()),
+        ..audit_row(job, target, token, mode, state)
     }
 }
 

@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use revokd::config::Mode;
 use revokd::sim::{Delivery, SimOrg};
 use sqlx::SqlitePool;
 
 use crate::daemon::harness::{PATIENCE, Running, daemon_config};
 use crate::gate::deletes;
-use crate::helpers::{SIM_TOKEN, all_output, run_revokd, sim_config, small_org, write_config};
+use crate::helpers::{
+    SIM_TOKEN, all_output, run_revokd, sim_config, small_org, spawn_app, write_config,
+};
 
 /// A user holding tokens for at least two clients.
 fn user_with_tokens(org: &SimOrg) -> String {
@@ -276,4 +279,44 @@ async fn an_offboarding_job_that_waits_for_the_enforcer_lease_loses_no_attempt()
     assert_eq!(tokens_of(&org, &user), 0);
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_the_configuration_turned_dry_run_during_is_not_complete() {
+    let app = spawn_app(small_org()).await;
+    let user = user_with_tokens(&app.org);
+    let before = tokens_of(&app.org, &user);
+    // A reload to dry-run while the job runs: the gate the job shares keeps every token.
+    app.deps.gate.put_mode_in_force(Mode::DryRun);
+
+    let (job_id, report) = app.offboard(&user).await;
+
+    assert!(!report.succeeded(), "{report:?}");
+    let error = report.error().expect("why it is not complete");
+    assert!(
+        error.contains("not revoked") && error.contains("dry-run"),
+        "{error}"
+    );
+    assert_eq!(deletes(&app.org), vec![], "no DELETE reached Okta");
+    assert_eq!(tokens_of(&app.org, &user), before);
+    let (failed, targets): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE last_result = 'failed'), COUNT(*) FROM targets
+         WHERE user_id = ?",
+    )
+    .bind(&user)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert!(targets >= 2, "the user holds two clients");
+    assert_eq!(failed, targets, "every pair is failed");
+    // Each token the job kept is recorded, once, as not revoked and why.
+    let kept: Vec<String> = sqlx::query_scalar(
+        "SELECT error FROM revocations WHERE job_id = ? AND state = 'withdrawn'",
+    )
+    .bind(job_id)
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept.len(), before);
+    assert!(kept.iter().all(|e| e.contains("dry-run now")), "{kept:?}");
 }
