@@ -20,6 +20,7 @@ mod notify;
 mod offboarding;
 mod schedule;
 mod serve;
+mod stranded;
 mod version_cache;
 
 use std::future::Future;

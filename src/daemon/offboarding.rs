@@ -1,10 +1,10 @@
 //! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
 //! `running` → `done|failed`): it wakes when the hook or the poller enqueues (a `Notify`),
 //! when a retried job comes due, and every [`IDLE_RECHECK`] in any case. A failed attempt is
-//! re-queued with backoff until `offboarding.max_attempts`. Before each claim, failed
-//! offboarding revocations that are due are retried, and a claimed automatic job may be held
-//! by the breaker (see [`super::breaker`]). At start, `running` jobs whose
-//! process died are handed back to the queue. The poller runs the System Log catch-up every
+//! re-queued with backoff until `offboarding.max_attempts`. Before each claim, `running` jobs
+//! no process is carrying out are handed back to the queue (see [`super::stranded`]) and
+//! failed offboarding revocations that are due are retried; a claimed automatic job may be
+//! held by the breaker (see [`super::breaker`]). The poller runs the System Log catch-up every
 //! `offboarding.poll_interval` when `offboarding.system_log` is on. Both stop between jobs
 //! when told to; a job cut by shutdown stays `running` and is picked up at the next start.
 
@@ -19,11 +19,12 @@ use tracing::{error, info, warn};
 use super::breaker;
 use super::context::Context;
 use super::metrics;
+use super::stranded;
 use crate::config::Mode;
 use crate::offboard::{Offboarding, VerifySettings, configured_clients, offboard_user, syslog};
 use crate::okta::UserId;
 use crate::runner;
-use crate::store::{self, JobRow, JobSource, JobState};
+use crate::store::{self, JobRow, JobState};
 
 /// The longest the worker sleeps without looking at the queue.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(30);
@@ -63,11 +64,13 @@ pub fn job_backoff(attempts: i64) -> Duration {
 }
 
 async fn worker(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
-    release_dead_jobs(&ctx).await;
     loop {
         if *stop.borrow() {
             return;
         }
+        // Between jobs: none is running here, so a job left `running` under this process is
+        // one whose outcome could not be recorded.
+        stranded::release_stranded_jobs(&ctx).await;
         if let Err(e) = breaker::retry_due_intents(&ctx).await {
             error!(error.message = %e, error.cause_chain = ?e, "cannot retry failed offboarding revocations");
         }
@@ -110,52 +113,6 @@ async fn until_next_due(ctx: &Context) -> Duration {
                 .unwrap_or(Duration::ZERO)
                 .min(IDLE_RECHECK)
         })
-}
-
-/// Hands `running` jobs of dead processes (a crash, a SIGKILL) back to the queue; a dead
-/// `revokd offboard`'s job is failed instead: what it was asked (`--dry-run`, `--client`) lived
-/// in that process alone, and the daemon's own mode must not turn a preview into revocations.
-/// Its `pending` intents, if it sent anything, are resolved by the next enforce sweep.
-async fn release_dead_jobs(ctx: &Context) {
-    let running = match ctx.store.running_jobs().await {
-        Ok(rows) => rows,
-        Err(e) => {
-            error!(error.message = %e, error.cause_chain = ?e, "cannot read running offboarding jobs");
-            return;
-        }
-    };
-    for (id, runner_id, source) in running {
-        let dead = runner_id
-            .as_deref()
-            .is_none_or(|r| r != runner::current() && !runner::is_alive(r));
-        if dead && source == JobSource::Cli {
-            let why = "the `revokd offboard` that ran this job stopped before it finished; \
-                       run it again";
-            match ctx
-                .store
-                .fail_dead_job(id, runner_id.as_deref(), why, Utc::now())
-                .await
-            {
-                Ok(true) => warn!(
-                    job_id = id,
-                    "an offboarding job left running by a dead `revokd offboard` is failed, not carried out"
-                ),
-                // That process finished it after all, between the read and now.
-                Ok(false) => {}
-                Err(e) => error!(job_id = id, error.message = %e, "cannot fail an offboarding job"),
-            }
-        } else if dead {
-            match ctx.store.release_job(id).await {
-                Ok(()) => warn!(
-                    job_id = id,
-                    "an offboarding job left running by a dead process is queued again"
-                ),
-                Err(e) => {
-                    error!(job_id = id, error.message = %e, "cannot re-queue an offboarding job")
-                }
-            }
-        }
-    }
 }
 
 async fn run_job(ctx: &Context, job: JobRow) {

@@ -225,29 +225,32 @@ impl Store {
         Ok(())
     }
 
-    /// `running` jobs with their runners and sources, to find those of dead processes.
-    pub async fn running_jobs(&self) -> Result<Vec<(i64, Option<String>, JobSource)>, Error> {
-        let rows = sqlx::query_as(
-            "SELECT id, runner, source FROM offboarding_jobs WHERE state = ? ORDER BY id",
-        )
+    /// Every `running` job, oldest first.
+    pub async fn running_jobs(&self) -> Result<Vec<JobRow>, Error> {
+        let rows = sqlx::query_as::<_, JobRow>(&format!(
+            "SELECT {COLUMNS} FROM offboarding_jobs WHERE state = ? ORDER BY id"
+        ))
         .bind(JobState::Running)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
     }
 
-    /// Hands a `running` job back to the queue (its process died), due at once.
-    pub async fn release_job(&self, id: i64) -> Result<(), Error> {
-        sqlx::query(
+    /// Hands a `running` job back to the queue, due at once, while it is still running under
+    /// `runner` (its process died, or its outcome could not be recorded): a job another process
+    /// took meanwhile is left alone. Returns whether it was handed back.
+    pub async fn release_job(&self, id: i64, runner: Option<&str>) -> Result<bool, Error> {
+        let done = sqlx::query(
             "UPDATE offboarding_jobs SET state = ?, runner = NULL, next_attempt_at = NULL
-             WHERE id = ? AND state = ?",
+             WHERE id = ? AND state = ? AND runner IS ?",
         )
         .bind(JobState::Queued)
         .bind(id)
         .bind(JobState::Running)
+        .bind(runner)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// One job.

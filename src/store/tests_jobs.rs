@@ -62,11 +62,15 @@ async fn a_running_job_of_a_dead_process_can_be_released(pool: SqlitePool) {
         .start_job(&hook_job("00u1", "e1"), "h:1:1", Utc::now())
         .await
         .unwrap();
-    assert_eq!(
-        store.running_jobs().await.unwrap(),
-        vec![(id, Some("h:1:1".into()), JobSource::EventHook)]
-    );
-    store.release_job(id).await.unwrap();
+    let running = store.running_jobs().await.unwrap();
+    let found: Vec<_> = (running.iter())
+        .map(|j| (j.id, j.runner.as_deref(), j.source, j.started_at.is_some()))
+        .collect();
+    assert_eq!(found, vec![(id, Some("h:1:1"), JobSource::EventHook, true)]);
+    // Only while it still runs under the runner read: another process may have taken it.
+    assert!(!store.release_job(id, Some("h:9:9")).await.unwrap());
+    assert!(store.release_job(id, Some("h:1:1")).await.unwrap());
+    assert!(!store.release_job(id, Some("h:1:1")).await.unwrap());
     let job = store.claim_job("h:2:2", Utc::now()).await.unwrap().unwrap();
     assert_eq!((job.id, job.attempts), (id, 2));
 }

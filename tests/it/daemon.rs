@@ -2,7 +2,7 @@
 //! overlap, `/metrics` in Prometheus text agreeing with the database, `/readyz`, SIGTERM
 //! during a sweep (in `daemon/shutdown.rs`), SIGHUP reloads, a busy listen port, and the
 //! metrics the alerting files use; the database it opens, and keeps across reloads (in
-//! `daemon/database.rs`).
+//! `daemon/database.rs`); offboarding jobs no process carries out (in `daemon/stranded.rs`).
 
 mod alerting;
 mod database;
@@ -10,6 +10,7 @@ pub mod harness;
 mod prom;
 mod reload;
 mod shutdown;
+mod stranded;
 
 use std::path::Path;
 use std::time::Duration;
