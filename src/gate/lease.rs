@@ -84,13 +84,14 @@ impl Lease {
                     state.holders += 1;
                     return Ok(self.guard());
                 }
+                let stamped = Instant::now();
                 match self.try_take(purpose).await? {
                     LeaseAttempt::Held { took_over } => {
                         if let Some(old) = took_over {
                             warn!(lease.previous_owner = %old.owner, lease.previous_heartbeat = %old.heartbeat_at, "took over a stale enforcer lease");
                         }
                         self.lost.store(false, Ordering::SeqCst);
-                        self.mark_renewed();
+                        self.mark_renewed(stamped);
                         if let Some(old) = state.heartbeat.take() {
                             old.abort();
                         }
@@ -136,24 +137,36 @@ impl Lease {
         self.state.lock().await.holders > 0 && !self.lost.load(Ordering::SeqCst) && fresh
     }
 
-    fn mark_renewed(&self) {
+    /// Records a heartbeat written as of `stamped`. Freshness counts from when the row's
+    /// heartbeat was stamped, not from when the write got through: a write that waited for
+    /// SQLite's lock (up to `database.busy_timeout`) wrote a time that others already read
+    /// as that old, and may take the lease over on it.
+    fn mark_renewed(&self, stamped: Instant) {
         if let Ok(mut at) = self.renewed.lock() {
-            *at = Instant::now();
+            *at = (*at).max(stamped);
         }
+    }
+
+    /// One renewal of the row: `Ok(false)` when another owner holds it now.
+    async fn renew(&self) -> Result<bool, store::Error> {
+        let stamped = Instant::now();
+        let renewed = self.store.renew_lease(&self.owner, Utc::now()).await?;
+        if renewed {
+            self.mark_renewed(stamped);
+        }
+        Ok(renewed)
     }
 
     fn spawn_heartbeat(&self) -> JoinHandle<()> {
         let lease = self.clone();
-        let store = self.store.clone();
-        let owner = Arc::clone(&self.owner);
         let lost = Arc::clone(&self.lost);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TTL / 3);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                match store.renew_lease(&owner, Utc::now()).await {
-                    Ok(true) => lease.mark_renewed(),
+                match lease.renew().await {
+                    Ok(true) => {}
                     Ok(false) => {
                         error!(
                             "the enforcer lease was taken over by another process; no further revocation is sent"
@@ -210,4 +223,39 @@ fn describe(holder: &LeaseHolder) -> String {
         "another revokd process ({}) is revoking with this database ({}, since {}, last heartbeat {})",
         holder.owner, holder.purpose, holder.acquired_at, holder.heartbeat_at
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test(migrations = "./migrations")]
+    async fn a_renewal_that_waited_for_the_write_lock_is_as_old_as_the_time_it_wrote(
+        pool: sqlx::SqlitePool,
+    ) {
+        let store = Store::from_pool(pool.clone()).await.unwrap();
+        let lease = Lease::new(store, Duration::ZERO);
+        let guard = lease.hold("test").await.unwrap();
+        // Another writer holds SQLite's write lock while the renewal stamps its heartbeat.
+        let mut writer = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *writer)
+            .await
+            .unwrap();
+        let renewal = tokio::spawn({
+            let lease = lease.clone();
+            async move { lease.renew().await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let committed = Instant::now();
+        sqlx::query("COMMIT").execute(&mut *writer).await.unwrap();
+        assert!(renewal.await.unwrap().unwrap(), "renewed");
+        let renewed = *lease.renewed.lock().unwrap();
+        assert!(
+            renewed < committed,
+            "fresh from the stamp, {:?} before the write got through",
+            committed.saturating_duration_since(renewed)
+        );
+        guard.release().await;
+    }
 }
