@@ -2,13 +2,15 @@
 //! pattern FACTS §4 prescribes. The first poll starts `lookback` ago; every later one
 //! requests the persisted `next` link verbatim, while it answers the poller's query (the org,
 //! the event types, the page size): a changed query starts again `lookback` before the cursor
-//! last moved, so an added event type is caught up and nothing is skipped. Each page's jobs and its `next` link are
+//! last moved, so an added event type is caught up and nothing is skipped; so does a saved
+//! link Okta refuses with a 400 (kept past what Okta still answers). Each page's jobs and its `next` link are
 //! committed together, so events are neither skipped nor lost by a crash (de-duplication by
 //! uuid absorbs the ones the hook already delivered).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tracing::error;
 use url::Url;
 
 use super::events::jobs_from_events;
@@ -65,23 +67,36 @@ pub async fn poll_once(
         .to_string();
     let back = chrono::Duration::from_std(lookback).unwrap_or_default();
     let now = Utc::now();
-    let mut url = match store.system_log_cursor().await? {
-        Some(cursor) if cursor.query.as_deref() == Some(query.as_str()) => {
-            Url::parse(&cursor.next_url)?
-        }
-        // Another query: from `lookback` before the events the cursor had passed.
-        Some(cursor) => {
-            let passed = (cursor.position.as_deref())
-                .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
-                .or_else(|| DateTime::parse_from_rfc3339(&cursor.updated_at).ok())
-                .map_or(now, |t| t.with_timezone(&Utc));
-            okta.first_system_log_url(oldest_since(passed - back, now), &types, PAGE_LIMIT)
-        }
-        None => okta.first_system_log_url(oldest_since(now - back, now), &types, PAGE_LIMIT),
+    let cursor = store.system_log_cursor().await?;
+    // A new query starts `lookback` before the events the cursor had passed (or now).
+    let restart = || {
+        let passed = (cursor.as_ref())
+            .and_then(|c| {
+                (c.position.as_deref())
+                    .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+                    .or_else(|| DateTime::parse_from_rfc3339(&c.updated_at).ok())
+            })
+            .map_or(now, |t| t.with_timezone(&Utc));
+        okta.first_system_log_url(oldest_since(passed - back, now), &types, PAGE_LIMIT)
+    };
+    let (mut url, mut saved) = match &cursor {
+        Some(c) if c.query.as_deref() == Some(query.as_str()) => (Url::parse(&c.next_url)?, true),
+        // Another query (or none yet).
+        _ => (restart(), false),
     };
     let mut polled = Polled::default();
     while polled.pages < MAX_PAGES_PER_POLL {
-        let page = okta.system_log_page(&url).await?;
+        let page = match okta.system_log_page(&url).await {
+            // Okta refuses the saved link itself (one kept past what Okta still answers): a
+            // new query, rather than the same refusal at every poll for ever.
+            Err(e) if saved && e.status() == Some(400) => {
+                error!(error.message = %e, okta.request_id = e.request_id(), "Okta refused the saved System Log cursor; polling starts a new query");
+                (url, saved) = (restart(), false);
+                continue;
+            }
+            page => page?,
+        };
+        saved = false;
         polled.pages += 1;
         polled.events += page.events.len();
         let jobs = jobs_from_events(&page.events, event_types, store::JobSource::SystemLog);

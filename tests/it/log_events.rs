@@ -2,11 +2,12 @@
 //! `LogEvent` schema requires no field, so an event may come without `uuid` or `eventType`,
 //! and with `target` null or absent. Such events offboard nobody, and they hold up nothing:
 //! the poller moves past them, a hook delivery holding them is accepted, and the events next
-//! to them still offboard their users.
+//! to them still offboard their users. A saved cursor Okta refuses starts a new query.
 
 use std::time::Duration;
 
-use revokd::offboard::syslog::poll_once;
+use chrono::{DateTime, Utc};
+use revokd::offboard::syslog::{PAGE_LIMIT, poll_once};
 use revokd::sim::{Delivery, RouteKind, SimOrg};
 use serde_json::Value;
 
@@ -89,6 +90,52 @@ async fn a_poll_moves_past_events_without_uuid_or_target_and_enqueues_the_next_e
         job_events(app.store.pool()).await[1],
         (other, later["uuid"].as_str().map(str::to_owned))
     );
+}
+
+#[tokio::test]
+async fn a_saved_cursor_okta_refuses_starts_a_new_query_that_misses_no_event() {
+    let app = spawn_app(small_org()).await;
+    let (user, _) = user_with_two_clients(&app.org);
+    let types = vec![DEACTIVATE.to_owned()];
+    let event = app.org.emit_event(DEACTIVATE, &user);
+    // A link of this very query that Okta no longer answers (one the org never issued).
+    let query = (app.deps.okta)
+        .first_system_log_url(DateTime::UNIX_EPOCH, &types, PAGE_LIMIT)
+        .to_string();
+    let stale = format!(
+        "{}api/v1/logs?after=stale&limit=100&sortOrder=ASCENDING",
+        app.org.base_url()
+    );
+    let saved_at = Utc::now() - chrono::Duration::minutes(10);
+    (app.store)
+        .save_system_log_page(&[], &stale, &query, None, saved_at)
+        .await
+        .expect("cursor saved");
+
+    let polled = poll_once(
+        &app.deps.okta,
+        &app.store,
+        &types,
+        Duration::from_secs(3600),
+    )
+    .await
+    .expect("a new query, not the same refusal at every poll");
+
+    assert_eq!(polled.enqueued, 1);
+    assert_eq!(
+        job_events(app.store.pool()).await,
+        vec![(user, event["uuid"].as_str().map(str::to_owned))]
+    );
+    let polls: Vec<String> = (app.org.requests().into_iter())
+        .filter(|r| r.route == RouteKind::Logs)
+        .map(|r| r.path_and_query)
+        .collect();
+    assert_eq!(polls.len(), 2, "{polls:?}");
+    assert!(polls[0].contains("after=stale"), "{polls:?}");
+    assert!(polls[1].contains("since="), "{polls:?}");
+    let cursor = app.store.system_log_cursor().await.expect("cursor");
+    let next = cursor.expect("a cursor").next_url;
+    assert!(next.contains("after=") && !next.contains("stale"), "{next}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
