@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::tests::{CLIENT, USER, gate, request, rules, withdrawn};
+use super::tests::{CLIENT, USER, assert_pair_kept, gate, request, rules, withdrawn};
 use super::{Asker, Kept, Verdict};
 use crate::config::ExemptionConfig;
 use crate::okta::Unsent;
@@ -78,18 +78,11 @@ async fn a_clearance_asked_again_answers_for_the_configuration_and_lease_of_that
         .unwrap();
     assert!(withdrawn(&v).contains("dry-run now"));
     // An offboarding's pair: every token kept, refused (not exempt), none revoked whole.
-    let plan = gate
-        .check_pair(USER, CLIENT, &["oarOld".into(), "oarNew".into()])
-        .await
-        .unwrap();
-    assert_eq!(plan.whole_pair, None);
-    assert!(
-        plan.tokens
-            .iter()
-            .all(|(_, v)| matches!(v, Err(Kept::Refused(why)) if why.contains("dry-run now"))),
-        "{:?}",
-        plan.tokens
-    );
+    assert_pair_kept(
+        &gate,
+        |k| matches!(k, Kept::Refused(why) if why.contains("dry-run now")),
+    )
+    .await;
     gate.put_mode_in_force(crate::config::Mode::Enforce);
     assert_eq!(cleared[0].recheck().await, Ok(()));
     lease.release().await;
