@@ -37,10 +37,45 @@ impl Store {
         &self,
         rows: Vec<NewRevocation>,
     ) -> Result<Vec<i64>, Error> {
+        Ok(self.append_checked(rows, None).await?.unwrap_or_default())
+    }
+
+    /// Appends `row`, a row of an intent, only while record `latest` is still that intent's
+    /// latest: `None` (nothing written) when another run appended to it since it was read.
+    pub async fn append_revocation_if_latest(
+        &self,
+        row: &NewRevocation,
+        latest: i64,
+    ) -> Result<Option<i64>, Error> {
+        let intent = row.intent_id.unwrap_or(latest);
+        let ids = self
+            .append_checked(vec![row.clone()], Some((intent, latest)))
+            .await?;
+        Ok(ids.map(|ids| ids[0]))
+    }
+
+    /// Appends `rows` in one transaction; with `check = (intent, latest)`, only while record
+    /// `latest` is the intent's latest (`None`: nothing written).
+    async fn append_checked(
+        &self,
+        rows: Vec<NewRevocation>,
+        check: Option<(i64, i64)>,
+    ) -> Result<Option<Vec<i64>>, Error> {
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some((intent, latest)) = check {
+            let now: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(id) FROM revocations WHERE id = ?1 OR intent_id = ?1",
+            )
+            .bind(intent)
+            .fetch_one(&mut *tx)
+            .await?;
+            if now != Some(latest) {
+                return Ok(None);
+            }
+        }
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT id, hash FROM revocations ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
@@ -111,7 +146,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(ids)
+        Ok(Some(ids))
     }
 
     /// Every audit row, in chain order.
@@ -172,3 +207,7 @@ pub(super) mod tests;
 #[cfg(test)]
 #[path = "tests_audit_head.rs"]
 mod tests_audit_head;
+
+#[cfg(test)]
+#[path = "tests_audit_latest.rs"]
+mod tests_audit_latest;

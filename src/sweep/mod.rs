@@ -14,6 +14,7 @@ mod planned;
 mod progress;
 mod reconcile;
 mod report;
+mod retry;
 mod revoke;
 mod standing;
 mod targets;
@@ -43,7 +44,8 @@ pub use progress::{Progress, ProgressSnapshot};
 pub(crate) use reconcile::INTERRUPTED_REVOKE_ALL;
 pub use reconcile::{Reconciled, abort_dead_sweeps, reconcile, retry_work};
 pub use report::{AppTally, PolicyTally, SweepReport, TargetFailure};
-pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation, retry_after};
+pub use retry::{OpenIntent, retry_after};
+pub use revoke::{RevocationOutcome, Work, attempt as attempt_revocation};
 
 /// One user/client pair to list.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
+use super::retry::{OpenIntent, append_after};
 use super::revoke::{self, RevocationOutcome, Work};
 use super::{Deps, Planned};
 use crate::config::Mode;
@@ -28,7 +29,7 @@ use crate::store::{
 pub struct Reconciled {
     pub sweeps_aborted: u64,
     pub intents_resolved: u64,
-    pub outcomes: [u64; 5],
+    pub outcomes: [u64; 6],
 }
 
 /// Closes, as `aborted`, every sweep still `running` whose process is gone; returns their ids.
@@ -163,9 +164,18 @@ fn planned_of(row: &AuditRow) -> Planned {
 pub fn retry_work(row: &AuditRow) -> Work {
     Work {
         planned: planned_of(row),
-        intent: Some((row.intent_id.unwrap_or(row.id), row.attempts)),
+        intent: Some(retry_intent(row)),
         trigger: row.trigger().unwrap_or(RevocationTrigger::Policy),
         job_id: row.job_id,
+    }
+}
+
+/// The intent `row` (its latest record) stands for, as a retry reads it.
+fn retry_intent(row: &AuditRow) -> OpenIntent {
+    OpenIntent {
+        id: row.intent_id.unwrap_or(row.id),
+        attempts: row.attempts,
+        latest: row.id,
     }
 }
 
@@ -198,8 +208,11 @@ async fn interrupted_revoke_all(
             row.requested_at.clone(),
         )
     };
-    deps.store.append_revocation(&failed).await?;
-    Ok(RevocationOutcome::Failed)
+    let open = retry_intent(row);
+    Ok(match append_after(deps, &failed, open).await? {
+        Some(_) => RevocationOutcome::Failed,
+        None => RevocationOutcome::Settled,
+    })
 }
 
 async fn resolve(
@@ -208,6 +221,7 @@ async fn resolve(
     row: &AuditRow,
 ) -> Result<RevocationOutcome, store::Error> {
     let work = retry_work(row);
+    let open = retry_intent(row);
     let p = &work.planned;
     let ids = (
         UserId::new(&p.user_id),
@@ -219,7 +233,7 @@ async fn resolve(
     };
     let now = Utc::now();
     let base = NewRevocation {
-        intent_id: work.intent.map(|(id, _)| id),
+        intent_id: Some(open.id),
         policy: row.policy.clone(),
         reason: row.reason.clone(),
         completed_at: Some(ts(now)),
@@ -260,7 +274,9 @@ async fn resolve(
                 )),
                 ..base
             };
-            deps.store.append_revocation(&gone).await?;
+            if append_after(deps, &gone, open).await?.is_none() {
+                return Ok(RevocationOutcome::Settled);
+            }
             deps.store.mark_token_gone(&p.token_id, now).await?;
             Ok(RevocationOutcome::AlreadyGone)
         }
@@ -274,8 +290,10 @@ async fn resolve(
                 next_attempt_at: Some(ts(now)),
                 ..base
             };
-            deps.store.append_revocation(&failed).await?;
-            Ok(RevocationOutcome::Failed)
+            Ok(match append_after(deps, &failed, open).await? {
+                Some(_) => RevocationOutcome::Failed,
+                None => RevocationOutcome::Settled,
+            })
         }
     }
 }

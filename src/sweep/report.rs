@@ -162,6 +162,10 @@ impl SweepReport {
 
     pub(super) fn revocation(&mut self, work: &Work, outcome: RevocationOutcome) {
         let planned = &work.planned;
+        if outcome == RevocationOutcome::Settled {
+            // Another run's to count.
+            return;
+        }
         if work.intent.is_some() {
             self.counts.revocations_retried += 1;
         }
@@ -184,6 +188,7 @@ impl SweepReport {
                 self.tally(&planned.rules, |t| t.failed += 1);
             }
             RevocationOutcome::Withdrawn => self.withdrawn += 1,
+            RevocationOutcome::Settled => {}
         }
     }
 

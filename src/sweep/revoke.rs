@@ -1,5 +1,7 @@
 //! One revocation's life cycle in the audit trail. The intent (`pending`) is committed before
-//! the DELETE and every outcome is a new chained row pointing at it:
+//! the DELETE, as is each retry's own `pending` row (only while the intent stands as the
+//! retry read it: another run may have settled it), and every outcome is a new chained row
+//! pointing at it:
 //!
 //! - 204, then GET → 404 (or `REVOKED`): `done` with `verified_at`. A 204 is not proof;
 //!   if the GET fails the row is `done` without `verified_at` and the next listing verifies.
@@ -16,11 +18,10 @@
 //! Every outcome carries the Okta request id (and, on an error, Okta's `errorId`) of the
 //! DELETE that caused it.
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tracing::{Instrument, error, info_span, warn};
 
+use super::retry::{DAY, OpenIntent, after, append_after, retry_after};
 use super::{Deps, Planned};
 use crate::config::Mode;
 use crate::gate::{Asker, TokenRequest, Verdict};
@@ -40,33 +41,19 @@ pub enum RevocationOutcome {
     Irrevocable,
     /// The revocation gate withdrew it; nothing was sent.
     Withdrawn,
+    /// Another run recorded a row of the retried intent since it was read (it settled or
+    /// attempted it): nothing was sent, nothing recorded.
+    Settled,
 }
 
 /// A revocation to attempt: a new plan entry, or an open intent being retried.
 #[derive(Debug, Clone)]
 pub struct Work {
     pub planned: Planned,
-    /// `(intent id, attempts so far)` when retrying an existing intent.
-    pub intent: Option<(i64, i64)>,
+    /// The open intent, when retrying one.
+    pub intent: Option<OpenIntent>,
     pub trigger: RevocationTrigger,
     pub job_id: Option<i64>,
-}
-
-/// The wait before trying a failed revocation again: 5 minutes doubling per attempt, capped
-/// at a day, jittered into [½, 1] of that so retries of a batch spread out. `jitter` ∈ [0, 1).
-pub fn retry_after(attempt: i64, jitter: f64) -> Duration {
-    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let full = Duration::from_secs(300)
-        .saturating_mul(2u32.saturating_pow(exp))
-        .min(DAY);
-    full.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
-}
-
-/// Irrevocable revocations are tried again once a day.
-pub const DAY: Duration = Duration::from_secs(86_400);
-
-fn after(now: DateTime<Utc>, wait: Duration) -> String {
-    ts(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX))
 }
 
 /// Attempts one revocation and appends its outcome (and, for new work, its intent first).
@@ -110,15 +97,22 @@ pub async fn attempt(
             ),
         };
         let row = NewRevocation {
-            intent_id: work.intent.map(|(id, _)| id),
+            intent_id: work.intent.map(|open| open.id),
             state,
             completed_at: Some(ts(Utc::now())),
-            attempts: work.intent.map_or(0, |(_, n)| n),
+            attempts: work.intent.map_or(0, |open| open.attempts),
             error: Some(reason),
             ..base
         };
-        deps.store.append_revocation(&row).await?;
-        Ok(outcome)
+        Ok(match work.intent {
+            Some(open) => append_after(deps, &row, open)
+                .await?
+                .map_or(RevocationOutcome::Settled, |_| outcome),
+            None => {
+                deps.store.append_revocation(&row).await?;
+                outcome
+            }
+        })
     }
     .instrument(span)
     .await
@@ -134,7 +128,19 @@ async fn send(
 ) -> Result<RevocationOutcome, store::Error> {
     let p = &work.planned;
     let (intent_id, before) = match work.intent {
-        Some(open) => open,
+        // A retry is an attempt of its own, recorded (`pending`) before its DELETE, so an
+        // interruption leaves it for reconciliation; and only while the intent stands as read.
+        Some(open) => {
+            let attempt = NewRevocation {
+                intent_id: Some(open.id),
+                attempts: open.attempts,
+                ..base.clone()
+            };
+            if append_after(deps, &attempt, open).await?.is_none() {
+                return Ok(RevocationOutcome::Settled);
+            }
+            (open.id, open.attempts)
+        }
         None => (deps.store.append_revocation(&base).await?, 0),
     };
     let result = revoke_and_verify(okta, cleared).await;
@@ -227,7 +233,8 @@ async fn send(
         RevocationOutcome::AlreadyGone => deps.store.mark_token_gone(&p.token_id, now).await?,
         RevocationOutcome::Failed
         | RevocationOutcome::Irrevocable
-        | RevocationOutcome::Withdrawn => {}
+        | RevocationOutcome::Withdrawn
+        | RevocationOutcome::Settled => {}
     }
     Ok(outcome)
 }
@@ -362,19 +369,5 @@ async fn after_withdrawn_retry(
                 "an earlier attempt took effect: Okta no longer has the token ({withdrawn})"
             )),
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_exponentially_with_jitter_up_to_a_day() {
-        assert_eq!(retry_after(1, 1.0), Duration::from_secs(300));
-        assert_eq!(retry_after(1, 0.0), Duration::from_secs(150));
-        assert_eq!(retry_after(3, 1.0), Duration::from_secs(1200));
-        assert_eq!(retry_after(30, 1.0), DAY);
-        assert_eq!(retry_after(0, 1.0), Duration::from_secs(300));
     }
 }

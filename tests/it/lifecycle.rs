@@ -1,10 +1,12 @@
 //! The revocation life cycle against the simulated org: a 204 that does not take is caught by
 //! verification and retried across sweeps until irrevocable (and then daily); a revoked token
 //! that comes back is flagged and revoked again; a dead run's `pending` intents are resolved
-//! at the next start (`lifecycle/dead_runs.rs`); a timeout fails only its target.
+//! at the next start (`lifecycle/dead_runs.rs`); a retry of an intent another run settled
+//! meanwhile does nothing (`lifecycle/settled.rs`); a timeout fails only its target.
 
 mod dead_runs;
 mod returns;
+mod settled;
 
 use std::time::Duration;
 
@@ -100,7 +102,10 @@ async fn a_204_that_does_not_take_is_retried_across_sweeps_until_irrevocable_the
         vec![
             ("pending", 0),
             ("failed", 1),
+            // Each retry is recorded before its DELETE, as the first attempt was.
+            ("pending", 1),
             ("failed", 2),
+            ("pending", 2),
             ("irrevocable", 3)
         ]
     );

@@ -267,8 +267,8 @@ async fn a_pending_intent_of_a_run_on_another_host_is_resolved_once_none_can_be_
     let life = life_of(&app, &old.id).await;
     assert_eq!(
         life.iter().filter(|r| r.0 == "pending").count(),
-        1,
-        "{life:?}"
+        2,
+        "the intent, and reconciliation's attempt recorded before its DELETE: {life:?}"
     );
     assert_eq!(
         life.iter().filter(|r| r.0 == "done").count(),
