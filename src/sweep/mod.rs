@@ -172,7 +172,7 @@ async fn sweep(
     let total = pairs.targets.len() + apps.len() + pairs.failures.len();
     deps.progress.start(total, Some(Arc::clone(&stats)));
     let mut report = SweepReport::new(sweep_id, plan.mode, total);
-    report.reconciled = reconciled;
+    report.reconciled(reconciled);
     for failure in pairs.failures {
         deps.progress.target_done(0);
         report.discovery_failed(failure);

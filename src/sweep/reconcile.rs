@@ -32,6 +32,13 @@ pub struct Reconciled {
     pub outcomes: [u64; 6],
 }
 
+impl Reconciled {
+    /// How many resolved intents ended so.
+    pub fn count(&self, outcome: RevocationOutcome) -> u64 {
+        self.outcomes[outcome as usize]
+    }
+}
+
 /// Closes, as `aborted`, every sweep still `running` whose process is gone; returns their ids.
 /// Touches no intent, so it is safe in dry-run mode.
 pub async fn abort_dead_sweeps(store: &store::Store) -> Result<HashSet<i64>, store::Error> {

@@ -160,6 +160,18 @@ impl SweepReport {
         });
     }
 
+    /// What reconciliation at the sweep's start did: a revocation it sent (or that failed) is
+    /// the sweep's as much as any other, in its counts, its status and its exit code.
+    pub(super) fn reconciled(&mut self, done: Reconciled) {
+        use RevocationOutcome as O;
+        let c = &mut self.counts;
+        c.revocations_done += done.count(O::Done) + done.count(O::AlreadyGone);
+        c.revocations_failed += done.count(O::Failed) + done.count(O::Irrevocable);
+        c.revocations_irrevocable += done.count(O::Irrevocable);
+        self.withdrawn += done.count(O::Withdrawn);
+        self.reconciled = done;
+    }
+
     pub(super) fn revocation(&mut self, work: &Work, outcome: RevocationOutcome) {
         let planned = &work.planned;
         if outcome == RevocationOutcome::Settled {
@@ -213,6 +225,7 @@ impl SweepReport {
             retried = c.revocations_retried,
             irrevocable = c.revocations_irrevocable,
             reappeared = c.tokens_reappeared,
+            reconciled = self.reconciled.intents_resolved,
             skipped = self.policies.values().map(|t| t.exempted).sum::<u64>(),
             http.requests = c.http_requests,
             http.status_429 = c.http_429,

@@ -292,3 +292,67 @@ async fn a_pending_intent_of_a_run_on_another_host_is_resolved_once_none_can_be_
     );
     assert!(app.org.all_tokens().iter().any(|t| t.id == recent.id));
 }
+
+#[tokio::test]
+async fn what_reconciliation_sends_counts_in_the_sweep_its_status_and_exit_code() {
+    let app = admin_app().await;
+    let selected = admin_policy_selects(&app.org, app.now);
+    // Two tokens of pairs the policy selects nothing in: only reconciliation revokes there.
+    let pairs: std::collections::BTreeSet<_> = (selected.iter())
+        .map(|t| (t.user_id.clone(), t.client_id.clone()))
+        .collect();
+    let mut one_per_pair = std::collections::BTreeMap::new();
+    for t in app.org.all_tokens() {
+        let pair = (t.user_id.clone(), t.client_id.clone());
+        if !pairs.contains(&pair) {
+            one_per_pair.entry(pair).or_insert(t);
+        }
+    }
+    let quiet: Vec<_> = one_per_pair.into_values().collect();
+    let (refused, accepted) = (&quiet[0], &quiet[1]);
+    app.org.inject(revokd::sim::Fault {
+        user: Some(refused.user_id.clone()),
+        client: Some(refused.client_id.clone()),
+        kind: revokd::sim::FaultKind::RevocationStatus(403),
+        times: None,
+    });
+    let dead = (app.store)
+        .begin_sweep(
+            Trigger::Schedule,
+            Mode::Enforce,
+            chrono::Utc::now(),
+            &dead_here(4_194_997),
+        )
+        .await
+        .unwrap();
+    for t in [refused, accepted] {
+        (app.store)
+            .append_revocation(&NewRevocation {
+                sweep_id: Some(dead),
+                ..NewRevocation::new(
+                    Some(t.id.clone()),
+                    t.user_id.clone(),
+                    t.client_id.clone(),
+                    revokd::store::RevocationTrigger::Manual,
+                    Mode::Enforce,
+                    RevocationState::Pending,
+                    revokd::store::ts(chrono::Utc::now()),
+                )
+            })
+            .await
+            .unwrap();
+    }
+
+    let report = app.sweep(Mode::Enforce).await;
+
+    assert_eq!(report.reconciled.intents_resolved, 2);
+    assert_eq!(life_of(&app, &refused.id).await.last().unwrap().0, "failed");
+    assert_eq!(life_of(&app, &accepted.id).await.last().unwrap().0, "done");
+    assert_eq!(report.counts.revocations_failed, 1, "{:?}", report.counts);
+    assert_eq!(report.counts.revocations_done, selected.len() as u64 + 1);
+    assert!(
+        !report.is_clean(),
+        "a failed revocation makes the sweep partial (exit 3)"
+    );
+    assert_eq!(app.sweep_row(report.sweep_id).await.0, "partial");
+}
