@@ -44,6 +44,31 @@ pub fn on_this_host(runner: &str) -> bool {
         .is_some_and(|host| host == hostname())
 }
 
+/// How long a process of another host (a container recreated under a new host name) may go
+/// without a sign of life before it is taken for gone: its liveness cannot be asked from
+/// here, and each piece of its work that leaves a mark takes minutes at most, never an hour
+/// (a revocation's attempts, bounded by `okta.max_retries`, its rate-limit slot, its timeout
+/// and its backoff, none starting without the enforcer lease; an offboarding job's try; a page
+/// of an app listing).
+pub const ELSEWHERE_QUIET: chrono::Duration = chrono::Duration::hours(1);
+
+/// Whether a sign of life stamped `at` (RFC 3339) is within [`ELSEWHERE_QUIET`] of `now`. One
+/// that cannot be read counts as recent: never act on what may still be at work.
+pub fn heard_from_lately(at: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map_or(true, |t| now.signed_duration_since(t) <= ELSEWHERE_QUIET)
+}
+
+/// Whether the process `runner` names may still be at work: one of this host while it is
+/// alive; one of another host (or an id this version cannot read) only while `lately` (its
+/// last sign of life within [`ELSEWHERE_QUIET`]).
+pub fn may_be_running(runner: &str, lately: bool) -> bool {
+    match on_this_host(runner) {
+        true => is_alive(runner),
+        false => lately,
+    }
+}
+
 /// Whether the process a runner id names is still running. Runners on another host, or ids
 /// this version cannot read, count as alive: never reconcile what may still be in flight.
 pub fn is_alive(runner: &str) -> bool {
@@ -97,5 +122,23 @@ mod tests {
         assert!(on_this_host(&format!("{host}:4194999:1")));
         assert!(!on_this_host("some-other-host:1:1"));
         assert!(!on_this_host("garbage"));
+    }
+
+    #[test]
+    fn a_process_of_another_host_may_be_running_only_while_heard_from_lately() {
+        let now = chrono::Utc::now();
+        let ago = |m: i64| crate::store::ts(now - chrono::Duration::minutes(m));
+        assert!(heard_from_lately(&ago(59), now));
+        assert!(!heard_from_lately(&ago(61), now));
+        assert!(
+            heard_from_lately("not a time", now),
+            "unreadable: never act on it"
+        );
+        for lately in [true, false] {
+            assert_eq!(may_be_running("some-other-host:1:1", lately), lately);
+            assert!(may_be_running(current(), lately));
+            let dead = format!("{}:4194999:1", hostname());
+            assert!(!may_be_running(&dead, lately));
+        }
     }
 }

@@ -11,12 +11,6 @@ use super::context::Context;
 use crate::runner;
 use crate::store::{JobRow, JobSource};
 
-/// How long a job of a process on another host (another container, a host renamed) may have
-/// been running before it is taken for dead: its process cannot be asked, and an attempt runs
-/// for minutes (its listings, its rounds of revocations, each bounded by the Okta client's
-/// timeouts and retries), never for an hour.
-pub const ELSEWHERE_RUNNING: chrono::Duration = chrono::Duration::hours(1);
-
 /// The process a job's runner id names, as far as this process can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runner {
@@ -24,7 +18,8 @@ pub enum Runner {
     Me,
     /// A process of this host, alive or not.
     Here { alive: bool },
-    /// A process of another host (or a runner id this version cannot read).
+    /// A process of another host (or a runner id this version cannot read): taken for gone
+    /// once the job started longer ago than [`runner::ELSEWHERE_QUIET`].
     Elsewhere,
 }
 
@@ -51,9 +46,8 @@ pub fn judge(
     let dead = match runner {
         None | Some(Runner::Me | Runner::Here { alive: false }) => true,
         Some(Runner::Here { alive: true }) => false,
-        Some(Runner::Elsewhere) => started_at
-            .and_then(|at| at.parse::<DateTime<Utc>>().ok())
-            .is_none_or(|at| now.signed_duration_since(at) > ELSEWHERE_RUNNING),
+        // Its process cannot be asked: a try takes minutes, never an hour.
+        Some(Runner::Elsewhere) => started_at.is_none_or(|at| !runner::heard_from_lately(at, now)),
     };
     match (dead, source) {
         (false, _) => Stranded::Leave,
@@ -158,11 +152,7 @@ mod tests {
                 Stranded::Requeue,
             ),
             (Some(Runner::Elsewhere), None, Stranded::Requeue),
-            (
-                Some(Runner::Elsewhere),
-                Some("not a time"),
-                Stranded::Requeue,
-            ),
+            (Some(Runner::Elsewhere), Some("not a time"), Stranded::Leave),
         ];
         for (runner, started, expected) in cases {
             assert_eq!(

@@ -169,15 +169,15 @@ impl Store {
     }
 
     /// The sweep other than `me` still `running` whose listing of `app_id` is not complete,
-    /// with its runner (`host:pid:start`): a pass that took that listing over would move
-    /// its row under the sweep still listing it.
+    /// with its runner (`host:pid:start`) and when the listing last moved (`updated_at`): a
+    /// pass that took that listing over would move its row under the sweep still listing it.
     pub async fn app_listing_holder(
         &self,
         app_id: &str,
         me: i64,
-    ) -> Result<Option<(i64, String)>, Error> {
+    ) -> Result<Option<(i64, String, String)>, Error> {
         Ok(sqlx::query_as(
-            "SELECT s.id, COALESCE(s.runner, '') FROM app_listings l
+            "SELECT s.id, COALESCE(s.runner, ''), l.updated_at FROM app_listings l
                JOIN sweeps s ON s.id = l.last_sweep_id
               WHERE l.app_id = ? AND l.completed_at IS NULL AND s.status = ? AND s.id <> ?",
         )

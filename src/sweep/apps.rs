@@ -138,9 +138,10 @@ fn cursor_refused(e: &okta::Error) -> bool {
 }
 
 /// The listing's start and the `next` link to continue from, beginning a new listing unless
-/// one is under way. While another sweep of a live process is listing the app, this pass
-/// lists it whole on its own and leaves that listing's row to it (its writes to the row
-/// are the row owner's only).
+/// one is under way. While another sweep of a live process is listing the app (one of another
+/// host counts as live while the listing moved within [`crate::runner::ELSEWHERE_QUIET`]),
+/// this pass lists it whole on its own and leaves that listing's row to it (its writes to the
+/// row are the row owner's only).
 async fn begin(
     deps: &Deps,
     sweep_id: i64,
@@ -150,7 +151,11 @@ async fn begin(
         .store
         .app_listing_holder(app.as_str(), sweep_id)
         .await?;
-    if let Some((other, runner)) = holder.filter(|(_, r)| crate::runner::is_alive(r)) {
+    let now = Utc::now();
+    let live = |(_, r, moved): &(i64, String, String)| {
+        crate::runner::may_be_running(r, crate::runner::heard_from_lately(moved, now))
+    };
+    if let Some((other, runner, _)) = holder.filter(live) {
         info!(run_id = other, runner = %runner, "another sweep is listing the app: this pass lists it on its own");
         return Ok((Utc::now(), None));
     }

@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tracing::{info, warn};
 
 use super::retry::{OpenIntent, append_after};
@@ -123,33 +123,20 @@ async fn sweep_revoking(deps: &Deps, sweep_id: i64, settled: bool) -> bool {
     }
 }
 
-/// How long after its intent was written a revocation of another host's run may still be in
-/// flight: its attempts are bounded (at most twice `okta.max_retries` + 1, each waiting at most
-/// its rate-limit slot, its timeout and its backoff: minutes), and none starts without the
-/// lease; but one sent just before its process lost the lease can outlive the takeover by up
-/// to `okta.timeout`. An hour leaves no attempt of the intent in flight.
-const ELSEWHERE_IN_FLIGHT: chrono::Duration = chrono::Duration::hours(1);
-
-/// Whether an intent written at `requested_at` is older than [`ELSEWHERE_IN_FLIGHT`].
-fn settled_elsewhere(requested_at: &str) -> bool {
-    DateTime::parse_from_rfc3339(requested_at)
-        .is_ok_and(|t| Utc::now().signed_duration_since(t) > ELSEWHERE_IN_FLIGHT)
+/// Whether the process `runner` names may be sending a revocation of an intent (`settled`:
+/// written longer ago than [`runner::ELSEWHERE_QUIET`]). Reconciliation runs under the
+/// enforcer lease, and no attempt starts without it (the gate checks it before every attempt):
+/// this process, or a live one of this host, may have one in flight; a process of another
+/// host, alive or not, whose liveness cannot be told from here, only while the intent is
+/// recent (an attempt sent just before its process lost the lease outlives the takeover by
+/// `okta.timeout` at most). Its older intents are reconciled.
+fn may_be_revoking(runner: &str, settled: bool) -> bool {
+    runner::may_be_running(runner, !settled)
 }
 
-/// Whether the process `runner` names may be sending a revocation of an intent (`settled`:
-/// written longer ago than [`ELSEWHERE_IN_FLIGHT`]). Reconciliation runs under the enforcer
-/// lease, and no attempt starts without it (the gate checks it before every attempt): this
-/// process, or a live one of this host, may have one in flight; a process of another host,
-/// alive or not (a container recreated under a new host name), whose liveness cannot be
-/// told from here, only while the intent is recent. Its older intents are reconciled.
-fn may_be_revoking(runner: &str, settled: bool) -> bool {
-    if runner == runner::current() {
-        return true;
-    }
-    match runner::on_this_host(runner) {
-        true => runner::is_alive(runner),
-        false => !settled,
-    }
+/// Whether an intent written at `requested_at` is older than [`runner::ELSEWHERE_QUIET`].
+fn settled_elsewhere(requested_at: &str) -> bool {
+    !runner::heard_from_lately(requested_at, Utc::now())
 }
 
 fn planned_of(row: &AuditRow) -> Planned {
