@@ -196,21 +196,26 @@ impl Store {
         receivers: &[(&str, &[EventKind])],
         now: DateTime<Utc>,
     ) -> Result<usize, Error> {
+        // Only kinds this version knows: an event a newer version wrote (to a shared database)
+        // waits for a version that routes it, and never holds up the events after it.
+        let known = serde_json::to_string(&EventKind::ALL.map(EventKind::as_str))
+            .map_err(|e| sqlx::Error::Encode(e.into()))?;
+        let unrouted = "FROM notify_outbox WHERE routed_at IS NULL
+                          AND kind IN (SELECT value FROM json_each(?))";
         // Most calls find nothing: they need no write lock.
-        let any: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM notify_outbox WHERE routed_at IS NULL)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let any: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {unrouted})"))
+            .bind(&known)
+            .fetch_one(&self.pool)
+            .await?;
         if !any {
             return Ok(0);
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let fresh: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, kind FROM notify_outbox WHERE routed_at IS NULL ORDER BY id LIMIT 500",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let fresh: Vec<(i64, String)> =
+            sqlx::query_as(&format!("SELECT id, kind {unrouted} ORDER BY id LIMIT 500"))
+                .bind(&known)
+                .fetch_all(&mut *tx)
+                .await?;
         let at = ts(now);
         for (id, kind) in &fresh {
             let Some(kind) = EventKind::parse(kind) else {

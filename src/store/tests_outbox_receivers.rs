@@ -1,5 +1,6 @@
-//! Deliveries to a receiver a reload removed or renamed: given up rather than left pending for
-//! ever, and an attempt that was in flight meanwhile does not bring one back.
+//! Routing across changes: deliveries to a receiver a reload removed or renamed are given up
+//! rather than left pending for ever, and an attempt that was in flight meanwhile does not
+//! bring one back; events of a kind a newer version wrote hold up no other.
 
 use std::time::Duration;
 
@@ -59,4 +60,48 @@ async fn pending_deliveries_to_a_receiver_no_longer_configured_are_given_up(pool
     assert_eq!(states(&store).await, expected);
     let again = store.fail_unconfigured_deliveries(&[], now).await.unwrap();
     assert_eq!(again, vec![], "only pending deliveries are given up");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn events_of_a_kind_a_newer_version_wrote_never_hold_up_the_ones_after(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let now = Utc::now();
+    // A newer version's migration would widen the kind's check; here it is set aside.
+    let mut conn = store.pool().acquire().await.unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for n in 0..501 {
+        sqlx::query(
+            "INSERT INTO notify_outbox (kind, subject, occurred_at, details)
+             VALUES ('kind_of_a_later_version', ?, ?, '{}')",
+        )
+        .bind(format!("later:{n}"))
+        .bind(super::ts(now))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query("PRAGMA ignore_check_constraints = OFF")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let at = super::ts(now);
+    let failed = NewEvent::sweep_failed(1, "cli", "enforce", None, &at);
+    store.enqueue_event(&failed).await.unwrap();
+    let routes: [(&str, &[EventKind]); 1] = [("all", &EventKind::ALL)];
+
+    assert_eq!(store.route_events(&routes, now).await.unwrap(), 1);
+
+    let deliveries = store.deliveries().await.unwrap();
+    assert_eq!(deliveries.len(), 1, "the known event is routed");
+    let unrouted: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notify_outbox WHERE routed_at IS NULL")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(unrouted, 501, "the later version's events wait for it");
+    assert_eq!(store.route_events(&routes, now).await.unwrap(), 0);
 }
