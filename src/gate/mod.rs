@@ -24,6 +24,7 @@
 //! and its outcome).
 
 mod again;
+mod in_flight;
 pub mod lease;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,7 @@ use crate::okta::{Cleared, ClientId, TokenId, UserId};
 use crate::policy::{self, Decision, PolicySet, TokenFacts};
 use crate::store::{self, RevocationTrigger, Store, TokenRow};
 
+pub use in_flight::{InFlight, Sending};
 pub use lease::{Lease, LeaseGuard};
 
 /// Who asks for a revocation (`revocations.trigger`).
@@ -117,6 +119,7 @@ pub struct Gate {
     policies: Arc<RwLock<Arc<PolicySet>>>,
     lease: Lease,
     dry_run_now: Arc<AtomicBool>,
+    in_flight: InFlight,
 }
 
 impl Gate {
@@ -127,7 +130,13 @@ impl Gate {
             store,
             policies: Arc::new(RwLock::new(policies)),
             dry_run_now: Arc::new(AtomicBool::new(false)),
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// The revocations this process is sending now (shared by every clone).
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
     }
 
     /// Puts the reloaded configuration's `mode` in force for every clone of this gate: after

@@ -72,7 +72,12 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
             (None, Some(job_id)) => job_running(deps, job_id, settled).await,
             (None, None) => true,
         };
-        if in_flight {
+        // This process sending it now (a retry of the offboarding worker beside this sweep).
+        let sending = deps
+            .gate
+            .in_flight()
+            .contains(row.intent_id.unwrap_or(row.id));
+        if in_flight || sending {
             continue;
         }
         let outcome = match row.token_id {
@@ -164,11 +169,14 @@ pub fn retry_work(row: &AuditRow) -> Work {
     }
 }
 
-/// The intent `row` (its latest record) stands for, as a retry reads it.
+/// The intent `row` (its latest record) stands for, as a retry reads it. A `pending` latest
+/// record is an attempt that was interrupted after it may have been sent: it counts as made
+/// (so interrupted retries, too, bring the intent to `irrevocable`).
 fn retry_intent(row: &AuditRow) -> OpenIntent {
+    let interrupted = row.state() == Some(RevocationState::Pending);
     OpenIntent {
         id: row.intent_id.unwrap_or(row.id),
-        attempts: row.attempts,
+        attempts: row.attempts + i64::from(interrupted),
         latest: row.id,
     }
 }
@@ -231,7 +239,7 @@ async fn resolve(
         policy: row.policy.clone(),
         reason: row.reason.clone(),
         completed_at: Some(ts(now)),
-        attempts: row.attempts,
+        attempts: open.attempts,
         sweep_id: row.sweep_id,
         job_id: row.job_id,
         ..NewRevocation::new(

@@ -127,7 +127,8 @@ async fn send(
     cleared: &Cleared,
 ) -> Result<RevocationOutcome, store::Error> {
     let p = &work.planned;
-    let (intent_id, before) = match work.intent {
+    let sending = work.intent.map(|open| deps.gate.in_flight().start(open.id));
+    let (intent_id, before, written) = match work.intent {
         // A retry is an attempt of its own, recorded (`pending`) before its DELETE, so an
         // interruption leaves it for reconciliation; and only while the intent stands as read.
         Some(open) => {
@@ -136,13 +137,17 @@ async fn send(
                 attempts: open.attempts,
                 ..base.clone()
             };
-            if append_after(deps, &attempt, open).await?.is_none() {
+            let Some(written) = append_after(deps, &attempt, open).await? else {
                 return Ok(RevocationOutcome::Settled);
-            }
-            (open.id, open.attempts)
+            };
+            (open.id, open.attempts, written)
         }
-        None => (deps.store.append_revocation(&base).await?, 0),
+        None => {
+            let id = deps.store.append_revocation(&base).await?;
+            (id, 0, id)
+        }
     };
+    let _sending = sending.unwrap_or_else(|| deps.gate.in_flight().start(intent_id));
     let result = revoke_and_verify(okta, cleared).await;
     // A recheck the database failed, with nothing sent that may have taken effect, is no
     // attempt at Okta: it does not bring the intent nearer to `irrevocable`.
@@ -221,7 +226,16 @@ async fn send(
             }
         }
     };
-    deps.store.append_revocation(&row).await?;
+    // The outcome follows this attempt's own `pending` row, or none lands: at most one
+    // outcome per attempt, whatever else runs.
+    let opened = OpenIntent {
+        id: intent_id,
+        attempts: before,
+        latest: written,
+    };
+    if append_after(deps, &row, opened).await?.is_none() {
+        return Ok(RevocationOutcome::Settled);
+    }
     if matches!(
         outcome,
         RevocationOutcome::Done | RevocationOutcome::AlreadyGone
