@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use revokd::config::Mode;
-use revokd::sim::{Fault, FaultKind, SimConfig};
+use revokd::sim::{Fault, FaultKind, SimConfig, SimToken};
 use revokd::store::Trigger;
 use revokd::sweep::{SweepPlan, run_once};
 
@@ -28,6 +28,22 @@ async fn life_of(app: &crate::helpers::TestApp, token: &str) -> Vec<(String, i64
         .filter(|r| r.token_id.as_deref() == Some(token))
         .map(|r| (r.state, r.attempts, r.verified_at.is_some()))
         .collect()
+}
+
+/// The first token the admin policy selects, its pair's revocations (`times` of them; `None`:
+/// all) answered 204 without revoking anything.
+pub(crate) fn ignored_victim(app: &crate::helpers::TestApp, times: Option<u32>) -> SimToken {
+    let victim = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .next()
+        .expect("the seed selects a token");
+    app.org.inject(Fault {
+        user: Some(victim.user_id.clone()),
+        client: Some(victim.client_id.clone()),
+        kind: FaultKind::IgnoreRevocation,
+        times,
+    });
+    victim
 }
 
 /// The org below with the admin policy, and a guard that lets every selected token through.
@@ -57,17 +73,7 @@ async fn a_204_that_does_not_take_is_retried_across_sweeps_until_irrevocable_the
         c.safety.max_revocation_fraction = 1.0;
     })
     .await;
-    let victim = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .next()
-        .expect("the seed selects a token");
-    let fault = Fault {
-        user: Some(victim.user_id.clone()),
-        client: Some(victim.client_id.clone()),
-        kind: FaultKind::IgnoreRevocation,
-        times: None,
-    };
-    app.org.inject(fault);
+    let victim = ignored_victim(&app, None);
     let plan = SweepPlan {
         trigger: Trigger::Cli,
         mode: Mode::Enforce,

@@ -8,9 +8,7 @@ use revokd::sim::{Fault, FaultKind};
 use revokd::store::NewJob;
 use serde_json::Value;
 
-use crate::helpers::{
-    TestApp, admin_policy, admin_policy_selects, all_output, run_revokd, small_org, spawn_app_with,
-};
+use crate::helpers::{TestApp, admin_policy, all_output, run_revokd, small_org, spawn_app_with};
 
 /// `revokd --db <the app's database> status [args]`, after closing the app's store.
 pub(crate) async fn status(app: &TestApp, args: &[&str]) -> std::process::Output {
@@ -97,16 +95,7 @@ async fn an_irrevocable_revocation_needs_attention() {
         c.safety.max_revocation_fraction = 1.0;
     })
     .await;
-    let victim = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .next()
-        .expect("the seed selects a token");
-    app.org.inject(Fault {
-        user: Some(victim.user_id.clone()),
-        client: Some(victim.client_id.clone()),
-        kind: FaultKind::IgnoreRevocation,
-        times: None,
-    });
+    crate::lifecycle::ignored_victim(&app, None);
     app.sweep(Mode::Enforce).await;
 
     let out = status(&app, &["--format", "json"]).await;

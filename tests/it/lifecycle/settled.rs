@@ -10,22 +10,13 @@ use revokd::store::{
 };
 use revokd::sweep::{RevocationOutcome, attempt_revocation, retry_work};
 
-use super::{admin_app, life_of, org_with_targets};
-use crate::helpers::{admin_policy, admin_policy_selects, spawn_app_with};
+use super::{admin_app, ignored_victim, life_of, org_with_targets};
+use crate::helpers::{admin_policy, spawn_app_with};
 
 #[tokio::test]
 async fn a_retry_of_an_intent_another_run_settled_meanwhile_sends_and_records_nothing() {
     let app = admin_app().await;
-    let victim = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .next()
-        .expect("the seed selects a token");
-    app.org.inject(Fault {
-        user: Some(victim.user_id.clone()),
-        client: Some(victim.client_id.clone()),
-        kind: FaultKind::IgnoreRevocation,
-        times: Some(1),
-    });
+    let victim = ignored_victim(&app, Some(1));
     app.sweep(Mode::Enforce).await;
     let open = app.store.open_intents().await.expect("open intents");
     let read = open
