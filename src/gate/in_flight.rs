@@ -1,7 +1,7 @@
-//! The revocations this process is sending now: each intent from its attempt's `pending` row
-//! to its outcome. Holds of the enforcer lease are shared within a process, so a sweep's
-//! reconciliation can run beside the offboarding worker's retries; it leaves these alone, as
-//! it leaves a live run's.
+//! The retries this process is sending now: each retried intent from just before its
+//! attempt's `pending` row to its outcome. Holds of the enforcer lease are shared within a
+//! process, so a sweep's reconciliation can run beside the offboarding worker's retries (whose
+//! job may have ended); it leaves these alone, as it leaves a live run's new intents.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};

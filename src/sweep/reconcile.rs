@@ -29,7 +29,8 @@ use crate::store::{
 pub struct Reconciled {
     pub sweeps_aborted: u64,
     pub intents_resolved: u64,
-    pub outcomes: [u64; 6],
+    /// How many resolved intents ended in each outcome (see [`Reconciled::count`]).
+    pub outcomes: [u64; RevocationOutcome::ALL.len()],
 }
 
 impl Reconciled {

@@ -163,17 +163,13 @@ impl SweepReport {
     /// What reconciliation at the sweep's start did: a revocation it sent (or that failed) is
     /// the sweep's as much as any other, in its counts, its status and its exit code.
     pub(super) fn reconciled(&mut self, done: Reconciled) {
-        use RevocationOutcome as O;
-        let c = &mut self.counts;
-        c.revocations_done += done.count(O::Done) + done.count(O::AlreadyGone);
-        c.revocations_failed += done.count(O::Failed) + done.count(O::Irrevocable);
-        c.revocations_irrevocable += done.count(O::Irrevocable);
-        self.withdrawn += done.count(O::Withdrawn);
+        for outcome in RevocationOutcome::ALL {
+            self.count(outcome, done.count(outcome));
+        }
         self.reconciled = done;
     }
 
     pub(super) fn revocation(&mut self, work: &Work, outcome: RevocationOutcome) {
-        let planned = &work.planned;
         if outcome == RevocationOutcome::Settled {
             // Another run's to count.
             return;
@@ -181,25 +177,29 @@ impl SweepReport {
         if work.intent.is_some() {
             self.counts.revocations_retried += 1;
         }
+        self.count(outcome, 1);
+        let rules = &work.planned.rules;
         match outcome {
-            RevocationOutcome::Done => {
-                self.counts.revocations_done += 1;
-                self.tally(&planned.rules, |t| t.revoked += 1);
+            RevocationOutcome::Done => self.tally(rules, |t| t.revoked += 1),
+            RevocationOutcome::AlreadyGone => self.tally(rules, |t| t.already_gone += 1),
+            RevocationOutcome::Failed | RevocationOutcome::Irrevocable => {
+                self.tally(rules, |t| t.failed += 1);
             }
-            RevocationOutcome::AlreadyGone => {
-                self.counts.revocations_done += 1;
-                self.tally(&planned.rules, |t| t.already_gone += 1);
-            }
-            RevocationOutcome::Failed => {
-                self.counts.revocations_failed += 1;
-                self.tally(&planned.rules, |t| t.failed += 1);
-            }
+            RevocationOutcome::Withdrawn | RevocationOutcome::Settled => {}
+        }
+    }
+
+    /// `n` revocations that ended in `outcome`, in the sweep's counts.
+    fn count(&mut self, outcome: RevocationOutcome, n: u64) {
+        let c = &mut self.counts;
+        match outcome {
+            RevocationOutcome::Done | RevocationOutcome::AlreadyGone => c.revocations_done += n,
+            RevocationOutcome::Failed => c.revocations_failed += n,
             RevocationOutcome::Irrevocable => {
-                self.counts.revocations_failed += 1;
-                self.counts.revocations_irrevocable += 1;
-                self.tally(&planned.rules, |t| t.failed += 1);
+                c.revocations_failed += n;
+                c.revocations_irrevocable += n;
             }
-            RevocationOutcome::Withdrawn => self.withdrawn += 1,
+            RevocationOutcome::Withdrawn => self.withdrawn += n,
             RevocationOutcome::Settled => {}
         }
     }

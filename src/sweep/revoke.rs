@@ -46,6 +46,18 @@ pub enum RevocationOutcome {
     Settled,
 }
 
+impl RevocationOutcome {
+    /// Every outcome, in declaration order (the order `as usize` numbers them).
+    pub const ALL: [RevocationOutcome; 6] = [
+        RevocationOutcome::Done,
+        RevocationOutcome::AlreadyGone,
+        RevocationOutcome::Failed,
+        RevocationOutcome::Irrevocable,
+        RevocationOutcome::Withdrawn,
+        RevocationOutcome::Settled,
+    ];
+}
+
 /// A revocation to attempt: a new plan entry, or an open intent being retried.
 #[derive(Debug, Clone)]
 pub struct Work {
@@ -127,7 +139,9 @@ async fn send(
     cleared: &Cleared,
 ) -> Result<RevocationOutcome, store::Error> {
     let p = &work.planned;
-    let sending = work.intent.map(|open| deps.gate.in_flight().start(open.id));
+    // In flight from before the retry's `pending` row is written, so a reconciliation of this
+    // process never takes that row for an interrupted one (a new intent's run is alive).
+    let _sending = work.intent.map(|open| deps.gate.in_flight().start(open.id));
     let (intent_id, before, written) = match work.intent {
         // A retry is an attempt of its own, recorded (`pending`) before its DELETE, so an
         // interruption leaves it for reconciliation; and only while the intent stands as read.
@@ -147,7 +161,6 @@ async fn send(
             (id, 0, id)
         }
     };
-    let _sending = sending.unwrap_or_else(|| deps.gate.in_flight().start(intent_id));
     let result = revoke_and_verify(okta, cleared).await;
     // A recheck the database failed, with nothing sent that may have taken effect, is no
     // attempt at Okta: it does not bring the intent nearer to `irrevocable`.
