@@ -144,11 +144,18 @@ impl Error {
         }
     }
 
-    /// Whether Okta said the resource does not exist (HTTP 404, `E0000007`).
+    /// Whether Okta said the resource does not exist: HTTP 404 with Okta's `E0000007`. Only the
+    /// error code is Okta's word (its contract supports no other field for flow control): a 404
+    /// without it came from something in front of Okta, or from a host that is not Okta, and
+    /// proves nothing is gone.
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
+        matches!(self, Error::Api { status: 404, body, .. }
+            if body.error_code.as_deref() == Some(NOT_FOUND))
     }
 }
+
+/// Okta's error code for a resource that does not exist.
+const NOT_FOUND: &str = "E0000007";
 
 /// The body excerpt kept in errors: enough to diagnose, never a whole page.
 pub(crate) fn excerpt(body: &str) -> String {

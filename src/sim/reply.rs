@@ -182,7 +182,8 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
             | FaultKind::IssuedFirst
             | FaultKind::HangBefore(_)
             | FaultKind::HangBeforeNth { .. }
-            | FaultKind::HangAfter(_) => {}
+            | FaultKind::HangAfter(_)
+            | FaultKind::GatewayStatus { .. } => {}
         }
     }
     Shaped {

@@ -242,6 +242,12 @@ impl Shared {
             FaultKind::ResetConnection => {
                 Some(Reply::raw(200, "application/json", Vec::new(), rate))
             }
+            FaultKind::GatewayStatus { status, .. } => Some(Reply::raw(
+                *status,
+                "text/html; charset=utf-8",
+                format!("<html><head><title>{status}</title></head><body><h1>{status}</h1><hr>gateway</body></html>").into_bytes(),
+                rate,
+            )),
             FaultKind::MalformedJson => Some(Reply::raw(
                 200,
                 "application/json",

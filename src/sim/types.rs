@@ -262,7 +262,8 @@ impl FaultKind {
             }
             FaultKind::HangBefore(r)
             | FaultKind::HangAfter(r)
-            | FaultKind::HangBeforeNth { route: r, .. } => *r == route,
+            | FaultKind::HangBeforeNth { route: r, .. }
+            | FaultKind::GatewayStatus { route: r, .. } => *r == route,
             _ => true,
         }
     }
@@ -342,6 +343,10 @@ pub enum FaultKind {
     /// Like `HangBefore`, but the operation runs first (a revocation takes effect) and only
     /// the answer is withheld.
     HangAfter(RouteKind),
+    /// Requests of this route answered with this status by something in front of Okta (a
+    /// gateway, a proxy, a host that is not Okta): an HTML body without Okta's error code.
+    /// The operation does not run.
+    GatewayStatus { route: RouteKind, status: u16 },
 }
 
 /// A service app registered with the sim (Okta: an API Services app with a public key,

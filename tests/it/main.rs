@@ -29,6 +29,7 @@ mod install;
 mod lifecycle;
 mod lists_revoked;
 mod log_events;
+mod not_okta;
 mod notify;
 mod oauth;
 mod offboard;

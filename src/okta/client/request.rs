@@ -58,22 +58,23 @@ impl OktaClient {
                 earlier = maybe_applied;
                 continue;
             }
-            if method == Method::DELETE
-                && maybe_applied
-                && response.status() == StatusCode::NOT_FOUND
-            {
-                // An earlier attempt may have reached Okta and taken effect; the caller records
-                // the revocation as done, not as already gone.
-                return Ok(Reply {
-                    status: response.status(),
-                    headers: response.headers().clone(),
-                    request_id: Attempt::request_id(&response),
-                    body: String::new(),
-                });
-            }
-            return self
+            let answer = self
                 .finish(&method, &url, &credential, response, attempts)
                 .await;
+            return match answer {
+                // Okta's 404 to a DELETE after an attempt that may have reached it: that
+                // attempt took effect; the caller records the revocation as done, not as
+                // already gone.
+                Err(e) if method == Method::DELETE && maybe_applied && e.is_not_found() => {
+                    Ok(Reply {
+                        status: StatusCode::NOT_FOUND,
+                        headers: HeaderMap::new(),
+                        request_id: e.request_id().map(str::to_owned),
+                        body: String::new(),
+                    })
+                }
+                answer => answer,
+            };
         }
     }
 

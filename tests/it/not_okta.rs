@@ -1,0 +1,120 @@
+//! A 404 that Okta did not send (a gateway or proxy in front of it, a host that is not Okta) is
+//! no proof that a token, a pair or a user is gone: only Okta's `E0000007` is. Such answers
+//! fail what they hit; nothing is recorded as revoked, already gone or verified.
+
+use revokd::config::{Mode, PolicyConfig};
+use revokd::sim::{Fault, FaultKind, RouteKind};
+
+use crate::helpers::{TestApp, small_org, spawn_app, spawn_app_with};
+use crate::offboard::tokens_left;
+
+/// The state of the latest row of every intent for `user`'s tokens of `client`.
+async fn latest_states(app: &TestApp, user: &str, client: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT state FROM v_revocation_state WHERE user_id = ? AND client_id = ? ORDER BY id",
+    )
+    .bind(user)
+    .bind(client)
+    .fetch_all(app.store.pool())
+    .await
+    .expect("audit rows")
+}
+
+/// An app whose one policy revokes every token of the small pair's client, and that pair.
+async fn app_revoking_the_small_pair() -> (TestApp, String, String) {
+    let (user, client) = spawn_app(small_org()).await.small_pair();
+    let retire = PolicyConfig {
+        name: "retired-app".into(),
+        clients: vec![client.clone()],
+        ..PolicyConfig::default()
+    };
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![retire.clone()]).await;
+    assert_eq!(
+        app.small_pair(),
+        (user.clone(), client.clone()),
+        "same seed"
+    );
+    (app, user, client)
+}
+
+fn gateway(user: &str, client: Option<&str>, route: RouteKind, status: u16) -> Fault {
+    Fault {
+        user: Some(user.to_owned()),
+        client: client.map(str::to_owned),
+        kind: FaultKind::GatewayStatus { route, status },
+        times: None,
+    }
+}
+
+/// Asserts the enforce sweep left the pair's tokens active and recorded each as failed.
+async fn assert_recorded_failed(app: &TestApp, user: &str, client: &str, held: usize) {
+    assert_eq!(app.org.tokens(user, client).len(), held, "nothing revoked");
+    let states = latest_states(app, user, client).await;
+    assert_eq!(states.len(), held, "{states:?}");
+    assert!(
+        states.iter().all(|s| s == "failed"),
+        "a 404 Okta did not send proves nothing: {states:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_revocation_a_gateway_answers_404_to_is_failed_not_already_gone() {
+    let (app, user, client) = app_revoking_the_small_pair().await;
+    let held = app.org.tokens(&user, &client).len();
+    app.org
+        .inject(gateway(&user, Some(&client), RouteKind::RevokeToken, 404));
+
+    let report = app.sweep(Mode::Enforce).await;
+
+    assert_eq!(report.counts.revocations_failed, held as u64, "{report:?}");
+    assert_recorded_failed(&app, &user, &client, held).await;
+}
+
+#[tokio::test]
+async fn a_gateway_404_to_the_retry_of_a_failed_revocation_is_not_taken_for_its_effect() {
+    let (app, user, client) = app_revoking_the_small_pair().await;
+    let held = app.org.tokens(&user, &client).len();
+    // Each revocation's first attempt meets Okta's 500 (it may have reached Okta); every
+    // retry meets a gateway's 404.
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::RevocationStatus(500),
+        times: Some(u32::try_from(held).expect("few tokens")),
+    });
+    app.org
+        .inject(gateway(&user, Some(&client), RouteKind::RevokeToken, 404));
+
+    let report = app.sweep(Mode::Enforce).await;
+
+    assert_eq!(report.counts.revocations_failed, held as u64, "{report:?}");
+    assert_recorded_failed(&app, &user, &client, held).await;
+}
+
+#[tokio::test]
+async fn an_offboarding_a_gateway_answers_404_to_is_not_verified() {
+    let app = spawn_app(small_org()).await;
+    let (user, _) = crate::offboard::user_with_two_clients(&app.org);
+    let held = tokens_left(&app.org, &user);
+    for route in [
+        RouteKind::ListClients,
+        RouteKind::ListTokens,
+        RouteKind::RevokeAll,
+        RouteKind::RevokeToken,
+    ] {
+        app.org.inject(gateway(&user, None, route, 404));
+    }
+
+    let (_, report) = app.offboard(&user).await;
+
+    assert!(!report.succeeded(), "{report:?}");
+    assert_eq!(tokens_left(&app.org, &user), held, "nothing revoked");
+    let gone: Vec<String> = sqlx::query_scalar(
+        "SELECT state FROM v_revocation_state WHERE user_id = ? AND state <> 'failed'",
+    )
+    .bind(&user)
+    .fetch_all(app.store.pool())
+    .await
+    .expect("audit rows");
+    assert!(gone.is_empty(), "nothing revoked or gone: {gone:?}");
+}
