@@ -42,8 +42,8 @@ pub struct StatusCounts {
     pub jobs_by_state: Vec<(String, i64)>,
     /// `notify_deliveries` by state (`failed`: given up).
     pub deliveries_by_state: Vec<(String, i64)>,
-    /// Failed offboarding jobs whose user has not been offboarded for real since (no later job
-    /// `done` whose run was `enforce`; `v_offboarding_problems`).
+    /// Failed offboarding jobs not settled since: no later job of the user `done` whose run was
+    /// `enforce` (nor, for a failed preview, one `done` as a preview; `v_offboarding_problems`).
     pub failed_jobs_unresolved: i64,
     /// Pages in use times the page size, in bytes.
     pub database_bytes: i64,
@@ -77,7 +77,7 @@ impl Store {
         let revocations_by_state = daemon::by_state(&mut tx, "v_revocation_state").await?;
         let jobs_by_state = daemon::by_state(&mut tx, "offboarding_jobs").await?;
         let deliveries_by_state = daemon::by_state(&mut tx, "notify_deliveries").await?;
-        // The view holds the rule: failed, and its user not offboarded for real since.
+        // The view holds the rule: failed, and not settled by a later job since.
         let failed_jobs_unresolved =
             sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems WHERE state = ?")
                 .bind(JobState::Failed)

@@ -125,3 +125,47 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
     .await;
     assert_eq!(new, vec![]);
 }
+
+/// Ends a job of `user` that ran in `mode`, in `state`.
+async fn ran(store: &Store, user: &str, mode: Mode, state: JobState) {
+    let now = Utc::now();
+    let id = store.start_job(&cli_job(user), "h:1:0", now).await.unwrap();
+    store.set_job_mode(id, mode).await.unwrap();
+    store
+        .finish_job(id, state, Some("Okta 503"), now)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test]
+async fn a_failed_preview_is_settled_by_a_later_preview_a_failed_offboarding_is_not(
+    pool: SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let (dry, real) = (Mode::DryRun, Mode::Enforce);
+    let (done, failed) = (JobState::Done, JobState::Failed);
+    for (user, runs) in [
+        ("00upreviewed", vec![(dry, failed), (dry, done)]),
+        ("00uenforced", vec![(dry, failed), (real, done)]),
+        ("00upreviewonly", vec![(dry, failed)]),
+        ("00uleaver", vec![(real, failed), (dry, done)]),
+        ("00uleft", vec![(real, failed), (real, done)]),
+    ] {
+        for (mode, state) in runs {
+            ran(&store, user, mode, state).await;
+        }
+    }
+
+    let problems = strings(
+        store.pool(),
+        "SELECT user_id, error FROM v_offboarding_problems ORDER BY user_id",
+    )
+    .await;
+
+    let users: Vec<_> = problems.into_iter().map(|(u, _)| u).collect();
+    assert_eq!(
+        users,
+        ["00uleaver", "00upreviewonly"],
+        "a preview settles a failed preview; only a real offboarding settles a failed one"
+    );
+}
