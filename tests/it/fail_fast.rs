@@ -67,17 +67,27 @@ fn unreachable_url() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_org_stops_the_sweep_with_one_message_and_exit_69() {
+    assert_unreachable_stops_the_sweep("api_token = \"t\"").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_org_stops_an_oauth_sweep_at_its_token_request_too() {
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/oauth/test-only-rsa.pkcs8.pem"
+    );
+    let auth =
+        format!("auth = \"oauth\"\nclient_id = \"0oaService\"\nprivate_key_file = \"{key}\"");
+    assert_unreachable_stops_the_sweep(&auth).await;
+}
+
+/// A sweep of forty pairs, authenticating with `auth`, of an org nothing listens for: exit 69
+/// and one message, nothing retried.
+async fn assert_unreachable_stops_the_sweep(auth: &str) {
     let url = unreachable_url();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("revokd.db");
-    let config = write_config(
-        dir.path(),
-        &url,
-        "api_token = \"t\"",
-        &db,
-        &many_pairs(),
-        "",
-    );
+    let config = write_config(dir.path(), &url, auth, &db, &many_pairs(), "");
 
     let out = run_revokd(&["--config", config.to_str().expect("utf-8"), "sweep"], &[]).await;
 

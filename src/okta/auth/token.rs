@@ -26,7 +26,7 @@ use super::keys::{KeyError, SigningKey};
 use super::token_refusal::{ErrorResponse, Resends};
 use super::{AuthError, assertion};
 use crate::okta::error::Error;
-use crate::okta::retry::{Attempt, RetryPolicy, with_retries};
+use crate::okta::retry::{Attempt, RetryPolicy, with_retries_unless};
 use crate::okta::stats::HttpStats;
 
 /// Most renewal lead time: renew when five minutes of the token's life remain (as
@@ -198,7 +198,7 @@ impl TokenSource {
         stats: &HttpStats,
         nonce: Option<&str>,
     ) -> Result<reqwest::Response, Error> {
-        let (result, _) = with_retries(
+        let (result, _) = with_retries_unless(
             &self.retry,
             true,
             |_| self.post(http, stats, nonce),
@@ -210,9 +210,14 @@ impl TokenSource {
                     "token request will be retried"
                 );
             },
+            // Okta has never answered: a connect error (DNS, refused, TLS) says it is out of
+            // reach, as for an API call, and retrying would only delay saying so.
+            |e| matches!(e, SendError::Http(e) if e.is_connect() && !stats.answered()),
         )
         .await;
         result.map_err(|e| match e {
+            // No connection at all: the error an API call gives, so a run halts on it.
+            SendError::Http(e) if e.is_connect() => Error::Transport(e),
             SendError::Http(e) => auth_error(AuthError::Unreachable(e.to_string()), None),
             SendError::Key(e) => auth_error(AuthError::Key(e.to_string()), None),
         })
