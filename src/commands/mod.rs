@@ -46,6 +46,10 @@ pub enum Exit {
 pub enum Failure {
     #[error("configuration error: {0}")]
     Config(#[from] config::Error),
+    /// A mistake on the command line clap cannot see (options that conflict for one report
+    /// kind), found before anything is read.
+    #[error("usage error: {0}")]
+    Usage(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -84,6 +88,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Err(Failure::Config(e)) => {
             say(format_args!("revokd: configuration error: {e}"));
             ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e @ Failure::Usage(_)) => {
+            say(format_args!("revokd: {e}"));
+            ExitCode::from(EXIT_USAGE)
         }
         Err(Failure::Other(e)) => {
             say(format_args!("revokd: {e:#}"));

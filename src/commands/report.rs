@@ -15,10 +15,11 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
         (Some(ReportPage::Overview(page)), _) => return run_overview(cli, page).await,
         (None, Some(kind)) => kind,
         (None, None) => {
-            return Err(anyhow::anyhow!("which report? see revokd report --help").into());
+            return Err(Failure::Usage(
+                "which report? see revokd report --help".into(),
+            ));
         }
     };
-    let config = load_database_config(cli)?;
     let now = Utc::now();
     let request = Request {
         kind,
@@ -26,6 +27,11 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
         until: args.until.map(|t| t.resolve(now)),
         at: args.at.map(|t| t.resolve(now)),
     };
+    // Before anything is read: a mistake on the command line.
+    if let Err(e) = request.check() {
+        return Err(Failure::Usage(e.to_string()));
+    }
+    let config = load_database_config(cli)?;
     let store = open_existing_store(&config).await?;
     let built = report::build(&store, &config, &request, now).await;
     store.close().await;

@@ -101,6 +101,23 @@ pub struct Request {
 }
 
 impl Request {
+    /// Refuses an instant for a window report, or a window for an instant report
+    /// ([`Error::Usage`]).
+    pub fn check(&self) -> Result<(), Error> {
+        let kind = self.kind.as_str();
+        if self.kind.is_windowed() && self.at.is_some() {
+            return Err(Error::Usage(format!(
+                "--at applies to inventory, exposure and apps, not {kind}; use --since/--until"
+            )));
+        }
+        if !self.kind.is_windowed() && (self.since.is_some() || self.until.is_some()) {
+            return Err(Error::Usage(format!(
+                "--since/--until apply to revocations, policies and sweeps, not {kind}; use --at"
+            )));
+        }
+        Ok(())
+    }
+
     /// The whole history (windowed kinds) or now (instant kinds).
     pub fn all(kind: Kind) -> Request {
         Request {
@@ -119,17 +136,7 @@ pub async fn build(
     request: &Request,
     now: DateTime<Utc>,
 ) -> Result<Table, Error> {
-    let kind = request.kind.as_str();
-    if request.kind.is_windowed() && request.at.is_some() {
-        return Err(Error::Usage(format!(
-            "--at applies to inventory, exposure and apps, not {kind}; use --since/--until"
-        )));
-    }
-    if !request.kind.is_windowed() && (request.since.is_some() || request.until.is_some()) {
-        return Err(Error::Usage(format!(
-            "--since/--until apply to revocations, policies and sweeps, not {kind}; use --at"
-        )));
-    }
+    request.check()?;
     let pool = store.pool();
     let (at, past) = match request.at {
         Some(at) => (at, true),

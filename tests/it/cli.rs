@@ -258,9 +258,12 @@ async fn db_migrate_creates_a_fresh_database() {
 
 #[tokio::test]
 async fn command_line_mistakes_exit_64_and_help_and_version_exit_0() {
-    let mistakes: [&[&str]; 9] = [
+    let mistakes: [&[&str]; 12] = [
         &["--bogus"],
         &["report", "inventory", "--at", "garbage"],
+        &["report", "revocations", "--at", "2026-07-01"],
+        &["report", "inventory", "--since", "30d"],
+        &["report"],
         &["--log-format", "xml", "status"],
         &["sweep", "--dry-run", "--enforce"],
         &["sweep", "--target", "00u1-no-client"],
