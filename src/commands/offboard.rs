@@ -2,6 +2,7 @@
 
 use super::output::say;
 use chrono::Utc;
+use tracing::warn;
 
 use super::{
     Exit, Failure, deps, load_config, load_database_config, open_existing_store, output, progress,
@@ -59,7 +60,22 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
     let line = progress::show(std::sync::Arc::clone(&deps.progress));
     let report = offboard_user(&deps, &offboarding, VerifySettings::default()).await;
     line.finish().await;
-    let report = report.map_err(store_err)?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            // The job ends here, saying why: left `running`, a daemon would later fail it as
+            // an interrupted command, and without one it would stay `running`.
+            let why = format!("the offboarding stopped: {e}");
+            if let Err(closing) = (deps.store)
+                .finish_job(job_id, JobState::Failed, Some(&why), Utc::now())
+                .await
+            {
+                warn!(job_id, error.message = %closing, "cannot record the offboarding job as failed");
+            }
+            deps.store.close().await;
+            return Err(store_err(e));
+        }
+    };
     let (state, error) = if report.succeeded() {
         (JobState::Done, None)
     } else {

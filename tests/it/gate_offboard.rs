@@ -320,3 +320,37 @@ async fn an_offboarding_the_configuration_turned_dry_run_during_is_not_complete(
     assert_eq!(kept.len(), before);
     assert!(kept.iter().all(|e| e.contains("dry-run now")), "{kept:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cli_offboarding_that_cannot_take_the_enforcer_lease_fails_its_job_saying_why() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let user = user_with_tokens(&org);
+    let before = tokens_of(&org, &user);
+    let (config, db) = sim_config(&org, dir.path(), &[], "[safety]\nenforcer_wait = \"1s\"\n");
+    // Another enforcer (here: this test) holds the lease for longer than the command waits.
+    let url = format!("sqlite://{}", db.display());
+    let store = revokd::store::Store::connect(&url).await.unwrap();
+    let other = revokd::gate::Lease::new(store.clone(), Duration::ZERO);
+    let held = other.hold("a manual enforce sweep").await.unwrap();
+
+    let env = [("REVOKD_MODE", "enforce")];
+    let out = run_revokd(&["--config", &config, "offboard", "--user", &user], &env).await;
+
+    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    assert!(all_output(&out).contains("a manual enforce sweep"));
+    assert_eq!(deletes(&org), vec![], "nothing sent without the lease");
+    assert_eq!(tokens_of(&org, &user), before);
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, error FROM offboarding_jobs")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        state, "failed",
+        "not left running for another process to guess at"
+    );
+    let error = error.unwrap_or_default();
+    assert!(error.contains("a manual enforce sweep"), "{error}");
+    held.release().await;
+}
