@@ -33,3 +33,7 @@ mod scheduled;
 #[cfg(test)]
 #[path = "report/overview.rs"]
 mod overview;
+
+#[cfg(test)]
+#[path = "report/overview_time.rs"]
+mod overview_time;

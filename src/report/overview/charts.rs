@@ -3,6 +3,7 @@
 //! SVG — or a test — can count a chart's marks. Legends are left to the page, in HTML. Pure:
 //! numbers in, SVG text out; plotters escapes every label it writes.
 
+use chrono::NaiveDate;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -52,6 +53,42 @@ impl Bars {
                 }
             };
             bars.values[c][s] += value;
+        }
+        bars
+    }
+
+    /// The same bars with a column for every day, for categories that are UTC days
+    /// (`YYYY-MM-DD`): from the earlier of the first category and `from` through the later of
+    /// the last and `through`, a day without a row holding zeros, so a quiet month stays as
+    /// wide as a busy one. Categories that are not days are left as they are.
+    pub fn every_day(&self, from: Option<&str>, through: Option<&str>) -> Bars {
+        let parse = |d: &str| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok();
+        let Some(days) = self
+            .categories
+            .iter()
+            .map(|c| parse(c))
+            .collect::<Option<Vec<NaiveDate>>>()
+        else {
+            return self.clone();
+        };
+        let bounds = days.iter().copied().chain(from.and_then(parse));
+        let (Some(first), Some(last)) = (
+            bounds.clone().min(),
+            bounds.chain(through.and_then(parse)).max(),
+        ) else {
+            return self.clone();
+        };
+        let mut bars = Bars {
+            categories: Vec::new(),
+            values: Vec::new(),
+            ..self.clone()
+        };
+        for day in first.iter_days().take_while(|d| *d <= last) {
+            bars.categories.push(day.format("%Y-%m-%d").to_string());
+            bars.values.push(match days.iter().position(|d| *d == day) {
+                Some(c) => self.values[c].clone(),
+                None => vec![0; self.series.len()],
+            });
         }
         bars
     }

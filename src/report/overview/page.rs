@@ -179,7 +179,13 @@ pub(super) fn render(o: &Overview) -> Result<String, ChartError> {
     let svg = [
         draw("tokens by age", &p.age, true, "active tokens")?,
         draw("tokens by scope risk", &p.risk, true, "active tokens")?,
-        draw("revocations over time", &p.daily, false, "revocations")?,
+        // Time runs evenly: a column for each day of the window, through the page's own.
+        draw(
+            "revocations over time",
+            &p.daily.every_day(o.since.as_deref(), Some(&o.generated_at)),
+            false,
+            "revocations",
+        )?,
         draw("revocations by rule", &p.policy, true, "revocations")?,
         draw("exposure", &p.exposure, true, "active tokens")?,
     ];
