@@ -20,6 +20,8 @@ pub(crate) struct Reply {
     self_link: Option<String>,
     next_link: Option<String>,
     pub(crate) rate: RateHeaders,
+    /// Announce the whole body, send half of it, then break the connection off.
+    cut: bool,
 }
 
 /// A reply after faults, with the connection-level effects the handler must carry out.
@@ -40,6 +42,7 @@ impl Reply {
             self_link: outcome.self_link,
             next_link: outcome.next_link,
             rate,
+            cut: false,
         }
     }
 
@@ -56,6 +59,7 @@ impl Reply {
             self_link: None,
             next_link: None,
             rate,
+            cut: false,
         }
     }
 
@@ -68,7 +72,17 @@ impl Reply {
         style: LinkStyle,
         duplicate_rate: bool,
     ) -> Response {
-        let mut response = Response::new(self.body.map_or_else(Body::empty, Body::from));
+        let announced = self.body.as_ref().map(Vec::len);
+        let mut response = Response::new(match self.body {
+            Some(body) if self.cut => cut_short(body),
+            Some(body) => Body::from(body),
+            None => Body::empty(),
+        });
+        if let (true, Some(len)) = (self.cut, announced) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
         *response.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let h = response.headers_mut();
@@ -109,6 +123,21 @@ impl Reply {
         }
         response
     }
+}
+
+/// A body stream of `body`'s first half, then an error, which makes the server break the
+/// connection off before the announced length. The stream waits once between the two, so the
+/// server writes the head and the half out before it sees the error (else it would break the
+/// connection off before the head, a reset rather than a cut body).
+fn cut_short(mut body: Vec<u8>) -> Body {
+    use futures::StreamExt;
+    body.truncate(body.len() / 2);
+    let half = futures::stream::iter([Ok::<_, std::io::Error>(body)]);
+    let cut = futures::stream::once(async {
+        tokio::task::yield_now().await;
+        Err(std::io::Error::other("cut short"))
+    });
+    Body::from_stream(half.chain(cut))
 }
 
 fn response_has_body(status: u16) -> bool {
@@ -171,6 +200,7 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
                 reply.body = Some(b"<!DOCTYPE html><html><head><title>Sign In</title></head><body>Okta</body></html>".to_vec());
             }
             FaultKind::ResetConnection => reset = true,
+            FaultKind::CutBody => reply.cut = true,
             // The replacing faults were handled before the operation ran.
             FaultKind::Status(_)
             | FaultKind::RateLimited { .. }

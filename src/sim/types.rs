@@ -324,6 +324,9 @@ pub enum FaultKind {
     WrongContentType,
     /// The connection is closed without any response.
     ResetConnection,
+    /// The headers (with the whole body's `Content-Length`) and the first half of the body
+    /// are sent, then the connection is broken off: a page cut short mid-stream.
+    CutBody,
     /// A revocation (`DELETE` of one token or of all the pair's) answered 204 without
     /// revoking anything: the "a 204 is not proof" case.
     IgnoreRevocation,

@@ -184,3 +184,27 @@ async fn a_listing_that_fails_after_its_first_page_records_none_of_its_plan() {
     );
     assert_eq!(report.counts.revocations_planned, others as u64);
 }
+
+#[tokio::test]
+async fn a_page_cut_short_mid_body_is_fetched_again_and_the_target_succeeds() {
+    let app = spawn_app(small_org()).await;
+    let (user, client) = app.big_pair();
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::CutBody,
+        times: Some(1),
+    });
+
+    let report = app.sweep(Mode::DryRun).await;
+
+    assert_eq!(report.status, SweepStatus::Ok, "{:?}", report.failures);
+    let (result, error) = app.target_row(&user, &client).await;
+    assert_eq!((result.as_str(), error), ("ok", None));
+    let asked = (app.org.requests().iter())
+        .filter(|r| r.route == RouteKind::ListTokens && r.path_and_query.contains(&user))
+        .filter(|r| r.path_and_query.contains(&client) && !r.path_and_query.contains("after="))
+        .count();
+    assert_eq!(asked, 2, "the cut page, then the same page again");
+    app.assert_pairs_stored(None).await;
+}

@@ -48,7 +48,7 @@ impl OktaClient {
             let (response, attempts, maybe_applied) = self
                 .send(&method, &url, &credential, cleared, earlier)
                 .await?;
-            if response.status() == StatusCode::UNAUTHORIZED
+            if response.status == StatusCode::UNAUTHORIZED
                 && !renewed
                 && self.auth.unauthorized(&credential).await
             {
@@ -58,9 +58,7 @@ impl OktaClient {
                 earlier = maybe_applied;
                 continue;
             }
-            let answer = self
-                .finish(&method, &url, &credential, response, attempts)
-                .await;
+            let answer = self.finish(&method, &url, &credential, response, attempts);
             return match answer {
                 // Okta's 404 to a DELETE after an attempt that may have reached it: that
                 // attempt took effect; the caller records the revocation as done, not as
@@ -87,7 +85,7 @@ impl OktaClient {
         credential: &Credential,
         cleared: Option<&Cleared>,
         earlier: bool,
-    ) -> Result<(reqwest::Response, u32, bool), Error> {
+    ) -> Result<(Received, u32, bool), Error> {
         let path = url.path().to_owned();
         let bucket = bucket_of(method, &path);
         // Whether a failed attempt may have reached Okta (a 5xx or a transport fault, not a 429).
@@ -126,6 +124,7 @@ impl OktaClient {
                 SendError::Withdrawn(_) => true,
                 SendError::Transport(t) => t.is_connect() && !self.stats.answered(),
                 SendError::Key(_) => false,
+                SendError::Refused(_) => true,
             },
         )
         .await;
@@ -133,6 +132,7 @@ impl OktaClient {
         match result {
             Ok(response) => Ok((response, attempts, maybe_applied)),
             Err(SendError::Transport(e)) => Err(Error::Transport(e)),
+            Err(SendError::Refused(e)) => Err(e),
             Err(SendError::Withdrawn(unsent)) => Err(Error::Withdrawn {
                 unsent,
                 maybe_applied,
@@ -146,24 +146,26 @@ impl OktaClient {
     }
 
     /// Turns the final response into a [`Reply`] or an [`Error`].
-    async fn finish(
+    fn finish(
         &self,
         method: &Method,
         url: &Url,
         credential: &Credential,
-        response: reqwest::Response,
+        response: Received,
         attempts: u32,
     ) -> Result<Reply, Error> {
-        let status = response.status();
-        let request_id = Attempt::request_id(&response);
+        let Received {
+            status,
+            headers,
+            body,
+            request_id,
+        } = response;
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(Error::RateLimited {
                 attempts,
                 request_id,
             });
         }
-        let headers = response.headers().clone();
-        let body = self.read_body(response, request_id.as_deref()).await?;
         if !status.is_success() {
             let body = model::decode::<OktaErrorBody>(&body).unwrap_or_else(|_| OktaErrorBody {
                 error_summary: Some(summarise_body(
@@ -215,7 +217,7 @@ impl OktaClient {
         info: RetryInfo,
         credential: &Credential,
         cleared: Option<&Cleared>,
-    ) -> Result<reqwest::Response, SendError> {
+    ) -> Result<Received, SendError> {
         let held = self.stats.held_back();
         let ticket = self.budget.acquire(bucket).await;
         drop(held);
@@ -253,7 +255,20 @@ impl OktaClient {
                 ticket.complete(&rl, status);
                 self.stats.status_seen(status, concurrency);
                 count_request(bucket, &status.to_string());
-                Ok(response)
+                // The body is part of the attempt: one cut short (a reset, a timeout while
+                // it streams) is a transport fault, retried like one.
+                let (status, headers) = (response.status(), response.headers().clone());
+                let request_id = Attempt::request_id(&response);
+                match self.read_body(response, request_id.as_deref()).await {
+                    Ok(body) => Ok(Received {
+                        status,
+                        headers,
+                        body,
+                        request_id,
+                    }),
+                    Err(Error::Transport(e)) => Err(SendError::Transport(e)),
+                    Err(refused) => Err(SendError::Refused(refused)),
+                }
             }
             Err(e) => {
                 self.stats.transport_failed();
@@ -294,9 +309,32 @@ impl OktaClient {
     }
 }
 
-/// Why one attempt produced no response.
+/// One attempt's answer: Okta's status, headers and whole body.
+pub(in crate::okta) struct Received {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+    request_id: Option<String>,
+}
+
+impl Attempt for Received {
+    fn status(&self) -> u16 {
+        self.status.as_u16()
+    }
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+    fn request_id(&self) -> Option<String> {
+        self.request_id.clone()
+    }
+}
+
+/// Why one attempt produced no usable answer.
 enum SendError {
+    /// No response, or its body cut short.
     Transport(reqwest::Error),
+    /// An answer not to be retried: its body over the size cap, or not UTF-8.
+    Refused(Error),
     /// The auth headers could not be built (signing a DPoP proof failed).
     Key(KeyError),
     /// The gate, asked again, no longer lets the revocation through; nothing was sent.
