@@ -1,7 +1,8 @@
 //! The command layer: turns a parsed command line into calls on the library and an exit code
 //! (0 ok, 3 finished with failures, 69 Okta unreachable, 77 credentials refused, 78 bad
-//! configuration, 1 anything else; 64, a command line clap refused, is the binary's
-//! own). Fatal errors are reported once, here, on stderr.
+//! configuration, 64 options that conflict in a way clap cannot see, 1 anything else; 64 for a
+//! command line clap refused is the binary's own). Fatal errors are reported once, here, on
+//! stderr.
 
 mod audit;
 mod completions;

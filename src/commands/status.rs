@@ -133,7 +133,7 @@ fn attention(status: &Status) -> Vec<String> {
     if irrevocable > 0 {
         out.push(format!("{irrevocable} irrevocable revocation(s)"));
     }
-    // A failed job whose user was offboarded since (the job run again) is settled.
+    // A failed job settled since (`v_offboarding_problems`) is not counted.
     for (state, n) in [
         ("failed", c.failed_jobs_unresolved),
         ("held", count(&c.jobs_by_state, "held")),

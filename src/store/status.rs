@@ -43,7 +43,8 @@ pub struct StatusCounts {
     /// `notify_deliveries` by state (`failed`: given up).
     pub deliveries_by_state: Vec<(String, i64)>,
     /// Failed offboarding jobs not settled since: no later job of the user `done` whose run was
-    /// `enforce` (nor, for a failed preview, one `done` as a preview; `v_offboarding_problems`).
+    /// `enforce` (nor, for a failed preview that never ran for real, one `done` as a preview;
+    /// `v_offboarding_problems`).
     pub failed_jobs_unresolved: i64,
     /// Pages in use times the page size, in bytes.
     pub database_bytes: i64,

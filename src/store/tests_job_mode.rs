@@ -1,7 +1,9 @@
 //! The upgrade that gives each offboarding job its mode, on a database written before it: a
 //! job keeps the mode its newest audit row was written in, a job without rows stays unknown;
-//! neither a preview nor an unknown job settles a failure, and a preview's rows offboard no
-//! one (an unknown job counts its user, as a job not run yet does).
+//! neither a preview nor an unknown job settles a failure that may have revoked, and a
+//! preview's rows offboard no one (an unknown job counts its user, as a job not run yet
+//! does). Then which later job settles a failed one: a real offboarding always, a preview
+//! only a failed preview that never ran for real.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
@@ -46,7 +48,7 @@ async fn strings(pool: &SqlitePool, sql: &str) -> Vec<(String, Option<String>)> 
 }
 
 #[sqlx::test(migrations = false)]
-async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: SqlitePool) {
+async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_no_unknown_job(pool: SqlitePool) {
     migrate_through(&pool, BEFORE).await;
     let old = Store { pool: pool.clone() };
     let now = Utc::now();
@@ -126,11 +128,24 @@ async fn jobs_keep_the_mode_of_their_rows_and_a_preview_settles_nothing(pool: Sq
     assert_eq!(new, vec![]);
 }
 
-/// Ends a job of `user` that ran in `mode`, in `state`.
-async fn ran(store: &Store, user: &str, mode: Mode, state: JobState) {
+/// Ends a job of `user` that ran in each of `modes` in turn (an enforce run writing an audit
+/// row), in `state`.
+async fn ran(store: &Store, user: &str, modes: &[Mode], state: JobState) {
     let now = Utc::now();
     let id = store.start_job(&cli_job(user), "h:1:0", now).await.unwrap();
-    store.set_job_mode(id, mode).await.unwrap();
+    for mode in modes {
+        store.set_job_mode(id, *mode).await.unwrap();
+        if *mode == Mode::Enforce {
+            let token = Some(format!("oar{id}"));
+            let (trigger, pending) = (RevocationTrigger::Offboard, RevocationState::Pending);
+            let row = NewRevocation::new(token, user, "0oa1", trigger, *mode, pending, ts(now));
+            let row = NewRevocation {
+                job_id: Some(id),
+                ..row
+            };
+            store.append_revocations(&[row]).await.unwrap();
+        }
+    }
     store
         .finish_job(id, state, Some("Okta 503"), now)
         .await
@@ -145,14 +160,19 @@ async fn a_failed_preview_is_settled_by_a_later_preview_a_failed_offboarding_is_
     let (dry, real) = (Mode::DryRun, Mode::Enforce);
     let (done, failed) = (JobState::Done, JobState::Failed);
     for (user, runs) in [
-        ("00upreviewed", vec![(dry, failed), (dry, done)]),
-        ("00uenforced", vec![(dry, failed), (real, done)]),
-        ("00upreviewonly", vec![(dry, failed)]),
-        ("00uleaver", vec![(real, failed), (dry, done)]),
-        ("00uleft", vec![(real, failed), (real, done)]),
+        ("00upreviewed", vec![(vec![dry], failed), (vec![dry], done)]),
+        ("00uenforced", vec![(vec![dry], failed), (vec![real], done)]),
+        ("00upreviewonly", vec![(vec![dry], failed)]),
+        ("00uleaver", vec![(vec![real], failed), (vec![dry], done)]),
+        ("00uleft", vec![(vec![real], failed), (vec![real], done)]),
+        // Tried for real, then as a preview after a reload: it may have revoked.
+        (
+            "00ureloaded",
+            vec![(vec![real, dry], failed), (vec![dry], done)],
+        ),
     ] {
-        for (mode, state) in runs {
-            ran(&store, user, mode, state).await;
+        for (modes, state) in runs {
+            ran(&store, user, &modes, state).await;
         }
     }
 
@@ -165,7 +185,7 @@ async fn a_failed_preview_is_settled_by_a_later_preview_a_failed_offboarding_is_
     let users: Vec<_> = problems.into_iter().map(|(u, _)| u).collect();
     assert_eq!(
         users,
-        ["00uleaver", "00upreviewonly"],
+        ["00uleaver", "00upreviewonly", "00ureloaded"],
         "a preview settles a failed preview; only a real offboarding settles a failed one"
     );
 }
