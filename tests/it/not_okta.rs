@@ -91,24 +91,25 @@ async fn a_gateway_404_to_the_retry_of_a_failed_revocation_is_not_taken_for_its_
     assert_recorded_failed(&app, &user, &client, held).await;
 }
 
-#[tokio::test]
-async fn an_offboarding_a_gateway_answers_404_to_is_not_verified() {
+/// Offboards a user of two clients while a gateway answers their requests of `routes` with
+/// 404: the offboarding is not verified, nothing is revoked, no audit row says otherwise, and
+/// the gateway did answer (the sim received requests of those routes).
+async fn assert_an_offboarding_through_a_gateway_fails(routes: &[RouteKind]) {
     let app = spawn_app(small_org()).await;
     let (user, _) = crate::offboard::user_with_two_clients(&app.org);
     let held = tokens_left(&app.org, &user);
-    for route in [
-        RouteKind::ListClients,
-        RouteKind::ListTokens,
-        RouteKind::RevokeAll,
-        RouteKind::RevokeToken,
-    ] {
-        app.org.inject(gateway(&user, None, route, 404));
+    for route in routes {
+        app.org.inject(gateway(&user, None, *route, 404));
     }
 
     let (_, report) = app.offboard(&user).await;
 
-    assert!(!report.succeeded(), "{report:?}");
+    assert!(!report.succeeded(), "{routes:?}: {report:?}");
     assert_eq!(tokens_left(&app.org, &user), held, "nothing revoked");
+    let answered = (app.org.requests().iter())
+        .filter(|r| routes.contains(&r.route) && r.path_and_query.contains(&user))
+        .count();
+    assert!(answered > 0, "{routes:?} were asked");
     let gone: Vec<String> = sqlx::query_scalar(
         "SELECT state FROM v_revocation_state WHERE user_id = ? AND state <> 'failed'",
     )
@@ -116,5 +117,24 @@ async fn an_offboarding_a_gateway_answers_404_to_is_not_verified() {
     .fetch_all(app.store.pool())
     .await
     .expect("audit rows");
-    assert!(gone.is_empty(), "nothing revoked or gone: {gone:?}");
+    assert!(
+        gone.is_empty(),
+        "{routes:?}: nothing revoked or gone: {gone:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_offboarding_whose_client_discovery_a_gateway_answers_404_is_not_verified() {
+    assert_an_offboarding_through_a_gateway_fails(&[RouteKind::ListClients]).await;
+}
+
+#[tokio::test]
+async fn an_offboarding_whose_pair_listings_a_gateway_answers_404_is_not_verified() {
+    assert_an_offboarding_through_a_gateway_fails(&[RouteKind::ListTokens]).await;
+}
+
+#[tokio::test]
+async fn an_offboarding_whose_revocations_a_gateway_answers_404_is_not_verified() {
+    assert_an_offboarding_through_a_gateway_fails(&[RouteKind::RevokeAll, RouteKind::RevokeToken])
+        .await;
 }
