@@ -1,6 +1,6 @@
 //! Enforce: what an enforce sweep attempts once the guard passed (each planned token without
-//! an open intent, and the due retries of its pairs and apps), and the attempts themselves,
-//! as many at once as the sweep's concurrency allows.
+//! an open intent, and the due retries of the pairs and apps it listed whole), and the
+//! attempts themselves, as many at once as the sweep's concurrency allows.
 
 use std::collections::HashSet;
 
@@ -18,7 +18,8 @@ pub(super) async fn revoke_all(
     planned: Vec<Planned>,
     report: &mut SweepReport,
 ) -> Result<(), store::Error> {
-    let work = enforce_work(deps, scope.targets, scope.apps, planned, scope.now).await?;
+    let listed = Listed::of(scope, report);
+    let work = enforce_work(deps, &listed, planned, scope.now).await?;
     let attempts: Vec<_> = work
         .iter()
         .map(|w| async move {
@@ -36,21 +37,53 @@ pub(super) async fn revoke_all(
     Ok(())
 }
 
+/// The pairs and apps this sweep listed whole: a target whose listing failed (its pair, its
+/// user's clients, its app) or an app listing left for the next sweep is not among them.
+struct Listed<'a> {
+    pairs: HashSet<(&'a str, &'a str)>,
+    apps: HashSet<&'a str>,
+}
+
+impl<'a> Listed<'a> {
+    fn of(scope: &'a Scope<'_>, report: &'a SweepReport) -> Listed<'a> {
+        let failed: HashSet<(&str, &str)> = (report.failures.iter())
+            .map(|f| (f.user_id.as_str(), f.client_id.as_str()))
+            .collect();
+        let listed = |user: &str, client: &str| {
+            !failed.contains(&(user, client))
+                && !failed.contains(&(user, "*"))
+                && !failed.contains(&("*", client))
+        };
+        let complete: HashSet<&str> = (report.apps.iter())
+            .filter(|a| a.complete)
+            .map(|a| a.app_id.as_str())
+            .collect();
+        Listed {
+            pairs: (scope.targets.iter())
+                .map(|t: &Target| (t.user.as_str(), t.client.as_str()))
+                .filter(|(u, c)| listed(u, c))
+                .collect(),
+            apps: (scope.apps.iter())
+                .map(ClientId::as_str)
+                .filter(|a| complete.contains(a) && listed("*", a))
+                .collect(),
+        }
+    }
+}
+
 /// What an enforce sweep attempts: each planned token that has no open intent (as a new
-/// intent), plus every open `failed` or `irrevocable` intent of the listed pairs and apps whose
-/// `next_attempt_at` has come. A planned token whose open intent is not yet due waits for it.
+/// intent), plus every open `failed` or `irrevocable` intent whose `next_attempt_at` has come,
+/// of the pairs and apps the sweep `listed` whole. A retry of a pair this sweep could not list
+/// waits: its token was not seen again, so the guard, which counts what the listings plan,
+/// did not count it, and the gate would decide it from an old record. A planned token whose
+/// open intent is not yet due waits for it.
 async fn enforce_work(
     deps: &Deps,
-    targets: &[Target],
-    apps: &[ClientId],
+    listed: &Listed<'_>,
     planned: Vec<Planned>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Work>, store::Error> {
-    let pairs: HashSet<(&str, &str)> = targets
-        .iter()
-        .map(|t| (t.user.as_str(), t.client.as_str()))
-        .collect();
-    let apps: HashSet<&str> = apps.iter().map(ClientId::as_str).collect();
+    let (pairs, apps) = (&listed.pairs, &listed.apps);
     let open = deps.store.open_intents().await?;
     let open_tokens: HashSet<&str> = open.iter().filter_map(|r| r.token_id.as_deref()).collect();
     let due_by = ts(now);

@@ -38,6 +38,7 @@ mod older_than_policy;
 mod overview_browser;
 mod pacing;
 mod retries;
+mod retry_scope;
 mod secrets;
 mod status;
 mod status_schedule;

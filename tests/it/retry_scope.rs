@@ -1,0 +1,79 @@
+//! A due retry is sent only for a pair the sweep listed whole. While its pair cannot be listed,
+//! its token is not seen again: the guard, which counts what the listings plan, would not count
+//! it, and the gate would decide it from an old record. It waits for a sweep that lists it.
+
+use chrono::TimeDelta;
+use revokd::config::Mode;
+use revokd::sim::{Fault, FaultKind, SimConfig};
+use revokd::sweep::run_once;
+
+use crate::helpers::{admin_policy, admin_policy_selects, small_org, spawn_app_with};
+
+/// DELETEs the sim received for `user`'s tokens of `client`.
+fn deletes_of(org: &revokd::sim::SimOrg, user: &str, client: &str) -> usize {
+    let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
+    (org.requests().iter())
+        .filter(|r| r.method == "DELETE" && r.path_and_query.starts_with(&path))
+        .count()
+}
+
+#[tokio::test]
+async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
+    let org = SimConfig {
+        users: 10,
+        clients: 5,
+        pairs: 40,
+        big_pairs: 0,
+        ..small_org()
+    };
+    let app = spawn_app_with(org, |c| {
+        c.policies = vec![admin_policy()];
+        c.safety.max_revocation_fraction = 1.0;
+    })
+    .await;
+    let victim = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .next()
+        .expect("a selected token");
+    let (user, client) = (victim.user_id.clone(), victim.client_id.clone());
+    let plan = app.plan(Mode::Enforce);
+    // The first sweep's revocations of the pair fail: their intents stay open, to retry.
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::RevocationStatus(503),
+        times: None,
+    });
+    let first = run_once(&app.deps, &plan, app.now).await.expect("a sweep");
+    assert!(first.counts.revocations_failed >= 1, "{first:?}");
+    let sent = deletes_of(&app.org, &user, &client);
+    // Two days on every retry is due, but the pair's listing fails.
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::Status(500),
+        times: None,
+    });
+
+    let later = run_once(&app.deps, &plan, app.now + TimeDelta::days(2))
+        .await
+        .expect("a sweep");
+
+    assert!(
+        (later.failures.iter()).any(|f| f.user_id == user && f.client_id == client),
+        "{later:?}"
+    );
+    assert_eq!(
+        deletes_of(&app.org, &user, &client),
+        sent,
+        "no retry sent for a pair this sweep could not list"
+    );
+    assert_eq!(later.counts.revocations_retried, 0, "{later:?}");
+    assert!(
+        app.org
+            .tokens(&user, &client)
+            .iter()
+            .any(|t| t.id == victim.id),
+        "the token is still there"
+    );
+}
