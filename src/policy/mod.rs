@@ -86,10 +86,11 @@ impl Decision<'_> {
 /// * A rule matches when every condition it sets holds (AND); see [`PolicySet`] for each
 ///   condition's exact boundary.
 /// * No matching rule: [`Decision::Keep`] (exemptions are not consulted).
-/// * Some rule matches and an exemption lists the token's user, client or id:
-///   [`Decision::Exempt`] naming the first such exemption in config order.
-/// * Otherwise [`Decision::Revoke`] if any matching rule has `action = "revoke"`, else
-///   [`Decision::Flag`].
+/// * Only `action = "flag"` rules match: [`Decision::Flag`], exempt or not (an exemption
+///   keeps a token from revocation, and none is asked for).
+/// * Some matching rule has `action = "revoke"` and an exemption lists the token's user,
+///   client or id: [`Decision::Exempt`] naming the first such exemption in config order.
+/// * Otherwise [`Decision::Revoke`].
 ///
 /// Allocates only when some rule matches (the list of rule names), never for the reason.
 pub fn decide<'p>(set: &'p PolicySet, token: &TokenFacts<'_>, now: DateTime<Utc>) -> Decision<'p> {
@@ -107,13 +108,12 @@ pub fn decide<'p>(set: &'p PolicySet, token: &TokenFacts<'_>, now: DateTime<Utc>
             revoke |= rule.action == Action::Revoke;
         }
     }
-    if let Some(exemption) = set.exemption_for(token) {
-        return Decision::Exempt { rules, exemption };
+    if !revoke {
+        return Decision::Flag { rules };
     }
-    if revoke {
-        Decision::Revoke { rules }
-    } else {
-        Decision::Flag { rules }
+    match set.exemption_for(token) {
+        Some(exemption) => Decision::Exempt { rules, exemption },
+        None => Decision::Revoke { rules },
     }
 }
 

@@ -255,31 +255,37 @@ fn all_matching_rules_are_recorded_in_config_order_with_a_reason() {
 
 #[test]
 fn flag_only_matches_are_flagged_and_never_revoked() {
-    let s = set(
-        &[
-            PolicyConfig {
-                users: strings(&["00u1"]),
-                action: Action::Flag,
-                ..rule("a")
-            },
-            PolicyConfig {
-                users: strings(&["00u2"]),
-                ..rule("b")
-            },
-            PolicyConfig {
-                clients: strings(&["0oa1"]),
-                action: Action::Flag,
-                ..rule("c")
-            },
-        ],
-        &[],
-    );
+    let rules = [
+        PolicyConfig {
+            users: strings(&["00u1"]),
+            action: Action::Flag,
+            ..rule("a")
+        },
+        PolicyConfig {
+            users: strings(&["00u2"]),
+            ..rule("b")
+        },
+        PolicyConfig {
+            clients: strings(&["0oa1"]),
+            action: Action::Flag,
+            ..rule("c")
+        },
+    ];
+    let s = set(&rules, &[]);
     assert_eq!(
         decide(&s, &Tok::new().facts(), now()),
         Decision::Flag {
             rules: vec!["a", "c"]
         }
     );
+    // An exemption keeps a token from revocation; a flag asks for none, so it stays flagged.
+    let exempt = ExemptionConfig {
+        users: strings(&["00u1"]),
+        ..Default::default()
+    };
+    let flag_a = set(&rules[..1], &[exempt]);
+    let flagged = decide(&flag_a, &Tok::new().facts(), now());
+    assert_eq!(flagged, Decision::Flag { rules: vec!["a"] });
 }
 
 #[test]
