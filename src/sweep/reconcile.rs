@@ -14,14 +14,16 @@ use std::collections::HashSet;
 use chrono::Utc;
 use tracing::{info, warn};
 
+use super::decide::observation;
 use super::retry::{OpenIntent, append_after};
 use super::revoke::{self, RevocationOutcome, Work};
-use super::{Deps, Planned};
+use super::{Deps, Planned, Target};
 use crate::config::Mode;
 use crate::okta::{ClientId, OktaClient, TokenId, UserId};
 use crate::runner;
 use crate::store::{
-    self, AuditRow, JobState, NewRevocation, RevocationState, RevocationTrigger, SweepStatus, ts,
+    self, AuditRow, JobState, NewRevocation, RevocationState, RevocationTrigger, SweepStatus,
+    TargetSource, ts,
 };
 
 /// What reconciliation did.
@@ -255,8 +257,20 @@ async fn resolve(
     };
     match okta.get_token(&user, &client, &token).await {
         Ok(Some(found)) if found.token.is_active() => {
-            // Okta's answer now outweighs a listing that missed the token.
-            deps.store.mark_token_seen(&p.token_id, now).await?;
+            // Okta's answer now outweighs what was recorded before (a listing that missed the
+            // token, a record since changed): recorded as a listing records it, so the gate
+            // decides on what Okta says now.
+            let target = Target {
+                user,
+                client,
+                source: TargetSource::Config,
+            };
+            let recorded = deps.store.token(&p.token_id).await?;
+            let matches = recorded.map_or_else(|| "[]".to_owned(), |r| r.policy_matches);
+            let mut found = found;
+            let scopes = found.token.take_scope_names();
+            let fresh = observation(&target, found, &scopes, matches);
+            deps.store.record_page(None, &[fresh], now).await?;
             revoke::attempt(deps, okta, row.sweep_id, &work).await
         }
         // Okta still has the token, but not ACTIVE: what it answered is recorded, and the token

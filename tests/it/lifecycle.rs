@@ -1,10 +1,12 @@
 //! The revocation life cycle against the simulated org: a 204 that does not take is caught by
 //! verification and retried across sweeps until irrevocable (and then daily); a revoked token
 //! that comes back is flagged and revoked again; a dead run's `pending` intents are resolved
-//! at the next start (`lifecycle/dead_runs.rs`); a retry of an intent another run settled
+//! at the next start (`lifecycle/dead_runs.rs`), on what Okta says now (`lifecycle/fresh.rs`);
+//! a retry of an intent another run settled
 //! meanwhile does nothing (`lifecycle/settled.rs`); a timeout fails only its target.
 
 mod dead_runs;
+mod fresh;
 mod returns;
 mod settled;
 
