@@ -20,6 +20,7 @@ mod notify;
 mod offboarding;
 mod schedule;
 mod serve;
+mod shutdown;
 mod stranded;
 mod version_cache;
 
@@ -27,7 +28,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -74,9 +74,6 @@ pub enum Error {
         source: std::io::Error,
     },
 }
-
-/// How long a cut run may take to record that it was cut before shutdown stops waiting.
-const CUT_GRACE: Duration = Duration::from_secs(15);
 
 /// A daemon that is set up but not yet running.
 pub struct Daemon {
@@ -195,31 +192,30 @@ impl Daemon {
         }
 
         info!("shutting down: no new runs; waiting for in-flight runs");
-        notify::stopping();
+        let timeout = ctx.current().config.server.shutdown_timeout;
+        notify::stopping_within(shutdown::budget(timeout));
+        // One deadline for every wait from here: the runs', then the workers' together.
+        let until = tokio::time::Instant::now() + timeout + shutdown::CUT_GRACE;
         ctx.begin_stopping();
         if let Err(e) = self.schedules.shutdown().await {
             warn!(error.message = %e, "the scheduler did not stop cleanly");
         }
         ctx.set_scheduler_running(false);
         let _ = stop_offboarding.send(true);
-        let timeout = ctx.current().config.server.shutdown_timeout;
-        let held = drain(&ctx, timeout).await;
-        for task in offboarding {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(timeout, task).await.is_err() {
-                warn!(
-                    "an offboarding job did not finish in time: it is picked up at the next start"
-                );
-                abort.abort();
-            }
-        }
-        // It stops at once, whatever it was doing: it only reads, and enqueues in a transaction.
-        let abort = audit_watch.abort_handle();
-        if tokio::time::timeout(timeout, audit_watch).await.is_err() {
-            abort.abort();
+        let held = shutdown::drain(&ctx, timeout).await;
+        // The audit watch stops at once, whatever it was doing: it only reads, and enqueues
+        // in a transaction. An offboarding job cut here is picked up at the next start.
+        let mut workers = offboarding;
+        workers.push(audit_watch);
+        let cut = shutdown::join_until(workers, until).await;
+        if cut > 0 {
+            warn!(
+                tasks = cut,
+                "the offboarding worker, poller or notifier did not finish in time: an offboarding job cut here is picked up at the next start"
+            );
         }
         let _ = stop_http.send(());
-        match tokio::time::timeout(Duration::from_secs(5), server).await {
+        match tokio::time::timeout(shutdown::HTTP_GRACE, server).await {
             Ok(Err(e)) => warn!(error.message = %e, "the HTTP server ended with an error"),
             Ok(Ok(())) => {}
             Err(_) => warn!("the HTTP server did not stop within 5s"),
@@ -234,36 +230,6 @@ impl Daemon {
         info!("revokd stopped");
         Ok(())
     }
-}
-
-/// Waits for every job's in-flight run, up to `timeout`; then cuts what is still running and
-/// waits (briefly) for it to record that. Returns the held permits, so nothing starts after.
-async fn drain(ctx: &Context, timeout: Duration) -> Vec<tokio::sync::OwnedSemaphorePermit> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut held = Vec::new();
-    let mut cut = false;
-    for job in JobKind::ALL {
-        let guard = ctx.guard(job);
-        let permit = match tokio::time::timeout_at(deadline, guard.wait_idle()).await {
-            Ok(permit) => permit,
-            Err(_) => {
-                if !cut {
-                    warn!(
-                        timeout_ms = timeout.as_millis(),
-                        "in-flight runs did not finish within server.shutdown_timeout: cutting them short"
-                    );
-                    ctx.cut_runs();
-                    cut = true;
-                }
-                tokio::time::timeout(CUT_GRACE, guard.wait_idle())
-                    .await
-                    .ok()
-                    .flatten()
-            }
-        };
-        held.extend(permit);
-    }
-    held
 }
 
 /// Re-reads the configuration file, with the command line's overrides over it as at start: a

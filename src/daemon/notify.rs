@@ -1,5 +1,5 @@
 //! systemd's notify protocol (sd-notify): `READY=1` once migrations ran and the scheduler
-//! started, `STOPPING=1` when shutdown begins, and `WATCHDOG=1` at half of `WATCHDOG_USEC`
+//! started, `STOPPING=1` with the stop's budget (`EXTEND_TIMEOUT_USEC`) when shutdown begins, and `WATCHDOG=1` at half of `WATCHDOG_USEC`
 //! when the unit sets `WatchdogSec=`. Outside systemd (no `NOTIFY_SOCKET`) every call is a
 //! no-op. A failed notification is logged at debug and otherwise ignored: systemd itself
 //! reports a unit that never became ready.
@@ -21,9 +21,11 @@ pub fn ready() {
     send(&[NotifyState::Ready]);
 }
 
-/// `STOPPING=1`.
-pub fn stopping() {
-    send(&[NotifyState::Stopping]);
+/// `STOPPING=1`, with `EXTEND_TIMEOUT_USEC` of `within`: systemd lets the stop run that long
+/// from now, past a shorter `TimeoutStopSec=` of the unit.
+pub fn stopping_within(within: Duration) {
+    let usec = u32::try_from(within.as_micros()).unwrap_or(u32::MAX);
+    send(&[NotifyState::Stopping, NotifyState::ExtendTimeoutUsec(usec)]);
 }
 
 /// Pings `WATCHDOG=1` at half the interval systemd asked for, if it asked; the task ends
