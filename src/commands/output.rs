@@ -92,7 +92,8 @@ fn credentials_key(config: &Config) -> String {
                 .to_owned()
         }
         (AuthMode::Oauth, _) => {
-            "okta.client_id, okta.private_key_file and okta.key_id against the Okta service app"
+            "okta.client_id, okta.private_key_file and okta.key_id against the Okta service app, \
+             and this host's clock (an assertion is good for 5 minutes from its signing)"
                 .to_owned()
         }
     }

@@ -228,7 +228,12 @@ async fn a_wrong_key_is_named_without_leaking_the_key_or_the_assertion() {
     assert_named_and_secret(Case {
         registered: service_app("test-only-rsa.pub.pem", &BOTH, false),
         config: oauth_lines(CLIENT_ID, "test-only-rsa-other.pkcs8.pem"),
-        expect: &["invalid_client", "signature", "okta.private_key_file"],
+        expect: &[
+            "invalid_client",
+            "signature",
+            "okta.private_key_file",
+            "this host's clock",
+        ],
         exit: 77,
     })
     .await;

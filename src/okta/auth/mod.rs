@@ -75,7 +75,8 @@ pub enum AuthError {
     /// `invalid_client`: wrong key, `kid` or client id, or an assertion the server refused.
     #[error(
         "the token endpoint refused the client assertion (invalid_client: {description}); check \
-         okta.client_id, okta.private_key_file and okta.key_id against the Okta service app"
+         okta.client_id, okta.private_key_file and okta.key_id against the Okta service app, \
+         and this host's clock (an assertion is good for 5 minutes from its signing)"
     )]
     ClientRefused { description: String },
     /// `invalid_scope`: a requested scope is not granted to the app.
