@@ -37,8 +37,10 @@ pub(super) async fn revoke_all(
     Ok(())
 }
 
-/// The pairs and apps this sweep listed whole: a target whose listing failed (its pair, its
-/// user's clients, its app) or an app listing left for the next sweep is not among them.
+/// The pairs and apps this sweep listed whole: a pair whose listing failed, or an app whose
+/// listing failed or was left for the next sweep, is not among them. (A user's clients that
+/// could not be discovered fail as `(user, *)`, but the pairs of that user the sweep did list,
+/// configured or stored, were listed whole and keep their retries.)
 struct Listed<'a> {
     pairs: HashSet<(&'a str, &'a str)>,
     apps: HashSet<&'a str>,
@@ -49,11 +51,6 @@ impl<'a> Listed<'a> {
         let failed: HashSet<(&str, &str)> = (report.failures.iter())
             .map(|f| (f.user_id.as_str(), f.client_id.as_str()))
             .collect();
-        let listed = |user: &str, client: &str| {
-            !failed.contains(&(user, client))
-                && !failed.contains(&(user, "*"))
-                && !failed.contains(&("*", client))
-        };
         let complete: HashSet<&str> = (report.apps.iter())
             .filter(|a| a.complete)
             .map(|a| a.app_id.as_str())
@@ -61,11 +58,11 @@ impl<'a> Listed<'a> {
         Listed {
             pairs: (scope.targets.iter())
                 .map(|t: &Target| (t.user.as_str(), t.client.as_str()))
-                .filter(|(u, c)| listed(u, c))
+                .filter(|pair| !failed.contains(pair))
                 .collect(),
             apps: (scope.apps.iter())
                 .map(ClientId::as_str)
-                .filter(|a| complete.contains(a) && listed("*", a))
+                .filter(|a| complete.contains(a))
                 .collect(),
         }
     }

@@ -1,11 +1,14 @@
-//! A due retry is sent only for a pair the sweep listed whole. While its pair cannot be listed,
-//! its token is not seen again: the guard, which counts what the listings plan, would not count
-//! it, and the gate would decide it from an old record. It waits for a sweep that lists it.
+//! A due retry is sent only for a pair the sweep listed whole, whatever else of its user
+//! failed. While its pair cannot be listed, its token is not seen again: the guard, which
+//! counts what the listings plan, would not count it, and the gate would decide it from an old
+//! record. It waits for a sweep that lists it.
 
 use chrono::TimeDelta;
 use revokd::config::Mode;
-use revokd::sim::{Fault, FaultKind, SimConfig};
-use revokd::sweep::run_once;
+use revokd::okta::UserId;
+use revokd::sim::{Fault, FaultKind, RouteKind, SimConfig};
+use revokd::store::Trigger;
+use revokd::sweep::{SweepPlan, WideTargets, run_once};
 
 use crate::helpers::{admin_policy, admin_policy_selects, small_org, spawn_app_with};
 
@@ -17,8 +20,8 @@ fn deletes_of(org: &revokd::sim::SimOrg, user: &str, client: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
+/// An org of small pairs whose admin policy selects some tokens, every one let through.
+async fn admin_app() -> crate::helpers::TestApp {
     let org = SimConfig {
         users: 10,
         clients: 5,
@@ -26,11 +29,16 @@ async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
         big_pairs: 0,
         ..small_org()
     };
-    let app = spawn_app_with(org, |c| {
+    spawn_app_with(org, |c| {
         c.policies = vec![admin_policy()];
         c.safety.max_revocation_fraction = 1.0;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
+    let app = admin_app().await;
     let victim = admin_policy_selects(&app.org, app.now)
         .into_iter()
         .next()
@@ -75,5 +83,57 @@ async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
             .iter()
             .any(|t| t.id == victim.id),
         "the token is still there"
+    );
+}
+
+#[tokio::test]
+async fn a_due_retry_of_a_listed_pair_is_sent_though_its_users_clients_could_not_be_discovered() {
+    let app = admin_app().await;
+    let victim = admin_policy_selects(&app.org, app.now)
+        .into_iter()
+        .next()
+        .expect("a selected token");
+    let (user, client) = (victim.user_id.clone(), victim.client_id.clone());
+    // The user is a target whole: every client Okta names for them, and those stored.
+    let plan = SweepPlan {
+        trigger: Trigger::Cli,
+        mode: Mode::Enforce,
+        targets: Vec::new(),
+        wide: WideTargets {
+            apps: Vec::new(),
+            users: vec![UserId::new(&user).expect("a user id")],
+        },
+    };
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::RevocationStatus(503),
+        times: None,
+    });
+    let first = run_once(&app.deps, &plan, app.now).await.expect("a sweep");
+    assert!(first.counts.revocations_failed >= 1, "{first:?}");
+    let sent = deletes_of(&app.org, &user, &client);
+    // Two days on, the user's clients cannot be discovered; their stored pairs are listed.
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: None,
+        kind: FaultKind::GatewayStatus {
+            route: RouteKind::ListClients,
+            status: 502,
+        },
+        times: None,
+    });
+
+    let later = run_once(&app.deps, &plan, app.now + TimeDelta::days(2))
+        .await
+        .expect("a sweep");
+
+    assert!(
+        (later.failures.iter()).any(|f| f.user_id == user && f.client_id == "*"),
+        "{later:?}"
+    );
+    assert!(
+        deletes_of(&app.org, &user, &client) > sent,
+        "the retry of a pair listed whole is sent: {later:?}"
     );
 }
