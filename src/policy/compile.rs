@@ -100,6 +100,13 @@ struct Exemption {
     tokens: IdSet,
 }
 
+/// The reading of a configuration [`super::decide`] applies, in the policy fingerprint: a
+/// change to it (the same rules deciding some token otherwise) is a new version, so every
+/// listing fingerprinted under the old reading (`pair_listings`) is read token by token again
+/// and its standing records follow. 2: a token only `flag` rules match is flagged, exempt or
+/// not.
+const DECISIONS: &str = "decisions 2";
+
 /// Compiled `[[policies]]` and `[[exemptions]]`, ready for [`super::decide`].
 ///
 /// Conditions of a rule (all that are set must hold):
@@ -142,8 +149,9 @@ impl PolicySet {
             .enumerate()
             .map(|(i, e)| exemption(&format!("exemptions[{i}]"), e))
             .collect::<Result<Vec<_>, _>>()?;
-        // Debug output of the config structs: every list in config order, no hashed set.
-        let text = format!("{policies:?}\n{exemptions:?}");
+        // Debug output of the config structs: every list in config order, no hashed set; after
+        // the reading of them `decide` applies, so a set read anew decides anew.
+        let text = format!("{DECISIONS}\n{policies:?}\n{exemptions:?}");
         Ok(PolicySet {
             rules,
             exemptions: compiled,
@@ -152,8 +160,9 @@ impl PolicySet {
         })
     }
 
-    /// A 128-bit hash of the `[[policies]]` and `[[exemptions]]` this set was compiled from:
-    /// two sets with the same fingerprint decide every token alike.
+    /// A 128-bit hash of the `[[policies]]` and `[[exemptions]]` this set was compiled from,
+    /// and of the version of how [`super::decide`] reads them: two sets with the same
+    /// fingerprint decide every token alike.
     pub fn fingerprint(&self) -> u128 {
         self.fingerprint
     }
