@@ -296,6 +296,15 @@ pub fn admin_policy_selects(org: &SimOrg, now: DateTime<Utc>) -> Vec<SimToken> {
         .collect()
 }
 
+/// The first token [`admin_policy_selects`] at the app's instant.
+pub fn first_admin_selected(app: &TestApp) -> SimToken {
+    let selected = admin_policy_selects(&app.org, app.now);
+    selected
+        .into_iter()
+        .next()
+        .expect("the seed selects a token")
+}
+
 /// Runs the real `revokd` binary with a clean environment plus `env`, and waits for it. The
 /// sim keeps serving meanwhile because this awaits (the test runtime is multi-thread).
 pub async fn run_revokd(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use revokd::config::Mode;
 use revokd::sim::{Fault, FaultKind, SimConfig, SimToken};
-use revokd::store::Trigger;
+use revokd::store::{NewRevocation, RevocationState, RevocationTrigger, Trigger, ts};
 use revokd::sweep::{SweepPlan, run_once};
 
 use crate::helpers::{admin_policy, admin_policy_selects, small_org, spawn_app_with};
@@ -30,6 +30,40 @@ async fn life_of(app: &crate::helpers::TestApp, token: &str) -> Vec<(String, i64
         .filter(|r| r.token_id.as_deref() == Some(token))
         .map(|r| (r.state, r.attempts, r.verified_at.is_some()))
         .collect()
+}
+
+/// A run that died under `runner` with its intent for `t` committed (requested at
+/// `requested_at`) and no outcome: its sweep row still `running`. Returns the sweep's id.
+pub(crate) async fn dead_runs_intent(
+    app: &crate::helpers::TestApp,
+    t: &SimToken,
+    runner: &str,
+    requested_at: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    let now = chrono::Utc::now();
+    let dead = (app.store)
+        .begin_sweep(Trigger::Schedule, Mode::Enforce, now, runner)
+        .await
+        .expect("a sweep row");
+    let (trigger, pending) = (RevocationTrigger::Policy, RevocationState::Pending);
+    let intent = NewRevocation {
+        policy: Some("old-admin".into()),
+        sweep_id: Some(dead),
+        ..NewRevocation::new(
+            Some(t.id.clone()),
+            t.user_id.clone(),
+            t.client_id.clone(),
+            trigger,
+            Mode::Enforce,
+            pending,
+            ts(requested_at),
+        )
+    };
+    app.store
+        .append_revocation(&intent)
+        .await
+        .expect("the intent");
+    dead
 }
 
 /// The first token the admin policy selects, its pair's revocations (`times` of them; `None`:

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use revokd::config::Mode;
 use revokd::sim::SimConfig;
-use revokd::store::{NewRevocation, RevocationState, RevocationTrigger, SweepStatus, Trigger};
+use revokd::store::SweepStatus;
 use revokd::sweep::SweepReport;
 
 use crate::helpers::{
@@ -151,29 +151,8 @@ async fn a_dead_runs_intent_is_reconciled_with_what_okta_answered() {
         let t = admin_policy_selects(&app.org, app.now)[0].clone();
         // The token is known: an earlier sweep listed it.
         app.sweep(Mode::DryRun).await;
-        let dead = (app.store)
-            .begin_sweep(
-                Trigger::Schedule,
-                Mode::Enforce,
-                chrono::Utc::now(),
-                "h:4194999:1",
-            )
-            .await
-            .unwrap();
-        let intent = NewRevocation {
-            policy: Some("old-admin".into()),
-            sweep_id: Some(dead),
-            ..NewRevocation::new(
-                Some(t.id.clone()),
-                t.user_id.clone(),
-                t.client_id.clone(),
-                RevocationTrigger::Policy,
-                Mode::Enforce,
-                RevocationState::Pending,
-                revokd::store::ts(chrono::Utc::now() - chrono::Duration::hours(2)),
-            )
-        };
-        app.store.append_revocation(&intent).await.unwrap();
+        let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+        let dead = crate::lifecycle::dead_runs_intent(&app, &t, "h:4194999:1", two_hours_ago).await;
         // The dead run's DELETE reached Okta.
         assert!(app.org.revoke_out_of_band(&t.user_id, &t.client_id, &t.id));
         // A sweep of the other pairs: the token's own pair is not listed again.

@@ -10,7 +10,7 @@ use revokd::sim::{Fault, FaultKind, RouteKind, SimConfig};
 use revokd::store::Trigger;
 use revokd::sweep::{SweepPlan, WideTargets, run_once};
 
-use crate::helpers::{admin_policy, admin_policy_selects, small_org, spawn_app_with};
+use crate::helpers::{TestApp, admin_policy, first_admin_selected, small_org, spawn_app_with};
 
 /// DELETEs the sim received for `user`'s tokens of `client`.
 fn deletes_of(org: &revokd::sim::SimOrg, user: &str, client: &str) -> usize {
@@ -21,7 +21,7 @@ fn deletes_of(org: &revokd::sim::SimOrg, user: &str, client: &str) -> usize {
 }
 
 /// An org of small pairs whose admin policy selects some tokens, every one let through.
-async fn admin_app() -> crate::helpers::TestApp {
+async fn admin_app() -> TestApp {
     let org = SimConfig {
         users: 10,
         clients: 5,
@@ -36,25 +36,27 @@ async fn admin_app() -> crate::helpers::TestApp {
     .await
 }
 
-#[tokio::test]
-async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
-    let app = admin_app().await;
-    let victim = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .next()
-        .expect("a selected token");
-    let (user, client) = (victim.user_id.clone(), victim.client_id.clone());
-    let plan = app.plan(Mode::Enforce);
-    // The first sweep's revocations of the pair fail: their intents stay open, to retry.
+/// A first sweep of `plan` whose revocations of the pair fail (Okta's 503, for good): their
+/// intents stay open, to retry. Returns how many DELETEs the pair received.
+async fn failed_revocations(app: &TestApp, plan: &SweepPlan, user: &str, client: &str) -> usize {
     app.org.inject(Fault {
-        user: Some(user.clone()),
-        client: Some(client.clone()),
+        user: Some(user.to_owned()),
+        client: Some(client.to_owned()),
         kind: FaultKind::RevocationStatus(503),
         times: None,
     });
-    let first = run_once(&app.deps, &plan, app.now).await.expect("a sweep");
+    let first = run_once(&app.deps, plan, app.now).await.expect("a sweep");
     assert!(first.counts.revocations_failed >= 1, "{first:?}");
-    let sent = deletes_of(&app.org, &user, &client);
+    deletes_of(&app.org, user, client)
+}
+
+#[tokio::test]
+async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
+    let app = admin_app().await;
+    let victim = first_admin_selected(&app);
+    let (user, client) = (victim.user_id.clone(), victim.client_id.clone());
+    let plan = app.plan(Mode::Enforce);
+    let sent = failed_revocations(&app, &plan, &user, &client).await;
     // Two days on every retry is due, but the pair's listing fails.
     app.org.inject(Fault {
         user: Some(user.clone()),
@@ -89,10 +91,7 @@ async fn a_due_retry_waits_while_its_pair_cannot_be_listed() {
 #[tokio::test]
 async fn a_due_retry_of_a_listed_pair_is_sent_though_its_users_clients_could_not_be_discovered() {
     let app = admin_app().await;
-    let victim = admin_policy_selects(&app.org, app.now)
-        .into_iter()
-        .next()
-        .expect("a selected token");
+    let victim = first_admin_selected(&app);
     let (user, client) = (victim.user_id.clone(), victim.client_id.clone());
     // The user is a target whole: every client Okta names for them, and those stored.
     let plan = SweepPlan {
@@ -104,15 +103,7 @@ async fn a_due_retry_of_a_listed_pair_is_sent_though_its_users_clients_could_not
             users: vec![UserId::new(&user).expect("a user id")],
         },
     };
-    app.org.inject(Fault {
-        user: Some(user.clone()),
-        client: Some(client.clone()),
-        kind: FaultKind::RevocationStatus(503),
-        times: None,
-    });
-    let first = run_once(&app.deps, &plan, app.now).await.expect("a sweep");
-    assert!(first.counts.revocations_failed >= 1, "{first:?}");
-    let sent = deletes_of(&app.org, &user, &client);
+    let sent = failed_revocations(&app, &plan, &user, &client).await;
     // Two days on, the user's clients cannot be discovered; their stored pairs are listed.
     app.org.inject(Fault {
         user: Some(user.clone()),
