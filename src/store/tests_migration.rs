@@ -72,7 +72,12 @@ async fn old_database(pool: &SqlitePool) {
         .await
         .unwrap();
     }
-    // Two audit records, chained as the code of that schema chained them.
+    v1_records(pool, true).await;
+}
+
+/// Two audit records, chained as the code of the first schemas chained them (hash version 1),
+/// and, when `head`, the head those after `20261129020000` kept with them.
+async fn v1_records(pool: &SqlitePool, head: bool) {
     let mut prev = GENESIS.to_owned();
     for (id, state) in [(1, "planned"), (2, "planned")] {
         let mut row = AuditRow {
@@ -122,14 +127,41 @@ async fn old_database(pool: &SqlitePool) {
         .execute(pool)
         .await
         .unwrap();
-        sqlx::query("INSERT OR REPLACE INTO audit_head (id, last_id, last_hash) VALUES (1, ?, ?)")
+        if head {
+            sqlx::query(
+                "INSERT OR REPLACE INTO audit_head (id, last_id, last_hash) VALUES (1, ?, ?)",
+            )
             .bind(row.id)
             .bind(&row.hash)
             .execute(pool)
             .await
             .unwrap();
+        }
         prev = row.hash;
     }
+}
+
+/// The first schema, before `audit_head` (`20261129020000`).
+const FIRST: i64 = 20261129010000;
+
+#[sqlx::test(migrations = false)]
+async fn a_trail_from_before_audit_heads_gets_its_head_and_takes_appends(pool: SqlitePool) {
+    migrate_through(&pool, FIRST).await;
+    v1_records(&pool, false).await;
+    let store = Store::from_pool(pool).await.unwrap();
+
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
+    let row = super::NewRevocation::new(
+        Some("oar3".into()),
+        "00u1",
+        "0oa1",
+        super::RevocationTrigger::Policy,
+        crate::config::Mode::DryRun,
+        super::RevocationState::Planned,
+        "2026-01-03T00:00:00.000Z",
+    );
+    store.append_revocation(&row).await.unwrap();
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(3));
 }
 
 #[sqlx::test(migrations = false)]
