@@ -314,6 +314,15 @@ async fn a_chain_written_before_the_rebuild_still_verifies_after_it(pool: sqlx::
         open.is_empty(),
         "the old `done` closes its intent: {open:?}"
     );
+    // No version-1 record was written with Okta's error id (the column came with version 2,
+    // NULL on every older record), so one holding it was edited, though its hash leaves it out.
+    drop_guards(&store).await;
+    sqlx::query("UPDATE revocations SET okta_error_id = 'oae-edited' WHERE id = 2")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.id, 2, "{broken:?}");
 }
 
 #[test]
