@@ -1,13 +1,10 @@
 //! Standing sweep records: the `planned` (dry-run) and `skipped_exempt` intents a sweep
 //! wrote that no later row has closed. A sweep records such a state once while it stands and
 //! closes it (`withdrawn`) when a later sweep no longer finds it, so an unchanged sweep
-//! appends nothing to the audit trail (the comparison itself is the plan stage's). Also a
-//! token Okta showed present outside a listing.
-
-use chrono::{DateTime, Utc};
+//! appends nothing to the audit trail (the comparison itself is the plan stage's).
 
 use super::plan_stage::{EntryRow, entry_of};
-use super::{Error, RevocationState, RevocationTrigger, StagedEntry, Store, ts};
+use super::{Error, RevocationState, RevocationTrigger, StagedEntry, Store};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -72,20 +69,6 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(entry_of).collect())
-    }
-
-    /// Okta answered a GET of the token with it ACTIVE at `at` (outside a listing): a `gone_at`
-    /// a listing left is stale, and is cleared (its absence closes, as on a return).
-    pub async fn mark_token_seen(&self, token_id: &str, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE token_state SET last_seen_at = max(last_seen_at, ?1), gone_at = NULL
-             WHERE token_id = ?2 AND gone_at IS NOT NULL",
-        )
-        .bind(ts(at))
-        .bind(token_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }
 
@@ -183,7 +166,12 @@ mod tests {
         let gone = chrono::DateTime::parse_from_rfc3339("2026-11-02T00:00:00Z").unwrap();
         store.mark_token_gone("oar1", gone.into()).await.unwrap();
         let seen = chrono::DateTime::parse_from_rfc3339("2026-11-03T00:00:00Z").unwrap();
-        store.mark_token_seen("oar1", seen.into()).await.unwrap();
+        // Okta answers a GET of it ACTIVE: recorded as a listing records it.
+        let found = crate::store::tokens::observation("00u1", "oar1", r#"{"id":"oar1"}"#);
+        store
+            .record_page(None, &[found], seen.into())
+            .await
+            .unwrap();
         let row = store.token("oar1").await.unwrap().unwrap();
         assert_eq!(row.gone_at, None);
         let back: Option<String> =

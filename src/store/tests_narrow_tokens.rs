@@ -119,8 +119,10 @@ async fn tokens_read_as_before_and_keep_only_what_records_do_not_say(pool: Sqlit
         .mark_token_gone("oarA", at("2026-03-05T00:00:00Z"))
         .await
         .unwrap();
+    // Okta lists it again (its record unchanged): the writer clears `gone_at`.
+    let again = [listed("oarA", "ACTIVE", "2026-03-01T12:00:00.000Z")];
     store
-        .mark_token_seen("oarA", at("2026-03-06T00:00:00Z"))
+        .record_page(None, &again, at("2026-03-06T00:00:00Z"))
         .await
         .unwrap();
     let absences: Vec<(String, String, Option<String>)> = sqlx::query_as(
