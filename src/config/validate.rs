@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use super::{AuthMode, Config, DatabaseConfig, Error, TargetConfig};
+use super::{AuthMode, Config, Error, TargetConfig};
 use crate::ids::{ClientId, InvalidId, UserId};
 
 /// Checks `config`, returning the first problem found.
@@ -62,7 +62,7 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
             "must be at least 1",
         ));
     }
-    validate_database(&config.database)?;
+    super::database::validate(&config.database)?;
     check_cron("schedule.sweep", &config.schedule.sweep)?;
     check_cron("schedule.prune", &config.schedule.prune)?;
     if let Some(report) = &config.schedule.report {
@@ -110,6 +110,7 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
             "Okta refuses a System Log `since` more than 180 days back",
         ));
     }
+    check_event_types(&config.offboarding.event_types)?;
     if config.offboarding.max_attempts == 0 {
         return Err(Error::invalid(
             "offboarding.max_attempts",
@@ -122,46 +123,30 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
     super::notify::validate(&config.notify)
 }
 
-/// Whether SQLite keeps the database `url` names in memory only. sqlx percent-decodes the URL
-/// and opens it as a URI filename: empty or `:memory:` (also as `file:` URIs), `mode=memory`,
-/// or the `memdb` VFS.
-fn in_memory(url: &str) -> bool {
-    let url = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
-    let rest = url.strip_prefix("sqlite:").unwrap_or(&url);
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let path = path.trim_start_matches("//");
-    let path = path.strip_prefix("file:").unwrap_or(path);
-    let memory = |kv: &str| kv == "mode=memory" || kv.starts_with("vfs=memdb");
-    path.is_empty() || path == ":memory:" || query.split('&').any(memory)
-}
-
-/// The smallest `database.max_size`: 16 pages of 4 KiB. Smaller limits cannot even hold the
-/// schema, and a limit is meant to stop growth, not to prevent start-up.
-const MIN_MAX_SIZE: u64 = 64 << 10;
-
-fn validate_database(db: &DatabaseConfig) -> Result<(), Error> {
-    // An in-memory or unnamed database ends with the process, the audit trail with it.
-    let url = db.url.as_str();
-    if in_memory(url) {
+/// `offboarding.event_types`: System Log event types, matched exactly. An empty list would
+/// fetch the whole System Log unfiltered and offboard no one; a blank, spaced or quoted entry
+/// matches no event (a quote also breaks the System Log filter it is written into).
+fn check_event_types(types: &[String]) -> Result<(), Error> {
+    if types.is_empty() {
         return Err(Error::invalid(
-            "database.url",
-            format!(
-                "`{url}` names no file: an in-memory database keeps nothing (the audit trail \
-                 with it) once the process ends; name a file (or --db FILE)"
-            ),
+            "offboarding.event_types",
+            "must name at least one event type (an empty list offboards no one; leave \
+             offboarding.system_log off and server.hook_secret unset to stop automatic offboarding)",
         ));
     }
-    if db.busy_timeout > Duration::from_secs(3600) {
-        return Err(Error::invalid(
-            "database.busy_timeout",
-            "must be at most 1h (a lock held longer than that is a stuck process)",
-        ));
-    }
-    if db.max_size.is_some_and(|b| b < MIN_MAX_SIZE) {
-        return Err(Error::invalid(
-            "database.max_size",
-            "must be at least 64KiB (unset it for no limit)",
-        ));
+    for (i, t) in types.iter().enumerate() {
+        let part =
+            |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !(t.contains('.') && t.split('.').all(part)) {
+            return Err(Error::invalid(
+                format!("offboarding.event_types[{i}]"),
+                format!(
+                    "`{}` is not an Okta event type (dot-separated words of letters, digits \
+                     and `_`, such as `user.lifecycle.deactivate`)",
+                    t.escape_debug()
+                ),
+            ));
+        }
     }
     Ok(())
 }

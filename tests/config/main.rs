@@ -342,3 +342,39 @@ fn a_database_in_a_file_is_accepted_however_its_url_is_spelled() {
         });
     }
 }
+
+#[test]
+fn database_urls_revokd_cannot_write_and_lock_are_refused_naming_the_key() {
+    for url in [
+        // sqlx would open these as relative file names or refuse them only when opened.
+        "postgres://db.example.com/revokd",
+        "sqlite://revokd.db?mode=bogus",
+        "sqlite://revokd.db?colour=red",
+        "sqlite://revokd.db?mode=ro",
+        "sqlite://revokd.db?immutable=1",
+        "sqlite://revokd.db?vfs=unix-none",
+    ] {
+        let err = error_of("", &[("REVOKD_DATABASE__URL", url)]);
+        assert!(err.starts_with("database.url: "), "{url} => {err}");
+    }
+}
+
+#[test]
+fn offboarding_event_types_that_match_no_event_are_refused_naming_the_key() {
+    for (list, key) in [
+        ("[]", "offboarding.event_types: "),
+        (
+            "[\"user.lifecycle.deactivate \"]",
+            "offboarding.event_types[0]: ",
+        ),
+        (
+            "[\"user.lifecycle.suspend\", \"user\\\"lifecycle\"]",
+            "offboarding.event_types[1]: ",
+        ),
+        ("[\"\"]", "offboarding.event_types[0]: "),
+        ("[\"deactivate\"]", "offboarding.event_types[0]: "),
+    ] {
+        let err = error_of(&format!("[offboarding]\nevent_types = {list}"), &[]);
+        assert!(err.starts_with(key), "{list} => {err}");
+    }
+}
