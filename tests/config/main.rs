@@ -16,9 +16,14 @@ use revokd::config::*;
 
 /// `figment::Jail::expect_with`. A jail makes its temporary directory the process's working
 /// directory and sets environment variables for the whole process, so these tests run in a
-/// process of their own: the library's tests open their databases by relative paths.
+/// process of their own: the library's tests open their databases by relative paths. Each
+/// starts from an empty environment.
 fn jail(f: impl FnOnce(&mut Jail) -> figment::error::Result<()>) {
-    Jail::expect_with(f);
+    Jail::expect_with(|jail| {
+        // The caller's own `REVOKD_*` (an exported token file, say) would change what loads.
+        jail.clear_env();
+        f(jail)
+    });
 }
 
 const TOKEN: &str = "00SECRETsecret-token-value";

@@ -42,6 +42,7 @@ fn org_url_must_be_https_unless_loopback() {
         ("example.okta.com", false),
     ] {
         let result = Jail::try_with(|jail| {
+            jail.clear_env();
             jail.set_env("REVOKD_OKTA__ORG_URL", url);
             load_toml(jail, &minimal())
                 .map(drop)
