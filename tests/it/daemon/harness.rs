@@ -151,16 +151,19 @@ impl Running {
             .join("\n")
     }
 
-    /// Sends a signal (`TERM`, `HUP`, …) with kill(1).
+    /// Sends a signal (`TERM`, `HUP`, `KILL`), by the system call: no kill(1) needed.
     pub async fn signal(&self, name: &str) {
+        use rustix::process::{Pid, Signal, kill_process};
         let pid = self.child.id().expect("still running");
-        let status = tokio::process::Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(pid.to_string())
-            .status()
-            .await
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name} {pid}");
+        let sig = match name {
+            "TERM" => Signal::TERM,
+            "HUP" => Signal::HUP,
+            "KILL" => Signal::KILL,
+            other => panic!("no signal {other} here"),
+        };
+        let raw = i32::try_from(pid).expect("a pid fits an i32");
+        let pid = Pid::from_raw(raw).expect("a running child's pid is positive");
+        kill_process(pid, sig).unwrap_or_else(|e| panic!("kill -{name} {raw}: {e}"));
     }
 
     /// Waits for the process to exit, at most `within`, reading the rest of its log.
