@@ -23,9 +23,9 @@ fn in_memory(url: &str) -> bool {
 
 /// Why revokd cannot keep its records in the file `url` names, if it cannot: a URL of another
 /// scheme than `sqlite:` or SQLite's own `file:` (sqlx would take `postgres://host/db` for a
-/// relative file name), one sqlx refuses
-/// (an unknown parameter or value), or one that opens the file read-only, as immutable, or
-/// without the locks the enforcer lease and the single writer rely on.
+/// relative file name), one sqlx refuses (an unknown parameter or value), or one that opens the
+/// file without the locks the enforcer lease and the single writer rely on. A read-only URL (`mode=ro`, `immutable=1`) is taken:
+/// it serves reports from a copy, and a command that writes through it fails saying so.
 fn refusal(url: &str) -> Option<String> {
     let scheme = url.split_once(':').map(|(s, _)| s).filter(|s| {
         !s.is_empty()
@@ -44,17 +44,11 @@ fn refusal(url: &str) -> Option<String> {
     let query = url.split_once('?').map_or("", |(_, q)| q);
     for kv in query.split('&') {
         let kv = percent_encoding::percent_decode_str(kv).decode_utf8_lossy();
-        let why = match kv.as_ref() {
-            "mode=ro" => "opens the database read-only, and every command writes to it",
-            "immutable=1" | "immutable=true" => {
-                "tells SQLite the file never changes, and every command writes to it"
-            }
-            "vfs=unix-none" => {
-                "turns off SQLite's file locks, which keep one process at a time revoking"
-            }
-            _ => continue,
-        };
-        return Some(format!("`{kv}` {why}"));
+        if kv == "vfs=unix-none" {
+            return Some(format!(
+                "`{kv}` turns off SQLite's file locks, which keep one process at a time revoking"
+            ));
+        }
     }
     None
 }

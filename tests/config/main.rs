@@ -355,8 +355,6 @@ fn database_urls_revokd_cannot_write_and_lock_are_refused_naming_the_key() {
         "postgres://db.example.com/revokd",
         "sqlite://revokd.db?mode=bogus",
         "sqlite://revokd.db?colour=red",
-        "sqlite://revokd.db?mode=ro",
-        "sqlite://revokd.db?immutable=1",
         "sqlite://revokd.db?vfs=unix-none",
     ] {
         let err = error_of("", &[("REVOKD_DATABASE__URL", url)]);
