@@ -40,6 +40,8 @@ mod tests_narrow_history;
 #[cfg(test)]
 mod tests_narrow_tokens;
 #[cfg(test)]
+mod tests_observation_order;
+#[cfg(test)]
 mod tests_outbox;
 #[cfg(test)]
 mod tests_outbox_receivers;

@@ -137,6 +137,27 @@ struct Stored {
     /// observation only moves
     /// `last_seen_at`.
     settled: bool,
+    /// The latest instant the database knows the token's presence as of: its last sighting,
+    /// or the listing that found it gone, whichever is later.
+    as_of: String,
+}
+
+impl Stored {
+    /// Whether an observation made at `seen` is older than what is stored: a page fetched
+    /// before a newer sighting or a listing that found the token gone, written after it (its
+    /// transaction waited behind theirs). Instants are compared as stored (`ts`, which sorts
+    /// as it reads); a stored instant of another spelling is read as a time.
+    fn is_newer_than(&self, seen: &str) -> bool {
+        use chrono::DateTime;
+        self.as_of.as_str() > seen
+            && match (
+                DateTime::parse_from_rfc3339(&self.as_of),
+                DateTime::parse_from_rfc3339(seen),
+            ) {
+                (Ok(stored), Ok(seen)) => stored > seen,
+                _ => true,
+            }
+    }
 }
 
 /// Writes observations on `conn`, inside the caller's transaction: appends a history record (a
@@ -145,7 +166,9 @@ struct Stored {
 /// tokens revokd had revoked that are listed as ACTIVE again for the first time since (their
 /// `reappeared_at` is set then, once per revocation). An
 /// observation made before the token's revocation (a page fetched, then the token revoked, then the
-/// page written) neither flags it nor brings it back from gone.
+/// page written) neither flags it nor brings it back from gone. An observation older than the
+/// token's last sighting or than the listing that found it gone (written after them: its
+/// transaction waited behind theirs) is not written at all.
 ///
 /// Rows are written in token-id order, whatever order they came in: ids are random, and inserting
 /// them sorted walks the `token_state` key and the snapshots' token index from one end to the
@@ -158,8 +181,17 @@ pub(super) async fn write_observed(
     rows.sort_by(|a, b| {
         (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
     });
+    let stored = stored_records(conn, rows).await?;
+    // An observation older than what is stored of its token says nothing new: it is not
+    // written at all (no record, no sighting, no return from gone).
+    let (fresh, mut stored): (Vec<Observed<'_>>, Vec<Option<Stored>>) = rows
+        .iter()
+        .copied()
+        .zip(stored)
+        .filter(|(o, s)| !s.as_ref().is_some_and(|s| s.is_newer_than(o.seen)))
+        .unzip();
+    let rows = fresh.as_slice();
     let items: Vec<Option<[u8; 16]>> = rows.iter().map(|o| o.token.record.item_hash()).collect();
-    let mut stored = stored_records(conn, rows).await?;
     // Records are split only where the item as sent differs from the stored one.
     let mut records: Vec<Option<(Cow<'_, TokenRecord>, Known)>> = Vec::with_capacity(rows.len());
     // A token listed twice in one batch gets one write, from its latest observation, and a
@@ -277,24 +309,34 @@ async fn stored_records(
                     SELECT s.raw_json FROM token_snapshots s WHERE s.token_id = t.token_id
                     ORDER BY s.id DESC LIMIT 1) END,
                 t.policy_matches, t.gone_at IS NULL
-                    AND COALESCE(t.revoked_at < t.reappeared_at, t.revoked_at IS NULL)))
+                    AND COALESCE(t.revoked_at < t.reappeared_at, t.revoked_at IS NULL),
+                max(t.last_seen_at, COALESCE(t.gone_at, ''))))
          FROM json_each(?) AS j JOIN token_state AS t ON t.token_id = j.value",
     )
     .bind(ids)
     .fetch_one(&mut *conn)
     .await?;
-    type Found = (i64, Option<i64>, Option<String>, Option<String>, String, u8);
+    type Found = (
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        String,
+        u8,
+        String,
+    );
     let found: Vec<Found> =
         serde_json::from_str(&found).map_err(|e| sqlx::Error::Decode(e.into()))?;
     let mut stored: Vec<Option<Stored>> = Vec::new();
     stored.resize_with(rows.len(), || None);
-    for (at, hash, item_hash, text, policy_matches, settled) in found {
+    for (at, hash, item_hash, text, policy_matches, settled, as_of) in found {
         if let Some(slot) = usize::try_from(at).ok().and_then(|at| stored.get_mut(at)) {
             *slot = Some(Stored {
                 record: hash.map_or(Record::Text(text), Record::Hash),
                 item_hash: item_hash.and_then(|h| hex::decode(h).ok()?.try_into().ok()),
                 policy_matches,
                 settled: settled == 1,
+                as_of,
             });
         }
     }

@@ -1,0 +1,100 @@
+//! Tests of observations written out of the order they were made in: a page fetched earlier
+//! (an offboarding's listing, a reconciliation's check) whose transaction commits after a
+//! sweep's newer sighting, or after a listing that found the token gone. What was seen last
+//! stays what the database holds.
+
+use chrono::{Duration, Utc};
+
+use super::tokens::{ObservedRecord, TokenObservation};
+use super::{Store, ts};
+
+fn obs(id: &str, raw: &str, matches: &str) -> TokenObservation {
+    TokenObservation {
+        token_id: id.into(),
+        user_id: "00u1".into(),
+        client_id: "0oa1".into(),
+        issuer: Some("https://o/oauth2/aus1".into()),
+        status: Some("ACTIVE".into()),
+        scopes_json: r#"["offline_access"]"#.into(),
+        created_at: Some("2026-01-01T00:00:00.000Z".into()),
+        last_updated_at: Some("2026-02-01T00:00:00.000Z".into()),
+        expires_at: None,
+        record: ObservedRecord::split_json(raw),
+        policy_matches: matches.into(),
+    }
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_older_sighting_committed_after_a_newer_one_changes_nothing(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let t1 = Utc::now();
+    let t2 = t1 + Duration::seconds(2);
+    // The sweep's page, seen at t2, commits first; an offboarding's page, fetched at t1 and
+    // held behind the sweep's writer, commits after it.
+    let newer = obs("oar1", r#"{"v":2}"#, r#"["admin-7d"]"#);
+    store.record_page(None, &[newer], t2).await.unwrap();
+    let older = obs("oar1", r#"{"v":1}"#, "[]");
+    store.record_page(None, &[older], t1).await.unwrap();
+    // The sweep's listing started between the two sightings, and contained the token.
+    let marked = store
+        .mark_gone("00u1", "0oa1", t1 + Duration::seconds(1), t2)
+        .await
+        .unwrap();
+
+    assert_eq!(marked, 0, "a token the listing contained is not gone");
+    let row = store.token("oar1").await.unwrap().unwrap();
+    assert_eq!(row.last_seen_at, ts(t2));
+    assert_eq!(row.gone_at, None);
+    assert_eq!(row.policy_matches, r#"["admin-7d"]"#);
+    let history = "SELECT COUNT(*) FROM token_snapshots WHERE token_id = 'oar1'";
+    assert_eq!(
+        count(&store, history).await,
+        1,
+        "the older record is not the latest"
+    );
+    let latest: String = sqlx::query_scalar(
+        "SELECT raw_json FROM token_snapshots WHERE token_id = 'oar1' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(latest.contains(r#""v":2"#), "{latest}");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sighting_older_than_the_listing_that_found_the_token_gone_keeps_it_gone(
+    pool: sqlx::SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let t1 = Utc::now();
+    let (t2, t3) = (t1 + Duration::seconds(2), t1 + Duration::seconds(4));
+    store
+        .record_page(None, &[obs("oar1", "{}", "[]")], t1)
+        .await
+        .unwrap();
+    assert_eq!(store.mark_gone("00u1", "0oa1", t3, t3).await.unwrap(), 1);
+    // A page fetched at t2, before the listing found the token gone, commits after it.
+    store
+        .record_page(None, &[obs("oar1", "{}", "[]")], t2)
+        .await
+        .unwrap();
+
+    let row = store.token("oar1").await.unwrap().unwrap();
+    assert_eq!(row.gone_at, Some(ts(t3)), "still gone");
+    let open = "SELECT COUNT(*) FROM token_absences WHERE token_id = 'oar1' AND back_at IS NULL";
+    assert_eq!(count(&store, open).await, 1, "its absence is still open");
+    // Seen after the listing that found it gone: back.
+    store
+        .record_page(None, &[obs("oar1", "{}", "[]")], t3 + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(store.token("oar1").await.unwrap().unwrap().gone_at, None);
+    assert_eq!(count(&store, open).await, 0);
+}
