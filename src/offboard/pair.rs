@@ -120,9 +120,12 @@ pub(super) async fn list_pair(
                     active.extend(o.token.id.clone());
                 }
                 let scopes = o.token.take_scope_names();
-                observation(target, o, &scopes, "[]".into())
+                // Offboarding decides no rules: each token keeps its last sweep's.
+                observation(target, o, &scopes, String::new())
             })
             .collect();
-        deps.store.record_page(None, &rows, Utc::now()).await?;
+        deps.store
+            .record_page_keeping_rules(rows, Utc::now())
+            .await?;
     }
 }

@@ -3,9 +3,10 @@
 //! revokd records them.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteExecutor;
+use sqlx::{SqliteConnection, SqliteExecutor};
 
 use super::observations::{Known, Observed, write_observed};
 use super::{Error, Store, ts};
@@ -120,6 +121,25 @@ pub(super) async fn write_gone<'e>(
     Ok(done.rows_affected())
 }
 
+/// Writes one page observed at `observed_at`, inside the caller's transaction.
+async fn write_page(
+    conn: &mut SqliteConnection,
+    sweep_id: Option<i64>,
+    tokens: &[TokenObservation],
+    observed_at: DateTime<Utc>,
+) -> Result<Vec<String>, Error> {
+    let seen = ts(observed_at);
+    let mut rows: Vec<_> = tokens
+        .iter()
+        .map(|token| Observed {
+            sweep_id,
+            seen: &seen,
+            token,
+        })
+        .collect();
+    write_observed(conn, &mut rows).await
+}
+
 impl Store {
     /// Records one page of a listing in a single transaction: a `token_snapshots` row per token
     /// first seen or changed, then each token's `token_state` (keeping `first_seen_at`,
@@ -136,17 +156,44 @@ impl Store {
         if tokens.is_empty() {
             return Ok(Vec::new());
         }
-        let seen = ts(observed_at);
-        let mut rows: Vec<_> = tokens
-            .iter()
-            .map(|token| Observed {
-                sweep_id,
-                seen: &seen,
-                token,
-            })
-            .collect();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let reappeared = write_observed(&mut tx, &mut rows).await?;
+        let reappeared = write_page(&mut tx, sweep_id, tokens, observed_at).await?;
+        tx.commit().await?;
+        Ok(reappeared)
+    }
+
+    /// [`Store::record_page`] for a page listed outside a sweep (an offboarding's listing,
+    /// reconciliation's check of one token), which decides no rules: each token keeps the
+    /// rules its last sweep matched (`policy_matches`, which the compliance views read), and a
+    /// token never seen before matches none until a sweep decides it. Whatever `tokens` carry
+    /// there is replaced.
+    pub async fn record_page_keeping_rules(
+        &self,
+        mut tokens: Vec<TokenObservation>,
+        observed_at: DateTime<Utc>,
+    ) -> Result<Vec<String>, Error> {
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ids: Vec<&str> = tokens.iter().map(|t| t.token_id.as_str()).collect();
+        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let kept: HashMap<String, String> = sqlx::query_as(
+            "SELECT t.token_id, t.policy_matches
+               FROM json_each(?) AS j JOIN token_state AS t ON t.token_id = j.value",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        for t in &mut tokens {
+            t.policy_matches = kept
+                .get(&t.token_id)
+                .cloned()
+                .unwrap_or_else(|| "[]".into());
+        }
+        let reappeared = write_page(&mut tx, None, &tokens, observed_at).await?;
         tx.commit().await?;
         Ok(reappeared)
     }

@@ -265,12 +265,12 @@ async fn resolve(
                 client,
                 source: TargetSource::Config,
             };
-            let recorded = deps.store.token(&p.token_id).await?;
-            let matches = recorded.map_or_else(|| "[]".to_owned(), |r| r.policy_matches);
             let mut found = found;
             let scopes = found.token.take_scope_names();
-            let fresh = observation(&target, found, &scopes, matches);
-            deps.store.record_page(None, &[fresh], now).await?;
+            let fresh = observation(&target, found, &scopes, String::new());
+            deps.store
+                .record_page_keeping_rules(vec![fresh], now)
+                .await?;
             revoke::attempt(deps, okta, row.sweep_id, &work).await
         }
         // Okta still has the token, but not ACTIVE: what it answered is recorded, and the token

@@ -168,3 +168,33 @@ async fn a_token_is_read_against_the_rules_it_was_decided_by_not_a_later_sweeps(
     assert!(want.iter().any(|r| r.3 == 200) && want.iter().any(|r| r.3 == 180));
     assert_eq!(view(&app).await, want);
 }
+
+#[tokio::test]
+async fn an_offboarding_preview_leaves_each_token_under_the_rules_its_sweep_matched() {
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    app.sweep(Mode::DryRun).await;
+    let before = view(&app).await;
+    let user = admin_policy_selects(&app.org, app.now)[0].user_id.clone();
+    assert!(before.iter().any(|(t, ..)| {
+        app.org
+            .all_tokens()
+            .iter()
+            .any(|s| &s.id == t && s.user_id == user)
+    }));
+
+    // The preview lists every client of the user, and decides no rules.
+    let job_id = app.start_cli_job(&user).await;
+    let preview = revokd::offboard::Offboarding {
+        user: revokd::ids::UserId::new(&user).expect("a user id"),
+        clients: Vec::new(),
+        reason: "preview".into(),
+        job_id,
+        dry_run: true,
+    };
+    let verify = revokd::offboard::VerifySettings::default();
+    revokd::offboard::offboard_user(&app.deps, &preview, verify)
+        .await
+        .expect("the preview runs");
+
+    assert_eq!(view(&app).await, before, "the view is as the sweep left it");
+}
