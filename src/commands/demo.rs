@@ -12,6 +12,15 @@ use crate::demo::{DemoOutcome, run as run_demo};
 
 pub(super) async fn run(cli: &Cli, args: &DemoArgs) -> Result<Exit, Failure> {
     let db = demo_path(cli.db.as_deref());
+    if crate::demo::config_path(&db) == db {
+        // The configuration written after the sweeps would replace the database they wrote.
+        return Err(Failure::Usage(format!(
+            "--db {}: the demo writes its configuration beside the database, as the \
+             database's name with the extension .toml; name the database otherwise (e.g. \
+             revokd-demo.db)",
+            db.display()
+        )));
+    }
     say(format_args!(
         "revokd demo: starting a simulated Okta org on 127.0.0.1 and sweeping it twice (dry-run, then enforce)…"
     ));

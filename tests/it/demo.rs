@@ -100,3 +100,18 @@ async fn the_demo_refuses_to_replace_an_earlier_database_unless_forced() {
     assert_ne!(std::fs::read(&db).expect("replaced"), b"an earlier demo");
     assert!(dir.path().join("earlier.toml").exists());
 }
+
+#[tokio::test]
+async fn a_demo_database_named_as_its_configuration_would_be_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let refused = revokd_in(dir.path(), &["demo", "--db", "demo.toml"]).await;
+
+    let text = all_output(&refused);
+    assert_eq!(refused.status.code(), Some(64), "{text}");
+    assert!(
+        text.contains("demo.toml") && text.contains(".toml"),
+        "{text}"
+    );
+    assert!(!dir.path().join("demo.toml").exists(), "nothing written");
+}
