@@ -5,7 +5,8 @@
 //! |-------------------------------------------------|-------------------|----------------------------------------------------|
 //! | 429, `X-Rate-Limit-Limit: 0` and `-Remaining: 0` | yes (concurrency) | exponential backoff, full jitter (Reset is a hint)   |
 //! | 429 with `X-Rate-Limit-Reset` and `Date`         | yes (rate)        | `min(Reset) − Date + 1 s` + jitter, clamped to [min, max] |
-//! | 429 without a usable Reset                      | yes (rate)        | exponential backoff, full jitter                   |
+//! | 429 without a usable Reset, with `Retry-After`  | yes (rate)        | `Retry-After` (seconds or a date) + jitter, clamped |
+//! | 429 without either                              | yes (rate)        | exponential backoff, full jitter                   |
 //! | 500, 502, 503, 504 on an idempotent request      | yes               | exponential backoff, full jitter                   |
 //! | timeout, connect error, reset, on an idempotent request | yes        | exponential backoff, full jitter                   |
 //! | any other status                                | no                |                                                    |
@@ -27,7 +28,7 @@ pub use attempts::{Attempt, RetryInfo, with_retries, with_retries_unless};
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{DATE, HeaderMap};
+use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
 
 /// Added to `Reset − Date` before a 429 is retried, as Okta's SDKs do.
 pub const PAST_RESET: Duration = Duration::from_secs(1);
@@ -135,6 +136,19 @@ impl RateLimitHeaders {
     }
 }
 
+/// A `Retry-After` header (RFC 9110): seconds, or an HTTP date read against `now` (the
+/// response's `Date` when it has one). A date already past waits nothing more.
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    match value.parse::<u64>() {
+        Ok(seconds) => Some(Duration::from_secs(seconds)),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+        }
+    }
+}
+
 fn min_header(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers
         .get_all(name)
@@ -172,6 +186,13 @@ pub fn retry_delay(
                     (until + PAST_RESET + extra).clamp(policy.min_backoff, policy.max_backoff);
                 return Some(Delay {
                     wait,
+                    kind: WaitKind::RateLimit,
+                });
+            } else if let Some(after) = retry_after(headers, rl.date.unwrap_or(local_now)) {
+                // No Reset (an edge or a proxy answered): its own `Retry-After`, if it said one.
+                let extra = policy.rate_limit_jitter.mul_f64(jitter.clamp(0.0, 1.0));
+                return Some(Delay {
+                    wait: (after + extra).clamp(policy.min_backoff, policy.max_backoff),
                     kind: WaitKind::RateLimit,
                 });
             } else {

@@ -22,6 +22,10 @@ pub(crate) struct Reply {
     pub(crate) rate: RateHeaders,
     /// Announce the whole body, send half of it, then break the connection off.
     cut: bool,
+    /// Sent by something in front of Okta: none of Okta's `X-Rate-Limit-*` headers.
+    pub(crate) not_okta: bool,
+    /// A `Retry-After` header, in seconds.
+    pub(crate) retry_after: Option<u64>,
 }
 
 /// A reply after faults, with the connection-level effects the handler must carry out.
@@ -43,6 +47,8 @@ impl Reply {
             next_link: outcome.next_link,
             rate,
             cut: false,
+            not_okta: false,
+            retry_after: None,
         }
     }
 
@@ -60,6 +66,8 @@ impl Reply {
             next_link: None,
             rate,
             cut: false,
+            not_okta: false,
+            retry_after: None,
         }
     }
 
@@ -96,11 +104,16 @@ impl Reply {
         if let Some(date) = date {
             put(h, "date", date);
         }
+        if let Some(after) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(after));
+        }
         let rate = self.rate;
-        h.append("x-rate-limit-limit", HeaderValue::from(rate.limit));
-        h.append("x-rate-limit-remaining", HeaderValue::from(rate.remaining));
-        h.append("x-rate-limit-reset", HeaderValue::from(rate.reset));
-        if duplicate_rate {
+        if !self.not_okta {
+            h.append("x-rate-limit-limit", HeaderValue::from(rate.limit));
+            h.append("x-rate-limit-remaining", HeaderValue::from(rate.remaining));
+            h.append("x-rate-limit-reset", HeaderValue::from(rate.reset));
+        }
+        if duplicate_rate && !self.not_okta {
             // A second, looser copy of each: clients must take the minimum (FACTS.md §1).
             h.append(
                 "x-rate-limit-limit",
@@ -204,6 +217,7 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
             // The replacing faults were handled before the operation ran.
             FaultKind::Status(_)
             | FaultKind::RateLimited { .. }
+            | FaultKind::RateLimitedBare { .. }
             | FaultKind::ConcurrencyLimited
             | FaultKind::Latency(_)
             | FaultKind::MalformedJson

@@ -237,17 +237,27 @@ impl Shared {
                     reset: epoch_after(*reset_in),
                 },
             )),
+            FaultKind::RateLimitedBare { retry_after } => {
+                let mut reply = self.error_reply(429, rate);
+                reply.not_okta = true;
+                reply.retry_after = *retry_after;
+                Some(reply)
+            }
             FaultKind::ConcurrencyLimited => Some(self.concurrency_reply()),
             // The operation must not run when the client can never hear its outcome.
             FaultKind::ResetConnection => {
                 Some(Reply::raw(200, "application/json", Vec::new(), rate))
             }
-            FaultKind::GatewayStatus { status, .. } => Some(Reply::raw(
-                *status,
-                "text/html; charset=utf-8",
-                format!("<html><head><title>{status}</title></head><body><h1>{status}</h1><hr>gateway</body></html>").into_bytes(),
-                rate,
-            )),
+            FaultKind::GatewayStatus { status, .. } => {
+                let mut reply = Reply::raw(
+                    *status,
+                    "text/html; charset=utf-8",
+                    format!("<html><head><title>{status}</title></head><body><h1>{status}</h1><hr>gateway</body></html>").into_bytes(),
+                    rate,
+                );
+                reply.not_okta = true;
+                Some(reply)
+            }
             FaultKind::MalformedJson => Some(Reply::raw(
                 200,
                 "application/json",

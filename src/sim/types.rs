@@ -302,6 +302,9 @@ pub enum FaultKind {
         /// How far in the future the reset lies.
         reset_in: Duration,
     },
+    /// 429 E0000047 without any `X-Rate-Limit-*` header (an edge or a proxy that strips
+    /// them), with `Retry-After: N` seconds when given.
+    RateLimitedBare { retry_after: Option<u64> },
     /// Okta's concurrency 429: `X-Rate-Limit-Limit: 0`, `-Remaining: 0`, Reset = now + 1 s.
     ConcurrencyLimited,
     /// Extra delay, counted as in flight; the response is otherwise normal.
@@ -347,7 +350,8 @@ pub enum FaultKind {
     /// the answer is withheld.
     HangAfter(RouteKind),
     /// Requests of this route answered with this status by something in front of Okta (a
-    /// gateway, a proxy, a host that is not Okta): an HTML body without Okta's error code.
+    /// gateway, a proxy, a host that is not Okta): an HTML body without Okta's error code or
+    /// rate-limit headers.
     /// The operation does not run.
     GatewayStatus { route: RouteKind, status: u16 },
 }

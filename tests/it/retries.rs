@@ -94,3 +94,35 @@ async fn a_burst_of_503s_is_retried_and_every_token_is_stored() {
     assert_eq!(retried, 2, "each 503 is followed by a retry");
     app.assert_pairs_stored(None).await;
 }
+
+#[tokio::test]
+async fn a_429_without_okta_rate_headers_is_retried_after_its_retry_after() {
+    // An edge or a proxy in front of Okta throttles: no X-Rate-Limit-*, only Retry-After.
+    let app = spawn_app_with(small_org(), |c| c.okta.max_backoff = Duration::from_secs(5)).await;
+    let (user, client) = app.small_pair();
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::RateLimitedBare {
+            retry_after: Some(2),
+        },
+        times: Some(1),
+    });
+
+    let report = app.sweep(Mode::DryRun).await;
+
+    assert_eq!(report.status, SweepStatus::Ok, "{:?}", report.failures);
+    let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
+    let requests: Vec<_> = (app.org.requests().into_iter())
+        .filter(|r| r.path_and_query.starts_with(&path))
+        .collect();
+    let (first, retry) = (&requests[0], &requests[1]);
+    assert_eq!((first.status, retry.status), (429, 200), "{requests:#?}");
+    assert!(
+        retry.received_at - first.received_at >= Duration::from_secs(2),
+        "retried {:?} after the 429 that asked for 2 s",
+        retry.received_at - first.received_at
+    );
+    assert_eq!(report.counts.http_429, 1);
+    app.assert_pairs_stored(None).await;
+}

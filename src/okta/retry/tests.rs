@@ -111,6 +111,30 @@ fn a_reset_in_the_past_waits_a_second_and_garbage_headers_at_least_the_minimum()
 }
 
 #[test]
+fn a_429_without_reset_waits_its_retry_after_in_seconds_or_as_a_date() {
+    let seconds = h(&[("retry-after", "7"), ("date", DATE)]);
+    let d = retry_delay(resp(429, &seconds), 1, true, &policy(), at(0), 0.5).unwrap();
+    assert_eq!(d.wait, Duration::from_millis(7_500));
+    assert_eq!(d.kind, WaitKind::RateLimit);
+    // A date is read against the response's own Date.
+    let date = h(&[
+        ("retry-after", "Sun, 29 Nov 2026 12:00:20 GMT"),
+        ("date", DATE),
+    ]);
+    let d = retry_delay(resp(429, &date), 1, true, &policy(), at(0), 0.0).unwrap();
+    assert_eq!(d.wait, Duration::from_secs(20));
+    // Okta's Reset, when present, wins.
+    let reset = (DATE_EPOCH + 4).to_string();
+    let both = h(&[
+        ("retry-after", "30"),
+        ("x-rate-limit-reset", &reset),
+        ("date", DATE),
+    ]);
+    let d = retry_delay(resp(429, &both), 1, true, &policy(), at(0), 0.0).unwrap();
+    assert_eq!(d.wait, Duration::from_secs(5));
+}
+
+#[test]
 fn a_far_reset_is_capped_at_max_backoff() {
     let reset = (DATE_EPOCH + 86_400).to_string();
     let headers = h(&[("x-rate-limit-reset", &reset), ("date", DATE)]);
