@@ -19,6 +19,7 @@ pub mod outbox;
 mod pair_listings;
 mod plan_stage;
 mod records;
+mod scopes;
 mod snapshots;
 mod sources;
 mod standing;
@@ -49,6 +50,8 @@ mod tests_outbox_receivers;
 mod tests_pair_listings;
 #[cfg(test)]
 mod tests_plan_stage;
+#[cfg(test)]
+mod tests_scope_versions;
 #[cfg(test)]
 mod tests_system_log;
 #[cfg(test)]

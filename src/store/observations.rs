@@ -1,5 +1,5 @@
 //! Writing observations: a history record (see [`super::records`]; read through `token_snapshots`,
-//! its scope items in `scope_catalog`) only for a token seen for the first time or whose record
+//! its scope items in `scope_catalog`, see [`super::scopes`]) only for a token seen for the first time or whose record
 //! changed, then the `token_state` upsert of every listed token (the `tokens` view reads the rest
 //! from the latest record), or only its `last_seen_at` when nothing else changed. Unchanged is told
 //! first by the hash of Okta's item as sent (`token_state.item_hash`), then, for an item that
@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Error;
-use super::records::{write_pairs, write_records, write_scopes};
+use super::records::{write_pairs, write_records};
+use super::scopes::write_scopes;
 use super::tokens::TokenObservation;
 use crate::okta::record::TokenRecord;
 use crate::okta::said::Said;

@@ -1,6 +1,6 @@
 //! Storing what changed: each new or changed record in `token_history` (folded, as the
-//! `token_snapshots` view unfolds it), its scope items in `scope_catalog`, and the pairs that
-//! number the records and the tokens (`token_pairs`).
+//! `token_snapshots` view unfolds it) and the pairs that number the records and the tokens
+//! (`token_pairs`); their scope items go to `scope_catalog` (see [`super::scopes`]).
 //!
 //! A record is folded here, not by the view's trigger (which folds what is written through
 //! `token_snapshots` and checks each fold): only plain ids are folded (ASCII letters, digits,
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Error;
-use super::observations::{Known, Observed, owned_runs, runs, unless};
+use super::observations::{Known, Observed, owned_runs, unless};
 use crate::okta::record::TokenRecord;
 
 /// The marker a record's `"clientId":…,"userId":…` run is stored as.
@@ -195,48 +195,4 @@ pub(super) async fn write_pairs<'a>(
         .into_iter()
         .filter_map(|(at, n)| Some((*pairs.get(at)?, n)))
         .collect())
-}
-
-/// Adds the scope items of changed records to `scope_catalog`, each version once, first seen
-/// at its earliest sighting: a batch holds pages observed at different instants, and a
-/// snapshot shows an item only from its `first_seen_at` on.
-pub(super) async fn write_scopes(
-    conn: &mut SqliteConnection,
-    changed: &[(&Observed<'_>, TokenRecord, Known)],
-) -> Result<(), Error> {
-    let mut first: HashMap<(&str, &str, &str), &str> = HashMap::new();
-    for (o, record, _) in changed {
-        let issuer = o.token.issuer.as_deref().unwrap_or("");
-        for s in &record.scopes {
-            let seen = first
-                .entry((issuer, s.id.as_str(), s.json.as_str()))
-                .or_insert(o.seen);
-            *seen = (*seen).min(o.seen);
-        }
-    }
-    // In a fixed order, so catalog ids (the tie-break of `v_token_records`) do not depend on
-    // the map's.
-    let mut items: Vec<_> = first
-        .into_iter()
-        .map(|((issuer, id, json), seen)| (issuer, id, json, seen))
-        .collect();
-    items.sort_unstable();
-    for run in runs(&items) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO scope_catalog (issuer, scope_id, raw_json, first_seen_at) ",
-        );
-        q.push_values(run, |mut row, (issuer, id, json, seen)| {
-            row.push_bind(*issuer)
-                .push_bind(*id)
-                .push_bind(*json)
-                .push_bind(*seen);
-        });
-        q.push(
-            " ON CONFLICT (issuer, scope_id, raw_json) DO UPDATE
-              SET first_seen_at = excluded.first_seen_at
-              WHERE excluded.first_seen_at < scope_catalog.first_seen_at",
-        );
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
 }
