@@ -147,7 +147,8 @@ impl Stored {
     /// Whether an observation made at `seen` is older than what is stored: a page fetched
     /// before a newer sighting or a listing that found the token gone, written after it (its
     /// transaction waited behind theirs). Instants are compared as stored (`ts`, which sorts
-    /// as it reads); a stored instant of another spelling is read as a time.
+    /// as it reads); only where that says older are both read as times, so an instant of
+    /// another spelling errs towards writing the observation.
     fn is_newer_than(&self, seen: &str) -> bool {
         use chrono::DateTime;
         self.as_of.as_str() > seen
@@ -183,14 +184,25 @@ pub(super) async fn write_observed(
         (a.token.token_id.as_str(), a.seen).cmp(&(b.token.token_id.as_str(), b.seen))
     });
     let stored = stored_records(conn, rows).await?;
-    // An observation older than what is stored of its token says nothing new: it is not
-    // written at all (no record, no sighting, no return from gone).
+    // An observation older than what is stored of its token says nothing new of the token: it
+    // is not written (no record, no sighting, no return from gone). A sweep's still carries
+    // the rules that sweep decided, which stand.
+    let mut decided: Vec<(&str, &str)> = Vec::new();
     let (fresh, mut stored): (Vec<Observed<'_>>, Vec<Option<Stored>>) = rows
         .iter()
         .copied()
         .zip(stored)
-        .filter(|(o, s)| !s.as_ref().is_some_and(|s| s.is_newer_than(o.seen)))
+        .filter(|(o, s)| {
+            let Some(s) = s.as_ref().filter(|s| s.is_newer_than(o.seen)) else {
+                return true;
+            };
+            if o.sweep_id.is_some() && s.policy_matches != o.token.policy_matches {
+                decided.push((&o.token.token_id, &o.token.policy_matches));
+            }
+            false
+        })
         .unzip();
+    write_rules(conn, &decided).await?;
     let rows = fresh.as_slice();
     let items: Vec<Option<[u8; 16]>> = rows.iter().map(|o| o.token.record.item_hash()).collect();
     // Records are split only where the item as sent differs from the stored one.
@@ -342,6 +354,25 @@ async fn stored_records(
         }
     }
     Ok(stored)
+}
+
+/// Stores the rules a sweep decided for tokens whose sighting was not written (`(id, rules)`;
+/// the last of a token's wins).
+async fn write_rules(conn: &mut SqliteConnection, decided: &[(&str, &str)]) -> Result<(), Error> {
+    if decided.is_empty() {
+        return Ok(());
+    }
+    // One row per token: of several that match, UPDATE … FROM would take any.
+    let last: HashMap<&str, &str> = decided.iter().copied().collect();
+    let decided = serde_json::to_string(&last).unwrap_or_else(|_| "{}".into());
+    sqlx::query(
+        "UPDATE token_state SET policy_matches = d.value
+           FROM json_each(?) AS d WHERE token_state.token_id = d.key",
+    )
+    .bind(decided)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Moves `last_seen_at` of unchanged tokens: one statement per observation instant, the ids

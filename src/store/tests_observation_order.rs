@@ -6,7 +6,8 @@
 use chrono::{Duration, Utc};
 
 use super::tokens::{ObservedRecord, TokenObservation};
-use super::{Store, ts};
+use super::{Store, Trigger, ts};
+use crate::config::Mode;
 
 fn obs(id: &str, raw: &str, matches: &str) -> TokenObservation {
     TokenObservation {
@@ -97,4 +98,33 @@ async fn a_sighting_older_than_the_listing_that_found_the_token_gone_keeps_it_go
         .unwrap();
     assert_eq!(store.token("oar1").await.unwrap().unwrap().gone_at, None);
     assert_eq!(count(&store, open).await, 0);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sweeps_late_sighting_still_leaves_the_rules_it_decided(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let t1 = Utc::now();
+    let t2 = t1 + Duration::seconds(2);
+    let sweep = store
+        .begin_sweep(Trigger::Schedule, Mode::DryRun, t1, "test")
+        .await
+        .unwrap();
+    // An offboarding's page, seen at t2 (keeping the rules no sweep had matched yet), commits
+    // before the sweep's page, seen at t1, whose sweep decided the token matches a rule now.
+    store
+        .record_page_keeping_rules(vec![obs("oar1", "{}", "")], t2)
+        .await
+        .unwrap();
+    let decided = obs("oar1", "{}", r#"["admin-7d"]"#);
+    store
+        .record_page(Some(sweep), &[decided], t1)
+        .await
+        .unwrap();
+
+    let row = store.token("oar1").await.unwrap().unwrap();
+    assert_eq!(
+        row.policy_matches, r#"["admin-7d"]"#,
+        "the sweep's decision stands"
+    );
+    assert_eq!(row.last_seen_at, ts(t2), "the later sighting stands");
 }
