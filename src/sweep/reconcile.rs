@@ -236,6 +236,9 @@ async fn resolve(
     let (Ok(user), Ok(client), Ok(token)) = ids else {
         return revoke::attempt(deps, okta, row.sweep_id, &work).await;
     };
+    let answer = okta.get_token(&user, &client, &token).await;
+    // The instant of Okta's answer: a GET retried through 429s may end long after it began,
+    // and what it found is recorded as of then.
     let now = Utc::now();
     let base = NewRevocation {
         intent_id: Some(open.id),
@@ -255,7 +258,7 @@ async fn resolve(
             row.requested_at.clone(),
         )
     };
-    match okta.get_token(&user, &client, &token).await {
+    match answer {
         Ok(Some(found)) if found.token.is_active() => {
             // Okta's answer now outweighs what was recorded before (a listing that missed the
             // token, a record since changed): recorded as a listing records it, so the gate
