@@ -27,7 +27,8 @@ fn in_memory(url: &str) -> bool {
 /// file without the locks the enforcer lease and the single writer rely on. A read-only URL (`mode=ro`, `immutable=1`) is taken:
 /// it serves reports from a copy, and a command that writes through it fails saying so.
 fn refusal(url: &str) -> Option<String> {
-    let scheme = url.split_once(':').map(|(s, _)| s).filter(|s| {
+    // `scheme://…`: a URL. A plain path may hold a colon (`backup:2026.db`).
+    let scheme = url.split_once("://").map(|(s, _)| s).filter(|s| {
         !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))

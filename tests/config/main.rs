@@ -338,6 +338,7 @@ fn a_database_in_a_file_is_accepted_however_its_url_is_spelled() {
         "sqlite:///tmp/revokd.db",
         "sqlite://revokd.db?mode=rwc",
         "revokd.db",
+        "backup:2026.db",
     ] {
         jail(|jail| {
             let toml = format!("{}[database]\nurl = \"{url}\"\n", minimal());
