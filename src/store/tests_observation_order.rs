@@ -5,23 +5,14 @@
 
 use chrono::{Duration, Utc};
 
-use super::tokens::{ObservedRecord, TokenObservation};
+use super::tokens::TokenObservation;
 use super::{Store, Trigger, ts};
 use crate::config::Mode;
 
 fn obs(id: &str, raw: &str, matches: &str) -> TokenObservation {
     TokenObservation {
-        token_id: id.into(),
-        user_id: "00u1".into(),
-        client_id: "0oa1".into(),
-        issuer: Some("https://o/oauth2/aus1".into()),
-        status: Some("ACTIVE".into()),
-        scopes_json: r#"["offline_access"]"#.into(),
-        created_at: Some("2026-01-01T00:00:00.000Z".into()),
-        last_updated_at: Some("2026-02-01T00:00:00.000Z".into()),
-        expires_at: None,
-        record: ObservedRecord::split_json(raw),
         policy_matches: matches.into(),
+        ..super::tests_tokens::obs(id, raw)
     }
 }
 

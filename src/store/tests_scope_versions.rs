@@ -12,17 +12,8 @@ fn holding(id: &str, description: &str) -> TokenObservation {
         r#"{{"id":"{id}","status":"ACTIVE","issuer":"https://o/oauth2/aus1","scopes":["openid"],"_embedded":{{"scopes":[{{"id":"scp1","name":"openid","description":"{description}"}}]}}}}"#
     );
     TokenObservation {
-        token_id: id.into(),
-        user_id: "00u1".into(),
-        client_id: "0oa1".into(),
-        issuer: Some("https://o/oauth2/aus1".into()),
-        status: Some("ACTIVE".into()),
-        scopes_json: r#"["openid"]"#.into(),
-        created_at: None,
-        last_updated_at: None,
-        expires_at: None,
         record: ObservedRecord::Sent(raw),
-        policy_matches: "[]".into(),
+        ..super::tests_tokens::obs(id, "{}")
     }
 }
 

@@ -6,7 +6,8 @@ use chrono::{Duration, Utc};
 use super::tokens::{ObservedRecord, TokenObservation};
 use super::{Store, ts};
 
-fn obs(id: &str, raw: &str) -> TokenObservation {
+/// An ACTIVE token of pair `00u1`/`0oa1` whose record is `raw`, matching no rule.
+pub(super) fn obs(id: &str, raw: &str) -> TokenObservation {
     TokenObservation {
         token_id: id.into(),
         user_id: "00u1".into(),
