@@ -24,8 +24,9 @@ fn in_memory(url: &str) -> bool {
 /// Why revokd cannot keep its records in the file `url` names, if it cannot: a URL of another
 /// scheme than `sqlite:` or SQLite's own `file:` (sqlx would take `postgres://host/db` for a
 /// relative file name), one sqlx refuses (an unknown parameter or value), or one that opens the
-/// file without the locks the enforcer lease and the single writer rely on. A read-only URL (`mode=ro`, `immutable=1`) is taken:
-/// it serves reports from a copy, and a command that writes through it fails saying so.
+/// file without the locks the enforcer lease and the single writer rely on. A read-only URL
+/// (`mode=ro`, `immutable=1`) is taken: it serves reports from a copy, and a command that writes
+/// through it fails saying so.
 fn refusal(url: &str) -> Option<String> {
     // `scheme://…`: a URL. A plain path may hold a colon (`backup:2026.db`).
     let scheme = url.split_once("://").map(|(s, _)| s).filter(|s| {

@@ -1,7 +1,9 @@
 //! Writing observations: a history record (see [`super::records`]; read through `token_snapshots`,
-//! its scope items in `scope_catalog`, see [`super::scopes`]) only for a token seen for the first time or whose record
-//! changed, then the `token_state` upsert of every listed token (the `tokens` view reads the rest
-//! from the latest record), or only its `last_seen_at` when nothing else changed. Unchanged is told
+//! its scope items in `scope_catalog`, see [`super::scopes`]) only for a token seen for the first
+//! time or whose record changed, then the `token_state` upsert of every listed token (the `tokens`
+//! view reads the rest from the latest record), or only its `last_seen_at` when nothing else
+//! changed. An observation older than what is stored of its token writes nothing but its sweep's
+//! rules (see [`write_observed`]). Unchanged is told
 //! first by the hash of Okta's item as sent (`token_state.item_hash`), then, for an item that
 //! differs, by the fingerprint of its split record (`token_state.record_hash`): an unchanged token
 //! costs a hash of its bytes, no parse, and an item that differs only where the record does not
