@@ -27,6 +27,7 @@ mod server;
 mod store;
 mod syslog;
 mod types;
+mod usage;
 mod user_clients;
 
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub use types::{
 pub use types::{OAuthStats, ServiceApp};
 
 pub use hooks::{Delivery, hook_body};
+pub use usage::OnUse;
 
 use server::Shared;
 

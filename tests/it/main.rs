@@ -25,6 +25,7 @@ mod gate_offboard;
 mod gate_resend;
 mod helpers;
 mod history;
+mod idle_use;
 mod install;
 mod lifecycle;
 mod lists_revoked;
