@@ -29,7 +29,7 @@ async fn states_by_token(app: &TestApp) -> BTreeMap<String, Vec<String>> {
 }
 
 /// The `v_revocation_log` state of each intent of `token`, oldest first.
-async fn log_states(app: &TestApp, token: &str) -> Vec<String> {
+pub(crate) async fn log_states(app: &TestApp, token: &str) -> Vec<String> {
     sqlx::query_scalar("SELECT state FROM v_revocation_log WHERE token_id = ? ORDER BY intent_id")
         .bind(token)
         .fetch_all(app.store.pool())

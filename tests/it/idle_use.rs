@@ -8,6 +8,7 @@ use chrono::{TimeDelta, Utc};
 use revokd::config::{Mode, PolicyConfig};
 use revokd::sim::{OnUse, SimToken};
 
+use crate::audit_changes::log_states;
 use crate::helpers::{TestApp, small_org, spawn_app_with};
 
 fn idle_30d() -> PolicyConfig {
@@ -32,7 +33,7 @@ async fn used_between_sweeps(how: OnUse) -> (TestApp, SimToken, SimToken) {
     let used = (app.org.all_tokens().into_iter())
         .find(|t| app.now - t.last_updated > TimeDelta::days(31))
         .expect("an idle token");
-    assert_eq!(states(&app, &used.id).await, ["planned"]);
+    assert_eq!(log_states(&app, &used.id).await, ["planned"]);
     let at = Utc::now();
     let after = (app.org)
         .use_token(&used.user_id, &used.client_id, &used.id, how, at)
@@ -41,13 +42,10 @@ async fn used_between_sweeps(how: OnUse) -> (TestApp, SimToken, SimToken) {
     (app, used, after)
 }
 
-/// The `v_revocation_log` state of each of `token`'s intents (its latest), oldest first.
-async fn states(app: &TestApp, token: &str) -> Vec<String> {
-    sqlx::query_scalar("SELECT state FROM v_revocation_log WHERE token_id = ? ORDER BY intent_id")
-        .bind(token)
-        .fetch_all(app.store.pool())
-        .await
-        .expect("the log reads")
+/// What the database holds of token `id`.
+async fn row(app: &TestApp, id: &str) -> revokd::store::TokenRow {
+    let row = app.store.token(id).await.expect("the token reads");
+    row.unwrap_or_else(|| panic!("{id} is stored"))
 }
 
 #[tokio::test]
@@ -55,13 +53,8 @@ async fn a_use_that_moves_last_updated_withdraws_the_idle_plan() {
     let (app, used, after) = used_between_sweeps(OnUse::Touch).await;
 
     assert_eq!(after.id, used.id);
-    assert_eq!(states(&app, &used.id).await, ["withdrawn"]);
-    let row = app
-        .store
-        .token(&used.id)
-        .await
-        .expect("reads")
-        .expect("kept");
+    assert_eq!(log_states(&app, &used.id).await, ["withdrawn"]);
+    let row = row(&app, &used.id).await;
     assert_eq!(
         row.last_updated_at,
         Some(revokd::store::ts(after.last_updated))
@@ -76,7 +69,7 @@ async fn a_use_that_leaves_last_updated_keeps_the_token_planned_as_idle() {
 
     assert_eq!(after, used);
     assert_eq!(
-        states(&app, &used.id).await,
+        log_states(&app, &used.id).await,
         ["planned"],
         "still planned, once"
     );
@@ -93,24 +86,14 @@ async fn a_rotated_token_is_gone_and_its_successor_is_not_idle() {
     let (app, used, after) = used_between_sweeps(OnUse::Rotate).await;
 
     assert_ne!(after.id, used.id);
-    assert_eq!(states(&app, &used.id).await, ["withdrawn"]);
-    let old = app
-        .store
-        .token(&used.id)
-        .await
-        .expect("reads")
-        .expect("kept");
+    assert_eq!(log_states(&app, &used.id).await, ["withdrawn"]);
+    let old = row(&app, &used.id).await;
     assert!(old.gone_at.is_some(), "the used token is gone");
-    let new = app
-        .store
-        .token(&after.id)
-        .await
-        .expect("reads")
-        .expect("stored");
+    let new = row(&app, &after.id).await;
     assert_eq!(new.gone_at, None);
     assert_eq!(new.created_at, Some(revokd::store::ts(after.created)));
     assert_eq!(
-        states(&app, &after.id).await,
+        log_states(&app, &after.id).await,
         Vec::<String>::new(),
         "not planned"
     );
