@@ -257,10 +257,18 @@ pub(super) async fn write_observed(
                 latest.push((i, hash, given));
             }
             group_changed = false;
-        } else if let Some(s) = stored[i + 1].as_mut() {
-            // The next observation of the token compares with this one.
-            s.record = Record::Hash(hash);
-            s.item_hash = item;
+        } else {
+            // The next observation of the token compares with this one (a token new to the
+            // database too, so one listed twice alike gets one snapshot).
+            let next = stored[i + 1].get_or_insert_with(|| Stored {
+                record: Record::Hash(hash),
+                item_hash: item,
+                policy_matches: String::new(),
+                settled: false,
+                as_of: String::new(),
+            });
+            next.record = Record::Hash(hash);
+            next.item_hash = item;
         }
     }
     touch(conn, &touched).await?;

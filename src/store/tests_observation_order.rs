@@ -119,3 +119,16 @@ async fn a_sweeps_late_sighting_still_leaves_the_rules_it_decided(pool: sqlx::Sq
     );
     assert_eq!(row.last_seen_at, ts(t2), "the later sighting stands");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_new_token_listed_twice_alike_in_one_page_gets_one_snapshot(pool: sqlx::SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let twice = [
+        obs("oar1", r#"{"v":1}"#, "[]"),
+        obs("oar1", r#"{"v":1}"#, "[]"),
+    ];
+    store.record_page(None, &twice, Utc::now()).await.unwrap();
+
+    let history = "SELECT COUNT(*) FROM token_snapshots WHERE token_id = 'oar1'";
+    assert_eq!(count(&store, history).await, 1, "the same record once");
+}
