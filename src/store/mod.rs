@@ -24,6 +24,7 @@ mod snapshots;
 mod sources;
 mod standing;
 mod status;
+mod stored;
 mod sweeps;
 mod targets;
 #[cfg(test)]
