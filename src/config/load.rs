@@ -132,7 +132,7 @@ fn read_secret(
         ));
     }
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::invalid(&file_key, format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Error::invalid(&file_key, cannot_read(path, &e)))?;
     let secret = text.trim_end_matches(['\r', '\n']);
     if secret.is_empty() {
         return Err(Error::invalid(
@@ -142,6 +142,21 @@ fn read_secret(
     }
     *value = Some(SecretString::from(secret));
     Ok(())
+}
+
+/// Why the file a `*_file` key names could not be read. The path is shown only where there is
+/// something at it (or the way to it is closed): a value that names nothing may be the secret
+/// itself, set in place of its path, so it is never echoed.
+pub fn cannot_read(path: &Path, error: &std::io::Error) -> String {
+    let something_there = error.kind() == std::io::ErrorKind::PermissionDenied
+        || std::fs::symlink_metadata(path).is_ok();
+    if something_there {
+        format!("cannot read {}: {error}", path.display())
+    } else {
+        "cannot read it: no file by that name (the value is not shown: a value that names no \
+         file may be a secret set in place of its path)"
+            .to_owned()
+    }
 }
 
 /// A parser's message without the source lines it quotes (`3 | api_token = …` and the caret

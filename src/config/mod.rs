@@ -16,7 +16,7 @@ mod targets;
 mod urls;
 mod validate;
 
-pub use load::{Needs, Overrides, database_url, load, load_for};
+pub use load::{Needs, Overrides, cannot_read, database_url, load, load_for};
 pub use notify::NotifyConfig;
 pub use notify_event::{EventKind, Format};
 pub use okta::{AuthMode, OktaConfig, RateLimitConfig};

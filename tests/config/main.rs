@@ -227,7 +227,7 @@ fn secret_file_problems_name_the_key_and_path_but_never_the_value() {
         let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n").unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("okta.api_token_file: cannot read missing-token")
+                .starts_with("okta.api_token_file: cannot read it: no file by that name")
         );
         jail.create_file("empty", "\n")?;
         jail.set_env("REVOKD_SERVER__HOOK_SECRET_FILE", "empty");

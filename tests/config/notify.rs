@@ -120,7 +120,7 @@ fn bad_receivers_are_refused_naming_the_key() {
     }
     let err = error_of(&receiver("secret_file = \"missing\""), &[]);
     assert!(
-        err.starts_with("notify[0].secret_file: cannot read missing"),
+        err.starts_with("notify[0].secret_file: cannot read it: no file by that name"),
         "{err}"
     );
 }

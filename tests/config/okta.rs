@@ -122,3 +122,50 @@ fn the_credentials_auth_needs_are_required_by_name() {
         Ok(())
     });
 }
+
+/// A secret set where its file's path belongs (`api_token_file = "00…"`) names no file; the
+/// error names the key and never echoes the value. A path that names something (here a
+/// directory) is still shown, since it helps and cannot be a secret.
+#[test]
+fn a_secret_set_in_place_of_its_path_is_never_echoed() {
+    let pasted = "00PASTEDtoken-in-place-of-a-path";
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC/x+y=\n";
+    let oauth = "[okta]\norg_url = \"https://example.okta.com\"\nauth = \"oauth\"\n\
+                 client_id = \"0oa1\"\n";
+    jail(|jail| {
+        for var in [
+            "REVOKD_OKTA__API_TOKEN_FILE",
+            "REVOKD_SERVER__HOOK_SECRET_FILE",
+        ] {
+            jail.set_env(var, pasted);
+            let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("_file: ") && err.contains("no file"), "{err}");
+            assert!(!err.contains(pasted) && !err.contains("00PASTED"), "{err}");
+            jail.clear_env();
+        }
+        jail.create_dir("a-directory")?;
+        jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "a-directory");
+        let err = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("okta.api_token_file: cannot read a-directory: "),
+            "{err}"
+        );
+        jail.clear_env();
+        for key in [pasted, pem] {
+            let toml = format!("{oauth}private_key_file = {}\n", serde_json::json!(key));
+            let config = load_toml(jail, &toml).expect("the key file is read later");
+            let err = revokd::okta::OktaClient::from_config(&config.okta)
+                .map(drop)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("okta.private_key_file: "), "{err}");
+            assert!(err.contains("no file"), "{err}");
+            assert!(!err.contains("PASTED") && !err.contains("MIIEvQ"), "{err}");
+        }
+        Ok(())
+    });
+}

@@ -50,13 +50,10 @@ impl Algorithm {
 /// Why a key could not be loaded or used. Never carries key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file could not be read; the text says why (and names the file only where there is
+    /// one: see [`crate::config::cannot_read`]).
+    #[error("{0}")]
+    Read(String),
     /// The file is not a key revokd can use; the text says why.
     #[error("{0}")]
     Format(String),
@@ -105,10 +102,7 @@ impl SigningKey {
     pub fn from_file(path: &Path, key_id: Option<&str>) -> Result<SigningKey, KeyError> {
         let text = std::fs::read_to_string(path)
             .map(SecretString::from)
-            .map_err(|source| KeyError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .map_err(|e| KeyError::Read(crate::config::cannot_read(path, &e)))?;
         SigningKey::from_text(&text, key_id)
     }
 

@@ -313,7 +313,7 @@ pub fn oauth_from_config(okta: &OktaConfig) -> Result<Auth, config::Error> {
     })?;
     let key = SigningKey::from_file(path, okta.key_id.as_deref()).map_err(|e| {
         let message = match e {
-            KeyError::Read { .. } => e.to_string(),
+            KeyError::Read(_) => e.to_string(),
             _ => format!("{}: {e}", path.display()),
         };
         config::Error::invalid("okta.private_key_file", message)
