@@ -15,12 +15,23 @@ pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
     // reload.
     crate::okta::OktaClient::from_config(&config.okta)?;
     let exit = output::print(effective_toml(&config), Exit::Success)?;
-    say(format_args!(
-        "configuration OK: {} target pair(s), {} policy rule(s), {} exemption(s), mode {}",
+    let (pairs, apps, users) = (
         config.target_pairs().len(),
+        config.target_apps().len(),
+        config.target_users().len(),
+    );
+    say(format_args!(
+        "configuration OK: {pairs} target pair(s), {apps} app(s), {users} user(s), {} policy \
+         rule(s), {} exemption(s), mode {}",
         config.policies.len(),
         config.exemptions.len(),
         config.mode.as_str()
     ));
+    if pairs + apps + users == 0 {
+        say(format_args!(
+            "no targets: revokd run and revokd sweep refuse this configuration (reports, status, \
+             audit and offboard can use it); add [[targets]] to sweep"
+        ));
+    }
     Ok(exit)
 }

@@ -139,6 +139,20 @@ async fn config_check_accepts_a_valid_file_and_redacts_the_token() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("[redacted]"), "{text}");
     assert!(!text.contains("00VALIDtoken"), "{text}");
+    // No targets: fine for reports and offboarding, refused by `run` and `sweep`, so said.
+    assert!(
+        text.contains("no targets: revokd run and revokd sweep refuse"),
+        "{text}"
+    );
+    let targets = "[[targets]]\nuser = \"00u1\"\nclient = \"0oa1\"\n\
+                   [[targets]]\napps = [\"0oa2\", \"0oa3\"]\n[[targets]]\nuser = \"00u4\"\n";
+    let (code, text) = config_check(&format!("{VALID}{targets}")).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("configuration OK: 1 target pair(s), 2 app(s), 1 user(s), "),
+        "{text}"
+    );
+    assert!(!text.contains("no targets"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
