@@ -28,6 +28,7 @@ pub async fn rate_budget(runs: usize, model: BucketModel) {
     let buckets = match model {
         BucketModel::PerRoute => "a bucket per method and path template",
         BucketModel::SharedUserClients => "one bucket for /api/v1/users/{id}/clients…",
+        BucketModel::UsersByMethod => "a bucket for the GETs under /api/v1/users/{id}/clients…",
     };
     println!(
         "\n(a) rate budget: 2,000 pairs, sim limit {limit} per {} s window per bucket, max_share {share}, {buckets}",

@@ -1,7 +1,8 @@
 //! Okta's two throttles as the sim enforces them (FACTS.md §1): a per-bucket request budget
 //! per window, keyed by method + path template ([`RouteKind`]) or, in the
 //! [`BucketModel::SharedUserClients`] model, one bucket for every GET and DELETE under
-//! `/api/v1/users/{id}/clients`, with windows that start at the
+//! `/api/v1/users/{id}/clients` (or, in [`BucketModel::UsersByMethod`], one for its GETs and a
+//! smaller one for its DELETEs), with windows that start at the
 //! whole second of a bucket's first request (for whole-second windows) rather than on the wall
 //! clock's minute (so
 //! `X-Rate-Limit-Reset`, in whole seconds, is exact for whole-second windows, as the windows in
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::types::{BucketModel, RouteKind, SimBucket, WindowStats};
+use super::buckets::{BucketModel, SimBucket, USER_WRITES_SHARE, WindowStats};
+use super::types::RouteKind;
 
 /// Most finished windows [`Limits::windows`] remembers; older ones are dropped first.
 const WINDOW_HISTORY: usize = 10_000;
@@ -188,10 +190,13 @@ impl Limits {
     pub(crate) fn charge(&self, kind: RouteKind) -> Charge {
         let now = Instant::now();
         let key = self.model.bucket_of(kind);
-        let limit = if key == SimBucket::Apps {
-            self.apps_limit
-        } else {
-            self.limit
+        let limit = match key {
+            SimBucket::Apps => self.apps_limit,
+            SimBucket::UserWrites if self.limit != u32::MAX => {
+                let (num, den) = USER_WRITES_SHARE;
+                (self.limit / den * num + self.limit % den * num / den).max(1)
+            }
+            _ => self.limit,
         };
         let mut buckets = self.lock_buckets();
         let bucket = buckets.entry(key).or_insert(Bucket {

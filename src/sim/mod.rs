@@ -8,6 +8,7 @@
 //! It must never be used against, or pretend to be, a real org: it binds loopback only.
 
 mod app_tokens;
+mod buckets;
 mod conn;
 mod faults;
 mod hooks;
@@ -51,9 +52,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
+pub use buckets::{BucketModel, SimBucket, USER_WRITES_SHARE, WindowStats};
 pub use types::{
-    BucketModel, Fault, FaultKind, LinkStyle, RequestRecord, RevokeHow, RevokedToken, RouteKind,
-    SimBucket, SimStats, SimToken, WindowStats,
+    Fault, FaultKind, LinkStyle, RequestRecord, RevokeHow, RevokedToken, RouteKind, SimStats,
+    SimToken,
 };
 pub use types::{OAuthStats, ServiceApp};
 

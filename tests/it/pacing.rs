@@ -1,8 +1,9 @@
 //! Pacing holds whichever way Okta counts its buckets: an enforce sweep with revocations (the
 //! listings, then each DELETE followed by its verifying GET) against an org whose GETs and
-//! DELETEs under `/api/v1/users/{id}/clients` draw on one bucket, and against one with a bucket
-//! per method and path template. In both, no window the org counted received more than
-//! `max_share` of its limit, and no 429 was served.
+//! DELETEs under `/api/v1/users/{id}/clients` draw on one bucket, against one with a bucket
+//! per method and path template, and against one with a bucket for those GETs (listings and
+//! verifying GETs alike) and a smaller one for those DELETEs. In each, no window the org
+//! counted received more than `max_share` of its limit, and no 429 was served.
 
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ async fn enforce_sweep_stays_within_the_share(model: BucketModel) {
     let windows = app.org.windows();
     for w in &windows {
         assert!(
-            w.received() <= LIMIT / 2,
+            w.received() <= w.limit / 2,
             "{model:?}: a window received more than max_share of its limit: {w:?}\n{windows:#?}"
         );
     }
@@ -56,6 +57,15 @@ async fn enforce_sweep_stays_within_the_share(model: BucketModel) {
         assert!(
             busy.iter().all(|w| w.bucket == SimBucket::UserClients),
             "every request drew on the shared bucket: {busy:?}"
+        );
+    }
+    if model == BucketModel::UsersByMethod {
+        let limit_of = |bucket| busy.iter().find(|w| w.bucket == bucket).map(|w| w.limit);
+        assert_eq!(limit_of(SimBucket::UserReads), Some(LIMIT), "{busy:?}");
+        assert_eq!(
+            limit_of(SimBucket::UserWrites),
+            Some(LIMIT * 3 / 10),
+            "{busy:?}"
         );
     }
 }
@@ -68,4 +78,9 @@ async fn on_a_bucket_shared_by_gets_and_deletes_no_window_gets_more_than_max_sha
 #[tokio::test]
 async fn on_a_bucket_per_method_and_path_no_window_gets_more_than_max_share() {
     enforce_sweep_stays_within_the_share(BucketModel::PerRoute).await;
+}
+
+#[tokio::test]
+async fn on_buckets_by_method_of_different_sizes_no_window_gets_more_than_max_share() {
+    enforce_sweep_stays_within_the_share(BucketModel::UsersByMethod).await;
 }
