@@ -233,6 +233,29 @@ impl Store {
         Ok(())
     }
 
+    /// Enqueues the `guard_tripped` event of sweep `id` as the guard trips, before the sweep
+    /// records what it held back, so a sweep cut before its end is still notified. Closing
+    /// the sweep ([`Store::finish_sweep_noting`]) enqueues the same event again, a no-op.
+    pub async fn note_guard_tripped(
+        &self,
+        id: i64,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT trigger, mode FROM sweeps WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((trigger, mode)) = row {
+            let event = NewEvent::guard_tripped(id, &trigger, &mode, reason, &ts(at));
+            insert_event(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Sweeps still marked `running`, with their runners.
     pub async fn running_sweeps(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
         Ok(

@@ -329,9 +329,9 @@ async fn act(
     report.counts.revocations_planned = planned;
     match check_guard(planned, report.active_seen, &deps.safety) {
         Err(trip) => {
-            standing::record_skipped_safety(deps, stage, &unchanged, sweep_id, mode).await?;
-            info!(reason = %trip, "safety guard tripped: nothing revoked");
-            report.guard = Some(trip.to_string());
+            let reason = trip.to_string();
+            standing::record_skipped_safety(deps, stage, &unchanged, scope, &reason).await?;
+            report.guard = Some(reason);
         }
         // Okta is out of reach or refuses us: retries of earlier intents would fail too.
         Ok(()) if report.halted.is_some() => {}

@@ -8,9 +8,10 @@
 //! the plan or the standing records.
 
 use chrono::Utc;
+use tracing::info;
 
-use super::Deps;
 use super::planned::entry_row;
+use super::{Deps, Scope};
 use crate::config::Mode;
 use crate::store::{
     self, Closing, NewRevocation, PlanStage, REVOKED_BY_REVOKD, RevocationState, RevocationTrigger,
@@ -151,15 +152,20 @@ fn why(c: &Closing, state: RevocationState, mode: Mode) -> String {
 
 /// Records every revocation the sweep planned as `skipped_safety` (the guard tripped): the
 /// staged plan, then the plans of the pairs whose listing was unchanged (`unchanged`,
-/// `[user, client]`), which are their standing records.
+/// `[user, client]`), which are their standing records. The guard's `guard_tripped` event
+/// (why: `reason`) is enqueued first, so a sweep cut while it records them is notified.
 pub(super) async fn record_skipped_safety(
     deps: &Deps,
     stage: &PlanStage,
     unchanged: &[[String; 2]],
-    sweep_id: i64,
-    mode: Mode,
+    scope: &Scope<'_>,
+    reason: &str,
 ) -> Result<(), store::Error> {
-    let now = ts(Utc::now());
+    let (sweep_id, mode) = (scope.sweep_id, scope.mode);
+    info!(%reason, "safety guard tripped: nothing revoked");
+    let at = Utc::now();
+    deps.store.note_guard_tripped(sweep_id, reason, at).await?;
+    let now = ts(at);
     let safety = RevocationState::SkippedSafety;
     // An unchanged pair has nothing to revoke in enforce mode.
     let unchanged = if mode == Mode::Enforce {

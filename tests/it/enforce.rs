@@ -185,3 +185,41 @@ async fn the_guard_revokes_nothing_when_the_plan_exceeds_max_revocation_fraction
     assert!(selected / app.org.all_tokens().len() as f64 > 0.01);
     assert_guard_trips(&app, "safety.max_revocation_fraction").await;
 }
+
+/// The guard's notification does not wait for the sweep's end: a sweep cut while it records
+/// the `skipped_safety` rows (here a database that refuses them; a shutdown's deadline alike)
+/// has already enqueued its `guard_tripped` event.
+#[tokio::test]
+async fn a_guard_tripped_is_notified_even_when_its_sweep_is_cut_before_its_end() {
+    let app = spawn_app_with(small_org(), |c| {
+        c.policies = vec![admin_policy()];
+        c.safety.max_revocation_fraction = 0.01;
+    })
+    .await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .expect("raw pool");
+    sqlx::query(
+        "CREATE TRIGGER cut_skipped_safety BEFORE INSERT ON revocations
+         WHEN NEW.state = 'skipped_safety' BEGIN SELECT RAISE(ABORT, 'cut'); END",
+    )
+    .execute(&pool)
+    .await
+    .expect("trigger");
+    pool.close().await;
+    let outcome = revokd::sweep::run_once(&app.deps, &app.plan(Mode::Enforce), app.now).await;
+    assert!(outcome.is_err(), "the sweep is cut");
+    assert!(app.org.revoked().is_empty(), "nothing is revoked");
+    let outbox = app.store.outbox().await.expect("outbox");
+    let tripped: Vec<_> = outbox
+        .iter()
+        .filter(|e| e.kind == "guard_tripped")
+        .collect();
+    assert_eq!(tripped.len(), 1, "{outbox:?}");
+    assert!(
+        tripped[0]
+            .details
+            .contains("safety.max_revocation_fraction"),
+        "{tripped:?}"
+    );
+}
