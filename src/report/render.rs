@@ -109,20 +109,34 @@ pub fn neutralise(value: &str) -> String {
     }
 }
 
+/// A CSV cell: text neutralised, and each item of a list too, since a spreadsheet that splits
+/// cells on the list delimiter (Excel where the list separator is `;`) reads every item as a
+/// cell of its own. Numbers are never formulas.
+fn csv_cell(cell: &Cell, delimiter: &str) -> String {
+    let items = |items: &mut dyn Iterator<Item = &str>| {
+        items.map(neutralise).collect::<Vec<_>>().join(delimiter)
+    };
+    match cell {
+        Cell::Int(_) | Cell::Null => plain(cell, delimiter),
+        Cell::Text(s) => neutralise(s),
+        Cell::List(list) => items(&mut list.iter().map(String::as_str)),
+        Cell::StoredNames(names) => items(&mut names.split(',')),
+        Cell::Labelled(label, list) => neutralise(&format!(
+            "{label}: {}",
+            items(&mut list.iter().map(String::as_str))
+        )),
+    }
+}
+
 /// RFC 4180 through the `csv` crate: header row, CRLF line ends, fields quoted when they need
-/// it. Text and list cells are neutralised; numbers are not (they are never formulas).
+/// it, each cell as [`csv_cell`] writes it.
 fn csv(table: &Table, delimiter: &str) -> String {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     let rows = table.rows.iter().map(|row| {
         row.iter()
-            .map(|cell| match cell {
-                Cell::Int(_) | Cell::Null => plain(cell, delimiter),
-                Cell::Text(_) | Cell::List(_) | Cell::StoredNames(_) | Cell::Labelled(..) => {
-                    neutralise(&plain(cell, delimiter))
-                }
-            })
+            .map(|cell| csv_cell(cell, delimiter))
             .collect::<Vec<_>>()
     });
     let written = out

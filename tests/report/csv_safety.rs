@@ -1,5 +1,6 @@
 //! CSV output parsed back with the `csv` crate: commas, quotes, newlines and formula prefixes
-//! survive, and formula-looking cells come back with exactly one `'` in front.
+//! survive, and formula-looking cells (and items of list cells) come back with exactly one `'`
+//! in front.
 
 use revokd::report::{self, Cell, Format, Kind, Request, Table};
 
@@ -10,14 +11,19 @@ fn expected(cell: &Cell, delimiter: &str) -> String {
         Cell::Null => String::new(),
         Cell::Int(n) => n.to_string(),
         Cell::Text(s) => report::neutralise(s),
-        Cell::List(items) => report::neutralise(&items.join(delimiter)),
-        Cell::StoredNames(names) => {
-            report::neutralise(&names.split(',').collect::<Vec<_>>().join(delimiter))
-        }
-        Cell::Labelled(label, names) => {
-            report::neutralise(&format!("{label}: {}", names.join(delimiter)))
-        }
+        Cell::List(items) => each(items.iter().map(String::as_str), delimiter),
+        Cell::StoredNames(names) => each(names.split(','), delimiter),
+        Cell::Labelled(label, names) => report::neutralise(&format!(
+            "{label}: {}",
+            each(names.iter().map(String::as_str), delimiter)
+        )),
     }
+}
+
+/// Each item neutralised, then joined.
+fn each<'a>(items: impl Iterator<Item = &'a str>, delimiter: &str) -> String {
+    let items: Vec<String> = items.map(report::neutralise).collect();
+    items.join(delimiter)
 }
 
 fn parse(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
@@ -94,4 +100,31 @@ async fn csv_survives_commas_quotes_newlines_and_formula_prefixes(pool: sqlx::Sq
         .unwrap();
     let rows = assert_round_trip(&sweeps, ";");
     assert_eq!(rows[1][14], format!("'{}", seed::EVIL_SWEEP_ERROR));
+}
+
+/// A spreadsheet that splits cells on the list delimiter (Excel in locales whose list separator
+/// is `;`) sees each item of a list cell as a cell of its own: every item is neutralised, not
+/// only the cell's first character.
+#[test]
+fn every_item_of_a_list_cell_is_neutralised() {
+    let evil = "=cmd|'/C calc'!A0";
+    let mut table = Table::new(&["scopes", "names", "labelled"]);
+    table.push(vec![
+        Cell::List(vec!["offline_access".into(), evil.into()]),
+        Cell::StoredNames(format!("stale-90d,{evil}")),
+        Cell::Labelled("exempt".into(), vec!["a".into(), "@SUM(1)".into()]),
+    ]);
+    for delimiter in [";", ","] {
+        let text = report::render(&table, Format::Csv, delimiter);
+        let (_, rows) = parse(&text);
+        for cell in &rows[0] {
+            for item in cell.split(delimiter).flat_map(|i| i.split(": ")) {
+                assert!(
+                    !item.starts_with(['=', '+', '-', '@']),
+                    "{item:?} in {cell:?} ({delimiter:?})"
+                );
+            }
+        }
+        assert_eq!(rows[0][0], format!("offline_access{delimiter}'{evil}"));
+    }
 }
