@@ -183,6 +183,14 @@ impl PolicySet {
         self.rules.iter().map(|r| r.name.as_str())
     }
 
+    /// The rules with `older_than`, in config order: each one's name (as sweeps record it,
+    /// trimmed) and its threshold.
+    pub fn age_rules(&self) -> impl Iterator<Item = (&str, TimeDelta)> {
+        self.rules
+            .iter()
+            .filter_map(|r| r.older_than.map(|(d, _)| (r.name.as_str(), d)))
+    }
+
     /// True when there are no rules (nothing will ever be flagged or revoked).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()

@@ -121,17 +121,28 @@ pub(super) async fn tokens(
     Ok(assess(lines, policies, at))
 }
 
-/// The tokens active now (`v_active_tokens`), each with its age at `at` and the rules of the
+/// The rules with `older_than` as compiled (names trimmed, as sweeps record them), and the
+/// tokens active now (`v_active_tokens`), each with its age at `at` and the rules of the
 /// configured policies that match it then (whatever the decision: exempt and flag included).
 pub(super) async fn ages_and_rules(
     pool: &SqlitePool,
     config: &Config,
     at: DateTime<Utc>,
-) -> Result<Vec<(Option<TimeDelta>, Vec<String>)>, Error> {
+) -> Result<AgesAndRules, Error> {
     let policies = PolicySet::from_config(&config.policies, &config.exemptions)?;
     let tokens = tokens(pool, &policies, at, false).await?;
-    Ok(tokens.into_iter().map(|t| (t.age, t.rules)).collect())
+    let age_rules = policies.age_rules().map(|(n, d)| (n.to_owned(), d));
+    Ok((
+        age_rules.collect(),
+        tokens.into_iter().map(|t| (t.age, t.rules)).collect(),
+    ))
 }
+
+/// The rules with `older_than` (name, threshold), and each active token's age and rules.
+pub(super) type AgesAndRules = (
+    Vec<(String, TimeDelta)>,
+    Vec<(Option<TimeDelta>, Vec<String>)>,
+);
 
 fn days(d: Option<TimeDelta>) -> Cell {
     d.map_or(Cell::Null, |d| Cell::Int(d.num_days()))
@@ -254,12 +265,7 @@ pub(super) async fn exposure(
             finding(&mut table, "offboarded_user_token", t, detail.into());
         }
     }
-    let age_rules: BTreeSet<&str> = config
-        .policies
-        .iter()
-        .filter(|p| p.older_than.is_some())
-        .map(|p| p.name.as_str())
-        .collect();
+    let age_rules: BTreeSet<&str> = policies.age_rules().map(|(name, _)| name).collect();
     for t in &tokens {
         let over: Vec<&str> = t
             .rules

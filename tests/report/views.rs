@@ -311,3 +311,35 @@ async fn since_bounds_revocations_by_day_at_its_instant(pool: sqlx::SqlitePool) 
         assert_eq!(charted, from, "since {t}");
     }
 }
+
+/// A rule name with blanks around it is the trimmed name wherever a sweep recorded it, so the
+/// exposure report and the overview find its tokens by the trimmed name too.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_rule_named_with_blanks_around_it_still_finds_its_tokens(pool: sqlx::SqlitePool) {
+    let store = seed::seeded(pool).await;
+    let mut config = seed::config();
+    config.policies[0].name = format!(" {} ", config.policies[0].name);
+    let request = Request::all(Kind::Exposure);
+    let findings = |table: &Table| {
+        report_rows(table, &["finding", "token_id"])
+            .into_iter()
+            .filter(|r| r[0].as_deref() == Some("older_than_policy"))
+            .count()
+    };
+    let clean = report::build(&store, &seed::config(), &request, seed::now())
+        .await
+        .unwrap();
+    let blank = report::build(&store, &config, &request, seed::now())
+        .await
+        .unwrap();
+    assert_eq!(findings(&clean), 1);
+    assert_eq!(findings(&blank), 1);
+    let overview = report::overview::build(&store, &config, None, seed::now())
+        .await
+        .unwrap();
+    let rule = &overview.exposure_by_rule[0];
+    assert_eq!(
+        (rule.policy.as_str(), rule.matched_by_rule),
+        ("admin-scopes-7d", 1)
+    );
+}

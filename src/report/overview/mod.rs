@@ -17,7 +17,7 @@ mod problems;
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use charts::ChartError;
@@ -126,24 +126,20 @@ async fn exposure(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<Vec<RuleExposure>, Error> {
-    let tokens = super::inventory::ages_and_rules(store.pool(), config, now).await?;
+    let (age_rules, tokens) = super::inventory::ages_and_rules(store.pool(), config, now).await?;
     let mut out = Vec::new();
-    for policy in &config.policies {
-        let Some(threshold) = policy.older_than else {
-            continue;
-        };
-        let threshold = TimeDelta::from_std(threshold).unwrap_or(TimeDelta::MAX);
+    for (policy, threshold) in age_rules {
         let older = tokens
             .iter()
             .filter(|(age, _)| age.is_some_and(|a| a > threshold))
             .count();
         let matched = tokens
             .iter()
-            .filter(|(_, rules)| rules.contains(&policy.name))
+            .filter(|(_, rules)| rules.contains(&policy))
             .count();
         out.push(RuleExposure {
-            policy: policy.name.clone(),
             older_than_days: threshold.num_days(),
+            policy,
             older_than_threshold: i64::try_from(older).unwrap_or(i64::MAX),
             matched_by_rule: i64::try_from(matched).unwrap_or(i64::MAX),
         });
