@@ -53,24 +53,42 @@ pub fn slack_body(event: &Event<'_>) -> Value {
             .collect(),
         _ => Vec::new(),
     };
-    let mut blocks = vec![json!({
-        "type": "section",
-        "text": { "type": "mrkdwn", "text": title },
-    })];
+    let title = fit(title);
+    let mut blocks = vec![json!({ "type": "section", "text": text_object(title.clone()) })];
     if !facts.is_empty() {
-        blocks.push(json!({
-            "type": "section",
-            "text": { "type": "mrkdwn", "text": facts.join("\n") },
-        }));
+        blocks.push(json!({ "type": "section", "text": text_object(facts.join("\n")) }));
     }
-    blocks.push(json!({
-        "type": "context",
-        "elements": [{
-            "type": "mrkdwn",
-            "text": format!("{} · event `{}` · {}", event.kind.as_str(), mrkdwn(event.id), mrkdwn(event.occurred_at)),
-        }],
-    }));
+    let context = format!(
+        "{} · event `{}` · {}",
+        event.kind.as_str(),
+        mrkdwn(event.id),
+        mrkdwn(event.occurred_at)
+    );
+    blocks.push(json!({ "type": "context", "elements": [text_object(context)] }));
     json!({ "text": title, "blocks": blocks })
+}
+
+/// The most characters Slack takes in one text object.
+const SLACK_TEXT_MAX: usize = 3_000;
+
+/// A mrkdwn text object: `verbatim`, so Slack links no URL or channel name by itself, and cut
+/// to Slack's limit.
+fn text_object(text: String) -> Value {
+    json!({ "type": "mrkdwn", "text": fit(text), "verbatim": true })
+}
+
+/// `text` within [`SLACK_TEXT_MAX`] characters: past it, cut with an ellipsis, never inside an
+/// escape (`&amp;`), since Slack refuses a longer text and the message would be lost.
+fn fit(text: String) -> String {
+    if text.chars().count() <= SLACK_TEXT_MAX {
+        return text;
+    }
+    let mut cut: String = text.chars().take(SLACK_TEXT_MAX - 1).collect();
+    if let Some(amp) = cut.rfind('&').filter(|&amp| !cut[amp..].contains(';')) {
+        cut.truncate(amp);
+    }
+    cut.push('…');
+    cut
 }
 
 /// One line saying what happened.
@@ -81,8 +99,12 @@ pub fn summary(kind: EventKind, d: &Value) -> String {
             format!("sweep {} revoked nothing: {}", s("sweep_id"), s("reason"))
         }
         EventKind::Irrevocable => format!(
-            "token {} of user {} for client {} could not be revoked after {} attempts",
-            s("token_id"),
+            "{} of user {} for client {} could not be revoked after {} attempts",
+            match d.get("token_id").filter(|t| !t.is_null()) {
+                Some(token) => format!("token {}", plain(token)),
+                // An offboarding's revoke-all of the pair.
+                None => "the tokens".to_owned(),
+            },
             s("user_id"),
             s("client_id"),
             s("attempts")
@@ -195,5 +217,38 @@ mod tests {
                 "{kind:?}: {text}"
             );
         }
+    }
+
+    /// Every mrkdwn text is `verbatim` (Slack then links no URL or channel name of its own) and
+    /// within Slack's 3,000 characters, an escape never cut in half.
+    #[test]
+    fn slack_texts_are_verbatim_and_fit_slacks_limit() {
+        let long = format!("https://evil.example/{}", "&".repeat(4_000));
+        let details = json!({ "user_id": "00u1", "error": long, "sweep_id": 3 });
+        let body = slack_body(&Event {
+            kind: EventKind::SweepFailed,
+            ..event(&details)
+        });
+        let mut texts = vec![&body["blocks"][0]["text"], &body["blocks"][1]["text"]];
+        texts.push(&body["blocks"][2]["elements"][0]);
+        for text in texts {
+            assert_eq!(text["type"], "mrkdwn", "{text}");
+            assert_eq!(text["verbatim"], true, "{text}");
+            let t = text["text"].as_str().unwrap();
+            assert!(t.chars().count() <= 3_000, "{}", t.chars().count());
+            assert!(!t.contains("&am…") && !t.ends_with("&…"), "{t}");
+        }
+        assert!(body["text"].as_str().unwrap().chars().count() <= 3_000);
+    }
+
+    /// An offboarding's revoke-all of a pair names no token: its summary says so.
+    #[test]
+    fn an_irrevocable_revoke_all_is_summarised_as_the_pairs_tokens() {
+        let details = json!({ "token_id": null, "user_id": "00u1", "client_id": "0oa1",
+                              "attempts": 6 });
+        assert_eq!(
+            summary(EventKind::Irrevocable, &details),
+            "the tokens of user 00u1 for client 0oa1 could not be revoked after 6 attempts"
+        );
     }
 }
