@@ -101,8 +101,8 @@ pub struct Request {
 }
 
 impl Request {
-    /// Refuses an instant for a window report, or a window for an instant report
-    /// ([`Error::Usage`]).
+    /// Refuses an instant for a window report, a window for an instant report, or a window
+    /// that ends before it starts ([`Error::Usage`]).
     pub fn check(&self) -> Result<(), Error> {
         let kind = self.kind.as_str();
         if self.kind.is_windowed() && self.at.is_some() {
@@ -113,6 +113,15 @@ impl Request {
         if !self.kind.is_windowed() && (self.since.is_some() || self.until.is_some()) {
             return Err(Error::Usage(format!(
                 "--since/--until apply to revocations, policies and sweeps, not {kind}; use --at"
+            )));
+        }
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && since >= until
+        {
+            return Err(Error::Usage(format!(
+                "--since ({}) must be before --until ({}): the window would be empty",
+                crate::store::ts(since),
+                crate::store::ts(until)
             )));
         }
         Ok(())

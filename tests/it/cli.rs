@@ -272,8 +272,25 @@ async fn db_migrate_creates_a_fresh_database() {
 
 #[tokio::test]
 async fn command_line_mistakes_exit_64_and_help_and_version_exit_0() {
-    let mistakes: [&[&str]; 12] = [
+    let window = ["--since", "2026-10-01", "--until"];
+    let mistakes: [&[&str]; 14] = [
         &["--bogus"],
+        &[
+            "report",
+            "revocations",
+            window[0],
+            window[1],
+            window[2],
+            "2026-09-01",
+        ],
+        &[
+            "report",
+            "sweeps",
+            window[0],
+            window[1],
+            window[2],
+            "2026-10-01",
+        ],
         &["report", "inventory", "--at", "garbage"],
         &["report", "revocations", "--at", "2026-07-01"],
         &["report", "inventory", "--since", "30d"],
