@@ -26,6 +26,10 @@ pub struct Bars {
     pub stacked: bool,
 }
 
+/// How far before its end a window's start widens the chart by days (two years): `--since`
+/// far back would otherwise ask for a column per day since year 1.
+pub const MAX_DAYS_BEFORE: u64 = 731;
+
 impl Bars {
     /// Collects `rows` of (category, series name, value) into bars, categories in first-seen
     /// order; values of series not in `series` are left out.
@@ -58,9 +62,10 @@ impl Bars {
     }
 
     /// The same bars with a column for every day, for categories that are UTC days
-    /// (`YYYY-MM-DD`): from the earlier of the first category and `from` through the later of
-    /// the last and `through`, a day without a row holding zeros, so a quiet month stays as
-    /// wide as a busy one. Categories that are not days are left as they are.
+    /// (`YYYY-MM-DD`): from the earlier of the first category and `from` (but `from` no more
+    /// than [`MAX_DAYS_BEFORE`] days before the end) through the later of the last and
+    /// `through`, a day without a row holding zeros, so a quiet month stays as wide as a busy
+    /// one. Categories that are not days are left as they are.
     pub fn every_day(&self, from: Option<&str>, through: Option<&str>) -> Bars {
         let parse = |d: &str| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok();
         let Some(days) = self
@@ -71,11 +76,13 @@ impl Bars {
         else {
             return self.clone();
         };
-        let bounds = days.iter().copied().chain(from.and_then(parse));
-        let (Some(first), Some(last)) = (
-            bounds.clone().min(),
-            bounds.chain(through.and_then(parse)).max(),
-        ) else {
+        let Some(last) = days.iter().copied().chain(through.and_then(parse)).max() else {
+            return self.clone();
+        };
+        let from = from
+            .and_then(parse)
+            .map(|f| f.max(last - chrono::Days::new(MAX_DAYS_BEFORE)));
+        let Some(first) = days.iter().copied().chain(from).min() else {
             return self.clone();
         };
         let mut bars = Bars {
@@ -318,61 +325,5 @@ fn band(slot: usize, slots: usize) -> (u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TWO: &[Series] = &[
-        Series {
-            name: "a",
-            color: "#112233",
-        },
-        Series {
-            name: "b",
-            color: "#445566",
-        },
-    ];
-
-    fn rects(svg: &str) -> usize {
-        svg.matches("<rect").count()
-    }
-
-    #[test]
-    fn every_positive_value_is_one_bar_and_nothing_else_is_a_rect() {
-        let bars = Bars::collect(
-            TWO,
-            true,
-            [
-                ("x", "a", 3),
-                ("x", "b", 2),
-                ("y", "b", 0),
-                ("y", "a", 1),
-                ("z", "c", 9),
-            ],
-        );
-        assert_eq!(bars.categories, ["x", "y"]);
-        assert_eq!(bars.values, [vec![3, 2], vec![1, 0]]);
-        let svg = horizontal("test", &bars, "tokens").unwrap();
-        assert_eq!(rects(&svg), 3, "{svg}");
-        assert!(svg.contains("#112233") || svg.contains("#112233".to_uppercase().as_str()));
-        let grouped = Bars {
-            stacked: false,
-            ..bars
-        };
-        assert_eq!(rects(&vertical("test", &grouped, "tokens").unwrap()), 3);
-    }
-
-    #[test]
-    fn labels_are_escaped_and_long_ones_shortened() {
-        let bars = Bars::collect(TWO, true, [("<b>&\"rule\"</b>", "a", 1)]);
-        let svg = horizontal("test", &bars, "n").unwrap();
-        assert!(!svg.contains("<b>"), "{svg}");
-        assert!(svg.contains("&lt;b&gt;&amp;"), "{svg}");
-        assert_eq!(shorten(&"x".repeat(40)).chars().count(), 32);
-    }
-
-    #[test]
-    fn nothing_positive_is_empty() {
-        assert!(Bars::collect(TWO, true, [("x", "a", 0)]).is_empty());
-        assert!(!Bars::collect(TWO, true, [("x", "a", 1)]).is_empty());
-    }
-}
+#[path = "tests_charts.rs"]
+mod tests;
