@@ -6,9 +6,12 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::Utc;
 
+use super::output::say;
 use super::{Exit, Failure, load_database_config, open_existing_store, output};
 use crate::cli::{Cli, OverviewArgs, ReportArgs, ReportPage};
+use crate::config::Config;
 use crate::report::{self, Request, overview};
+use crate::store::Store;
 
 pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
     let kind = match (&args.page, args.kind) {
@@ -33,6 +36,9 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
     }
     let config = load_database_config(cli)?;
     let store = open_existing_store(&config).await?;
+    if !kind.is_windowed() {
+        warn_without_rules(&store, &config).await;
+    }
     let built = report::build(&store, &config, &request, now).await;
     store.close().await;
     let table = match built {
@@ -48,6 +54,7 @@ async fn run_overview(cli: &Cli, args: &OverviewArgs) -> Result<Exit, Failure> {
     let config = load_database_config(cli)?;
     let now = Utc::now();
     let store = open_existing_store(&config).await?;
+    warn_without_rules(&store, &config).await;
     let built = overview::build(&store, &config, args.since.map(|t| t.resolve(now)), now).await;
     store.close().await;
     let page = match built.and_then(|o| overview::render_overview(&o, args.format)) {
@@ -56,6 +63,24 @@ async fn run_overview(cli: &Cli, args: &OverviewArgs) -> Result<Exit, Failure> {
         Err(e) => return Err(anyhow::Error::from(e).into()),
     };
     emit(args.output.as_deref(), &page)
+}
+
+/// Says so on stderr when a report that decides (what policy would do with each token) runs
+/// with no `[[policies]]` while sweeps recorded rules: without the configuration the sweeps
+/// run with (`--db` alone, say), every token would read as kept.
+async fn warn_without_rules(store: &Store, config: &Config) {
+    if !config.policies.is_empty() {
+        return;
+    }
+    if let Ok(Some(rules)) = store.latest_rule_count().await
+        && rules > 0
+    {
+        say(format_args!(
+            "warning: the configuration has no [[policies]], so this report decides every token \
+             with no rules; the latest sweep decided with {rules} rule(s): pass the configuration \
+             it ran with (--config)"
+        ));
+    }
 }
 
 /// Writes the report to `output`, or to stdout.

@@ -256,6 +256,16 @@ impl Store {
         Ok(())
     }
 
+    /// How many rules the latest sweep that recorded its policy set decided by, if any did.
+    pub async fn latest_rule_count(&self) -> Result<Option<i64>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT json_array_length(p.rules) FROM sweeps s
+             JOIN policy_sets p ON p.id = s.policy_set_id ORDER BY s.id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Sweeps still marked `running`, with their runners.
     pub async fn running_sweeps(&self) -> Result<Vec<(i64, Option<String>)>, Error> {
         Ok(

@@ -76,6 +76,18 @@ async fn the_demo_writes_its_config_and_its_printed_commands_work() {
             all_output(&run)
         );
         assert!(!run.stdout.is_empty(), "{command}");
+        assert!(!all_output(&run).contains("no [[policies]]"), "{command}");
+    }
+    // Without the configuration a report decides with no rules: said, not silently "keep".
+    for report in ["inventory", "exposure", "apps", "overview"] {
+        let args = ["--db", "revokd-demo.db", "report", report];
+        let run = revokd_in(dir.path(), &args).await;
+        let text = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(0), "{report}: {text}");
+        assert!(
+            text.contains("no [[policies]]") && text.contains("rule(s)"),
+            "{report}: {text}"
+        );
     }
 }
 
