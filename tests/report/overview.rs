@@ -145,6 +145,7 @@ async fn the_json_counts_each_token_once_per_chart_and_each_intent_as_the_seed_r
     .await;
     assert_eq!(rule.older_than_threshold, older);
     assert_eq!(rule.matched_by_rule, 1);
+    assert_eq!(rule.older_than, "7d");
 
     // Problems.
     let failed: Vec<(&str, Option<&str>)> = o

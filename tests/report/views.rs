@@ -342,4 +342,16 @@ async fn a_rule_named_with_blanks_around_it_still_finds_its_tokens(pool: sqlx::S
         (rule.policy.as_str(), rule.matched_by_rule),
         ("admin-scopes-7d", 1)
     );
+    // A threshold between whole days is shown as set, not cut to whole days.
+    config.policies[0].older_than = Some(std::time::Duration::from_secs(36 * 3600));
+    let overview = report::overview::build(&store, &config, None, seed::now())
+        .await
+        .unwrap();
+    assert_eq!(overview.exposure_by_rule[0].older_than, "1d 12h");
+    let html = report::overview::OverviewFormat::Html;
+    let page = report::overview::render_overview(&overview, html).unwrap();
+    assert!(
+        page.contains("admin-scopes-7d (&gt; 1d 12h)"),
+        "the chart's label"
+    );
 }

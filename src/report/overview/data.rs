@@ -50,8 +50,10 @@ pub struct PolicyOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleExposure {
     pub policy: String,
-    /// The rule's `older_than`, in days.
+    /// The rule's `older_than`, in whole days (cut: see `older_than`).
     pub older_than_days: i64,
+    /// The rule's `older_than` as configuration writes it (`7d`, `1d 12h`).
+    pub older_than: String,
     pub older_than_threshold: i64,
     pub matched_by_rule: i64,
 }

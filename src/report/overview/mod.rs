@@ -139,6 +139,7 @@ async fn exposure(
             .count();
         out.push(RuleExposure {
             older_than_days: threshold.num_days(),
+            older_than: crate::config::duration::format(threshold.to_std().unwrap_or_default()),
             policy,
             older_than_threshold: i64::try_from(older).unwrap_or(i64::MAX),
             matched_by_rule: i64::try_from(matched).unwrap_or(i64::MAX),

@@ -133,7 +133,7 @@ fn pictures(o: &Overview) -> Pictures {
     });
     let mut exposure = Bars::collect(EXPOSURE, false, exposure);
     for (category, rule) in exposure.categories.iter_mut().zip(&o.exposure_by_rule) {
-        *category = format!("{} (> {}d)", rule.policy, rule.older_than_days);
+        *category = format!("{} (> {})", rule.policy, rule.older_than);
     }
     Pictures {
         age: Bars::collect(AGE_BANDS, true, age),
