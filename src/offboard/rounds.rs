@@ -21,7 +21,7 @@ use crate::sweep::{Deps, Target};
 /// One pair's revocation in rounds, and what the rounds have learnt. A token has at most one
 /// open intent in `intents` until the end closes it; a token in `stayed` has none (keeping it
 /// closed its intent); `answers` holds, for each token seen gone, the answer of the DELETE
-/// after which it was first missing from a listing.
+/// after which it was first missing from a listing, until a later listing shows it again.
 pub(super) struct PairRevocation<'a> {
     deps: &'a Deps,
     job: &'a Offboarding,
@@ -209,6 +209,8 @@ impl<'a> PairRevocation<'a> {
         match list_pair(self.deps, &self.deps.okta, self.target).await? {
             Ok(left) => {
                 let still: BTreeSet<&String> = left.iter().collect();
+                // Listed again after a listing left it out (a lagging read): not gone.
+                self.answers.retain(|token, _| !still.contains(token));
                 for (token, _) in cleared {
                     if !still.contains(token) && !self.answers.contains_key(token) {
                         self.answers.insert(token.clone(), answer_for(&sent, token));

@@ -39,7 +39,9 @@ impl Faults {
                 return true;
             }
             match &mut f.kind {
-                FaultKind::HangBeforeNth { after, .. } if *after > 0 => {
+                FaultKind::HangBeforeNth { after, .. } | FaultKind::OmitToken { after, .. }
+                    if *after > 0 =>
+                {
                     *after -= 1;
                     return true;
                 }

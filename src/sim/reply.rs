@@ -226,6 +226,7 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
             | FaultKind::IssuedFirst
             | FaultKind::HangBefore(_)
             | FaultKind::HangBeforeNth { .. }
+            | FaultKind::OmitToken { .. }
             | FaultKind::HangAfter(_)
             | FaultKind::GatewayStatus { .. } => {}
         }

@@ -246,7 +246,7 @@ pub(crate) fn dispatch(
             out
         }
         RouteKind::ListTokens | RouteKind::GetToken => {
-            read_tokens(store, route, base, path, query, error_id)
+            read_tokens(store, route, (base, path, query), error_id, &[])
         }
         RouteKind::RevokeAll => match store.resolve(user, client) {
             Ok(Some(p)) => {
@@ -270,13 +270,14 @@ pub(crate) fn dispatch(
 /// `GET …/tokens` (a page of a pair's listing) and `GET …/tokens/{id}`: they only read the
 /// store, so the server runs them under a shared lock, several at once (Okta serves
 /// concurrent requests in parallel; rendering a page is most of the sim's work).
+/// A pair's listing or one of its tokens, as `GET` reads them; a listing leaves out the tokens
+/// `omitted` names ([`super::FaultKind::OmitToken`]) after its next link is made.
 pub(crate) fn read_tokens(
     store: &Store,
     route: &Route,
-    base: &str,
-    path: &str,
-    query: &str,
+    (base, path, query): (&str, &str, &str),
     error_id: &str,
+    omitted: &[&str],
 ) -> Outcome {
     let self_link = self_link(base, path, query);
     let user = route.user.as_deref().unwrap_or_default();
@@ -313,7 +314,10 @@ pub(crate) fn read_tokens(
         }
         _ => None,
     };
-    let body = tokens
+    let kept: Vec<_> = (tokens.iter())
+        .filter(|(t, _)| !omitted.contains(&t.id.as_str()))
+        .collect();
+    let body = kept
         .iter()
         .map(|(t, revoked)| render::TokenJson::new(base, store, t, q.expand).revoked(*revoked));
     Outcome {

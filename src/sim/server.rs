@@ -203,7 +203,14 @@ impl Shared {
         let reads_tokens = matches!(route.kind, RouteKind::ListTokens | RouteKind::GetToken);
         let outcome = if reads_tokens && !route.wrong_method {
             let store = self.store_read();
-            routes::read_tokens(&store, route, &self.origin, path, query, &self.error_id())
+            let omitted: Vec<&str> = (faults.iter())
+                .filter_map(|f| match f {
+                    FaultKind::OmitToken { token, .. } => Some(token.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let id = self.error_id();
+            routes::read_tokens(&store, route, (&self.origin, path, query), &id, &omitted)
         } else {
             let mut store = self.store();
             routes::dispatch(

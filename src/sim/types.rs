@@ -194,6 +194,7 @@ impl FaultKind {
                         | RouteKind::AppRevokeAll
                 )
             }
+            FaultKind::OmitToken { .. } => route == RouteKind::ListTokens,
             FaultKind::HangBefore(r)
             | FaultKind::HangAfter(r)
             | FaultKind::HangBeforeNth { route: r, .. }
@@ -283,6 +284,10 @@ pub enum FaultKind {
     /// Like `HangBefore`, but the operation runs first (a revocation takes effect) and only
     /// the answer is withheld.
     HangAfter(RouteKind),
+    /// A listing of the pair (`GET …/clients/{id}/tokens`) leaves out this token although the
+    /// org still holds it (a lagging read), once `after` listings of the pair have passed
+    /// untouched; GETs and DELETEs of the token still find it.
+    OmitToken { token: String, after: u32 },
     /// Requests of this route answered with this status by something in front of Okta (a
     /// gateway, a proxy, a host that is not Okta): an HTML body without Okta's error code or
     /// rate-limit headers.

@@ -35,6 +35,7 @@ mod notify;
 mod oauth;
 mod offboard;
 mod offboard_revoke_all;
+mod offboard_verify;
 mod older_than_policy;
 mod overview_browser;
 mod pacing;

@@ -1,0 +1,61 @@
+//! An offboarding is verified only by what the last listings show: a token one listing left
+//! out (a lagging read) and a later one shows again is not counted gone, so a job whose
+//! DELETEs took no effect never ends verified.
+
+use revokd::sim::{Fault, FaultKind, RouteKind};
+use revokd::store::RevocationState;
+
+use crate::helpers::{small_org, spawn_app};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_left_out_of_one_listing_and_listed_again_is_not_verified_gone() {
+    let app = spawn_app(small_org()).await;
+    let (user, client) = (app.org.pairs().into_iter())
+        .find(|(u, c)| (2..=200).contains(&app.org.tokens(u, c).len()))
+        .expect("the seed gives a pair of two tokens or more on one page");
+    let held = app.org.tokens(&user, &client);
+    let ids: Vec<String> = held.iter().map(|t| t.id.clone()).collect();
+    let on_pair = |kind| Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        ..Fault::always(kind)
+    };
+    // Every DELETE answered 204 and ignored; one listing leaves out every token but the last,
+    // the next the last alone: each token was missing from one listing, and is listed again.
+    app.org.inject(on_pair(FaultKind::IgnoreRevocation));
+    for (i, token) in ids.iter().enumerate() {
+        let after = if i + 1 == ids.len() { 2 } else { 1 };
+        let omit = FaultKind::OmitToken {
+            token: token.clone(),
+            after,
+        };
+        app.org.inject(Fault {
+            times: Some(1),
+            ..on_pair(omit)
+        });
+    }
+
+    let (job_id, report) = app.offboard(&user).await;
+
+    assert_eq!(
+        app.org.tokens(&user, &client).len(),
+        held.len(),
+        "Okta holds them all"
+    );
+    let listings = app.org.stats().route(RouteKind::ListTokens);
+    assert!(listings >= 4, "the faults fired: {listings} listings");
+    let outcome = (report.clients.iter())
+        .find(|c| c.client_id == client)
+        .expect("the pair was offboarded");
+    assert!(!outcome.verified, "{outcome:?}");
+    assert!(outcome.error.is_some(), "{outcome:?}");
+    assert!(!report.succeeded());
+    let rows = app.store.revocations().await.expect("audit rows");
+    for token in &ids {
+        let last = (rows.iter())
+            .rfind(|r| r.job_id == Some(job_id) && r.token_id.as_ref() == Some(token))
+            .expect("an intent of the token");
+        assert_eq!(last.state, RevocationState::Failed.as_str(), "{last:?}");
+        assert!(last.verified_at.is_none(), "{last:?}");
+    }
+}
