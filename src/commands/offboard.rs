@@ -14,7 +14,7 @@ use crate::offboard::{
 };
 use crate::runner;
 use crate::store::{JobSource, JobState, NewJob, TargetSource};
-use crate::sweep::Target;
+use crate::sweep::{Target, WideTargets};
 
 pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure> {
     if let Some(OffboardCommand::Release { jobs, all }) = &args.action {
@@ -31,7 +31,12 @@ pub(super) async fn run(cli: &Cli, args: &OffboardArgs) -> Result<Exit, Failure>
             source: TargetSource::Offboard,
         })
         .collect();
-    clients.extend(configured_clients(&Target::from_config(&config)?, &user));
+    let apps = WideTargets::from_config(&config)?.apps;
+    clients.extend(configured_clients(
+        &Target::from_config(&config)?,
+        &apps,
+        &user,
+    ));
     let reason = args
         .reason
         .clone()

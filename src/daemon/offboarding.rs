@@ -121,7 +121,7 @@ async fn run_job(ctx: &Context, job: JobRow) {
         Err(e) => Err(format!("invalid user id `{}`: {e}", job.user_id)),
         Ok(user) => {
             let offboarding = Offboarding {
-                clients: configured_clients(&current.targets, &user),
+                clients: configured_clients(&current.targets, &current.wide.apps, &user),
                 user,
                 reason: job
                     .reason

@@ -270,11 +270,18 @@ pub async fn offboard_user(
     result
 }
 
-/// The configured targets of `user`, as this offboarding's clients.
-pub fn configured_clients(targets: &[Target], user: &UserId) -> Vec<Target> {
-    targets
-        .iter()
+/// The configured targets of `user`, as this offboarding's clients: the pairs naming the user,
+/// and every app target (whose tokens any user may hold), since Okta's list of the user's
+/// clients may not name an app whose tokens the user holds.
+pub fn configured_clients(targets: &[Target], apps: &[ClientId], user: &UserId) -> Vec<Target> {
+    let apps = apps.iter().map(|app| Target {
+        user: user.clone(),
+        client: app.clone(),
+        source: TargetSource::Config,
+    });
+    (targets.iter())
         .filter(|t| &t.user == user)
         .cloned()
+        .chain(apps)
         .collect()
 }

@@ -121,6 +121,9 @@ pub struct SimConfig {
     /// "clients for which the specified user has grants or tokens" and the sim keeps no
     /// grants; by default it lists every client the user was seeded with, as a grant would.
     pub user_clients_held_only: bool,
+    /// Clients `GET /api/v1/users/{id}/clients` never names, though users hold their tokens
+    /// (whether that list covers every authorization server's tokens is not published).
+    pub user_clients_unlisted: Vec<String>,
     /// Send tokens without `clientId`. Every field of Okta's `OAuth2RefreshToken` schema is
     /// optional; by default the sim sends it, as Okta's examples do.
     pub omit_client_id: bool,
@@ -153,6 +156,7 @@ impl Default for SimConfig {
             lists_revoked: false,
             user_clients_page: None,
             user_clients_held_only: false,
+            user_clients_unlisted: Vec::new(),
             omit_client_id: false,
         }
     }

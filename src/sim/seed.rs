@@ -100,6 +100,9 @@ pub(crate) fn seed(config: &SimConfig, base: &str) -> Store {
     store.lists_revoked = config.lists_revoked;
     store.user_clients_page = config.user_clients_page;
     store.user_clients_held_only = config.user_clients_held_only;
+    store
+        .user_clients_unlisted
+        .clone_from(&config.user_clients_unlisted);
     store.omit_client_id = config.omit_client_id;
     let now_ms = config.now.timestamp_millis();
 

@@ -88,6 +88,8 @@ pub(crate) struct Store {
     /// Whether a user's clients are only those they hold a token for
     /// ([`super::SimConfig::user_clients_held_only`]).
     pub(crate) user_clients_held_only: bool,
+    /// Clients a user's clients never name ([`super::SimConfig::user_clients_unlisted`]).
+    pub(crate) user_clients_unlisted: Vec<String>,
     /// Whether tokens are sent without `clientId` ([`super::SimConfig::omit_client_id`]).
     pub(crate) omit_client_id: bool,
     /// The System Log (`GET /api/v1/logs`).

@@ -3,7 +3,8 @@
 //! with `Link` headers, so with [`super::SimConfig::user_clients_page`] the sim sends that
 //! many clients a page (`limit` lowers it), in the user's order, each `next` link naming the
 //! last client sent (`after`). With [`super::SimConfig::user_clients_held_only`] a client
-//! leaves the list with the user's last token of it.
+//! leaves the list with the user's last token of it, and with
+//! [`super::SimConfig::user_clients_unlisted`] some clients are never named.
 
 use serde_json::Value;
 
@@ -28,6 +29,7 @@ pub(super) fn list(
         .filter(|p| !store.user_clients_held_only || !p.tokens.is_empty())
         .filter_map(|p| store.clients.get(p.client as usize))
         .map(|c| c.id.as_str())
+        .filter(|c| !store.user_clients_unlisted.iter().any(|u| u == c))
         .collect();
     let (page, next) = match store.user_clients_page {
         None => (all.as_slice(), None),

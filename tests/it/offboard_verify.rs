@@ -1,11 +1,57 @@
-//! An offboarding is verified only by what the last listings show: a token one listing left
-//! out (a lagging read) and a later one shows again is not counted gone, so a job whose
-//! DELETEs took no effect never ends verified.
+//! What an offboarding reaches and what it counts as verified: every app the configuration
+//! targets is visited for the user, though Okta's list of the user's clients does not name
+//! it; and a token one listing left out (a lagging read) and a later one shows again is not
+//! counted gone, so a job whose DELETEs took no effect never ends verified.
 
-use revokd::sim::{Fault, FaultKind, RouteKind};
+use revokd::sim::{Fault, FaultKind, RouteKind, SimConfig, SimOrg};
 use revokd::store::RevocationState;
 
-use crate::helpers::{small_org, spawn_app};
+use crate::helpers::{all_output, run_revokd, sim_config, small_org, spawn_app};
+use crate::offboard::user_with_two_clients;
+
+/// Okta names the clients a user "has grants or tokens" for, but does not publish whether
+/// that covers every authorization server: an app the configuration targets is offboarded
+/// for the user whether or not it is named, before any sweep stored its tokens.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_target_is_offboarded_though_the_users_clients_do_not_name_it() {
+    let probe = SimOrg::start(small_org()).await.expect("org starts");
+    let (user, clients) = user_with_two_clients(&probe);
+    let app_client = clients[0].clone();
+    let org = SimOrg::start(SimConfig {
+        user_clients_unlisted: vec![app_client.clone()],
+        ..small_org()
+    })
+    .await
+    .expect("org starts");
+    assert!(!org.tokens(&user, &app_client).is_empty());
+    // And an app the user holds nothing of: visited, found empty.
+    let other = (org.pairs().into_iter())
+        .map(|(_, c)| c)
+        .find(|c| org.tokens(&user, c).is_empty() && !clients.contains(c))
+        .expect("a client the user holds nothing of");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let apps = format!("[[targets]]\napps = [\"{app_client}\", \"{other}\"]\n");
+    let (config, _) = sim_config(&org, dir.path(), &[], &apps);
+
+    let args = [
+        "--config",
+        config.as_str(),
+        "offboard",
+        "--user",
+        user.as_str(),
+    ];
+    let out = run_revokd(&args, &[]).await;
+
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(
+        org.tokens(&user, &app_client).is_empty(),
+        "the app's tokens are revoked"
+    );
+    assert!(
+        org.tokens(&user, &clients[1]).is_empty(),
+        "and the named client's"
+    );
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_left_out_of_one_listing_and_listed_again_is_not_verified_gone() {
