@@ -29,8 +29,8 @@ pub struct HookData {
 /// Longest event uuid kept (Okta's are 36 characters): a longer one is not Okta's.
 const MAX_UUID: usize = 128;
 
-/// The jobs for the events whose type is one of `event_types` and that name a `User` target
-/// with an id Okta could have issued. Any other event makes no job: it never reaches Okta, so
+/// The jobs for the events whose type is one of `event_types`, whose action took effect (see
+/// [`LogEvent::failed`]) and that name a `User` target with an id Okta could have issued. Any other event makes no job: it never reaches Okta, so
 /// it must not take a place in the hourly breaker's count either, nor fill a job row.
 pub fn jobs_from_events(
     events: &[LogEvent],
@@ -41,6 +41,7 @@ pub fn jobs_from_events(
         .iter()
         .filter(|e| event_types.iter().any(|t| t == &e.event_type))
         .filter(|e| (1..=MAX_UUID).contains(&e.uuid.len()))
+        .filter(|e| !e.failed())
         .filter_map(|e| {
             let user = e.user_id().filter(|u| UserId::new(*u).is_ok())?;
             Some(NewJob {
@@ -57,6 +58,33 @@ pub fn jobs_from_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event whose action did not take effect (a deactivation that failed) offboards
+    /// nobody; any other outcome, or none, does.
+    #[test]
+    fn an_event_whose_action_failed_makes_no_job() {
+        let event = |uuid: &str, outcome: &str| {
+            format!(
+                r#"{{"uuid":"{uuid}","eventType":"user.lifecycle.deactivate",{outcome}
+                   "target":[{{"id":"00u1","type":"User"}}]}}"#
+            )
+        };
+        let events = [
+            event("ok", r#""outcome":{"result":"SUCCESS"},"#),
+            event("failed", r#""outcome":{"result":"FAILURE","reason":"x"},"#),
+            event("denied", r#""outcome":{"result":"DENY"},"#),
+            event("skipped", r#""outcome":{"result":"SKIPPED"},"#),
+            event("unknown", r#""outcome":{"result":"UNKNOWN"},"#),
+            event("none", ""),
+            event("null", r#""outcome":null,"#),
+        ];
+        let body = format!(r#"{{"data":{{"events":[{}]}}}}"#, events.join(","));
+        let delivery: HookDelivery = serde_json::from_str(&body).unwrap();
+        let types = ["user.lifecycle.deactivate".to_owned()];
+        let jobs = jobs_from_events(&delivery.data.events, &types, JobSource::EventHook);
+        let ids: Vec<_> = jobs.iter().filter_map(|j| j.event_id.as_deref()).collect();
+        assert_eq!(ids, ["ok", "unknown", "none", "null"]);
+    }
 
     #[test]
     fn only_configured_event_types_with_a_user_target_become_jobs() {

@@ -29,6 +29,8 @@ pub struct LogEvent {
     pub event_type: String,
     pub published: Option<String>,
     pub target: Vec<LogTarget>,
+    /// `outcome.result` (`SUCCESS`, `FAILURE`, …), when Okta sent one.
+    pub result: Option<String>,
 }
 
 /// A `LogEvent` as Okta may send it: every field optional.
@@ -43,6 +45,15 @@ struct SentEvent {
     published: Option<String>,
     #[serde(default)]
     target: Option<Vec<LogTarget>>,
+    #[serde(default)]
+    outcome: Option<SentOutcome>,
+}
+
+/// An event's `outcome`, as far as revokd reads it.
+#[derive(Deserialize)]
+struct SentOutcome {
+    #[serde(default)]
+    result: Option<String>,
 }
 
 impl SentEvent {
@@ -53,6 +64,7 @@ impl SentEvent {
                 event_type,
                 published: self.published,
                 target: self.target.unwrap_or_default(),
+                result: self.outcome.and_then(|o| o.result),
             }),
             (uuid, event_type) => {
                 tracing::debug!(
@@ -91,6 +103,13 @@ pub struct LogTarget {
 }
 
 impl LogEvent {
+    /// Whether the event says its action did not take effect (`outcome.result` `FAILURE`,
+    /// `DENY` or `SKIPPED`): a deactivation that failed leaves the user active. Any other
+    /// result, or none, is taken as done.
+    pub fn failed(&self) -> bool {
+        matches!(self.result.as_deref(), Some("FAILURE" | "DENY" | "SKIPPED"))
+    }
+
     /// The id of the event's `User` target, if it has one.
     pub fn user_id(&self) -> Option<&str> {
         self.target
