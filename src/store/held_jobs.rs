@@ -35,12 +35,16 @@ impl Store {
     /// notification is queued in the same transaction.
     pub async fn hold_job(&self, id: i64, why: &str) -> Result<(), Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE offboarding_jobs SET state = ?, runner = NULL, error = ? WHERE id = ?")
-            .bind(JobState::Held)
-            .bind(why)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // Held as claimed, before any try: the claim's attempt is given back.
+        sqlx::query(
+            "UPDATE offboarding_jobs SET state = ?, runner = NULL, error = ?,
+                attempts = MAX(attempts - 1, 0) WHERE id = ?",
+        )
+        .bind(JobState::Held)
+        .bind(why)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         insert_held_event(&mut tx, id, why, Utc::now()).await?;
         tx.commit().await?;
         Ok(())

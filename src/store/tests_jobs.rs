@@ -117,3 +117,20 @@ async fn a_dead_runners_job_is_failed_only_while_it_is_still_running_under_it(po
             .unwrap()
     );
 }
+
+/// A job the breaker holds was claimed but never tried: once released, it has every attempt.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_job_held_when_claimed_keeps_its_attempts(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let now = Utc::now();
+    store
+        .enqueue_jobs(&[hook_job("00u1", "e1")], now)
+        .await
+        .unwrap();
+    let job = store.claim_job("r1", now).await.unwrap().unwrap();
+    store.hold_job(job.id, "breaker").await.unwrap();
+    assert_eq!(store.job(job.id).await.unwrap().unwrap().attempts, 0);
+    store.release_held_jobs(&[job.id], now).await.unwrap();
+    let again = store.claim_job("r1", now).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (job.id, 1));
+}
