@@ -128,6 +128,9 @@ pub enum Error {
         .0.display()
     )]
     MissingFile(PathBuf),
+    /// A command that only reads found a database of another schema than this binary's.
+    #[error("{0}")]
+    OtherSchema(String),
     /// A sweep's plan could not be written to its temporary file (see `PlanStage`).
     #[error(
         "staging the sweep's plan in a temporary file failed (SQLite writes it to the first \
@@ -173,6 +176,7 @@ impl Error {
             | Error::WriterStopped
             | Error::EnforcerBusy(_)
             | Error::LeaseNotHeld
+            | Error::OtherSchema(_)
             | Error::AuditBroken(_) => None,
         }
     }
@@ -232,8 +236,9 @@ impl Store {
         Store::connect_with(url, &StoreOptions::default()).await
     }
 
-    /// Opens an existing database (applying migrations); a missing file is an error, so a
-    /// mistyped path is not answered from a new, empty database.
+    /// Opens an existing database without changing its schema, for commands that read it: a
+    /// missing file is an error, so a mistyped path is not answered from a new, empty
+    /// database, and so is a schema other than this binary's ([`Store::check_schema`]).
     pub async fn connect_existing(url: &str) -> Result<Store, Error> {
         Store::connect_existing_with(url, &StoreOptions::default()).await
     }
@@ -287,8 +292,45 @@ impl Store {
             .connect_with(options)
             .await?;
         let store = Store { pool };
-        store.migrate().await?;
+        if create {
+            store.migrate().await?;
+        } else {
+            store.check_schema().await?;
+        }
         Ok(store)
+    }
+
+    /// Refuses a database whose schema is not this binary's, changing nothing: migrations
+    /// pending (an older daemon may still run on it, and would not start on an upgraded one),
+    /// or applied migrations this binary does not know (a newer revokd wrote it).
+    pub async fn check_schema(&self) -> Result<(), Error> {
+        let applied: Vec<i64> = match sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        {
+            Ok(applied) => applied,
+            // Not a database any revokd migrated.
+            Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let known: std::collections::BTreeSet<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        if let Some(v) = applied.iter().find(|v| !known.contains(v)) {
+            return Err(Error::OtherSchema(format!(
+                "the database holds migration {v}, which this revokd does not know: a newer \
+                 revokd wrote it (use that version)"
+            )));
+        }
+        let pending = known.len().saturating_sub(applied.len());
+        if pending > 0 {
+            return Err(Error::OtherSchema(format!(
+                "the database's schema is {pending} migration(s) behind this revokd: upgrade it \
+                 with `revokd db migrate` (`revokd run` does so as it starts; stop an older \
+                 daemon still using it first)"
+            )));
+        }
+        Ok(())
     }
 
     /// Wraps an existing pool (used by `#[sqlx::test]`), applying migrations.

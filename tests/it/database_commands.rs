@@ -110,3 +110,53 @@ async fn a_closed_stdout_pipe_ends_every_database_command_quietly_with_0() {
         assert_quiet_on_a_closed_stdout(&args, &[]).await;
     }
 }
+
+/// Commands that read the database never change its schema: a database a migration behind
+/// this binary (an older daemon may still run on it) or ahead of it (a newer revokd wrote it)
+/// is refused, untouched, saying what to do; `db migrate` upgrades it.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_commands_refuse_a_database_of_another_schema_and_leave_it_as_it_is() {
+    let (_app, path) = swept_database().await;
+    let url = format!("sqlite://{path}");
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("raw pool");
+    let applied = |pool: sqlx::SqlitePool| async move {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        n
+    };
+    let all = applied(pool.clone()).await;
+    let reads: [&[&str]; 4] = [
+        &["--db", &path, "status"],
+        &["--db", &path, "report", "inventory"],
+        &["--db", &path, "report", "overview", "--format", "json"],
+        &["--db", &path, "audit", "verify"],
+    ];
+    // The latest migration as if not applied yet; then one this binary does not know.
+    let behind = "DELETE FROM _sqlx_migrations \
+                  WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
+    let ahead = "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+                 execution_time) VALUES (99991231000000, 'from a newer revokd', 1, x'00', 0)";
+    for (sql, says) in [(behind, "revokd db migrate"), (ahead, "newer revokd")] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+        let before = applied(pool.clone()).await;
+        for args in reads {
+            let out = run_revokd(args, &[]).await;
+            let text = all_output(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}\n{text}");
+            assert!(text.contains(says), "{args:?}\n{text}");
+        }
+        assert_eq!(
+            applied(pool.clone()).await,
+            before,
+            "the schema is left as it was"
+        );
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 99991231000000")
+            .execute(&pool)
+            .await
+            .expect("the unknown migration removed");
+    }
+    assert_eq!(applied(pool.clone()).await, all - 1);
+    pool.close().await;
+}
