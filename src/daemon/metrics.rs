@@ -46,6 +46,8 @@ pub const OFFBOARDING_QUEUE_DEPTH: &str = "revokd_offboarding_queue_depth";
 pub const OFFBOARDING_LATENCY: &str = "revokd_offboarding_latency_seconds";
 /// Counter: offboarding jobs ended by this process, by `source` and `outcome` (`done|failed|retry`).
 pub const OFFBOARDING_JOBS: &str = "revokd_offboarding_jobs_total";
+/// Gauge: failed offboarding jobs no later job of their user settled (`v_offboarding_problems`).
+pub const OFFBOARDING_UNSETTLED_FAILURES: &str = "revokd_offboarding_unsettled_failures";
 /// Gauge: offboarding jobs in the database, by `state` (`queued|running|held|done|failed`);
 /// `held` ones wait for `revokd offboard release`.
 pub const OFFBOARDING_JOB_STATES: &str = "revokd_offboarding_jobs";
@@ -184,6 +186,10 @@ fn describe() {
         OFFBOARDING_JOB_STATES,
         "Offboarding jobs by state now; `held` jobs wait for `revokd offboard release`."
     );
+    describe_gauge!(
+        OFFBOARDING_UNSETTLED_FAILURES,
+        "Failed offboarding jobs no later job of their user settled: their users may still hold tokens."
+    );
     describe_counter!(HOOK_REQUESTS, "Event hook requests, by result.");
     describe_counter!(
         NOTIFICATIONS,
@@ -254,6 +260,7 @@ pub fn set_db_gauges(g: &DbGauges) {
         let n = count(&g.offboarding_by_state, state);
         gauge!(OFFBOARDING_JOB_STATES, "state" => state).set(n as f64);
     }
+    gauge!(OFFBOARDING_UNSETTLED_FAILURES).set(g.offboarding_unsettled_failures as f64);
     for state in DeliveryState::ALL.map(DeliveryState::as_str) {
         let n = count(&g.deliveries_by_state, state);
         gauge!(NOTIFICATION_DELIVERIES, "state" => state).set(n as f64);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::outbox::{NewEvent, insert_event};
-use super::{Error, Store, SweepStatus, Trigger, ts};
+use super::{Error, JobState, Store, SweepStatus, Trigger, ts};
 
 /// Counts the daemon exports as Prometheus gauges, read in one transaction so they agree
 /// with each other and with the database at one instant.
@@ -27,6 +27,8 @@ pub struct DbGauges {
     pub revocations_by_policy: Vec<(String, String, i64)>,
     /// `SELECT state, COUNT(*) FROM offboarding_jobs GROUP BY state`.
     pub offboarding_by_state: Vec<(String, i64)>,
+    /// Failed offboarding jobs no later job of their user settled (`v_offboarding_problems`).
+    pub offboarding_unsettled_failures: i64,
     /// `SELECT state, COUNT(*) FROM notify_deliveries GROUP BY state`.
     pub deliveries_by_state: Vec<(String, i64)>,
 }
@@ -68,6 +70,11 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let offboarding_by_state = by_state(&mut tx, "offboarding_jobs").await?;
+        let offboarding_unsettled_failures =
+            sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems WHERE state = ?")
+                .bind(JobState::Failed)
+                .fetch_one(&mut *tx)
+                .await?;
         let deliveries_by_state = by_state(&mut tx, "notify_deliveries").await?;
         tx.commit().await?;
         Ok(DbGauges {
@@ -78,6 +85,7 @@ impl Store {
             revocations_by_state,
             revocations_by_policy,
             offboarding_by_state,
+            offboarding_unsettled_failures,
             deliveries_by_state,
         })
     }

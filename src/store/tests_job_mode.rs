@@ -188,4 +188,10 @@ async fn a_failed_preview_is_settled_by_a_later_preview_a_failed_offboarding_is_
         ["00uleaver", "00upreviewonly", "00ureloaded"],
         "a preview settles a failed preview; only a real offboarding settles a failed one"
     );
+    // `/metrics` counts the same (`RevokdOffboardingFailed` fires while it is above 0).
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(gauges.offboarding_unsettled_failures, 3);
+    ran(&store, "00uleaver", &[real], done).await;
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(gauges.offboarding_unsettled_failures, 2);
 }
