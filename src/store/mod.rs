@@ -38,6 +38,8 @@ mod tests_known_values;
 #[cfg(test)]
 mod tests_migration;
 #[cfg(test)]
+mod tests_migration_lock;
+#[cfg(test)]
 mod tests_narrow_history;
 #[cfg(test)]
 mod tests_narrow_tokens;
