@@ -26,7 +26,7 @@ pub(super) fn spawn(ctx: &Arc<Context>, stop: &watch::Receiver<bool>) -> JoinHan
 }
 
 async fn watch(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
-    let mut reported = Reported::default();
+    let mut reported = None;
     loop {
         // A walk at start (seconds at a million records) does not hold up a shutdown.
         tokio::select! {
@@ -40,34 +40,20 @@ async fn watch(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// The break this watch last notified, and whether the chain was seen to verify after it (a
-/// repair): a break found after that is another one, though at the same record.
-#[derive(Debug, Default)]
-pub(super) struct Reported {
-    broken: Option<i64>,
-    repaired: bool,
-}
-
 /// Asks for the chain's verdict as of `now`; a break other than the one `reported` enqueues
 /// `audit_broken`.
-async fn check_at(ctx: &Context, now: Instant, reported: &mut Reported) {
+async fn check_at(ctx: &Context, now: Instant, reported: &mut Option<i64>) {
     let verdict = async {
         let version = ctx.db_version.current(&ctx.store).await?;
         ctx.audit_check.verdict_at(&ctx.store, version, now).await
     }
     .await;
     match verdict {
-        Ok(Ok(_)) => {
-            reported.repaired |= reported.broken.is_some();
-            reported.broken = None;
-        }
-        Ok(Err(broken)) if reported.broken == Some(broken.id) => {}
+        Ok(Ok(_)) => *reported = None,
+        Ok(Err(broken)) if *reported == Some(broken.id) => {}
         Ok(Err(broken)) => {
-            if report_break(ctx, &broken, reported.repaired).await {
-                *reported = Reported {
-                    broken: Some(broken.id),
-                    repaired: false,
-                };
+            if report_break(ctx, &broken).await {
+                *reported = Some(broken.id);
             }
         }
         Err(e) => {
@@ -76,16 +62,24 @@ async fn check_at(ctx: &Context, now: Instant, reported: &mut Reported) {
     }
 }
 
-/// Enqueues `audit_broken` for a break not notified before (`again`: one found after the chain
-/// verified since an earlier break), logs it, and wakes the dispatcher; whether the outbox
-/// holds it. A break the outbox already holds (seen again after a restart) is logged only.
-async fn report_break(ctx: &Context, broken: &AuditBreak, again: bool) -> bool {
-    let at = ts(Utc::now());
-    let event = if again {
-        NewEvent::audit_broken_again(broken.id, &broken.problem, &at)
-    } else {
-        NewEvent::audit_broken(broken.id, &broken.problem, &at)
+/// Enqueues `audit_broken` for a break not notified before, logs it and wakes the dispatcher;
+/// whether the outbox holds it. The event's subject names the record and a digest of what it
+/// holds (and the problem): the same break seen again (after a restart) is logged, not sent
+/// again, while a record put back and edited anew is a break of its own.
+async fn report_break(ctx: &Context, broken: &AuditBreak) -> bool {
+    let digest = match ctx
+        .store
+        .audit_break_digest(broken.id, &broken.problem)
+        .await
+    {
+        Ok(digest) => digest,
+        Err(e) => {
+            error!(error.message = %e, "cannot record the audit chain break");
+            return false;
+        }
     };
+    let mut event = NewEvent::audit_broken(broken.id, &broken.problem, &ts(Utc::now()));
+    event.subject = format!("audit:{}:{digest}", broken.id);
     match ctx.store.enqueue_event(&event).await {
         Ok(fresh) => {
             error!(audit.broken_id = broken.id, audit.problem = %broken.problem, notified_before = !fresh, "the audit chain is broken");

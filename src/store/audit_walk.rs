@@ -169,6 +169,20 @@ impl Walk {
 }
 
 impl Store {
+    /// A digest of what record `id` holds now, as the walk reads it, and of `problem`: two
+    /// breaks found at one record with the same digest are the record as it stood (seen again,
+    /// after a restart say), another digest a new edit.
+    pub async fn audit_break_digest(&self, id: i64, problem: &str) -> Result<String, Error> {
+        let row: Vec<u8> = sqlx::query_scalar(WALK_ROWS)
+            .bind(id)
+            .bind(id)
+            .bind(1)
+            .fetch_one(&self.pool)
+            .await?;
+        let digest = xxhash_rust::xxh3::xxh3_128(&[row.as_slice(), problem.as_bytes()].concat());
+        Ok(format!("{digest:032x}"))
+    }
+
     /// Walks the chain; `Ok(n)` with the number of rows when whole, else the first break.
     pub async fn verify_audit(&self) -> Result<Result<u64, AuditBreak>, Error> {
         Ok(self.verify_audit_from(None).await?.map(|v| v.records))

@@ -101,14 +101,6 @@ impl NewEvent {
         )
     }
 
-    /// The chain broken again at record `id`, after it was seen to verify since an earlier
-    /// break there was notified: an event of its own (its subject names the instant).
-    pub fn audit_broken_again(id: i64, problem: &str, at: &str) -> Self {
-        let mut event = NewEvent::audit_broken(id, problem, at);
-        event.subject = format!("audit:{id}:{at}");
-        event
-    }
-
     fn new(kind: EventKind, subject: String, at: &str, details: Value) -> Self {
         NewEvent {
             kind,
