@@ -198,8 +198,9 @@ impl<'a> PairRevocation<'a> {
     }
 
     /// Lists the pair again after a round's DELETEs: a cleared token no longer listed is gone,
-    /// with the answer its DELETE (or the revoke-all) got. Returns whether it showed every
-    /// cleared token gone, or why the pair could not be listed.
+    /// with the answer its DELETE (or the revoke-all) got, and one seen gone before that is
+    /// listed again is not. Returns whether it showed every cleared token gone and none listed
+    /// again, or why the pair could not be listed.
     async fn relist_after(
         &mut self,
         cleared: &[(String, Cleared)],
@@ -209,7 +210,9 @@ impl<'a> PairRevocation<'a> {
         match list_pair(self.deps, &self.deps.okta, self.target).await? {
             Ok(left) => {
                 let still: BTreeSet<&String> = left.iter().collect();
-                // Listed again after a listing left it out (a lagging read): not gone.
+                // Listed again after a listing left it out (a lagging read): not gone, and
+                // the round did not empty the pair.
+                let relisted = self.answers.keys().any(|token| still.contains(token));
                 self.answers.retain(|token, _| !still.contains(token));
                 for (token, _) in cleared {
                     if !still.contains(token) && !self.answers.contains_key(token) {
@@ -217,7 +220,7 @@ impl<'a> PairRevocation<'a> {
                     }
                 }
                 self.last_error = sent.values().find_map(|a| a.error.clone());
-                let gone = cleared.iter().all(|(t, _)| !still.contains(t));
+                let gone = !relisted && cleared.iter().all(|(t, _)| !still.contains(t));
                 self.active = left;
                 Ok(Ok(gone))
             }

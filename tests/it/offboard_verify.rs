@@ -1,7 +1,8 @@
 //! What an offboarding reaches and what it counts as verified: every app the configuration
 //! targets is visited for the user, though Okta's list of the user's clients does not name
 //! it; and a token one listing left out (a lagging read) and a later one shows again is not
-//! counted gone, so a job whose DELETEs took no effect never ends verified.
+//! counted gone, nor is the pair's revoke-all, so a job whose DELETEs took no effect does not
+//! end verified while a later listing shows its tokens.
 
 use revokd::sim::{Fault, FaultKind, RouteKind, SimConfig, SimOrg};
 use revokd::store::RevocationState;
@@ -104,4 +105,10 @@ async fn a_token_left_out_of_one_listing_and_listed_again_is_not_verified_gone()
         assert_eq!(last.state, RevocationState::Failed.as_str(), "{last:?}");
         assert!(last.verified_at.is_none(), "{last:?}");
     }
+    // Nor is the pair's revoke-all, which the tokens listed again outlived.
+    let whole: Vec<_> = (rows.iter())
+        .filter(|r| r.job_id == Some(job_id) && r.token_id.is_none() && r.client_id == client)
+        .collect();
+    assert!(!whole.is_empty(), "the pair was revoked whole");
+    assert!(whole.iter().all(|r| r.verified_at.is_none()), "{whole:#?}");
 }
