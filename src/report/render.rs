@@ -100,13 +100,18 @@ fn controls_escaped(text: &str) -> String {
 }
 
 /// Neutralises a CSV cell a spreadsheet would evaluate (OWASP "CSV injection"): a leading
-/// `=`, `+`, `-`, `@`, tab or carriage return gets a `'` prefix.
+/// `=`, `+`, `-`, `@`, tab or carriage return gets a `'` prefix, and so does each part after a
+/// `;`, which a spreadsheet whose list separator is `;` (Excel in many locales) reads as a
+/// cell of its own.
 pub fn neutralise(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    }
+    let part = |p: &str| {
+        if p.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{p}")
+        } else {
+            p.to_owned()
+        }
+    };
+    value.split(';').map(part).collect::<Vec<_>>().join(";")
 }
 
 /// A CSV cell: text neutralised, and each item of a list too, since a spreadsheet that splits

@@ -103,28 +103,34 @@ async fn csv_survives_commas_quotes_newlines_and_formula_prefixes(pool: sqlx::Sq
 }
 
 /// A spreadsheet that splits cells on the list delimiter (Excel in locales whose list separator
-/// is `;`) sees each item of a list cell as a cell of its own: every item is neutralised, not
-/// only the cell's first character.
+/// is `;`) sees each item of a list cell, and each `;`-separated part of any cell, as a cell of
+/// its own: every one is neutralised, not only the cell's first character.
 #[test]
 fn every_item_of_a_list_cell_is_neutralised() {
     let evil = "=cmd|'/C calc'!A0";
-    let mut table = Table::new(&["scopes", "names", "labelled"]);
+    let mut table = Table::new(&["scopes", "names", "labelled", "error"]);
     table.push(vec![
-        Cell::List(vec!["offline_access".into(), evil.into()]),
+        Cell::List(vec!["offline_access".into(), evil.into(), "a;+1".into()]),
         Cell::StoredNames(format!("stale-90d,{evil}")),
         Cell::Labelled("exempt".into(), vec!["a".into(), "@SUM(1)".into()]),
+        Cell::Text(format!("Okta said: no;{evil}")),
     ]);
     for delimiter in [";", ","] {
         let text = report::render(&table, Format::Csv, delimiter);
         let (_, rows) = parse(&text);
         for cell in &rows[0] {
-            for item in cell.split(delimiter).flat_map(|i| i.split(": ")) {
+            let items = cell.split(delimiter).flat_map(|i| i.split(": "));
+            for item in items.flat_map(|i| i.split(';')) {
                 assert!(
                     !item.starts_with(['=', '+', '-', '@']),
                     "{item:?} in {cell:?} ({delimiter:?})"
                 );
             }
         }
-        assert_eq!(rows[0][0], format!("offline_access{delimiter}'{evil}"));
+        assert_eq!(
+            rows[0][0],
+            format!("offline_access{delimiter}'{evil}{delimiter}a;'+1")
+        );
+        assert_eq!(rows[0][3], format!("Okta said: no;'{evil}"));
     }
 }
