@@ -210,7 +210,8 @@ pub enum ConfigCommand {
 /// `revokd db …`.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Apply pending database migrations (they also run at every start).
+    /// Apply pending database migrations (`run`, `sweep`, `offboard` and `demo` apply them
+    /// too; the commands that only read refuse a database of another schema).
     Migrate,
 }
 
