@@ -210,8 +210,8 @@ pub enum ConfigCommand {
 /// `revokd db …`.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Apply pending database migrations (`run`, `sweep`, `offboard` and `demo` apply them
-    /// too; the commands that only read refuse a database of another schema).
+    /// Apply pending database migrations (the commands that write apply them too; the ones
+    /// that only read refuse a database of another schema).
     Migrate,
 }
 

@@ -130,9 +130,19 @@ async fn open_store(config: &Config) -> Result<Store, Failure> {
     open(config, true).await
 }
 
-/// Opens the configured database, which must exist: for commands that only read it.
+/// Opens the configured database, which must exist, its schema left as it is: for commands
+/// that only read it.
 async fn open_existing_store(config: &Config) -> Result<Store, Failure> {
     open(config, false).await
+}
+
+/// Opens the configured database, which must exist, applying migrations: for a command that
+/// writes to it but must not create it (`offboard release`).
+async fn open_existing_store_to_write(config: &Config) -> Result<Store, Failure> {
+    let store = Store::connect_existing_to_write(&config.database).await;
+    store
+        .with_context(|| format!("cannot open the database {}", config.database.url))
+        .map_err(Failure::Other)
 }
 
 async fn open(config: &Config, create: bool) -> Result<Store, Failure> {

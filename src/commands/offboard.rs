@@ -5,7 +5,8 @@ use chrono::Utc;
 use tracing::warn;
 
 use super::{
-    Exit, Failure, deps, load_config, load_database_config, open_existing_store, output, progress,
+    Exit, Failure, deps, load_config, load_database_config, open_existing_store_to_write, output,
+    progress,
 };
 use crate::cli::{Cli, OffboardArgs, OffboardCommand};
 use crate::config;
@@ -141,7 +142,8 @@ fn summary(report: &OffboardReport) -> String {
 /// `revokd offboard release`: held jobs back to the queue, unheld.
 async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
     let config = load_database_config(cli)?;
-    let store = open_existing_store(&config).await?;
+    // It writes: like the other offboarding commands, it brings the schema up to date.
+    let store = open_existing_store_to_write(&config).await?;
     let ids = if all { Vec::new() } else { jobs.to_vec() };
     let released = store
         .release_held_jobs(&ids, Utc::now())

@@ -225,6 +225,16 @@ impl From<&DatabaseConfig> for StoreOptions {
 /// The migrations embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// How a command opens the database: creating it and migrating (`run`, `sweep`, `offboard`,
+/// `demo`, `db migrate`), an existing one to write to, migrating (`offboard release`), or an
+/// existing one to read, its schema left as it is ([`Store::check_schema`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    Create,
+    Write,
+    Read,
+}
+
 /// The database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -259,15 +269,22 @@ impl Store {
 
     /// [`Store::connect`] with explicit options.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
-        Store::open(url, true, options).await
+        Store::open(url, Opening::Create, options).await
     }
 
     /// [`Store::connect_existing`] with explicit options.
     pub async fn connect_existing_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
-        Store::open(url, false, options).await
+        Store::open(url, Opening::Read, options).await
     }
 
-    async fn open(url: &str, create: bool, opts: &StoreOptions) -> Result<Store, Error> {
+    /// Opens the existing database `[database]` describes, applying pending migrations: for a
+    /// command that writes to a database it must not create (`revokd offboard release`).
+    pub async fn connect_existing_to_write(config: &DatabaseConfig) -> Result<Store, Error> {
+        Store::open(&config.url, Opening::Write, &StoreOptions::from(config)).await
+    }
+
+    async fn open(url: &str, opening: Opening, opts: &StoreOptions) -> Result<Store, Error> {
+        let create = opening == Opening::Create;
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(create)
             .page_size(PAGE_SIZE as u32)
@@ -294,10 +311,10 @@ impl Store {
             .connect_with(options)
             .await?;
         let store = Store { pool };
-        if create {
-            store.migrate().await?;
-        } else {
+        if opening == Opening::Read {
             store.check_schema().await?;
+        } else {
+            store.migrate().await?;
         }
         Ok(store)
     }

@@ -2,7 +2,13 @@
 //! `db migrate`) run with nothing but a database: no Okta settings, no configuration file,
 //! the database named by `--db` (a URL or a bare path) or `REVOKD_DATABASE__URL`.
 
+use std::borrow::Cow;
+use std::str::FromStr;
+
 use revokd::config::Mode;
+use revokd::store::MIGRATOR;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
 
 use crate::helpers::{
     admin_policy, all_output, assert_quiet_on_a_closed_stdout, run_revokd, small_org,
@@ -113,12 +119,37 @@ async fn a_closed_stdout_pipe_ends_every_database_command_quietly_with_0() {
 
 /// Commands that read the database never change its schema: a database a migration behind
 /// this binary (an older daemon may still run on it) or ahead of it (a newer revokd wrote it)
-/// is refused, untouched, saying what to do; `db migrate` upgrades it.
+/// is refused, untouched, saying what to do. `offboard release`, which writes, migrates it as
+/// the other offboarding commands do.
 #[tokio::test(flavor = "multi_thread")]
 async fn reading_commands_refuse_a_database_of_another_schema_and_leave_it_as_it_is() {
-    let (_app, path) = swept_database().await;
-    let url = format!("sqlite://{path}");
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("raw pool");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("behind.db").display().to_string();
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+        .expect("a URL")
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("raw pool");
+    let latest = MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .expect("migrations");
+    let behind = Migrator {
+        migrations: Cow::Owned(
+            MIGRATOR
+                .iter()
+                .filter(|m| m.version < latest)
+                .cloned()
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    };
+    behind
+        .run(&pool)
+        .await
+        .expect("migrated but for the latest");
     let applied = |pool: sqlx::SqlitePool| async move {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
             .fetch_one(&pool)
@@ -126,37 +157,33 @@ async fn reading_commands_refuse_a_database_of_another_schema_and_leave_it_as_it
             .expect("count");
         n
     };
-    let all = applied(pool.clone()).await;
     let reads: [&[&str]; 4] = [
         &["--db", &path, "status"],
         &["--db", &path, "report", "inventory"],
         &["--db", &path, "report", "overview", "--format", "json"],
         &["--db", &path, "audit", "verify"],
     ];
-    // The latest migration as if not applied yet; then one this binary does not know.
-    let behind = "DELETE FROM _sqlx_migrations \
-                  WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
+    let refused = |says: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let before = applied(pool.clone()).await;
+            for args in reads {
+                let out = run_revokd(args, &[]).await;
+                let text = all_output(&out);
+                assert_eq!(out.status.code(), Some(1), "{args:?}\n{text}");
+                assert!(text.contains(says), "{args:?}\n{text}");
+            }
+            assert_eq!(applied(pool).await, before, "the schema is left as it was");
+        }
+    };
+    refused("revokd db migrate").await;
+    let out = run_revokd(&["--db", &path, "offboard", "release", "--all"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(applied(pool.clone()).await, MIGRATOR.iter().count() as i64);
+    // A migration this binary does not know: a newer revokd wrote the database.
     let ahead = "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
                  execution_time) VALUES (99991231000000, 'from a newer revokd', 1, x'00', 0)";
-    for (sql, says) in [(behind, "revokd db migrate"), (ahead, "newer revokd")] {
-        sqlx::query(sql).execute(&pool).await.expect(sql);
-        let before = applied(pool.clone()).await;
-        for args in reads {
-            let out = run_revokd(args, &[]).await;
-            let text = all_output(&out);
-            assert_eq!(out.status.code(), Some(1), "{args:?}\n{text}");
-            assert!(text.contains(says), "{args:?}\n{text}");
-        }
-        assert_eq!(
-            applied(pool.clone()).await,
-            before,
-            "the schema is left as it was"
-        );
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 99991231000000")
-            .execute(&pool)
-            .await
-            .expect("the unknown migration removed");
-    }
-    assert_eq!(applied(pool.clone()).await, all - 1);
+    sqlx::query(ahead).execute(&pool).await.expect(ahead);
+    refused("newer revokd").await;
     pool.close().await;
 }
