@@ -77,13 +77,16 @@ mod tests {
             event("unknown", r#""outcome":{"result":"UNKNOWN"},"#),
             event("none", ""),
             event("null", r#""outcome":null,"#),
+            // Shapes Okta's contract does not give, read as no result, never a failed page.
+            event("odd", r#""outcome":"FAILURE","#),
+            event("number", r#""outcome":{"result":5},"#),
         ];
         let body = format!(r#"{{"data":{{"events":[{}]}}}}"#, events.join(","));
         let delivery: HookDelivery = serde_json::from_str(&body).unwrap();
         let types = ["user.lifecycle.deactivate".to_owned()];
         let jobs = jobs_from_events(&delivery.data.events, &types, JobSource::EventHook);
         let ids: Vec<_> = jobs.iter().filter_map(|j| j.event_id.as_deref()).collect();
-        assert_eq!(ids, ["ok", "unknown", "none", "null"]);
+        assert_eq!(ids, ["ok", "unknown", "none", "null", "odd", "number"]);
     }
 
     #[test]

@@ -45,15 +45,10 @@ struct SentEvent {
     published: Option<String>,
     #[serde(default)]
     target: Option<Vec<LogTarget>>,
+    /// Any JSON: only a string `result` in an object is read, so no other shape fails the
+    /// delivery or the page.
     #[serde(default)]
-    outcome: Option<SentOutcome>,
-}
-
-/// An event's `outcome`, as far as revokd reads it.
-#[derive(Deserialize)]
-struct SentOutcome {
-    #[serde(default)]
-    result: Option<String>,
+    outcome: Option<serde_json::Value>,
 }
 
 impl SentEvent {
@@ -64,7 +59,9 @@ impl SentEvent {
                 event_type,
                 published: self.published,
                 target: self.target.unwrap_or_default(),
-                result: self.outcome.and_then(|o| o.result),
+                result: (self.outcome.as_ref())
+                    .and_then(|o| o.get("result")?.as_str())
+                    .map(str::to_owned),
             }),
             (uuid, event_type) => {
                 tracing::debug!(
