@@ -1,6 +1,6 @@
 //! Offboarding one user: every refresh token they hold, for every client, revoked and the
 //! revocation verified. The clients are those asked for ∪ the configured targets of the user
-//! ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪ the clients of the user's
+//! ∪ every configured app target ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪ the clients of the user's
 //! stored tokens that are not gone (Okta stops naming a client with the user's last grant or
 //! token of it, and those tokens must be found gone) ∪ those with a revoke-all intent left
 //! open (the `whole` module). Per client the tokens are

@@ -1,7 +1,8 @@
 //! The API operations themselves, once a request has passed the throttles and auth: path
 //! matching into a [`Route`], query validation (`limit` 1..=200, `after`, `expand=scope`),
 //! listing with `Link` cursors, and revocation. Produces an [`Outcome`] (status, JSON body,
-//! links); headers and faults are the server's job.
+//! links); headers and faults are the server's job, but for the tokens a listing is told to
+//! leave out.
 
 use axum::http::Method;
 use chrono::Utc;
@@ -269,9 +270,9 @@ pub(crate) fn dispatch(
 
 /// `GET …/tokens` (a page of a pair's listing) and `GET …/tokens/{id}`: they only read the
 /// store, so the server runs them under a shared lock, several at once (Okta serves
-/// concurrent requests in parallel; rendering a page is most of the sim's work).
-/// A pair's listing or one of its tokens, as `GET` reads them; a listing leaves out the tokens
-/// `omitted` names ([`super::FaultKind::OmitToken`]) after its next link is made.
+/// concurrent requests in parallel; rendering a page is most of the sim's work). A listing
+/// leaves out the tokens `omitted` names ([`super::FaultKind::OmitToken`]) after its next link
+/// is made.
 pub(crate) fn read_tokens(
     store: &Store,
     route: &Route,
