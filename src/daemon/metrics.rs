@@ -188,7 +188,8 @@ fn describe() {
     );
     describe_gauge!(
         OFFBOARDING_UNSETTLED_FAILURES,
-        "Failed offboarding jobs no later job of their user settled: their users may still hold tokens."
+        "Failed offboarding jobs no later job of their user settled: their users may still \
+         hold tokens."
     );
     describe_counter!(HOOK_REQUESTS, "Event hook requests, by result.");
     describe_counter!(

@@ -129,7 +129,7 @@ async fn a_record_broken_again_after_a_repair_is_notified_again(pool: sqlx::Sqli
     settle(&ctx, t0 + RECHECK * 4, &mut fresh).await;
     assert_eq!(notified(&store).await.len(), 2);
     // Put back while no daemon runs: the next one sees the chain verify, then the record
-    // edited again, a break of its own though `audit:1` is in the outbox.
+    // edited anew, a break of its own though the outbox holds events of that record.
     run(
         &store,
         "UPDATE revocations SET user_id = '00u1' WHERE id = 1",

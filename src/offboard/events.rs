@@ -30,8 +30,9 @@ pub struct HookData {
 const MAX_UUID: usize = 128;
 
 /// The jobs for the events whose type is one of `event_types`, whose action took effect (see
-/// [`LogEvent::failed`]) and that name a `User` target with an id Okta could have issued. Any other event makes no job: it never reaches Okta, so
-/// it must not take a place in the hourly breaker's count either, nor fill a job row.
+/// [`LogEvent::failed`]) and that name a `User` target with an id Okta could have issued. Any
+/// other event makes no job: it never reaches Okta, so it must not take a place in the hourly
+/// breaker's count either, nor fill a job row.
 pub fn jobs_from_events(
     events: &[LogEvent],
     event_types: &[String],

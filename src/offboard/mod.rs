@@ -1,10 +1,10 @@
 //! Offboarding one user: every refresh token they hold, for every client, revoked and the
 //! revocation verified. The clients are those asked for ∪ the configured targets of the user
-//! ∪ every configured app target ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪ the clients of the user's
-//! stored tokens that are not gone (Okta stops naming a client with the user's last grant or
-//! token of it, and those tokens must be found gone) ∪ those with a revoke-all intent left
-//! open (the `whole` module). Per client the tokens are
-//! listed (recorded as a sweep records them), one `pending` intent per token (and the pair's
+//! ∪ every configured app target ∪ those Okta lists (`GET /api/v1/users/{userId}/clients`) ∪
+//! the clients of the user's stored tokens that are not gone (Okta stops naming a client with
+//! the user's last grant or token of it, and those tokens must be found gone) ∪ those with a
+//! revoke-all intent left open (the `whole` module). Per client the tokens are listed
+//! (recorded as a sweep records them), one `pending` intent per token (and the pair's
 //! revoke-all intent, no token id) is committed before `DELETE …/tokens` (revoke all), and the
 //! pair is listed again — with bounded retries and backoff, revoking again — until it is
 //! empty; then each token's intent gets its outcome (`done` with `verified_at`, or `failed`).
