@@ -114,6 +114,12 @@ fn summary(report: &OffboardReport) -> String {
     if let Some(e) = &report.discovery_error {
         out.push_str(&format!("  client discovery failed: {e}\n"));
     }
+    if report.user_unknown {
+        out.push_str(
+            "  Okta knows no such user (404 listing the user's clients): a deleted user's tokens \
+             went with it; check the id if the user was not deleted\n",
+        );
+    }
     for c in &report.clients {
         let state = match (&c.error, report.dry_run, c.verified) {
             (Some(e), _, _) => format!("FAILED: {e}"),

@@ -98,6 +98,9 @@ pub struct OffboardReport {
     pub clients: Vec<ClientOutcome>,
     /// Why the user's clients could not be discovered, if they could not.
     pub discovery_error: Option<String>,
+    /// Okta answered that it knows no such user (404 on `GET /users/{id}/clients`): a deleted
+    /// user's tokens went with it, but a mistyped id offboarded no one.
+    pub user_unknown: bool,
     /// Okta could not be reached at all, or refused the credentials: its first request (the
     /// discovery) failed so, and Okta answered none of the offboarding's requests with
     /// success, so nothing was revoked.
@@ -217,7 +220,7 @@ pub async fn offboard_user(
                     ));
                 }
             }
-            Err(e) if e.is_not_found() => {}
+            Err(e) if e.is_not_found() => report.user_unknown = true,
             Err(e) => {
                 warn!(error.message = %e, okta.request_id = e.request_id(), "cannot discover the user's clients");
                 report.discovery_error = Some(e.to_string());

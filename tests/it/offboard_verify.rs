@@ -112,3 +112,21 @@ async fn a_token_left_out_of_one_listing_and_listed_again_is_not_verified_gone()
     assert!(!whole.is_empty(), "the pair was revoked whole");
     assert!(whole.iter().all(|r| r.verified_at.is_none()), "{whole:#?}");
 }
+
+/// A user id Okta does not know (a deleted user, or a typo) offboards no one: the command says
+/// so rather than report only "result: ok".
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_of_a_user_okta_does_not_know_says_so() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (config, _) = sim_config(&org, dir.path(), &[], "");
+    let user = "00uNoSuchUser000000";
+    let out = run_revokd(
+        &["--config", config.as_str(), "offboard", "--user", user],
+        &[],
+    )
+    .await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Okta knows no such user"), "{text}");
+}
