@@ -127,30 +127,29 @@ fn overrides(cli: &Cli) -> config::Overrides {
 
 /// Opens the configured database (applying migrations).
 async fn open_store(config: &Config) -> Result<Store, Failure> {
-    open(config, true).await
+    opened(config, Store::connect_configured(&config.database).await)
 }
 
 /// Opens the configured database, which must exist, its schema left as it is: for commands
 /// that only read it.
 async fn open_existing_store(config: &Config) -> Result<Store, Failure> {
-    open(config, false).await
+    opened(
+        config,
+        Store::connect_existing_configured(&config.database).await,
+    )
 }
 
 /// Opens the configured database, which must exist, applying migrations: for a command that
 /// writes to it but must not create it (`offboard release`).
 async fn open_existing_store_to_write(config: &Config) -> Result<Store, Failure> {
-    let store = Store::connect_existing_to_write(&config.database).await;
-    store
-        .with_context(|| format!("cannot open the database {}", config.database.url))
-        .map_err(Failure::Other)
+    opened(
+        config,
+        Store::connect_existing_to_write(&config.database).await,
+    )
 }
 
-async fn open(config: &Config, create: bool) -> Result<Store, Failure> {
-    let store = if create {
-        Store::connect_configured(&config.database).await
-    } else {
-        Store::connect_existing_configured(&config.database).await
-    };
+/// An opening's outcome, its failure naming the database.
+fn opened(config: &Config, store: Result<Store, crate::store::Error>) -> Result<Store, Failure> {
     store
         .with_context(|| format!("cannot open the database {}", config.database.url))
         .map_err(Failure::Other)

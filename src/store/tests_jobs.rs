@@ -14,6 +14,13 @@ pub(in crate::store) fn hook_job(user: &str, uuid: &str) -> NewJob {
     }
 }
 
+/// One event's job, enqueued and claimed by runner `r1` at `now`.
+async fn queued_and_claimed(store: &Store, now: DateTime<Utc>) -> JobRow {
+    let job = [hook_job("00u1", "e1")];
+    store.enqueue_jobs(&job, now).await.unwrap();
+    store.claim_job("r1", now).await.unwrap().unwrap()
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn a_second_delivery_of_an_event_makes_no_second_job(pool: SqlitePool) {
     let store = Store::from_pool(pool).await.unwrap();
@@ -32,11 +39,7 @@ async fn a_second_delivery_of_an_event_makes_no_second_job(pool: SqlitePool) {
 async fn jobs_are_claimed_once_finished_and_requeued_with_a_due_time(pool: SqlitePool) {
     let store = Store::from_pool(pool).await.unwrap();
     let now = Utc::now();
-    store
-        .enqueue_jobs(&[hook_job("00u1", "e1")], now)
-        .await
-        .unwrap();
-    let job = store.claim_job("r1", now).await.unwrap().unwrap();
+    let job = queued_and_claimed(&store, now).await;
     assert_eq!((job.state.as_str(), job.attempts), ("running", 1));
     assert!(store.claim_job("r1", now).await.unwrap().is_none());
     let later = now + chrono::Duration::seconds(30);
@@ -123,11 +126,7 @@ async fn a_dead_runners_job_is_failed_only_while_it_is_still_running_under_it(po
 async fn a_job_held_when_claimed_keeps_its_attempts(pool: SqlitePool) {
     let store = Store::from_pool(pool).await.unwrap();
     let now = Utc::now();
-    store
-        .enqueue_jobs(&[hook_job("00u1", "e1")], now)
-        .await
-        .unwrap();
-    let job = store.claim_job("r1", now).await.unwrap().unwrap();
+    let job = queued_and_claimed(&store, now).await;
     store.hold_job(job.id, "breaker").await.unwrap();
     assert_eq!(store.job(job.id).await.unwrap().unwrap().attempts, 0);
     store.release_held_jobs(&[job.id], now).await.unwrap();
