@@ -102,7 +102,9 @@ pub enum Command {
     ///
     /// Exit 3 when something needs attention: irrevocable revocations, failed or held
     /// offboarding jobs, a last finished sweep (or, within a week and a day, scheduled sweep)
-    /// that failed, ended partial or was aborted, or a broken audit chain.
+    /// that failed, ended partial or was aborted, no sweep succeeded for over twice the
+    /// sweep schedule's interval (when a configuration file is given), a notification given
+    /// up in the last day, or a broken audit chain.
     Status(StatusArgs),
     /// Print the shell completion script for bash, zsh or fish on stdout, e.g.
     /// `revokd completions bash > /usr/share/bash-completion/completions/revokd`.

@@ -6,12 +6,12 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::{Exit, Failure, load_database_config, open_existing_store, output};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
-use crate::config::Config;
+use crate::config::{Config, cron};
 use crate::store::{
     AppListing, AuditBreak, RevocationState, StatusCounts, Store, SweepStatus, Trigger,
 };
@@ -34,6 +34,10 @@ struct Status {
     head: Option<(i64, String)>,
     audit: Result<u64, AuditBreak>,
     next_runs: Vec<(&'static str, Option<DateTime<Utc>>)>,
+    /// The sweep schedule's longest gap between two runs, when a configuration was given.
+    sweep_gap: Option<TimeDelta>,
+    /// When the reading was taken.
+    now: DateTime<Utc>,
     /// Each app target's listing: complete, or under way (continued by the next sweep).
     apps: Vec<AppListing>,
 }
@@ -58,8 +62,9 @@ pub(super) async fn run(cli: &Cli, args: &StatusArgs) -> Result<Exit, Failure> {
 }
 
 async fn read(store: &Store, config: &Config, daemon: bool) -> Result<Status, Failure> {
+    let now = Utc::now();
     let counts = store
-        .status_counts(RECENT_SWEEPS)
+        .status_counts(RECENT_SWEEPS, now)
         .await
         .context("cannot read the database")?;
     let audit = store
@@ -70,10 +75,11 @@ async fn read(store: &Store, config: &Config, daemon: bool) -> Result<Status, Fa
         .audit_head()
         .await
         .context("cannot read the audit head")?;
-    let next_runs = if daemon {
-        next_runs(config, Utc::now())
+    let (next_runs, sweep_gap) = if daemon {
+        let gap = cron::longest_gap(&config.schedule.sweep, now);
+        (next_runs(config, now), gap)
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let apps = store
         .app_listings()
@@ -85,6 +91,8 @@ async fn read(store: &Store, config: &Config, daemon: bool) -> Result<Status, Fa
         head,
         audit,
         next_runs,
+        sweep_gap,
+        now,
         apps,
     })
 }
@@ -93,25 +101,13 @@ async fn read(store: &Store, config: &Config, daemon: bool) -> Result<Status, Fa
 fn next_runs(config: &Config, now: DateTime<Utc>) -> Vec<(&'static str, Option<DateTime<Utc>>)> {
     let s = &config.schedule;
     let mut runs = vec![
-        ("sweep", next_fire(&s.sweep, now)),
-        ("prune", next_fire(&s.prune, now)),
+        ("sweep", cron::next_fire(&s.sweep, now)),
+        ("prune", cron::next_fire(&s.prune, now)),
     ];
     if let Some(report) = &s.report {
-        runs.push(("report", next_fire(report, now)));
+        runs.push(("report", cron::next_fire(report, now)));
     }
     runs
-}
-
-/// The next instant after `now` that a six-field cron expression (seconds first) names.
-fn next_fire(cron: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(cron)
-        .ok()?
-        .find_next_occurrence(&now, false)
-        .ok()
 }
 
 fn count(by_state: &[(String, i64)], state: &str) -> i64 {
@@ -122,7 +118,9 @@ fn count(by_state: &[(String, i64)], state: &str) -> i64 {
 }
 
 /// What needs an operator: irrevocable revocations, failed or held offboarding jobs, a last
-/// finished sweep (or recent scheduled sweep) that ended badly, a broken audit chain.
+/// finished sweep (or recent scheduled sweep) that ended badly, no sweep succeeded for over
+/// twice the schedule's interval (given a configuration), notifications given up in the last
+/// day, a broken audit chain. The last two judge as `contrib/prometheus`' alerts do.
 fn attention(status: &Status) -> Vec<String> {
     let c = &status.counts;
     let mut out = Vec::new();
@@ -152,10 +150,34 @@ fn attention(status: &Status) -> Vec<String> {
         let scheduled = c.last_scheduled_status.as_deref();
         out.extend(ended_badly(scheduled, "scheduled sweep"));
     }
+    out.extend(overdue(status));
+    if c.deliveries_given_up_last_day > 0 {
+        let n = c.deliveries_given_up_last_day;
+        out.push(format!(
+            "{n} notification delivery(ies) given up in the last day"
+        ));
+    }
     if let Err(broken) = &status.audit {
         out.push(format!("audit chain broken at record {}", broken.id));
     }
     out
+}
+
+/// No sweep has succeeded for over twice the sweep schedule's longest interval (as
+/// `RevokdSweepNotRun` judges it): the daemon is down, or every sweep fails. Judged only when
+/// a configuration names the schedule and a sweep was ever recorded.
+fn overdue(status: &Status) -> Option<String> {
+    let gap = status.sweep_gap?;
+    let since: DateTime<Utc> = status.counts.no_sweep_ok_since.as_deref()?.parse().ok()?;
+    let quiet = status.now - since;
+    (quiet > gap * 2).then(|| {
+        format!(
+            "no sweep has succeeded since {} ({} ago; the sweep schedule's interval is {})",
+            stamp(since),
+            human_span(quiet),
+            human_span(gap)
+        )
+    })
 }
 
 /// How long after it finished a scheduled sweep that ended badly is judged when an ad-hoc
@@ -357,6 +379,13 @@ fn to_json(status: &Status, attention: &[String]) -> Value {
 
 fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A span as `90d`, `1h 30m` or `45s`: whole minutes from an hour up, else whole seconds.
+fn human_span(span: TimeDelta) -> String {
+    let secs = span.num_seconds().max(0) as u64;
+    let secs = if secs >= 3_600 { secs / 60 * 60 } else { secs };
+    crate::config::duration::format(std::time::Duration::from_secs(secs))
 }
 
 fn human_bytes(bytes: i64) -> String {

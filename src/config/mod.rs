@@ -4,6 +4,7 @@
 //! `Serialize`, so secrets cannot leak through a dump of it (see [`redacted`] for the view
 //! `revokd config check` prints).
 
+pub mod cron;
 mod database;
 pub mod duration;
 mod load;

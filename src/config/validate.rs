@@ -279,11 +279,7 @@ fn check_cron(key: &str, text: &str) -> Result<(), Error> {
             format!("`{text}` has {fields} fields; {hint}"),
         ));
     }
-    let cron = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(text)
+    let cron = super::cron::parse(text)
         .map_err(|e| Error::invalid(key, format!("`{text}` does not parse ({e}); {hint}")))?;
     // A date that never comes (31 April) parses, and the job would never run.
     cron.find_next_occurrence(&chrono::Utc::now(), false)

@@ -75,10 +75,6 @@ pub use crate::okta::stats::BUDGET_WAIT_METRIC as BUDGET_WAIT;
 /// Gauge: `X-Rate-Limit-Limit` last seen, by `bucket`.
 pub use crate::okta::stats::RATE_LIMIT_LIMIT_METRIC as RATE_LIMIT_LIMIT;
 
-/// How many coming runs of the sweep schedule its interval is measured over (enough to see
-/// a weekend in a weekday schedule).
-const INTERVAL_RUNS: usize = 16;
-
 /// Offboarding latency buckets, in seconds: the target is minutes, the usual case seconds.
 const LATENCY_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
 
@@ -302,14 +298,7 @@ pub fn set_db_gauges(g: &DbGauges) {
 /// 16 runs after `now` (alerts compare the time since the last good sweep
 /// with twice this). A schedule that does not parse leaves the gauge as it was.
 pub fn set_sweep_interval(cron: &str, now: DateTime<Utc>) {
-    let parsed = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(cron);
-    let Ok(parsed) = parsed else { return };
-    let runs: Vec<DateTime<Utc>> = parsed.iter_after(now).take(INTERVAL_RUNS + 1).collect();
-    if let Some(gap) = runs.windows(2).map(|w| w[1] - w[0]).max() {
+    if let Some(gap) = crate::config::cron::longest_gap(cron, now) {
         gauge!(SWEEP_INTERVAL).set(gap.num_milliseconds() as f64 / 1000.0);
     }
 }

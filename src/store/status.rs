@@ -2,7 +2,9 @@
 //! state, and the database's size, in one read transaction so the numbers agree with each
 //! other. Read-only.
 
-use super::{Error, JobState, Store, Trigger, daemon};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{DeliveryState, Error, JobState, Store, SweepStatus, Trigger, daemon, ts};
 
 /// One recent sweep, as `revokd status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -42,6 +44,12 @@ pub struct StatusCounts {
     pub jobs_by_state: Vec<(String, i64)>,
     /// `notify_deliveries` by state (`failed`: given up).
     pub deliveries_by_state: Vec<(String, i64)>,
+    /// Deliveries given up within the day before the reading (as `RevokdNotificationGivenUp`
+    /// judges them).
+    pub deliveries_given_up_last_day: i64,
+    /// When the newest sweep of any trigger that ended `ok` finished, else when the first
+    /// sweep started: the instant since which no sweep has succeeded.
+    pub no_sweep_ok_since: Option<String>,
     /// Failed offboarding jobs not settled since: no later job of the user `done` whose run was
     /// `enforce` (nor, for a failed preview that never ran for real, one `done` as a preview;
     /// `v_offboarding_problems`).
@@ -52,8 +60,12 @@ pub struct StatusCounts {
 
 impl Store {
     /// The `limit` newest sweeps and every count `revokd status` shows, from one read
-    /// transaction.
-    pub async fn status_counts(&self, limit: i64) -> Result<StatusCounts, Error> {
+    /// transaction, as of `now`.
+    pub async fn status_counts(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<StatusCounts, Error> {
         let mut tx = self.pool.begin().await?;
         let recent_sweeps = sqlx::query_as(
             "SELECT id, started_at, finished_at, trigger, mode, status,
@@ -78,6 +90,20 @@ impl Store {
         let revocations_by_state = daemon::by_state(&mut tx, "v_revocation_state").await?;
         let jobs_by_state = daemon::by_state(&mut tx, "offboarding_jobs").await?;
         let deliveries_by_state = daemon::by_state(&mut tx, "notify_deliveries").await?;
+        let deliveries_given_up_last_day = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM notify_deliveries WHERE state = ? AND next_attempt_at >= ?",
+        )
+        .bind(DeliveryState::Failed)
+        .bind(ts(now - TimeDelta::days(1)))
+        .fetch_one(&mut *tx)
+        .await?;
+        let no_sweep_ok_since = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT MAX(finished_at) FROM sweeps WHERE status = ?),
+                             (SELECT MIN(started_at) FROM sweeps))",
+        )
+        .bind(SweepStatus::Ok)
+        .fetch_one(&mut *tx)
+        .await?;
         // The view holds the rule: failed, and not settled by a later job since.
         let failed_jobs_unresolved =
             sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems WHERE state = ?")
@@ -99,6 +125,8 @@ impl Store {
             revocations_by_state,
             jobs_by_state,
             deliveries_by_state,
+            deliveries_given_up_last_day,
+            no_sweep_ok_since,
             failed_jobs_unresolved,
             database_bytes,
         })
@@ -107,8 +135,6 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeDelta, Utc};
-
     use super::*;
     use crate::config::Mode;
     use crate::store::{NewJob, SweepCounts, SweepStatus, Trigger};
@@ -153,7 +179,7 @@ mod tests {
                 .unwrap();
         }
 
-        let s = store.status_counts(5).await.unwrap();
+        let s = store.status_counts(5, Utc::now()).await.unwrap();
 
         let ids: Vec<i64> = s.recent_sweeps.iter().map(|b| b.id).collect();
         assert_eq!(ids, vec![second, first]);
