@@ -116,7 +116,7 @@ pub(super) async fn list_pair(
             .into_iter()
             .filter(|o| o.token.id.is_some())
             .map(|mut o| {
-                if o.token.is_active() {
+                if o.token.may_be_active() {
                     active.extend(o.token.id.clone());
                 }
                 let scopes = o.token.take_scope_names();

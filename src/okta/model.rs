@@ -90,9 +90,11 @@ impl RefreshToken {
         }
     }
 
-    /// Whether Okta reports the token `ACTIVE`.
-    pub fn is_active(&self) -> bool {
-        self.status == Some(TokenStatus::Active)
+    /// Whether Okta may still honour the token: it is listed `ACTIVE`, or with no status at
+    /// all (the schema marks no field required, so a missing status proves nothing; the
+    /// report views count such a token active too).
+    pub fn may_be_active(&self) -> bool {
+        matches!(self.status, None | Some(TokenStatus::Active))
     }
 
     /// The status as a message names it: `ACTIVE`, `REVOKED` (or what else Okta sent), or
@@ -209,7 +211,7 @@ mod tests {
         assert_eq!(tokens.len(), 1);
         let t = &tokens[0].token;
         assert_eq!(t.id.as_deref(), Some("oar579Mcp7OUsNTlo0g3"));
-        assert!(t.is_active());
+        assert!(t.may_be_active());
         assert_eq!(t.client_id.as_deref(), Some("0oabskvc6442nkvQO0h7"));
         assert_eq!(t.scope_names(), vec!["offline_access", "car:drive"]);
         assert!(tokens[0].raw_json.contains("newField"));
@@ -220,7 +222,7 @@ mod tests {
         let tokens = decode_tokens(r#"[{"client_id":"0oa1"},{}]"#).unwrap();
         assert_eq!(tokens[0].token.client_id.as_deref(), Some("0oa1"));
         assert!(tokens[1].token.id.is_none());
-        assert!(!tokens[1].token.is_active());
+        assert!(tokens[1].token.may_be_active(), "no status proves nothing");
     }
 
     #[test]

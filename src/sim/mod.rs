@@ -127,6 +127,9 @@ pub struct SimConfig {
     /// Send tokens without `clientId`. Every field of Okta's `OAuth2RefreshToken` schema is
     /// optional; by default the sim sends it, as Okta's examples do.
     pub omit_client_id: bool,
+    /// Send tokens without `status`, active and revoked alike. The schema marks no field
+    /// required, so a token listed with no status must never count as proof it was revoked.
+    pub omit_status: bool,
 }
 
 /// Most requests [`SimOrg::requests`] remembers; older ones are dropped first.
@@ -158,6 +161,7 @@ impl Default for SimConfig {
             user_clients_held_only: false,
             user_clients_unlisted: Vec::new(),
             omit_client_id: false,
+            omit_status: false,
         }
     }
 }

@@ -55,8 +55,10 @@ impl<'a> TokenJson<'a> {
         let (base, t) = (self.base, self.token);
         let mut o = Obj::open(out);
         o.key("id").string(&t.id);
-        o.key("status")
-            .string(if self.revoked { "REVOKED" } else { "ACTIVE" });
+        if !self.store.omit_status {
+            o.key("status")
+                .string(if self.revoked { "REVOKED" } else { "ACTIVE" });
+        }
         o.key("created").time(t.created);
         o.key("lastUpdated").time(t.last_updated);
         if let Some(at) = t.expires_at {

@@ -104,6 +104,7 @@ pub(crate) fn seed(config: &SimConfig, base: &str) -> Store {
         .user_clients_unlisted
         .clone_from(&config.user_clients_unlisted);
     store.omit_client_id = config.omit_client_id;
+    store.omit_status = config.omit_status;
     let now_ms = config.now.timestamp_millis();
 
     let users: Vec<u32> = (0..config.users)

@@ -92,6 +92,8 @@ pub(crate) struct Store {
     pub(crate) user_clients_unlisted: Vec<String>,
     /// Whether tokens are sent without `clientId` ([`super::SimConfig::omit_client_id`]).
     pub(crate) omit_client_id: bool,
+    /// Whether tokens are sent without `status` ([`super::SimConfig::omit_status`]).
+    pub(crate) omit_status: bool,
     /// The System Log (`GET /api/v1/logs`).
     pub(crate) syslog: super::syslog::SysLog,
 }

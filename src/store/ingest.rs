@@ -376,10 +376,10 @@ async fn write_batch(
     Ok(batch
         .iter()
         .map(|job| match &job.work {
-            // `back` holds each token once, from its latest observation, which is ACTIVE.
+            // `back` holds each token once, from its latest observation, which may be active.
             Work::Page { rows, .. } if !back.is_empty() => rows
                 .iter()
-                .filter(|t| t.status.as_deref() == Some("ACTIVE"))
+                .filter(|t| matches!(t.status.as_deref(), None | Some("ACTIVE")))
                 .filter(|t| back.binary_search(&t.token_id).is_ok())
                 .map(|t| t.token_id.clone())
                 .collect(),

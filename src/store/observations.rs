@@ -301,7 +301,8 @@ pub(super) fn owned_runs<T>(rows: Vec<T>) -> impl Iterator<Item = Vec<T>> {
 }
 
 /// The ids among `latest` (one observation per token, in id order) that were just flagged as
-/// reappeared: observed ACTIVE for the first time since revokd revoked them. In id order.
+/// reappeared: observed ACTIVE (or with no status) for the first time since revokd revoked
+/// them. In id order.
 async fn revoked_among(
     conn: &mut SqliteConnection,
     latest: &[&Observed<'_>],
@@ -309,7 +310,7 @@ async fn revoked_among(
     let active: Vec<&Observed<'_>> = latest
         .iter()
         .copied()
-        .filter(|o| o.token.status.as_deref() == Some("ACTIVE"))
+        .filter(|o| matches!(o.token.status.as_deref(), None | Some("ACTIVE")))
         .collect();
     if active.is_empty() {
         return Ok(Vec::new());

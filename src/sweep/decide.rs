@@ -24,7 +24,7 @@ pub(super) fn decide_one(
         token_id: t.id.as_deref().unwrap_or_default(),
         user_id: target.user.as_str(),
         client_id: target.client.as_str(),
-        active: t.is_active(),
+        active: t.may_be_active(),
         scopes,
         created: t.created,
         last_updated: t.last_updated,
@@ -43,7 +43,8 @@ pub(super) fn decide_recorded(
 ) {
     let (scopes, mut facts) = crate::gate::row_facts(row);
     facts.scopes = &scopes;
-    facts.active = row.status.as_deref() == Some("ACTIVE");
+    // As `RefreshToken::may_be_active`: listed ACTIVE, or with no status.
+    facts.active = matches!(row.status.as_deref(), None | Some("ACTIVE"));
     decide_facts(deps, &facts, now, listed);
 }
 

@@ -259,7 +259,7 @@ async fn resolve(
         )
     };
     match answer {
-        Ok(Some(found)) if found.token.is_active() => {
+        Ok(Some(found)) if found.token.may_be_active() => {
             // Okta's answer now outweighs what was recorded before (a listing that missed the
             // token, a record since changed): recorded as a listing records it, so the gate
             // decides on what Okta says now.

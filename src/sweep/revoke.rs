@@ -326,9 +326,14 @@ async fn revoke_and_verify(
         .get_token(cleared.user(), cleared.client(), token)
         .await
     {
-        Ok(Some(found)) if found.token.is_active() => Err(okta::Error::Refused {
-            reason: "Okta answered 204 to the revocation but still lists the token as ACTIVE"
-                .into(),
+        Ok(Some(found)) if found.token.may_be_active() => Err(okta::Error::Refused {
+            reason: format!(
+                "Okta answered 204 to the revocation but still lists the token {}",
+                match found.token.status {
+                    Some(_) => "as ACTIVE",
+                    None => "with no status",
+                }
+            ),
             request_id: revoked.request_id,
         }),
         Ok(_) => Ok(Revocation {
@@ -367,7 +372,7 @@ async fn after_withdrawn_retry(
         .await?
     {
         // A listing's "gone" does not outweigh Okta's own answer: the attempt failed.
-        Some(found) if found.token.is_active() => match withdrawn {
+        Some(found) if found.token.may_be_active() => match withdrawn {
             okta::Error::Withdrawn {
                 unsent: Unsent::Gone(note),
                 maybe_applied,

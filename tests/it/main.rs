@@ -30,6 +30,7 @@ mod install;
 mod lifecycle;
 mod lists_revoked;
 mod log_events;
+mod no_status;
 mod not_okta;
 mod notify;
 mod oauth;
