@@ -284,6 +284,9 @@ impl Store {
     }
 
     async fn open(url: &str, opening: Opening, opts: &StoreOptions) -> Result<Store, Error> {
+        if opening == Opening::Read {
+            return Store::open_to_read(url, opts).await;
+        }
         let create = opening == Opening::Create;
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(create)
@@ -311,11 +314,28 @@ impl Store {
             .connect_with(options)
             .await?;
         let store = Store { pool };
-        if opening == Opening::Read {
-            store.check_schema().await?;
-        } else {
-            store.migrate().await?;
-        }
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens an existing database read-only, setting nothing that writes (journal mode, page
+    /// size, auto-vacuum): a reading command changes no byte of it, and works on a file it
+    /// may not write (`?mode=ro`, an auditor's copy) when SQLite can read its WAL.
+    async fn open_to_read(url: &str, opts: &StoreOptions) -> Result<Store, Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .read_only(true)
+            .foreign_keys(true)
+            .busy_timeout(opts.busy_timeout);
+        check_path(options.get_filename(), false)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            // As in `open`: no pool maintenance task (launchbadge/sqlx#3645).
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.check_schema().await?;
         Ok(store)
     }
 

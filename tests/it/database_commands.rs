@@ -187,3 +187,29 @@ async fn reading_commands_refuse_a_database_of_another_schema_and_leave_it_as_it
     refused("newer revokd").await;
     pool.close().await;
 }
+
+/// "Reports never write to the database": each command that only reads changes no byte of it,
+/// and reads one SQLite was told it may not write (`?mode=ro`), as an auditor's copy may be.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_commands_change_no_byte_of_the_database_and_read_it_read_only() {
+    use sha2::{Digest, Sha256};
+    let (_app, path) = swept_database().await;
+    let digest = || Sha256::digest(std::fs::read(&path).expect("the database file"));
+    let before = digest();
+    let read_only = format!("sqlite://{path}?mode=ro");
+    let runs: [&[&str]; 6] = [
+        &["--db", &path, "report", "sweeps"],
+        &["--db", &path, "report", "inventory", "--format", "json"],
+        &["--db", &path, "report", "overview", "--format", "json"],
+        &["--db", &path, "status"],
+        &["--db", &path, "audit", "verify"],
+        &["--db", &read_only, "report", "revocations"],
+    ];
+    for args in runs {
+        let out = run_revokd(args, &[]).await;
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", all_output(&out));
+        assert_eq!(digest(), before, "{args:?} changed the database");
+    }
+    let out = run_revokd(&["--db", &read_only, "status"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+}
