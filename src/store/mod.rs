@@ -15,6 +15,7 @@ mod intents;
 mod lease;
 mod observations;
 mod offboarding;
+mod open;
 pub mod outbox;
 mod pair_listings;
 mod plan_stage;
@@ -61,17 +62,10 @@ mod tests_system_log;
 mod tests_tokens;
 mod tokens;
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::SqlitePool;
-
-use crate::config::DatabaseConfig;
-use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
 
 pub use app_cursors::{AppCursorWrite, AppListing};
 pub use audit_row::{
@@ -85,6 +79,7 @@ pub use ingest::{Ingest, Pending};
 pub use intents::OpenPairIntent;
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, SystemLogCursor, insert_held_event};
+pub use open::{MIGRATOR, PAGE_SIZE, StoreOptions};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use pair_listings::{KnownPair, ListingPrint, PrintWrite, UnchangedListing};
 pub use plan_stage::{Closing, PlanStage, REVOKED_BY_REVOKD, StagedEntry, StagedKind};
@@ -191,222 +186,10 @@ fn describe_migrate(e: &sqlx::migrate::MigrateError) -> String {
     }
 }
 
-/// The SQLite page size revokd creates databases with; `max_size` counts in these pages.
-pub const PAGE_SIZE: u64 = 4096;
-
-/// How every pooled connection is set up, beyond the URL (`[database]` in the config).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreOptions {
-    /// How long a statement waits for another connection's lock before `SQLITE_BUSY`.
-    pub busy_timeout: Duration,
-    /// Largest database size in bytes, rounded down to whole pages; reaching it fails writes
-    /// with `SQLITE_FULL`, exactly as a full disk does. `None`: unlimited.
-    pub max_size: Option<u64>,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            busy_timeout: Duration::from_secs(10),
-            max_size: None,
-        }
-    }
-}
-
-impl From<&DatabaseConfig> for StoreOptions {
-    fn from(config: &DatabaseConfig) -> Self {
-        StoreOptions {
-            busy_timeout: config.busy_timeout,
-            max_size: config.max_size,
-        }
-    }
-}
-
-/// The migrations embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// How a command opens the database: creating it and migrating (`run`, `sweep`, `offboard`,
-/// `demo`, `db migrate`), an existing one to write to, migrating (`offboard release`), or an
-/// existing one to read, its schema left as it is ([`Store::check_schema`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Opening {
-    Create,
-    Write,
-    Read,
-}
-
 /// The database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-}
-
-impl Store {
-    /// Opens (creating if missing) the database at a sqlx SQLite URL and applies migrations,
-    /// with default [`StoreOptions`].
-    pub async fn connect(url: &str) -> Result<Store, Error> {
-        Store::connect_with(url, &StoreOptions::default()).await
-    }
-
-    /// Opens an existing database without changing its schema, for commands that read it: a
-    /// missing file is an error, so a mistyped path is not answered from a new, empty
-    /// database, and so is a schema other than this binary's ([`Store::check_schema`]).
-    pub async fn connect_existing(url: &str) -> Result<Store, Error> {
-        Store::connect_existing_with(url, &StoreOptions::default()).await
-    }
-
-    /// Opens (creating if missing) the database `[database]` describes, with its settings
-    /// (`busy_timeout`, `max_size`): how `revokd run` and every command open it.
-    pub async fn connect_configured(config: &DatabaseConfig) -> Result<Store, Error> {
-        Store::connect_with(&config.url, &StoreOptions::from(config)).await
-    }
-
-    /// [`Store::connect_configured`] for a database that must exist (see
-    /// [`Store::connect_existing`]).
-    pub async fn connect_existing_configured(config: &DatabaseConfig) -> Result<Store, Error> {
-        Store::connect_existing_with(&config.url, &StoreOptions::from(config)).await
-    }
-
-    /// [`Store::connect`] with explicit options.
-    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
-        Store::open(url, Opening::Create, options).await
-    }
-
-    /// [`Store::connect_existing`] with explicit options.
-    pub async fn connect_existing_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
-        Store::open(url, Opening::Read, options).await
-    }
-
-    /// Opens the existing database `[database]` describes, applying pending migrations: for a
-    /// command that writes to a database it must not create (`revokd offboard release`).
-    pub async fn connect_existing_to_write(config: &DatabaseConfig) -> Result<Store, Error> {
-        Store::open(&config.url, Opening::Write, &StoreOptions::from(config)).await
-    }
-
-    async fn open(url: &str, opening: Opening, opts: &StoreOptions) -> Result<Store, Error> {
-        if opening == Opening::Read {
-            return Store::open_to_read(url, opts).await;
-        }
-        let create = opening == Opening::Create;
-        let mut options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(create)
-            .page_size(PAGE_SIZE as u32)
-            // Effective for new databases; older ones switch at their first prune.
-            .auto_vacuum(SqliteAutoVacuum::Incremental)
-            .journal_mode(SqliteJournalMode::Wal)
-            // The audit trail must survive power loss, not only process crashes.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(opts.busy_timeout);
-        if let Some(max) = opts.max_size {
-            // SQLite answers SQLITE_FULL past this many pages, as it would on a full disk.
-            options = options.pragma("max_page_count", (max / PAGE_SIZE).max(1).to_string());
-        }
-        check_path(options.get_filename(), create)?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            // No idle timeout and no lifetime: connections to a local file need neither, and
-            // either starts sqlx 0.8's pool maintenance task, which a rare race between
-            // returning and taking a connection can leave spinning at 100% CPU for good (a
-            // process that never finishes, or never exits; launchbadge/sqlx#3645).
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        let store = Store { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// Opens an existing database read-only, setting nothing that writes (journal mode, page
-    /// size, auto-vacuum): a reading command changes no byte of it, and works on a file it
-    /// may not write (`?mode=ro`, an auditor's copy) when SQLite can read its WAL.
-    async fn open_to_read(url: &str, opts: &StoreOptions) -> Result<Store, Error> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .read_only(true)
-            .foreign_keys(true)
-            .busy_timeout(opts.busy_timeout);
-        check_path(options.get_filename(), false)?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            // As in `open`: no pool maintenance task (launchbadge/sqlx#3645).
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        let store = Store { pool };
-        store.check_schema().await?;
-        Ok(store)
-    }
-
-    /// Refuses a database whose schema is not this binary's, changing nothing: migrations
-    /// pending (an older daemon may still run on it, and would not start on an upgraded one),
-    /// or applied migrations this binary does not know (a newer revokd wrote it).
-    pub async fn check_schema(&self) -> Result<(), Error> {
-        let applied: Vec<i64> = match sqlx::query_scalar(
-            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
-        )
-        .fetch_all(&self.pool)
-        .await
-        {
-            Ok(applied) => applied,
-            // Not a database any revokd migrated.
-            Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => Vec::new(),
-            Err(e) => return Err(e.into()),
-        };
-        let known: std::collections::BTreeSet<i64> = MIGRATOR.iter().map(|m| m.version).collect();
-        if let Some(v) = applied.iter().find(|v| !known.contains(v)) {
-            return Err(Error::OtherSchema(format!(
-                "the database holds migration {v}, which this revokd does not know: a newer \
-                 revokd wrote it (use that version)"
-            )));
-        }
-        let pending = known.len().saturating_sub(applied.len());
-        if pending > 0 {
-            return Err(Error::OtherSchema(format!(
-                "the database's schema is {pending} migration(s) behind this revokd: upgrade it \
-                 with `revokd db migrate` (`revokd run` does so as it starts; stop an older \
-                 daemon still using it first)"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Wraps an existing pool (used by `#[sqlx::test]`), applying migrations.
-    pub async fn from_pool(pool: SqlitePool) -> Result<Store, Error> {
-        let store = Store { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<(), Error> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The underlying pool, for read-only ad-hoc queries (reports, tests).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Closes every connection, flushing the WAL.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
-/// Names the two open failures SQLite reports only as "unable to open database file": a
-/// missing directory (when creating) and a missing file (when it must exist).
-fn check_path(file: &Path, create: bool) -> Result<(), Error> {
-    if file.as_os_str() == ":memory:" || file.exists() {
-        return Ok(());
-    }
-    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) if !dir.is_dir() => Err(Error::MissingDirectory(dir.to_owned())),
-        _ if !create => Err(Error::MissingFile(file.to_owned())),
-        _ => Ok(()),
-    }
 }
 
 /// Formats an instant the way every column stores it: `2026-11-29T22:00:00.000Z`.
