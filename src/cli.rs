@@ -86,7 +86,7 @@ pub enum Command {
     /// A full pass against a built-in simulated Okta org: nothing to set up. Runs a dry-run
     /// sweep, then an enforce sweep with the example policies, into ./revokd-demo.db (or
     /// --db), and writes the configuration it used beside it (revokd-demo.toml). Refuses to
-    /// replace an earlier demo unless --force.
+    /// replace an earlier demo unless --force, and anything but a demo's files even then.
     Demo(DemoArgs),
     /// A compliance report from the database (no Okta calls, no Okta settings needed):
     /// inventory, revocations, policies, sweeps, exposure or apps; or `overview`, one HTML page
@@ -234,7 +234,9 @@ pub enum AuditCommand {
 /// written beside it, with the extension `.toml`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Replace an existing demo database (and its configuration) instead of refusing.
+    /// Replace an earlier demo's database (and its configuration) instead of refusing; never
+    /// a database with other sweeps, offboarding jobs or revocations, nor a configuration
+    /// the demo did not write.
     #[arg(long)]
     pub force: bool,
 }

@@ -74,7 +74,7 @@ pub fn config_text(config: &Config, db_path: &Path) -> String {
         1,
     );
     format!(
-        "# The configuration `revokd demo` used for {db}: the example configuration's policies\n\
+        "{CONFIG_HEADER}{db}: the example configuration's policies\n\
          # and exemptions, mapped onto the simulated org. The simulated org is gone when the\n\
          # demo ends, so [okta] is left unset: `report`, `status` and `audit verify` need none\n\
          # of it. Use it as `revokd --config {file} report inventory`.\n{body}",
@@ -82,6 +82,35 @@ pub fn config_text(config: &Config, db_path: &Path) -> String {
         file = config_path(db_path).display(),
     )
 }
+
+/// `--force` replaces only what a demo wrote: a database whose every sweep was the demo's (no
+/// offboarding job, no other revocation) and a configuration that begins as
+/// [`config_text`] begins. Anything else is someone's audit trail or configuration.
+async fn check_replaceable(db_path: &Path, config_file: &Path) -> anyhow::Result<()> {
+    let empty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 0);
+    if db_path.exists() && !empty(db_path) && !crate::store::written_only_by_demo(db_path).await {
+        anyhow::bail!(
+            "{} is not a database only `revokd demo` wrote (it holds other sweeps, offboarding \
+             jobs or revocations, or is not revokd's); the demo does not replace it, even \
+             with --force: pass --db to put the demo elsewhere",
+            db_path.display()
+        );
+    }
+    if let Ok(text) = std::fs::read_to_string(config_file)
+        && !text.starts_with(CONFIG_HEADER)
+        && !text.is_empty()
+    {
+        anyhow::bail!(
+            "{} is not a configuration `revokd demo` wrote; the demo does not replace it, even \
+             with --force: pass --db to put the demo elsewhere",
+            config_file.display()
+        );
+    }
+    Ok(())
+}
+
+/// How every configuration the demo writes begins.
+const CONFIG_HEADER: &str = "# The configuration `revokd demo` used for ";
 
 /// Where the demo writes its overview page: beside the database, `revokd-demo.db` →
 /// `revokd-demo-overview.html`.
@@ -143,6 +172,7 @@ pub async fn run(
             }
         }
     }
+    check_replaceable(db_path, &config_file).await?;
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{}{suffix}", db_path.display());
         match std::fs::remove_file(&file) {

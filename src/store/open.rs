@@ -225,3 +225,29 @@ fn check_path(file: &Path, create: bool) -> Result<(), Error> {
         _ => Ok(()),
     }
 }
+
+/// Whether the SQLite file at `path` is one only `revokd demo` wrote: a revokd database whose
+/// every sweep is the demo's and that holds no offboarding job. Read without writing; a file
+/// that is not such a database (another program's, or not SQLite) answers `false`; so does
+/// a revocation of no demo sweep.
+pub async fn written_only_by_demo(path: &Path) -> bool {
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let Ok(pool) = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+    else {
+        return false;
+    };
+    let others: Result<i64, sqlx::Error> = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM sweeps WHERE trigger <> ?1)
+              + (SELECT COUNT(*) FROM offboarding_jobs)
+              + (SELECT COUNT(*) FROM revocations WHERE sweep_id IS NULL
+                   OR sweep_id NOT IN (SELECT id FROM sweeps WHERE trigger = ?1))",
+    )
+    .bind(super::Trigger::Demo)
+    .fetch_one(&pool)
+    .await;
+    pool.close().await;
+    matches!(others, Ok(0))
+}

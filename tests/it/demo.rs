@@ -1,6 +1,7 @@
 //! `revokd demo` through the real binary: it writes the configuration it used beside its
 //! database, ends with three commands that work as printed, tells each phase on stderr when
-//! stderr is not a terminal, and refuses to replace an earlier demo unless `--force`.
+//! stderr is not a terminal, and refuses to replace an earlier demo unless `--force`, and
+//! anything but a demo's files even then.
 
 use std::path::Path;
 use std::process::Output;
@@ -95,7 +96,9 @@ async fn the_demo_writes_its_config_and_its_printed_commands_work() {
 async fn the_demo_refuses_to_replace_an_earlier_database_unless_forced() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("earlier.db");
-    std::fs::write(&db, b"an earlier demo").expect("written");
+    let first = revokd_in(dir.path(), &["demo", "--db", "earlier.db"]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", all_output(&first));
+    let earlier = std::fs::read(&db).expect("the earlier demo");
 
     let refused = revokd_in(dir.path(), &["demo", "--db", "earlier.db"]).await;
 
@@ -103,14 +106,52 @@ async fn the_demo_refuses_to_replace_an_earlier_database_unless_forced() {
     assert_eq!(refused.status.code(), Some(1), "{text}");
     assert!(text.contains("earlier.db exists"), "{text}");
     assert!(text.contains("--force"), "{text}");
-    assert_eq!(std::fs::read(&db).expect("kept"), b"an earlier demo");
-    assert!(!dir.path().join("earlier.toml").exists());
+    assert_eq!(std::fs::read(&db).expect("kept"), earlier);
 
     let forced = revokd_in(dir.path(), &["demo", "--db", "earlier.db", "--force"]).await;
 
     assert_eq!(forced.status.code(), Some(0), "{}", all_output(&forced));
-    assert_ne!(std::fs::read(&db).expect("replaced"), b"an earlier demo");
     assert!(dir.path().join("earlier.toml").exists());
+}
+
+/// `--force` replaces an earlier demo, never a database of real work nor a configuration the
+/// demo did not write, whatever their names.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_replaces_nothing_but_a_demo_even_when_forced() {
+    use crate::helpers::{small_org, spawn_app};
+    let app = spawn_app(small_org()).await;
+    app.sweep(revokd::config::Mode::DryRun).await;
+    app.store.close().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, config) = (dir.path().join("revokd.db"), dir.path().join("revokd.toml"));
+    std::fs::copy(&app.db_path, &db).expect("a database of real work");
+    std::fs::write(&config, "mode = \"enforce\"\n").expect("an operator's configuration");
+    let files = || (std::fs::read(&db).unwrap(), std::fs::read(&config).unwrap());
+    let before = files();
+
+    let refused = revokd_in(dir.path(), &["demo", "--db", "revokd.db", "--force"]).await;
+
+    let text = all_output(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("not a database only `revokd demo` wrote"),
+        "{text}"
+    );
+    assert!(files() == before, "both files kept");
+
+    // A demo's database beside a configuration the demo did not write.
+    std::fs::remove_file(&db).expect("removed");
+    let demo = revokd_in(dir.path(), &["demo", "--db", "other.db"]).await;
+    assert_eq!(demo.status.code(), Some(0), "{}", all_output(&demo));
+    std::fs::rename(dir.path().join("other.db"), &db).expect("moved");
+    let refused = revokd_in(dir.path(), &["demo", "--db", "revokd.db", "--force"]).await;
+    let text = all_output(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("revokd.toml is not a configuration"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(&config).unwrap(), before.1);
 }
 
 #[tokio::test]
