@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{error, info, warn};
 
 use context::{Context, Current};
@@ -143,14 +143,14 @@ impl Daemon {
         self.listener.local_addr().ok()
     }
 
-    /// Runs until `shutdown` resolves, then shuts down gracefully (see the module docs).
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    /// Runs until `shutdown` resolves, then shuts down gracefully (see the module docs),
+    /// reloading the configuration at each of `hangups` ([`hangup_signal`]).
+    pub async fn run(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+        mut hangups: Signal,
+    ) -> Result<(), Error> {
         let ctx = Arc::clone(&self.ctx);
-        // Before READY: SIGHUP's default action would end the process.
-        let mut hangups = signal(SignalKind::hangup()).map_err(|source| Error::Signal {
-            signal: "SIGHUP",
-            source,
-        })?;
         let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
         let addr = self.local_addr();
         let server = tokio::spawn(serve::serve(
@@ -298,6 +298,16 @@ async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
     }
     metrics::reloaded(true);
     info!(mode = mode.as_str(), "configuration reloaded");
+}
+
+/// The SIGHUPs [`Daemon::run`] reloads at. Installed before the daemon is built, since the
+/// signal's default action ends the process: one sent during start-up (which may wait for
+/// the enforcer lease for minutes) is a reload once the daemon runs.
+pub fn hangup_signal() -> Result<Signal, Error> {
+    signal(SignalKind::hangup()).map_err(|source| Error::Signal {
+        signal: "SIGHUP",
+        source,
+    })
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed now, not when first polled, so

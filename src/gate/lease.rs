@@ -75,6 +75,7 @@ impl Lease {
     /// when another live process still holds it after `safety.enforcer_wait`.
     pub async fn hold(&self, purpose: &str) -> Result<LeaseGuard, store::Error> {
         let deadline = tokio::time::Instant::now() + self.wait;
+        let mut told = false;
         loop {
             // The state is locked for one try, never across the wait between tries: the
             // gate's checks and other holds of this process go on meanwhile.
@@ -104,6 +105,10 @@ impl Lease {
             };
             if tokio::time::Instant::now() >= deadline {
                 return Err(store::Error::EnforcerBusy(describe(&holder)));
+            }
+            if !told {
+                told = true;
+                info!(lease.holder = %describe(&holder), lease.purpose = purpose, safety.enforcer_wait = ?self.wait, "waiting for the enforcer lease");
             }
             tokio::time::sleep(POLL).await;
         }

@@ -75,6 +75,20 @@ impl Running {
 
     /// [`Running::start`] with more global options first (`-vv`).
     pub async fn start_with(config: &Path, options: &[&str]) -> Running {
+        let mut running = Running::spawn(config, options);
+        running.wait_running().await;
+        running
+    }
+
+    /// Waits until the daemon says it is running, and learns its HTTP address.
+    pub async fn wait_running(&mut self) {
+        let line = self.wait_for_log("revokd is running").await;
+        let addr = line["http.addr"].as_str().expect("http.addr logged");
+        self.base = format!("http://{addr}");
+    }
+
+    /// Starts `revokd --log-format json [options] --config <config> run`, not waiting for it.
+    pub fn spawn(config: &Path, options: &[&str]) -> Running {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_revokd"))
             .args(options)
             .args(["--log-format", "json", "--config"])
@@ -106,17 +120,13 @@ impl Running {
             .and_then(|rest| rest.strip_suffix('"'))
             .expect("the config names a database")
             .to_owned();
-        let mut running = Running {
+        Running {
             child,
             logs,
             seen: Vec::new(),
             base: String::new(),
             pool: SqlitePool::connect_lazy(&format!("sqlite://{db}")).expect("pool"),
-        };
-        let line = running.wait_for_log("revokd is running").await;
-        let addr = line["http.addr"].as_str().expect("http.addr logged");
-        running.base = format!("http://{addr}");
-        running
+        }
     }
 
     /// Waits for the next log line (from now on) whose message contains `text`.

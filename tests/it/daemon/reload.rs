@@ -153,3 +153,38 @@ async fn a_reload_to_dry_run_mid_sweep_stops_every_revocation_still_to_be_sent()
     }
     stop(&mut daemon).await;
 }
+
+/// A SIGHUP while the daemon starts (here: waiting for the enforcer lease another process
+/// holds) does not end it: the handler is installed first, and the reload runs once the
+/// daemon does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sighup_during_start_up_is_a_reload_once_running_not_the_end() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let extra = format!(
+        "[schedule]\nsweep = \"{}\"\n[safety]\nenforcer_wait = \"1m\"\n",
+        yearly()
+    );
+    let config = write(
+        dir.path(),
+        &daemon_config(&org, dir.path(), "enforce", "", &extra),
+    );
+    let url = format!("sqlite://{}", super::harness::db_path(dir.path()).display());
+    let store = revokd::store::Store::connect(&url)
+        .await
+        .expect("the database");
+    let other = revokd::gate::Lease::new(store.clone(), Duration::ZERO);
+    let held = other
+        .hold("a manual enforce sweep")
+        .await
+        .expect("the lease");
+
+    let mut daemon = Running::spawn(&config, &[]);
+    daemon.wait_for_log("waiting for the enforcer lease").await;
+    daemon.signal("HUP").await;
+    held.release().await;
+    daemon.wait_running().await;
+    daemon.wait_for_log("configuration reloaded").await;
+
+    stop(&mut daemon).await;
+}
