@@ -68,6 +68,7 @@ pub fn load_for(file: Option<&Path>, overrides: &Overrides, needs: Needs) -> Res
         })?;
         figment = figment.merge(Toml::file_exact(path));
     }
+    check_env_names()?;
     let env = Env::prefixed("REVOKD_").ignore(NOT_CONFIG_KEYS).split("__");
     let figment = figment.merge(env);
     let mut config: Config = figment.extract().map_err(keyed)?;
@@ -138,6 +139,17 @@ fn read_secret(
         return Err(Error::invalid(
             file_key,
             format!("{} is empty", path.display()),
+        ));
+    }
+    if !header_safe(secret) {
+        return Err(Error::invalid(
+            file_key,
+            format!(
+                "{} holds a line break or a control character (a comment line, more than one \
+                 line?), which the HTTP header that carries it cannot; it must hold the secret \
+                 alone (value not shown)",
+                path.display()
+            ),
         ));
     }
     *value = Some(SecretString::from(secret));
@@ -211,12 +223,53 @@ fn keyed(error: figment::Error) -> Error {
             )
         }
         _ if SECRET_KEYS.contains(&key.as_str()) => "must be a string (value not shown)".into(),
+        Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected)
+            if may_hold_secret(&key) =>
+        {
+            format!("expected {expected} (value not shown)")
+        }
         kind => without_quoted_source(&kind.to_string()),
     };
     if let Some(from) = e.metadata.as_ref().and_then(|md| source_of(md, &key)) {
         message.push_str(&from);
     }
     Error::invalid(key, message)
+}
+
+/// Whether an HTTP header can carry `secret` as it is: no line break, no control character
+/// but a tab. Each secret read here is sent or compared as a header.
+pub(super) fn header_safe(secret: &str) -> bool {
+    !secret.chars().any(|c| c.is_control() && c != '\t')
+}
+
+/// Whether the value at `key` may be a secret, so that an error must not quote it: a `*_file`
+/// key (a secret pasted in place of its path), a receiver's `url` (a Slack webhook URL is a
+/// credential), or a top-level value or array item, which may be a table of secrets set whole
+/// by one variable (`REVOKD_OKTA=…`, `REVOKD_NOTIFY=…`).
+fn may_hold_secret(key: &str) -> bool {
+    key.ends_with("_file")
+        || (key.starts_with("notify[") && key.ends_with(".url"))
+        || !key.contains('.')
+}
+
+/// Refuses a `REVOKD_…` variable with an empty segment (`REVOKD_MODE__`,
+/// `REVOKD_OKTA____PAGE_SIZE`): figment would drop the segment and read it as another key,
+/// or drop the variable, where a mistyped key must be an error.
+fn check_env_names() -> Result<(), Error> {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix("REVOKD_") else {
+            continue;
+        };
+        if rest.split("__").any(str::is_empty) {
+            return Err(Error::invalid(
+                name,
+                "names no key: `__` separates keys, with no empty key between two (e.g. \
+                 REVOKD_OKTA__PAGE_SIZE)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// ` (from …)`: the file, or the variable (`REVOKD_OKTA__ORG_URL` for `okta.org_url`), that

@@ -69,6 +69,16 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
         check_cron("schedule.report", report)?;
     }
     if let Some(secret) = &config.server.hook_secret
+        && config.server.hook_secret_file.is_none()
+        && !super::load::header_safe(secret.expose_secret())
+    {
+        return Err(Error::invalid(
+            "server.hook_secret",
+            "holds a line break or a control character, which Okta's Authorization header \
+             cannot carry (value not shown)",
+        ));
+    }
+    if let Some(secret) = &config.server.hook_secret
         && secret.expose_secret().trim().is_empty()
     {
         let key = if config.server.hook_secret_file.is_some() {

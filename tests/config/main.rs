@@ -275,6 +275,7 @@ fn neither_debug_nor_the_effective_config_show_secrets() {
 mod notify;
 mod okta;
 mod parse_errors;
+mod secret_files;
 mod shape;
 
 #[test]

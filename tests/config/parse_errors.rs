@@ -64,3 +64,52 @@ fn a_value_refused_after_loading_says_whether_the_file_or_the_environment_set_it
         Ok(())
     });
 }
+
+/// A value of the wrong type is not quoted where it may be a secret: at a secret's key, at a
+/// `*_file` key (a secret pasted in place of its path), at a receiver's `url` (a Slack
+/// webhook URL is a credential), or at a table that holds secrets set whole from one
+/// variable.
+#[test]
+fn a_value_of_the_wrong_type_is_not_quoted_where_it_may_be_a_secret() {
+    let secret = "8675309123456";
+    let slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET";
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
+        (
+            &format!("[server]\nhook_secret_file = {secret}\n"),
+            &[],
+            "server.hook_secret_file: ",
+        ),
+        (
+            "",
+            &[("REVOKD_SERVER__HOOK_SECRET_FILE", secret)],
+            "server.hook_secret_file: ",
+        ),
+        ("", &[("REVOKD_OKTA", secret)], "okta: "),
+        ("", &[("REVOKD_NOTIFY", slack)], "notify: "),
+        (
+            &format!("[[notify]]\nname = \"ops\"\nurl = {secret}\n"),
+            &[],
+            "notify[0].url: ",
+        ),
+    ];
+    for (toml, env, key) in cases {
+        let err = super::error_of(toml, env);
+        assert!(err.starts_with(key), "{toml:?} {env:?} → {err}");
+        assert!(err.contains("value not shown"), "{err}");
+        assert!(
+            !err.contains(secret) && !err.contains("XXXXSECRET"),
+            "{err}"
+        );
+    }
+}
+
+/// `__` nests; an empty segment (`REVOKD_MODE__`, `REVOKD_OKTA____PAGE_SIZE`) names no key,
+/// and is refused naming the variable rather than dropped without a word.
+#[test]
+fn a_variable_with_an_empty_segment_is_refused_naming_it() {
+    for var in ["REVOKD_MODE__", "REVOKD_OKTA____PAGE_SIZE", "REVOKD___MODE"] {
+        let err = super::error_of("", &[(var, "enforce")]);
+        assert!(err.contains(var), "{var} → {err}");
+    }
+}
