@@ -257,7 +257,7 @@ pub struct ReportArgs {
     /// End of the window, exclusive (revocations, policies, sweeps).
     #[arg(long, value_name = "T")]
     pub until: Option<TimeArg>,
-    /// Answer for this past instant from the token snapshots (inventory, exposure).
+    /// Answer for this past instant from the token snapshots (inventory, exposure, apps).
     #[arg(long, value_name = "T")]
     pub at: Option<TimeArg>,
     /// Output format.
@@ -338,8 +338,15 @@ fn anchor_arg(text: &str) -> Result<AnchorArg, String> {
     let id = id
         .parse()
         .map_err(|_| format!("`{id}` is not a record id"))?;
+    // A record's hash is a SHA-256 in hex: anything else is a slip of the copy, not a
+    // rewritten chain.
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{hash}` is not a record hash (64 hex digits, as `revokd audit verify` prints it)"
+        ));
+    }
     Ok(AnchorArg {
         id,
-        hash: hash.to_owned(),
+        hash: hash.to_ascii_lowercase(),
     })
 }

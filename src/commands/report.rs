@@ -31,7 +31,7 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
         at: args.at.map(|t| t.resolve(now)),
     };
     // Before anything is read: a mistake on the command line.
-    if let Err(e) = request.check() {
+    if let Err(e) = request.check(now) {
         return Err(Failure::Usage(e.to_string()));
     }
     let config = load_database_config(cli)?;

@@ -96,14 +96,14 @@ pub struct Request {
     pub since: Option<DateTime<Utc>>,
     /// Exclusive upper bound of the window (windowed kinds only).
     pub until: Option<DateTime<Utc>>,
-    /// A past instant to answer for (`inventory`, `exposure` only); `None` is now.
+    /// A past instant to answer for (`inventory`, `exposure`, `apps`); `None` is now.
     pub at: Option<DateTime<Utc>>,
 }
 
 impl Request {
-    /// Refuses an instant for a window report, a window for an instant report, or a window
-    /// that ends before it starts ([`Error::Usage`]).
-    pub fn check(&self) -> Result<(), Error> {
+    /// Refuses an instant for a window report, a window for an instant report, a window
+    /// that ends before it starts, or an instant after `now` ([`Error::Usage`]).
+    pub fn check(&self, now: DateTime<Utc>) -> Result<(), Error> {
         let kind = self.kind.as_str();
         if self.kind.is_windowed() && self.at.is_some() {
             return Err(Error::Usage(format!(
@@ -113,6 +113,14 @@ impl Request {
         if !self.kind.is_windowed() && (self.since.is_some() || self.until.is_some()) {
             return Err(Error::Usage(format!(
                 "--since/--until apply to revocations, policies and sweeps, not {kind}; use --at"
+            )));
+        }
+        if let Some(at) = self.at
+            && at > now
+        {
+            return Err(Error::Usage(format!(
+                "--at ({}) is in the future: a report answers only for what has happened",
+                crate::store::ts(at)
             )));
         }
         if let (Some(since), Some(until)) = (self.since, self.until)
@@ -145,7 +153,7 @@ pub async fn build(
     request: &Request,
     now: DateTime<Utc>,
 ) -> Result<Table, Error> {
-    request.check()?;
+    request.check(now)?;
     let pool = store.pool();
     let (at, past) = match request.at {
         Some(at) => (at, true),

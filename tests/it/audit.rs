@@ -128,6 +128,9 @@ async fn a_rewritten_chain_passes_alone_but_fails_against_an_earlier_anchor() {
         .find_map(|l| l.strip_prefix("head: "))
         .expect("the head is printed")
         .to_owned();
+    // The head copied in upper case is the same anchor, not a rewrite.
+    let (code, text) = verify(&config, &["--anchor", &anchor.to_ascii_uppercase()]).await;
+    assert_eq!(code, Some(0), "{text}");
 
     // An attacker edits a reason and recomputes every hash after it, and the head.
     let url = format!("sqlite://{}", db.display());

@@ -273,7 +273,7 @@ async fn db_migrate_creates_a_fresh_database() {
 #[tokio::test]
 async fn command_line_mistakes_exit_64_and_help_and_version_exit_0() {
     let window = ["--since", "2026-10-01", "--until"];
-    let mistakes: [&[&str]; 14] = [
+    let mistakes: [&[&str]; 16] = [
         &["--bogus"],
         &[
             "report",
@@ -302,6 +302,8 @@ async fn command_line_mistakes_exit_64_and_help_and_version_exit_0() {
         &["offboard", "--user", "john.doe"],
         &["offboard", "--user", "00u1", "--client", "a b"],
         &["audit", "verify", "--anchor", "not-an-anchor"],
+        &["audit", "verify", "--anchor", "6454:abc"],
+        &["report", "inventory", "--at", "2099-01-01"],
     ];
     for args in mistakes {
         let out = run_revokd(args, &[]).await;
