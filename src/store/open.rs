@@ -104,6 +104,11 @@ impl Store {
         if opening == Opening::Read {
             return Store::open_to_read(url, opts).await;
         }
+        // Read first, read-only: the writer's pragmas would change another program's file.
+        let existing = SqliteConnectOptions::from_str(url)?;
+        if std::fs::metadata(existing.get_filename()).is_ok_and(|m| m.len() > 0) {
+            Store::open_to_read_any(url, opts).await?.close().await;
+        }
         let create = opening == Opening::Create;
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(create)
@@ -139,6 +144,14 @@ impl Store {
     /// size, auto-vacuum): a reading command changes no byte of it, and works on a file it
     /// may not write (`?mode=ro`, an auditor's copy) when SQLite can read its WAL.
     async fn open_to_read(url: &str, opts: &StoreOptions) -> Result<Store, Error> {
+        let store = Store::open_to_read_any(url, opts).await?;
+        store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// [`Store::open_to_read`] whatever revokd schema the database has, refusing only a
+    /// database that is not revokd's: tables, and no record of revokd's migrations.
+    async fn open_to_read_any(url: &str, opts: &StoreOptions) -> Result<Store, Error> {
         let options = SqliteConnectOptions::from_str(url)?
             .read_only(true)
             .foreign_keys(true)
@@ -152,7 +165,20 @@ impl Store {
             .connect_with(options)
             .await?;
         let store = Store { pool };
-        store.check_schema().await?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+             ORDER BY name",
+        )
+        .fetch_all(&store.pool)
+        .await?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "_sqlx_migrations") {
+            store.close().await;
+            return Err(Error::OtherSchema(format!(
+                "this is not a revokd database: it holds tables ({}) but no record of revokd's \
+                 migrations; check --db or database.url",
+                tables.join(", ")
+            )));
+        }
         Ok(store)
     }
 

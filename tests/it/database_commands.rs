@@ -213,3 +213,37 @@ async fn reading_commands_change_no_byte_of_the_database_and_read_it_read_only()
     let out = run_revokd(&["--db", &read_only, "status"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
 }
+
+/// A SQLite file of another program (a mistyped `--db`) is refused by every command, which
+/// changes no byte of it: neither told to migrate nor migrated.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_programs_database_is_refused_and_left_as_it_is() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("other.db");
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .expect("url")
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("created");
+    sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        .execute(&pool)
+        .await
+        .expect("a table of its own");
+    pool.close().await;
+    let digest = || Sha256::digest(std::fs::read(&path).expect("the file"));
+    let before = digest();
+    let db = path.display().to_string();
+    for args in [&["status"][..], &["db", "migrate"], &["report", "sweeps"]] {
+        let mut all = vec!["--db", db.as_str()];
+        all.extend_from_slice(args);
+        let out = run_revokd(&all, &[]).await;
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.contains("not a revokd database"), "{args:?}: {text}");
+        assert!(text.contains("invoices"), "{text}");
+        assert!(!text.contains("revokd db migrate`"), "{text}");
+        assert_eq!(digest(), before, "{args:?} changed the file");
+    }
+}
