@@ -120,7 +120,14 @@ pub fn summary(kind: EventKind, d: &Value) -> String {
             s("user_id"),
             s("job_id")
         ),
-        EventKind::SweepFailed => format!("sweep {} failed: {}", s("sweep_id"), s("error")),
+        // A sweep closed `failed` with no error of its own: every target failed.
+        EventKind::SweepFailed => match d.get("error").filter(|e| !e.is_null()) {
+            Some(error) => format!("sweep {} failed: {}", s("sweep_id"), plain(error)),
+            None => format!(
+                "sweep {} failed: every target failed (`revokd report sweeps` and the log say why)",
+                s("sweep_id")
+            ),
+        },
         EventKind::AuditBroken => format!(
             "the audit chain is broken at record {}: {}",
             s("record_id"),
@@ -239,6 +246,22 @@ mod tests {
             assert!(!t.contains("&am…") && !t.ends_with("&…"), "{t}");
         }
         assert!(body["text"].as_str().unwrap().chars().count() <= 3_000);
+    }
+
+    /// A sweep that failed with no error of its own failed every target, and says so.
+    #[test]
+    fn a_sweep_failed_without_an_error_says_every_target_failed() {
+        let details = json!({ "sweep_id": 7, "error": null });
+        let text = summary(EventKind::SweepFailed, &details);
+        assert!(
+            text.starts_with("sweep 7 failed: every target failed"),
+            "{text}"
+        );
+        let details = json!({ "sweep_id": 7, "error": "disk full" });
+        assert_eq!(
+            summary(EventKind::SweepFailed, &details),
+            "sweep 7 failed: disk full"
+        );
     }
 
     /// An offboarding's revoke-all of a pair names no token: its summary says so.
