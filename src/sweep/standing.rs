@@ -135,7 +135,8 @@ fn why(c: &Closing, state: RevocationState, mode: Mode) -> String {
         return if !was_exempt {
             format!("exempt now ({reason})")
         } else if c.record.mode != mode.as_str() {
-            format!("recorded again by a {} sweep", mode.as_str())
+            let article = if mode == Mode::Enforce { "an" } else { "a" };
+            format!("recorded again by {article} {} sweep", mode.as_str())
         } else {
             format!("now exempt from {rules}")
         };

@@ -89,6 +89,17 @@ async fn an_unchanged_dry_run_sweep_appends_no_audit_record_and_keeps_its_counts
         assert_eq!(states.len(), 1, "{states:?}");
     }
     verifies(&app).await;
+
+    // An enforce sweep records each exemption anew and withdraws the dry-run's, saying why.
+    app.sweep(Mode::Enforce).await;
+    let why: BTreeSet<String> = (rows(&app).await.into_iter())
+        .filter(|r| r.state == "withdrawn" && spared.contains(r.token_id.as_deref().unwrap_or("")))
+        .filter_map(|r| r.error)
+        .collect();
+    assert_eq!(
+        why,
+        BTreeSet::from(["recorded again by an enforce sweep".to_owned()])
+    );
 }
 
 #[tokio::test]
