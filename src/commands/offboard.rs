@@ -155,6 +155,23 @@ async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
         .release_held_jobs(&ids, Utc::now())
         .await
         .map_err(|e| Failure::Other(e.into()))?;
+    let missing: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !released.iter().any(|j| j.id == *id))
+        .collect();
+    for &id in &missing {
+        match store.job(id).await {
+            Ok(Some(job)) => say(format_args!(
+                "revokd: offboarding job {id} is not held (it is {})",
+                job.state
+            )),
+            Ok(None) => say(format_args!("revokd: there is no offboarding job {id}")),
+            Err(e) => say(format_args!(
+                "revokd: offboarding job {id} is not held ({e})"
+            )),
+        }
+    }
     store.close().await;
     let mut text = String::new();
     for job in &released {
@@ -164,14 +181,6 @@ async fn release(cli: &Cli, jobs: &[i64], all: bool) -> Result<Exit, Failure> {
         ));
     }
     text.push_str(&format!("{} job(s) released\n", released.len()));
-    let missing: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !released.iter().any(|j| j.id == *id))
-        .collect();
-    for id in &missing {
-        say(format_args!("revokd: offboarding job {id} is not held"));
-    }
     let exit = if missing.is_empty() {
         Exit::Success
     } else {

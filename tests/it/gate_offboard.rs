@@ -189,6 +189,25 @@ async fn a_burst_of_sixty_deactivations_runs_fifty_and_holds_ten_until_released(
             .await
             .unwrap();
     assert_eq!(released, (10, 0), "(released, still held)");
+    // A job released already, and one that does not exist, are each named for what they are.
+    let args = [
+        "--config",
+        &config_arg,
+        "offboard",
+        "release",
+        "--job",
+        "1",
+        "--job",
+        "999",
+    ];
+    let out = run_revokd(&args, &[]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("offboarding job 1 is not held (it is "),
+        "{text}"
+    );
+    assert!(text.contains("there is no offboarding job 999"), "{text}");
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
