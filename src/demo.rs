@@ -187,7 +187,7 @@ pub async fn run(
     let org = SimOrg::start(sim)
         .await
         .context("cannot start the simulated org")?;
-    let database_url = format!("sqlite://{}", db_path.display());
+    let database_url = crate::config::database_url(&db_path.display().to_string());
     let config = demo_config(&org, &api_token, &database_url)?;
     let store = Store::connect(&database_url)
         .await

@@ -38,12 +38,16 @@ pub struct Overrides {
 }
 
 /// `--db URL|FILE` as a sqlx SQLite URL: a URL (`sqlite:…`) is kept, a bare path becomes
-/// `sqlite://PATH`.
+/// `sqlite://PATH`, its `%`, `?` and `#` escaped so that they stay part of the file's name.
 pub fn database_url(arg: &str) -> String {
     if arg.starts_with("sqlite:") {
         arg.to_owned()
     } else {
-        format!("sqlite://{arg}")
+        let path = arg
+            .replace('%', "%25")
+            .replace('?', "%3F")
+            .replace('#', "%23");
+        format!("sqlite://{path}")
     }
 }
 

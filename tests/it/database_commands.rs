@@ -247,3 +247,14 @@ async fn another_programs_database_is_refused_and_left_as_it_is() {
         assert_eq!(digest(), before, "{args:?} changed the file");
     }
 }
+
+/// `--db` as a path names the file as it is spelled, `%`, `?` and `#` included.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_path_with_url_characters_is_the_file_it_names() {
+    let (app, _) = swept_database().await;
+    let odd = app.db_path.with_file_name("a%20b?c#d.db");
+    std::fs::copy(&app.db_path, &odd).expect("copied");
+    let path = odd.display().to_string();
+    let out = run_revokd(&["--db", &path, "report", "sweeps"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+}
