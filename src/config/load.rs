@@ -7,7 +7,7 @@ use std::path::Path;
 use figment::Figment;
 use figment::error::Kind;
 use figment::providers::{Env, Format, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{Config, Error};
 
@@ -114,6 +114,20 @@ fn read_secrets(config: &mut Config) -> Result<(), Error> {
         "server.hook_secret",
     )?;
     for (i, receiver) in config.notify.iter_mut().enumerate() {
+        if let Some(path) = &receiver.url_file {
+            let key = format!("notify[{i}].url");
+            let mut url = None;
+            read_secret(&mut url, Some(path), &key)?;
+            if !receiver.url.is_empty() {
+                return Err(Error::invalid(
+                    key.as_str(),
+                    format!("set either {key} or {key}_file, not both"),
+                ));
+            }
+            receiver.url = url
+                .map(|u| u.expose_secret().to_owned())
+                .unwrap_or_default();
+        }
         read_secret(
             &mut receiver.secret,
             receiver.secret_file.as_deref(),

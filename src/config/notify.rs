@@ -19,8 +19,14 @@ use super::{Error, EventKind, Format, duration};
 pub struct NotifyConfig {
     /// Names the receiver in logs, metrics and `notify_deliveries.receiver`.
     pub name: String,
-    /// Where to POST: `https`, or `http` to a loopback host.
+    /// Where to POST: `https`, or `http` to a loopback host. Empty when `url_file` gives it
+    /// and the configuration was loaded without reading secrets.
+    #[serde(default)]
     pub url: String,
+    /// A file holding the URL (a Slack webhook URL is a credential: keep it out of a config
+    /// file others may read, e.g. with systemd `LoadCredential=`); read at load.
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
     #[serde(default)]
     pub format: Format,
     /// The kinds sent to this receiver; unset means every kind.
@@ -82,6 +88,7 @@ impl std::fmt::Debug for NotifyConfig {
         f.debug_struct("NotifyConfig")
             .field("name", &self.name)
             .field("url", &format_args!("{}/[redacted]", self.origin()))
+            .field("url_file", &self.url_file)
             .field("format", &self.format)
             .field("events", &self.events)
             .field("secret_file", &self.secret_file)
@@ -118,7 +125,21 @@ pub(super) fn validate(receivers: &[NotifyConfig]) -> Result<(), Error> {
                 format!("`{}` names another receiver too", r.name),
             ));
         }
-        check_url(&r.url).map_err(|m| Error::invalid(key("url"), m))?;
+        if r.url.is_empty() && r.url_file.is_none() {
+            return Err(Error::invalid(
+                key("url"),
+                "missing: set url, or url_file naming a file that holds it",
+            ));
+        }
+        // Empty with `url_file`: not read, for a command that sends nothing.
+        if !r.url.is_empty() {
+            let from = if r.url_file.is_some() {
+                "url_file"
+            } else {
+                "url"
+            };
+            check_url(&r.url).map_err(|m| Error::invalid(key(from), m))?;
+        }
         if r.events.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::invalid(
                 key("events"),

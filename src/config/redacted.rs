@@ -155,12 +155,17 @@ pub fn effective_toml(config: &Config) -> String {
         w.kv("name", &q(&n.name));
         // A Slack webhook's path is its credential: only the origin is shown, as a comment,
         // so this output fed back fails naming notify[i].url rather than notifying elsewhere.
-        let _ = writeln!(
-            w.0,
-            "# url = \"{}/[redacted]\" (not shown: a webhook's path may be its credential; \
-             give it again)",
-            n.origin()
-        );
+        match &n.url_file {
+            Some(file) => w.kv("url_file", &path(file)),
+            None => {
+                let _ = writeln!(
+                    w.0,
+                    "# url = \"{}/[redacted]\" (not shown: a webhook's path may be its \
+                     credential; give it again, or keep it in a file named by url_file)",
+                    n.origin()
+                );
+            }
+        }
         w.kv("format", &q(n.format.as_str()));
         let events: Vec<String> = n
             .events

@@ -38,7 +38,7 @@ fn a_receiver_defaults_to_json_and_every_event_and_reads_its_secret_file() {
         // So is the webhook's URL: fed back as it is, the output fails naming the key, and
         // never loads with a URL that notifies elsewhere.
         let err = load_toml(jail, &effective).unwrap_err().to_string();
-        assert!(err.starts_with("notify[0].url: missing field"), "{err}");
+        assert!(err.starts_with("notify[0].url: missing"), "{err}");
         let given = format!("[[notify]]\nurl = \"{HOOK}\"\n");
         let effective = effective.replacen("[[notify]]\n", &given, 1);
         let again = load_toml(jail, &effective).unwrap();
@@ -107,7 +107,7 @@ fn bad_receivers_are_refused_naming_the_key() {
         ),
         (
             "[[notify]]\nname = \"ops\"\n".into(),
-            "notify[0].url: missing field",
+            "notify[0].url: missing: set url, or url_file",
         ),
         (
             format!("{}{}", receiver(""), receiver("")),
@@ -133,6 +133,56 @@ fn http_to_loopback_is_allowed() {
             minimal()
         );
         assert!(load_toml(jail, &text).is_ok());
+        Ok(())
+    });
+}
+
+/// A Slack webhook URL is a credential: `url_file` keeps it out of the configuration, is read
+/// as the configuration loads (the URL alone, as every secret file), and is what `config
+/// check` shows; `url` and `url_file` together, or neither, are refused naming the key.
+#[test]
+fn a_receivers_url_can_come_from_a_file() {
+    jail(|jail| {
+        jail.create_file("webhook-url", &format!("{HOOK}\n"))?;
+        let text = format!(
+            "{}[[notify]]\nname = \"ops\"\nurl_file = \"webhook-url\"\n",
+            minimal()
+        );
+        let c = load_toml(jail, &text).unwrap();
+        assert_eq!(c.notify[0].url, HOOK);
+        let effective = effective_toml(&c);
+        assert!(
+            effective.contains("url_file = \"webhook-url\""),
+            "{effective}"
+        );
+        assert!(!effective.contains("XXXXsecretpath"), "{effective}");
+        assert!(!format!("{c:?}").contains("XXXXsecretpath"));
+        // Fed back (the API token given again), the output loads the same URL.
+        let effective =
+            effective.replacen("[okta]\n", &format!("[okta]\napi_token = \"{TOKEN}\"\n"), 1);
+        assert_eq!(load_toml(jail, &effective).unwrap().notify[0].url, HOOK);
+
+        jail.create_file("two-lines", &format!("# ops channel\n{HOOK}\n"))?;
+        let both = format!("{}url = \"{HOOK}\"\n", text);
+        let refused = [
+            (
+                both,
+                "notify[0].url: set either notify[0].url or notify[0].url_file",
+            ),
+            (
+                text.replace("webhook-url", "two-lines"),
+                "notify[0].url_file: two-lines holds a line break",
+            ),
+            (
+                text.replace("webhook-url", "missing"),
+                "notify[0].url_file: cannot read it",
+            ),
+        ];
+        for (toml, expected) in refused {
+            let err = load_toml(jail, &toml).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{err}");
+            assert!(!err.contains("XXXXsecretpath"), "{err}");
+        }
         Ok(())
     });
 }
