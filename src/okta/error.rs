@@ -152,6 +152,19 @@ impl Error {
         matches!(self, Error::Api { status: 404, body, .. }
             if body.error_code.as_deref() == Some(NOT_FOUND))
     }
+
+    /// Whether the request this error ended may have reached Okta and taken effect: a 5xx
+    /// (which does not say the change did not happen), a transport fault once connected (a
+    /// timeout, a reset), or a withdrawn retry after such an attempt. Not a 4xx, nor a
+    /// connection never made.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => *status >= 500,
+            Error::Transport(e) => !e.is_connect(),
+            Error::Withdrawn { maybe_applied, .. } => *maybe_applied,
+            _ => false,
+        }
+    }
 }
 
 /// Okta's error code for a resource that does not exist.

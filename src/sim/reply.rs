@@ -223,6 +223,7 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
             | FaultKind::MalformedJson
             | FaultKind::IgnoreRevocation
             | FaultKind::RevocationStatus(_)
+            | FaultKind::AppliedThenStatus(_)
             | FaultKind::IssuedFirst
             | FaultKind::HangBefore(_)
             | FaultKind::HangBeforeNth { .. }

@@ -226,6 +226,12 @@ impl Shared {
             self.recorder.decided(request_id, outcome.status, false);
             self.park().await;
         }
+        if let Some(status) = faults.iter().find_map(|f| match f {
+            FaultKind::AppliedThenStatus(s) => Some(*s),
+            _ => None,
+        }) {
+            return (self.error_reply(status, rate), faults);
+        }
         (Reply::from_outcome(outcome, rate), faults)
     }
 

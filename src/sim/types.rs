@@ -185,7 +185,9 @@ impl FaultKind {
             FaultKind::IssuedFirst => {
                 matches!(route, RouteKind::RevokeToken | RouteKind::RevokeAll)
             }
-            FaultKind::IgnoreRevocation | FaultKind::RevocationStatus(_) => {
+            FaultKind::IgnoreRevocation
+            | FaultKind::RevocationStatus(_)
+            | FaultKind::AppliedThenStatus(_) => {
                 matches!(
                     route,
                     RouteKind::RevokeToken
@@ -271,6 +273,9 @@ pub enum FaultKind {
     /// Revocations (`DELETE` of one token or of all) answered with this status and Okta's
     /// error body, while listings of the pair work.
     RevocationStatus(u16),
+    /// Revocations that take effect and are then answered with this status and Okta's error
+    /// body: a 5xx does not say the change did not happen.
+    AppliedThenStatus(u16),
     /// A token is issued to the pair just before a revocation (`DELETE` of one token or of
     /// all) runs: its client refreshed while the request was on its way, so no listing before
     /// the revocation showed the token.

@@ -295,12 +295,9 @@ async fn revoke_and_verify(
             });
         }
         Ok(r) => r,
-        Err(
-            e @ okta::Error::Withdrawn {
-                maybe_applied: true,
-                ..
-            },
-        ) => return after_withdrawn_retry(okta, cleared, e).await,
+        // A 5xx or a timeout does not say the DELETE did not take effect; nor does a retry
+        // the gate withdrew after one.
+        Err(e) if e.may_have_taken_effect() => return after_a_failure(okta, cleared, e).await,
         Err(e) if e.is_not_found() => {
             let request_id = e.request_id().map(str::to_owned);
             return Ok(Revocation {
@@ -355,11 +352,11 @@ async fn revoke_and_verify(
     }
 }
 
-/// A retry the gate withdrew after an attempt that failed in a way that may have taken effect
-/// (a 5xx, a timeout): Okta is asked whether it still has the token. Gone or listed but not
-/// ACTIVE, the earlier attempt did it (`done`, with Okta's answer); still ACTIVE, the
-/// withdrawal stands; unknown, the attempt failed.
-async fn after_withdrawn_retry(
+/// A revocation that failed in a way that may have taken effect (a 5xx, a timeout, or a
+/// retry the gate withdrew after one): Okta is asked whether it still has the token. Gone
+/// or listed but not active, an attempt did it (`done`, with Okta's answer); still active,
+/// or Okta's answer unknown, the failure (or the withdrawal) stands.
+async fn after_a_failure(
     okta: &OktaClient,
     cleared: &Cleared,
     withdrawn: okta::Error,
@@ -367,10 +364,17 @@ async fn after_withdrawn_retry(
     let Some(token) = cleared.token() else {
         return Err(withdrawn);
     };
-    match okta
+    let Ok(found) = okta
         .get_token(cleared.user(), cleared.client(), token)
-        .await?
-    {
+        .await
+    else {
+        return Err(withdrawn);
+    };
+    let which = match withdrawn {
+        okta::Error::Withdrawn { .. } => "an earlier attempt",
+        _ => "the attempt",
+    };
+    match found {
         // A listing's "gone" does not outweigh Okta's own answer: the attempt failed.
         Some(found) if found.token.may_be_active() => match withdrawn {
             okta::Error::Withdrawn {
@@ -388,7 +392,7 @@ async fn after_withdrawn_retry(
             verified: true,
             already_gone: false,
             note: Some(format!(
-                "an earlier attempt took effect: Okta lists the token {} ({withdrawn})",
+                "{which} took effect: Okta lists the token {} ({withdrawn})",
                 found.token.status_text()
             )),
         }),
@@ -398,7 +402,7 @@ async fn after_withdrawn_retry(
             verified: true,
             already_gone: false,
             note: Some(format!(
-                "an earlier attempt took effect: Okta no longer has the token ({withdrawn})"
+                "{which} took effect: Okta no longer has the token ({withdrawn})"
             )),
         }),
     }

@@ -2,6 +2,7 @@
 //! real library (or the real `revokd` binary) against a freshly seeded simulated Okta org on
 //! 127.0.0.1:0 and a temporary SQLite file, and asserts on the org's state and the database.
 
+mod applied_then_5xx;
 mod apps;
 mod apps_client_id;
 mod apps_concurrent;

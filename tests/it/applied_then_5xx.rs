@@ -1,0 +1,71 @@
+//! A 5xx does not say a change did not happen: Okta may revoke and still answer 500 or 503.
+//! The sim can play that (`FaultKind::AppliedThenStatus`), and revokd counts each such
+//! revocation done once Okta no longer has the token, never failed nor irrevocable, on a
+//! sweep and on an offboarding alike.
+
+use revokd::config::Mode;
+use revokd::sim::{Fault, FaultKind};
+use revokd::store::RevocationState;
+
+use crate::gate::deletes;
+use crate::helpers::{admin_policy, admin_policy_selects, small_org, spawn_app_with};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revocations_that_took_effect_behind_a_5xx_are_recorded_done() {
+    for status in [500, 503] {
+        let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+        let selected = admin_policy_selects(&app.org, app.now);
+        assert!(!selected.is_empty());
+        // Every token's first DELETE takes effect and is answered `status`.
+        app.org.inject(Fault {
+            times: Some(selected.len() as u32),
+            ..Fault::always(FaultKind::AppliedThenStatus(status))
+        });
+
+        let report = app.sweep(Mode::Enforce).await;
+
+        let answered: Vec<u16> = deletes(&app.org).into_iter().map(|(_, s)| s).collect();
+        assert!(answered.contains(&status), "{answered:?}");
+        let held: Vec<String> = app.org.all_tokens().into_iter().map(|t| t.id).collect();
+        assert!(
+            selected.iter().all(|t| !held.contains(&t.id)),
+            "all revoked"
+        );
+        let rows = app.store.revocations().await.expect("audit rows");
+        let failed: Vec<_> = rows.iter().filter(|r| r.state == "failed").collect();
+        assert_eq!(report.counts.revocations_failed, 0, "{status}: {failed:#?}");
+        for t in &selected {
+            let last = (rows.iter())
+                .rfind(|r| r.token_id.as_deref() == Some(t.id.as_str()))
+                .expect("an intent of the token");
+            assert!(
+                [RevocationState::Done, RevocationState::AlreadyGone]
+                    .iter()
+                    .any(|s| s.as_str() == last.state),
+                "{status}: {last:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_whose_revocations_took_effect_behind_a_500_ends_verified() {
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    let (user, _) = (app.org.pairs().into_iter())
+        .find(|(u, c)| !app.org.tokens(u, c).is_empty())
+        .expect("a pair with tokens");
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        times: Some(1),
+        ..Fault::always(FaultKind::AppliedThenStatus(500))
+    });
+
+    let (_, report) = app.offboard(&user).await;
+
+    assert!(report.succeeded(), "{report:?}");
+    let left: usize = (app.org.pairs().iter())
+        .filter(|(u, _)| *u == user)
+        .map(|(u, c)| app.org.tokens(u, c).len())
+        .sum();
+    assert_eq!(left, 0);
+}
