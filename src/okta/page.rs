@@ -65,6 +65,10 @@ pub enum LinkRefusal {
 #[derive(Debug)]
 pub struct Cursor {
     base: Url,
+    /// The listing's first page: a relative `next` link resolves against it (RFC 8288 says
+    /// against the page that carried it; every page of a listing has its path, so the two
+    /// agree, and a link given twice resolves the same, which loop detection needs).
+    first: Url,
     seen: HashSet<String>,
     max_pages: usize,
 }
@@ -76,6 +80,7 @@ impl Cursor {
         seen.insert(first.as_str().to_owned());
         Cursor {
             base: base.clone(),
+            first: first.clone(),
             seen,
             max_pages,
         }
@@ -83,7 +88,12 @@ impl Cursor {
 
     /// Accepts `next` as the following page, or says why not.
     pub fn advance(&mut self, next: &str) -> Result<Url, LinkRefusal> {
-        let url = Url::parse(next).map_err(|_| LinkRefusal::Invalid)?;
+        // A URI reference holds no blank, control character or delimiter RFC 3986 excludes.
+        let excluded = |c: char| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c);
+        if next.chars().any(excluded) {
+            return Err(LinkRefusal::Invalid);
+        }
+        let url = self.first.join(next).map_err(|_| LinkRefusal::Invalid)?;
         if url.origin() != self.base.origin() {
             return Err(LinkRefusal::ForeignOrigin(
                 url.origin().ascii_serialization(),
@@ -183,5 +193,30 @@ mod tests {
             Err(LinkRefusal::TooManyPages(3))
         );
         assert_eq!(c.advance("not a url"), Err(LinkRefusal::Invalid));
+    }
+
+    /// A relative `next` link resolves against the page it came with (RFC 8288), and is
+    /// vetted as an absolute one is.
+    #[test]
+    fn a_relative_next_link_resolves_within_its_listing() {
+        let base = Url::parse("https://o.okta.com/").unwrap();
+        let first = base.join("/api/v1/users/u/clients/c/tokens").unwrap();
+        let mut c = Cursor::new(&base, &first, 10);
+        let next = c
+            .advance("/api/v1/users/u/clients/c/tokens?after=1")
+            .unwrap();
+        assert_eq!(
+            next.as_str(),
+            "https://o.okta.com/api/v1/users/u/clients/c/tokens?after=1"
+        );
+        let next = c.advance("tokens?after=2").unwrap();
+        assert_eq!(
+            next.as_str(),
+            "https://o.okta.com/api/v1/users/u/clients/c/tokens?after=2"
+        );
+        assert_eq!(
+            c.advance("//evil.example/api/v1/x"),
+            Err(LinkRefusal::ForeignOrigin("https://evil.example".into()))
+        );
     }
 }

@@ -108,13 +108,9 @@ impl Reply {
             h.insert(header::RETRY_AFTER, HeaderValue::from(after));
         }
         let rate = self.rate;
-        if !self.not_okta {
-            h.append("x-rate-limit-limit", HeaderValue::from(rate.limit));
-            h.append("x-rate-limit-remaining", HeaderValue::from(rate.remaining));
-            h.append("x-rate-limit-reset", HeaderValue::from(rate.reset));
-        }
         if duplicate_rate && !self.not_okta {
-            // A second, looser copy of each: clients must take the minimum (FACTS.md §1).
+            // A looser copy of each, before the true one: clients must take the minimum
+            // (FACTS.md §1), not the first value they find.
             h.append(
                 "x-rate-limit-limit",
                 HeaderValue::from(u64::from(rate.limit) + 100),
@@ -125,6 +121,11 @@ impl Reply {
             );
             h.append("x-rate-limit-reset", HeaderValue::from(rate.reset + 30));
         }
+        if !self.not_okta {
+            h.append("x-rate-limit-limit", HeaderValue::from(rate.limit));
+            h.append("x-rate-limit-remaining", HeaderValue::from(rate.remaining));
+            h.append("x-rate-limit-reset", HeaderValue::from(rate.reset));
+        }
         let links: Vec<String> = [(self.self_link, "self"), (self.next_link, "next")]
             .into_iter()
             .filter_map(|(url, rel)| url.map(|u| format!("<{u}>; rel=\"{rel}\"")))
@@ -133,6 +134,9 @@ impl Reply {
             LinkStyle::Separate => links.iter().for_each(|l| append(h, header::LINK, l)),
             LinkStyle::Joined if !links.is_empty() => append(h, header::LINK, &links.join(", ")),
             LinkStyle::Joined => {}
+            LinkStyle::Relative => links
+                .iter()
+                .for_each(|l| append(h, header::LINK, &path_only(l))),
         }
         response
     }
@@ -237,5 +241,17 @@ pub(crate) fn shape(mut reply: Reply, faults: &[FaultKind], self_url: &str) -> S
         strip_date,
         reset,
         duplicate_rate,
+    }
+}
+
+/// `<http://host:port/api/…>; rel="next"` as `</api/…>; rel="next"`: an absolute-path
+/// reference, which RFC 8288 lets a server send.
+fn path_only(link: &str) -> String {
+    match link.split_once("://") {
+        Some((_, rest)) => match rest.find('/') {
+            Some(slash) => format!("<{}", &rest[slash..]),
+            None => link.to_owned(),
+        },
+        None => link.to_owned(),
     }
 }

@@ -162,6 +162,9 @@ pub enum LinkStyle {
     Separate,
     /// One comma-joined `Link` header.
     Joined,
+    /// One header per relation, each link an absolute-path reference (`</api/v1/…>`), which
+    /// RFC 8288 allows and Okta does not promise never to send.
+    Relative,
 }
 
 /// A fault to inject into matching requests.

@@ -29,6 +29,7 @@ mod history;
 mod idle_use;
 mod install;
 mod lifecycle;
+mod link_styles;
 mod lists_revoked;
 mod log_events;
 mod no_status;
