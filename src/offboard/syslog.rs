@@ -105,14 +105,15 @@ pub async fn poll_once(
             polled.enqueued += store.enqueue_jobs(&jobs, Utc::now()).await?.len();
             break;
         };
-        // Okta writes `published` as `…T…Z` with milliseconds: the latest sorts last.
-        let position = page
-            .events
-            .iter()
-            .filter_map(|e| e.published.as_deref())
-            .max();
+        let position = latest_published(page.events.iter().filter_map(|e| e.published.as_deref()));
         polled.enqueued += store
-            .save_system_log_page(&jobs, next.as_str(), &query, position, Utc::now())
+            .save_system_log_page(
+                &jobs,
+                next.as_str(),
+                &query,
+                position.as_deref(),
+                Utc::now(),
+            )
             .await?
             .len();
         let full = page.events.len() >= PAGE_LIMIT as usize;
@@ -122,4 +123,35 @@ pub async fn poll_once(
         }
     }
     Ok(polled)
+}
+
+/// The latest of events' `published` instants, in revokd's timestamp form. Compared as
+/// instants, not as text: the contract says only `date-time`, so an offset other than `Z`, or
+/// another number of fraction digits, must not make an earlier event the latest. An
+/// unparsable value is left out.
+fn latest_published<'a>(published: impl Iterator<Item = &'a str>) -> Option<String> {
+    published
+        .filter_map(|p| DateTime::parse_from_rfc3339(p).ok())
+        .max()
+        .map(|at| store::ts(at.with_timezone(&Utc)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latest_published;
+
+    #[test]
+    fn the_latest_event_is_told_by_its_instant_not_its_text() {
+        let published = [
+            "2026-12-03T10:00:00.5+01:00",
+            "2026-12-03T09:30:00Z",
+            "2026-12-03T09:29:59.999999Z",
+            "yesterday",
+        ];
+        assert_eq!(
+            latest_published(published.into_iter()).as_deref(),
+            Some("2026-12-03T09:30:00.000Z")
+        );
+        assert_eq!(latest_published(["garbage"].into_iter()), None);
+    }
 }
