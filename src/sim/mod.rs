@@ -97,6 +97,10 @@ pub struct SimConfig {
     pub latency: Duration,
     /// How `Link` relations are sent.
     pub link_style: LinkStyle,
+    /// How far Okta's clock is ahead of this host's (behind when negative), in seconds: the
+    /// `Date` and `X-Rate-Limit-Reset` headers are both on Okta's clock, and a client must
+    /// wait `Reset − Date`, never `Reset −` its own clock.
+    pub clock_skew_secs: i64,
     /// Keep a log of requests for [`SimOrg::requests`]. Turn off for large benchmarks; when on,
     /// only the most recent [`REQUEST_LOG_CAPACITY`] requests are kept.
     pub record_requests: bool,
@@ -152,6 +156,7 @@ impl Default for SimConfig {
             concurrency_limit: 75,
             latency: Duration::ZERO,
             link_style: LinkStyle::Separate,
+            clock_skew_secs: 0,
             record_requests: true,
             service_apps: Vec::new(),
             access_token_lifetime: Duration::from_secs(3600),

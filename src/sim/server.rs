@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     origin: String,
     api_token: String,
     pub(crate) link_style: LinkStyle,
+    /// [`super::SimConfig::clock_skew_secs`].
+    pub(crate) clock_skew_secs: i64,
     latency: Duration,
     /// Read by token listings several at once, written by everything else.
     store: RwLock<Store>,
@@ -80,6 +82,7 @@ impl Shared {
             ),
             api_token: config.api_token,
             link_style: config.link_style,
+            clock_skew_secs: config.clock_skew_secs,
             latency: config.latency,
             store: RwLock::new(store),
             faults: Faults::default(),
@@ -363,8 +366,18 @@ async fn handle(
     if shaped.reset {
         conn.kill();
     }
-    let date = (!shaped.strip_date).then(|| httpdate::fmt_http_date(SystemTime::now()));
-    shaped.reply.into_response(
+    // Okta's clock: `Date` and `X-Rate-Limit-Reset` alike.
+    let skew = shared.clock_skew_secs;
+    let okta_now = match u64::try_from(skew) {
+        Ok(ahead) => SystemTime::now() + Duration::from_secs(ahead),
+        Err(_) => SystemTime::now() - Duration::from_secs(skew.unsigned_abs()),
+    };
+    let date = (!shaped.strip_date).then(|| httpdate::fmt_http_date(okta_now));
+    let mut reply = shaped.reply;
+    if reply.rate.reset > 0 {
+        reply.rate.reset += skew;
+    }
+    reply.into_response(
         &request_id,
         date.as_deref(),
         shared.link_style,

@@ -126,3 +126,48 @@ async fn a_429_without_okta_rate_headers_is_retried_after_its_retry_after() {
     assert_eq!(report.counts.http_429, 1);
     app.assert_pairs_stored(None).await;
 }
+
+/// Okta's clock may differ from this host's: a 429 is waited out by `Reset − Date`, both on
+/// Okta's clock, so the retry comes a second past the reset whichever way the clocks differ,
+/// neither at once (Okta behind) nor after an hour's wait cut to `max_backoff` (Okta ahead).
+#[tokio::test]
+async fn a_429_is_waited_out_on_oktas_clock_when_it_differs_from_this_hosts() {
+    for skew in [-3_600, 3_600] {
+        let sim = revokd::sim::SimConfig {
+            clock_skew_secs: skew,
+            ..small_org()
+        };
+        let app = spawn_app_with(sim, |c| c.okta.max_backoff = Duration::from_secs(60)).await;
+        let (user, client) = app.small_pair();
+        app.org.inject(Fault {
+            user: Some(user.clone()),
+            client: Some(client.clone()),
+            kind: FaultKind::RateLimited {
+                reset_in: Duration::from_secs(2),
+            },
+            times: Some(1),
+        });
+
+        let report = app.sweep(Mode::DryRun).await;
+
+        assert_eq!(
+            report.status,
+            SweepStatus::Ok,
+            "{skew}: {:?}",
+            report.failures
+        );
+        let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
+        let requests: Vec<_> = (app.org.requests().into_iter())
+            .filter(|r| r.path_and_query.starts_with(&path))
+            .collect();
+        assert_eq!(requests.len(), 2, "{skew}: {requests:#?}");
+        let (first, retry) = (&requests[0], &requests[1]);
+        let reset = ceil_second(first.received_at_utc + TimeDelta::seconds(2));
+        assert!(
+            retry.received_at_utc >= reset + TimeDelta::seconds(1),
+            "{skew}: early"
+        );
+        let waited = retry.received_at_utc - first.received_at_utc;
+        assert!(waited < TimeDelta::seconds(30), "{skew}: waited {waited}");
+    }
+}
