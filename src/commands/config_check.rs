@@ -27,6 +27,12 @@ pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
         config.exemptions.len(),
         config.mode.as_str()
     ));
+    let auth = config.okta.auth.as_str();
+    for key in config.okta.ignored_keys() {
+        say(format_args!(
+            "warning: {key} is set, but okta.auth = \"{auth}\" does not use it"
+        ));
+    }
     if pairs + apps + users == 0 {
         say(format_args!(
             "no targets: revokd run, and revokd sweep without --target, refuse this configuration \

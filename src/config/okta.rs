@@ -96,3 +96,39 @@ impl Default for RateLimitConfig {
         }
     }
 }
+
+impl AuthMode {
+    /// The spelling of `okta.auth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Ssws => "ssws",
+            AuthMode::Oauth => "oauth",
+        }
+    }
+}
+
+impl OktaConfig {
+    /// The keys set that `auth` ignores: the OAuth keys under `ssws`, the API token under
+    /// `oauth`. `config check` warns of each, since the user clearly meant them to count.
+    pub fn ignored_keys(&self) -> Vec<&'static str> {
+        let set = |on: bool, key: &'static str| on.then_some(key);
+        match self.auth {
+            AuthMode::Ssws => [
+                set(self.client_id.is_some(), "okta.client_id"),
+                set(self.private_key_file.is_some(), "okta.private_key_file"),
+                set(self.key_id.is_some(), "okta.key_id"),
+                set(self.dpop, "okta.dpop"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            AuthMode::Oauth => [
+                set(self.api_token.is_some(), "okta.api_token"),
+                set(self.api_token_file.is_some(), "okta.api_token_file"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        }
+    }
+}

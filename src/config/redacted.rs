@@ -12,7 +12,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::EventKind;
-use super::{Action, AuthMode, Config, duration, size};
+use super::{Action, Config, duration, size};
 
 /// Renders `config` as TOML that [`super::load`] reads back to the same values. A secret read
 /// from a file appears as its `*_file` key alone; one set inline appears only as a comment
@@ -24,13 +24,7 @@ pub fn effective_toml(config: &Config) -> String {
     let o = &config.okta;
     w.table("okta");
     w.opt("org_url", o.org_url.as_deref().map(q));
-    w.kv(
-        "auth",
-        &q(match o.auth {
-            AuthMode::Ssws => "ssws",
-            AuthMode::Oauth => "oauth",
-        }),
-    );
+    w.kv("auth", &q(o.auth.as_str()));
     w.secret(
         "api_token",
         o.api_token.as_ref(),

@@ -153,6 +153,15 @@ async fn config_check_accepts_a_valid_file_and_redacts_the_token() {
         "{text}"
     );
     assert!(!text.contains("no targets"), "{text}");
+    assert!(!text.contains("does not use it"), "{text}");
+    // Settings the chosen okta.auth ignores are named, the file still valid.
+    let oauth_keys = "client_id = \"0oa9\"\ndpop = true\n";
+    let (code, text) = config_check(&VALID.replacen("\n", &format!("\n{oauth_keys}"), 1)).await;
+    assert_eq!(code, Some(0), "{text}");
+    for key in ["okta.client_id", "okta.dpop"] {
+        let said = format!("warning: {key} is set, but okta.auth = \"ssws\" does not use it");
+        assert!(text.contains(&said), "{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
