@@ -248,6 +248,18 @@ fn keyed(error: figment::Error) -> Error {
         }
         kind => without_quoted_source(&kind.to_string()),
     };
+    let from_env = e
+        .metadata
+        .as_ref()
+        .is_some_and(|md| md.name.contains("REVOKD_"));
+    if from_env && matches!(e.kind, Kind::InvalidType(..)) {
+        // figment reads `12345` or `true` in a variable as a number or a boolean; turning it
+        // back into text could not restore a leading zero, so the way round is a file.
+        message.push_str(
+            "; a variable whose value reads as a number or true/false is taken as one: set \
+             a text value in the file, or a secret through its *_file",
+        );
+    }
     if let Some(from) = e.metadata.as_ref().and_then(|md| source_of(md, &key)) {
         message.push_str(&from);
     }

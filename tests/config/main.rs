@@ -245,6 +245,7 @@ fn secret_file_problems_name_the_key_and_path_but_never_the_value() {
         "{err}"
     );
     assert!(!err.contains("12345"), "{err}");
+    assert!(err.contains("reads as a number or true/false"), "{err}");
 }
 
 #[test]
