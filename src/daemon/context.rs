@@ -76,6 +76,11 @@ impl Default for RunGuard {
 }
 
 impl RunGuard {
+    /// Whether a run is going now.
+    pub fn busy(&self) -> bool {
+        self.permit.available_permits() == 0
+    }
+
     /// The permit to run now, or `None` while a run is going.
     pub fn try_start(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.permit).try_acquire_owned().ok()
