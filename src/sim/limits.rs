@@ -63,6 +63,8 @@ pub(crate) struct Limits {
     limit: u32,
     /// Requests per window of the `/api/v1/apps*` bucket.
     apps_limit: u32,
+    /// Requests per window of the System Log bucket.
+    logs_limit: u32,
     window: Duration,
     concurrency_limit: usize,
     model: BucketModel,
@@ -96,6 +98,7 @@ impl Limits {
     pub(crate) fn new(
         per_window: u32,
         apps_per_window: Option<u32>,
+        logs_per_window: Option<u32>,
         window: Duration,
         concurrency_limit: usize,
         model: BucketModel,
@@ -104,6 +107,7 @@ impl Limits {
         Limits {
             limit: unlimited_if_zero(per_window),
             apps_limit: unlimited_if_zero(apps_per_window.unwrap_or(per_window)),
+            logs_limit: unlimited_if_zero(logs_per_window.unwrap_or(per_window)),
             window,
             concurrency_limit,
             model,
@@ -192,6 +196,7 @@ impl Limits {
         let key = self.model.bucket_of(kind);
         let limit = match key {
             SimBucket::Apps => self.apps_limit,
+            SimBucket::Route(RouteKind::Logs) => self.logs_limit,
             SimBucket::UserWrites if self.limit != u32::MAX => {
                 let (num, den) = USER_WRITES_SHARE;
                 (self.limit / den * num + self.limit % den * num / den).max(1)

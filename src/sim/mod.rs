@@ -87,6 +87,9 @@ pub struct SimConfig {
     /// Requests per window of the `/api/v1/apps*` bucket (ApplicationTokens); `None` means
     /// the same as `rate_limit_per_window`.
     pub apps_rate_limit_per_window: Option<u32>,
+    /// Requests per window of the System Log bucket (`/api/v1/logs`); `None` means the same
+    /// as `rate_limit_per_window`. Okta's published table makes it a tenth of most others.
+    pub logs_rate_limit_per_window: Option<u32>,
     /// Rate-limit window length (Okta: 60 s). Windows start at a bucket's first request.
     pub window: Duration,
     /// Which routes share a bucket.
@@ -151,6 +154,7 @@ impl Default for SimConfig {
             api_token: "sim-api-token".to_owned(),
             rate_limit_per_window: 1200,
             apps_rate_limit_per_window: None,
+            logs_rate_limit_per_window: None,
             window: Duration::from_secs(60),
             bucket_model: BucketModel::PerRoute,
             concurrency_limit: 75,

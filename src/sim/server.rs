@@ -76,6 +76,7 @@ impl Shared {
             limits: Limits::new(
                 config.rate_limit_per_window,
                 config.apps_rate_limit_per_window,
+                config.logs_rate_limit_per_window,
                 config.window,
                 config.concurrency_limit,
                 config.bucket_model,

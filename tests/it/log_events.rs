@@ -267,3 +267,40 @@ async fn a_new_query_starts_from_the_cursors_events_within_what_okta_answers() {
         "{since}: lookback before {behind}"
     );
 }
+
+/// Okta's published table gives the System Log a bucket a tenth the size of most others: the
+/// poller pages through a backlog within revokd's share of that bucket, never drawing a 429.
+#[tokio::test]
+async fn a_backlog_is_polled_within_the_share_of_a_small_system_log_bucket() {
+    let sim = revokd::sim::SimConfig {
+        logs_rate_limit_per_window: Some(4),
+        window: Duration::from_secs(1),
+        ..small_org()
+    };
+    let app = spawn_app(sim).await;
+    let (user, _) = user_with_two_clients(&app.org);
+    let backlog = PAGE_LIMIT as usize * 3 + 1;
+    for _ in 0..backlog {
+        app.org.emit_event(DEACTIVATE, &user);
+    }
+    let types = vec![DEACTIVATE.to_owned()];
+
+    let polled = poll_once(
+        &app.deps.okta,
+        &app.store,
+        &types,
+        Duration::from_secs(3600),
+    )
+    .await
+    .expect("the backlog is read");
+
+    assert_eq!((polled.pages, polled.events), (4, backlog));
+    assert_eq!(app.org.stats().rate_limited, 0, "no 429");
+    let windows: Vec<_> = (app.org.windows().into_iter())
+        .filter(|w| w.bucket == revokd::sim::SimBucket::Route(RouteKind::Logs))
+        .collect();
+    assert!(
+        windows.iter().all(|w| w.limit == 4 && w.received() <= 2),
+        "{windows:#?}"
+    );
+}
