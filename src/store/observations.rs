@@ -74,10 +74,10 @@ pub(super) const UPSERT_TOKENS_TAIL: &str =
     reappeared_at = CASE WHEN token_state.revoked_at < excluded.last_seen_at
         AND (token_state.reappeared_at IS NULL
              OR token_state.reappeared_at < token_state.revoked_at)
-        AND CASE WHEN excluded.status IS NOT NULL THEN nullif(excluded.status, x'')
+        AND COALESCE(CASE WHEN excluded.status IS NOT NULL THEN nullif(excluded.status, x'')
             ELSE (SELECT r.status FROM token_history_values r WHERE r.id = (
                 SELECT max(m.id) FROM token_history m WHERE m.token_id = excluded.token_id))
-            END = 'ACTIVE'
+            END, 'ACTIVE') = 'ACTIVE'
         THEN excluded.last_seen_at ELSE token_state.reappeared_at END";
 
 /// What the writer knows of a split record without asking SQLite's JSON functions.

@@ -76,3 +76,28 @@ async fn an_offboarding_okta_ignored_is_not_verified_by_tokens_with_no_status() 
         .sum();
     assert_eq!(still, held, "Okta holds them all");
 }
+
+/// A token revokd revoked that Okta lists again with no status is back, as one listed
+/// `ACTIVE` is: counted, stamped `reappeared_at`, and active in the views again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_listed_again_with_no_status_is_back() {
+    let app = org_without_status().await;
+    let victim = admin_policy_selects(&app.org, app.now)[0].clone();
+    app.sweep(Mode::Enforce).await;
+    assert!(!app.org.all_tokens().iter().any(|t| t.id == victim.id));
+
+    app.org.add_token(victim.clone());
+    let back = app.sweep(Mode::DryRun).await;
+
+    assert_eq!(back.counts.tokens_reappeared, 1, "{back:?}");
+    let (reappeared, active): (Option<String>, i64) = sqlx::query_as(
+        "SELECT reappeared_at, (SELECT COUNT(*) FROM v_active_tokens WHERE token_id = ?1)
+         FROM tokens WHERE token_id = ?1",
+    )
+    .bind(&victim.id)
+    .fetch_one(app.store.pool())
+    .await
+    .expect("the token's row");
+    assert!(reappeared.is_some());
+    assert_eq!(active, 1, "active again");
+}
