@@ -9,7 +9,9 @@
 //!   error and `next_attempt_at` (exponential backoff with jitter, across sweeps), or
 //!   `irrevocable` once `revocation.max_attempts` attempts failed (tried again daily).
 //! - 404: `already_gone`, verified; but a 404 to a retry after a failure that may have
-//!   reached Okta is `done` (the earlier attempt took effect), with a note saying so.
+//!   reached Okta is `done` (the earlier attempt took effect), with a note saying so, and so
+//!   is a failure that may have taken effect (a 5xx to the end, a timeout) when a GET then
+//!   finds the token gone or not active (see [`delete`]).
 //! - The revocation gate withdrew it (exempt now, no policy selects it any more, an id Okta
 //!   could not have sent): `withdrawn` with the reason; nothing is sent.
 //! - A retried policy revocation whose token a listing has since found gone: `already_gone`
@@ -17,6 +19,9 @@
 //!
 //! Every outcome carries the Okta request id (and, on an error, Okta's `errorId`) of the
 //! DELETE that caused it.
+
+#[path = "delete.rs"]
+mod delete;
 
 use chrono::Utc;
 use tracing::{Instrument, error, info_span, warn};
@@ -27,6 +32,7 @@ use crate::config::Mode;
 use crate::gate::{Asker, TokenRequest, Verdict};
 use crate::okta::{self, Cleared, OktaClient, Unsent};
 use crate::store::{self, NewRevocation, RevocationState, RevocationTrigger, ts};
+use delete::{Revocation, revoke_and_verify};
 
 /// How one revocation attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,12 +189,14 @@ async fn send(
         Ok(Revocation {
             status,
             request_id,
+            error_id,
             verified,
             already_gone,
             note,
         }) => {
             row.http_status = Some(i64::from(status));
             row.okta_request_id = request_id;
+            row.okta_error_id = error_id;
             if already_gone {
                 row.state = RevocationState::AlreadyGone;
                 row.verified_at = Some(ts(now));
@@ -264,146 +272,4 @@ async fn send(
         | RevocationOutcome::Settled => {}
     }
     Ok(outcome)
-}
-
-/// What Okta answered, and whether the token's absence was confirmed.
-struct Revocation {
-    status: u16,
-    request_id: Option<String>,
-    verified: bool,
-    /// Okta answered 404 to the first attempt: someone else revoked it first.
-    already_gone: bool,
-    note: Option<String>,
-}
-
-/// DELETE, then GET to prove the token is gone. A 404 on DELETE counts as gone.
-async fn revoke_and_verify(
-    okta: &OktaClient,
-    cleared: &Cleared,
-) -> Result<Revocation, okta::Error> {
-    let revoked = match okta.revoke(cleared).await {
-        Ok(r) if r.earlier_attempt_took_effect() => {
-            return Ok(Revocation {
-                status: r.status,
-                request_id: r.request_id,
-                verified: true,
-                already_gone: false,
-                note: Some(
-                    "Okta answered 404 to a retry after a failed attempt: that attempt took effect"
-                        .into(),
-                ),
-            });
-        }
-        Ok(r) => r,
-        // A 5xx or a timeout does not say the DELETE did not take effect; nor does a retry
-        // the gate withdrew after one.
-        Err(e) if e.may_have_taken_effect() => return after_a_failure(okta, cleared, e).await,
-        Err(e) if e.is_not_found() => {
-            let request_id = e.request_id().map(str::to_owned);
-            return Ok(Revocation {
-                status: 404,
-                request_id,
-                verified: true,
-                already_gone: true,
-                note: None,
-            });
-        }
-        Err(e) => return Err(e),
-    };
-    let Some(token) = cleared.token() else {
-        return Ok(Revocation {
-            status: revoked.status,
-            request_id: revoked.request_id,
-            verified: false,
-            already_gone: false,
-            note: None,
-        });
-    };
-    match okta
-        .get_token(cleared.user(), cleared.client(), token)
-        .await
-    {
-        Ok(Some(found)) if found.token.may_be_active() => Err(okta::Error::Refused {
-            reason: format!(
-                "Okta answered 204 to the revocation but still lists the token {}",
-                match found.token.status {
-                    Some(_) => "as ACTIVE",
-                    None => "with no status",
-                }
-            ),
-            request_id: revoked.request_id,
-        }),
-        Ok(_) => Ok(Revocation {
-            status: revoked.status,
-            request_id: revoked.request_id,
-            verified: true,
-            already_gone: false,
-            note: None,
-        }),
-        Err(e) => Ok(Revocation {
-            status: revoked.status,
-            request_id: revoked.request_id,
-            verified: false,
-            already_gone: false,
-            note: Some(format!(
-                "revoked; verification deferred to the next listing ({e})"
-            )),
-        }),
-    }
-}
-
-/// A revocation that failed in a way that may have taken effect (a 5xx, a timeout, or a
-/// retry the gate withdrew after one): Okta is asked whether it still has the token. Gone
-/// or listed but not active, an attempt did it (`done`, with Okta's answer); still active,
-/// or Okta's answer unknown, the failure (or the withdrawal) stands.
-async fn after_a_failure(
-    okta: &OktaClient,
-    cleared: &Cleared,
-    withdrawn: okta::Error,
-) -> Result<Revocation, okta::Error> {
-    let Some(token) = cleared.token() else {
-        return Err(withdrawn);
-    };
-    let Ok(found) = okta
-        .get_token(cleared.user(), cleared.client(), token)
-        .await
-    else {
-        return Err(withdrawn);
-    };
-    let which = match withdrawn {
-        okta::Error::Withdrawn { .. } => "an earlier attempt",
-        _ => "the attempt",
-    };
-    match found {
-        // A listing's "gone" does not outweigh Okta's own answer: the attempt failed.
-        Some(found) if found.token.may_be_active() => match withdrawn {
-            okta::Error::Withdrawn {
-                unsent: Unsent::Gone(note),
-                maybe_applied,
-            } => Err(okta::Error::Withdrawn {
-                unsent: Unsent::Unchecked(format!("{note}, but Okta lists it ACTIVE")),
-                maybe_applied,
-            }),
-            withdrawn => Err(withdrawn),
-        },
-        Some(found) => Ok(Revocation {
-            status: 200,
-            request_id: None,
-            verified: true,
-            already_gone: false,
-            note: Some(format!(
-                "{which} took effect: Okta lists the token {} ({withdrawn})",
-                found.token.status_text()
-            )),
-        }),
-        None => Ok(Revocation {
-            status: 404,
-            request_id: None,
-            verified: true,
-            already_gone: false,
-            note: Some(format!(
-                "{which} took effect: Okta no longer has the token ({withdrawn})"
-            )),
-        }),
-    }
 }
