@@ -71,6 +71,19 @@ impl Reply {
         }
     }
 
+    /// Puts the reply's `X-Rate-Limit-Reset` on Okta's clock, `skew` seconds ahead of this
+    /// host's (behind when negative), and returns Okta's now, for its `Date`.
+    pub(crate) fn on_oktas_clock(&mut self, skew: i64) -> std::time::SystemTime {
+        if self.rate.reset > 0 {
+            self.rate.reset += skew;
+        }
+        let now = std::time::SystemTime::now();
+        match u64::try_from(skew) {
+            Ok(ahead) => now + std::time::Duration::from_secs(ahead),
+            Err(_) => now - std::time::Duration::from_secs(skew.unsigned_abs()),
+        }
+    }
+
     /// Write the reply with Okta's standard headers. `date` is `None` only for the
     /// missing-`Date` fault (the connection strips the one hyper adds).
     pub(crate) fn into_response(

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -367,17 +367,9 @@ async fn handle(
     if shaped.reset {
         conn.kill();
     }
-    // Okta's clock: `Date` and `X-Rate-Limit-Reset` alike.
-    let skew = shared.clock_skew_secs;
-    let okta_now = match u64::try_from(skew) {
-        Ok(ahead) => SystemTime::now() + Duration::from_secs(ahead),
-        Err(_) => SystemTime::now() - Duration::from_secs(skew.unsigned_abs()),
-    };
-    let date = (!shaped.strip_date).then(|| httpdate::fmt_http_date(okta_now));
     let mut reply = shaped.reply;
-    if reply.rate.reset > 0 {
-        reply.rate.reset += skew;
-    }
+    let okta_now = reply.on_oktas_clock(shared.clock_skew_secs);
+    let date = (!shaped.strip_date).then(|| httpdate::fmt_http_date(okta_now));
     reply.into_response(
         &request_id,
         date.as_deref(),
