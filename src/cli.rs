@@ -26,7 +26,7 @@ pub struct Cli {
 
     /// The database, overriding `database.url`: a sqlx SQLite URL (`sqlite://revokd.db`) or a
     /// file path. For `revokd demo`, where the demo database goes (default revokd-demo.db).
-    #[arg(long, global = true, value_name = "URL|FILE", value_parser = db_arg)]
+    #[arg(long, global = true, value_name = "URL|FILE")]
     pub db: Option<String>,
 
     /// Log line format on stderr.
@@ -329,16 +329,6 @@ fn pair_arg(text: &str) -> Result<PairArg, String> {
         user: user_arg(user)?,
         client: client_arg(client)?,
     })
-}
-
-/// `--db`: a `sqlite:` URL or a file path; a URL of another scheme is a mistake.
-fn db_arg(text: &str) -> Result<String, String> {
-    match text.split_once("://") {
-        Some((scheme, _)) if scheme != "sqlite" && !scheme.contains('/') => Err(format!(
-            "`{scheme}://` is not SQLite: give a sqlite:// URL or a file path"
-        )),
-        _ => Ok(text.to_owned()),
-    }
 }
 
 fn anchor_arg(text: &str) -> Result<AnchorArg, String> {

@@ -21,6 +21,16 @@ fn in_memory(url: &str) -> bool {
     path.is_empty() || path == ":memory:" || query.split('&').any(memory)
 }
 
+/// The scheme of `scheme://…`, if `url` is one: a plain path may hold a colon
+/// (`backup:2026.db`), and is no URL.
+pub(super) fn scheme(url: &str) -> Option<&str> {
+    url.split_once("://").map(|(s, _)| s).filter(|s| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    })
+}
+
 /// Why revokd cannot keep its records in the file `url` names, if it cannot: a URL of another
 /// scheme than `sqlite:` or SQLite's own `file:` (sqlx would take `postgres://host/db` for a
 /// relative file name), one sqlx refuses (an unknown parameter or value), or one that opens the
@@ -28,13 +38,7 @@ fn in_memory(url: &str) -> bool {
 /// (`mode=ro`, `immutable=1`) is taken: it serves reports from a copy, and a command that writes
 /// through it fails saying so.
 fn refusal(url: &str) -> Option<String> {
-    // `scheme://…`: a URL. A plain path may hold a colon (`backup:2026.db`).
-    let scheme = url.split_once("://").map(|(s, _)| s).filter(|s| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-    });
-    if let Some(scheme) = scheme.filter(|s| !matches!(*s, "sqlite" | "file")) {
+    if let Some(scheme) = scheme(url).filter(|s| !matches!(*s, "sqlite" | "file")) {
         return Some(format!(
             "`{scheme}:` is not a SQLite URL: revokd keeps its records in a SQLite file \
              (`sqlite://PATH`, or a plain path)"

@@ -37,17 +37,16 @@ pub struct Overrides {
     pub database_url: Option<String>,
 }
 
-/// `--db URL|FILE` as a sqlx SQLite URL: a URL (`sqlite:…`) is kept, a bare path becomes
-/// `sqlite://PATH`, its `%`, `?` and `#` escaped so that they stay part of the file's name.
+/// `--db URL|FILE` or `database.url` as a sqlx SQLite URL: a URL (`sqlite:…`, `file:…`, or
+/// of another scheme, which validation then refuses) is kept; a plain path becomes
+/// `sqlite://PATH`, its `%` escaped so that it stays part of the file's name (sqlx decodes
+/// the path; `?` still starts parameters such as `mode=ro`).
 pub fn database_url(arg: &str) -> String {
-    if arg.starts_with("sqlite:") {
+    let url = arg.starts_with("sqlite:") || arg.starts_with("file:");
+    if url || super::database::scheme(arg).is_some() {
         arg.to_owned()
     } else {
-        let path = arg
-            .replace('%', "%25")
-            .replace('?', "%3F")
-            .replace('#', "%23");
-        format!("sqlite://{path}")
+        format!("sqlite://{}", arg.replace('%', "%25"))
     }
 }
 
@@ -76,9 +75,11 @@ pub fn load_for(file: Option<&Path>, overrides: &Overrides, needs: Needs) -> Res
     let env = Env::prefixed("REVOKD_").ignore(NOT_CONFIG_KEYS).split("__");
     let figment = figment.merge(env);
     let mut config: Config = figment.extract().map_err(keyed)?;
-    if let Some(url) = &overrides.database_url {
-        config.database.url = database_url(url);
-    }
+    let url = overrides
+        .database_url
+        .as_ref()
+        .unwrap_or(&config.database.url);
+    config.database.url = database_url(url);
     let checked = match needs {
         Needs::Everything => read_secrets(&mut config).and_then(|()| super::validate(&config)),
         Needs::Database => super::validate::validate_local(&config),
@@ -87,10 +88,13 @@ pub fn load_for(file: Option<&Path>, overrides: &Overrides, needs: Needs) -> Res
     // that overrode it (a systemd drop-in), unless `--db` replaced it.
     checked.map_err(|e| match e {
         Error::Invalid { key, message } => {
-            let from = (key != "database.url" || overrides.database_url.is_none())
-                .then(|| figment.find_metadata(&key.replace('[', ".").replace(']', "")))
-                .flatten()
-                .and_then(|md| source_of(md, &key));
+            let from = if key == "database.url" && overrides.database_url.is_some() {
+                Some(" (from --db)".to_owned())
+            } else {
+                figment
+                    .find_metadata(&key.replace('[', ".").replace(']', ""))
+                    .and_then(|md| source_of(md, &key))
+            };
             Error::invalid(key, format!("{message}{}", from.unwrap_or_default()))
         }
         e => e,

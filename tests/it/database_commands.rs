@@ -248,13 +248,25 @@ async fn another_programs_database_is_refused_and_left_as_it_is() {
     }
 }
 
-/// `--db` as a path names the file as it is spelled, `%`, `?` and `#` included.
+/// A path names the file as it is spelled, `%` included, given as `--db` or as
+/// `database.url`; a URL of another scheme is refused naming where it came from.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_database_path_with_url_characters_is_the_file_it_names() {
+async fn a_database_path_with_a_percent_sign_is_the_file_it_names() {
     let (app, _) = swept_database().await;
-    let odd = app.db_path.with_file_name("a%20b?c#d.db");
+    let odd = app.db_path.with_file_name("a%20b#c.db");
     std::fs::copy(&app.db_path, &odd).expect("copied");
     let path = odd.display().to_string();
     let out = run_revokd(&["--db", &path, "report", "sweeps"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let env = [("REVOKD_DATABASE__URL", path.as_str())];
+    let out = run_revokd(&["report", "sweeps"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+
+    let out = run_revokd(&["--db", "mysql://h/db", "status"], &[]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    assert!(
+        text.contains("`mysql:` is not a SQLite URL") && text.contains("(from --db)"),
+        "{text}"
+    );
 }
