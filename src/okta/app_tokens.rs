@@ -25,7 +25,7 @@ impl OktaClient {
     }
 
     /// Lists every user's refresh tokens of `app` page by page, following `Link rel="next"`
-    /// verbatim. With `resume_from` (a `next` link Okta sent earlier for this app) the listing
+    /// (see [`super::page`]). With `resume_from` (a `next` link Okta sent earlier for this app) the listing
     /// continues there instead of at the first page; a link that is not a URL on this org's
     /// origin, or not one of this app's listing, is refused.
     pub fn list_app_tokens(

@@ -164,19 +164,14 @@ impl OktaClient {
         })?;
         let next = match parse_link_header(&reply.headers) {
             None => None,
-            Some(link) => {
-                let next = url.join(&link).map_err(|e| Error::Refused {
-                    reason: format!("unusable System Log next link: {e}"),
-                    request_id: reply.request_id.clone(),
-                })?;
-                if next.origin() != self.base_url().origin() {
-                    return Err(Error::Refused {
-                        reason: format!("System Log next link {next} leaves the org's origin"),
-                        request_id: reply.request_id,
-                    });
-                }
-                Some(next)
-            }
+            Some(link) => Some(
+                super::page::resolve_next(self.base_url(), url, &link).map_err(|e| {
+                    Error::Refused {
+                        reason: format!("System Log {e}"),
+                        request_id: reply.request_id.clone(),
+                    }
+                })?,
+            ),
         };
         Ok(LogPage {
             events,

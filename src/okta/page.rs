@@ -1,6 +1,7 @@
-//! Link-header pagination. Okta's cursors are opaque: revokd follows the `rel="next"` URL
-//! verbatim, refuses one on another origin (the API token would follow it there), and stops
-//! on a repeated URL or past a page cap instead of looping forever.
+//! Link-header pagination. Okta's cursors are opaque: revokd follows the `rel="next"` URL as
+//! given (a relative one resolved against its page, RFC 8288), refuses one on another origin
+//! (the API token would follow it there), and stops on a repeated URL or past a page cap
+//! instead of looping forever.
 
 use std::collections::HashSet;
 
@@ -61,6 +62,23 @@ pub enum LinkRefusal {
     TooManyPages(usize),
 }
 
+/// The page a `next` link names: resolved against the `page` it came with (RFC 8288), and
+/// refused when it is no URI reference or leaves the origin of `base`, the org.
+pub fn resolve_next(base: &Url, page: &Url, next: &str) -> Result<Url, LinkRefusal> {
+    // A URI reference holds no blank, control character or delimiter RFC 3986 excludes.
+    let excluded = |c: char| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c);
+    if next.chars().any(excluded) {
+        return Err(LinkRefusal::Invalid);
+    }
+    let url = page.join(next).map_err(|_| LinkRefusal::Invalid)?;
+    if url.origin() != base.origin() {
+        return Err(LinkRefusal::ForeignOrigin(
+            url.origin().ascii_serialization(),
+        ));
+    }
+    Ok(url)
+}
+
 /// Tracks the pages of one listing and vets each `next` link before it is followed.
 #[derive(Debug)]
 pub struct Cursor {
@@ -88,17 +106,7 @@ impl Cursor {
 
     /// Accepts `next` as the following page, or says why not.
     pub fn advance(&mut self, next: &str) -> Result<Url, LinkRefusal> {
-        // A URI reference holds no blank, control character or delimiter RFC 3986 excludes.
-        let excluded = |c: char| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c);
-        if next.chars().any(excluded) {
-            return Err(LinkRefusal::Invalid);
-        }
-        let url = self.first.join(next).map_err(|_| LinkRefusal::Invalid)?;
-        if url.origin() != self.base.origin() {
-            return Err(LinkRefusal::ForeignOrigin(
-                url.origin().ascii_serialization(),
-            ));
-        }
+        let url = resolve_next(&self.base, &self.first, next)?;
         if !self.seen.insert(url.as_str().to_owned()) {
             return Err(LinkRefusal::Loop);
         }

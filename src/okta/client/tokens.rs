@@ -93,7 +93,7 @@ impl OktaClient {
     }
 
     /// Lists a pair's refresh tokens page by page (`expand=scope`, `limit` = page size),
-    /// following `Link rel="next"` verbatim.
+    /// following `Link rel="next"` (see [`crate::okta::page`]).
     pub fn list_tokens(&self, user: &UserId, client: &ClientId) -> TokenPages<'_> {
         self.pages_from(self.first_tokens_page(user, client))
     }
