@@ -53,11 +53,7 @@ impl Store {
             sqlx::query_as("SELECT status, COUNT(*) FROM sweeps GROUP BY status ORDER BY status")
                 .fetch_all(&mut *tx)
                 .await?;
-        let last_ok_sweep_at =
-            sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = ?")
-                .bind(SweepStatus::Ok)
-                .fetch_one(&mut *tx)
-                .await?;
+        let last_ok_sweep_at = last_ok_finished(&mut tx).await?;
         let last_finished_status = last_finished(&mut tx).await?.map(|(status, _)| status);
         let active_tokens = sqlx::query_scalar("SELECT COUNT(*) FROM v_active_tokens")
             .fetch_one(&mut *tx)
@@ -177,6 +173,16 @@ pub(super) async fn last_finished(
     )
     .fetch_optional(conn)
     .await?)
+}
+
+/// When the newest sweep that ended `ok` finished, if any did (for `/metrics` and `status`).
+pub(super) async fn last_ok_finished(conn: &mut SqliteConnection) -> Result<Option<String>, Error> {
+    Ok(
+        sqlx::query_scalar("SELECT MAX(finished_at) FROM sweeps WHERE status = ?")
+            .bind(SweepStatus::Ok)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// Rows of `table` by `state`, in state order: revocation intents at their latest state

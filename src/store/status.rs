@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{DeliveryState, Error, JobState, Store, SweepStatus, Trigger, daemon, ts};
+use super::{DeliveryState, Error, JobState, Store, Trigger, daemon, ts};
 
 /// One recent sweep, as `revokd status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -48,7 +48,9 @@ pub struct StatusCounts {
     /// judges them).
     pub deliveries_given_up_last_day: i64,
     /// When the newest sweep of any trigger that ended `ok` finished, else when the first
-    /// sweep started: the instant since which no sweep has succeeded.
+    /// sweep started: the instant since which no sweep has succeeded. `None` until a daemon
+    /// ran a scheduled sweep on the database (a demo's, or one only ever swept by hand, has
+    /// no schedule to judge).
     pub no_sweep_ok_since: Option<String>,
     /// Failed offboarding jobs not settled since: no later job of the user `done` whose run was
     /// `enforce` (nor, for a failed preview that never ran for real, one `done` as a preview;
@@ -97,13 +99,22 @@ impl Store {
         .bind(ts(now - TimeDelta::days(1)))
         .fetch_one(&mut *tx)
         .await?;
-        let no_sweep_ok_since = sqlx::query_scalar(
-            "SELECT COALESCE((SELECT MAX(finished_at) FROM sweeps WHERE status = ?),
-                             (SELECT MIN(started_at) FROM sweeps))",
-        )
-        .bind(SweepStatus::Ok)
-        .fetch_one(&mut *tx)
-        .await?;
+        let scheduled: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sweeps WHERE trigger = ?)")
+                .bind(Trigger::Schedule)
+                .fetch_one(&mut *tx)
+                .await?;
+        let no_sweep_ok_since = match scheduled {
+            false => None,
+            true => match daemon::last_ok_finished(&mut tx).await? {
+                Some(at) => Some(at),
+                None => {
+                    sqlx::query_scalar("SELECT MIN(started_at) FROM sweeps")
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            },
+        };
         // The view holds the rule: failed, and not settled by a later job since.
         let failed_jobs_unresolved =
             sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems WHERE state = ?")

@@ -94,9 +94,17 @@ async fn status_with_hourly_schedule(app: &TestApp) -> std::process::Output {
 
 /// A scheduled sweep that started at `at` and finished a minute later with `status`.
 async fn past_sweep(app: &TestApp, at: chrono::DateTime<Utc>, status: SweepStatus) {
-    let id = app
-        .store
-        .begin_sweep(Trigger::Schedule, Mode::DryRun, at, "h:1:0");
+    past_sweep_of(app, Trigger::Schedule, at, status).await;
+}
+
+/// A sweep of `trigger` that started at `at` and finished a minute later with `status`.
+async fn past_sweep_of(
+    app: &TestApp,
+    trigger: Trigger,
+    at: chrono::DateTime<Utc>,
+    status: SweepStatus,
+) {
+    let id = app.store.begin_sweep(trigger, Mode::DryRun, at, "h:1:0");
     let id = id.await.expect("a sweep row");
     let finished = at + TimeDelta::minutes(1);
     let counts = SweepCounts::default();
@@ -125,6 +133,18 @@ async fn given_its_schedule_status_says_when_no_sweep_succeeded_for_two_interval
     );
     // Without the configuration, the schedule is unknown and not judged.
     let out = status(&app, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+
+    // No daemon ever swept this database (a demo's, or sweeps by hand): no schedule to judge.
+    let app = spawn_app(small_org()).await;
+    past_sweep_of(
+        &app,
+        Trigger::Cli,
+        Utc::now() - TimeDelta::hours(3),
+        SweepStatus::Ok,
+    )
+    .await;
+    let out = status_with_hourly_schedule(&app).await;
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
 
     // Sweeps that never succeeded count from the first one.
