@@ -88,7 +88,7 @@ pub fn config_text(config: &Config, db_path: &Path) -> String {
 /// [`config_text`] begins. Anything else is someone's audit trail or configuration.
 async fn check_replaceable(db_path: &Path, config_file: &Path) -> anyhow::Result<()> {
     let empty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 0);
-    if db_path.exists() && !empty(db_path) && !crate::store::written_only_by_demo(db_path).await {
+    if db_path.exists() && !empty(db_path) && !demo_only(db_path).await {
         anyhow::bail!(
             "{} is not a database only `revokd demo` wrote (it holds other sweeps, offboarding \
              jobs or revocations, or is not revokd's); the demo does not replace it, even \
@@ -107,6 +107,20 @@ async fn check_replaceable(db_path: &Path, config_file: &Path) -> anyhow::Result
         );
     }
     Ok(())
+}
+
+/// Whether only a demo wrote the database at `path` (see [`Store::holds_only_demo_work`]);
+/// a file that is not revokd's answers `false`.
+async fn demo_only(path: &Path) -> bool {
+    let url = crate::config::database_url(&path.display().to_string());
+    match Store::connect_to_inspect(&url).await {
+        Ok(store) => {
+            let only = store.holds_only_demo_work().await;
+            store.close().await;
+            only
+        }
+        Err(_) => false,
+    }
 }
 
 /// How every configuration the demo writes begins.

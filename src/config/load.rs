@@ -292,7 +292,12 @@ fn may_hold_secret(key: &str) -> bool {
 fn check_env_names() -> Result<(), Error> {
     for (name, _) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
-        let Some(rest) = name.strip_prefix("REVOKD_") else {
+        // figment matches the prefix whatever its case.
+        let Some(rest) = name
+            .get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("REVOKD_"))
+            .map(|_| &name[7..])
+        else {
             continue;
         };
         if rest.split("__").any(str::is_empty) {

@@ -289,12 +289,12 @@ fn check_cron(key: &str, text: &str) -> Result<(), Error> {
             format!("`{text}` has {fields} fields; {hint}"),
         ));
     }
-    let cron = super::cron::parse(text)
+    super::cron::parse(text)
         .map_err(|e| Error::invalid(key, format!("`{text}` does not parse ({e}); {hint}")))?;
     // A date that never comes (31 April) parses, and the job would never run.
-    cron.find_next_occurrence(&chrono::Utc::now(), false)
-        .map_err(|_| Error::invalid(key, format!("`{text}` never fires (no such date)")))?;
-    Ok(())
+    super::cron::next_fire(text, chrono::Utc::now())
+        .map(drop)
+        .ok_or_else(|| Error::invalid(key, format!("`{text}` never fires (no such date)")))
 }
 
 fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {

@@ -79,7 +79,7 @@ pub use ingest::{Ingest, Pending};
 pub use intents::OpenPairIntent;
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use offboarding::{JobRow, NewJob, SystemLogCursor, insert_held_event};
-pub use open::{MIGRATOR, PAGE_SIZE, StoreOptions, written_only_by_demo};
+pub use open::{MIGRATOR, PAGE_SIZE, StoreOptions};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use pair_listings::{KnownPair, ListingPrint, PrintWrite, UnchangedListing};
 pub use plan_stage::{Closing, PlanStage, REVOKED_BY_REVOKD, StagedEntry, StagedKind};

@@ -149,6 +149,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing database read-only to inspect it, whatever revokd schema it has
+    /// (an older demo's, say), refusing only a database that is not revokd's.
+    pub async fn connect_to_inspect(url: &str) -> Result<Store, Error> {
+        Store::open_to_read_any(url, &StoreOptions::default()).await
+    }
+
     /// [`Store::open_to_read`] whatever revokd schema the database has, refusing only a
     /// database that is not revokd's: tables, and no record of revokd's migrations.
     async fn open_to_read_any(url: &str, opts: &StoreOptions) -> Result<Store, Error> {
@@ -250,30 +256,4 @@ fn check_path(file: &Path, create: bool) -> Result<(), Error> {
         _ if !create => Err(Error::MissingFile(file.to_owned())),
         _ => Ok(()),
     }
-}
-
-/// Whether the SQLite file at `path` is one only `revokd demo` wrote: a revokd database whose
-/// every sweep is the demo's and that holds no offboarding job. Read without writing; a file
-/// that is not such a database (another program's, or not SQLite) answers `false`; so does
-/// a revocation of no demo sweep.
-pub async fn written_only_by_demo(path: &Path) -> bool {
-    let options = SqliteConnectOptions::new().filename(path).read_only(true);
-    let Ok(pool) = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-    else {
-        return false;
-    };
-    let others: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM sweeps WHERE trigger <> ?1)
-              + (SELECT COUNT(*) FROM offboarding_jobs)
-              + (SELECT COUNT(*) FROM revocations WHERE sweep_id IS NULL
-                   OR sweep_id NOT IN (SELECT id FROM sweeps WHERE trigger = ?1))",
-    )
-    .bind(super::Trigger::Demo)
-    .fetch_one(&pool)
-    .await;
-    pool.close().await;
-    matches!(others, Ok(0))
 }

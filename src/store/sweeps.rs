@@ -302,6 +302,24 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether only `revokd demo` wrote this database: every sweep is the demo's, and it
+    /// holds no offboarding job and no revocation of another sweep. A database of another
+    /// shape (an older schema's tables missing) answers `false`.
+    pub async fn holds_only_demo_work(&self) -> bool {
+        let others: Result<i64, sqlx::Error> = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM sweeps WHERE trigger <> ?1)
+                  + (SELECT COUNT(*) FROM offboarding_jobs)
+                  + (SELECT COUNT(*) FROM revocations WHERE sweep_id IS NULL
+                       OR sweep_id NOT IN (SELECT id FROM sweeps WHERE trigger = ?1))",
+        )
+        .bind(Trigger::Demo)
+        .fetch_one(&self.pool)
+        .await;
+        matches!(others, Ok(0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

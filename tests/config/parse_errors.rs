@@ -108,7 +108,12 @@ fn a_value_of_the_wrong_type_is_not_quoted_where_it_may_be_a_secret() {
 /// and is refused naming the variable rather than dropped without a word.
 #[test]
 fn a_variable_with_an_empty_segment_is_refused_naming_it() {
-    for var in ["REVOKD_MODE__", "REVOKD_OKTA____PAGE_SIZE", "REVOKD___MODE"] {
+    for var in [
+        "REVOKD_MODE__",
+        "REVOKD_OKTA____PAGE_SIZE",
+        "REVOKD___MODE",
+        "revokd_mode__",
+    ] {
         let err = super::error_of("", &[(var, "enforce")]);
         assert!(err.contains(var), "{var} → {err}");
     }
