@@ -125,6 +125,13 @@ impl Store {
             options = options.pragma("max_page_count", (max / PAGE_SIZE).max(1).to_string());
         }
         check_path(options.get_filename(), create)?;
+        let store = Store::pool_of(options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The pool every opening uses, over connections set up by `options`.
+    async fn pool_of(options: SqliteConnectOptions) -> Result<Store, Error> {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             // No idle timeout and no lifetime: connections to a local file need neither, and
@@ -135,9 +142,7 @@ impl Store {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        let store = Store { pool };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Store { pool })
     }
 
     /// Opens an existing database read-only, setting nothing that writes (journal mode, page
@@ -163,14 +168,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(opts.busy_timeout);
         check_path(options.get_filename(), false)?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            // As in `open`: no pool maintenance task (launchbadge/sqlx#3645).
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        let store = Store { pool };
+        let store = Store::pool_of(options).await?;
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
              ORDER BY name",

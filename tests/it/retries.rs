@@ -24,28 +24,11 @@ fn ceil_second(t: DateTime<Utc>) -> DateTime<Utc> {
 async fn a_429_is_retried_no_earlier_than_a_second_past_its_reset_and_says_what_it_retries() {
     // The wait is clamped to max_backoff, so leave room for a 2 s reset.
     let app = spawn_app_with(small_org(), |c| c.okta.max_backoff = Duration::from_secs(5)).await;
-    let (user, client) = app.small_pair();
-    app.org.inject(Fault {
-        user: Some(user.clone()),
-        client: Some(client.clone()),
-        kind: FaultKind::RateLimited {
-            reset_in: Duration::from_secs(2),
-        },
-        times: Some(1),
-    });
 
-    let report = app.sweep(Mode::DryRun).await;
+    let (report, first, retry) = a_pair_throttled_once(&app).await;
 
     assert_eq!(report.status, SweepStatus::Ok, "{:?}", report.failures);
-    let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
-    let requests: Vec<_> = app
-        .org
-        .requests()
-        .into_iter()
-        .filter(|r| r.path_and_query.starts_with(&path))
-        .collect();
-    assert_eq!(requests.len(), 2, "{requests:#?}");
-    let (first, retry) = (&requests[0], &requests[1]);
+    let (first, retry) = (&first, &retry);
     assert_eq!((first.status, retry.status), (429, 200));
     // The sim sets Reset = receipt + 2 s rounded up to a whole second; Okta's SDKs, and
     // revokd, wait until a second past it.
@@ -138,17 +121,8 @@ async fn a_429_is_waited_out_on_oktas_clock_when_it_differs_from_this_hosts() {
             ..small_org()
         };
         let app = spawn_app_with(sim, |c| c.okta.max_backoff = Duration::from_secs(60)).await;
-        let (user, client) = app.small_pair();
-        app.org.inject(Fault {
-            user: Some(user.clone()),
-            client: Some(client.clone()),
-            kind: FaultKind::RateLimited {
-                reset_in: Duration::from_secs(2),
-            },
-            times: Some(1),
-        });
 
-        let report = app.sweep(Mode::DryRun).await;
+        let (report, first, retry) = a_pair_throttled_once(&app).await;
 
         assert_eq!(
             report.status,
@@ -156,12 +130,6 @@ async fn a_429_is_waited_out_on_oktas_clock_when_it_differs_from_this_hosts() {
             "{skew}: {:?}",
             report.failures
         );
-        let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
-        let requests: Vec<_> = (app.org.requests().into_iter())
-            .filter(|r| r.path_and_query.starts_with(&path))
-            .collect();
-        assert_eq!(requests.len(), 2, "{skew}: {requests:#?}");
-        let (first, retry) = (&requests[0], &requests[1]);
         let reset = ceil_second(first.received_at_utc + TimeDelta::seconds(2));
         assert!(
             retry.received_at_utc >= reset + TimeDelta::seconds(1),
@@ -170,4 +138,32 @@ async fn a_429_is_waited_out_on_oktas_clock_when_it_differs_from_this_hosts() {
         let waited = retry.received_at_utc - first.received_at_utc;
         assert!(waited < TimeDelta::seconds(30), "{skew}: waited {waited}");
     }
+}
+
+/// Throttles the first listing request of `app`'s small pair with a 429 whose reset is 2 s
+/// away, sweeps, and returns the sweep and the pair's two requests (the 429, the retry).
+async fn a_pair_throttled_once(
+    app: &crate::helpers::TestApp,
+) -> (
+    revokd::sweep::SweepReport,
+    revokd::sim::RequestRecord,
+    revokd::sim::RequestRecord,
+) {
+    let (user, client) = app.small_pair();
+    app.org.inject(Fault {
+        user: Some(user.clone()),
+        client: Some(client.clone()),
+        kind: FaultKind::RateLimited {
+            reset_in: Duration::from_secs(2),
+        },
+        times: Some(1),
+    });
+    let report = app.sweep(Mode::DryRun).await;
+    let path = format!("/api/v1/users/{user}/clients/{client}/tokens");
+    let mut requests: Vec<_> = (app.org.requests().into_iter())
+        .filter(|r| r.path_and_query.starts_with(&path))
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    let retry = requests.pop().expect("two");
+    (report, requests.pop().expect("two"), retry)
 }
