@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use figment::Figment;
-use figment::error::Kind;
+use figment::error::{Actual, Kind};
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -256,7 +256,13 @@ fn keyed(error: figment::Error) -> Error {
         .metadata
         .as_ref()
         .is_some_and(|md| md.name.contains("REVOKD_"));
-    if from_env && matches!(e.kind, Kind::InvalidType(..)) {
+    let scalar = |a: &Actual| {
+        matches!(
+            a,
+            Actual::Bool(_) | Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_)
+        )
+    };
+    if from_env && matches!(&e.kind, Kind::InvalidType(found, _) if scalar(found)) {
         // figment reads `12345` or `true` in a variable as a number or a boolean; turning it
         // back into text could not restore a leading zero, so the way round is a file.
         message.push_str(

@@ -101,6 +101,9 @@ fn a_value_of_the_wrong_type_is_not_quoted_where_it_may_be_a_secret() {
             !err.contains(secret) && !err.contains("XXXXSECRET"),
             "{err}"
         );
+        // Only a variable figment read as a number or a boolean gets that hint.
+        let scalar = env.iter().any(|(_, v)| v.parse::<f64>().is_ok());
+        assert_eq!(err.contains("reads as a number"), scalar, "{err}");
     }
 }
 
