@@ -120,7 +120,8 @@ fn count(by_state: &[(String, i64)], state: &str) -> i64 {
 /// What needs an operator: irrevocable revocations, failed or held offboarding jobs, a last
 /// finished sweep (or recent scheduled sweep) that ended badly, no sweep succeeded for over
 /// twice the schedule's interval (given a configuration), notifications given up in the last
-/// day, a broken audit chain. The last two judge as `contrib/prometheus`' alerts do.
+/// day, a broken audit chain. The schedule and the notifications are judged as
+/// `contrib/prometheus`' alerts judge them.
 fn attention(status: &Status) -> Vec<String> {
     let c = &status.counts;
     let mut out = Vec::new();
@@ -165,7 +166,8 @@ fn attention(status: &Status) -> Vec<String> {
 
 /// No sweep has succeeded for over twice the sweep schedule's longest interval (as
 /// `RevokdSweepNotRun` judges it): the daemon is down, or every sweep fails. Judged only when
-/// a configuration names the schedule and a sweep was ever recorded.
+/// a configuration names the schedule and a daemon ever ran a scheduled sweep on the
+/// database.
 fn overdue(status: &Status) -> Option<String> {
     let gap = status.sweep_gap?;
     let since: DateTime<Utc> = status.counts.no_sweep_ok_since.as_deref()?.parse().ok()?;
