@@ -94,7 +94,7 @@ impl RefreshToken {
     /// all (the schema marks no field required, so a missing status proves nothing; the
     /// report views count such a token active too).
     pub fn may_be_active(&self) -> bool {
-        matches!(self.status, None | Some(TokenStatus::Active))
+        status_may_be_active(self.status.as_ref().map(TokenStatus::as_str))
     }
 
     /// The status as a message names it: `ACTIVE`, `REVOKED` (or what else Okta sent), or
@@ -104,6 +104,12 @@ impl RefreshToken {
             .as_ref()
             .map_or("with no status", TokenStatus::as_str)
     }
+}
+
+/// Whether a token listed with `status` (as Okta spells it, or none) may still be honoured:
+/// `ACTIVE`, or no status at all. The one rule for tokens decoded and tokens stored.
+pub fn status_may_be_active(status: Option<&str>) -> bool {
+    matches!(status, None | Some("ACTIVE"))
 }
 
 /// A decoded token together with the exact JSON Okta sent for it.

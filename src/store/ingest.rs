@@ -379,7 +379,7 @@ async fn write_batch(
             // `back` holds each token once, from its latest observation, which may be active.
             Work::Page { rows, .. } if !back.is_empty() => rows
                 .iter()
-                .filter(|t| matches!(t.status.as_deref(), None | Some("ACTIVE")))
+                .filter(|t| crate::okta::model::status_may_be_active(t.status.as_deref()))
                 .filter(|t| back.binary_search(&t.token_id).is_ok())
                 .map(|t| t.token_id.clone())
                 .collect(),

@@ -310,7 +310,7 @@ async fn revoked_among(
     let active: Vec<&Observed<'_>> = latest
         .iter()
         .copied()
-        .filter(|o| matches!(o.token.status.as_deref(), None | Some("ACTIVE")))
+        .filter(|o| crate::okta::model::status_may_be_active(o.token.status.as_deref()))
         .collect();
     if active.is_empty() {
         return Ok(Vec::new());

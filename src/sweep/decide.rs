@@ -43,8 +43,7 @@ pub(super) fn decide_recorded(
 ) {
     let (scopes, mut facts) = crate::gate::row_facts(row);
     facts.scopes = &scopes;
-    // As `RefreshToken::may_be_active`: listed ACTIVE, or with no status.
-    facts.active = matches!(row.status.as_deref(), None | Some("ACTIVE"));
+    facts.active = crate::okta::model::status_may_be_active(row.status.as_deref());
     decide_facts(deps, &facts, now, listed);
 }
 
