@@ -83,6 +83,9 @@ pub enum Command {
     /// Audit trail commands.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Notification commands.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// A full pass against a built-in simulated Okta org: nothing to set up. Runs a dry-run
     /// sweep, then an enforce sweep with the example policies, into ./revokd-demo.db (or
     /// --db), and writes the configuration it used beside it (revokd-demo.toml). Refuses to
@@ -215,6 +218,20 @@ pub enum DbCommand {
     /// Apply pending database migrations (the commands that write apply them too; the ones
     /// that only read refuse a database of another schema).
     Migrate,
+}
+
+/// `revokd notify …`.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Queue the notifications given up (`notify_deliveries` in state `failed`: refused by
+    /// their receiver, or out of attempts) again, their attempts counted afresh: once a
+    /// receiver is fixed, the daemon sends it what it missed within seconds. With a
+    /// configuration file, only to the `[[notify]]` receivers it names.
+    Resend {
+        /// Only to this receiver (`[[notify]] name`; repeatable).
+        #[arg(long = "receiver", value_name = "NAME")]
+        receivers: Vec<String>,
+    },
 }
 
 /// `revokd audit …`.

@@ -10,6 +10,7 @@ mod config_check;
 mod db;
 mod demo;
 mod man;
+mod notify;
 mod offboard;
 mod output;
 mod progress;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, DbCommand};
+use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, DbCommand, NotifyCommand};
 use crate::config::{self, Config};
 use crate::policy::PolicySet;
 use crate::store::Store;
@@ -74,6 +75,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config(ConfigCommand::Check { example }) => config_check::run(&cli, *example),
         Command::Db(DbCommand::Migrate) => db::migrate(&cli).await,
         Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&cli, anchor).await,
+        Command::Notify(NotifyCommand::Resend { receivers }) => {
+            notify::resend(&cli, receivers).await
+        }
         Command::Demo(args) => demo::run(&cli, args).await,
         Command::Report(args) => report::run(&cli, args).await,
         Command::Run => run::run(&cli).await,

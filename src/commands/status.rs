@@ -152,12 +152,10 @@ fn attention(status: &Status) -> Vec<String> {
         out.extend(ended_badly(scheduled, "scheduled sweep"));
     }
     out.extend(overdue(status));
-    if c.deliveries_given_up_last_day > 0 {
-        let n = c.deliveries_given_up_last_day;
-        out.push(format!(
-            "{n} notification delivery(ies) given up in the last day"
-        ));
-    }
+    let n = c.deliveries_given_up_last_day;
+    out.extend((n > 0).then(|| {
+        format!("{n} notification delivery(ies) given up in the last day (`revokd notify resend` once the receiver is fixed)")
+    }));
     if let Err(broken) = &status.audit {
         out.push(format!("audit chain broken at record {}", broken.id));
     }

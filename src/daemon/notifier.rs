@@ -1,8 +1,9 @@
 //! The daemon's notification dispatcher: routes new outbox events to the `[[notify]]`
 //! receivers in force, then delivers each receiver's due deliveries one at a time, every
 //! attempt in a task of its own (so a receiver that hangs, fails or answers huge bodies only
-//! ever holds up itself). A failed attempt is retried with exponential backoff until the
-//! receiver's `max_attempts`. It wakes when this process may have enqueued an event, when an
+//! ever holds up itself). A failed attempt is retried with exponential backoff (no sooner than
+//! a 429's `Retry-After`) until the receiver's `max_attempts`; one the receiver refused (a 4xx
+//! other than 408, 425 and 429) is given up at once, for `revokd notify resend`. It wakes when this process may have enqueued an event, when an
 //! attempt ends, when a retry comes due, and every [`IDLE_RECHECK`] (other processes, such as
 //! `revokd sweep`, enqueue too). Never on a sweep's path.
 
@@ -18,7 +19,7 @@ use tracing::{error, info, warn};
 
 use super::context::Context;
 use super::metrics;
-use crate::notify::{self, EventKind, Outcome, Receiver, payload::Event};
+use crate::notify::{self, EventKind, Outcome, Receiver, Retry, payload::Event};
 use crate::store::{Claimed, Store};
 
 /// The longest the dispatcher sleeps without looking at the outbox.
@@ -155,34 +156,45 @@ async fn attempt(store: Store, client: reqwest::Client, receiver: Receiver, clai
             let recorded = store.delivery_succeeded(&claimed, status, now).await;
             report(recorded, name, at, "delivered", None, None);
         }
-        Outcome::Failed { status, error }
-            if claimed.attempt >= i64::from(receiver.max_attempts) =>
-        {
+        Outcome::Failed {
+            status,
+            error,
+            retry,
+        } => {
+            let wait = (claimed.attempt < i64::from(receiver.max_attempts))
+                .then(|| {
+                    retry.wait(
+                        claimed.attempt,
+                        receiver.min_backoff,
+                        receiver.max_backoff,
+                        rand::random(),
+                    )
+                })
+                .flatten();
             let recorded = store
-                .delivery_failed(&claimed, status, &error, None, now)
+                .delivery_failed(&claimed, status, &error, wait, now)
                 .await;
-            report(recorded, name, at, "given_up", status, Some((&error, None)));
-        }
-        Outcome::Failed { status, error } => {
-            let wait = notify::retry_delay(
-                claimed.attempt,
-                receiver.min_backoff,
-                receiver.max_backoff,
-                rand::random(),
-            );
-            let recorded = store
-                .delivery_failed(&claimed, status, &error, Some(wait), now)
-                .await;
-            report(
-                recorded,
-                name,
-                at,
-                "retry",
-                status,
-                Some((&error, Some(wait))),
-            );
+            let outcome = match wait {
+                Some(_) => "retry",
+                None => "given_up",
+            };
+            let failure = Failure {
+                error: &error,
+                wait,
+                refused: retry == Retry::Refused,
+            };
+            report(recorded, name, at, outcome, status, Some(failure));
         }
     }
+}
+
+/// How a failed attempt ended: retried after `wait`, or given up (`None`), at once when the
+/// receiver `refused` the request itself.
+#[derive(Clone, Copy)]
+struct Failure<'a> {
+    error: &'a str,
+    wait: Option<Duration>,
+    refused: bool,
 }
 
 /// Logs and counts one recorded attempt: `(event id, kind, attempt)` at `at`.
@@ -192,31 +204,48 @@ fn report(
     (event_id, kind, attempt): (&str, &str, i64),
     outcome: &'static str,
     status: Option<u16>,
-    failure: Option<(&str, Option<Duration>)>,
+    failure: Option<Failure<'_>>,
 ) {
     if let Err(e) = recorded {
         error!(notify.receiver = name, notify.event_id = event_id, error.message = %e, "cannot record a notification attempt");
         return;
     }
     metrics::notification(name, outcome);
-    match failure {
-        None => info!(
+    let Some(Failure {
+        error,
+        wait,
+        refused,
+    }) = failure
+    else {
+        info!(
             notify.receiver = name,
             notify.event_id = event_id,
             notify.kind = kind,
             attempt,
             "notification delivered"
-        ),
-        Some((error, None)) => error!(
+        );
+        return;
+    };
+    match wait {
+        None if refused => error!(
             notify.receiver = name,
             notify.event_id = event_id,
             notify.kind = kind,
             attempt,
             http.status = status,
             error.message = error,
-            "notification given up after its last attempt"
+            "notification given up: the receiver refused it; fix the receiver, then `revokd notify resend`"
         ),
-        Some((error, Some(wait))) => warn!(
+        None => error!(
+            notify.receiver = name,
+            notify.event_id = event_id,
+            notify.kind = kind,
+            attempt,
+            http.status = status,
+            error.message = error,
+            "notification given up after its last attempt; `revokd notify resend` sends it again"
+        ),
+        Some(wait) => warn!(
             notify.receiver = name,
             notify.event_id = event_id,
             notify.kind = kind,

@@ -4,7 +4,7 @@
 //! never the secret (its header is marked sensitive). A response body is never read whole:
 //! at most [`ERROR_BODY_LIMIT`] bytes of an error answer are kept, for the error text.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use percent_encoding::percent_decode_str;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::payload::{self, Event};
+use super::retry::Retry;
 use super::{EventKind, Format};
 use crate::config::NotifyConfig;
 
@@ -89,8 +90,13 @@ pub fn client() -> reqwest::Client {
 pub enum Outcome {
     /// The receiver answered 2xx.
     Delivered { status: u16 },
-    /// Anything else: a status (if one came) and what went wrong.
-    Failed { status: Option<u16>, error: String },
+    /// Anything else: a status (if one came), what went wrong, and what it says of the next
+    /// attempt.
+    Failed {
+        status: Option<u16>,
+        error: String,
+        retry: Retry,
+    },
 }
 
 /// POSTs `event` to `receiver` once, within `receiver.timeout` for the whole exchange.
@@ -115,6 +121,7 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
                 return Outcome::Failed {
                     status: None,
                     error: "the secret is not a valid header value".into(),
+                    retry: Retry::Backoff,
                 };
             }
         }
@@ -125,6 +132,7 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
             return Outcome::Failed {
                 status: None,
                 error: describe(&e, receiver.timeout),
+                retry: Retry::Backoff,
             };
         }
     };
@@ -134,7 +142,8 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
             status: status.as_u16(),
         };
     }
-    let error = if status.is_redirection() {
+    let retry = Retry::of(status, response.headers(), SystemTime::now());
+    let mut error = if status.is_redirection() {
         format!("answered {status}: redirects are not followed")
     } else {
         let mut head = Vec::new();
@@ -155,9 +164,13 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
         );
         format!("answered {status}: {}", error_text(&head, cut, &secrets))
     };
+    if retry == Retry::Refused {
+        error.push_str(" (not retried: the receiver refused the request)");
+    }
     Outcome::Failed {
         status: Some(status.as_u16()),
         error,
+        retry,
     }
 }
 
@@ -236,15 +249,6 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     text
 }
 
-/// The wait before attempt `attempt + 1`, after `attempt` failed: `min` doubling per attempt,
-/// capped at `max`, the upper half jittered by `jitter` in [0, 1) so receivers that failed
-/// together are not all retried at one instant.
-pub fn retry_delay(attempt: i64, min: Duration, max: Duration, jitter: f64) -> Duration {
-    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    let full = min.saturating_mul(2u32.saturating_pow(exp)).min(max);
-    full / 2 + full.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,16 +306,5 @@ mod tests {
             }
         }
         assert_eq!(error_text(b"bad", false, &secrets), "bad");
-    }
-
-    #[test]
-    fn retries_double_from_the_minimum_and_stop_at_the_maximum() {
-        let (min, max) = (Duration::from_secs(5), Duration::from_secs(60));
-        assert_eq!(retry_delay(1, min, max, 1.0), Duration::from_secs(5));
-        assert_eq!(retry_delay(2, min, max, 1.0), Duration::from_secs(10));
-        assert_eq!(retry_delay(3, min, max, 1.0), Duration::from_secs(20));
-        assert_eq!(retry_delay(9, min, max, 1.0), max);
-        assert_eq!(retry_delay(99, min, max, 0.0), max / 2);
-        assert_eq!(retry_delay(2, min, max, 0.0), Duration::from_secs(5));
     }
 }

@@ -137,8 +137,9 @@ impl RateLimitHeaders {
 }
 
 /// A `Retry-After` header (RFC 9110): seconds, or an HTTP date read against `now` (the
-/// response's `Date` when it has one). A date already past waits nothing more.
-fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// response's `Date` when it has one). A date already past waits nothing more. Notification
+/// receivers' answers are read with it too.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     match value.parse::<u64>() {
         Ok(seconds) => Some(Duration::from_secs(seconds)),

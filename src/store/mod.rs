@@ -20,6 +20,7 @@ pub mod outbox;
 mod pair_listings;
 mod plan_stage;
 mod records;
+mod resend;
 mod scopes;
 mod snapshots;
 mod sources;

@@ -351,14 +351,7 @@ impl Store {
         .bind(names)
         .fetch_all(&self.pool)
         .await?;
-        let mut counts: Vec<(String, i64)> = Vec::new();
-        for (receiver,) in failed {
-            match counts.iter_mut().find(|(r, _)| *r == receiver) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((receiver, 1)),
-            }
-        }
-        Ok(counts)
+        Ok(tally(failed))
     }
 
     /// When the earliest pending delivery of `receiver` comes due.
@@ -390,4 +383,16 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// How many of `rows` name each receiver, in the order each first appears.
+pub(super) fn tally(rows: Vec<(String,)>) -> Vec<(String, i64)> {
+    let mut counts: Vec<(String, i64)> = Vec::new();
+    for (receiver,) in rows {
+        match counts.iter_mut().find(|(r, _)| *r == receiver) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((receiver, 1)),
+        }
+    }
+    counts
 }

@@ -6,6 +6,7 @@
 
 mod bad_receivers;
 mod receiver;
+mod refusals;
 mod seed;
 
 use std::collections::BTreeSet;

@@ -2,7 +2,8 @@
 //! records every request it gets (path, headers, JSON body) and answers by path: `/…/ok` 200,
 //! `/…/flaky` 500 (echoing the request's `Authorization` and path in its body) for the first
 //! [`FLAKY_FAILURES`] requests of each event id then 200, `/…/hang` never, `/…/redirect` 302 to `/trap`,
-//! `/…/huge` 500 with a 64 MiB body.
+//! `/…/huge` 500 with a 64 MiB body, `/…/gone` 410 (as Slack answers for a webhook removed),
+//! `/…/slow` 429 with `Retry-After: 1` for the first request of each event id, then 200.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,8 +45,8 @@ impl Received {
 #[derive(Default)]
 struct Inner {
     log: watch::Sender<Vec<Received>>,
-    /// `/…/flaky` requests so far, by event id.
-    flaky: Mutex<HashMap<String, usize>>,
+    /// `/…/flaky` and `/…/slow` requests so far, by path and event id.
+    tries: Mutex<HashMap<String, usize>>,
     /// `/…/hang` requests whose connection is still open.
     hanging: AtomicUsize,
 }
@@ -142,18 +143,27 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let tries = path.ends_with("/flaky").then(|| {
-        let mut seen = inner.flaky.lock().expect("lock");
-        let n = seen.entry(event).or_default();
+    let tries = (path.ends_with("/flaky") || path.ends_with("/slow")).then(|| {
+        let mut seen = inner.tries.lock().expect("lock");
+        let n = seen.entry(format!("{path} {event}")).or_default();
         *n += 1;
         *n
     });
-    let (accepted, response) = if tries.is_some_and(|n| n <= FLAKY_FAILURES) {
+    let (accepted, response) = if path.ends_with("/flaky")
+        && tries.is_some_and(|n| n <= FLAKY_FAILURES)
+    {
         let text = format!("temporarily down; you sent authorization {auth} to POST {uri}");
         (
             false,
             (StatusCode::INTERNAL_SERVER_ERROR, text).into_response(),
         )
+    } else if path.ends_with("/slow") && tries == Some(1) {
+        let wait = [(header::RETRY_AFTER, "1")];
+        let response = (StatusCode::TOO_MANY_REQUESTS, wait, "slow down");
+        (false, response.into_response())
+    } else if path.ends_with("/gone") {
+        let response = (StatusCode::GONE, "no_service");
+        (false, response.into_response())
     } else if path.ends_with("/hang") {
         (false, StatusCode::OK.into_response())
     } else if path.ends_with("/redirect") {
