@@ -1,16 +1,19 @@
 //! `/hooks/okta`: Okta event hooks (FACTS §3). `GET` answers the one-time verification
 //! challenge (`X-Okta-Verification-Challenge` → `{"verification": …}`). `POST` deliveries must
-//! carry the configured secret in `Authorization` (compared in constant time; 401 otherwise),
-//! fit in [`MAX_BODY_BYTES`] (413) and parse (400). Events of `offboarding.event_types` become
-//! `offboarding_jobs` rows, committed before the 200 and de-duplicated by event uuid; then the
-//! worker is woken. Nothing here ever calls Okta. Without a configured secret the endpoint
+//! carry the configured secret in `Authorization` (compared in constant time, before the body
+//! is read; 401 otherwise), fit in [`MAX_BODY_BYTES`] (413), arrive within [`BODY_TIMEOUT`]
+//! (408) and parse (400). Events of `offboarding.event_types` become `offboarding_jobs` rows,
+//! committed before the 200 (in a task Okta hanging up cannot cancel; 503 when that takes
+//! longer than [`SAVE_WAIT`]) and de-duplicated by event uuid; then the worker is woken. Nothing here ever calls Okta. Without a configured secret the endpoint
 //! answers 503 and says why in the log: unauthenticated deliveries are never accepted.
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,19 +25,26 @@ use tracing::{error, info, warn};
 
 use super::context::Context;
 use super::metrics;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
 use crate::offboard::{HookDelivery, jobs_from_events};
+use crate::store::NewJob;
 
-/// Largest delivery accepted; Okta batches are far smaller.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Largest delivery read (from a request with the secret only). Okta publishes no bound on
+/// a batch; a `LogEvent` is a few KiB, so this is hundreds of events.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
 
-/// The hook route, with its body cap.
+/// Longest a delivery's body may take to arrive once its head is read (Okta waits 3 s for the
+/// answer to the whole request).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest a delivery waits for its jobs to be committed before it is answered 503: Okta
+/// waits 3 s for an answer, and retries a 5xx once.
+pub const SAVE_WAIT: Duration = Duration::from_secs(2);
+
+/// The hook route.
 pub fn routes() -> Router<Arc<Context>> {
-    Router::new().route(
-        "/hooks/okta",
-        get(verify)
-            .post(deliver)
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
-    )
+    Router::new().route("/hooks/okta", get(verify).post(deliver))
 }
 
 fn no_secret() -> Response {
@@ -67,23 +77,27 @@ async fn verify(State(ctx): State<Arc<Context>>, headers: HeaderMap) -> Response
     }
 }
 
-async fn deliver(State(ctx): State<Arc<Context>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn deliver(State(ctx): State<Arc<Context>>, request: Request) -> Response {
     let current = ctx.current();
     let Some(secret) = current.config.server.hook_secret.as_ref() else {
         return no_secret();
     };
-    // A missing header never matches, whatever the secret (an empty one is refused at load).
-    let authorized = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .is_some_and(|given| {
-            let expected = secret.expose_secret().as_bytes();
-            !expected.is_empty() && secrets_match(given.as_bytes(), expected)
-        });
+    // Before a byte of the body is read: a client without the secret holds no connection
+    // open by trickling one. A missing header never matches (an empty secret is refused at
+    // load).
+    let authorized = (request.headers().get(header::AUTHORIZATION)).is_some_and(|given| {
+        let expected = secret.expose_secret().as_bytes();
+        !expected.is_empty() && secrets_match(given.as_bytes(), expected)
+    });
     if !authorized {
         warn!("an Okta event hook delivery was refused: wrong or missing Authorization");
         metrics::hook_request("unauthorized");
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    let body = match read_body(request).await {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
     let delivery: HookDelivery = match serde_json::from_slice(&body) {
         Ok(d) => d,
         Err(e) => {
@@ -101,10 +115,68 @@ async fn deliver(State(ctx): State<Arc<Context>>, headers: HeaderMap, body: Byte
         metrics::hook_request("ignored");
         return StatusCode::OK.into_response();
     }
+    // Saved in a task of its own: Okta hanging up after its 3 s drops this handler, and must
+    // not roll the jobs back. Not saved within [`SAVE_WAIT`] (a busy database), the answer is
+    // 503 and Okta retries; the save goes on, and the retry finds its jobs (a duplicate).
+    let delivery_id = delivery.event_id.unwrap_or_default();
+    let save = tokio::spawn(save(Arc::clone(&ctx), jobs, delivery_id));
+    match tokio::time::timeout(SAVE_WAIT, save).await {
+        Ok(Ok(true)) => StatusCode::OK.into_response(),
+        // 5xx: Okta retries once; the uuid makes that retry safe.
+        Ok(Ok(false) | Err(_)) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => {
+            warn!(
+                wait_ms = SAVE_WAIT.as_millis() as u64,
+                "an event hook delivery is not saved yet (the database is busy): answered 503 \
+                 so Okta sends it again; it is still being saved"
+            );
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// Reads a delivery's body: at most [`MAX_BODY_BYTES`] (413), within [`BODY_TIMEOUT`] (408).
+async fn read_body(request: Request) -> Result<Bytes, StatusCode> {
+    let refuse = |status: StatusCode, result: &'static str, why: &'static str| {
+        warn!(
+            hook.result = result,
+            "an Okta event hook delivery was refused: {why}"
+        );
+        metrics::hook_request(result);
+        Err(status)
+    };
+    let declared = (request.headers().get(header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let too_large = "its body is larger than the limit";
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large);
+    }
+    let limited = Limited::new(request.into_body(), MAX_BODY_BYTES);
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
+            refuse(StatusCode::PAYLOAD_TOO_LARGE, "too_large", too_large)
+        }
+        Ok(Err(_)) => refuse(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "its body could not be read",
+        ),
+        Err(_) => refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            "slow_body",
+            "its body did not arrive in time",
+        ),
+    }
+}
+
+/// Commits the jobs of one delivery, logs and counts the outcome and wakes the worker for a
+/// new job. Whether they are saved (new, or there from an earlier delivery of the same events).
+async fn save(ctx: Arc<Context>, jobs: Vec<NewJob>, delivery: String) -> bool {
     match ctx.store.enqueue_jobs(&jobs, Utc::now()).await {
         Ok(created) => {
             info!(
-                hook.delivery = delivery.event_id.as_deref().unwrap_or(""),
+                hook.delivery = delivery.as_str(),
                 events = jobs.len(),
                 jobs_created = created.len(),
                 "event hook delivery enqueued"
@@ -117,13 +189,12 @@ async fn deliver(State(ctx): State<Arc<Context>>, headers: HeaderMap, body: Byte
             if !created.is_empty() {
                 ctx.offboard_wake.notify_one();
             }
-            StatusCode::OK.into_response()
+            true
         }
         Err(e) => {
-            // 5xx: Okta retries once; the uuid makes that retry safe.
             error!(error.message = %e, error.cause_chain = ?e, "cannot enqueue an event hook delivery");
             metrics::hook_request("failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
+            false
         }
     }
 }

@@ -44,14 +44,16 @@ pub const RELOADS: &str = "revokd_config_reloads_total";
 pub const OFFBOARDING_QUEUE_DEPTH: &str = "revokd_offboarding_queue_depth";
 /// Histogram: seconds from a job's enqueueing to its tokens verified gone.
 pub const OFFBOARDING_LATENCY: &str = "revokd_offboarding_latency_seconds";
-/// Counter: offboarding jobs ended by this process, by `source` and `outcome` (`done|failed|retry`).
+/// Counter: offboarding jobs ended by this process, by `source` and `outcome`
+/// (`done|failed|retry|held`).
 pub const OFFBOARDING_JOBS: &str = "revokd_offboarding_jobs_total";
 /// Gauge: failed offboarding jobs no later job of their user settled (`v_offboarding_problems`).
 pub const OFFBOARDING_UNSETTLED_FAILURES: &str = "revokd_offboarding_unsettled_failures";
 /// Gauge: offboarding jobs in the database, by `state` (`queued|running|held|done|failed`);
 /// `held` ones wait for `revokd offboard release`.
 pub const OFFBOARDING_JOB_STATES: &str = "revokd_offboarding_jobs";
-/// Counter: event hook requests, by `result` (`accepted|duplicate|unauthorized|…`).
+/// Counter: event hook requests, by `result` (`accepted|duplicate|ignored|unauthorized|
+/// disabled|malformed|too_large|slow_body|failed`).
 pub const HOOK_REQUESTS: &str = "revokd_hook_requests_total";
 /// Counter: notification delivery attempts, by `receiver` and `outcome`
 /// (`delivered|retry|given_up`).

@@ -26,6 +26,7 @@ mod gate_offboard;
 mod gate_resend;
 mod helpers;
 mod history;
+mod hook_strain;
 mod idle_use;
 mod install;
 mod lifecycle;

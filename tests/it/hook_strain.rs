@@ -1,0 +1,153 @@
+//! The event hook endpoint under strain, as Okta and an attacker meet it: a delivery whose
+//! jobs cannot be committed within Okta's 3 s (a busy database) is answered 503, so Okta
+//! retries, and is saved all the same once the database frees; a request without the secret
+//! is refused before its body is read, and an authenticated body that trickles is cut.
+
+use revokd::sim::{Delivery, SimOrg};
+use sqlx::{Connection, SqliteConnection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::daemon::harness::{PATIENCE, db_path};
+use crate::helpers::small_org;
+use crate::offboard::{
+    DEACTIVATE, SECRET, hook_daemon, jobs, tokens_left, user_with_two_clients, wait_for_jobs,
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_behind_a_busy_database_is_answered_503_and_saved_once_it_frees() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (user, _) = user_with_two_clients(&org);
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    let event = org.emit_event(DEACTIVATE, &user);
+    let url = format!("{}/hooks/okta", daemon.base);
+
+    // Another process holds the write lock (a long prune, a CLI sweep committing) for longer
+    // than Okta waits, through the delivery and its retry.
+    let db = format!("sqlite://{}", db_path(dir.path()).display());
+    let mut lock = SqliteConnection::connect(&db).await.expect("a connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .expect("the write lock");
+    let statuses = org
+        .deliver_hook(&url, SECRET, &[event], Delivery::AsOkta)
+        .await
+        .expect("delivered");
+    sqlx::query("COMMIT")
+        .execute(&mut lock)
+        .await
+        .expect("released");
+    assert_eq!(
+        statuses,
+        vec![503, 503],
+        "each attempt answered within Okta's 3 s, so Okta retried the first"
+    );
+
+    let rows = wait_for_jobs(&daemon.pool, "the job saved and done", |r| {
+        r.iter().any(|j| j.2 == "done")
+    })
+    .await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "one job for a delivery and its retry: {rows:?}"
+    );
+    assert_eq!(tokens_left(&org, &user), 0);
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}
+
+/// Sends `head` (a request's head and the first byte of its body) on a new connection, and
+/// reads the answer's first line.
+async fn answer_to(addr: &str, head: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(PATIENCE, stream.read(&mut buf))
+        .await
+        .expect("answered before the body came")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+/// Sends `head`, then `total` bytes of body in chunks of 64 KiB while reading the answer's
+/// first line (the server may answer, and close, before the body ends).
+async fn answer_to_chunks(addr: &str, head: &str, total: usize) -> String {
+    let stream = TcpStream::connect(addr).await.expect("connects");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = head.to_owned();
+    let sending = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await.expect("sent");
+        let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+        for _ in 0..total / 0x10000 {
+            if writer.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(PATIENCE, reader.read(&mut buf))
+        .await
+        .expect("answered")
+        .expect("read");
+    sending.abort();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_without_the_secret_is_refused_before_its_body_and_a_trickled_body_is_cut() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    let addr = daemon.base.trim_start_matches("http://").to_owned();
+    // A body of 200,000 bytes promised, one sent.
+    let head = |auth: &str, length: usize| {
+        format!(
+            "POST /hooks/okta HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             {auth}Content-Length: {length}\r\n\r\n{{"
+        )
+    };
+    let secret = format!("Authorization: {SECRET}\r\n");
+
+    assert_eq!(
+        answer_to(&addr, &head("", 200_000)).await,
+        "HTTP/1.1 401 Unauthorized"
+    );
+    let wrong = head("Authorization: not-it\r\n", 200_000);
+    assert_eq!(answer_to(&addr, &wrong).await, "HTTP/1.1 401 Unauthorized");
+    let too_large = head(&secret, 64 << 20);
+    assert_eq!(
+        answer_to(&addr, &too_large).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    // Chunked, so no length says it first: refused once the limit is read.
+    let chunked = format!(
+        "POST /hooks/okta HTTP/1.1\r\nHost: {addr}\r\n{secret}Transfer-Encoding: chunked\r\n\r\n"
+    );
+    assert_eq!(
+        answer_to_chunks(&addr, &chunked, 5 << 20).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    assert_eq!(
+        answer_to(&addr, &head(&secret, 200_000)).await,
+        "HTTP/1.1 408 Request Timeout",
+        "a body that does not come in time is cut"
+    );
+
+    let (_, metrics) = daemon.get("/metrics").await;
+    for counted in [
+        r#"revokd_hook_requests_total{result="unauthorized"} 2"#,
+        r#"revokd_hook_requests_total{result="too_large"} 2"#,
+        r#"revokd_hook_requests_total{result="slow_body"} 1"#,
+    ] {
+        assert!(metrics.contains(counted), "{counted} in {metrics}");
+    }
+    assert!(jobs(&daemon.pool).await.is_empty());
+    assert!(org.requests().is_empty(), "{:?}", org.requests());
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}
