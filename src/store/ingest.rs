@@ -363,8 +363,10 @@ async fn write_batch(
                         sweep_id,
                         print,
                         changes,
+                        tokens,
                     } => {
-                        write_print(&mut tx, *sweep_id, user, client, print, *changes).await?;
+                        let pair = (user.as_str(), client.as_str());
+                        write_print(&mut tx, pair, *sweep_id, print, *changes, *tokens).await?;
                     }
                 }
             }

@@ -64,12 +64,14 @@ type PrintRow = (
 pub enum PrintWrite {
     /// Nothing: the listing failed, or it is not a pair's.
     Nothing,
-    /// A complete listing read token by token, by sweep `sweep_id`: its fingerprint, and the
-    /// pair's count of changes when the listing began ([`KnownPair::changes`]).
+    /// A complete listing read token by token, by sweep `sweep_id`: its fingerprint, the
+    /// pair's count of changes when the listing began ([`KnownPair::changes`]), and how many
+    /// tokens its pages held.
     Print {
         sweep_id: i64,
         print: ListingPrint,
         changes: i64,
+        tokens: u64,
     },
 }
 
@@ -247,15 +249,20 @@ pub(super) async fn count_own_changes(conn: &mut SqliteConnection) -> Result<(),
 /// Records `print` as the pair's fingerprint, written by sweep `sweep_id` after the
 /// listing's pages and its gone marks (each of which clears the one before), on the writer's
 /// connection ([`count_own_changes`]): only if every change to the pair's tokens since the
-/// listing began, when the pair's count was `changes`, was the writer's own. Otherwise a
-/// change the listing did not see was made while it ran, and the pair keeps no fingerprint.
+/// listing began, when the pair's count was `changes`, was the writer's own, and the pair
+/// holds as many tokens not gone as the listing's pages held (`tokens`). Otherwise a change
+/// the listing did not see was made while it ran, and the pair keeps no fingerprint. The count
+/// catches what `pair_changes` does not: another writer's sighting of an unchanged token
+/// (which moves only its `last_seen_at`) after the listing began keeps the token from being
+/// marked gone by this listing, which did not list it; a fingerprint of pages without it
+/// would then keep it present for as long as the pair's pages stay the same.
 pub(super) async fn write_print(
     conn: &mut SqliteConnection,
+    (user_id, client_id): (&str, &str),
     sweep_id: i64,
-    user_id: &str,
-    client_id: &str,
     print: &ListingPrint,
     changes: i64,
+    tokens: u64,
 ) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO token_pairs (user_id, client_id) SELECT ?1, ?2
@@ -272,6 +279,8 @@ pub(super) async fn write_print(
          WHERE p.user_id = ?1 AND p.client_id = ?2
            AND COALESCE((SELECT n FROM main.pair_changes c WHERE c.pair_id = p.id), 0)
              = ?10 + COALESCE((SELECT n FROM temp.own_changes o WHERE o.pair_id = p.id), 0)
+           AND (SELECT count(*) FROM main.token_state s
+                WHERE s.pair_id = p.id AND s.gone_at IS NULL) = ?11
          ON CONFLICT (pair_id) DO UPDATE SET sweep_id = excluded.sweep_id,
             pages = excluded.pages, policy = excluded.policy, mode = excluded.mode,
             decided_at = excluded.decided_at, stable_until = excluded.stable_until,
@@ -287,6 +296,7 @@ pub(super) async fn write_print(
     .bind(print.stable_until.map(ts))
     .bind(&print.tally)
     .bind(changes)
+    .bind(i64::try_from(tokens).unwrap_or(i64::MAX))
     .execute(&mut *conn)
     .await?;
     Ok(())

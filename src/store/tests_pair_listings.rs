@@ -43,7 +43,7 @@ async fn two_prints(store: &Store, at: DateTime<Utc>) -> i64 {
     let mut conn = store.pool.acquire().await.unwrap().detach();
     count_own_changes(&mut conn).await.unwrap();
     for user in ["00uA", "00uB"] {
-        write_print(&mut conn, sweep, user, "0oa1", &print, 0)
+        write_print(&mut conn, (user, "0oa1"), sweep, &print, 0, 0)
             .await
             .unwrap();
     }
@@ -155,6 +155,7 @@ async fn listing_with(store: &Store, changes: i64, meanwhile: &str) -> bool {
         sweep_id: sweep,
         print,
         changes,
+        tokens: 1,
     };
     ingest
         .finish_target(Some(at), result, write)
@@ -292,4 +293,77 @@ async fn the_writer_counts_its_own_changes_as_every_change_is_counted(pool: sqlx
         counts,
         [(1 + updated + 1, 1 + updated + 1), (1 + 1 + 1, 1 + 1 + 1)]
     );
+}
+
+/// Token `id` of `00uA`/`0oa1` as written by a page observed at `at`, through the writer.
+async fn write_tokens(store: &Store, sweep: Option<i64>, ids: &[&str], at: DateTime<Utc>) {
+    let ingest = store.ingest().await.unwrap();
+    let rows = (ids.iter())
+        .map(|id| super::tokens::observation("00uA", id, "{}"))
+        .collect();
+    let page = ingest.page(sweep, rows, at).await.unwrap();
+    page.committed().await.unwrap();
+    ingest.close().await;
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_token_another_writer_saw_while_a_listing_missed_it_leaves_no_fingerprint(
+    pool: sqlx::SqlitePool,
+) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let minutes = |n: i64| Utc::now() - chrono::Duration::minutes(60 - n);
+    write_tokens(&store, None, &["oarT", "oarX"], minutes(0)).await;
+    let changes: i64 = sqlx::query_scalar("SELECT n FROM pair_changes")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    // A listing begins at 10; another writer sees X unchanged at 11 (only its `last_seen_at`
+    // moves); X is then revoked out of band, before the listing's pages reach it.
+    let started = minutes(10);
+    sqlx::query("UPDATE token_state SET last_seen_at = ? WHERE token_id = 'oarX'")
+        .bind(ts(minutes(11)))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let sweep = (store
+        .begin_sweep(Trigger::Cli, Mode::DryRun, started, "test")
+        .await)
+        .unwrap();
+    write_tokens(&store, Some(sweep), &["oarT"], minutes(12)).await;
+    let print = ListingPrint {
+        pages: vec![5],
+        policy: 7,
+        mode: Mode::DryRun,
+        decided_at: started,
+        stable_until: None,
+        tally: "{}".into(),
+    };
+    let ingest = store.ingest().await.unwrap();
+    let write = PrintWrite::Print {
+        sweep_id: sweep,
+        print,
+        changes,
+        tokens: 1,
+    };
+    let result = listing("00uA", vec![5], minutes(13)).result;
+    let done = ingest.finish_target(Some(started), result, write).await;
+    done.unwrap().committed().await.unwrap();
+    ingest.close().await;
+    assert_eq!(
+        standing_prints(&store).await,
+        0,
+        "X is not gone, and the listing did not list it: its pages are not the pair's"
+    );
+    // So the next listing reads the pair whole, and, X still absent, marks it gone.
+    let ingest = store.ingest().await.unwrap();
+    let result = listing("00uA", vec![5], minutes(21)).result;
+    let done = ingest.finish_target(Some(minutes(20)), result, PrintWrite::Nothing);
+    done.await.unwrap().committed().await.unwrap();
+    ingest.close().await;
+    let gone: Option<String> =
+        sqlx::query_scalar("SELECT gone_at FROM token_state WHERE token_id = 'oarX'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(gone.is_some());
 }

@@ -209,8 +209,8 @@ pub(super) async fn list_target<'t>(
             }
             Ok((listed, Closing::Read(_))) if of_app => (Ok(listed), PrintWrite::Nothing),
             Ok((listed, Closing::Read(print))) => {
-                let sweep_id = l.sweep_id;
-                (Ok(listed), PrintWrite::Print { sweep_id, print, changes })
+                let (sweep_id, tokens) = (l.sweep_id, listed.tokens_seen);
+                (Ok(listed), PrintWrite::Print { sweep_id, print, changes, tokens })
             }
             Err(e) => {
                 // A halt is told once, by the sweep; other failures here, per target.
