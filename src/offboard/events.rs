@@ -12,9 +12,15 @@ use crate::store::{JobSource, NewJob};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HookDelivery {
-    #[serde(default)]
+    /// Read when it is a string; any other shape is none (it is only logged).
+    #[serde(default, deserialize_with = "text_or_none")]
     pub event_id: Option<String>,
     pub data: HookData,
+}
+
+fn text_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(value.as_str().map(str::to_owned))
 }
 
 /// The `data` member of a delivery. Events without `uuid` or `eventType` are passed over
@@ -171,5 +177,37 @@ mod tests {
     fn a_body_without_events_is_malformed() {
         assert!(serde_json::from_str::<HookDelivery>(r#"{"data":{}}"#).is_err());
         assert!(serde_json::from_str::<HookDelivery>("{not json").is_err());
+    }
+
+    #[test]
+    fn an_event_of_a_shape_okta_does_not_send_fails_neither_the_delivery_nor_its_neighbours() {
+        let body = r#"{"eventType":"com.okta.event_hook","eventId":7,"data":{"events":[
+              {"uuid":"e1","eventType":"user.lifecycle.deactivate","target":[{"id":"00u1","type":"User"}]},
+              {"uuid":5,"eventType":"user.lifecycle.deactivate","target":[{"id":"00u2","type":"User"}]},
+              {"uuid":"e3","eventType":"user.lifecycle.deactivate","target":"x"},
+              {"uuid":"e4","eventType":"user.lifecycle.deactivate","target":[null,{"id":"00u4","type":"User"}]},
+              {"uuid":"e5","eventType":7,"target":[{"id":"00u5","type":"User"}]},
+              {"uuid":"e6","eventType":"user.lifecycle.deactivate","target":[{"id":6,"type":"User"}]},
+              "junk",
+              {"uuid":"e8","eventType":"user.lifecycle.deactivate","published":1,"target":[{"id":"00u8","type":"User"}]}
+            ]}}"#;
+        let delivery: HookDelivery = serde_json::from_str(body).expect("the delivery is read");
+        let jobs = jobs_from_events(
+            &delivery.data.events,
+            &["user.lifecycle.deactivate".to_owned()],
+            JobSource::EventHook,
+        );
+        let made: Vec<(&str, Option<&str>)> = jobs
+            .iter()
+            .map(|j| (j.user_id.as_str(), j.event_id.as_deref()))
+            .collect();
+        assert_eq!(
+            made,
+            [
+                ("00u1", Some("e1")),
+                ("00u4", Some("e4")),
+                ("00u8", Some("e8"))
+            ]
+        );
     }
 }

@@ -13,6 +13,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use url::Url;
 
 use super::client::OktaClient;
@@ -33,53 +34,52 @@ pub struct LogEvent {
     pub result: Option<String>,
 }
 
-/// A `LogEvent` as Okta may send it: every field optional.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SentEvent {
-    #[serde(default)]
-    uuid: Option<String>,
-    #[serde(default)]
-    event_type: Option<String>,
-    #[serde(default)]
-    published: Option<String>,
-    #[serde(default)]
-    target: Option<Vec<LogTarget>>,
-    /// Any JSON: only a string `result` in an object is read, so no other shape fails the
-    /// delivery or the page.
-    #[serde(default)]
-    outcome: Option<serde_json::Value>,
-}
-
-impl SentEvent {
-    fn usable(self) -> Option<LogEvent> {
-        match (self.uuid, self.event_type) {
-            (Some(uuid), Some(event_type)) => Some(LogEvent {
-                uuid,
-                event_type,
-                published: self.published,
-                target: self.target.unwrap_or_default(),
-                result: (self.outcome.as_ref())
-                    .and_then(|o| o.get("result")?.as_str())
-                    .map(str::to_owned),
-            }),
-            (uuid, event_type) => {
-                tracing::debug!(
-                    okta.event_uuid = uuid.as_deref().unwrap_or(""),
-                    okta.event_type = event_type.as_deref().unwrap_or(""),
-                    "a System Log event without uuid or eventType is passed over"
-                );
-                None
-            }
+/// A `LogEvent` as Okta may send it, read member by member: no member is required, and one of
+/// a shape the contract does not give (a number for a uuid, a string for `target`, a `null`
+/// target entry) is read as absent rather than failing its neighbours, its delivery or its
+/// page. Only an event with a string `uuid` and `eventType` is kept.
+fn usable(sent: &Value) -> Option<LogEvent> {
+    let text = |member: &str| sent.get(member)?.as_str().map(str::to_owned);
+    let (Some(uuid), Some(event_type)) = (text("uuid"), text("eventType")) else {
+        tracing::debug!(
+            okta.event_uuid = text("uuid").unwrap_or_default(),
+            okta.event_type = text("eventType").unwrap_or_default(),
+            "a System Log event without uuid or eventType is passed over"
+        );
+        return None;
+    };
+    let target = (sent
+        .get("target")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten())
+    .filter(|t| t.is_object())
+    .map(|t| {
+        let text = |member: &str| t.get(member)?.as_str().map(str::to_owned);
+        LogTarget {
+            id: text("id"),
+            kind: text("type"),
+            alternate_id: text("alternateId"),
         }
-    }
+    })
+    .collect();
+    Some(LogEvent {
+        uuid,
+        event_type,
+        published: text("published"),
+        target,
+        // Only a string `result` in an object is read.
+        result: (sent.get("outcome"))
+            .and_then(|o| o.get("result")?.as_str())
+            .map(str::to_owned),
+    })
 }
 
 /// Decodes a `LogEvent[]` (a System Log page, an event hook's `data.events`), keeping the
-/// events that have a `uuid` and an `eventType` and passing over the others.
+/// events that have a `uuid` and an `eventType` and passing over the others (see [`usable`]).
 pub fn deserialize_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LogEvent>, D::Error> {
-    let sent = Vec::<SentEvent>::deserialize(d)?;
-    Ok(sent.into_iter().filter_map(SentEvent::usable).collect())
+    let sent = Vec::<Value>::deserialize(d)?;
+    Ok(sent.iter().filter_map(usable).collect())
 }
 
 /// A System Log page's body.
@@ -237,9 +237,14 @@ mod tests {
     }
 
     #[test]
-    fn a_page_that_is_not_an_array_of_objects_is_still_malformed() {
+    fn a_page_that_is_not_an_array_is_still_malformed_but_an_odd_event_is_passed_over() {
         assert!(model::decode::<SentPage>(r#"{"uuid":"u1"}"#).is_err());
-        assert!(model::decode::<SentPage>(r#"[{"uuid":5,"eventType":"x"}]"#).is_err());
+        // An event no poll could ever use would otherwise stop the poller at its page for
+        // good, and a hook delivery's 400 is never retried by Okta.
+        let page = r#"[{"uuid":5,"eventType":"x"},7,{"uuid":"u2","eventType":"x"}]"#;
+        let SentPage(events) = model::decode::<SentPage>(page).expect("read");
+        let uuids: Vec<&str> = events.iter().map(|e| e.uuid.as_str()).collect();
+        assert_eq!(uuids, ["u2"]);
     }
 
     #[test]
