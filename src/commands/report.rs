@@ -44,6 +44,7 @@ pub(super) async fn run(cli: &Cli, args: &ReportArgs) -> Result<Exit, Failure> {
     let table = match built {
         Ok(table) => table,
         Err(report::Error::Config(e)) => return Err(e.into()),
+        Err(report::Error::Usage(why)) => return Err(Failure::Usage(why)),
         Err(e) => return Err(anyhow::Error::from(e).into()),
     };
     let text = report::render(&table, args.format, &args.scope_delimiter);

@@ -21,7 +21,7 @@ mod time;
 use chrono::{DateTime, Utc};
 
 use crate::config::{self, Config};
-use crate::store::Store;
+use crate::store::{HistoryBound, Store};
 
 pub use apps::APP_COLUMNS;
 pub use history::{POLICY_COLUMNS, REVOCATION_COLUMNS, SWEEP_COLUMNS};
@@ -154,6 +154,21 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> Result<Table, Error> {
     request.check(now)?;
+    if let Some(at) = request.at
+        && let Some(bound) = store.history_bound(at).await?
+    {
+        let at = crate::store::ts(at);
+        return Err(Error::Usage(match bound {
+            HistoryBound::Begins(first) => format!(
+                "--at ({at}) is before the end of revokd's first sweep of every target \
+                 ({first}): its history cannot say what Okta held then"
+            ),
+            HistoryBound::Pruned(cutoff) => format!(
+                "--at ({at}) is before {cutoff}, before which the prune job removes history \
+                 (database.snapshot_retention): a report for it could not be exact"
+            ),
+        }));
+    }
     let pool = store.pool();
     let (at, past) = match request.at {
         Some(at) => (at, true),

@@ -55,8 +55,11 @@ impl Store {
 
     /// The prune job: snapshots (see [`Store::prune_snapshots`], keeping the audit window),
     /// absences that ended before `older_than` (but those of tokens revoked), then free pages
-    /// given back.
+    /// given back. Before anything is deleted, `older_than` is recorded as where `--at` stops
+    /// being exact (see [`Store::history_bound`]).
     pub async fn prune(&self, older_than: DateTime<Utc>) -> Result<Pruned, Error> {
+        // First: a prune cut short after deleting still leaves its bound.
+        self.record_pruned(older_than, Utc::now()).await?;
         let snapshots = self.prune_snapshots(older_than, true).await?;
         // An absence a revocation opened is kept: `--at` reads each revocation of a token
         // revoked, back and revoked again from its own absence.

@@ -141,7 +141,6 @@ async fn a_token_whose_scopes_alone_changed_writes_exactly_one_snapshot() {
 #[tokio::test]
 async fn inventory_at_is_exact_before_between_and_after_a_churn() {
     let app = spawn_app(small_org()).await;
-    let before_any = Utc::now() - Duration::milliseconds(5);
     app.sweep(Mode::DryRun).await;
     let after_first = Utc::now();
     let at_first = all_ids(&app);
@@ -164,7 +163,6 @@ async fn inventory_at_is_exact_before_between_and_after_a_churn() {
     let at_third = all_ids(&app);
     assert!(at_third.contains(&away.id));
 
-    assert!(inventory_at(&app, before_any).await.is_empty());
     assert_eq!(inventory_at(&app, after_first).await, at_first);
     assert_eq!(inventory_at(&app, after_second).await, at_second);
     assert_eq!(
@@ -186,4 +184,43 @@ async fn inventory_at_is_exact_before_between_and_after_a_churn() {
         "the absence is closed: {absences:?}"
     );
     assert!(app.store.verify_audit().await.expect("verify").is_ok());
+}
+
+/// Why `report inventory --at at` is refused (a usage error), if it is.
+async fn refusal_at(app: &TestApp, at: DateTime<Utc>) -> Option<String> {
+    let request = Request {
+        at: Some(at),
+        ..Request::all(Kind::Inventory)
+    };
+    match report::build(&app.store, &Config::default(), &request, Utc::now()).await {
+        Err(report::Error::Usage(why)) => Some(why),
+        Err(other) => panic!("refused otherwise: {other}"),
+        Ok(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn inventory_at_refuses_an_instant_before_the_history_it_has_kept() {
+    let app = spawn_app(small_org()).await;
+    let before_any = Utc::now() - Duration::milliseconds(5);
+    app.sweep(Mode::DryRun).await;
+    let after_first = Utc::now();
+    let (user, client) = app.big_pair();
+    let mut used = app.org.tokens(&user, &client)[1].clone();
+    used.last_updated = Utc::now();
+    app.org.add_token(used.clone());
+    app.sweep(Mode::DryRun).await;
+    let after_second = Utc::now();
+    let why = refusal_at(&app, before_any).await.expect("refused");
+    assert!(why.contains("first sweep"), "{why}");
+    assert_eq!(refusal_at(&app, after_first).await, None);
+
+    // The prune job removes the used token's first record, superseded before the cutoff: the
+    // inventory at the first sweep could no longer show the token as Okta had it then.
+    let pruned = app.store.prune(after_second).await.expect("pruned");
+    assert_eq!(pruned.snapshots, 1);
+    let why = refusal_at(&app, after_first).await.expect("refused");
+    assert!(why.contains("removes history"), "{why}");
+    assert_eq!(refusal_at(&app, after_second).await, None);
+    assert_eq!(inventory_at(&app, after_second).await, all_ids(&app));
 }
