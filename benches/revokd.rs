@@ -28,6 +28,8 @@ mod storage;
 
 #[path = "revokd/floor.rs"]
 mod floor;
+#[path = "revokd/sdk.rs"]
+mod sdk;
 
 #[path = "common/mod.rs"]
 mod common;

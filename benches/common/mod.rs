@@ -8,7 +8,19 @@ pub fn flag(args: &[String], name: &str) -> Option<String> {
 }
 
 /// The median of `xs` (the mean of the middle two for an even count).
-pub fn median(mut xs: Vec<f64>) -> f64 {
+pub fn median(xs: Vec<f64>) -> f64 {
+    // A run that could not measure a figure (NaN) is left out, and says so.
+    let runs = xs.len();
+    let mut xs: Vec<f64> = xs.into_iter().filter(|x| !x.is_nan()).collect();
+    if xs.len() < runs {
+        println!(
+            "  (a median of {} of {runs} runs: the others measured nothing)",
+            xs.len()
+        );
+    }
+    if xs.is_empty() {
+        return f64::NAN;
+    }
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
     if n % 2 == 1 {

@@ -1,13 +1,13 @@
-//! (e) storage and cost per sweep: a dry-run sweep with the example policies, then an
-//! unchanged re-sweep, at 100k and 1M tokens, in a child process: database bytes per token
+//! (e) storage and cost per sweep: a dry-run sweep with the example policies, an unchanged
+//! re-sweep decided as of the same instant, and the sweep an hourly schedule makes next,
+//! decided an hour later, at 100k and 1M tokens, in a child process: database bytes per token
 //! after the first sweep (WAL truncated, indexes included), growth per unchanged sweep, audit
-//! records each sweep appended, tokens per second, CPU (user+sys) and peak RSS. In the same run,
-//! the official Python SDK lists the same org (`benches/okta_sdk_list.py`, installed into a
-//! virtualenv from PyPI on first use) so the CPU ratios compare like with like; at 100k tokens
-//! only, as the SDK takes minutes per run at a million.
+//! records each sweep appended, tokens per second, CPU (user+sys) and peak RSS. In the same
+//! run, the official Python SDK lists the same org ([`super::sdk`]), at 100k tokens only, as
+//! the SDK takes minutes per run at a million.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -16,7 +16,8 @@ use revokd::store::Store;
 use revokd::sweep::{Deps, run_once};
 
 use super::common::median;
-use super::{TOKEN, config_for, dry_run, peak_rss_kib, read_pairs, runtime};
+use super::sdk::{SdkRun, sdk_list, sdk_python};
+use super::{config_for, dry_run, peak_rss_kib, read_pairs, runtime};
 
 /// The example configuration's policies (`config/revokd.toml`), and an exemption for one user.
 pub fn example_policies(exempt_user: &str) -> (Vec<PolicyConfig>, Vec<ExemptionConfig>) {
@@ -67,11 +68,37 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// The child: two dry-run sweeps; prints `tokens first_wall first_cpu bytes unchanged_wall
-/// unchanged_cpu growth audit_first audit_unchanged snapshots_unchanged first_peak_kib
-/// unchanged_peak_kib` (each sweep's own peak RSS: the high-water mark is reset between them;
-/// NaN where the kernel refuses the reset), then the storage floor of the first sweep's rows
-/// (see [`super::floor`]): `history_wall token_rows_wall audit_wall floor_cpu`.
+/// What the child prints, in order, one number each.
+const FIELDS: [&str; 21] = [
+    "tokens",
+    "first_wall",
+    "first_cpu",
+    "bytes",
+    "unch_wall",
+    "unch_cpu",
+    "growth",
+    "audit_first",
+    "audit_unch",
+    "snaps_unch",
+    "rss_first_kib",
+    "rss_unch_kib",
+    "floor_history",
+    "floor_tokens",
+    "floor_audit",
+    "floor_cpu",
+    "hour_wall",
+    "hour_cpu",
+    "hour_audit",
+    "hour_whole_pairs",
+    "rss_hour_kib",
+];
+
+/// The child: a dry-run sweep; an unchanged re-sweep decided as of the same instant (time
+/// moves no decision, so it measures repetition alone); the storage floor of the first
+/// sweep's rows (see [`super::floor`]); then the re-sweep an hourly schedule makes of the same
+/// org, decided an hour later, where a pair whose decisions may have changed with the hour is
+/// read whole. Prints [`FIELDS`]: each sweep's own peak RSS (the high-water mark is reset
+/// before each re-sweep; NaN where the kernel refuses the reset).
 pub fn child(base: &str, db: &str, pairs_file: &str) {
     runtime().block_on(async {
         let pairs = read_pairs(pairs_file);
@@ -82,229 +109,172 @@ pub fn child(base: &str, db: &str, pairs_file: &str) {
         let store = Store::connect(&config.database.url).await.expect("store");
         let deps = Deps::from_config(&config, store.clone()).expect("deps");
         let plan = dry_run(&pairs);
-        let count = |sql: &'static str| {
+        let count = |sql: String| {
             let store = store.clone();
             async move {
-                let n: i64 = sqlx::query_scalar(sql)
+                let n: i64 = sqlx::query_scalar(&sql)
                     .fetch_one(store.pool())
                     .await
                     .expect("count");
-                n
+                n as f64
             }
         };
-        let audit = "SELECT COUNT(*) FROM revocations";
-        let snapshots = "SELECT COUNT(*) FROM token_snapshots";
-        // Both sweeps decide as of one instant: tokens that cross a rule's age threshold
-        // between them (minutes apart at a million tokens) would be real changes, and the
-        // unchanged sweep's audit count measures repetitions, not the passing of time.
+        let audit = || count("SELECT COUNT(*) FROM revocations".into());
+        let snapshots = || count("SELECT COUNT(*) FROM token_snapshots".into());
+        // Each sweep in turn: its wall and CPU seconds, and its own peak RSS.
+        let sweep = |now| {
+            let (deps, plan) = (&deps, &plan);
+            async move {
+                let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+                let (cpu0, started) = (cpu_seconds(), Instant::now());
+                let report = run_once(deps, plan, now).await.expect("sweep");
+                let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+                assert_eq!(
+                    report.counts.targets_failed,
+                    0,
+                    "{:?}",
+                    report.failures.first()
+                );
+                let peak = if reset { peak_rss_kib() } else { f64::NAN };
+                (report, wall, cpu, peak)
+            }
+        };
         let now = Utc::now();
-        let (cpu0, started) = (cpu_seconds(), Instant::now());
-        let first = run_once(&deps, &plan, now).await.expect("sweep");
-        let first_wall = started.elapsed().as_secs_f64();
-        let first_cpu = cpu_seconds() - cpu0;
-        assert_eq!(first.counts.targets_failed, 0, "{:?}", first.failures.first());
+        let (first, first_wall, first_cpu, rss_first) = sweep(now).await;
         store.truncate_wal().await.expect("checkpoint");
-        let bytes = store.size_bytes().await.expect("size");
-        let (audit1, snaps1) = (count(audit).await, count(snapshots).await);
-        let first_peak = peak_rss_kib();
-        // Writing 5 to clear_refs resets VmHWM (Linux), so the next reading is the re-sweep's.
-        let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let bytes = store.size_bytes().await.expect("size") as f64;
+        let (audit_first, snaps_first) = (audit().await, snapshots().await);
 
-        let (cpu0, started) = (cpu_seconds(), Instant::now());
-        let again = run_once(&deps, &plan, now).await.expect("sweep");
-        let unchanged_wall = started.elapsed().as_secs_f64();
-        let unchanged_cpu = cpu_seconds() - cpu0;
-        assert_eq!(again.counts.targets_failed, 0);
+        let (_, unch_wall, unch_cpu, rss_unch) = sweep(now).await;
         store.truncate_wal().await.expect("checkpoint");
-        let growth = store.size_bytes().await.expect("size") as f64 - bytes as f64;
-        let (audit2, snaps2) = (count(audit).await, count(snapshots).await);
-        let unchanged_peak = if reset { peak_rss_kib() } else { f64::NAN };
-        // After both sweeps and their readings; the unchanged sweep added no row to copy.
-        let [history, token_rows, audit_rows, floor_cpu] =
-            super::floor::floor(Path::new(db), cpu_seconds).await;
-        println!(
-            "{} {first_wall} {first_cpu} {bytes} {unchanged_wall} {unchanged_cpu} {growth} {audit1} {} {} {first_peak} {unchanged_peak} {history} {token_rows} {audit_rows} {floor_cpu}",
-            first.counts.tokens_seen,
-            audit2 - audit1,
-            snaps2 - snaps1,
+        let growth = store.size_bytes().await.expect("size") as f64 - bytes;
+        let (audit_unch, snaps_unch) = (audit().await, snapshots().await);
+        // Before the hourly sweep, whose rows are not the first sweep's.
+        let floor = super::floor::floor(Path::new(db), cpu_seconds).await;
+
+        let (hour, hour_wall, hour_cpu, rss_hour) = sweep(now + chrono::Duration::hours(1)).await;
+        let whole = format!(
+            "SELECT COUNT(*) FROM pair_listings WHERE sweep_id = {}",
+            hour.sweep_id
         );
+        let (hour_audit, hour_whole) = (audit().await - audit_unch, count(whole).await);
+        let numbers = [
+            first.counts.tokens_seen as f64,
+            first_wall,
+            first_cpu,
+            bytes,
+            unch_wall,
+            unch_cpu,
+            growth,
+            audit_first,
+            audit_unch - audit_first,
+            snaps_unch - snaps_first,
+            rss_first,
+            rss_unch,
+            floor[0],
+            floor[1],
+            floor[2],
+            floor[3],
+            hour_wall,
+            hour_cpu,
+            hour_audit,
+            hour_whole,
+            rss_hour,
+        ];
+        let line: Vec<String> = numbers.iter().map(f64::to_string).collect();
+        println!("{}", line.join(" "));
     });
-}
-
-/// A virtualenv with the official SDK, made on first use; `None` (and why) when Python or
-/// PyPI is not available.
-async fn sdk_python() -> Result<PathBuf, String> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("okta-sdk-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let made = tokio::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .await
-            .map_err(|e| format!("python3: {e}"))?;
-        if !made.success() {
-            return Err("python3 -m venv failed".into());
-        }
-    }
-    let pip = tokio::process::Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", "okta>=3,<4"])
-        .status()
-        .await
-        .map_err(|e| format!("pip: {e}"))?;
-    if !pip.success() {
-        return Err("pip install okta failed".into());
-    }
-    Ok(python)
-}
-
-/// The SDK's listing of the org: `(tokens, wall_s, cpu_s)`.
-async fn sdk_list(python: &Path, base: &str, pairs_file: &Path) -> Option<(f64, f64, f64)> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/okta_sdk_list.py");
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .args([OsStr::new(base), OsStr::new(TOKEN), pairs_file.as_os_str()])
-        .output()
-        .await
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "SDK listing failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let nums: Vec<f64> = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    Some((nums[0], nums[1], nums[2]))
 }
 
 pub async fn storage(runs: usize, skip_1m: bool) {
     println!(
-        "\n(e) storage and cost per sweep: dry-run, example policies, first sweep then unchanged re-sweep"
+        "\n(e) storage and cost per sweep: dry-run, example policies; a first sweep, an unchanged \
+         re-sweep decided as of the same instant, and the hourly schedule's next sweep of the \
+         same org (decided an hour later)"
     );
     let python = sdk_python().await;
     if let Err(why) = &python {
-        println!("SDK baseline skipped: {why}");
+        println!("SDK baseline not measured: {why}");
     }
-    let sizes = super::org_sizes(skip_1m);
     let exe = std::env::current_exe().expect("current exe");
-    for &(pairs, big) in sizes {
+    for &(pairs, big) in super::org_sizes(skip_1m) {
         let (org, dir, pairs_file) = super::ingest_org(pairs, big).await;
         let base = org.base_url().to_string();
-        println!(
-            "{:>4} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>8} {:>7} {:>9}",
-            "run",
-            "tokens",
-            "B/token",
-            "first t/s",
-            "unch t/s",
-            "growth/t",
-            "audit+",
-            "snaps+",
-            "RSS 1st",
-            "RSS unch",
-            "cpu 1st",
-            "cpu unch",
-            "sdk/1st",
-            "sdk/unch",
-            "floor s",
-            "floor t/s"
-        );
-        let mut m: [Vec<f64>; 16] = Default::default();
+        let mut table: Vec<Vec<(&str, f64, usize)>> = Vec::new();
         for run in 1..=runs {
             let db = dir.path().join(format!("storage-{run}.db"));
             let args = [OsStr::new("--child-storage"), base.as_ref(), db.as_ref()];
             let out = super::child_numbers(&exe, &args, &pairs_file).await;
-            let [
-                n,
-                w1,
-                c1,
-                bytes,
-                w2,
-                c2,
-                growth,
-                _a1,
-                a2,
-                s2,
-                rss1,
-                rss2,
-                history,
-                token_rows,
-                audit_rows,
-                floor_cpu,
-            ] = out[..]
-            else {
-                panic!("child printed {out:?}");
-            };
+            assert_eq!(out.len(), FIELDS.len(), "child printed {out:?}");
+            let f = |name: &str| out[FIELDS.iter().position(|n| *n == name).expect("a field")];
+            let n = f("tokens");
             // The SDK lists a million tokens in minutes per run: its ratios are taken at 100k.
             let sdk = match &python {
-                Ok(py) if n < 500_000.0 => sdk_list(py, &base, &pairs_file).await,
+                Ok(py) if n < 500_000.0 => sdk_list(py, &base, &pairs_file, n).await,
                 _ => None,
             };
-            let (r1, r2) = sdk.map_or((f64::NAN, f64::NAN), |(_, _, cpu)| (cpu / c1, cpu / c2));
-            let row = [
-                bytes / n,
-                n / w1,
-                n / w2,
-                growth / n,
-                a2,
-                s2,
-                rss1 / 1024.0,
-                rss2 / 1024.0,
-                r1,
-                r2,
-                history + token_rows + audit_rows,
-                n / (history + token_rows + audit_rows),
-                history,
-                token_rows,
-                audit_rows,
-                floor_cpu,
+            let ratio =
+                |pick: Pick, ours: &str| sdk.as_ref().map_or(f64::NAN, |s| pick(s) / f(ours));
+            let whole: Pick = |s| s.cpu;
+            let listing: Pick = |s| s.listing_cpu;
+            let floor = f("floor_history") + f("floor_tokens") + f("floor_audit");
+            let row = vec![
+                ("tokens", n, 0),
+                ("B/token", f("bytes") / n, 0),
+                ("first t/s", n / f("first_wall"), 0),
+                ("unch t/s", n / f("unch_wall"), 0),
+                ("hour t/s", n / f("hour_wall"), 0),
+                ("growth/t", f("growth") / n, 2),
+                ("audit+", f("audit_unch"), 0),
+                ("snaps+", f("snaps_unch"), 0),
+                ("audit/h", f("hour_audit"), 0),
+                ("whole/h %", 100.0 * f("hour_whole_pairs") / pairs as f64, 1),
+                ("RSS 1st", f("rss_first_kib") / 1024.0, 1),
+                ("RSS unch", f("rss_unch_kib") / 1024.0, 1),
+                ("RSS hour", f("rss_hour_kib") / 1024.0, 1),
+                ("cpu 1st", f("first_cpu"), 2),
+                ("cpu unch", f("unch_cpu"), 2),
+                ("cpu hour", f("hour_cpu"), 2),
+                ("sdk/1st", ratio(whole, "first_cpu"), 2),
+                ("sdk/unch", ratio(whole, "unch_cpu"), 2),
+                ("sdk/hour", ratio(whole, "hour_cpu"), 2),
+                ("sdkL/1st", ratio(listing, "first_cpu"), 2),
+                ("sdkL/hour", ratio(listing, "hour_cpu"), 2),
+                ("floor s", floor, 2),
+                ("floor t/s", n / floor, 0),
+                ("fl hist", f("floor_history"), 2),
+                ("fl tok", f("floor_tokens"), 2),
+                ("fl audit", f("floor_audit"), 2),
             ];
-            println!(
-                "{run:>4} {n:>9.0} {:>8.0} {:>9.0} {:>9.0} {:>9.2} {:>8.0} {:>7.0} {:>7.1} {:>8.1} {c1:>8.2} {c2:>8.2} {:>7.2} {:>8.2} {:>7.2} {:>9.0}",
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-                row[9],
-                row[10],
-                row[11]
-            );
-            for (v, x) in m.iter_mut().zip(row) {
-                v.push(x);
+            if run == 1 {
+                print_row("run", row.iter().map(|(h, _, _)| h.to_string()));
             }
+            print_row(
+                &run.to_string(),
+                row.iter().map(|(_, v, p)| format!("{v:.p$}")),
+            );
+            table.push(row);
         }
-        let [
-            b,
-            r1,
-            r2,
-            g,
-            a,
-            s,
-            rss1,
-            rss2,
-            k1,
-            k2,
-            f,
-            fr,
-            fh,
-            ft,
-            fa,
-            fc,
-        ] = m.map(median);
-        println!(
-            "median for {pairs} pairs: {b:.0} B/token (≤ 1,024) · first sweep {r1:.0} tokens/s · unchanged {r2:.0} tokens/s · growth {g:.2} B/token/sweep (≤ 16) · audit rows per unchanged sweep {a:.0} (0) · snapshots per unchanged sweep {s:.0} · peak RSS {rss1:.1} MiB first sweep, {rss2:.1} MiB unchanged (≤ 64) · SDK CPU ÷ ours: first {k1:.2}× (≥ 5), unchanged {k2:.2}× (≥ 8)"
-        );
-        println!(
-            "storage floor of the first sweep's rows (INSERT … SELECT, a table per transaction): {f:.2} s, {fr:.0} tokens/s (history records {fh:.2} s, token rows {ft:.2} s, audit records {fa:.2} s; {fc:.2} s CPU)"
-        );
+        let medians = (0..table[0].len()).map(|i| {
+            let (_, _, p) = table[0][i];
+            let m = median(table.iter().map(|r| r[i].1).collect());
+            format!("{m:.p$}")
+        });
+        print_row("med", medians);
     }
+    println!(
+        "targets: B/token ≤ 1,024 · growth/t ≤ 16 · audit+ 0 · first t/s ≥ 50,000 (100k) · unch \
+         t/s ≥ 200,000 (1M) · RSS ≤ 64 MiB · sdk/1st ≥ 5 · sdk/unch ≥ 8. sdk/… is the SDK's \
+         whole process (its start and imports, about 4 s, included) over our sweep's CPU; \
+         sdkL/… its listing alone. audit/h and whole/h % are what an hour's passing changed: \
+         decisions that crossed a rule's threshold, and the pairs read whole for it"
+    );
+}
+
+/// Which of an SDK run's CPU figures a ratio takes.
+type Pick = fn(&SdkRun) -> f64;
+
+fn print_row(first: &str, cells: impl Iterator<Item = String>) {
+    let cells: Vec<String> = cells.map(|c| format!("{c:>9}")).collect();
+    println!("{first:>4} {}", cells.join(" "));
 }
