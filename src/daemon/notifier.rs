@@ -227,15 +227,6 @@ fn report(
         return;
     };
     match wait {
-        None if refused => error!(
-            notify.receiver = name,
-            notify.event_id = event_id,
-            notify.kind = kind,
-            attempt,
-            http.status = status,
-            error.message = error,
-            "notification given up: the receiver refused it; fix the receiver, then `revokd notify resend`"
-        ),
         None => error!(
             notify.receiver = name,
             notify.event_id = event_id,
@@ -243,7 +234,9 @@ fn report(
             attempt,
             http.status = status,
             error.message = error,
-            "notification given up after its last attempt; `revokd notify resend` sends it again"
+            notify.refused = refused,
+            "notification given up (refused by its receiver, or out of attempts); once the \
+             receiver is fixed, `revokd notify resend` sends it again"
         ),
         Some(wait) => warn!(
             notify.receiver = name,
