@@ -225,8 +225,9 @@ pub enum DbCommand {
 pub enum NotifyCommand {
     /// Queue the notifications given up (`notify_deliveries` in state `failed`: refused by
     /// their receiver, or out of attempts) again, their attempts counted afresh: once a
-    /// receiver is fixed, the daemon sends it what it missed within seconds. With a
-    /// configuration file, only to the `[[notify]]` receivers it names.
+    /// receiver is fixed, the daemon sends it what it missed within seconds. Needs the
+    /// daemon's configuration (--config): only its `[[notify]]` receivers are sent to, each
+    /// only the kinds its `events` takes.
     Resend {
         /// Only to this receiver (`[[notify]] name`; repeatable).
         #[arg(long = "receiver", value_name = "NAME")]

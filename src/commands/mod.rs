@@ -1,8 +1,9 @@
 //! The command layer: turns a parsed command line into calls on the library and an exit code
 //! (0 ok, 3 finished with failures, 69 Okta unreachable, 77 credentials refused, 78 bad
-//! configuration, 64 options that conflict in a way clap cannot see, 1 anything else; 64 for a
-//! command line clap refused is the binary's own). Fatal errors are reported once, here, on
-//! stderr.
+//! configuration, 64 a command line clap cannot judge alone (options that conflict, an `--at`
+//! before the history kept, a receiver the configuration does not name), 1 anything else; 64
+//! for a command line clap refused is the binary's own). Fatal errors are reported once, here,
+//! on stderr.
 
 mod audit;
 mod completions;

@@ -6,30 +6,39 @@ use chrono::Utc;
 
 use super::{Exit, Failure, load_database_config, open_existing_store_to_write, output};
 use crate::cli::Cli;
+use crate::config::EventKind;
 
-/// Queues the given-up deliveries to `receivers` (every receiver when none is named) again;
-/// with a configuration file, only to receivers it names, and a name it does not know is a
-/// mistake on the command line.
+/// Queues the given-up deliveries to the configured receivers named (every configured one
+/// when none is), each only of the kinds its `events` still takes. The configuration is the
+/// daemon's: it says which receivers exist, so none is queued for a receiver a reload removed
+/// (the daemon would give it up again at once), and a name it does not know is a mistake on
+/// the command line.
 pub(super) async fn resend(cli: &Cli, receivers: &[String]) -> Result<Exit, Failure> {
+    let Some(path) = &cli.config else {
+        return Err(Failure::Usage(
+            "notify resend needs the daemon's configuration (--config or REVOKD_CONFIG): it \
+             names the receivers to send to"
+                .into(),
+        ));
+    };
     let config = load_database_config(cli)?;
-    let configured: Option<Vec<&str>> =
-        (cli.config.as_ref()).map(|_| config.notify.iter().map(|n| n.name.as_str()).collect());
-    if let (Some(known), Some(path)) = (&configured, &cli.config)
-        && let Some(unknown) = receivers.iter().find(|r| !known.contains(&r.as_str()))
+    if let Some(unknown) = (receivers.iter()).find(|r| !config.notify.iter().any(|n| &n.name == *r))
     {
         return Err(Failure::Usage(format!(
             "--receiver {unknown}: no [[notify]] receiver of that name in {}",
             path.display()
         )));
     }
+    let wanted: Vec<(&str, Vec<&str>)> = (config.notify.iter())
+        .filter(|n| receivers.is_empty() || receivers.contains(&n.name))
+        .map(|n| {
+            let kinds = EventKind::ALL.into_iter().filter(|k| n.wants(*k));
+            (n.name.as_str(), kinds.map(EventKind::as_str).collect())
+        })
+        .collect();
     let store = open_existing_store_to_write(&config).await?;
     let given_up = store.given_up_deliveries().await.map_err(store_failure)?;
-    let wanted: Vec<&str> = match (&configured, receivers.is_empty()) {
-        (_, false) => receivers.iter().map(String::as_str).collect(),
-        (Some(known), true) => known.clone(),
-        (None, true) => Vec::new(),
-    };
-    let queued = if configured.as_ref().is_some_and(Vec::is_empty) {
+    let queued = if wanted.is_empty() {
         Vec::new()
     } else {
         (store.resend_given_up(&wanted, Utc::now()).await).map_err(store_failure)?
@@ -39,18 +48,20 @@ pub(super) async fn resend(cli: &Cli, receivers: &[String]) -> Result<Exit, Fail
     for (receiver, n) in &queued {
         let _ = writeln!(text, "{} to {receiver} queued again", deliveries(*n));
     }
-    if receivers.is_empty() {
-        for (receiver, n) in given_up
+    for (receiver, n) in &given_up {
+        let asked = receivers.is_empty() || receivers.contains(receiver);
+        let sent = queued
             .iter()
-            .filter(|(r, _)| !wanted.contains(&r.as_str()))
-        {
-            if configured.is_some() {
-                let _ = writeln!(
-                    text,
-                    "{} to {receiver} not queued: the configuration names no such receiver",
-                    deliveries(*n)
-                );
-            }
+            .find(|(r, _)| r == receiver)
+            .map_or(0, |(_, q)| *q);
+        let left = n - sent;
+        if asked && left > 0 {
+            let why = if wanted.iter().any(|(r, _)| r == receiver) {
+                "of kinds its `events` no longer takes"
+            } else {
+                "the configuration names no such receiver"
+            };
+            let _ = writeln!(text, "{} to {receiver} not queued: {why}", deliveries(left));
         }
     }
     if queued.is_empty() {
@@ -61,7 +72,7 @@ pub(super) async fn resend(cli: &Cli, receivers: &[String]) -> Result<Exit, Fail
         };
         let _ = writeln!(text, "no delivery given up{to} was queued again");
     } else {
-        text.push_str("the running daemon sends them within seconds\n");
+        text.push_str("a daemon running with this configuration sends them within seconds\n");
     }
     output::print(text, Exit::Success)
 }

@@ -62,6 +62,8 @@ pub const NOTIFICATIONS: &str = "revokd_notification_attempts_total";
 /// Gauge of notification deliveries by `state` (`pending|delivered|failed`), from the
 /// database: `failed` ones were given up (attempts spent, or their receiver removed).
 pub const NOTIFICATION_DELIVERIES: &str = "revokd_notification_deliveries";
+/// Gauge: when the latest delivery still given up was given up, Unix seconds (0: none is).
+pub const NOTIFICATION_LAST_GIVEN_UP: &str = "revokd_notification_last_given_up_timestamp_seconds";
 
 /// Gauge: the longest gap between two runs of `schedule.sweep` over its next runs, seconds.
 pub const SWEEP_INTERVAL: &str = "revokd_sweep_schedule_interval_seconds";
@@ -199,6 +201,11 @@ fn describe() {
         "Notification deliveries by state now; `failed` ones were given up."
     );
     describe_gauge!(
+        NOTIFICATION_LAST_GIVEN_UP,
+        Unit::Seconds,
+        "When the latest notification delivery still given up was given up; 0 when none is."
+    );
+    describe_gauge!(
         SWEEP_INTERVAL,
         Unit::Seconds,
         "Longest gap between two coming runs of schedule.sweep."
@@ -264,6 +271,10 @@ pub fn set_db_gauges(g: &DbGauges) {
         let n = count(&g.deliveries_by_state, state);
         gauge!(NOTIFICATION_DELIVERIES, "state" => state).set(n as f64);
     }
+    let given_up =
+        (g.last_delivery_given_up_at.as_deref()).and_then(|t| t.parse::<DateTime<Utc>>().ok());
+    gauge!(NOTIFICATION_LAST_GIVEN_UP)
+        .set(given_up.map_or(0.0, |at| at.timestamp_millis() as f64 / 1000.0));
 
     // Every state is exported, at 0 when absent, so alerts on `pending` or `irrevocable` see
     // a series from the start.
@@ -368,4 +379,11 @@ pub fn hook_request(result: &'static str) {
 /// Counts a notification delivery attempt by receiver and outcome.
 pub fn notification(receiver: &str, outcome: &'static str) {
     counter!(NOTIFICATIONS, "receiver" => receiver.to_owned(), "outcome" => outcome).increment(1);
+}
+
+/// Counts `n` deliveries given up without an attempt (their receiver no longer configured).
+pub fn notifications_given_up(receiver: &str, n: i64) {
+    let n = u64::try_from(n).unwrap_or_default();
+    counter!(NOTIFICATIONS, "receiver" => receiver.to_owned(), "outcome" => "given_up")
+        .increment(n);
 }

@@ -3,9 +3,10 @@
 //! attempt in a task of its own (so a receiver that hangs, fails or answers huge bodies only
 //! ever holds up itself). A failed attempt is retried with exponential backoff (no sooner than
 //! a 429's `Retry-After`) until the receiver's `max_attempts`; one the receiver refused (a 4xx
-//! other than 408, 425 and 429) is given up at once, for `revokd notify resend`. It wakes when this process may have enqueued an event, when an
-//! attempt ends, when a retry comes due, and every [`IDLE_RECHECK`] (other processes, such as
-//! `revokd sweep`, enqueue too). Never on a sweep's path.
+//! other than 408, 425 and 429) is given up at once, for `revokd notify resend`. It wakes when
+//! this process may have enqueued an event, when an attempt ends, when a retry comes due, and
+//! every [`IDLE_RECHECK`] (other processes, such as `revokd sweep`, enqueue too). Never on a
+//! sweep's path.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -113,6 +114,7 @@ async fn route(store: &Store, receivers: &[Receiver]) {
         Ok(stranded) => {
             for (receiver, n) in stranded {
                 warn!(notify.receiver = %receiver, deliveries = n, "notifications to a receiver no longer configured are given up");
+                metrics::notifications_given_up(&receiver, n);
             }
         }
         Err(e) => {

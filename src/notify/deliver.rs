@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use percent_encoding::percent_decode_str;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -142,7 +142,14 @@ pub async fn send(client: &reqwest::Client, receiver: &Receiver, event: &Event<'
             status: status.as_u16(),
         };
     }
-    let retry = Retry::of(status, response.headers(), SystemTime::now());
+    // A `Retry-After` date is read against the receiver's own `Date`, as it wrote it.
+    let said_now = (response.headers().get(DATE))
+        .and_then(|d| httpdate::parse_http_date(d.to_str().ok()?).ok());
+    let retry = Retry::of(
+        status,
+        response.headers(),
+        said_now.unwrap_or_else(SystemTime::now),
+    );
     let mut error = if status.is_redirection() {
         format!("answered {status}: redirects are not followed")
     } else {

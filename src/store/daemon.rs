@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::outbox::{NewEvent, insert_event};
-use super::{Error, JobState, Store, SweepStatus, Trigger, ts};
+use super::{DeliveryState, Error, JobState, Store, SweepStatus, Trigger, ts};
 
 /// Counts the daemon exports as Prometheus gauges, read in one transaction so they agree
 /// with each other and with the database at one instant.
@@ -31,6 +31,8 @@ pub struct DbGauges {
     pub offboarding_unsettled_failures: i64,
     /// `SELECT state, COUNT(*) FROM notify_deliveries GROUP BY state`.
     pub deliveries_by_state: Vec<(String, i64)>,
+    /// When the latest delivery still given up was given up (its `next_attempt_at`), if any.
+    pub last_delivery_given_up_at: Option<String>,
 }
 
 impl Store {
@@ -72,6 +74,12 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         let deliveries_by_state = by_state(&mut tx, "notify_deliveries").await?;
+        let last_delivery_given_up_at = sqlx::query_scalar(
+            "SELECT max(next_attempt_at) FROM notify_deliveries WHERE state = ?",
+        )
+        .bind(DeliveryState::Failed)
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(DbGauges {
             sweeps_by_status,
@@ -83,6 +91,7 @@ impl Store {
             offboarding_by_state,
             offboarding_unsettled_failures,
             deliveries_by_state,
+            last_delivery_given_up_at,
         })
     }
 

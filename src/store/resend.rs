@@ -21,25 +21,28 @@ impl Store {
         .await?)
     }
 
-    /// Queues the given-up deliveries to `receivers` again (all of them when `receivers` is
-    /// empty), due at `now`, attempts at 0. Returns how many each receiver got back, in one
-    /// statement: two resends at once queue each delivery once.
+    /// Queues the given-up deliveries to `receivers` again, each only of the event kinds
+    /// given with it, due at `now`, attempts at 0. Returns how many each receiver got back,
+    /// in name order, from one statement.
     pub async fn resend_given_up(
         &self,
-        receivers: &[&str],
+        receivers: &[(&str, Vec<&str>)],
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, i64)>, Error> {
-        let names = serde_json::to_string(receivers).unwrap_or_else(|_| "[]".into());
+        let wanted = serde_json::to_string(receivers).unwrap_or_else(|_| "[]".into());
         let queued: Vec<(String,)> = sqlx::query_as(
             "UPDATE notify_deliveries SET state = ?1, next_attempt_at = ?2, attempts = 0
              WHERE state = ?3
-               AND (?4 = '[]' OR receiver IN (SELECT value FROM json_each(?4)))
+               AND EXISTS (SELECT 1 FROM json_each(?4) AS w, notify_outbox AS o
+                           WHERE w.value ->> 0 = notify_deliveries.receiver
+                             AND o.id = notify_deliveries.outbox_id
+                             AND o.kind IN (SELECT value FROM json_each(w.value -> 1)))
              RETURNING receiver",
         )
         .bind(DeliveryState::Pending)
         .bind(ts(now))
         .bind(DeliveryState::Failed)
-        .bind(names)
+        .bind(wanted)
         .fetch_all(&self.pool)
         .await?;
         let mut counts = tally(queued);

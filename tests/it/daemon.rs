@@ -7,7 +7,7 @@
 mod alerting;
 mod database;
 pub mod harness;
-mod prom;
+pub mod prom;
 mod reload;
 mod shutdown;
 mod stranded;

@@ -103,12 +103,11 @@ async fn a_sweep_still_needs_the_okta_settings() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_closed_stdout_pipe_ends_every_database_command_quietly_with_0() {
     let (_app, path) = swept_database().await;
-    let commands: [&[&str]; 6] = [
+    let commands: [&[&str]; 5] = [
         &["report", "inventory"],
         &["status"],
         &["audit", "verify"],
         &["offboard", "release", "--all"],
-        &["notify", "resend"],
         &["db", "migrate"],
     ];
     for command in commands {
@@ -236,12 +235,7 @@ async fn another_programs_database_is_refused_and_left_as_it_is() {
     let digest = || Sha256::digest(std::fs::read(&path).expect("the file"));
     let before = digest();
     let db = path.display().to_string();
-    for args in [
-        &["status"][..],
-        &["db", "migrate"],
-        &["report", "sweeps"],
-        &["notify", "resend"],
-    ] {
+    for args in [&["status"][..], &["db", "migrate"], &["report", "sweeps"]] {
         let mut all = vec!["--db", db.as_str()];
         all.extend_from_slice(args);
         let out = run_revokd(&all, &[]).await;

@@ -69,6 +69,11 @@ async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exposed() {
 
     // The values the alerts read.
     assert_eq!(scrape.value("revokd_audit_chain_valid", &[]), 1.0);
+    assert_eq!(
+        scrape.value("revokd_notification_last_given_up_timestamp_seconds", &[]),
+        0.0,
+        "no delivery given up"
+    );
     let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revocations")
         .fetch_one(&daemon.pool)
         .await

@@ -1,13 +1,14 @@
 //! Receivers that refuse or slow down: a 4xx other than 408, 425 and 429 says the request
 //! itself was refused (a removed Slack webhook answers 404 or 410, a wrong secret 401), so the
 //! delivery is given up at its first attempt instead of being sent unchanged for hours; once
-//! the receiver is fixed, `revokd notify resend` queues it again. A 429 with `Retry-After` is
+//! the receiver is fixed, `revokd notify resend` queues it again, to the receivers the
+//! daemon's configuration names, of the kinds each still takes. A 429 with `Retry-After` is
 //! retried no sooner than it asks.
 
 use serde_json::Value;
 
 use super::seed::{seed_one_of_each_kind, store};
-use super::{config_file, notify, setup};
+use super::{config_file, header, notify, setup};
 use crate::daemon::harness::{PATIENCE, Running, message};
 use crate::helpers::{all_output, run_revokd};
 
@@ -51,6 +52,12 @@ async fn a_refusal_is_given_up_at_once_and_a_429_is_retried_after_what_it_asks()
         of("gone", "notification given up"),
     )
     .await;
+    // What RevokdNotificationGivenUp reads: when the latest delivery still given up was.
+    let (_, text) = daemon.get("/metrics").await;
+    let at = crate::daemon::prom::parse(&text)
+        .value("revokd_notification_last_given_up_timestamp_seconds", &[]);
+    let age = chrono::Utc::now().timestamp_millis() as f64 / 1000.0 - at;
+    assert!((0.0..60.0).contains(&age), "given up {age} s ago: {text}");
     let slow_delivered = of("slow", "notification delivered");
     seen_or_wait(&mut daemon, "slow delivered", slow_delivered).await;
     daemon.signal("TERM").await;
@@ -123,13 +130,25 @@ async fn notify_resend_queues_given_up_deliveries_again_for_a_fixed_receiver() {
             .wait_for(&format!("given up {n}"), of("ops", "notification given up"))
             .await;
     }
-    // The receiver fixed (its URL, say), the daemon reloaded; nothing is sent by itself.
-    let fixed = notify("ops", &format!("{}/o/ok", rx.base), "json", two);
+    // The receiver fixed (its URL, say; it takes one of the two kinds now), the daemon
+    // reloaded; nothing is sent by itself.
+    let one = "events = [\"sweep_failed\"]\n";
+    let fixed = notify("ops", &format!("{}/o/ok", rx.base), "json", one);
     config_file(&org, dir.path(), "dry-run", &fixed);
     daemon.signal("HUP").await;
     daemon.wait_for_log("configuration reloaded").await;
     assert!(rx.at("/o/ok").is_empty());
 
+    let db = crate::daemon::harness::db_path(dir.path())
+        .display()
+        .to_string();
+    let unconfigured = run_revokd(&["--db", &db, "notify", "resend"], &[]).await;
+    assert_eq!(
+        unconfigured.status.code(),
+        Some(64),
+        "{}",
+        all_output(&unconfigured)
+    );
     let unknown = resend(&["--receiver", "nobody"]).await;
     assert_eq!(unknown.status.code(), Some(64), "{}", all_output(&unknown));
     assert!(
@@ -140,24 +159,29 @@ async fn notify_resend_queues_given_up_deliveries_again_for_a_fixed_receiver() {
     let out = resend(&["--receiver", "ops"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("2 deliveries to ops queued again"), "{said}");
-    rx.wait_accepted("/o/ok", 2).await;
-    for n in 1..=2 {
-        let delivered = of("ops", "notification delivered");
-        daemon.wait_for(&format!("delivered {n}"), delivered).await;
-    }
+    assert!(said.contains("1 delivery to ops queued again"), "{said}");
+    assert!(
+        said.contains("1 delivery to ops not queued: of kinds its `events` no longer takes"),
+        "{said}"
+    );
+    let sent = rx.wait_accepted("/o/ok", 1).await;
+    assert_eq!(header(&sent[0], "x-revokd-event"), "sweep_failed");
+    daemon
+        .wait_for("delivered", of("ops", "notification delivered"))
+        .await;
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
     let deliveries = store(dir.path()).await.deliveries().await.unwrap();
-    assert_eq!(deliveries.len(), 2);
-    for d in &deliveries {
-        assert_eq!((d.state.as_str(), d.attempts), ("delivered", 1), "{d:?}");
-    }
+    let states: Vec<(&str, i64)> = (deliveries.iter())
+        .map(|d| (d.state.as_str(), d.attempts))
+        .collect();
+    assert_eq!(states.len(), 2);
+    assert!(states.contains(&("delivered", 1)), "{deliveries:?}");
+    assert!(states.contains(&("failed", 1)), "{deliveries:?}");
     assert_eq!(rx.at("/o/gone").len(), 2, "{:#?}", rx.received());
+    assert_eq!(rx.at("/o/ok").len(), 1, "{:#?}", rx.received());
     let again = resend(&[]).await;
-    assert!(
-        String::from_utf8_lossy(&again.stdout).contains("no delivery given up"),
-        "{}",
-        all_output(&again)
-    );
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.contains("no delivery given up"), "{said}");
+    assert!(said.contains("1 delivery to ops not queued"), "{said}");
 }
