@@ -14,6 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::client::OktaClient;
@@ -34,22 +35,43 @@ pub struct LogEvent {
     pub result: Option<String>,
 }
 
-/// A `LogEvent` as Okta may send it, read member by member: no member is required, and one of
-/// a shape the contract does not give (a number for a uuid, a string for `target`, a `null`
-/// target entry) is read as absent rather than failing its neighbours, its delivery or its
-/// page. Only an event with a string `uuid` and `eventType` is kept.
-fn usable(sent: &Value) -> Option<LogEvent> {
-    let text = |member: &str| sent.get(member)?.as_str().map(str::to_owned);
-    let (Some(uuid), Some(event_type)) = (text("uuid"), text("eventType")) else {
+/// The members of a `LogEvent` revokd reads, as Okta may send them: any JSON, each read only
+/// when it has the shape the contract gives (a number for a uuid, a string for `target`, a
+/// `null` target entry are read as absent), so one odd event fails neither its neighbours, its
+/// delivery nor its page. The other members (`debugContext`, `client`, …) are skipped unread.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SentEvent {
+    #[serde(default)]
+    uuid: Option<Value>,
+    #[serde(default)]
+    event_type: Option<Value>,
+    #[serde(default)]
+    published: Option<Value>,
+    #[serde(default)]
+    target: Option<Value>,
+    #[serde(default)]
+    outcome: Option<Value>,
+}
+
+/// The event in `raw`, if it is an object with a string `uuid` and `eventType`.
+fn usable(raw: &RawValue) -> Option<LogEvent> {
+    let Ok(sent) = serde_json::from_str::<SentEvent>(raw.get()) else {
+        tracing::debug!("a System Log event that is not an object is passed over");
+        return None;
+    };
+    let text = |v: &Option<Value>| v.as_ref()?.as_str().map(str::to_owned);
+    let (Some(uuid), Some(event_type)) = (text(&sent.uuid), text(&sent.event_type)) else {
         tracing::debug!(
-            okta.event_uuid = text("uuid").unwrap_or_default(),
-            okta.event_type = text("eventType").unwrap_or_default(),
+            okta.event_uuid = text(&sent.uuid).unwrap_or_default(),
+            okta.event_type = text(&sent.event_type).unwrap_or_default(),
             "a System Log event without uuid or eventType is passed over"
         );
         return None;
     };
     let target = (sent
-        .get("target")
+        .target
+        .as_ref()
         .and_then(Value::as_array)
         .into_iter()
         .flatten())
@@ -66,10 +88,10 @@ fn usable(sent: &Value) -> Option<LogEvent> {
     Some(LogEvent {
         uuid,
         event_type,
-        published: text("published"),
+        published: text(&sent.published),
         target,
         // Only a string `result` in an object is read.
-        result: (sent.get("outcome"))
+        result: (sent.outcome.as_ref())
             .and_then(|o| o.get("result")?.as_str())
             .map(str::to_owned),
     })
@@ -77,9 +99,10 @@ fn usable(sent: &Value) -> Option<LogEvent> {
 
 /// Decodes a `LogEvent[]` (a System Log page, an event hook's `data.events`), keeping the
 /// events that have a `uuid` and an `eventType` and passing over the others (see [`usable`]).
+/// Each event is held as its text until read, never as a tree of every member.
 pub fn deserialize_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LogEvent>, D::Error> {
-    let sent = Vec::<Value>::deserialize(d)?;
-    Ok(sent.iter().filter_map(usable).collect())
+    let sent = Vec::<Box<RawValue>>::deserialize(d)?;
+    Ok(sent.iter().filter_map(|raw| usable(raw)).collect())
 }
 
 /// A System Log page's body.
