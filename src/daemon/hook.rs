@@ -4,8 +4,9 @@
 //! is read; 401 otherwise), fit in [`MAX_BODY_BYTES`] (413), arrive within [`BODY_TIMEOUT`]
 //! (408) and parse (400). Events of `offboarding.event_types` become `offboarding_jobs` rows,
 //! committed before the 200 (in a task Okta hanging up cannot cancel; 503 when that takes
-//! longer than [`SAVE_WAIT`]) and de-duplicated by event uuid; then the worker is woken. Nothing here ever calls Okta. Without a configured secret the endpoint
-//! answers 503 and says why in the log: unauthenticated deliveries are never accepted.
+//! longer than [`SAVE_WAIT`]) and de-duplicated by event uuid; then the worker is woken.
+//! Nothing here ever calls Okta. Without a configured secret the endpoint answers 503 and says
+//! why in the log: unauthenticated deliveries are never accepted.
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! Okta's side of event hooks, for tests and the benchmark: the delivery body Okta POSTs
 //! (FACTS §3) and a deliverer that can duplicate or drop a delivery, as Okta's at-least-once,
-//! best-effort delivery does.
+//! best-effort delivery does, or deliver as Okta does (a 3 s wait, one retry after a 5xx or
+//! no answer).
 
 use serde_json::{Value, json};
 

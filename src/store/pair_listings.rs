@@ -2,8 +2,9 @@
 //! hash of every page as sent, what it was decided under and until when those decisions hold,
 //! and what it counted. A later listing whose pages hash the same finds nothing new and moves
 //! only the pair's `seen_at`. The triggers of the table's migration clear a fingerprint as soon
-//! as anything else changes one of the pair's tokens; [`Store::known_listings`] trusts one
-//! only when the sweep that wrote it finished without a halt or a tripped guard.
+//! as anything else changes one of the pair's tokens, and one is written only when the pair's
+//! tokens not gone are the listing's count ([`write_print`]); [`Store::known_listings`] trusts
+//! one only when the sweep that wrote it finished without a halt or a tripped guard.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;

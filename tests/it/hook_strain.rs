@@ -1,7 +1,10 @@
 //! The event hook endpoint under strain, as Okta and an attacker meet it: a delivery whose
 //! jobs cannot be committed within Okta's 3 s (a busy database) is answered 503, so Okta
-//! retries, and is saved all the same once the database frees; a request without the secret
+//! retries, and is saved all the same once the database frees, even when its sender hung up
+//! before any answer; a request without the secret
 //! is refused before its body is read, and an authenticated body that trickles is cut.
+
+use std::time::Duration;
 
 use revokd::sim::{Delivery, SimOrg};
 use sqlx::{Connection, SqliteConnection};
@@ -54,6 +57,49 @@ async fn a_delivery_behind_a_busy_database_is_answered_503_and_saved_once_it_fre
         1,
         "one job for a delivery and its retry: {rows:?}"
     );
+    assert_eq!(tokens_left(&org, &user), 0);
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_whose_sender_hangs_up_while_the_database_is_busy_is_saved_all_the_same() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (user, _) = user_with_two_clients(&org);
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    let body = revokd::sim::hook_body(&[org.emit_event(DEACTIVATE, &user)]).to_string();
+    let addr = daemon.base.trim_start_matches("http://").to_owned();
+
+    let db = format!("sqlite://{}", db_path(dir.path()).display());
+    let mut lock = SqliteConnection::connect(&db).await.expect("a connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .expect("the write lock");
+    // The whole delivery sent, then the sender gives up after a second and closes, as a
+    // sender past its own timeout does, while the jobs wait for the lock.
+    let mut stream = TcpStream::connect(&addr).await.expect("connects");
+    let request = format!(
+        "POST /hooks/okta HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {SECRET}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let mut buf = [0u8; 64];
+    let waited = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+    assert!(waited.is_err(), "no answer while the database is busy");
+    drop(stream);
+    sqlx::query("COMMIT")
+        .execute(&mut lock)
+        .await
+        .expect("released");
+
+    let rows = wait_for_jobs(&daemon.pool, "the job saved and done", |r| {
+        r.iter().any(|j| j.2 == "done")
+    })
+    .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(tokens_left(&org, &user), 0);
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
