@@ -6,7 +6,7 @@ revokd's default concurrency. It stores nothing: it only lists and parses.
 
 Usage: python okta_sdk_list.py ORG_URL API_TOKEN PAIRS_FILE
 Prints: tokens wall_s cpu_s peak_kib listing_cpu_s  (cpu_s is user+sys of this whole process,
-the interpreter's start and the SDK's imports included, about 4 s; listing_cpu_s is the listing's
+the interpreter's start and the SDK's imports included, about 3 s; listing_cpu_s is the listing's
 alone).
 """
 

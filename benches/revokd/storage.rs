@@ -265,7 +265,7 @@ pub async fn storage(runs: usize, skip_1m: bool) {
     println!(
         "targets: B/token ≤ 1,024 · growth/t ≤ 16 · audit+ 0 · first t/s ≥ 50,000 (100k) · unch \
          t/s ≥ 200,000 (1M) · RSS ≤ 64 MiB · sdk/1st ≥ 5 · sdk/unch ≥ 8. sdk/… is the SDK's \
-         whole process (its start and imports, about 4 s, included) over our sweep's CPU; \
+         whole process (its start and imports, about 3 s, included) over our sweep's CPU; \
          sdkL/… its listing alone. audit/h and whole/h % are what an hour's passing changed: \
          decisions that crossed a rule's threshold, and the pairs read whole for it"
     );
