@@ -98,7 +98,7 @@ fn usable(raw: &RawValue) -> Option<LogEvent> {
 }
 
 /// Decodes a `LogEvent[]` (a System Log page, an event hook's `data.events`), keeping the
-/// events that have a `uuid` and an `eventType` and passing over the others (see [`usable`]).
+/// events that have a `uuid` and an `eventType` and passing over the others (see `usable`).
 /// Each event is held as its text until read, never as a tree of every member.
 pub fn deserialize_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LogEvent>, D::Error> {
     let sent = Vec::<Box<RawValue>>::deserialize(d)?;

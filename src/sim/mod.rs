@@ -59,7 +59,7 @@ pub use types::{
 };
 pub use types::{OAuthStats, ServiceApp};
 
-pub use hooks::{Delivery, hook_body};
+pub use hooks::{Delivery, OKTA_HOOK_TIMEOUT, hook_body};
 pub use usage::OnUse;
 
 use server::Shared;
