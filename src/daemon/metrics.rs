@@ -52,9 +52,20 @@ pub const OFFBOARDING_UNSETTLED_FAILURES: &str = "revokd_offboarding_unsettled_f
 /// Gauge: offboarding jobs in the database, by `state` (`queued|running|held|done|failed`);
 /// `held` ones wait for `revokd offboard release`.
 pub const OFFBOARDING_JOB_STATES: &str = "revokd_offboarding_jobs";
-/// Counter: event hook requests, by `result` (`accepted|duplicate|ignored|unauthorized|
-/// disabled|malformed|too_large|slow_body|failed`).
+/// Counter: event hook requests, by `result` ([`HOOK_RESULTS`]).
 pub const HOOK_REQUESTS: &str = "revokd_hook_requests_total";
+/// What becomes of an event hook request, each exported from 0.
+pub const HOOK_RESULTS: [&str; 9] = [
+    "accepted",
+    "duplicate",
+    "ignored",
+    "unauthorized",
+    "disabled",
+    "malformed",
+    "too_large",
+    "slow_body",
+    "failed",
+];
 /// Counter: notification delivery attempts, by `receiver` and `outcome`
 /// (`delivered|retry|given_up`).
 pub const NOTIFICATIONS: &str = "revokd_notification_attempts_total";
@@ -118,6 +129,10 @@ pub fn install() -> Result<PrometheusHandle, String> {
                 .map_or(0.0, |d| d.as_secs_f64());
             gauge!(START_TIME).set(started);
             counter!(BUDGET_WAIT).increment(0);
+            // From 0, so the first refusal is an increase an alert sees.
+            for result in HOOK_RESULTS {
+                counter!(HOOK_REQUESTS, "result" => result).increment(0);
+            }
             Ok(handle)
         })
         .clone()
