@@ -115,6 +115,14 @@ mod tests {
         assert_eq!(jobs[0].event_id.as_deref(), Some("e1"));
     }
 
+    /// `(user, event uuid)` of each job a delivery's `user.lifecycle.deactivate` events make.
+    fn deactivations(body: &str) -> Vec<(String, Option<String>)> {
+        let delivery: HookDelivery = serde_json::from_str(body).expect("the delivery is read");
+        let types = ["user.lifecycle.deactivate".to_owned()];
+        let jobs = jobs_from_events(&delivery.data.events, &types, JobSource::EventHook);
+        jobs.into_iter().map(|j| (j.user_id, j.event_id)).collect()
+    }
+
     #[test]
     fn a_delivery_with_events_offboarding_cannot_use_keeps_the_others() {
         let body = r#"{"eventType":"com.okta.event_hook","eventId":"d2","data":{"events":[
@@ -123,17 +131,7 @@ mod tests {
               {"uuid":"e3","eventType":"user.lifecycle.deactivate","target":null},
               {"uuid":"e4","eventType":"user.lifecycle.deactivate","target":[{"id":"00u4","type":"User"}]}
             ]}}"#;
-        let delivery: HookDelivery = serde_json::from_str(body).unwrap();
-        let jobs = jobs_from_events(
-            &delivery.data.events,
-            &["user.lifecycle.deactivate".to_owned()],
-            JobSource::EventHook,
-        );
-        let made: Vec<(&str, Option<&str>)> = jobs
-            .iter()
-            .map(|j| (j.user_id.as_str(), j.event_id.as_deref()))
-            .collect();
-        assert_eq!(made, vec![("00u4", Some("e4"))]);
+        assert_eq!(deactivations(body), [("00u4".into(), Some("e4".into()))]);
     }
 
     #[test]
@@ -191,15 +189,9 @@ mod tests {
               "junk",
               {"uuid":"e8","eventType":"user.lifecycle.deactivate","published":1,"target":[{"id":"00u8","type":"User"}]}
             ]}}"#;
-        let delivery: HookDelivery = serde_json::from_str(body).expect("the delivery is read");
-        let jobs = jobs_from_events(
-            &delivery.data.events,
-            &["user.lifecycle.deactivate".to_owned()],
-            JobSource::EventHook,
-        );
-        let made: Vec<(&str, Option<&str>)> = jobs
-            .iter()
-            .map(|j| (j.user_id.as_str(), j.event_id.as_deref()))
+        let made = deactivations(body);
+        let made: Vec<(&str, Option<&str>)> = (made.iter())
+            .map(|(u, e)| (u.as_str(), e.as_deref()))
             .collect();
         assert_eq!(
             made,

@@ -11,72 +11,83 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::daemon::harness::{PATIENCE, db_path};
+use crate::daemon::harness::{PATIENCE, Running, db_path};
 use crate::helpers::small_org;
 use crate::offboard::{
     DEACTIVATE, SECRET, hook_daemon, jobs, tokens_left, user_with_two_clients, wait_for_jobs,
 };
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_delivery_behind_a_busy_database_is_answered_503_and_saved_once_it_frees() {
+/// A hook daemon, a user holding tokens, and another connection holding the database's write
+/// lock, as another process's long commit (a prune, a CLI sweep) does.
+struct Busy {
+    org: SimOrg,
+    _dir: tempfile::TempDir,
+    user: String,
+    daemon: Running,
+    lock: SqliteConnection,
+}
+
+async fn busy() -> Busy {
     let org = SimOrg::start(small_org()).await.expect("org starts");
     let dir = tempfile::tempdir().expect("temp dir");
     let (user, _) = user_with_two_clients(&org);
-    let mut daemon = hook_daemon(&org, dir.path(), "").await;
-    let event = org.emit_event(DEACTIVATE, &user);
-    let url = format!("{}/hooks/okta", daemon.base);
-
-    // Another process holds the write lock (a long prune, a CLI sweep committing) for longer
-    // than Okta waits, through the delivery and its retry.
+    let daemon = hook_daemon(&org, dir.path(), "").await;
     let db = format!("sqlite://{}", db_path(dir.path()).display());
     let mut lock = SqliteConnection::connect(&db).await.expect("a connection");
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut lock)
         .await
         .expect("the write lock");
-    let statuses = org
+    Busy {
+        org,
+        _dir: dir,
+        user,
+        daemon,
+        lock,
+    }
+}
+
+impl Busy {
+    /// Frees the database; then the user's one job is done and their tokens are gone.
+    async fn free_and_see_the_user_offboarded(mut self) {
+        sqlx::query("COMMIT")
+            .execute(&mut self.lock)
+            .await
+            .expect("released");
+        let rows = wait_for_jobs(&self.daemon.pool, "the job saved and done", |r| {
+            r.iter().any(|j| j.2 == "done")
+        })
+        .await;
+        assert_eq!(rows.len(), 1, "one job for the delivery: {rows:?}");
+        assert_eq!(tokens_left(&self.org, &self.user), 0);
+        self.daemon.signal("TERM").await;
+        assert_eq!(self.daemon.wait_exit(PATIENCE).await.code(), Some(0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_behind_a_busy_database_is_answered_503_and_saved_once_it_frees() {
+    let b = busy().await;
+    let event = b.org.emit_event(DEACTIVATE, &b.user);
+    let url = format!("{}/hooks/okta", b.daemon.base);
+    // Locked for longer than Okta waits, through the delivery and its retry.
+    let statuses = (b.org)
         .deliver_hook(&url, SECRET, &[event], Delivery::AsOkta)
         .await
         .expect("delivered");
-    sqlx::query("COMMIT")
-        .execute(&mut lock)
-        .await
-        .expect("released");
     assert_eq!(
         statuses,
         vec![503, 503],
         "each attempt answered within Okta's 3 s, so Okta retried the first"
     );
-
-    let rows = wait_for_jobs(&daemon.pool, "the job saved and done", |r| {
-        r.iter().any(|j| j.2 == "done")
-    })
-    .await;
-    assert_eq!(
-        rows.len(),
-        1,
-        "one job for a delivery and its retry: {rows:?}"
-    );
-    assert_eq!(tokens_left(&org, &user), 0);
-    daemon.signal("TERM").await;
-    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+    b.free_and_see_the_user_offboarded().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delivery_whose_sender_hangs_up_while_the_database_is_busy_is_saved_all_the_same() {
-    let org = SimOrg::start(small_org()).await.expect("org starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (user, _) = user_with_two_clients(&org);
-    let mut daemon = hook_daemon(&org, dir.path(), "").await;
-    let body = revokd::sim::hook_body(&[org.emit_event(DEACTIVATE, &user)]).to_string();
-    let addr = daemon.base.trim_start_matches("http://").to_owned();
-
-    let db = format!("sqlite://{}", db_path(dir.path()).display());
-    let mut lock = SqliteConnection::connect(&db).await.expect("a connection");
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .expect("the write lock");
+    let b = busy().await;
+    let body = revokd::sim::hook_body(&[b.org.emit_event(DEACTIVATE, &b.user)]).to_string();
+    let addr = b.daemon.base.trim_start_matches("http://").to_owned();
     // The whole delivery sent, then the sender gives up after a second and closes, as a
     // sender past its own timeout does, while the jobs wait for the lock.
     let mut stream = TcpStream::connect(&addr).await.expect("connects");
@@ -90,19 +101,7 @@ async fn a_delivery_whose_sender_hangs_up_while_the_database_is_busy_is_saved_al
     let waited = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
     assert!(waited.is_err(), "no answer while the database is busy");
     drop(stream);
-    sqlx::query("COMMIT")
-        .execute(&mut lock)
-        .await
-        .expect("released");
-
-    let rows = wait_for_jobs(&daemon.pool, "the job saved and done", |r| {
-        r.iter().any(|j| j.2 == "done")
-    })
-    .await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(tokens_left(&org, &user), 0);
-    daemon.signal("TERM").await;
-    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+    b.free_and_see_the_user_offboarded().await;
 }
 
 /// Sends `head` (a request's head and the first byte of its body) on a new connection, and
