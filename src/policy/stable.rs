@@ -1,16 +1,19 @@
-//! How long a decision holds: the first instant at which a token's decision could change
-//! with time alone. Every time condition of a rule flips once (`older_than` and `idle_for`
-//! from false to true, `expires_after` from true to false), so between flips every decision
-//! stands as it is.
+//! How long a decision holds: the first instant at which a token's decision changes with
+//! time alone. A decision is the set of rules that match (with the exemption, which time does
+//! not move), so it changes exactly when one rule starts or stops matching. Each time
+//! condition flips once (`older_than` and `idle_for` from false to true, `expires_after` from
+//! true to false), so a rule whose other conditions hold matches over one span of time, and
+//! one whose other conditions fail never does: its flips change nothing.
 
 use chrono::{DateTime, Utc};
 
+use super::compile::{Rule, idle_for, older_than};
 use super::{PolicySet, TokenFacts};
 
-/// The earliest instant at or after `now` at which some time condition of some rule flips
-/// for `token`, whatever the rule's other conditions say; `None` when none ever will (an
-/// inactive token is kept whatever the time). The decision taken at `now` stands for every
-/// instant from `now` up to (not including) the one returned.
+/// The earliest instant at or after `now` at which some rule starts or stops matching
+/// `token`; `None` when none ever will (an inactive token is kept whatever the time). The
+/// decision taken at `now` stands for every instant from `now` up to (not including) the
+/// one returned, and changes just after it.
 pub fn stable_until(
     set: &PolicySet,
     token: &TokenFacts<'_>,
@@ -19,25 +22,52 @@ pub fn stable_until(
     if !token.active {
         return None;
     }
-    let mut first: Option<DateTime<Utc>> = None;
-    let mut flip = |at: Option<DateTime<Utc>>| {
-        // An instant past the calendar's end never comes; one before `now` has passed.
-        if let Some(at) = at.filter(|&at| at >= now) {
-            first = Some(first.map_or(at, |f| f.min(at)));
-        }
-    };
-    for rule in &set.rules {
-        if let (Some((d, _)), Some(c)) = (rule.older_than, token.created) {
-            flip(c.checked_add_signed(d));
-        }
-        if let (Some((d, _)), Some(u)) = (rule.idle_for, token.last_updated) {
-            flip(u.checked_add_signed(d));
-        }
-        if let (Some((d, _)), Some(e)) = (rule.expires_after, token.expires_at) {
-            flip(e.checked_sub_signed(d));
-        }
+    (set.rules.iter())
+        .filter_map(|rule| next_change(rule, token, now))
+        .min()
+}
+
+/// When `rule` next starts or stops matching `t`, as of `now` (`older_than` starts to hold
+/// just after the instant returned, the others at it).
+fn next_change(rule: &Rule, t: &TokenFacts<'_>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !rule.holds_but_for_time(t) {
+        return None;
     }
-    first
+    // The latest instant at which a condition that turns true does so, and whether all of
+    // them hold already. One that never holds (no date to judge, or an instant past the
+    // calendar's end) keeps the rule from ever matching.
+    let (mut rising, mut risen) = (None::<DateTime<Utc>>, true);
+    if let Some((d, _)) = rule.older_than {
+        let at = t.created?.checked_add_signed(d)?;
+        rising = Some(rising.map_or(at, |r| r.max(at)));
+        risen &= older_than(t, now, d);
+    }
+    if let Some((d, _)) = rule.idle_for {
+        let at = t.last_updated?.checked_add_signed(d)?;
+        rising = Some(rising.map_or(at, |r| r.max(at)));
+        risen &= idle_for(t, now, d);
+    }
+    // The instant `expires_after` turns false (before the calendar's start: false already);
+    // it holds for ever without an expiry.
+    let falling = match (rule.expires_after, t.expires_at) {
+        (Some((d, _)), Some(e)) => {
+            Some(e.checked_sub_signed(d).unwrap_or(DateTime::<Utc>::MIN_UTC))
+        }
+        _ => None,
+    };
+    if falling.is_some_and(|f| f <= now) {
+        return None;
+    }
+    if risen {
+        // It matches now, until it expires.
+        return falling;
+    }
+    // It starts to match once every rising condition holds, if that comes before it expires.
+    let rising = rising?;
+    match falling {
+        Some(f) if rising >= f => None,
+        _ => Some(rising),
+    }
 }
 
 #[cfg(test)]
@@ -95,14 +125,32 @@ mod tests {
     #[test]
     fn the_first_flip_to_come_bounds_the_decision() {
         let set = set();
-        // Created day 0 (old on day 90), updated day 10 (idle on day 40), expires day 500
-        // (`expires_after 365d` false from day 135).
+        // Created day 0 (old after day 90), updated day 10 (idle from day 40), expires day
+        // 500; without scope `x`, `long` never matches, and its `expires_after 365d` turning
+        // false on day 135 changes nothing.
         let t = facts(0, 10, Some(500));
         assert_eq!(stable_until(&set, &t, at(20)), Some(at(40)));
-        assert_eq!(stable_until(&set, &t, at(40)), Some(at(40)));
-        assert_eq!(stable_until(&set, &t, at(41)), Some(at(90)));
+        assert_eq!(stable_until(&set, &t, at(39)), Some(at(40)));
+        assert_eq!(stable_until(&set, &t, at(40)), Some(at(90)));
+        assert_eq!(stable_until(&set, &t, at(90)), Some(at(90)));
+        assert_eq!(stable_until(&set, &t, at(91)), None);
+        // With it, `long` matches until day 135.
+        let x = ["x".to_owned()];
+        let t = TokenFacts { scopes: &x, ..t };
         assert_eq!(stable_until(&set, &t, at(91)), Some(at(135)));
-        assert_eq!(stable_until(&set, &t, at(136)), None);
+        assert_eq!(stable_until(&set, &t, at(135)), None);
+    }
+
+    #[test]
+    fn a_rule_whose_time_conditions_never_hold_at_once_bounds_nothing() {
+        // `window` (idle 10d, expires after 20d): idle from day 10, but `expires_after` false
+        // from day 5. `idle` (30d) bounds the decision.
+        let t = facts(0, 0, Some(25));
+        assert_eq!(stable_until(&mixed(), &t, at(1)), Some(at(30)));
+        // Expiring on day 35, `window` matches from day 10 to day 15.
+        let t = facts(0, 0, Some(35));
+        assert_eq!(stable_until(&mixed(), &t, at(1)), Some(at(10)));
+        assert_eq!(stable_until(&mixed(), &t, at(10)), Some(at(15)));
     }
 
     #[test]
@@ -117,6 +165,100 @@ mod tests {
             assert_eq!(decide(&set, &t, before), decided, "at {now}, until {until}");
             now += chrono::TimeDelta::hours(7);
         }
+    }
+
+    /// Rules whose time conditions combine with each other and with conditions time does
+    /// not move, as a real configuration's do.
+    fn mixed() -> PolicySet {
+        let days = |n: u64| Some(Duration::from_secs(n * DAY as u64));
+        let rule = |name: &str| PolicyConfig {
+            name: name.into(),
+            ..PolicyConfig::default()
+        };
+        let policies = vec![
+            PolicyConfig {
+                older_than: days(90),
+                ..rule("old")
+            },
+            PolicyConfig {
+                idle_for: days(30),
+                ..rule("idle")
+            },
+            PolicyConfig {
+                expires_after: days(365),
+                scopes_any: vec!["x".into()],
+                ..rule("long")
+            },
+            PolicyConfig {
+                older_than: days(7),
+                idle_for: days(14),
+                scopes_all: vec!["admin".into()],
+                ..rule("stale-admin")
+            },
+            PolicyConfig {
+                idle_for: days(10),
+                expires_after: days(20),
+                ..rule("window")
+            },
+            PolicyConfig {
+                older_than: days(1),
+                clients: vec!["0oa2".into()],
+                ..rule("client")
+            },
+        ];
+        PolicySet::from_config(&policies, &[]).unwrap()
+    }
+
+    /// For tokens and instants drawn at random: the decision stands up to the instant
+    /// returned, and changes right after it (a rule whose other conditions keep it from ever
+    /// matching, or whose time conditions can no longer all hold, bounds nothing).
+    #[test]
+    fn the_instant_returned_is_the_first_at_which_the_decision_changes() {
+        use rand::{Rng, SeedableRng};
+        let set = mixed();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let hours = |rng: &mut rand::rngs::SmallRng, lo: i64, hi: i64| {
+            at(0) + chrono::TimeDelta::hours(rng.random_range(lo * 24..hi * 24))
+        };
+        let scopes_of = [vec![], vec!["x".to_owned()], vec!["admin".to_owned()]];
+        let (mut bounded, mut unbounded) = (0, 0);
+        for _ in 0..20_000 {
+            let created = hours(&mut rng, 0, 400);
+            let scopes = &scopes_of[rng.random_range(0..3)];
+            let t = TokenFacts {
+                client_id: if rng.random_bool(0.2) { "0oa2" } else { "0oa1" },
+                active: rng.random_bool(0.95),
+                scopes,
+                created: Some(created),
+                last_updated: Some(created + (hours(&mut rng, 0, 200) - at(0))),
+                expires_at: rng.random_bool(0.7).then(|| hours(&mut rng, 0, 900)),
+                ..facts(0, 0, None)
+            };
+            let now = hours(&mut rng, 0, 1_000);
+            let decided = decide(&set, &t, now);
+            let Some(until) = stable_until(&set, &t, now) else {
+                unbounded += 1;
+                assert_eq!(decide(&set, &t, at(100_000)), decided, "{t:?} at {now}");
+                continue;
+            };
+            bounded += 1;
+            let ns = chrono::TimeDelta::nanoseconds(1);
+            assert!(until >= now, "{t:?} at {now}: {until}");
+            if until > now {
+                let within = now + (until - now) * rng.random_range(0..1_000) / 1_000;
+                assert_eq!(decide(&set, &t, within), decided, "{t:?} at {within}");
+                assert_eq!(decide(&set, &t, until - ns), decided, "{t:?} at {now}");
+            }
+            assert_ne!(
+                decide(&set, &t, until + ns),
+                decided,
+                "{t:?} at {now}: {until}"
+            );
+        }
+        assert!(
+            bounded > 1_000 && unbounded > 1_000,
+            "{bounded} {unbounded}"
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Unchanged listings against the simulated org: a pair whose pages hash as its fingerprint
 //! says is neither read nor written, and decides what it decided; everything that could make
 //! that untrue reads the pair whole again (a changed page, time crossing a rule's threshold, a
-//! revocation, a sweep whose plan was not recorded), and an unchanged sweep's tripped guard
-//! still records every plan.
+//! revocation, a sweep whose plan was not recorded), but not a threshold crossed under a rule
+//! that cannot match, and an unchanged sweep's tripped guard still records every plan.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,6 +163,33 @@ async fn a_decision_that_time_changes_is_taken_again() {
     .expect("planned");
     assert!(planned.contains(&oldest.id), "{planned:?}");
     assert_eq!(planned.len() as u64, third.counts.revocations_planned);
+}
+
+#[tokio::test]
+async fn a_threshold_crossed_under_a_rule_that_cannot_match_reads_nothing() {
+    let mut app = spawn_app_with(small_org(), |_| {}).await;
+    let oldest = (app.org.all_tokens().into_iter())
+        .min_by_key(|t| t.last_updated)
+        .expect("tokens");
+    let crossing = oldest.last_updated + TimeDelta::days(30);
+    // Idle for 30 days, of a scope no token holds: the crossing changes no decision.
+    let rule = PolicyConfig {
+        scopes_any: vec!["revokd:held-by-none".into()],
+        ..idle(30)
+    };
+    app.deps.policies = Arc::new(PolicySet::from_config(&[rule], &[]).expect("valid rule"));
+    let before = crossing - TimeDelta::hours(1);
+    let first = sweep_at(&app, Mode::DryRun, before).await;
+    assert_eq!(
+        read_by(&app, first.sweep_id).await,
+        app.org.pairs().len() as i64
+    );
+
+    let second = sweep_at(&app, Mode::DryRun, crossing + TimeDelta::hours(1)).await;
+    assert_eq!(second.status, SweepStatus::Ok);
+    assert_eq!(read_by(&app, second.sweep_id).await, 0, "no pair read");
+    assert_eq!(second.counts.tokens_seen, first.counts.tokens_seen);
+    assert_eq!(second.counts.revocations_planned, 0);
 }
 
 #[tokio::test]
