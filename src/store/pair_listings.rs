@@ -23,7 +23,7 @@ pub struct ListingPrint {
     pub mode: Mode,
     /// The instant its decisions were taken as of.
     pub decided_at: DateTime<Utc>,
-    /// The first instant at which one of its decisions could change with time (`None`: never).
+    /// The first instant at which one of its decisions changes with time (`None`: never).
     pub stable_until: Option<DateTime<Utc>>,
     /// What the listing counted, as its sweep writes it (opaque here).
     pub tally: String,

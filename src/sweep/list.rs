@@ -34,7 +34,7 @@ pub struct Listed {
     pub reappeared: u64,
     /// Revocations planned (tokens, where `policies` counts rules).
     pub to_revoke: u64,
-    /// The first instant at which one of the decisions could change with time.
+    /// The first instant at which one of the decisions changes with time.
     pub stable_until: Option<DateTime<Utc>>,
     /// The listing matched the pair's fingerprint: nothing was read, written or staged.
     pub unchanged: bool,
