@@ -84,8 +84,8 @@ async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
             metrics::set_db_gauges(&gauges);
             metrics::set_audit(&audit);
             metrics::set_sweep_interval(&ctx.current().config.schedule.sweep, Utc::now());
-            if let Ok(depth) = ctx.store.queue_depth().await {
-                metrics::set_queue_depth(depth);
+            if let Ok(waiting) = ctx.store.waiting_jobs().await {
+                metrics::set_waiting_jobs(waiting);
             }
         }
         Err(e) => {

@@ -13,7 +13,7 @@ use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::okta::stats::{RATE_LIMIT_REMAINING_METRIC, REQUESTS_METRIC};
-use crate::store::{DbGauges, DeliveryState, JobState, RevocationState, SweepStatus};
+use crate::store::{DbGauges, DeliveryState, JobState, RevocationState, SweepStatus, WaitingJobs};
 
 #[path = "metrics_help.rs"]
 mod help;
@@ -46,6 +46,9 @@ pub const RELOADS: &str = "revokd_config_reloads_total";
 
 /// Gauge: offboarding jobs `queued` or `running` in the database.
 pub const OFFBOARDING_QUEUE_DEPTH: &str = "revokd_offboarding_queue_depth";
+/// Gauge: when the oldest offboarding job still `queued` or `running` was enqueued, Unix
+/// seconds (0: none is).
+pub const OFFBOARDING_OLDEST_WAITING: &str = "revokd_offboarding_oldest_waiting_timestamp_seconds";
 /// Histogram: seconds from a job's enqueueing to its tokens verified gone.
 pub const OFFBOARDING_LATENCY: &str = "revokd_offboarding_latency_seconds";
 /// Counter: offboarding jobs ended by this process, by `source` and `outcome`
@@ -269,9 +272,11 @@ pub fn register_jobs(jobs: impl IntoIterator<Item = &'static str>) {
     }
 }
 
-/// Sets the offboarding queue depth.
-pub fn set_queue_depth(depth: i64) {
-    gauge!(OFFBOARDING_QUEUE_DEPTH).set(depth as f64);
+/// Sets the offboarding queue's depth and the age of its oldest job.
+pub fn set_waiting_jobs(waiting: WaitingJobs) {
+    gauge!(OFFBOARDING_QUEUE_DEPTH).set(waiting.count as f64);
+    gauge!(OFFBOARDING_OLDEST_WAITING)
+        .set((waiting.oldest).map_or(0.0, |at| at.timestamp_millis() as f64 / 1000.0));
 }
 
 /// Records one ended offboarding attempt and, when verified, its enqueue→verified latency.

@@ -56,6 +56,11 @@ pub(super) fn describe() {
         OFFBOARDING_QUEUE_DEPTH,
         "Offboarding jobs queued or running in the database."
     );
+    describe_gauge!(
+        OFFBOARDING_OLDEST_WAITING,
+        Unit::Seconds,
+        "When the oldest offboarding job still queued or running was enqueued; 0 when none is."
+    );
     describe_histogram!(
         OFFBOARDING_LATENCY,
         Unit::Seconds,

@@ -81,7 +81,7 @@ pub use history_bounds::HistoryBound;
 pub use ingest::{Ingest, Pending};
 pub use intents::OpenPairIntent;
 pub use lease::{LeaseAttempt, LeaseHolder};
-pub use offboarding::{JobRow, NewJob, SystemLogCursor, insert_held_event};
+pub use offboarding::{JobRow, NewJob, SystemLogCursor, WaitingJobs, insert_held_event};
 pub use open::{MIGRATOR, PAGE_SIZE, StoreOptions};
 pub use outbox::{Claimed, DeliveryRow, NewEvent, OutboxRow};
 pub use pair_listings::{KnownPair, ListingPrint, PrintWrite, UnchangedListing};

@@ -55,6 +55,14 @@ pub struct SystemLogCursor {
     pub updated_at: String,
 }
 
+/// The offboarding jobs not finished (`queued` or `running`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitingJobs {
+    pub count: i64,
+    /// When the oldest of them was enqueued (`created_at`).
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 impl Store {
     /// Enqueues jobs in one transaction (committed when this returns). An event uuid already
     /// known makes no second job. Returns the ids of the jobs created.
@@ -264,14 +272,17 @@ impl Store {
         Ok(row)
     }
 
-    /// Jobs not finished (`queued` or `running`).
-    pub async fn queue_depth(&self) -> Result<i64, Error> {
-        let n = sqlx::query_scalar("SELECT COUNT(*) FROM offboarding_jobs WHERE state IN (?, ?)")
-            .bind(JobState::Queued)
-            .bind(JobState::Running)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
+    /// Jobs not finished (`queued` or `running`): how many, and when the oldest was enqueued.
+    pub async fn waiting_jobs(&self) -> Result<WaitingJobs, Error> {
+        let (count, oldest): (i64, Option<String>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM offboarding_jobs WHERE state IN (?, ?)",
+        )
+        .bind(JobState::Queued)
+        .bind(JobState::Running)
+        .fetch_one(&self.pool)
+        .await?;
+        let oldest = oldest.and_then(|t| t.parse().ok());
+        Ok(WaitingJobs { count, oldest })
     }
 
     /// When the earliest queued job that is waiting out a backoff becomes due.

@@ -32,7 +32,14 @@ async fn a_second_delivery_of_an_event_makes_no_second_job(pool: SqlitePool) {
     let again = store.enqueue_jobs(&both, Utc::now()).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(again.len(), 1);
-    assert_eq!(store.queue_depth().await.unwrap(), 2);
+    let waiting = store.waiting_jobs().await.unwrap();
+    assert_eq!(waiting.count, 2);
+    let first_at = store.job(first[0]).await.unwrap().unwrap().created_at;
+    assert_eq!(
+        waiting.oldest.map(ts),
+        Some(first_at),
+        "the first delivery's"
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -55,7 +62,7 @@ async fn jobs_are_claimed_once_finished_and_requeued_with_a_due_time(pool: Sqlit
     let row = store.job(again.id).await.unwrap().unwrap();
     assert_eq!(row.state, JobState::Done);
     assert!(row.finished_at.is_some());
-    assert_eq!(store.queue_depth().await.unwrap(), 0);
+    assert_eq!(store.waiting_jobs().await.unwrap(), WaitingJobs::default());
 }
 
 #[sqlx::test(migrations = "./migrations")]

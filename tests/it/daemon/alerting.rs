@@ -96,6 +96,11 @@ async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exposed() {
         scrape.value("revokd_sweep_schedule_interval_seconds", &[]),
         366.0 * 86_400.0
     );
+    assert_eq!(
+        scrape.value("revokd_offboarding_oldest_waiting_timestamp_seconds", &[]),
+        0.0,
+        "no offboarding job waits"
+    );
     for state in ["queued", "running", "held", "done", "failed"] {
         assert_eq!(
             scrape.value("revokd_offboarding_jobs", &[("state", state)]),
@@ -175,5 +180,40 @@ async fn a_scheduled_sweep_that_ends_failed_is_counted_as_a_failed_run() {
         1.0,
         "no run counted ok"
     );
+    stop(&mut daemon).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offboarding_job_okta_keeps_failing_shows_when_it_was_enqueued() {
+    use crate::offboard::{DEACTIVATE, SECRET, hook_daemon};
+    let (org, dir) = setup().await;
+    let (user, _) = org.pairs()[0].clone();
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    org.inject(revokd::sim::Fault::always(revokd::sim::FaultKind::Status(
+        500,
+    )));
+    let url = format!("{}/hooks/okta", daemon.base);
+    let event = org.emit_event(DEACTIVATE, &user);
+    let once = revokd::sim::Delivery::Once;
+    let statuses = org.deliver_hook(&url, SECRET, &[event], once).await;
+    assert_eq!(statuses.expect("delivered"), vec![200]);
+    daemon
+        .wait_for_log("offboarding job failed; will be retried")
+        .await;
+
+    let scrape = prom::parse(&daemon.get("/metrics").await.1);
+
+    let (state, created_at): (String, String) =
+        sqlx::query_as("SELECT state, created_at FROM offboarding_jobs")
+            .fetch_one(&daemon.pool)
+            .await
+            .expect("the job");
+    assert!(["queued", "running"].contains(&state.as_str()), "{state}");
+    let enqueued: chrono::DateTime<chrono::Utc> = created_at.parse().expect("a time");
+    assert_eq!(
+        scrape.value("revokd_offboarding_oldest_waiting_timestamp_seconds", &[]),
+        enqueued.timestamp_millis() as f64 / 1000.0
+    );
+    assert_eq!(scrape.value("revokd_offboarding_queue_depth", &[]), 1.0);
     stop(&mut daemon).await;
 }
