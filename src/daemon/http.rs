@@ -76,17 +76,16 @@ async fn metrics_text(State(ctx): State<Arc<Context>>) -> Response {
             .get_within(version, bound, Instant::now(), || ctx.store.gauges());
         let gauges = gauges.await?;
         let audit = ctx.audit_check.verdict(&ctx.store, version).await?;
-        Ok::<_, crate::store::Error>((gauges, audit))
+        let waiting = ctx.store.waiting_jobs().await?;
+        Ok::<_, crate::store::Error>((gauges, audit, waiting))
     }
     .await;
     match read {
-        Ok((gauges, audit)) => {
+        Ok((gauges, audit, waiting)) => {
             metrics::set_db_gauges(&gauges);
             metrics::set_audit(&audit);
             metrics::set_sweep_interval(&ctx.current().config.schedule.sweep, Utc::now());
-            if let Ok(waiting) = ctx.store.waiting_jobs().await {
-                metrics::set_waiting_jobs(waiting);
-            }
+            metrics::set_waiting_jobs(waiting);
         }
         Err(e) => {
             // Stale numbers would disagree with the database: refuse rather than mislead.

@@ -59,7 +59,8 @@ pub struct SystemLogCursor {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WaitingJobs {
     pub count: i64,
-    /// When the oldest of them was enqueued (`created_at`).
+    /// Since when the one waiting longest has waited: its `released_at` if it was held and
+    /// released, else its `created_at`.
     pub oldest: Option<DateTime<Utc>>,
 }
 
@@ -272,16 +273,19 @@ impl Store {
         Ok(row)
     }
 
-    /// Jobs not finished (`queued` or `running`): how many, and when the oldest was enqueued.
+    /// Jobs not finished (`queued` or `running`): how many, and since when the one waiting
+    /// longest has waited (its enqueueing, or its release if it was held).
     pub async fn waiting_jobs(&self) -> Result<WaitingJobs, Error> {
         let (count, oldest): (i64, Option<String>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(created_at) FROM offboarding_jobs WHERE state IN (?, ?)",
+            "SELECT COUNT(*), MIN(COALESCE(released_at, created_at)) FROM offboarding_jobs
+             WHERE state IN (?, ?)",
         )
         .bind(JobState::Queued)
         .bind(JobState::Running)
         .fetch_one(&self.pool)
         .await?;
-        let oldest = oldest.and_then(|t| t.parse().ok());
+        let oldest = (oldest.map(|t| t.parse::<DateTime<Utc>>()).transpose())
+            .map_err(|e| sqlx::Error::Decode(e.into()))?;
         Ok(WaitingJobs { count, oldest })
     }
 

@@ -159,3 +159,25 @@ async fn offboarding_problems_look_up_a_users_later_jobs_by_index(pool: SqlitePo
         "{steps:#?}"
     );
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_job_released_from_the_breaker_waits_from_its_release(pool: SqlitePool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let enqueued = Utc::now() - chrono::Duration::hours(2);
+    let job = queued_and_claimed(&store, enqueued).await;
+    store.hold_job(job.id, "breaker").await.unwrap();
+    assert_eq!(
+        store.waiting_jobs().await.unwrap().count,
+        0,
+        "held: not waiting"
+    );
+    let released = enqueued + chrono::Duration::minutes(110);
+    store.release_held_jobs(&[], released).await.unwrap();
+    let waiting = store.waiting_jobs().await.unwrap();
+    assert_eq!(waiting.count, 1);
+    assert_eq!(
+        waiting.oldest.map(ts),
+        Some(ts(released)),
+        "not its two hours held"
+    );
+}
