@@ -13,7 +13,8 @@ use super::{PolicySet, TokenFacts};
 /// The earliest instant at or after `now` at which some rule starts or stops matching
 /// `token`; `None` when none ever will (an inactive token is kept whatever the time). The
 /// decision taken at `now` stands for every instant from `now` up to (not including) the
-/// one returned, and changes just after it.
+/// one returned, and changes at it (`idle_for`, `expires_after`) or just after it
+/// (`older_than`, which holds once strictly more than its duration has passed).
 pub fn stable_until(
     set: &PolicySet,
     token: &TokenFacts<'_>,
@@ -168,7 +169,7 @@ mod tests {
     }
 
     /// Rules whose time conditions combine with each other and with conditions time does
-    /// not move, as a real configuration's do.
+    /// not move, as a real configuration's do; a `flag` rule of one user, and an exemption.
     fn mixed() -> PolicySet {
         let days = |n: u64| Some(Duration::from_secs(n * DAY as u64));
         let rule = |name: &str| PolicyConfig {
@@ -205,13 +206,39 @@ mod tests {
                 clients: vec!["0oa2".into()],
                 ..rule("client")
             },
+            PolicyConfig {
+                idle_for: days(60),
+                users: vec!["00u2".into()],
+                action: crate::config::Action::Flag,
+                ..rule("user-flag")
+            },
         ];
-        PolicySet::from_config(&policies, &[]).unwrap()
+        let exemptions = vec![crate::config::ExemptionConfig {
+            clients: vec!["0oa3".into()],
+            ..Default::default()
+        }];
+        PolicySet::from_config(&policies, &exemptions).unwrap()
     }
 
-    /// For tokens and instants drawn at random: the decision stands up to the instant
-    /// returned, and changes right after it (a rule whose other conditions keep it from ever
-    /// matching, or whose time conditions can no longer all hold, bounds nothing).
+    /// The instants at which one of [`mixed`]'s time conditions flips for `t`.
+    fn thresholds(t: &TokenFacts<'_>) -> Vec<DateTime<Utc>> {
+        let days = chrono::TimeDelta::days;
+        let after = |from: Option<DateTime<Utc>>, n: &[i64]| -> Vec<DateTime<Utc>> {
+            n.iter()
+                .filter_map(|&n| from.map(|f| f + days(n)))
+                .collect()
+        };
+        let mut out = after(t.created, &[1, 7, 90]);
+        out.extend(after(t.last_updated, &[10, 14, 30, 60]));
+        out.extend(after(t.expires_at, &[-20, -365]));
+        out
+    }
+
+    /// For tokens and instants drawn at random (a fifth of the instants on a threshold of
+    /// the token's, some dates missing): the decision stands up to the instant returned, and
+    /// changes right after it; where none is returned, it never changes (a rule whose other
+    /// conditions keep it from ever matching, or whose time conditions can no longer all hold,
+    /// bounds nothing).
     #[test]
     fn the_instant_returned_is_the_first_at_which_the_decision_changes() {
         use rand::{Rng, SeedableRng};
@@ -221,32 +248,52 @@ mod tests {
             at(0) + chrono::TimeDelta::hours(rng.random_range(lo * 24..hi * 24))
         };
         let scopes_of = [vec![], vec!["x".to_owned()], vec!["admin".to_owned()]];
-        let (mut bounded, mut unbounded) = (0, 0);
+        let (users, clients) = (["00u1", "00u2"], ["0oa1", "0oa2", "0oa3"]);
+        let (mut bounded, mut unbounded, mut on_threshold) = (0, 0, 0);
         for _ in 0..20_000 {
             let created = hours(&mut rng, 0, 400);
-            let scopes = &scopes_of[rng.random_range(0..3)];
             let t = TokenFacts {
-                client_id: if rng.random_bool(0.2) { "0oa2" } else { "0oa1" },
+                user_id: users[rng.random_range(0..2)],
+                client_id: clients[rng.random_range(0..3)],
                 active: rng.random_bool(0.95),
-                scopes,
-                created: Some(created),
-                last_updated: Some(created + (hours(&mut rng, 0, 200) - at(0))),
+                scopes: &scopes_of[rng.random_range(0..3)],
+                created: rng.random_bool(0.95).then_some(created),
+                last_updated: (rng.random_bool(0.95))
+                    .then(|| created + (hours(&mut rng, 0, 200) - at(0))),
                 expires_at: rng.random_bool(0.7).then(|| hours(&mut rng, 0, 900)),
                 ..facts(0, 0, None)
             };
-            let now = hours(&mut rng, 0, 1_000);
+            // Some expire about when `window` (idle 10 days, expiring after 20) could begin
+            // to match: its span is then short or empty.
+            let near = t.last_updated.filter(|_| rng.random_bool(0.2));
+            let t = TokenFacts {
+                expires_at: (near.map(|u| u + (hours(&mut rng, 29, 32) - at(0)))).or(t.expires_at),
+                ..t
+            };
+            let flips = thresholds(&t);
+            let now = if !flips.is_empty() && rng.random_bool(0.2) {
+                on_threshold += 1;
+                flips[rng.random_range(0..flips.len())]
+            } else {
+                hours(&mut rng, 0, 1_000)
+            };
             let decided = decide(&set, &t, now);
             let Some(until) = stable_until(&set, &t, now) else {
                 unbounded += 1;
-                assert_eq!(decide(&set, &t, at(100_000)), decided, "{t:?} at {now}");
+                for _ in 0..4 {
+                    let later = now + (hours(&mut rng, 0, 3_000) - at(0));
+                    assert_eq!(decide(&set, &t, later), decided, "{t:?} at {later}");
+                }
                 continue;
             };
             bounded += 1;
             let ns = chrono::TimeDelta::nanoseconds(1);
             assert!(until >= now, "{t:?} at {now}: {until}");
             if until > now {
-                let within = now + (until - now) * rng.random_range(0..1_000) / 1_000;
-                assert_eq!(decide(&set, &t, within), decided, "{t:?} at {within}");
+                for _ in 0..4 {
+                    let within = now + (until - now) * rng.random_range(0..1_000) / 1_000;
+                    assert_eq!(decide(&set, &t, within), decided, "{t:?} at {within}");
+                }
                 assert_eq!(decide(&set, &t, until - ns), decided, "{t:?} at {now}");
             }
             assert_ne!(
@@ -259,6 +306,7 @@ mod tests {
             bounded > 1_000 && unbounded > 1_000,
             "{bounded} {unbounded}"
         );
+        assert!(on_threshold > 1_000, "{on_threshold}");
     }
 
     #[test]

@@ -166,6 +166,32 @@ async fn a_decision_that_time_changes_is_taken_again() {
 }
 
 #[tokio::test]
+async fn a_threshold_crossed_under_a_rule_of_several_conditions_is_taken_again() {
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    // `old-admin` (older than 180 days, scope `admin:write`) selects this token from an
+    // instant between the two sweeps.
+    let admin = (app.org.all_tokens().into_iter())
+        .filter(|t| t.scopes.iter().any(|s| s == "admin:write"))
+        .max_by_key(|t| t.created)
+        .expect("an admin token");
+    let crossing = admin.created + TimeDelta::days(180);
+    let first = sweep_at(&app, Mode::DryRun, crossing - TimeDelta::hours(1)).await;
+    let second = sweep_at(&app, Mode::DryRun, crossing + TimeDelta::hours(1)).await;
+    let planned: Vec<String> = sqlx::query_scalar(
+        "SELECT token_id FROM revocations WHERE state = 'planned' AND sweep_id = ?",
+    )
+    .bind(second.sweep_id)
+    .fetch_all(app.store.pool())
+    .await
+    .expect("planned");
+    assert!(planned.contains(&admin.id), "{planned:?}");
+    assert_eq!(
+        second.counts.revocations_planned,
+        first.counts.revocations_planned + planned.len() as u64
+    );
+}
+
+#[tokio::test]
 async fn a_threshold_crossed_under_a_rule_that_cannot_match_reads_nothing() {
     let mut app = spawn_app_with(small_org(), |_| {}).await;
     let oldest = (app.org.all_tokens().into_iter())
