@@ -16,7 +16,11 @@ use super::{Config, Error};
 const NOT_CONFIG_KEYS: &[&str] = &["config", "log"];
 
 /// Keys whose values are secrets: never echoed in an error.
-const SECRET_KEYS: &[&str] = &["okta.api_token", "server.hook_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "okta.api_token",
+    "server.hook_secret",
+    "server.hook_secret_previous",
+];
 
 /// What a command needs from the configuration: everything (commands that talk to Okta), or
 /// only the database and the policies (commands that read or maintain the database).
@@ -116,6 +120,11 @@ fn read_secrets(config: &mut Config) -> Result<(), Error> {
         &mut server.hook_secret,
         server.hook_secret_file.as_deref(),
         "server.hook_secret",
+    )?;
+    read_secret(
+        &mut server.hook_secret_previous,
+        server.hook_secret_previous_file.as_deref(),
+        "server.hook_secret_previous",
     )?;
     for (i, receiver) in config.notify.iter_mut().enumerate() {
         if let Some(path) = &receiver.url_file {

@@ -209,6 +209,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub hook_secret: Option<SecretString>,
     pub hook_secret_file: Option<PathBuf>,
+    /// Accepted as well as `hook_secret` while the hook's secret is rotated: Okta sends the
+    /// old one until its hook is updated, and never retries a delivery refused.
+    pub hook_secret_previous: Option<SecretString>,
+    pub hook_secret_previous_file: Option<PathBuf>,
     /// On SIGTERM/SIGINT, how long an in-flight run may take to finish before it is cut
     /// (its sweep row then says `aborted`).
     #[serde(with = "duration::human")]
@@ -221,6 +225,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             hook_secret: None,
             hook_secret_file: None,
+            hook_secret_previous: None,
+            hook_secret_previous_file: None,
             shutdown_timeout: Duration::from_secs(30),
         }
     }

@@ -92,6 +92,11 @@ pub fn effective_toml(config: &Config) -> String {
         s.hook_secret.as_ref(),
         s.hook_secret_file.as_deref(),
     );
+    w.secret(
+        "hook_secret_previous",
+        s.hook_secret_previous.as_ref(),
+        s.hook_secret_previous_file.as_deref(),
+    );
     w.kv("shutdown_timeout", &dur(s.shutdown_timeout));
 
     w.table("revocation");

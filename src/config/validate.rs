@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{AuthMode, Config, Error, TargetConfig};
 use crate::ids::{ClientId, InvalidId, UserId};
@@ -68,27 +68,22 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
     if let Some(report) = &config.schedule.report {
         check_cron("schedule.report", report)?;
     }
-    if let Some(secret) = &config.server.hook_secret
-        && config.server.hook_secret_file.is_none()
-        && !super::load::header_safe(secret.expose_secret())
-    {
+    let server = &config.server;
+    check_hook_secret(
+        "server.hook_secret",
+        server.hook_secret.as_ref(),
+        server.hook_secret_file.is_some(),
+    )?;
+    check_hook_secret(
+        "server.hook_secret_previous",
+        server.hook_secret_previous.as_ref(),
+        server.hook_secret_previous_file.is_some(),
+    )?;
+    if server.hook_secret_previous.is_some() && server.hook_secret.is_none() {
         return Err(Error::invalid(
-            "server.hook_secret",
-            "holds a line break or a control character, which Okta's Authorization header \
-             cannot carry (value not shown)",
-        ));
-    }
-    if let Some(secret) = &config.server.hook_secret
-        && secret.expose_secret().trim().is_empty()
-    {
-        let key = if config.server.hook_secret_file.is_some() {
-            "server.hook_secret_file"
-        } else {
-            "server.hook_secret"
-        };
-        return Err(Error::invalid(
-            key,
-            "the event hook secret must not be empty or blank (leave it unset to refuse every event hook delivery)",
+            "server.hook_secret_previous",
+            "is accepted beside server.hook_secret while a rotation is under way; set \
+             server.hook_secret too",
         ));
     }
     if s.max_offboarded_users_per_hour == 0 {
@@ -372,4 +367,33 @@ fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
 /// naming the key: one rule for an id wherever it is configured or used.
 pub(crate) fn check_id<T>(key: &str, parsed: Result<T, InvalidId>) -> Result<T, Error> {
     parsed.map_err(|e| Error::invalid(key, e.to_string()))
+}
+
+/// An event hook secret, at `key` (from its `_file` when `from_file`): one Okta's
+/// `Authorization` header can carry, and not blank.
+fn check_hook_secret(
+    key: &str,
+    secret: Option<&SecretString>,
+    from_file: bool,
+) -> Result<(), Error> {
+    let Some(secret) = secret else { return Ok(()) };
+    if !from_file && !super::load::header_safe(secret.expose_secret()) {
+        return Err(Error::invalid(
+            key,
+            "holds a line break or a control character, which Okta's Authorization header \
+             cannot carry (value not shown)",
+        ));
+    }
+    if secret.expose_secret().trim().is_empty() {
+        let key = if from_file {
+            format!("{key}_file")
+        } else {
+            key.to_owned()
+        };
+        return Err(Error::invalid(
+            key,
+            "the event hook secret must not be empty or blank (leave it unset to refuse every event hook delivery)",
+        ));
+    }
+    Ok(())
 }

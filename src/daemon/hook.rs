@@ -1,7 +1,8 @@
 //! `/hooks/okta`: Okta event hooks (FACTS §3). `GET` answers the one-time verification
 //! challenge (`X-Okta-Verification-Challenge` → `{"verification": …}`). `POST` deliveries must
-//! carry the configured secret in `Authorization` (compared in constant time, before the body
-//! is read; 401 otherwise), fit in [`MAX_BODY_BYTES`] (413), arrive within [`BODY_TIMEOUT`]
+//! carry the configured secret in `Authorization` (or, while it is rotated,
+//! `server.hook_secret_previous`; compared in constant time, before the body is read; 401
+//! otherwise), fit in [`MAX_BODY_BYTES`] (413), arrive within [`BODY_TIMEOUT`]
 //! (408) and parse (400). Events of `offboarding.event_types` become `offboarding_jobs` rows,
 //! committed before the 200 (in a task Okta hanging up cannot cancel; 503 when that takes
 //! longer than [`SAVE_WAIT`]) and de-duplicated by event uuid; then the worker is woken.
@@ -19,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
@@ -86,14 +87,28 @@ async fn deliver(State(ctx): State<Arc<Context>>, request: Request) -> Response 
     // Before a byte of the body is read: a client without the secret holds no connection
     // open by trickling one. A missing header never matches (an empty secret is refused at
     // load).
-    let authorized = (request.headers().get(header::AUTHORIZATION)).is_some_and(|given| {
-        let expected = secret.expose_secret().as_bytes();
-        !expected.is_empty() && secrets_match(given.as_bytes(), expected)
-    });
-    if !authorized {
+    let given = request.headers().get(header::AUTHORIZATION);
+    let matches = |secret: &SecretString| {
+        given.is_some_and(|given| {
+            let expected = secret.expose_secret().as_bytes();
+            !expected.is_empty() && secrets_match(given.as_bytes(), expected)
+        })
+    };
+    // Both compared, whichever matches: how long the check takes says nothing of which.
+    let (current_matches, previous_matches) = (
+        matches(secret),
+        (current.config.server.hook_secret_previous.as_ref()).is_some_and(matches),
+    );
+    if !(current_matches || previous_matches) {
         warn!("an Okta event hook delivery was refused: wrong or missing Authorization");
         metrics::hook_request("unauthorized");
         return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if !current_matches {
+        info!(
+            "an Okta event hook delivery came with server.hook_secret_previous: once Okta's hook \
+             sends server.hook_secret, remove the previous one and reload"
+        );
     }
     let body = match read_body(request).await {
         Ok(body) => body,

@@ -252,14 +252,14 @@ fn secret_file_problems_name_the_key_and_path_but_never_the_value() {
 fn neither_debug_nor_the_effective_config_show_secrets() {
     jail(|jail| {
         jail.set_env("REVOKD_SERVER__HOOK_SECRET", "hook-secret-value");
+        jail.set_env("REVOKD_SERVER__HOOK_SECRET_PREVIOUS", "hook-previous-value");
         let c = load_toml(jail, &minimal()).unwrap();
         let debug = format!("{c:?}");
         let effective = effective_toml(&c);
         for text in [&debug, &effective] {
-            assert!(
-                !text.contains(TOKEN) && !text.contains("hook-secret-value"),
-                "{text}"
-            );
+            for secret in [TOKEN, "hook-secret-value", "hook-previous-value"] {
+                assert!(!text.contains(secret), "{text}");
+            }
         }
         assert!(
             effective.contains("\n# api_token = \"[redacted]\" (set inline"),
@@ -269,6 +269,8 @@ fn neither_debug_nor_the_effective_config_show_secrets() {
             effective.contains("\n# hook_secret = \"[redacted]\" (set inline"),
             "{effective}"
         );
+        let previous = "\n# hook_secret_previous = \"[redacted]\" (set inline";
+        assert!(effective.contains(previous), "{effective}");
         Ok(())
     });
 }

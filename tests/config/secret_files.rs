@@ -46,3 +46,29 @@ fn a_secret_file_with_more_than_the_secret_is_refused_naming_key_and_file() {
     );
     assert!(!err.contains("SECRET\""), "{err}");
 }
+
+#[test]
+fn a_previous_hook_secret_needs_a_current_one_and_is_checked_as_one() {
+    let err = error_of("[server]\nhook_secret_previous = \"OLDHOOKSECRET\"\n", &[]);
+    assert!(
+        err.starts_with("server.hook_secret_previous: is accepted beside server.hook_secret"),
+        "{err}"
+    );
+    assert!(!err.contains("OLDHOOKSECRET"), "{err}");
+    let both = "[server]\nhook_secret = \"NEWHOOKSECRET\"\nhook_secret_previous = \"  \"\n";
+    let err = error_of(both, &[]);
+    assert!(
+        err.starts_with("server.hook_secret_previous: the event hook secret must not be empty"),
+        "{err}"
+    );
+    let env = [("REVOKD_SERVER__HOOK_SECRET_PREVIOUS", "OLD\u{7}HOOK")];
+    let err = error_of("[server]\nhook_secret = \"NEWHOOKSECRET\"\n", &env);
+    assert!(
+        err.starts_with("server.hook_secret_previous: holds a line break"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("OLD") && !err.contains("NEWHOOKSECRET"),
+        "{err}"
+    );
+}

@@ -99,6 +99,7 @@ max_revocation_fraction = 0.2
 [server]
 listen = "127.0.0.1:9999"
 hook_secret_file = "hook"
+hook_secret_previous_file = "hook-old"
 shutdown_timeout = "10s"
 [revocation]
 max_attempts = 3
@@ -137,14 +138,17 @@ tokens = ["oar123"]
 fn every_key_set_survives_a_round_trip_through_the_effective_config() {
     jail(|jail| {
         jail.create_file("hook", "hook-secret-value")?;
+        jail.create_file("hook-old", "hook-old-secret-value")?;
         let c = load_toml(jail, EVERY_KEY).unwrap();
         let text = effective_toml(&c);
         assert!(!text.contains("hook-secret-value"), "{text}");
+        assert!(!text.contains("hook-old-secret-value"), "{text}");
         for line in [
             "poll_interval = \"2m\"",
             "lookback = \"6h\"",
             "max_attempts = 9",
             "hook_secret_file = \"hook\"",
+            "hook_secret_previous_file = \"hook-old\"",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

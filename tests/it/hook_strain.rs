@@ -2,7 +2,8 @@
 //! jobs cannot be committed within Okta's 3 s (a busy database) is answered 503, so Okta
 //! retries, and is saved all the same once the database frees, even when its sender hung up
 //! before any answer; a request without the secret
-//! is refused before its body is read, and an authenticated body that trickles is cut.
+//! is refused before its body is read, and an authenticated body that trickles is cut; while
+//! the secret is rotated, the previous one is accepted as well.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::daemon::harness::{PATIENCE, Running, db_path};
+use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path};
 use crate::helpers::small_org;
 use crate::offboard::{
     DEACTIVATE, SECRET, hook_daemon, jobs, tokens_left, user_with_two_clients, wait_for_jobs,
@@ -193,6 +194,40 @@ async fn a_delivery_without_the_secret_is_refused_before_its_body_and_a_trickled
     }
     assert!(jobs(&daemon.pool).await.is_empty());
     assert!(org.requests().is_empty(), "{:?}", org.requests());
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_the_secret_is_rotated_the_previous_one_is_accepted_as_well() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = format!("old-{SECRET}");
+    let server = format!("hook_secret = \"{SECRET}\"\nhook_secret_previous = \"{old}\"");
+    let config = dir.path().join("revokd.toml");
+    let text = daemon_config(&org, dir.path(), "enforce", &server, "");
+    std::fs::write(&config, text).expect("config written");
+    let mut daemon = Running::start(&config).await;
+    let url = format!("{}/hooks/okta", daemon.base);
+    let mut users: Vec<String> = org.pairs().into_iter().map(|(u, _)| u).collect();
+    users.sort();
+    users.dedup();
+    for (user, secret, answer) in [
+        (&users[0], old.as_str(), 200),
+        (&users[1], SECRET, 200),
+        (&users[2], "not-it", 401),
+    ] {
+        let event = org.emit_event(DEACTIVATE, user);
+        let statuses = org
+            .deliver_hook(&url, secret, &[event], Delivery::Once)
+            .await;
+        assert_eq!(statuses.expect("delivered"), vec![answer], "{secret}");
+    }
+    daemon
+        .wait_for_log("came with server.hook_secret_previous")
+        .await;
+    let rows = jobs(&daemon.pool).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
