@@ -33,6 +33,15 @@ async fn records_in(app: &TestApp, state: &str) -> i64 {
     scalar(app, &sql).await
 }
 
+/// The tokens sweep `sweep_id` recorded a `planned` revocation of.
+async fn planned_by(app: &TestApp, sweep_id: i64) -> Vec<String> {
+    sqlx::query_scalar("SELECT token_id FROM revocations WHERE state = 'planned' AND sweep_id = ?")
+        .bind(sweep_id)
+        .fetch_all(app.store.pool())
+        .await
+        .expect("planned")
+}
+
 async fn sweep_at(app: &TestApp, mode: Mode, now: DateTime<Utc>) -> SweepReport {
     run_once(&app.deps, &app.plan(mode), now)
         .await
@@ -154,13 +163,7 @@ async fn a_decision_that_time_changes_is_taken_again() {
     let after = crossing + TimeDelta::hours(1);
     let third = sweep_at(&app, Mode::DryRun, after).await;
     assert!(third.counts.revocations_planned >= 1);
-    let planned: Vec<String> = sqlx::query_scalar(
-        "SELECT token_id FROM revocations WHERE state = 'planned' AND sweep_id = ?",
-    )
-    .bind(third.sweep_id)
-    .fetch_all(app.store.pool())
-    .await
-    .expect("planned");
+    let planned = planned_by(&app, third.sweep_id).await;
     assert!(planned.contains(&oldest.id), "{planned:?}");
     assert_eq!(planned.len() as u64, third.counts.revocations_planned);
 }
@@ -177,13 +180,7 @@ async fn a_threshold_crossed_under_a_rule_of_several_conditions_is_taken_again()
     let crossing = admin.created + TimeDelta::days(180);
     let first = sweep_at(&app, Mode::DryRun, crossing - TimeDelta::hours(1)).await;
     let second = sweep_at(&app, Mode::DryRun, crossing + TimeDelta::hours(1)).await;
-    let planned: Vec<String> = sqlx::query_scalar(
-        "SELECT token_id FROM revocations WHERE state = 'planned' AND sweep_id = ?",
-    )
-    .bind(second.sweep_id)
-    .fetch_all(app.store.pool())
-    .await
-    .expect("planned");
+    let planned = planned_by(&app, second.sweep_id).await;
     assert!(planned.contains(&admin.id), "{planned:?}");
     assert_eq!(
         second.counts.revocations_planned,
