@@ -58,8 +58,8 @@ pub fn database_url(arg: &str) -> String {
 ///
 /// Order (later wins): field defaults, then `file` (if given; a missing or unreadable file is
 /// an error naming it), then `REVOKD_…` environment variables with `__` for nesting
-/// (`REVOKD_OKTA__ORG_URL`). `okta.api_token_file`, `server.hook_secret_file` and each
-/// `notify[i].secret_file` are then read into their secrets (one trailing newline trimmed),
+/// (`REVOKD_OKTA__ORG_URL`). `okta.api_token_file`, `server.hook_secret_file`,
+/// `server.hook_secret_previous_file` and each `notify[i].secret_file` are then read into their secrets (one trailing newline trimmed),
 /// and the result is checked by [`super::validate`]. Every error names the offending key.
 pub fn load(file: Option<&Path>) -> Result<Config, Error> {
     load_for(file, &Overrides::default(), Needs::Everything)

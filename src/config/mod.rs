@@ -7,6 +7,7 @@
 pub mod cron;
 mod database;
 pub mod duration;
+mod hook_secret;
 mod load;
 mod notify;
 mod notify_event;

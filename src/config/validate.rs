@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-
 use super::{AuthMode, Config, Error, TargetConfig};
 use crate::ids::{ClientId, InvalidId, UserId};
 
@@ -21,7 +19,8 @@ use crate::ids::{ClientId, InvalidId, UserId};
 ///   `okta.min_backoff` ≤ `okta.max_backoff`, `okta.rate_limit.max_share` in (0, 1],
 ///   `okta.rate_limit.requests_per_minute` > 0, `safety.max_revocation_fraction` in (0, 1],
 ///   `safety.max_revocations_per_sweep` ≥ 1, `safety.max_offboarded_users_per_hour` ≥ 1,
-///   `server.hook_secret` not blank, `revocation.max_attempts` ≥ 1,
+///   `server.hook_secret` and `server.hook_secret_previous` not blank (the latter only beside
+///   the former), `revocation.max_attempts` ≥ 1,
 ///   `database.busy_timeout` ≤ 1h, `database.max_size` ≥ 64KiB if set, `database.url` a file
 ///   (not in-memory).
 /// * `schedule.*`: six-field cron, seconds first, UTC, as tokio-cron-scheduler parses it, that
@@ -68,24 +67,7 @@ pub fn validate_local(config: &Config) -> Result<(), Error> {
     if let Some(report) = &config.schedule.report {
         check_cron("schedule.report", report)?;
     }
-    let server = &config.server;
-    check_hook_secret(
-        "server.hook_secret",
-        server.hook_secret.as_ref(),
-        server.hook_secret_file.is_some(),
-    )?;
-    check_hook_secret(
-        "server.hook_secret_previous",
-        server.hook_secret_previous.as_ref(),
-        server.hook_secret_previous_file.is_some(),
-    )?;
-    if server.hook_secret_previous.is_some() && server.hook_secret.is_none() {
-        return Err(Error::invalid(
-            "server.hook_secret_previous",
-            "is accepted beside server.hook_secret while a rotation is under way; set \
-             server.hook_secret too",
-        ));
-    }
+    super::hook_secret::validate(&config.server)?;
     if s.max_offboarded_users_per_hour == 0 {
         return Err(Error::invalid(
             "safety.max_offboarded_users_per_hour",
@@ -367,33 +349,4 @@ fn check_target(key: &str, t: &TargetConfig) -> Result<(), Error> {
 /// naming the key: one rule for an id wherever it is configured or used.
 pub(crate) fn check_id<T>(key: &str, parsed: Result<T, InvalidId>) -> Result<T, Error> {
     parsed.map_err(|e| Error::invalid(key, e.to_string()))
-}
-
-/// An event hook secret, at `key` (from its `_file` when `from_file`): one Okta's
-/// `Authorization` header can carry, and not blank.
-fn check_hook_secret(
-    key: &str,
-    secret: Option<&SecretString>,
-    from_file: bool,
-) -> Result<(), Error> {
-    let Some(secret) = secret else { return Ok(()) };
-    if !from_file && !super::load::header_safe(secret.expose_secret()) {
-        return Err(Error::invalid(
-            key,
-            "holds a line break or a control character, which Okta's Authorization header \
-             cannot carry (value not shown)",
-        ));
-    }
-    if secret.expose_secret().trim().is_empty() {
-        let key = if from_file {
-            format!("{key}_file")
-        } else {
-            key.to_owned()
-        };
-        return Err(Error::invalid(
-            key,
-            "the event hook secret must not be empty or blank (leave it unset to refuse every event hook delivery)",
-        ));
-    }
-    Ok(())
 }

@@ -49,6 +49,17 @@ pub fn routes() -> Router<Arc<Context>> {
     Router::new().route("/hooks/okta", get(verify).post(deliver))
 }
 
+/// Says, at start and at each reload, that a previous hook secret is still accepted: it is
+/// meant for a rotation's overlap, not to stay.
+pub fn note_rotation(config: &crate::config::Config) {
+    if config.server.hook_secret_previous.is_some() {
+        warn!(
+            "server.hook_secret_previous is set: event hook deliveries with it are accepted too; \
+             remove it once Okta's hook sends server.hook_secret"
+        );
+    }
+}
+
 fn no_secret() -> Response {
     warn!("an Okta event hook request was refused: no server.hook_secret is configured");
     metrics::hook_request("disabled");
@@ -104,10 +115,14 @@ async fn deliver(State(ctx): State<Arc<Context>>, request: Request) -> Response 
         metrics::hook_request("unauthorized");
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    if !current_matches {
+    // While a rotation is under way, which secret each delivery came with: the operator
+    // removes the previous one once deliveries come with the new one.
+    if previous_matches && !current_matches {
+        info!("an Okta event hook delivery came with server.hook_secret_previous");
+    } else if current.config.server.hook_secret_previous.is_some() {
         info!(
-            "an Okta event hook delivery came with server.hook_secret_previous: once Okta's hook \
-             sends server.hook_secret, remove the previous one and reload"
+            "an Okta event hook delivery came with server.hook_secret: once none comes with \
+             server.hook_secret_previous, remove it and reload"
         );
     }
     let body = match read_body(request).await {

@@ -174,6 +174,7 @@ impl Daemon {
             targets = current.targets.len(),
             "revokd is running"
         );
+        hook::note_rotation(&current.config);
         let (stop_offboarding, offboarding_stop) = tokio::sync::watch::channel(false);
         let mut offboarding = offboarding::spawn(&ctx, &offboarding_stop);
         offboarding.push(notifier::spawn(&ctx, &offboarding_stop));
@@ -298,6 +299,7 @@ async fn reload(ctx: &Arc<Context>, schedules: &mut Schedules) {
     }
     metrics::reloaded(true);
     info!(mode = mode.as_str(), "configuration reloaded");
+    hook::note_rotation(&ctx.current().config);
 }
 
 /// The SIGHUPs [`Daemon::run`] reloads at. Installed before the daemon is built, since the

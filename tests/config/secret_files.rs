@@ -72,3 +72,19 @@ fn a_previous_hook_secret_needs_a_current_one_and_is_checked_as_one() {
         "{err}"
     );
 }
+
+#[test]
+fn commands_that_read_only_the_database_accept_a_previous_secret_beside_a_secret_file() {
+    use revokd::config::{Needs, Overrides, load_for};
+    jail(|jail| {
+        let toml = "[okta]\norg_url = \"https://example.okta.com\"\n\
+                    [server]\nhook_secret_file = \"hook\"\n";
+        jail.create_file("revokd.toml", toml)?;
+        jail.create_file("hook", "NEWHOOKSECRET")?;
+        jail.set_env("REVOKD_SERVER__HOOK_SECRET_PREVIOUS", "OLDHOOKSECRET");
+        let path = std::path::Path::new("revokd.toml");
+        let loaded = load_for(Some(path), &Overrides::default(), Needs::Database);
+        assert!(loaded.is_ok(), "{:?}", loaded.err());
+        Ok(())
+    });
+}

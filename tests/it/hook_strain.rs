@@ -3,7 +3,8 @@
 //! retries, and is saved all the same once the database frees, even when its sender hung up
 //! before any answer; a request without the secret
 //! is refused before its body is read, and an authenticated body that trickles is cut; while
-//! the secret is rotated, the previous one is accepted as well.
+//! the secret is rotated across reloads, the previous one is accepted as well until the
+//! overlap ends.
 
 use std::time::Duration;
 
@@ -199,35 +200,56 @@ async fn a_delivery_without_the_secret_is_refused_before_its_body_and_a_trickled
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn while_the_secret_is_rotated_the_previous_one_is_accepted_as_well() {
+async fn a_secret_rotated_across_reloads_loses_no_delivery_and_the_old_one_ends() {
     let org = SimOrg::start(small_org()).await.expect("org starts");
     let dir = tempfile::tempdir().expect("temp dir");
-    let old = format!("old-{SECRET}");
-    let server = format!("hook_secret = \"{SECRET}\"\nhook_secret_previous = \"{old}\"");
     let config = dir.path().join("revokd.toml");
-    let text = daemon_config(&org, dir.path(), "enforce", &server, "");
-    std::fs::write(&config, text).expect("config written");
+    let (old, new) = (format!("old-{SECRET}"), format!("new-{SECRET}"));
+    let write = |server: &str| {
+        let text = daemon_config(&org, dir.path(), "enforce", server, "");
+        std::fs::write(&config, text).expect("config written");
+    };
+    write(&format!("hook_secret = \"{old}\""));
     let mut daemon = Running::start(&config).await;
     let url = format!("{}/hooks/okta", daemon.base);
     let mut users: Vec<String> = org.pairs().into_iter().map(|(u, _)| u).collect();
     users.sort();
     users.dedup();
-    for (user, secret, answer) in [
-        (&users[0], old.as_str(), 200),
-        (&users[1], SECRET, 200),
-        (&users[2], "not-it", 401),
-    ] {
-        let event = org.emit_event(DEACTIVATE, user);
+    let mut users = users.into_iter().cycle();
+    let mut deliver = async |secret: &str| {
+        let event = org.emit_event(DEACTIVATE, &users.next().expect("a user"));
         let statuses = org
             .deliver_hook(&url, secret, &[event], Delivery::Once)
             .await;
-        assert_eq!(statuses.expect("delivered"), vec![answer], "{secret}");
-    }
+        statuses.expect("delivered")
+    };
+    assert_eq!(deliver(&old).await, [200]);
+
+    // The overlap: the new secret in force, the old one accepted as well.
+    write(&format!(
+        "hook_secret = \"{new}\"\nhook_secret_previous = \"{old}\""
+    ));
+    daemon.signal("HUP").await;
+    daemon.wait_for_log("configuration reloaded").await;
     daemon
-        .wait_for_log("came with server.hook_secret_previous")
+        .wait_for_log("server.hook_secret_previous is set")
         .await;
+    assert_eq!(deliver(&old).await, [200], "Okta not updated yet");
+    let with = "an Okta event hook delivery came with server.hook_secret";
+    let line = daemon.wait_for_log(with).await;
+    assert!(line.to_string().contains("_previous"), "{line}");
+    assert_eq!(deliver(&new).await, [200], "Okta updated");
+    let line = daemon.wait_for_log(with).await;
+    assert!(line.to_string().contains("once none comes with"), "{line}");
+
+    // The overlap ended: the old secret is refused.
+    write(&format!("hook_secret = \"{new}\""));
+    daemon.signal("HUP").await;
+    daemon.wait_for_log("configuration reloaded").await;
+    assert_eq!(deliver(&old).await, [401]);
+    assert_eq!(deliver(&new).await, [200]);
     let rows = jobs(&daemon.pool).await;
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
