@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use sqlx::{Connection, Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
-use super::standing::standing_clause;
+use super::standing::{EntryRow, entry_of, standing_clause};
 use super::{Error, RevocationState, StandingRecord, Store};
 
 /// What a staged entry records.
@@ -86,23 +86,6 @@ fn staging(e: Error) -> Error {
     }
 }
 
-/// An entry as read: its position (or record id), `token_id, user_id, client_id, policy,
-/// reason`.
-pub(super) type EntryRow = (i64, String, String, String, String, String);
-
-/// The entry a row reads, with its position.
-pub(super) fn entry_of(row: EntryRow) -> (i64, StagedEntry) {
-    let (at, token_id, user_id, client_id, policy, reason) = row;
-    let entry = StagedEntry {
-        token_id,
-        user_id,
-        client_id,
-        policy,
-        reason,
-    };
-    (at, entry)
-}
-
 /// A value as JSON text, to bind as one parameter.
 fn to_json(value: &impl serde::Serialize) -> Result<String, Error> {
     Ok(serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(e.into()))?)
@@ -118,8 +101,8 @@ fn as_json(sql: &str, order: &str) -> String {
     )
 }
 
-/// The staged plan of one sweep. Dropped with the sweep: the connection closes and SQLite
-/// deletes the temporary file.
+/// The staged plan of one sweep, on a connection of its own: [`PlanStage::close`] closes it
+/// and SQLite deletes the temporary file.
 #[derive(Debug)]
 pub struct PlanStage {
     pub(super) conn: Mutex<SqliteConnection>,
@@ -165,6 +148,15 @@ impl Store {
 }
 
 impl PlanStage {
+    /// Closes the stage's connection and waits for it: a sweep that returned leaves no
+    /// connection of its own closing behind it (the last to close checkpoints the WAL into
+    /// the database file, which must not change after the sweep).
+    pub async fn close(self) {
+        if let Err(e) = self.conn.into_inner().close().await {
+            tracing::debug!(error.message = %e, "the plan stage's connection closed badly");
+        }
+    }
+
     /// Stages a listing's new decisions, `planned` and `exempt`, after those staged before;
     /// `via_app` when an app's listing decided them (else a pair's).
     pub async fn add(

@@ -3,7 +3,6 @@
 //! closes it (`withdrawn`) when a later sweep no longer finds it, so an unchanged sweep
 //! appends nothing to the audit trail (the comparison itself is the plan stage's).
 
-use super::plan_stage::{EntryRow, entry_of};
 use super::{Error, RevocationState, RevocationTrigger, StagedEntry, Store};
 
 /// A standing record: an intent in `planned` or `skipped_exempt` without a later row.
@@ -84,6 +83,23 @@ pub(super) fn standing_clause(state: RevocationState) -> String {
         state = state.as_str(),
         policy = RevocationTrigger::Policy.as_str(),
     )
+}
+
+/// An entry as read: its position (or record id), `token_id, user_id, client_id, policy,
+/// reason`.
+pub(super) type EntryRow = (i64, String, String, String, String, String);
+
+/// The entry a row reads, with its position.
+pub(super) fn entry_of(row: EntryRow) -> (i64, StagedEntry) {
+    let (at, token_id, user_id, client_id, policy, reason) = row;
+    let entry = StagedEntry {
+        token_id,
+        user_id,
+        client_id,
+        policy,
+        reason,
+    };
+    (at, entry)
 }
 
 #[cfg(test)]

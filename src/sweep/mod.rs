@@ -206,8 +206,7 @@ struct Gathered {
     stage: PlanStage,
     /// Revocations the completed listings planned (a token Okta listed twice counts once).
     planned: u64,
-    /// The pairs whose listing was unchanged (`[user, client]`): nothing of theirs is
-    /// staged, their plans are their standing records.
+    /// Pairs listed unchanged (`[user, client]`): none staged, their standing records stand.
     unchanged: Vec<[String; 2]>,
 }
 
@@ -308,7 +307,7 @@ async fn list_all(
 }
 
 /// Records the exemptions, checks the blast-radius guard over the whole plan, then records the
-/// plan (dry-run) or revokes it (enforce).
+/// plan (dry-run) or revokes it (enforce); closes the stage.
 async fn act(
     deps: &Deps,
     scope: &Scope<'_>,
@@ -317,11 +316,11 @@ async fn act(
 ) -> Result<(), store::Error> {
     let (sweep_id, mode) = (scope.sweep_id, scope.mode);
     let Gathered {
-        stage,
+        stage: staged,
         planned,
         unchanged,
     } = gathered;
-    let stage = &stage;
+    let stage = &staged;
     let exempt_now = RevocationState::SkippedExempt;
     let exempt = Some(StagedKind::Exempt);
     standing::reconcile(deps, stage, sweep_id, mode, exempt_now, exempt).await?;
@@ -350,6 +349,7 @@ async fn act(
             enforce::revoke_all(deps, scope, planned, report).await?;
         }
     }
+    staged.close().await;
     Ok(())
 }
 
