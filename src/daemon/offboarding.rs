@@ -187,9 +187,6 @@ async fn run_job(ctx: &Context, job: JobRow) {
         error!(job_id = job.id, error.message = %e, "cannot record an offboarding job's outcome");
     }
     ctx.notify_wake.notify_one();
-    if let Ok(waiting) = ctx.store.waiting_jobs().await {
-        metrics::set_waiting_jobs(waiting);
-    }
 }
 
 async fn poller(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
