@@ -1,5 +1,6 @@
 //! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
-//! `running` → `done|failed`): it wakes when the hook or the poller enqueues (a `Notify`),
+//! `running` → `done|failed|skipped`; `skipped` when an automatic job's event no longer stands,
+//! see [`crate::offboard::standing`]): it wakes when the hook or the poller enqueues (a `Notify`),
 //! when a retried job comes due, and every [`IDLE_RECHECK`] in any case. A failed attempt is
 //! re-queued with backoff until `offboarding.max_attempts`. Before each claim, `running` jobs
 //! no process is carrying out are handed back to the queue (see [`super::stranded`]) and
@@ -17,11 +18,13 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::breaker;
-use super::context::Context;
+use super::context::{Context, Current};
 use super::metrics;
 use super::stranded;
 use crate::config::Mode;
-use crate::offboard::{Offboarding, VerifySettings, configured_clients, offboard_user, syslog};
+use crate::offboard::{
+    Offboarding, Standing, VerifySettings, configured_clients, offboard_user, standing, syslog,
+};
 use crate::okta::UserId;
 use crate::runner;
 use crate::store::{self, JobRow, JobState};
@@ -120,34 +123,14 @@ async fn run_job(ctx: &Context, job: JobRow) {
     let outcome = match UserId::new(&job.user_id) {
         Err(e) => Err(format!("invalid user id `{}`: {e}", job.user_id)),
         Ok(user) => {
-            let offboarding = Offboarding {
-                clients: configured_clients(&current.targets, &current.wide.apps, &user),
-                user,
-                reason: job
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| format!("offboarding job {}", job.id)),
-                job_id: job.id,
-                dry_run: current.config.mode == Mode::DryRun,
-            };
-            match offboard_user(&current.deps, &offboarding, VerifySettings::default()).await {
-                Ok(report) if report.succeeded() => Ok(()),
-                Ok(report) => Err(report.error().unwrap_or_else(|| "not verified".into())),
-                Err(store::Error::EnforcerBusy(holder)) if waited_long(&job) => Err(format!(
-                    "waited over {} for the enforcer lease: {holder}",
-                    humantime::format_duration(LEASE_PATIENCE)
-                )),
-                Err(store::Error::EnforcerBusy(holder)) => {
-                    // Not an attempt: nothing was tried. The wait is in the lease itself.
-                    warn!(job_id = job.id, okta.user_id = %job.user_id, holder = %holder, "offboarding job waits for the enforcer lease");
-                    let due =
-                        Utc::now() + chrono::Duration::from_std(LEASE_RECHECK).unwrap_or_default();
-                    if let Err(e) = ctx.store.defer_job(job.id, &holder, due).await {
-                        error!(job_id = job.id, error.message = %e, "cannot re-queue an offboarding job");
-                    }
-                    return;
-                }
-                Err(e) => Err(format!("database: {e}")),
+            let event = job.event_type.as_deref();
+            match standing(&current.deps.okta, &user, job.source, event).await {
+                Err(e) => Err(format!("cannot read the user's status in Okta: {e}")),
+                Ok(Standing::Undone(why)) => return skip_job(ctx, &job, &why).await,
+                Ok(Standing::GoAhead) => match offboard(ctx, &current, &job, user).await {
+                    Some(outcome) => outcome,
+                    None => return,
+                },
             }
         }
     };
@@ -184,6 +167,60 @@ async fn run_job(ctx: &Context, job: JobRow) {
         }
     };
     if let Err(e) = recorded {
+        error!(job_id = job.id, error.message = %e, "cannot record an offboarding job's outcome");
+    }
+    ctx.notify_wake.notify_one();
+}
+
+/// Offboards the job's user: `None` when the job was deferred (the enforcer lease is held
+/// elsewhere), the attempt's outcome otherwise.
+async fn offboard(
+    ctx: &Context,
+    current: &Current,
+    job: &JobRow,
+    user: UserId,
+) -> Option<Result<(), String>> {
+    let offboarding = Offboarding {
+        clients: configured_clients(&current.targets, &current.wide.apps, &user),
+        user,
+        reason: job
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("offboarding job {}", job.id)),
+        job_id: job.id,
+        dry_run: current.config.mode == Mode::DryRun,
+    };
+    let outcome = match offboard_user(&current.deps, &offboarding, VerifySettings::default()).await
+    {
+        Ok(report) if report.succeeded() => Ok(()),
+        Ok(report) => Err(report.error().unwrap_or_else(|| "not verified".into())),
+        Err(store::Error::EnforcerBusy(holder)) if waited_long(job) => Err(format!(
+            "waited over {} for the enforcer lease: {holder}",
+            humantime::format_duration(LEASE_PATIENCE)
+        )),
+        Err(store::Error::EnforcerBusy(holder)) => {
+            // Not an attempt: nothing was tried. The wait is in the lease itself.
+            warn!(job_id = job.id, okta.user_id = %job.user_id, holder = %holder, "offboarding job waits for the enforcer lease");
+            let due = Utc::now() + chrono::Duration::from_std(LEASE_RECHECK).unwrap_or_default();
+            if let Err(e) = ctx.store.defer_job(job.id, &holder, due).await {
+                error!(job_id = job.id, error.message = %e, "cannot re-queue an offboarding job");
+            }
+            return None;
+        }
+        Err(e) => Err(format!("database: {e}")),
+    };
+    Some(outcome)
+}
+
+/// Ends a job whose event no longer stands: nothing was revoked.
+async fn skip_job(ctx: &Context, job: &JobRow, why: &str) {
+    warn!(job_id = job.id, okta.user_id = %job.user_id, event_type = job.event_type.as_deref().unwrap_or_default(), reason = why, "offboarding job skipped: its event no longer stands");
+    metrics::offboarding_job(job.source.as_str(), JobState::Skipped.as_str(), None);
+    if let Err(e) = ctx
+        .store
+        .finish_job(job.id, JobState::Skipped, Some(why), Utc::now())
+        .await
+    {
         error!(job_id = job.id, error.message = %e, "cannot record an offboarding job's outcome");
     }
     ctx.notify_wake.notify_one();

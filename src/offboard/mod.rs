@@ -12,13 +12,15 @@
 //! A client Okta lists under an id revokd refuses fails discovery: the other clients are still
 //! offboarded, but the job does not finish as done while that client's tokens stay.
 //! The queue (`offboarding_jobs`), the hook and the System Log poller feed [`offboard_user`];
-//! this module only sequences Okta and the store.
+//! an automatic job first asks whether its event still stands (`still_out`). This module only
+//! sequences Okta and the store.
 
 mod events;
 mod pair;
 mod rounds;
 mod rows;
 mod send;
+mod still_out;
 pub mod syslog;
 mod whole;
 
@@ -28,6 +30,7 @@ use std::time::Duration;
 use tracing::{Instrument, info, info_span, warn};
 
 pub use events::{HookDelivery, jobs_from_events};
+pub use still_out::{CHECKED_EVENT_TYPES, Standing, standing};
 
 use crate::config::Mode;
 use crate::okta::{ClientId, UserId};

@@ -11,6 +11,7 @@
 
 mod request;
 mod tokens;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use super::retry::RetryPolicy;
 use super::stats::HttpStats;
 use crate::config::{self, AuthMode, OktaConfig};
 pub use tokens::{RawTokenPage, TokenPage, TokenPages};
+pub use users::UserStatus;
 
 /// Okta's largest page for token listings.
 pub const MAX_PAGE_SIZE: u32 = 200;

@@ -21,7 +21,9 @@ pub mod revoke;
 pub mod said;
 pub mod stats;
 
-pub use client::{Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages};
+pub use client::{
+    Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages, UserStatus,
+};
 pub use error::Error;
 pub use ids::{ClientId, TokenId, UserId};
 pub use logs::{LogEvent, LogPage, LogTarget};

@@ -30,6 +30,7 @@ mod syslog;
 mod types;
 mod usage;
 mod user_clients;
+mod users;
 
 #[cfg(test)]
 mod tests_api;
@@ -364,28 +365,6 @@ impl SimOrg {
     /// test can search logs and databases for.
     pub fn credentials_seen(&self) -> Vec<String> {
         self.handle.shared.oauth.credentials_seen()
-    }
-
-    /// Appends an event to the System Log (published now) whose `User` target is `user_id`,
-    /// and returns it as a `LogEvent`. Nothing else happens: tokens stay as they are.
-    pub fn emit_event(&self, event_type: &str, user_id: &str) -> serde_json::Value {
-        self.emit_event_with(event_type, user_id, |_| {})
-    }
-
-    /// Appends an event as [`SimOrg::emit_event`] does, after `edit` has changed it: the
-    /// `LogEvent` schema requires no field, so a test can remove `uuid`, `eventType` or
-    /// `target`, or set them to `null`. Returns the event as the log holds it.
-    pub fn emit_event_with(
-        &self,
-        event_type: &str,
-        user_id: &str,
-        edit: impl FnOnce(&mut serde_json::Value),
-    ) -> serde_json::Value {
-        self.handle
-            .shared
-            .store()
-            .syslog
-            .emit(event_type, user_id, Utc::now(), edit)
     }
 
     /// Let "other integrations" consume `fraction` (0.0..=1.0) of every bucket's budget at the

@@ -98,6 +98,14 @@ pub(crate) fn parse(method: &Method, path: &str) -> Route {
                 route.wrong_method = true;
             }
         }
+        ["api", "v1", "users", u] => {
+            route.user = Some(decode(u));
+            if get {
+                route.kind = RouteKind::GetUser;
+            } else {
+                route.wrong_method = true;
+            }
+        }
         ["api", "v1", "users", u, "clients"] => {
             route.user = Some(decode(u));
             if get {
@@ -238,6 +246,7 @@ pub(crate) fn dispatch(
             &[],
             error_id,
         ),
+        RouteKind::GetUser => super::users::get(store, user, base, error_id),
         RouteKind::ListClients => {
             let Some(u) = store.user(user) else {
                 return missing(Missing::User);

@@ -96,6 +96,8 @@ pub(crate) struct Store {
     pub(crate) omit_status: bool,
     /// The System Log (`GET /api/v1/logs`).
     pub(crate) syslog: super::syslog::SysLog,
+    /// Users whose status is not `ACTIVE` or changed since the seed (see `super::users`).
+    pub(crate) user_status: HashMap<String, super::users::UserState>,
 }
 
 /// Why a lookup of a path's ids failed; each is an Okta E0000007.

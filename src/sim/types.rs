@@ -78,6 +78,8 @@ pub enum RouteKind {
     AppRevokeToken,
     /// `DELETE /api/v1/apps/{appId}/tokens` (every token of the app).
     AppRevokeAll,
+    /// `GET /api/v1/users/{id}` (getUser: the user's status).
+    GetUser,
 }
 
 impl RouteKind {

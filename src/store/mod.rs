@@ -37,6 +37,8 @@ mod tests_ingest;
 #[cfg(test)]
 mod tests_job_mode;
 #[cfg(test)]
+mod tests_job_skipped;
+#[cfg(test)]
 mod tests_known_values;
 #[cfg(test)]
 mod tests_migration;

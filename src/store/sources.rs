@@ -66,16 +66,20 @@ pub enum JobState {
     Done,
     /// Failed for good.
     Failed,
+    /// Not carried out: its event no longer stands (Okta shows the user back), so nothing
+    /// was revoked.
+    Skipped,
 }
 
 impl JobState {
     /// Every state, in the order a job can pass through them.
-    pub const ALL: [JobState; 5] = [
+    pub const ALL: [JobState; 6] = [
         JobState::Queued,
         JobState::Running,
         JobState::Held,
         JobState::Done,
         JobState::Failed,
+        JobState::Skipped,
     ];
 
     /// The spelling stored in `offboarding_jobs.state` and used as a metric label.
@@ -86,6 +90,7 @@ impl JobState {
             JobState::Held => "held",
             JobState::Done => "done",
             JobState::Failed => "failed",
+            JobState::Skipped => "skipped",
         }
     }
 }

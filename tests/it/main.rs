@@ -39,6 +39,7 @@ mod notify;
 mod oauth;
 mod offboard;
 mod offboard_revoke_all;
+mod offboard_stale;
 mod offboard_verify;
 mod older_than_policy;
 mod overview_browser;

@@ -73,6 +73,10 @@ async fn a_job_no_process_carries_out_is_run_again_without_a_restart() {
     let (org, dir) = setup().await;
     let users = users_with_tokens(&org);
     let [stale, recent, own, woken] = [0, 1, 2, 3].map(|i| users[i].clone());
+    // The jobs below come from deactivations: Okta shows their users deactivated.
+    for user in [&stale, &recent, &own] {
+        org.set_user_status(user, "DEPROVISIONED");
+    }
     let config = write(
         dir.path(),
         &daemon_config(&org, dir.path(), "enforce", "hook_secret = \"s3cret\"", ""),

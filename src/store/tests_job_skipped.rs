@@ -1,0 +1,145 @@
+//! The upgrade that lets an offboarding job end `skipped` (its event no longer stood), on a
+//! database written before it: every job row is kept as it was, ids go on from where they
+//! were, both indexes are back, and a skipped job puts no user among the offboarded.
+
+use chrono::Utc;
+use sqlx::SqlitePool;
+
+use super::tests_migration::migrate_through;
+use super::{JobSource, JobState, NewJob, Store};
+
+/// The last migration before `skipped`.
+const BEFORE: i64 = 20270102000000;
+
+/// Every column of every job, as text, in id order.
+async fn rows(pool: &SqlitePool) -> Vec<Vec<Option<String>>> {
+    let sql = "SELECT id, user_id, source, event_id, event_type, reason, state, created_at,
+                      started_at, finished_at, next_attempt_at, attempts, runner, error,
+                      released_at, mode FROM offboarding_jobs ORDER BY id";
+    let rows: Vec<sqlx::sqlite::SqliteRow> = sqlx::query(sql).fetch_all(pool).await.unwrap();
+    rows.iter()
+        .map(|r| {
+            (0..16)
+                .map(|i| {
+                    use sqlx::Row;
+                    let text: Option<String> = r.try_get(i).ok().flatten();
+                    let number: Option<i64> = r.try_get(i).ok().flatten();
+                    text.or_else(|| number.map(|n| n.to_string()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn hook_job(user: &str, event: &str) -> NewJob {
+    NewJob {
+        user_id: user.into(),
+        source: JobSource::EventHook,
+        event_id: Some(event.into()),
+        event_type: Some("user.lifecycle.deactivate".into()),
+        reason: Some(format!("Okta event user.lifecycle.deactivate ({event})")),
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn jobs_are_kept_verbatim_and_a_skipped_job_offboards_no_one(pool: SqlitePool) {
+    migrate_through(&pool, BEFORE).await;
+    let insert = "INSERT INTO offboarding_jobs (user_id, source, event_id, event_type, reason,
+                      state, created_at, started_at, finished_at, next_attempt_at, attempts,
+                      runner, error, released_at, mode)
+                  VALUES (?, 'event_hook', ?, 'user.lifecycle.deactivate', 'left', ?,
+                      '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:01.000Z', ?, NULL, ?, 'h:1:0',
+                      ?, ?, ?)";
+    let jobs = [
+        (
+            "00udone",
+            "e1",
+            "done",
+            Some("2026-12-01T00:00:02.000Z"),
+            1,
+            None,
+            None,
+            Some("enforce"),
+        ),
+        (
+            "00uheld",
+            "e2",
+            "held",
+            None,
+            1,
+            Some("breaker"),
+            None,
+            None,
+        ),
+        (
+            "00ufailed",
+            "e3",
+            "failed",
+            Some("2026-12-01T00:09:00.000Z"),
+            5,
+            Some("5xx"),
+            Some("2026-12-01T00:05:00.000Z"),
+            Some("dry-run"),
+        ),
+    ];
+    for (user, event, state, finished, attempts, error, released, mode) in jobs {
+        sqlx::query(insert)
+            .bind(user)
+            .bind(event)
+            .bind(state)
+            .bind(finished)
+            .bind(attempts)
+            .bind(error)
+            .bind(released)
+            .bind(mode)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let refused = sqlx::query("UPDATE offboarding_jobs SET state = 'skipped' WHERE id = 1")
+        .execute(&pool)
+        .await;
+    assert!(refused.is_err(), "the old table refuses the new state");
+    let before = rows(&pool).await;
+
+    let store = Store::from_pool(pool).await.unwrap();
+    let pool = store.pool();
+    assert_eq!(rows(pool).await, before);
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'offboarding_jobs'
+         AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        ["offboarding_jobs_by_state", "offboarding_jobs_by_user"]
+    );
+
+    let now = Utc::now();
+    let id = store
+        .start_job(&hook_job("00uback", "e4"), "h:1:0", now)
+        .await
+        .unwrap();
+    assert_eq!(id, 4, "ids go on after the kept rows");
+    store
+        .finish_job(
+            id,
+            JobState::Skipped,
+            Some("Okta shows the user ACTIVE now"),
+            now,
+        )
+        .await
+        .unwrap();
+    let offboarded: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT user_id FROM v_offboarded_users ORDER BY user_id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        offboarded,
+        ["00udone", "00uheld"],
+        "neither the preview nor the skipped job"
+    );
+}
