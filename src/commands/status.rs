@@ -22,9 +22,8 @@ const RECENT_SWEEPS: i64 = 5;
 /// Revocation states shown even when none is in them.
 const REVOCATION_STATES: [&str; 3] = ["pending", "failed", "irrevocable"];
 
-/// Offboarding job states shown even when none is in them (`held` is counted when the
-/// database has it).
-const JOB_STATES: [&str; 5] = ["queued", "running", "held", "done", "failed"];
+/// Offboarding job states shown even when none is in them.
+const JOB_STATES: [&str; 6] = ["queued", "running", "held", "done", "failed", "skipped"];
 const DELIVERY_STATES: [&str; 3] = ["pending", "delivered", "failed"];
 
 /// Everything the command shows.

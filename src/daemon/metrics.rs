@@ -52,11 +52,11 @@ pub const OFFBOARDING_OLDEST_WAITING: &str = "revokd_offboarding_oldest_waiting_
 /// Histogram: seconds from a job's enqueueing to its tokens verified gone.
 pub const OFFBOARDING_LATENCY: &str = "revokd_offboarding_latency_seconds";
 /// Counter: offboarding jobs ended by this process, by `source` and `outcome`
-/// (`done|failed|retry|held`).
+/// (`done|failed|retry|held|skipped`).
 pub const OFFBOARDING_JOBS: &str = "revokd_offboarding_jobs_total";
 /// Gauge: failed offboarding jobs no later job of their user settled (`v_offboarding_problems`).
 pub const OFFBOARDING_UNSETTLED_FAILURES: &str = "revokd_offboarding_unsettled_failures";
-/// Gauge: offboarding jobs in the database, by `state` (`queued|running|held|done|failed`);
+/// Gauge: offboarding jobs in the database, by `state` (`queued|running|held|done|failed|skipped`);
 /// `held` ones wait for `revokd offboard release`.
 pub const OFFBOARDING_JOB_STATES: &str = "revokd_offboarding_jobs";
 /// Counter: event hook requests, by `result` ([`HOOK_RESULTS`]).

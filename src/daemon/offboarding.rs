@@ -1,6 +1,6 @@
 //! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
 //! `running` → `done|failed|skipped`; `skipped` when an automatic job's event no longer stands,
-//! see [`crate::offboard::standing`]): it wakes when the hook or the poller enqueues (a `Notify`),
+//! see [`crate::offboard::standing`], checked before each attempt): it wakes when the hook or the poller enqueues (a `Notify`),
 //! when a retried job comes due, and every [`IDLE_RECHECK`] in any case. A failed attempt is
 //! re-queued with backoff until `offboarding.max_attempts`. Before each claim, `running` jobs
 //! no process is carrying out are handed back to the queue (see [`super::stranded`]) and
@@ -23,7 +23,8 @@ use super::metrics;
 use super::stranded;
 use crate::config::Mode;
 use crate::offboard::{
-    Offboarding, Standing, VerifySettings, configured_clients, offboard_user, standing, syslog,
+    JobEvent, Offboarding, Standing, VerifySettings, configured_clients, offboard_user, standing,
+    syslog,
 };
 use crate::okta::UserId;
 use crate::runner;
@@ -123,9 +124,22 @@ async fn run_job(ctx: &Context, job: JobRow) {
     let outcome = match UserId::new(&job.user_id) {
         Err(e) => Err(format!("invalid user id `{}`: {e}", job.user_id)),
         Ok(user) => {
-            let event = job.event_type.as_deref();
-            match standing(&current.deps.okta, &user, job.source, event).await {
-                Err(e) => Err(format!("cannot read the user's status in Okta: {e}")),
+            let event = match ctx.store.job_has_revoked(job.id).await {
+                Ok(begun) => Ok(JobEvent {
+                    source: job.source,
+                    event_type: job.event_type.as_deref(),
+                    begun,
+                }),
+                Err(e) => Err(format!("database: {e}")),
+            };
+            let standing = match event {
+                Ok(event) => standing(&current.deps.okta, &user, event)
+                    .await
+                    .map_err(|e| format!("cannot read the user's status in Okta: {e}")),
+                Err(e) => Err(e),
+            };
+            match standing {
+                Err(e) => Err(e),
                 Ok(Standing::Undone(why)) => return skip_job(ctx, &job, &why).await,
                 Ok(Standing::GoAhead) => match offboard(ctx, &current, &job, user).await {
                     Some(outcome) => outcome,
@@ -223,7 +237,6 @@ async fn skip_job(ctx: &Context, job: &JobRow, why: &str) {
     {
         error!(job_id = job.id, error.message = %e, "cannot record an offboarding job's outcome");
     }
-    ctx.notify_wake.notify_one();
 }
 
 async fn poller(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {

@@ -1,20 +1,23 @@
 //! Whether the event behind an automatic offboarding job still stands when the job runs. A
 //! job of the event hook or the System Log acts on an event that may be old by then: a held
-//! job released hours later, a delivery replayed, a first System Log poll reaching back an
-//! hour. If Okta shows the user back since (reactivated, unsuspended), revoking their tokens
-//! would offboard someone who is not leaving. So before its first request to the user's
-//! tokens, such a job reads the user's `status` (`GET /api/v1/users/{id}`) and goes ahead only
-//! while the user is still out. A CLI offboard is an explicit request and is not checked, and
-//! event types other than Okta's deactivation and suspension are taken as they come: revokd
-//! does not know which status they lead to.
+//! job released hours later, an old event delivered again under a new uuid, a first System
+//! Log poll reaching `offboarding.lookback` back. If Okta shows the user back since
+//! (reactivated, unsuspended), revoking their tokens would offboard someone who is not
+//! leaving. So before each attempt that has revoked nothing yet, such a job reads the user
+//! (`GET /api/v1/users/{id}`) and goes ahead only while the user is still out or on the way
+//! out (`transitioningToStatus`: Okta may deactivate asynchronously). A job that has begun
+//! revoking finishes what it began: its event stood when it did, and its open intents are
+//! its own to settle. A CLI offboard is an explicit request and is not checked, and event
+//! types other than Okta's deactivation and suspension are taken as they come: revokd does
+//! not know which status they lead to.
 
 use crate::ids::UserId;
-use crate::okta::{self, OktaClient, UserStatus};
+use crate::okta::{self, OktaClient, UserLifecycle, UserStatus};
 use crate::store::JobSource;
 
 /// The event types whose standing revokd checks: each leaves its user `DEPROVISIONED` or
 /// `SUSPENDED`.
-pub const CHECKED_EVENT_TYPES: [&str; 2] = ["user.lifecycle.deactivate", "user.lifecycle.suspend"];
+const CHECKED_EVENT_TYPES: [&str; 2] = ["user.lifecycle.deactivate", "user.lifecycle.suspend"];
 
 /// What a job may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,42 +28,55 @@ pub enum Standing {
     Undone(String),
 }
 
-/// Whether a job that comes from an event of `event_type`, whose user Okta now shows with
-/// `status` (`None`: 404, no such user), may go ahead. Pure.
-pub fn judge(event_type: &str, status: Option<&UserStatus>) -> Standing {
-    match status {
-        None | Some(UserStatus::Deprovisioned | UserStatus::Suspended) => Standing::GoAhead,
-        Some(other) => Standing::Undone(format!(
+/// Whether a job that comes from an event of `event_type`, whose user Okta now shows as
+/// `user` (`None`: 404, no such user), may go ahead. Pure.
+pub fn judge(event_type: &str, user: Option<&UserLifecycle>) -> Standing {
+    let Some(user) = user else {
+        return Standing::GoAhead;
+    };
+    match user.heading() {
+        UserStatus::Deprovisioned | UserStatus::Suspended => Standing::GoAhead,
+        _ => Standing::Undone(format!(
             "Okta shows the user {} now: the {event_type} event no longer stands, so nothing \
              was revoked (offboard them with `revokd offboard --user` if they are leaving)",
-            other.as_str()
+            user.describe()
         )),
     }
 }
 
-/// The event type a job is checked for: an automatic job of one of [`CHECKED_EVENT_TYPES`].
-pub fn checked_event(source: JobSource, event_type: Option<&str>) -> Option<&str> {
+/// The event type a job is checked for: an automatic job of one of [`CHECKED_EVENT_TYPES`]
+/// that has not begun revoking (`begun`: audit rows of an earlier attempt in `enforce`).
+pub fn checked_event(source: JobSource, event_type: Option<&str>, begun: bool) -> Option<&str> {
     match source {
         JobSource::Cli => None,
+        _ if begun => None,
         JobSource::EventHook | JobSource::SystemLog => {
             event_type.filter(|t| CHECKED_EVENT_TYPES.contains(t))
         }
     }
 }
 
-/// `judge` for a job, reading the user's status from Okta when the job is checked (one
-/// request; none otherwise).
+/// One job as `standing` needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct JobEvent<'a> {
+    pub source: JobSource,
+    pub event_type: Option<&'a str>,
+    /// An earlier attempt of the job wrote audit rows in `enforce`.
+    pub begun: bool,
+}
+
+/// `judge` for a job, reading the user from Okta when the job is checked (one request;
+/// none otherwise).
 pub async fn standing(
     okta: &OktaClient,
     user: &UserId,
-    source: JobSource,
-    event_type: Option<&str>,
+    job: JobEvent<'_>,
 ) -> Result<Standing, okta::Error> {
-    let Some(event_type) = checked_event(source, event_type) else {
+    let Some(event_type) = checked_event(job.source, job.event_type, job.begun) else {
         return Ok(Standing::GoAhead);
     };
-    let status = okta.user_status(user).await?;
-    Ok(judge(event_type, status.as_ref()))
+    let lifecycle = okta.user_status(user).await?;
+    Ok(judge(event_type, lifecycle.as_ref()))
 }
 
 #[cfg(test)]
@@ -70,52 +86,70 @@ mod tests {
     const DEACTIVATE: &str = "user.lifecycle.deactivate";
     const SUSPEND: &str = "user.lifecycle.suspend";
 
-    /// Still out (deactivated, suspended, or deleted: a 404) goes ahead; every status of a
-    /// user who is back, and one Okta adds later, revokes nothing and says which it was.
+    fn user(status: UserStatus, to: Option<UserStatus>) -> UserLifecycle {
+        UserLifecycle {
+            status,
+            transitioning_to_status: to,
+        }
+    }
+
+    /// Still out (deactivated, suspended, or deleted: a 404) or on the way out goes ahead;
+    /// every status of a user who is back or on the way back, and one Okta adds later,
+    /// revokes nothing and says which it was.
     #[test]
     fn a_job_goes_ahead_only_while_its_user_is_still_out() {
+        use UserStatus::{Active, Deprovisioned, Suspended};
         for event in [DEACTIVATE, SUSPEND] {
+            assert_eq!(judge(event, None), Standing::GoAhead);
             for out in [
-                None,
-                Some(UserStatus::Deprovisioned),
-                Some(UserStatus::Suspended),
+                user(Deprovisioned, None),
+                user(Suspended, None),
+                user(Active, Some(Deprovisioned)),
+                user(Active, Some(Suspended)),
             ] {
                 assert_eq!(
-                    judge(event, out.as_ref()),
+                    judge(event, Some(&out)),
                     Standing::GoAhead,
                     "{event} {out:?}"
                 );
             }
             let back = [
-                UserStatus::Active,
-                UserStatus::Provisioned,
-                UserStatus::Staged,
-                UserStatus::Recovery,
-                UserStatus::LockedOut,
-                UserStatus::PasswordExpired,
-                UserStatus::Other("ACTIVATING".into()),
+                user(Active, None),
+                user(UserStatus::Provisioned, None),
+                user(UserStatus::Staged, None),
+                user(UserStatus::Recovery, None),
+                user(UserStatus::LockedOut, None),
+                user(UserStatus::PasswordExpired, None),
+                user(UserStatus::Other("ACTIVATING".into()), None),
+                user(Deprovisioned, Some(Active)),
             ];
-            for status in back {
-                let Standing::Undone(why) = judge(event, Some(&status)) else {
-                    panic!("{event} {status:?} went ahead");
+            for lifecycle in back {
+                let Standing::Undone(why) = judge(event, Some(&lifecycle)) else {
+                    panic!("{event} {lifecycle:?} went ahead");
                 };
-                assert!(
-                    why.contains(status.as_str()) && why.contains(event),
-                    "{why}"
-                );
+                let shown = format!("Okta shows the user {} now", lifecycle.describe());
+                assert!(why.contains(&shown) && why.contains(event), "{why}");
             }
         }
     }
 
-    /// Only automatic jobs of the two lifecycle events are checked.
+    /// Only automatic jobs of the two lifecycle events are checked, and only until they
+    /// have begun revoking.
     #[test]
-    fn only_automatic_jobs_of_a_deactivation_or_suspension_are_checked() {
-        assert_eq!(checked_event(JobSource::Cli, Some(DEACTIVATE)), None);
+    fn only_automatic_jobs_of_a_deactivation_or_suspension_not_begun_are_checked() {
+        assert_eq!(checked_event(JobSource::Cli, Some(DEACTIVATE), false), None);
         for source in [JobSource::EventHook, JobSource::SystemLog] {
-            assert_eq!(checked_event(source, Some(DEACTIVATE)), Some(DEACTIVATE));
-            assert_eq!(checked_event(source, Some(SUSPEND)), Some(SUSPEND));
-            assert_eq!(checked_event(source, Some("user.account.lock")), None);
-            assert_eq!(checked_event(source, None), None);
+            assert_eq!(
+                checked_event(source, Some(DEACTIVATE), false),
+                Some(DEACTIVATE)
+            );
+            assert_eq!(checked_event(source, Some(SUSPEND), false), Some(SUSPEND));
+            assert_eq!(checked_event(source, Some(DEACTIVATE), true), None);
+            assert_eq!(
+                checked_event(source, Some("user.account.lock"), false),
+                None
+            );
+            assert_eq!(checked_event(source, None, false), None);
         }
     }
 }

@@ -29,7 +29,7 @@ use super::retry::RetryPolicy;
 use super::stats::HttpStats;
 use crate::config::{self, AuthMode, OktaConfig};
 pub use tokens::{RawTokenPage, TokenPage, TokenPages};
-pub use users::UserStatus;
+pub use users::{UserLifecycle, UserStatus};
 
 /// Okta's largest page for token listings.
 pub const MAX_PAGE_SIZE: u32 = 200;

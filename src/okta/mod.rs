@@ -22,7 +22,8 @@ pub mod said;
 pub mod stats;
 
 pub use client::{
-    Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages, UserStatus,
+    Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages, UserLifecycle,
+    UserStatus,
 };
 pub use error::Error;
 pub use ids::{ClientId, TokenId, UserId};

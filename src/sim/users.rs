@@ -2,7 +2,9 @@
 //! reads: `status`. A user holding tokens is `ACTIVE` until an event says otherwise; the
 //! lifecycle events [`SimOrg::emit_event`] appends move the status as Okta's own actions do
 //! (the event is the record of the change), and a test can set any status directly, e.g. to
-//! play an event replayed after the user came back. A user the org has never heard of is a 404.
+//! play an event replayed after the user came back, or a change still under way
+//! (`transitioningToStatus`: Okta may deactivate asynchronously, the status staying the old
+//! one meanwhile). A user the org has never heard of is a 404.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -27,6 +29,7 @@ fn status_after(event_type: &str) -> Option<&'static str> {
 pub(crate) struct UserState {
     status: String,
     changed: DateTime<Utc>,
+    transitioning_to: Option<String>,
 }
 
 impl Store {
@@ -36,6 +39,7 @@ impl Store {
             UserState {
                 status: status.to_owned(),
                 changed: at,
+                transitioning_to: None,
             },
         );
     }
@@ -70,15 +74,15 @@ pub(crate) fn get(store: &Store, user: &str, base: &str, error_id: &str) -> Outc
     };
     let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
     let created = "2024-01-02T03:04:05.000Z";
-    let changed = store
-        .user_status
-        .get(user)
-        .map_or_else(|| created.to_owned(), |s| stamp(s.changed));
+    let state = store.user_status.get(user);
+    let changed = state.map_or_else(|| created.to_owned(), |s| stamp(s.changed));
+    let transitioning = state.and_then(|s| s.transitioning_to.clone());
     Outcome::json(
         200,
         &json!({
             "id": user,
             "status": status,
+            "transitioningToStatus": transitioning,
             "created": created,
             "activated": created,
             "statusChanged": changed,
@@ -130,6 +134,21 @@ impl SimOrg {
             .shared
             .store()
             .set_status(user_id, status, Utc::now());
+    }
+
+    /// Plays a change under way: getUser shows `transitioningToStatus` (none: settled) beside
+    /// the status, which stays as it is until [`SimOrg::set_user_status`].
+    pub fn set_user_transition(&self, user_id: &str, to: Option<&str>) {
+        let mut store = self.handle.shared.store();
+        if !store.user_status.contains_key(user_id) {
+            let status = store
+                .status_of(user_id)
+                .unwrap_or_else(|| "ACTIVE".to_owned());
+            store.set_status(user_id, &status, Utc::now());
+        }
+        if let Some(state) = store.user_status.get_mut(user_id) {
+            state.transitioning_to = to.map(str::to_owned);
+        }
     }
 
     /// The user's status as getUser answers it; `None` for a 404.

@@ -9,7 +9,8 @@ use super::{Error, JobRow, JobSource, JobState, Store, insert_held_event, ts};
 
 impl Store {
     /// Distinct users whose automatic offboarding started at or after `since`, other than
-    /// job `except`; and whether `user_id` is among them.
+    /// job `except`, held or skipped ones (neither offboarded anyone); and whether `user_id`
+    /// is among them.
     pub async fn automatic_users_since(
         &self,
         since: DateTime<Utc>,
@@ -18,13 +19,14 @@ impl Store {
     ) -> Result<(u64, bool), Error> {
         let users: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT user_id FROM offboarding_jobs
-             WHERE source IN (?, ?) AND started_at >= ? AND id != ? AND state != ?",
+             WHERE source IN (?, ?) AND started_at >= ? AND id != ? AND state NOT IN (?, ?)",
         )
         .bind(JobSource::EventHook)
         .bind(JobSource::SystemLog)
         .bind(ts(since))
         .bind(except)
         .bind(JobState::Held)
+        .bind(JobState::Skipped)
         .fetch_all(&self.pool)
         .await?;
         let known = users.iter().any(|u| u == user_id);

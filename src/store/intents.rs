@@ -58,6 +58,18 @@ impl Store {
         .await?)
     }
 
+    /// Whether an offboarding job has begun revoking: an earlier attempt wrote audit rows in
+    /// `enforce` (a preview's `planned` rows revoke nothing).
+    pub async fn job_has_revoked(&self, job_id: i64) -> Result<bool, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revocations WHERE job_id = ? AND mode = ?)",
+        )
+        .bind(job_id)
+        .bind(crate::config::Mode::Enforce)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// The open intents an offboarding job left for one pair: token → (intent id, attempts).
     pub async fn open_job_intents(
         &self,

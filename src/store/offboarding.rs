@@ -139,7 +139,7 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a job: `done` or `failed`, with its error. A `failed` job enqueues an
+    /// Ends a job: `done`, `failed` or `skipped`, with its error. A `failed` job enqueues an
     /// `offboarding_failed` notification in the same transaction.
     pub async fn finish_job(
         &self,

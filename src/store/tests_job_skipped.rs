@@ -1,6 +1,7 @@
 //! The upgrade that lets an offboarding job end `skipped` (its event no longer stood), on a
-//! database written before it: every job row is kept as it was, ids go on from where they
-//! were, both indexes are back, and a skipped job puts no user among the offboarded.
+//! database written before it: every job row is kept as it was, ids go on from where the
+//! sequence stood (even past a deleted newest row), both indexes are back, and a skipped job
+//! puts no user among the offboarded nor in the breaker's hourly count.
 
 use chrono::Utc;
 use sqlx::SqlitePool;
@@ -96,6 +97,11 @@ async fn jobs_are_kept_verbatim_and_a_skipped_job_offboards_no_one(pool: SqliteP
             .await
             .unwrap();
     }
+    // The newest job deleted (by hand: revokd deletes none): its id is never given again.
+    sqlx::query("DELETE FROM offboarding_jobs WHERE id = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
     let refused = sqlx::query("UPDATE offboarding_jobs SET state = 'skipped' WHERE id = 1")
         .execute(&pool)
         .await;
@@ -122,7 +128,10 @@ async fn jobs_are_kept_verbatim_and_a_skipped_job_offboards_no_one(pool: SqliteP
         .start_job(&hook_job("00uback", "e4"), "h:1:0", now)
         .await
         .unwrap();
-    assert_eq!(id, 4, "ids go on after the kept rows");
+    assert_eq!(
+        id, 4,
+        "ids go on from the sequence, not from the highest id left"
+    );
     store
         .finish_job(
             id,
@@ -137,9 +146,12 @@ async fn jobs_are_kept_verbatim_and_a_skipped_job_offboards_no_one(pool: SqliteP
             .fetch_all(pool)
             .await
             .unwrap();
-    assert_eq!(
-        offboarded,
-        ["00udone", "00uheld"],
-        "neither the preview nor the skipped job"
-    );
+    assert_eq!(offboarded, ["00udone", "00uheld"], "not the skipped job");
+    // Nor does it count in the breaker's hourly tally of users offboarded.
+    let hour_ago = now - chrono::Duration::hours(1);
+    let tally = store
+        .automatic_users_since(hour_ago, 0, "00uback")
+        .await
+        .unwrap();
+    assert_eq!(tally, (0, false));
 }

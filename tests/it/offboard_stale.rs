@@ -4,7 +4,7 @@
 //! revokes nothing, ends `skipped` saying why, and its user is not counted as offboarded; a
 //! user still deactivated is offboarded as before.
 
-use revokd::sim::{Delivery, SimOrg};
+use revokd::sim::{Delivery, Fault, FaultKind, RouteKind, SimOrg};
 use sqlx::SqlitePool;
 
 use crate::daemon::harness::PATIENCE;
@@ -14,13 +14,13 @@ use crate::offboard::{DEACTIVATE, SECRET, hook_daemon, tokens_left, wait_for_job
 
 const SUSPEND: &str = "user.lifecycle.suspend";
 
-/// Three users holding tokens, by id.
-fn three_users(org: &SimOrg) -> [String; 3] {
+/// Users holding tokens, by id.
+fn users<const N: usize>(org: &SimOrg) -> [String; N] {
     let mut users: Vec<String> = org.all_tokens().into_iter().map(|t| t.user_id).collect();
     users.sort();
     users.dedup();
-    assert!(users.len() >= 3, "{users:?}");
-    [0, 1, 2].map(|i| users[i].clone())
+    assert!(users.len() >= N, "{users:?}");
+    std::array::from_fn(|i| users[i].clone())
 }
 
 /// `(source, state, error)` of `user`'s jobs.
@@ -47,7 +47,7 @@ fn token_requests(org: &SimOrg, user: &str) -> Vec<String> {
 async fn an_event_undone_before_its_job_ran_revokes_nothing_on_the_hook_and_the_system_log() {
     let org = SimOrg::start(small_org()).await.expect("org starts");
     let dir = tempfile::tempdir().expect("temp dir");
-    let [back, unsuspended, gone] = three_users(&org);
+    let [back, unsuspended, gone, moving] = users(&org);
     let before = [&back, &unsuspended].map(|u| tokens_left(&org, u));
     // In the System Log before the daemon starts: a suspension undone since.
     org.emit_event(SUSPEND, &unsuspended);
@@ -55,8 +55,12 @@ async fn an_event_undone_before_its_job_ran_revokes_nothing_on_the_hook_and_the_
     // A deactivation, then the user reactivated: its delivery comes late (or is replayed).
     let stale = org.emit_event(DEACTIVATE, &back);
     org.emit_event("user.lifecycle.reactivate", &back);
-    // A deactivation that stands.
+    // A deactivation that stands, and one Okta is still carrying out (asynchronously: the
+    // status is the old one, `transitioningToStatus` the new).
     let standing = org.emit_event(DEACTIVATE, &gone);
+    org.emit_event(DEACTIVATE, &moving);
+    org.set_user_status(&moving, "ACTIVE");
+    org.set_user_transition(&moving, Some("DEPROVISIONED"));
     assert_eq!(org.user_status(&back).as_deref(), Some("PROVISIONED"));
     assert_eq!(org.user_status(&unsuspended).as_deref(), Some("ACTIVE"));
 
@@ -75,14 +79,16 @@ async fn an_event_undone_before_its_job_ran_revokes_nothing_on_the_hook_and_the_
         .expect("delivered");
     assert_eq!(statuses, vec![200]);
 
-    // One job per event uuid: the reactivated user's from each path, the unsuspended user's
-    // from the System Log, the deactivated user's from whichever path came first.
-    let rows = wait_for_jobs(&daemon.pool, "four jobs ended", |r| {
-        r.len() == 4 && r.iter().all(|j| j.2 == "done" || j.2 == "skipped")
+    // One job per event uuid: the reactivated user's from each path, the unsuspended and the
+    // moving user's from the System Log, the deactivated user's from whichever came first.
+    let rows = wait_for_jobs(&daemon.pool, "five jobs ended", |r| {
+        r.len() == 5 && r.iter().all(|j| j.2 == "done" || j.2 == "skipped")
     })
     .await;
-    assert_eq!(tokens_left(&org, &gone), 0, "{rows:?}");
-    assert_eq!(jobs_of(&daemon.pool, &gone).await[0].1, "done");
+    for out in [&gone, &moving] {
+        assert_eq!(tokens_left(&org, out), 0, "{out}: {rows:?}");
+        assert_eq!(jobs_of(&daemon.pool, out).await[0].1, "done");
+    }
     for (user, tokens) in [&back, &unsuspended].into_iter().zip(before) {
         assert_eq!(tokens_left(&org, user), tokens, "{user}: {rows:?}");
         assert_eq!(token_requests(&org, user), Vec::<String>::new(), "{user}");
@@ -118,7 +124,9 @@ async fn an_event_undone_before_its_job_ran_revokes_nothing_on_the_hook_and_the_
             .fetch_all(&daemon.pool)
             .await
             .expect("offboarded users");
-    assert_eq!(offboarded, vec![gone.clone()]);
+    let mut expected = vec![gone.clone(), moving.clone()];
+    expected.sort();
+    assert_eq!(offboarded, expected);
     let problems: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarding_problems")
         .fetch_one(&daemon.pool)
         .await
@@ -138,6 +146,59 @@ async fn an_event_undone_before_its_job_ran_revokes_nothing_on_the_hook_and_the_
     };
     assert_eq!((skipped("event_hook"), skipped("system_log")), (1.0, 2.0));
     daemon.wait_for_log("offboarding job skipped").await;
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+}
+
+/// A job that has begun revoking finishes what it began: its event stood when it did. Its
+/// first attempt's revocations are answered 204 and ignored (not verified, so the job is
+/// queued again with its open intents); the user is reactivated before the second attempt,
+/// which asks Okta nothing about the user, revokes and ends `done`. Were it skipped, its open
+/// intents would be left to the retries of failed offboarding revocations instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_has_begun_revoking_finishes_though_the_user_came_back() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let [user] = users(&org);
+    org.inject(Fault {
+        user: Some(user.clone()),
+        client: None,
+        kind: FaultKind::IgnoreRevocation,
+        times: None,
+    });
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    let url = format!("{}/hooks/okta", daemon.base);
+    let event = org.emit_event(DEACTIVATE, &user);
+    let statuses = org
+        .deliver_hook(&url, SECRET, &[event], Delivery::Once)
+        .await
+        .expect("delivered");
+    assert_eq!(statuses, vec![200]);
+
+    wait_for_jobs(&daemon.pool, "a first attempt not verified", |r| {
+        r.iter().any(|j| j.2 == "queued" && j.3 == 1)
+    })
+    .await;
+    assert!(tokens_left(&org, &user) > 0);
+    org.emit_event("user.lifecycle.reactivate", &user);
+    org.clear_faults();
+
+    let rows = wait_for_jobs(&daemon.pool, "the job ended", |r| {
+        r.iter()
+            .any(|j| j.2 == "done" || j.2 == "skipped" || j.2 == "failed")
+    })
+    .await;
+    assert_eq!(jobs_of(&daemon.pool, &user).await[0].1, "done", "{rows:?}");
+    assert_eq!(tokens_left(&org, &user), 0);
+    let user_reads = org
+        .requests()
+        .iter()
+        .filter(|r| r.route == RouteKind::GetUser)
+        .count();
+    assert_eq!(
+        user_reads, 1,
+        "only the attempt that had revoked nothing asks"
+    );
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }

@@ -136,7 +136,8 @@ pub enum AuthError {
 /// The OAuth scope Okta requires for a management call (the operations' `security` in the
 /// management spec): `okta.logs.read` for `listLogEvents`; `okta.apps.read` /
 /// `okta.apps.manage` for the ApplicationTokens operations on `/api/v1/apps/{appId}/tokens…`;
-/// `okta.users.read` / `okta.users.manage` for those on `/api/v1/users/{userId}/clients…`.
+/// `okta.users.read` / `okta.users.manage` for those on `/api/v1/users/{userId}/clients…`, and
+/// `okta.users.read` for `getUser` (`GET /api/v1/users/{id}`).
 pub fn required_scope(method: &Method, path: &str) -> &'static str {
     const API: &str = "/api/v1/";
     let api = path.find(API).map_or(path, |i| &path[i + API.len()..]);

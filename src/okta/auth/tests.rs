@@ -235,6 +235,8 @@ fn each_management_call_names_the_scope_okta_requires_for_it() {
     use reqwest::Method;
     let cases = [
         (Method::GET, "/api/v1/users/00u1/clients", "okta.users.read"),
+        // getUser
+        (Method::GET, "/api/v1/users/00u1", "okta.users.read"),
         (
             Method::GET,
             "/api/v1/users/00u1/clients/0oa1/tokens",
