@@ -1,5 +1,5 @@
 //! The Okta API token never leaves the process: not in output at the most verbose log level,
-//! not in `config check`, not anywhere in the database.
+//! not in `config check`, not anywhere in the database; nor do the event hook's secrets.
 
 use std::path::Path;
 
@@ -179,5 +179,65 @@ async fn config_check_refuses_the_credentials_a_sweep_would_refuse_naming_their_
         assert_eq!(code, Some(78), "{text}");
         assert!(text.contains("okta.api_token_file: "), "{text}");
         assert!(!text.contains(SECRET), "{text}");
+    }
+}
+
+/// The event hook's secrets, current and previous, never leave the process either: a daemon
+/// at the most verbose log level takes a delivery under each and refuses a wrong one, and
+/// neither secret is in its log or its database afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hook_secrets_appear_in_no_log_and_nowhere_in_the_database() {
+    use crate::daemon::harness::{PATIENCE, Running, daemon_config, db_path};
+    use crate::offboard::{DEACTIVATE, wait_for_jobs};
+    use revokd::sim::Delivery;
+
+    const CURRENT: &str = "hookSECRET-current-0123456789";
+    const PREVIOUS: &str = "hookSECRET-previous-9876543210";
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = format!("hook_secret = \"{CURRENT}\"\nhook_secret_previous = \"{PREVIOUS}\"");
+    let config = dir.path().join("revokd.toml");
+    let text = daemon_config(&org, dir.path(), "enforce", &server, "");
+    std::fs::write(&config, text).expect("config written");
+    let mut daemon = Running::start_with(&config, &["-vv"]).await;
+    let url = format!("{}/hooks/okta", daemon.base);
+    let mut users: Vec<String> = org.all_tokens().into_iter().map(|t| t.user_id).collect();
+    users.sort();
+    users.dedup();
+    for (user, secret, status) in [
+        (&users[0], PREVIOUS, 200),
+        (&users[1], CURRENT, 200),
+        (&users[2], "hookSECRET-wrong-5555555555", 401),
+    ] {
+        let event = org.emit_event(DEACTIVATE, user);
+        let sent = org
+            .deliver_hook(&url, secret, &[event], Delivery::Once)
+            .await
+            .expect("delivered");
+        assert_eq!(sent, vec![status]);
+    }
+    wait_for_jobs(&daemon.pool, "both jobs done", |r| {
+        r.len() == 2 && r.iter().all(|j| j.2 == "done")
+    })
+    .await;
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+
+    let log = daemon.dump();
+    // `-vv`: revokd at trace, its libraries at debug (the most revokd itself says).
+    assert!(log.contains("\"DEBUG\""), "debug logging was on");
+    assert!(
+        log.contains("came with server.hook_secret_previous"),
+        "{log}"
+    );
+    assert!(
+        log.contains("refused: wrong or missing Authorization"),
+        "{log}"
+    );
+    for secret in [CURRENT, PREVIOUS, "hookSECRET"] {
+        assert!(!log.contains(secret), "the log holds {secret}");
+        let (hits, rows) = occurrences_in_database(&db_path(dir.path()), secret).await;
+        assert!(rows > 10, "the database holds the jobs ({rows} rows)");
+        assert_eq!(hits, 0, "the database holds {secret}");
     }
 }
