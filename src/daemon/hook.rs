@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
 use super::context::Context;
+use super::log_pace::Pace;
 use super::metrics;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
@@ -60,8 +61,19 @@ pub fn note_rotation(config: &crate::config::Config) {
     }
 }
 
+/// How often a refusal anyone can cause (no secret configured, a wrong secret) is logged.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+static NO_SECRET_LOG: Pace = Pace::new(REFUSAL_LOG_EVERY);
+static UNAUTHORIZED_LOG: Pace = Pace::new(REFUSAL_LOG_EVERY);
+
 fn no_secret() -> Response {
-    warn!("an Okta event hook request was refused: no server.hook_secret is configured");
+    if let Some(unwritten) = NO_SECRET_LOG.admit(std::time::Instant::now()) {
+        warn!(
+            refused_unlogged = unwritten,
+            "an Okta event hook request was refused: no server.hook_secret is configured \
+             (logged once a minute; refused_unlogged: refusals since the last line)"
+        );
+    }
     metrics::hook_request("disabled");
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -111,7 +123,14 @@ async fn deliver(State(ctx): State<Arc<Context>>, request: Request) -> Response 
         (current.config.server.hook_secret_previous.as_ref()).is_some_and(matches),
     );
     if !(current_matches || previous_matches) {
-        warn!("an Okta event hook delivery was refused: wrong or missing Authorization");
+        if let Some(unwritten) = UNAUTHORIZED_LOG.admit(std::time::Instant::now()) {
+            warn!(
+                refused_unlogged = unwritten,
+                "an Okta event hook delivery was refused: wrong or missing Authorization \
+                 (logged once a minute; refused_unlogged: refusals since the last line; \
+                 revokd_hook_requests_total{{result=\"unauthorized\"}} counts each)"
+            );
+        }
         metrics::hook_request("unauthorized");
         return StatusCode::UNAUTHORIZED.into_response();
     }

@@ -14,6 +14,7 @@ mod context;
 mod hook;
 mod http;
 mod jobs;
+mod log_pace;
 pub mod metrics;
 mod notifier;
 mod notify;

@@ -253,3 +253,40 @@ async fn a_secret_rotated_across_reloads_loses_no_delivery_and_the_old_one_ends(
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
+
+/// A flood of requests without the secret is refused one by one and counted one by one, but
+/// logged once a minute, with how many were left unlogged: it cannot drown the log (journald
+/// drops a unit's lines past its rate, the useful ones with the rest).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_refused_deliveries_is_counted_each_and_logged_once_a_minute() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    let url = format!("{}/hooks/okta", daemon.base);
+    let event = org.emit_event(DEACTIVATE, "00uflood");
+    for _ in 0..40 {
+        let sent = org
+            .deliver_hook(
+                &url,
+                "not-the-secret",
+                std::slice::from_ref(&event),
+                Delivery::Once,
+            )
+            .await
+            .expect("sent");
+        assert_eq!(sent, vec![401]);
+    }
+    let scrape = crate::daemon::prom::parse(&daemon.get("/metrics").await.1);
+    let refused = scrape.value("revokd_hook_requests_total", &[("result", "unauthorized")]);
+    assert_eq!(refused, 40.0);
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
+    let lines: Vec<&serde_json::Value> = daemon
+        .seen
+        .iter()
+        .filter(|l| crate::daemon::harness::message(l).contains("wrong or missing Authorization"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["refused_unlogged"], 0, "{lines:?}");
+    assert!(jobs(&daemon.pool).await.is_empty());
+}
