@@ -7,7 +7,8 @@
 //! committed before the 200 (in a task Okta hanging up cannot cancel; 503 when that takes
 //! longer than [`SAVE_WAIT`]) and de-duplicated by event uuid; then the worker is woken.
 //! Nothing here ever calls Okta. Without a configured secret the endpoint answers 503 and says
-//! why in the log: unauthenticated deliveries are never accepted.
+//! why in the log: unauthenticated deliveries are never accepted. What anyone can cause (a
+//! refusal, a challenge answered) is logged at most once a minute (`super::log_pace`).
 
 use std::sync::Arc;
 
@@ -61,10 +62,12 @@ pub fn note_rotation(config: &crate::config::Config) {
     }
 }
 
-/// How often a refusal anyone can cause (no secret configured, a wrong secret) is logged.
+/// How often what anyone can cause (a refusal: no secret configured, a wrong secret; an
+/// answered verification challenge) is logged.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 static NO_SECRET_LOG: Pace = Pace::new(REFUSAL_LOG_EVERY);
 static UNAUTHORIZED_LOG: Pace = Pace::new(REFUSAL_LOG_EVERY);
+static CHALLENGE_LOG: Pace = Pace::new(REFUSAL_LOG_EVERY);
 
 fn no_secret() -> Response {
     if let Some(unwritten) = NO_SECRET_LOG.admit(std::time::Instant::now()) {
@@ -91,7 +94,14 @@ async fn verify(State(ctx): State<Arc<Context>>, headers: HeaderMap) -> Response
         .and_then(|v| v.to_str().ok())
     {
         Some(challenge) => {
-            info!("answered Okta's event hook verification challenge");
+            // Okta's verification GET may carry no secret, so anyone can send one: paced.
+            if let Some(unlogged) = CHALLENGE_LOG.admit(std::time::Instant::now()) {
+                info!(
+                    answered_unlogged = unlogged,
+                    "answered Okta's event hook verification challenge (logged once a minute; \
+                     answered_unlogged: challenges since the last line)"
+                );
+            }
             Json(json!({ "verification": challenge })).into_response()
         }
         None => (

@@ -1,6 +1,6 @@
 //! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
-//! `running` → `done|failed|skipped`; `skipped` when an automatic job's event no longer stands,
-//! see [`crate::offboard::standing`], checked before each attempt): it wakes when the hook or the poller enqueues (a `Notify`),
+//! `running` → `done|failed|skipped`; `skipped` when an automatic job that has not begun
+//! revoking finds its event no longer stands, see [`crate::offboard::standing`]): it wakes when the hook or the poller enqueues (a `Notify`),
 //! when a retried job comes due, and every [`IDLE_RECHECK`] in any case. A failed attempt is
 //! re-queued with backoff until `offboarding.max_attempts`. Before each claim, `running` jobs
 //! no process is carrying out are handed back to the queue (see [`super::stranded`]) and
@@ -23,8 +23,8 @@ use super::metrics;
 use super::stranded;
 use crate::config::Mode;
 use crate::offboard::{
-    JobEvent, Offboarding, Standing, VerifySettings, configured_clients, offboard_user, standing,
-    syslog,
+    Offboarding, Standing, VerifySettings, checked_event, configured_clients, offboard_user,
+    standing, syslog,
 };
 use crate::okta::UserId;
 use crate::runner;
@@ -124,19 +124,16 @@ async fn run_job(ctx: &Context, job: JobRow) {
     let outcome = match UserId::new(&job.user_id) {
         Err(e) => Err(format!("invalid user id `{}`: {e}", job.user_id)),
         Ok(user) => {
-            let event = match ctx.store.job_has_revoked(job.id).await {
-                Ok(begun) => Ok(JobEvent {
-                    source: job.source,
-                    event_type: job.event_type.as_deref(),
-                    begun,
-                }),
-                Err(e) => Err(format!("database: {e}")),
-            };
-            let standing = match event {
-                Ok(event) => standing(&current.deps.okta, &user, event)
-                    .await
-                    .map_err(|e| format!("cannot read the user's status in Okta: {e}")),
-                Err(e) => Err(e),
+            let standing = match checked_event(job.source, job.event_type.as_deref()) {
+                None => Ok(Standing::GoAhead),
+                Some(event_type) => match ctx.store.job_has_begun(job.id).await {
+                    // Begun: it finishes what it began; its event stood then.
+                    Ok(true) => Ok(Standing::GoAhead),
+                    Ok(false) => standing(&current.deps.okta, &user, event_type)
+                        .await
+                        .map_err(|e| format!("cannot read the user's status in Okta: {e}")),
+                    Err(e) => Err(format!("database: {e}")),
+                },
             };
             match standing {
                 Err(e) => Err(e),

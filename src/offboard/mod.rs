@@ -12,7 +12,8 @@
 //! A client Okta lists under an id revokd refuses fails discovery: the other clients are still
 //! offboarded, but the job does not finish as done while that client's tokens stay.
 //! The queue (`offboarding_jobs`), the hook and the System Log poller feed [`offboard_user`];
-//! an automatic job first asks whether its event still stands ([`standing`]). This module only
+//! an automatic job that has not begun revoking asks first whether its event still stands
+//! ([`standing`]). This module only
 //! sequences Okta and the store.
 
 mod events;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use tracing::{Instrument, info, info_span, warn};
 
 pub use events::{HookDelivery, jobs_from_events};
-pub use still_out::{JobEvent, Standing, standing};
+pub use still_out::{Standing, checked_event, standing};
 
 use crate::config::Mode;
 use crate::okta::{ClientId, UserId};

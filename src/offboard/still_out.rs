@@ -6,8 +6,8 @@
 //! leaving. So before each attempt that has revoked nothing yet, such a job reads the user
 //! (`GET /api/v1/users/{id}`) and goes ahead only while the user is still out or on the way
 //! out (`transitioningToStatus`: Okta may deactivate asynchronously). A job that has begun
-//! revoking finishes what it began: its event stood when it did, and its open intents are
-//! its own to settle. A CLI offboard is an explicit request and is not checked, and event
+//! revoking (an earlier attempt wrote a revocation intent, not withdrawn unsent) finishes
+//! what it began: its event stood when it did, and its open intents are its own to settle. A CLI offboard is an explicit request and is not checked, and event
 //! types other than Okta's deactivation and suspension are taken as they come: revokd does
 //! not know which status they lead to.
 
@@ -44,37 +44,23 @@ pub fn judge(event_type: &str, user: Option<&UserLifecycle>) -> Standing {
     }
 }
 
-/// The event type a job is checked for: an automatic job of one of [`CHECKED_EVENT_TYPES`]
-/// that has not begun revoking (`begun`: audit rows of an earlier attempt in `enforce`).
-pub fn checked_event(source: JobSource, event_type: Option<&str>, begun: bool) -> Option<&str> {
+/// The event type a job is checked for: an automatic job of a deactivation or a suspension.
+/// (The daemon also lets a job that has begun revoking go ahead unchecked.)
+pub fn checked_event(source: JobSource, event_type: Option<&str>) -> Option<&str> {
     match source {
         JobSource::Cli => None,
-        _ if begun => None,
         JobSource::EventHook | JobSource::SystemLog => {
             event_type.filter(|t| CHECKED_EVENT_TYPES.contains(t))
         }
     }
 }
 
-/// One job as `standing` needs it.
-#[derive(Debug, Clone, Copy)]
-pub struct JobEvent<'a> {
-    pub source: JobSource,
-    pub event_type: Option<&'a str>,
-    /// An earlier attempt of the job wrote audit rows in `enforce`.
-    pub begun: bool,
-}
-
-/// `judge` for a job, reading the user from Okta when the job is checked (one request;
-/// none otherwise).
+/// `judge` for a job of `event_type`, reading the user from Okta (one request).
 pub async fn standing(
     okta: &OktaClient,
     user: &UserId,
-    job: JobEvent<'_>,
+    event_type: &str,
 ) -> Result<Standing, okta::Error> {
-    let Some(event_type) = checked_event(job.source, job.event_type, job.begun) else {
-        return Ok(Standing::GoAhead);
-    };
     let lifecycle = okta.user_status(user).await?;
     Ok(judge(event_type, lifecycle.as_ref()))
 }
@@ -133,23 +119,15 @@ mod tests {
         }
     }
 
-    /// Only automatic jobs of the two lifecycle events are checked, and only until they
-    /// have begun revoking.
+    /// Only automatic jobs of the two lifecycle events are checked.
     #[test]
-    fn only_automatic_jobs_of_a_deactivation_or_suspension_not_begun_are_checked() {
-        assert_eq!(checked_event(JobSource::Cli, Some(DEACTIVATE), false), None);
+    fn only_automatic_jobs_of_a_deactivation_or_suspension_are_checked() {
+        assert_eq!(checked_event(JobSource::Cli, Some(DEACTIVATE)), None);
         for source in [JobSource::EventHook, JobSource::SystemLog] {
-            assert_eq!(
-                checked_event(source, Some(DEACTIVATE), false),
-                Some(DEACTIVATE)
-            );
-            assert_eq!(checked_event(source, Some(SUSPEND), false), Some(SUSPEND));
-            assert_eq!(checked_event(source, Some(DEACTIVATE), true), None);
-            assert_eq!(
-                checked_event(source, Some("user.account.lock"), false),
-                None
-            );
-            assert_eq!(checked_event(source, None, false), None);
+            assert_eq!(checked_event(source, Some(DEACTIVATE)), Some(DEACTIVATE));
+            assert_eq!(checked_event(source, Some(SUSPEND)), Some(SUSPEND));
+            assert_eq!(checked_event(source, Some("user.account.lock")), None);
+            assert_eq!(checked_event(source, None), None);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The org's users as `GET /api/v1/users/{id}` (getUser) shows them, for the one field revokd
-//! reads: `status`. A user holding tokens is `ACTIVE` until an event says otherwise; the
+//! The org's users as `GET /api/v1/users/{id}` (getUser) shows them, for the fields revokd
+//! reads: `status` and `transitioningToStatus`. A user holding tokens is `ACTIVE` until an event says otherwise; the
 //! lifecycle events [`SimOrg::emit_event`] appends move the status as Okta's own actions do
 //! (the event is the record of the change), and a test can set any status directly, e.g. to
 //! play an event replayed after the user came back, or a change still under way
@@ -137,7 +137,8 @@ impl SimOrg {
     }
 
     /// Plays a change under way: getUser shows `transitioningToStatus` (none: settled) beside
-    /// the status, which stays as it is until [`SimOrg::set_user_status`].
+    /// the status, which stays as it is until [`SimOrg::set_user_status`] or a lifecycle event
+    /// settles it.
     pub fn set_user_transition(&self, user_id: &str, to: Option<&str>) {
         let mut store = self.handle.shared.store();
         if !store.user_status.contains_key(user_id) {

@@ -58,14 +58,21 @@ impl Store {
         .await?)
     }
 
-    /// Whether an offboarding job has begun revoking: an earlier attempt wrote audit rows in
-    /// `enforce` (a preview's `planned` rows revoke nothing).
-    pub async fn job_has_revoked(&self, job_id: i64) -> Result<bool, Error> {
+    /// Whether an offboarding job has begun revoking: an earlier attempt wrote a revocation
+    /// intent in `enforce` (the row written before every DELETE) that was not withdrawn
+    /// unsent. Rows of tokens the gate kept (`skipped_exempt`, `withdrawn` without an intent)
+    /// and a preview's `planned` rows revoke nothing, so they do not count.
+    pub async fn job_has_begun(&self, job_id: i64) -> Result<bool, Error> {
         Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM revocations WHERE job_id = ? AND mode = ?)",
+            "SELECT EXISTS (SELECT 1 FROM revocations i
+                WHERE i.job_id = ?1 AND i.mode = ?2 AND i.intent_id IS NULL AND i.state = ?3
+                  AND (SELECT c.state FROM revocations c WHERE c.intent_id = i.id
+                       ORDER BY c.id DESC LIMIT 1) IS NOT ?4)",
         )
         .bind(job_id)
         .bind(crate::config::Mode::Enforce)
+        .bind(RevocationState::Pending)
+        .bind(RevocationState::Withdrawn)
         .fetch_one(&self.pool)
         .await?)
     }

@@ -155,3 +155,68 @@ async fn jobs_are_kept_verbatim_and_a_skipped_job_offboards_no_one(pool: SqliteP
         .unwrap();
     assert_eq!(tally, (0, false));
 }
+
+/// A job has begun revoking once an attempt wrote a revocation intent in `enforce` that was not
+/// withdrawn unsent: not by a preview's plans, nor by the rows of tokens the gate kept.
+#[sqlx::test]
+async fn a_job_has_begun_with_an_enforce_intent_not_withdrawn(pool: SqlitePool) {
+    use super::{NewRevocation, RevocationState as S, RevocationTrigger, ts};
+    use crate::config::Mode;
+    let store = Store::from_pool(pool).await.unwrap();
+    let now = Utc::now();
+    let row = |job: i64, mode: Mode, state: S, intent: Option<i64>| NewRevocation {
+        job_id: Some(job),
+        intent_id: intent,
+        ..NewRevocation::new(
+            Some(format!("oar{job}")),
+            "00u1",
+            "0oa1",
+            RevocationTrigger::Offboard,
+            mode,
+            state,
+            ts(now),
+        )
+    };
+    let mut begun = Vec::new();
+    for (n, rows) in [
+        vec![(Mode::DryRun, S::Planned)],
+        vec![
+            (Mode::Enforce, S::SkippedExempt),
+            (Mode::Enforce, S::Withdrawn),
+        ],
+        vec![(Mode::Enforce, S::Pending)],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let job = store
+            .start_job(&hook_job("00u1", &format!("b{n}")), "h:1:0", now)
+            .await
+            .unwrap();
+        for (mode, state) in rows {
+            store
+                .append_revocations(&[row(job, mode, state, None)])
+                .await
+                .unwrap();
+        }
+        begun.push(store.job_has_begun(job).await.unwrap());
+    }
+    assert_eq!(begun, [false, false, true]);
+    // The pending intent closed `withdrawn` (the gate refused it before it was sent): nothing
+    // was sent. Closed `done`: it was.
+    let pending = sqlx::query_scalar::<_, i64>("SELECT MAX(id) FROM revocations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let job = 3;
+    store
+        .append_revocations(&[row(job, Mode::Enforce, S::Withdrawn, Some(pending))])
+        .await
+        .unwrap();
+    assert!(!store.job_has_begun(job).await.unwrap());
+    store
+        .append_revocations(&[row(job, Mode::Enforce, S::Done, Some(pending))])
+        .await
+        .unwrap();
+    assert!(store.job_has_begun(job).await.unwrap());
+}
