@@ -1,11 +1,12 @@
 //! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
 //! `running` → `done|failed|skipped`; `skipped` when an automatic job that has not begun
-//! revoking finds its event no longer stands, see [`crate::offboard::standing`]): it wakes when the hook or the poller enqueues (a `Notify`),
-//! when a retried job comes due, and every [`IDLE_RECHECK`] in any case. A failed attempt is
-//! re-queued with backoff until `offboarding.max_attempts`. Before each claim, `running` jobs
-//! no process is carrying out are handed back to the queue (see [`super::stranded`]) and
-//! failed offboarding revocations that are due are retried; a claimed automatic job may be
-//! held by the breaker (see [`super::breaker`]). The poller runs the System Log catch-up every
+//! revoking finds its event no longer stands, see [`crate::offboard::standing`]): it wakes
+//! when the hook or the poller enqueues (a `Notify`), when a retried job comes due, and every
+//! [`IDLE_RECHECK`] in any case. A failed attempt is re-queued with backoff until
+//! `offboarding.max_attempts`. Before each claim, `running` jobs no process is carrying out
+//! are handed back to the queue (see [`super::stranded`]) and failed offboarding revocations
+//! that are due are retried; a claimed automatic job may be held by the breaker (see
+//! [`super::breaker`]). The poller runs the System Log catch-up every
 //! `offboarding.poll_interval` when `offboarding.system_log` is on. Both stop between jobs
 //! when told to; a job cut by shutdown stays `running` and is picked up at the next start.
 

@@ -7,9 +7,10 @@
 //! (`GET /api/v1/users/{id}`) and goes ahead only while the user is still out or on the way
 //! out (`transitioningToStatus`: Okta may deactivate asynchronously). A job that has begun
 //! revoking (an earlier attempt wrote a revocation intent, not withdrawn unsent) finishes
-//! what it began: its event stood when it did, and its open intents are its own to settle. A CLI offboard is an explicit request and is not checked, and event
-//! types other than Okta's deactivation and suspension are taken as they come: revokd does
-//! not know which status they lead to.
+//! what it began: its event stood when it did, and its open intents are its own to settle. A
+//! CLI offboard is an explicit request and is not checked, and event types other than Okta's
+//! deactivation and suspension are taken as they come: revokd does not know which status
+//! they lead to.
 
 use crate::ids::UserId;
 use crate::okta::{self, OktaClient, UserLifecycle, UserStatus};
