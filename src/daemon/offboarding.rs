@@ -24,8 +24,7 @@ use super::metrics;
 use super::stranded;
 use crate::config::Mode;
 use crate::offboard::{
-    Offboarding, Standing, VerifySettings, checked_event, configured_clients, offboard_user,
-    standing, syslog,
+    Offboarding, Standing, VerifySettings, configured_clients, offboard_user, standing, syslog,
 };
 use crate::okta::UserId;
 use crate::runner;
@@ -124,27 +123,14 @@ async fn run_job(ctx: &Context, job: JobRow) {
     let current = ctx.current();
     let outcome = match UserId::new(&job.user_id) {
         Err(e) => Err(format!("invalid user id `{}`: {e}", job.user_id)),
-        Ok(user) => {
-            let standing = match checked_event(job.source, job.event_type.as_deref()) {
-                None => Ok(Standing::GoAhead),
-                Some(event_type) => match ctx.store.job_has_begun(job.id).await {
-                    // Begun: it finishes what it began; its event stood then.
-                    Ok(true) => Ok(Standing::GoAhead),
-                    Ok(false) => standing(&current.deps.okta, &user, event_type)
-                        .await
-                        .map_err(|e| format!("cannot read the user's status in Okta: {e}")),
-                    Err(e) => Err(format!("database: {e}")),
-                },
-            };
-            match standing {
-                Err(e) => Err(e),
-                Ok(Standing::Undone(why)) => return skip_job(ctx, &job, &why).await,
-                Ok(Standing::GoAhead) => match offboard(ctx, &current, &job, user).await {
-                    Some(outcome) => outcome,
-                    None => return,
-                },
-            }
-        }
+        Ok(user) => match standing(&ctx.store, &current.deps.okta, &user, &job).await {
+            Err(e) => Err(e),
+            Ok(Standing::Undone(why)) => return skip_job(ctx, &job, &why).await,
+            Ok(Standing::GoAhead) => match offboard(ctx, &current, &job, user).await {
+                Some(outcome) => outcome,
+                None => return,
+            },
+        },
     };
     let now = Utc::now();
     let latency = job

@@ -13,8 +13,8 @@
 //! they lead to.
 
 use crate::ids::UserId;
-use crate::okta::{self, OktaClient, UserLifecycle, UserStatus};
-use crate::store::JobSource;
+use crate::okta::{OktaClient, UserLifecycle, UserStatus};
+use crate::store::{JobRow, JobSource, Store};
 
 /// The event types whose standing revokd checks: each leaves its user `DEPROVISIONED` or
 /// `SUSPENDED`.
@@ -46,8 +46,7 @@ pub fn judge(event_type: &str, user: Option<&UserLifecycle>) -> Standing {
 }
 
 /// The event type a job is checked for: an automatic job of a deactivation or a suspension.
-/// (The daemon also lets a job that has begun revoking go ahead unchecked.)
-pub fn checked_event(source: JobSource, event_type: Option<&str>) -> Option<&str> {
+fn checked_event(source: JobSource, event_type: Option<&str>) -> Option<&str> {
     match source {
         JobSource::Cli => None,
         JobSource::EventHook | JobSource::SystemLog => {
@@ -56,13 +55,30 @@ pub fn checked_event(source: JobSource, event_type: Option<&str>) -> Option<&str
     }
 }
 
-/// `judge` for a job of `event_type`, reading the user from Okta (one request).
+/// Whether `job` (of `user`) may go ahead: unchecked jobs and jobs that have begun revoking
+/// go ahead without a request; a checked one reads the user from Okta (one request) and is
+/// judged. The error says what could not be read; it fails the attempt.
 pub async fn standing(
+    store: &Store,
     okta: &OktaClient,
     user: &UserId,
-    event_type: &str,
-) -> Result<Standing, okta::Error> {
-    let lifecycle = okta.user_status(user).await?;
+    job: &JobRow,
+) -> Result<Standing, String> {
+    let Some(event_type) = checked_event(job.source, job.event_type.as_deref()) else {
+        return Ok(Standing::GoAhead);
+    };
+    // Begun: it finishes what it began; its event stood then.
+    if store
+        .job_has_begun(job.id)
+        .await
+        .map_err(|e| format!("database: {e}"))?
+    {
+        return Ok(Standing::GoAhead);
+    }
+    let lifecycle = okta
+        .user_status(user)
+        .await
+        .map_err(|e| format!("cannot read the user's status in Okta: {e}"))?;
     Ok(judge(event_type, lifecycle.as_ref()))
 }
 
