@@ -24,7 +24,8 @@ use super::metrics;
 use super::stranded;
 use crate::config::Mode;
 use crate::offboard::{
-    Offboarding, Standing, VerifySettings, configured_clients, offboard_user, standing, syslog,
+    Offboarding, Standing, VerifySettings, configured_clients, offboard_user, standing, stop_begun,
+    syslog,
 };
 use crate::okta::UserId;
 use crate::runner;
@@ -126,6 +127,11 @@ async fn run_job(ctx: &Context, job: JobRow) {
         Ok(user) => match standing(&ctx.store, &current.deps.okta, &user, &job).await {
             Err(e) => Err(e),
             Ok(Standing::Undone(why)) => return skip_job(ctx, &job, &why).await,
+            Ok(Standing::UndoneAfterBegun(why)) => match stop_begun(&ctx.store, job.id, &why).await
+            {
+                Ok(ended) => return skip_job(ctx, &job, &ended).await,
+                Err(e) => Err(format!("database: {e}")),
+            },
             Ok(Standing::GoAhead) => match offboard(ctx, &current, &job, user).await {
                 Some(outcome) => outcome,
                 None => return,

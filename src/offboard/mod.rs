@@ -31,7 +31,7 @@ use std::time::Duration;
 use tracing::{Instrument, info, info_span, warn};
 
 pub use events::{HookDelivery, jobs_from_events};
-pub use still_out::{Standing, standing};
+pub use still_out::{Standing, standing, stop_begun};
 
 use crate::config::Mode;
 use crate::okta::{ClientId, UserId};

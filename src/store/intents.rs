@@ -77,6 +77,21 @@ impl Store {
         .await?)
     }
 
+    /// The latest row of each open intent (`pending`, `failed`, `irrevocable`) an offboarding
+    /// job wrote, oldest intent first.
+    pub async fn open_job_rows(&self, job_id: i64) -> Result<Vec<AuditRow>, Error> {
+        Ok(sqlx::query_as::<_, AuditRow>(
+            "SELECT * FROM v_revocation_state WHERE job_id = ? AND state IN (?, ?, ?)
+             ORDER BY COALESCE(intent_id, id)",
+        )
+        .bind(job_id)
+        .bind(RevocationState::Pending)
+        .bind(RevocationState::Failed)
+        .bind(RevocationState::Irrevocable)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The open intents an offboarding job left for one pair: token → (intent id, attempts).
     pub async fn open_job_intents(
         &self,

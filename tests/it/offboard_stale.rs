@@ -4,7 +4,7 @@
 //! revokes nothing, ends `skipped` saying why, and its user is not counted as offboarded; a
 //! user still deactivated is offboarded as before.
 
-use revokd::sim::{Delivery, Fault, FaultKind, RouteKind, SimOrg};
+use revokd::sim::{Delivery, Fault, FaultKind, RouteKind, SimOrg, SimToken};
 use sqlx::SqlitePool;
 
 use crate::daemon::harness::PATIENCE;
@@ -155,8 +155,12 @@ async fn an_event_undone_before_its_job_ran_revokes_nothing_on_the_hook_and_the_
 /// queued again with its open intents); the user is reactivated before the second attempt,
 /// which asks Okta nothing about the user, revokes and ends `done`. Were it skipped, its open
 /// intents would be left to the retries of failed offboarding revocations instead.
+/// A job whose first attempt revoked (Okta answered, the tokens stayed listed) and whose user
+/// is reactivated before the second revokes nothing more: no listing, no DELETE, a token issued
+/// after the return untouched; the retries of its failed revocations are withdrawn, and it ends
+/// `skipped` saying so, its user not offboarded, the audit chain whole.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_job_that_has_begun_revoking_finishes_though_the_user_came_back() {
+async fn a_job_that_had_begun_revoking_stops_when_its_user_comes_back() {
     let org = SimOrg::start(small_org()).await.expect("org starts");
     let dir = tempfile::tempdir().expect("temp dir");
     let [user] = users(&org);
@@ -179,26 +183,72 @@ async fn a_job_that_has_begun_revoking_finishes_though_the_user_came_back() {
         r.iter().any(|j| j.2 == "queued" && j.3 == 1)
     })
     .await;
-    assert!(tokens_left(&org, &user) > 0);
+    let (job, failed): (i64, i64) = sqlx::query_as(
+        "SELECT job_id, COUNT(*) FROM v_revocation_state WHERE state = 'failed' GROUP BY job_id",
+    )
+    .fetch_one(&daemon.pool)
+    .await
+    .expect("the first attempt's failed revocations");
+    assert!(failed > 0);
     org.emit_event("user.lifecycle.reactivate", &user);
     org.clear_faults();
+    let mine = org.all_tokens().into_iter().find(|t| t.user_id == user);
+    org.add_token(SimToken {
+        id: "oarBACK0000000000001".into(),
+        ..mine.expect("a token of the user")
+    });
+    let (held, asked) = (tokens_left(&org, &user), token_requests(&org, &user));
 
     let rows = wait_for_jobs(&daemon.pool, "the job ended", |r| {
         r.iter()
             .any(|j| j.2 == "done" || j.2 == "skipped" || j.2 == "failed")
     })
     .await;
-    assert_eq!(jobs_of(&daemon.pool, &user).await[0].1, "done", "{rows:?}");
-    assert_eq!(tokens_left(&org, &user), 0);
+    let (_, state, error) = jobs_of(&daemon.pool, &user).await.remove(0);
+    assert_eq!(state, "skipped", "{rows:?} {error:?}");
+    let error = error.expect("why it stopped");
+    assert!(
+        error.contains("Okta shows the user PROVISIONED now")
+            && error.contains("had begun revoking")
+            && error.contains(&format!("{failed} failed revocation(s) no longer retried")),
+        "{error}"
+    );
+    assert_eq!(
+        tokens_left(&org, &user),
+        held,
+        "nothing revoked after the return"
+    );
+    assert_eq!(token_requests(&org, &user), asked, "no listing, no DELETE");
     let user_reads = org
         .requests()
         .iter()
         .filter(|r| r.route == RouteKind::GetUser)
         .count();
-    assert_eq!(
-        user_reads, 1,
-        "only the attempt that had revoked nothing asks"
-    );
+    assert_eq!(user_reads, 2, "each attempt asks");
+    let withdrawn: Vec<(String, String)> = sqlx::query_as(
+        "SELECT state, COALESCE(error, '') FROM v_revocation_state WHERE job_id = ?",
+    )
+    .bind(job)
+    .fetch_all(&daemon.pool)
+    .await
+    .expect("the job's intents");
+    assert_eq!(withdrawn.len() as i64, failed, "{withdrawn:?}");
+    for (state, why) in &withdrawn {
+        assert_eq!(state, "withdrawn");
+        assert!(
+            why.starts_with("its retry is withdrawn: Okta shows the user PROVISIONED"),
+            "{why}"
+        );
+    }
+    let offboarded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM v_offboarded_users")
+        .fetch_one(&daemon.pool)
+        .await
+        .expect("offboarded users");
+    assert_eq!(offboarded, 0);
+    let store = revokd::store::Store::from_pool(daemon.pool.clone())
+        .await
+        .expect("store");
+    assert!(store.verify_audit().await.expect("walk").is_ok());
     daemon.signal("TERM").await;
     assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
