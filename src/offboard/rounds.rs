@@ -30,6 +30,8 @@ pub(super) struct PairRevocation<'a> {
     active: Vec<String>,
     /// Open intents: token → (intent id, attempts made before this try of the job).
     intents: BTreeMap<String, (i64, i64)>,
+    /// Tokens whose open intent an earlier try left and this one has not sent again yet.
+    carried: BTreeSet<String>,
     /// The pair's revoke-all intent.
     whole: RevokeAll<'a>,
     /// Tokens the gate kept, with why.
@@ -67,6 +69,7 @@ impl<'a> PairRevocation<'a> {
             job,
             target,
             active,
+            carried: intents.keys().cloned().collect(),
             intents,
             whole,
             stayed: BTreeMap::new(),
@@ -105,6 +108,7 @@ impl<'a> PairRevocation<'a> {
         self.deps.store.append_revocations(&rows).await?;
         for (t, _) in &absent {
             self.intents.remove(t);
+            self.carried.remove(t);
         }
         Ok(())
     }
@@ -168,8 +172,10 @@ impl<'a> PairRevocation<'a> {
         Ok(cleared)
     }
 
-    /// Writes a `pending` intent for each cleared token that has none open yet, and the
-    /// revoke-all intent's row of the round (see [`RevokeAll::round`]).
+    /// Writes a `pending` intent for each cleared token that has none open yet, a `pending`
+    /// retry of each one an earlier try left open (an attempt of its own, recorded before its
+    /// DELETE, so an interruption leaves it for reconciliation), and the revoke-all intent's
+    /// row of the round (see [`RevokeAll::round`]).
     async fn intend(
         &mut self,
         cleared: &[(String, Cleared)],
@@ -184,6 +190,17 @@ impl<'a> PairRevocation<'a> {
         let mut rows: Vec<_> = (fresh.iter())
             .map(|t| audit_row(self.job, self.target, t, Mode::Enforce, pending))
             .collect();
+        for (token, _) in cleared {
+            if let (true, Some(&(id, before))) =
+                (self.carried.remove(token), self.intents.get(token))
+            {
+                rows.push(NewRevocation {
+                    intent_id: Some(id),
+                    attempts: before,
+                    ..audit_row(self.job, self.target, token, Mode::Enforce, pending)
+                });
+            }
+        }
         // After the tokens' rows: a new intent's id is the last.
         let pair = self.whole.round(whole);
         let new_pair = pair.as_ref().is_some_and(|r| r.intent_id.is_none());

@@ -215,18 +215,24 @@ fn a_round_opens_one_intent_and_withdraws_its_retry_when_the_pair_goes_token_by_
         (Pending, None, None)
     );
     whole.intended(11);
-    assert!(
-        whole.round(true).is_none(),
-        "one intent per pair: the next attempt is its"
-    );
     let failed = whole
         .answered(&answer(503, Some("503")), Ok(false))
         .expect("a row");
     assert_eq!((failed.state, failed.attempts), (Failed, 1));
+    // One intent per pair: the next round's attempt is a retry of it, recorded before it.
+    let retry = whole.round(true).expect("a retry");
+    assert_eq!(
+        (retry.state, retry.intent_id, retry.attempts),
+        (Pending, Some(11), 1)
+    );
+    let failed = whole
+        .answered(&answer(503, Some("503")), Ok(false))
+        .expect("a row");
+    assert_eq!((failed.intent_id, failed.attempts), (Some(11), 2));
     let withdrawn = whole.round(false).expect("its retry withdrawn");
     assert_eq!(
         (withdrawn.state, withdrawn.intent_id, withdrawn.attempts),
-        (Withdrawn, Some(11), 1)
+        (Withdrawn, Some(11), 2)
     );
     assert_eq!(whole.open, None);
 }

@@ -85,8 +85,8 @@ impl<'a> RevokeAll<'a> {
     }
 
     /// The row a round adds to its intents: a new intent when it revokes the pair `whole` and
-    /// none is open, or the open one's retry withdrawn when the gate has the pair revoked token
-    /// by token. [`RevokeAll::intended`] takes the new intent's id.
+    /// none is open, a `pending` retry of the open one when one is, or the open one's retry
+    /// withdrawn when the gate has the pair revoked token by token. [`RevokeAll::intended`] takes the new intent's id.
     pub(super) fn round(&mut self, whole: bool) -> Option<NewRevocation> {
         match (whole, self.open) {
             (true, None) => Some(row_of(
@@ -96,6 +96,20 @@ impl<'a> RevokeAll<'a> {
                 Mode::Enforce,
                 RevocationState::Pending,
             )),
+            // A retry of the open intent (failed in an earlier round, or carried over from an
+            // earlier try): an attempt of its own, recorded `pending` before its DELETE, so an
+            // interruption leaves it for reconciliation.
+            (true, Some((id, attempts))) => Some(NewRevocation {
+                intent_id: Some(id),
+                attempts,
+                ..row_of(
+                    self.job,
+                    self.target,
+                    None,
+                    Mode::Enforce,
+                    RevocationState::Pending,
+                )
+            }),
             (false, Some(open)) => {
                 self.open = None;
                 let why = "its retry is withdrawn: the gate has the pair revoked token by token";

@@ -188,9 +188,11 @@ async fn failed_then_done(fault: FaultKind, status: i64) {
     let rows = pair_rows(app.store.pool(), &user, &client).await;
     let first = rows[0].0;
     let states: Vec<_> = rows.iter().map(|r| (r.1, r.2.as_str(), r.3)).collect();
+    // The next round's revoke-all is a retry of the intent, recorded `pending` before it.
     let want = [
         (None, "pending", 0),
         (Some(first), "failed", 1),
+        (Some(first), "pending", 1),
         (Some(first), "done", 2),
     ];
     assert_eq!(states, want, "{rows:?}");
@@ -202,9 +204,9 @@ async fn failed_then_done(fault: FaultKind, status: i64) {
         rows[1].6.as_deref().is_some_and(|e| !e.is_empty()),
         "{rows:?}"
     );
-    assert_eq!((rows[2].4, rows[2].5.as_ref()), (Some(204), Some(&ids[1])));
+    assert_eq!((rows[3].4, rows[3].5.as_ref()), (Some(204), Some(&ids[1])));
     assert!(
-        !rows[1].9 && rows[2].9,
+        !rows[1].9 && !rows[2].9 && rows[3].9,
         "only the attempt after which they were gone is verified"
     );
     assert_eq!(open_pair_intents(app.store.pool()).await, 0);
@@ -256,12 +258,13 @@ async fn a_revoke_all_intent_an_interrupted_try_left_is_settled_when_the_job_is_
 
     let pool = app.store.pool();
     // Tokens were still listed: the interrupted attempt is failed, and this try's revoke-all
-    // is the intent's next attempt.
+    // is the intent's next attempt, recorded `pending` before it.
     let held_rows = pair_rows(pool, &user, &held).await;
     let states: Vec<_> = held_rows.iter().map(|r| (r.1, r.2.as_str(), r.3)).collect();
     let want = [
         (None, "pending", 0),
         (Some(ids[0]), "failed", 1),
+        (Some(ids[0]), "pending", 1),
         (Some(ids[0]), "done", 2),
     ];
     assert_eq!(states, want, "{held_rows:?}");

@@ -2,13 +2,15 @@
 //! targets is visited for the user, though Okta's list of the user's clients does not name
 //! it; and a token one listing left out (a lagging read) and a later one shows again is not
 //! counted gone, nor is the pair's revoke-all, so a job whose DELETEs took no effect does not
-//! end verified while a later listing shows its tokens.
+//! end verified while a later listing shows its tokens. A job tried again records each
+//! revocation it sends again (`pending`) before the DELETE, as a first attempt does.
 
-use revokd::sim::{Fault, FaultKind, RouteKind, SimConfig, SimOrg};
+use revokd::sim::{Delivery, Fault, FaultKind, RouteKind, SimConfig, SimOrg};
 use revokd::store::RevocationState;
 
+use crate::daemon::harness::PATIENCE;
 use crate::helpers::{all_output, run_revokd, sim_config, small_org, spawn_app};
-use crate::offboard::user_with_two_clients;
+use crate::offboard::{DEACTIVATE, SECRET, hook_daemon, user_with_two_clients, wait_for_jobs};
 
 /// Okta names the clients a user "has grants or tokens" for, but does not publish whether
 /// that covers every authorization server: an app the configuration targets is offboarded
@@ -129,4 +131,72 @@ async fn an_offboarding_of_a_user_okta_does_not_know_says_so() {
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("Okta knows no such user"), "{text}");
+}
+
+/// A hook job whose first attempt's DELETEs took no effect (answered 204, the tokens still
+/// listed) is tried again: the second attempt records each revocation it sends again, the
+/// tokens' and the pair's revoke-all alike, `pending` before its DELETE, so an interruption
+/// would leave it for reconciliation rather than unrecorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_tried_again_records_each_revocation_before_sending_it_again() {
+    let org = SimOrg::start(small_org()).await.expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let user = org.all_tokens()[0].user_id.clone();
+    org.inject(Fault {
+        user: Some(user.clone()),
+        ..Fault::always(FaultKind::IgnoreRevocation)
+    });
+    let mut daemon = hook_daemon(&org, dir.path(), "").await;
+    let url = format!("{}/hooks/okta", daemon.base);
+    let events = [org.emit_event(DEACTIVATE, &user)];
+    let delivered = org.deliver_hook(&url, SECRET, &events, Delivery::Once);
+    assert_eq!(delivered.await.expect("delivered"), vec![200]);
+    wait_for_jobs(&daemon.pool, "a first attempt not verified", |r| {
+        r.iter().any(|j| j.2 == "queued" && j.3 == 1)
+    })
+    .await;
+    org.clear_faults();
+    wait_for_jobs(&daemon.pool, "the job done", |r| {
+        r.iter().any(|j| j.2 == "done")
+    })
+    .await;
+
+    let rows: Vec<(i64, Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT COALESCE(intent_id, id), token_id, state, attempts FROM revocations
+         WHERE trigger = 'offboard' ORDER BY id",
+    )
+    .fetch_all(&daemon.pool)
+    .await
+    .expect("audit rows");
+    let mut intents: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    intents.sort_unstable();
+    intents.dedup();
+    assert!(rows.iter().any(|r| r.1.is_none()), "a revoke-all: {rows:?}");
+    assert!(
+        rows.iter().any(|r| r.1.is_some()),
+        "token intents: {rows:?}"
+    );
+    for intent in intents {
+        let of: Vec<(&str, i64)> = (rows.iter().filter(|r| r.0 == intent))
+            .map(|r| (r.2.as_str(), r.3))
+            .collect();
+        // Opened, failed at least once, each later send recorded before it, done at last.
+        assert_eq!(of.first(), Some(&("pending", 0)), "intent {intent}: {of:?}");
+        assert_eq!(
+            of.last().map(|r| r.0),
+            Some("done"),
+            "intent {intent}: {of:?}"
+        );
+        assert!(
+            of.iter().any(|r| r.0 == "failed"),
+            "intent {intent}: {of:?}"
+        );
+        for pair in of.windows(2) {
+            if let [("failed", n), next] = pair {
+                assert_eq!(*next, ("pending", *n), "intent {intent}: {of:?}");
+            }
+        }
+    }
+    daemon.signal("TERM").await;
+    assert_eq!(daemon.wait_exit(PATIENCE).await.code(), Some(0));
 }
