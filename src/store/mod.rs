@@ -110,6 +110,15 @@ pub enum Error {
         .0.display()
     )]
     MissingDirectory(PathBuf),
+    /// The database's path could not be looked at: a directory on the way that this user may
+    /// not enter (a root-only `/var/lib/private`), or a file where a directory should be.
+    #[error(
+        "cannot look at the database path {}: {} (run revokd as a user that may reach it, such \
+         as the service's own, or fix database.url or --db)",
+        .0.display(),
+        .1
+    )]
+    Unreachable(PathBuf, std::io::Error),
     /// The observation writer stopped before answering (it panicked or was shut down).
     #[error("the database writer stopped before the write was confirmed")]
     WriterStopped,
@@ -170,7 +179,9 @@ impl Error {
             Error::Sqlx(e) | Error::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
                 Fault::of(e)
             }
-            Error::MissingDirectory(_) | Error::MissingFile(_) => Some(Fault::CannotOpen),
+            Error::MissingDirectory(_) | Error::MissingFile(_) | Error::Unreachable(..) => {
+                Some(Fault::CannotOpen)
+            }
             Error::Shared(e) => e.fault(),
             Error::Migrate(_)
             // The temporary file failed, not the database.

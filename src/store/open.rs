@@ -243,15 +243,58 @@ impl Store {
     }
 }
 
-/// Names the two open failures SQLite reports only as "unable to open database file": a
-/// missing directory (when creating) and a missing file (when it must exist).
+/// Names the open failures SQLite reports only as "unable to open database file": a missing
+/// directory (when creating), a missing file (when it must exist), and a path that cannot be
+/// looked at (a permission error on the way is not "missing").
 fn check_path(file: &Path, create: bool) -> Result<(), Error> {
-    if file.as_os_str() == ":memory:" || file.exists() {
+    let exists = |p: &Path| {
+        p.try_exists()
+            .map_err(|e| Error::Unreachable(p.to_owned(), e))
+    };
+    if file.as_os_str() == ":memory:" || exists(file)? {
         return Ok(());
     }
     match file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) if !dir.is_dir() => Err(Error::MissingDirectory(dir.to_owned())),
+        Some(dir) if !exists(dir)? || !dir.is_dir() => Err(Error::MissingDirectory(dir.to_owned())),
         _ if !create => Err(Error::MissingFile(file.to_owned())),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path that cannot be looked at is said to be so, with the system's reason, not called
+    /// missing; a missing file or directory still is.
+    #[test]
+    fn an_unreachable_path_is_not_called_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        let under_a_file = plain.join("revokd.db");
+        for create in [false, true] {
+            let err = check_path(&under_a_file, create).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, Error::Unreachable(..)), "{text}");
+            assert!(
+                text.starts_with(&format!(
+                    "cannot look at the database path {}: ",
+                    under_a_file.display()
+                )) && !text.contains("does not exist"),
+                "{text}"
+            );
+        }
+        let absent = dir.path().join("absent.db");
+        assert!(matches!(
+            check_path(&absent, false),
+            Err(Error::MissingFile(_))
+        ));
+        assert!(check_path(&absent, true).is_ok());
+        let nowhere = dir.path().join("nowhere/revokd.db");
+        assert!(matches!(
+            check_path(&nowhere, true),
+            Err(Error::MissingDirectory(_))
+        ));
     }
 }
