@@ -7,6 +7,10 @@ fn the_example_config_loads_and_validates() {
     jail(|jail| {
         jail.create_file("token", &format!("{TOKEN}\n"))?;
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
+        // The example leaves the org unset: it refuses to start until one is named.
+        let unset = load_toml(jail, EXAMPLE).unwrap_err().to_string();
+        assert!(unset.contains("okta.org_url"), "{unset}");
+        jail.set_env("REVOKD_OKTA__ORG_URL", "https://your-org.okta.com");
         let c = load_toml(jail, EXAMPLE).unwrap();
         assert_eq!(c.okta.api_token.as_ref().unwrap().expose_secret(), TOKEN);
         let names: Vec<_> = c.policies.iter().map(|p| p.name.as_str()).collect();
@@ -29,6 +33,7 @@ fn the_example_shows_every_default() {
     jail(|jail| {
         jail.create_file("token", TOKEN)?;
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
+        jail.set_env("REVOKD_OKTA__ORG_URL", "https://example.okta.com");
         let example = load_toml(jail, EXAMPLE).unwrap();
         let defaults = load_toml(jail, "[okta]\norg_url = \"https://example.okta.com\"").unwrap();
         let strip = |c: &Config| {
@@ -50,6 +55,7 @@ fn the_effective_config_reads_back_to_the_same_config() {
     jail(|jail| {
         jail.create_file("token", TOKEN)?;
         jail.set_env("REVOKD_OKTA__API_TOKEN_FILE", "token");
+        jail.set_env("REVOKD_OKTA__ORG_URL", "https://your-org.okta.com");
         let c = load_toml(jail, EXAMPLE).unwrap();
         let text = effective_toml(&c);
         assert!(text.contains("\napi_token_file = \"token\"\n"), "{text}");
