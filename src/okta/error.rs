@@ -125,11 +125,12 @@ impl Error {
     }
 
     /// Whether Okta refused the credentials: HTTP 401 on an API call, or the token endpoint
-    /// refusing the service app's client assertion.
+    /// refusing the service app's client assertion or the scopes it asks for (one not granted
+    /// to the app refuses every token request alike).
     pub fn is_credentials_refused(&self) -> bool {
         self.status() == Some(401)
             || matches!(self, Error::Auth { reason, .. }
-                if matches!(**reason, AuthError::ClientRefused { .. }))
+                if matches!(**reason, AuthError::ClientRefused { .. } | AuthError::ScopeRefused { .. }))
     }
 
     /// Why a transport error happened, without reqwest's leading "error sending request for

@@ -71,7 +71,15 @@ struct State {
     /// The last `DPoP-Nonce` the token endpoint sent.
     nonce: Option<String>,
     generation: u64,
+    /// The endpoint's last refusal of the app's credentials or scopes, when it came, and its
+    /// request id: told to the callers of the next [`REFUSAL_MEMORY`] without asking again.
+    refused: Option<(Instant, AuthError, Option<String>)>,
 }
+
+/// How long a refusal of the credentials or scopes answers for the endpoint: long enough for
+/// the requests of one burst (a run's listings in flight, which wait on the same fetch) to get
+/// it without a token request each, short enough that a fix in Okta is seen at once.
+const REFUSAL_MEMORY: Duration = Duration::from_secs(10);
 
 /// The token endpoint's success body (RFC 6749 §5.1).
 #[derive(Deserialize)]
@@ -131,7 +139,28 @@ impl TokenSource {
         {
             return Ok(Arc::clone(token));
         }
-        let token = Arc::new(self.fetch(http, stats, &mut state).await?);
+        if let Some((at, reason, request_id)) = &state.refused
+            && at.elapsed() < REFUSAL_MEMORY
+        {
+            return Err(auth_error(reason.clone(), request_id.clone()));
+        }
+        let token = match self.fetch(http, stats, &mut state).await {
+            Ok(token) => Arc::new(token),
+            Err(e) => {
+                if let Error::Auth {
+                    reason, request_id, ..
+                } = &e
+                    && matches!(
+                        **reason,
+                        AuthError::ClientRefused { .. } | AuthError::ScopeRefused { .. }
+                    )
+                {
+                    state.refused = Some((Instant::now(), (**reason).clone(), request_id.clone()));
+                }
+                return Err(e);
+            }
+        };
+        state.refused = None;
         state.token = Some(Arc::clone(&token));
         Ok(token)
     }
