@@ -35,8 +35,9 @@ pub(super) fn run(cli: &Cli, example: bool) -> Result<Exit, Failure> {
     }
     if pairs + apps + users == 0 {
         say(format_args!(
-            "no targets: revokd run, and revokd sweep without --target, refuse this configuration \
-             (reports, status, audit and offboard can use it); add [[targets]] to sweep"
+            "no targets: revokd sweep without --target refuses this configuration, and revokd \
+             run takes it only to offboard (server.hook_secret or offboarding.system_log); \
+             reports, status, audit and offboard can use it; add [[targets]] to sweep"
         ));
     }
     Ok(exit)

@@ -29,14 +29,22 @@ pub struct Current {
 
 impl Current {
     /// Builds the sweep dependencies over `store`; a configuration the daemon cannot run
-    /// (no targets, a bad policy, an unusable Okta setting) is refused naming the key.
+    /// (nothing to do: no targets and no offboarding; a bad policy, an unusable Okta setting)
+    /// is refused naming the key. A daemon without targets that offboards (event hook, System
+    /// Log) runs its sweeps over no target: they reconcile interrupted revocations, and the
+    /// schedule's health reads as for any other.
     pub fn from_config(config: Config, store: Store) -> Result<Current, config::Error> {
         let targets = Target::from_config(&config)?;
         let wide = WideTargets::from_config(&config)?;
-        if targets.is_empty() && wide.is_empty() {
+        let offboards = config.server.hook_secret.is_some()
+            || config.server.hook_secret_file.is_some()
+            || config.offboarding.system_log;
+        if targets.is_empty() && wide.is_empty() && !offboards {
             return Err(config::Error::invalid(
                 "targets",
-                "no targets: add [[targets]] for the daemon to sweep",
+                "no targets and no offboarding: add [[targets]] for the daemon to sweep, or \
+                 server.hook_secret (or offboarding.system_log = true) for a daemon that only \
+                 offboards",
             ));
         }
         let deps = Deps::from_config(&config, store)?;

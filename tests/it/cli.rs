@@ -141,7 +141,7 @@ async fn config_check_accepts_a_valid_file_and_redacts_the_token() {
     assert!(!text.contains("00VALIDtoken"), "{text}");
     // No targets: fine for reports and offboarding, refused by `run` and `sweep`, so said.
     assert!(
-        text.contains("no targets: revokd run, and revokd sweep without --target, refuse"),
+        text.contains("no targets: revokd sweep without --target refuses this configuration"),
         "{text}"
     );
     let targets = "[[targets]]\nuser = \"00u1\"\nclient = \"0oa1\"\n\

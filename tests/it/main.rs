@@ -38,6 +38,7 @@ mod not_okta;
 mod notify;
 mod oauth;
 mod offboard;
+mod offboard_only;
 mod offboard_revoke_all;
 mod offboard_stale;
 mod offboard_verify;
