@@ -69,8 +69,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Offboard one user now: revoke every refresh token they hold, for the clients given,
     /// the configured targets of the user and the clients Okta lists for them, and verify
-    /// by listing again that none is left. Revokes whatever `mode` says (an explicit
-    /// request, never held by the breaker), unless --dry-run. Exemptions still win: the
+    /// by listing again that none is left. Revokes even under `mode = "dry-run"` (an explicit
+    /// request, never held by the breaker); --dry-run previews instead. Exemptions still win: the
     /// command lists each token that stayed and why. Exit 3 unless every client was verified
     /// empty of every token that is not exempt, or when any token stayed.
     Offboard(OffboardArgs),
