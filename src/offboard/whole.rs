@@ -86,7 +86,8 @@ impl<'a> RevokeAll<'a> {
 
     /// The row a round adds to its intents: a new intent when it revokes the pair `whole` and
     /// none is open, a `pending` retry of the open one when one is, or the open one's retry
-    /// withdrawn when the gate has the pair revoked token by token. [`RevokeAll::intended`] takes the new intent's id.
+    /// withdrawn when the gate has the pair revoked token by token. [`RevokeAll::intended`]
+    /// takes the new intent's id.
     pub(super) fn round(&mut self, whole: bool) -> Option<NewRevocation> {
         match (whole, self.open) {
             (true, None) => Some(row_of(
