@@ -168,7 +168,24 @@ pub(super) fn sweep_summary(report: &SweepReport) -> String {
             report.failures.len() - 10
         );
     }
+    if every_answer_not_okta(report) {
+        let _ = writeln!(
+            out,
+            "  no target got an answer from Okta's API, only pages that are not Okta's: check \
+             that okta.org_url is the org's Okta domain (https://{{yourOktaDomain}}), not its \
+             admin console, a vanity URL or a proxy in front of it"
+        );
+    }
     out
+}
+
+/// Whether every target failed, each with an answer that is not Okta's JSON: the mark of a
+/// host that is not Okta's API (a wrong `okta.org_url`) more than of Okta.
+fn every_answer_not_okta(report: &SweepReport) -> bool {
+    let c = &report.counts;
+    !report.failures.is_empty()
+        && c.targets_failed == c.targets_total
+        && (report.failures.iter()).all(|f| f.error.contains(crate::okta::NOT_OKTA_JSON))
 }
 
 /// The sweep's tally per policy, as aligned text (the reports' table layout).

@@ -184,6 +184,9 @@ pub(crate) fn excerpt(body: &str) -> String {
     format!("{}…", &body[..end])
 }
 
+/// What the summary of an error body that is not Okta's JSON says it is ([`summarise_body`]).
+pub const NOT_OKTA_JSON: &str = "not Okta's JSON";
+
 /// An error body that is not Okta's JSON (a proxy's or a login page's HTML, plain text),
 /// summarised as its content type and first non-blank line, cut short: never the whole page.
 pub(crate) fn summarise_body(content_type: Option<&str>, body: &str) -> String {
@@ -206,7 +209,7 @@ pub(crate) fn summarise_body(content_type: Option<&str>, body: &str) -> String {
         ""
     };
     format!(
-        "{content_type} body, not Okta's JSON: {}{more}",
+        "{content_type} body, {NOT_OKTA_JSON}: {}{more}",
         &line[..end]
     )
 }

@@ -25,7 +25,7 @@ pub use client::{
     Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages, UserLifecycle,
     UserStatus,
 };
-pub use error::Error;
+pub use error::{Error, NOT_OKTA_JSON};
 pub use ids::{ClientId, TokenId, UserId};
 pub use logs::{LogEvent, LogPage, LogTarget};
 pub use model::{ObservedToken, RefreshToken, TokenStatus};

@@ -5,7 +5,9 @@
 use revokd::config::{Mode, PolicyConfig};
 use revokd::sim::{Fault, FaultKind, RouteKind};
 
-use crate::helpers::{TestApp, small_org, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, all_output, run_revokd, sim_config, small_org, spawn_app, spawn_app_with,
+};
 use crate::offboard::tokens_left;
 
 /// The state of the latest row of every intent for `user`'s tokens of `client`.
@@ -137,4 +139,42 @@ async fn an_offboarding_whose_pair_listings_a_gateway_answers_404_is_not_verifie
 async fn an_offboarding_whose_revocations_a_gateway_answers_404_is_not_verified() {
     assert_an_offboarding_through_a_gateway_fails(&[RouteKind::RevokeAll, RouteKind::RevokeToken])
         .await;
+}
+
+/// A sweep whose every target got a page that is not Okta's (the org URL names a host in front
+/// of Okta, or not Okta at all) says so once, naming `okta.org_url`, after the failures; one
+/// in which some target was listed does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_that_got_no_answer_from_okta_points_at_the_org_url() {
+    let org = revokd::sim::SimOrg::start(small_org())
+        .await
+        .expect("org starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pairs = org.pairs();
+    let (config, _) = sim_config(&org, dir.path(), &pairs, "");
+    let hint = "check that okta.org_url is the org's Okta domain";
+    let gateway = |times| Fault {
+        user: None,
+        client: None,
+        kind: FaultKind::GatewayStatus {
+            route: RouteKind::ListTokens,
+            status: 404,
+        },
+        times,
+    };
+    org.inject(gateway(None));
+    let out = run_revokd(&["--config", &config, "sweep"], &[]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert_eq!(text.matches(hint).count(), 1, "{text}");
+
+    org.clear_faults();
+    org.inject(gateway(Some(1)));
+    let out = run_revokd(&["--config", &config, "sweep"], &[]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "one target failed: {text}");
+    assert!(
+        text.contains("not Okta's JSON") && !text.contains(hint),
+        "{text}"
+    );
 }
