@@ -84,8 +84,9 @@ pub fn config_text(config: &Config, db_path: &Path) -> String {
 }
 
 /// `--force` replaces only what a demo wrote: a database whose every sweep was the demo's (no
-/// offboarding job, no other revocation) and a configuration that begins as
-/// [`config_text`] begins. Anything else is someone's audit trail or configuration.
+/// offboarding job, no other revocation), a configuration that begins as [`config_text`]
+/// begins, and an overview page revokd wrote. Anything else is someone's audit trail,
+/// configuration or page.
 async fn check_replaceable(db_path: &Path, config_file: &Path) -> anyhow::Result<()> {
     let empty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 0);
     if db_path.exists() && !empty(db_path) && !demo_only(db_path).await {
@@ -104,6 +105,17 @@ async fn check_replaceable(db_path: &Path, config_file: &Path) -> anyhow::Result
             "{} is not a configuration `revokd demo` wrote; the demo does not replace it, even \
              with --force: pass --db to put the demo elsewhere",
             config_file.display()
+        );
+    }
+    let overview = overview_path(db_path);
+    if let Ok(text) = std::fs::read_to_string(&overview)
+        && !text.contains(OVERVIEW_MARK)
+        && !text.is_empty()
+    {
+        anyhow::bail!(
+            "{} is not an overview page revokd wrote; the demo does not replace it, even with \
+             --force: pass --db to put the demo elsewhere",
+            overview.display()
         );
     }
     Ok(())
@@ -125,6 +137,9 @@ async fn demo_only(path: &Path) -> bool {
 
 /// How every configuration the demo writes begins.
 const CONFIG_HEADER: &str = "# The configuration `revokd demo` used for ";
+
+/// What every overview page revokd writes holds: the start of its title.
+const OVERVIEW_MARK: &str = "<title>revokd overview, ";
 
 /// Where the demo writes its overview page: beside the database, `revokd-demo.db` →
 /// `revokd-demo-overview.html`.
@@ -165,8 +180,9 @@ pub fn demo_config(org: &SimOrg, api_token: &str, database_url: &str) -> anyhow:
     Ok(config)
 }
 
-/// Runs the demo into a fresh database at `db_path` and writes its configuration beside it
-/// ([`config_path`]). Refuses when either file exists, unless `force` (then both are replaced).
+/// Runs the demo into a fresh database at `db_path` and writes its configuration and overview
+/// page beside it ([`config_path`], [`overview_path`]). Refuses when any of them exists, unless
+/// `force` (then they are replaced).
 /// `progress` receives the live counters of each pass; `phase` hears one line per phase.
 pub async fn run(
     db_path: &Path,
@@ -176,7 +192,7 @@ pub async fn run(
 ) -> anyhow::Result<DemoOutcome> {
     let config_file = config_path(db_path);
     if !force {
-        for existing in [db_path, config_file.as_path()] {
+        for existing in [db_path, config_file.as_path(), &overview_path(db_path)] {
             if existing.exists() {
                 anyhow::bail!(
                     "{} exists (an earlier demo?); pass --force to replace it, or --db to put \

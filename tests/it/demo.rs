@@ -168,3 +168,28 @@ async fn a_demo_database_named_as_its_configuration_would_be_is_refused() {
     );
     assert!(!dir.path().join("demo.toml").exists(), "nothing written");
 }
+
+/// The overview page the demo writes beside its database replaces no page of someone else's:
+/// refused without `--force`, and with it unless revokd wrote the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_replaces_no_page_it_did_not_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("notes-overview.html");
+    std::fs::write(&page, "<html><title>my notes</title></html>\n").expect("someone's page");
+
+    for args in [
+        &["demo", "--db", "notes.db"][..],
+        &["demo", "--db", "notes.db", "--force"],
+    ] {
+        let refused = revokd_in(dir.path(), args).await;
+        let text = all_output(&refused);
+        assert_eq!(refused.status.code(), Some(1), "{args:?} {text}");
+        assert!(text.contains("notes-overview.html"), "{text}");
+        assert!(
+            !dir.path().join("notes.db").exists(),
+            "nothing written: {text}"
+        );
+    }
+    let kept = std::fs::read_to_string(&page).expect("kept");
+    assert_eq!(kept, "<html><title>my notes</title></html>\n");
+}
