@@ -184,7 +184,7 @@ pub(crate) fn excerpt(body: &str) -> String {
     format!("{}…", &body[..end])
 }
 
-/// What the summary of an error body that is not Okta's JSON says it is ([`summarise_body`]).
+/// What the summary of an error body that is not Okta's JSON says it is.
 pub const NOT_OKTA_JSON: &str = "not Okta's JSON";
 
 /// An error body that is not Okta's JSON (a proxy's or a login page's HTML, plain text),
