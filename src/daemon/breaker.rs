@@ -3,9 +3,9 @@
 //! would offboard more than `safety.max_offboarded_users_per_hour` distinct users in the
 //! last hour is `held` (logged at error, counted), until `revokd offboard release`; a CLI job
 //! is an explicit request and is never held. The retry (enforce mode only): open
-//! `failed`/`irrevocable` offboarding intents whose `next_attempt_at` has come are attempted
-//! again through the revocation gate, whether or not their pair is a sweep target; sweeps leave
-//! offboarding intents to it.
+//! `failed`/`irrevocable` offboarding intents of ended jobs whose `next_attempt_at` has come are
+//! attempted again through the revocation gate, whether or not their pair is a sweep target;
+//! sweeps leave offboarding intents to it, and a job not ended carries its own.
 
 use chrono::Utc;
 use tracing::{error, info, warn};
@@ -63,7 +63,7 @@ pub(super) async fn retry_due_at(
         .open_intents
         .get(version, || ctx.store.open_intents())
         .await?;
-    let due: Vec<_> = open
+    let candidates = open
         .into_iter()
         .filter(|r| r.trigger() == Some(RevocationTrigger::Offboard) && r.token_id.is_some())
         .filter(|r| r.state().is_some_and(|s| s != RevocationState::Pending))
@@ -71,8 +71,13 @@ pub(super) async fn retry_due_at(
             r.next_attempt_at
                 .as_deref()
                 .is_none_or(|at| at <= due_by.as_str())
-        })
-        .collect();
+        });
+    let mut due = Vec::new();
+    for row in candidates {
+        if retried_here(ctx, row.job_id).await? {
+            due.push(row);
+        }
+    }
     if due.is_empty() {
         return Ok(0);
     }
@@ -95,6 +100,21 @@ pub(super) async fn retry_due_at(
     }
     lease.release().await;
     Ok(tried)
+}
+
+/// Whether the intents of job `job_id` are this retry's: those of an ended job (`done`,
+/// `failed`) or of none. A job not ended (`queued`, `running`, `held`) carries its open
+/// intents into its next try, after asking whether its event still stands; a job that stopped
+/// because its user came back (`skipped`) has none sent again.
+async fn retried_here(ctx: &Context, job_id: Option<i64>) -> Result<bool, store::Error> {
+    let Some(job_id) = job_id else {
+        return Ok(true);
+    };
+    let state = ctx.store.job(job_id).await?.map(|j| j.state);
+    Ok(matches!(
+        state,
+        None | Some(JobState::Done | JobState::Failed)
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The daemon's offboarding tasks. The worker drains `offboarding_jobs` (`queued` →
-//! `running` → `done|failed|skipped`; `skipped` when an automatic job that has not begun
-//! revoking finds its event no longer stands, see [`crate::offboard::standing`]): it wakes
+//! `running` → `done|failed|skipped`; `skipped` when an automatic job finds its event no
+//! longer stands, see [`crate::offboard::standing`]): it wakes
 //! when the hook or the poller enqueues (a `Notify`), when a retried job comes due, and every
 //! [`IDLE_RECHECK`] in any case. A failed attempt is re-queued with backoff until
 //! `offboarding.max_attempts`. Before each claim, `running` jobs no process is carrying out
@@ -216,7 +216,8 @@ async fn offboard(
     Some(outcome)
 }
 
-/// Ends a job whose event no longer stands: nothing was revoked.
+/// Ends a job whose event no longer stands (`why` says what it revoked: nothing, or nothing
+/// more once its earlier attempt had begun).
 async fn skip_job(ctx: &Context, job: &JobRow, why: &str) {
     warn!(job_id = job.id, okta.user_id = %job.user_id, event_type = job.event_type.as_deref().unwrap_or_default(), reason = why, "offboarding job skipped: its event no longer stands");
     metrics::offboarding_job(job.source.as_str(), JobState::Skipped.as_str(), None);

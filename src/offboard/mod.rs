@@ -12,8 +12,8 @@
 //! A client Okta lists under an id revokd refuses fails discovery: the other clients are still
 //! offboarded, but the job does not finish as done while that client's tokens stay.
 //! The queue (`offboarding_jobs`), the hook and the System Log poller feed [`offboard_user`];
-//! an automatic job that has not begun revoking asks first whether its event still stands
-//! ([`standing`]). This module only
+//! an automatic job asks first, at each attempt, whether its event still stands ([`standing`];
+//! one that had begun revoking stops at [`stop_begun`]). This module only
 //! sequences Okta and the store.
 
 mod events;

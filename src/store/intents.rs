@@ -99,10 +99,12 @@ impl Store {
         user_id: &str,
         client_id: &str,
     ) -> Result<BTreeMap<String, (i64, i64)>, Error> {
+        // A `pending` latest row is an attempt interrupted before its outcome: it counts.
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT token_id, COALESCE(intent_id, id), attempts FROM v_revocation_state
-             WHERE job_id = ? AND user_id = ? AND client_id = ? AND token_id IS NOT NULL
-               AND state IN (?, ?, ?)",
+            "SELECT token_id, COALESCE(intent_id, id), attempts + (state = ?4)
+             FROM v_revocation_state
+             WHERE job_id = ?1 AND user_id = ?2 AND client_id = ?3 AND token_id IS NOT NULL
+               AND state IN (?4, ?5, ?6)",
         )
         .bind(job_id)
         .bind(user_id)

@@ -83,9 +83,11 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
         if in_flight || sending {
             continue;
         }
-        let outcome = match row.token_id {
-            Some(_) => resolve(deps, okta, &row).await?,
-            None => interrupted_revoke_all(deps, &row).await?,
+        let stopped = job_stopped(deps, row.job_id).await?;
+        let outcome = match (&row.token_id, stopped) {
+            (Some(_), _) => resolve(deps, okta, &row, stopped).await?,
+            (None, false) => interrupted_revoke_all(deps, &row).await?,
+            (None, true) => not_sent_again(deps, &row, INTERRUPTED_REVOKE_ALL).await?,
         };
         done.intents_resolved += 1;
         done.outcomes[outcome as usize] += 1;
@@ -99,6 +101,50 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
     }
     Ok(done)
 }
+
+/// Whether the intent's offboarding job stopped because its user came back (`skipped`): its
+/// interrupted revocations are settled against Okta, never sent again.
+async fn job_stopped(deps: &Deps, job_id: Option<i64>) -> Result<bool, store::Error> {
+    let Some(job_id) = job_id else {
+        return Ok(false);
+    };
+    let state = deps.store.job(job_id).await?.map(|j| j.state);
+    Ok(state == Some(JobState::Skipped))
+}
+
+/// Closes an interrupted revocation of a stopped job without sending it again: `withdrawn`,
+/// saying what was known of it (`known`) and why it is not sent.
+async fn not_sent_again(
+    deps: &Deps,
+    row: &AuditRow,
+    known: &str,
+) -> Result<RevocationOutcome, store::Error> {
+    let open = retry_intent(row);
+    let withdrawn = NewRevocation {
+        intent_id: Some(open.id),
+        reason: row.reason.clone(),
+        completed_at: Some(ts(Utc::now())),
+        attempts: open.attempts,
+        job_id: row.job_id,
+        error: Some(format!("{known}; not sent again: {STOPPED}")),
+        ..NewRevocation::new(
+            row.token_id.clone(),
+            row.user_id.clone(),
+            row.client_id.clone(),
+            row.trigger().unwrap_or(RevocationTrigger::Offboard),
+            Mode::Enforce,
+            RevocationState::Withdrawn,
+            row.requested_at.clone(),
+        )
+    };
+    Ok(match append_after(deps, &withdrawn, open).await? {
+        Some(_) => RevocationOutcome::Withdrawn,
+        None => RevocationOutcome::Settled,
+    })
+}
+
+/// Why a stopped job's revocations are not sent again.
+const STOPPED: &str = "its offboarding job stopped, the user being back in Okta";
 
 /// Whether an offboarding job is `running` in a process that may be revoking (`settled`: see
 /// [`may_be_revoking`]).
@@ -220,10 +266,13 @@ async fn interrupted_revoke_all(
     })
 }
 
+/// Settles an interrupted token revocation against Okta: gone (or not active) is recorded so;
+/// still active, it is attempted again, unless its job `stopped` (then it is closed unsent).
 async fn resolve(
     deps: &Deps,
     okta: &OktaClient,
     row: &AuditRow,
+    stopped: bool,
 ) -> Result<RevocationOutcome, store::Error> {
     let work = retry_work(row);
     let open = retry_intent(row);
@@ -259,6 +308,13 @@ async fn resolve(
         )
     };
     match answer {
+        Ok(Some(found)) if found.token.may_be_active() && stopped => {
+            let known = format!(
+                "Okta lists it {} after an interrupted DELETE",
+                found.token.status_text()
+            );
+            not_sent_again(deps, row, &known).await
+        }
         Ok(Some(found)) if found.token.may_be_active() => {
             // Okta's answer now outweighs what was recorded before (a listing that missed the
             // token, a record since changed): recorded as a listing records it, so the gate
