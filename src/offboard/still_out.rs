@@ -15,12 +15,9 @@
 
 use chrono::Utc;
 
-use crate::config::Mode;
 use crate::ids::UserId;
 use crate::okta::{OktaClient, UserLifecycle, UserStatus};
-use crate::store::{
-    self, AuditRow, JobRow, JobSource, NewRevocation, RevocationState, RevocationTrigger, Store, ts,
-};
+use crate::store::{self, AuditRow, JobRow, JobSource, NewRevocation, RevocationState, Store, ts};
 
 /// The event types whose standing revokd checks: each leaves its user `DEPROVISIONED` or
 /// `SUSPENDED`.
@@ -112,7 +109,10 @@ pub async fn stop_begun(store: &Store, job_id: i64, why: &str) -> Result<String,
         .partition(|r| r.state() == Some(RevocationState::Pending));
     let now = ts(Utc::now());
     let note = format!("its retry is withdrawn: {why}");
-    let rows: Vec<NewRevocation> = retries.iter().map(|r| withdrawal(r, &note, &now)).collect();
+    let withdrawn = RevocationState::Withdrawn;
+    let rows: Vec<NewRevocation> = (retries.iter())
+        .map(|r| r.followed_by(withdrawn, r.attempts, note.clone(), now.clone()))
+        .collect();
     store.append_revocations(&rows).await?;
     let left = match interrupted.len() {
         0 => String::new(),
@@ -125,31 +125,11 @@ pub async fn stop_begun(store: &Store, job_id: i64, why: &str) -> Result<String,
     ))
 }
 
-/// The row withdrawing the retry of the open intent whose latest row is `open`.
-fn withdrawal(open: &AuditRow, why: &str, now: &str) -> NewRevocation {
-    NewRevocation {
-        intent_id: Some(open.intent_id.unwrap_or(open.id)),
-        attempts: open.attempts,
-        completed_at: Some(now.to_owned()),
-        error: Some(why.to_owned()),
-        policy: open.policy.clone(),
-        reason: open.reason.clone(),
-        job_id: open.job_id,
-        ..NewRevocation::new(
-            open.token_id.clone(),
-            open.user_id.clone(),
-            open.client_id.clone(),
-            open.trigger().unwrap_or(RevocationTrigger::Offboard),
-            Mode::Enforce,
-            RevocationState::Withdrawn,
-            now.to_owned(),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Mode;
+    use crate::store::RevocationTrigger;
 
     const DEACTIVATE: &str = "user.lifecycle.deactivate";
     const SUSPEND: &str = "user.lifecycle.suspend";

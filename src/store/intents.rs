@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteArguments;
 
-use super::{AuditRow, Error, JobState, RevocationState, Store};
+use super::{AuditRow, Error, JobState, NewRevocation, RevocationState, RevocationTrigger, Store};
+use crate::config::Mode;
 
 /// The open revoke-all intents (no token id) of `?2`'s pairs that job `?1` or a finished job
 /// left: bound by [`bind_open_pair`].
@@ -42,6 +43,39 @@ pub struct OpenPairIntent {
     pub job_id: Option<i64>,
     /// That job's reason, as the intent records it.
     pub reason: Option<String>,
+}
+
+impl AuditRow {
+    /// The row that follows this one, the latest of an open intent: `state` at `at`, with
+    /// `attempts` and why (`error`), the intent's identity carried over (its token, pair,
+    /// trigger, rule, reason, sweep, job and request instant).
+    pub fn followed_by(
+        &self,
+        state: RevocationState,
+        attempts: i64,
+        error: String,
+        at: String,
+    ) -> NewRevocation {
+        NewRevocation {
+            intent_id: Some(self.intent_id.unwrap_or(self.id)),
+            attempts,
+            completed_at: Some(at),
+            error: Some(error),
+            policy: self.policy.clone(),
+            reason: self.reason.clone(),
+            sweep_id: self.sweep_id,
+            job_id: self.job_id,
+            ..NewRevocation::new(
+                self.token_id.clone(),
+                self.user_id.clone(),
+                self.client_id.clone(),
+                self.trigger().unwrap_or(RevocationTrigger::Offboard),
+                Mode::Enforce,
+                state,
+                self.requested_at.clone(),
+            )
+        }
+    }
 }
 
 impl Store {

@@ -120,23 +120,12 @@ async fn not_sent_again(
     known: &str,
 ) -> Result<RevocationOutcome, store::Error> {
     let open = retry_intent(row);
-    let withdrawn = NewRevocation {
-        intent_id: Some(open.id),
-        reason: row.reason.clone(),
-        completed_at: Some(ts(Utc::now())),
-        attempts: open.attempts,
-        job_id: row.job_id,
-        error: Some(format!("{known}; not sent again: {STOPPED}")),
-        ..NewRevocation::new(
-            row.token_id.clone(),
-            row.user_id.clone(),
-            row.client_id.clone(),
-            row.trigger().unwrap_or(RevocationTrigger::Offboard),
-            Mode::Enforce,
-            RevocationState::Withdrawn,
-            row.requested_at.clone(),
-        )
-    };
+    let withdrawn = row.followed_by(
+        RevocationState::Withdrawn,
+        open.attempts,
+        format!("{known}; not sent again: {STOPPED}"),
+        ts(Utc::now()),
+    );
     Ok(match append_after(deps, &withdrawn, open).await? {
         Some(_) => RevocationOutcome::Withdrawn,
         None => RevocationOutcome::Settled,
@@ -242,23 +231,12 @@ async fn interrupted_revoke_all(
     deps: &Deps,
     row: &AuditRow,
 ) -> Result<RevocationOutcome, store::Error> {
-    let failed = NewRevocation {
-        intent_id: Some(row.intent_id.unwrap_or(row.id)),
-        reason: row.reason.clone(),
-        completed_at: Some(ts(Utc::now())),
-        attempts: row.attempts + 1,
-        job_id: row.job_id,
-        error: Some(INTERRUPTED_REVOKE_ALL.to_owned()),
-        ..NewRevocation::new(
-            None,
-            row.user_id.clone(),
-            row.client_id.clone(),
-            row.trigger().unwrap_or(RevocationTrigger::Offboard),
-            Mode::Enforce,
-            RevocationState::Failed,
-            row.requested_at.clone(),
-        )
-    };
+    let failed = row.followed_by(
+        RevocationState::Failed,
+        row.attempts + 1,
+        INTERRUPTED_REVOKE_ALL.to_owned(),
+        ts(Utc::now()),
+    );
     let open = retry_intent(row);
     Ok(match append_after(deps, &failed, open).await? {
         Some(_) => RevocationOutcome::Failed,
