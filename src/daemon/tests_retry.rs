@@ -19,26 +19,9 @@ const TOKEN: &str = "00test-retry-token";
 async fn an_idle_worker_reads_the_open_intents_once_and_retries_one_the_clock_makes_due(
     pool: sqlx::SqlitePool,
 ) {
-    let org = SimOrg::start(SimConfig {
-        seed: 5,
-        users: 2,
-        clients: 1,
-        pairs: 2,
-        big_pairs: 0,
-        api_token: TOKEN.into(),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let (org, store, ctx) = org_and_context(pool).await;
     let (user, client) = org.pairs()[0].clone();
     let token = org.tokens(&user, &client)[0].id.clone();
-    let store = Store::from_pool(pool).await.unwrap();
-    let toml = format!(
-        "mode = \"enforce\"\n[okta]\norg_url = \"{}\"\napi_token = \"{TOKEN}\"\n\
-         [[targets]]\nuser = \"{user}\"\nclient = \"{client}\"\n",
-        org.base_url()
-    );
-    let ctx = Context::for_test(store.clone(), &toml);
 
     // An offboarding revocation that failed, its next attempt an hour away.
     let at = Utc::now();
@@ -90,8 +73,7 @@ async fn an_idle_worker_reads_the_open_intents_once_and_retries_one_the_clock_ma
     assert_eq!(ctx.open_intents.reads(), 2);
 }
 
-/// The org and a context over it, with the intents of `tokens` (each of a job in a state) to
-/// be written by the test.
+/// A simulated org of four pairs and a daemon context over it, enforcing.
 async fn org_and_context(pool: sqlx::SqlitePool) -> (SimOrg, Store, Context) {
     let org = SimOrg::start(SimConfig {
         seed: 5,
