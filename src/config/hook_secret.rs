@@ -6,6 +6,13 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Error, ServerConfig};
 
+impl ServerConfig {
+    /// Whether the event hook has a secret: `server.hook_secret` or its `_file` is set.
+    pub fn names_hook_secret(&self) -> bool {
+        self.hook_secret.is_some() || self.hook_secret_file.is_some()
+    }
+}
+
 /// Checks `server`'s hook secrets, naming the key of the first refused.
 pub(super) fn validate(server: &ServerConfig) -> Result<(), Error> {
     check_hook_secret(
@@ -19,9 +26,8 @@ pub(super) fn validate(server: &ServerConfig) -> Result<(), Error> {
         server.hook_secret_previous_file.is_some(),
     )?;
     // Commands that read only the database read no `*_file`: a file names the secret too.
-    let current = server.hook_secret.is_some() || server.hook_secret_file.is_some();
     if (server.hook_secret_previous.is_some() || server.hook_secret_previous_file.is_some())
-        && !current
+        && !server.names_hook_secret()
     {
         return Err(Error::invalid(
             "server.hook_secret_previous",

@@ -36,9 +36,7 @@ impl Current {
     pub fn from_config(config: Config, store: Store) -> Result<Current, config::Error> {
         let targets = Target::from_config(&config)?;
         let wide = WideTargets::from_config(&config)?;
-        let offboards = config.server.hook_secret.is_some()
-            || config.server.hook_secret_file.is_some()
-            || config.offboarding.system_log;
+        let offboards = config.server.names_hook_secret() || config.offboarding.system_log;
         if targets.is_empty() && wide.is_empty() && !offboards {
             return Err(config::Error::invalid(
                 "targets",

@@ -19,9 +19,12 @@ use crate::ids::UserId;
 use crate::okta::{OktaClient, UserLifecycle, UserStatus};
 use crate::store::{self, AuditRow, JobRow, JobSource, NewRevocation, RevocationState, Store, ts};
 
+/// Okta's event of a suspension: its user `SUSPENDED`.
+const SUSPENSION: &str = "user.lifecycle.suspend";
+
 /// The event types whose standing revokd checks: each leaves its user `DEPROVISIONED` or
 /// `SUSPENDED`.
-const CHECKED_EVENT_TYPES: [&str; 2] = ["user.lifecycle.deactivate", "user.lifecycle.suspend"];
+const CHECKED_EVENT_TYPES: [&str; 2] = ["user.lifecycle.deactivate", SUSPENSION];
 
 /// What a job may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +48,7 @@ pub fn undone(event_type: &str, user: Option<&UserLifecycle>) -> Option<String> 
     let user = user?;
     let stands = match user.heading() {
         UserStatus::Deprovisioned => true,
-        UserStatus::Suspended => event_type == "user.lifecycle.suspend",
+        UserStatus::Suspended => event_type == SUSPENSION,
         _ => false,
     };
     (!stands).then(|| {
