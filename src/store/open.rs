@@ -237,11 +237,26 @@ impl Store {
         &self.pool
     }
 
-    /// Closes every connection, flushing the WAL.
+    /// Closes every connection; the last to close checkpoints the WAL into the file. sqlx's
+    /// `Pool::close` may return with a connection still open: one whose return to the pool
+    /// was under way, or one put back in the idle queue after its last look
+    /// (launchbadge/sqlx#3217). So it is run again, each pass closing what came back, until
+    /// none is open (for at most [`CLOSE_PATIENCE`], past which the WAL is left to the next
+    /// opening, which loses nothing).
     pub async fn close(&self) {
-        self.pool.close().await;
+        let deadline = tokio::time::Instant::now() + CLOSE_PATIENCE;
+        loop {
+            self.pool.close().await;
+            if self.pool.size() == 0 || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
+
+/// How long [`Store::close`] waits for connections still on their way back to the pool.
+const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Names the open failures SQLite reports only as "unable to open database file": a missing
 /// directory (when creating), a missing file (when it must exist), and a path that cannot be
@@ -296,5 +311,24 @@ mod tests {
             check_path(&nowhere, true),
             Err(Error::MissingDirectory(_))
         ));
+    }
+
+    /// Closing leaves no connection open, so nothing writes to the file once it returns (the
+    /// last connection to close checkpoints the WAL into it), even right after reads whose
+    /// connections are still on their way back to the pool: sqlx's `Pool::close` alone may
+    /// return before they close.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_leaves_no_connection_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("revokd.db").display());
+        for round in 0..150 {
+            let store = Store::connect(&url).await.unwrap();
+            let reads =
+                (0..4).map(|_| sqlx::query("SELECT COUNT(*) FROM sweeps").execute(&store.pool));
+            futures::future::try_join_all(reads).await.unwrap();
+            store.close().await;
+            let open = store.pool.size();
+            assert_eq!(open, 0, "round {round}: {open} connection(s) still open");
+        }
     }
 }
