@@ -176,6 +176,7 @@ async fn apps_enforce(runs: usize) {
             .collect();
         let minimum = minimum_app_pages(&org);
         let plan = SweepPlan {
+            named_targets: false,
             trigger: Trigger::Cli,
             mode: Mode::Enforce,
             targets: Vec::new(),
@@ -231,6 +232,7 @@ async fn pairs_for_scale() {
         })
         .collect();
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Cli,
         mode: Mode::DryRun,
         targets,
@@ -263,6 +265,7 @@ async fn resume(runs: usize) {
         let deps = deps(&org, dir.path(), Mode::DryRun).await;
         let minimum = minimum_app_pages(&org);
         let plan = SweepPlan {
+            named_targets: false,
             trigger: Trigger::Cli,
             mode: Mode::DryRun,
             targets: Vec::new(),

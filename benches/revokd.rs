@@ -154,6 +154,7 @@ fn targets(pairs: &[(String, String)]) -> Vec<Target> {
 /// A dry-run pass over `pairs`, started as the CLI starts one.
 fn dry_run(pairs: &[(String, String)]) -> SweepPlan {
     SweepPlan {
+        named_targets: false,
         trigger: Trigger::Cli,
         mode: Mode::DryRun,
         targets: targets(pairs),

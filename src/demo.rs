@@ -236,6 +236,7 @@ pub async fn run(
         })
         .collect::<Result<Vec<_>, crate::ids::InvalidId>>()?;
     let mut plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Demo,
         mode: Mode::DryRun,
         targets,

@@ -40,6 +40,7 @@ pub(super) async fn run(cli: &Cli, args: &SweepArgs) -> Result<Exit, Failure> {
     };
     let deps = deps(&config).await?;
     let plan = SweepPlan {
+        named_targets: !args.targets.is_empty(),
         trigger: Trigger::Cli,
         mode,
         targets,

@@ -160,6 +160,7 @@ pub async fn tick(ctx: Arc<Context>, job: JobKind) {
 async fn sweep_job(ctx: Arc<Context>) -> Option<Result<(), Error>> {
     let current = ctx.current();
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Schedule,
         mode: current.config.mode,
         targets: current.targets.clone(),

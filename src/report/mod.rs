@@ -163,6 +163,10 @@ pub async fn build(
                 "--at ({at}) is before the end of revokd's first sweep of every target \
                  ({first}): its history cannot say what Okta held then"
             ),
+            HistoryBound::NotYet => format!(
+                "--at ({at}): no sweep has yet listed every target without a failure (see \
+                 `revokd report sweeps`), so its history cannot say what Okta held at any instant"
+            ),
             HistoryBound::Pruned(cutoff) => format!(
                 "--at ({at}) is before {cutoff}, before which the prune job removes history \
                  (database.snapshot_retention): a report for it could not be exact"

@@ -133,6 +133,15 @@ impl Store {
         Ok(id)
     }
 
+    /// Marks sweep `id` as a pass over pairs named for it alone (`revokd sweep --target`).
+    pub async fn mark_named_targets(&self, id: i64) -> Result<(), Error> {
+        sqlx::query("UPDATE sweeps SET named_targets = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records that sweep `id` decides by `rules` (a JSON array, see
     /// [`crate::policy::PolicySet::recorded_rules`]): each distinct set is stored once in
     /// `policy_sets`, and `sweeps.policy_set_id` names it.

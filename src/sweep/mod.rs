@@ -6,6 +6,7 @@
 
 mod apps;
 mod decide;
+mod deps;
 mod discover;
 mod enforce;
 mod halt;
@@ -27,14 +28,14 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tracing::{Instrument, error, info, info_span};
 
-use crate::config::{self, Config, Mode, SafetyConfig};
-use crate::gate::Gate;
+use crate::config::Mode;
 use crate::okta::{ClientId, OktaClient, UserId};
-use crate::policy::{PolicySet, check_guard};
-use crate::store::{self, PlanStage, RevocationState, StagedKind, Store, TargetSource, Trigger};
+use crate::policy::check_guard;
+use crate::store::{self, PlanStage, RevocationState, StagedKind, TargetSource, Trigger};
 
 pub use apps::AppListed;
 pub(crate) use decide::observation;
+pub use deps::Deps;
 pub use discover::WideTargets;
 pub(crate) use discover::stored_client_targets;
 pub use halt::{Halt, HaltKind};
@@ -56,47 +57,6 @@ pub struct Target {
     pub source: TargetSource,
 }
 
-/// What a sweep needs: the two edges and the settings that shape a pass.
-#[derive(Debug, Clone)]
-pub struct Deps {
-    pub store: Store,
-    pub okta: OktaClient,
-    pub policies: Arc<PolicySet>,
-    pub safety: SafetyConfig,
-    /// Targets listed at once, and revocations sent at once.
-    pub concurrency: usize,
-    /// Attempts before a revocation is `irrevocable` (`revocation.max_attempts`).
-    pub max_attempts: u32,
-    /// Live counters of the sweep in progress, for a terminal progress line.
-    pub progress: Arc<Progress>,
-    /// The revocation gate every DELETE passes.
-    pub gate: Gate,
-}
-
-impl Deps {
-    /// The sweep's dependencies as the configuration describes them, over an open store.
-    pub fn from_config(config: &Config, store: Store) -> Result<Deps, config::Error> {
-        let policies = Arc::new(PolicySet::from_config(
-            &config.policies,
-            &config.exemptions,
-        )?);
-        Ok(Deps {
-            gate: Gate::new(
-                store.clone(),
-                Arc::clone(&policies),
-                config.safety.enforcer_wait,
-            ),
-            store,
-            okta: OktaClient::from_config(&config.okta)?,
-            policies,
-            safety: config.safety.clone(),
-            concurrency: config.okta.concurrency,
-            max_attempts: config.revocation.max_attempts,
-            progress: Arc::default(),
-        })
-    }
-}
-
 /// What this pass is.
 #[derive(Debug, Clone)]
 pub struct SweepPlan {
@@ -106,6 +66,8 @@ pub struct SweepPlan {
     pub targets: Vec<Target>,
     /// Apps listed whole, and users whose clients are discovered.
     pub wide: WideTargets,
+    /// Only pairs named for this pass (`revokd sweep --target`), not the configured targets.
+    pub named_targets: bool,
 }
 
 /// Runs one pass. Decisions are taken as of `now`. Returns the report; fails only when the
@@ -131,6 +93,9 @@ pub async fn run_once(
         dry_run = plan.mode == Mode::DryRun
     );
     let result = async {
+        if plan.named_targets {
+            deps.store.mark_named_targets(sweep_id).await?;
+        }
         let rules = deps.policies.recorded_rules();
         (deps.store)
             .record_sweep_rules(sweep_id, rules, Utc::now())

@@ -65,6 +65,7 @@ pub(crate) async fn sweep(
     wide: WideTargets,
 ) -> SweepReport {
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Cli,
         mode,
         targets,

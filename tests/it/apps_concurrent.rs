@@ -23,6 +23,7 @@ async fn a_second_pass_leaves_the_running_sweeps_app_listing_alone() {
         })
     });
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Schedule,
         mode: Mode::DryRun,
         targets: Vec::new(),

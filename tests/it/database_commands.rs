@@ -270,3 +270,62 @@ async fn a_database_path_with_a_percent_sign_is_the_file_it_names() {
         "{text}"
     );
 }
+
+/// A `sweep --target` trial of one pair does not begin the history `report … --at` answers
+/// from: until a sweep lists every configured target, no instant is answered; after, the
+/// instants before it end are refused and the later ones answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trial_of_named_pairs_does_not_begin_the_history_at_answers() {
+    let org = revokd::sim::SimOrg::start(small_org()).await.expect("org");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (config, _) = crate::helpers::sim_config(&org, dir.path(), &org.pairs(), "");
+    let (user, client) = org.pairs()[0].clone();
+    let pair = format!("{user}:{client}");
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let inventory_at = |t: String| {
+        let config = config.clone();
+        async move {
+            run_revokd(
+                &["--config", &config, "report", "inventory", "--at", &t],
+                &[],
+            )
+            .await
+        }
+    };
+    let trial = run_revokd(
+        &["--config", &config, "sweep", "--dry-run", "--target", &pair],
+        &[],
+    )
+    .await;
+    assert_eq!(trial.status.code(), Some(0), "{}", all_output(&trial));
+    let between = chrono::Utc::now();
+
+    let refused = inventory_at(at(between)).await;
+    let text = all_output(&refused);
+    assert_eq!(refused.status.code(), Some(64), "{text}");
+    assert!(
+        text.contains("no sweep has yet listed every target"),
+        "{text}"
+    );
+
+    clock_past(between).await;
+    let whole = run_revokd(&["--config", &config, "sweep", "--dry-run"], &[]).await;
+    assert_eq!(whole.status.code(), Some(0), "{}", all_output(&whole));
+    let refused = inventory_at(at(between)).await;
+    let text = all_output(&refused);
+    assert_eq!(refused.status.code(), Some(64), "{text}");
+    assert!(text.contains("first sweep of every target"), "{text}");
+    let after = chrono::Utc::now();
+    clock_past(after).await;
+    let answered = inventory_at(at(after)).await;
+    assert_eq!(answered.status.code(), Some(0), "{}", all_output(&answered));
+}
+
+/// Returns once the clock is a few milliseconds past `t` (without sleeping), so what is
+/// stored from now on is stamped after it.
+async fn clock_past(t: chrono::DateTime<chrono::Utc>) {
+    while chrono::Utc::now() <= t + chrono::Duration::milliseconds(3) {
+        tokio::task::yield_now().await;
+    }
+}

@@ -178,6 +178,7 @@ impl TestApp {
     /// The plan of a pass over the configured pairs, in `mode`, as `revokd sweep` runs it.
     pub fn plan(&self, mode: Mode) -> SweepPlan {
         SweepPlan {
+            named_targets: false,
             trigger: Trigger::Cli,
             mode,
             targets: self.targets(),

@@ -111,6 +111,7 @@ async fn a_204_that_does_not_take_is_retried_across_sweeps_until_irrevocable_the
     .await;
     let victim = ignored_victim(&app, None);
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Cli,
         mode: Mode::Enforce,
         targets: app.targets(),
@@ -264,6 +265,7 @@ async fn delete_failures_keep_the_status_error_and_okta_request_id() {
         .next()
         .expect("a selected token");
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Cli,
         mode: Mode::Enforce,
         targets: app.targets(),

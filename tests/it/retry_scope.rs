@@ -95,6 +95,7 @@ async fn a_due_retry_of_a_listed_pair_is_sent_though_its_users_clients_could_not
     let (user, client) = (victim.user_id.clone(), victim.client_id.clone());
     // The user is a target whole: every client Okta names for them, and those stored.
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Cli,
         mode: Mode::Enforce,
         targets: Vec::new(),

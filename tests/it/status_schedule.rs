@@ -17,6 +17,7 @@ use crate::status::{aborted_scheduled_sweep, json_of, status};
 /// A scheduled sweep (as the daemon runs it) over every pair; returns its status.
 async fn scheduled_sweep(app: &TestApp) -> String {
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Schedule,
         ..app.plan(Mode::DryRun)
     };

@@ -91,6 +91,7 @@ async fn sweep(w: &World) {
         })
         .collect();
     let plan = SweepPlan {
+        named_targets: false,
         trigger: Trigger::Cli,
         mode: Mode::DryRun,
         targets,
