@@ -69,8 +69,9 @@ pub enum Verdict {
     Cleared(Cleared),
     /// Do not send it, ever: record it `withdrawn` with this reason.
     Withdrawn(String),
-    /// Do not send it: a listing found the token gone since it was planned; record the
-    /// intent `already_gone` with this note.
+    /// Do not send it: a listing found the token gone since it was planned; the intent is
+    /// `withdrawn` with this note (unless an earlier attempt that may have taken effect is
+    /// then confirmed by Okta, which makes it `done`).
     Gone(String),
 }
 

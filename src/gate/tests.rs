@@ -325,9 +325,7 @@ async fn a_configuration_put_in_force_applies_to_runs_already_going(pool: sqlx::
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_policy_revocation_of_a_token_found_gone_is_already_gone_not_sent(
-    pool: sqlx::SqlitePool,
-) {
+async fn a_policy_revocation_of_a_token_found_gone_is_not_sent(pool: sqlx::SqlitePool) {
     let gate = gate(pool, vec![]).await;
     let _lease = gate.hold("test").await.unwrap();
     gate.store

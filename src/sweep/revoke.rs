@@ -108,10 +108,11 @@ pub async fn attempt(
                     RevocationOutcome::Withdrawn,
                 )
             }
+            // A plan that no longer holds is withdrawn, never sent: revokd did not revoke it.
             Verdict::Gone(note) => (
-                RevocationState::AlreadyGone,
+                RevocationState::Withdrawn,
                 note,
-                RevocationOutcome::AlreadyGone,
+                RevocationOutcome::Withdrawn,
             ),
         };
         let row = NewRevocation {
@@ -225,9 +226,9 @@ async fn send(
                 ..
             },
         ) => {
-            row.state = RevocationState::AlreadyGone;
+            row.state = RevocationState::Withdrawn;
             row.error = Some(e.to_string());
-            RevocationOutcome::AlreadyGone
+            RevocationOutcome::Withdrawn
         }
         Err(e) => {
             row.http_status = e.status().map(i64::from);

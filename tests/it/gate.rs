@@ -13,7 +13,7 @@ use sqlx::SqlitePool;
 
 use crate::daemon::harness::PATIENCE;
 use crate::helpers::{
-    admin_policy, admin_policy_selects, all_output, sim_config, small_org, spawn_app_with,
+    TestApp, admin_policy, admin_policy_selects, all_output, sim_config, small_org, spawn_app_with,
 };
 
 pub(crate) fn deletes(org: &SimOrg) -> Vec<(String, u16)> {
@@ -43,41 +43,7 @@ async fn a_failed_revocation_that_became_exempt_is_withdrawn_not_sent() {
     .await;
     // What an earlier run left: the token listed, its revocation failed and due again.
     app.sweep(Mode::DryRun).await;
-    let long_ago = ts(app.now - chrono::Duration::hours(1));
-    let intent = app
-        .store
-        .append_revocation(&NewRevocation {
-            policy: Some("old-admin".into()),
-            ..NewRevocation::new(
-                Some(target.id.clone()),
-                &target.user_id,
-                &target.client_id,
-                revokd::store::RevocationTrigger::Policy,
-                revokd::config::Mode::Enforce,
-                RevocationState::Pending,
-                &long_ago,
-            )
-        })
-        .await
-        .unwrap();
-    app.store
-        .append_revocation(&NewRevocation {
-            intent_id: Some(intent),
-            attempts: 1,
-            error: Some("Okta answered 500".into()),
-            next_attempt_at: Some(long_ago.clone()),
-            ..NewRevocation::new(
-                Some(target.id.clone()),
-                &target.user_id,
-                &target.client_id,
-                revokd::store::RevocationTrigger::Policy,
-                revokd::config::Mode::Enforce,
-                RevocationState::Failed,
-                &long_ago,
-            )
-        })
-        .await
-        .unwrap();
+    let intent = failed_and_due(&app, &target, "Okta answered 500").await;
 
     let report = app.sweep(Mode::Enforce).await;
 
@@ -93,13 +59,7 @@ async fn a_failed_revocation_that_became_exempt_is_withdrawn_not_sent() {
             .iter()
             .any(|t| t.id == target.id)
     );
-    let (state, error): (String, Option<String>) = sqlx::query_as(
-        "SELECT state, error FROM v_revocation_state WHERE COALESCE(intent_id, id) = ?",
-    )
-    .bind(intent)
-    .fetch_one(app.store.pool())
-    .await
-    .unwrap();
+    let (state, error) = latest(&app, intent).await;
     assert_eq!(state, "withdrawn");
     assert!(error.unwrap_or_default().contains("exempt now (vip)"));
     assert!(app.store.verify_audit().await.unwrap().is_ok());
@@ -287,4 +247,86 @@ async fn a_retried_delete_whose_first_try_took_effect_is_done_not_already_gone()
             .contains("took effect"),
         "{rows:?}"
     );
+}
+
+/// Records what an earlier enforce run left for `target`: a policy revocation intent whose
+/// attempt failed with `error`, due again an hour ago. Returns the intent's id.
+async fn failed_and_due(app: &TestApp, target: &SimToken, error: &str) -> i64 {
+    let long_ago = ts(app.now - chrono::Duration::hours(1));
+    let row = |state| {
+        NewRevocation::new(
+            Some(target.id.clone()),
+            &target.user_id,
+            &target.client_id,
+            revokd::store::RevocationTrigger::Policy,
+            Mode::Enforce,
+            state,
+            &long_ago,
+        )
+    };
+    let policy = Some("old-admin".to_owned());
+    let pending = NewRevocation {
+        policy: policy.clone(),
+        ..row(RevocationState::Pending)
+    };
+    let intent = (app.store.append_revocation(&pending).await).expect("the intent");
+    let failed = NewRevocation {
+        intent_id: Some(intent),
+        attempts: 1,
+        policy,
+        error: Some(error.to_owned()),
+        next_attempt_at: Some(long_ago.clone()),
+        ..row(RevocationState::Failed)
+    };
+    (app.store.append_revocation(&failed).await).expect("its failed attempt");
+    intent
+}
+
+/// The state and error of intent `intent`'s latest row.
+async fn latest(app: &TestApp, intent: i64) -> (String, Option<String>) {
+    sqlx::query_as("SELECT state, error FROM v_revocation_state WHERE COALESCE(intent_id, id) = ?")
+        .bind(intent)
+        .fetch_one(app.store.pool())
+        .await
+        .expect("the intent's latest row")
+}
+
+/// A retry whose token a listing has since found gone (revoked out of band after a 403) is
+/// `withdrawn`, never sent, and counts as no revocation: revokd did not revoke it.
+#[tokio::test]
+async fn a_retry_whose_token_a_listing_found_gone_is_withdrawn_not_counted_as_revoked() {
+    let app = spawn_app_with(small_org(), |c| c.policies = vec![admin_policy()]).await;
+    let target = admin_policy_selects(&app.org, app.now).remove(0);
+    app.sweep(Mode::DryRun).await;
+    let intent = failed_and_due(&app, &target, "Okta answered 403").await;
+    assert!(
+        app.org
+            .revoke_out_of_band(&target.user_id, &target.client_id, &target.id)
+    );
+    app.sweep(Mode::DryRun).await;
+
+    let report = app.sweep(Mode::Enforce).await;
+
+    let sent_for_it = deletes(&app.org)
+        .iter()
+        .filter(|(p, _)| p.contains(&target.id))
+        .count();
+    assert_eq!(sent_for_it, 0, "nothing sent for the token gone");
+    let (state, error) = latest(&app, intent).await;
+    assert_eq!(state, "withdrawn", "{error:?}");
+    assert!(
+        error
+            .unwrap_or_default()
+            .contains("no longer showed the token")
+    );
+    assert_eq!(report.withdrawn, 1);
+    let revoked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM revocations WHERE token_id = ? AND state IN ('done', 'already_gone')",
+    )
+    .bind(&target.id)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(revoked, 0, "no row says revokd revoked it");
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
 }
