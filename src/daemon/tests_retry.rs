@@ -217,6 +217,21 @@ async fn a_stopped_jobs_interrupted_revocations_are_settled_without_a_delete(
         "{why}"
     );
     assert_eq!(latest(&store, gone).await.0, "already_gone");
+    // Each row settled by a GET names it: the request whose answer it records.
+    let gets: Vec<String> = (org.requests().into_iter())
+        .filter(|r| r.method == "GET" && r.path_and_query.contains("/tokens/"))
+        .map(|r| r.request_id)
+        .collect();
+    for intent in [active, gone] {
+        let named: Option<String> = sqlx::query_scalar(
+            "SELECT okta_request_id FROM v_revocation_state WHERE COALESCE(intent_id, id) = ?",
+        )
+        .bind(intent)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert!(named.is_some_and(|id| gets.contains(&id)), "{gets:?}");
+    }
     let (state, why) = latest(&store, whole).await;
     assert_eq!(state, "withdrawn");
     assert!(

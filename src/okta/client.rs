@@ -28,7 +28,7 @@ use super::ratelimit::{Budget, BudgetSettings};
 use super::retry::RetryPolicy;
 use super::stats::HttpStats;
 use crate::config::{self, AuthMode, OktaConfig};
-pub use tokens::{RawTokenPage, TokenPage, TokenPages};
+pub use tokens::{RawTokenPage, TokenLookup, TokenPage, TokenPages};
 pub use users::{UserLifecycle, UserStatus};
 
 /// Okta's largest page for token listings.

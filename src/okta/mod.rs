@@ -22,8 +22,8 @@ pub mod said;
 pub mod stats;
 
 pub use client::{
-    Auth, ClientSettings, OktaClient, RawTokenPage, TokenPage, TokenPages, UserLifecycle,
-    UserStatus,
+    Auth, ClientSettings, OktaClient, RawTokenPage, TokenLookup, TokenPage, TokenPages,
+    UserLifecycle, UserStatus,
 };
 pub use error::{Error, NOT_OKTA_JSON};
 pub use ids::{ClientId, TokenId, UserId};

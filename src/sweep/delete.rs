@@ -64,10 +64,10 @@ pub(super) async fn revoke_and_verify(
             note: None,
         });
     };
-    match okta
+    let lookup = okta
         .get_token(cleared.user(), cleared.client(), token)
-        .await
-    {
+        .await;
+    match lookup.map(|l| l.found) {
         Ok(Some(found)) if found.token.may_be_active() => Err(okta::Error::Refused {
             reason: format!(
                 "Okta answered 204 to the revocation but still lists the token {}",
@@ -125,13 +125,14 @@ async fn after_a_failure(
         okta::Error::Withdrawn { .. } => "an earlier attempt",
         _ => "the attempt",
     };
-    // The failure's own answer, where it had one (a 5xx): the row names Okta's request.
+    // The failure's own answer, where it had one (a 5xx): the row names Okta's request;
+    // else the GET's, which found what the row records.
     let (request_id, error_id) = (
-        withdrawn.request_id().map(str::to_owned),
+        (withdrawn.request_id().map(str::to_owned)).or(found.request_id),
         withdrawn.error_id().map(str::to_owned),
     );
     let status = |confirmed: u16| withdrawn.status().unwrap_or(confirmed);
-    match found {
+    match found.found {
         // A listing's "gone" does not outweigh Okta's own answer: the attempt failed.
         Some(found) if found.token.may_be_active() => match withdrawn {
             okta::Error::Withdrawn {

@@ -87,7 +87,7 @@ pub async fn reconcile(deps: &Deps, okta: &OktaClient) -> Result<Reconciled, sto
         let outcome = match (&row.token_id, stopped) {
             (Some(_), _) => resolve(deps, okta, &row, stopped).await?,
             (None, false) => interrupted_revoke_all(deps, &row).await?,
-            (None, true) => not_sent_again(deps, &row, INTERRUPTED_REVOKE_ALL).await?,
+            (None, true) => not_sent_again(deps, &row, INTERRUPTED_REVOKE_ALL, None).await?,
         };
         done.intents_resolved += 1;
         done.outcomes[outcome as usize] += 1;
@@ -118,14 +118,18 @@ async fn not_sent_again(
     deps: &Deps,
     row: &AuditRow,
     known: &str,
+    request_id: Option<String>,
 ) -> Result<RevocationOutcome, store::Error> {
     let open = retry_intent(row);
-    let withdrawn = row.followed_by(
-        RevocationState::Withdrawn,
-        open.attempts,
-        format!("{known}; not sent again: {STOPPED}"),
-        ts(Utc::now()),
-    );
+    let withdrawn = NewRevocation {
+        okta_request_id: request_id,
+        ..row.followed_by(
+            RevocationState::Withdrawn,
+            open.attempts,
+            format!("{known}; not sent again: {STOPPED}"),
+            ts(Utc::now()),
+        )
+    };
     Ok(match append_after(deps, &withdrawn, open).await? {
         Some(_) => RevocationOutcome::Withdrawn,
         None => RevocationOutcome::Settled,
@@ -263,7 +267,10 @@ async fn resolve(
     let (Ok(user), Ok(client), Ok(token)) = ids else {
         return revoke::attempt(deps, okta, row.sweep_id, &work).await;
     };
-    let answer = okta.get_token(&user, &client, &token).await;
+    let (answer, request_id) = match okta.get_token(&user, &client, &token).await {
+        Ok(lookup) => (Ok(lookup.found), lookup.request_id),
+        Err(e) => (Err(e), None),
+    };
     // The instant of Okta's answer: a GET retried through 429s may end long after it began,
     // and what it found is recorded as of then.
     let now = Utc::now();
@@ -291,7 +298,7 @@ async fn resolve(
                 "Okta lists it {} after an interrupted DELETE",
                 found.token.status_text()
             );
-            not_sent_again(deps, row, &known).await
+            not_sent_again(deps, row, &known, request_id).await
         }
         Ok(Some(found)) if found.token.may_be_active() => {
             // Okta's answer now outweighs what was recorded before (a listing that missed the
@@ -322,6 +329,7 @@ async fn resolve(
             };
             let gone = NewRevocation {
                 http_status: Some(status),
+                okta_request_id: request_id,
                 verified_at: Some(ts(now)),
                 error: Some(format!(
                     "reconciled after an interruption: {said} (the DELETE may have been sent)"

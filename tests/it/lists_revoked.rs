@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use revokd::config::Mode;
-use revokd::sim::SimConfig;
+use revokd::sim::{RouteKind, SimConfig};
 use revokd::store::SweepStatus;
 use revokd::sweep::SweepReport;
 
@@ -144,6 +144,9 @@ async fn an_offboarding_revoke_all_is_verified_when_the_tokens_stay_listed() {
     }
 }
 
+/// A revocation row's state, HTTP status, error and Okta request id.
+type Row = (String, Option<i64>, Option<String>, Option<String>);
+
 #[tokio::test]
 async fn a_dead_runs_intent_is_reconciled_with_what_okta_answered() {
     for lists_revoked in [false, true] {
@@ -169,8 +172,8 @@ async fn a_dead_runs_intent_is_reconciled_with_what_okta_answered() {
                 .unwrap();
         assert_eq!(active, 0, "{lists_revoked}: no longer counted active");
 
-        let (state, status, error): (String, Option<i64>, Option<String>) = sqlx::query_as(
-            "SELECT state, http_status, error FROM v_revocation_log
+        let (state, status, error, request_id): Row = sqlx::query_as(
+            "SELECT state, http_status, error, okta_request_id FROM v_revocation_log
              WHERE token_id = ? AND sweep_id = ?",
         )
         .bind(&t.id)
@@ -180,6 +183,13 @@ async fn a_dead_runs_intent_is_reconciled_with_what_okta_answered() {
         .unwrap();
         let error = error.unwrap_or_default();
         assert_eq!(state, "already_gone");
+        // The row names the GET whose answer it records.
+        let get: Vec<String> = (app.org.requests().into_iter())
+            .filter(|r| r.route == RouteKind::GetToken && r.path_and_query.contains(&t.id))
+            .map(|r| r.request_id)
+            .collect();
+        assert_eq!(get.len(), 1, "{lists_revoked}");
+        assert_eq!(request_id.as_ref(), get.first(), "{lists_revoked}");
         match lists_revoked {
             true => {
                 assert_eq!(status, Some(200), "{error}");

@@ -12,6 +12,14 @@ use crate::okta::model::{self, ObservedToken, UserClient};
 use crate::okta::page::{Cursor, parse_link_header};
 use crate::okta::retry::RateLimitHeaders;
 
+/// What getRefreshTokenForUserAndClient answered: the token (`None`: a 404), and the
+/// answer's `X-Okta-Request-Id`, recorded with what the answer causes.
+#[derive(Debug)]
+pub struct TokenLookup {
+    pub found: Option<ObservedToken>,
+    pub request_id: Option<String>,
+}
+
 /// One page of a token listing.
 #[derive(Debug)]
 pub struct TokenPage {
@@ -134,20 +142,27 @@ impl OktaClient {
         Ok(self.token_page(url).await?.0)
     }
 
-    /// `GET …/tokens/{tokenId}?expand=scope`; `None` when Okta answers 404.
+    /// `GET …/tokens/{tokenId}?expand=scope`: the token, or `None` when Okta answers 404,
+    /// with the answer's request id.
     pub async fn get_token(
         &self,
         user: &UserId,
         client: &ClientId,
         token: &TokenId,
-    ) -> Result<Option<ObservedToken>, Error> {
+    ) -> Result<TokenLookup, Error> {
         let mut url = self.tokens_url(user, client);
         if let Ok(mut p) = url.path_segments_mut() {
             p.push(token.as_str());
         }
         url.query_pairs_mut().append_pair("expand", "scope");
         let reply = match self.execute(Method::GET, url).await {
-            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) if e.is_not_found() => {
+                let request_id = e.request_id().map(str::to_owned);
+                return Ok(TokenLookup {
+                    found: None,
+                    request_id,
+                });
+            }
             other => other?,
         };
         let token = model::decode(&reply.body).map_err(|source| Error::Decode {
@@ -155,10 +170,13 @@ impl OktaClient {
             body: excerpt(&reply.body),
             request_id: reply.request_id.clone(),
         })?;
-        Ok(Some(ObservedToken {
-            token,
-            raw_json: reply.body,
-        }))
+        Ok(TokenLookup {
+            found: Some(ObservedToken {
+                token,
+                raw_json: reply.body,
+            }),
+            request_id: reply.request_id,
+        })
     }
 
     /// `GET /api/v1/users/{userId}/clients`: the clients the user holds tokens for. Okta
