@@ -241,7 +241,7 @@ impl Store {
     /// `Pool::close` may return with a connection still open: one whose return to the pool
     /// was under way, or one put back in the idle queue after its last look
     /// (launchbadge/sqlx#3217). So it is run again, each pass closing what came back, until
-    /// none is open (for at most [`CLOSE_PATIENCE`], past which the WAL is left to the next
+    /// none is open (for at most five seconds, past which the WAL is left to the next
     /// opening, which loses nothing).
     pub async fn close(&self) {
         let deadline = tokio::time::Instant::now() + CLOSE_PATIENCE;
