@@ -293,8 +293,8 @@ pub async fn storage(runs: usize, skip_1m: bool) {
          whole process (its start and imports, about 3 s, included) over our sweep's CPU; \
          sdkL/… its listing alone. org 1st is the simulated org's CPU (this process) during the \
          first sweep; 2core t/s the most a first sweep could reach on two cores with that CPU \
-         and ours, both kept busy all along; own2 t/s the same were the org free. audit/h and whole/h % are what an hour's passing changed: \
-         decisions that crossed a rule's threshold, and the pairs read whole for it"
+         and ours, both kept busy all along; own2 t/s the same were the org free. audit/h and \
+         whole/h % are what an hour's passing changed: decisions that crossed a rule's threshold, and the pairs read whole for it"
     );
 }
 
