@@ -2,9 +2,10 @@
 //! re-sweep decided as of the same instant, and the sweep an hourly schedule makes next,
 //! decided an hour later, at 100k and 1M tokens, in a child process: database bytes per token
 //! after the first sweep (WAL truncated, indexes included), growth per unchanged sweep, audit
-//! records each sweep appended, tokens per second, CPU (user+sys) and peak RSS. In the same
-//! run, the official Python SDK lists the same org ([`super::sdk`]), at 100k tokens only, as
-//! the SDK takes minutes per run at a million.
+//! records each sweep appended, tokens per second, CPU (user+sys) and peak RSS, and the
+//! simulated org's CPU while it serves the first sweep (the most two cores could then reach).
+//! In the same run, the official Python SDK lists the same org ([`super::sdk`]), at 100k
+//! tokens only, as the SDK takes minutes per run at a million.
 
 use std::ffi::OsStr;
 use std::path::Path;
